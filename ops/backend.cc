@@ -1,0 +1,57 @@
+// Copyright 2026 The datanode Authors.
+#include "datanode/ops/backend.h"
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
+#include "datanode/ops/validate.h"
+
+namespace datanode::ops {
+
+RawPreparedWeights::RawPreparedWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k,
+                                       ByteSpan w, ByteSpan w_scale)
+    : PreparedWeights(owner, kind, n, k),
+      w_(w.begin(), w.end()),
+      w_scale_(w_scale.begin(), w_scale.end()) {}
+
+absl::StatusOr<std::unique_ptr<PreparedWeights>> Backend::PrepareWeights(OpKind kind, int64_t n,
+                                                                          int64_t k, ByteSpan w,
+                                                                          ByteSpan w_scale) {
+  if (!Supports(kind)) {
+    return absl::UnimplementedError(
+        absl::StrCat("backend ", Name(), " does not support ", OpKindName(kind)));
+  }
+  RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+  return std::make_unique<RawPreparedWeights>(this, kind, n, k, w, w_scale);
+}
+
+absl::Status RunOp(Backend& backend, const OpArgs& args) {
+  RETURN_IF_ERROR(ValidateOp(args));
+  if (!backend.Supports(args.kind)) {
+    return absl::UnimplementedError(
+        absl::StrCat("backend ", backend.Name(), " does not support ", OpKindName(args.kind)));
+  }
+  if (args.w_prepared != nullptr && args.w_prepared->owner() != &backend) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prepared weights were made by another backend instance than ", backend.Name()));
+  }
+  return backend.Run(args);
+}
+
+absl::Status ResolveRawWeights(const Backend& backend, const OpArgs& args, ByteSpan* w,
+                               ByteSpan* w_scale) {
+  if (args.w_prepared == nullptr) {
+    *w = args.w;
+    *w_scale = args.w_scale;
+    return absl::OkStatus();
+  }
+  const auto* raw = dynamic_cast<const RawPreparedWeights*>(args.w_prepared);
+  if (raw == nullptr || raw->owner() != &backend) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prepared weights do not belong to backend ", backend.Name()));
+  }
+  *w = raw->w();
+  *w_scale = raw->w_scale();
+  return absl::OkStatus();
+}
+
+}  // namespace datanode::ops

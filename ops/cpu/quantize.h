@@ -1,0 +1,19 @@
+// Copyright 2026 The datanode Authors.
+//
+// CPU quantize ops (kQuantizeS8Row, kQuantizeQ8_0): the reference's exact integer
+// routine, parallel over rows. Rows are independent, so the split cannot change bytes.
+#ifndef DATANODE_OPS_CPU_QUANTIZE_H_
+#define DATANODE_OPS_CPU_QUANTIZE_H_
+
+#include "absl/status/status.h"
+#include "datanode/ops/types.h"
+#include "ops/cpu/cpu_features.h"
+#include "ops/cpu/thread_pool.h"
+
+namespace datanode::ops::cpu {
+
+absl::Status Quantize(const OpArgs& args, Isa isa, ThreadPool& pool);
+
+}  // namespace datanode::ops::cpu
+
+#endif  // DATANODE_OPS_CPU_QUANTIZE_H_

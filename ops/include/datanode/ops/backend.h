@@ -1,0 +1,122 @@
+// Copyright 2026 The datanode Authors.
+//
+// The one small interface every backend (reference, cpu, vulkan, cuda) implements,
+// and the registry of the backends compiled in and present at run time.
+//
+// Contract of every backend: for any input that passes ValidateOp(), Run() writes
+// exactly the bytes the reference backend writes (docs/determinism.md). Backends are
+// compared by byte equality, never by tolerance.
+#ifndef DATANODE_OPS_BACKEND_H_
+#define DATANODE_OPS_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "datanode/ops/types.h"
+
+namespace datanode::ops {
+
+class Backend;
+
+// Weights validated once and kept in a backend's preferred form (packed panels,
+// device memory, ...). Owned by the caller; must not outlive the backend that made
+// it. Immutable after creation, so it may be shared by concurrent Run() calls.
+class PreparedWeights {
+ public:
+  PreparedWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k)
+      : owner_(owner), kind_(kind), n_(n), k_(k) {}
+  virtual ~PreparedWeights() = default;
+  PreparedWeights(const PreparedWeights&) = delete;
+  PreparedWeights& operator=(const PreparedWeights&) = delete;
+
+  const Backend* owner() const { return owner_; }
+  OpKind kind() const { return kind_; }
+  int64_t n() const { return n_; }
+  int64_t k() const { return k_; }
+  // Bytes this object holds (host or device), for memory budgets.
+  virtual int64_t SizeBytes() const = 0;
+
+ private:
+  const Backend* owner_;
+  OpKind kind_;
+  int64_t n_;
+  int64_t k_;
+};
+
+// Prepared weights that simply keep a validated copy of the original bytes (the
+// default for backends with no special layout).
+class RawPreparedWeights : public PreparedWeights {
+ public:
+  RawPreparedWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, ByteSpan w,
+                     ByteSpan w_scale);
+  int64_t SizeBytes() const override {
+    return static_cast<int64_t>(w_.size() + w_scale_.size());
+  }
+  ByteSpan w() const { return w_; }
+  ByteSpan w_scale() const { return w_scale_; }
+
+ private:
+  std::vector<uint8_t> w_;
+  std::vector<uint8_t> w_scale_;
+};
+
+struct BackendOptions {
+  // Worker threads for CPU backends; 0 = one per online CPU.
+  int num_threads = 0;
+  // Device selector for GPU backends: "" = best, else an index ("1") or a name substring.
+  std::string device;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Stable short name: "reference", "cpu", "vulkan", "cuda".
+  virtual const char* Name() const = 0;
+  // Human-readable device and kernel description (e.g. "AMD EPYC, avx512_vnni, 2 threads").
+  virtual std::string Description() const = 0;
+
+  // Whether this backend implements `kind` (on this device).
+  virtual bool Supports(OpKind kind) const = 0;
+
+  // Runs a validated op (see RunOp for the validating entry point). Writes args.out
+  // (and args.out_scale). Thread-safe: concurrent calls are allowed and must not
+  // change any output byte. Errors: UNIMPLEMENTED when !Supports(kind),
+  // RESOURCE_EXHAUSTED / UNAVAILABLE for device failures; never a wrong result.
+  virtual absl::Status Run(const OpArgs& args) = 0;
+
+  // Validates W (and w_scale) once and returns them in this backend's preferred form.
+  // The default keeps a validated copy (RawPreparedWeights).
+  virtual absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
+                                                                          int64_t k, ByteSpan w,
+                                                                          ByteSpan w_scale);
+};
+
+// Validates `args` (ValidateOp) and runs them on `backend`. The only entry point the
+// daemon and tests use.
+absl::Status RunOp(Backend& backend, const OpArgs& args);
+
+// Returns (w, w_scale) for a call: from args, or from RawPreparedWeights.
+// INVALID_ARGUMENT if w_prepared is of another type or another backend.
+absl::Status ResolveRawWeights(const Backend& backend, const OpArgs& args, ByteSpan* w,
+                               ByteSpan* w_scale);
+
+// --- Registry -------------------------------------------------------------------
+
+// Names of the backends compiled into this binary, reference first.
+std::vector<std::string> CompiledBackends();
+
+// Creates a backend by name. NOT_FOUND if not compiled in; UNAVAILABLE if compiled
+// in but no usable device is present (the message says why); FAILED_PRECONDITION if
+// its start-up golden self-test fails.
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view name,
+                                                       const BackendOptions& options = {});
+
+}  // namespace datanode::ops
+
+#endif  // DATANODE_OPS_BACKEND_H_

@@ -1,0 +1,180 @@
+// Copyright 2026 The datanode Authors.
+#include "datanode/ops/validate.h"
+
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/status_macros.h"
+
+namespace datanode::ops {
+namespace {
+
+absl::Status CheckSize(OpKind kind, const char* operand, size_t actual, int64_t expected) {
+  if (static_cast<int64_t>(actual) != expected) {
+    return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), ": operand ", operand,
+                                                   " has ", actual, " bytes, expected ",
+                                                   expected));
+  }
+  return absl::OkStatus();
+}
+
+// int8 values in [-127, 127] (row-major [rows, cols]).
+absl::Status CheckS8(OpKind kind, const char* operand, ByteSpan data, int64_t cols) {
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (data[i] == 0x80) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          OpKindName(kind), ": ", operand, "[", i / cols, ", ", i % cols,
+          "] = -128 is outside [-127, 127] (int8 operands are symmetric)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckF32Scales(OpKind kind, const char* operand, ByteSpan data) {
+  for (size_t i = 0; i + 4 <= data.size(); i += 4) {
+    if (!IsFiniteF32Bits(LoadU32(&data[i]))) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), ": ", operand, "[",
+                                                     i / 4, "] is not finite (inf or NaN)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Blocks of a quantized tensor with `rows` rows of `blocks_per_row` blocks.
+absl::Status CheckBlocks(OpKind kind, const char* operand, ByteSpan data,
+                         int64_t blocks_per_row, int64_t block_bytes, bool q8_quants,
+                         bool has_min) {
+  const int64_t total = static_cast<int64_t>(data.size()) / block_bytes;
+  for (int64_t b = 0; b < total; ++b) {
+    const uint8_t* block = &data[b * block_bytes];
+    const int64_t row = b / blocks_per_row;
+    const int64_t col = b % blocks_per_row;
+    if (!IsFiniteF16Bits(LoadU16(block))) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), ": ", operand, " row ",
+                                                     row, " block ", col,
+                                                     ": scale d is not finite (inf or NaN)"));
+    }
+    if (has_min && !IsFiniteF16Bits(LoadU16(block + 2))) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), ": ", operand, " row ",
+                                                     row, " block ", col,
+                                                     ": min m is not finite (inf or NaN)"));
+    }
+    if (q8_quants) {
+      for (int j = 0; j < kQBlockSize; ++j) {
+        if (block[2 + j] == 0x80) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              OpKindName(kind), ": ", operand, " row ", row, " block ", col, " value ", j,
+              " = -128 is outside [-127, 127] (int8 operands are symmetric)"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Largest |x| (exclusive) that quantize_f32_q8_0 accepts: amax / 127 must round to a
+// finite f16. The f16 midpoint between 65504 and 2^16 is 65520, which ties to even
+// (2^16, i.e. infinity), so amax / 127 < 65520 <=> amax < 8321040.
+constexpr float kQ8_0MaxAbsInput = 8321040.0f;
+
+absl::Status CheckQuantizeInput(const OpArgs& args) {
+  const int64_t count = args.m * args.k;
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t bits = LoadU32(&args.a[i * 4]);
+    if (!IsFiniteF32Bits(bits)) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(args.kind), ": X[", i / args.k,
+                                                     ", ", i % args.k,
+                                                     "] is not finite (inf or NaN)"));
+    }
+    if (args.kind == OpKind::kQuantizeQ8_0 &&
+        (bits & 0x7FFFFFFFu) >= F32ToBits(kQ8_0MaxAbsInput)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          OpKindName(args.kind), ": |X[", i / args.k, ", ", i % args.k, "]| = ",
+          BitsToF32(bits & 0x7FFFFFFFu),
+          " is too large for Q8_0 (|x| must be < 8321040 so that the f16 scale is finite)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateShapes(const OpArgs& args) {
+  ASSIGN_OR_RETURN(const OperandSizes sizes,
+                   ComputeOperandSizes(args.kind, args.m, args.n, args.k));
+  RETURN_IF_ERROR(CheckSize(args.kind, "A", args.a.size(), sizes.a));
+  RETURN_IF_ERROR(CheckSize(args.kind, "a_scale", args.a_scale.size(), sizes.a_scale));
+  if (args.w_prepared != nullptr) {
+    const PreparedWeights& p = *args.w_prepared;
+    if (p.kind() != args.kind || p.n() != args.n || p.k() != args.k) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          OpKindName(args.kind), ": prepared weights are ", OpKindName(p.kind()), " [", p.n(),
+          ", ", p.k(), "], the call needs [", args.n, ", ", args.k, "]"));
+    }
+  } else {
+    RETURN_IF_ERROR(CheckSize(args.kind, "W", args.w.size(), sizes.w));
+    RETURN_IF_ERROR(CheckSize(args.kind, "w_scale", args.w_scale.size(), sizes.w_scale));
+  }
+  RETURN_IF_ERROR(CheckSize(args.kind, "out", args.out.size(), sizes.out));
+  RETURN_IF_ERROR(CheckSize(args.kind, "out_scale", args.out_scale.size(), sizes.out_scale));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateInputValues(const OpArgs& args) {
+  switch (args.kind) {
+    case OpKind::kMatMulS8S32:
+      return CheckS8(args.kind, "A", args.a, args.k);
+    case OpKind::kMatMulS8F32:
+      RETURN_IF_ERROR(CheckS8(args.kind, "A", args.a, args.k));
+      return CheckF32Scales(args.kind, "a_scale", args.a_scale);
+    case OpKind::kMatMulQ8_0Q8_0:
+    case OpKind::kMatMulQ8_0Q4_0:
+    case OpKind::kMatMulQ8_0Q4_1:
+      return CheckBlocks(args.kind, "A", args.a, args.k / kQBlockSize, kQ8_0BlockBytes,
+                         /*q8_quants=*/true, /*has_min=*/false);
+    case OpKind::kQuantizeS8Row:
+    case OpKind::kQuantizeQ8_0:
+      return CheckQuantizeInput(args);
+  }
+  return absl::InvalidArgumentError("unknown op kind");
+}
+
+absl::Status ValidateWeightValues(OpKind kind, int64_t n, int64_t k, ByteSpan w,
+                                  ByteSpan w_scale) {
+  ASSIGN_OR_RETURN(const OperandSizes sizes, ComputeOperandSizes(kind, 1, n, k));
+  if (!IsMatMul(kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(OpKindName(kind), " takes no weights"));
+  }
+  RETURN_IF_ERROR(CheckSize(kind, "W", w.size(), sizes.w));
+  RETURN_IF_ERROR(CheckSize(kind, "w_scale", w_scale.size(), sizes.w_scale));
+  const int64_t blocks = k / kQBlockSize;
+  switch (kind) {
+    case OpKind::kMatMulS8S32:
+      return CheckS8(kind, "W", w, k);
+    case OpKind::kMatMulS8F32:
+      RETURN_IF_ERROR(CheckS8(kind, "W", w, k));
+      return CheckF32Scales(kind, "w_scale", w_scale);
+    case OpKind::kMatMulQ8_0Q8_0:
+      return CheckBlocks(kind, "W", w, blocks, kQ8_0BlockBytes, true, false);
+    case OpKind::kMatMulQ8_0Q4_0:
+      return CheckBlocks(kind, "W", w, blocks, kQ4_0BlockBytes, false, false);
+    case OpKind::kMatMulQ8_0Q4_1:
+      return CheckBlocks(kind, "W", w, blocks, kQ4_1BlockBytes, false, true);
+    default:
+      return absl::InvalidArgumentError("unknown op kind");
+  }
+}
+
+absl::Status ValidateOp(const OpArgs& args) {
+  RETURN_IF_ERROR(ValidateShapes(args));
+  RETURN_IF_ERROR(ValidateInputValues(args));
+  if (IsMatMul(args.kind) && args.w_prepared == nullptr) {
+    RETURN_IF_ERROR(ValidateWeightValues(args.kind, args.n, args.k, args.w, args.w_scale));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace datanode::ops
