@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "datanode/ops/validate.h"
 
+#include <cstring>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -22,12 +23,13 @@ absl::Status CheckSize(OpKind kind, const char* operand, size_t actual, int64_t 
 
 // int8 values in [-127, 127] (row-major [rows, cols]).
 absl::Status CheckS8(OpKind kind, const char* operand, ByteSpan data, int64_t cols) {
-  for (size_t i = 0; i < data.size(); ++i) {
-    if (data[i] == 0x80) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          OpKindName(kind), ": ", operand, "[", i / cols, ", ", i % cols,
-          "] = -128 is outside [-127, 127] (int8 operands are symmetric)"));
-    }
+  // memchr is vectorized in glibc: this scan costs far less than the matmul it guards.
+  const void* hit = data.empty() ? nullptr : std::memchr(data.data(), 0x80, data.size());
+  if (hit != nullptr) {
+    const size_t i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - data.data());
+    return absl::InvalidArgumentError(absl::StrCat(
+        OpKindName(kind), ": ", operand, "[", i / cols, ", ", i % cols,
+        "] = -128 is outside [-127, 127] (int8 operands are symmetric)"));
   }
   return absl::OkStatus();
 }
