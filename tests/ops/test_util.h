@@ -1,0 +1,190 @@
+// Copyright 2026 The datanode Authors.
+//
+// Helpers shared by the ops tests: creating the CPU backend with a capped ISA,
+// running an op on the reference, comparing outputs byte for byte and describing a
+// case so that a failure can be reproduced (op, shape, seed, profile, threads, ISA,
+// first differing index).
+#ifndef DATANODE_TESTS_OPS_TEST_UTIL_H_
+#define DATANODE_TESTS_OPS_TEST_UTIL_H_
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/random_inputs.h"
+#include "datanode/ops/types.h"
+
+namespace datanode::ops::testing {
+
+inline const char* ProfileName(InputProfile profile) {
+  switch (profile) {
+    case InputProfile::kWide:
+      return "wide";
+    case InputProfile::kExtreme:
+      return "extreme";
+    case InputProfile::kRealistic:
+      return "realistic";
+  }
+  return "unknown_profile";
+}
+
+inline constexpr InputProfile kAllProfiles[] = {InputProfile::kWide, InputProfile::kExtreme,
+                                                InputProfile::kRealistic};
+
+// The CPU backend's kernel families, in the names DATANODE_CPU_ISA accepts.
+inline constexpr const char* kCpuIsas[] = {"portable", "avx2", "avx512vnni"};
+
+// Whether this machine can run the kernel family `isa`; if not, *why says why.
+inline bool MachineHasIsa(const std::string& isa, std::string* why) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (isa == "portable") return true;
+  if (isa == "avx2") {
+    if (__builtin_cpu_supports("avx2")) return true;
+    *why = "this CPU lacks AVX2";
+    return false;
+  }
+  if (isa == "avx512vnni") {
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vnni")) {
+      return true;
+    }
+    *why = "this CPU lacks AVX-512 BW/VL/VNNI";
+    return false;
+  }
+  *why = "unknown ISA name " + isa;
+  return false;
+#else
+  if (isa == "portable") return true;
+  *why = "not an x86-64 build";
+  return false;
+#endif
+}
+
+// The best kernel family this machine has (what the CPU backend picks by default).
+inline std::string BestIsa() {
+  std::string best = "portable";
+  std::string why;
+  for (const char* isa : kCpuIsas) {
+    if (MachineHasIsa(isa, &why)) best = isa;
+  }
+  return best;
+}
+
+// Creates the CPU backend with its kernels capped at `isa` (DATANODE_CPU_ISA is read
+// when the backend is created, so the variable only needs to be set around the call).
+inline absl::StatusOr<std::unique_ptr<Backend>> CreateCpuWithIsa(const std::string& isa,
+                                                                 int num_threads) {
+  const char* old = std::getenv("DATANODE_CPU_ISA");
+  const std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
+  setenv("DATANODE_CPU_ISA", isa.c_str(), 1);
+  BackendOptions options;
+  options.num_threads = num_threads;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = CreateBackend("cpu", options);
+  if (saved) {
+    setenv("DATANODE_CPU_ISA", saved->c_str(), 1);
+  } else {
+    unsetenv("DATANODE_CPU_ISA");
+  }
+  return backend;
+}
+
+inline bool CpuCompiledIn() {
+  for (const std::string& name : CompiledBackends()) {
+    if (name == "cpu") return true;
+  }
+  return false;
+}
+
+// Index of the first differing byte of two buffers (or of their sizes), -1 if equal.
+inline int64_t FirstDiff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  const size_t n = a.size() < b.size() ? a.size() : b.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return static_cast<int64_t>(i);
+  }
+  return a.size() == b.size() ? -1 : static_cast<int64_t>(n);
+}
+
+// Width in bytes of one output element of `kind` (f32 / s32 = 4, s8 = 1, Q8_0 block).
+inline int64_t OutElementBytes(OpKind kind) {
+  if (kind == OpKind::kQuantizeS8Row) return 1;
+  if (kind == OpKind::kQuantizeQ8_0) return kQ8_0BlockBytes;
+  return 4;
+}
+
+struct CaseInfo {
+  OpKind kind;
+  int64_t m, n, k;
+  uint64_t seed;
+  InputProfile profile;
+  int threads = 0;
+  std::string isa;
+  bool prepared = false;
+};
+
+inline std::string Describe(const CaseInfo& c) {
+  std::ostringstream os;
+  os << OpKindName(c.kind) << " [M=" << c.m << ", N=" << c.n << ", K=" << c.k << "] seed=" << c.seed
+     << " profile=" << ProfileName(c.profile);
+  if (c.threads != 0) os << " threads=" << c.threads;
+  if (!c.isa.empty()) os << " isa=" << c.isa;
+  os << (c.prepared ? " weights=prepared" : " weights=raw");
+  return os.str();
+}
+
+// Empty if `actual` equals `expected` byte for byte in out and out_scale; otherwise a
+// message with the first differing element (row, column) and both byte values.
+inline std::string CompareOutputs(const OpInputs& expected, const OpInputs& actual) {
+  std::ostringstream os;
+  if (int64_t i = FirstDiff(expected.out, actual.out); i >= 0) {
+    const int64_t elem = i / OutElementBytes(expected.kind);
+    const int64_t cols = expected.kind == OpKind::kQuantizeS8Row  ? expected.k
+                         : expected.kind == OpKind::kQuantizeQ8_0 ? expected.k / kQBlockSize
+                                                                  : expected.n;
+    os << "out differs first at byte " << i << " (element " << elem << " = [" << elem / cols << ", "
+       << elem % cols << "])";
+    if (static_cast<size_t>(i) < expected.out.size() &&
+        static_cast<size_t>(i) < actual.out.size()) {
+      os << ": expected 0x" << std::hex << int{expected.out[i]} << ", got 0x" << int{actual.out[i]}
+         << std::dec;
+    } else {
+      os << ": sizes " << expected.out.size() << " vs " << actual.out.size();
+    }
+    return os.str();
+  }
+  if (int64_t i = FirstDiff(expected.out_scale, actual.out_scale); i >= 0) {
+    os << "out_scale differs first at byte " << i << " (row " << i / 4 << ")";
+    return os.str();
+  }
+  return "";
+}
+
+// Rows [begin, end) of a full input set, as an independent OpInputs (outputs zeroed).
+inline OpInputs SliceRows(const OpInputs& full, int64_t begin, int64_t end) {
+  OpInputs s;
+  s.kind = full.kind;
+  s.m = end - begin;
+  s.n = full.n;
+  s.k = full.k;
+  const size_t a_row = full.a.size() / full.m;
+  const size_t out_row = full.out.size() / full.m;
+  s.a.assign(full.a.begin() + begin * a_row, full.a.begin() + end * a_row);
+  if (!full.a_scale.empty()) {
+    s.a_scale.assign(full.a_scale.begin() + begin * 4, full.a_scale.begin() + end * 4);
+  }
+  s.w = full.w;
+  s.w_scale = full.w_scale;
+  s.out.assign(s.m * out_row, 0);
+  s.out_scale.assign(full.out_scale.empty() ? 0 : s.m * 4, 0);
+  return s;
+}
+
+}  // namespace datanode::ops::testing
+
+#endif  // DATANODE_TESTS_OPS_TEST_UTIL_H_
