@@ -1,0 +1,577 @@
+// Copyright 2026 The datanode Authors.
+#include "node/store/weight_store.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
+
+namespace datanode::node {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kManifestMagic[] = "datanode-object v1";
+
+absl::Status ErrnoStatus(const std::string& what, const fs::path& path) {
+  int err = errno;
+  std::string msg = absl::StrCat(what, " ", path.string(), ": ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+EVP_MD_CTX* NewSha() {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  return ctx;
+}
+
+Sha256 FinishSha(EVP_MD_CTX* ctx) {
+  Sha256 out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  return out;
+}
+
+absl::Status FsyncDir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open dir", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus("fsync dir", dir);
+  return absl::OkStatus();
+}
+
+absl::Status ReadWholeFile(const fs::path& path, int64_t max_bytes, std::vector<uint8_t>* out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("missing file ", path.string()));
+    return ErrnoStatus("open", path);
+  }
+  out->clear();
+  uint8_t buf[65536];
+  absl::Status status;
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = ErrnoStatus("read", path);
+      break;
+    }
+    if (n == 0) break;
+    if (static_cast<int64_t>(out->size()) + n > max_bytes) {
+      status = absl::DataLossError(absl::StrCat("file too large: ", path.string()));
+      break;
+    }
+    out->insert(out->end(), buf, buf + n);
+  }
+  ::close(fd);
+  return status;
+}
+
+int64_t ChunkCountFor(int64_t size) { return (size + kChunkBytes - 1) / kChunkBytes; }
+
+}  // namespace
+
+absl::StatusOr<Sha256> ParseDigestHex(std::string_view hex) {
+  if (hex.size() != 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("digest must be 64 hex characters, got ", hex.size()));
+  }
+  Sha256 out{};
+  for (size_t i = 0; i < 64; ++i) {
+    char c = hex[i];
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return absl::InvalidArgumentError("digest has a non-hex character");
+    }
+    out[i / 2] = static_cast<uint8_t>(out[i / 2] | (i % 2 == 0 ? v << 4 : v));
+  }
+  return out;
+}
+
+// --- ObjectWriter -------------------------------------------------------------------
+
+ObjectWriter::ObjectWriter(WeightStore* store) : store_(store), sha_ctx_(NewSha()) {
+  buffer_.reserve(kChunkBytes);
+}
+
+ObjectWriter::~ObjectWriter() {
+  if (!done_) Abort();
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(sha_ctx_));
+}
+
+void ObjectWriter::Abort() {
+  done_ = true;
+  store_->ReleaseWriterChunks(created_, /*drop_unused=*/true);
+  // Chunks this writer only reused stay (an object or another writer owns them).
+  std::vector<Sha256> reused;
+  for (const Sha256& c : chunks_) {
+    if (std::find(created_.begin(), created_.end(), c) == created_.end()) reused.push_back(c);
+  }
+  store_->ReleaseWriterChunks(reused, /*drop_unused=*/true);
+  created_.clear();
+  chunks_.clear();
+}
+
+absl::Status ObjectWriter::FlushChunk() {
+  if (buffer_.empty()) return absl::OkStatus();
+  Sha256 digest = ops::Sha256Of({ByteSpan(buffer_)});
+  bool created = false;
+  absl::Status s = store_->PutChunk(digest, buffer_, &created);
+  if (!s.ok()) return s;
+  chunks_.push_back(digest);
+  if (created) created_.push_back(digest);
+  buffer_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status ObjectWriter::Append(ByteSpan data) {
+  if (done_) return error_.ok() ? absl::FailedPreconditionError("writer finished") : error_;
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(sha_ctx_), data.data(), data.size());
+  size_ += static_cast<int64_t>(data.size());
+  while (!data.empty()) {
+    size_t room = static_cast<size_t>(kChunkBytes) - buffer_.size();
+    size_t take = std::min(room, data.size());
+    buffer_.insert(buffer_.end(), data.begin(), data.begin() + take);
+    data = data.subspan(take);
+    if (buffer_.size() == static_cast<size_t>(kChunkBytes)) {
+      if (absl::Status s = FlushChunk(); !s.ok()) {
+        error_ = s;
+        Abort();
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ObjectInfo> ObjectWriter::Finish(const Sha256* expected) {
+  if (done_) return error_.ok() ? absl::FailedPreconditionError("writer finished") : error_;
+  if (absl::Status s = FlushChunk(); !s.ok()) {
+    error_ = s;
+    Abort();
+    return s;
+  }
+  ObjectInfo info;
+  info.digest = FinishSha(static_cast<EVP_MD_CTX*>(sha_ctx_));
+  info.size = size_;
+  info.chunks = chunks_;
+  if (expected != nullptr && *expected != info.digest) {
+    error_ = absl::InvalidArgumentError(absl::StrCat("content digest ", ops::ToHex(info.digest),
+                                                     " != expected ", ops::ToHex(*expected)));
+    Abort();
+    return error_;
+  }
+  if (absl::Status s = store_->PublishManifest(info); !s.ok()) {
+    error_ = s;
+    Abort();
+    return s;
+  }
+  // The manifest now holds references; drop the writer's own.
+  done_ = true;
+  store_->ReleaseWriterChunks(chunks_, /*drop_unused=*/false);
+  return info;
+}
+
+// --- ObjectReader -------------------------------------------------------------------
+
+ObjectReader::ObjectReader(const WeightStore* store, ObjectInfo info)
+    : store_(store), info_(std::move(info)), sha_ctx_(NewSha()) {}
+
+ObjectReader::~ObjectReader() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(sha_ctx_)); }
+
+absl::Status ObjectReader::Next(std::vector<uint8_t>* out) {
+  out->clear();
+  if (next_chunk_ >= info_.chunks.size()) {
+    if (sha_ctx_ == nullptr) return absl::OkStatus();
+    auto* ctx = static_cast<EVP_MD_CTX*>(sha_ctx_);
+    Sha256 whole = FinishSha(ctx);
+    EVP_MD_CTX_free(ctx);
+    sha_ctx_ = nullptr;
+    if (whole != info_.digest) {
+      return absl::DataLossError(absl::StrCat("object ", ops::ToHex(info_.digest),
+                                              " content hashes to ", ops::ToHex(whole)));
+    }
+    return absl::OkStatus();
+  }
+  size_t i = next_chunk_;
+  int64_t expected =
+      std::min<int64_t>(kChunkBytes, info_.size - static_cast<int64_t>(i) * kChunkBytes);
+  RETURN_IF_ERROR(store_->ReadChunk(info_.chunks[i], expected, out));
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(sha_ctx_), out->data(), out->size());
+  ++next_chunk_;
+  return absl::OkStatus();
+}
+
+// --- WeightStore --------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const StoreOptions& options) {
+  if (options.root.empty()) return absl::InvalidArgumentError("store root is empty");
+  if (options.capacity_bytes < 0) return absl::InvalidArgumentError("negative store capacity");
+  std::unique_ptr<WeightStore> store(new WeightStore(options));
+  RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+fs::path WeightStore::ChunkPath(const Sha256& d) const {
+  std::string hex = ops::ToHex(d);
+  return options_.root / "chunks" / hex.substr(0, 2) / hex;
+}
+
+fs::path WeightStore::ManifestPath(const Sha256& d) const {
+  std::string hex = ops::ToHex(d);
+  return options_.root / "objects" / hex.substr(0, 2) / hex;
+}
+
+absl::Status WeightStore::Load() {
+  std::error_code ec;
+  for (const char* sub : {"chunks", "objects", "tmp"}) {
+    fs::create_directories(options_.root / sub, ec);
+    if (ec)
+      return absl::InternalError(
+          absl::StrCat("mkdir ", (options_.root / sub).string(), ": ", ec.message()));
+  }
+  // Interrupted writes leave only tmp files: they were never renamed into place.
+  for (const auto& e : fs::directory_iterator(options_.root / "tmp", ec)) fs::remove(e.path(), ec);
+  for (const auto& e : fs::recursive_directory_iterator(options_.root / "chunks", ec)) {
+    if (!e.is_regular_file()) continue;
+    auto d = ParseDigestHex(e.path().filename().string());
+    if (!d.ok()) continue;
+    int64_t sz = static_cast<int64_t>(e.file_size(ec));
+    chunk_bytes_[*d] = sz;
+    used_bytes_ += sz;
+  }
+  for (const auto& e : fs::recursive_directory_iterator(options_.root / "objects", ec)) {
+    if (!e.is_regular_file()) continue;
+    auto d = ParseDigestHex(e.path().filename().string());
+    if (!d.ok()) continue;
+    objects_.insert(*d);
+    auto info = ReadManifest(*d);
+    if (!info.ok()) continue;  // reported as DATA_LOSS when read
+    for (const Sha256& c : info->chunks) ++chunk_refs_[c];
+  }
+  auto freed = CollectGarbage();
+  return freed.status();
+}
+
+absl::Status WeightStore::WriteFileDurably(const fs::path& path, ByteSpan data) const {
+  uint64_t n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = const_cast<WeightStore*>(this)->tmp_counter_++;
+  }
+  fs::path tmp =
+      options_.root / "tmp" / absl::StrCat(path.filename().string(), ".", ::getpid(), ".", n);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("create", tmp);
+  const uint8_t* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t w = ::write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      absl::Status s = ErrnoStatus("write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    p += w;
+    left -= static_cast<size_t>(w);
+  }
+  if (options_.fsync && ::fsync(fd) != 0) {
+    absl::Status s = ErrnoStatus("fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = ErrnoStatus("rename", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (options_.fsync) RETURN_IF_ERROR(FsyncDir(path.parent_path()));
+  return absl::OkStatus();
+}
+
+absl::Status WeightStore::PutChunk(const Sha256& digest, ByteSpan data, bool* created) {
+  *created = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++writer_refs_[digest];
+    if (chunk_bytes_.count(digest)) return absl::OkStatus();  // deduplicated
+    int64_t size = static_cast<int64_t>(data.size());
+    if (options_.capacity_bytes > 0 && used_bytes_ + size > options_.capacity_bytes) {
+      if (--writer_refs_[digest] == 0) writer_refs_.erase(digest);
+      return absl::ResourceExhaustedError(absl::StrCat("store full: ", used_bytes_, " of ",
+                                                       options_.capacity_bytes,
+                                                       " bytes used, chunk needs ", size));
+    }
+    // Reserve before writing so concurrent writers cannot overshoot the capacity.
+    chunk_bytes_[digest] = size;
+    used_bytes_ += size;
+  }
+  absl::Status s = WriteFileDurably(ChunkPath(digest), data);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s.ok()) {
+    chunk_bytes_.erase(digest);
+    used_bytes_ -= static_cast<int64_t>(data.size());
+    if (--writer_refs_[digest] == 0) writer_refs_.erase(digest);
+    return s;
+  }
+  *created = true;
+  return absl::OkStatus();
+}
+
+void WeightStore::ReleaseWriterChunks(const std::vector<Sha256>& chunks, bool drop_unused) {
+  std::vector<Sha256> drop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Sha256& c : chunks) {
+      auto it = writer_refs_.find(c);
+      if (it != writer_refs_.end() && --it->second == 0) writer_refs_.erase(it);
+      if (drop_unused && !writer_refs_.count(c) && !chunk_refs_.count(c) && chunk_bytes_.count(c)) {
+        used_bytes_ -= chunk_bytes_[c];
+        chunk_bytes_.erase(c);
+        drop.push_back(c);
+      }
+    }
+  }
+  std::error_code ec;
+  for (const Sha256& c : drop) fs::remove(ChunkPath(c), ec);
+}
+
+absl::Status WeightStore::PublishManifest(const ObjectInfo& info) {
+  std::string body = absl::StrCat(kManifestMagic, "\nsize ", info.size, "\n");
+  for (const Sha256& c : info.chunks) absl::StrAppend(&body, "chunk ", ops::ToHex(c), "\n");
+  Sha256 check =
+      ops::Sha256Of({ByteSpan(reinterpret_cast<const uint8_t*>(body.data()), body.size())});
+  absl::StrAppend(&body, "check ", ops::ToHex(check), "\n");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (objects_.count(info.digest)) return absl::OkStatus();  // already stored
+  }
+  RETURN_IF_ERROR(
+      WriteFileDurably(ManifestPath(info.digest),
+                       ByteSpan(reinterpret_cast<const uint8_t*>(body.data()), body.size())));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (objects_.insert(info.digest).second) {
+    for (const Sha256& c : info.chunks) ++chunk_refs_[c];
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ObjectInfo> WeightStore::ReadManifest(const Sha256& digest) const {
+  std::vector<uint8_t> raw;
+  // 16 GiB objects have 16384 chunks of 72 manifest bytes each.
+  absl::Status s = ReadWholeFile(ManifestPath(digest), 4 << 20, &raw);
+  if (absl::IsNotFound(s)) {
+    return absl::NotFoundError(absl::StrCat("no object ", ops::ToHex(digest)));
+  }
+  RETURN_IF_ERROR(s);
+  std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt manifest of object ", ops::ToHex(digest), ": ", std::string(why)));
+  };
+  size_t check_pos = text.rfind("check ");
+  if (check_pos == std::string_view::npos) return corrupt("no checksum");
+  std::string_view body = text.substr(0, check_pos);
+  Sha256 want = ops::Sha256Of({ByteSpan(raw.data(), check_pos)});
+  std::string_view check_line = text.substr(check_pos + 6);
+  if (check_line.size() != 65 || check_line.substr(0, 64) != ops::ToHex(want))
+    return corrupt("checksum mismatch");
+  ObjectInfo info;
+  info.digest = digest;
+  std::vector<std::string_view> lines;
+  for (size_t pos = 0; pos < body.size();) {
+    size_t nl = body.find('\n', pos);
+    if (nl == std::string_view::npos) nl = body.size();
+    if (nl > pos) lines.push_back(body.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  if (lines.size() < 2 || lines[0] != kManifestMagic) return corrupt("bad header");
+  if (lines[1].substr(0, 5) != "size ") return corrupt("no size");
+  std::string_view size_text = lines[1].substr(5);
+  auto [ptr, ec] =
+      std::from_chars(size_text.data(), size_text.data() + size_text.size(), info.size);
+  if (ec != std::errc() || ptr != size_text.data() + size_text.size() || info.size < 0) {
+    return corrupt("bad size");
+  }
+  for (size_t i = 2; i < lines.size(); ++i) {
+    if (lines[i].substr(0, 6) != "chunk ") return corrupt("bad chunk line");
+    auto c = ParseDigestHex(lines[i].substr(6));
+    if (!c.ok()) return corrupt("bad chunk digest");
+    info.chunks.push_back(*c);
+  }
+  if (static_cast<int64_t>(info.chunks.size()) != ChunkCountFor(info.size))
+    return corrupt("chunk count != size");
+  return info;
+}
+
+absl::Status WeightStore::ReadChunk(const Sha256& digest, int64_t expected_size,
+                                    std::vector<uint8_t>* out) const {
+  absl::Status s = ReadWholeFile(ChunkPath(digest), kChunkBytes, out);
+  if (absl::IsNotFound(s))
+    return absl::DataLossError(absl::StrCat("chunk ", ops::ToHex(digest), " is missing"));
+  RETURN_IF_ERROR(s);
+  if (static_cast<int64_t>(out->size()) != expected_size) {
+    out->clear();
+    return absl::DataLossError(absl::StrCat("chunk ", ops::ToHex(digest), " has ", out->size(),
+                                            " bytes, expected ", expected_size));
+  }
+  if (ops::Sha256Of({ByteSpan(*out)}) != digest) {
+    out->clear();
+    return absl::DataLossError(
+        absl::StrCat("chunk ", ops::ToHex(digest), " is corrupt (hash mismatch)"));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<ObjectWriter> WeightStore::NewWriter() {
+  return std::unique_ptr<ObjectWriter>(new ObjectWriter(this));
+}
+
+absl::StatusOr<ObjectInfo> WeightStore::Put(ByteSpan data) {
+  auto w = NewWriter();
+  RETURN_IF_ERROR(w->Append(data));
+  return w->Finish();
+}
+
+absl::StatusOr<ObjectInfo> WeightStore::Stat(const Sha256& digest) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!objects_.count(digest))
+      return absl::NotFoundError(absl::StrCat("no object ", ops::ToHex(digest)));
+  }
+  return ReadManifest(digest);
+}
+
+absl::StatusOr<std::unique_ptr<ObjectReader>> WeightStore::NewReader(const Sha256& digest) const {
+  ASSIGN_OR_RETURN(ObjectInfo info, Stat(digest));
+  return std::unique_ptr<ObjectReader>(new ObjectReader(this, std::move(info)));
+}
+
+absl::Status WeightStore::ReadRange(const Sha256& digest, int64_t offset, int64_t length,
+                                    std::vector<uint8_t>* out) const {
+  ASSIGN_OR_RETURN(ObjectInfo info, Stat(digest));
+  if (offset < 0 || length < 0 || offset > info.size || length > info.size - offset) {
+    return absl::OutOfRangeError(absl::StrCat("range [", offset, ", +", length,
+                                              ") outside object of ", info.size, " bytes"));
+  }
+  out->clear();
+  out->reserve(static_cast<size_t>(length));
+  std::vector<uint8_t> chunk;
+  int64_t pos = offset;
+  const int64_t end = offset + length;
+  while (pos < end) {
+    int64_t ci = pos / kChunkBytes;
+    int64_t csize = std::min<int64_t>(kChunkBytes, info.size - ci * kChunkBytes);
+    RETURN_IF_ERROR(ReadChunk(info.chunks[static_cast<size_t>(ci)], csize, &chunk));
+    int64_t from = pos - ci * kChunkBytes;
+    int64_t to = std::min<int64_t>(csize, end - ci * kChunkBytes);
+    out->insert(out->end(), chunk.begin() + from, chunk.begin() + to);
+    pos = ci * kChunkBytes + to;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WeightStore::Verify(const Sha256& digest) const {
+  ASSIGN_OR_RETURN(auto reader, NewReader(digest));
+  std::vector<uint8_t> piece;
+  do {
+    RETURN_IF_ERROR(reader->Next(&piece));
+  } while (!piece.empty());
+  return absl::OkStatus();
+}
+
+std::vector<Sha256> WeightStore::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::vector<Sha256>(objects_.begin(), objects_.end());
+}
+
+absl::Status WeightStore::Delete(const Sha256& digest) {
+  std::vector<Sha256> chunks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!objects_.count(digest))
+      return absl::NotFoundError(absl::StrCat("no object ", ops::ToHex(digest)));
+  }
+  auto info = ReadManifest(digest);
+  // Unlink the manifest first: once it is gone the object is invisible, and chunks
+  // left behind by a crash here are garbage collected at the next Open.
+  if (::unlink(ManifestPath(digest).c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("unlink", ManifestPath(digest));
+  }
+  if (options_.fsync) RETURN_IF_ERROR(FsyncDir(ManifestPath(digest).parent_path()));
+  std::vector<Sha256> drop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    objects_.erase(digest);
+    if (info.ok()) {
+      for (const Sha256& c : info->chunks) {
+        auto it = chunk_refs_.find(c);
+        if (it != chunk_refs_.end() && --it->second == 0) chunk_refs_.erase(it);
+        if (!chunk_refs_.count(c) && !writer_refs_.count(c) && chunk_bytes_.count(c)) {
+          used_bytes_ -= chunk_bytes_[c];
+          chunk_bytes_.erase(c);
+          drop.push_back(c);
+        }
+      }
+    }
+  }
+  std::error_code ec;
+  for (const Sha256& c : drop) fs::remove(ChunkPath(c), ec);
+  if (!info.ok()) {
+    // A corrupt manifest's chunks are unknown: reclaim what nothing else uses.
+    RETURN_IF_ERROR(CollectGarbage().status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> WeightStore::CollectGarbage() {
+  std::vector<Sha256> drop;
+  int64_t freed = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A corrupt manifest keeps nothing alive, so its object reads DATA_LOSS (missing
+    // chunks) rather than silently holding capacity forever.
+    for (auto it = chunk_bytes_.begin(); it != chunk_bytes_.end();) {
+      if (!chunk_refs_.count(it->first) && !writer_refs_.count(it->first)) {
+        freed += it->second;
+        used_bytes_ -= it->second;
+        drop.push_back(it->first);
+        it = chunk_bytes_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  std::error_code ec;
+  for (const Sha256& c : drop) fs::remove(ChunkPath(c), ec);
+  return freed;
+}
+
+int64_t WeightStore::used_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return used_bytes_;
+}
+
+}  // namespace datanode::node
