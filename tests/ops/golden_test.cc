@@ -1,0 +1,113 @@
+// Copyright 2026 The datanode Authors.
+//
+// Checked-in output digests of fixed cases (tests/ops/golden_digests.txt, written
+// by the reference with ops_golden_regen; see golden_regen.cc) so that a change to
+// an op's bytes or to the input generator cannot slip through: the reference and
+// every other backend that can be created here must reproduce every digest.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datanode/ops/backend.h"
+#include "datanode/ops/types.h"
+#include "tests/ops/golden_cases.h"
+#include "tests/ops/test_util.h"
+
+namespace datanode::ops {
+namespace {
+
+using testing::GoldenCase;
+using testing::GoldenFile;
+
+constexpr char kGoldenPath[] = DATANODE_GOLDEN_FILE;
+constexpr char kRegenHint[] =
+    "(if the spec changed on purpose: bump kSpecVersion, then run "
+    "ops_golden_regen tests/ops/golden_digests.txt; see tests/ops/golden_regen.cc)";
+
+GoldenFile LoadOrDie() {
+  absl::StatusOr<GoldenFile> file = testing::ReadGoldenFile(kGoldenPath);
+  EXPECT_TRUE(file.ok()) << file.status();
+  return file.ok() ? *std::move(file) : GoldenFile{};
+}
+
+TEST(GoldenFile, HasEveryCaseForThisSpecVersion) {
+  const GoldenFile file = LoadOrDie();
+  EXPECT_EQ(file.spec_version, kSpecVersion)
+      << kGoldenPath << " was produced for another spec version " << kRegenHint;
+  const std::vector<GoldenCase> want = testing::GoldenCaseList();
+  ASSERT_EQ(file.cases.size(), want.size())
+      << "the file and GoldenCaseList() disagree on the number of cases " << kRegenHint;
+  int per_op[8] = {};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(file.cases[i].Key(), want[i].Key()) << "case " << i;
+    ++per_op[static_cast<int>(want[i].kind)];
+  }
+  for (OpKind kind : kAllOpKinds) {
+    EXPECT_GE(per_op[static_cast<int>(kind)], 12) << OpKindName(kind) << " has few golden cases";
+  }
+}
+
+// Checks every case of the file on `backend`; `label` names it in messages.
+void CheckBackend(Backend& backend, const std::string& label) {
+  const GoldenFile file = LoadOrDie();
+  ASSERT_FALSE(file.cases.empty());
+  int failures = 0;
+  for (const GoldenCase& want : file.cases) {
+    GoldenCase got = want;
+    const absl::Status st = testing::ComputeDigests(backend, got);
+    ASSERT_TRUE(st.ok()) << label << " " << want.Key() << ": " << st;
+    if (got.input_sha256 != want.input_sha256) {
+      ADD_FAILURE() << want.Key() << ": the INPUT digest changed (MakeRandomInputs changed): "
+                    << "expected " << want.input_sha256 << ", got " << got.input_sha256 << " "
+                    << kRegenHint;
+      ++failures;
+    } else if (got.output_sha256 != want.output_sha256) {
+      ADD_FAILURE() << label << " " << want.Key() << ": output digest expected "
+                    << want.output_sha256 << ", got " << got.output_sha256
+                    << (label == "reference" ? std::string(" ") + kRegenHint : std::string());
+      ++failures;
+    }
+    if (failures >= 10) break;
+  }
+  std::printf("%s: %zu golden cases checked\n", label.c_str(), file.cases.size());
+}
+
+TEST(Golden, Reference) {
+  std::unique_ptr<Backend> reference = *CreateBackend("reference");
+  CheckBackend(*reference, "reference");
+}
+
+TEST(Golden, EveryOtherBackend) {
+  int checked = 0;
+  for (const std::string& name : CompiledBackends()) {
+    if (name == "reference") continue;
+    if (name == "cpu") {
+      for (const char* isa : testing::kCpuIsas) {
+        std::string why;
+        if (!testing::MachineHasIsa(isa, &why)) {
+          std::printf("cpu/%s skipped: %s\n", isa, why.c_str());
+          continue;
+        }
+        absl::StatusOr<std::unique_ptr<Backend>> cpu = testing::CreateCpuWithIsa(isa, 2);
+        ASSERT_TRUE(cpu.ok()) << cpu.status();
+        CheckBackend(**cpu, std::string("cpu/") + isa);
+        ++checked;
+      }
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend(name);
+    if (!b.ok()) {
+      std::printf("backend %s not available here: %s\n", name.c_str(),
+                  b.status().ToString().c_str());
+      continue;
+    }
+    CheckBackend(**b, name);
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "only the reference is available in this build";
+}
+
+}  // namespace
+}  // namespace datanode::ops
