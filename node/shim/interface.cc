@@ -1,0 +1,263 @@
+// Copyright 2026 The datanode Authors.
+#include "node/shim/interface.h"
+
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
+
+namespace datanode::shim {
+namespace {
+
+using candid::Op;
+using candid::Prim;
+using candid::TypeRef;
+using candid::Value;
+
+constexpr ops::OpKind kMatMulKinds[] = {ops::OpKind::kMatMulS8S32, ops::OpKind::kMatMulS8F32,
+                                        ops::OpKind::kMatMulQ8_0Q8_0, ops::OpKind::kMatMulQ8_0Q4_0,
+                                        ops::OpKind::kMatMulQ8_0Q4_1};
+
+struct Types {
+  std::vector<std::pair<std::string, TypeRef>> by_name;
+
+  Types() {
+    std::vector<std::pair<std::string, TypeRef>> tags;
+    for (ops::OpKind k : kMatMulKinds) tags.emplace_back(ops::OpKindName(k), nullptr);
+    TypeRef op_kind = candid::Variant(tags);
+    TypeRef tensor_ref = candid::Record({{"model", candid::Blob()}, {"tensor", Prim(Op::kText)}});
+    TypeRef nat32 = Prim(Op::kNat32);
+    TypeRef matmul_args = candid::Record({{"op", op_kind},
+                                          {"m", nat32},
+                                          {"n", nat32},
+                                          {"k", nat32},
+                                          {"weights", tensor_ref},
+                                          {"w_scale", candid::Opt(tensor_ref)},
+                                          {"a", candid::Blob()},
+                                          {"a_scale", candid::Opt(candid::Blob())}});
+    TypeRef matmul_reply = candid::Record({{"out", candid::Blob()},
+                                           {"out_digest", candid::Blob()},
+                                           {"spec_version", nat32},
+                                           {"cycles_charged", Prim(Op::kNat)}});
+    TypeRef list_args = candid::Record({{"model", candid::Opt(candid::Blob())}});
+    TypeRef tensor_info = candid::Record({{"name", Prim(Op::kText)},
+                                          {"format", Prim(Op::kText)},
+                                          {"shape", candid::Vec(Prim(Op::kNat64))},
+                                          {"bytes", Prim(Op::kNat64)}});
+    TypeRef model_info = candid::Record({{"digest", candid::Blob()},
+                                         {"name", Prim(Op::kText)},
+                                         {"tensors", candid::Vec(tensor_info)}});
+    TypeRef list_reply = candid::Record({{"models", candid::Vec(model_info)}});
+    TypeRef price_args = candid::Record({{"op", op_kind},
+                                         {"m", nat32},
+                                         {"n", nat32},
+                                         {"k", nat32},
+                                         {"arg_bytes", Prim(Op::kNat64)}});
+    TypeRef price_reply = candid::Record({{"cycles", Prim(Op::kNat)}});
+    by_name = {{"OpKind", op_kind},           {"TensorRef", tensor_ref},
+               {"MatMulArgs", matmul_args},   {"MatMulReply", matmul_reply},
+               {"ListModelsArgs", list_args}, {"TensorInfo", tensor_info},
+               {"ModelInfo", model_info},     {"ListModelsReply", list_reply},
+               {"PriceArgs", price_args},     {"PriceReply", price_reply}};
+  }
+};
+
+const Types& AllTypes() {
+  static const Types* types = new Types();
+  return *types;
+}
+
+TypeRef T(std::string_view name) { return InterfaceType(name); }
+
+std::vector<uint8_t> EncodeOne(std::string_view type, Value v) {
+  TypeRef t = T(type);
+  absl::StatusOr<std::vector<uint8_t>> bytes = candid::Encode({&t, 1}, {&v, 1});
+  // Values built from the structs always match their types; a failure is a bug here.
+  if (!bytes.ok()) std::abort();
+  return *std::move(bytes);
+}
+
+absl::StatusOr<Value> DecodeOne(std::string_view type, std::span<const uint8_t> bytes,
+                                const candid::DecodeLimits& limits) {
+  TypeRef t = T(type);
+  ASSIGN_OR_RETURN(std::vector<Value> values, candid::Decode(bytes, {&t, 1}, limits));
+  return std::move(values[0]);
+}
+
+// Accessors for decoded values: Decode guarantees every declared field is present
+// with the declared kind, so these only pick members.
+const Value& F(const Value& record, std::string_view name) { return *record.Get(name); }
+uint32_t U32(const Value& v) { return static_cast<uint32_t>(absl::Uint128Low64(v.nat)); }
+uint64_t U64(const Value& v) { return absl::Uint128Low64(v.nat); }
+
+Value OpKindValue(ops::OpKind k) { return candid::MakeVariant(ops::OpKindName(k)); }
+
+absl::StatusOr<ops::OpKind> OpKindOf(const Value& v) {
+  for (ops::OpKind k : kMatMulKinds) {
+    if (candid::IdlHash(ops::OpKindName(k)) == v.fields[0].first) return k;
+  }
+  return absl::InvalidArgumentError("unknown op kind");  // unreachable after Decode
+}
+
+Value TensorRefValue(const TensorRef& r) {
+  return candid::MakeRecord(
+      {{"model", candid::MakeBlob(r.model)}, {"tensor", candid::MakeText(r.tensor)}});
+}
+
+TensorRef TensorRefOf(const Value& v) {
+  return TensorRef{F(v, "model").bytes, F(v, "tensor").text};
+}
+
+}  // namespace
+
+candid::TypeRef InterfaceType(std::string_view name) {
+  for (const auto& [n, t] : AllTypes().by_name) {
+    if (n == name) return t;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> InterfaceTypeNames() {
+  std::vector<std::string> names;
+  for (const auto& [n, t] : AllTypes().by_name) names.push_back(n);
+  return names;
+}
+
+std::vector<uint8_t> EncodeMatMulArgs(const MatMulArgs& v) {
+  std::optional<Value> w_scale;
+  if (v.w_scale) w_scale = TensorRefValue(*v.w_scale);
+  std::optional<Value> a_scale;
+  if (v.a_scale) a_scale = candid::MakeBlob(*v.a_scale);
+  return EncodeOne("MatMulArgs",
+                   candid::MakeRecord({{"op", OpKindValue(v.op)},
+                                       {"m", candid::MakeNat(Op::kNat32, v.m)},
+                                       {"n", candid::MakeNat(Op::kNat32, v.n)},
+                                       {"k", candid::MakeNat(Op::kNat32, v.k)},
+                                       {"weights", TensorRefValue(v.weights)},
+                                       {"w_scale", candid::MakeOpt(std::move(w_scale))},
+                                       {"a", candid::MakeBlob(v.a)},
+                                       {"a_scale", candid::MakeOpt(std::move(a_scale))}}));
+}
+
+std::vector<uint8_t> EncodeMatMulReply(const MatMulReply& v) {
+  return EncodeOne(
+      "MatMulReply",
+      candid::MakeRecord({{"out", candid::MakeBlob(v.out)},
+                          {"out_digest", candid::MakeBlob(v.out_digest)},
+                          {"spec_version", candid::MakeNat(Op::kNat32, v.spec_version)},
+                          {"cycles_charged", candid::MakeNat(Op::kNat, v.cycles_charged)}}));
+}
+
+std::vector<uint8_t> EncodeListModelsArgs(const ListModelsArgs& v) {
+  std::optional<Value> model;
+  if (v.model) model = candid::MakeBlob(*v.model);
+  return EncodeOne("ListModelsArgs",
+                   candid::MakeRecord({{"model", candid::MakeOpt(std::move(model))}}));
+}
+
+std::vector<uint8_t> EncodeListModelsReply(const ListModelsReply& v) {
+  std::vector<Value> models;
+  for (const ModelInfo& m : v.models) {
+    std::vector<Value> tensors;
+    for (const TensorInfo& t : m.tensors) {
+      std::vector<Value> shape;
+      for (uint64_t d : t.shape) shape.push_back(candid::MakeNat(Op::kNat64, d));
+      tensors.push_back(candid::MakeRecord({{"name", candid::MakeText(t.name)},
+                                            {"format", candid::MakeText(t.format)},
+                                            {"shape", candid::MakeVec(std::move(shape))},
+                                            {"bytes", candid::MakeNat(Op::kNat64, t.bytes)}}));
+    }
+    models.push_back(candid::MakeRecord({{"digest", candid::MakeBlob(m.digest)},
+                                         {"name", candid::MakeText(m.name)},
+                                         {"tensors", candid::MakeVec(std::move(tensors))}}));
+  }
+  return EncodeOne("ListModelsReply",
+                   candid::MakeRecord({{"models", candid::MakeVec(std::move(models))}}));
+}
+
+std::vector<uint8_t> EncodePriceArgs(const PriceArgs& v) {
+  return EncodeOne("PriceArgs",
+                   candid::MakeRecord({{"op", OpKindValue(v.op)},
+                                       {"m", candid::MakeNat(Op::kNat32, v.m)},
+                                       {"n", candid::MakeNat(Op::kNat32, v.n)},
+                                       {"k", candid::MakeNat(Op::kNat32, v.k)},
+                                       {"arg_bytes", candid::MakeNat(Op::kNat64, v.arg_bytes)}}));
+}
+
+std::vector<uint8_t> EncodePriceReply(const PriceReply& v) {
+  return EncodeOne("PriceReply",
+                   candid::MakeRecord({{"cycles", candid::MakeNat(Op::kNat, v.cycles)}}));
+}
+
+absl::StatusOr<MatMulArgs> DecodeMatMulArgs(std::span<const uint8_t> bytes,
+                                            const candid::DecodeLimits& limits) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("MatMulArgs", bytes, limits));
+  MatMulArgs out;
+  ASSIGN_OR_RETURN(out.op, OpKindOf(F(v, "op")));
+  out.m = U32(F(v, "m"));
+  out.n = U32(F(v, "n"));
+  out.k = U32(F(v, "k"));
+  out.weights = TensorRefOf(F(v, "weights"));
+  if (const Value& ws = F(v, "w_scale"); !ws.items.empty()) out.w_scale = TensorRefOf(ws.items[0]);
+  out.a = F(v, "a").bytes;
+  if (const Value& as = F(v, "a_scale"); !as.items.empty()) out.a_scale = as.items[0].bytes;
+  return out;
+}
+
+absl::StatusOr<MatMulReply> DecodeMatMulReply(std::span<const uint8_t> bytes) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("MatMulReply", bytes, {}));
+  MatMulReply out;
+  out.out = F(v, "out").bytes;
+  out.out_digest = F(v, "out_digest").bytes;
+  out.spec_version = U32(F(v, "spec_version"));
+  out.cycles_charged = F(v, "cycles_charged").nat;
+  return out;
+}
+
+absl::StatusOr<ListModelsArgs> DecodeListModelsArgs(std::span<const uint8_t> bytes,
+                                                    const candid::DecodeLimits& limits) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("ListModelsArgs", bytes, limits));
+  ListModelsArgs out;
+  if (const Value& m = F(v, "model"); !m.items.empty()) out.model = m.items[0].bytes;
+  return out;
+}
+
+absl::StatusOr<ListModelsReply> DecodeListModelsReply(std::span<const uint8_t> bytes) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("ListModelsReply", bytes, {}));
+  ListModelsReply out;
+  for (const Value& mv : F(v, "models").items) {
+    ModelInfo m;
+    m.digest = F(mv, "digest").bytes;
+    m.name = F(mv, "name").text;
+    for (const Value& tv : F(mv, "tensors").items) {
+      TensorInfo t;
+      t.name = F(tv, "name").text;
+      t.format = F(tv, "format").text;
+      for (const Value& d : F(tv, "shape").items) t.shape.push_back(U64(d));
+      t.bytes = U64(F(tv, "bytes"));
+      m.tensors.push_back(std::move(t));
+    }
+    out.models.push_back(std::move(m));
+  }
+  return out;
+}
+
+absl::StatusOr<PriceArgs> DecodePriceArgs(std::span<const uint8_t> bytes,
+                                          const candid::DecodeLimits& limits) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("PriceArgs", bytes, limits));
+  PriceArgs out;
+  ASSIGN_OR_RETURN(out.op, OpKindOf(F(v, "op")));
+  out.m = U32(F(v, "m"));
+  out.n = U32(F(v, "n"));
+  out.k = U32(F(v, "k"));
+  out.arg_bytes = U64(F(v, "arg_bytes"));
+  return out;
+}
+
+absl::StatusOr<PriceReply> DecodePriceReply(std::span<const uint8_t> bytes) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("PriceReply", bytes, {}));
+  return PriceReply{F(v, "cycles").nat};
+}
+
+}  // namespace datanode::shim

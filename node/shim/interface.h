@@ -1,0 +1,115 @@
+// Copyright 2026 The datanode Authors.
+//
+// The Candid types of datanode.did in C++, and conversions between Candid values and
+// the plain structs the shim works with. datanode.did is the source of truth; the
+// cross-check test (tests/shim/candid_crosscheck.py) parses it with an independent
+// Candid implementation and decodes this file's encodings with the types it declares,
+// so the two cannot drift apart silently.
+#ifndef DATANODE_NODE_SHIM_INTERFACE_H_
+#define DATANODE_NODE_SHIM_INTERFACE_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "datanode/ops/types.h"
+#include "node/shim/candid/candid.h"
+
+namespace datanode::shim {
+
+// Method names of the service.
+inline constexpr std::string_view kMethodMatMul = "accel_matmul";
+inline constexpr std::string_view kMethodListModels = "accel_list_models";
+inline constexpr std::string_view kMethodPrice = "accel_price";
+
+struct TensorRef {
+  std::vector<uint8_t> model;  // 32-byte manifest digest
+  std::string tensor;
+};
+
+struct MatMulArgs {
+  ops::OpKind op = ops::OpKind::kMatMulS8S32;
+  uint32_t m = 0;
+  uint32_t n = 0;
+  uint32_t k = 0;
+  TensorRef weights;
+  std::optional<TensorRef> w_scale;
+  std::vector<uint8_t> a;
+  std::optional<std::vector<uint8_t>> a_scale;
+};
+
+struct MatMulReply {
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> out_digest;
+  uint32_t spec_version = 0;
+  absl::uint128 cycles_charged = 0;
+};
+
+struct ListModelsArgs {
+  std::optional<std::vector<uint8_t>> model;
+};
+
+struct TensorInfo {
+  std::string name;
+  std::string format;
+  std::vector<uint64_t> shape;
+  uint64_t bytes = 0;
+};
+
+struct ModelInfo {
+  std::vector<uint8_t> digest;
+  std::string name;
+  std::vector<TensorInfo> tensors;
+};
+
+struct ListModelsReply {
+  std::vector<ModelInfo> models;
+};
+
+struct PriceArgs {
+  ops::OpKind op = ops::OpKind::kMatMulS8S32;
+  uint32_t m = 0;
+  uint32_t n = 0;
+  uint32_t k = 0;
+  uint64_t arg_bytes = 0;
+};
+
+struct PriceReply {
+  absl::uint128 cycles = 0;
+};
+
+// The declared Candid types, by their .did name ("OpKind", "TensorRef", "MatMulArgs",
+// "MatMulReply", "ListModelsArgs", "TensorInfo", "ModelInfo", "ListModelsReply",
+// "PriceArgs", "PriceReply"); nullptr for other names.
+candid::TypeRef InterfaceType(std::string_view name);
+// Every name InterfaceType knows, in .did order.
+std::vector<std::string> InterfaceTypeNames();
+
+// Encode a struct as a one-value Candid message of its type.
+std::vector<uint8_t> EncodeMatMulArgs(const MatMulArgs& v);
+std::vector<uint8_t> EncodeMatMulReply(const MatMulReply& v);
+std::vector<uint8_t> EncodeListModelsArgs(const ListModelsArgs& v);
+std::vector<uint8_t> EncodeListModelsReply(const ListModelsReply& v);
+std::vector<uint8_t> EncodePriceArgs(const PriceArgs& v);
+std::vector<uint8_t> EncodePriceReply(const PriceReply& v);
+
+// Decode a Candid message whose first argument has the struct's type.
+// INVALID_ARGUMENT (with the reason) for anything that is not.
+absl::StatusOr<MatMulArgs> DecodeMatMulArgs(std::span<const uint8_t> bytes,
+                                            const candid::DecodeLimits& limits = {});
+absl::StatusOr<MatMulReply> DecodeMatMulReply(std::span<const uint8_t> bytes);
+absl::StatusOr<ListModelsArgs> DecodeListModelsArgs(std::span<const uint8_t> bytes,
+                                                    const candid::DecodeLimits& limits = {});
+absl::StatusOr<ListModelsReply> DecodeListModelsReply(std::span<const uint8_t> bytes);
+absl::StatusOr<PriceArgs> DecodePriceArgs(std::span<const uint8_t> bytes,
+                                          const candid::DecodeLimits& limits = {});
+absl::StatusOr<PriceReply> DecodePriceReply(std::span<const uint8_t> bytes);
+
+}  // namespace datanode::shim
+
+#endif  // DATANODE_NODE_SHIM_INTERFACE_H_

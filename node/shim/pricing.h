@@ -1,0 +1,50 @@
+// Copyright 2026 The datanode Authors.
+//
+// The published price of an accel_matmul call, in cycles, in the style of the IC's
+// http_request formula. With n = subnet size (replicas that all run the call):
+//
+//   price = (3_000_000 + 60_000 * n) * n
+//         + (400 * arg_bytes + 800 * out_bytes + ceil(macs / 64) + ceil(w_bytes / 64)) * n
+//
+//   arg_bytes  size of the Candid-encoded MatMulArgs (what consensus carries in)
+//   out_bytes  size of C = m * n_out * 4 (what consensus carries back, and signs)
+//   macs       m * n_out * k multiply-accumulates
+//   w_bytes    size of the stored weight operand W[n_out, k] in the op's format
+//              (plus w_scale for matmul_s8_f32): the device memory traffic
+//
+// The first line is http_request's per-call term (consensus on a result among n
+// replicas); the byte terms reuse its per-byte rates. One cycle per 64 MACs makes a
+// Llama-3-8B token (~8e9 MACs, ~8.5 GB of Q8_0 weights) cost ~3.4e9 cycles on 13 nodes,
+// against ~1.7e11 cycles for the same token in Wasm. Everything is exact integer
+// arithmetic on shapes only (no store lookup, no timing), so every replica and the
+// canister itself compute the same number. docs/canister-api.md publishes it.
+#ifndef DATANODE_NODE_SHIM_PRICING_H_
+#define DATANODE_NODE_SHIM_PRICING_H_
+
+#include <cstdint>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "datanode/ops/types.h"
+
+namespace datanode::shim {
+
+struct PriceTerms {
+  uint64_t subnet_size = 0;
+  uint64_t arg_bytes = 0;
+  uint64_t out_bytes = 0;
+  absl::uint128 macs = 0;
+  uint64_t w_bytes = 0;
+};
+
+// The terms of a call. INVALID_ARGUMENT for a non-matmul op or a shape the spec rejects
+// (the same checks ops::ComputeOperandSizes makes), or subnet_size == 0.
+absl::StatusOr<PriceTerms> MatMulPriceTerms(uint64_t subnet_size, ops::OpKind op, uint32_t m,
+                                            uint32_t n, uint32_t k, uint64_t arg_bytes);
+
+// The formula above. Cannot overflow: every term is below 2^66 and n below 2^32.
+absl::uint128 Price(const PriceTerms& t);
+
+}  // namespace datanode::shim
+
+#endif  // DATANODE_NODE_SHIM_PRICING_H_
