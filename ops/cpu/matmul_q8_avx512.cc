@@ -1,0 +1,201 @@
+// Copyright 2026 The datanode Authors.
+//
+// AVX-512 VNNI kernel of the Q8_0-family matmul. Weights are packed as u8 = w + 128 with
+// 16 output columns per zmm (4 k-bytes each), A's 4 k-bytes are broadcast as s8, and
+// vpdpbusd (non-saturating; |sum| < 2^22 here) accumulates per column. The +128 bias adds
+// 128 * asum_b to every lane, removed by starting the block's accumulator at -128 * asum_b.
+// Per block on the fast path (bounds in q8_common.h): vpmuldq by mw' (even / odd lanes,
+// int32 x int32 -> int64), vpmullq by ma' (A's mantissa pre-shifted by its exponent
+// offset), add to int64 lanes. The output converts each int64 with vcvtqq2ps under an
+// explicit round-to-nearest-even (the one rounding) and scales by 2^(ea0 + e0) exactly:
+// every nonzero result lies in [2^-48, 2^73), far inside the normal range, so the
+// power-of-two product is exact and MXCSR (rounding mode, FTZ/DAZ) cannot matter.
+#include <immintrin.h>
+
+#include "ops/cpu/q8_common.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+// GCC 12's _mm512_undefined_epi32() (used inside _mm512_srli_epi64 etc.) self-initializes
+// on purpose and trips -Wmaybe-uninitialized; no value of ours is uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace datanode::ops::cpu::q8 {
+namespace {
+
+inline int32_t LoadI32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+template <int MR, int NC, bool kMin, bool kFast>
+void TileAvx512(const Job& job, int64_t r0, int64_t p) {
+  const PackedQ8Weights& w = *job.w;
+  const ARows& ar = *job.rows;
+  const int64_t nb = job.num_blocks;
+  const uint8_t* wq[NC];
+  const int32_t* ws[NC];
+  const int32_t* wm[NC];
+  for (int j = 0; j < NC; ++j) {
+    wq[j] = w.quants(p + j);
+    ws[j] = w.scales(p + j);
+    wm[j] = w.min_scales(p + j);
+  }
+  const uint8_t* arow[MR];
+  for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
+  const int32_t* init = ar.vnni_init.data() + r0 * nb;
+  const int64_t* mas = ar.ma_shifted.data() + r0 * nb;
+  const int32_t* asum = ar.asum.data() + r0 * nb;
+
+  __m512i acc_e[MR][NC];
+  __m512i acc_o[MR][NC];
+  for (int i = 0; i < MR; ++i) {
+    for (int j = 0; j < NC; ++j) acc_e[i][j] = acc_o[i][j] = _mm512_setzero_si512();
+  }
+  int128 acc128[kFast ? 1 : MR][kFast ? 1 : NC * kPanelCols] = {};
+
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i acc[MR][NC];
+    for (int i = 0; i < MR; ++i) {
+      const __m512i start = _mm512_set1_epi32(init[i * nb + b]);
+      for (int j = 0; j < NC; ++j) acc[i][j] = start;
+    }
+    for (int q = 0; q < kQuadsPerBlock; ++q) {
+      __m512i wv[NC];
+      for (int j = 0; j < NC; ++j) {
+        wv[j] = _mm512_load_si512(wq[j] + b * kPanelBlockBytes + q * 64);
+      }
+      for (int i = 0; i < MR; ++i) {
+        const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
+        for (int j = 0; j < NC; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wv[j], av);
+      }
+    }
+    if constexpr (kFast) {
+      for (int j = 0; j < NC; ++j) {
+        const __m512i s = _mm512_load_si512(ws[j] + b * kPanelCols);
+        const __m512i s_odd = _mm512_srli_epi64(s, 32);
+        __m512i mm = _mm512_setzero_si512();
+        __m512i mm_odd = mm;
+        if constexpr (kMin) {
+          mm = _mm512_load_si512(wm[j] + b * kPanelCols);
+          mm_odd = _mm512_srli_epi64(mm, 32);
+        }
+        for (int i = 0; i < MR; ++i) {
+          __m512i pe = _mm512_mul_epi32(acc[i][j], s);
+          __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc[i][j], 32), s_odd);
+          if constexpr (kMin) {
+            const __m512i as = _mm512_set1_epi32(asum[i * nb + b]);
+            pe = _mm512_add_epi64(pe, _mm512_mul_epi32(as, mm));
+            po = _mm512_add_epi64(po, _mm512_mul_epi32(as, mm_odd));
+          }
+          const __m512i ma = _mm512_set1_epi64(mas[i * nb + b]);
+          acc_e[i][j] = _mm512_add_epi64(acc_e[i][j], _mm512_mullo_epi64(pe, ma));
+          acc_o[i][j] = _mm512_add_epi64(acc_o[i][j], _mm512_mullo_epi64(po, ma));
+        }
+      }
+    } else {
+      for (int j = 0; j < NC; ++j) {
+        const uint16_t* rd = w.raw_d(p + j) + b * kPanelCols;
+        const uint16_t* rm = kMin ? w.raw_m(p + j) + b * kPanelCols : nullptr;
+        for (int i = 0; i < MR; ++i) {
+          alignas(64) int32_t isum[kPanelCols];
+          _mm512_store_si512(isum, acc[i][j]);
+          const int64_t at = (r0 + i) * nb + b;
+          for (int c = 0; c < kPanelCols; ++c) {
+            acc128[i][j * kPanelCols + c] += ExactBlockTerm(
+                ar.ma[at], ar.ea[at], ar.asum[at], rd[c], kMin ? rm + c : nullptr, isum[c]);
+          }
+        }
+      }
+    }
+  }
+
+  // Lane l of the even / odd accumulators holds column 2l / 2l + 1.
+  const __m512i interleave =
+      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  for (int j = 0; j < NC; ++j) {
+    const int64_t valid = std::min<int64_t>(kPanelCols, job.n - (p + j) * kPanelCols);
+    if (valid <= 0) break;
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+    const int32_t* ce = w.col_exp(p + j);
+    const __m512i col_exp = _mm512_load_si512(ce);
+    const __m256i ce_even = _mm512_cvtepi64_epi32(col_exp);
+    const __m256i ce_odd = _mm512_cvtepi64_epi32(_mm512_srli_epi64(col_exp, 32));
+    for (int i = 0; i < MR; ++i) {
+      uint8_t* out = job.out + ((r0 + i) * job.n + (p + j) * kPanelCols) * 4;
+      if constexpr (kFast) {
+        // 2^(ea0 + e0) as f32 bits; ea0 + e0 is in [-48, 10], a normal exponent.
+        const __m256i bias = _mm256_set1_epi32(ar.row_exp[r0 + i] + 127);
+        const __m256 pow_e =
+            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_even, bias), 23));
+        const __m256 pow_o =
+            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_odd, bias), 23));
+        const __m256 fe = _mm256_mul_ps(
+            _mm512_cvt_roundepi64_ps(acc_e[i][j], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            pow_e);
+        const __m256 fo = _mm256_mul_ps(
+            _mm512_cvt_roundepi64_ps(acc_o[i][j], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            pow_o);
+        const __m512 f = _mm512_permutex2var_ps(_mm512_castps256_ps512(fe), interleave,
+                                                _mm512_castps256_ps512(fo));
+        _mm512_mask_storeu_ps(out, mask, f);
+      } else {
+        for (int64_t c = 0; c < valid; ++c) {
+          StoreU32(out + c * 4, RoundToF32Bits(acc128[i][j * kPanelCols + c], -48));
+        }
+      }
+    }
+  }
+}
+
+template <int MR, int NC, bool kMin>
+void Tile(const Job& job, int64_t r0, int64_t p) {
+  if (TileIsFast(job, r0, r0 + MR, p, p + NC)) {
+    TileAvx512<MR, NC, kMin, true>(job, r0, p);
+  } else {
+    TileAvx512<MR, NC, kMin, false>(job, r0, p);
+  }
+}
+
+template <int NC, bool kMin>
+void RowsAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p) {
+  constexpr int kMr = 4;
+  int64_t r = r0;
+  for (; r + kMr <= r1; r += kMr) Tile<kMr, NC, kMin>(job, r, p);
+  switch (r1 - r) {
+    case 3:
+      Tile<3, NC, kMin>(job, r, p);
+      break;
+    case 2:
+      Tile<2, NC, kMin>(job, r, p);
+      break;
+    case 1:
+      Tile<1, NC, kMin>(job, r, p);
+      break;
+    default:
+      break;
+  }
+}
+
+template <bool kMin>
+void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  constexpr int kNc = 2;
+  int64_t p = p0;
+  for (; p + kNc <= p1; p += kNc) RowsAvx512<kNc, kMin>(job, r0, r1, p);
+  if (p < p1) RowsAvx512<1, kMin>(job, r0, r1, p);
+}
+
+}  // namespace
+
+void RunTilesAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  if (job.w->has_min()) {
+    RunAvx512<true>(job, r0, r1, p0, p1);
+  } else {
+    RunAvx512<false>(job, r0, r1, p0, p1);
+  }
+}
+
+}  // namespace datanode::ops::cpu::q8
+
+#pragma GCC pop_options

@@ -1,0 +1,222 @@
+// Copyright 2026 The datanode Authors.
+#include "ops/cpu/q8_common.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace datanode::ops::cpu::q8 {
+namespace {
+
+int64_t WeightBlockBytes(OpKind kind) {
+  if (kind == OpKind::kMatMulQ8_0Q4_0) return kQ4_0BlockBytes;
+  if (kind == OpKind::kMatMulQ8_0Q4_1) return kQ4_1BlockBytes;
+  return kQ8_0BlockBytes;
+}
+
+// Weight quant t (0..31) of one raw block, as the signed value the spec multiplies.
+int WeightQuant(OpKind kind, const uint8_t* block, int t) {
+  switch (kind) {
+    case OpKind::kMatMulQ8_0Q4_0: {
+      const uint8_t byte = block[2 + (t & 15)];
+      return (t < 16 ? (byte & 0x0F) : (byte >> 4)) - 8;
+    }
+    case OpKind::kMatMulQ8_0Q4_1: {
+      const uint8_t byte = block[4 + (t & 15)];
+      return t < 16 ? (byte & 0x0F) : (byte >> 4);
+    }
+    default:
+      return static_cast<int8_t>(block[2 + t]);
+  }
+}
+
+// Bound on |isum| per block (plus |asum| * mm / mw for Q4_1, both scaled by the same
+// 2^(11 + sw)): Q8_0: 32 * 127 * 127; Q4_0: 32 * 127 * 8; Q4_1: 32 * 127 * 15 + 32 * 127.
+int64_t IsumBound(OpKind kind) {
+  if (kind == OpKind::kMatMulQ8_0Q4_0) return 32 * 127 * 8;
+  if (kind == OpKind::kMatMulQ8_0Q4_1) return 32 * 127 * 15 + 32 * 127;
+  return 32 * 127 * 127;
+}
+
+}  // namespace
+
+Isa KernelIsa(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512Vnni) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512dq")) return Isa::kAvx2;
+  }
+#endif
+  return isa;
+}
+
+int MaxFastSpan(OpKind kind, int64_t num_blocks) {
+  // Largest s with num_blocks * B * 2^(22 + s) <= 2^63 (|ma|, |mw| <= 2047 < 2^11).
+  const uint128 base =
+      uint128(static_cast<uint64_t>(num_blocks)) * static_cast<uint64_t>(IsumBound(kind)) << 22;
+  const uint128 limit = uint128{1} << 63;
+  int s = -1;
+  while (s < 62 && (base << (s + 1)) <= limit) ++s;
+  return s;
+}
+
+PackedQ8Weights::PackedQ8Weights(const Backend* owner, OpKind kind, int64_t n, int64_t k, Isa isa)
+    : PreparedWeights(owner, kind, n, k),
+      isa_(isa),
+      num_blocks_(k / kQBlockSize),
+      num_panels_((n + kPanelCols - 1) / kPanelCols),
+      quant_bias_(isa == Isa::kAvx512Vnni ? 128 : 0),
+      quants_(num_panels_ * num_blocks_ * kPanelBlockBytes),
+      scales_(num_panels_ * num_blocks_ * kPanelCols),
+      min_scales_(kind == OpKind::kMatMulQ8_0Q4_1 ? num_panels_ * num_blocks_ * kPanelCols : 0),
+      raw_d_(num_panels_ * num_blocks_ * kPanelCols),
+      raw_m_(kind == OpKind::kMatMulQ8_0Q4_1 ? num_panels_ * num_blocks_ * kPanelCols : 0),
+      col_exp_(num_panels_ * kPanelCols),
+      col_span_(num_panels_ * kPanelCols) {}
+
+int64_t PackedQ8Weights::SizeBytes() const {
+  return quants_.bytes() + scales_.bytes() + min_scales_.bytes() + raw_d_.bytes() + raw_m_.bytes() +
+         col_exp_.bytes() + col_span_.bytes();
+}
+
+std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpKind kind, int64_t n,
+                                                       int64_t k, ByteSpan w, Isa isa) {
+  std::unique_ptr<PackedQ8Weights> p(new PackedQ8Weights(owner, kind, n, k, isa));
+  const int64_t nb = p->num_blocks_;
+  const int64_t block_bytes = WeightBlockBytes(kind);
+  const bool has_min = p->has_min();
+  // Padded columns keep zero scales, so their quants (the bias) contribute nothing.
+  std::memset(p->quants_.data(), p->quant_bias_, static_cast<size_t>(p->quants_.bytes()));
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t panel = j / kPanelCols;
+    const int c = static_cast<int>(j % kPanelCols);
+    const uint8_t* row = w.data() + j * nb * block_bytes;
+    // The column's exponent range over nonzero mantissas of d (and m).
+    int e_min = INT_MAX;
+    int e_max = INT_MIN;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = row + b * block_bytes;
+      for (int s = 0; s < (has_min ? 2 : 1); ++s) {
+        const ExactValue v = DecodeF16Bits(LoadU16(blk + 2 * s));
+        if (v.mantissa == 0) continue;
+        e_min = std::min(e_min, v.exponent);
+        e_max = std::max(e_max, v.exponent);
+      }
+    }
+    if (e_min == INT_MAX) e_min = e_max = 0;  // all-zero column: every term is 0
+    const int span = e_max - e_min;
+    const bool fits = span <= kMaxColSpan;
+    p->col_exp_[panel * kPanelCols + c] = e_min;
+    p->col_span_[panel * kPanelCols + c] = fits ? span : kWideSpan;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = row + b * block_bytes;
+      const int64_t meta = (panel * nb + b) * kPanelCols + c;
+      const uint16_t d_bits = LoadU16(blk);
+      p->raw_d_[meta] = d_bits;
+      if (fits) {
+        const ExactValue d = DecodeF16Bits(d_bits);
+        // |d.mantissa| << span < 2^(11 + 20): fits int32. Zero mantissas stay zero.
+        if (d.mantissa != 0)
+          p->scales_[meta] = static_cast<int32_t>(d.mantissa << (d.exponent - e_min));
+      }
+      if (has_min) {
+        const uint16_t m_bits = LoadU16(blk + 2);
+        p->raw_m_[meta] = m_bits;
+        const ExactValue m = DecodeF16Bits(m_bits);
+        if (fits && m.mantissa != 0) {
+          p->min_scales_[meta] = static_cast<int32_t>(m.mantissa << (m.exponent - e_min));
+        }
+      }
+      uint8_t* dst = p->quants_.data() + (panel * nb + b) * kPanelBlockBytes + c * 4;
+      for (int t = 0; t < kQBlockSize; ++t) {
+        dst[(t / 4) * (kPanelCols * 4) + (t % 4)] =
+            static_cast<uint8_t>(WeightQuant(kind, blk, t) + p->quant_bias_);
+      }
+    }
+  }
+  return p;
+}
+
+ARows PrepareARows(const OpArgs& args) {
+  ARows r;
+  r.m = args.m;
+  r.num_blocks = args.k / kQBlockSize;
+  const int64_t total = r.m * r.num_blocks;
+  r.ma.resize(total);
+  r.ea.resize(total);
+  r.shift.resize(total);
+  r.ma_shifted.resize(total);
+  r.asum.resize(total);
+  r.vnni_init.resize(total);
+  r.row_exp.resize(r.m);
+  r.row_span.resize(r.m);
+  for (int64_t i = 0; i < r.m; ++i) {
+    const uint8_t* row = args.a.data() + i * r.num_blocks * kQ8_0BlockBytes;
+    int e_min = INT_MAX;
+    int e_max = INT_MIN;
+    for (int64_t b = 0; b < r.num_blocks; ++b) {
+      const uint8_t* blk = row + b * kQ8_0BlockBytes;
+      const ExactValue d = DecodeF16Bits(LoadU16(blk));
+      const int64_t at = i * r.num_blocks + b;
+      r.ma[at] = static_cast<int32_t>(d.mantissa);
+      r.ea[at] = d.exponent;
+      int32_t sum = 0;
+      for (int t = 0; t < kQBlockSize; ++t) sum += static_cast<int8_t>(blk[2 + t]);
+      r.asum[at] = sum;
+      r.vnni_init[at] = -128 * sum;
+      if (d.mantissa != 0) {
+        e_min = std::min(e_min, d.exponent);
+        e_max = std::max(e_max, d.exponent);
+      }
+    }
+    if (e_min == INT_MAX) e_min = e_max = 0;
+    r.row_exp[i] = e_min;
+    r.row_span[i] = e_max - e_min;  // <= 29: ma << span < 2^40 always fits int64
+    for (int64_t b = 0; b < r.num_blocks; ++b) {
+      const int64_t at = i * r.num_blocks + b;
+      const int sh = r.ma[at] == 0 ? 0 : r.ea[at] - e_min;
+      r.shift[at] = sh;
+      r.ma_shifted[at] = int64_t{r.ma[at]} << sh;
+    }
+  }
+  return r;
+}
+
+bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  int row_span = 0;
+  for (int64_t i = r0; i < r1; ++i) row_span = std::max(row_span, job.rows->row_span[i]);
+  int col_span = 0;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int32_t* spans = job.w->col_span(p);
+    for (int c = 0; c < kPanelCols; ++c) col_span = std::max(col_span, spans[c]);
+  }
+  return col_span <= kMaxColSpan && row_span + col_span <= job.max_fast_span;
+}
+
+uint32_t RoundI64ToF32Bits(int64_t v, int e) {
+  if (v == 0) return 0;  // an exact zero is +0.0
+  const uint32_t sign = v < 0 ? 0x80000000u : 0u;
+  const uint64_t mag = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  const int length = 64 - __builtin_clzll(mag);
+  const int top = length - 1 + e;  // value in [2^top, 2^(top + 1))
+  // Outside the normal range (never for Q8 outputs, whose exponents lie in [-48, 10]) the
+  // spec's general routine decides.
+  if (top < -126 || top > 126) return RoundToF32Bits(int128{v}, e);
+  uint64_t sig;
+  int biased = top + 127;
+  if (length <= 24) {
+    sig = mag << (24 - length);
+  } else {
+    const int shift = length - 24;
+    sig = mag >> shift;
+    const uint64_t rem = mag & ((uint64_t{1} << shift) - 1);
+    const uint64_t half = uint64_t{1} << (shift - 1);
+    if (rem > half || (rem == half && (sig & 1) != 0)) ++sig;
+    if (sig >> 24) {  // carried into a 25th bit; top <= 126 keeps the result finite
+      sig >>= 1;
+      ++biased;
+    }
+  }
+  return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
+}
+
+}  // namespace datanode::ops::cpu::q8

@@ -1,0 +1,192 @@
+// Copyright 2026 The datanode Authors.
+//
+// Shared pieces of the CPU Q8_0-family matmul (kMatMulQ8_0Q8_0 / Q4_0 / Q4_1): the packed
+// weight format, the per-call activation metadata, the exactness bound that selects the
+// fast int64 path, and the kernels' entry points (one file per instruction set).
+//
+// Exactness argument (the whole design rests on it). The spec value of C[m, n] is
+//   V = sum_b ma_b * mw_b * isum_b * 2^(ea_b + ew_b)      (+ ma_b * mm_b * asum_b *
+//   2^(ea_b + em_b) for Q4_1), with f16 mantissas |ma|, |mw|, |mm| <= 2047 and exponents
+// in [-24, 5]. Let ea0 = min ea over A row m's blocks with ma != 0, and e0 = min over
+// W column n's blocks of ew (and em) with a nonzero mantissa; sa = span of ea above ea0,
+// sw = span of ew / em above e0. Then ma' = ma << (ea - ea0) < 2^(11 + sa) and
+// mw' = mw << (ew - e0) < 2^(11 + sw) are integers and
+//   V = 2^(ea0 + e0) * sum_b ma'_b * (mw'_b * isum_b [+ mm'_b * asum_b]).
+// |isum| (+ |asum| * 2047 / 2047 for Q4_1) is at most B_kind (kIsumBound below), so each
+// term is below B * 2^(22 + sa + sw) and the sum of nb terms below nb * B * 2^(22+sa+sw).
+// When that is <= 2^63 every partial sum fits an int64 (wrap-free, so any order gives the
+// same integer) and the result is V exactly, scaled by 2^(ea0 + e0); it is then rounded
+// once. Otherwise (wide exponent ranges, kInputProfile kWide) a slow path accumulates
+// each block's term in an int128 with LSB 2^-48 exactly like the reference.
+#ifndef DATANODE_OPS_CPU_Q8_COMMON_H_
+#define DATANODE_OPS_CPU_Q8_COMMON_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/types.h"
+#include "ops/cpu/cpu_features.h"
+
+namespace datanode::ops::cpu::q8 {
+
+// A panel is 16 consecutive output columns (one zmm of int32 lanes, two ymm).
+inline constexpr int kPanelCols = 16;
+// Quants of one block of one panel: 8 k-quads x 16 columns x 4 bytes, so one 64-byte row
+// holds 4 consecutive k values of each of the 16 columns (the vpdpbusd / vpmaddubsw
+// operand layout).
+inline constexpr int kQuadsPerBlock = 8;
+inline constexpr int64_t kPanelBlockBytes = kPanelCols * kQBlockSize;  // 512
+// mw' = mw << span must fit a signed int32 lane (vpmuldq operand): 11 + span <= 31.
+inline constexpr int kMaxColSpan = 20;
+// Marks a column whose exponent span exceeds kMaxColSpan (never on the fast path).
+inline constexpr int kWideSpan = 1000;
+
+// The kernel families; kAvx512Vnni needs AVX-512 DQ as well (vpmullq, vcvtqq2ps), which
+// every VNNI CPU has; if it is missing we fall back to kAvx2.
+Isa KernelIsa(Isa isa);
+
+// Largest sa + sw for which nb blocks of `kind` are exact in int64 (see above); -1 if none.
+int MaxFastSpan(OpKind kind, int64_t num_blocks);
+
+// 64-byte aligned array (full cache lines per zmm load). Zero-initialized.
+template <typename T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  explicit AlignedArray(int64_t n) : size_(n) {
+    const size_t bytes = ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64;
+    data_.reset(static_cast<T*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
+    std::memset(static_cast<void*>(data_.get()), 0, bytes == 0 ? 64 : bytes);
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  T& operator[](int64_t i) { return data_.get()[i]; }
+  const T& operator[](int64_t i) const { return data_.get()[i]; }
+  int64_t size() const { return size_; }
+  int64_t bytes() const { return size_ * static_cast<int64_t>(sizeof(T)); }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> data_;
+  int64_t size_ = 0;
+};
+
+// Packed weights. Columns are padded to a multiple of 16 with zero quants and zero scales.
+// All arrays are [panel][block][16 columns] (quants: [panel][block][quad][col][4 bytes]).
+class PackedQ8Weights final : public PreparedWeights {
+ public:
+  // Packs validated weights (no checks here). `isa` is a KernelIsa() result.
+  static std::unique_ptr<PackedQ8Weights> Pack(const Backend* owner, OpKind kind, int64_t n,
+                                               int64_t k, ByteSpan w, Isa isa);
+
+  int64_t SizeBytes() const override;
+
+  Isa isa() const { return isa_; }
+  bool has_min() const { return kind() == OpKind::kMatMulQ8_0Q4_1; }
+  int64_t num_blocks() const { return num_blocks_; }
+  int64_t num_panels() const { return num_panels_; }
+  // Added to each weight quant before it is stored: 128 for the VNNI form (u8 operand of
+  // vpdpbusd), 0 for the signed form (AVX2 sign trick, portable).
+  uint8_t quant_bias() const { return quant_bias_; }
+
+  const uint8_t* quants(int64_t panel) const {
+    return quants_.data() + panel * num_blocks_ * kPanelBlockBytes;
+  }
+  // mw' (0 for columns with span > kMaxColSpan, which never take the fast path).
+  const int32_t* scales(int64_t panel) const {
+    return scales_.data() + panel * num_blocks_ * kPanelCols;
+  }
+  // mm' for Q4_1 (same base exponent as scales); nullptr otherwise.
+  const int32_t* min_scales(int64_t panel) const {
+    return has_min() ? min_scales_.data() + panel * num_blocks_ * kPanelCols : nullptr;
+  }
+  // The original f16 bits of d (and m), for the exact slow path.
+  const uint16_t* raw_d(int64_t panel) const {
+    return raw_d_.data() + panel * num_blocks_ * kPanelCols;
+  }
+  const uint16_t* raw_m(int64_t panel) const {
+    return has_min() ? raw_m_.data() + panel * num_blocks_ * kPanelCols : nullptr;
+  }
+  // Per (padded) column: e0 and the span (kWideSpan when too wide).
+  const int32_t* col_exp(int64_t panel) const { return col_exp_.data() + panel * kPanelCols; }
+  const int32_t* col_span(int64_t panel) const { return col_span_.data() + panel * kPanelCols; }
+
+ private:
+  PackedQ8Weights(const Backend* owner, OpKind kind, int64_t n, int64_t k, Isa isa);
+
+  Isa isa_;
+  int64_t num_blocks_;
+  int64_t num_panels_;
+  uint8_t quant_bias_;
+  AlignedArray<uint8_t> quants_;
+  AlignedArray<int32_t> scales_;
+  AlignedArray<int32_t> min_scales_;
+  AlignedArray<uint16_t> raw_d_;
+  AlignedArray<uint16_t> raw_m_;
+  AlignedArray<int32_t> col_exp_;
+  AlignedArray<int32_t> col_span_;
+};
+
+// Per-call metadata of the A rows (Q8_0 activations), [row][block] arrays.
+struct ARows {
+  int64_t m = 0;
+  int64_t num_blocks = 0;
+  std::vector<int32_t> ma;          // raw f16 mantissa (signed)
+  std::vector<int32_t> ea;          // raw f16 exponent
+  std::vector<int32_t> shift;       // ea - row_exp (0 where ma == 0)
+  std::vector<int64_t> ma_shifted;  // ma << shift
+  std::vector<int32_t> asum;        // sum of the block's 32 quants
+  std::vector<int32_t> vnni_init;   // -128 * asum: removes the +128 weight bias
+  std::vector<int32_t> row_exp;     // ea0 per row (0 for all-zero rows)
+  std::vector<int32_t> row_span;    // sa per row
+};
+ARows PrepareARows(const OpArgs& args);
+
+// Everything a kernel needs for one call.
+struct Job {
+  OpKind kind;
+  int64_t m, n, num_blocks;
+  const uint8_t* a;     // A as given: rows of Q8_0 blocks
+  int64_t a_row_bytes;  // num_blocks * 34
+  const ARows* rows;
+  const PackedQ8Weights* w;
+  int max_fast_span;  // MaxFastSpan(kind, num_blocks)
+  uint8_t* out;       // f32 [m, n]
+};
+
+// Whether rows [r0, r1) x panels [p0, p1) may use the int64 fast path.
+bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
+
+// Rounds v * 2^e to f32 bits exactly like RoundToF32Bits (fast when the result is normal).
+uint32_t RoundI64ToF32Bits(int64_t v, int e);
+
+// The exact slow path's per-block contribution with LSB 2^-48 (the reference's term).
+inline int128 ExactBlockTerm(int32_t ma, int32_t ea, int32_t asum, uint16_t d_bits,
+                             const uint16_t* m_bits, int32_t isum) {
+  const ExactValue dw = DecodeF16Bits(d_bits);
+  int128 t = (int128{int64_t{ma} * dw.mantissa} * isum) << (ea + dw.exponent + 48);
+  if (m_bits != nullptr) {
+    const ExactValue mw = DecodeF16Bits(*m_bits);
+    t += (int128{int64_t{ma} * mw.mantissa} * asum) << (ea + mw.exponent + 48);
+  }
+  return t;
+}
+
+// Kernels: compute output rows [r0, r1) x panels [p0, p1) (whole panels; columns past n
+// are not stored). Each picks the fast or the exact slow path per tile.
+void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
+void RunTilesAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
+void RunTilesAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
+
+}  // namespace datanode::ops::cpu::q8
+
+#endif  // DATANODE_OPS_CPU_Q8_COMMON_H_

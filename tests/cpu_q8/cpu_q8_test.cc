@@ -1,0 +1,277 @@
+// Copyright 2026 The datanode Authors.
+//
+// The CPU backend's Q8_0-family matmul (kMatMulQ8_0Q8_0 / Q4_0 / Q4_1) against the
+// reference, byte for byte: every kernel family (DATANODE_CPU_ISA), shapes at the tiling
+// edges (M around the 4-row tile, N around the 16- and 32-column tiles, K = 32 ... 131040),
+// the narrow-exponent profile (int64 fast path) and the wide one (int128 slow path), raw
+// and prepared weights, 1 / 2 / 3 threads. Also checks which path each profile takes, an
+// adversarial case at the exact edge of the fast path's int64 bound, and the fast f32
+// rounding helper against the spec's routine.
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/random_inputs.h"
+#include "datanode/ops/types.h"
+#include "gtest/gtest.h"
+#include "ops/cpu/q8_common.h"
+
+namespace datanode::ops {
+namespace {
+
+constexpr OpKind kQ8Kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
+                               OpKind::kMatMulQ8_0Q4_1};
+constexpr const char* kIsas[] = {"portable", "avx2", "avx512vnni"};
+
+const char* ProfileName(InputProfile p) {
+  switch (p) {
+    case InputProfile::kWide:
+      return "wide";
+    case InputProfile::kExtreme:
+      return "extreme";
+    case InputProfile::kRealistic:
+      return "realistic";
+  }
+  return "?";
+}
+
+bool MachineHas(const std::string& isa) {
+  __builtin_cpu_init();
+  if (isa == "avx2") return __builtin_cpu_supports("avx2");
+  if (isa == "avx512vnni") {
+    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512vnni");
+  }
+  return true;
+}
+
+std::unique_ptr<Backend> MakeCpu(const std::string& isa, int threads) {
+  setenv("DATANODE_CPU_ISA", isa.c_str(), 1);
+  BackendOptions options;
+  options.num_threads = threads;
+  auto backend = CreateBackend("cpu", options);
+  unsetenv("DATANODE_CPU_ISA");
+  EXPECT_TRUE(backend.ok()) << backend.status();
+  if (!backend.ok()) return nullptr;
+  const std::string desc = (*backend)->Description();
+  EXPECT_NE(desc.find(isa), std::string::npos) << desc;
+  return std::move(backend).value();
+}
+
+std::vector<uint8_t> ReferenceOutput(OpInputs& in) {
+  auto ref = CreateBackend("reference");
+  EXPECT_TRUE(ref.ok());
+  OpArgs args = in.Args();
+  std::vector<uint8_t> out(args.out.size(), 0xAB);
+  args.out = out;
+  EXPECT_TRUE(RunOp(**ref, args).ok());
+  return out;
+}
+
+// Runs `in` on `backend` with raw and with prepared weights and compares both with `want`.
+void ExpectMatchesReference(Backend& backend, OpInputs& in, const std::vector<uint8_t>& want,
+                            const std::string& what) {
+  for (bool prepared : {false, true}) {
+    OpArgs args = in.Args();
+    std::vector<uint8_t> got(want.size(), 0xCD);  // poison: every byte must be written
+    args.out = got;
+    std::unique_ptr<PreparedWeights> pw;
+    if (prepared) {
+      auto p = backend.PrepareWeights(in.kind, in.n, in.k, in.w, in.w_scale);
+      ASSERT_TRUE(p.ok()) << p.status() << " " << what;
+      pw = std::move(p).value();
+      EXPECT_GE(pw->SizeBytes(), static_cast<int64_t>(in.w.size())) << what;
+      args.w_prepared = pw.get();
+      args.w = {};
+    }
+    const absl::Status st = RunOp(backend, args);
+    ASSERT_TRUE(st.ok()) << st << " " << what;
+    size_t diff = 0;
+    while (diff < want.size() && want[diff] == got[diff]) ++diff;
+    ASSERT_EQ(diff, want.size()) << what << (prepared ? " prepared" : " raw")
+                                 << ": first differing output byte " << diff << " (element "
+                                 << diff / 4 << ", row " << diff / 4 / in.n << ", col "
+                                 << diff / 4 % in.n << ")";
+  }
+}
+
+struct Shape {
+  int64_t m, n, k;
+};
+
+// M: 1, the 4-row tile +-1, 9 (two tiles + 1), 16. N: 1, odd, 15/16/17 (one panel),
+// 31/32/33 (the two-panel tile), 47/49, 64. K: one block, block boundaries, 4096.
+constexpr Shape kShapes[] = {
+    {1, 1, 32},   {1, 16, 64}, {2, 17, 96},   {3, 15, 32},   {4, 31, 128},  {5, 32, 64},
+    {9, 33, 160}, {7, 47, 32}, {16, 49, 256}, {4, 64, 4096}, {1, 65, 4096}, {6, 3, 4096},
+};
+
+TEST(CpuQ8Test, MatchesReferenceEveryIsaShapeProfileAndThreadCount) {
+  uint64_t seed = 1000;
+  for (const char* isa : kIsas) {
+    if (!MachineHas(isa)) {
+      std::cout << "skipping ISA " << isa << ": not on this CPU\n";
+      continue;
+    }
+    for (int threads : {1, 2, 3}) {
+      std::unique_ptr<Backend> cpu = MakeCpu(isa, threads);
+      ASSERT_NE(cpu, nullptr);
+      for (OpKind kind : kQ8Kinds) {
+        for (InputProfile profile :
+             {InputProfile::kRealistic, InputProfile::kWide, InputProfile::kExtreme}) {
+          for (const Shape& s : kShapes) {
+            // The full grid at 1 thread; a subset (every third shape) at 2 and 3.
+            ++seed;
+            if (threads > 1 && seed % 3 != 0) continue;
+            auto in = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
+            ASSERT_TRUE(in.ok()) << in.status();
+            const std::vector<uint8_t> want = ReferenceOutput(*in);
+            ExpectMatchesReference(
+                *cpu, *in, want,
+                absl::StrCat(OpKindName(kind), " isa=", isa, " threads=", threads,
+                             " profile=", ProfileName(profile), " m=", s.m, " n=", s.n, " k=", s.k,
+                             " seed=", seed));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuQ8Test, LargestKMatchesReference) {
+  // K = 131040 = 4095 blocks: the longest int64 accumulation (fast path needs
+  // sa + sw <= MaxFastSpan, 10 for Q8_0 here) and the longest slow path.
+  uint64_t seed = 77;
+  for (const char* isa : kIsas) {
+    if (!MachineHas(isa)) continue;
+    std::unique_ptr<Backend> cpu = MakeCpu(isa, 2);
+    ASSERT_NE(cpu, nullptr);
+    for (OpKind kind : kQ8Kinds) {
+      for (InputProfile profile : {InputProfile::kRealistic, InputProfile::kWide}) {
+        auto in = MakeRandomInputs(kind, 5, 17, 131040, ++seed, profile);
+        ASSERT_TRUE(in.ok());
+        const std::vector<uint8_t> want = ReferenceOutput(*in);
+        ExpectMatchesReference(*cpu, *in, want,
+                               absl::StrCat(OpKindName(kind), " isa=", isa, " profile=",
+                                            ProfileName(profile), " k=131040 seed=", seed));
+      }
+    }
+  }
+}
+
+// Whether the inputs take the int64 fast path (true) or the int128 slow path, per
+// (row, panel) tile, as the kernels decide it.
+std::vector<bool> FastTiles(OpInputs& in) {
+  OpArgs args = in.Args();
+  auto packed =
+      cpu::q8::PackedQ8Weights::Pack(nullptr, in.kind, in.n, in.k, in.w, cpu::Isa::kPortable);
+  const cpu::q8::ARows rows = cpu::q8::PrepareARows(args);
+  cpu::q8::Job job{};
+  job.kind = in.kind;
+  job.m = in.m;
+  job.n = in.n;
+  job.num_blocks = in.k / kQBlockSize;
+  job.rows = &rows;
+  job.w = packed.get();
+  job.max_fast_span = cpu::q8::MaxFastSpan(in.kind, job.num_blocks);
+  std::vector<bool> fast;
+  for (int64_t r = 0; r < in.m; ++r) {
+    for (int64_t p = 0; p < packed->num_panels(); ++p) {
+      fast.push_back(cpu::q8::TileIsFast(job, r, r + 1, p, p + 1));
+    }
+  }
+  return fast;
+}
+
+TEST(CpuQ8Test, ProfilesExerciseBothPaths) {
+  // The equality tests above only prove both paths when the profiles really reach them.
+  for (OpKind kind : kQ8Kinds) {
+    for (int64_t k : {int64_t{4096}, int64_t{131040}}) {
+      auto narrow = MakeRandomInputs(kind, 4, 33, k, 5, InputProfile::kRealistic);
+      ASSERT_TRUE(narrow.ok());
+      for (bool f : FastTiles(*narrow)) EXPECT_TRUE(f) << OpKindName(kind) << " k=" << k;
+      auto wide = MakeRandomInputs(kind, 4, 33, k, 5, InputProfile::kWide);
+      ASSERT_TRUE(wide.ok());
+      for (bool f : FastTiles(*wide)) EXPECT_FALSE(f) << OpKindName(kind) << " k=" << k;
+    }
+  }
+}
+
+// f16 bits with the largest mantissa (2047) and integer-form exponent e (-24 < e <= 5).
+uint16_t MaxMantissaF16(int e) { return static_cast<uint16_t>(((e + 25) << 10) | 0x3FF); }
+
+TEST(CpuQ8Test, FastPathBoundIsTightAndExact) {
+  // Every quant +127 (so isum = 32 * 127 * 127, the bound) and every scale mantissa 2047;
+  // block 0 sits at the low exponent, the rest at low + span, for span = MaxFastSpan
+  // (fast path, int64 sum just below 2^63) and MaxFastSpan + 1 (slow path). An
+  // accumulation one bit too narrow would overflow and differ from the reference.
+  const int64_t k = 4096;
+  const int64_t nb = k / kQBlockSize;
+  const int max_span = cpu::q8::MaxFastSpan(OpKind::kMatMulQ8_0Q8_0, nb);
+  ASSERT_GE(max_span, 1);
+  for (int extra : {0, 1}) {
+    const int span = max_span + extra;
+    const int sa = span / 2;
+    const int sw = span - sa;
+    auto in = MakeRandomInputs(OpKind::kMatMulQ8_0Q8_0, 5, 18, k, 1, InputProfile::kRealistic);
+    ASSERT_TRUE(in.ok());
+    for (int64_t b = 0; b < static_cast<int64_t>(in->a.size()) / kQ8_0BlockBytes; ++b) {
+      uint8_t* blk = &in->a[b * kQ8_0BlockBytes];
+      StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sa));
+      for (int t = 0; t < 32; ++t) blk[2 + t] = 127;
+    }
+    for (int64_t b = 0; b < static_cast<int64_t>(in->w.size()) / kQ8_0BlockBytes; ++b) {
+      uint8_t* blk = &in->w[b * kQ8_0BlockBytes];
+      StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
+      for (int t = 0; t < 32; ++t) blk[2 + t] = 127;
+    }
+    for (bool f : FastTiles(*in)) EXPECT_EQ(f, extra == 0) << "span " << span;
+    const std::vector<uint8_t> want = ReferenceOutput(*in);
+    for (const char* isa : kIsas) {
+      if (!MachineHas(isa)) continue;
+      std::unique_ptr<Backend> cpu = MakeCpu(isa, 1);
+      ASSERT_NE(cpu, nullptr);
+      ExpectMatchesReference(*cpu, *in, want, absl::StrCat("bound span=", span, " isa=", isa));
+    }
+  }
+}
+
+TEST(CpuQ8Test, RoundI64MatchesSpecRounding) {
+  SplitMix64 rng(42);
+  int checked = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const int bits = static_cast<int>(rng.Uniform(1, 63));
+    int64_t v = static_cast<int64_t>(rng.Next() >> (64 - bits));
+    // Force exact ties and near-ties at the 24-bit boundary now and then.
+    if (bits > 25 && i % 4 == 0) {
+      const int drop = bits - 24;
+      v = (v >> drop << drop) | (int64_t{1} << (drop - 1)) | (i % 8 == 0 ? 1 : 0);
+    }
+    if (rng.Next() & 1) v = -v;
+    const int e = static_cast<int>(rng.Uniform(-200, 120));
+    ASSERT_EQ(cpu::q8::RoundI64ToF32Bits(v, e), RoundToF32Bits(int128{v}, e))
+        << "v=" << v << " e=" << e;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 200000);
+  EXPECT_EQ(cpu::q8::RoundI64ToF32Bits(0, 7), 0u);
+  EXPECT_EQ(cpu::q8::RoundI64ToF32Bits(INT64_MIN, 0), RoundToF32Bits(int128{INT64_MIN}, 0));
+}
+
+TEST(CpuQ8Test, PrepareRejectsInvalidWeights) {
+  std::unique_ptr<Backend> cpu = MakeCpu("portable", 1);
+  ASSERT_NE(cpu, nullptr);
+  auto in = MakeRandomInputs(OpKind::kMatMulQ8_0Q8_0, 1, 2, 64, 3, InputProfile::kRealistic);
+  ASSERT_TRUE(in.ok());
+  in->w[5] = 0x80;  // -128 is not a valid Q8_0 quant
+  auto p = cpu->PrepareWeights(in->kind, in->n, in->k, in->w, in->w_scale);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << p.status();
+}
+
+}  // namespace
+}  // namespace datanode::ops
