@@ -1,0 +1,116 @@
+// Copyright 2026 The datanode Authors.
+//
+// Compute pipelines of the embedded kernels (created once, at backend creation) and
+// the execution of one kernel call: inputs staged through one host-visible upload
+// buffer into device-local buffers, one dispatch (split into several when the grid
+// exceeds the device's workgroup-count limits), outputs copied back through one
+// readback buffer, all in one command buffer waited on with a fence.
+//
+// Every buffer (staging, per-binding device buffers) and every descriptor set is
+// created once and reused: buffers grow geometrically when a call needs more, never
+// shrink. Thread safety: none; the backend serializes calls behind its mutex.
+#ifndef DATANODE_OPS_VULKAN_KERNEL_RUNNER_H_
+#define DATANODE_OPS_VULKAN_KERNEL_RUNNER_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ops/vulkan/vulkan_device.h"
+
+namespace datanode::ops::vulkan {
+
+// One value per shader in ops/vulkan/shaders (the blob of the same name).
+enum class KernelId : int {
+  kMatMulS8S32 = 0,
+  kMatMulS8F32,
+  kMatMulQ8_0Q8_0,
+  kMatMulQ8_0Q4_0,
+  kMatMulQ8_0Q4_1,
+  kQuantizeS8Row,
+  kQuantizeQ8_0,
+  kCount,
+};
+
+inline constexpr int kMaxBindings = 5;
+inline constexpr int kMaxPushWords = 8;
+
+// A storage buffer of one call, in binding order.
+struct BufferSpec {
+  enum class Role {
+    kInput,     // written by the host through Input(), uploaded before the dispatch
+    kOutput,    // written by the kernel, readable through Output() after Run()
+    kResident,  // an existing device buffer (prepared weights), bound as is
+  };
+  Role role = Role::kInput;
+  uint64_t bytes = 0;                      // > 0; kResident: the bound range
+  const DeviceBuffer* resident = nullptr;  // kResident only
+};
+
+struct KernelCall {
+  KernelId kernel = KernelId::kMatMulS8S32;
+  std::array<uint32_t, kMaxPushWords> push{};
+  uint32_t groups_x = 1;
+  uint32_t groups_y = 1;
+  // Push-constant words that receive the workgroup offset along x / y when the grid is
+  // split into several dispatches (-1: that dimension must fit in one dispatch).
+  int x_base_word = -1;
+  int y_base_word = -1;
+};
+
+class KernelRunner {
+ public:
+  // Creates the pipelines of every kernel. UNAVAILABLE if the driver rejects one.
+  static absl::StatusOr<std::unique_ptr<KernelRunner>> Create(VulkanDevice* device);
+  ~KernelRunner();
+  KernelRunner(const KernelRunner&) = delete;
+  KernelRunner& operator=(const KernelRunner&) = delete;
+
+  // Step 1: the buffers of the next call. RESOURCE_EXHAUSTED if one exceeds the
+  // device's storage-buffer range (the message says which limit).
+  absl::Status Prepare(std::span<const BufferSpec> specs);
+  // Step 2: host pointer to input `binding` (bytes as declared, zero-filled: padding
+  // the host does not write reads as zero).
+  uint8_t* Input(int binding);
+  // Step 3: uploads the inputs, runs the kernel, reads back the outputs.
+  absl::Status Run(const KernelCall& call);
+  // Step 4: the bytes of output `binding`.
+  const uint8_t* Output(int binding) const;
+
+  // A new device-local buffer holding `size` bytes written by `fill` (prepared
+  // weights). Uses the shared upload buffer, so it must not interleave with steps 1-4.
+  absl::StatusOr<DeviceBuffer> Upload(uint64_t size, const std::function<void(uint8_t*)>& fill);
+
+ private:
+  struct Kernel {
+    int bindings = 0;
+    VkShaderModule module = VK_NULL_HANDLE;
+    VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+  };
+
+  explicit KernelRunner(VulkanDevice* device) : device_(device) {}
+  absl::Status Init();
+  absl::Status Grow(DeviceBuffer& buffer, uint64_t size, MemoryUse use);
+
+  VulkanDevice* device_;
+  VkDescriptorPool pool_ = VK_NULL_HANDLE;
+  std::array<Kernel, static_cast<int>(KernelId::kCount)> kernels_{};
+
+  std::vector<BufferSpec> specs_;
+  std::array<uint64_t, kMaxBindings> staging_offset_{};
+  DeviceBuffer upload_;
+  DeviceBuffer readback_;
+  std::array<DeviceBuffer, kMaxBindings> slots_;
+};
+
+}  // namespace datanode::ops::vulkan
+
+#endif  // DATANODE_OPS_VULKAN_KERNEL_RUNNER_H_

@@ -1,0 +1,58 @@
+// Copyright 2026 The datanode Authors.
+//
+// Host side of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> f32 (kernels matmul_q8_0_*.comp).
+// Bindings: 0 A quants, 1 A d words, 2 W quants, 3 W d(/m) words, 4 C.
+#include <cstring>
+
+#include "datanode/ops/status_macros.h"
+#include "ops/vulkan/vulkan_ops.h"
+#include "ops/vulkan/weight_packing.h"
+
+namespace datanode::ops::vulkan {
+
+absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const WeightsRef& weights) {
+  const int64_t blocks = args.k / kQBlockSize;
+  const int64_t m_pad = PadTo(args.m, kQ8TileM);
+  const int64_t n_pad = PadTo(args.n, kQ8TileN);
+  const uint64_t a_blocks = static_cast<uint64_t>(m_pad) * blocks;
+  const PackedWeightSizes w_sizes = PackedWeightBytes(args.kind, args.n, args.k);
+  const uint64_t out_bytes = args.out.size();
+
+  const BufferSpec specs[] = {
+      {BufferSpec::Role::kInput, a_blocks * 32},
+      {BufferSpec::Role::kInput, a_blocks * 4},
+      WeightSpec(weights, w_sizes.data, /*scales=*/false),
+      WeightSpec(weights, w_sizes.scales, /*scales=*/true),
+      {BufferSpec::Role::kOutput, out_bytes},
+  };
+  RETURN_IF_ERROR(runner.Prepare(specs));
+  PackBlocks(BlockFormat::kQ8_0, args.a, args.m, blocks, runner.Input(0), runner.Input(1));
+  if (weights.prepared == nullptr) {
+    PackWeightData(args.kind, args.n, args.k, weights.w, runner.Input(2));
+    PackWeightScales(args.kind, args.n, args.k, weights.w, weights.w_scale, runner.Input(3));
+  }
+
+  KernelCall call;
+  switch (WeightBlockFormat(args.kind)) {
+    case BlockFormat::kQ8_0:
+      call.kernel = KernelId::kMatMulQ8_0Q8_0;
+      break;
+    case BlockFormat::kQ4_0:
+      call.kernel = KernelId::kMatMulQ8_0Q4_0;
+      break;
+    case BlockFormat::kQ4_1:
+      call.kernel = KernelId::kMatMulQ8_0Q4_1;
+      break;
+  }
+  call.push = {static_cast<uint32_t>(args.m), static_cast<uint32_t>(args.n),
+               static_cast<uint32_t>(blocks), 0, 0};
+  call.groups_x = static_cast<uint32_t>(n_pad / kQ8TileN);
+  call.groups_y = static_cast<uint32_t>(m_pad / kQ8TileM);
+  call.y_base_word = 3;
+  call.x_base_word = 4;
+  RETURN_IF_ERROR(runner.Run(call));
+  std::memcpy(args.out.data(), runner.Output(4), out_bytes);
+  return absl::OkStatus();
+}
+
+}  // namespace datanode::ops::vulkan

@@ -1,0 +1,116 @@
+// Copyright 2026 The datanode Authors.
+#include "ops/vulkan/vulkan_backend.h"
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "datanode/ops/digest.h"
+#include "datanode/ops/status_macros.h"
+#include "datanode/ops/validate.h"
+#include "ops/vulkan/kernel_runner.h"
+#include "ops/vulkan/prepared_weights.h"
+#include "ops/vulkan/spirv_blobs.h"
+#include "ops/vulkan/vulkan_device.h"
+#include "ops/vulkan/vulkan_ops.h"
+#include "ops/vulkan/weight_packing.h"
+
+namespace datanode::ops::vulkan {
+namespace {
+
+class VulkanBackend final : public Backend {
+ public:
+  VulkanBackend(std::shared_ptr<VulkanDevice> device, std::unique_ptr<KernelRunner> runner)
+      : device_(std::move(device)), runner_(std::move(runner)) {}
+
+  const char* Name() const override { return "vulkan"; }
+
+  std::string Description() const override {
+    const VulkanDeviceInfo& i = device_->info();
+    return absl::StrCat(i.name, " (", i.type, ", vendor 0x", absl::Hex(i.vendor_id), " device 0x",
+                        absl::Hex(i.device_id), ", driver 0x", absl::Hex(i.driver_version),
+                        ", Vulkan ", i.api_version, "), integer kernels, shader set sha256 ",
+                        ShaderSetDigest());
+  }
+
+  bool Supports(OpKind) const override { return true; }
+
+  absl::Status Run(const OpArgs& args) override {
+    WeightsRef weights{args.w, args.w_scale, nullptr};
+    if (IsMatMul(args.kind) && args.w_prepared != nullptr) {
+      const auto* prepared = dynamic_cast<const VulkanPreparedWeights*>(args.w_prepared);
+      if (prepared == nullptr || prepared->owner() != this) {
+        return absl::InvalidArgumentError(
+            "vulkan: prepared weights were not made by this Vulkan backend");
+      }
+      weights.prepared = prepared;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    switch (args.kind) {
+      case OpKind::kMatMulS8S32:
+      case OpKind::kMatMulS8F32:
+        return RunMatMulS8(*runner_, args, weights);
+      case OpKind::kMatMulQ8_0Q8_0:
+      case OpKind::kMatMulQ8_0Q4_0:
+      case OpKind::kMatMulQ8_0Q4_1:
+        return RunMatMulQ8(*runner_, args, weights);
+      case OpKind::kQuantizeS8Row:
+        return RunQuantizeS8Row(*runner_, args);
+      case OpKind::kQuantizeQ8_0:
+        return RunQuantizeQ8_0(*runner_, args);
+    }
+    return absl::UnimplementedError("vulkan: unknown op kind");
+  }
+
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n, int64_t k,
+                                                                  ByteSpan w,
+                                                                  ByteSpan w_scale) override {
+    if (!IsMatMul(kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), " takes no weights"));
+    }
+    RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+    const PackedWeightSizes sizes = PackedWeightBytes(kind, n, k);
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(DeviceBuffer data, runner_->Upload(sizes.data, [&](uint8_t* dst) {
+      PackWeightData(kind, n, k, w, dst);
+    }));
+    DeviceBuffer scales;
+    if (sizes.scales > 0) {
+      ASSIGN_OR_RETURN(scales, runner_->Upload(sizes.scales, [&](uint8_t* dst) {
+        PackWeightScales(kind, n, k, w, w_scale, dst);
+      }));
+    }
+    return std::make_unique<VulkanPreparedWeights>(this, kind, n, k, device_, std::move(data),
+                                                   sizes.data, std::move(scales), sizes.scales);
+  }
+
+ private:
+  std::shared_ptr<VulkanDevice> device_;  // outlives runner_ (declared first)
+  std::unique_ptr<KernelRunner> runner_;
+  std::mutex mu_;  // one command buffer, one fence, shared staging: one call at a time
+};
+
+}  // namespace
+
+std::vector<ShaderDigest> ShaderDigests() {
+  std::vector<ShaderDigest> out;
+  for (const SpirvBlob& b : SpirvBlobs()) out.push_back({b.name, b.sha256_hex, b.size_bytes});
+  return out;
+}
+
+std::string ShaderSetDigest() {
+  std::string lines;
+  for (const ShaderDigest& d : ShaderDigests())
+    absl::StrAppend(&lines, d.name, " ", d.sha256_hex, "\n");
+  const ByteSpan bytes(reinterpret_cast<const uint8_t*>(lines.data()), lines.size());
+  return ToHex(Sha256Of({bytes}));
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateVulkanBackend(const BackendOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<VulkanDevice> device, VulkanDevice::Create(options.device));
+  std::shared_ptr<VulkanDevice> shared(std::move(device));
+  ASSIGN_OR_RETURN(std::unique_ptr<KernelRunner> runner, KernelRunner::Create(shared.get()));
+  return std::make_unique<VulkanBackend>(std::move(shared), std::move(runner));
+}
+
+}  // namespace datanode::ops::vulkan

@@ -1,0 +1,313 @@
+// Copyright 2026 The datanode Authors.
+//
+// The Vulkan backend against the reference, byte for byte: >= 300 random cases per op
+// over every input profile, prepared and raw weights, batch invariance, concurrent
+// calls, invalid input, device selection and the embedded shader digests. Runs on the
+// first suitable Vulkan device (Mesa lavapipe in CI, so shapes stay small).
+#include "ops/vulkan/vulkan_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/digest.h"
+#include "datanode/ops/random_inputs.h"
+#include "datanode/ops/reference.h"
+#include "datanode/ops/self_test.h"
+#include "ops/vulkan/spirv_blobs.h"
+
+namespace datanode::ops {
+namespace {
+
+constexpr int kCasesPerOp = 300;
+
+// Why the suite must skip, or "" when a Vulkan device exists.
+std::string NoDeviceReason() {
+  auto devices = vulkan::ListVulkanDevices();
+  if (!devices.ok()) return std::string(devices.status().message());
+  if (devices->empty()) return "the Vulkan loader reports no physical device";
+  return "";
+}
+
+class VulkanBackendTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    skip_reason_ = new std::string(NoDeviceReason());
+    if (!skip_reason_->empty()) return;
+    // Created directly (no start-up self-test), so a wrong kernel shows up in the
+    // per-op tests below with its shape and seed; GoldenSelfTest covers the gate.
+    auto backend = vulkan::CreateVulkanBackend({});
+    create_status_ = new absl::Status(backend.status());
+    if (backend.ok()) backend_ = backend->release();
+  }
+  static void TearDownTestSuite() {
+    delete backend_;
+    backend_ = nullptr;
+    delete create_status_;
+    create_status_ = nullptr;
+    delete skip_reason_;
+    skip_reason_ = nullptr;
+  }
+  void SetUp() override {
+    if (!skip_reason_->empty()) {
+      GTEST_SKIP() << "no Vulkan device at all, Vulkan tests skipped: " << *skip_reason_;
+    }
+    ASSERT_NE(backend_, nullptr) << "a Vulkan device exists but the backend failed: "
+                                 << create_status_->ToString();
+  }
+
+  static Backend& vk() { return *backend_; }
+
+  static std::string* skip_reason_;
+  static absl::Status* create_status_;
+  static Backend* backend_;
+};
+
+std::string* VulkanBackendTest::skip_reason_ = nullptr;
+absl::Status* VulkanBackendTest::create_status_ = nullptr;
+Backend* VulkanBackendTest::backend_ = nullptr;
+
+struct Shape {
+  int64_t m, n, k;
+};
+
+// Small shapes (lavapipe is slow) that still cross tile edges: M and N up to a few
+// 64/32-row tiles, K with and without partial 32-byte steps, and 1s.
+Shape RandomShape(OpKind kind, SplitMix64& rng) {
+  const bool big = rng.Next() % 8 == 0;
+  const int64_t max_mn = big ? 150 : 48;
+  int64_t m = rng.Next() % 6 == 0 ? 1 : rng.Uniform(1, max_mn);
+  int64_t n = rng.Next() % 6 == 0 ? 1 : rng.Uniform(1, max_mn);
+  switch (kind) {
+    case OpKind::kMatMulS8S32:
+    case OpKind::kMatMulS8F32:
+      return {m, n, rng.Next() % 8 == 0 ? rng.Uniform(1, 4) : rng.Uniform(1, 200)};
+    case OpKind::kMatMulQ8_0Q8_0:
+    case OpKind::kMatMulQ8_0Q4_0:
+    case OpKind::kMatMulQ8_0Q4_1:
+      return {m, n, kQBlockSize * rng.Uniform(1, 7)};
+    case OpKind::kQuantizeS8Row:
+      return {rng.Uniform(1, 12), 0, rng.Uniform(1, 700)};
+    case OpKind::kQuantizeQ8_0:
+      return {rng.Uniform(1, 12), 0, kQBlockSize * rng.Uniform(1, 12)};
+  }
+  return {1, 1, 32};
+}
+
+std::string CaseName(OpKind kind, const Shape& s, uint64_t seed, InputProfile profile,
+                     bool prepared) {
+  return absl::StrCat(OpKindName(kind), " [m=", s.m, " n=", s.n, " k=", s.k, "] seed ", seed,
+                      " profile ", static_cast<int>(profile), prepared ? " prepared W" : "");
+}
+
+class RandomCases : public VulkanBackendTest, public ::testing::WithParamInterface<OpKind> {};
+
+TEST_P(RandomCases, ByteEqualToReference) {
+  const OpKind kind = GetParam();
+  auto reference = reference::CreateReferenceBackend();
+  SplitMix64 rng(0x7a11c0de00 + static_cast<uint64_t>(kind));
+  int mismatches = 0;
+  for (int i = 0; i < kCasesPerOp && mismatches < 3; ++i) {
+    const Shape s = RandomShape(kind, rng);
+    const uint64_t seed = rng.Next();
+    const InputProfile profile = static_cast<InputProfile>(i % 3);
+    const bool prepared = IsMatMul(kind) && i % 4 == 3;
+    const std::string name = CaseName(kind, s, seed, profile, prepared);
+    auto inputs = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
+    ASSERT_TRUE(inputs.ok()) << name << ": " << inputs.status();
+    OpInputs expected = *inputs;
+    OpInputs actual = *inputs;
+    ASSERT_TRUE(RunOp(*reference, expected.Args()).ok()) << name;
+    OpArgs args = actual.Args();
+    std::unique_ptr<PreparedWeights> w;
+    if (prepared) {
+      auto p = vk().PrepareWeights(kind, s.n, s.k, actual.w, actual.w_scale);
+      ASSERT_TRUE(p.ok()) << name << ": " << p.status();
+      w = std::move(*p);
+      args.w = {};
+      args.w_scale = {};
+      args.w_prepared = w.get();
+    }
+    const absl::Status st = RunOp(vk(), args);
+    ASSERT_TRUE(st.ok()) << name << ": " << st;
+    if (actual.out != expected.out || actual.out_scale != expected.out_scale) {
+      ++mismatches;
+      size_t first = 0;
+      while (first < actual.out.size() && actual.out[first] == expected.out[first]) ++first;
+      ADD_FAILURE() << name << " differs from the reference (first differing out byte " << first
+                    << " of " << actual.out.size() << ")";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, RandomCases, ::testing::ValuesIn(kAllOpKinds),
+                         [](const ::testing::TestParamInfo<OpKind>& info) {
+                           return std::string(OpKindName(info.param));
+                         });
+
+// Row r computed in a batch of M rows equals row r computed alone.
+TEST_F(VulkanBackendTest, BatchInvariance) {
+  for (OpKind kind : kAllOpKinds) {
+    const int64_t m = 37;
+    const int64_t n = IsMatMul(kind) ? 45 : 0;
+    const int64_t k = 96;
+    auto batch = MakeRandomInputs(kind, m, n, k, 4242, InputProfile::kWide);
+    ASSERT_TRUE(batch.ok());
+    ASSERT_TRUE(RunOp(vk(), batch->Args()).ok()) << OpKindName(kind);
+    auto sizes = ComputeOperandSizes(kind, 1, n, k);
+    ASSERT_TRUE(sizes.ok());
+    for (int64_t r = 0; r < m; r += 7) {
+      OpInputs one = *batch;
+      one.m = 1;
+      one.a.assign(batch->a.begin() + r * sizes->a, batch->a.begin() + (r + 1) * sizes->a);
+      one.a_scale.assign(batch->a_scale.begin() + r * sizes->a_scale,
+                         batch->a_scale.begin() + (r + 1) * sizes->a_scale);
+      one.out.assign(sizes->out, 0);
+      one.out_scale.assign(sizes->out_scale, 0);
+      ASSERT_TRUE(RunOp(vk(), one.Args()).ok()) << OpKindName(kind) << " row " << r;
+      const std::vector<uint8_t> row_out(batch->out.begin() + r * sizes->out,
+                                         batch->out.begin() + (r + 1) * sizes->out);
+      const std::vector<uint8_t> row_scale(batch->out_scale.begin() + r * sizes->out_scale,
+                                           batch->out_scale.begin() + (r + 1) * sizes->out_scale);
+      EXPECT_EQ(one.out, row_out) << OpKindName(kind) << " row " << r;
+      EXPECT_EQ(one.out_scale, row_scale) << OpKindName(kind) << " row " << r;
+    }
+  }
+}
+
+// Concurrent Run() calls from several threads all return the reference's bytes.
+TEST_F(VulkanBackendTest, ConcurrentCallsAreCorrect) {
+  auto reference = reference::CreateReferenceBackend();
+  std::vector<OpInputs> expected;
+  for (int t = 0; t < 4; ++t) {
+    const OpKind kind = kAllOpKinds[t % std::size(kAllOpKinds)];
+    auto in = MakeRandomInputs(kind, 9 + t, IsMatMul(kind) ? 21 : 0, 64, 900 + t);
+    ASSERT_TRUE(in.ok());
+    ASSERT_TRUE(RunOp(*reference, in->Args()).ok());
+    expected.push_back(*std::move(in));
+  }
+  std::vector<std::vector<uint8_t>> outs(expected.size());
+  std::vector<absl::Status> statuses(expected.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < expected.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 5 && statuses[t].ok(); ++rep) {
+        OpInputs mine = expected[t];
+        std::fill(mine.out.begin(), mine.out.end(), 0);
+        statuses[t] = RunOp(vk(), mine.Args());
+        if (mine.out != expected[t].out) statuses[t] = absl::InternalError("bytes differ");
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (size_t t = 0; t < expected.size(); ++t) {
+    EXPECT_TRUE(statuses[t].ok()) << OpKindName(expected[t].kind) << ": " << statuses[t];
+  }
+}
+
+TEST_F(VulkanBackendTest, InvalidInputIsRejected) {
+  auto s8 = MakeRandomInputs(OpKind::kMatMulS8S32, 3, 4, 40, 1);
+  ASSERT_TRUE(s8.ok());
+  OpInputs bad = *s8;
+  bad.a[17] = 0x80;  // -128
+  absl::Status st = RunOp(vk(), bad.Args());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_NE(st.message().find("-128"), std::string::npos) << st;
+
+  bad = *s8;
+  bad.out.resize(bad.out.size() - 4);
+  st = RunOp(vk(), bad.Args());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+
+  auto f32 = MakeRandomInputs(OpKind::kMatMulS8F32, 2, 2, 8, 2);
+  ASSERT_TRUE(f32.ok());
+  bad = *f32;
+  bad.a_scale[3] = 0x7F;  // a_scale[0] = NaN
+  bad.a_scale[2] = 0xC0;
+  st = RunOp(vk(), bad.Args());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+
+  auto q4 = MakeRandomInputs(OpKind::kMatMulQ8_0Q4_1, 2, 3, 64, 3);
+  ASSERT_TRUE(q4.ok());
+  std::vector<uint8_t> w = q4->w;
+  w[3] = 0x7C;  // block 0's min m = +inf (f16 0x7C00)
+  w[2] = 0x00;
+  auto prepared = vk().PrepareWeights(OpKind::kMatMulQ8_0Q4_1, 3, 64, w, {});
+  EXPECT_EQ(prepared.status().code(), absl::StatusCode::kInvalidArgument) << prepared.status();
+
+  auto quant = MakeRandomInputs(OpKind::kQuantizeQ8_0, 1, 0, 32, 4);
+  ASSERT_TRUE(quant.ok());
+  bad = *quant;
+  bad.a[0] = 0x00;  // X[0] = 2^23 > the Q8_0 limit 8321040
+  bad.a[1] = 0x00;
+  bad.a[2] = 0x00;
+  bad.a[3] = 0x4B;
+  st = RunOp(vk(), bad.Args());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+
+  // Prepared weights of another backend are refused.
+  auto cpu = CreateBackend("reference");
+  ASSERT_TRUE(cpu.ok());
+  auto foreign = (*cpu)->PrepareWeights(OpKind::kMatMulS8S32, 4, 40, s8->w, {});
+  ASSERT_TRUE(foreign.ok());
+  OpInputs call = *s8;
+  OpArgs args = call.Args();
+  args.w = {};
+  args.w_prepared = foreign->get();
+  st = RunOp(vk(), args);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+}
+
+TEST_F(VulkanBackendTest, DeviceSelection) {
+  auto devices = vulkan::ListVulkanDevices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_FALSE(devices->empty());
+
+  auto missing = vulkan::CreateVulkanBackend({.device = "no-such-device-xyz"});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  EXPECT_NE(missing.status().message().find((*devices)[0].name), std::string::npos)
+      << "the error should list the devices present: " << missing.status();
+
+  auto out_of_range = vulkan::CreateVulkanBackend({.device = "999"});
+  EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kNotFound) << out_of_range.status();
+
+  auto by_index = vulkan::CreateVulkanBackend({.device = "0"});
+  ASSERT_TRUE(by_index.ok()) << by_index.status();
+  EXPECT_NE((*by_index)->Description().find((*devices)[0].name), std::string::npos);
+
+  // A case-insensitive piece of the name selects the same device.
+  std::string piece = (*devices)[0].name.substr(0, 4);
+  for (char& c : piece) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto by_name = CreateBackend("vulkan", {.device = piece});
+  ASSERT_TRUE(by_name.ok()) << by_name.status();
+  EXPECT_NE((*by_name)->Description().find((*devices)[0].name), std::string::npos);
+}
+
+TEST_F(VulkanBackendTest, GoldenSelfTestPasses) {
+  EXPECT_TRUE(RunGoldenSelfTest(vk()).ok());
+  auto gated = CreateBackend("vulkan");  // the registry's path: self-test included
+  ASSERT_TRUE(gated.ok()) << gated.status();
+  EXPECT_STREQ((*gated)->Name(), "vulkan");
+}
+
+TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
+  const auto blobs = vulkan::SpirvBlobs();
+  ASSERT_EQ(blobs.size(), 7u);
+  for (const vulkan::SpirvBlob& b : blobs) {
+    const ByteSpan bytes(reinterpret_cast<const uint8_t*>(b.words), b.size_bytes);
+    EXPECT_EQ(ToHex(Sha256Of({bytes})), b.sha256_hex) << b.name;
+    EXPECT_EQ(b.words[0], 0x07230203u) << b.name << " is not SPIR-V";
+  }
+  const auto digests = vulkan::ShaderDigests();
+  ASSERT_EQ(digests.size(), blobs.size());
+  const std::string set = vulkan::ShaderSetDigest();
+  EXPECT_EQ(set.size(), 64u);
+  EXPECT_NE(vk().Description().find(set), std::string::npos) << vk().Description();
+}
+
+}  // namespace
+}  // namespace datanode::ops
