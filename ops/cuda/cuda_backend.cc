@@ -1,0 +1,389 @@
+// Copyright 2026 The datanode Authors.
+#include "ops/cuda/cuda_backend.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cctype>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
+#include "datanode/ops/validate.h"
+#include "ops/cuda/cuda_status.h"
+#include "ops/cuda/device_memory.h"
+#include "ops/cuda/matmul_q8.cuh"
+#include "ops/cuda/matmul_s8_mma.cuh"
+#include "ops/cuda/matmul_s8_plan.h"
+#include "ops/cuda/quantize_q8_0.cuh"
+#include "ops/cuda/quantize_s8_row.cuh"
+#include "ops/cuda/s8_scale_epilogue.cuh"
+
+namespace datanode::ops::cuda {
+namespace {
+
+constexpr int64_t kMaxCachedPoolBytes = int64_t{4} << 30;
+
+Q8WeightFormat FormatOf(OpKind kind) {
+  if (kind == OpKind::kMatMulQ8_0Q4_0) return Q8WeightFormat::kQ4_0;
+  if (kind == OpKind::kMatMulQ8_0Q4_1) return Q8WeightFormat::kQ4_1;
+  return Q8WeightFormat::kQ8_0;
+}
+
+bool IsS8MatMul(OpKind kind) {
+  return kind == OpKind::kMatMulS8S32 || kind == OpKind::kMatMulS8F32;
+}
+
+// Device-resident weights. s8: W zero-padded to [np, kp] (the GEMM layout, see
+// matmul_s8_plan.h) plus w_scale f32[n]; Q8 family: the raw ggml blocks.
+class CudaPreparedWeights final : public PreparedWeights {
+ public:
+  CudaPreparedWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, int device)
+      : PreparedWeights(owner, kind, n, k), device_(device) {}
+  ~CudaPreparedWeights() override {
+    int previous = -1;
+    (void)cudaGetDevice(&previous);
+    (void)cudaSetDevice(device_);
+    if (w_ != nullptr) (void)cudaFree(w_);
+    if (w_scale_ != nullptr) (void)cudaFree(w_scale_);
+    if (previous >= 0) (void)cudaSetDevice(previous);
+  }
+  int64_t SizeBytes() const override { return static_cast<int64_t>(w_bytes_ + w_scale_bytes_); }
+
+  absl::Status Upload(ByteSpan w, ByteSpan w_scale) {
+    std::vector<uint8_t> packed;
+    const uint8_t* src = w.data();
+    w_bytes_ = w.size();
+    if (IsS8MatMul(kind())) {
+      const int64_t np = RoundUp(n(), kS8TileN);
+      const int64_t kp = RoundUp(k(), kS8TileK);
+      packed.resize(static_cast<size_t>(np * kp));
+      PackPaddedRows(w.data(), n(), k(), np, kp, packed.data());
+      src = packed.data();
+      w_bytes_ = packed.size();
+    }
+    CUDA_RETURN_IF_ERROR(cudaMalloc(&w_, w_bytes_), "cudaMalloc(prepared weights)");
+    CUDA_RETURN_IF_ERROR(cudaMemcpy(w_, src, w_bytes_, cudaMemcpyHostToDevice),
+                         "cudaMemcpy(prepared weights)");
+    if (!w_scale.empty()) {
+      w_scale_bytes_ = w_scale.size();
+      CUDA_RETURN_IF_ERROR(cudaMalloc(&w_scale_, w_scale_bytes_), "cudaMalloc(prepared w_scale)");
+      CUDA_RETURN_IF_ERROR(
+          cudaMemcpy(w_scale_, w_scale.data(), w_scale_bytes_, cudaMemcpyHostToDevice),
+          "cudaMemcpy(prepared w_scale)");
+    }
+    return absl::OkStatus();
+  }
+
+  const void* w() const { return w_; }
+  const void* w_scale() const { return w_scale_; }
+
+ private:
+  const int device_;
+  void* w_ = nullptr;
+  void* w_scale_ = nullptr;
+  size_t w_bytes_ = 0;
+  size_t w_scale_bytes_ = 0;
+};
+
+// Offsets of the operands inside one pinned staging buffer (256-byte aligned).
+class StagingLayout {
+ public:
+  size_t Add(size_t bytes) {
+    const size_t offset = total_;
+    total_ += (bytes + 255) / 256 * 256;
+    return offset;
+  }
+  size_t total() const { return total_; }
+
+ private:
+  size_t total_ = 0;
+};
+
+// Everything one Run() holds: the leased stream and the pooled device buffers. The
+// destructor waits for the stream before the buffers go back to the pool (also on
+// error paths), then returns the stream.
+class CallScope {
+ public:
+  CallScope(StreamPool& streams, std::unique_ptr<StreamSlot> slot)
+      : streams_(streams), slot_(std::move(slot)) {}
+  ~CallScope() {
+    (void)cudaStreamSynchronize(slot_->stream);
+    buffers_.clear();
+    streams_.Return(std::move(slot_));
+  }
+  cudaStream_t stream() const { return slot_->stream; }
+  PinnedBuffer& staging() { return slot_->staging; }
+  absl::StatusOr<void*> Device(DevicePool& pool, size_t bytes) {
+    ASSIGN_OR_RETURN(DeviceBuffer buffer, pool.Allocate(bytes));
+    buffers_.push_back(std::move(buffer));
+    return buffers_.back().data();
+  }
+
+ private:
+  StreamPool& streams_;
+  std::unique_ptr<StreamSlot> slot_;
+  std::vector<DeviceBuffer> buffers_;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, const cudaDeviceProp& props)
+      : device_(device),
+        name_(props.name),
+        cc_major_(props.major),
+        cc_minor_(props.minor),
+        sm_count_(props.multiProcessorCount),
+        memory_bytes_(static_cast<int64_t>(props.totalGlobalMem)),
+        pool_(kMaxCachedPoolBytes) {}
+
+  const char* Name() const override { return "cuda"; }
+  std::string Description() const override {
+    return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ",
+                        sm_count_, " SMs, ", memory_bytes_ >> 20,
+                        " MiB), mma.sync s8 tensor-core GEMM");
+  }
+  bool Supports(OpKind) const override { return true; }
+
+  absl::Status Run(const OpArgs& args) override {
+    const CudaPreparedWeights* prepared = nullptr;
+    if (args.w_prepared != nullptr) {
+      prepared = dynamic_cast<const CudaPreparedWeights*>(args.w_prepared);
+      if (prepared == nullptr || prepared->owner() != this) {
+        return absl::InvalidArgumentError("cuda: prepared weights belong to another backend");
+      }
+    }
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
+    ASSIGN_OR_RETURN(std::unique_ptr<StreamSlot> slot, streams_.Acquire());
+    CallScope scope(streams_, std::move(slot));
+    switch (args.kind) {
+      case OpKind::kMatMulS8S32:
+      case OpKind::kMatMulS8F32:
+        return RunS8(args, prepared, scope);
+      case OpKind::kMatMulQ8_0Q8_0:
+      case OpKind::kMatMulQ8_0Q4_0:
+      case OpKind::kMatMulQ8_0Q4_1:
+        return RunQ8(args, prepared, scope);
+      case OpKind::kQuantizeS8Row:
+      case OpKind::kQuantizeQ8_0:
+        return RunQuantize(args, scope);
+    }
+    return absl::UnimplementedError("cuda: unknown op kind");
+  }
+
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
+                                                                  int64_t k, ByteSpan w,
+                                                                  ByteSpan w_scale) override {
+    if (!IsMatMul(kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), " takes no weights"));
+    }
+    ASSIGN_OR_RETURN(const OperandSizes sizes, ComputeOperandSizes(kind, n > 0 ? 1 : 0, n, k));
+    if (static_cast<int64_t>(w.size()) != sizes.w ||
+        static_cast<int64_t>(w_scale.size()) != sizes.w_scale) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cuda: ", OpKindName(kind), " weights for n=", n, ", k=", k, " must be ", sizes.w,
+          " + ", sizes.w_scale, " bytes, got ", w.size(), " + ", w_scale.size()));
+    }
+    RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
+    auto prepared = std::make_unique<CudaPreparedWeights>(this, kind, n, k, device_);
+    RETURN_IF_ERROR(prepared->Upload(w, w_scale));
+    return prepared;
+  }
+
+ private:
+  absl::Status RunS8(const OpArgs& args, const CudaPreparedWeights* prepared, CallScope& scope);
+  absl::Status RunQ8(const OpArgs& args, const CudaPreparedWeights* prepared, CallScope& scope);
+  absl::Status RunQuantize(const OpArgs& args, CallScope& scope);
+
+  const int device_;
+  const std::string name_;
+  const int cc_major_;
+  const int cc_minor_;
+  const int sm_count_;
+  const int64_t memory_bytes_;
+  DevicePool pool_;
+  StreamPool streams_;
+};
+
+absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* prepared,
+                                CallScope& scope) {
+  const S8GemmPlan plan = PlanS8Gemm(args.m, args.n, args.k, sm_count_);
+  const bool scaled = args.kind == OpKind::kMatMulS8F32;
+  const size_t a_bytes = static_cast<size_t>(plan.mp * plan.kp);
+  const size_t w_bytes = static_cast<size_t>(plan.np * plan.kp);
+  const size_t out_bytes = static_cast<size_t>(args.m * args.n * 4);
+  StagingLayout layout;
+  const size_t a_off = layout.Add(a_bytes);
+  const size_t w_off = prepared ? 0 : layout.Add(w_bytes);
+  const size_t as_off = scaled ? layout.Add(args.a_scale.size()) : 0;
+  const size_t ws_off = scaled && !prepared ? layout.Add(args.w_scale.size()) : 0;
+  const size_t in_bytes = layout.total();
+  const size_t out_off = layout.Add(out_bytes);
+  RETURN_IF_ERROR(scope.staging().Reserve(layout.total()));
+  uint8_t* staging = scope.staging().data();
+  const cudaStream_t stream = scope.stream();
+
+  PackPaddedRows(args.a.data(), args.m, args.k, plan.mp, plan.kp, staging + a_off);
+  if (!prepared) PackPaddedRows(args.w.data(), args.n, args.k, plan.np, plan.kp, staging + w_off);
+  if (scaled) {
+    std::memcpy(staging + as_off, args.a_scale.data(), args.a_scale.size());
+    if (!prepared) std::memcpy(staging + ws_off, args.w_scale.data(), args.w_scale.size());
+  }
+  // One copy for every input region: they are contiguous in the staging buffer.
+  ASSIGN_OR_RETURN(void* in_dev, scope.Device(pool_, in_bytes));
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(in_dev, staging, in_bytes, cudaMemcpyHostToDevice, stream),
+                       "cudaMemcpyAsync(s8 inputs)");
+  auto* in = static_cast<uint8_t*>(in_dev);
+  const auto* a_dev = reinterpret_cast<const int8_t*>(in + a_off);
+  const auto* w_dev = reinterpret_cast<const int8_t*>(prepared ? prepared->w() : in + w_off);
+  ASSIGN_OR_RETURN(void* c32, scope.Device(pool_, static_cast<size_t>(plan.mp * plan.np * 4)));
+  CUDA_RETURN_IF_ERROR(
+      LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+      "LaunchMatMulS8Mma");
+  if (!scaled) {
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpy2DAsync(staging + out_off, static_cast<size_t>(args.n * 4), c32,
+                          static_cast<size_t>(plan.np * 4), static_cast<size_t>(args.n * 4),
+                          static_cast<size_t>(args.m), cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpy2DAsync(s32 out)");
+  } else {
+    const auto* as_dev = reinterpret_cast<const uint32_t*>(in + as_off);
+    const auto* ws_dev = static_cast<const uint32_t*>(prepared ? prepared->w_scale()
+                                                               : in + ws_off);
+    ASSIGN_OR_RETURN(void* out_dev, scope.Device(pool_, out_bytes));
+    CUDA_RETURN_IF_ERROR(
+        LaunchS8ScaleEpilogue(static_cast<const int32_t*>(c32), plan.np, as_dev, ws_dev, args.m,
+                              args.n, static_cast<uint32_t*>(out_dev), stream),
+        "LaunchS8ScaleEpilogue");
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging + out_off, out_dev, out_bytes,
+                                         cudaMemcpyDeviceToHost, stream),
+                         "cudaMemcpyAsync(f32 out)");
+  }
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "s8 matmul");
+  std::memcpy(args.out.data(), staging + out_off, out_bytes);
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::RunQ8(const OpArgs& args, const CudaPreparedWeights* prepared,
+                                CallScope& scope) {
+  StagingLayout layout;
+  const size_t a_off = layout.Add(args.a.size());
+  const size_t w_off = prepared ? 0 : layout.Add(args.w.size());
+  const size_t in_bytes = layout.total();
+  const size_t out_off = layout.Add(args.out.size());
+  RETURN_IF_ERROR(scope.staging().Reserve(layout.total()));
+  uint8_t* staging = scope.staging().data();
+  const cudaStream_t stream = scope.stream();
+  std::memcpy(staging + a_off, args.a.data(), args.a.size());
+  if (!prepared) std::memcpy(staging + w_off, args.w.data(), args.w.size());
+  ASSIGN_OR_RETURN(void* in_dev, scope.Device(pool_, in_bytes));
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(in_dev, staging, in_bytes, cudaMemcpyHostToDevice, stream),
+                       "cudaMemcpyAsync(q8 inputs)");
+  auto* in = static_cast<uint8_t*>(in_dev);
+  const auto* w_dev = static_cast<const uint8_t*>(prepared ? prepared->w() : in + w_off);
+  ASSIGN_OR_RETURN(void* out_dev, scope.Device(pool_, args.out.size()));
+  CUDA_RETURN_IF_ERROR(LaunchMatMulQ8(FormatOf(args.kind), in + a_off, w_dev, args.m, args.n,
+                                      args.k / kQBlockSize, static_cast<uint32_t*>(out_dev),
+                                      stream),
+                       "LaunchMatMulQ8");
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging + out_off, out_dev, args.out.size(),
+                                       cudaMemcpyDeviceToHost, stream),
+                       "cudaMemcpyAsync(q8 out)");
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "q8 matmul");
+  std::memcpy(args.out.data(), staging + out_off, args.out.size());
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::RunQuantize(const OpArgs& args, CallScope& scope) {
+  StagingLayout layout;
+  const size_t x_off = layout.Add(args.a.size());
+  const size_t out_off = layout.Add(args.out.size());
+  const size_t scale_off = layout.Add(args.out_scale.size());
+  const size_t out_bytes = layout.total() - out_off;
+  RETURN_IF_ERROR(scope.staging().Reserve(layout.total()));
+  uint8_t* staging = scope.staging().data();
+  const cudaStream_t stream = scope.stream();
+  std::memcpy(staging + x_off, args.a.data(), args.a.size());
+  ASSIGN_OR_RETURN(void* dev, scope.Device(pool_, layout.total()));
+  auto* base = static_cast<uint8_t*>(dev);
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(base + x_off, staging + x_off, args.a.size(), cudaMemcpyHostToDevice,
+                      stream),
+      "cudaMemcpyAsync(quantize input)");
+  const auto* x = reinterpret_cast<const uint32_t*>(base + x_off);
+  if (args.kind == OpKind::kQuantizeS8Row) {
+    CUDA_RETURN_IF_ERROR(
+        LaunchQuantizeS8Row(x, args.m, args.k, reinterpret_cast<int8_t*>(base + out_off),
+                            reinterpret_cast<uint32_t*>(base + scale_off), stream),
+        "LaunchQuantizeS8Row");
+  } else {
+    CUDA_RETURN_IF_ERROR(LaunchQuantizeQ8_0(x, args.m, args.k, base + out_off, stream),
+                         "LaunchQuantizeQ8_0");
+  }
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging + out_off, base + out_off, out_bytes,
+                                       cudaMemcpyDeviceToHost, stream),
+                       "cudaMemcpyAsync(quantize out)");
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "quantize");
+  std::memcpy(args.out.data(), staging + out_off, args.out.size());
+  if (!args.out_scale.empty()) {
+    std::memcpy(args.out_scale.data(), staging + scale_off, args.out_scale.size());
+  }
+  return absl::OkStatus();
+}
+
+bool IsIndex(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions& options) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    return absl::UnavailableError(absl::StrCat("cuda: no CUDA device: ", cudaGetErrorString(err),
+                                               " [", cudaGetErrorName(err), "]"));
+  }
+  if (count == 0) {
+    return absl::UnavailableError("cuda: no CUDA device: cudaGetDeviceCount found 0 devices");
+  }
+  int chosen = -1;
+  cudaDeviceProp chosen_props{};
+  std::string rejected;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp props{};
+    RETURN_IF_ERROR(CudaStatus(cudaGetDeviceProperties(&props, i), "cudaGetDeviceProperties"));
+    if (IsIndex(options.device) && std::to_string(i) != options.device) continue;
+    if (!options.device.empty() && !IsIndex(options.device) &&
+        std::string(props.name).find(options.device) == std::string::npos) {
+      continue;
+    }
+    if (props.major < 8) {
+      absl::StrAppend(&rejected, rejected.empty() ? "" : "; ", "device ", i, " (", props.name,
+                      ") has compute capability ", props.major, ".", props.minor,
+                      "; the s8 tensor-core kernels need 8.0+");
+      continue;
+    }
+    if (chosen < 0 || props.multiProcessorCount > chosen_props.multiProcessorCount) {
+      chosen = i;
+      chosen_props = props;
+    }
+  }
+  if (chosen < 0) {
+    if (rejected.empty()) {
+      rejected = absl::StrCat("no device matches \"", options.device, "\" among ", count);
+    }
+    return absl::UnavailableError(absl::StrCat("cuda: ", rejected));
+  }
+  RETURN_IF_ERROR(CudaStatus(cudaSetDevice(chosen), "cudaSetDevice"));
+  return std::make_unique<CudaBackend>(chosen, chosen_props);
+}
+
+}  // namespace datanode::ops::cuda

@@ -1,0 +1,32 @@
+// Copyright 2026 The datanode Authors.
+//
+// The CUDA backend: every op of the spec on an NVIDIA GPU (compute capability 8.0 or
+// newer: Ampere, Ada, Hopper), bit-identical to the reference. The s8 matmuls run on
+// the integer tensor cores (matmul_s8_mma.cu); the Q8_0-family matmuls and the
+// quantize ops run exact integer kernels (matmul_q8.cu, quantize_*.cu).
+//
+// Each Run() leases a stream with pinned staging memory, packs the operands into the
+// staging buffer, copies them to pooled device buffers, runs the kernels and copies
+// the result back; PrepareWeights() keeps W (and w_scale) resident on the device.
+// Run() is thread-safe; concurrent calls use different streams.
+#ifndef DATANODE_OPS_CUDA_CUDA_BACKEND_H_
+#define DATANODE_OPS_CUDA_CUDA_BACKEND_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/backend.h"
+
+namespace datanode::ops::cuda {
+
+// options.device: "" = the usable device with the most multiprocessors, digits = a
+// device index, anything else = a substring of the device name.
+// UNAVAILABLE when there is no usable device, with the reason, e.g.
+//   "cuda: no CUDA device: CUDA driver version is insufficient ... [cudaErrorInsufficientDriver]"
+//   "cuda: device 0 (Tesla T4) has compute capability 7.5; the s8 tensor-core kernels need 8.0+"
+// Never needs libcuda at link or load time: the CUDA runtime loads the driver lazily.
+absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions& options);
+
+}  // namespace datanode::ops::cuda
+
+#endif  // DATANODE_OPS_CUDA_CUDA_BACKEND_H_
