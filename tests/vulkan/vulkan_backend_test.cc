@@ -23,7 +23,7 @@
 namespace datanode::ops {
 namespace {
 
-constexpr int kCasesPerOp = 300;
+constexpr int kCasesPerOp = 400;
 
 // Why the suite must skip, or "" when a Vulkan device exists.
 std::string NoDeviceReason() {
@@ -148,6 +148,44 @@ INSTANTIATE_TEST_SUITE_P(AllOps, RandomCases, ::testing::ValuesIn(kAllOpKinds),
                          [](const ::testing::TestParamInfo<OpKind>& info) {
                            return std::string(OpKindName(info.param));
                          });
+
+// The largest K the spec allows (int32 sums near 2^31, 128-bit fixed point with 4095
+// blocks of extreme scales) and grids of several tiles in both directions.
+TEST_F(VulkanBackendTest, LargestKAndMultiTileGrids) {
+  auto reference = reference::CreateReferenceBackend();
+  struct Case {
+    OpKind kind;
+    Shape shape;
+    InputProfile profile;
+  };
+  const Case cases[] = {
+      {OpKind::kMatMulS8S32, {2, 3, kMaxK}, InputProfile::kExtreme},
+      {OpKind::kMatMulS8F32, {2, 3, kMaxK}, InputProfile::kExtreme},
+      {OpKind::kMatMulQ8_0Q8_0, {2, 3, 131040}, InputProfile::kExtreme},
+      {OpKind::kMatMulQ8_0Q4_0, {2, 3, 131040}, InputProfile::kWide},
+      {OpKind::kMatMulQ8_0Q4_1, {2, 3, 131040}, InputProfile::kExtreme},
+      {OpKind::kQuantizeS8Row, {2, 0, kMaxK}, InputProfile::kWide},
+      {OpKind::kQuantizeQ8_0, {2, 0, 131040}, InputProfile::kExtreme},
+      {OpKind::kMatMulS8S32, {200, 260, 64}, InputProfile::kWide},
+      {OpKind::kMatMulS8F32, {130, 190, 40}, InputProfile::kRealistic},
+      {OpKind::kMatMulQ8_0Q8_0, {150, 170, 64}, InputProfile::kWide},
+      {OpKind::kMatMulQ8_0Q4_1, {129, 97, 32}, InputProfile::kRealistic},
+      {OpKind::kQuantizeS8Row, {300, 0, 33}, InputProfile::kExtreme},
+  };
+  uint64_t seed = 77;
+  for (const Case& c : cases) {
+    const std::string name = CaseName(c.kind, c.shape, ++seed, c.profile, false);
+    auto in = MakeRandomInputs(c.kind, c.shape.m, c.shape.n, c.shape.k, seed, c.profile);
+    ASSERT_TRUE(in.ok()) << name << ": " << in.status();
+    OpInputs expected = *in;
+    OpInputs actual = *in;
+    ASSERT_TRUE(RunOp(*reference, expected.Args()).ok()) << name;
+    const absl::Status st = RunOp(vk(), actual.Args());
+    ASSERT_TRUE(st.ok()) << name << ": " << st;
+    EXPECT_TRUE(actual.out == expected.out && actual.out_scale == expected.out_scale)
+        << name << " differs from the reference";
+  }
+}
 
 // Row r computed in a batch of M rows equals row r computed alone.
 TEST_F(VulkanBackendTest, BatchInvariance) {
