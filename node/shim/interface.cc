@@ -33,7 +33,7 @@ struct Types {
                                           {"n", nat32},
                                           {"k", nat32},
                                           {"weights", tensor_ref},
-                                          {"w_scale", candid::Opt(tensor_ref)},
+                                          {"w_scale", candid::Opt(Prim(Op::kText))},
                                           {"a", candid::Blob()},
                                           {"a_scale", candid::Opt(candid::Blob())}});
     TypeRef matmul_reply = candid::Record({{"out", candid::Blob()},
@@ -46,7 +46,7 @@ struct Types {
                                           {"shape", candid::Vec(Prim(Op::kNat64))},
                                           {"bytes", Prim(Op::kNat64)}});
     TypeRef model_info = candid::Record({{"digest", candid::Blob()},
-                                         {"name", Prim(Op::kText)},
+                                         {"format", Prim(Op::kText)},
                                          {"tensors", candid::Vec(tensor_info)}});
     TypeRef list_reply = candid::Record({{"models", candid::Vec(model_info)}});
     TypeRef price_args = candid::Record({{"op", op_kind},
@@ -126,7 +126,7 @@ std::vector<std::string> InterfaceTypeNames() {
 
 std::vector<uint8_t> EncodeMatMulArgs(const MatMulArgs& v) {
   std::optional<Value> w_scale;
-  if (v.w_scale) w_scale = TensorRefValue(*v.w_scale);
+  if (v.w_scale) w_scale = candid::MakeText(*v.w_scale);
   std::optional<Value> a_scale;
   if (v.a_scale) a_scale = candid::MakeBlob(*v.a_scale);
   return EncodeOne("MatMulArgs",
@@ -169,7 +169,7 @@ std::vector<uint8_t> EncodeListModelsReply(const ListModelsReply& v) {
                                             {"bytes", candid::MakeNat(Op::kNat64, t.bytes)}}));
     }
     models.push_back(candid::MakeRecord({{"digest", candid::MakeBlob(m.digest)},
-                                         {"name", candid::MakeText(m.name)},
+                                         {"format", candid::MakeText(m.format)},
                                          {"tensors", candid::MakeVec(std::move(tensors))}}));
   }
   return EncodeOne("ListModelsReply",
@@ -199,7 +199,7 @@ absl::StatusOr<MatMulArgs> DecodeMatMulArgs(std::span<const uint8_t> bytes,
   out.n = U32(F(v, "n"));
   out.k = U32(F(v, "k"));
   out.weights = TensorRefOf(F(v, "weights"));
-  if (const Value& ws = F(v, "w_scale"); !ws.items.empty()) out.w_scale = TensorRefOf(ws.items[0]);
+  if (const Value& ws = F(v, "w_scale"); !ws.items.empty()) out.w_scale = ws.items[0].text;
   out.a = F(v, "a").bytes;
   if (const Value& as = F(v, "a_scale"); !as.items.empty()) out.a_scale = as.items[0].bytes;
   return out;
@@ -229,7 +229,7 @@ absl::StatusOr<ListModelsReply> DecodeListModelsReply(std::span<const uint8_t> b
   for (const Value& mv : F(v, "models").items) {
     ModelInfo m;
     m.digest = F(mv, "digest").bytes;
-    m.name = F(mv, "name").text;
+    m.format = F(mv, "format").text;
     for (const Value& tv : F(mv, "tensors").items) {
       TensorInfo t;
       t.name = F(tv, "name").text;

@@ -38,7 +38,7 @@ struct MatMulArgs {
   uint32_t n = 0;
   uint32_t k = 0;
   TensorRef weights;
-  std::optional<TensorRef> w_scale;
+  std::optional<std::string> w_scale;  // scale tensor of the same model
   std::vector<uint8_t> a;
   std::optional<std::vector<uint8_t>> a_scale;
 };
@@ -63,7 +63,7 @@ struct TensorInfo {
 
 struct ModelInfo {
   std::vector<uint8_t> digest;
-  std::string name;
+  std::string format;
   std::vector<TensorInfo> tensors;
 };
 

@@ -87,7 +87,7 @@ MatMulArgs SampleArgs() {
   a.n = 5;
   a.k = 64;
   a.weights = {std::vector<uint8_t>(32, 0xab), "blk.0.attn_q.weight"};
-  a.w_scale = TensorRef{std::vector<uint8_t>(32, 0xab), "blk.0.attn_q.scale"};
+  a.w_scale = "blk.0.attn_q.scale";
   a.a = std::vector<uint8_t>(3 * 64, 7);
   a.a_scale = std::vector<uint8_t>(12, 1);
   return a;
@@ -104,7 +104,7 @@ TEST(Interface, StructsRoundTrip) {
   EXPECT_EQ(back->weights.model, a.weights.model);
   EXPECT_EQ(back->weights.tensor, a.weights.tensor);
   ASSERT_TRUE(back->w_scale.has_value());
-  EXPECT_EQ(back->w_scale->tensor, a.w_scale->tensor);
+  EXPECT_EQ(*back->w_scale, *a.w_scale);
   EXPECT_EQ(back->a, a.a);
   EXPECT_EQ(back->a_scale, a.a_scale);
 
@@ -124,7 +124,7 @@ TEST(Interface, StructsRoundTrip) {
   EXPECT_EQ(r2->cycles_charged, r.cycles_charged);
 
   ListModelsReply l;
-  l.models.push_back({std::vector<uint8_t>(32, 2), "m.gguf", {{"t", "q8_0", {4, 64}, 272}}});
+  l.models.push_back({std::vector<uint8_t>(32, 2), "gguf", {{"t", "q8_0", {4, 64}, 272}}});
   auto l2 = DecodeListModelsReply(EncodeListModelsReply(l));
   ASSERT_TRUE(l2.ok()) << l2.status();
   ASSERT_EQ(l2->models.size(), 1u);
