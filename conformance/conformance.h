@@ -1,0 +1,95 @@
+// Copyright 2026 The datanode Authors.
+//
+// The standardized admission test (docs/admission.md). RunAdmission() runs the seven
+// phases against any ops::Backend (tests inject faulty ones) and returns an unsigned
+// report; EvaluateReport() applies a class's thresholds to a report's figures (the
+// runner and `verify` share it); VerifyReport() is what a subnet admin runs.
+//
+// Phases: 1 inventory, 2 golden vectors, 3 nonce-seeded challenges (Freivalds +
+// sampled rows recomputed on the reference), 4 stability, 5 memory pattern test,
+// 6 performance (sustained GOP/s, cache detection), 7 storage (write/fsync/read,
+// proof of storage). Every phase gets a disposition and a reason.
+#ifndef DATANODE_CONFORMANCE_CONFORMANCE_H_
+#define DATANODE_CONFORMANCE_CONFORMANCE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/backend.h"
+#include "datanode/v1/admission.pb.h"
+#include "datanode/v1/device_class.pb.h"
+#include "device_classes/device_class_loader.h"
+
+namespace datanode::conformance {
+
+inline constexpr uint32_t kReportVersion = 1;
+
+struct RunOptions {
+  std::string nonce_hex;               // from the verifier; required
+  std::string profile_name = "quick";  // recorded in the report
+  v1::ProfileSettings profile;         // the work each phase does
+  // Storage phase directory (a chunk store, see chunk_store.h). Empty: a fresh temp
+  // directory, removed afterwards. Admission chunks are removed after the phase;
+  // chunks listed in the store's MANIFEST stay and are challenged too.
+  std::string store_dir;
+  bool progress = true;  // progress lines on stderr for long phases
+  // Test hook: runs after the storage phase wrote its chunks, before read-back and
+  // proofs (fault injection: alter or delete a chunk).
+  std::function<void(const std::string& store_dir)> after_storage_write;
+};
+
+// Runs every phase the class requires on `backend` and returns the report (unsigned;
+// see report.h). Errors only for bad options (nonce); device failures are phase
+// dispositions, never errors.
+absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
+                                                 const device_classes::LoadedClass& device_class,
+                                                 const RunOptions& options);
+
+struct Verdict {
+  bool admitted = false;
+  std::vector<std::string> reasons;  // why not (empty when admitted)
+};
+
+// Re-applies the class's thresholds and phase requirements to a report's figures
+// and dispositions (no signature or nonce checks).
+Verdict EvaluateReport(const v1::DeviceClass& device_class, const v1::AdmissionReport& report);
+
+struct VerifyOptions {
+  // Recompute every challenge's output digest from the nonce on a local trusted
+  // backend, and recheck the proofs of storage over nonce-derived chunks.
+  bool recompute = true;
+};
+
+// Everything `dn-conformance verify` checks: signature by `raw_public_key`, nonce,
+// class name and file digest, spec version, golden file digest, recomputed
+// challenges and proofs, then EvaluateReport().
+Verdict VerifyReport(const v1::AdmissionReport& report,
+                     const device_classes::LoadedClass& device_class, const std::string& nonce_hex,
+                     const std::string& raw_public_key, const VerifyOptions& options = {});
+
+// One nonce-seeded challenge: inputs are MakeRandomInputs(kind, m, n, k, seed, kWide).
+struct ChallengeCase {
+  std::string label;  // seed = DeriveSeed(nonce, label)
+  ops::OpKind kind = ops::OpKind::kMatMulS8S32;
+  int64_t m = 0, n = 0, k = 0;
+  uint64_t seed = 0;
+};
+
+// The challenge list for `ops` (count per op). Shapes are derived from the nonce
+// ("shape/<op>") within [half, full] of the canonical shape capped at 256 x 256 x 512,
+// so every challenge of one op shares a shape (a backend that replays outputs by
+// shape is caught from the second challenge on).
+std::vector<ChallengeCase> ChallengeCases(const v1::ComputeRequirements& compute,
+                                          const std::vector<ops::OpKind>& ops, uint32_t count,
+                                          const std::vector<uint8_t>& nonce);
+
+// Ops the class requires, parsed (invalid names were rejected by the loader).
+std::vector<ops::OpKind> RequiredOps(const v1::DeviceClass& device_class);
+
+const char* DispositionName(v1::Disposition d);
+
+}  // namespace datanode::conformance
+
+#endif  // DATANODE_CONFORMANCE_CONFORMANCE_H_

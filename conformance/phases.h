@@ -1,0 +1,58 @@
+// Copyright 2026 The datanode Authors.
+//
+// Internal: the phase functions RunAdmission() calls. Each returns a complete
+// PhaseResult (disposition, reason, figures); device misbehaviour is a disposition,
+// never an error.
+#ifndef DATANODE_CONFORMANCE_PHASES_H_
+#define DATANODE_CONFORMANCE_PHASES_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "conformance/conformance.h"
+
+namespace datanode::conformance::internal {
+
+// Rate-limited progress lines on stderr ("[performance] 3.0/6.0 s ...").
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  void Update(const std::string& phase, const std::string& text, bool force = false);
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+struct PhaseContext {
+  ops::Backend& backend;
+  const v1::DeviceClass& device_class;
+  const v1::ProfileSettings& profile;
+  const std::vector<uint8_t>& nonce;
+  const RunOptions& options;
+  Progress& progress;
+  std::vector<ops::OpKind> required_ops;
+};
+
+v1::PhaseResult GoldenPhase(PhaseContext& ctx);
+v1::PhaseResult ChallengePhase(PhaseContext& ctx);
+v1::PhaseResult StabilityPhase(PhaseContext& ctx);
+v1::PhaseResult MemoryPhase(PhaseContext& ctx);
+v1::PhaseResult PerformancePhase(PhaseContext& ctx);
+v1::PhaseResult StoragePhase(PhaseContext& ctx);
+
+// Threshold violations of one phase's figures under the class (empty = none).
+std::vector<std::string> ThresholdViolations(const v1::DeviceClass& device_class,
+                                             const v1::PhaseResult& phase);
+
+// The nonce-derived content of admission chunk `index` (kChunkBytes bytes).
+std::vector<uint8_t> StorageChunkContent(const std::vector<uint8_t>& nonce, uint64_t index);
+// SHA-256 hex of nonce || index (u32 LE) || bytes: a proof-of-storage answer.
+std::string ProofAnswer(const std::vector<uint8_t>& nonce, uint32_t index, ops::ByteSpan bytes);
+
+double SecondsSince(std::chrono::steady_clock::time_point t0);
+
+}  // namespace datanode::conformance::internal
+
+#endif  // DATANODE_CONFORMANCE_PHASES_H_
