@@ -1,0 +1,101 @@
+// Copyright 2026 The datanode Authors.
+//
+// Result shares and agreement among the replicas of a subnet, as the IC does for
+// HTTPS outcalls: every replica runs the same call against its own data node, hashes
+// its outcome (reply bytes, or reject code + message), signs the hash with its node's
+// Ed25519 key, and an outcome is accepted once n - f replicas signed the same hash
+// (f = floor((n - 1) / 3); 9 of 13). Nodes that signed something else, signed badly,
+// equivocated or sent nothing are named, so the subnet can act on them.
+//
+// What is signed binds the share to one call: the domain separator, the request
+// digest (method + Candid argument bytes + the caller's call id) and the result
+// digest. A share for another call, or replayed from another call, does not verify.
+#ifndef DATANODE_NODE_SHIM_AGREEMENT_H_
+#define DATANODE_NODE_SHIM_AGREEMENT_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/digest.h"
+#include "node/shim/reject.h"
+
+namespace datanode::shim {
+
+using ops::Sha256;
+using PublicKey = std::array<uint8_t, 32>;
+using Signature = std::array<uint8_t, 64>;
+
+// A node's Ed25519 signing key (OpenSSL EVP_PKEY_ED25519). Thread-safe for Sign().
+class NodeKey {
+ public:
+  // From the 32-byte private seed (RFC 8032). INVALID_ARGUMENT for a wrong size.
+  static absl::StatusOr<NodeKey> FromSeed(std::span<const uint8_t> seed);
+  // A fresh random key.
+  static absl::StatusOr<NodeKey> Generate();
+
+  const PublicKey& public_key() const { return public_key_; }
+  absl::StatusOr<Signature> Sign(std::span<const uint8_t> message) const;
+
+ private:
+  struct Impl;
+  explicit NodeKey(std::shared_ptr<Impl> impl, PublicKey pk)
+      : impl_(std::move(impl)), public_key_(pk) {}
+  std::shared_ptr<Impl> impl_;
+  PublicKey public_key_{};
+};
+
+bool VerifySignature(const PublicKey& key, std::span<const uint8_t> message,
+                     const Signature& signature);
+
+// SHA-256 of the call: method name, Candid argument bytes and a caller-chosen call id
+// (the replica's callback id), length-prefixed so no two calls collide.
+Sha256 RequestDigest(std::string_view method, std::span<const uint8_t> arg, uint64_t call_id);
+// SHA-256 of an outcome: the reject code (0 for a reply) and the reply's Candid bytes
+// or the reject message.
+Sha256 ResultDigest(RejectCode code, std::span<const uint8_t> payload);
+
+struct Share {
+  uint32_t node = 0;  // index of the node in the subnet's key list
+  Sha256 request_digest{};
+  Sha256 result_digest{};
+  Signature signature{};
+};
+
+// The bytes a share signs.
+std::vector<uint8_t> ShareMessage(const Sha256& request_digest, const Sha256& result_digest);
+absl::StatusOr<Share> MakeShare(const NodeKey& key, uint32_t node, const Sha256& request_digest,
+                                const Sha256& result_digest);
+
+// f for a subnet of n nodes: the most faulty nodes it tolerates.
+inline uint32_t FaultTolerance(uint32_t n) { return n == 0 ? 0 : (n - 1) / 3; }
+
+struct Agreement {
+  bool agreed = false;
+  Sha256 result_digest{};          // the accepted outcome (when agreed)
+  uint32_t threshold = 0;          // n - f
+  std::vector<uint32_t> agreeing;  // nodes whose valid share carries the accepted digest
+  // Nodes that signed a different outcome (when agreed: anything but the accepted one).
+  std::vector<uint32_t> disagreeing;
+  // Shares that do not count: bad signature, other request, unknown node index, or a
+  // node that sent two different shares (equivocation).
+  std::vector<uint32_t> invalid;
+  std::vector<uint32_t> missing;  // nodes with no share
+  // When !agreed: SYS_FATAL if more than f nodes signed something else or badly (a
+  // retry meets the same subnet), else SYS_TRANSIENT (too few shares arrived).
+  RejectCode reject = RejectCode::kNone;
+  std::string message;  // a one-line summary naming the nodes, either way
+};
+
+// Combines the shares of one call. `keys[i]` is node i's public key; n = keys.size().
+Agreement Combine(std::span<const PublicKey> keys, const Sha256& request_digest,
+                  std::span<const Share> shares);
+
+}  // namespace datanode::shim
+
+#endif  // DATANODE_NODE_SHIM_AGREEMENT_H_

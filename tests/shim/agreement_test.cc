@@ -1,0 +1,149 @@
+// Copyright 2026 The datanode Authors.
+//
+// Shares and agreement: Ed25519 against RFC 8032's first test vector, then Combine on
+// a 13-node subnet with honest, wrong, forged, replayed, equivocating and missing shares.
+#include "node/shim/agreement.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace datanode::shim {
+namespace {
+
+std::vector<uint8_t> FromHex(const std::string& h) {
+  std::vector<uint8_t> b;
+  for (size_t i = 0; i < h.size(); i += 2) b.push_back(std::stoi(h.substr(i, 2), nullptr, 16));
+  return b;
+}
+
+TEST(Ed25519, Rfc8032TestVector1) {
+  auto key = NodeKey::FromSeed(
+      FromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
+  ASSERT_TRUE(key.ok()) << key.status();
+  const auto pk = FromHex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  EXPECT_EQ(std::vector<uint8_t>(key->public_key().begin(), key->public_key().end()), pk);
+  auto sig = key->Sign({});
+  ASSERT_TRUE(sig.ok());
+  EXPECT_EQ(
+      std::vector<uint8_t>(sig->begin(), sig->end()),
+      FromHex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bac"
+              "c61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"));
+  EXPECT_TRUE(VerifySignature(key->public_key(), {}, *sig));
+  Signature bad = *sig;
+  bad[10] ^= 1;
+  EXPECT_FALSE(VerifySignature(key->public_key(), {}, bad));
+}
+
+class CombineTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kN = 13;
+
+  void SetUp() override {
+    for (uint32_t i = 0; i < kN; ++i) {
+      std::vector<uint8_t> seed(32, static_cast<uint8_t>(i + 1));
+      auto k = NodeKey::FromSeed(seed);
+      ASSERT_TRUE(k.ok());
+      keys_.push_back(*k);
+      pubs_.push_back(k->public_key());
+    }
+    const std::vector<uint8_t> arg = {'D', 'I', 'D', 'L', 0, 0};
+    request_ = RequestDigest("accel_matmul", arg, 7);
+    const std::vector<uint8_t> reply = {1, 2, 3};
+    good_ = ResultDigest(RejectCode::kNone, reply);
+    const std::vector<uint8_t> other = {1, 2, 4};
+    bad_ = ResultDigest(RejectCode::kNone, other);
+  }
+
+  Share ShareOf(uint32_t node, const Sha256& result) {
+    auto s = MakeShare(keys_[node], node, request_, result);
+    EXPECT_TRUE(s.ok());
+    return *s;
+  }
+
+  std::vector<Share> Honest() {
+    std::vector<Share> s;
+    for (uint32_t i = 0; i < kN; ++i) s.push_back(ShareOf(i, good_));
+    return s;
+  }
+
+  std::vector<NodeKey> keys_;
+  std::vector<PublicKey> pubs_;
+  Sha256 request_{}, good_{}, bad_{};
+};
+
+TEST_F(CombineTest, AllHonestAgree) {
+  Agreement a = Combine(pubs_, request_, Honest());
+  EXPECT_TRUE(a.agreed) << a.message;
+  EXPECT_EQ(a.threshold, 9u);
+  EXPECT_EQ(a.result_digest, good_);
+  EXPECT_EQ(a.agreeing.size(), kN);
+  EXPECT_TRUE(a.disagreeing.empty() && a.invalid.empty() && a.missing.empty());
+}
+
+TEST_F(CombineTest, FourFaultyOfEveryKindStillAgreeAndAreNamed) {
+  std::vector<Share> s = Honest();
+  s[2] = ShareOf(2, bad_);    // a wrong result, properly signed
+  s[5].signature[0] ^= 0x40;  // a forged / corrupted signature
+  s[8].result_digest = bad_;  // result changed after signing
+  s.erase(s.begin() + 11);    // node 11 crashed: no share
+  Agreement a = Combine(pubs_, request_, s);
+  ASSERT_TRUE(a.agreed) << a.message;
+  EXPECT_EQ(a.result_digest, good_);
+  EXPECT_EQ(a.agreeing.size(), 9u);
+  EXPECT_EQ(a.disagreeing, (std::vector<uint32_t>{2}));
+  EXPECT_EQ(a.invalid, (std::vector<uint32_t>{5, 8}));
+  EXPECT_EQ(a.missing, (std::vector<uint32_t>{11}));
+  EXPECT_NE(a.message.find("9 of 13"), std::string::npos) << a.message;
+}
+
+TEST_F(CombineTest, FiveWrongResultsIsAFatalNoAgreement) {
+  std::vector<Share> s = Honest();
+  for (uint32_t i : {0u, 3u, 6u, 9u, 12u}) s[i] = ShareOf(i, bad_);
+  Agreement a = Combine(pubs_, request_, s);
+  EXPECT_FALSE(a.agreed);
+  EXPECT_EQ(a.reject, RejectCode::kSysFatal) << a.message;
+  EXPECT_NE(a.message.find("no agreement"), std::string::npos);
+}
+
+TEST_F(CombineTest, FiveMissingIsATransientNoAgreement) {
+  std::vector<Share> s = Honest();
+  s.resize(8);
+  Agreement a = Combine(pubs_, request_, s);
+  EXPECT_FALSE(a.agreed);
+  EXPECT_EQ(a.reject, RejectCode::kSysTransient) << a.message;
+  EXPECT_EQ(a.missing.size(), 5u);
+}
+
+TEST_F(CombineTest, ReplayedEquivocatingAndForeignSharesDoNotCount) {
+  std::vector<Share> s = Honest();
+  // Node 1 re-sends a share from another call.
+  const std::vector<uint8_t> other_arg = {'D', 'I', 'D', 'L', 0, 1};
+  auto replay = MakeShare(keys_[1], 1, RequestDigest("accel_matmul", other_arg, 7), good_);
+  ASSERT_TRUE(replay.ok());
+  s[1] = *replay;
+  // Node 4 signs both outcomes.
+  s.push_back(ShareOf(4, bad_));
+  // Node 7's slot carries a share signed by node 6's key.
+  s[7] = *MakeShare(keys_[6], 7, request_, good_);
+  // A share from a node index outside the subnet is ignored.
+  s.push_back(*MakeShare(keys_[0], 99, request_, bad_));
+  Agreement a = Combine(pubs_, request_, s);
+  ASSERT_TRUE(a.agreed) << a.message;
+  EXPECT_EQ(a.agreeing.size(), 10u);
+  EXPECT_EQ(a.invalid, (std::vector<uint32_t>{1, 4, 7}));
+  // Two shares from the same honest node count once.
+  std::vector<Share> dup(9, ShareOf(0, good_));
+  EXPECT_FALSE(Combine(pubs_, request_, dup).agreed);
+}
+
+TEST_F(CombineTest, DigestsSeparateCallsAndOutcomes) {
+  const std::vector<uint8_t> arg = {1, 2};
+  EXPECT_NE(RequestDigest("accel_matmul", arg, 1), RequestDigest("accel_matmul", arg, 2));
+  EXPECT_NE(RequestDigest("accel_matmul", arg, 1), RequestDigest("accel_price", arg, 1));
+  EXPECT_NE(ResultDigest(RejectCode::kNone, arg), ResultDigest(RejectCode::kCanisterReject, arg));
+}
+
+}  // namespace
+}  // namespace datanode::shim
