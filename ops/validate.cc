@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/status_macros.h"
@@ -94,7 +95,7 @@ absl::Status CheckQuantizeInput(const OpArgs& args) {
         (bits & 0x7FFFFFFFu) >= F32ToBits(kQ8_0MaxAbsInput)) {
       return absl::InvalidArgumentError(absl::StrCat(
           OpKindName(args.kind), ": |X[", i / args.k, ", ", i % args.k, "]| = ",
-          BitsToF32(bits & 0x7FFFFFFFu),
+          absl::StrFormat("%.9g", BitsToF32(bits & 0x7FFFFFFFu)),
           " is too large for Q8_0 (|x| must be < 8321040 so that the f16 scale is finite)"));
     }
   }
