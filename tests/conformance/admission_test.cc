@@ -1,0 +1,178 @@
+// Copyright 2026 The datanode Authors.
+//
+// End-to-end admission runs on injected backends, and report verification.
+#include "conformance/golden.h"
+#include "conformance/report.h"
+#include "test_support.h"
+
+namespace datanode::conformance {
+namespace {
+
+using testing::PhaseOf;
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cls_ = testing::WriteAndLoadClass(dir_.path(), testing::kTestClass, "test_pc");
+    key_ = dir_.path() + "/node.pem";
+    pub_ = dir_.path() + "/node.pub.pem";
+    ASSERT_TRUE(GenerateKeyPair(key_, pub_).ok());
+  }
+
+  v1::AdmissionReport RunOn(ops::Backend& backend) {
+    auto report = RunAdmission(backend, cls_, testing::QuickOptions(cls_));
+    EXPECT_TRUE(report.ok()) << report.status();
+    return *report;
+  }
+
+  // Asserts rejection, and that `phase` is the one named with `disposition`.
+  void ExpectRejectedAt(const v1::AdmissionReport& r, v1::Phase phase, v1::Disposition d) {
+    EXPECT_FALSE(r.admitted());
+    const v1::PhaseResult& p = PhaseOf(r, phase);
+    EXPECT_EQ(p.disposition(), d) << p.name() << ": " << p.reason();
+    bool named = false;
+    for (const auto& reason : r.reasons()) named |= reason.rfind(p.name() + ":", 0) == 0;
+    EXPECT_TRUE(named) << "no reason names phase " << p.name();
+  }
+
+  testing::TempDir dir_;
+  device_classes::LoadedClass cls_;
+  std::string key_, pub_;
+};
+
+TEST_F(AdmissionTest, GoldenFileMatchesTheReference) {
+  auto text = GenerateGoldenText();
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, CompiledGoldenText())
+      << "regenerate with `dn-conformance golden --write conformance/golden/golden_v1.txt` "
+         "only if the spec version changed";
+}
+
+TEST_F(AdmissionTest, HonestCpuIsAdmittedAndVerified) {
+  auto cpu = testing::Cpu();
+  v1::AdmissionReport r = RunOn(*cpu);
+  ASSERT_TRUE(r.admitted()) << (r.reasons().empty() ? "" : r.reasons(0));
+  for (const auto& p : r.phases()) {
+    if (p.phase() == v1::PHASE_STORAGE) {
+      EXPECT_EQ(p.disposition(), v1::DISPOSITION_NOT_SUPPORTED);
+    } else {
+      EXPECT_EQ(p.disposition(), v1::DISPOSITION_PASSED) << p.name() << ": " << p.reason();
+    }
+  }
+  EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).challenges_size(), 3 * 7);
+  ASSERT_TRUE(SignReport(key_, &r).ok());
+  auto raw = LoadRawPublicKey(pub_);
+  ASSERT_TRUE(raw.ok());
+  // Through JSON, as an admin receives it.
+  auto json = ReportToJson(r);
+  ASSERT_TRUE(json.ok());
+  auto parsed = ReportFromJson(*json);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  Verdict v = VerifyReport(*parsed, cls_, testing::kNonce, *raw);
+  EXPECT_TRUE(v.admitted) << (v.reasons.empty() ? "" : v.reasons[0]);
+
+  // Refusals: tampered figure, another nonce, another key, a forged challenge answer.
+  v1::AdmissionReport tampered = *parsed;
+  for (auto& p : *tampered.mutable_phases()) {
+    if (p.phase() == v1::PHASE_PERFORMANCE) (*p.mutable_figures())["s8_gops"] *= 2;
+  }
+  Verdict vt = VerifyReport(tampered, cls_, testing::kNonce, *raw);
+  EXPECT_FALSE(vt.admitted);
+  ASSERT_FALSE(vt.reasons.empty());
+  EXPECT_NE(vt.reasons[0].find("signature"), std::string::npos) << vt.reasons[0];
+
+  Verdict vn = VerifyReport(*parsed, cls_, "00000000000000000000000000000001", *raw);
+  EXPECT_FALSE(vn.admitted);
+  ASSERT_FALSE(vn.reasons.empty());
+  EXPECT_NE(vn.reasons[0].find("nonce"), std::string::npos) << vn.reasons[0];
+
+  std::string other_key = dir_.path() + "/other.pem", other_pub = dir_.path() + "/other.pub.pem";
+  ASSERT_TRUE(GenerateKeyPair(other_key, other_pub).ok());
+  v1::AdmissionReport resigned = *parsed;
+  ASSERT_TRUE(SignReport(other_key, &resigned).ok());
+  Verdict vk = VerifyReport(resigned, cls_, testing::kNonce, *raw);
+  EXPECT_FALSE(vk.admitted);
+  ASSERT_FALSE(vk.reasons.empty());
+  EXPECT_NE(vk.reasons[0].find("another key"), std::string::npos) << vk.reasons[0];
+
+  // A node that signs a report with a forged challenge digest is caught by the
+  // verifier's recomputation even though the signature is valid.
+  v1::AdmissionReport forged = *parsed;
+  for (auto& p : *forged.mutable_phases()) {
+    if (p.phase() == v1::PHASE_CHALLENGE) {
+      p.mutable_challenges(4)->set_output_digest(std::string(64, '0'));
+    }
+  }
+  ASSERT_TRUE(SignReport(key_, &forged).ok());
+  Verdict vf = VerifyReport(forged, cls_, testing::kNonce, *raw);
+  EXPECT_FALSE(vf.admitted);
+  ASSERT_FALSE(vf.reasons.empty());
+  EXPECT_NE(vf.reasons[0].find("output digest is wrong"), std::string::npos) << vf.reasons[0];
+}
+
+TEST_F(AdmissionTest, BitFlipEveryMillionOutputsIsRejected) {
+  testing::BitFlipBackend backend(testing::Cpu());
+  v1::AdmissionReport r = RunOn(backend);
+  EXPECT_GT(backend.flips(), 0);
+  EXPECT_FALSE(r.admitted());
+  // The first phase that produces a millionth output catches it: which one depends
+  // on output counts, but it must be an exactness verdict, and it must be named.
+  int incorrect = 0;
+  for (const auto& p : r.phases()) {
+    if (p.disposition() == v1::DISPOSITION_INCORRECT) {
+      ++incorrect;
+      bool named = false;
+      for (const auto& reason : r.reasons()) named |= reason.rfind(p.name() + ":", 0) == 0;
+      EXPECT_TRUE(named) << p.name();
+    }
+  }
+  EXPECT_GE(incorrect, 1);
+}
+
+TEST_F(AdmissionTest, ShapeCachingBackendIsCaughtByChallenges) {
+  testing::ShapeCachingBackend backend(testing::Cpu());
+  v1::AdmissionReport r = RunOn(backend);
+  ExpectRejectedAt(r, v1::PHASE_CHALLENGE, v1::DISPOSITION_INCORRECT);
+  EXPECT_NE(PhaseOf(r, v1::PHASE_CHALLENGE).reason().find("challenge/"), std::string::npos);
+}
+
+TEST_F(AdmissionTest, MemoizingBackendIsCaughtByRepeatTiming) {
+  testing::MemoizingBackend backend(testing::Cpu());
+  v1::AdmissionReport r = RunOn(backend);
+  // Its answers are all correct; only the timing of repeated inputs gives it away.
+  EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).disposition(), v1::DISPOSITION_PASSED);
+  ExpectRejectedAt(r, v1::PHASE_PERFORMANCE, v1::DISPOSITION_FAILED);
+  EXPECT_NE(PhaseOf(r, v1::PHASE_PERFORMANCE).reason().find("repeat_speedup"), std::string::npos)
+      << PhaseOf(r, v1::PHASE_PERFORMANCE).reason();
+}
+
+TEST_F(AdmissionTest, SlowBackendIsRejectedOnThroughput) {
+  testing::SlowBackend backend(testing::Cpu());
+  v1::AdmissionReport r = RunOn(backend);
+  EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).disposition(), v1::DISPOSITION_PASSED);
+  ExpectRejectedAt(r, v1::PHASE_PERFORMANCE, v1::DISPOSITION_FAILED);
+  EXPECT_NE(PhaseOf(r, v1::PHASE_PERFORMANCE).reason().find("s8_gops"), std::string::npos)
+      << PhaseOf(r, v1::PHASE_PERFORMANCE).reason();
+}
+
+TEST_F(AdmissionTest, BackendNotAllowedByClassIsRejectedAtInventory) {
+  const std::string text = std::string(testing::kTestClass);
+  std::string strict = text;
+  strict.replace(strict.find("[\"cpu\", \"reference\"]"), 20, "[\"cuda\"]");
+  auto cls = testing::WriteAndLoadClass(dir_.path(), strict.c_str(), "strict");
+  auto cpu = testing::Cpu();
+  RunOptions o = testing::QuickOptions(cls);
+  auto r = RunAdmission(*cpu, cls, o);
+  ASSERT_TRUE(r.ok());
+  ExpectRejectedAt(*r, v1::PHASE_INVENTORY, v1::DISPOSITION_FAILED);
+}
+
+TEST_F(AdmissionTest, BadNonceIsAnError) {
+  auto cpu = testing::Cpu();
+  RunOptions o = testing::QuickOptions(cls_);
+  o.nonce_hex = "xyz";
+  EXPECT_EQ(RunAdmission(*cpu, cls_, o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace datanode::conformance

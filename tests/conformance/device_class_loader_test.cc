@@ -1,0 +1,80 @@
+// Copyright 2026 The datanode Authors.
+#include "device_classes/device_class_loader.h"
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+
+namespace datanode::device_classes {
+namespace {
+
+TEST(DeviceClassLoader, ShippedClassesLoad) {
+  for (const char* name : {"mini_pc", "gpu", "tpu", "storage"}) {
+    auto path = ResolveClassPath(name, {DATANODE_SOURCE_DIR "/device_classes"});
+    ASSERT_TRUE(path.ok()) << path.status();
+    auto cls = LoadClassFile(*path);
+    ASSERT_TRUE(cls.ok()) << cls.status();
+    EXPECT_EQ(cls->device_class.name(), name);
+    EXPECT_EQ(cls->digest_hex.size(), 64u);
+  }
+}
+
+TEST(DeviceClassLoader, ReportsEverySemanticErrorWithItsLine) {
+  const char* text =
+      "name: \"Bad Name\"\n"               // line 1: bad characters
+      "spec_version: 1\n"                  // line 2
+      "compute {\n"                        // line 3
+      "  allowed_backends: \"cpu\"\n"      // line 4
+      "  allowed_backends: \"tpu9000\"\n"  // line 5: unknown backend
+      "  required_ops: \"matmul_s8_s32\"\n"
+      "  required_ops: \"fft\"\n"                      // line 7: unknown op
+      "  canonical_shape { m: 64 n: 64 k: 200000 }\n"  // line 8: K too large
+      "  min_s8_gops: -1\n"                            // line 9
+      "  max_repeat_speedup: 1.5\n"
+      "  max_challenge_seconds: 1\n"
+      "}\n"
+      "quick {\n"  // line 13: missing fields inside
+      "  challenge_count: 1\n"
+      "  sampled_rows: 1\n"
+      "  stability_repetitions: 1\n"  // line 16: < 2
+      "  memory_test_mib: 1\n"
+      "  performance_seconds: 1\n"
+      "}\n";  // no `full`
+  auto cls = ParseClassText(text, "bad.textproto");
+  ASSERT_FALSE(cls.ok());
+  std::string msg(cls.status().message());
+  for (const char* want :
+       {"bad.textproto:1:1: name: must match",
+        "bad.textproto:5:3: allowed_backends: unknown backend",
+        "bad.textproto:7:3: required_ops: unknown op",
+        "bad.textproto:8:3: canonical_shape:", "bad.textproto:9:3: min_s8_gops: must be > 0",
+        "bad.textproto:16:3: stability_repetitions: must be >= 2", "full: required"}) {
+    EXPECT_NE(msg.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << msg;
+  }
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n') + 1, 7) << msg;
+}
+
+TEST(DeviceClassLoader, SyntaxErrorHasLineAndColumn) {
+  auto cls = ParseClassText("name: \"x\"\nspec_version: 1\nbogus_field: 3\n", "s.textproto");
+  ASSERT_FALSE(cls.ok());
+  EXPECT_NE(std::string(cls.status().message()).find("s.textproto:3:"), std::string::npos)
+      << cls.status();
+}
+
+TEST(DeviceClassLoader, MissingSectionPointsAtClass) {
+  auto cls = ParseClassText("name: \"x\"\nspec_version: 1\nquick {}\nfull {}\n", "m.textproto");
+  ASSERT_FALSE(cls.ok());
+  EXPECT_NE(std::string(cls.status().message()).find("compute or a storage section"),
+            std::string::npos)
+      << cls.status();
+}
+
+TEST(DeviceClassLoader, ResolvesNamesAndRejectsUnknown) {
+  EXPECT_EQ(*ResolveClassPath("dir/x.textproto", {}), "dir/x.textproto");
+  EXPECT_EQ(
+      ResolveClassPath("no_such_class", {DATANODE_SOURCE_DIR "/device_classes"}).status().code(),
+      absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace datanode::device_classes

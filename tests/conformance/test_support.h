@@ -1,0 +1,238 @@
+// Copyright 2026 The datanode Authors.
+//
+// Test helpers: a small test class, temp directories, and faulty backends that wrap
+// a real one (injected into RunAdmission).
+#ifndef DATANODE_TESTS_CONFORMANCE_TEST_SUPPORT_H_
+#define DATANODE_TESTS_CONFORMANCE_TEST_SUPPORT_H_
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include "conformance/conformance.h"
+#include "datanode/ops/backend.h"
+#include "device_classes/device_class_loader.h"
+#include "gtest/gtest.h"
+
+namespace datanode::conformance::testing {
+
+// Small shapes and short phases so the whole suite stays fast on 2 loaded cores;
+// thresholds far below an honest CPU and far above the faulty backends.
+inline constexpr char kTestClass[] = R"pb(
+  name: "test_pc"
+  spec_version: 1
+  compute {
+    allowed_backends: [ "cpu", "reference" ]
+    required_ops: [
+      "matmul_s8_s32",
+      "matmul_s8_f32",
+      "matmul_q8_0_q8_0",
+      "matmul_q8_0_q4_0",
+      "matmul_q8_0_q4_1",
+      "quantize_f32_s8_row",
+      "quantize_f32_q8_0"
+    ]
+    min_device_memory_mib: 256
+    canonical_shape { m: 128 n: 256 k: 256 }
+    min_s8_gops: 5
+    min_memory_bandwidth_gbps: 0.1
+    max_repeat_speedup: 2.0
+    max_challenge_seconds: 5
+  }
+  quick {
+    challenge_count: 3
+    sampled_rows: 2
+    stability_repetitions: 3
+    memory_test_mib: 4
+    performance_seconds: 0.6
+  }
+  full {
+    challenge_count: 3
+    sampled_rows: 2
+    stability_repetitions: 3
+    memory_test_mib: 4
+    performance_seconds: 0.6
+  }
+)pb";
+
+inline constexpr char kTestStorageClass[] = R"pb(
+  name: "test_storage"
+  spec_version: 1
+  storage {
+    min_capacity_gib: 0.01
+    min_seq_write_mbps: 0.5
+    min_seq_read_mbps: 0.5
+    max_fsync_latency_ms: 5000
+    max_proof_response_ms: 5000
+  }
+  quick { storage_test_mib: 4 proof_challenges: 24 }
+  full { storage_test_mib: 4 proof_challenges: 24 }
+)pb";
+
+inline constexpr char kNonce[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "dn-conf-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Writes the class text into `dir` and loads it (so it has a file digest).
+inline device_classes::LoadedClass WriteAndLoadClass(const std::string& dir, const char* text,
+                                                     const char* name) {
+  std::string path = dir + "/" + name + ".textproto";
+  std::ofstream(path) << text;
+  auto cls = device_classes::LoadClassFile(path);
+  EXPECT_TRUE(cls.ok()) << cls.status();
+  return *cls;
+}
+
+inline RunOptions QuickOptions(const device_classes::LoadedClass& cls) {
+  RunOptions o;
+  o.nonce_hex = kNonce;
+  o.profile_name = "quick";
+  o.profile = cls.device_class.quick();
+  o.progress = false;
+  return o;
+}
+
+// Forwards to a real backend; subclasses tamper with Run().
+class WrappingBackend : public ops::Backend {
+ public:
+  explicit WrappingBackend(std::unique_ptr<ops::Backend> inner) : inner_(std::move(inner)) {}
+  const char* Name() const override { return inner_->Name(); }
+  std::string Description() const override { return "faulty wrapper of " + inner_->Description(); }
+  bool Supports(ops::OpKind kind) const override { return inner_->Supports(kind); }
+  absl::Status Run(const ops::OpArgs& args) override { return inner_->Run(args); }
+
+ protected:
+  std::unique_ptr<ops::Backend> inner_;
+};
+
+// Flips one bit in every millionth output element (counted over all calls).
+class BitFlipBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status Run(const ops::OpArgs& args) override {
+    absl::Status st = inner_->Run(args);
+    if (!st.ok()) return st;
+    int64_t elements = static_cast<int64_t>(args.out.size() / 4);
+    int64_t before = count_.fetch_add(elements);
+    for (int64_t next = (before / kPeriod + 1) * kPeriod - 1; next < before + elements;
+         next += kPeriod) {
+      args.out[(next - before) * 4 + 1] ^= 0x10;  // one bit of one element
+      flips_.fetch_add(1);
+    }
+    return st;
+  }
+  int64_t flips() const { return flips_.load(); }
+  static constexpr int64_t kPeriod = 1000000;
+
+ private:
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> flips_{0};
+};
+
+// Replays the first output it computed for a shape whenever that shape comes again.
+class ShapeCachingBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status Run(const ops::OpArgs& args) override {
+    auto key = std::make_tuple(static_cast<int>(args.kind), args.m, args.n, args.k);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      std::memcpy(args.out.data(), it->second.first.data(), args.out.size());
+      if (!args.out_scale.empty()) {
+        std::memcpy(args.out_scale.data(), it->second.second.data(), args.out_scale.size());
+      }
+      return absl::OkStatus();
+    }
+    absl::Status st = inner_->Run(args);
+    cache_[key] = {std::vector<uint8_t>(args.out.begin(), args.out.end()),
+                   std::vector<uint8_t>(args.out_scale.begin(), args.out_scale.end())};
+    return st;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::tuple<int, int64_t, int64_t, int64_t>,
+           std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>
+      cache_;
+};
+
+// Returns correct results, but remembers recent inputs and answers an identical
+// repeat from memory (a result cache keyed by content, as a cheating device might).
+class MemoizingBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status Run(const ops::OpArgs& args) override {
+    if (args.kind != ops::OpKind::kMatMulS8S32 || args.w_prepared != nullptr) {
+      return inner_->Run(args);
+    }
+    for (const Entry& e : entries_) {
+      if (e.a.size() == args.a.size() && e.w.size() == args.w.size() &&
+          std::memcmp(e.a.data(), args.a.data(), args.a.size()) == 0 &&
+          std::memcmp(e.w.data(), args.w.data(), args.w.size()) == 0) {
+        std::memcpy(args.out.data(), e.out.data(), args.out.size());
+        return absl::OkStatus();
+      }
+    }
+    absl::Status st = inner_->Run(args);
+    if (st.ok()) {
+      if (entries_.size() >= 8) entries_.erase(entries_.begin());
+      entries_.push_back({std::vector<uint8_t>(args.a.begin(), args.a.end()),
+                          std::vector<uint8_t>(args.w.begin(), args.w.end()),
+                          std::vector<uint8_t>(args.out.begin(), args.out.end())});
+    }
+    return st;
+  }
+
+ private:
+  struct Entry {
+    std::vector<uint8_t> a, w, out;
+  };
+  std::vector<Entry> entries_;
+};
+
+// Correct but slow: sleeps before every call.
+class SlowBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status Run(const ops::OpArgs& args) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return inner_->Run(args);
+  }
+};
+
+inline std::unique_ptr<ops::Backend> Cpu() {
+  auto b = ops::CreateBackend("cpu");
+  EXPECT_TRUE(b.ok()) << b.status();
+  return std::move(*b);
+}
+
+inline const v1::PhaseResult& PhaseOf(const v1::AdmissionReport& r, v1::Phase phase) {
+  for (const auto& p : r.phases()) {
+    if (p.phase() == phase) return p;
+  }
+  static const v1::PhaseResult kNone;
+  return kNone;
+}
+
+}  // namespace datanode::conformance::testing
+
+#endif  // DATANODE_TESTS_CONFORMANCE_TEST_SUPPORT_H_
