@@ -28,24 +28,23 @@
 namespace datanode::ops::cuda {
 namespace {
 
-#define BENCH_CHECK(call)                                                               \
-  do {                                                                                  \
-    const cudaError_t e_ = (call);                                                      \
-    if (e_ != cudaSuccess) {                                                            \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                \
-                   cudaGetErrorString(e_));                                             \
-      std::exit(1);                                                                     \
-    }                                                                                   \
+#define BENCH_CHECK(call)                                                                         \
+  do {                                                                                            \
+    const cudaError_t e_ = (call);                                                                \
+    if (e_ != cudaSuccess) {                                                                      \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                               \
+    }                                                                                             \
   } while (0)
 
-#define LT_CHECK(call)                                                                     \
-  do {                                                                                     \
-    const cublasStatus_t s_ = (call);                                                      \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                     \
-      std::fprintf(stderr, "%s:%d: %s: cublas status %d\n", __FILE__, __LINE__, #call,     \
-                   static_cast<int>(s_));                                                  \
-      std::exit(1);                                                                        \
-    }                                                                                      \
+#define LT_CHECK(call)                                                                 \
+  do {                                                                                 \
+    const cublasStatus_t s_ = (call);                                                  \
+    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                 \
+      std::fprintf(stderr, "%s:%d: %s: cublas status %d\n", __FILE__, __LINE__, #call, \
+                   static_cast<int>(s_));                                              \
+      std::exit(1);                                                                    \
+    }                                                                                  \
   } while (0)
 
 double g_min_seconds = 0.3;
@@ -68,7 +67,8 @@ double TimeIt(const std::function<void()>& launch, cudaStream_t stream) {
     BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
     seconds = ms / 1e3;
     if (seconds >= g_min_seconds || iters >= (1 << 20)) break;
-    iters = seconds <= 0 ? iters * 16 : static_cast<int>(iters * (g_min_seconds * 1.2 / seconds)) + 1;
+    iters =
+        seconds <= 0 ? iters * 16 : static_cast<int>(iters * (g_min_seconds * 1.2 / seconds)) + 1;
   }
   BENCH_CHECK(cudaEventDestroy(start));
   BENCH_CHECK(cudaEventDestroy(stop));
@@ -116,8 +116,8 @@ LtGemm MakeLtGemm(cublasLtHandle_t lt, cudaDataType_t in_type, cudaDataType_t ou
                                                 &workspace, sizeof(workspace)));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, g.desc, g.wl, g.al, g.cl, g.cl,
-                                                           pref, 1, &result, &found);
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(lt, g.desc, g.wl, g.al, g.cl, g.cl, pref, 1, &result, &found);
   LT_CHECK(cublasLtMatmulPreferenceDestroy(pref));
   if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
     g.algo = result.algo;

@@ -140,9 +140,8 @@ class CudaBackend final : public Backend {
 
   const char* Name() const override { return "cuda"; }
   std::string Description() const override {
-    return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ",
-                        sm_count_, " SMs, ", memory_bytes_ >> 20,
-                        " MiB), mma.sync s8 tensor-core GEMM");
+    return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_,
+                        " SMs, ", memory_bytes_ >> 20, " MiB), mma.sync s8 tensor-core GEMM");
   }
   bool Supports(OpKind) const override { return true; }
 
@@ -172,8 +171,8 @@ class CudaBackend final : public Backend {
     return absl::UnimplementedError("cuda: unknown op kind");
   }
 
-  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
-                                                                  int64_t k, ByteSpan w,
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n, int64_t k,
+                                                                  ByteSpan w,
                                                                   ByteSpan w_scale) override {
     if (!IsMatMul(kind)) {
       return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), " takes no weights"));
@@ -182,8 +181,8 @@ class CudaBackend final : public Backend {
     if (static_cast<int64_t>(w.size()) != sizes.w ||
         static_cast<int64_t>(w_scale.size()) != sizes.w_scale) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "cuda: ", OpKindName(kind), " weights for n=", n, ", k=", k, " must be ", sizes.w,
-          " + ", sizes.w_scale, " bytes, got ", w.size(), " + ", w_scale.size()));
+          "cuda: ", OpKindName(kind), " weights for n=", n, ", k=", k, " must be ", sizes.w, " + ",
+          sizes.w_scale, " bytes, got ", w.size(), " + ", w_scale.size()));
     }
     RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
@@ -239,9 +238,8 @@ absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* p
   const auto* a_dev = reinterpret_cast<const int8_t*>(in + a_off);
   const auto* w_dev = reinterpret_cast<const int8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* c32, scope.Device(pool_, static_cast<size_t>(plan.mp * plan.np * 4)));
-  CUDA_RETURN_IF_ERROR(
-      LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
-      "LaunchMatMulS8Mma");
+  CUDA_RETURN_IF_ERROR(LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+                       "LaunchMatMulS8Mma");
   if (!scaled) {
     CUDA_RETURN_IF_ERROR(
         cudaMemcpy2DAsync(staging + out_off, static_cast<size_t>(args.n * 4), c32,
@@ -250,16 +248,15 @@ absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* p
         "cudaMemcpy2DAsync(s32 out)");
   } else {
     const auto* as_dev = reinterpret_cast<const uint32_t*>(in + as_off);
-    const auto* ws_dev = static_cast<const uint32_t*>(prepared ? prepared->w_scale()
-                                                               : in + ws_off);
+    const auto* ws_dev = static_cast<const uint32_t*>(prepared ? prepared->w_scale() : in + ws_off);
     ASSIGN_OR_RETURN(void* out_dev, scope.Device(pool_, out_bytes));
     CUDA_RETURN_IF_ERROR(
         LaunchS8ScaleEpilogue(static_cast<const int32_t*>(c32), plan.np, as_dev, ws_dev, args.m,
                               args.n, static_cast<uint32_t*>(out_dev), stream),
         "LaunchS8ScaleEpilogue");
-    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging + out_off, out_dev, out_bytes,
-                                         cudaMemcpyDeviceToHost, stream),
-                         "cudaMemcpyAsync(f32 out)");
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(staging + out_off, out_dev, out_bytes, cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpyAsync(f32 out)");
   }
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "s8 matmul");
   std::memcpy(args.out.data(), staging + out_off, out_bytes);
@@ -284,13 +281,13 @@ absl::Status CudaBackend::RunQ8(const OpArgs& args, const CudaPreparedWeights* p
   auto* in = static_cast<uint8_t*>(in_dev);
   const auto* w_dev = static_cast<const uint8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* out_dev, scope.Device(pool_, args.out.size()));
-  CUDA_RETURN_IF_ERROR(LaunchMatMulQ8(FormatOf(args.kind), in + a_off, w_dev, args.m, args.n,
-                                      args.k / kQBlockSize, static_cast<uint32_t*>(out_dev),
-                                      stream),
-                       "LaunchMatMulQ8");
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging + out_off, out_dev, args.out.size(),
-                                       cudaMemcpyDeviceToHost, stream),
-                       "cudaMemcpyAsync(q8 out)");
+  CUDA_RETURN_IF_ERROR(
+      LaunchMatMulQ8(FormatOf(args.kind), in + a_off, w_dev, args.m, args.n, args.k / kQBlockSize,
+                     static_cast<uint32_t*>(out_dev), stream),
+      "LaunchMatMulQ8");
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(staging + out_off, out_dev, args.out.size(), cudaMemcpyDeviceToHost, stream),
+      "cudaMemcpyAsync(q8 out)");
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "q8 matmul");
   std::memcpy(args.out.data(), staging + out_off, args.out.size());
   return absl::OkStatus();
@@ -309,8 +306,7 @@ absl::Status CudaBackend::RunQuantize(const OpArgs& args, CallScope& scope) {
   ASSIGN_OR_RETURN(void* dev, scope.Device(pool_, layout.total()));
   auto* base = static_cast<uint8_t*>(dev);
   CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(base + x_off, staging + x_off, args.a.size(), cudaMemcpyHostToDevice,
-                      stream),
+      cudaMemcpyAsync(base + x_off, staging + x_off, args.a.size(), cudaMemcpyHostToDevice, stream),
       "cudaMemcpyAsync(quantize input)");
   const auto* x = reinterpret_cast<const uint32_t*>(base + x_off);
   if (args.kind == OpKind::kQuantizeS8Row) {
@@ -322,9 +318,9 @@ absl::Status CudaBackend::RunQuantize(const OpArgs& args, CallScope& scope) {
     CUDA_RETURN_IF_ERROR(LaunchQuantizeQ8_0(x, args.m, args.k, base + out_off, stream),
                          "LaunchQuantizeQ8_0");
   }
-  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging + out_off, base + out_off, out_bytes,
-                                       cudaMemcpyDeviceToHost, stream),
-                       "cudaMemcpyAsync(quantize out)");
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(staging + out_off, base + out_off, out_bytes, cudaMemcpyDeviceToHost, stream),
+      "cudaMemcpyAsync(quantize out)");
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "quantize");
   std::memcpy(args.out.data(), staging + out_off, args.out.size());
   if (!args.out_scale.empty()) {

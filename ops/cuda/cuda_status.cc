@@ -37,9 +37,9 @@ absl::StatusCode CudaErrorCode(cudaError_t err) {
 
 absl::Status CudaStatus(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return absl::OkStatus();
-  return absl::Status(CudaErrorCode(err), absl::StrCat("cuda: ", what, ": ",
-                                                       cudaGetErrorString(err), " [",
-                                                       cudaGetErrorName(err), "]"));
+  return absl::Status(CudaErrorCode(err),
+                      absl::StrCat("cuda: ", what, ": ", cudaGetErrorString(err), " [",
+                                   cudaGetErrorName(err), "]"));
 }
 
 }  // namespace datanode::ops::cuda

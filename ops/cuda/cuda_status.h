@@ -23,11 +23,11 @@ absl::Status CudaStatus(cudaError_t err, const char* what);
 }  // namespace datanode::ops::cuda
 
 // Returns from the enclosing function if the CUDA call fails.
-#define CUDA_RETURN_IF_ERROR(call, what)                                          \
-  do {                                                                            \
-    if (const cudaError_t dn_cuda_err_ = (call); dn_cuda_err_ != cudaSuccess) {   \
-      return ::datanode::ops::cuda::CudaStatus(dn_cuda_err_, what);               \
-    }                                                                             \
+#define CUDA_RETURN_IF_ERROR(call, what)                                        \
+  do {                                                                          \
+    if (const cudaError_t dn_cuda_err_ = (call); dn_cuda_err_ != cudaSuccess) { \
+      return ::datanode::ops::cuda::CudaStatus(dn_cuda_err_, what);             \
+    }                                                                           \
   } while (0)
 
 #endif  // DATANODE_OPS_CUDA_CUDA_STATUS_H_

@@ -32,7 +32,8 @@ class DevicePool;
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  DeviceBuffer(DevicePool* pool, void* data, size_t bytes) : pool_(pool), data_(data), bytes_(bytes) {}
+  DeviceBuffer(DevicePool* pool, void* data, size_t bytes)
+      : pool_(pool), data_(data), bytes_(bytes) {}
   DeviceBuffer(DeviceBuffer&& other) noexcept { *this = std::move(other); }
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
   DeviceBuffer(const DeviceBuffer&) = delete;

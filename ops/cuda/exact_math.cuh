@@ -115,7 +115,9 @@ DN_HD uint32_t RoundToIeee(i128 mantissa, int exponent) {
 }
 
 // Mirrors RoundToF32Bits / RoundToF16Bits.
-DN_HD uint32_t RoundF32(i128 mantissa, int exponent) { return RoundToIeee<23, 8>(mantissa, exponent); }
+DN_HD uint32_t RoundF32(i128 mantissa, int exponent) {
+  return RoundToIeee<23, 8>(mantissa, exponent);
+}
 DN_HD uint16_t RoundF16(i128 mantissa, int exponent) {
   return static_cast<uint16_t>(RoundToIeee<10, 5>(mantissa, exponent));
 }

@@ -30,9 +30,8 @@ unsigned GridFor(int64_t total) {
 
 }  // namespace
 
-cudaError_t LaunchMatMulQ8(Q8WeightFormat format, const uint8_t* a, const uint8_t* w,
-                           int64_t m, int64_t n, int64_t blocks, uint32_t* out,
-                           cudaStream_t stream) {
+cudaError_t LaunchMatMulQ8(Q8WeightFormat format, const uint8_t* a, const uint8_t* w, int64_t m,
+                           int64_t n, int64_t blocks, uint32_t* out, cudaStream_t stream) {
   const unsigned grid = GridFor(m * n);
   switch (format) {
     case Q8WeightFormat::kQ8_0:

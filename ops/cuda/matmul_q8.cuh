@@ -16,9 +16,8 @@
 namespace datanode::ops::cuda {
 
 // a: Q8_0 [m, blocks], w: `format` [n, blocks] (raw ggml bytes), out: f32 bits [m, n].
-cudaError_t LaunchMatMulQ8(Q8WeightFormat format, const uint8_t* a, const uint8_t* w,
-                           int64_t m, int64_t n, int64_t blocks, uint32_t* out,
-                           cudaStream_t stream);
+cudaError_t LaunchMatMulQ8(Q8WeightFormat format, const uint8_t* a, const uint8_t* w, int64_t m,
+                           int64_t n, int64_t blocks, uint32_t* out, cudaStream_t stream);
 
 }  // namespace datanode::ops::cuda
 

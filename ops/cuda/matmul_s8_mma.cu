@@ -54,7 +54,7 @@ struct KernelArgs {
 };
 
 template <int kBM, int kBN, int kWarpsM, int kWarpsN>
-__global__ void __launch_bounds__(kWarpsM * kWarpsN * 32)
+__global__ void __launch_bounds__(kWarpsM* kWarpsN * 32)
     MatMulS8MmaKernel(const int8_t* __restrict__ a, const int8_t* __restrict__ w,
                       int32_t* __restrict__ c32, KernelArgs args) {
   constexpr int kThreads = kWarpsM * kWarpsN * 32;
@@ -74,9 +74,9 @@ __global__ void __launch_bounds__(kWarpsM * kWarpsN * 32)
   int64_t m_tile, n_tile;
   TileCoords(blockIdx.x, args.tiles_m, args.tiles_n, &m_tile, &n_tile);
   const int64_t kt_begin = static_cast<int64_t>(blockIdx.z) * args.k_tiles_per_split;
-  const int64_t kt_end =
-      kt_begin + args.k_tiles_per_split < args.k_tiles ? kt_begin + args.k_tiles_per_split
-                                                       : args.k_tiles;
+  const int64_t kt_end = kt_begin + args.k_tiles_per_split < args.k_tiles
+                             ? kt_begin + args.k_tiles_per_split
+                             : args.k_tiles;
   const int num_k = static_cast<int>(kt_end - kt_begin);
 
   const int8_t* a_tile = a + m_tile * kBM * args.kp + kt_begin * kS8TileK;
@@ -145,8 +145,8 @@ __global__ void __launch_bounds__(kWarpsM * kWarpsN * 32)
 #pragma unroll
       for (int nt = 0; nt < kNT; nt += 2) {
         uint32_t r[4];
-        LdMatrixX4(r, b_stage + SmemChunkOffset(warp_col + nt * 8 + LdsmBRow(lane),
-                                                LdsmBChunk(lane, ks)));
+        LdMatrixX4(
+            r, b_stage + SmemChunkOffset(warp_col + nt * 8 + LdsmBRow(lane), LdsmBChunk(lane, ks)));
         bf[nt][0] = r[0];
         bf[nt][1] = r[1];
         bf[nt + 1][0] = r[2];
@@ -170,8 +170,8 @@ __global__ void __launch_bounds__(kWarpsM * kWarpsN * 32)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int i = half * 2;
-        int32_t* dst = c32 + (row0 + mt * 16 + AccRow(lane, i)) * args.np + col0 + nt * 8 +
-                       AccCol(lane, i);
+        int32_t* dst =
+            c32 + (row0 + mt * 16 + AccRow(lane, i)) * args.np + col0 + nt * 8 + AccCol(lane, i);
         if (args.atomic_out) {
           atomicAdd(dst, acc[mt][nt][i]);
           atomicAdd(dst + 1, acc[mt][nt][i + 1]);
@@ -188,11 +188,15 @@ cudaError_t Launch(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, int
                    cudaStream_t stream) {
   auto* kernel = &MatMulS8MmaKernel<kBM, kBN, kWarpsM, kWarpsN>;
   const int smem = kS8Stages * (kBM + kBN) * kS8TileK;
-  cudaError_t err =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
-  KernelArgs args{plan.kp, plan.np, plan.tiles_m, plan.tiles_n, plan.k_tiles,
-                  plan.k_tiles_per_split, plan.splits > 1 ? 1 : 0};
+  KernelArgs args{plan.kp,
+                  plan.np,
+                  plan.tiles_m,
+                  plan.tiles_n,
+                  plan.k_tiles,
+                  plan.k_tiles_per_split,
+                  plan.splits > 1 ? 1 : 0};
   const dim3 grid(static_cast<unsigned>(plan.tiles_m * plan.tiles_n), 1,
                   static_cast<unsigned>(plan.splits));
   kernel<<<grid, kWarpsM * kWarpsN * 32, smem, stream>>>(a, w, c32, args);
@@ -216,7 +220,8 @@ cudaError_t LaunchMatMulS8Mma(const S8GemmPlan& plan, const int8_t* a, const int
   }
   static_assert(TileShapeOf(S8TileConfig::k128x128).bm == 128);
   static_assert(TileShapeOf(S8TileConfig::k64x128).bm == 64);
-  if (plan.config == S8TileConfig::k128x128) return Launch<128, kS8TileN, 2, 4>(plan, a, w, c32, stream);
+  if (plan.config == S8TileConfig::k128x128)
+    return Launch<128, kS8TileN, 2, 4>(plan, a, w, c32, stream);
   return Launch<64, kS8TileN, 2, 4>(plan, a, w, c32, stream);
 }
 

@@ -30,13 +30,13 @@ S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count) {
   }
   plan.k_tiles_per_split = (plan.k_tiles + splits - 1) / splits;
   // No empty slice: recompute the count from the rounded-up slice length.
-  plan.splits = static_cast<int>((plan.k_tiles + plan.k_tiles_per_split - 1) /
-                                 plan.k_tiles_per_split);
+  plan.splits =
+      static_cast<int>((plan.k_tiles + plan.k_tiles_per_split - 1) / plan.k_tiles_per_split);
   return plan;
 }
 
-void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p,
-                    int64_t cols_p, uint8_t* dst) {
+void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p, int64_t cols_p,
+                    uint8_t* dst) {
   for (int64_t r = 0; r < rows; ++r) {
     std::memcpy(dst + r * cols_p, src + r * cols, static_cast<size_t>(cols));
     std::memset(dst + r * cols_p + cols, 0, static_cast<size_t>(cols_p - cols));

@@ -48,9 +48,9 @@ struct S8GemmPlan {
   int64_t m = 0, n = 0, k = 0;
   int64_t mp = 0, np = 0, kp = 0;  // padded to multiples of bm, kS8TileN, kS8TileK
   int64_t tiles_m = 0, tiles_n = 0;
-  int64_t k_tiles = 0;             // kp / kS8TileK
-  int64_t k_tiles_per_split = 0;   // each split-K slice covers this many k tiles
-  int splits = 1;                  // grid z; > 1 means C32 is zeroed and atomically summed
+  int64_t k_tiles = 0;            // kp / kS8TileK
+  int64_t k_tiles_per_split = 0;  // each split-K slice covers this many k tiles
+  int splits = 1;                 // grid z; > 1 means C32 is zeroed and atomically summed
 };
 
 // Chooses the tile configuration and split-K for a GEMM of m x n x k on a device with
@@ -62,8 +62,8 @@ inline constexpr int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / 
 
 // Copies a row-major [rows, cols] byte matrix into dst [rows_p, cols_p] (rows_p >= rows,
 // cols_p >= cols) and zero-fills the padding: the host side of the zero padding above.
-void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p,
-                    int64_t cols_p, uint8_t* dst);
+void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p, int64_t cols_p,
+                    uint8_t* dst);
 
 // Linear CTA index -> (m tile, n tile), grouped by kS8RasterGroupM rows of tiles.
 // A bijection from [0, tiles_m * tiles_n).
@@ -80,8 +80,12 @@ DN_HD void TileCoords(int64_t linear, int64_t tiles_m, int64_t tiles_n, int64_t*
 
 // Warp w of a CTA computes the (bm / warps_m) x (bn / warps_n) sub-tile at these
 // offsets inside the CTA tile.
-DN_HD constexpr int WarpRow(S8TileShape s, int warp) { return (warp % s.warps_m) * (s.bm / s.warps_m); }
-DN_HD constexpr int WarpCol(S8TileShape s, int warp) { return (warp / s.warps_m) * (s.bn / s.warps_n); }
+DN_HD constexpr int WarpRow(S8TileShape s, int warp) {
+  return (warp % s.warps_m) * (s.bm / s.warps_m);
+}
+DN_HD constexpr int WarpCol(S8TileShape s, int warp) {
+  return (warp / s.warps_m) * (s.bn / s.warps_n);
+}
 
 // --- Shared memory -------------------------------------------------------------
 // A stage holds rows of kS8TileK = 64 bytes = four 16-byte chunks. Chunk c of row r

@@ -23,13 +23,12 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-cudaError_t LaunchS8ScaleEpilogue(const int32_t* c32, int64_t c32_pitch,
-                                  const uint32_t* a_scale, const uint32_t* w_scale, int64_t m,
-                                  int64_t n, uint32_t* out, cudaStream_t stream) {
+cudaError_t LaunchS8ScaleEpilogue(const int32_t* c32, int64_t c32_pitch, const uint32_t* a_scale,
+                                  const uint32_t* w_scale, int64_t m, int64_t n, uint32_t* out,
+                                  cudaStream_t stream) {
   const int64_t blocks = (m * n + kThreads - 1) / kThreads;
   const unsigned grid = static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
-  S8ScaleEpilogueKernel<<<grid, kThreads, 0, stream>>>(c32, c32_pitch, a_scale, w_scale, m, n,
-                                                       out);
+  S8ScaleEpilogueKernel<<<grid, kThreads, 0, stream>>>(c32, c32_pitch, a_scale, w_scale, m, n, out);
   return cudaGetLastError();
 }
 

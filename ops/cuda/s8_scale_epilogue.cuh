@@ -14,9 +14,9 @@ namespace datanode::ops::cuda {
 
 // c32: int32 [>= m, c32_pitch] (the padded GEMM output), a_scale: f32 bits [m],
 // w_scale: f32 bits [n], out: f32 bits [m, n] dense.
-cudaError_t LaunchS8ScaleEpilogue(const int32_t* c32, int64_t c32_pitch,
-                                  const uint32_t* a_scale, const uint32_t* w_scale, int64_t m,
-                                  int64_t n, uint32_t* out, cudaStream_t stream);
+cudaError_t LaunchS8ScaleEpilogue(const int32_t* c32, int64_t c32_pitch, const uint32_t* a_scale,
+                                  const uint32_t* w_scale, int64_t m, int64_t n, uint32_t* out,
+                                  cudaStream_t stream);
 
 }  // namespace datanode::ops::cuda
 

@@ -4,6 +4,8 @@
 // device tests skip with "no CUDA device: <reason>", and the tests at the top check
 // what can be checked anyway: the backend reports UNAVAILABLE (not a crash, not a
 // link error), and CUDA errors map to the right status codes.
+#include "ops/cuda/cuda_backend.h"
+
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -14,7 +16,6 @@
 
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
-#include "ops/cuda/cuda_backend.h"
 #include "ops/cuda/cuda_status.h"
 
 namespace datanode::ops {
@@ -72,8 +73,7 @@ TEST(CudaNoDevice, ErrorCodesFollowRetrySemantics) {
   EXPECT_EQ(cuda::CudaStatus(cudaErrorNoDevice, "x").code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(cuda::CudaStatus(cudaErrorInsufficientDriver, "x").code(),
             absl::StatusCode::kUnavailable);
-  EXPECT_EQ(cuda::CudaStatus(cudaErrorIllegalAddress, "x").code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(cuda::CudaStatus(cudaErrorIllegalAddress, "x").code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(cuda::CudaStatus(cudaErrorInvalidValue, "x").code(), absl::StatusCode::kInternal);
   const absl::Status s = cuda::CudaStatus(cudaErrorMemoryAllocation, "cudaMalloc(w)");
   EXPECT_EQ(std::string(s.message()).rfind("cuda: cudaMalloc(w): ", 0), 0u) << s;
@@ -180,8 +180,8 @@ TEST_F(CudaDeviceTest, BatchInvariance) {
       }
       one.out.assign(batch->n * 4, 0);
       ASSERT_TRUE(RunOp(*cuda_, one.Args()).ok());
-      ASSERT_TRUE(std::equal(one.out.begin(), one.out.end(),
-                             batch->out.begin() + row * batch->n * 4))
+      ASSERT_TRUE(
+          std::equal(one.out.begin(), one.out.end(), batch->out.begin() + row * batch->n * 4))
           << OpKindName(kind) << " row " << row;
     }
   }

@@ -5,6 +5,8 @@
 // against the spec (ops/exact_float.h, ops/reference/) over millions of random
 // inputs. The device build compiles the same source, so this is the proof that the
 // kernels round exactly like the reference; the GPU tests then check the rest.
+#include "ops/cuda/exact_math.cuh"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -13,7 +15,6 @@
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
-#include "ops/cuda/exact_math.cuh"
 #include "ops/cuda/q8_dot.h"
 #include "ops/reference/quantize_common.h"
 
@@ -88,10 +89,10 @@ TEST(CudaExactMath, QuantizeExactMatchesSpec) {
       // The realistic case: s near |x| / 127, so q lands inside [-127, 127].
       const uint32_t x_abs = x_bits & 0x7FFFFFFFu;
       const ExactValue ax = DecodeF32Bits(x_abs);
-      s_bits = ax.mantissa == 0 ? 1u
-                                : RoundQuotientToF32Bits(ax.mantissa, ax.exponent,
-                                                         rng.Uniform(100, 127)) +
-                                      static_cast<uint32_t>(rng.Uniform(0, 3));
+      s_bits = ax.mantissa == 0
+                   ? 1u
+                   : RoundQuotientToF32Bits(ax.mantissa, ax.exponent, rng.Uniform(100, 127)) +
+                         static_cast<uint32_t>(rng.Uniform(0, 3));
     }
     if ((s_bits & 0x7FFFFFFFu) == 0) s_bits = 1;
     const ExactValue x = DecodeF32Bits(x_bits);
@@ -107,13 +108,14 @@ TEST(CudaExactMath, S8ScaleEpilogueMatchesSpec) {
   SplitMix64 rng(5);
   for (int i = 0; i < 2'000'000; ++i) {
     const int64_t bound = int64_t{127} * 127 * kMaxK;
-    const int32_t isum = static_cast<int32_t>(rng.Uniform(-bound, bound) / (1 << rng.Uniform(0, 24)));
+    const int32_t isum =
+        static_cast<int32_t>(rng.Uniform(-bound, bound) / (1 << rng.Uniform(0, 24)));
     const uint32_t sa = static_cast<uint32_t>(rng.Next()) & 0xFF7FFFFFu;
     const uint32_t sw = static_cast<uint32_t>(rng.Next()) & 0xFF7FFFFFu;
     const ExactValue a = DecodeF32Bits(sa);
     const ExactValue w = DecodeF32Bits(sw);
-    const uint32_t want = RoundToF32Bits(int128{a.mantissa} * w.mantissa * isum,
-                                         a.exponent + w.exponent);
+    const uint32_t want =
+        RoundToF32Bits(int128{a.mantissa} * w.mantissa * isum, a.exponent + w.exponent);
     ASSERT_EQ(ScaleS8Element(isum, sa, sw), want) << isum << " " << sa << " " << sw;
   }
 }

@@ -23,7 +23,8 @@ namespace {
 TEST(CudaS8Plan, PaddingAndSplitKCoverEverything) {
   for (int64_t m : {1, 2, 15, 16, 63, 64, 65, 127, 128, 129, 1000, 4096}) {
     for (int64_t n : {1, 7, 127, 128, 129, 4096, 8192}) {
-      for (int64_t k : {int64_t{1}, int64_t{31}, int64_t{32}, int64_t{63}, int64_t{64}, int64_t{65}, int64_t{1000}, int64_t{4096}, int64_t{8192}, kMaxK}) {
+      for (int64_t k : {int64_t{1}, int64_t{31}, int64_t{32}, int64_t{63}, int64_t{64}, int64_t{65},
+                        int64_t{1000}, int64_t{4096}, int64_t{8192}, kMaxK}) {
         for (int sms : {1, 46, 132}) {
           const S8GemmPlan p = PlanS8Gemm(m, n, k, sms);
           const S8TileShape s = TileShapeOf(p.config);
@@ -161,24 +162,28 @@ std::vector<int32_t> EmulateKernel(const S8GemmPlan& p, const std::vector<uint8_
       for (int64_t kt = kt_begin; kt < kt_end; ++kt) {
         for (int q = 0; q < s.bm * 4; ++q) {
           std::memcpy(&sa[SmemChunkOffset(LoadRow(q), LoadChunk(q))],
-                      &a[(m_tile * s.bm + LoadRow(q)) * p.kp + kt * kS8TileK + LoadChunk(q) * 16], 16);
+                      &a[(m_tile * s.bm + LoadRow(q)) * p.kp + kt * kS8TileK + LoadChunk(q) * 16],
+                      16);
         }
         for (int q = 0; q < s.bn * 4; ++q) {
           std::memcpy(&sb[SmemChunkOffset(LoadRow(q), LoadChunk(q))],
-                      &w[(n_tile * s.bn + LoadRow(q)) * p.kp + kt * kS8TileK + LoadChunk(q) * 16], 16);
+                      &w[(n_tile * s.bn + LoadRow(q)) * p.kp + kt * kS8TileK + LoadChunk(q) * 16],
+                      16);
         }
         for (int warp = 0; warp < warps; ++warp) {
           for (int ks = 0; ks < kS8TileK / 32; ++ks) {
             for (int mt = 0; mt < mt_count; ++mt) {
               int rows[32];
               for (int l = 0; l < 32; ++l) {
-                rows[l] = SmemChunkOffset(WarpRow(s, warp) + mt * 16 + LdsmARow(l), LdsmAChunk(l, ks));
+                rows[l] =
+                    SmemChunkOffset(WarpRow(s, warp) + mt * 16 + LdsmARow(l), LdsmAChunk(l, ks));
               }
               uint32_t af[32][4];
               EmulateLdmatrixX4(sa.data(), rows, af);
               for (int nt = 0; nt < nt_count; nt += 2) {
                 for (int l = 0; l < 32; ++l) {
-                  rows[l] = SmemChunkOffset(WarpCol(s, warp) + nt * 8 + LdsmBRow(l), LdsmBChunk(l, ks));
+                  rows[l] =
+                      SmemChunkOffset(WarpCol(s, warp) + nt * 8 + LdsmBRow(l), LdsmBChunk(l, ks));
                 }
                 uint32_t r[32][4];
                 EmulateLdmatrixX4(sb.data(), rows, r);
@@ -206,7 +211,8 @@ std::vector<int32_t> EmulateKernel(const S8GemmPlan& p, const std::vector<uint8_
               for (int i = 0; i < 4; ++i) {
                 const int64_t row = m_tile * s.bm + WarpRow(s, warp) + mt * 16 + AccRow(l, i);
                 const int64_t col = n_tile * s.bn + WarpCol(s, warp) + nt * 8 + AccCol(l, i);
-                c[row * p.np + col] += acc[(((warp * mt_count + mt) * nt_count) + nt) * 128 + l * 4 + i];
+                c[row * p.np + col] +=
+                    acc[(((warp * mt_count + mt) * nt_count) + nt) * 128 + l * 4 + i];
               }
             }
           }
@@ -221,10 +227,11 @@ TEST(CudaS8Plan, KernelEmulationMatchesReference) {
   const struct {
     int64_t m, n, k;
     int sms;
-  } kShapes[] = {{1, 1, 1, 132},     {3, 5, 7, 132},     {16, 8, 32, 132},  {65, 129, 130, 132},
+  } kShapes[] = {{1, 1, 1, 132},     {3, 5, 7, 132},       {16, 8, 32, 132},  {65, 129, 130, 132},
                  {130, 140, 300, 1}, {64, 256, 1000, 132}, {129, 128, 64, 1}, {200, 257, 191, 132}};
   for (const auto& shape : kShapes) {
-    auto in = MakeRandomInputs(OpKind::kMatMulS8S32, shape.m, shape.n, shape.k, shape.m * 1000 + shape.k);
+    auto in =
+        MakeRandomInputs(OpKind::kMatMulS8S32, shape.m, shape.n, shape.k, shape.m * 1000 + shape.k);
     ASSERT_TRUE(in.ok());
     OpInputs ref = *in;
     reference::MatMulS8S32(ref.Args(), ref.w);
@@ -237,9 +244,8 @@ TEST(CudaS8Plan, KernelEmulationMatchesReference) {
       for (int64_t j = 0; j < shape.n; ++j) {
         int32_t want;
         std::memcpy(&want, &ref.out[(i * shape.n + j) * 4], 4);
-        ASSERT_EQ(c[i * p.np + j], want) << "shape " << shape.m << "x" << shape.n << "x"
-                                         << shape.k << " splits " << p.splits << " at " << i
-                                         << "," << j;
+        ASSERT_EQ(c[i * p.np + j], want) << "shape " << shape.m << "x" << shape.n << "x" << shape.k
+                                         << " splits " << p.splits << " at " << i << "," << j;
       }
     }
   }
