@@ -31,22 +31,28 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const int32_t* ws = w.scales(p);
   const int32_t* wm = w.min_scales(p);
   const uint8_t* arow[MR];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc_e[MR][2];
   __m256i acc_o[MR][2];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
     for (int h = 0; h < 2; ++h) acc_e[i][h] = acc_o[i][h] = _mm256_setzero_si256();
   }
   int128 acc128[kFast ? 1 : MR][kPanelCols] = {};
 
   for (int64_t b = 0; b < nb; ++b) {
     __m256i acc[MR][2];
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     const uint8_t* wb = wq + b * kPanelBlockBytes;
+#pragma GCC unroll 16
     for (int q = 0; q < kQuadsPerBlock; ++q) {
       const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64));
       const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64 + 32));
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const __m256i av = _mm256_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
         const __m256i aa = _mm256_abs_epi8(av);
@@ -57,6 +63,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
       }
     }
     if constexpr (kFast) {
+#pragma GCC unroll 16
       for (int h = 0; h < 2; ++h) {
         const __m256i s = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws + b * 16 + h * 8));
         const __m256i s_odd = _mm256_srli_epi64(s, 32);
@@ -66,6 +73,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
           mm = _mm256_load_si256(reinterpret_cast<const __m256i*>(wm + b * 16 + h * 8));
           mm_odd = _mm256_srli_epi64(mm, 32);
         }
+#pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           const int64_t at = (r0 + i) * nb + b;
           const __m256i prod = _mm256_mullo_epi32(acc[i][h], _mm256_set1_epi32(ar.ma[at]));
@@ -85,6 +93,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
     } else {
       const uint16_t* rd = w.raw_d(p) + b * kPanelCols;
       const uint16_t* rm = kMin ? w.raw_m(p) + b * kPanelCols : nullptr;
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         alignas(32) int32_t isum[kPanelCols];
         _mm256_store_si256(reinterpret_cast<__m256i*>(isum), acc[i][0]);
@@ -100,11 +109,13 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
 
   const int64_t valid = std::min<int64_t>(kPanelCols, job.n - p * kPanelCols);
   const int32_t* ce = w.col_exp(p);
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     uint8_t* out = job.out + ((r0 + i) * job.n + p * kPanelCols) * 4;
     if constexpr (kFast) {
       alignas(32) int64_t ev[2][4];
       alignas(32) int64_t od[2][4];
+#pragma GCC unroll 16
       for (int h = 0; h < 2; ++h) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(ev[h]), acc_e[i][h]);
         _mm256_store_si256(reinterpret_cast<__m256i*>(od[h]), acc_o[i][h]);

@@ -37,12 +37,14 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   const uint8_t* wq[NC];
   const int32_t* ws[NC];
   const int32_t* wm[NC];
+#pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     wq[j] = w.quants(p + j);
     ws[j] = w.scales(p + j);
     wm[j] = w.min_scales(p + j);
   }
   const uint8_t* arow[MR];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
   const int32_t* init = ar.vnni_init.data() + r0 * nb;
   const int64_t* mas = ar.ma_shifted.data() + r0 * nb;
@@ -50,28 +52,37 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 
   __m512i acc_e[MR][NC];
   __m512i acc_o[MR][NC];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
     for (int j = 0; j < NC; ++j) acc_e[i][j] = acc_o[i][j] = _mm512_setzero_si512();
   }
   int128 acc128[kFast ? 1 : MR][kFast ? 1 : NC * kPanelCols] = {};
 
   for (int64_t b = 0; b < nb; ++b) {
     __m512i acc[MR][NC];
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512i start = _mm512_set1_epi32(init[i * nb + b]);
+#pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) acc[i][j] = start;
     }
+#pragma GCC unroll 16
     for (int q = 0; q < kQuadsPerBlock; ++q) {
       __m512i wv[NC];
+#pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         wv[j] = _mm512_load_si512(wq[j] + b * kPanelBlockBytes + q * 64);
       }
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
+#pragma GCC unroll 16
         for (int j = 0; j < NC; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wv[j], av);
       }
     }
     if constexpr (kFast) {
+#pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         const __m512i s = _mm512_load_si512(ws[j] + b * kPanelCols);
         const __m512i s_odd = _mm512_srli_epi64(s, 32);
@@ -81,6 +92,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
           mm = _mm512_load_si512(wm[j] + b * kPanelCols);
           mm_odd = _mm512_srli_epi64(mm, 32);
         }
+#pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           __m512i pe = _mm512_mul_epi32(acc[i][j], s);
           __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc[i][j], 32), s_odd);
@@ -95,9 +107,11 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
         }
       }
     } else {
+#pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         const uint16_t* rd = w.raw_d(p + j) + b * kPanelCols;
         const uint16_t* rm = kMin ? w.raw_m(p + j) + b * kPanelCols : nullptr;
+#pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           alignas(64) int32_t isum[kPanelCols];
           _mm512_store_si512(isum, acc[i][j]);
@@ -114,6 +128,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   // Lane l of the even / odd accumulators holds column 2l / 2l + 1.
   const __m512i interleave =
       _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+#pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     const int64_t valid = std::min<int64_t>(kPanelCols, job.n - (p + j) * kPanelCols);
     if (valid <= 0) break;
@@ -122,6 +137,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     const __m512i col_exp = _mm512_load_si512(ce);
     const __m256i ce_even = _mm512_cvtepi64_epi32(col_exp);
     const __m256i ce_odd = _mm512_cvtepi64_epi32(_mm512_srli_epi64(col_exp, 32));
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       uint8_t* out = job.out + ((r0 + i) * job.n + (p + j) * kPanelCols) * 4;
       if constexpr (kFast) {
