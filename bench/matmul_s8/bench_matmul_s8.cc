@@ -112,32 +112,40 @@ struct Timing {
   double best_s = 0;
 };
 
-// One warm-up call, then timed calls until min_time has passed (at least 3).
-Timing TimeIt(const std::function<void()>& fn, double min_time) {
-  using Clock = std::chrono::steady_clock;
-  fn();
+struct Column {
+  const char* name;
+  std::function<void()> fn;
   std::vector<double> times;
-  const auto start = Clock::now();
-  while (times.size() < 3 ||
-         std::chrono::duration<double>(Clock::now() - start).count() < min_time) {
-    const auto t0 = Clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    if (times.size() >= 1000) break;
+  Timing Summary() {
+    std::sort(times.begin(), times.end());
+    return {times[times.size() / 2], times[0]};
   }
-  std::sort(times.begin(), times.end());
-  // Let OpenMP / OpenBLAS spinning workers go to sleep before the next library runs.
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  return {times[times.size() / 2], times[0]};
+};
+
+// One warm-up call per column, then rounds in which every column runs once, until
+// each column has had about min_time (at least 5 rounds). Interleaving gives every
+// library the same share of the machine's background load; a short sleep after each
+// call lets OpenMP / OpenBLAS workers that spin after a region go idle first.
+void TimeInterleaved(std::vector<Column>& cols, double min_time) {
+  using Clock = std::chrono::steady_clock;
+  for (Column& c : cols) c.fn();
+  const auto start = Clock::now();
+  const double budget = min_time * static_cast<double>(cols.size());
+  for (int round = 0;
+       round < 5 ||
+       (std::chrono::duration<double>(Clock::now() - start).count() < budget && round < 1000);
+       ++round) {
+    for (Column& c : cols) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      const auto t0 = Clock::now();
+      c.fn();
+      c.times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
 }
 
 struct Shape {
   int64_t m, n, k;
-};
-
-struct Column {
-  const char* name;
-  Timing t;
 };
 
 void RunShape(const Shape& s, int threads, double min_time, Backend& cpu) {
@@ -189,24 +197,26 @@ void RunShape(const Shape& s, int threads, double min_time, Backend& cpu) {
   omp_set_num_threads(threads);
   openblas_set_num_threads(threads);
   std::vector<Column> cols;
-  cols.push_back({"ours", TimeIt([&] { CheckOk(RunOp(cpu, ours)); }, min_time)});
-  cols.push_back({"ours-raw", TimeIt([&] { CheckOk(RunOp(cpu, raw)); }, min_time)});
-  cols.push_back({"ours-f32", TimeIt([&] { CheckOk(RunOp(cpu, ours_f32)); }, min_time)});
-  cols.push_back({"onednn", TimeIt([&] { dnnl_run(0); }, min_time)});
-  cols.push_back({"openblas", TimeIt(
-                                  [&] {
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k,
-                                                1.0f, a_f.data(), k, w_f.data(), k, 0.0f,
-                                                c_f.data(), n);
-                                  },
-                                  min_time)});
+  cols.push_back({"ours", [&] { CheckOk(RunOp(cpu, ours)); }, {}});
+  cols.push_back({"ours-raw", [&] { CheckOk(RunOp(cpu, raw)); }, {}});
+  cols.push_back({"ours-f32", [&] { CheckOk(RunOp(cpu, ours_f32)); }, {}});
+  cols.push_back({"onednn", [&] { dnnl_run(0); }, {}});
+  cols.push_back({"openblas",
+                  [&] {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a_f.data(),
+                                k, w_f.data(), k, 0.0f, c_f.data(), n);
+                  },
+                  {}});
+  TimeInterleaved(cols, min_time);
+  std::vector<Timing> t;
+  for (Column& c : cols) t.push_back(c.Summary());
   const double ops = 2.0 * m * n * k;
-  const double dnnl_median = cols[3].t.median_s;
+  const double dnnl_median = t[3].median_s;
   std::printf("%5lld %5lld %5lld %3d |", static_cast<long long>(m), static_cast<long long>(n),
               static_cast<long long>(k), threads);
-  for (const Column& c : cols) {
-    std::printf(" %7.1f %7.1f %5.2f |", ops / c.t.median_s * 1e-9, ops / c.t.best_s * 1e-9,
-                dnnl_median / c.t.median_s);
+  for (const Timing& c : t) {
+    std::printf(" %7.1f %7.1f %5.2f |", ops / c.median_s * 1e-9, ops / c.best_s * 1e-9,
+                dnnl_median / c.median_s);
   }
   std::printf("\n");
   std::fflush(stdout);

@@ -173,6 +173,8 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   const int64_t m_blocks = (m_panels + plan.mc_panels - 1) / plan.mc_panels;
   const int64_t n_blocks = (n_panels + plan.nc_panels - 1) / plan.nc_panels;
   uint8_t* out = args.out.data();
+  // Decode plan: every W panel is streamed from memory exactly once.
+  const bool stream = m_panels <= kSmallMPanels;
 
   // Task t owns output rows of A-panel block t / n_blocks and columns of W-panel
   // block t % n_blocks, over all of K.
@@ -197,7 +199,7 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
           const int rows = static_cast<int>(std::min<int64_t>(ks.mr, m - p * ks.mr));
           tile.a = a_packed + p * a_panel_stride + g0 * rows * 4;
           tile.c = out + (p * ks.mr * n + q * kS8PanelCols) * 4;
-          ks.kernel[rows](tile);
+          (stream ? ks.stream_kernel : ks.kernel)[rows](tile);
           if (to_f32 && last) {
             RoundTileToF32(tile.c, n, rows, cols, row_scales.data() + p * ks.mr,
                            pw->scales() + q * kS8PanelCols);

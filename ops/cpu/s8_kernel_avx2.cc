@@ -96,6 +96,7 @@ const S8KernelSet& S8KernelsAvx2() {
       kMr,
       /*a_to_u8=*/false,
       {nullptr, TileAvx2<1>, TileAvx2<2>, TileAvx2<3>, TileAvx2<4>},
+      {nullptr, TileAvx2<1>, TileAvx2<2>, TileAvx2<3>, TileAvx2<4>},
   };
   return kSet;
 }

@@ -70,7 +70,14 @@ inline void Dpbusd(__m512i& acc, __m512i a_u8, __m512i w_s8) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(w_s8));
 }
 
-template <int R>
+// Software prefetch distance in the W panel for the decode (streaming) variant: 16
+// k-groups ahead. Without it a single core streams W at about half the speed (M = 1,
+// K = N = 4096, W not in cache: ~60 -> ~100 GOP/s measured); prefetches never fault,
+// so running past the panel's (or W's) end is harmless.
+constexpr int64_t kPf = 4096;
+
+// kStream: prefetch W ahead (decode plan, W comes from memory once).
+template <int R, bool kStream>
 void TileVnni(const S8TileArgs& t) {
   static_assert(R >= 1 && R <= kMr);
   DN_VNNI_ROW_DECL(0);
@@ -82,6 +89,12 @@ void TileVnni(const S8TileArgs& t) {
   const uint8_t* a = t.a;
   const uint8_t* w = t.w;
   for (int64_t g = 0; g < t.kgroups; ++g) {
+    if constexpr (kStream) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPf), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPf + 64), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPf + 128), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + kPf + 192), _MM_HINT_T0);
+    }
     const __m512i w0 = _mm512_load_si512(w);
     const __m512i w1 = _mm512_load_si512(w + 64);
     const __m512i w2 = _mm512_load_si512(w + 128);
@@ -123,7 +136,10 @@ const S8KernelSet& S8KernelsAvx512Vnni() {
       Isa::kAvx512Vnni,
       kMr,
       /*a_to_u8=*/true,
-      {nullptr, TileVnni<1>, TileVnni<2>, TileVnni<3>, TileVnni<4>, TileVnni<5>, TileVnni<6>},
+      {nullptr, TileVnni<1, false>, TileVnni<2, false>, TileVnni<3, false>, TileVnni<4, false>,
+       TileVnni<5, false>, TileVnni<6, false>},
+      {nullptr, TileVnni<1, true>, TileVnni<2, true>, TileVnni<3, true>, TileVnni<4, true>,
+       TileVnni<5, true>, TileVnni<6, true>},
   };
   return kSet;
 }

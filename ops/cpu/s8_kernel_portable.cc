@@ -57,6 +57,7 @@ const S8KernelSet& S8KernelsPortable() {
       kMr,
       /*a_to_u8=*/false,
       {nullptr, TilePortable<1>, TilePortable<2>, TilePortable<3>, TilePortable<4>},
+      {nullptr, TilePortable<1>, TilePortable<2>, TilePortable<3>, TilePortable<4>},
   };
   return kSet;
 }

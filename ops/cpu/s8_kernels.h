@@ -41,6 +41,9 @@ struct S8KernelSet {
   bool a_to_u8;  // A panels hold A + 128 and the last k-block subtracts comp
   // kernel[r] handles tiles of r rows, r in [1, mr]; kernel[0] is unused.
   S8TileKernel kernel[9];
+  // Same contract, for the decode plan where each W panel is read once from memory:
+  // these also prefetch W ahead of the loads (or equal `kernel` where that does not pay).
+  S8TileKernel stream_kernel[9];
 };
 
 // Kernel sets per instruction set. Only call a set the CPU supports (DetectIsa()).
