@@ -11,6 +11,7 @@
 #include "conformance/report.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/random_inputs.h"
+#include "datanode/ops/reference.h"
 
 namespace datanode::conformance {
 namespace internal {
@@ -134,16 +135,11 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
   if (phase == nullptr) return {"no challenge phase to recompute"};
   std::map<std::string, const v1::ChallengeRecord*> records;
   for (const auto& c : phase->challenges()) records[c.label()] = &c;
-  // The verifier's own trusted backend: the fastest compiled in (it passed its
-  // golden self-test on creation), else the reference.
-  std::unique_ptr<ops::Backend> backend;
-  for (const std::string& name : {std::string("cpu"), std::string("reference")}) {
-    if (auto b = ops::CreateBackend(name); b.ok()) {
-      backend = std::move(*b);
-      break;
-    }
-  }
-  if (backend == nullptr) return {"no local backend to recompute challenges"};
+  // The verifier's own trusted backends: the CPU backend where it supports the op (it
+  // passed its golden self-test on creation), else the reference.
+  std::unique_ptr<ops::Backend> reference = ops::reference::CreateReferenceBackend();
+  std::unique_ptr<ops::Backend> cpu;
+  if (auto b = ops::CreateBackend("cpu"); b.ok()) cpu = std::move(*b);
   // Which profile ran is not trusted: the challenge count must be at least the
   // quick profile's.
   uint32_t count = cls.quick().challenge_count();
@@ -166,7 +162,8 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
       continue;
     }
     ops::OpArgs args = in->Args();
-    if (!ops::RunOp(*backend, args).ok() || ops::OutputDigestHex(args) != rec.output_digest()) {
+    ops::Backend& backend = cpu != nullptr && cpu->Supports(c.kind) ? *cpu : *reference;
+    if (!ops::RunOp(backend, args).ok() || ops::OutputDigestHex(args) != rec.output_digest()) {
       out.push_back(absl::StrCat("challenge ", c.label, ": reported output digest is wrong"));
     }
   }
