@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
 #include "node/shim/candid/candid.h"
@@ -440,7 +441,12 @@ absl::StatusOr<std::vector<Value>> Decode(std::span<const uint8_t> bytes,
                             limits.max_input_bytes));
   }
   Decoder d(bytes, limits);
-  return d.Run(types);
+  absl::StatusOr<std::vector<Value>> values = d.Run(types);
+  // Reader errors (lengths, LEB128) carry no prefix of their own: one message style.
+  if (!values.ok() && !absl::StartsWith(values.status().message(), "invalid Candid")) {
+    return Bad(std::string(values.status().message()));
+  }
+  return values;
 }
 
 }  // namespace datanode::shim::candid

@@ -1,0 +1,188 @@
+// Copyright 2026 The datanode Authors.
+#include "node/shim/daemon_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/digest.h"
+#include "datanode/v1/accelerator.grpc.pb.h"
+#include "datanode/v1/store.grpc.pb.h"
+
+namespace datanode::shim {
+namespace {
+
+namespace v1 = ::datanode::v1;
+
+absl::Status FromGrpc(const grpc::Status& s, const std::string& address) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = s.error_message();
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    msg = absl::StrCat("data node daemon unavailable at ", address, ": ", msg);
+  }
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), msg);
+}
+
+std::string Hex(const std::vector<uint8_t>& b) {
+  ops::Sha256 d{};
+  if (b.size() == d.size()) {
+    std::copy(b.begin(), b.end(), d.begin());
+    return ops::ToHex(d);
+  }
+  return "";  // not a digest; ValidateMatMulArgs rejects this before any RPC
+}
+
+std::vector<uint8_t> Unhex(const std::string& s) {
+  std::vector<uint8_t> out;
+  auto nib = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  for (size_t i = 0; i + 1 < s.size(); i += 2) {
+    out.push_back(static_cast<uint8_t>(nib(s[i]) * 16 + nib(s[i + 1])));
+  }
+  return out;
+}
+
+// "TENSOR_DTYPE_Q8_0" -> "q8_0".
+std::string DtypeName(int dtype) {
+  std::string name = v1::TensorDtype_Name(static_cast<v1::TensorDtype>(dtype));
+  constexpr std::string_view kPrefix = "TENSOR_DTYPE_";
+  if (name.rfind(kPrefix, 0) == 0) name = name.substr(kPrefix.size());
+  return absl::AsciiStrToLower(name.empty() ? "unknown" : name);
+}
+
+std::string FormatName(int format) {
+  switch (format) {
+    case v1::MODEL_FORMAT_GGUF:
+      return "gguf";
+    case v1::MODEL_FORMAT_SAFETENSORS:
+      return "safetensors";
+    default:
+      return "unknown";
+  }
+}
+
+class GrpcDaemonClient : public DaemonClient {
+ public:
+  GrpcDaemonClient(std::string address, std::chrono::milliseconds timeout, size_t max_reply)
+      : address_(address.rfind("unix:", 0) == 0 || address.find(':') != std::string::npos
+                     ? std::move(address)
+                     : "unix:" + address),
+        timeout_(timeout),
+        max_reply_(max_reply) {}
+
+  absl::StatusOr<DaemonMatMulResult> MatMul(const MatMulArgs& a) override {
+    v1::MatMulRequest req;
+    req.set_op(static_cast<v1::OpKind>(static_cast<int>(a.op)));
+    req.set_m(a.m);
+    req.set_n(a.n);
+    req.set_k(a.k);
+    req.set_a(a.a.data(), a.a.size());
+    if (a.a_scale) req.set_a_scale(a.a_scale->data(), a.a_scale->size());
+    v1::WeightRef* ref = req.mutable_weight_ref();
+    ref->set_model_digest(Hex(a.weights.model));
+    ref->set_tensor(a.weights.tensor);
+    if (a.w_scale) ref->set_scale_tensor(*a.w_scale);
+    v1::MatMulResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    absl::Status s = FromGrpc(Accelerator()->MatMul(&ctx, req, &resp), address_);
+    if (!s.ok()) return s;
+    DaemonMatMulResult r;
+    r.out.assign(resp.out().begin(), resp.out().end());
+    r.output_digest_hex = resp.output_digest();
+    r.spec_version = resp.spec_version();
+    return r;
+  }
+
+  absl::StatusOr<std::vector<ModelInfo>> ListModels(
+      const std::optional<std::vector<uint8_t>>& model) override {
+    std::vector<std::string> digests;
+    if (model) {
+      digests.push_back(Hex(*model));
+    } else {
+      v1::ListModelsResponse resp;
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx);
+      absl::Status s =
+          FromGrpc(Store()->ListModels(&ctx, v1::ListModelsRequest(), &resp), address_);
+      if (!s.ok()) return s;
+      for (const auto& m : resp.models()) digests.push_back(m.digest());
+    }
+    std::sort(digests.begin(), digests.end());
+    std::vector<ModelInfo> out;
+    for (const std::string& d : digests) {
+      v1::GetModelRequest req;
+      req.set_digest(d);
+      v1::ModelInfo info;
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx);
+      absl::Status s = FromGrpc(Store()->GetModel(&ctx, req, &info), address_);
+      if (!s.ok()) return s;
+      ModelInfo m;
+      m.digest = Unhex(info.digest());
+      m.format = FormatName(info.format());
+      for (const auto& t : info.tensors()) {
+        TensorInfo ti;
+        ti.name = t.name();
+        ti.format = DtypeName(t.dtype());
+        for (int64_t dim : t.shape()) ti.shape.push_back(static_cast<uint64_t>(dim));
+        ti.bytes = static_cast<uint64_t>(t.size());
+        m.tensors.push_back(std::move(ti));
+      }
+      std::sort(m.tensors.begin(), m.tensors.end(),
+                [](const TensorInfo& x, const TensorInfo& y) { return x.name < y.name; });
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+ private:
+  void SetDeadline(grpc::ClientContext* ctx) const {
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
+    ctx->set_wait_for_ready(false);  // fail fast when the daemon is not there
+  }
+
+  // The channel is made on first use and shared by all threads (gRPC channels and
+  // stubs are thread-safe); the mutex only guards its creation.
+  std::shared_ptr<grpc::Channel> Channel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!channel_) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(
+          static_cast<int>(std::min<size_t>(max_reply_ + 4096, INT32_MAX)));
+      args.SetMaxSendMessageSize(-1);
+      channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+      accel_ = v1::Accelerator::NewStub(channel_);
+      store_ = v1::Store::NewStub(channel_);
+    }
+    return channel_;
+  }
+  v1::Accelerator::Stub* Accelerator() {
+    Channel();
+    return accel_.get();
+  }
+  v1::Store::Stub* Store() {
+    Channel();
+    return store_.get();
+  }
+
+  const std::string address_;
+  const std::chrono::milliseconds timeout_;
+  const size_t max_reply_;
+  std::mutex mu_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Accelerator::Stub> accel_;
+  std::unique_ptr<v1::Store::Stub> store_;
+};
+
+}  // namespace
+
+std::unique_ptr<DaemonClient> NewGrpcDaemonClient(std::string address,
+                                                  std::chrono::milliseconds timeout,
+                                                  size_t max_reply_bytes) {
+  return std::make_unique<GrpcDaemonClient>(std::move(address), timeout, max_reply_bytes);
+}
+
+}  // namespace datanode::shim

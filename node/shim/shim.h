@@ -1,0 +1,84 @@
+// Copyright 2026 The datanode Authors.
+//
+// The shim's logic behind the C ABI (ic0_accel.h): decode the Candid argument,
+// validate it, price it, charge it, call the daemon, check and encode the reply, or
+// turn any failure into an IC reject (reject.h). One Shim per replica process.
+#ifndef DATANODE_NODE_SHIM_SHIM_H_
+#define DATANODE_NODE_SHIM_SHIM_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/numeric/int128.h"
+#include "absl/status/statusor.h"
+#include "node/shim/interface.h"
+#include "node/shim/reject.h"
+
+namespace datanode::shim {
+
+// What the daemon returned for a matmul (before the shim checks it).
+struct DaemonMatMulResult {
+  std::vector<uint8_t> out;
+  std::string output_digest_hex;
+  int spec_version = 0;
+};
+
+// The daemon, as the shim sees it. Implementations must be thread-safe. Errors use the
+// daemon's gRPC codes (mapped to rejects by RejectCodeForStatus).
+class DaemonClient {
+ public:
+  virtual ~DaemonClient() = default;
+  virtual absl::StatusOr<DaemonMatMulResult> MatMul(const MatMulArgs& args) = 0;
+  // Every model (tensors included), or only `model` when set. Sorted by digest.
+  virtual absl::StatusOr<std::vector<ModelInfo>> ListModels(
+      const std::optional<std::vector<uint8_t>>& model) = 0;
+};
+
+struct ShimConfig {
+  // Replicas that run each call (n in the price formula).
+  uint32_t subnet_size = 13;
+  // Largest Candid argument accepted (the IC's inter-canister payload limit).
+  size_t max_arg_bytes = size_t{2} << 20;
+  // Largest Candid reply produced; larger results are a CANISTER_REJECT.
+  size_t max_reply_bytes = size_t{2} << 20;
+};
+
+struct Outcome {
+  RejectCode code = RejectCode::kNone;
+  std::vector<uint8_t> reply;  // Candid, when code == kNone
+  std::string message;         // when code != kNone
+  absl::uint128 cycles_charged = 0;
+};
+
+class Shim {
+ public:
+  // `daemon` may be null: the subnet has no data node, so calls that need one are
+  // rejected with DESTINATION_INVALID (accel_price still answers).
+  Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon);
+
+  // Thread-safe.
+  Outcome Call(std::string_view method, std::span<const uint8_t> arg,
+               absl::uint128 cycles_available) const;
+
+  const ShimConfig& config() const { return config_; }
+
+ private:
+  Outcome MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;
+  Outcome ListModels(std::span<const uint8_t> arg) const;
+  Outcome Price(std::span<const uint8_t> arg) const;
+
+  ShimConfig config_;
+  std::unique_ptr<DaemonClient> daemon_;
+};
+
+// Checks a decoded MatMulArgs against the spec before anything is charged or sent.
+// INVALID_ARGUMENT with the reason.
+absl::Status ValidateMatMulArgs(const MatMulArgs& args);
+
+}  // namespace datanode::shim
+
+#endif  // DATANODE_NODE_SHIM_SHIM_H_
