@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job (README "Run it"): installs what is missing, builds, starts datanoded on
+# its embedded defaults (CPU backend, store under ./demo/store, socket under ./demo/run),
+# imports a small generated model, makes a real MatMul by reference through dnctl, prints
+# the result digest, stops the daemon, then runs a quick admission test against the
+# mini_pc class and prints the verdict and the report's path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install-deps.sh
+bash .ci/build.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo
+echo "=== 1. daemon: import a model, MatMul by reference ==="
+bash node/deploy/demo.sh
+
+echo
+echo "=== 2. admission: quick profile against device_classes/mini_pc.textproto ==="
+bash conformance/demo.sh
