@@ -33,20 +33,19 @@ namespace datanode::ops::cpu {
 namespace {
 
 // k-groups (of 4 k) per k-block when A has many panels (2048 k). Measured on Zen 5
-// (48 KiB L1, 1 MiB L2) at 1024^3 and 2048^3: a task's W block (4 panels x 128 KiB)
-// and A block (96 rows x 2 KiB) both sit in L2, which feeds the kernel fast enough
+// (48 KiB L1, 1 MiB L2) at 1024^3 and 2048^3: the current W panel block (128 KiB)
+// and the task's A block (up to 96 rows x 2 KiB) both sit in L2, which feeds the kernel fast enough
 // (4 zmm + 6 dwords per 24 vpdpbusd); 512- and 1024-deep blocks that fit W in L1 were
 // 3-10% slower because C tiles are re-read more often.
 constexpr int64_t kKcGroups = 512;
-// A panels per task when M is large (96 rows with 6-row panels).
-constexpr int64_t kMcPanels = 16;
-// W panels per task when M is large (256 columns).
-constexpr int64_t kNcPanels = 4;
+// A panels per task when M is large: at most 16 (96 rows: the task's A block,
+// 96 x 2 KiB, stays in L2), at least 4, and otherwise small enough to give each
+// thread about 8 tasks so the dynamic schedule balances.
+constexpr int64_t kMaxMcPanels = 16;
+constexpr int64_t kMinMcPanels = 4;
+constexpr int64_t kTasksPerThread = 8;
 // Up to this many A panels, a task covers all rows and all of K (decode shapes).
 constexpr int64_t kSmallMPanels = 3;
-// A is packed on the calling thread below this many bytes (a parallel region costs
-// more than packing it).
-constexpr int64_t kSerialPackBytes = int64_t{1} << 18;
 // Packed-A scratch up to this size is kept per calling thread between calls.
 constexpr int64_t kKeptScratchBytes = int64_t{16} << 20;
 
@@ -56,16 +55,23 @@ struct Plan {
   int64_t nc_panels;  // W panels per task
 };
 
+// Large M: tasks are blocks of whole A panels over all of N, and each task packs its
+// own A panels first, so one parallel region does everything (a second region just
+// to pack A costs a worker wake-up, which under load can take longer than the GEMM).
+// Small M (decode): A is packed by the caller (a few KiB) and tasks split N.
 Plan MakePlan(int64_t m_panels, int64_t n_panels, int64_t kgroups, int threads) {
   if (m_panels <= kSmallMPanels) {
     // One k-block; enough tasks along N for the threads to balance, but at least two
     // W panels per task so each task streams a long run of memory.
-    const int64_t want_tasks = int64_t{8} * threads;
+    const int64_t want_tasks = kTasksPerThread * threads;
     int64_t nc = std::max<int64_t>(1, n_panels / want_tasks);
     nc = std::clamp<int64_t>(nc, std::min<int64_t>(2, n_panels), 8);
     return {kgroups, m_panels, nc};
   }
-  return {std::min(kKcGroups, kgroups), kMcPanels, kNcPanels};
+  const int64_t want_tasks = kTasksPerThread * threads;
+  const int64_t mc =
+      std::clamp<int64_t>((m_panels + want_tasks - 1) / want_tasks, kMinMcPanels, kMaxMcPanels);
+  return {std::min(kKcGroups, kgroups), mc, n_panels};
 }
 
 uint8_t* PackedAScratch(int64_t bytes, AlignedBytes& local) {
@@ -153,10 +159,9 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
     PackS8APanel(args.a.data() + i * ks.mr * args.k, args.k, rows, ks.a_to_u8,
                  a_packed + i * a_panel_stride);
   };
-  if (m * args.k <= kSerialPackBytes) {
+  const bool small_m = m_panels <= kSmallMPanels;
+  if (small_m) {
     for (int64_t i = 0; i < m_panels; ++i) pack_a(i);
-  } else {
-    pool.ParallelFor(m_panels, pack_a);
   }
 
   std::vector<S8Scale> row_scales;
@@ -174,7 +179,7 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   const int64_t n_blocks = (n_panels + plan.nc_panels - 1) / plan.nc_panels;
   uint8_t* out = args.out.data();
   // Decode plan: every W panel is streamed from memory exactly once.
-  const bool stream = m_panels <= kSmallMPanels;
+  const bool stream = small_m;
 
   // Task t owns output rows of A-panel block t / n_blocks and columns of W-panel
   // block t % n_blocks, over all of K.
@@ -183,6 +188,10 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
     const int64_t p_end = std::min(m_panels, p_begin + plan.mc_panels);
     const int64_t q_begin = (task % n_blocks) * plan.nc_panels;
     const int64_t q_end = std::min(n_panels, q_begin + plan.nc_panels);
+    if (!small_m) {
+      // This task is the only one that reads A panels [p_begin, p_end) (n_blocks == 1).
+      for (int64_t p = p_begin; p < p_end; ++p) pack_a(p);
+    }
     for (int64_t g0 = 0; g0 < kgroups; g0 += plan.kc_groups) {
       const int64_t groups = std::min(plan.kc_groups, kgroups - g0);
       const bool last = g0 + groups == kgroups;
