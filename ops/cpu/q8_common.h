@@ -12,12 +12,12 @@
 // sw = span of ew / em above e0. Then ma' = ma << (ea - ea0) < 2^(11 + sa) and
 // mw' = mw << (ew - e0) < 2^(11 + sw) are integers and
 //   V = 2^(ea0 + e0) * sum_b ma'_b * (mw'_b * isum_b [+ mm'_b * asum_b]).
-// |isum| (+ |asum| * 2047 / 2047 for Q4_1) is at most B_kind (kIsumBound below), so each
-// term is below B * 2^(22 + sa + sw) and the sum of nb terms below nb * B * 2^(22+sa+sw).
-// When that is <= 2^63 every partial sum fits an int64 (wrap-free, so any order gives the
-// same integer) and the result is V exactly, scaled by 2^(ea0 + e0); it is then rounded
-// once. Otherwise (wide exponent ranges, kInputProfile kWide) a slow path accumulates
-// each block's term in an int128 with LSB 2^-48 exactly like the reference.
+// |isum| (for Q4_1: |isum| + |asum|, since mm' has the same bound as mw') is at most
+// B_kind (IsumBound in q8_common.cc), so each term is below B * 2^(22 + sa + sw) and the sum of nb
+// terms below nb * B * 2^(22+sa+sw). When that is <= 2^63 every partial sum fits an int64
+// (wrap-free, so any order gives the same integer) and the result is V exactly, scaled by 2^(ea0 +
+// e0); it is then rounded once. Otherwise (wide exponent ranges, e.g. InputProfile::kWide) a slow
+// path accumulates each block's term in an int128 with LSB 2^-48 exactly like the reference.
 #ifndef DATANODE_OPS_CPU_Q8_COMMON_H_
 #define DATANODE_OPS_CPU_Q8_COMMON_H_
 
