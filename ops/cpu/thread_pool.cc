@@ -1,7 +1,23 @@
 // Copyright 2026 The datanode Authors.
 #include "ops/cpu/thread_pool.h"
 
+#include <chrono>
+
 namespace datanode::ops::cpu {
+namespace {
+
+// How long an idle worker (or the caller waiting for workers) spins before blocking.
+// Short enough to cost nothing noticeable when the pool is idle, long enough to cover
+// the gap between consecutive kernel calls.
+constexpr auto kSpinFor = std::chrono::microseconds(200);
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads < 1 ? 1 : num_threads) {
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
@@ -10,7 +26,7 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads < 1 ? 1 : num
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -27,16 +43,24 @@ void ThreadPool::RunTasks() {
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+    // Spin, then sleep, until a new region (generation) starts or the pool stops.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
+    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load() &&
+           std::chrono::steady_clock::now() < spin_until) {
+      CpuRelax();
     }
+    if (generation_.load(std::memory_order_acquire) == seen && !stop_.load()) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        return stop_.load() || generation_.load(std::memory_order_acquire) != seen;
+      });
+    }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
     RunTasks();
-    {
+    if (active_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--active_workers_ == 0) done_.notify_one();
+      done_.notify_one();
     }
   }
 }
@@ -53,13 +77,18 @@ void ThreadPool::ParallelFor(int64_t num_tasks, const std::function<void(int64_t
     fn_ = &fn;
     num_tasks_ = num_tasks;
     next_task_.store(0, std::memory_order_relaxed);
-    active_workers_ = static_cast<int>(workers_.size());
-    ++generation_;
+    active_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   RunTasks();
+  const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
+  while (active_workers_.load(std::memory_order_acquire) != 0 &&
+         std::chrono::steady_clock::now() < spin_until) {
+    CpuRelax();
+  }
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return active_workers_ == 0; });
+  done_.wait(lock, [&] { return active_workers_.load(std::memory_order_acquire) == 0; });
   fn_ = nullptr;
 }
 

@@ -39,12 +39,14 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex region_mutex_;  // serializes ParallelFor calls
 
+  // Workers spin briefly on generation_ after a region before sleeping on wake_, so
+  // back-to-back calls (a decode loop) do not pay a futex wake-up each time.
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int active_workers_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> active_workers_{0};
   const std::function<void(int64_t)>* fn_ = nullptr;
   int64_t num_tasks_ = 0;
   std::atomic<int64_t> next_task_{0};
