@@ -1,0 +1,61 @@
+// Copyright 2026 The datanode Authors.
+//
+// datanoded's configuration: a text-proto file (datanode.v1.DaemonConfig,
+// proto/datanode/v1/node.proto) over named defaults. The defaults alone run a local
+// node: CPU backend, store in ./store, sockets in ./run. See docs/daemon.md.
+#ifndef DATANODE_NODE_DAEMON_CONFIG_H_
+#define DATANODE_NODE_DAEMON_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace datanode::node {
+
+struct Config {
+  static constexpr const char* kDefaultSocketPath = "run/datanoded.sock";
+  static constexpr const char* kDefaultMetricsSocketPath = "run/datanoded-metrics.sock";
+  static constexpr const char* kDefaultStoreRoot = "store";
+  static constexpr const char* kDefaultBackend = "cpu";
+  static constexpr int64_t kDefaultPinBudgetBytes = int64_t{1} << 30;
+  static constexpr int kDefaultExecutorThreads = 4;
+  static constexpr int64_t kDefaultMaxRequestBytes = int64_t{64} << 20;
+  static constexpr int kDefaultMaxInFlight = 64;
+  static constexpr double kDefaultMaxOpsPerSecond = 10000;
+  static constexpr int kDefaultDrainTimeoutSeconds = 30;
+
+  std::string socket_path = kDefaultSocketPath;
+  std::string metrics_socket_path = kDefaultMetricsSocketPath;
+  std::string tcp_address;  // empty = no TCP listener
+  std::string store_root = kDefaultStoreRoot;
+  int64_t store_capacity_bytes = 0;  // 0 = unlimited
+  std::string backend = kDefaultBackend;
+  int backend_threads = 0;  // 0 = one per CPU
+  int64_t pin_budget_bytes = kDefaultPinBudgetBytes;
+  int executor_threads = kDefaultExecutorThreads;
+  std::vector<uint32_t> allowed_uids;  // empty = only the daemon's own uid
+  int64_t max_request_bytes = kDefaultMaxRequestBytes;
+  int max_in_flight = kDefaultMaxInFlight;
+  double max_ops_per_second = kDefaultMaxOpsPerSecond;
+  std::string log_level = "info";
+  int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
+  bool store_fsync = true;
+};
+
+// Parses a DaemonConfig text proto over the defaults (unset fields keep them) and
+// validates it. INVALID_ARGUMENT naming the line / field for anything wrong, including
+// unknown fields.
+absl::StatusOr<Config> ConfigFromText(std::string_view text);
+// Reads and parses a file; NOT_FOUND if missing.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+// Range and consistency checks (TCP only on loopback, positive limits, ...).
+absl::Status ValidateConfig(const Config& config);
+// One line per field, for the start-up log.
+std::string ConfigToString(const Config& config);
+
+}  // namespace datanode::node
+
+#endif  // DATANODE_NODE_DAEMON_CONFIG_H_

@@ -1,0 +1,155 @@
+// Copyright 2026 The datanode Authors.
+//
+// datanoded: the data node's adapter daemon. Runs on its embedded defaults
+// (config.h) with no arguments; see docs/daemon.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "node/daemon/config.h"
+#include "node/daemon/rpc_server.h"
+#include "node/import/model_registry.h"
+#include "node/store/weight_store.h"
+#include "spdlog/spdlog.h"
+
+namespace datanode::node {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: datanoded [--config FILE] [--socket PATH] [--metrics-socket PATH] [--store DIR]\n"
+    "                 [--backend NAME] [--tcp 127.0.0.1:PORT] [--log-level LEVEL]\n"
+    "Serves the datanode.v1 Accelerator and Store gRPC services on a Unix socket.\n"
+    "Flags override the config file (text proto datanode.v1.DaemonConfig), which\n"
+    "overrides the embedded defaults. SIGTERM/SIGINT drain in-flight calls and exit.\n";
+
+int Run(int argc, char** argv) {
+  std::string config_path;
+  Config overrides_holder;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "datanoded: %s needs a value\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+    std::string value = argv[++i];
+    if (arg == "--config") {
+      config_path = value;
+    } else if (arg == "--socket" || arg == "--metrics-socket" || arg == "--store" ||
+               arg == "--backend" || arg == "--tcp" || arg == "--log-level") {
+      overrides.emplace_back(arg, value);
+    } else {
+      std::fprintf(stderr, "datanoded: unknown flag %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+  absl::StatusOr<Config> loaded =
+      config_path.empty() ? absl::StatusOr<Config>(Config{}) : LoadConfigFile(config_path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "datanoded: %s\n", std::string(loaded.status().message()).c_str());
+    return 2;
+  }
+  Config config = *loaded;
+  for (const auto& [flag, value] : overrides) {
+    if (flag == "--socket") config.socket_path = value;
+    if (flag == "--metrics-socket") config.metrics_socket_path = value;
+    if (flag == "--store") config.store_root = value;
+    if (flag == "--backend") config.backend = value;
+    if (flag == "--tcp") config.tcp_address = value;
+    if (flag == "--log-level") config.log_level = value;
+  }
+  if (absl::Status s = ValidateConfig(config); !s.ok()) {
+    std::fprintf(stderr, "datanoded: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::info("datanoded {} starting, spec version {}", DATANODE_VERSION, ops::kSpecVersion);
+  spdlog::info("config: {}", ConfigToString(config));
+
+  // Block the stop signals in every thread; main waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ops::BackendOptions backend_options;
+  backend_options.num_threads = config.backend_threads;
+  auto backend = ops::CreateBackend(config.backend, backend_options);
+  if (!backend.ok()) {
+    spdlog::critical("backend {}: {}", config.backend, backend.status().ToString());
+    return 1;
+  }
+  spdlog::info("backend {} passed its self-test: {}", (*backend)->Name(),
+               (*backend)->Description());
+  auto store =
+      WeightStore::Open({config.store_root, config.store_capacity_bytes, config.store_fsync});
+  if (!store.ok()) {
+    spdlog::critical("store: {}", store.status().ToString());
+    return 1;
+  }
+  auto models = ModelRegistry::Open(store->get());
+  if (!models.ok()) {
+    spdlog::critical("models: {}", models.status().ToString());
+    return 1;
+  }
+  spdlog::info("store {}: {} objects, {} bytes; {} models", config.store_root,
+               (*store)->List().size(), (*store)->used_bytes(), (*models)->List().size());
+
+  NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes);
+  Metrics metrics;
+  CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);
+  PeerTable peers;
+  int exit_code = 0;
+  {
+    Executor executor(config.executor_threads);
+    RpcServer server(config, {&service, &executor, &metrics, &limiter, &peers});
+    MetricsHttpServer metrics_server;
+    if (absl::Status s = server.Start(); !s.ok()) {
+      spdlog::critical("{}", s.ToString());
+      return 1;
+    }
+    if (!config.metrics_socket_path.empty()) {
+      absl::Status s = metrics_server.Start(config.metrics_socket_path, [&] {
+        Metrics::Gauges g;
+        g.store_bytes = service.store().used_bytes();
+        g.store_capacity_bytes = service.store().capacity_bytes();
+        g.objects = static_cast<int64_t>(service.store().List().size());
+        g.models = static_cast<int64_t>(service.models().List().size());
+        g.pinned_bytes = service.cache().used_bytes();
+        g.pin_budget_bytes = service.cache().budget_bytes();
+        return metrics.Render(g);
+      });
+      if (!s.ok()) {
+        spdlog::critical("{}", s.ToString());
+        return 1;
+      }
+    }
+    spdlog::info("serving on unix:{}{}{} (metrics on {})", config.socket_path,
+                 config.tcp_address.empty() ? "" : " and ", config.tcp_address,
+                 config.metrics_socket_path);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("received {}, draining in-flight calls (up to {} s)", strsignal(sig),
+                 config.drain_timeout_seconds);
+    server.Shutdown();
+    metrics_server.Stop();
+  }  // the executor drains its queue here
+  spdlog::info("datanoded stopped cleanly");
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace datanode::node
+
+int main(int argc, char** argv) { return datanode::node::Run(argc, argv); }

@@ -1,0 +1,153 @@
+// Copyright 2026 The datanode Authors.
+#include "node/daemon/metrics.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace datanode::node {
+
+void Metrics::RecordCall(const std::string& method, absl::StatusCode code, double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Method& m = methods_[method];
+  ++m.requests;
+  if (code != absl::StatusCode::kOk) ++m.errors[absl::StatusCodeToString(code)];
+  for (size_t i = 0; i < std::size(kBuckets); ++i) {
+    if (seconds <= kBuckets[i]) ++m.buckets[i];
+  }
+  m.sum += seconds;
+}
+
+std::string Metrics::Render(const Gauges& g) const {
+  std::string out;
+  absl::StrAppend(&out, "# HELP datanoded_requests_total RPCs finished, by method.\n",
+                  "# TYPE datanoded_requests_total counter\n");
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, m] : methods_) {
+    absl::StrAppend(&out, "datanoded_requests_total{method=\"", name, "\"} ", m.requests, "\n");
+  }
+  absl::StrAppend(
+      &out, "# HELP datanoded_errors_total RPCs that failed, by method and cause (status code).\n",
+      "# TYPE datanoded_errors_total counter\n");
+  for (const auto& [name, m] : methods_) {
+    for (const auto& [cause, n] : m.errors) {
+      absl::StrAppend(&out, "datanoded_errors_total{method=\"", name, "\",cause=\"", cause, "\"} ",
+                      n, "\n");
+    }
+  }
+  absl::StrAppend(
+      &out, "# HELP datanoded_request_duration_seconds RPC latency on the daemon, by method.\n",
+      "# TYPE datanoded_request_duration_seconds histogram\n");
+  for (const auto& [name, m] : methods_) {
+    for (size_t i = 0; i < std::size(kBuckets); ++i) {
+      absl::StrAppend(&out, "datanoded_request_duration_seconds_bucket{method=\"", name, "\",le=\"",
+                      kBuckets[i], "\"} ", m.buckets[i], "\n");
+    }
+    absl::StrAppend(&out, "datanoded_request_duration_seconds_bucket{method=\"", name,
+                    "\",le=\"+Inf\"} ", m.requests, "\n");
+    absl::StrAppend(&out, "datanoded_request_duration_seconds_sum{method=\"", name, "\"} ", m.sum,
+                    "\n");
+    absl::StrAppend(&out, "datanoded_request_duration_seconds_count{method=\"", name, "\"} ",
+                    m.requests, "\n");
+  }
+  auto gauge = [&out](const char* name, const char* help, int64_t v) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n", name, " ", v,
+                    "\n");
+  };
+  gauge("datanoded_store_bytes", "Bytes of chunk data in the weight store.", g.store_bytes);
+  gauge("datanoded_store_capacity_bytes", "Store capacity (0 = unlimited).",
+        g.store_capacity_bytes);
+  gauge("datanoded_store_objects", "Objects in the weight store.", g.objects);
+  gauge("datanoded_models", "Imported models.", g.models);
+  gauge("datanoded_pinned_bytes", "Prepared weights resident in backend memory.", g.pinned_bytes);
+  gauge("datanoded_pin_budget_bytes", "Budget for pinned weights.", g.pin_budget_bytes);
+  absl::StrAppend(&out,
+                  "# HELP datanoded_cycles_charged_total Cycles charged by the cost formula.\n",
+                  "# TYPE datanoded_cycles_charged_total counter\ndatanoded_cycles_charged_total ",
+                  cycles_.load(),
+                  "\n# HELP datanoded_peers_rejected_total Connections refused by the uid check.\n",
+                  "# TYPE datanoded_peers_rejected_total counter\ndatanoded_peers_rejected_total ",
+                  peers_rejected_.load(), "\n");
+  return out;
+}
+
+absl::Status MetricsHttpServer::Start(const std::string& socket_path,
+                                      std::function<std::string()> render) {
+  render_ = std::move(render);
+  path_ = socket_path;
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  ::unlink(socket_path.c_str());
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(listen_fd_, 16) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics socket ", socket_path, ": ", std::strerror(errno)));
+  }
+  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) return absl::InternalError("pipe");
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void MetricsHttpServer::Stop() {
+  if (thread_.joinable()) {
+    char c = 0;
+    (void)!::write(stop_pipe_[1], &c, 1);
+    thread_.join();
+  }
+  for (int* fd : {&listen_fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+}
+
+void MetricsHttpServer::Loop() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) return;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    // Read the request head (bounded, with a timeout) and answer with the metrics.
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string req;
+    char buf[1024];
+    while (req.size() < 8192 && req.find("\r\n\r\n") == std::string::npos &&
+           req.find("\n\n") == std::string::npos) {
+      ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n <= 0) break;
+      req.append(buf, static_cast<size_t>(n));
+    }
+    std::string body = render_();
+    std::string resp = absl::StrCat(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ",
+        body.size(), "\r\nConnection: close\r\n\r\n", body);
+    const char* p = resp.data();
+    size_t left = resp.size();
+    while (left > 0) {
+      ssize_t n = ::send(fd, p, left, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+}
+
+}  // namespace datanode::node

@@ -1,0 +1,68 @@
+// Copyright 2026 The datanode Authors.
+//
+// The daemon's metrics (one struct, as the IC adapters do) rendered in Prometheus
+// text format, and a tiny HTTP/1.0 server for them on a Unix socket (the second
+// socket beside the gRPC one). Thread-safe.
+#ifndef DATANODE_NODE_DAEMON_METRICS_H_
+#define DATANODE_NODE_DAEMON_METRICS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace datanode::node {
+
+class Metrics {
+ public:
+  // One finished call: counts it, its error cause (status code name) and latency.
+  void RecordCall(const std::string& method, absl::StatusCode code, double seconds);
+  void AddCycles(uint64_t cycles) { cycles_.fetch_add(cycles, std::memory_order_relaxed); }
+  void AddPeerRejected() { peers_rejected_.fetch_add(1, std::memory_order_relaxed); }
+
+  struct Gauges {
+    int64_t store_bytes = 0, store_capacity_bytes = 0, pinned_bytes = 0, pin_budget_bytes = 0,
+            objects = 0, models = 0;
+  };
+  std::string Render(const Gauges& gauges) const;
+
+ private:
+  static constexpr double kBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
+  struct Method {
+    uint64_t requests = 0;
+    std::map<std::string, uint64_t> errors;  // cause -> count
+    std::vector<uint64_t> buckets = std::vector<uint64_t>(std::size(kBuckets), 0);
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Method> methods_;  // guarded by mu_
+  std::atomic<uint64_t> cycles_{0};
+  std::atomic<uint64_t> peers_rejected_{0};
+};
+
+// Serves GET (any path) with `render()` as text/plain; version=0.0.4.
+class MetricsHttpServer {
+ public:
+  ~MetricsHttpServer() { Stop(); }
+  absl::Status Start(const std::string& socket_path, std::function<std::string()> render);
+  void Stop();
+
+ private:
+  void Loop();
+  int listen_fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  std::string path_;
+  std::function<std::string()> render_;
+  std::thread thread_;
+};
+
+}  // namespace datanode::node
+
+#endif  // DATANODE_NODE_DAEMON_METRICS_H_

@@ -1,0 +1,154 @@
+// Copyright 2026 The datanode Authors.
+#include "node/daemon/node_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "datanode/ops/digest.h"
+#include "datanode/ops/status_macros.h"
+
+namespace datanode::node {
+namespace {
+
+TensorDtype WeightDtypeFor(ops::OpKind kind) {
+  switch (kind) {
+    case ops::OpKind::kMatMulS8S32:
+    case ops::OpKind::kMatMulS8F32:
+      return TensorDtype::kI8;
+    case ops::OpKind::kMatMulQ8_0Q8_0:
+      return TensorDtype::kQ8_0;
+    case ops::OpKind::kMatMulQ8_0Q4_0:
+      return TensorDtype::kQ4_0;
+    case ops::OpKind::kMatMulQ8_0Q4_1:
+      return TensorDtype::kQ4_1;
+    default:
+      return TensorDtype::kUnspecified;
+  }
+}
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+uint64_t SatAdd(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+uint64_t SatMul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k,
+                                      bool inline_weights) {
+  if (!ops::IsMatMul(kind)) return absl::InvalidArgumentError("not a matmul op");
+  ASSIGN_OR_RETURN(ops::OperandSizes sz, ops::ComputeOperandSizes(kind, m, n, k));
+  uint64_t mac_cost =
+      (kind == ops::OpKind::kMatMulS8S32 || kind == ops::OpKind::kMatMulS8F32) ? 1 : 2;
+  uint64_t in_bytes = static_cast<uint64_t>(sz.a + sz.a_scale);
+  if (inline_weights) in_bytes += static_cast<uint64_t>(sz.w + sz.w_scale);
+  uint64_t macs =
+      SatMul(SatMul(static_cast<uint64_t>(m), static_cast<uint64_t>(n)), static_cast<uint64_t>(k));
+  uint64_t cycles = 1'000'000;
+  cycles = SatAdd(cycles, SatMul(mac_cost, macs));
+  cycles = SatAdd(cycles, SatMul(400, in_bytes));
+  cycles = SatAdd(cycles, SatMul(800, static_cast<uint64_t>(sz.out)));
+  return cycles;
+}
+
+absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWeights(
+    const MatMulCall& call) {
+  std::string key = absl::StrCat(ops::ToHex(call.model), "/", static_cast<int>(call.kind), "/",
+                                 call.tensor.size(), ":", call.tensor, "/", call.scale_tensor);
+  if (auto hit = cache_.Get(key)) {
+    if (hit->n() != call.n || hit->k() != call.k) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", call.tensor, "' is [N,K]=[",
+                                                     hit->n(), ",", hit->k(), "], request has [",
+                                                     call.n, ",", call.k, "]"));
+    }
+    return hit;
+  }
+  TensorInfo info;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> w, models_->ReadTensor(call.model, call.tensor, &info));
+  TensorDtype want = WeightDtypeFor(call.kind);
+  if (info.dtype != want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", call.tensor, "' is ", TensorDtypeName(info.dtype), ", ",
+                     ops::OpKindName(call.kind), " needs ", TensorDtypeName(want), " weights"));
+  }
+  if (info.shape != std::vector<int64_t>{call.n, call.k}) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", call.tensor, "' has shape ", ShapeString(info.shape),
+                     ", request needs [N,K]=[", call.n, ",", call.k, "]"));
+  }
+  std::vector<uint8_t> w_scale;
+  if (call.kind == ops::OpKind::kMatMulS8F32) {
+    if (call.scale_tensor.empty())
+      return absl::InvalidArgumentError("matmul_s8_f32 by reference needs a scale_tensor");
+    TensorInfo sinfo;
+    ASSIGN_OR_RETURN(w_scale, models_->ReadTensor(call.model, call.scale_tensor, &sinfo));
+    if (sinfo.dtype != TensorDtype::kF32 || sinfo.shape != std::vector<int64_t>{call.n}) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scale tensor '", call.scale_tensor, "' is ", TensorDtypeName(sinfo.dtype),
+                       ShapeString(sinfo.shape), ", needs F32[", call.n, "]"));
+    }
+  } else if (!call.scale_tensor.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ops::OpKindName(call.kind), " takes no scale_tensor"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<ops::PreparedWeights> prepared,
+                   backend_->PrepareWeights(call.kind, call.n, call.k, w, w_scale));
+  std::shared_ptr<const ops::PreparedWeights> shared = std::move(prepared);
+  cache_.Put(key, shared);
+  return shared;
+}
+
+absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
+  if (!ops::IsMatMul(call.kind)) return absl::InvalidArgumentError("op is not a matmul");
+  ASSIGN_OR_RETURN(ops::OperandSizes sz,
+                   ops::ComputeOperandSizes(call.kind, call.m, call.n, call.k));
+  MatMulResult result;
+  ASSIGN_OR_RETURN(result.cycles,
+                   MatMulCycles(call.kind, call.m, call.n, call.k, !call.by_reference));
+  result.out.resize(static_cast<size_t>(sz.out));
+  ops::OpArgs args;
+  args.kind = call.kind;
+  args.m = call.m;
+  args.n = call.n;
+  args.k = call.k;
+  args.a = call.a;
+  args.a_scale = call.a_scale;
+  args.out = ops::MutableByteSpan(result.out);
+  std::shared_ptr<const ops::PreparedWeights> prepared;
+  if (call.by_reference) {
+    ASSIGN_OR_RETURN(prepared, LoadWeights(call));
+    args.w_prepared = prepared.get();
+  } else {
+    args.w = call.w;
+    args.w_scale = call.w_scale;
+  }
+  RETURN_IF_ERROR(ops::RunOp(*backend_, args));
+  result.output_digest = ops::OutputDigestHex(args);
+  return result;
+}
+
+NodeInfo NodeService::Info() const {
+  NodeInfo info;
+  for (const std::string& name : ops::CompiledBackends()) {
+    NodeInfo::BackendEntry e;
+    e.name = name;
+    e.serving = name == backend_->Name();
+    if (e.serving) {
+      e.description = backend_->Description();
+      for (ops::OpKind k : ops::kAllOpKinds) {
+        if (backend_->Supports(k)) e.supported_ops.push_back(ops::OpKindName(k));
+      }
+    }
+    info.backends.push_back(std::move(e));
+  }
+  info.store_used = store_->used_bytes();
+  info.store_capacity = store_->capacity_bytes();
+  info.pinned = cache_.used_bytes();
+  info.pin_budget = cache_.budget_bytes();
+  return info;
+}
+
+}  // namespace datanode::node

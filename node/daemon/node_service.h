@@ -1,0 +1,89 @@
+// Copyright 2026 The datanode Authors.
+//
+// The daemon's domain logic, free of RPC types: node info and MatMul with inline or
+// stored weights. The RPC layer (rpc_server.cc) converts protos to these structs and
+// back, and runs these methods on the daemon's executor.
+//
+// Cost formula (docs/daemon.md), a function of the op, shapes and operand formats
+// only, never of timing or values:
+//   cycles = 1_000_000 + mac_cost(op) * M*N*K + 400 * (request operand bytes)
+//            + 800 * (output bytes)
+// with mac_cost = 1 for the s8 ops and 2 for the Q8_0 x {Q8_0, Q4_0, Q4_1} ops;
+// request operand bytes = |A| + |a_scale| (+ |W| + |w_scale| when inline).
+#ifndef DATANODE_NODE_DAEMON_NODE_SERVICE_H_
+#define DATANODE_NODE_DAEMON_NODE_SERVICE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/backend.h"
+#include "node/daemon/weight_cache.h"
+#include "node/import/model_registry.h"
+#include "node/store/weight_store.h"
+
+namespace datanode::node {
+
+// Spans borrow the caller's buffers for the duration of the call.
+struct MatMulCall {
+  ops::OpKind kind = ops::OpKind::kMatMulS8S32;
+  int64_t m = 0, n = 0, k = 0;
+  ops::ByteSpan a, a_scale;
+  bool by_reference = false;
+  ops::ByteSpan w, w_scale;  // inline weights
+  Sha256 model{};            // by reference
+  std::string tensor, scale_tensor;
+};
+
+struct MatMulResult {
+  std::vector<uint8_t> out;
+  std::string output_digest;  // hex
+  uint64_t cycles = 0;
+};
+
+// INVALID_ARGUMENT for invalid shapes (ComputeOperandSizes).
+absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k,
+                                      bool inline_weights);
+
+struct NodeInfo {
+  struct BackendEntry {
+    std::string name, description;
+    std::vector<std::string> supported_ops;
+    bool serving = false;
+  };
+  std::vector<BackendEntry> backends;
+  int64_t store_used = 0, store_capacity = 0, pinned = 0, pin_budget = 0;
+};
+
+class NodeService {
+ public:
+  // All pointers must outlive the service.
+  NodeService(ops::Backend* backend, WeightStore* store, ModelRegistry* models,
+              int64_t pin_budget_bytes)
+      : backend_(backend), store_(store), models_(models), cache_(pin_budget_bytes) {}
+
+  // Validates and runs one matmul. By reference: the tensor's dtype must match the op
+  // (I8 for s8 ops, Q8_0 / Q4_0 / Q4_1 for the Q8 ops) and its shape must be [N, K];
+  // NOT_FOUND for unknown models or tensors, DATA_LOSS if stored bytes are corrupt.
+  absl::StatusOr<MatMulResult> MatMul(const MatMulCall& call);
+  NodeInfo Info() const;
+
+  WeightStore& store() { return *store_; }
+  ModelRegistry& models() { return *models_; }
+  const WeightCache& cache() const { return cache_; }
+  const ops::Backend& backend() const { return *backend_; }
+
+ private:
+  absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> LoadWeights(const MatMulCall& call);
+
+  ops::Backend* backend_;
+  WeightStore* store_;
+  ModelRegistry* models_;
+  WeightCache cache_;
+};
+
+}  // namespace datanode::node
+
+#endif  // DATANODE_NODE_DAEMON_NODE_SERVICE_H_

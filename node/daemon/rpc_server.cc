@@ -1,0 +1,527 @@
+// Copyright 2026 The datanode Authors.
+#include "node/daemon/rpc_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/v1/accelerator.grpc.pb.h"
+#include "datanode/v1/store.grpc.pb.h"
+#include "grpcpp/server_posix.h"
+#include "spdlog/spdlog.h"
+
+namespace datanode::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The one conversion from the domain's status to the wire's. absl and gRPC share
+// code numbers; codes were chosen inside by retry semantics.
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+absl::StatusOr<Sha256> DigestArg(const std::string& hex, const char* field) {
+  auto d = ParseDigestHex(hex);
+  if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", d.status().message()));
+  return d;
+}
+
+void ToProto(const ObjectInfo& info, bool with_chunks, v1::BlobInfo* out) {
+  out->set_digest(ops::ToHex(info.digest));
+  out->set_size(info.size);
+  if (with_chunks) {
+    for (const Sha256& c : info.chunks) out->add_chunks(ops::ToHex(c));
+  }
+}
+
+void ToProto(const Sha256& digest, const ModelManifest& m, bool with_tensors, v1::ModelInfo* out) {
+  out->set_digest(ops::ToHex(digest));
+  out->set_format(static_cast<v1::ModelFormat>(m.format));
+  out->set_source_digest(ops::ToHex(m.source));
+  out->set_source_size(m.source_size);
+  if (!with_tensors) return;
+  for (const TensorInfo& t : m.tensors) {
+    v1::TensorEntry* e = out->add_tensors();
+    e->set_name(t.name);
+    e->set_dtype(static_cast<v1::TensorDtype>(t.dtype));
+    for (int64_t d : t.shape) e->add_shape(d);
+    e->set_offset(t.offset);
+    e->set_size(t.size);
+    e->set_first_chunk(t.offset / kChunkBytes);
+    e->set_last_chunk(t.size == 0 ? t.offset / kChunkBytes : (t.offset + t.size - 1) / kChunkBytes);
+  }
+}
+
+ops::ByteSpan Span(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+absl::StatusOr<MatMulCall> FromProto(const v1::MatMulRequest& r) {
+  MatMulCall c;
+  int op = static_cast<int>(r.op());
+  if (op < static_cast<int>(ops::OpKind::kMatMulS8S32) ||
+      op > static_cast<int>(ops::OpKind::kMatMulQ8_0Q4_1)) {
+    return absl::InvalidArgumentError(absl::StrCat("op ", op, " is not a matmul op"));
+  }
+  c.kind = static_cast<ops::OpKind>(op);
+  c.m = r.m();
+  c.n = r.n();
+  c.k = r.k();
+  c.a = Span(r.a());
+  c.a_scale = Span(r.a_scale());
+  switch (r.weights_case()) {
+    case v1::MatMulRequest::kInlineWeights:
+      c.w = Span(r.inline_weights().w());
+      c.w_scale = Span(r.inline_weights().w_scale());
+      break;
+    case v1::MatMulRequest::kWeightRef: {
+      c.by_reference = true;
+      auto d = DigestArg(r.weight_ref().model_digest(), "weight_ref.model_digest");
+      if (!d.ok()) return d.status();
+      c.model = *d;
+      c.tensor = r.weight_ref().tensor();
+      c.scale_tensor = r.weight_ref().scale_tensor();
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError("request has neither inline_weights nor weight_ref");
+  }
+  return c;
+}
+
+// Admits, runs `work` on the executor, finishes the reactor, records metrics. `work`
+// may use the request and response: both live until Finish.
+template <typename Work>
+grpc::ServerUnaryReactor* Unary(const RpcDeps& d, grpc::CallbackServerContext* ctx,
+                                const char* method, bool is_op, Work work) {
+  auto* reactor = ctx->DefaultReactor();
+  Clock::time_point start = Clock::now();
+  auto lease = d.limiter->Admit(d.peers->CallerOf(ctx->peer()), is_op);
+  if (!lease.ok()) {
+    d.metrics->RecordCall(method, lease.status().code(), Since(start));
+    reactor->Finish(ToGrpc(lease.status()));
+    return reactor;
+  }
+  d.executor->Submit(
+      [d, reactor, method, start, work = std::move(work), lease = *std::move(lease)]() mutable {
+        absl::Status s = work();
+        d.metrics->RecordCall(method, s.code(), Since(start));
+        if (!s.ok()) spdlog::debug("{} failed: {}", method, s.ToString());
+        reactor->Finish(ToGrpc(s));
+      });
+  return reactor;
+}
+
+class AcceleratorImpl final : public v1::Accelerator::CallbackService {
+ public:
+  explicit AcceleratorImpl(RpcDeps d) : d_(d) {}
+
+  grpc::ServerUnaryReactor* GetNodeInfo(grpc::CallbackServerContext* ctx,
+                                        const v1::GetNodeInfoRequest*,
+                                        v1::GetNodeInfoResponse* resp) override {
+    return Unary(d_, ctx, "GetNodeInfo", false, [this, resp] {
+      NodeInfo info = d_.service->Info();
+      resp->set_daemon_version(DATANODE_VERSION);
+      resp->set_spec_version(ops::kSpecVersion);
+      for (const auto& b : info.backends) {
+        v1::BackendInfo* pb = resp->add_backends();
+        pb->set_name(b.name);
+        pb->set_description(b.description);
+        pb->set_serving(b.serving);
+        for (const auto& op : b.supported_ops) pb->add_supported_ops(op);
+      }
+      resp->set_store_used_bytes(info.store_used);
+      resp->set_store_capacity_bytes(info.store_capacity);
+      resp->set_pinned_bytes(info.pinned);
+      resp->set_pin_budget_bytes(info.pin_budget);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* MatMul(grpc::CallbackServerContext* ctx, const v1::MatMulRequest* req,
+                                   v1::MatMulResponse* resp) override {
+    return Unary(d_, ctx, "MatMul", true, [this, req, resp]() -> absl::Status {
+      auto call = FromProto(*req);
+      if (!call.ok()) return call.status();
+      auto result = d_.service->MatMul(*call);
+      if (!result.ok()) return result.status();
+      resp->set_out(result->out.data(), result->out.size());
+      resp->set_output_digest(result->output_digest);
+      resp->set_cycles(result->cycles);
+      resp->set_backend(d_.service->backend().Name());
+      resp->set_spec_version(ops::kSpecVersion);
+      d_.metrics->AddCycles(result->cycles);
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  RpcDeps d_;
+};
+
+// Streams an upload into the store: each received message is appended on the
+// executor, and the next read starts only after that append (bounded memory).
+class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> {
+ public:
+  PutBlobReactor(RpcDeps d, v1::BlobInfo* resp, CallerLimiter::Lease lease)
+      : d_(d),
+        resp_(resp),
+        lease_(std::move(lease)),
+        start_(Clock::now()),
+        writer_(d.service->store().NewWriter()) {
+    StartRead(&req_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client half-closed: publish
+      d_.executor->Submit([this] {
+        auto info = writer_->Finish(has_expected_ ? &expected_ : nullptr);
+        if (info.ok()) ToProto(*info, true, resp_);
+        Done(info.status());
+      });
+      return;
+    }
+    if (first_) {
+      first_ = false;
+      if (!req_.expected_digest().empty()) {
+        auto d = DigestArg(req_.expected_digest(), "expected_digest");
+        if (!d.ok()) return Done(d.status());
+        expected_ = *d;
+        has_expected_ = true;
+      }
+    }
+    d_.executor->Submit([this] {
+      absl::Status s = writer_->Append(Span(req_.data()));
+      if (!s.ok()) return Done(s);
+      StartRead(&req_);
+    });
+  }
+  void OnDone() override {
+    // Dropping an unfinished writer deletes its chunks: disk work, so on the executor.
+    d_.executor->Submit([w = std::shared_ptr<ObjectWriter>(std::move(writer_))] {});
+    delete this;
+  }
+
+ private:
+  void Done(const absl::Status& s) {
+    d_.metrics->RecordCall("PutBlob", s.code(), Since(start_));
+    Finish(ToGrpc(s));
+  }
+  RpcDeps d_;
+  v1::BlobInfo* resp_;
+  CallerLimiter::Lease lease_;
+  Clock::time_point start_;
+  std::unique_ptr<ObjectWriter> writer_;
+  v1::PutBlobRequest req_;
+  bool first_ = true;
+  bool has_expected_ = false;
+  Sha256 expected_{};
+};
+
+// Streams an object out chunk by chunk; each chunk is read and verified on the
+// executor. A corrupt chunk ends the stream with DATA_LOSS: the client must discard
+// everything unless the call ends OK.
+class GetBlobReactor final : public grpc::ServerWriteReactor<v1::GetBlobResponse> {
+ public:
+  GetBlobReactor(RpcDeps d, std::string digest, CallerLimiter::Lease lease)
+      : d_(d), lease_(std::move(lease)), start_(Clock::now()) {
+    d_.executor->Submit([this, digest] {
+      auto dg = DigestArg(digest, "digest");
+      if (!dg.ok()) return Done(dg.status());
+      auto r = d_.service->store().NewReader(*dg);
+      if (!r.ok()) return Done(r.status());
+      reader_ = std::move(*r);
+      Next();
+    });
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Done(absl::CancelledError("client went away"));
+    d_.executor->Submit([this] { Next(); });
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    absl::Status s = reader_->Next(&buf_);
+    if (!s.ok() || buf_.empty()) return Done(s);
+    resp_.set_data(buf_.data(), buf_.size());
+    StartWrite(&resp_);
+  }
+  void Done(const absl::Status& s) {
+    d_.metrics->RecordCall("GetBlob", s.code(), Since(start_));
+    Finish(ToGrpc(s));
+  }
+  RpcDeps d_;
+  CallerLimiter::Lease lease_;
+  Clock::time_point start_;
+  std::unique_ptr<ObjectReader> reader_;
+  std::vector<uint8_t> buf_;
+  v1::GetBlobResponse resp_;
+};
+
+class StoreImpl final : public v1::Store::CallbackService {
+ public:
+  explicit StoreImpl(RpcDeps d) : d_(d) {}
+
+  grpc::ServerReadReactor<v1::PutBlobRequest>* PutBlob(grpc::CallbackServerContext* ctx,
+                                                       v1::BlobInfo* resp) override {
+    auto lease = d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), false);
+    if (!lease.ok()) {
+      // A reactor that refuses at once.
+      class Refuse final : public grpc::ServerReadReactor<v1::PutBlobRequest> {
+       public:
+        explicit Refuse(const absl::Status& s) { Finish(ToGrpc(s)); }
+        void OnDone() override { delete this; }
+      };
+      d_.metrics->RecordCall("PutBlob", lease.status().code(), 0);
+      return new Refuse(lease.status());
+    }
+    return new PutBlobReactor(d_, resp, *std::move(lease));
+  }
+
+  grpc::ServerWriteReactor<v1::GetBlobResponse>* GetBlob(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetBlobRequest* req) override {
+    auto lease = d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), false);
+    if (!lease.ok()) {
+      class Refuse final : public grpc::ServerWriteReactor<v1::GetBlobResponse> {
+       public:
+        explicit Refuse(const absl::Status& s) { Finish(ToGrpc(s)); }
+        void OnDone() override { delete this; }
+      };
+      d_.metrics->RecordCall("GetBlob", lease.status().code(), 0);
+      return new Refuse(lease.status());
+    }
+    return new GetBlobReactor(d_, req->digest(), *std::move(lease));
+  }
+
+  grpc::ServerUnaryReactor* StatBlob(grpc::CallbackServerContext* ctx,
+                                     const v1::StatBlobRequest* req, v1::BlobInfo* resp) override {
+    return Unary(d_, ctx, "StatBlob", false, [this, req, resp]() -> absl::Status {
+      auto d = DigestArg(req->digest(), "digest");
+      if (!d.ok()) return d.status();
+      auto info = d_.service->store().Stat(*d);
+      if (!info.ok()) return info.status();
+      ToProto(*info, true, resp);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListBlobs(grpc::CallbackServerContext* ctx, const v1::ListBlobsRequest*,
+                                      v1::ListBlobsResponse* resp) override {
+    return Unary(d_, ctx, "ListBlobs", false, [this, resp]() -> absl::Status {
+      for (const Sha256& d : d_.service->store().List()) {
+        v1::BlobInfo* b = resp->add_blobs();
+        b->set_digest(ops::ToHex(d));
+        auto info = d_.service->store().Stat(d);
+        b->set_size(info.ok() ? info->size : -1);  // -1: manifest unreadable (see StatBlob)
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* DeleteBlob(grpc::CallbackServerContext* ctx,
+                                       const v1::DeleteBlobRequest* req,
+                                       v1::DeleteBlobResponse*) override {
+    return Unary(d_, ctx, "DeleteBlob", false, [this, req]() -> absl::Status {
+      auto d = DigestArg(req->digest(), "digest");
+      if (!d.ok()) return d.status();
+      if (d_.service->models().References(*d)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "blob ", req->digest(), " belongs to an imported model; delete the model instead"));
+      }
+      return d_.service->store().Delete(*d);
+    });
+  }
+
+  grpc::ServerUnaryReactor* ImportModel(grpc::CallbackServerContext* ctx,
+                                        const v1::ImportModelRequest* req,
+                                        v1::ModelInfo* resp) override {
+    return Unary(d_, ctx, "ImportModel", false, [this, req, resp]() -> absl::Status {
+      if (req->path().empty()) return absl::InvalidArgumentError("path is empty");
+      auto r = d_.service->models().ImportFile(req->path());
+      if (!r.ok()) return r.status();
+      spdlog::info("imported model {} from {} ({} tensors)", ops::ToHex(r->model), req->path(),
+                   r->manifest.tensors.size());
+      ToProto(r->model, r->manifest, true, resp);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
+                                       const v1::ListModelsRequest*,
+                                       v1::ListModelsResponse* resp) override {
+    return Unary(d_, ctx, "ListModels", false, [this, resp]() -> absl::Status {
+      for (const Sha256& d : d_.service->models().List()) {
+        auto m = d_.service->models().Get(d);
+        v1::ModelInfo* info = resp->add_models();
+        if (m.ok()) {
+          ToProto(d, *m, false, info);
+        } else {
+          info->set_digest(ops::ToHex(d));  // unreadable: GetModel reports why
+        }
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* ctx,
+                                     const v1::GetModelRequest* req, v1::ModelInfo* resp) override {
+    return Unary(d_, ctx, "GetModel", false, [this, req, resp]() -> absl::Status {
+      auto d = DigestArg(req->digest(), "digest");
+      if (!d.ok()) return d.status();
+      auto m = d_.service->models().Get(*d);
+      if (!m.ok()) return m.status();
+      ToProto(*d, *m, true, resp);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* DeleteModel(grpc::CallbackServerContext* ctx,
+                                        const v1::DeleteModelRequest* req,
+                                        v1::DeleteModelResponse*) override {
+    return Unary(d_, ctx, "DeleteModel", false, [this, req]() -> absl::Status {
+      auto d = DigestArg(req->digest(), "digest");
+      if (!d.ok()) return d.status();
+      return d_.service->models().Delete(*d);
+    });
+  }
+
+ private:
+  RpcDeps d_;
+};
+
+// systemd socket activation: LISTEN_PID is us and LISTEN_FDS >= 1 -> fd 3.
+int SystemdListenFd() {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  if (pid == nullptr || fds == nullptr || std::atoi(pid) != ::getpid() || std::atoi(fds) < 1)
+    return -1;
+  return 3;
+}
+
+}  // namespace
+
+std::string PeerTable::CallerOf(const std::string& peer) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = uids_.find(peer);
+    if (it != uids_.end()) return absl::StrCat("uid:", it->second);
+  }
+  size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
+RpcServer::RpcServer(const Config& config, RpcDeps deps) : config_(config), deps_(deps) {}
+
+RpcServer::~RpcServer() { Shutdown(); }
+
+absl::Status RpcServer::Start() {
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(std::min<int64_t>(config_.max_request_bytes * 2, INT32_MAX)));
+  services_.push_back(std::make_unique<AcceleratorImpl>(deps_));
+  services_.push_back(std::make_unique<StoreImpl>(deps_));
+  for (auto& s : services_) builder.RegisterService(s.get());
+  int tcp_port = 0;
+  if (!config_.tcp_address.empty()) {
+    builder.AddListeningPort(config_.tcp_address, grpc::InsecureServerCredentials(), &tcp_port);
+  }
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) return absl::UnavailableError("gRPC server failed to start");
+  if (!config_.tcp_address.empty() && tcp_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.tcp_address));
+  }
+
+  listen_fd_ = SystemdListenFd();
+  if (listen_fd_ >= 0) {
+    spdlog::info("using the socket passed by systemd (fd 3)");
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(config_.socket_path).parent_path(),
+                                        ec);
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, config_.socket_path.c_str(), sizeof(addr.sun_path) - 1);
+    ::unlink(config_.socket_path.c_str());
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(listen_fd_, 128) != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config_.socket_path, ": ", std::strerror(errno)));
+    }
+    ::chmod(config_.socket_path.c_str(), 0660);
+    owns_socket_file_ = true;
+  }
+  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) return absl::InternalError("pipe");
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  return absl::OkStatus();
+}
+
+void RpcServer::AcceptLoop() {
+  std::vector<uint32_t> allowed = config_.allowed_uids;
+  if (allowed.empty()) allowed.push_back(::geteuid());
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) return;
+    // gRPC's endpoints require non-blocking sockets.
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) continue;
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        std::find(allowed.begin(), allowed.end(), cred.uid) == allowed.end()) {
+      spdlog::warn("refused connection from uid {} pid {}: uid not in allowed_uids", cred.uid,
+                   cred.pid);
+      deps_.metrics->AddPeerRejected();
+      ::close(fd);
+      continue;
+    }
+    // gRPC names an fd channel's peer "fd:<n>"; remember whose it is.
+    deps_.peers->Set(absl::StrCat("fd:", fd), cred.uid);
+    grpc::AddInsecureChannelFromFd(server_.get(), fd);
+  }
+}
+
+void RpcServer::Shutdown() {
+  if (accept_thread_.joinable()) {
+    char c = 0;
+    (void)!::write(stop_pipe_[1], &c, 1);
+    accept_thread_.join();
+  }
+  if (server_ != nullptr) {
+    // Refuses new calls at once; in-flight calls may finish until the deadline.
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(config_.drain_timeout_seconds));
+    server_->Wait();
+  }
+  server_.reset();
+  for (int* fd : {&listen_fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  if (owns_socket_file_) ::unlink(config_.socket_path.c_str());
+  owns_socket_file_ = false;
+}
+
+}  // namespace datanode::node

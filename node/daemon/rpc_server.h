@@ -1,0 +1,81 @@
+// Copyright 2026 The datanode Authors.
+//
+// The RPC edge of datanoded: gRPC callback services (Accelerator, Store) that only
+// convert protos to domain calls (NodeService, WeightStore, ModelRegistry) and back,
+// run the work on the daemon's Executor (never on gRPC threads), apply per-caller
+// limits, record metrics, and convert absl::Status to grpc::Status exactly once
+// (codes are identical; the message is kept).
+//
+// Listening: the Unix socket is accepted by our own loop so that every connection's
+// peer uid (SO_PEERCRED) is checked against the allowed uids before gRPC sees it; an
+// accepted connection is handed to gRPC with AddInsecureChannelFromFd. With systemd
+// socket activation (LISTEN_FDS=1) the inherited fd 3 is the listening socket.
+#ifndef DATANODE_NODE_DAEMON_RPC_SERVER_H_
+#define DATANODE_NODE_DAEMON_RPC_SERVER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "node/daemon/caller_limits.h"
+#include "node/daemon/config.h"
+#include "node/daemon/executor.h"
+#include "node/daemon/metrics.h"
+#include "node/daemon/node_service.h"
+
+namespace datanode::node {
+
+// Peer uid bookkeeping shared by the accept loop and the services.
+class PeerTable {
+ public:
+  void Set(const std::string& peer, uint32_t uid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uids_[peer] = uid;
+  }
+  // "uid:N" for Unix peers, else the peer address without its port.
+  std::string CallerOf(const std::string& peer) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint32_t> uids_;  // guarded by mu_
+};
+
+struct RpcDeps {
+  NodeService* service;
+  Executor* executor;
+  Metrics* metrics;
+  CallerLimiter* limiter;
+  PeerTable* peers;
+};
+
+class RpcServer {
+ public:
+  RpcServer(const Config& config, RpcDeps deps);
+  ~RpcServer();
+  // Binds the Unix socket (or adopts systemd's), the optional TCP port, and starts.
+  absl::Status Start();
+  // Stops accepting, then waits up to the drain timeout for in-flight calls.
+  void Shutdown();
+
+ private:
+  void AcceptLoop();
+
+  Config config_;
+  RpcDeps deps_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int listen_fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  bool owns_socket_file_ = false;
+  std::thread accept_thread_;
+};
+
+}  // namespace datanode::node
+
+#endif  // DATANODE_NODE_DAEMON_RPC_SERVER_H_
