@@ -66,3 +66,14 @@ TEST(Pricing, CeilingsAndBounds) {
 
 }  // namespace
 }  // namespace datanode::shim
+
+namespace datanode::shim {
+namespace {
+
+// The worked example of docs/canister-api.md ("Price"), derived there by hand.
+TEST(Pricing, DocumentedExample) {
+  EXPECT_EQ(P(13, ops::OpKind::kMatMulQ8_0Q8_0, 1, 576, 576, 700), absl::uint128(76'880'596));
+}
+
+}  // namespace
+}  // namespace datanode::shim

@@ -1,0 +1,369 @@
+// Copyright 2026 The datanode Authors.
+//
+// dn-subnet-sim: a data-node subnet on one machine. n = 13 datanoded processes, each
+// with its own store and socket, backends mixed (reference / cpu / vulkan, round
+// robin; a node whose backend cannot start here falls back to cpu and says so), the
+// same safetensors model imported into every store (same digest everywhere), and the
+// same canister call sent to every node through the ic0_accel C ABI. Each replica signs
+// its outcome with its Ed25519 node key; Combine accepts n - f = 9 identical shares.
+//
+// Faults are injected in this harness, where a faulty replica would produce them:
+//   flip     one bit of the node's reply is flipped (a faulty device or replica)
+//   weights  the node serves the call from other weights (its request names another
+//            model with the same tensor names: what a node with wrong weights returns)
+//   crash    the node's daemon is SIGKILLed before the call; its replica gets
+//            SYS_TRANSIENT and sends no share (it would retry, not sign)
+// Scenarios: 13 honest -> agreed, equal to the reference computed here; 4 faulty (two
+// flips, wrong weights, a crash) -> agreed, the 4 named; 5 byzantine -> no agreement,
+// SYS_FATAL; 4 byzantine + 1 crash -> no agreement, SYS_TRANSIENT. Never a wrong result.
+//
+// usage: dn-subnet-sim --datanoded PATH [--backends reference,cpu,vulkan] [--keep]
+// Exit status 0 iff every scenario behaved as stated (ctest runs it).
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/digest.h"
+#include "datanode/v1/accelerator.grpc.pb.h"
+#include "datanode/v1/store.grpc.pb.h"
+#include "ic0_accel.h"
+#include "node/shim/agreement.h"
+#include "node/shim/interface.h"
+
+namespace datanode::shim {
+namespace {
+
+constexpr int kNodes = 13;
+constexpr uint32_t kM = 4, kN = 48, kK = 256;
+
+struct Node {
+  int index = 0;
+  std::string backend;
+  std::string dir;
+  std::string socket;
+  pid_t pid = -1;
+  ic0_accel* accel = nullptr;
+  NodeKey key = *NodeKey::FromSeed(std::vector<uint8_t>(32, 0));
+};
+
+std::vector<int8_t> RandomS8(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int8_t> v(n);
+  for (auto& x : v) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);  // no -128
+  return v;
+}
+
+// A safetensors file with one I8 tensor "w" [kN, kK].
+void WriteModel(const std::string& path, const std::vector<int8_t>& w) {
+  std::string header = "{\"w\":{\"dtype\":\"I8\",\"shape\":[" + std::to_string(kN) + "," +
+                       std::to_string(kK) + "],\"data_offsets\":[0," + std::to_string(w.size()) +
+                       "]}}";
+  while (header.size() % 8) header.push_back(' ');
+  std::ofstream f(path, std::ios::binary);
+  uint64_t len = header.size();
+  f.write(reinterpret_cast<const char*>(&len), 8);
+  f << header;
+  f.write(reinterpret_cast<const char*>(w.data()), static_cast<std::streamsize>(w.size()));
+}
+
+pid_t StartDaemon(const std::string& datanoded, const Node& n) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    const std::string log = n.dir + "/datanoded.log";
+    FILE* f = std::freopen(log.c_str(), "w", stderr);
+    (void)f;
+    std::freopen(log.c_str(), "a", stdout);
+    execl(datanoded.c_str(), datanoded.c_str(), "--socket", n.socket.c_str(), "--metrics-socket",
+          (n.dir + "/metrics").c_str(), "--store", (n.dir + "/store").c_str(), "--backend",
+          n.backend.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits until the daemon answers GetNodeInfo or `deadline` passes. Returns false if
+// the process exited (e.g. its backend has no device here); *serving stays empty on a
+// timeout.
+bool WaitReady(const Node& n, std::chrono::steady_clock::time_point deadline,
+               std::string* serving) {
+  auto channel = grpc::CreateChannel("unix:" + n.socket, grpc::InsecureChannelCredentials());
+  auto stub = v1::Accelerator::NewStub(channel);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    if (waitpid(n.pid, &status, WNOHANG) == n.pid) return false;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    v1::GetNodeInfoResponse info;
+    if (stub->GetNodeInfo(&ctx, v1::GetNodeInfoRequest(), &info).ok()) {
+      for (const auto& b : info.backends()) {
+        if (b.serving()) *serving = b.name();
+      }
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+std::string Import(const Node& n, const std::string& path) {
+  auto stub = v1::Store::NewStub(
+      grpc::CreateChannel("unix:" + n.socket, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::ImportModelRequest req;
+  req.set_path(path);
+  v1::ModelInfo info;
+  grpc::Status s = stub->ImportModel(&ctx, req, &info);
+  if (!s.ok()) {
+    std::fprintf(stderr, "node %d: ImportModel: %s\n", n.index, s.error_message().c_str());
+    return "";
+  }
+  return info.digest();
+}
+
+std::vector<uint8_t> Unhex(const std::string& s) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i + 1 < s.size(); i += 2)
+    out.push_back(std::stoi(s.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+struct Scenario {
+  std::string name;
+  std::set<int> flip, wrong_weights, crash;
+  bool expect_agreed;
+  RejectCode expect_reject;
+};
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::string datanoded, backends_flag = "reference,cpu,vulkan";
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--datanoded" && i + 1 < argc)
+      datanoded = argv[++i];
+    else if (a == "--backends" && i + 1 < argc)
+      backends_flag = argv[++i];
+    else if (a == "--keep")
+      keep = true;
+    else {
+      std::fprintf(stderr, "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep]\n");
+      return 2;
+    }
+  }
+  if (datanoded.empty()) {
+    std::fprintf(stderr, "dn-subnet-sim: --datanoded PATH is required\n");
+    return 2;
+  }
+  // Sockets must fit sun_path (108 bytes): a short temp root.
+  char tmpl[] = "/tmp/dnsim.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return 1;
+  const std::string root = tmpl;
+  const std::vector<std::string> backends = absl::StrSplit(backends_flag, ',');
+
+  const std::vector<int8_t> w = RandomS8(size_t{kN} * kK, 1);
+  const std::vector<int8_t> w_other = RandomS8(size_t{kN} * kK, 2);
+  WriteModel(root + "/model.safetensors", w);
+  WriteModel(root + "/other.safetensors", w_other);
+
+  std::vector<Node> nodes(kNodes);
+  std::vector<PublicKey> keys;
+  int failures = 0;
+  for (int i = 0; i < kNodes; ++i) {
+    Node& n = nodes[i];
+    n.index = i;
+    n.backend = backends[i % backends.size()];
+    n.dir = root + "/n" + std::to_string(i);
+    n.socket = n.dir + "/sock";
+    mkdir(n.dir.c_str(), 0700);
+    n.key = *NodeKey::FromSeed(std::vector<uint8_t>(32, static_cast<uint8_t>(0x40 + i)));
+    keys.push_back(n.key.public_key());
+  }
+  // Start all daemons, then wait (they start in parallel).
+  for (Node& n : nodes) n.pid = StartDaemon(datanoded, n);
+  std::string model_digest, other_digest;
+  // One start-up budget for the whole subnet, so a daemon that never answers fails the
+  // run in a minute instead of hanging it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (Node& n : nodes) {
+    std::string serving;
+    if (!WaitReady(n, deadline, &serving) && n.backend != "cpu") {
+      std::printf("node %2d: backend %s unavailable here (see %s/datanoded.log); using cpu\n",
+                  n.index, n.backend.c_str(), n.dir.c_str());
+      kill(n.pid, SIGKILL);
+      waitpid(n.pid, nullptr, 0);
+      n.backend = "cpu";
+      n.pid = StartDaemon(datanoded, n);
+      WaitReady(n, deadline, &serving);
+    }
+    if (serving.empty()) {
+      std::fprintf(stderr, "node %d: daemon did not answer GetNodeInfo (see %s/datanoded.log)\n",
+                   n.index, n.dir.c_str());
+      ++failures;
+      break;
+    }
+    n.backend = serving;
+    const std::string d = Import(n, root + "/model.safetensors");
+    if (model_digest.empty()) model_digest = d;
+    if (d.empty() || d != model_digest) {
+      std::fprintf(stderr, "node %d: model digest %s differs from %s\n", n.index, d.c_str(),
+                   model_digest.c_str());
+      ++failures;
+    }
+    ic0_accel_config c{};
+    c.abi_version = IC0_ACCEL_ABI_VERSION;
+    const std::string address = "unix:" + n.socket;
+    c.daemon_address = address.c_str();
+    c.subnet_size = kNodes;
+    c.timeout_ms = 5000;
+    char err[256];
+    if (ic0_accel_create(&c, &n.accel, err, sizeof err) != 0) {
+      std::fprintf(stderr, "node %d: %s\n", n.index, err);
+      ++failures;
+    }
+    std::printf("node %2d: pid %d backend %-9s model %s\n", n.index, n.pid, n.backend.c_str(),
+                d.substr(0, 16).c_str());
+  }
+  if (failures > 0) {
+    for (Node& n : nodes) {
+      if (n.pid > 0) kill(n.pid, SIGKILL), waitpid(n.pid, nullptr, 0);
+    }
+    std::printf("subnet simulation: FAILED to start the subnet (workdir %s)\n", root.c_str());
+    return 1;
+  }
+  other_digest = Import(nodes[8], root + "/other.safetensors");
+
+  // The canister call, and the expected output from the reference backend here.
+  MatMulArgs args;
+  args.op = ops::OpKind::kMatMulS8S32;
+  args.m = kM;
+  args.n = kN;
+  args.k = kK;
+  args.weights = {Unhex(model_digest), "w"};
+  const std::vector<int8_t> a = RandomS8(size_t{kM} * kK, 3);
+  args.a.assign(a.begin(), a.end());
+  const std::vector<uint8_t> arg = EncodeMatMulArgs(args);
+  MatMulArgs wrong = args;
+  wrong.weights.model = Unhex(other_digest);
+  const std::vector<uint8_t> wrong_arg = EncodeMatMulArgs(wrong);
+  auto ref = ops::CreateBackend("reference");
+  std::vector<uint8_t> expected(size_t{kM} * kN * 4);
+  ops::OpArgs op{ops::OpKind::kMatMulS8S32,
+                 kM,
+                 kN,
+                 kK,
+                 args.a,
+                 {},
+                 {reinterpret_cast<const uint8_t*>(w.data()), w.size()}};
+  op.out = expected;
+  if (!ref.ok() || !ops::RunOp(**ref, op).ok()) return 1;
+  const std::string expected_digest = ops::ToHex(ops::Sha256Of({expected}));
+  std::printf("reference output digest %s\n\n", expected_digest.c_str());
+
+  const Scenario scenarios[] = {
+      {"13 honest", {}, {}, {}, true, RejectCode::kNone},
+      {"5 byzantine (4 flips, wrong weights)", {1, 3, 5, 7}, {8}, {}, false, RejectCode::kSysFatal},
+      {"4 faulty (2 flips, wrong weights, crash)", {1, 5}, {8}, {12}, true, RejectCode::kNone},
+      {"5 faulty (3 flips, wrong weights, crash)",
+       {1, 3, 5},
+       {8},
+       {12},
+       false,
+       RejectCode::kSysTransient},
+  };
+  uint64_t call_id = 100;
+  for (const Scenario& sc : scenarios) {
+    ++call_id;
+    for (int i : sc.crash) {
+      if (nodes[i].pid > 0) {
+        kill(nodes[i].pid, SIGKILL);
+        waitpid(nodes[i].pid, nullptr, 0);
+        nodes[i].pid = -1;
+      }
+    }
+    const Sha256 request = RequestDigest(kMethodMatMul, arg, call_id);
+    std::vector<Share> shares;
+    std::vector<ic0_accel_result> results(kNodes);
+    std::set<std::string> backend_digests;
+    for (Node& n : nodes) {
+      ic0_accel_result& r = results[n.index];
+      const std::vector<uint8_t>& my_arg = sc.wrong_weights.count(n.index) ? wrong_arg : arg;
+      ic0_accel_call(n.accel, kMethodMatMul.data(), kMethodMatMul.size(), my_arg.data(),
+                     my_arg.size(), ~uint64_t{0}, 0, &r);
+      if (r.reject_code == IC0_ACCEL_REPLY && sc.flip.count(n.index)) {
+        r.data[r.data_len / 2] ^= 0x10;
+      }
+      if (r.reject_code == IC0_ACCEL_SYS_TRANSIENT) continue;  // it would retry, not sign
+      uint8_t digest[32];
+      ic0_accel_result_digest(&r, digest);
+      Sha256 result;
+      std::memcpy(result.data(), digest, 32);
+      shares.push_back(*MakeShare(n.key, n.index, request, result));
+    }
+    const Agreement ag = Combine(keys, request, shares);
+    std::set<int> named(ag.disagreeing.begin(), ag.disagreeing.end());
+    named.insert(ag.invalid.begin(), ag.invalid.end());
+    named.insert(ag.missing.begin(), ag.missing.end());
+    std::set<int> faulty = sc.flip;
+    faulty.insert(sc.wrong_weights.begin(), sc.wrong_weights.end());
+    faulty.insert(sc.crash.begin(), sc.crash.end());
+    bool ok = ag.agreed == sc.expect_agreed;
+    std::string accepted = "-";
+    if (ag.agreed) {
+      ok = ok && named == faulty;
+      // The accepted reply: from any agreeing node; it must be the reference result.
+      const ic0_accel_result& r = results[ag.agreeing.front()];
+      auto reply = DecodeMatMulReply({r.data, r.data_len});
+      accepted = reply.ok() ? ops::ToHex(ops::Sha256Of({reply->out})) : "undecodable";
+      ok = ok && accepted == expected_digest;
+      // Every agreeing node, whatever its backend, produced the same bytes.
+      for (uint32_t i : ag.agreeing) backend_digests.insert(nodes[i].backend);
+    } else {
+      ok = ok && ag.reject == sc.expect_reject;
+    }
+    std::printf("%-42s %s\n  %s\n", sc.name.c_str(),
+                ag.agreed ? "AGREED" : (std::string("REJECT ") + RejectCodeName(ag.reject)).c_str(),
+                ag.message.c_str());
+    if (ag.agreed) {
+      std::printf("  accepted output digest %s (backends agreeing: %s)\n", accepted.c_str(),
+                  absl::StrJoin(backend_digests, ",").c_str());
+    }
+    std::printf("  faulty by construction [%s], named [%s] -> %s\n\n",
+                absl::StrJoin(faulty, ",").c_str(), absl::StrJoin(named, ",").c_str(),
+                ok ? "as expected" : "UNEXPECTED");
+    failures += ok ? 0 : 1;
+    for (auto& r : results) ic0_accel_result_free(&r);
+  }
+
+  for (Node& n : nodes) {
+    ic0_accel_destroy(n.accel);
+    if (n.pid > 0) {
+      kill(n.pid, SIGTERM);
+      waitpid(n.pid, nullptr, 0);
+    }
+  }
+  if (!keep) std::system(("rm -rf " + root).c_str());
+  std::printf("%s\n", failures == 0 ? "subnet simulation: all scenarios as expected"
+                                    : "subnet simulation: FAILED");
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace datanode::shim
+
+int main(int argc, char** argv) { return datanode::shim::Main(argc, argv); }
