@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libdnnl-dev libopenblas-dev
   python3 python3-venv python3-pip
 )
-PIP_PACKAGES=(grpcio grpcio-tools protobuf numpy gguf safetensors)
+PIP_PACKAGES=(grpcio grpcio-tools protobuf numpy gguf safetensors icp-py-core)
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
@@ -40,7 +40,7 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "[install-deps] creating .venv"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import grpc, grpc_tools, numpy, gguf, safetensors" 2>/dev/null; then
+if ! .venv/bin/python -c "import grpc, grpc_tools, numpy, gguf, safetensors, icp_candid" 2>/dev/null; then
   echo "[install-deps] pip install ${PIP_PACKAGES[*]}"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q "${PIP_PACKAGES[@]}"
