@@ -60,9 +60,9 @@ absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWei
                                  call.tensor.size(), ":", call.tensor, "/", call.scale_tensor);
   if (auto hit = cache_.Get(key)) {
     if (hit->n() != call.n || hit->k() != call.k) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", call.tensor, "' is [N,K]=[",
-                                                     hit->n(), ",", hit->k(), "], request has [",
-                                                     call.n, ",", call.k, "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", call.tensor, "' has shape [", hit->n(), ",", hit->k(),
+                       "], request needs [N,K]=[", call.n, ",", call.k, "]"));
     }
     return hit;
   }
