@@ -204,7 +204,8 @@ class Parser {
       if (!Consume(":")) return Error("expected :");
       JsonValue v;
       if (absl::Status s = ParseValue(depth + 1, &v); !s.ok()) return s;
-      out->object.emplace_back(std::move(key), std::move(v));
+      out->keys.push_back(std::move(key));
+      out->values.push_back(std::move(v));
       SkipSpace();
       if (Consume(",")) continue;
       if (Consume("}")) return absl::OkStatus();
@@ -219,8 +220,8 @@ class Parser {
 }  // namespace
 
 const JsonValue* JsonValue::Find(std::string_view key) const {
-  for (const auto& [k, v] : object) {
-    if (k == key) return &v;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == key) return &values[i];
   }
   return nullptr;
 }

@@ -26,7 +26,10 @@ struct JsonValue {
   bool boolean = false;
   std::string text;  // kString: decoded UTF-8; kNumber: the literal
   std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;  // in input order
+  // kObject: member names and values, in input order (two vectors because a
+  // std::pair of an incomplete type is ill-formed).
+  std::vector<std::string> keys;
+  std::vector<JsonValue> values;
 
   // The member named `key`, or nullptr.
   const JsonValue* Find(std::string_view key) const;

@@ -37,14 +37,16 @@ absl::StatusOr<ParsedModel> ParseSafetensors(const ByteSource& source, const Par
   ASSIGN_OR_RETURN(JsonValue root, ParseJson(header));
   if (root.type != JsonValue::Type::kObject)
     return absl::InvalidArgumentError("safetensors header is not a JSON object");
-  if (static_cast<int64_t>(root.object.size()) > limits.max_tensors + 1) {
-    return absl::InvalidArgumentError(absl::StrCat("safetensors header lists ", root.object.size(),
+  if (static_cast<int64_t>(root.keys.size()) > limits.max_tensors + 1) {
+    return absl::InvalidArgumentError(absl::StrCat("safetensors header lists ", root.keys.size(),
                                                    " entries, limit ", limits.max_tensors));
   }
   const int64_t data_begin = 8 + static_cast<int64_t>(header_len);
   ParsedModel model;
   model.format = ModelFormat::kSafetensors;
-  for (const auto& [name, v] : root.object) {
+  for (size_t i = 0; i < root.keys.size(); ++i) {
+    const std::string& name = root.keys[i];
+    const JsonValue& v = root.values[i];
     if (name == "__metadata__") continue;
     auto bad = [&name](std::string_view why) {
       return absl::InvalidArgumentError(

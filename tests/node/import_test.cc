@@ -184,11 +184,15 @@ class ImportTest : public ::testing::Test {
 TEST_F(ImportTest, PyPiWrittenFilesImportWithExactTensorBytes) {
   auto expected = ParseJson(ReadFile(models_ / "expected.json"));
   ASSERT_TRUE(expected.ok()) << expected.status();
-  for (const auto& [file, tensors] : expected->object) {
+  for (size_t f = 0; f < expected->keys.size(); ++f) {
+    const std::string& file = expected->keys[f];
+    const JsonValue& tensors = expected->values[f];
     auto result = registry_->ImportFile(models_ / file);
     ASSERT_TRUE(result.ok()) << file << ": " << result.status();
-    EXPECT_EQ(result->manifest.tensors.size(), tensors.object.size()) << file;
-    for (const auto& [name, want] : tensors.object) {
+    EXPECT_EQ(result->manifest.tensors.size(), tensors.keys.size()) << file;
+    for (size_t t = 0; t < tensors.keys.size(); ++t) {
+      const std::string& name = tensors.keys[t];
+      const JsonValue& want = tensors.values[t];
       TensorInfo info;
       auto bytes = registry_->ReadTensor(result->model, name, &info);
       ASSERT_TRUE(bytes.ok()) << file << "/" << name << ": " << bytes.status();
