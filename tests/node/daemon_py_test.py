@@ -248,7 +248,8 @@ class DaemonTest(unittest.TestCase):
                             st.ImportModelRequest(path="/nonexistent/model.gguf"))
 
 
-class CorruptionAndCapacityTest(unittest.TestCase):
+class FreshDaemonTest(unittest.TestCase):
+    """Each test runs its own daemon: corruption, capacity, crashes, drain, limits."""
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="dn_daemon_py_c_")
 
@@ -332,6 +333,73 @@ class CorruptionAndCapacityTest(unittest.TestCase):
             # Only the completed objects' chunks remain (orphans collected at start-up).
             n_chunks = sum(len(f) for _, _, f in os.walk(os.path.join(self.tmp, "store", "chunks")))
             self.assertEqual(n_chunks, 2 + 3)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_sigterm_drains_in_flight_upload(self):
+        d = Daemon(self.tmp)
+        sent = threading.Event()
+        pieces = [os.urandom(CHUNK // 2) for _ in range(6)]
+
+        def gen():
+            for i, p in enumerate(pieces):
+                if i == 2:
+                    sent.set()
+                    time.sleep(0.5)  # SIGTERM arrives while the upload is in flight
+                yield st.PutBlobRequest(data=p)
+
+        result = {}
+
+        def upload():
+            result["info"] = d.store.PutBlob(gen(), timeout=30)
+
+        t = threading.Thread(target=upload)
+        t.start()
+        sent.wait(10)
+        time.sleep(0.1)
+        d.proc.send_signal(signal.SIGTERM)
+        t.join()
+        self.assertEqual(d.proc.wait(timeout=30), 0)
+        d.log.close()
+        d.channel.close()
+        self.assertEqual(result["info"].digest, hashlib.sha256(b"".join(pieces)).hexdigest())
+        d.start()  # the drained upload is durable
+        try:
+            self.assertEqual(hashlib.sha256(get(d, result["info"].digest)).hexdigest(), result["info"].digest)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_per_caller_rate_limit_and_metrics(self):
+        d = Daemon(self.tmp, extra_config="limits { max_ops_per_second: 2 }\n")
+        try:
+            req = acc.MatMulRequest(op=acc.OP_KIND_MATMUL_S8_S32, m=1, n=1, k=32, a=b"\1" * 32,
+                                    inline_weights=acc.InlineWeights(w=b"\2" * 32))
+            codes = []
+            for _ in range(6):
+                try:
+                    r = d.acc.MatMul(req, timeout=10)
+                    self.assertEqual(struct.unpack("<i", r.out)[0], 64)
+                    codes.append("OK")
+                except grpc.RpcError as e:
+                    self.assertIn("ops per second", e.details())
+                    codes.append(e.code().name)
+            self.assertIn("OK", codes)
+            self.assertIn("RESOURCE_EXHAUSTED", codes)
+            import socket
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(os.path.join(self.tmp, "m.sock"))
+            s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            body = b""
+            while chunk := s.recv(65536):
+                body += chunk
+            s.close()
+            text = body.decode()
+            self.assertIn("200 OK", text.splitlines()[0])
+            self.assertIn('datanoded_requests_total{method="MatMul"} 6', text)
+            self.assertIn('datanoded_errors_total{method="MatMul",cause="RESOURCE_EXHAUSTED"} %d'
+                          % codes.count("RESOURCE_EXHAUSTED"), text)
+            self.assertIn('datanoded_request_duration_seconds_count{method="MatMul"} 6', text)
+            self.assertIn("datanoded_store_bytes 0", text)
         finally:
             self.assertEqual(d.stop(), 0)
 

@@ -1,0 +1,109 @@
+// Copyright 2026 The datanode Authors.
+//
+// Unit tests of the daemon's config (empty / partial / unknown / full / invalid, as
+// the IC adapters test theirs), the LRU pinning cache and the cost formula.
+#include "node/daemon/config.h"
+
+#include "datanode/ops/backend.h"
+#include "gtest/gtest.h"
+#include "node/daemon/node_service.h"
+#include "node/daemon/weight_cache.h"
+
+namespace datanode::node {
+namespace {
+
+TEST(ConfigTest, EmptyGivesNamedDefaults) {
+  auto c = ConfigFromText("");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->socket_path, Config::kDefaultSocketPath);
+  EXPECT_EQ(c->store_root, Config::kDefaultStoreRoot);
+  EXPECT_EQ(c->backend, "cpu");
+  EXPECT_EQ(c->pin_budget_bytes, Config::kDefaultPinBudgetBytes);
+  EXPECT_TRUE(c->store_fsync);
+  EXPECT_TRUE(c->allowed_uids.empty());
+}
+
+TEST(ConfigTest, PartialOverridesOnlyWhatIsSet) {
+  auto c =
+      ConfigFromText("backend: \"reference\"\nlimits { max_in_flight: 3 }\nstore_fsync: false\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->backend, "reference");
+  EXPECT_EQ(c->max_in_flight, 3);
+  EXPECT_EQ(c->max_ops_per_second, Config::kDefaultMaxOpsPerSecond);
+  EXPECT_FALSE(c->store_fsync);
+  EXPECT_EQ(c->socket_path, Config::kDefaultSocketPath);
+}
+
+TEST(ConfigTest, FullConfigParses) {
+  auto c = ConfigFromText(R"(
+    socket_path: "/run/x/sock" metrics_socket_path: "/run/x/m" tcp_address: "127.0.0.1:5000"
+    store_root: "/var/lib/dn" store_capacity_bytes: 1000000 backend: "cuda" backend_threads: 2
+    pin_budget_bytes: 0 executor_threads: 8 allowed_uids: 0 allowed_uids: 1000
+    limits { max_request_bytes: 2048 max_in_flight: 1 max_ops_per_second: 0.5 }
+    log_level: "debug" drain_timeout_seconds: 0 store_fsync: true)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->allowed_uids, (std::vector<uint32_t>{0, 1000}));
+  EXPECT_EQ(c->tcp_address, "127.0.0.1:5000");
+  EXPECT_EQ(c->max_ops_per_second, 0.5);
+  EXPECT_NE(ConfigToString(*c).find("allowed_uids=[0,1000]"), std::string::npos);
+}
+
+TEST(ConfigTest, UnknownAndInvalidFieldsAreRejectedWithTheirName) {
+  auto unknown = ConfigFromText("sockett_path: \"x\"");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("sockett_path"), std::string::npos) << unknown.status();
+  for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
+           {"tcp_address: \"0.0.0.0:1\"", "tcp_address"},
+           {"executor_threads: 0", "executor_threads"},
+           {"limits { max_in_flight: 0 }", "max_in_flight"},
+           {"limits { max_ops_per_second: -1 }", "max_ops_per_second"},
+           {"log_level: \"loud\"", "log_level"},
+           {"store_capacity_bytes: -5", "store_capacity_bytes"},
+           {"socket_path: \"" + std::string(200, 'x') + "\"", "socket_path"}}) {
+    auto c = ConfigFromText(text);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(c.status().message().find(field), std::string::npos) << c.status();
+  }
+  EXPECT_EQ(LoadConfigFile("/nonexistent/dn.conf").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(WeightCacheTest, EvictsLeastRecentlyUsedWithinBudget) {
+  auto backend = ops::CreateBackend("reference");
+  ASSERT_TRUE(backend.ok());
+  auto make = [&](int64_t n) {
+    std::vector<uint8_t> w(static_cast<size_t>(n * 32), 1);
+    auto p = (*backend)->PrepareWeights(ops::OpKind::kMatMulS8S32, n, 32, w, {});
+    EXPECT_TRUE(p.ok());
+    return std::shared_ptr<const ops::PreparedWeights>(std::move(*p));
+  };
+  WeightCache cache(100);   // bytes
+  cache.Put("a", make(1));  // 32 bytes
+  cache.Put("b", make(1));
+  cache.Put("c", make(1));
+  EXPECT_EQ(cache.used_bytes(), 96);
+  EXPECT_NE(cache.Get("a"), nullptr);  // a becomes most recent
+  cache.Put("d", make(1));             // evicts b, the least recently used
+  EXPECT_EQ(cache.Get("b"), nullptr);
+  EXPECT_NE(cache.Get("a"), nullptr);
+  EXPECT_EQ(cache.used_bytes(), 96);
+  auto big = make(4);  // 128 bytes > budget: not kept, nothing evicted
+  cache.Put("big", big);
+  EXPECT_EQ(cache.Get("big"), nullptr);
+  EXPECT_EQ(cache.used_bytes(), 96);
+  EXPECT_EQ(cache.evictions(), 1);
+}
+
+TEST(CostTest, FormulaDependsOnShapesAndFormatsOnly) {
+  auto c = MatMulCycles(ops::OpKind::kMatMulS8S32, 64, 64, 64, false);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 1'000'000u + 64 * 64 * 64 + 400 * 64 * 64 + 800 * 64 * 64 * 4);
+  auto inl = MatMulCycles(ops::OpKind::kMatMulS8S32, 64, 64, 64, true);
+  EXPECT_EQ(*inl, *c + 400 * 64 * 64);
+  auto q = MatMulCycles(ops::OpKind::kMatMulQ8_0Q4_0, 2, 8, 64, false);
+  EXPECT_EQ(*q, 1'000'000u + 2 * 2 * 8 * 64 + 400 * 2 * 2 * 34 + 800 * 2 * 8 * 4);
+  EXPECT_FALSE(MatMulCycles(ops::OpKind::kMatMulQ8_0Q8_0, 1, 1, 33, false).ok());
+  EXPECT_FALSE(MatMulCycles(ops::OpKind::kQuantizeQ8_0, 1, 0, 32, false).ok());
+}
+
+}  // namespace
+}  // namespace datanode::node
