@@ -54,6 +54,7 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (pb.has_log_level()) c.log_level = pb.log_level();
   if (pb.has_drain_timeout_seconds()) c.drain_timeout_seconds = pb.drain_timeout_seconds();
   if (pb.has_store_fsync()) c.store_fsync = pb.store_fsync();
+  if (pb.has_import_root()) c.import_root = pb.import_root();
   RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }

@@ -43,6 +43,7 @@ struct Config {
   std::string log_level = "info";
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
   bool store_fsync = true;
+  std::string import_root;  // ImportModel paths must lie inside; empty = any readable path
 };
 
 // Parses a DaemonConfig text proto over the defaults (unset fields keep them) and

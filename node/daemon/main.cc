@@ -107,6 +107,7 @@ int Run(int argc, char** argv) {
                (*store)->List().size(), (*store)->used_bytes(), (*models)->List().size());
 
   NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes);
+  service.set_import_root(config.import_root);
   Metrics metrics;
   CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);
   PeerTable peers;

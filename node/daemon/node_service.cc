@@ -1,6 +1,9 @@
 // Copyright 2026 The datanode Authors.
 #include "node/daemon/node_service.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "datanode/ops/digest.h"
@@ -128,6 +131,27 @@ absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
   RETURN_IF_ERROR(ops::RunOp(*backend_, args));
   result.output_digest = ops::OutputDigestHex(args);
   return result;
+}
+
+absl::Status NodeService::DeleteModel(const Sha256& model) {
+  RETURN_IF_ERROR(models_->Delete(model));
+  cache_.ErasePrefix(ops::ToHex(model) + "/");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ImportResult> NodeService::ImportModel(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("path is empty");
+  if (!import_root_.empty()) {
+    std::error_code ec;
+    std::filesystem::path real = std::filesystem::weakly_canonical(path, ec);
+    std::filesystem::path root = std::filesystem::weakly_canonical(import_root_, ec);
+    auto [r, p] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+    if (ec || r != root.end()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("import path ", path, " is outside the import_root ", import_root_));
+    }
+  }
+  return models_->ImportFile(path);
 }
 
 NodeInfo NodeService::Info() const {

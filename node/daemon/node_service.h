@@ -69,6 +69,12 @@ class NodeService {
   // NOT_FOUND for unknown models or tensors, DATA_LOSS if stored bytes are corrupt.
   absl::StatusOr<MatMulResult> MatMul(const MatMulCall& call);
   NodeInfo Info() const;
+  // Deletes a model (ModelRegistry::Delete) and unpins its weights.
+  absl::Status DeleteModel(const Sha256& model);
+  // Imports a model file. PERMISSION_DENIED unless `path` resolves (symlinks
+  // followed) inside `import_root` when one is set.
+  absl::StatusOr<ImportResult> ImportModel(const std::string& path);
+  void set_import_root(std::string root) { import_root_ = std::move(root); }
 
   WeightStore& store() { return *store_; }
   ModelRegistry& models() { return *models_; }
@@ -82,6 +88,7 @@ class NodeService {
   WeightStore* store_;
   ModelRegistry* models_;
   WeightCache cache_;
+  std::string import_root_;  // empty: any path the daemon can read
 };
 
 }  // namespace datanode::node

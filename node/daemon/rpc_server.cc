@@ -353,8 +353,7 @@ class StoreImpl final : public v1::Store::CallbackService {
                                         const v1::ImportModelRequest* req,
                                         v1::ModelInfo* resp) override {
     return Unary(d_, ctx, "ImportModel", false, [this, req, resp]() -> absl::Status {
-      if (req->path().empty()) return absl::InvalidArgumentError("path is empty");
-      auto r = d_.service->models().ImportFile(req->path());
+      auto r = d_.service->ImportModel(req->path());
       if (!r.ok()) return r.status();
       spdlog::info("imported model {} from {} ({} tensors)", ops::ToHex(r->model), req->path(),
                    r->manifest.tensors.size());
@@ -398,7 +397,7 @@ class StoreImpl final : public v1::Store::CallbackService {
     return Unary(d_, ctx, "DeleteModel", false, [this, req]() -> absl::Status {
       auto d = DigestArg(req->digest(), "digest");
       if (!d.ok()) return d.status();
-      return d_.service->models().Delete(*d);
+      return d_.service->DeleteModel(*d);
     });
   }
 

@@ -51,6 +51,20 @@ class WeightCache {
     }
   }
 
+  // Drops every entry whose key starts with `prefix` (e.g. a deleted model's digest).
+  void ErasePrefix(const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = lru_.begin(); it != lru_.end();) {
+      if (it->first.compare(0, prefix.size(), prefix) == 0) {
+        used_ -= it->second->SizeBytes();
+        index_.erase(it->first);
+        it = lru_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   int64_t used_bytes() const {
     std::lock_guard<std::mutex> lock(mu_);
     return used_;

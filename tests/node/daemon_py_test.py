@@ -247,6 +247,25 @@ class DaemonTest(unittest.TestCase):
         self.assertRpcError(grpc.StatusCode.NOT_FOUND, "cannot open", self.d.store.ImportModel,
                             st.ImportModelRequest(path="/nonexistent/model.gguf"))
 
+    def test_import_root_confines_imports_and_delete_unpins(self):
+        root = os.path.join(self.tmp, "confined")
+        d = Daemon(root, extra_config=f'import_root: "{MODELS}"\n')
+        try:
+            with self.assertRaises(grpc.RpcError) as cm:
+                d.store.ImportModel(st.ImportModelRequest(path=os.path.join(MODELS, "..", "..", "x.gguf")))
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+            self.assertIn("outside the import_root", cm.exception.details())
+            model = d.store.ImportModel(st.ImportModelRequest(path=os.path.join(MODELS, "s8.safetensors")))
+            d.acc.MatMul(acc.MatMulRequest(op=acc.OP_KIND_MATMUL_S8_S32, m=1, n=16, k=64, a=b"\1" * 64,
+                                           weight_ref=acc.WeightRef(model_digest=model.digest, tensor="w")))
+            self.assertGreater(d.acc.GetNodeInfo(acc.GetNodeInfoRequest()).pinned_bytes, 0)
+            d.store.DeleteModel(st.DeleteModelRequest(digest=model.digest))
+            info = d.acc.GetNodeInfo(acc.GetNodeInfoRequest())
+            self.assertEqual(info.pinned_bytes, 0)
+            self.assertEqual(info.store_used_bytes, 0)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
 
 class FreshDaemonTest(unittest.TestCase):
     """Each test runs its own daemon: corruption, capacity, crashes, drain, limits."""
