@@ -336,11 +336,12 @@ int Run(int argc, char** argv) {
     v1::PutBlobRequest req;
     req.set_expected_digest(a.Flag("expect"));
     std::vector<char> buf(1 << 20);
-    while (f) {
+    bool ok = true;
+    while (ok) {
       f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      if (f.gcount() == 0) break;
       req.set_data(buf.data(), static_cast<size_t>(f.gcount()));
-      if (!writer->Write(req)) break;
+      req.set_last(!f || f.peek() == std::char_traits<char>::eof());
+      ok = writer->Write(req) && !req.last();
       req.clear_expected_digest();
     }
     writer->WritesDone();

@@ -189,7 +189,11 @@ class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> 
     StartRead(&req_);
   }
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the client half-closed: publish
+    if (!ok) {  // the stream ended: publish only if the client marked its last message
+      if (!saw_last_) {
+        return Done(
+            absl::AbortedError("upload ended without a message marked last; nothing was stored"));
+      }
       d_.executor->Submit([this] {
         auto info = writer_->Finish(has_expected_ ? &expected_ : nullptr);
         if (info.ok()) ToProto(*info, true, resp_);
@@ -206,6 +210,8 @@ class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> 
         has_expected_ = true;
       }
     }
+    if (saw_last_) return Done(absl::InvalidArgumentError("message after the one marked last"));
+    saw_last_ = req_.last();
     d_.executor->Submit([this] {
       absl::Status s = writer_->Append(Span(req_.data()));
       if (!s.ok()) return Done(s);
@@ -230,6 +236,7 @@ class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> 
   std::unique_ptr<ObjectWriter> writer_;
   v1::PutBlobRequest req_;
   bool first_ = true;
+  bool saw_last_ = false;
   bool has_expected_ = false;
   Sha256 expected_{};
 };

@@ -84,7 +84,7 @@ class Daemon:
 def put(daemon, data, piece=CHUNK):
     def gen():
         for i in range(0, max(len(data), 1), piece):
-            yield st.PutBlobRequest(data=data[i:i + piece])
+            yield st.PutBlobRequest(data=data[i:i + piece], last=i + piece >= len(data))
     return daemon.store.PutBlob(gen(), timeout=60)
 
 
@@ -139,7 +139,13 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(get(self.d, info.digest), data)
         self.assertIn(info.digest, [b.digest for b in self.d.store.ListBlobs(st.ListBlobsRequest()).blobs])
         self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT, "expected",
-                            self.d.store.PutBlob, iter([st.PutBlobRequest(expected_digest="00" * 32, data=b"x")]))
+                            self.d.store.PutBlob,
+                            iter([st.PutBlobRequest(expected_digest="00" * 32, data=b"x", last=True)]))
+        # A stream that ends without `last` (a client that died) stores nothing.
+        before = len(self.d.store.ListBlobs(st.ListBlobsRequest()).blobs)
+        self.assertRpcError(grpc.StatusCode.ABORTED, "without a message marked last", self.d.store.PutBlob,
+                            iter([st.PutBlobRequest(data=b"truncated")]))
+        self.assertEqual(len(self.d.store.ListBlobs(st.ListBlobsRequest()).blobs), before)
         self.d.store.DeleteBlob(st.DeleteBlobRequest(digest=info.digest))
         self.assertRpcError(grpc.StatusCode.NOT_FOUND, "no object", self.d.store.StatBlob,
                             st.StatBlobRequest(digest=info.digest))
@@ -324,7 +330,7 @@ class FreshDaemonTest(unittest.TestCase):
                 for i in range(100):
                     if i == 3:
                         started.set()
-                    yield st.PutBlobRequest(data=os.urandom(CHUNK // 2))
+                    yield st.PutBlobRequest(data=os.urandom(CHUNK // 2), last=i == 99)
                     time.sleep(0.02)
             try:
                 d.store.PutBlob(gen(), timeout=60)
@@ -365,7 +371,7 @@ class FreshDaemonTest(unittest.TestCase):
                 if i == 2:
                     sent.set()
                     time.sleep(0.5)  # SIGTERM arrives while the upload is in flight
-                yield st.PutBlobRequest(data=p)
+                yield st.PutBlobRequest(data=p, last=i == len(pieces) - 1)
 
         result = {}
 

@@ -106,6 +106,7 @@ TEST_F(DaemonTest, BlobsImportAndMatMulByReferenceMatchReferenceBackend) {
     v1::PutBlobRequest req;
     for (size_t off = 0; off < data.size(); off += 700000) {
       req.set_data(data.substr(off, 700000));
+      req.set_last(off + 700000 >= data.size());
       ASSERT_TRUE(w->Write(req));
     }
     w->WritesDone();
