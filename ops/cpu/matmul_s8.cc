@@ -28,6 +28,7 @@
 #include "ops/cpu/s8_kernels.h"
 #include "ops/cpu/s8_pack.h"
 #include "ops/cpu/s8_round.h"
+#include "ops/cpu/s8_round_avx512.h"
 
 namespace datanode::ops::cpu {
 namespace {
@@ -141,6 +142,9 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
         absl::StrCat("MatMulS8: ", OpKindName(args.kind), " is not an s8 matmul"));
   }
   const bool to_f32 = args.kind == OpKind::kMatMulS8F32;
+  // The AVX-512 epilogue also needs the default MXCSR (no FTZ/DAZ); MXCSR is per thread,
+  // so each worker checks its own before every tile (one stmxcsr).
+  const bool vector_round = to_f32 && isa == Isa::kAvx512Vnni;
   std::unique_ptr<PackedS8Weights> local_weights;
   ASSIGN_OR_RETURN(const PackedS8Weights* pw, ResolvePacked(owner, args, pool, local_weights));
 
@@ -210,8 +214,13 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
           tile.c = out + (p * ks.mr * n + q * kS8PanelCols) * 4;
           (stream ? ks.stream_kernel : ks.kernel)[rows](tile);
           if (to_f32 && last) {
-            RoundTileToF32(tile.c, n, rows, cols, row_scales.data() + p * ks.mr,
-                           pw->scales() + q * kS8PanelCols);
+            if (vector_round && CanRoundTileAvx512()) {
+              RoundTileToF32Avx512(tile.c, n, rows, cols, row_scales.data() + p * ks.mr,
+                                   pw->scales() + q * kS8PanelCols);
+            } else {
+              RoundTileToF32(tile.c, n, rows, cols, row_scales.data() + p * ks.mr,
+                             pw->scales() + q * kS8PanelCols);
+            }
           }
         }
       }
