@@ -105,6 +105,8 @@ std::string TypeToString(const Type& t);
 // kBool: b; kNat, kNat8..kNat64: nat; kInt, kInt8..kInt64: integer; kFloat32/64: f;
 // kText: text; kVec of nat8: bytes; other kVec: items; kOpt: items (0 or 1);
 // kRecord: fields (sorted by id); kVariant: fields (exactly one); kNull/kReserved: none.
+struct FieldValue;
+
 struct Value {
   Op op = Op::kNull;
   bool b = false;
@@ -114,10 +116,20 @@ struct Value {
   std::string text;
   std::vector<uint8_t> bytes;
   std::vector<Value> items;
-  std::vector<std::pair<uint32_t, Value>> fields;
+  std::vector<FieldValue> fields;
 
   // Record field / variant payload by name (IdlHash); nullptr if absent.
   const Value* Get(std::string_view name) const;
+};
+
+// One record field or variant payload: (field id, value). A struct rather than
+// std::pair<uint32_t, Value> because clang rejects a pair of the still-incomplete Value
+// inside Value with libstdc++ 12; the member names keep pair's.
+struct FieldValue {
+  FieldValue() = default;
+  FieldValue(uint32_t id, Value value) : first(id), second(std::move(value)) {}
+  uint32_t first = 0;  // field id (IdlHash of the name)
+  Value second;
 };
 
 // Builders for the values the shim produces.
