@@ -112,10 +112,11 @@ v1::PhaseResult InventoryPhase(PhaseContext& ctx, v1::DeviceInfo* info) {
       if (!ctx.backend.Supports(k))
         problems.push_back(absl::StrCat("missing op ", ops::OpKindName(k)));
     }
-    // The Backend interface reports no device memory yet: CPU backends compute in host
-    // RAM; other backends cannot prove their memory here.
-    if (backend == "cpu" || backend == "reference") {
-      (*r.mutable_figures())["memory_mib"] = static_cast<double>(mem_mib);
+    // Device memory as the backend reports it (host RAM for CPU backends; device-local
+    // heaps / global memory for GPUs). The memory phase then exercises it.
+    const int64_t device_mib = ctx.backend.DeviceMemoryBytes() >> 20;
+    if (device_mib > 0) {
+      (*r.mutable_figures())["memory_mib"] = static_cast<double>(device_mib);
     } else {
       problems.push_back("the backend does not report its device memory");
     }

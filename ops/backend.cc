@@ -1,6 +1,8 @@
 // Copyright 2026 The datanode Authors.
 #include "datanode/ops/backend.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
@@ -22,6 +24,13 @@ absl::StatusOr<std::unique_ptr<PreparedWeights>> Backend::PrepareWeights(OpKind 
   }
   RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
   return std::make_unique<RawPreparedWeights>(this, kind, n, k, w, w_scale);
+}
+
+int64_t Backend::DeviceMemoryBytes() const {
+  // Host RAM: right for the CPU backends; GPU backends override.
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page_size > 0 ? int64_t{pages} * page_size : 0;
 }
 
 absl::Status RunOp(Backend& backend, const OpArgs& args) {

@@ -144,6 +144,7 @@ class CudaBackend final : public Backend {
                         " SMs, ", memory_bytes_ >> 20, " MiB), mma.sync s8 tensor-core GEMM");
   }
   bool Supports(OpKind) const override { return true; }
+  int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
 
   absl::Status Run(const OpArgs& args) override {
     const CudaPreparedWeights* prepared = nullptr;

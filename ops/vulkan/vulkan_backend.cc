@@ -34,6 +34,7 @@ class VulkanBackend final : public Backend {
   }
 
   bool Supports(OpKind) const override { return true; }
+  int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
 
   absl::Status Run(const OpArgs& args) override {
     WeightsRef weights{args.w, args.w_scale, nullptr};

@@ -74,6 +74,16 @@ class VulkanDevice {
   VkDevice device() const { return device_; }
   const VulkanDeviceInfo& info() const { return info_; }
   const VkPhysicalDeviceLimits& limits() const { return limits_; }
+  // Total size of the device-local memory heaps, in bytes.
+  int64_t DeviceLocalBytes() const {
+    int64_t total = 0;
+    for (uint32_t i = 0; i < memory_.memoryHeapCount; ++i) {
+      if (memory_.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) {
+        total += static_cast<int64_t>(memory_.memoryHeaps[i].size);
+      }
+    }
+    return total;
+  }
 
   // A buffer of at least `size` bytes (> 0).
   absl::StatusOr<DeviceBuffer> CreateBuffer(uint64_t size, MemoryUse use);

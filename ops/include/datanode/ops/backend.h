@@ -90,6 +90,11 @@ class Backend {
   // RESOURCE_EXHAUSTED / UNAVAILABLE for device failures; never a wrong result.
   virtual absl::Status Run(const OpArgs& args) = 0;
 
+  // Memory of the device this backend computes in, in bytes: device-local memory for a
+  // GPU, physical RAM for CPU backends. 0 if unknown. What a device says about itself
+  // proves nothing (the admission test measures); this is for inventory and budgets.
+  virtual int64_t DeviceMemoryBytes() const;
+
   // Validates W (and w_scale) once and returns them in this backend's preferred form.
   // The default keeps a validated copy (RawPreparedWeights).
   virtual absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
