@@ -264,13 +264,13 @@ int Main(int argc, char** argv) {
   const std::vector<uint8_t> wrong_arg = EncodeMatMulArgs(wrong);
   auto ref = ops::CreateBackend("reference");
   std::vector<uint8_t> expected(size_t{kM} * kN * 4);
-  ops::OpArgs op{ops::OpKind::kMatMulS8S32,
-                 kM,
-                 kN,
-                 kK,
-                 args.a,
-                 {},
-                 {reinterpret_cast<const uint8_t*>(w.data()), w.size()}};
+  ops::OpArgs op;
+  op.kind = ops::OpKind::kMatMulS8S32;
+  op.m = kM;
+  op.n = kN;
+  op.k = kK;
+  op.a = args.a;
+  op.w = {reinterpret_cast<const uint8_t*>(w.data()), w.size()};
   op.out = expected;
   if (!ref.ok() || !ops::RunOp(**ref, op).ok()) return 1;
   const std::string expected_digest = ops::ToHex(ops::Sha256Of({expected}));
