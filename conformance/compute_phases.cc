@@ -136,6 +136,7 @@ v1::PhaseResult ChallengePhase(PhaseContext& ctx) {
   v1::Disposition bad = v1::DISPOSITION_PASSED;
   int done = 0;
   for (const ChallengeCase& c : cases) {
+    if (ctx.Cancelled()) return r;  // RunAdmission discards the phase
     ctx.progress.Update("challenge", absl::StrCat(done, "/", cases.size(), " ", c.label));
     if (!ctx.backend.Supports(c.kind)) {
       if (failure.empty()) failure = absl::StrCat(c.label, ": op not supported");
@@ -207,6 +208,7 @@ v1::PhaseResult StabilityPhase(PhaseContext& ctx) {
   std::vector<uint8_t> first;
   uint32_t reps = ctx.profile.stability_repetitions();
   for (uint32_t i = 0; i < reps; ++i) {
+    if (ctx.Cancelled()) return r;  // RunAdmission discards the phase
     ctx.progress.Update("stability", absl::StrCat(i, "/", reps, " repetitions"));
     std::fill(in->out.begin(), in->out.end(), 0);
     ops::OpArgs args = in->Args();
@@ -331,6 +333,7 @@ v1::PhaseResult PerformancePhase(PhaseContext& ctx) {
   // output is verified (Freivalds on fresh ones, byte equality on repeats) outside
   // the timed region: a fast wrong answer is caught, not rewarded.
   for (int64_t iter = 0; SecondsSince(start) < duration || fresh_s.size() < 3; ++iter) {
+    if (ctx.Cancelled()) return r;  // RunAdmission discards the phase
     auto fresh = make(absl::StrCat("performance/fresh/", iter));
     if (!fresh.ok()) {
       Set(&r, v1::DISPOSITION_FAILED, std::string(fresh.status().message()));

@@ -38,11 +38,18 @@ struct RunOptions {
   // Test hook: runs after the storage phase wrote its chunks, before read-back and
   // proofs (fault injection: alter or delete a chunk).
   std::function<void(const std::string& store_dir)> after_storage_write;
+  // Embedding hooks (datanoded's RunAdmission RPC), both optional and called on the
+  // running thread. on_progress receives the progress lines (phase name, text), with
+  // the same rate limit as stderr, whether or not `progress` is set.
+  std::function<void(const std::string& phase, const std::string& text)> on_progress;
+  // Polled between phases and inside long loops; once it returns true the run stops
+  // within about one kernel call and RunAdmission returns CANCELLED (no report).
+  std::function<bool()> cancelled;
 };
 
 // Runs every phase the class requires on `backend` and returns the report (unsigned;
-// see report.h). Errors only for bad options (nonce); device failures are phase
-// dispositions, never errors.
+// see report.h). Errors only for bad options (nonce) and cancellation (CANCELLED);
+// device failures are phase dispositions, never errors.
 absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
                                                  const device_classes::LoadedClass& device_class,
                                                  const RunOptions& options);

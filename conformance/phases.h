@@ -7,6 +7,7 @@
 #define DATANODE_CONFORMANCE_PHASES_H_
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,14 +15,17 @@
 
 namespace datanode::conformance::internal {
 
-// Rate-limited progress lines on stderr ("[performance] 3.0/6.0 s ...").
+// Rate-limited progress lines on stderr ("[performance] 3.0/6.0 s ...") and to
+// RunOptions::on_progress.
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
+  Progress(bool enabled, std::function<void(const std::string&, const std::string&)> sink)
+      : enabled_(enabled), sink_(std::move(sink)) {}
   void Update(const std::string& phase, const std::string& text, bool force = false);
 
  private:
   bool enabled_;
+  std::function<void(const std::string&, const std::string&)> sink_;
   std::chrono::steady_clock::time_point last_{};
 };
 
@@ -33,6 +37,9 @@ struct PhaseContext {
   const RunOptions& options;
   Progress& progress;
   std::vector<ops::OpKind> required_ops;
+
+  // RunOptions::cancelled, for loops that may run long.
+  bool Cancelled() const { return options.cancelled && options.cancelled(); }
 };
 
 v1::PhaseResult GoldenPhase(PhaseContext& ctx);

@@ -25,11 +25,12 @@ namespace datanode::conformance {
 namespace internal {
 
 void Progress::Update(const std::string& phase, const std::string& text, bool force) {
-  if (!enabled_) return;
+  if (!enabled_ && !sink_) return;
   auto now = std::chrono::steady_clock::now();
   if (!force && now - last_ < std::chrono::seconds(1)) return;
   last_ = now;
-  std::cerr << "[" << phase << "] " << text << std::endl;
+  if (enabled_) std::cerr << "[" << phase << "] " << text << std::endl;
+  if (sink_) sink_(phase, text);
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
@@ -224,7 +225,12 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
   report.set_nonce(opts.nonce_hex);
   report.set_started_at(NowRfc3339());
 
-  internal::Progress progress(opts.progress);
+  auto remove_temp_store = [&temp_store] {
+    if (temp_store.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(temp_store, ec);
+  };
+  internal::Progress progress(opts.progress, opts.on_progress);
   PhaseContext ctx{backend, cls, opts.profile, *nonce, opts, progress, RequiredOps(cls)};
   auto start = std::chrono::steady_clock::now();
   using PhaseFn = v1::PhaseResult (*)(PhaseContext&);
@@ -264,6 +270,12 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
     if (step.needed) {
       progress.Update(PhaseName(step.phase), "starting", true);
       r = step.fn(ctx);
+      // A phase cut short by cancellation has meaningless figures: no report at all.
+      if (ctx.Cancelled()) {
+        remove_temp_store();
+        return absl::CancelledError(
+            absl::StrCat("admission cancelled during the ", PhaseName(step.phase), " phase"));
+      }
     } else {
       r.set_disposition(v1::DISPOSITION_NOT_SUPPORTED);
       r.set_reason(absl::StrCat("class ", cls.name(), " does not require this phase"));
@@ -274,10 +286,7 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
   Verdict verdict = EvaluateReport(cls, report);
   report.set_admitted(verdict.admitted);
   for (auto& reason : verdict.reasons) report.add_reasons(reason);
-  if (!temp_store.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(temp_store, ec);
-  }
+  remove_temp_store();
   return report;
 }
 

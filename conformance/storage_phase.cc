@@ -67,6 +67,10 @@ v1::PhaseResult StoragePhase(PhaseContext& ctx) {
   std::vector<double> fsync_ms;
   double write_s = 0;
   for (uint64_t i = 0; i < count; ++i) {
+    if (ctx.Cancelled()) {  // RunAdmission discards the phase; leave the store as found
+      for (const auto& n : names) (void)store.Remove(n);
+      return r;
+    }
     ctx.progress.Update("storage", absl::StrCat("writing chunk ", i + 1, "/", count));
     std::vector<uint8_t> data = StorageChunkContent(ctx.nonce, i);
     double ms = 0;
@@ -132,6 +136,7 @@ v1::PhaseResult StoragePhase(PhaseContext& ctx) {
   v1::Disposition bad = v1::DISPOSITION_PASSED;
   const uint32_t proofs = ctx.profile.proof_challenges();
   for (uint32_t i = 0; i < proofs; ++i) {
+    if (ctx.Cancelled()) break;  // RunAdmission discards the phase; cleanup below runs
     ctx.progress.Update("storage", absl::StrCat("proof of storage ", i + 1, "/", proofs));
     const auto& [name, admission_index] = targets[i % targets.size()];
     v1::ProofRecord* rec = r.add_proofs();

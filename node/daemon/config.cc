@@ -3,6 +3,7 @@
 
 #include <sys/un.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -55,6 +56,7 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (pb.has_drain_timeout_seconds()) c.drain_timeout_seconds = pb.drain_timeout_seconds();
   if (pb.has_store_fsync()) c.store_fsync = pb.store_fsync();
   if (pb.has_import_root()) c.import_root = pb.import_root();
+  if (pb.has_node_key_path()) c.node_key_path = pb.node_key_path();
   RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
@@ -103,7 +105,16 @@ absl::Status ValidateConfig(const Config& c) {
   if (c.drain_timeout_seconds < 0 || c.drain_timeout_seconds > 3600) {
     return bad("drain_timeout_seconds", "must be in [0, 3600]");
   }
+  if (!c.node_key_path.empty() && c.node_key_path.back() == '/')
+    return bad("node_key_path", "must name a file, not a directory");
   return absl::OkStatus();
+}
+
+std::string NodeKeyPath(const Config& c) {
+  if (!c.node_key_path.empty()) return c.node_key_path;
+  std::filesystem::path root = std::filesystem::path(c.store_root).lexically_normal();
+  if (!root.has_filename()) root = root.parent_path();  // "store/" names "store"
+  return (root.parent_path() / Config::kDefaultNodeKeyFile).string();
 }
 
 std::string ConfigToString(const Config& c) {
@@ -116,7 +127,9 @@ std::string ConfigToString(const Config& c) {
       " executor_threads=", c.executor_threads, " allowed_uids=[",
       absl::StrJoin(c.allowed_uids, ","), "] max_request_bytes=", c.max_request_bytes,
       " max_in_flight=", c.max_in_flight, " max_ops_per_second=", c.max_ops_per_second,
-      " log_level=", c.log_level, " drain_timeout_seconds=", c.drain_timeout_seconds);
+      " log_level=", c.log_level, " drain_timeout_seconds=", c.drain_timeout_seconds,
+      " import_root=", c.import_root.empty() ? "(any)" : c.import_root,
+      " node_key_path=", NodeKeyPath(c));
 }
 
 }  // namespace datanode::node

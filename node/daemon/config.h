@@ -26,6 +26,10 @@ struct Config {
   static constexpr int kDefaultMaxInFlight = 64;
   static constexpr double kDefaultMaxOpsPerSecond = 10000;
   static constexpr int kDefaultDrainTimeoutSeconds = 30;
+  // The node key's file name in the daemon's state directory (the parent of
+  // store_root: /var/lib/datanode under systemd), so the node's identity survives
+  // wiping the store.
+  static constexpr const char* kDefaultNodeKeyFile = "node-key.pem";
 
   std::string socket_path = kDefaultSocketPath;
   std::string metrics_socket_path = kDefaultMetricsSocketPath;
@@ -43,8 +47,12 @@ struct Config {
   std::string log_level = "info";
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
   bool store_fsync = true;
-  std::string import_root;  // ImportModel paths must lie inside; empty = any readable path
+  std::string import_root;    // ImportModel paths must lie inside; empty = any readable path
+  std::string node_key_path;  // empty = NodeKeyPath()'s default
 };
+
+// The admission key's path: node_key_path, or kDefaultNodeKeyFile beside store_root.
+std::string NodeKeyPath(const Config& config);
 
 // Parses a DaemonConfig text proto over the defaults (unset fields keep them) and
 // validates it. INVALID_ARGUMENT naming the line / field for anything wrong, including

@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/backend.h"
+#include "device_classes/device_class_loader.h"
+#include "node/daemon/admission.h"
 #include "node/daemon/config.h"
 #include "node/daemon/rpc_server.h"
 #include "node/import/model_registry.h"
@@ -23,7 +25,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: datanoded [--config FILE] [--socket PATH] [--metrics-socket PATH] [--store DIR]\n"
     "                 [--backend NAME] [--tcp 127.0.0.1:PORT] [--log-level LEVEL]\n"
-    "Serves the datanode.v1 Accelerator and Store gRPC services on a Unix socket.\n"
+    "Serves the datanode.v1 Accelerator, Store and Admission gRPC services on a Unix\n"
+    "socket.\n"
     "Flags override the config file (text proto datanode.v1.DaemonConfig), which\n"
     "overrides the embedded defaults. SIGTERM/SIGINT drain in-flight calls and exit.\n";
 
@@ -106,15 +109,30 @@ int Run(int argc, char** argv) {
   spdlog::info("store {}: {} objects, {} bytes; {} models", config.store_root,
                (*store)->List().size(), (*store)->used_bytes(), (*models)->List().size());
 
+  // The node's identity for admission reports; created once, never overwritten.
+  const std::string key_path = NodeKeyPath(config);
+  bool key_created = false;
+  auto public_key = EnsureNodeKey(key_path, &key_created);
+  if (!public_key.ok()) {
+    spdlog::critical("{}", public_key.status().ToString());
+    return 1;
+  }
+  std::string public_hex;
+  for (unsigned char c : *public_key) absl::StrAppend(&public_hex, absl::Hex(c, absl::kZeroPad2));
+  spdlog::info("{} node key {} (Ed25519 public key {})", key_created ? "created" : "using",
+               key_path, public_hex);
+
   NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes);
   service.set_import_root(config.import_root);
   Metrics metrics;
   CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);
   PeerTable peers;
+  AdmissionService admission(backend->get(), backend_options, key_path,
+                             device_classes::DefaultClassDirs());
   int exit_code = 0;
   {
     Executor executor(config.executor_threads);
-    RpcServer server(config, {&service, &executor, &metrics, &limiter, &peers});
+    RpcServer server(config, {&service, &executor, &metrics, &limiter, &peers, &admission});
     MetricsHttpServer metrics_server;
     if (absl::Status s = server.Start(); !s.ok()) {
       spdlog::critical("{}", s.ToString());

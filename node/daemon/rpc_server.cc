@@ -9,14 +9,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
+#include "datanode/v1/admission_service.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/server_posix.h"
 #include "spdlog/spdlog.h"
@@ -151,6 +155,9 @@ class AcceleratorImpl final : public v1::Accelerator::CallbackService {
       resp->set_store_capacity_bytes(info.store_capacity);
       resp->set_pinned_bytes(info.pinned);
       resp->set_pin_budget_bytes(info.pin_budget);
+      AdmittedState admitted = d_.admission->Admitted();
+      resp->set_admitted_class(admitted.class_name);
+      resp->set_admission_report_digest(admitted.report_digest);
       return absl::OkStatus();
     });
   }
@@ -412,6 +419,202 @@ class StoreImpl final : public v1::Store::CallbackService {
   RpcDeps d_;
 };
 
+absl::StatusOr<AdmissionRequest> FromProto(const v1::RunAdmissionRequest& r) {
+  AdmissionRequest out;
+  switch (r.device_class_case()) {
+    case v1::RunAdmissionRequest::kClassName:
+      out.class_name = r.class_name();
+      break;
+    case v1::RunAdmissionRequest::kClassText:
+      out.class_text = r.class_text();
+      break;
+    default:
+      return absl::InvalidArgumentError("request has neither class_name nor class_text");
+  }
+  switch (r.nonce_case()) {
+    case v1::RunAdmissionRequest::kNonceHex:
+      out.nonce_hex = r.nonce_hex();
+      break;
+    case v1::RunAdmissionRequest::kNonceBytes:
+      for (unsigned char c : r.nonce_bytes()) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out.nonce_hex.push_back(kHex[c >> 4]);
+        out.nonce_hex.push_back(kHex[c & 15]);
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError("request has neither nonce_hex nor nonce_bytes");
+  }
+  switch (r.profile()) {
+    case v1::ADMISSION_PROFILE_UNSPECIFIED:
+    case v1::ADMISSION_PROFILE_QUICK:
+      out.profile = "quick";
+      break;
+    case v1::ADMISSION_PROFILE_FULL:
+      out.profile = "full";
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown profile ", r.profile()));
+  }
+  out.backend = r.backend();
+  if (absl::Status s = AdmissionService::Validate(out); !s.ok()) return s;
+  return out;
+}
+
+void ToProto(const AdmissionOutcome& o, v1::AdmissionResult* out) {
+  *out->mutable_report() = o.report;
+  out->set_admitted(o.admitted);
+  for (const auto& r : o.reasons) out->add_reasons(r);
+  out->set_report_digest(o.report_digest);
+}
+
+// Runs one admission on the executor (it blocks for the whole test) and streams its
+// progress. Writes are serialized through a queue: gRPC allows one outstanding write,
+// while progress arrives from the executor thread whenever the runner reports.
+// Cancellation (client cancel, deadline, server shutdown, failed write) sets a flag
+// the runner polls; the call then ends CANCELLED.
+class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissionResponse> {
+ public:
+  RunAdmissionReactor(RpcDeps d, AdmissionRequest request, AdmissionService::Slot slot,
+                      CallerLimiter::Lease lease)
+      : d_(d),
+        request_(std::move(request)),
+        slot_(std::move(slot)),
+        lease_(std::move(lease)),
+        start_(Clock::now()) {
+    d_.executor->Submit([this] { Work(); });
+  }
+  void OnCancel() override { cancelled_ = true; }
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        cancelled_ = true;  // the client is gone: stop the run
+        queue_.clear();
+      }
+    }
+    Pump();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr size_t kMaxQueued = 64;
+
+  void Work() {
+    spdlog::info("admission started: class {}, profile {}, backend {}, nonce {}",
+                 request_.class_name.empty() ? "(inline text)" : request_.class_name,
+                 request_.profile, request_.backend.empty() ? "(serving)" : request_.backend,
+                 request_.nonce_hex);
+    auto outcome = d_.admission->Run(
+        *slot_, request_,
+        [this](const std::string& phase, const std::string& text) { Progress(phase, text); },
+        [this] { return cancelled_.load(); });
+    slot_.reset();  // a client that saw the result may start the next run at once
+    absl::Status s = outcome.status();
+    v1::RunAdmissionResponse result;
+    if (outcome.ok()) {
+      spdlog::info("admission {}: class {}, report digest {}",
+                   outcome->admitted ? "ADMITTED" : "REJECTED", outcome->report.class_name(),
+                   outcome->report_digest);
+      ToProto(*outcome, result.mutable_result());
+    } else {
+      spdlog::warn("admission ended: {}", s.ToString());
+    }
+    d_.metrics->RecordCall("RunAdmission", s.code(), Since(start_));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (s.ok()) queue_.push_back(std::move(result));
+      final_ = ToGrpc(s);
+      done_ = true;
+    }
+    Pump();
+  }
+
+  void Progress(const std::string& phase_name, const std::string& text) {
+    v1::RunAdmissionResponse m;
+    v1::Phase phase = v1::PHASE_UNSPECIFIED;
+    std::string upper = "PHASE_";
+    for (char c : phase_name) upper.push_back(static_cast<char>(std::toupper(c)));
+    if (!v1::Phase_Parse(upper, &phase)) phase = v1::PHASE_UNSPECIFIED;
+    m.mutable_progress()->set_phase(phase);
+    m.mutable_progress()->set_text(text);
+    m.mutable_progress()->set_elapsed_seconds(Since(start_));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_) return;
+      // A client that reads slowly loses the oldest progress lines, never the result.
+      if (queue_.size() >= kMaxQueued) queue_.pop_front();
+      queue_.push_back(std::move(m));
+    }
+    Pump();
+  }
+
+  // Starts the next write, or finishes once the work is done and the queue drained.
+  // Decisions under the lock, gRPC calls outside it.
+  void Pump() {
+    enum { kNothing, kWrite, kFinish } action = kNothing;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (writing_ || finished_) return;
+      if (!queue_.empty() && !cancelled_) {
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        writing_ = true;
+        action = kWrite;
+      } else if (done_) {
+        finished_ = true;
+        action = kFinish;
+      }
+    }
+    if (action == kWrite) StartWrite(&current_);
+    if (action == kFinish) Finish(final_);
+  }
+
+  RpcDeps d_;
+  const AdmissionRequest request_;
+  std::optional<AdmissionService::Slot> slot_;  // released when the run ends
+  CallerLimiter::Lease lease_;
+  Clock::time_point start_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::deque<v1::RunAdmissionResponse> queue_;  // guarded by mu_
+  v1::RunAdmissionResponse current_;            // owned by the write in flight
+  bool writing_ = false;                        // guarded by mu_
+  bool done_ = false;                           // guarded by mu_
+  bool finished_ = false;                       // guarded by mu_
+  grpc::Status final_;                          // guarded by mu_
+};
+
+class AdmissionImpl final : public v1::Admission::CallbackService {
+ public:
+  explicit AdmissionImpl(RpcDeps d) : d_(d) {}
+
+  grpc::ServerWriteReactor<v1::RunAdmissionResponse>* RunAdmission(
+      grpc::CallbackServerContext* ctx, const v1::RunAdmissionRequest* req) override {
+    // Refusals (bad request, busy node, caller limits) end at once, before any work.
+    class Refuse final : public grpc::ServerWriteReactor<v1::RunAdmissionResponse> {
+     public:
+      explicit Refuse(const absl::Status& s) { Finish(ToGrpc(s)); }
+      void OnDone() override { delete this; }
+    };
+    auto refuse = [&](const absl::Status& s) {
+      d_.metrics->RecordCall("RunAdmission", s.code(), 0);
+      return new Refuse(s);
+    };
+    auto request = FromProto(*req);
+    if (!request.ok()) return refuse(request.status());
+    auto lease = d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), false);
+    if (!lease.ok()) return refuse(lease.status());
+    auto slot = d_.admission->Begin();
+    if (!slot.ok()) return refuse(slot.status());
+    return new RunAdmissionReactor(d_, *std::move(request), *std::move(slot), *std::move(lease));
+  }
+
+ private:
+  RpcDeps d_;
+};
+
 // systemd socket activation: LISTEN_PID is us and LISTEN_FDS >= 1 -> fd 3.
 int SystemdListenFd() {
   const char* pid = std::getenv("LISTEN_PID");
@@ -444,6 +647,7 @@ absl::Status RpcServer::Start() {
       static_cast<int>(std::min<int64_t>(config_.max_request_bytes * 2, INT32_MAX)));
   services_.push_back(std::make_unique<AcceleratorImpl>(deps_));
   services_.push_back(std::make_unique<StoreImpl>(deps_));
+  services_.push_back(std::make_unique<AdmissionImpl>(deps_));
   for (auto& s : services_) builder.RegisterService(s.get());
   int tcp_port = 0;
   if (!config_.tcp_address.empty()) {

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// The RPC edge of datanoded: gRPC callback services (Accelerator, Store) that only
+// The RPC edge of datanoded: gRPC callback services (Accelerator, Store, Admission) that only
 // convert protos to domain calls (NodeService, WeightStore, ModelRegistry) and back,
 // run the work on the daemon's Executor (never on gRPC threads), apply per-caller
 // limits, record metrics, and convert absl::Status to grpc::Status exactly once
@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
+#include "node/daemon/admission.h"
 #include "node/daemon/caller_limits.h"
 #include "node/daemon/config.h"
 #include "node/daemon/executor.h"
@@ -52,6 +53,7 @@ struct RpcDeps {
   Metrics* metrics;
   CallerLimiter* limiter;
   PeerTable* peers;
+  AdmissionService* admission;
 };
 
 class RpcServer {

@@ -176,5 +176,30 @@ TEST_F(AdmissionTest, BadNonceIsAnError) {
   EXPECT_EQ(RunAdmission(*cpu, cls_, o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The embedding hooks the daemon's RunAdmission RPC uses: progress lines reach
+// on_progress, and cancellation mid-performance ends the run with CANCELLED well
+// before the phase's duration, without a report.
+TEST_F(AdmissionTest, ProgressHookSeesPhasesAndCancellationStopsTheRun) {
+  auto cpu = testing::Cpu();
+  RunOptions o = testing::QuickOptions(cls_);
+  o.profile.set_performance_seconds(60);
+  std::vector<std::string> phases;
+  std::atomic<bool> cancel{false};
+  o.on_progress = [&](const std::string& phase, const std::string&) {
+    phases.push_back(phase);
+    if (phase == "performance") cancel = true;
+  };
+  o.cancelled = [&] { return cancel.load(); };
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = RunAdmission(*cpu, cls_, o);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_NE(r.status().message().find("performance"), std::string::npos) << r.status();
+  EXPECT_LT(seconds, 20);
+  ASSERT_FALSE(phases.empty());
+  EXPECT_EQ(phases.front(), "inventory");
+  EXPECT_NE(std::find(phases.begin(), phases.end(), "golden"), phases.end());
+}
+
 }  // namespace
 }  // namespace datanode::conformance

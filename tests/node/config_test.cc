@@ -1,11 +1,19 @@
 // Copyright 2026 The datanode Authors.
 //
 // Unit tests of the daemon's config (empty / partial / unknown / full / invalid, as
-// the IC adapters test theirs), the LRU pinning cache and the cost formula.
+// the IC adapters test theirs), the node key, the LRU pinning cache and the cost
+// formula.
 #include "node/daemon/config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "datanode/ops/backend.h"
 #include "gtest/gtest.h"
+#include "node/daemon/admission.h"
 #include "node/daemon/node_service.h"
 #include "node/daemon/weight_cache.h"
 
@@ -65,6 +73,59 @@ TEST(ConfigTest, UnknownAndInvalidFieldsAreRejectedWithTheirName) {
     EXPECT_NE(c.status().message().find(field), std::string::npos) << c.status();
   }
   EXPECT_EQ(LoadConfigFile("/nonexistent/dn.conf").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, NodeKeyDefaultsToTheStateDirBesideTheStore) {
+  auto c = ConfigFromText("store_root: \"/var/lib/datanode/store\"");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_key_path, "");
+  EXPECT_EQ(NodeKeyPath(*c), "/var/lib/datanode/node-key.pem");
+  EXPECT_NE(ConfigToString(*c).find("node_key_path=/var/lib/datanode/node-key.pem"),
+            std::string::npos);
+  auto defaults = ConfigFromText("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(NodeKeyPath(*defaults), Config::kDefaultNodeKeyFile);  // beside ./store
+  auto slash = ConfigFromText("store_root: \"/srv/dn/store/\"");
+  ASSERT_TRUE(slash.ok());
+  EXPECT_EQ(NodeKeyPath(*slash), "/srv/dn/node-key.pem");  // never inside the store
+  auto set = ConfigFromText("node_key_path: \"/etc/datanode/key.pem\"");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(NodeKeyPath(*set), "/etc/datanode/key.pem");
+  auto dir = ConfigFromText("node_key_path: \"/etc/datanode/\"");
+  EXPECT_EQ(dir.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(dir.status().message().find("node_key_path"), std::string::npos) << dir.status();
+}
+
+TEST(NodeKeyTest, CreatedOnceWithMode0600AndRefusedWhenExposedOrInvalid) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("dn_node_key_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string key = (dir / "state" / "node-key.pem").string();
+  bool created = false;
+  auto pub = EnsureNodeKey(key, &created);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_TRUE(created);
+  EXPECT_EQ(pub->size(), 32u);
+  EXPECT_TRUE(std::filesystem::exists(dir / "state" / "node-key.pub.pem"));
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto again = EnsureNodeKey(key, &created);  // a restart keeps the node's identity
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(created);
+  EXPECT_EQ(*again, *pub);
+
+  ::chmod(key.c_str(), 0644);
+  auto exposed = EnsureNodeKey(key, &created);
+  EXPECT_EQ(exposed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(exposed.status().message().find("644"), std::string::npos) << exposed.status();
+
+  const std::string junk = (dir / "junk.pem").string();
+  std::ofstream(junk) << "not a key";
+  ::chmod(junk.c_str(), 0600);
+  EXPECT_EQ(EnsureNodeKey(junk, &created).status().code(), absl::StatusCode::kFailedPrecondition);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(WeightCacheTest, EvictsLeastRecentlyUsedWithinBudget) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "daemon_process.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/random_inputs.h"
@@ -24,53 +25,6 @@
 namespace datanode {
 namespace {
 namespace fs = std::filesystem;
-
-class DaemonProcess {
- public:
-  DaemonProcess(const fs::path& root, const std::string& extra_config = "") : root_(root) {
-    fs::create_directories(root);
-    socket_ = (root / "d.sock").string();
-    std::ofstream(root / "d.conf") << "socket_path: \"" << socket_ << "\"\nmetrics_socket_path: \""
-                                   << (root / "m.sock").string() << "\"\nstore_root: \""
-                                   << (root / "store").string() << "\"\nlog_level: \"warn\"\n"
-                                   << extra_config;
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string log = (root / "d.log").string();
-      freopen(log.c_str(), "a", stderr);
-      freopen(log.c_str(), "a", stdout);
-      std::string conf = (root / "d.conf").string();
-      execl(DATANODED_PATH, "datanoded", "--config", conf.c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && !fs::exists(socket_); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-    acc = v1::Accelerator::NewStub(channel_);
-    store = v1::Store::NewStub(channel_);
-  }
-  ~DaemonProcess() {
-    if (pid_ > 0) Stop();
-  }
-  // SIGTERM; returns the exit status.
-  int Stop() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  pid_t pid() const { return pid_; }
-
-  std::unique_ptr<v1::Accelerator::Stub> acc;
-  std::unique_ptr<v1::Store::Stub> store;
-
- private:
-  fs::path root_;
-  std::string socket_;
-  pid_t pid_ = -1;
-  std::shared_ptr<grpc::Channel> channel_;
-};
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto c = std::make_unique<grpc::ClientContext>();

@@ -1,0 +1,197 @@
+// Copyright 2026 The datanode Authors.
+#include "node/daemon/admission.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "conformance/conformance.h"
+#include "conformance/nonce.h"
+#include "conformance/report.h"
+#include "datanode/ops/digest.h"
+#include "datanode/ops/status_macros.h"
+#include "device_classes/device_class_loader.h"
+
+namespace datanode::node {
+namespace {
+
+std::string PubPathFor(const std::string& key_path) {
+  std::string base = key_path;
+  if (base.size() > 4 && base.ends_with(".pem")) base.resize(base.size() - 4);
+  return base + ".pub.pem";
+}
+
+bool IsBareName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+// The report of a backend that could not even be created: a signed rejection, as
+// `dn-conformance run` writes it.
+v1::AdmissionReport BackendFailureReport(const device_classes::LoadedClass& cls,
+                                         const AdmissionRequest& request,
+                                         const std::string& backend, const absl::Status& why) {
+  v1::AdmissionReport report;
+  report.set_report_version(conformance::kReportVersion);
+  report.set_class_name(cls.device_class.name());
+  report.set_class_digest(cls.digest_hex);
+  report.set_nonce(request.nonce_hex);
+  report.set_profile(request.profile);
+  report.set_spec_version(ops::kSpecVersion);
+  report.mutable_device()->set_backend(backend);
+  v1::PhaseResult* p = report.add_phases();
+  p->set_phase(v1::PHASE_INVENTORY);
+  p->set_name("inventory");
+  p->set_disposition(v1::DISPOSITION_FAILED);
+  p->set_reason(absl::StrCat("backend ", backend, ": ", why.ToString()));
+  report.add_reasons(p->reason());
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* created) {
+  *created = false;
+  std::error_code ec;
+  if (!std::filesystem::exists(key_path, ec)) {
+    std::filesystem::path parent = std::filesystem::path(key_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    RETURN_IF_ERROR(conformance::GenerateKeyPair(key_path, PubPathFor(key_path)));
+    *created = true;
+  }
+  struct stat st {};
+  if (::stat(key_path.c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node key ", key_path, ": ", std::strerror(errno)));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("node key %s is accessible to group/others (mode %03o); chmod 600 it",
+                        key_path, st.st_mode & 0777));
+  }
+  auto raw = conformance::LoadRawPublicKey(key_path);
+  if (!raw.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node key ", key_path, ": ", raw.status().message()));
+  }
+  return raw;
+}
+
+AdmissionService::AdmissionService(ops::Backend* serving, ops::BackendOptions options,
+                                   std::string key_path, std::vector<std::string> class_dirs)
+    : serving_(serving),
+      options_(options),
+      key_path_(std::move(key_path)),
+      class_dirs_(std::move(class_dirs)) {}
+
+AdmissionService::Slot::~Slot() {
+  if (owner_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(owner_->mu_);
+  owner_->running_ = false;
+}
+
+absl::StatusOr<AdmissionService::Slot> AdmissionService::Begin() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_) {
+    return absl::ResourceExhaustedError(
+        "an admission test is already running on this node (one at a time, so that its "
+        "performance figures are not shared); retry when it has finished");
+  }
+  running_ = true;
+  return Slot(this);
+}
+
+absl::Status AdmissionService::Validate(const AdmissionRequest& r) {
+  if (r.class_name.empty() == r.class_text.empty()) {
+    return absl::InvalidArgumentError("exactly one of class_name and class_text must be set");
+  }
+  if (!r.class_name.empty() && !IsBareName(r.class_name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("class_name '", r.class_name,
+                     "' is not a class name ([a-z0-9_]+, no paths); send class_text instead"));
+  }
+  RETURN_IF_ERROR(conformance::ParseNonceHex(r.nonce_hex).status());
+  if (r.profile != "quick" && r.profile != "full") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile must be quick or full, got '", r.profile, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AdmissionOutcome> AdmissionService::Run(const Slot& slot,
+                                                       const AdmissionRequest& request,
+                                                       const ProgressFn& progress,
+                                                       const std::function<bool()>& cancelled) {
+  if (slot.owner_ != this) return absl::InternalError("admission slot of another service");
+  RETURN_IF_ERROR(Validate(request));
+  device_classes::LoadedClass cls;
+  if (!request.class_name.empty()) {
+    ASSIGN_OR_RETURN(std::string path,
+                     device_classes::ResolveClassPath(request.class_name, class_dirs_));
+    ASSIGN_OR_RETURN(cls, device_classes::LoadClassFile(path));
+  } else {
+    ASSIGN_OR_RETURN(cls, device_classes::ParseClassText(request.class_text, "class_text"));
+  }
+  ASSIGN_OR_RETURN(v1::ProfileSettings settings,
+                   device_classes::ProfileSettingsFor(cls.device_class, request.profile));
+
+  const std::string backend_name = request.backend.empty() ? serving_->Name() : request.backend;
+  if (progress) {
+    progress("", absl::StrCat("class ", cls.device_class.name(), " (sha256 ",
+                              cls.digest_hex.substr(0, 16), "...), profile ", request.profile,
+                              ", backend ", backend_name));
+  }
+
+  conformance::RunOptions options;
+  options.nonce_hex = request.nonce_hex;
+  options.profile_name = request.profile;
+  options.profile = settings;
+  options.progress = false;  // the daemon's stderr is its log; progress goes to the caller
+  options.on_progress = progress;
+  options.cancelled = cancelled;
+
+  v1::AdmissionReport report;
+  if (backend_name == serving_->Name()) {
+    ASSIGN_OR_RETURN(report, conformance::RunAdmission(*serving_, cls, options));
+  } else {
+    auto backend = ops::CreateBackend(backend_name, options_);
+    if (backend.ok()) {
+      ASSIGN_OR_RETURN(report, conformance::RunAdmission(**backend, cls, options));
+    } else {
+      report = BackendFailureReport(cls, request, backend_name, backend.status());
+    }
+  }
+  RETURN_IF_ERROR(conformance::SignReport(key_path_, &report));
+
+  AdmissionOutcome out;
+  out.admitted = report.admitted();
+  out.reasons.assign(report.reasons().begin(), report.reasons().end());
+  const std::string signed_bytes = conformance::CanonicalBytes(report);
+  out.report_digest = ops::ToHex(ops::Sha256Of(
+      {ops::ByteSpan(reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size())}));
+  out.report = std::move(report);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (out.admitted) {
+      admitted_ = {out.report.class_name(), out.report_digest};
+    } else if (admitted_.class_name == out.report.class_name()) {
+      // The node no longer demonstrates the class it claimed: stop claiming it.
+      admitted_ = {};
+    }
+  }
+  return out;
+}
+
+AdmittedState AdmissionService::Admitted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return admitted_;
+}
+
+}  // namespace datanode::node

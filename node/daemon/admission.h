@@ -1,0 +1,100 @@
+// Copyright 2026 The datanode Authors.
+//
+// The admission test run by the daemon (the RunAdmission RPC): domain logic free of
+// RPC types. Loads the class, runs conformance::RunAdmission on the serving backend
+// (or a named one), signs the report with the node's key and remembers the last
+// admitted class for GetNodeInfo. One run at a time: a second Begin() is refused
+// with RESOURCE_EXHAUSTED, the code for "this resource is busy, retry later with
+// backoff" (ABORTED would tell the client its own transaction conflicted and should
+// be redone at a higher level, which is not the situation). Thread-safe.
+#ifndef DATANODE_NODE_DAEMON_ADMISSION_H_
+#define DATANODE_NODE_DAEMON_ADMISSION_H_
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datanode/ops/backend.h"
+#include "datanode/v1/admission.pb.h"
+
+namespace datanode::node {
+
+struct AdmissionRequest {
+  std::string class_name;  // a bare name looked up in the class dirs, or
+  std::string class_text;  // an inline text-format DeviceClass (exactly one is set)
+  std::string nonce_hex;
+  std::string profile = "quick";  // "quick" or "full"
+  std::string backend;            // empty: the serving backend
+};
+
+struct AdmissionOutcome {
+  v1::AdmissionReport report;  // signed
+  bool admitted = false;
+  std::vector<std::string> reasons;
+  std::string report_digest;  // SHA-256 hex of conformance::CanonicalBytes(report)
+};
+
+struct AdmittedState {
+  std::string class_name;  // empty: not admitted (since start-up)
+  std::string report_digest;
+};
+
+// Creates the node key (and <name>.pub.pem) when `key_path` does not exist, then
+// checks that it holds an Ed25519 key. Returns the raw 32-byte public key; sets
+// *created when it made a new one. A key readable by group or others is an error:
+// whoever reads it can sign reports as this node.
+absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* created);
+
+class AdmissionService {
+ public:
+  // `serving` must outlive the service; `options` configure backends created for a
+  // run with another name. `class_dirs` are searched for class names.
+  AdmissionService(ops::Backend* serving, ops::BackendOptions options, std::string key_path,
+                   std::vector<std::string> class_dirs);
+
+  // The single run slot; released when destroyed. Movable, not copyable.
+  class Slot {
+   public:
+    Slot(Slot&& o) noexcept : owner_(o.owner_) { o.owner_ = nullptr; }
+    Slot& operator=(Slot&&) = delete;
+    ~Slot();
+
+   private:
+    friend class AdmissionService;
+    explicit Slot(AdmissionService* owner) : owner_(owner) {}
+    AdmissionService* owner_;
+  };
+  // RESOURCE_EXHAUSTED while another run holds the slot.
+  absl::StatusOr<Slot> Begin();
+
+  // Checks the request's shape without touching disk: exactly one class source, a
+  // class name that is a bare name, a valid nonce, a known profile. INVALID_ARGUMENT.
+  static absl::Status Validate(const AdmissionRequest& request);
+
+  using ProgressFn = std::function<void(const std::string& phase, const std::string& text)>;
+  // Runs the test (blocking: call it on the executor, holding the slot). NOT_FOUND
+  // for an unknown class name, INVALID_ARGUMENT for a bad class text or profile,
+  // CANCELLED when `cancelled` turned true. A backend that cannot be created is a
+  // rejection with a signed report, as in `dn-conformance run`.
+  absl::StatusOr<AdmissionOutcome> Run(const Slot& slot, const AdmissionRequest& request,
+                                       const ProgressFn& progress,
+                                       const std::function<bool()>& cancelled);
+
+  AdmittedState Admitted() const;
+  const std::string& key_path() const { return key_path_; }
+
+ private:
+  ops::Backend* serving_;
+  ops::BackendOptions options_;
+  std::string key_path_;
+  std::vector<std::string> class_dirs_;
+  mutable std::mutex mu_;
+  bool running_ = false;    // guarded by mu_
+  AdmittedState admitted_;  // guarded by mu_
+};
+
+}  // namespace datanode::node
+
+#endif  // DATANODE_NODE_DAEMON_ADMISSION_H_
