@@ -155,10 +155,10 @@ class Parser {
           out->push_back('\t');
           break;
         case 'u': {
-          uint32_t cp;
+          uint32_t cp = 0;
           if (absl::Status s = ParseHex4(&cp); !s.ok()) return s;
           if (cp >= 0xD800 && cp < 0xDC00) {
-            uint32_t lo;
+            uint32_t lo = 0;
             if (!Consume("\\u")) return Error("lone high surrogate");
             if (absl::Status s = ParseHex4(&lo); !s.ok()) return s;
             if (lo < 0xDC00 || lo >= 0xE000) return Error("bad low surrogate");

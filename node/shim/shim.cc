@@ -128,7 +128,7 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
   // Never sign what the daemon did not get right: size, digest and spec version are
   // checked here, and a mismatch is this node's fault (SYS_FATAL), not the caller's.
   const ops::Sha256 digest = ops::Sha256Of({r->out});
-  if (static_cast<int64_t>(r->out.size()) != terms->out_bytes ||
+  if (static_cast<uint64_t>(r->out.size()) != terms->out_bytes ||
       ops::ToHex(digest) != r->output_digest_hex) {
     return Reject(RejectCode::kSysFatal,
                   "accel_matmul: the data node returned an output whose size or digest is wrong");

@@ -48,7 +48,9 @@ TEST(Leb128, RoundTripsEdgeValues) {
     EXPECT_EQ(r.remaining(), 0u);
     // Shortest form: the last byte has no continuation bit and only it may be zero.
     EXPECT_EQ(b.back() & 0x80, 0);
-    if (b.size() > 1) EXPECT_NE(b.back(), 0);
+    if (b.size() > 1) {
+      EXPECT_NE(b.back(), 0);
+    }
   }
   const absl::int128 signed_cases[] = {
       0, 1, -1, 63, 64, -64, -65, absl::int128(INT64_MIN), absl::Int128Max(), absl::Int128Min()};

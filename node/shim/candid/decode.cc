@@ -342,7 +342,7 @@ class Decoder {
       Value v;
       RETURN_IF_ERROR(ReadPrimitive(wop, &v));
       if (want.op == Op::kInt && wop == Op::kNat) {
-        if (v.nat >> 127 != 0) return Bad("nat too large for int");
+        if ((v.nat >> 127) != 0) return Bad("nat too large for int");
         v.integer = static_cast<absl::int128>(v.nat);
         v.op = Op::kInt;
       }
