@@ -37,7 +37,8 @@ Talks to datanoded over its Unix socket (default run/datanoded.sock, or $DATANOD
 --json prints the raw response as JSON.
 
 Commands:
-  info                              node info: backends, spec version, store, pinning
+  info                              node info: backends, spec version, store, pinning,
+                                    admitted class
   put FILE [--expect DIGEST]        upload a blob (streamed), print its digest
   get DIGEST OUT                    download a blob (verified) to OUT
   stat DIGEST | list | delete DIGEST
@@ -444,6 +445,12 @@ int Run(int argc, char** argv) {
     std::printf("store %lld bytes used (capacity %lld), pinned %lld of %lld bytes\n",
                 (long long)r.store_used_bytes(), (long long)r.store_capacity_bytes(),
                 (long long)r.pinned_bytes(), (long long)r.pin_budget_bytes());
+    if (r.admitted_class().empty()) {
+      std::printf("admitted class: none (dnctl admission --help)\n");
+    } else {
+      std::printf("admitted class: %s (report %s)\n", r.admitted_class().c_str(),
+                  r.admission_report_digest().c_str());
+    }
     return 0;
   }
   if (cmd == "put" && need(1)) {

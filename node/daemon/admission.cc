@@ -1,11 +1,14 @@
 // Copyright 2026 The datanode Authors.
 #include "node/daemon/admission.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,6 +18,7 @@
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "device_classes/device_class_loader.h"
+#include "spdlog/spdlog.h"
 
 namespace datanode::node {
 namespace {
@@ -177,16 +181,67 @@ absl::StatusOr<AdmissionOutcome> AdmissionService::Run(const Slot& slot,
   out.report_digest = ops::ToHex(ops::Sha256Of(
       {ops::ByteSpan(reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size())}));
   out.report = std::move(report);
+  // Only the run holding the slot gets here, so saving outside mu_ cannot interleave
+  // with another run's save.
+  bool changed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (out.admitted) {
       admitted_ = {out.report.class_name(), out.report_digest};
+      changed = true;
     } else if (admitted_.class_name == out.report.class_name()) {
       // The node no longer demonstrates the class it claimed: stop claiming it.
       admitted_ = {};
+      changed = true;
     }
   }
+  if (changed) Save(out.admitted ? &out.report : nullptr);
   return out;
+}
+
+std::string AdmissionService::saved_report_path() const {
+  return (std::filesystem::path(key_path_).parent_path() / kLastAdmissionFile).string();
+}
+
+void AdmissionService::Save(const v1::AdmissionReport* report) {
+  const std::string path = saved_report_path();
+  std::error_code ec;
+  if (report == nullptr) {
+    std::filesystem::remove(path, ec);
+    return;
+  }
+  auto json = conformance::ReportToJson(*report);
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = json.ok() && fd >= 0;
+  for (size_t off = 0; ok && off < json->size();) {
+    ssize_t n = ::write(fd, json->data() + off, json->size() - off);
+    ok = n > 0;
+    off += ok ? static_cast<size_t>(n) : 0;
+  }
+  ok = ok && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (ok) std::filesystem::rename(tmp, path, ec);
+  if (!ok || ec) {
+    std::filesystem::remove(tmp, ec);
+    spdlog::warn("could not save the admission report to {}: it is lost at restart", path);
+  }
+}
+
+absl::Status AdmissionService::LoadSaved(const std::string& raw_public_key) {
+  const std::string path = saved_report_path();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::OkStatus();  // never admitted (or the last run of its class failed)
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSIGN_OR_RETURN(v1::AdmissionReport report, conformance::ReportFromJson(text));
+  RETURN_IF_ERROR(conformance::VerifyReportSignature(report, raw_public_key));
+  if (!report.admitted()) return absl::DataLossError(path + " holds a rejection");
+  const std::string signed_bytes = conformance::CanonicalBytes(report);
+  std::lock_guard<std::mutex> lock(mu_);
+  admitted_ = {report.class_name(),
+               ops::ToHex(ops::Sha256Of({ops::ByteSpan(
+                   reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size())}))};
+  return absl::OkStatus();
 }
 
 AdmittedState AdmissionService::Admitted() const {

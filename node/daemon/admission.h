@@ -3,7 +3,9 @@
 // The admission test run by the daemon (the RunAdmission RPC): domain logic free of
 // RPC types. Loads the class, runs conformance::RunAdmission on the serving backend
 // (or a named one), signs the report with the node's key and remembers the last
-// admitted class for GetNodeInfo. One run at a time: a second Begin() is refused
+// admitted class for GetNodeInfo, across restarts: the admitted report is kept as
+// JSON beside the key (kLastAdmissionFile) and reloaded only if its signature is the
+// node key's. One run at a time: a second Begin() is refused
 // with RESOURCE_EXHAUSTED, the code for "this resource is busy, retry later with
 // backoff" (ABORTED would tell the client its own transaction conflicted and should
 // be redone at a higher level, which is not the situation). Thread-safe.
@@ -82,10 +84,22 @@ class AdmissionService {
                                        const ProgressFn& progress,
                                        const std::function<bool()>& cancelled);
 
+  // Restores the admitted state from the saved report, if there is one signed by
+  // `raw_public_key`. OK with nothing restored when there is no file; an error (the
+  // caller logs it and starts unadmitted) for an unreadable, unsigned or foreign one.
+  absl::Status LoadSaved(const std::string& raw_public_key);
+
   AdmittedState Admitted() const;
+  // The saved report: <key directory>/kLastAdmissionFile.
+  std::string saved_report_path() const;
+  static constexpr const char* kLastAdmissionFile = "last-admission.json";
   const std::string& key_path() const { return key_path_; }
 
  private:
+  // Makes `report` the saved one (temp file, fsync, rename), or removes the saved one
+  // when `report` is null. Failures are logged: the verdict still stands in memory.
+  void Save(const v1::AdmissionReport* report);
+
   ops::Backend* serving_;
   ops::BackendOptions options_;
   std::string key_path_;

@@ -129,6 +129,13 @@ int Run(int argc, char** argv) {
   PeerTable peers;
   AdmissionService admission(backend->get(), backend_options, key_path,
                              device_classes::DefaultClassDirs());
+  if (absl::Status s = admission.LoadSaved(*public_key); !s.ok()) {
+    spdlog::warn("ignoring the saved admission report {}: {}", admission.saved_report_path(),
+                 s.ToString());
+  } else if (!admission.Admitted().class_name.empty()) {
+    spdlog::info("admitted class {} (report {}, from {})", admission.Admitted().class_name,
+                 admission.Admitted().report_digest, admission.saved_report_path());
+  }
   int exit_code = 0;
   {
     Executor executor(config.executor_threads);

@@ -2,11 +2,13 @@
 //
 // Integration test of the RunAdmission RPC: the real datanoded on a temp socket, the
 // generated C++ client, and the conformance library's verifier checking what the
-// daemon signed with the node key it created under its state directory.
+// daemon signed with the node key it created under its state directory; the admitted
+// state survives a restart only while its saved report's signature holds.
 #include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,6 +106,11 @@ class AdmissionRpcTest : public ::testing::Test {
     }
     fs::remove_all(root_);
   }
+  void Restart() {
+    ASSERT_EQ(daemon_->Stop(), 0);
+    daemon_ = std::make_unique<DaemonProcess>(root_);
+    stub_ = v1::Admission::NewStub(daemon_->channel());
+  }
   // The key datanoded creates by default: node-key.pem beside store_root.
   std::string PublicKey() {
     auto raw = conformance::LoadRawPublicKey((root_ / "node-key.pub.pem").string());
@@ -159,6 +166,28 @@ TEST_F(AdmissionRpcTest, QuickMiniPcRunIsAdmittedVerifiesAndShowsInNodeInfo) {
   EXPECT_EQ(info.admitted_class(), "mini_pc");
   EXPECT_EQ(info.admission_report_digest(), run.result.report_digest());
   EXPECT_EQ(run.result.report_digest().size(), 64u);
+
+  // A restart keeps the admission: the saved report is reloaded after its signature
+  // checks out against the node key.
+  Restart();
+  info = Info(*daemon_);
+  EXPECT_EQ(info.admitted_class(), "mini_pc");
+  EXPECT_EQ(info.admission_report_digest(), run.result.report_digest());
+
+  // A saved report edited on disk is not believed.
+  const fs::path saved = root_ / "last-admission.json";
+  std::string text;
+  {
+    std::ifstream in(saved);
+    ASSERT_TRUE(in) << "no saved report at " << saved;
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  size_t at = text.find("\"mini_pc\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 9, "\"tpu____\"");
+  std::ofstream(saved, std::ios::trunc) << text;
+  Restart();
+  EXPECT_EQ(Info(*daemon_).admitted_class(), "");
 }
 
 TEST_F(AdmissionRpcTest, SecondRunIsRefusedWhileOneRunsAndCancelStopsIt) {
