@@ -20,42 +20,23 @@
 #include "datanode/ops/types.h"
 #include "gtest/gtest.h"
 #include "ops/cpu/q8_common.h"
+#include "tests/ops/test_util.h"
 
 namespace datanode::ops {
 namespace {
 
 constexpr OpKind kQ8Kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
                                OpKind::kMatMulQ8_0Q4_1};
-constexpr const char* kIsas[] = {"portable", "avx2", "avx512vnni"};
-
-const char* ProfileName(InputProfile p) {
-  switch (p) {
-    case InputProfile::kWide:
-      return "wide";
-    case InputProfile::kExtreme:
-      return "extreme";
-    case InputProfile::kRealistic:
-      return "realistic";
-  }
-  return "?";
-}
+using testing::kCpuIsas;
+using testing::ProfileName;
 
 bool MachineHas(const std::string& isa) {
-  __builtin_cpu_init();
-  if (isa == "avx2") return __builtin_cpu_supports("avx2");
-  if (isa == "avx512vnni") {
-    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512vnni");
-  }
-  return true;
+  std::string why;
+  return testing::MachineHasIsa(isa, &why);
 }
 
 std::unique_ptr<Backend> MakeCpu(const std::string& isa, int threads) {
-  setenv("DATANODE_CPU_ISA", isa.c_str(), 1);
-  BackendOptions options;
-  options.num_threads = threads;
-  auto backend = CreateBackend("cpu", options);
-  unsetenv("DATANODE_CPU_ISA");
+  auto backend = testing::CreateCpuWithIsa(isa, threads);
   EXPECT_TRUE(backend.ok()) << backend.status();
   if (!backend.ok()) return nullptr;
   const std::string desc = (*backend)->Description();
@@ -113,7 +94,7 @@ constexpr Shape kShapes[] = {
 
 TEST(CpuQ8Test, MatchesReferenceEveryIsaShapeProfileAndThreadCount) {
   uint64_t seed = 1000;
-  for (const char* isa : kIsas) {
+  for (const char* isa : kCpuIsas) {
     if (!MachineHas(isa)) {
       std::cout << "skipping ISA " << isa << ": not on this CPU\n";
       continue;
@@ -147,7 +128,7 @@ TEST(CpuQ8Test, LargestKMatchesReference) {
   // K = 131040 = 4095 blocks: the longest int64 accumulation (fast path needs
   // sa + sw <= MaxFastSpan, 10 for Q8_0 here) and the longest slow path.
   uint64_t seed = 77;
-  for (const char* isa : kIsas) {
+  for (const char* isa : kCpuIsas) {
     if (!MachineHas(isa)) continue;
     std::unique_ptr<Backend> cpu = MakeCpu(isa, 2);
     ASSERT_NE(cpu, nullptr);
@@ -232,7 +213,7 @@ TEST(CpuQ8Test, FastPathBoundIsTightAndExact) {
     }
     for (bool f : FastTiles(*in)) EXPECT_EQ(f, extra == 0) << "span " << span;
     const std::vector<uint8_t> want = ReferenceOutput(*in);
-    for (const char* isa : kIsas) {
+    for (const char* isa : kCpuIsas) {
       if (!MachineHas(isa)) continue;
       std::unique_ptr<Backend> cpu = MakeCpu(isa, 1);
       ASSERT_NE(cpu, nullptr);

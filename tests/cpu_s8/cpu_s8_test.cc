@@ -25,40 +25,14 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
+#include "tests/ops/test_util.h"
 
 namespace datanode::ops {
 namespace {
 
-struct Isa {
-  const char* name;
-  bool available;
-};
-
-std::vector<Isa> MachineIsas() {
-  std::vector<Isa> out = {{"portable", true}, {"avx2", false}, {"avx512vnni", false}};
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  out[1].available = __builtin_cpu_supports("avx2");
-  out[2].available = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                     __builtin_cpu_supports("avx512vnni");
-#endif
-  return out;
-}
-
 // The CPU backend with kernels capped at `isa` (read once, at creation).
 std::unique_ptr<Backend> CreateCpu(const char* isa, int threads) {
-  const char* old = std::getenv("DATANODE_CPU_ISA");
-  const std::optional<std::string> saved =
-      old != nullptr ? std::optional<std::string>(old) : std::nullopt;
-  setenv("DATANODE_CPU_ISA", isa, 1);
-  BackendOptions options;
-  options.num_threads = threads;
-  auto backend = CreateBackend("cpu", options);
-  if (saved.has_value()) {
-    setenv("DATANODE_CPU_ISA", saved->c_str(), 1);
-  } else {
-    unsetenv("DATANODE_CPU_ISA");
-  }
+  auto backend = testing::CreateCpuWithIsa(isa, threads);
   EXPECT_TRUE(backend.ok()) << backend.status();
   return backend.ok() ? std::move(*backend) : nullptr;
 }
@@ -114,10 +88,11 @@ class CpuS8Test : public ::testing::Test {
     std::vector<uint8_t> want(args.out.size());
     args.out = want;
     ASSERT_TRUE(RunOp(*reference_, args).ok());
-    for (const Isa& isa : MachineIsas()) {
-      if (!isa.available) continue;
+    for (const char* isa_name : testing::kCpuIsas) {
+      std::string why;
+      if (!testing::MachineHasIsa(isa_name, &why)) continue;
       for (int threads : thread_counts) {
-        std::unique_ptr<Backend> cpu = CreateCpu(isa.name, threads);
+        std::unique_ptr<Backend> cpu = CreateCpu(isa_name, threads);
         ASSERT_NE(cpu, nullptr);
         for (bool prepared : {false, true}) {
           std::unique_ptr<PreparedWeights> pw;
@@ -134,7 +109,7 @@ class CpuS8Test : public ::testing::Test {
           }
           const absl::Status status = RunOp(*cpu, run);
           const std::string what =
-              Describe(in.kind, shape, seed, profile, isa.name, threads, prepared);
+              Describe(in.kind, shape, seed, profile, isa_name, threads, prepared);
           ASSERT_TRUE(status.ok()) << what << ": " << status;
           const std::string diff = FirstDifference(want, got, in.n);
           ASSERT_TRUE(diff.empty()) << what << ": " << diff;
