@@ -106,13 +106,14 @@ absl::StatusOr<const PackedS8Weights*> ResolvePacked(const Backend& owner, const
   return packed;
 }
 
-// Rounds the finished int32 tile (rows x cols at c, row stride n) in place to f32.
-void RoundTileToF32(uint8_t* c, int64_t n, int rows, int cols, const S8Scale* row_scales,
-                    const S8Scale* col_scales) {
+// Rounds columns [first_col, cols) of the finished int32 tile (rows x cols at c, row
+// stride n) in place to f32.
+void RoundTileToF32(uint8_t* c, int64_t n, int rows, int first_col, int cols,
+                    const S8Scale* row_scales, const S8Scale* col_scales) {
   for (int r = 0; r < rows; ++r) {
     const S8Scale sa = row_scales[r];
     uint8_t* row = c + r * n * 4;
-    for (int j = 0; j < cols; ++j) {
+    for (int j = first_col; j < cols; ++j) {
       const S8Scale sw = col_scales[j];
       const int32_t isum = static_cast<int32_t>(LoadU32(row + j * 4));
       StoreU32(row + j * 4, RoundS8ProductToF32Bits(int64_t{sa.mantissa} * sw.mantissa, isum,
@@ -214,13 +215,13 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
           tile.c = out + (p * ks.mr * n + q * kS8PanelCols) * 4;
           (stream ? ks.stream_kernel : ks.kernel)[rows](tile);
           if (to_f32 && last) {
+            const S8Scale* tile_row_scales = row_scales.data() + p * ks.mr;
+            const S8Scale* tile_col_scales = pw->scales() + q * kS8PanelCols;
+            int done = 0;
             if (vector_round && CanRoundTileAvx512()) {
-              RoundTileToF32Avx512(tile.c, n, rows, cols, row_scales.data() + p * ks.mr,
-                                   pw->scales() + q * kS8PanelCols);
-            } else {
-              RoundTileToF32(tile.c, n, rows, cols, row_scales.data() + p * ks.mr,
-                             pw->scales() + q * kS8PanelCols);
+              done = RoundTileToF32Avx512(tile.c, n, rows, cols, tile_row_scales, tile_col_scales);
             }
+            RoundTileToF32(tile.c, n, rows, done, cols, tile_row_scales, tile_col_scales);
           }
         }
       }

@@ -20,8 +20,6 @@
 
 #include <immintrin.h>
 
-#include "ops/cpu/s8_round.h"
-
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl")
 // GCC 12 false positive inside its own intrinsic headers (masked ops with undefined src).
@@ -64,15 +62,15 @@ inline __m256i Round8(__m256i isum, __m512d p) {
 
 bool CanRoundTileAvx512() { return (_mm_getcsr() & (kMxcsrFtz | kMxcsrDaz)) == 0; }
 
-void RoundTileToF32Avx512(uint8_t* c, int64_t n, int rows, int cols, const S8Scale* row_scales,
-                          const S8Scale* col_scales) {
+int RoundTileToF32Avx512(uint8_t* c, int64_t n, int rows, int cols, const S8Scale* row_scales,
+                         const S8Scale* col_scales) {
+  const int vector_cols = cols - cols % 8;
   for (int r = 0; r < rows; ++r) {
     const S8Scale sa = row_scales[r];
     uint8_t* row = c + r * n * 4;
     const __m512i ma = _mm512_set1_epi64(sa.mantissa);
     const __m512i ea = _mm512_set1_epi64(sa.exponent);
-    int j = 0;
-    for (; j + 8 <= cols; j += 8) {
+    for (int j = 0; j < vector_cols; j += 8) {
       // col_scales[j..j+8): interleaved {mantissa, exponent} int32 pairs = 8 x 64 bits.
       const __m512i pairs = _mm512_loadu_si512(col_scales + j);
       const __m512i mw = _mm512_srai_epi64(_mm512_slli_epi64(pairs, 32), 32);  // low halves
@@ -82,13 +80,8 @@ void RoundTileToF32Avx512(uint8_t* c, int64_t n, int rows, int cols, const S8Sca
       const __m256i isum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + j * 4));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + j * 4), Round8(isum, p));
     }
-    for (; j < cols; ++j) {  // tail: the scalar integer routine
-      const S8Scale sw = col_scales[j];
-      const int32_t isum = static_cast<int32_t>(LoadU32(row + j * 4));
-      StoreU32(row + j * 4, RoundS8ProductToF32Bits(int64_t{sa.mantissa} * sw.mantissa, isum,
-                                                    sa.exponent + sw.exponent));
-    }
   }
+  return vector_cols;
 }
 
 }  // namespace datanode::ops::cpu

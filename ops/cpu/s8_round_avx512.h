@@ -16,11 +16,13 @@ namespace datanode::ops::cpu {
 // Rounding direction does not matter (every instruction carries its own).
 bool CanRoundTileAvx512();
 
-// Rounds rows x cols int32 values at c (row stride n elements) in place to f32 bits:
-// c[r][j] = round_f32(row_scales[r] * col_scales[j] * c[r][j]). Same bits as
-// RoundS8ProductToF32Bits. Requires CanRoundTileAvx512().
-void RoundTileToF32Avx512(uint8_t* c, int64_t n, int rows, int cols, const S8Scale* row_scales,
-                          const S8Scale* col_scales);
+// Rounds the int32 values of columns [0, returned count) of a rows x cols tile at c (row
+// stride n elements) in place to f32 bits: c[r][j] = round_f32(row_scales[r] *
+// col_scales[j] * c[r][j]), the same bits as RoundS8ProductToF32Bits. Handles whole
+// groups of 8 columns; the caller rounds the remaining cols % 8 with the scalar routine.
+// Requires CanRoundTileAvx512().
+int RoundTileToF32Avx512(uint8_t* c, int64_t n, int rows, int cols, const S8Scale* row_scales,
+                         const S8Scale* col_scales);
 
 }  // namespace datanode::ops::cpu
 

@@ -29,29 +29,35 @@ struct Case {
   int32_t isum;
 };
 
-// Runs the vector routine on one row of `cases.size()` columns (rows share row scale 0
-// for simplicity: each case gets its own one-row tile) and checks every output.
+// Runs the vector routine on a one-row tile of 8 columns per case (every lane holds the
+// case, so each lane's path is exercised) and checks every output against the spec.
 void CheckCases(const std::vector<Case>& cases) {
-  constexpr int kCols = 11;  // 8 vector lanes + 3 scalar tail lanes per tile
-  for (size_t start = 0; start < cases.size(); start += kCols) {
-    const int cols = static_cast<int>(std::min<size_t>(kCols, cases.size() - start));
-    // One row per case so each case keeps its own row scale.
-    for (int j = 0; j < cols; ++j) {
-      const Case& c = cases[start + j];
-      std::vector<S8Scale> col_scales(cols, c.col);
-      std::vector<uint8_t> tile(cols * 4);
-      for (int t = 0; t < cols; ++t) StoreU32(&tile[t * 4], static_cast<uint32_t>(c.isum));
-      RoundTileToF32Avx512(tile.data(), cols, 1, cols, &c.row, col_scales.data());
-      const uint32_t expected =
-          RoundToF32Bits(int128{c.row.mantissa} * c.col.mantissa * int128{c.isum},
-                         c.row.exponent + c.col.exponent);
-      for (int t = 0; t < cols; ++t) {
-        ASSERT_EQ(LoadU32(&tile[t * 4]), expected)
-            << "lane " << t << " ma=" << c.row.mantissa << " ea=" << c.row.exponent
-            << " mw=" << c.col.mantissa << " ew=" << c.col.exponent << " isum=" << c.isum;
-      }
+  constexpr int kCols = 8;
+  for (const Case& c : cases) {
+    const std::vector<S8Scale> col_scales(kCols, c.col);
+    std::vector<uint8_t> tile(kCols * 4);
+    for (int t = 0; t < kCols; ++t) StoreU32(&tile[t * 4], static_cast<uint32_t>(c.isum));
+    ASSERT_EQ(RoundTileToF32Avx512(tile.data(), kCols, 1, kCols, &c.row, col_scales.data()), kCols);
+    const uint32_t expected = RoundToF32Bits(
+        int128{c.row.mantissa} * c.col.mantissa * int128{c.isum}, c.row.exponent + c.col.exponent);
+    for (int t = 0; t < kCols; ++t) {
+      ASSERT_EQ(LoadU32(&tile[t * 4]), expected)
+          << "lane " << t << " ma=" << c.row.mantissa << " ea=" << c.row.exponent
+          << " mw=" << c.col.mantissa << " ew=" << c.col.exponent << " isum=" << c.isum;
     }
   }
+}
+
+TEST(S8RoundAvx512, LeavesTheTailToTheCaller) {
+  if (!HasAvx512Dq()) GTEST_SKIP() << "CPU lacks AVX-512 F/DQ/VL";
+  // 11 columns: 8 rounded, the last 3 left untouched for the scalar routine.
+  const S8Scale one{1 << 23, -23};
+  const std::vector<S8Scale> col_scales(11, one);
+  std::vector<uint8_t> tile(11 * 4);
+  for (int t = 0; t < 11; ++t) StoreU32(&tile[t * 4], 3);
+  ASSERT_EQ(RoundTileToF32Avx512(tile.data(), 11, 1, 11, &one, col_scales.data()), 8);
+  for (int t = 0; t < 8; ++t) EXPECT_EQ(LoadU32(&tile[t * 4]), F32ToBits(3.0f));
+  for (int t = 8; t < 11; ++t) EXPECT_EQ(LoadU32(&tile[t * 4]), 3u);
 }
 
 S8Scale FromBits(uint32_t bits) {
