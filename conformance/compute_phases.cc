@@ -21,11 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void Set(v1::PhaseResult* r, v1::Disposition d, const std::string& reason) {
-  r->set_disposition(d);
-  r->set_reason(reason);
-}
-
 // Recomputes `rows` nonce-chosen rows of a completed op on the reference backend
 // (every op is row-independent: a row computed alone equals the row in the batch).
 // Returns "" or a description of the first mismatch.

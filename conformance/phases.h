@@ -15,6 +15,12 @@
 
 namespace datanode::conformance::internal {
 
+// Sets a phase result's disposition and reason (shared by every phase).
+inline void Set(v1::PhaseResult* r, v1::Disposition d, const std::string& reason) {
+  r->set_disposition(d);
+  r->set_reason(reason);
+}
+
 // Rate-limited progress lines on stderr ("[performance] 3.0/6.0 s ...") and to
 // RunOptions::on_progress.
 class Progress {

@@ -20,11 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void Set(v1::PhaseResult* r, v1::Disposition d, const std::string& reason) {
-  r->set_disposition(d);
-  r->set_reason(reason);
-}
-
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
