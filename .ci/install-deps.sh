@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev
+  ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake requires OpenCL (a Recommends)
   python3 python3-venv python3-pip
 )
 PIP_PACKAGES=(grpcio grpcio-tools protobuf numpy gguf safetensors icp-py-core)

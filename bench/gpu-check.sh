@@ -11,9 +11,10 @@
 #      bench_cuda;
 #   3. runs cuda_host_test (no GPU needed) and cuda_backend_test (byte equality with
 #      the reference, >= 1,000 random cases per op; skips cleanly without a GPU);
-#   4. runs bench_cuda (exact s8 GEMM vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3
-#      and decode shapes) and writes everything, with the nvidia-smi device line, to
-#      bench/results/cuda-<gpu>-<date>.txt.
+#   4. runs bench_cuda (exact s8 GEMM - wgmma on H100/H200 for large shapes, else
+#      mma.sync - vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3 and decode shapes)
+#      and writes everything, with the nvidia-smi device line and the IMMA/IGMMA
+#      counts cuobjdump finds in the s8 kernels, to bench/results/cuda-<gpu>-<date>.txt.
 #
 # Usage: bench/gpu-check.sh
 # Environment: BUILD_DIR (default build-gpu), CUDA_HOME (default /usr/local/cuda),
@@ -96,6 +97,18 @@ say "building (nvcc for every architecture takes a few minutes)"
 cmake --build "$BUILD" -j "$JOBS" --target cuda_host_test cuda_backend_test bench_cuda \
   >> "$LOG" 2>&1 || { tail -30 "$LOG"; exit 1; }
 
+# --- SASS: the integer tensor-core instructions in the s8 kernels -----------------------
+sass_summary="cuobjdump not found"
+if command -v cuobjdump > /dev/null; then
+  sass_summary=""
+  while IFS= read -r obj; do
+    counts=$(cuobjdump --dump-sass "$obj" 2>/dev/null | grep -oE '(IMMA|IGMMA)[.A-Z0-9x]*' |
+             sort | uniq -c | awk '{print $2 " x" $1}' | paste -sd "," - || true)
+    sass_summary+="$(basename "$obj" .cu.o): ${counts:-none}; "
+  done < <(find "$BUILD/ops/cuda" -name 'matmul_s8_*.cu.o' | sort)
+fi
+say "sass: $sass_summary"
+
 # --- 3. Tests ----------------------------------------------------------------------
 device_line=$( (nvidia-smi -L 2>/dev/null || true) | head -1)
 [[ -z "$device_line" ]] && device_line="no GPU (nvidia-smi: none)"
@@ -135,6 +148,7 @@ result=$ROOT/bench/results/cuda-${gpu:-unknown}-$(date -u +%Y%m%d).txt
   echo "# driver, memory, max SM clock: ${driver_line:-unknown}"
   echo "# nvcc: $(nvcc --version | tail -1)"
   echo "# tests: $summary"
+  echo "# sass (all cubins of each object): $sass_summary"
   echo
   cat "$bench_out"
 } > "$result"

@@ -1,7 +1,10 @@
 // Copyright 2026 The datanode Authors.
 //
-// bench_cuda: the exact s8 tensor-core GEMM (ops/cuda/matmul_s8_mma.cu) against
-// cuBLASLt on the same device, device-resident operands, kernel time only:
+// bench_cuda: the exact s8 tensor-core GEMM against cuBLASLt on the same device,
+// device-resident operands, kernel time only. "exact" is the kernel the CUDA backend
+// would run for the shape: the Hopper wgmma kernel (ops/cuda/matmul_s8_wgmma.cu) on
+// compute capability 9.0 when the plan says it pays, else the mma.sync kernel
+// (ops/cuda/matmul_s8_mma.cu), which is also timed on its own for comparison. Baselines:
 //   - cuBLASLt s8 x s8 -> s32 (CUDA_R_8I -> CUDA_R_32I, CUBLAS_COMPUTE_32I), the
 //     integer baseline, whose output must equal ours byte for byte (checked);
 //   - cuBLASLt bf16 x bf16 -> bf16 (CUBLAS_COMPUTE_32F), what a float stack would use.
@@ -24,6 +27,7 @@
 
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
+#include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -135,9 +139,13 @@ void DestroyLtGemm(LtGemm& g) {
 
 struct Row {
   int64_t m, n, k;
-  double ours, lt_s8, lt_bf16;  // TOP/s (0 = not available)
-  bool match;
+  const char* path;                  // kernel behind `ours`
+  double ours, mma, lt_s8, lt_bf16;  // TOP/s (0 = not available)
+  bool match;                        // every kernel timed equals cuBLASLt
 };
+
+// Whether the wgmma kernel can run here at all (sm_90a image for this device).
+bool g_wgmma_available = false;
 
 Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, int64_t n,
              int64_t k, void* workspace, size_t workspace_bytes) {
@@ -153,11 +161,20 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaMemset(a + m * plan.kp, 0, (plan.mp - m) * plan.kp));
   BENCH_CHECK(cudaMemset(w + n * plan.kp, 0, (plan.np - n) * plan.kp));
   const double ops = 2.0 * m * n * k;
-  Row row{m, n, k, 0, 0, 0, false};
+  Row row{m, n, k, "mma.sync", 0, 0, 0, 0, false};
+  const bool wgmma = g_wgmma_available && S8WgmmaPays(plan, sm_count);
+  int32_t* c_wg = nullptr;
 
-  const double t_ours =
-      TimeIt([&] { BENCH_CHECK(LaunchMatMulS8Mma(plan, a, w, c32, stream)); }, stream);
-  row.ours = ops / t_ours / 1e12;
+  row.mma =
+      ops / TimeIt([&] { BENCH_CHECK(LaunchMatMulS8Mma(plan, a, w, c32, stream)); }, stream) / 1e12;
+  row.ours = row.mma;
+  if (wgmma) {
+    BENCH_CHECK(cudaMalloc(&c_wg, plan.mp * plan.np * 4));
+    row.path = "wgmma";
+    row.ours = ops /
+               TimeIt([&] { BENCH_CHECK(LaunchMatMulS8Wgmma(plan, a, w, c_wg, stream)); }, stream) /
+               1e12;
+  }
 
   // cuBLASLt s8: A and W are row-major [*, kp]; with lda = kp the padding is skipped.
   LtGemm s8 = MakeLtGemm(lt, CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, m, n, k,
@@ -173,13 +190,16 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
                               s8.cl, &s8.algo, workspace, workspace_bytes, stream));
     };
     row.lt_s8 = ops / TimeIt(launch, stream) / 1e12;
-    // Exact integer GEMMs: the two results must be identical.
+    // Exact integer GEMMs: every result must be identical.
     std::vector<int32_t> ours(plan.mp * plan.np), theirs(m * n);
-    BENCH_CHECK(cudaMemcpy(ours.data(), c32, ours.size() * 4, cudaMemcpyDeviceToHost));
     BENCH_CHECK(cudaMemcpy(theirs.data(), c_lt, theirs.size() * 4, cudaMemcpyDeviceToHost));
     row.match = true;
-    for (int64_t i = 0; i < m && row.match; ++i) {
-      row.match = std::memcmp(&ours[i * plan.np], &theirs[i * n], n * 4) == 0;
+    for (int32_t* result : {c32, c_wg}) {
+      if (result == nullptr) continue;
+      BENCH_CHECK(cudaMemcpy(ours.data(), result, ours.size() * 4, cudaMemcpyDeviceToHost));
+      for (int64_t i = 0; i < m && row.match; ++i) {
+        row.match = std::memcmp(&ours[i * plan.np], &theirs[i * n], n * 4) == 0;
+      }
     }
   }
   DestroyLtGemm(s8);
@@ -209,6 +229,7 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaFree(w));
   BENCH_CHECK(cudaFree(c32));
   BENCH_CHECK(cudaFree(c_lt));
+  if (c_wg != nullptr) BENCH_CHECK(cudaFree(c_wg));
   return row;
 }
 
@@ -225,8 +246,10 @@ int Main(int argc, char** argv) {
   }
   cudaDeviceProp props{};
   BENCH_CHECK(cudaGetDeviceProperties(&props, 0));
-  std::printf("device: %s, sm_%d%d, %d SMs\n", props.name, props.major, props.minor,
-              props.multiProcessorCount);
+  g_wgmma_available = props.major == 9 && props.minor == 0 && S8WgmmaKernelLoads();
+  std::printf("device: %s, sm_%d%d, %d SMs; wgmma kernel: %s\n", props.name, props.major,
+              props.minor, props.multiProcessorCount,
+              g_wgmma_available ? "yes" : "no (needs sm_90 and a build with 90)");
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));
   cublasLtHandle_t lt;
@@ -239,17 +262,18 @@ int Main(int argc, char** argv) {
   for (int64_t nk : {4096, 8192}) {
     for (int64_t m : {1, 2, 4, 8, 16, 32, 64}) shapes.push_back({m, nk, nk});
   }
-  std::printf("%6s %6s %6s | %12s %12s %8s | %12s %8s | %s\n", "M", "N", "K", "exact TOP/s",
-              "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio", "s32 bytes");
+  std::printf("%6s %6s %6s | %-8s %12s | %12s %8s | %12s %8s | %13s | %s\n", "M", "N", "K", "path",
+              "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio", "mma.sync TOP/s",
+              "s32 bytes");
   bool all_match = true;
   for (const auto& s : shapes) {
     const Row r = RunShape(lt, stream, props.multiProcessorCount, s[0], s[1], s[2], workspace,
                            workspace_bytes);
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf("%6lld %6lld %6lld | %12.1f %12.1f %8.3f | %12.1f %8.3f | %s\n",
+    std::printf("%6lld %6lld %6lld | %-8s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %13.1f | %s\n",
                 static_cast<long long>(r.m), static_cast<long long>(r.n),
-                static_cast<long long>(r.k), r.ours, r.lt_s8, ratio(r.ours, r.lt_s8), r.lt_bf16,
-                ratio(r.ours, r.lt_bf16),
+                static_cast<long long>(r.k), r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
+                r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma,
                 r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
     std::fflush(stdout);
     if (r.lt_s8 > 0 && !r.match) all_match = false;

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -16,9 +17,11 @@
 #include "ops/cuda/matmul_q8.cuh"
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
+#include "ops/cuda/matmul_s8_wgmma.cuh"
 #include "ops/cuda/quantize_q8_0.cuh"
 #include "ops/cuda/quantize_s8_row.cuh"
 #include "ops/cuda/s8_scale_epilogue.cuh"
+#include "ops/cuda/s8_wgmma_check.h"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -141,8 +144,28 @@ class CudaBackend final : public Backend {
   const char* Name() const override { return "cuda"; }
   std::string Description() const override {
     return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_,
-                        " SMs, ", memory_bytes_ >> 20, " MiB), mma.sync s8 tensor-core GEMM");
+                        " SMs, ", memory_bytes_ >> 20, " MiB), s8 GEMM: ",
+                        use_wgmma_ ? "wgmma (sm_90a) for large shapes, mma.sync for the rest"
+                                   : absl::StrCat("mma.sync (wgmma off: ", wgmma_off_reason_, ")"));
   }
+
+  // Decides whether the Hopper wgmma kernel may serve large s8 GEMMs: compiled in, a
+  // compute capability 9.0 device, not switched off by DATANODE_CUDA_WGMMA=0, and
+  // byte-equal to the reference on the start-up check. Otherwise the reason is kept
+  // for Description(); the mma.sync kernel serves everything, exactly as well.
+  void EnableWgmmaIfItChecksOut() {
+    const char* env = std::getenv("DATANODE_CUDA_WGMMA");
+    if (cc_major_ != 9 || cc_minor_ != 0) {
+      wgmma_off_reason_ = "needs compute capability 9.0";
+    } else if (env != nullptr && std::string(env) == "0") {
+      wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
+    } else if (const absl::Status check = CheckS8WgmmaAgainstReference(pool_); !check.ok()) {
+      wgmma_off_reason_ = std::string(check.message());
+    } else {
+      use_wgmma_ = true;
+    }
+  }
+  bool UsesWgmma() const { return use_wgmma_; }
   bool Supports(OpKind) const override { return true; }
   int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
 
@@ -205,6 +228,8 @@ class CudaBackend final : public Backend {
   const int64_t memory_bytes_;
   DevicePool pool_;
   StreamPool streams_;
+  bool use_wgmma_ = false;
+  std::string wgmma_off_reason_;
 };
 
 absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* prepared,
@@ -239,8 +264,14 @@ absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* p
   const auto* a_dev = reinterpret_cast<const int8_t*>(in + a_off);
   const auto* w_dev = reinterpret_cast<const int8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* c32, scope.Device(pool_, static_cast<size_t>(plan.mp * plan.np * 4)));
-  CUDA_RETURN_IF_ERROR(LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
-                       "LaunchMatMulS8Mma");
+  if (use_wgmma_ && S8WgmmaPays(plan, sm_count_)) {
+    CUDA_RETURN_IF_ERROR(
+        LaunchMatMulS8Wgmma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+        "LaunchMatMulS8Wgmma");
+  } else {
+    CUDA_RETURN_IF_ERROR(LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+                         "LaunchMatMulS8Mma");
+  }
   if (!scaled) {
     CUDA_RETURN_IF_ERROR(
         cudaMemcpy2DAsync(staging + out_off, static_cast<size_t>(args.n * 4), c32,
@@ -380,7 +411,9 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions&
     return absl::UnavailableError(absl::StrCat("cuda: ", rejected));
   }
   RETURN_IF_ERROR(CudaStatus(cudaSetDevice(chosen), "cudaSetDevice"));
-  return std::make_unique<CudaBackend>(chosen, chosen_props);
+  auto backend = std::make_unique<CudaBackend>(chosen, chosen_props);
+  backend->EnableWgmmaIfItChecksOut();
+  return backend;
 }
 
 }  // namespace datanode::ops::cuda

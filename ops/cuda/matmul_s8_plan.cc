@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/cuda/matmul_s8_wgmma_layout.h"
+
 namespace datanode::ops::cuda {
 
 S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count) {
@@ -33,6 +35,11 @@ S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count) {
   plan.splits =
       static_cast<int>((plan.k_tiles + plan.k_tiles_per_split - 1) / plan.k_tiles_per_split);
   return plan;
+}
+
+bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count) {
+  return plan.config == S8TileConfig::k128x128 && plan.splits == 1 &&
+         WgTilesM(plan.mp) * WgTilesN(plan.np) >= std::max(sm_count, 1);
 }
 
 void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p, int64_t cols_p,

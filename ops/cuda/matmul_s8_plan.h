@@ -58,6 +58,12 @@ struct S8GemmPlan {
 // fill the device; int32 sums are exact, so it never changes a byte.
 S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count);
 
+// True when the Hopper wgmma kernel (matmul_s8_wgmma.cuh) should run this plan
+// instead of the mma.sync kernel: 128-row tiles, no split-K, and at least one full
+// wave of its 128 x 256 tiles on `sm_count` multiprocessors. Smaller GEMMs (decode
+// shapes) are memory-bound and want split-K, which the mma.sync kernel has.
+bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count);
+
 inline constexpr int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 // Copies a row-major [rows, cols] byte matrix into dst [rows_p, cols_p] (rows_p >= rows,

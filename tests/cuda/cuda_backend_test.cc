@@ -6,9 +6,10 @@
 // link error), and CUDA errors map to the right status codes.
 #include "ops/cuda/cuda_backend.h"
 
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>  // typed cudaMalloc overloads
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -17,6 +18,9 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "ops/cuda/cuda_status.h"
+#include "ops/cuda/matmul_s8_mma.cuh"
+#include "ops/cuda/matmul_s8_plan.h"
+#include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops {
 namespace {
@@ -205,6 +209,112 @@ TEST_F(CudaDeviceTest, ConcurrentCallsGiveTheSameBytes) {
     ASSERT_TRUE(results[t].ok()) << results[t];
     ASSERT_EQ(copies[t].out, want.out) << "thread " << t;
   }
+}
+
+// --- Hopper wgmma kernel ---------------------------------------------------------
+
+// Skips unless the device is compute capability 9.0 and the build has the sm_90a
+// kernel; sets *sm_count.
+bool HopperWithWgmma(int* sm_count, std::string* why) {
+  cudaDeviceProp props{};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    *why = "cudaGetDeviceProperties failed";
+    return false;
+  }
+  *sm_count = props.multiProcessorCount;
+  if (props.major != 9 || props.minor != 0) {
+    *why = "the wgmma kernel needs compute capability 9.0, this is " + std::to_string(props.major) +
+           "." + std::to_string(props.minor);
+    return false;
+  }
+#if !defined(DATANODE_CUDA_SM90A)
+  *why = "this build has no sm_90a kernel (CUDA architectures without 90)";
+  return false;
+#else
+  return true;
+#endif
+}
+
+// On an H100/H200 the backend must have enabled the wgmma kernel: a failed start-up
+// self-check would silently fall back to mma.sync, and this is where it shows.
+TEST_F(CudaDeviceTest, HopperServesLargeGemmsWithWgmma) {
+  int sms = 0;
+  std::string why;
+  if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
+  if (const char* env = std::getenv("DATANODE_CUDA_WGMMA"); env != nullptr && env[0] == '0') {
+    GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
+  }
+  EXPECT_NE(cuda_->Description().find("s8 GEMM: wgmma (sm_90a)"), std::string::npos)
+      << cuda_->Description();
+}
+
+// Through the backend, shapes the plan sends to the wgmma kernel: partial N and K
+// tiles, rows past M, long K loops, both s8 ops, prepared weights.
+TEST_F(CudaDeviceTest, WgmmaShapesMatchReference) {
+  int sms = 0;
+  std::string why;
+  if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
+  const int64_t kShapes[][3] = {{1536, 2900, 1090}, {1600, 2688, 333}, {2000, 2304, 4097}};
+  for (const auto& s : kShapes) {
+    ASSERT_TRUE(cuda::S8WgmmaPays(cuda::PlanS8Gemm(s[0], s[1], s[2], sms), sms))
+        << s[0] << "x" << s[1] << "x" << s[2] << " would not take the wgmma path on " << sms
+        << " SMs";
+    for (OpKind kind : {OpKind::kMatMulS8S32, OpKind::kMatMulS8F32}) {
+      auto in = MakeRandomInputs(kind, s[0], s[1], s[2], 7, InputProfile::kExtreme);
+      ASSERT_TRUE(in.ok());
+      ExpectSame(std::move(*in), Describe(kind, s[0], s[1], s[2], 7, InputProfile::kExtreme),
+                 kind == OpKind::kMatMulS8F32);
+    }
+  }
+}
+
+// The two tensor-core kernels directly, on 300 random shapes down to 1 x 1 x 1: every
+// C32 byte of [m, n] must agree.
+TEST_F(CudaDeviceTest, WgmmaKernelEqualsMmaKernel) {
+  int sms = 0;
+  std::string why;
+  if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
+  SplitMix64 rng(0x90A);
+  cudaStream_t stream;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  for (int c = 0; c < 300; ++c) {
+    const int64_t m = rng.Uniform(1, 700), n = rng.Uniform(1, 1100), k = rng.Uniform(1, 2100);
+    cuda::S8GemmPlan plan = cuda::PlanS8Gemm(m, n, k, sms);
+    plan.config = cuda::S8TileConfig::k128x128;
+    plan.mp = cuda::RoundUp(m, 128);
+    plan.tiles_m = plan.mp / 128;
+    auto in = MakeRandomInputs(OpKind::kMatMulS8S32, m, n, k, rng.Next(), InputProfile::kWide);
+    ASSERT_TRUE(in.ok());
+    std::vector<uint8_t> a(plan.mp * plan.kp), w(plan.np * plan.kp);
+    cuda::PackPaddedRows(in->a.data(), m, k, plan.mp, plan.kp, a.data());
+    cuda::PackPaddedRows(in->w.data(), n, k, plan.np, plan.kp, w.data());
+    int8_t *a_dev, *w_dev;
+    int32_t *c_mma, *c_wg;
+    const size_t c_bytes = plan.mp * plan.np * 4;
+    ASSERT_EQ(cudaMalloc(&a_dev, a.size()), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&w_dev, w.size()), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&c_mma, c_bytes), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&c_wg, c_bytes), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(a_dev, a.data(), a.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(w_dev, w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cuda::LaunchMatMulS8Mma(plan, a_dev, w_dev, c_mma, stream), cudaSuccess);
+    ASSERT_EQ(cuda::LaunchMatMulS8Wgmma(plan, a_dev, w_dev, c_wg, stream), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    std::vector<int32_t> want(plan.mp * plan.np), got(plan.mp * plan.np);
+    ASSERT_EQ(cudaMemcpy(want.data(), c_mma, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(got.data(), c_wg, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int64_t i = 0; i < m; ++i) {
+      ASSERT_EQ(std::memcmp(&got[i * plan.np], &want[i * plan.np], n * 4), 0)
+          << "case " << c << ": " << m << "x" << n << "x" << k << ", row " << i;
+    }
+    cudaFree(a_dev);
+    cudaFree(w_dev);
+    cudaFree(c_mma);
+    cudaFree(c_wg);
+  }
+  cudaStreamDestroy(stream);
 }
 
 TEST_F(CudaDeviceTest, ForeignPreparedWeightsAreRejected) {

@@ -1,0 +1,112 @@
+// Copyright 2026 The datanode Authors.
+#include "ops/cuda/s8_wgmma_check.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/random_inputs.h"
+#include "datanode/ops/reference.h"
+#include "datanode/ops/status_macros.h"
+#include "ops/cuda/cuda_status.h"
+#include "ops/cuda/matmul_s8_plan.h"
+#include "ops/cuda/matmul_s8_wgmma.cuh"
+
+namespace datanode::ops::cuda {
+namespace {
+
+// A stream that is synchronized and destroyed on every path out.
+class OwnedStream {
+ public:
+  ~OwnedStream() {
+    if (stream_ != nullptr) {
+      (void)cudaStreamSynchronize(stream_);
+      (void)cudaStreamDestroy(stream_);
+    }
+  }
+  absl::Status Create() {
+    return CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
+                      "cudaStreamCreate(wgmma check)");
+  }
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+absl::Status CheckShape(DevicePool& pool, cudaStream_t stream, int64_t m, int64_t n, int64_t k,
+                        uint64_t seed) {
+  ASSIGN_OR_RETURN(OpInputs in, MakeRandomInputs(OpKind::kMatMulS8S32, m, n, k, seed));
+  reference::MatMulS8S32(in.Args(), in.w);  // in.out now holds the oracle's bytes
+
+  // The plan the backend would use for this shape, with the 128-row configuration the
+  // wgmma kernel needs (the check shapes are too small for S8WgmmaPays to pick it).
+  S8GemmPlan plan = PlanS8Gemm(m, n, k, /*sm_count=*/1);
+  plan.config = S8TileConfig::k128x128;
+  plan.mp = RoundUp(m, 128);
+  std::vector<uint8_t> a(static_cast<size_t>(plan.mp * plan.kp));
+  std::vector<uint8_t> w(static_cast<size_t>(plan.np * plan.kp));
+  PackPaddedRows(in.a.data(), m, k, plan.mp, plan.kp, a.data());
+  PackPaddedRows(in.w.data(), n, k, plan.np, plan.kp, w.data());
+  std::vector<int32_t> got(static_cast<size_t>(plan.mp * plan.np));
+
+  ASSIGN_OR_RETURN(DeviceBuffer a_dev, pool.Allocate(a.size()));
+  ASSIGN_OR_RETURN(DeviceBuffer w_dev, pool.Allocate(w.size()));
+  ASSIGN_OR_RETURN(DeviceBuffer c_dev, pool.Allocate(got.size() * 4));
+  auto run = [&]() -> absl::Status {
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(a_dev.data(), a.data(), a.size(), cudaMemcpyHostToDevice, stream),
+        "cudaMemcpyAsync(wgmma check a)");
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(w_dev.data(), w.data(), w.size(), cudaMemcpyHostToDevice, stream),
+        "cudaMemcpyAsync(wgmma check w)");
+    CUDA_RETURN_IF_ERROR(LaunchMatMulS8Wgmma(plan, a_dev.as<int8_t>(), w_dev.as<int8_t>(),
+                                             c_dev.as<int32_t>(), stream),
+                         "LaunchMatMulS8Wgmma(check)");
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(got.data(), c_dev.data(), got.size() * 4, cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpyAsync(wgmma check c)");
+    return CudaStatus(cudaStreamSynchronize(stream), "wgmma check");
+  };
+  const absl::Status status = run();
+  // Nothing may still use the buffers when they go back to the pool.
+  (void)cudaStreamSynchronize(stream);
+  RETURN_IF_ERROR(status);
+
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t want;
+      std::memcpy(&want, &in.out[static_cast<size_t>((i * n + j) * 4)], 4);
+      const int32_t have = got[static_cast<size_t>(i * plan.np + j)];
+      if (have != want) {
+        return absl::InternalError(absl::StrCat("wgmma self-check: ", m, "x", n, "x", k,
+                                                " differs at row ", i, ", column ", j, " (got ",
+                                                have, ", want ", want, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckS8WgmmaAgainstReference(DevicePool& pool) {
+  if (!S8WgmmaKernelLoads()) {
+    return absl::UnimplementedError(
+        "wgmma self-check: no sm_90a kernel image loads on this device (a build whose CUDA "
+        "architectures lack 90 has none)");
+  }
+  OwnedStream stream;
+  RETURN_IF_ERROR(stream.Create());
+  // 256 x 384 x 320: 2 x 2 CTAs, the second N tile half outside np (zero-filled), the
+  // last K tile half outside kp. 128 x 256 x 1000: eight K tiles wrap the 4-stage ring.
+  // 200 x 130 x 64: rows past m, one k tile only.
+  RETURN_IF_ERROR(CheckShape(pool, stream.get(), 256, 384, 320, 90));
+  RETURN_IF_ERROR(CheckShape(pool, stream.get(), 128, 256, 1000, 91));
+  RETURN_IF_ERROR(CheckShape(pool, stream.get(), 200, 130, 64, 92));
+  return absl::OkStatus();
+}
+
+}  // namespace datanode::ops::cuda

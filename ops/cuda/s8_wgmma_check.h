@@ -1,0 +1,26 @@
+// Copyright 2026 The datanode Authors.
+//
+// Start-up check of the Hopper wgmma s8 GEMM (matmul_s8_wgmma.cuh) on the current
+// device: before the backend lets the kernel serve a call, it runs it on a few random
+// GEMMs that cover its edge cases (a partial N tile, a partial K tile, a K loop longer
+// than the stage ring, several CTAs) and compares every output byte with the
+// reference. The mma.sync kernel stays the fallback, so a failed check costs speed,
+// not correctness.
+#ifndef DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
+#define DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
+
+#include "absl/status/status.h"
+#include "ops/cuda/device_memory.h"
+
+namespace datanode::ops::cuda {
+
+// OK when the kernel's bytes equal the reference's on every check GEMM.
+// INTERNAL "wgmma self-check: <shape> differs at row i, column j (got x, want y)"
+// on a mismatch; UNIMPLEMENTED when the build has no sm_90a kernel; CUDA errors as
+// CudaStatus maps them. Runs on the current device, on a stream of its own, with
+// buffers from `pool`; takes about 0.1 s (the reference runs on the host).
+absl::Status CheckS8WgmmaAgainstReference(DevicePool& pool);
+
+}  // namespace datanode::ops::cuda
+
+#endif  // DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
