@@ -9,7 +9,8 @@
 //     integer baseline, whose output must equal ours byte for byte (checked);
 //   - cuBLASLt bf16 x bf16 -> bf16 (CUBLAS_COMPUTE_32F), what a float stack would use.
 // Shapes: 4096^3, 8192^3 and decode shapes (M = 1..64, K = N = 4096 and 8192).
-// Prints one row per shape with TOP/s (2*M*N*K / time) and the ratios.
+// Prints one row per shape with TOP/s (2*M*N*K / time) and the ratios. Then a second
+// table: the Q8_0-family decode matmul against a device-to-device copy of its weights.
 //
 // Usage: bench_cuda [--min-seconds=0.3]. Exits 77 (skip) without a CUDA device.
 #include <cublasLt.h>
@@ -25,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "datanode/ops/random_inputs.h"
+#include "ops/cuda/matmul_q8.cuh"
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
@@ -233,6 +236,57 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   return row;
 }
 
+// LLM decode with ggml weights: the exact Q8_0 x {Q8_0, Q4_0, Q4_1} matmul at M = 1
+// and 8, K = N = 4096, against the anchor of a device-to-device copy of the same weight
+// bytes (what a memory-bound kernel could reach). GB/s counts weight bytes read; the
+// copy counts read + write.
+void RunQ8Decode(cudaStream_t stream) {
+  std::printf("\n%6s %6s %6s %-6s | %10s %10s | %12s %8s\n", "M", "N", "K", "W", "us/call",
+              "W GB/s", "copy GB/s", "ratio");
+  const struct {
+    OpKind kind;
+    Q8WeightFormat format;
+    const char* name;
+  } kFormats[] = {{OpKind::kMatMulQ8_0Q8_0, Q8WeightFormat::kQ8_0, "q8_0"},
+                  {OpKind::kMatMulQ8_0Q4_0, Q8WeightFormat::kQ4_0, "q4_0"},
+                  {OpKind::kMatMulQ8_0Q4_1, Q8WeightFormat::kQ4_1, "q4_1"}};
+  constexpr int64_t kN = 4096, kK = 4096;
+  for (const auto& f : kFormats) {
+    for (int64_t m : {1, 8}) {
+      auto in = MakeRandomInputs(f.kind, m, kN, kK, 3, InputProfile::kRealistic);
+      if (!in.ok()) {
+        std::fprintf(stderr, "MakeRandomInputs: %s\n", std::string(in.status().message()).c_str());
+        std::exit(1);
+      }
+      uint8_t *a, *w, *w_copy;
+      uint32_t* out;
+      BENCH_CHECK(cudaMalloc(&a, in->a.size()));
+      BENCH_CHECK(cudaMalloc(&w, in->w.size()));
+      BENCH_CHECK(cudaMalloc(&w_copy, in->w.size()));
+      BENCH_CHECK(cudaMalloc(&out, m * kN * 4));
+      BENCH_CHECK(cudaMemcpy(a, in->a.data(), in->a.size(), cudaMemcpyHostToDevice));
+      BENCH_CHECK(cudaMemcpy(w, in->w.data(), in->w.size(), cudaMemcpyHostToDevice));
+      const double t =
+          TimeIt([&] { BENCH_CHECK(LaunchMatMulQ8(f.format, a, w, m, kN, kK / 32, out, stream)); },
+                 stream);
+      const double t_copy = TimeIt(
+          [&] {
+            BENCH_CHECK(cudaMemcpyAsync(w_copy, w, in->w.size(), cudaMemcpyDeviceToDevice, stream));
+          },
+          stream);
+      const double gbs = in->w.size() / t / 1e9, copy_gbs = 2.0 * in->w.size() / t_copy / 1e9;
+      std::printf("%6lld %6lld %6lld %-6s | %10.1f %10.1f | %12.1f %8.3f\n",
+                  static_cast<long long>(m), static_cast<long long>(kN), static_cast<long long>(kK),
+                  f.name, t * 1e6, gbs, copy_gbs, gbs / copy_gbs);
+      std::fflush(stdout);
+      BENCH_CHECK(cudaFree(a));
+      BENCH_CHECK(cudaFree(w));
+      BENCH_CHECK(cudaFree(w_copy));
+      BENCH_CHECK(cudaFree(out));
+    }
+  }
+}
+
 int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--min-seconds=", 14) == 0) g_min_seconds = std::atof(argv[i] + 14);
@@ -278,6 +332,7 @@ int Main(int argc, char** argv) {
     std::fflush(stdout);
     if (r.lt_s8 > 0 && !r.match) all_match = false;
   }
+  RunQ8Decode(stream);
   BENCH_CHECK(cudaFree(workspace));
   cublasLtDestroy(lt);
   BENCH_CHECK(cudaStreamDestroy(stream));

@@ -5,7 +5,13 @@ namespace datanode::ops::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kWarpsPerBlock = kThreads / 32;
 
+// One warp per output: lane l takes blocks l, l + 32, ... of the row, so the warp reads
+// 32 consecutive ggml blocks of W at a time (coalesced; one thread per output would
+// make every thread walk its own row). The exact int128 partial sums are then added
+// across the warp with shuffles - integer addition, so the order cannot matter - and
+// lane 0 rounds once.
 template <Q8WeightFormat kFormat>
 __global__ void __launch_bounds__(kThreads)
     MatMulQ8Kernel(const uint8_t* __restrict__ a, const uint8_t* __restrict__ w, int64_t m,
@@ -13,18 +19,28 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t total = m * n;
   const int64_t w_row_bytes = blocks * Q8WeightBlockBytes(kFormat);
   const int64_t a_row_bytes = blocks * kQ8ABlockBytes;
-  // Consecutive threads take consecutive n of one row: the A row is shared.
-  for (int64_t e = blockIdx.x * int64_t{kThreads} + threadIdx.x; e < total;
-       e += int64_t{gridDim.x} * kThreads) {
+  const int lane = threadIdx.x & 31;
+  // Consecutive warps take consecutive n of one row: the A row is shared (L1/L2).
+  for (int64_t e = blockIdx.x * int64_t{kWarpsPerBlock} + threadIdx.x / 32; e < total;
+       e += int64_t{gridDim.x} * kWarpsPerBlock) {
     const int64_t i = e / n;
     const int64_t j = e - i * n;
-    const i128 exact = Q8DotFixed(kFormat, a + i * a_row_bytes, w + j * w_row_bytes, blocks);
-    out[e] = RoundF32(exact, kQ8FixedExponent);
+    i128 sum =
+        Q8DotFixedStrided(kFormat, a + i * a_row_bytes, w + j * w_row_bytes, blocks, lane, 32);
+    // e is the same for the whole warp, so every lane is here: full-mask shuffles.
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+      const u128 bits = static_cast<u128>(sum);
+      const uint64_t lo = __shfl_xor_sync(0xFFFFFFFFu, static_cast<uint64_t>(bits), offset);
+      const uint64_t hi = __shfl_xor_sync(0xFFFFFFFFu, static_cast<uint64_t>(bits >> 64), offset);
+      sum += static_cast<i128>((static_cast<u128>(hi) << 64) | lo);
+    }
+    if (lane == 0) out[e] = RoundF32(sum, kQ8FixedExponent);
   }
 }
 
 unsigned GridFor(int64_t total) {
-  const int64_t grid = (total + kThreads - 1) / kThreads;
+  const int64_t grid = (total + kWarpsPerBlock - 1) / kWarpsPerBlock;
   return static_cast<unsigned>(grid < 65536 ? grid : 65536);
 }
 

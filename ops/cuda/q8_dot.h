@@ -39,11 +39,14 @@ DN_HD i128 FixedTerm(ExactParts x, ExactParts y, int32_t s) {
   return (i128(x.mantissa * y.mantissa) * s) << (x.exponent + y.exponent - kQ8FixedExponent);
 }
 
-DN_HD i128 Q8DotFixed(Q8WeightFormat format, const uint8_t* a_row, const uint8_t* w_row,
-                      int64_t num_blocks) {
+// The exact sum over blocks first, first + stride, ... < num_blocks. A warp of the
+// kernel gives lane l first = l, stride = 32 and adds the 32 partial sums: integer
+// addition, so the split cannot change the total.
+DN_HD i128 Q8DotFixedStrided(Q8WeightFormat format, const uint8_t* a_row, const uint8_t* w_row,
+                             int64_t num_blocks, int64_t first, int64_t stride) {
   const int w_bytes = Q8WeightBlockBytes(format);
   i128 acc = 0;
-  for (int64_t b = 0; b < num_blocks; ++b) {
+  for (int64_t b = first; b < num_blocks; b += stride) {
     const uint8_t* ab = a_row + b * kQ8ABlockBytes;
     const uint8_t* wb = w_row + b * w_bytes;
     const ExactParts da = DecodeF16(Load2(ab));
@@ -74,6 +77,12 @@ DN_HD i128 Q8DotFixed(Q8WeightFormat format, const uint8_t* a_row, const uint8_t
     if (format == Q8WeightFormat::kQ4_1) acc += FixedTerm(da, DecodeF16(Load2(wb + 2)), asum);
   }
   return acc;
+}
+
+// The whole row.
+DN_HD i128 Q8DotFixed(Q8WeightFormat format, const uint8_t* a_row, const uint8_t* w_row,
+                      int64_t num_blocks) {
+  return Q8DotFixedStrided(format, a_row, w_row, num_blocks, 0, 1);
 }
 
 }  // namespace datanode::ops::cuda

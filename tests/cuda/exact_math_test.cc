@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -164,6 +165,37 @@ TEST(CudaExactMath, Q8DotMatchesReferenceFixedPoint) {
     }
   }
   EXPECT_EQ(checked, 3 * 300 * 15);
+}
+
+// The warp split of matmul_q8.cu: lane l sums blocks l, l + 32, ...; a butterfly of
+// xor-shuffles (emulated here) adds the 32 partial sums. Rows of up to 120 blocks, so
+// every lane gets several.
+TEST(CudaExactMath, Q8WarpSplitSumsToTheWholeRow) {
+  for (Q8WeightFormat format :
+       {Q8WeightFormat::kQ8_0, Q8WeightFormat::kQ4_0, Q8WeightFormat::kQ4_1}) {
+    const OpKind kind = format == Q8WeightFormat::kQ8_0   ? OpKind::kMatMulQ8_0Q8_0
+                        : format == Q8WeightFormat::kQ4_0 ? OpKind::kMatMulQ8_0Q4_0
+                                                          : OpKind::kMatMulQ8_0Q4_1;
+    for (int64_t blocks : {1, 31, 32, 33, 64, 97, 120}) {
+      auto in = MakeRandomInputs(kind, 1, 2, 32 * blocks, static_cast<uint64_t>(blocks),
+                                 InputProfile::kExtreme);
+      ASSERT_TRUE(in.ok()) << in.status();
+      const uint8_t* w_row = &in->w[static_cast<size_t>(blocks * Q8WeightBlockBytes(format))];
+      i128 lanes[32];
+      for (int l = 0; l < 32; ++l) {
+        lanes[l] = Q8DotFixedStrided(format, in->a.data(), w_row, blocks, l, 32);
+      }
+      for (int offset = 16; offset > 0; offset >>= 1) {
+        i128 next[32];
+        for (int l = 0; l < 32; ++l) next[l] = lanes[l] + lanes[l ^ offset];
+        std::copy(next, next + 32, lanes);
+      }
+      const i128 whole = Q8DotFixed(format, in->a.data(), w_row, blocks);
+      const int128 want = reference::Q8_0DotFixedPoint(kind, in->a.data(), w_row, blocks);
+      ASSERT_TRUE(whole == want);
+      for (int l = 0; l < 32; ++l) ASSERT_TRUE(lanes[l] == whole) << "lane " << l;
+    }
+  }
 }
 
 }  // namespace
