@@ -152,20 +152,43 @@ class CudaBackend final : public Backend {
   // Decides whether the Hopper wgmma kernel may serve large s8 GEMMs: compiled in, a
   // compute capability 9.0 device, not switched off by DATANODE_CUDA_WGMMA=0, and
   // byte-equal to the reference on the start-up check. Otherwise the reason is kept
-  // for Description(); the mma.sync kernel serves everything, exactly as well.
-  void EnableWgmmaIfItChecksOut() {
+  // for Description(); the mma.sync kernel serves everything, exactly as well. Fails
+  // only if the check faulted and the device could not be recovered.
+  absl::Status EnableWgmmaIfItChecksOut() {
     const char* env = std::getenv("DATANODE_CUDA_WGMMA");
     if (cc_major_ != 9 || cc_minor_ != 0) {
       wgmma_off_reason_ = "needs compute capability 9.0";
     } else if (env != nullptr && std::string(env) == "0") {
       wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
-    } else if (const absl::Status check = CheckS8WgmmaAgainstReference(pool_); !check.ok()) {
-      wgmma_off_reason_ = std::string(check.message());
     } else {
-      use_wgmma_ = true;
+      absl::Status check;
+      {
+        DevicePool check_pool(/*max_cached_bytes=*/0);  // freed before any reset below
+        check = CheckS8WgmmaAgainstReference(check_pool);
+      }
+      if (check.ok()) {
+        use_wgmma_ = true;
+        return absl::OkStatus();
+      }
+      wgmma_off_reason_ = std::string(check.message());
+      // A fault inside the kernel (illegal address, misaligned shared access) leaves the
+      // context unusable for every later call. The backend owns nothing on the device
+      // yet (streams and pool buffers are created on first use), so a device reset
+      // recovers it for the mma.sync kernel instead of losing the GPU.
+      if (cudaDeviceSynchronize() != cudaSuccess) {
+        (void)cudaGetLastError();
+        (void)cudaDeviceReset();
+        const cudaError_t after = cudaSetDevice(device_);
+        if (after != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
+          return absl::UnavailableError(absl::StrCat(
+              "cuda: the wgmma self-check faulted (", wgmma_off_reason_,
+              ") and the device did not recover; DATANODE_CUDA_WGMMA=0 skips the check"));
+        }
+        absl::StrAppend(&wgmma_off_reason_, "; the device was reset after the fault");
+      }
     }
+    return absl::OkStatus();
   }
-  bool UsesWgmma() const { return use_wgmma_; }
   bool Supports(OpKind) const override { return true; }
   int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
 
@@ -412,7 +435,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions&
   }
   RETURN_IF_ERROR(CudaStatus(cudaSetDevice(chosen), "cudaSetDevice"));
   auto backend = std::make_unique<CudaBackend>(chosen, chosen_props);
-  backend->EnableWgmmaIfItChecksOut();
+  RETURN_IF_ERROR(backend->EnableWgmmaIfItChecksOut());
   return backend;
 }
 

@@ -5,7 +5,8 @@
 // GEMMs that cover its edge cases (a partial N tile, a partial K tile, a K loop longer
 // than the stage ring, several CTAs) and compares every output byte with the
 // reference. The mma.sync kernel stays the fallback, so a failed check costs speed,
-// not correctness.
+// not correctness. (If the kernel faults, CreateCudaBackend resets the device, which
+// it can because it owns nothing on it yet.)
 #ifndef DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 #define DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 
