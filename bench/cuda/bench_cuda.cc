@@ -2,9 +2,11 @@
 //
 // bench_cuda: the exact s8 tensor-core GEMM against cuBLASLt on the same device,
 // device-resident operands, kernel time only. "exact" is the kernel the CUDA backend
-// would run for the shape: the Hopper wgmma kernel (ops/cuda/matmul_s8_wgmma.cu) on
-// compute capability 9.0 when the plan says it pays, else the mma.sync kernel
-// (ops/cuda/matmul_s8_mma.cu), which is also timed on its own for comparison. Baselines:
+// would run for the shape: on compute capability 9.0, when the plan says it pays, the
+// Hopper wgmma kernel with TMA loads (ops/cuda/matmul_s8_wgmma_tma.cu; the backend's
+// first choice when its start-up check passes), else the mma.sync kernel
+// (ops/cuda/matmul_s8_mma.cu). The mma.sync kernel and the cp.async wgmma kernel
+// (ops/cuda/matmul_s8_wgmma.cu, the backend's second choice) are timed too. Baselines:
 //   - cuBLASLt s8 x s8 -> s32 (CUDA_R_8I -> CUDA_R_32I, CUBLAS_COMPUTE_32I), the
 //     integer baseline, whose output must equal ours byte for byte (checked);
 //   - cuBLASLt bf16 x bf16 -> bf16 (CUBLAS_COMPUTE_32F), what a float stack would use.
@@ -143,12 +145,14 @@ void DestroyLtGemm(LtGemm& g) {
 struct Row {
   int64_t m, n, k;
   const char* path;                  // kernel behind `ours`
+  double wgmma_cp_async;             // TOP/s of the cp.async wgmma kernel (0 = not run)
   double ours, mma, lt_s8, lt_bf16;  // TOP/s (0 = not available)
   bool match;                        // every kernel timed equals cuBLASLt
 };
 
-// Whether the wgmma kernel can run here at all (sm_90a image for this device).
+// Whether the wgmma kernels can run here at all (sm_90a images for this device).
 bool g_wgmma_available = false;
+bool g_wgmma_tma_available = false;
 
 Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, int64_t n,
              int64_t k, void* workspace, size_t workspace_bytes) {
@@ -164,19 +168,26 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaMemset(a + m * plan.kp, 0, (plan.mp - m) * plan.kp));
   BENCH_CHECK(cudaMemset(w + n * plan.kp, 0, (plan.np - n) * plan.kp));
   const double ops = 2.0 * m * n * k;
-  Row row{m, n, k, "mma.sync", 0, 0, 0, 0, false};
+  Row row{m, n, k, "mma.sync", 0, 0, 0, 0, 0, false};
   const bool wgmma = g_wgmma_available && S8WgmmaPays(plan, sm_count);
+  const bool tma = g_wgmma_tma_available && S8WgmmaPays(plan, sm_count);
   int32_t* c_wg = nullptr;
-
-  row.mma =
-      ops / TimeIt([&] { BENCH_CHECK(LaunchMatMulS8Mma(plan, a, w, c32, stream)); }, stream) / 1e12;
+  int32_t* c_tma = nullptr;
+  auto time_kernel = [&](S8GemmLauncher launch, int32_t* c) {
+    return ops / TimeIt([&] { BENCH_CHECK(launch(plan, a, w, c, stream)); }, stream) / 1e12;
+  };
+  row.mma = time_kernel(&LaunchMatMulS8Mma, c32);
   row.ours = row.mma;
   if (wgmma) {
     BENCH_CHECK(cudaMalloc(&c_wg, plan.mp * plan.np * 4));
+    row.wgmma_cp_async = time_kernel(&LaunchMatMulS8Wgmma, c_wg);
     row.path = "wgmma";
-    row.ours = ops /
-               TimeIt([&] { BENCH_CHECK(LaunchMatMulS8Wgmma(plan, a, w, c_wg, stream)); }, stream) /
-               1e12;
+    row.ours = row.wgmma_cp_async;
+  }
+  if (tma) {
+    BENCH_CHECK(cudaMalloc(&c_tma, plan.mp * plan.np * 4));
+    row.path = "wgmma+TMA";
+    row.ours = time_kernel(&LaunchMatMulS8WgmmaTma, c_tma);
   }
 
   // cuBLASLt s8: A and W are row-major [*, kp]; with lda = kp the padding is skipped.
@@ -197,7 +208,7 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
     std::vector<int32_t> ours(plan.mp * plan.np), theirs(m * n);
     BENCH_CHECK(cudaMemcpy(theirs.data(), c_lt, theirs.size() * 4, cudaMemcpyDeviceToHost));
     row.match = true;
-    for (int32_t* result : {c32, c_wg}) {
+    for (int32_t* result : {c32, c_wg, c_tma}) {
       if (result == nullptr) continue;
       BENCH_CHECK(cudaMemcpy(ours.data(), result, ours.size() * 4, cudaMemcpyDeviceToHost));
       for (int64_t i = 0; i < m && row.match; ++i) {
@@ -233,6 +244,7 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaFree(c32));
   BENCH_CHECK(cudaFree(c_lt));
   if (c_wg != nullptr) BENCH_CHECK(cudaFree(c_wg));
+  if (c_tma != nullptr) BENCH_CHECK(cudaFree(c_tma));
   return row;
 }
 
@@ -301,9 +313,10 @@ int Main(int argc, char** argv) {
   cudaDeviceProp props{};
   BENCH_CHECK(cudaGetDeviceProperties(&props, 0));
   g_wgmma_available = props.major == 9 && props.minor == 0 && S8WgmmaKernelLoads();
-  std::printf("device: %s, sm_%d%d, %d SMs; wgmma kernel: %s\n", props.name, props.major,
-              props.minor, props.multiProcessorCount,
-              g_wgmma_available ? "yes" : "no (needs sm_90 and a build with 90)");
+  g_wgmma_tma_available = props.major == 9 && props.minor == 0 && S8WgmmaTmaKernelLoads();
+  std::printf("device: %s, sm_%d%d, %d SMs; wgmma kernels: cp.async %s, TMA %s\n", props.name,
+              props.major, props.minor, props.multiProcessorCount, g_wgmma_available ? "yes" : "no",
+              g_wgmma_tma_available ? "yes" : "no");
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));
   cublasLtHandle_t lt;
@@ -316,19 +329,19 @@ int Main(int argc, char** argv) {
   for (int64_t nk : {4096, 8192}) {
     for (int64_t m : {1, 2, 4, 8, 16, 32, 64}) shapes.push_back({m, nk, nk});
   }
-  std::printf("%6s %6s %6s | %-8s %12s | %12s %8s | %12s %8s | %13s | %s\n", "M", "N", "K", "path",
-              "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio", "mma.sync TOP/s",
-              "s32 bytes");
+  std::printf("%6s %6s %6s | %-9s %12s | %12s %8s | %12s %8s | %14s %16s | %s\n", "M", "N", "K",
+              "path", "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio",
+              "mma.sync TOP/s", "wgmma+cp.async", "s32 bytes");
   bool all_match = true;
   for (const auto& s : shapes) {
     const Row r = RunShape(lt, stream, props.multiProcessorCount, s[0], s[1], s[2], workspace,
                            workspace_bytes);
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf("%6lld %6lld %6lld | %-8s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %13.1f | %s\n",
-                static_cast<long long>(r.m), static_cast<long long>(r.n),
-                static_cast<long long>(r.k), r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
-                r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma,
-                r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
+    std::printf(
+        "%6lld %6lld %6lld | %-9s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f %16.1f | %s\n",
+        static_cast<long long>(r.m), static_cast<long long>(r.n), static_cast<long long>(r.k),
+        r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8), r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma,
+        r.wgmma_cp_async, r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
     std::fflush(stdout);
     if (r.lt_s8 > 0 && !r.match) all_match = false;
   }

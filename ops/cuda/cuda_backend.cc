@@ -143,48 +143,65 @@ class CudaBackend final : public Backend {
 
   const char* Name() const override { return "cuda"; }
   std::string Description() const override {
-    return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_,
-                        " SMs, ", memory_bytes_ >> 20, " MiB), s8 GEMM: ",
-                        use_wgmma_ ? "wgmma (sm_90a) for large shapes, mma.sync for the rest"
-                                   : absl::StrCat("mma.sync (wgmma off: ", wgmma_off_reason_, ")"));
+    return absl::StrCat(
+        name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_, " SMs, ",
+        memory_bytes_ >> 20, " MiB), s8 GEMM: ",
+        wgmma_launch_ != nullptr
+            ? absl::StrCat(wgmma_name_, " (sm_90a) for large shapes, mma.sync for the rest",
+                           wgmma_off_reason_.empty() ? "" : " (", wgmma_off_reason_,
+                           wgmma_off_reason_.empty() ? "" : ")")
+            : absl::StrCat("mma.sync (wgmma off: ", wgmma_off_reason_, ")"));
   }
 
-  // Decides whether the Hopper wgmma kernel may serve large s8 GEMMs: compiled in, a
+  // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: compiled in, a
   // compute capability 9.0 device, not switched off by DATANODE_CUDA_WGMMA=0, and
-  // byte-equal to the reference on the start-up check. Otherwise the reason is kept
-  // for Description(); the mma.sync kernel serves everything, exactly as well. Fails
-  // only if the check faulted and the device could not be recovered.
-  absl::Status EnableWgmmaIfItChecksOut() {
+  // byte-equal to the reference on the start-up check - the TMA kernel first, then the
+  // cp.async one. Otherwise the reasons are kept for Description(); the mma.sync
+  // kernel serves everything, exactly as well. Fails only if a check faulted and the
+  // device could not be recovered.
+  absl::Status PickWgmmaKernel() {
     const char* env = std::getenv("DATANODE_CUDA_WGMMA");
     if (cc_major_ != 9 || cc_minor_ != 0) {
       wgmma_off_reason_ = "needs compute capability 9.0";
-    } else if (env != nullptr && std::string(env) == "0") {
+      return absl::OkStatus();
+    }
+    if (env != nullptr && std::string(env) == "0") {
       wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
-    } else {
+      return absl::OkStatus();
+    }
+    const struct {
+      const char* name;
+      S8GemmLauncher launch;
+      bool (*loads)();
+    } kCandidates[] = {{"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads},
+                       {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads}};
+    for (const auto& candidate : kCandidates) {
       absl::Status check;
       {
         DevicePool check_pool(/*max_cached_bytes=*/0);  // freed before any reset below
-        check = CheckS8WgmmaAgainstReference(check_pool);
+        check = CheckS8GemmAgainstReference(candidate.name, candidate.launch, candidate.loads,
+                                            check_pool);
       }
       if (check.ok()) {
-        use_wgmma_ = true;
+        wgmma_name_ = candidate.name;
+        wgmma_launch_ = candidate.launch;
         return absl::OkStatus();
       }
-      wgmma_off_reason_ = std::string(check.message());
-      // A fault inside the kernel (illegal address, misaligned shared access) leaves the
+      absl::StrAppend(&wgmma_off_reason_, wgmma_off_reason_.empty() ? "" : "; ", check.message());
+      // A fault inside a kernel (illegal address, a trapped mbarrier wait) leaves the
       // context unusable for every later call. The backend owns nothing on the device
       // yet (streams and pool buffers are created on first use), so a device reset
-      // recovers it for the mma.sync kernel instead of losing the GPU.
+      // recovers it for the next candidate instead of losing the GPU.
       if (cudaDeviceSynchronize() != cudaSuccess) {
         (void)cudaGetLastError();
         (void)cudaDeviceReset();
         const cudaError_t after = cudaSetDevice(device_);
         if (after != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
           return absl::UnavailableError(absl::StrCat(
-              "cuda: the wgmma self-check faulted (", wgmma_off_reason_,
+              "cuda: a wgmma self-check faulted (", wgmma_off_reason_,
               ") and the device did not recover; DATANODE_CUDA_WGMMA=0 skips the check"));
         }
-        absl::StrAppend(&wgmma_off_reason_, "; the device was reset after the fault");
+        absl::StrAppend(&wgmma_off_reason_, " (the device was reset after the fault)");
       }
     }
     return absl::OkStatus();
@@ -251,7 +268,8 @@ class CudaBackend final : public Backend {
   const int64_t memory_bytes_;
   DevicePool pool_;
   StreamPool streams_;
-  bool use_wgmma_ = false;
+  const char* wgmma_name_ = "";
+  S8GemmLauncher wgmma_launch_ = nullptr;  // null: mma.sync only
   std::string wgmma_off_reason_;
 };
 
@@ -287,10 +305,9 @@ absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* p
   const auto* a_dev = reinterpret_cast<const int8_t*>(in + a_off);
   const auto* w_dev = reinterpret_cast<const int8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* c32, scope.Device(pool_, static_cast<size_t>(plan.mp * plan.np * 4)));
-  if (use_wgmma_ && S8WgmmaPays(plan, sm_count_)) {
-    CUDA_RETURN_IF_ERROR(
-        LaunchMatMulS8Wgmma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
-        "LaunchMatMulS8Wgmma");
+  if (wgmma_launch_ != nullptr && S8WgmmaPays(plan, sm_count_)) {
+    CUDA_RETURN_IF_ERROR(wgmma_launch_(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+                         "s8 wgmma GEMM");
   } else {
     CUDA_RETURN_IF_ERROR(LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
                          "LaunchMatMulS8Mma");
@@ -435,7 +452,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions&
   }
   RETURN_IF_ERROR(CudaStatus(cudaSetDevice(chosen), "cudaSetDevice"));
   auto backend = std::make_unique<CudaBackend>(chosen, chosen_props);
-  RETURN_IF_ERROR(backend->EnableWgmmaIfItChecksOut());
+  RETURN_IF_ERROR(backend->PickWgmmaKernel());
   return backend;
 }
 

@@ -32,6 +32,21 @@ cudaError_t LaunchMatMulS8Wgmma(const S8GemmPlan& plan, const int8_t* a, const i
 // True when the current device can run the kernel (an sm_90a image exists for it).
 bool S8WgmmaKernelLoads();
 
+// The same GEMM with TMA loads into the same shared-memory layout and warp
+// specialization (one producer warpgroup, two consumer warpgroups, mbarrier ring; see
+// matmul_s8_wgmma_tma.cu). Same operands, result and errors as LaunchMatMulS8Wgmma,
+// plus cudaErrorInvalidValue when the tensor maps cannot be encoded.
+cudaError_t LaunchMatMulS8WgmmaTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w,
+                                   int32_t* c32, cudaStream_t stream);
+
+// True when the TMA kernel loads on the current device and the driver provides
+// cuTensorMapEncodeTiled.
+bool S8WgmmaTmaKernelLoads();
+
+// Signature shared by the s8 GEMM launchers (for the start-up check and the bench).
+using S8GemmLauncher = cudaError_t (*)(const S8GemmPlan&, const int8_t*, const int8_t*, int32_t*,
+                                       cudaStream_t);
+
 }  // namespace datanode::ops::cuda
 
 #endif  // DATANODE_OPS_CUDA_MATMUL_S8_WGMMA_CUH_

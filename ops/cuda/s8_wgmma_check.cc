@@ -12,7 +12,6 @@
 #include "datanode/ops/status_macros.h"
 #include "ops/cuda/cuda_status.h"
 #include "ops/cuda/matmul_s8_plan.h"
-#include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -36,8 +35,8 @@ class OwnedStream {
   cudaStream_t stream_ = nullptr;
 };
 
-absl::Status CheckShape(DevicePool& pool, cudaStream_t stream, int64_t m, int64_t n, int64_t k,
-                        uint64_t seed) {
+absl::Status CheckShape(const char* name, S8GemmLauncher launch, DevicePool& pool,
+                        cudaStream_t stream, int64_t m, int64_t n, int64_t k, uint64_t seed) {
   ASSIGN_OR_RETURN(OpInputs in, MakeRandomInputs(OpKind::kMatMulS8S32, m, n, k, seed));
   reference::MatMulS8S32(in.Args(), in.w);  // in.out now holds the oracle's bytes
 
@@ -62,9 +61,9 @@ absl::Status CheckShape(DevicePool& pool, cudaStream_t stream, int64_t m, int64_
     CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(w_dev.data(), w.data(), w.size(), cudaMemcpyHostToDevice, stream),
         "cudaMemcpyAsync(wgmma check w)");
-    CUDA_RETURN_IF_ERROR(LaunchMatMulS8Wgmma(plan, a_dev.as<int8_t>(), w_dev.as<int8_t>(),
-                                             c_dev.as<int32_t>(), stream),
-                         "LaunchMatMulS8Wgmma(check)");
+    CUDA_RETURN_IF_ERROR(
+        launch(plan, a_dev.as<int8_t>(), w_dev.as<int8_t>(), c_dev.as<int32_t>(), stream),
+        "s8 GEMM launch (self-check)");
     CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(got.data(), c_dev.data(), got.size() * 4, cudaMemcpyDeviceToHost, stream),
         "cudaMemcpyAsync(wgmma check c)");
@@ -81,7 +80,7 @@ absl::Status CheckShape(DevicePool& pool, cudaStream_t stream, int64_t m, int64_
       std::memcpy(&want, &in.out[static_cast<size_t>((i * n + j) * 4)], 4);
       const int32_t have = got[static_cast<size_t>(i * plan.np + j)];
       if (have != want) {
-        return absl::InternalError(absl::StrCat("wgmma self-check: ", m, "x", n, "x", k,
+        return absl::InternalError(absl::StrCat(name, " self-check: ", m, "x", n, "x", k,
                                                 " differs at row ", i, ", column ", j, " (got ",
                                                 have, ", want ", want, ")"));
       }
@@ -92,20 +91,22 @@ absl::Status CheckShape(DevicePool& pool, cudaStream_t stream, int64_t m, int64_
 
 }  // namespace
 
-absl::Status CheckS8WgmmaAgainstReference(DevicePool& pool) {
-  if (!S8WgmmaKernelLoads()) {
+absl::Status CheckS8GemmAgainstReference(const char* name, S8GemmLauncher launch, bool (*loads)(),
+                                         DevicePool& pool) {
+  if (!loads()) {
     return absl::UnimplementedError(
-        "wgmma self-check: no sm_90a kernel image loads on this device (a build whose CUDA "
-        "architectures lack 90 has none)");
+        absl::StrCat(name,
+                     " self-check: the kernel does not load on this device (a build whose CUDA "
+                     "architectures lack 90 has no sm_90a kernels)"));
   }
   OwnedStream stream;
   RETURN_IF_ERROR(stream.Create());
   // 256 x 384 x 320: 2 x 2 CTAs, the second N tile half outside np (zero-filled), the
   // last K tile half outside kp. 128 x 256 x 1000: eight K tiles wrap the 4-stage ring.
   // 200 x 130 x 64: rows past m, one k tile only.
-  RETURN_IF_ERROR(CheckShape(pool, stream.get(), 256, 384, 320, 90));
-  RETURN_IF_ERROR(CheckShape(pool, stream.get(), 128, 256, 1000, 91));
-  RETURN_IF_ERROR(CheckShape(pool, stream.get(), 200, 130, 64, 92));
+  RETURN_IF_ERROR(CheckShape(name, launch, pool, stream.get(), 256, 384, 320, 90));
+  RETURN_IF_ERROR(CheckShape(name, launch, pool, stream.get(), 128, 256, 1000, 91));
+  RETURN_IF_ERROR(CheckShape(name, launch, pool, stream.get(), 200, 130, 64, 92));
   return absl::OkStatus();
 }
 

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// Start-up check of the Hopper wgmma s8 GEMM (matmul_s8_wgmma.cuh) on the current
-// device: before the backend lets the kernel serve a call, it runs it on a few random
+// Start-up check of a Hopper wgmma s8 GEMM (matmul_s8_wgmma.cuh) on the current
+// device: before the backend lets a kernel serve a call, it runs it on a few random
 // GEMMs that cover its edge cases (a partial N tile, a partial K tile, a K loop longer
 // than the stage ring, several CTAs) and compares every output byte with the
 // reference. The mma.sync kernel stays the fallback, so a failed check costs speed,
@@ -12,15 +12,17 @@
 
 #include "absl/status/status.h"
 #include "ops/cuda/device_memory.h"
+#include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops::cuda {
 
-// OK when the kernel's bytes equal the reference's on every check GEMM.
-// INTERNAL "wgmma self-check: <shape> differs at row i, column j (got x, want y)"
-// on a mismatch; UNIMPLEMENTED when the build has no sm_90a kernel; CUDA errors as
-// CudaStatus maps them. Runs on the current device, on a stream of its own, with
-// buffers from `pool`; takes about 0.1 s (the reference runs on the host).
-absl::Status CheckS8WgmmaAgainstReference(DevicePool& pool);
+// OK when the bytes of `launch` equal the reference's on every check GEMM.
+// INTERNAL "<name> self-check: <shape> differs at row i, column j (got x, want y)"
+// on a mismatch; UNIMPLEMENTED when `loads` says the kernel cannot run here; CUDA
+// errors as CudaStatus maps them. Runs on the current device, on a stream of its own,
+// with buffers from `pool`; takes about 0.1 s (the reference runs on the host).
+absl::Status CheckS8GemmAgainstReference(const char* name, S8GemmLauncher launch, bool (*loads)(),
+                                         DevicePool& pool);
 
 }  // namespace datanode::ops::cuda
 

@@ -246,8 +246,11 @@ TEST_F(CudaDeviceTest, HopperServesLargeGemmsWithWgmma) {
   if (const char* env = std::getenv("DATANODE_CUDA_WGMMA"); env != nullptr && env[0] == '0') {
     GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
   }
-  EXPECT_NE(cuda_->Description().find("s8 GEMM: wgmma (sm_90a)"), std::string::npos)
-      << cuda_->Description();
+  const std::string description = cuda_->Description();
+  EXPECT_NE(description.find("s8 GEMM: wgmma"), std::string::npos)
+      << "no wgmma kernel passed its start-up check: " << description;
+  EXPECT_NE(description.find("s8 GEMM: wgmma+TMA (sm_90a)"), std::string::npos)
+      << "the TMA kernel is off: " << description;
 }
 
 // Through the backend, shapes the plan sends to the wgmma kernel: partial N and K
@@ -270,9 +273,9 @@ TEST_F(CudaDeviceTest, WgmmaShapesMatchReference) {
   }
 }
 
-// The two tensor-core kernels directly, on 300 random shapes down to 1 x 1 x 1: every
-// C32 byte of [m, n] must agree.
-TEST_F(CudaDeviceTest, WgmmaKernelEqualsMmaKernel) {
+// The tensor-core kernels directly, on 300 random shapes down to 1 x 1 x 1: every C32
+// byte of [m, n] of both wgmma kernels must equal the mma.sync kernel's.
+TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
@@ -300,14 +303,23 @@ TEST_F(CudaDeviceTest, WgmmaKernelEqualsMmaKernel) {
     ASSERT_EQ(cudaMemcpy(a_dev, a.data(), a.size(), cudaMemcpyHostToDevice), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(w_dev, w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
     ASSERT_EQ(cuda::LaunchMatMulS8Mma(plan, a_dev, w_dev, c_mma, stream), cudaSuccess);
-    ASSERT_EQ(cuda::LaunchMatMulS8Wgmma(plan, a_dev, w_dev, c_wg, stream), cudaSuccess);
-    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     std::vector<int32_t> want(plan.mp * plan.np), got(plan.mp * plan.np);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(want.data(), c_mma, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(got.data(), c_wg, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    for (int64_t i = 0; i < m; ++i) {
-      ASSERT_EQ(std::memcmp(&got[i * plan.np], &want[i * plan.np], n * 4), 0)
-          << "case " << c << ": " << m << "x" << n << "x" << k << ", row " << i;
+    const struct {
+      const char* name;
+      cuda::S8GemmLauncher launch;
+    } kKernels[] = {{"wgmma+cp.async", &cuda::LaunchMatMulS8Wgmma},
+                    {"wgmma+TMA", &cuda::LaunchMatMulS8WgmmaTma}};
+    for (const auto& kernel : kKernels) {
+      ASSERT_EQ(cudaMemset(c_wg, 0x5A, c_bytes), cudaSuccess);
+      ASSERT_EQ(kernel.launch(plan, a_dev, w_dev, c_wg, stream), cudaSuccess) << kernel.name;
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess) << kernel.name;
+      ASSERT_EQ(cudaMemcpy(got.data(), c_wg, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+      for (int64_t i = 0; i < m; ++i) {
+        ASSERT_EQ(std::memcmp(&got[i * plan.np], &want[i * plan.np], n * 4), 0)
+            << kernel.name << ", case " << c << ": " << m << "x" << n << "x" << k << ", row " << i;
+      }
     }
     cudaFree(a_dev);
     cudaFree(w_dev);
