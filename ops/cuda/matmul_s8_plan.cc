@@ -38,8 +38,15 @@ S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count) {
 }
 
 bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count) {
-  return plan.config == S8TileConfig::k128x128 && plan.splits == 1 &&
+  return plan.config == S8TileConfig::k128x128 && plan.splits == 1 && S8WgmmaPlanIsValid(plan) &&
          WgTilesM(plan.mp) * WgTilesN(plan.np) >= std::max(sm_count, 1);
+}
+
+bool S8WgmmaPlanIsValid(const S8GemmPlan& plan) {
+  constexpr int64_t kInt32Max = 0x7FFFFFFF;
+  return plan.mp > 0 && plan.mp % kWgTileM == 0 && plan.np > 0 && plan.np % 2 == 0 &&
+         plan.kp > 0 && plan.kp % 16 == 0 && plan.mp <= kInt32Max && plan.np <= kInt32Max &&
+         plan.kp <= kInt32Max && WgTilesM(plan.mp) * WgTilesN(plan.np) <= kInt32Max;
 }
 
 void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p, int64_t cols_p,

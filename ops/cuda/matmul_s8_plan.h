@@ -64,6 +64,11 @@ S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count);
 // shapes) are memory-bound and want split-K, which the mma.sync kernel has.
 bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count);
 
+// True when the wgmma kernels can run `plan` at all: mp a multiple of their 128-row
+// tile, np even, kp a multiple of 16, and every tile index and row coordinate inside
+// int32 (grid size, TMA coordinates).
+bool S8WgmmaPlanIsValid(const S8GemmPlan& plan);
+
 inline constexpr int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 // Copies a row-major [rows, cols] byte matrix into dst [rows_p, cols_p] (rows_p >= rows,

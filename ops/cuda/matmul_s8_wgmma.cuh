@@ -25,7 +25,7 @@ namespace datanode::ops::cuda {
 // Computes c32[mp, np] = a[mp, kp] * w[np, kp]^T on `stream` (device pointers,
 // 256-byte aligned, zero-padded as the plan says; plan.splits and plan.config are
 // ignored: this kernel always covers the whole K). Returns cudaErrorInvalidValue for
-// a plan whose mp is not a multiple of 128, else the launch error, if any.
+// a plan S8WgmmaPlanIsValid rejects, else the launch error, if any.
 cudaError_t LaunchMatMulS8Wgmma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w,
                                 int32_t* c32, cudaStream_t stream);
 
