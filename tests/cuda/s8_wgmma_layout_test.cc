@@ -219,6 +219,12 @@ TEST(CudaS8Wgmma, PlanPicksWgmmaOnlyForFullWavesWithoutSplitK) {
     EXPECT_FALSE(S8WgmmaPays(PlanS8Gemm(m, 8192, 8192, 132), 132)) << m;
   }
   EXPECT_FALSE(S8WgmmaPays(PlanS8Gemm(256, 4096, 4096, 132), 132));
+  // The launchers refuse plans the kernels cannot run (64-row padding of decode plans).
+  EXPECT_FALSE(S8WgmmaPlanIsValid(PlanS8Gemm(64, 4096, 4096, 132)));
+  EXPECT_TRUE(S8WgmmaPlanIsValid(PlanS8Gemm(65, 300, 1, 132)));
+  S8GemmPlan odd = PlanS8Gemm(128, 128, 64, 1);
+  odd.kp = 72;
+  EXPECT_FALSE(S8WgmmaPlanIsValid(odd));
   for (int64_t m : {65, 129, 1000, 4096}) {
     for (int64_t n : {1, 300, 4096}) {
       const S8GemmPlan p = PlanS8Gemm(m, n, 4096, 132);
