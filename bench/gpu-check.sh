@@ -14,7 +14,8 @@
 #   4. runs bench_cuda (exact s8 GEMM - wgmma on H100/H200 for large shapes, else
 #      mma.sync - vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3 and decode shapes)
 #      and writes everything, with the nvidia-smi device line and the IMMA/IGMMA
-#      counts cuobjdump finds in the s8 kernels, to bench/results/cuda-<gpu>-<date>.txt.
+#      counts cuobjdump finds in the s8 kernels, to bench/results/cuda-<gpu>-<date>.txt
+#      (to $OUT/ instead, with the log, when OUT is set).
 #
 # Usage: bench/gpu-check.sh
 # Environment: BUILD_DIR (default build-gpu), CUDA_HOME (default /usr/local/cuda),
@@ -34,6 +35,8 @@ export PATH=$CUDA_HOME/bin:$PATH
 mkdir -p "$BUILD"
 LOG=$BUILD/gpu-check.log
 : > "$LOG"
+# A remote runner brings back only $OUT: leave the log there whatever happens.
+trap '[[ -n "${OUT:-}" ]] && mkdir -p "$OUT" && cp "$LOG" "$OUT/gpu-check.log"; true' EXIT
 say() { echo "gpu-check: $*" | tee -a "$LOG"; }
 
 # --- 1. Dependencies -------------------------------------------------------------
@@ -139,8 +142,11 @@ fi
 [[ $bench_rc -ne 0 ]] && status=1
 
 gpu=$(echo "$device_line" | sed -E 's/^GPU [0-9]+: //; s/ \(UUID.*//; s/[^A-Za-z0-9]+/-/g; s/-+$//')
-mkdir -p "$ROOT/bench/results"
-result=$ROOT/bench/results/cuda-${gpu:-unknown}-$(date -u +%Y%m%d).txt
+# $OUT (set by a remote runner that only brings back what lands there) takes the place
+# of bench/results/, and gets the build/test log too.
+results_dir=${OUT:-$ROOT/bench/results}
+mkdir -p "$results_dir"
+result=$results_dir/cuda-${gpu:-unknown}-$(date -u +%Y%m%d).txt
 {
   echo "# datanode CUDA backend check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "# commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
