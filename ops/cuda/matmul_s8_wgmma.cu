@@ -101,8 +101,7 @@ __global__ void __launch_bounds__(kWgThreads, 1)
 #pragma unroll
   for (int i = 0; i < kWgAccRegs; ++i) acc[i] = 0;
 
-    // Prologue: k tiles 0 and 1 in flight (empty groups keep the count uniform).
-#pragma unroll
+  // Prologue: k tiles 0 and 1 in flight (empty groups keep the count uniform).
   for (int s = 0; s < 2; ++s) {
     if (s < args.k_tiles) load_stage(s, s);
     CpAsyncCommit();
