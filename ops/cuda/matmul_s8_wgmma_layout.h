@@ -92,6 +92,30 @@ DN_HD constexpr int WgAccCol(int thread_in_warpgroup, int reg) {
   return 8 * (reg >> 2) + 2 * (thread_in_warpgroup & 3) + (reg & 1);
 }
 
+// --- mbarrier protocol of the TMA kernel (matmul_s8_wgmma_tma.cu) -------------------
+// Per stage s: full[s] (count kTmaFullArrivals: the producer's arrive.expect_tx; TMA
+// completes the stage's bytes) and empty[s] (count kTmaEmptyArrivals: one arrive per
+// consumer warpgroup once its MMAs on the stage are done). A wait on parity p returns
+// once the barrier's phase with that parity has completed. The host simulation in
+// tests/cuda/s8_wgmma_protocol_test.cc runs this protocol under random interleavings.
+inline constexpr int kTmaConsumers = 2;
+inline constexpr int kTmaFullArrivals = 1;
+inline constexpr int kTmaEmptyArrivals = kTmaConsumers;
+DN_HD constexpr int TmaStage(int kt) { return kt % kWgStages; }
+// Consumers wait on full[TmaStage(kt)] for round kt / kWgStages.
+DN_HD constexpr uint32_t TmaFullParity(int kt) {
+  return static_cast<uint32_t>((kt / kWgStages) & 1);
+}
+// The producer reloads a stage from round 1 on, after empty[TmaStage(kt)] completed the
+// consumers' release of round kt / kWgStages - 1.
+DN_HD constexpr bool TmaProducerWaits(int kt) { return kt >= kWgStages; }
+DN_HD constexpr uint32_t TmaEmptyParity(int kt) {
+  return static_cast<uint32_t>(((kt / kWgStages) - 1) & 1);
+}
+// Once a consumer's MMAs of tile kt are issued and those of tile kt - 1 are done (wait
+// for at most one group in flight), it releases tile kt - 1's stage (none for kt = 0).
+DN_HD constexpr int TmaTileReleasedAfter(int kt) { return kt - 1; }
+
 }  // namespace datanode::ops::cuda
 
 #endif  // DATANODE_OPS_CUDA_MATMUL_S8_WGMMA_LAYOUT_H_

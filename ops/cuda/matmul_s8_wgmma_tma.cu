@@ -109,8 +109,8 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < kWgStages; ++s) {
-      MbarInit(full + 8 * s, 1);   // the producer's arrive.expect_tx
-      MbarInit(empty + 8 * s, 2);  // one arrive per consumer warpgroup
+      MbarInit(full + 8 * s, kTmaFullArrivals);
+      MbarInit(empty + 8 * s, kTmaEmptyArrivals);
     }
     // Make the initialized barriers visible to the async proxy (TMA) as well.
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -125,9 +125,8 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     // Producer: one thread; the other 127 have nothing to do and leave.
     if (threadIdx.x != 0) return;
     for (int kt = 0; kt < args.k_tiles; ++kt) {
-      const int s = kt % kWgStages;
-      // Round r of stage s reuses it after the consumers released round r - 1.
-      if (kt >= kWgStages) MbarWait(empty + 8 * s, ((kt / kWgStages) - 1) & 1);
+      const int s = TmaStage(kt);
+      if (TmaProducerWaits(kt)) MbarWait(empty + 8 * s, TmaEmptyParity(kt));
       MbarArriveExpectTx(full + 8 * s, kTmaStageBytes);
       TmaLoad2d(sa + s * kWgStageBytesA, &map_a, kt * kWgTileK,
                 static_cast<int32_t>(m_tile * kWgTileM), full + 8 * s);
@@ -139,18 +138,20 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
 
   // Consumers: warpgroup 1 takes rows 0-63 of the tile, warpgroup 2 rows 64-127.
   const int consumer = warpgroup - 1;
+  static_assert(kTmaThreads == 128 * (1 + kTmaConsumers), "one producer warpgroup");
   const int thread_in_wg = threadIdx.x % 128;
   int32_t acc[kWgAccRegs];
 #pragma unroll
   for (int i = 0; i < kWgAccRegs; ++i) acc[i] = 0;
 
   for (int kt = 0; kt < args.k_tiles; ++kt) {
-    const int s = kt % kWgStages;
-    MbarWait(full + 8 * s, (kt / kWgStages) & 1);
+    const int s = TmaStage(kt);
+    MbarWait(full + 8 * s, TmaFullParity(kt));
     wgmma::MmaStageKeepOneInFlight(acc, sa + s * kWgStageBytesA + WgWarpgroupRowOffset(consumer),
                                    sb + s * kWgStageBytesB);
     // The MMAs of tile kt - 1 are done in this warpgroup: release its stage.
-    if (kt > 0 && thread_in_wg == 0) MbarArrive(empty + 8 * ((kt - 1) % kWgStages));
+    const int released = TmaTileReleasedAfter(kt);
+    if (released >= 0 && thread_in_wg == 0) MbarArrive(empty + 8 * TmaStage(released));
   }
   wgmma::WgmmaWait<0>(acc);
 
