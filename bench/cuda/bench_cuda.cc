@@ -33,6 +33,7 @@
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
+#include "ops/cuda/s8_wgmma_check.h"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -150,7 +151,7 @@ struct Row {
   bool match;                        // every kernel timed equals cuBLASLt
 };
 
-// Whether the wgmma kernels can run here at all (sm_90a images for this device).
+// Whether the wgmma kernels run here and passed the start-up check (set in Main).
 bool g_wgmma_available = false;
 bool g_wgmma_tma_available = false;
 
@@ -312,11 +313,40 @@ int Main(int argc, char** argv) {
   }
   cudaDeviceProp props{};
   BENCH_CHECK(cudaGetDeviceProperties(&props, 0));
-  g_wgmma_available = props.major == 9 && props.minor == 0 && S8WgmmaKernelLoads();
-  g_wgmma_tma_available = props.major == 9 && props.minor == 0 && S8WgmmaTmaKernelLoads();
-  std::printf("device: %s, sm_%d%d, %d SMs; wgmma kernels: cp.async %s, TMA %s\n", props.name,
-              props.major, props.minor, props.multiProcessorCount, g_wgmma_available ? "yes" : "no",
-              g_wgmma_tma_available ? "yes" : "no");
+  std::printf("device: %s, sm_%d%d, %d SMs\n", props.name, props.major, props.minor,
+              props.multiProcessorCount);
+  // A wgmma kernel is timed only after it passes the backend's start-up check, so a
+  // broken one cannot take the other figures down with it (a fault is followed by a
+  // device reset, as in the backend).
+  const bool hopper = props.major == 9 && props.minor == 0;
+  const struct {
+    const char* name;
+    S8GemmLauncher launch;
+    bool (*loads)();
+    bool* available;
+  } kWgmmaKernels[] = {
+      {"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads, &g_wgmma_tma_available},
+      {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads, &g_wgmma_available}};
+  for (const auto& kernel : kWgmmaKernels) {
+    if (!hopper) {
+      std::printf("%s: off (needs compute capability 9.0)\n", kernel.name);
+      continue;
+    }
+    absl::Status check;
+    {
+      DevicePool pool(/*max_cached_bytes=*/0);
+      check = CheckS8GemmAgainstReference(kernel.name, kernel.launch, kernel.loads, pool);
+    }
+    *kernel.available = check.ok();
+    std::printf("%s: %s\n", kernel.name,
+                check.ok() ? "self-check passed (byte-equal to the reference)"
+                           : std::string(check.message()).c_str());
+    if (!check.ok() && cudaDeviceSynchronize() != cudaSuccess) {
+      (void)cudaGetLastError();
+      BENCH_CHECK(cudaDeviceReset());
+      BENCH_CHECK(cudaSetDevice(0));
+    }
+  }
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));
   cublasLtHandle_t lt;
