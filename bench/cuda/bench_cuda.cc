@@ -5,8 +5,8 @@
 // would run for the shape: on compute capability 9.0, when the plan says it pays, the
 // Hopper wgmma kernel with TMA loads (ops/cuda/matmul_s8_wgmma_tma.cu; the backend's
 // first choice when its start-up check passes), else the mma.sync kernel
-// (ops/cuda/matmul_s8_mma.cu). The mma.sync kernel and the cp.async wgmma kernel
-// (ops/cuda/matmul_s8_wgmma.cu, the backend's second choice) are timed too. Baselines:
+// (ops/cuda/matmul_s8_mma.cu). The mma.sync kernel and each wgmma kernel that passed its
+// check (kWgmmaKernels) are also timed in columns of their own. Baselines:
 //   - cuBLASLt s8 x s8 -> s32 (CUDA_R_8I -> CUDA_R_32I, CUBLAS_COMPUTE_32I), the
 //     integer baseline, whose output must equal ours byte for byte (checked);
 //   - cuBLASLt bf16 x bf16 -> bf16 (CUBLAS_COMPUTE_32F), what a float stack would use.
@@ -143,17 +143,18 @@ void DestroyLtGemm(LtGemm& g) {
   cublasLtMatmulDescDestroy(g.desc);
 }
 
+constexpr int kNumWgmma = sizeof(kWgmmaKernels) / sizeof(kWgmmaKernels[0]);
+
 struct Row {
   int64_t m, n, k;
   const char* path;                  // kernel behind `ours`
-  double wgmma_cp_async;             // TOP/s of the cp.async wgmma kernel (0 = not run)
   double ours, mma, lt_s8, lt_bf16;  // TOP/s (0 = not available)
+  double wgmma[kNumWgmma];           // TOP/s of each of kWgmmaKernels (0 = not run)
   bool match;                        // every kernel timed equals cuBLASLt
 };
 
-// Whether the wgmma kernels run here and passed the start-up check (set in Main).
-bool g_wgmma_available = false;
-bool g_wgmma_tma_available = false;
+// Which of kWgmmaKernels passed the start-up check here (set in Main).
+bool g_wgmma_passed[kNumWgmma] = {};
 
 Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, int64_t n,
              int64_t k, void* workspace, size_t workspace_bytes) {
@@ -169,26 +170,21 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaMemset(a + m * plan.kp, 0, (plan.mp - m) * plan.kp));
   BENCH_CHECK(cudaMemset(w + n * plan.kp, 0, (plan.np - n) * plan.kp));
   const double ops = 2.0 * m * n * k;
-  Row row{m, n, k, "mma.sync", 0, 0, 0, 0, 0, false};
-  const bool wgmma = g_wgmma_available && S8WgmmaPays(plan, sm_count);
-  const bool tma = g_wgmma_tma_available && S8WgmmaPays(plan, sm_count);
-  int32_t* c_wg = nullptr;
-  int32_t* c_tma = nullptr;
+  Row row{m, n, k, "mma.sync", 0, 0, 0, 0, {}, false};
   auto time_kernel = [&](S8GemmLauncher launch, int32_t* c) {
     return ops / TimeIt([&] { BENCH_CHECK(launch(plan, a, w, c, stream)); }, stream) / 1e12;
   };
   row.mma = time_kernel(&LaunchMatMulS8Mma, c32);
   row.ours = row.mma;
-  if (wgmma) {
-    BENCH_CHECK(cudaMalloc(&c_wg, plan.mp * plan.np * 4));
-    row.wgmma_cp_async = time_kernel(&LaunchMatMulS8Wgmma, c_wg);
-    row.path = "wgmma";
-    row.ours = row.wgmma_cp_async;
-  }
-  if (tma) {
-    BENCH_CHECK(cudaMalloc(&c_tma, plan.mp * plan.np * 4));
-    row.path = "wgmma+TMA";
-    row.ours = time_kernel(&LaunchMatMulS8WgmmaTma, c_tma);
+  // Each wgmma kernel writes its own C32, all compared with cuBLASLt below. The backend
+  // runs the first one (in preference order) that passed its check.
+  int32_t* c_wgmma[kNumWgmma] = {};
+  for (int i = kNumWgmma - 1; i >= 0; --i) {
+    if (!g_wgmma_passed[i] || !S8WgmmaPays(plan, sm_count)) continue;
+    BENCH_CHECK(cudaMalloc(&c_wgmma[i], plan.mp * plan.np * 4));
+    row.wgmma[i] = time_kernel(kWgmmaKernels[i].launch, c_wgmma[i]);
+    row.path = kWgmmaKernels[i].name;
+    row.ours = row.wgmma[i];
   }
 
   // cuBLASLt s8: A and W are row-major [*, kp]; with lda = kp the padding is skipped.
@@ -209,8 +205,11 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
     std::vector<int32_t> ours(plan.mp * plan.np), theirs(m * n);
     BENCH_CHECK(cudaMemcpy(theirs.data(), c_lt, theirs.size() * 4, cudaMemcpyDeviceToHost));
     row.match = true;
-    for (int32_t* result : {c32, c_wg, c_tma}) {
-      if (result == nullptr) continue;
+    std::vector<int32_t*> results = {c32};
+    for (int32_t* c : c_wgmma) {
+      if (c != nullptr) results.push_back(c);
+    }
+    for (int32_t* result : results) {
       BENCH_CHECK(cudaMemcpy(ours.data(), result, ours.size() * 4, cudaMemcpyDeviceToHost));
       for (int64_t i = 0; i < m && row.match; ++i) {
         row.match = std::memcmp(&ours[i * plan.np], &theirs[i * n], n * 4) == 0;
@@ -244,8 +243,9 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaFree(w));
   BENCH_CHECK(cudaFree(c32));
   BENCH_CHECK(cudaFree(c_lt));
-  if (c_wg != nullptr) BENCH_CHECK(cudaFree(c_wg));
-  if (c_tma != nullptr) BENCH_CHECK(cudaFree(c_tma));
+  for (int32_t* c : c_wgmma) {
+    if (c != nullptr) BENCH_CHECK(cudaFree(c));
+  }
   return row;
 }
 
@@ -319,33 +319,18 @@ int Main(int argc, char** argv) {
   // broken one cannot take the other figures down with it (a fault is followed by a
   // device reset, as in the backend).
   const bool hopper = props.major == 9 && props.minor == 0;
-  const struct {
-    const char* name;
-    S8GemmLauncher launch;
-    bool (*loads)();
-    bool* available;
-  } kWgmmaKernels[] = {
-      {"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads, &g_wgmma_tma_available},
-      {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads, &g_wgmma_available}};
-  for (const auto& kernel : kWgmmaKernels) {
+  for (int i = 0; i < kNumWgmma; ++i) {
     if (!hopper) {
-      std::printf("%s: off (needs compute capability 9.0)\n", kernel.name);
+      std::printf("%s: off (needs compute capability 9.0)\n", kWgmmaKernels[i].name);
       continue;
     }
-    absl::Status check;
-    {
-      DevicePool pool(/*max_cached_bytes=*/0);
-      check = CheckS8GemmAgainstReference(kernel.name, kernel.launch, kernel.loads, pool);
-    }
-    *kernel.available = check.ok();
-    std::printf("%s: %s\n", kernel.name,
+    bool device_lost = false;
+    const absl::Status check = CheckWgmmaKernel(kWgmmaKernels[i], 0, &device_lost);
+    g_wgmma_passed[i] = check.ok();
+    std::printf("%s: %s\n", kWgmmaKernels[i].name,
                 check.ok() ? "self-check passed (byte-equal to the reference)"
                            : std::string(check.message()).c_str());
-    if (!check.ok() && cudaDeviceSynchronize() != cudaSuccess) {
-      (void)cudaGetLastError();
-      BENCH_CHECK(cudaDeviceReset());
-      BENCH_CHECK(cudaSetDevice(0));
-    }
+    if (device_lost) return 1;
   }
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));
@@ -359,19 +344,21 @@ int Main(int argc, char** argv) {
   for (int64_t nk : {4096, 8192}) {
     for (int64_t m : {1, 2, 4, 8, 16, 32, 64}) shapes.push_back({m, nk, nk});
   }
-  std::printf("%6s %6s %6s | %-9s %12s | %12s %8s | %12s %8s | %14s %16s | %s\n", "M", "N", "K",
-              "path", "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio",
-              "mma.sync TOP/s", "wgmma+cp.async", "s32 bytes");
+  std::printf("%6s %6s %6s | %-14s %12s | %12s %8s | %12s %8s | %14s", "M", "N", "K", "path",
+              "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio", "mma.sync TOP/s");
+  for (const WgmmaKernel& kernel : kWgmmaKernels) std::printf(" %16s", kernel.name);
+  std::printf(" | s32 bytes\n");
   bool all_match = true;
   for (const auto& s : shapes) {
     const Row r = RunShape(lt, stream, props.multiProcessorCount, s[0], s[1], s[2], workspace,
                            workspace_bytes);
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf(
-        "%6lld %6lld %6lld | %-9s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f %16.1f | %s\n",
-        static_cast<long long>(r.m), static_cast<long long>(r.n), static_cast<long long>(r.k),
-        r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8), r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma,
-        r.wgmma_cp_async, r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
+    std::printf("%6lld %6lld %6lld | %-14s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f",
+                static_cast<long long>(r.m), static_cast<long long>(r.n),
+                static_cast<long long>(r.k), r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
+                r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma);
+    for (double tops : r.wgmma) std::printf(" %16.1f", tops);
+    std::printf(" | %s\n", r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
     std::fflush(stdout);
     if (r.lt_s8 > 0 && !r.match) all_match = false;
   }

@@ -143,22 +143,22 @@ class CudaBackend final : public Backend {
 
   const char* Name() const override { return "cuda"; }
   std::string Description() const override {
-    return absl::StrCat(
-        name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_, " SMs, ",
-        memory_bytes_ >> 20, " MiB), s8 GEMM: ",
-        wgmma_launch_ != nullptr
-            ? absl::StrCat(wgmma_name_, " (sm_90a) for large shapes, mma.sync for the rest",
-                           wgmma_off_reason_.empty() ? "" : " (", wgmma_off_reason_,
-                           wgmma_off_reason_.empty() ? "" : ")")
-            : absl::StrCat("mma.sync (wgmma off: ", wgmma_off_reason_, ")"));
+    std::string s8 =
+        wgmma_ == nullptr
+            ? "mma.sync"
+            : absl::StrCat(wgmma_->name, " (sm_90a) for large shapes, mma.sync for the rest");
+    if (!wgmma_off_reason_.empty()) {
+      absl::StrAppend(&s8, " (", wgmma_ == nullptr ? "wgmma off: " : "", wgmma_off_reason_, ")");
+    }
+    return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_,
+                        " SMs, ", memory_bytes_ >> 20, " MiB), s8 GEMM: ", s8);
   }
 
-  // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: compiled in, a
-  // compute capability 9.0 device, not switched off by DATANODE_CUDA_WGMMA=0, and
-  // byte-equal to the reference on the start-up check - the TMA kernel first, then the
-  // cp.async one. Otherwise the reasons are kept for Description(); the mma.sync
-  // kernel serves everything, exactly as well. Fails only if a check faulted and the
-  // device could not be recovered.
+  // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: a compute
+  // capability 9.0 device, not switched off by DATANODE_CUDA_WGMMA=0, and the first of
+  // kWgmmaKernels that passes the start-up check. Otherwise the reasons are kept for
+  // Description(); the mma.sync kernel serves everything, exactly as well. Fails only
+  // if a check faulted and the device did not recover.
   absl::Status PickWgmmaKernel() {
     const char* env = std::getenv("DATANODE_CUDA_WGMMA");
     if (cc_major_ != 9 || cc_minor_ != 0) {
@@ -169,39 +169,17 @@ class CudaBackend final : public Backend {
       wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
       return absl::OkStatus();
     }
-    const struct {
-      const char* name;
-      S8GemmLauncher launch;
-      bool (*loads)();
-    } kCandidates[] = {{"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads},
-                       {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads}};
-    for (const auto& candidate : kCandidates) {
-      absl::Status check;
-      {
-        DevicePool check_pool(/*max_cached_bytes=*/0);  // freed before any reset below
-        check = CheckS8GemmAgainstReference(candidate.name, candidate.launch, candidate.loads,
-                                            check_pool);
-      }
+    for (const WgmmaKernel& kernel : kWgmmaKernels) {
+      bool device_lost = false;
+      const absl::Status check = CheckWgmmaKernel(kernel, device_, &device_lost);
       if (check.ok()) {
-        wgmma_name_ = candidate.name;
-        wgmma_launch_ = candidate.launch;
+        wgmma_ = &kernel;
         return absl::OkStatus();
       }
       absl::StrAppend(&wgmma_off_reason_, wgmma_off_reason_.empty() ? "" : "; ", check.message());
-      // A fault inside a kernel (illegal address, a trapped mbarrier wait) leaves the
-      // context unusable for every later call. The backend owns nothing on the device
-      // yet (streams and pool buffers are created on first use), so a device reset
-      // recovers it for the next candidate instead of losing the GPU.
-      if (cudaDeviceSynchronize() != cudaSuccess) {
-        (void)cudaGetLastError();
-        (void)cudaDeviceReset();
-        const cudaError_t after = cudaSetDevice(device_);
-        if (after != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess) {
-          return absl::UnavailableError(absl::StrCat(
-              "cuda: a wgmma self-check faulted (", wgmma_off_reason_,
-              ") and the device did not recover; DATANODE_CUDA_WGMMA=0 skips the check"));
-        }
-        absl::StrAppend(&wgmma_off_reason_, " (the device was reset after the fault)");
+      if (device_lost) {
+        return absl::UnavailableError(absl::StrCat(
+            "cuda: ", wgmma_off_reason_, "; DATANODE_CUDA_WGMMA=0 skips the wgmma checks"));
       }
     }
     return absl::OkStatus();
@@ -268,8 +246,7 @@ class CudaBackend final : public Backend {
   const int64_t memory_bytes_;
   DevicePool pool_;
   StreamPool streams_;
-  const char* wgmma_name_ = "";
-  S8GemmLauncher wgmma_launch_ = nullptr;  // null: mma.sync only
+  const WgmmaKernel* wgmma_ = nullptr;  // null: mma.sync only
   std::string wgmma_off_reason_;
 };
 
@@ -305,9 +282,9 @@ absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* p
   const auto* a_dev = reinterpret_cast<const int8_t*>(in + a_off);
   const auto* w_dev = reinterpret_cast<const int8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* c32, scope.Device(pool_, static_cast<size_t>(plan.mp * plan.np * 4)));
-  if (wgmma_launch_ != nullptr && S8WgmmaPays(plan, sm_count_)) {
-    CUDA_RETURN_IF_ERROR(wgmma_launch_(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
-                         "s8 wgmma GEMM");
+  if (wgmma_ != nullptr && S8WgmmaPays(plan, sm_count_)) {
+    CUDA_RETURN_IF_ERROR(wgmma_->launch(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+                         wgmma_->name);
   } else {
     CUDA_RETURN_IF_ERROR(LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
                          "LaunchMatMulS8Mma");

@@ -37,6 +37,14 @@ S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count) {
   return plan;
 }
 
+S8GemmPlan PlanS8GemmWith128RowTiles(int64_t m, int64_t n, int64_t k, int sm_count) {
+  S8GemmPlan plan = PlanS8Gemm(m, n, k, sm_count);
+  plan.config = S8TileConfig::k128x128;
+  plan.mp = RoundUp(m, TileShapeOf(plan.config).bm);
+  plan.tiles_m = plan.mp / TileShapeOf(plan.config).bm;
+  return plan;
+}
+
 bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count) {
   return plan.config == S8TileConfig::k128x128 && plan.splits == 1 && S8WgmmaPlanIsValid(plan) &&
          WgTilesM(plan.mp) * WgTilesN(plan.np) >= std::max(sm_count, 1);
@@ -44,8 +52,8 @@ bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count) {
 
 bool S8WgmmaPlanIsValid(const S8GemmPlan& plan) {
   constexpr int64_t kInt32Max = 0x7FFFFFFF;
-  return plan.mp > 0 && plan.mp % kWgTileM == 0 && plan.np > 0 && plan.np % 2 == 0 &&
-         plan.kp > 0 && plan.kp % 16 == 0 && plan.mp <= kInt32Max && plan.np <= kInt32Max &&
+  return plan.mp > 0 && plan.mp % kWgTileM == 0 && plan.np > 0 && plan.np % 2 == 0 && plan.kp > 0 &&
+         plan.kp % 16 == 0 && plan.mp <= kInt32Max && plan.np <= kInt32Max &&
          plan.kp <= kInt32Max && WgTilesM(plan.mp) * WgTilesN(plan.np) <= kInt32Max;
 }
 

@@ -58,6 +58,11 @@ struct S8GemmPlan {
 // fill the device; int32 sums are exact, so it never changes a byte.
 S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count);
 
+// PlanS8Gemm with the 128 x 128 tile configuration whatever m is (rows padded to 128):
+// the layout the wgmma kernels need, for callers that run them on small shapes (the
+// start-up check, tests).
+S8GemmPlan PlanS8GemmWith128RowTiles(int64_t m, int64_t n, int64_t k, int sm_count);
+
 // True when the Hopper wgmma kernel (matmul_s8_wgmma.cuh) should run this plan
 // instead of the mma.sync kernel: 128-row tiles, no split-K, and at least one full
 // wave of its 128 x 256 tiles on `sm_count` multiprocessors. Smaller GEMMs (decode

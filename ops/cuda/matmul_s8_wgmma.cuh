@@ -43,9 +43,19 @@ cudaError_t LaunchMatMulS8WgmmaTma(const S8GemmPlan& plan, const int8_t* a, cons
 // cuTensorMapEncodeTiled.
 bool S8WgmmaTmaKernelLoads();
 
-// Signature shared by the s8 GEMM launchers (for the start-up check and the bench).
+// Signature shared by the s8 GEMM launchers.
 using S8GemmLauncher = cudaError_t (*)(const S8GemmPlan&, const int8_t*, const int8_t*, int32_t*,
                                        cudaStream_t);
+
+// The Hopper kernels, in the backend's order of preference.
+struct WgmmaKernel {
+  const char* name;
+  S8GemmLauncher launch;
+  bool (*loads)();
+};
+inline constexpr WgmmaKernel kWgmmaKernels[] = {
+    {"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads},
+    {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads}};
 
 }  // namespace datanode::ops::cuda
 

@@ -11,6 +11,7 @@
 #include "datanode/ops/reference.h"
 #include "datanode/ops/status_macros.h"
 #include "ops/cuda/cuda_status.h"
+#include "ops/cuda/device_memory.h"
 #include "ops/cuda/matmul_s8_plan.h"
 
 namespace datanode::ops::cuda {
@@ -35,16 +36,14 @@ class OwnedStream {
   cudaStream_t stream_ = nullptr;
 };
 
-absl::Status CheckShape(const char* name, S8GemmLauncher launch, DevicePool& pool,
-                        cudaStream_t stream, int64_t m, int64_t n, int64_t k, uint64_t seed) {
+absl::Status CheckShape(const WgmmaKernel& kernel, DevicePool& pool, cudaStream_t stream, int64_t m,
+                        int64_t n, int64_t k, uint64_t seed) {
   ASSIGN_OR_RETURN(OpInputs in, MakeRandomInputs(OpKind::kMatMulS8S32, m, n, k, seed));
   reference::MatMulS8S32(in.Args(), in.w);  // in.out now holds the oracle's bytes
 
-  // The plan the backend would use for this shape, with the 128-row configuration the
-  // wgmma kernel needs (the check shapes are too small for S8WgmmaPays to pick it).
-  S8GemmPlan plan = PlanS8Gemm(m, n, k, /*sm_count=*/1);
-  plan.config = S8TileConfig::k128x128;
-  plan.mp = RoundUp(m, 128);
+  // The check shapes are too small for S8WgmmaPays to pick wgmma, so ask for 128-row
+  // tiles explicitly.
+  const S8GemmPlan plan = PlanS8GemmWith128RowTiles(m, n, k, /*sm_count=*/1);
   std::vector<uint8_t> a(static_cast<size_t>(plan.mp * plan.kp));
   std::vector<uint8_t> w(static_cast<size_t>(plan.np * plan.kp));
   PackPaddedRows(in.a.data(), m, k, plan.mp, plan.kp, a.data());
@@ -62,7 +61,7 @@ absl::Status CheckShape(const char* name, S8GemmLauncher launch, DevicePool& poo
         cudaMemcpyAsync(w_dev.data(), w.data(), w.size(), cudaMemcpyHostToDevice, stream),
         "cudaMemcpyAsync(wgmma check w)");
     CUDA_RETURN_IF_ERROR(
-        launch(plan, a_dev.as<int8_t>(), w_dev.as<int8_t>(), c_dev.as<int32_t>(), stream),
+        kernel.launch(plan, a_dev.as<int8_t>(), w_dev.as<int8_t>(), c_dev.as<int32_t>(), stream),
         "s8 GEMM launch (self-check)");
     CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(got.data(), c_dev.data(), got.size() * 4, cudaMemcpyDeviceToHost, stream),
@@ -80,7 +79,7 @@ absl::Status CheckShape(const char* name, S8GemmLauncher launch, DevicePool& poo
       std::memcpy(&want, &in.out[static_cast<size_t>((i * n + j) * 4)], 4);
       const int32_t have = got[static_cast<size_t>(i * plan.np + j)];
       if (have != want) {
-        return absl::InternalError(absl::StrCat(name, " self-check: ", m, "x", n, "x", k,
+        return absl::InternalError(absl::StrCat(kernel.name, " self-check: ", m, "x", n, "x", k,
                                                 " differs at row ", i, ", column ", j, " (got ",
                                                 have, ", want ", want, ")"));
       }
@@ -89,25 +88,40 @@ absl::Status CheckShape(const char* name, S8GemmLauncher launch, DevicePool& poo
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status CheckS8GemmAgainstReference(const char* name, S8GemmLauncher launch, bool (*loads)(),
-                                         DevicePool& pool) {
-  if (!loads()) {
+absl::Status CheckOnCurrentDevice(const WgmmaKernel& kernel) {
+  if (!kernel.loads()) {
     return absl::UnimplementedError(
-        absl::StrCat(name,
+        absl::StrCat(kernel.name,
                      " self-check: the kernel does not load on this device (a build whose CUDA "
                      "architectures lack 90 has no sm_90a kernels)"));
   }
+  DevicePool pool(/*max_cached_bytes=*/0);  // every buffer freed on return
   OwnedStream stream;
   RETURN_IF_ERROR(stream.Create());
   // 256 x 384 x 320: 2 x 2 CTAs, the second N tile half outside np (zero-filled), the
   // last K tile half outside kp. 128 x 256 x 1000: eight K tiles wrap the 4-stage ring.
   // 200 x 130 x 64: rows past m, one k tile only.
-  RETURN_IF_ERROR(CheckShape(name, launch, pool, stream.get(), 256, 384, 320, 90));
-  RETURN_IF_ERROR(CheckShape(name, launch, pool, stream.get(), 128, 256, 1000, 91));
-  RETURN_IF_ERROR(CheckShape(name, launch, pool, stream.get(), 200, 130, 64, 92));
+  RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 256, 384, 320, 90));
+  RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 128, 256, 1000, 91));
+  RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 200, 130, 64, 92));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost) {
+  *device_lost = false;
+  RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device), "cudaSetDevice"));
+  const absl::Status check = CheckOnCurrentDevice(kernel);
+  if (check.ok() || cudaDeviceSynchronize() == cudaSuccess) return check;
+  // The context is gone: start a fresh one.
+  (void)cudaGetLastError();
+  (void)cudaDeviceReset();
+  *device_lost = cudaSetDevice(device) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess;
+  return absl::Status(
+      check.code(),
+      absl::StrCat(check.message(), *device_lost ? " (the device did not recover from a reset)"
+                                                 : " (the device was reset after the fault)"));
 }
 
 }  // namespace datanode::ops::cuda

@@ -5,24 +5,26 @@
 // GEMMs that cover its edge cases (a partial N tile, a partial K tile, a K loop longer
 // than the stage ring, several CTAs) and compares every output byte with the
 // reference. The mma.sync kernel stays the fallback, so a failed check costs speed,
-// not correctness. (If the kernel faults, CreateCudaBackend resets the device, which
-// it can because it owns nothing on it yet.)
+// not correctness.
 #ifndef DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 #define DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 
 #include "absl/status/status.h"
-#include "ops/cuda/device_memory.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops::cuda {
 
-// OK when the bytes of `launch` equal the reference's on every check GEMM.
+// OK when the bytes of `kernel` equal the reference's on every check GEMM.
 // INTERNAL "<name> self-check: <shape> differs at row i, column j (got x, want y)"
-// on a mismatch; UNIMPLEMENTED when `loads` says the kernel cannot run here; CUDA
-// errors as CudaStatus maps them. Runs on the current device, on a stream of its own,
-// with buffers from `pool`; takes about 0.1 s (the reference runs on the host).
-absl::Status CheckS8GemmAgainstReference(const char* name, S8GemmLauncher launch, bool (*loads)(),
-                                         DevicePool& pool);
+// on a mismatch; UNIMPLEMENTED when the kernel cannot run here; CUDA errors as
+// CudaStatus maps them. Runs on `device` (made current), on a stream and buffers of its
+// own; takes about 0.1 s (the reference runs on the host).
+//
+// A fault inside the kernel (illegal address, a trapped mbarrier wait) leaves the
+// context unusable for every later call, so then the device is reset - callers run
+// this before they own anything on the device - and the message says so. Sets
+// *device_lost when the device does not come back from the reset.
+absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost);
 
 }  // namespace datanode::ops::cuda
 

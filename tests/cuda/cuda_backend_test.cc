@@ -243,7 +243,8 @@ TEST_F(CudaDeviceTest, HopperServesLargeGemmsWithWgmma) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
-  if (const char* env = std::getenv("DATANODE_CUDA_WGMMA"); env != nullptr && env[0] == '0') {
+  if (const char* env = std::getenv("DATANODE_CUDA_WGMMA");
+      env != nullptr && std::string(env) == "0") {
     GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
   }
   const std::string description = cuda_->Description();
@@ -284,10 +285,7 @@ TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
   ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
   for (int c = 0; c < 300; ++c) {
     const int64_t m = rng.Uniform(1, 700), n = rng.Uniform(1, 1100), k = rng.Uniform(1, 2100);
-    cuda::S8GemmPlan plan = cuda::PlanS8Gemm(m, n, k, sms);
-    plan.config = cuda::S8TileConfig::k128x128;
-    plan.mp = cuda::RoundUp(m, 128);
-    plan.tiles_m = plan.mp / 128;
+    const cuda::S8GemmPlan plan = cuda::PlanS8GemmWith128RowTiles(m, n, k, sms);
     auto in = MakeRandomInputs(OpKind::kMatMulS8S32, m, n, k, rng.Next(), InputProfile::kWide);
     ASSERT_TRUE(in.ok());
     std::vector<uint8_t> a(plan.mp * plan.kp), w(plan.np * plan.kp);
@@ -306,12 +304,7 @@ TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
     std::vector<int32_t> want(plan.mp * plan.np), got(plan.mp * plan.np);
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(want.data(), c_mma, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    const struct {
-      const char* name;
-      cuda::S8GemmLauncher launch;
-    } kKernels[] = {{"wgmma+cp.async", &cuda::LaunchMatMulS8Wgmma},
-                    {"wgmma+TMA", &cuda::LaunchMatMulS8WgmmaTma}};
-    for (const auto& kernel : kKernels) {
+    for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
       ASSERT_EQ(cudaMemset(c_wg, 0x5A, c_bytes), cudaSuccess);
       ASSERT_EQ(kernel.launch(plan, a_dev, w_dev, c_wg, stream), cudaSuccess) << kernel.name;
       ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess) << kernel.name;

@@ -203,8 +203,7 @@ TEST(CudaS8Wgmma, KernelEmulationMatchesReference) {
   } kShapes[] = {{1, 1, 1},      {128, 256, 128}, {256, 384, 320},
                  {200, 130, 64}, {129, 513, 700}, {128, 256, 1000}};
   for (const auto& shape : kShapes) {
-    S8GemmPlan p = PlanS8Gemm(shape.m, shape.n, shape.k, 1);
-    p.mp = RoundUp(shape.m, kWgTileM);  // the wgmma kernel's row padding
+    const S8GemmPlan p = PlanS8GemmWith128RowTiles(shape.m, shape.n, shape.k, 1);
     EXPECT_EQ(
         EmulationDiffersFromReference(p, shape.m * 7919 + shape.n * 31 + shape.k, &EmulateKernel),
         "");
