@@ -13,7 +13,7 @@
 #      the reference, >= 1,000 random cases per op; skips cleanly without a GPU);
 #   4. runs bench_cuda (exact s8 GEMM - wgmma on H100/H200 for large shapes, else
 #      mma.sync - vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3 and decode shapes)
-#      and writes everything, with the nvidia-smi device line and the IMMA/IGMMA
+#      and writes everything, with the nvidia-smi device line and the IMMA/IGMMA/UTMALDG
 #      counts cuobjdump finds in the s8 kernels, to bench/results/cuda-<gpu>-<date>.txt
 #      (to $OUT/ instead, with the log, when OUT is set).
 #
@@ -105,7 +105,7 @@ sass_summary="cuobjdump not found"
 if command -v cuobjdump > /dev/null; then
   sass_summary=""
   while IFS= read -r obj; do
-    counts=$(cuobjdump --dump-sass "$obj" 2>/dev/null | grep -oE '(IMMA|IGMMA)[.A-Z0-9x]*' |
+    counts=$(cuobjdump --dump-sass "$obj" 2>/dev/null | grep -oE '(IMMA|IGMMA|UTMALDG)[.A-Z0-9x]*' |
              sort | uniq -c | awk '{print $2 " x" $1}' | paste -sd "," - || true)
     sass_summary+="$(basename "$obj" .cu.o): ${counts:-none}; "
   done < <(find "$BUILD/ops/cuda" -name 'matmul_s8_*.cu.o' | sort)

@@ -43,6 +43,16 @@ cudaError_t LaunchMatMulS8WgmmaTma(const S8GemmPlan& plan, const int8_t* a, cons
 // cuTensorMapEncodeTiled.
 bool S8WgmmaTmaKernelLoads();
 
+// The TMA kernel in thread-block clusters of two CTAs on vertically adjacent tiles,
+// which load the shared W tile once, by TMA multicast (half each). Same operands,
+// result and errors as LaunchMatMulS8WgmmaTma; a cluster that cannot be scheduled is
+// the launch error.
+cudaError_t LaunchMatMulS8WgmmaTmaMulticast(const S8GemmPlan& plan, const int8_t* a,
+                                            const int8_t* w, int32_t* c32, cudaStream_t stream);
+
+// S8WgmmaTmaKernelLoads, and a two-CTA cluster of the kernel fits on the device.
+bool S8WgmmaTmaMulticastKernelLoads();
+
 // Signature shared by the s8 GEMM launchers.
 using S8GemmLauncher = cudaError_t (*)(const S8GemmPlan&, const int8_t*, const int8_t*, int32_t*,
                                        cudaStream_t);
@@ -54,6 +64,7 @@ struct WgmmaKernel {
   bool (*loads)();
 };
 inline constexpr WgmmaKernel kWgmmaKernels[] = {
+    {"wgmma+TMA-multicast", &LaunchMatMulS8WgmmaTmaMulticast, &S8WgmmaTmaMulticastKernelLoads},
     {"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads},
     {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads}};
 

@@ -21,4 +21,11 @@ cudaError_t LaunchMatMulS8WgmmaTma(const S8GemmPlan&, const int8_t*, const int8_
 
 bool S8WgmmaTmaKernelLoads() { return false; }
 
+cudaError_t LaunchMatMulS8WgmmaTmaMulticast(const S8GemmPlan&, const int8_t*, const int8_t*,
+                                            int32_t*, cudaStream_t) {
+  return cudaErrorNoKernelImageForDevice;
+}
+
+bool S8WgmmaTmaMulticastKernelLoads() { return false; }
+
 }  // namespace datanode::ops::cuda

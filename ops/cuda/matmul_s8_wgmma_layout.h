@@ -92,28 +92,52 @@ DN_HD constexpr int WgAccCol(int thread_in_warpgroup, int reg) {
   return 8 * (reg >> 2) + 2 * (thread_in_warpgroup & 3) + (reg & 1);
 }
 
-// --- mbarrier protocol of the TMA kernel (matmul_s8_wgmma_tma.cu) -------------------
-// Per stage s: full[s] (count kTmaFullArrivals: the producer's arrive.expect_tx; TMA
-// completes the stage's bytes) and empty[s] (count kTmaEmptyArrivals: one arrive per
-// consumer warpgroup once its MMAs on the stage are done). A wait on parity p returns
-// once the barrier's phase with that parity has completed. The host simulation in
-// tests/cuda/s8_wgmma_protocol_test.cc runs this protocol under random interleavings.
+// --- mbarrier protocol of the TMA kernels (matmul_s8_wgmma_tma.cu) ------------------
+// A cluster of `cluster` CTAs (1, or 2 along M) works on vertically adjacent tiles
+// that share one W tile: CTA r loads its own A box and W rows [r * 256 / cluster,
+// (r + 1) * 256 / cluster) of the tile, the latter multicast into every CTA of the
+// cluster at the same shared-memory offset, so each W byte leaves L2 once per cluster.
+// Per stage s of every CTA:
+//   full[s]  count kTmaFullArrivals: the CTA's own producer arrives with expect_tx of
+//            the whole stage (A + all of W); the boxes of every producer in the
+//            cluster complete their bytes on it (possibly before that arrive: the
+//            transaction count may go negative, the phase still needs the arrival);
+//   empty[s] count TmaEmptyArrivals(cluster): every consumer warpgroup of every CTA
+//            of the cluster arrives once its MMAs on the stage are done, because
+//            every producer writes (multicast) into every CTA's stage.
+// A wait on parity p returns once the barrier's phase with that parity has
+// completed. The producer keeps stepping past the last load (TmaProducerSteps) and
+// waits for the consumers' release of each stage's last tile: when it exits, no
+// copy it issued is in flight and no consumer of the cluster will still arrive on
+// this CTA's barriers, so a CTA never leaves while its shared memory is in use.
+// The host simulation in tests/cuda/s8_wgmma_protocol_test.cc runs this protocol
+// under random interleavings, for both cluster sizes.
 inline constexpr int kTmaConsumers = 2;
 inline constexpr int kTmaFullArrivals = 1;
-inline constexpr int kTmaEmptyArrivals = kTmaConsumers;
+inline constexpr int kTmaMaxCluster = 2;
+DN_HD constexpr int TmaEmptyArrivals(int cluster) { return kTmaConsumers * cluster; }
+// W rows each CTA loads and multicasts, and the byte offset of its part in a stage.
+DN_HD constexpr int TmaWRowsPerCta(int cluster) { return kWgTileN / cluster; }
+DN_HD constexpr uint32_t TmaWPartOffset(int cluster, int rank) {
+  return static_cast<uint32_t>(rank * TmaWRowsPerCta(cluster) * kWgTileK);
+}
 DN_HD constexpr int TmaStage(int kt) { return kt % kWgStages; }
 // Consumers wait on full[TmaStage(kt)] for round kt / kWgStages.
 DN_HD constexpr uint32_t TmaFullParity(int kt) {
   return static_cast<uint32_t>((kt / kWgStages) & 1);
 }
-// The producer reloads a stage from round 1 on, after empty[TmaStage(kt)] completed the
-// consumers' release of round kt / kWgStages - 1.
+// The producer runs steps 0 .. TmaProducerSteps - 1; step kt loads tile kt while kt <
+// k_tiles. From step kWgStages on it first waits on empty[TmaStage(kt)] for the
+// consumers' release of tile kt - kWgStages (round kt / kWgStages - 1).
+DN_HD constexpr int TmaProducerSteps(int k_tiles) { return k_tiles + kWgStages; }
+DN_HD constexpr bool TmaProducerLoads(int kt, int k_tiles) { return kt < k_tiles; }
 DN_HD constexpr bool TmaProducerWaits(int kt) { return kt >= kWgStages; }
 DN_HD constexpr uint32_t TmaEmptyParity(int kt) {
   return static_cast<uint32_t>(((kt / kWgStages) - 1) & 1);
 }
 // Once a consumer's MMAs of tile kt are issued and those of tile kt - 1 are done (wait
-// for at most one group in flight), it releases tile kt - 1's stage (none for kt = 0).
+// for at most one group in flight), it releases tile kt - 1's stage (none for kt = 0);
+// after the loop it waits for all its MMAs and releases the last tile.
 DN_HD constexpr int TmaTileReleasedAfter(int kt) { return kt - 1; }
 
 }  // namespace datanode::ops::cuda

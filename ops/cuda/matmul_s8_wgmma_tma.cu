@@ -1,18 +1,26 @@
 // Copyright 2026 The datanode Authors.
 //
-// The Hopper s8 GEMM with TMA loads and warp specialization (contract in
-// matmul_s8_wgmma.cuh, layout in matmul_s8_wgmma_layout.h). Compiled for sm_90a only.
+// The Hopper s8 GEMMs with TMA loads and warp specialization (contract in
+// matmul_s8_wgmma.cuh, layout and mbarrier protocol in matmul_s8_wgmma_layout.h).
+// Compiled for sm_90a only. One kernel template, two instances: kCluster = 1 (each CTA
+// loads its own operands) and kCluster = 2 (a thread-block cluster of two CTAs on
+// vertically adjacent tiles shares the W tile through TMA multicast).
 //
 // One CTA of 384 threads computes a 128 x 256 tile of C32:
 //   - warpgroup 0 is the producer: one thread issues cp.async.bulk.tensor (TMA) copies
-//     of the A (128 x 128 bytes) and W (256 x 128 bytes) boxes of each k tile into a
-//     4-stage ring; the tensor maps use the 128-byte swizzle, so TMA writes exactly the
-//     layout wgmma reads, and zero-fills the box past the operands' edges (the N tile
-//     overhang, the K tail);
-//   - warpgroups 1 and 2 consume: wait on the stage's "full" mbarrier (TMA completes
-//     its transaction bytes), issue four wgmma m64n256k32 .s32.s8.s8 on their 64 rows,
-//     keep one k tile of MMAs in flight, and arrive on the "empty" mbarrier of the
-//     previous stage once its MMAs are done, which lets the producer reuse it.
+//     of the A box (128 x 128 bytes) and of its part of the W box (256 / kCluster rows
+//     x 128 bytes, multicast to the whole cluster) of each k tile into a 4-stage ring;
+//     the tensor maps use the 128-byte swizzle, so TMA writes exactly the layout wgmma
+//     reads, and zero-fills the box past the operands' edges (N overhang, K tail);
+//   - warpgroups 1 and 2 consume: wait on the stage's "full" mbarrier (the stage's
+//     transaction bytes have landed), issue four wgmma m64n256k32 .s32.s8.s8 on their
+//     64 rows, keep one k tile of MMAs in flight, and arrive on the "empty" mbarrier of
+//     the previous stage in every CTA of the cluster once its MMAs are done, which lets
+//     every producer reuse it.
+// Why multicast: each k step a CTA reads 48 KB for 8.4 M MMA operations (175 ops per
+// byte); a full H100/H200 at its s8 rate would need ~11 TB/s of L2 bandwidth for
+// that, more than L2 delivers. Sharing W across two CTAs cuts the L2 traffic by a
+// third (64 KB per two tiles instead of 96 KB).
 // Unlike the cp.async kernel, loads run up to four stages ahead and no CTA-wide
 // barrier sits in the loop. Every mbarrier wait is bounded (10 s of %globaltimer,
 // then __trap): a protocol bug becomes a CUDA error, which the backend's start-up
@@ -46,6 +54,22 @@ __device__ __forceinline__ void MbarArriveExpectTx(uint32_t bar, uint32_t bytes)
                : "memory");
 }
 
+// Arrives on the barrier at the same shared-memory offset as `bar` in CTA `cta_rank`
+// of the cluster (this CTA included). Default semantics (release at CTA scope), as
+// CUTLASS's cluster barriers use: what must be ordered before the arrival is the
+// wgmma's reads of the stage, which wgmma.wait_group already completed, not generic
+// memory accesses; ".release.cluster" would put a MEMBAR.ALL.GPU in the main loop.
+__device__ __forceinline__ void MbarArriveInCta(uint32_t bar, uint32_t cta_rank) {
+  asm volatile(
+      "{\n"
+      ".reg .b32 remote;\n"
+      "mapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.shared::cluster.b64 _, [remote];\n"
+      "}\n" ::"r"(bar),
+      "r"(cta_rank)
+      : "memory");
+}
+
 __device__ __forceinline__ void MbarArrive(uint32_t bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
@@ -56,8 +80,27 @@ __device__ __forceinline__ uint64_t GlobalTimerNs() {
   return t;
 }
 
+__device__ __forceinline__ uint32_t ClusterCtaRank() {
+  uint32_t rank;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(rank));
+  return rank;
+}
+
+// All threads of all CTAs of the cluster: no CTA arrives on or copies into another's
+// barriers before they are initialized. The arrive can be relaxed because
+// fence.mbarrier_init.release.cluster already released the initialization.
+__device__ __forceinline__ void ClusterSync() {
+  asm volatile(
+      "barrier.cluster.arrive.relaxed.aligned;\n"
+      "barrier.cluster.wait.acquire.aligned;\n" ::
+          : "memory");
+}
+
 // Waits until the phase of `bar` with parity `parity` has completed; traps after
-// kWaitLimitNs (a deadlock, not a slow GPU: one stage takes microseconds).
+// kWaitLimitNs (a deadlock, not a slow GPU: one stage takes microseconds). Default
+// (CTA-scope acquire) semantics: the data behind a completed phase are TMA writes,
+// made visible by the transaction completion itself, and ".acquire.cluster" would
+// invalidate L1 (CCTL.IVALL) on every wait.
 __device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
   uint32_t done = 0;
   uint64_t start = 0;
@@ -77,8 +120,8 @@ __device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
   }
 }
 
-// TMA: the box at (inner = k byte offset, outer = row) of `map` into shared memory,
-// completing its bytes on `bar`.
+// TMA: the box at (inner = k byte offset, outer = row) of `map` into this CTA's shared
+// memory at dst, completing its bytes on `bar`.
 __device__ __forceinline__ void TmaLoad2d(uint32_t dst, const CUtensorMap* map, int32_t inner,
                                           int32_t outer, uint32_t bar) {
   asm volatile(
@@ -88,50 +131,88 @@ __device__ __forceinline__ void TmaLoad2d(uint32_t dst, const CUtensorMap* map, 
       : "memory");
 }
 
+// The same box into every CTA of the cluster in `cta_mask`, at the same offsets dst
+// and bar in each.
+__device__ __forceinline__ void TmaLoad2dMulticast(uint32_t dst, const CUtensorMap* map,
+                                                   int32_t inner, int32_t outer, uint32_t bar,
+                                                   uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(inner), "r"(outer), "r"(bar), "h"(cta_mask)
+      : "memory");
+}
+
 struct TmaKernelArgs {
   int64_t np;
   int64_t tiles_m;
+  int64_t cluster_rows;  // ceil(tiles_m / kCluster): rows of clusters
   int64_t tiles_n;
   int k_tiles;
 };
 
+template <int kCluster>
 __global__ void __launch_bounds__(kTmaThreads, 1)
     MatMulS8WgmmaTmaKernel(const __grid_constant__ CUtensorMap map_a,
                            const __grid_constant__ CUtensorMap map_w, int32_t* __restrict__ c32,
                            TmaKernelArgs args) {
+  static_assert(kCluster >= 1 && kCluster <= kTmaMaxCluster, "cluster of 1 or 2 CTAs along M");
   extern __shared__ uint8_t smem_raw[];
+  // The dynamic shared memory starts at the same offset in every CTA of the kernel, so
+  // the ring and barriers below are at the same offsets in every CTA of a cluster, as
+  // multicast and MbarArriveInCta need.
   const uint32_t ring = (wgmma::SharedAddress(smem_raw) + kWgSwizzleAtomBytes - 1) &
                         ~static_cast<uint32_t>(kWgSwizzleAtomBytes - 1);
   const uint32_t sa = ring;
   const uint32_t sb = ring + kWgStages * kWgStageBytesA;
   const uint32_t full = ring + kWgStages * kTmaStageBytes;  // kWgStages x 8 bytes
   const uint32_t empty = full + kWgStages * 8;
+  const uint32_t rank = kCluster == 1 ? 0 : ClusterCtaRank();
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < kWgStages; ++s) {
       MbarInit(full + 8 * s, kTmaFullArrivals);
-      MbarInit(empty + 8 * s, kTmaEmptyArrivals);
+      MbarInit(empty + 8 * s, TmaEmptyArrivals(kCluster));
     }
-    // Make the initialized barriers visible to the async proxy (TMA) as well.
+    // Make the initialized barriers visible to the async proxy (TMA) and the cluster.
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  __syncthreads();
+  if constexpr (kCluster == 1) {
+    __syncthreads();
+  } else {
+    ClusterSync();
+  }
 
-  int64_t m_tile, n_tile;
-  TileCoords(blockIdx.x, args.tiles_m, args.tiles_n, &m_tile, &n_tile);
+  // The clusters walk the tile grid in the raster order of the mma.sync kernel; CTA
+  // `rank` of a cluster takes the rank-th of its kCluster vertically adjacent tiles.
+  // When tiles_m is odd the last row of clusters has one tile too many: that CTA
+  // still loads (A rows of the last real tile) and multicasts its part of W for its
+  // partner, but stores nothing.
+  int64_t cluster_row, n_tile;
+  TileCoords(blockIdx.x / kCluster, args.cluster_rows, args.tiles_n, &cluster_row, &n_tile);
+  const int64_t m_tile = cluster_row * kCluster + rank;
   const int warpgroup = threadIdx.x / 128;
 
   if (warpgroup == 0) {
     // Producer: one thread; the other 127 have nothing to do and leave.
     if (threadIdx.x != 0) return;
-    for (int kt = 0; kt < args.k_tiles; ++kt) {
+    const int32_t a_row =
+        static_cast<int32_t>((m_tile < args.tiles_m ? m_tile : args.tiles_m - 1) * kWgTileM);
+    const int32_t w_row =
+        static_cast<int32_t>(n_tile * kWgTileN + rank * TmaWRowsPerCta(kCluster));
+    const uint32_t w_part = TmaWPartOffset(kCluster, static_cast<int>(rank));
+    for (int kt = 0; kt < TmaProducerSteps(args.k_tiles); ++kt) {
       const int s = TmaStage(kt);
       if (TmaProducerWaits(kt)) MbarWait(empty + 8 * s, TmaEmptyParity(kt));
+      if (!TmaProducerLoads(kt, args.k_tiles)) continue;  // the tail: waits only
       MbarArriveExpectTx(full + 8 * s, kTmaStageBytes);
-      TmaLoad2d(sa + s * kWgStageBytesA, &map_a, kt * kWgTileK,
-                static_cast<int32_t>(m_tile * kWgTileM), full + 8 * s);
-      TmaLoad2d(sb + s * kWgStageBytesB, &map_w, kt * kWgTileK,
-                static_cast<int32_t>(n_tile * kWgTileN), full + 8 * s);
+      TmaLoad2d(sa + s * kWgStageBytesA, &map_a, kt * kWgTileK, a_row, full + 8 * s);
+      if constexpr (kCluster == 1) {
+        TmaLoad2d(sb + s * kWgStageBytesB, &map_w, kt * kWgTileK, w_row, full + 8 * s);
+      } else {
+        TmaLoad2dMulticast(sb + s * kWgStageBytesB + w_part, &map_w, kt * kWgTileK, w_row,
+                           full + 8 * s, static_cast<uint16_t>((1u << kCluster) - 1));
+      }
     }
     return;
   }
@@ -140,6 +221,14 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
   const int consumer = warpgroup - 1;
   static_assert(kTmaThreads == 128 * (1 + kTmaConsumers), "one producer warpgroup");
   const int thread_in_wg = threadIdx.x % 128;
+  // Thread r < kCluster of the warpgroup releases a stage in CTA r of the cluster.
+  const auto release = [&](int tile) {
+    if constexpr (kCluster == 1) {
+      if (thread_in_wg == 0) MbarArrive(empty + 8 * TmaStage(tile));
+    } else {
+      if (thread_in_wg < kCluster) MbarArriveInCta(empty + 8 * TmaStage(tile), thread_in_wg);
+    }
+  };
   int32_t acc[kWgAccRegs];
 #pragma unroll
   for (int i = 0; i < kWgAccRegs; ++i) acc[i] = 0;
@@ -151,12 +240,15 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
                                    sb + s * kWgStageBytesB);
     // The MMAs of tile kt - 1 are done in this warpgroup: release its stage.
     const int released = TmaTileReleasedAfter(kt);
-    if (released >= 0 && thread_in_wg == 0) MbarArrive(empty + 8 * TmaStage(released));
+    if (released >= 0) release(released);
   }
   wgmma::WgmmaWait<0>(acc);
+  release(args.k_tiles - 1);
 
-  wgmma::StoreAccumulators(acc, c32, args.np, m_tile * kWgTileM + consumer * 64, n_tile * kWgTileN,
-                           thread_in_wg);
+  if (m_tile < args.tiles_m) {
+    wgmma::StoreAccumulators(acc, c32, args.np, m_tile * kWgTileM + consumer * 64,
+                             n_tile * kWgTileN, thread_in_wg);
+  }
 }
 
 // cuTensorMapEncodeTiled is a driver API function; the runtime hands out its address,
@@ -191,34 +283,93 @@ bool EncodeOperandMap(CUtensorMap* map, const int8_t* base, int64_t rows, int64_
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+// Launch configuration of the kCluster instance for `grid` CTAs (cluster dimension
+// set at launch, so one kernel body serves both instances).
+template <int kCluster>
+struct TmaLaunch {
+  cudaLaunchAttribute attribute{};
+  cudaLaunchConfig_t config{};
+
+  TmaLaunch(unsigned grid, cudaStream_t stream) {
+    attribute.id = cudaLaunchAttributeClusterDimension;
+    attribute.val.clusterDim.x = kCluster;
+    attribute.val.clusterDim.y = 1;
+    attribute.val.clusterDim.z = 1;
+    config.gridDim = dim3(grid);
+    config.blockDim = dim3(kTmaThreads);
+    config.dynamicSmemBytes = kTmaSharedBytes;
+    config.stream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = kCluster > 1 ? 1 : 0;  // a plain launch for one CTA per cluster
+  }
+};
+
+template <int kCluster>
+cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, int32_t* c32,
+                      cudaStream_t stream) {
+  if (!S8WgmmaPlanIsValid(plan)) return cudaErrorInvalidValue;
+  const int64_t tiles_m = WgTilesM(plan.mp);
+  const int64_t tiles_n = WgTilesN(plan.np);
+  const int64_t cluster_rows = (tiles_m + kCluster - 1) / kCluster;
+  CUtensorMap map_a, map_w;
+  if (!EncodeOperandMap(&map_a, a, plan.mp, plan.kp, kWgTileM) ||
+      !EncodeOperandMap(&map_w, w, plan.np, plan.kp, TmaWRowsPerCta(kCluster))) {
+    return cudaErrorInvalidValue;
+  }
+  cudaError_t err = cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         kTmaSharedBytes);
+  if (err != cudaSuccess) return err;
+  const TmaKernelArgs args{plan.np, tiles_m, cluster_rows, tiles_n,
+                           static_cast<int>(WgKTiles(plan.kp))};
+  TmaLaunch<kCluster> launch(static_cast<unsigned>(cluster_rows * tiles_n * kCluster), stream);
+  err = cudaLaunchKernelEx(&launch.config, MatMulS8WgmmaTmaKernel<kCluster>, map_a, map_w, c32,
+                           args);
+  if (err != cudaSuccess) return err;
+  return cudaGetLastError();
+}
+
+// The kernel loads, the driver encodes tensor maps, and (clusters) at least one
+// cluster of kCluster CTAs with this much shared memory fits on the device.
+template <int kCluster>
+bool TmaKernelLoads() {
+  cudaFuncAttributes attributes{};
+  if (cudaFuncGetAttributes(&attributes, MatMulS8WgmmaTmaKernel<kCluster>) != cudaSuccess ||
+      EncodeTiledFunction() == nullptr ||
+      cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           kTmaSharedBytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  if constexpr (kCluster == 1) {
+    return true;
+  } else {
+    TmaLaunch<kCluster> launch(kCluster, nullptr);
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, MatMulS8WgmmaTmaKernel<kCluster>,
+                                       &launch.config) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    return clusters > 0;
+  }
+}
+
 }  // namespace
 
 cudaError_t LaunchMatMulS8WgmmaTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w,
                                    int32_t* c32, cudaStream_t stream) {
-  if (!S8WgmmaPlanIsValid(plan)) return cudaErrorInvalidValue;
-  const int64_t tiles_m = WgTilesM(plan.mp);
-  const int64_t tiles_n = WgTilesN(plan.np);
-  CUtensorMap map_a, map_w;
-  if (!EncodeOperandMap(&map_a, a, plan.mp, plan.kp, kWgTileM) ||
-      !EncodeOperandMap(&map_w, w, plan.np, plan.kp, kWgTileN)) {
-    return cudaErrorInvalidValue;
-  }
-  cudaError_t err = cudaFuncSetAttribute(
-      MatMulS8WgmmaTmaKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kTmaSharedBytes);
-  if (err != cudaSuccess) return err;
-  const TmaKernelArgs args{plan.np, tiles_m, tiles_n, static_cast<int>(WgKTiles(plan.kp))};
-  MatMulS8WgmmaTmaKernel<<<static_cast<unsigned>(tiles_m * tiles_n), kTmaThreads, kTmaSharedBytes,
-                           stream>>>(map_a, map_w, c32, args);
-  return cudaGetLastError();
+  return LaunchTma<1>(plan, a, w, c32, stream);
 }
 
-bool S8WgmmaTmaKernelLoads() {
-  cudaFuncAttributes attributes{};
-  if (cudaFuncGetAttributes(&attributes, MatMulS8WgmmaTmaKernel) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return EncodeTiledFunction() != nullptr;
+bool S8WgmmaTmaKernelLoads() { return TmaKernelLoads<1>(); }
+
+cudaError_t LaunchMatMulS8WgmmaTmaMulticast(const S8GemmPlan& plan, const int8_t* a,
+                                            const int8_t* w, int32_t* c32, cudaStream_t stream) {
+  return LaunchTma<2>(plan, a, w, c32, stream);
 }
+
+bool S8WgmmaTmaMulticastKernelLoads() { return TmaKernelLoads<2>(); }
 
 }  // namespace datanode::ops::cuda

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "datanode/ops/random_inputs.h"
@@ -98,6 +99,36 @@ TEST(CudaS8Wgmma, StoredLayoutIsTheHardwareSwizzle) {
     }
   }
   EXPECT_EQ(offsets.size(), static_cast<size_t>(kWgTileN * 8));
+}
+
+// The TMA kernels: each CTA of a cluster writes its part of the W tile (a box of
+// TmaWRowsPerCta rows starting at W row rank * TmaWRowsPerCta) at TmaWPartOffset in
+// every CTA's stage; TMA applies the 128-byte swizzle to the absolute destination
+// address. Together the parts must give exactly the stored layout wgmma reads.
+TEST(CudaS8Wgmma, TmaPartsComposeTheWStage) {
+  for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
+    SCOPED_TRACE("cluster " + std::to_string(cluster));
+    const uint32_t stage_base = 7 * static_cast<uint32_t>(kWgStageBytesB);  // any stage
+    ASSERT_EQ(stage_base % kWgSwizzleAtomBytes, 0u);
+    ASSERT_EQ(TmaWRowsPerCta(cluster) * cluster, kWgTileN);
+    std::set<uint32_t> written;
+    for (int rank = 0; rank < cluster; ++rank) {
+      const uint32_t part = stage_base + TmaWPartOffset(cluster, rank);
+      ASSERT_EQ(part % kWgSwizzleAtomBytes, 0u) << "a part must start on the swizzle grid";
+      for (int box_row = 0; box_row < TmaWRowsPerCta(cluster); ++box_row) {
+        const int tile_row = rank * TmaWRowsPerCta(cluster) + box_row;
+        for (int byte = 0; byte < kWgTileK; ++byte) {
+          const uint32_t tma = Swizzle128B(part + box_row * kWgTileK + byte);
+          const uint32_t wgmma_reads =
+              stage_base + WgSmemOffset(tile_row, byte / 16) + byte % 16;
+          ASSERT_EQ(tma, wgmma_reads) << "rank " << rank << ", W row " << tile_row << ", byte "
+                                      << byte;
+          written.insert(tma);
+        }
+      }
+    }
+    EXPECT_EQ(written.size(), static_cast<size_t>(kWgStageBytesB));
+  }
 }
 
 TEST(CudaS8Wgmma, AccumulatorMapIsThePtxFragment) {

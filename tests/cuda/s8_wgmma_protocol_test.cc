@@ -1,14 +1,18 @@
 // Copyright 2026 The datanode Authors.
 //
-// Runs without a GPU: simulates the mbarrier protocol of the TMA wgmma kernel
-// (ops/cuda/matmul_s8_wgmma_tma.cu) - one producer thread, two consumer warpgroups,
-// kWgStages full/empty barriers, TMA copies and wgmma groups that complete whenever they
-// like - under many random interleavings. The schedule (stages, parities, who releases
-// what and when) comes from the kernel's own protocol functions in
-// matmul_s8_wgmma_layout.h; the mbarrier semantics (arrival count, transaction bytes,
-// phase parity) are modelled here from the PTX ISA. Checked: no deadlock, a consumer
-// only reads a stage that holds exactly the tile it expects, fully landed, and no TMA
-// copy is in flight into a stage while an MMA group may still read it.
+// Runs without a GPU: simulates the mbarrier protocol of the TMA wgmma kernels
+// (ops/cuda/matmul_s8_wgmma_tma.cu) - per CTA one producer thread, two consumer
+// warpgroups and kWgStages full/empty barriers, for clusters of 1 and 2 CTAs whose
+// producers multicast their part of W into every CTA - with TMA copies, remote
+// arrivals and wgmma groups completing whenever they like, under many random
+// interleavings. The schedule (stages, parities, who releases what and when, the
+// producer's tail) comes from the kernel's own protocol functions in
+// matmul_s8_wgmma_layout.h; the mbarrier semantics (arrival count, transaction bytes
+// that may arrive before the expect_tx, phase parity) are modelled here from the PTX
+// ISA. Checked: no deadlock; a consumer only reads a stage that holds exactly the tile
+// it expects, fully landed; no TMA copy is in flight into a stage while an MMA group
+// may still read it; and no CTA exits while a copy into it, a copy it issued, or an
+// arrival on its barriers is still to come.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -58,10 +62,17 @@ struct Mbarrier {
   }
 };
 
-struct Copy {  // one TMA box in flight
+struct Copy {  // one TMA box in flight into one CTA
+  int issuer;  // CTA whose producer issued it
+  int cta;     // destination CTA
   int stage;
   int tile;
   int64_t bytes;
+};
+
+struct Arrival {  // a consumer's remote arrive on an empty barrier, in flight
+  int cta;
+  int stage;
 };
 
 struct Group {  // one committed wgmma group in flight
@@ -78,8 +89,16 @@ struct Consumer {
 
 struct Stage {
   int tile = -1;    // tile whose bytes the stage holds or is receiving
-  int landed = 0;   // boxes of that tile landed (2 = complete)
+  int landed = 0;   // boxes of that tile landed
   int writers = 0;  // TMA boxes in flight into the stage
+};
+
+struct Cta {
+  std::vector<Mbarrier> full, empty;
+  std::vector<Stage> stages;
+  int producer_kt = 0;  // next producer step
+  std::vector<Consumer> consumers;
+  bool exited = false;
 };
 
 // The schedule under test: the kernel's functions, or a deliberately broken variant.
@@ -88,117 +107,180 @@ struct Protocol {
   uint32_t (*empty_parity)(int kt) = [](int kt) { return TmaEmptyParity(kt); };
   uint32_t (*full_parity)(int kt) = [](int kt) { return TmaFullParity(kt); };
   int (*released_after)(int kt) = [](int kt) { return TmaTileReleasedAfter(kt); };
+  int (*producer_steps)(int k_tiles) = [](int k_tiles) { return TmaProducerSteps(k_tiles); };
+  int (*empty_arrivals)(int cluster) = [](int cluster) { return TmaEmptyArrivals(cluster); };
+  bool release_everywhere = true;  // a consumer releases the stage in every CTA
 };
 
-// One run of the protocol for `k_tiles` tiles; returns "" or what went wrong.
-std::string Simulate(int k_tiles, uint64_t seed, const Protocol& protocol = {}) {
+// One run of the protocol for `k_tiles` tiles in a cluster of `cluster` CTAs; returns
+// "" or what went wrong.
+std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& protocol = {}) {
   SplitMix64 rng(seed);
-  std::vector<Mbarrier> full(kWgStages), empty(kWgStages);
-  for (int s = 0; s < kWgStages; ++s) {
-    full[s].Init(kTmaFullArrivals);
-    empty[s].Init(kTmaEmptyArrivals);
+  const int boxes_per_stage = 1 + cluster;  // own A + every CTA's part of W
+  std::vector<Cta> ctas(cluster);
+  for (Cta& cta : ctas) {
+    cta.full.resize(kWgStages);
+    cta.empty.resize(kWgStages);
+    for (int s = 0; s < kWgStages; ++s) {
+      cta.full[s].Init(kTmaFullArrivals);
+      cta.empty[s].Init(protocol.empty_arrivals(cluster));
+    }
+    cta.stages.resize(kWgStages);
+    cta.consumers.resize(kTmaConsumers);
   }
-  std::vector<Stage> stages(kWgStages);
   std::vector<Copy> copies;
-  int producer_kt = 0;
-  std::vector<Consumer> consumers(kTmaConsumers);
+  std::vector<Arrival> arrivals;
 
-  auto readers = [&](int stage) {
+  auto readers = [&](int cta, int stage) {
     int n = 0;
-    for (const Consumer& c : consumers) {
+    for (const Consumer& c : ctas[cta].consumers) {
       for (const Group& g : c.in_flight) n += g.stage == stage;
     }
     return n;
   };
+  auto where = [](int cta, int stage) {
+    return "stage " + std::to_string(stage) + " of CTA " + std::to_string(cta);
+  };
 
   for (int step = 0;; ++step) {
-    if (step > 100000) return "no end after 100000 steps";
-    // Collect the enabled actions: 0 = producer, 1.. = copies, then consumers, then
-    // the completion of each consumer's oldest group.
-    enum Kind { kProducer, kCopyLands, kConsumerStep, kGroupRetires };
+    if (step > 200000) return "no end after 200000 steps";
+    enum Kind { kProducer, kCopyLands, kArrivalLands, kConsumerStep, kGroupRetires, kExit };
     struct Action {
       Kind kind;
+      int cta;
       int index;
     };
     std::vector<Action> enabled;
-    if (producer_kt < k_tiles) {
-      const int s = TmaStage(producer_kt);
-      if (!protocol.producer_waits(producer_kt) ||
-          empty[s].TryWaitParity(protocol.empty_parity(producer_kt))) {
-        enabled.push_back({kProducer, 0});
-      }
+    for (int i = 0; i < static_cast<int>(copies.size()); ++i) enabled.push_back({kCopyLands, 0, i});
+    for (int i = 0; i < static_cast<int>(arrivals.size()); ++i) {
+      enabled.push_back({kArrivalLands, 0, i});
     }
-    for (int i = 0; i < static_cast<int>(copies.size()); ++i) enabled.push_back({kCopyLands, i});
-    for (int c = 0; c < kTmaConsumers; ++c) {
-      const Consumer& con = consumers[c];
-      if (!con.done) {
-        if (con.waiting_one) {
-          if (con.in_flight.size() <= 1) enabled.push_back({kConsumerStep, c});
-        } else if (con.kt == k_tiles) {
-          if (con.in_flight.empty()) enabled.push_back({kConsumerStep, c});  // wait_group 0
-        } else if (full[TmaStage(con.kt)].TryWaitParity(protocol.full_parity(con.kt))) {
-          enabled.push_back({kConsumerStep, c});
+    bool all_exited = true;
+    for (int r = 0; r < cluster; ++r) {
+      const Cta& cta = ctas[r];
+      if (cta.exited) continue;
+      all_exited = false;
+      const bool producer_done = cta.producer_kt == protocol.producer_steps(k_tiles);
+      if (!producer_done) {
+        const int kt = cta.producer_kt;
+        if (!protocol.producer_waits(kt) ||
+            cta.empty[TmaStage(kt)].TryWaitParity(protocol.empty_parity(kt))) {
+          enabled.push_back({kProducer, r, 0});
         }
       }
-      if (!con.in_flight.empty()) enabled.push_back({kGroupRetires, c});
+      bool consumers_done = true;
+      for (int c = 0; c < kTmaConsumers; ++c) {
+        const Consumer& con = cta.consumers[c];
+        consumers_done = consumers_done && con.done;
+        if (!con.done) {
+          if (con.waiting_one) {
+            if (con.in_flight.size() <= 1) enabled.push_back({kConsumerStep, r, c});
+          } else if (con.kt == k_tiles) {
+            if (con.in_flight.empty()) enabled.push_back({kConsumerStep, r, c});  // wait_group 0
+          } else if (cta.full[TmaStage(con.kt)].TryWaitParity(protocol.full_parity(con.kt))) {
+            enabled.push_back({kConsumerStep, r, c});
+          }
+        }
+        if (!con.in_flight.empty()) enabled.push_back({kGroupRetires, r, c});
+      }
+      // Its threads have all returned: the CTA may leave the GPU.
+      if (producer_done && consumers_done) enabled.push_back({kExit, r, 0});
     }
-    bool all_done = producer_kt == k_tiles && copies.empty();
-    for (const Consumer& c : consumers) all_done = all_done && c.done;
-    if (all_done) return "";
+    if (all_exited) {
+      if (!copies.empty() || !arrivals.empty()) return "the kernel ended with work in flight";
+      return "";
+    }
     if (enabled.empty()) {
-      return "deadlock at producer tile " + std::to_string(producer_kt) + ", consumer tiles " +
-             std::to_string(consumers[0].kt) + "/" + std::to_string(consumers[1].kt);
+      std::string state = "deadlock: producer steps";
+      for (const Cta& cta : ctas) state += " " + std::to_string(cta.producer_kt);
+      state += ", consumer tiles";
+      for (const Cta& cta : ctas) {
+        for (const Consumer& c : cta.consumers) state += " " + std::to_string(c.kt);
+      }
+      return state;
     }
 
     const Action act = enabled[rng.Next() % enabled.size()];
     switch (act.kind) {
       case kProducer: {
-        const int s = TmaStage(producer_kt);
-        full[s].ArriveExpectTx(kWgStageBytesA + kWgStageBytesB);
-        if (readers(s) != 0) {
-          return "tile " + std::to_string(producer_kt) + " loads into stage " + std::to_string(s) +
-                 " while an MMA group reads it";
+        Cta& cta = ctas[act.cta];
+        const int kt = cta.producer_kt++;
+        if (!TmaProducerLoads(kt, k_tiles)) break;  // the tail: a wait only
+        const int s = TmaStage(kt);
+        cta.full[s].ArriveExpectTx(kWgStageBytesA + kWgStageBytesB);
+        // The own A box, then this CTA's part of W into every CTA of the cluster.
+        std::vector<Copy> issued = {{act.cta, act.cta, s, kt, kWgStageBytesA}};
+        for (int dst = 0; dst < cluster; ++dst) {
+          issued.push_back({act.cta, dst, s, kt, TmaWRowsPerCta(cluster) * kWgTileK});
         }
-        stages[s].tile = producer_kt;
-        stages[s].landed = 0;
-        stages[s].writers += 2;
-        copies.push_back({s, producer_kt, kWgStageBytesA});
-        copies.push_back({s, producer_kt, kWgStageBytesB});
-        ++producer_kt;
+        for (const Copy& copy : issued) {
+          Cta& to = ctas[copy.cta];
+          if (to.exited) return "a copy targets " + where(copy.cta, s) + " after that CTA exited";
+          if (readers(copy.cta, s) != 0) {
+            return "tile " + std::to_string(kt) + " loads into " + where(copy.cta, s) +
+                   " while an MMA group reads it";
+          }
+          if (to.stages[s].tile != kt) {
+            to.stages[s].tile = kt;
+            to.stages[s].landed = 0;
+          }
+          ++to.stages[s].writers;
+          copies.push_back(copy);
+        }
         break;
       }
       case kCopyLands: {
         const Copy copy = copies[act.index];
         copies.erase(copies.begin() + act.index);
-        if (readers(copy.stage) != 0) {
-          return "a box of tile " + std::to_string(copy.tile) + " lands in stage " +
-                 std::to_string(copy.stage) + " while an MMA group reads it";
+        Cta& to = ctas[copy.cta];
+        if (to.exited) return "a box lands in " + where(copy.cta, copy.stage) + " after it exited";
+        if (readers(copy.cta, copy.stage) != 0) {
+          return "a box of tile " + std::to_string(copy.tile) + " lands in " +
+                 where(copy.cta, copy.stage) + " while an MMA group reads it";
         }
-        Stage& st = stages[copy.stage];
+        Stage& st = to.stages[copy.stage];
         --st.writers;
         if (st.tile == copy.tile) ++st.landed;
-        full[copy.stage].CompleteTx(copy.bytes);
+        to.full[copy.stage].CompleteTx(copy.bytes);
+        break;
+      }
+      case kArrivalLands: {
+        const Arrival arrival = arrivals[act.index];
+        arrivals.erase(arrivals.begin() + act.index);
+        if (ctas[arrival.cta].exited) {
+          return "an arrival on " + where(arrival.cta, arrival.stage) + " after that CTA exited";
+        }
+        ctas[arrival.cta].empty[arrival.stage].Arrive();
         break;
       }
       case kConsumerStep: {
-        Consumer& con = consumers[act.index];
+        Cta& cta = ctas[act.cta];
+        Consumer& con = cta.consumers[act.index];
+        auto release = [&](int tile) -> std::string {
+          for (const Group& g : con.in_flight) {
+            if (g.tile == tile) return "released a stage whose MMAs still run";
+          }
+          for (int dst = 0; dst < cluster; ++dst) {
+            if (protocol.release_everywhere || dst == act.cta) {
+              arrivals.push_back({dst, TmaStage(tile)});
+            }
+          }
+          return "";
+        };
+        std::string error;
         if (con.waiting_one) {
           // Wait for <= 1 group done; release the tile before the one just issued.
           con.waiting_one = false;
           const int released = protocol.released_after(con.kt - 1);
-          if (released >= 0) {
-            for (const Group& g : con.in_flight) {
-              if (g.tile == released) return "released a stage whose MMAs still run";
-            }
-            empty[TmaStage(released)].Arrive();
-          }
+          if (released >= 0) error = release(released);
         } else if (con.kt == k_tiles) {
+          error = release(k_tiles - 1);  // after wait_group 0
           con.done = true;
         } else {
           const int s = TmaStage(con.kt);
-          const Stage& st = stages[s];
-          if (st.tile != con.kt || st.landed != 2 || st.writers != 0) {
-            return "consumer " + std::to_string(act.index) + " reads stage " + std::to_string(s) +
+          const Stage& st = cta.stages[s];
+          if (st.tile != con.kt || st.landed != boxes_per_stage || st.writers != 0) {
+            return "consumer " + std::to_string(act.index) + " reads " + where(act.cta, s) +
                    " for tile " + std::to_string(con.kt) + " but it holds tile " +
                    std::to_string(st.tile) + " with " + std::to_string(st.landed) +
                    " boxes landed, " + std::to_string(st.writers) + " in flight";
@@ -207,10 +289,19 @@ std::string Simulate(int k_tiles, uint64_t seed, const Protocol& protocol = {}) 
           ++con.kt;
           con.waiting_one = true;
         }
+        if (!error.empty()) return error;
         break;
       }
       case kGroupRetires:
-        consumers[act.index].in_flight.pop_front();  // wgmma groups complete in order
+        ctas[act.cta].consumers[act.index].in_flight.pop_front();  // groups retire in order
+        break;
+      case kExit:
+        for (const Copy& copy : copies) {
+          if (copy.issuer == act.cta) {
+            return "CTA " + std::to_string(act.cta) + " exits with a copy it issued in flight";
+          }
+        }
+        ctas[act.cta].exited = true;
         break;
     }
   }
@@ -218,36 +309,56 @@ std::string Simulate(int k_tiles, uint64_t seed, const Protocol& protocol = {}) 
 
 TEST(CudaS8WgmmaProtocol, RandomInterleavingsNeverDeadlockOrRace) {
   int runs = 0;
-  for (int k_tiles : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33}) {
-    for (uint64_t seed = 0; seed < 300; ++seed) {
-      ASSERT_EQ(Simulate(k_tiles, seed * 131 + k_tiles), "")
-          << "k_tiles " << k_tiles << ", seed " << seed;
-      ++runs;
+  for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
+    for (int k_tiles : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33}) {
+      for (uint64_t seed = 0; seed < 300; ++seed) {
+        ASSERT_EQ(Simulate(cluster, k_tiles, seed * 131 + k_tiles), "")
+            << "cluster " << cluster << ", k_tiles " << k_tiles << ", seed " << seed;
+        ++runs;
+      }
     }
   }
-  EXPECT_EQ(runs, 3000);
+  EXPECT_EQ(runs, 6000);
 }
 
 // The simulation can fail: broken variants of the schedule are caught.
 TEST(CudaS8WgmmaProtocol, BrokenSchedulesAreCaught) {
-  auto fails_somewhere = [](const Protocol& protocol) {
+  // 9 k tiles wrap the ring twice (stale stages, parities); 2 leave stages unused (the
+  // tail's job is visible).
+  auto fails_somewhere = [](int cluster, const Protocol& protocol) {
     for (uint64_t seed = 0; seed < 300; ++seed) {
-      if (!Simulate(9, seed, protocol).empty()) return true;
+      for (int k_tiles : {9, 2}) {
+        if (!Simulate(cluster, k_tiles, seed, protocol).empty()) return true;
+      }
     }
     return false;
   };
-  Protocol no_wait;  // the producer reloads a stage without waiting for its release
-  no_wait.producer_waits = [](int) { return false; };
-  EXPECT_TRUE(fails_somewhere(no_wait));
-  Protocol early_release;  // a consumer releases the stage its MMAs just started on
-  early_release.released_after = [](int kt) { return kt; };
-  EXPECT_TRUE(fails_somewhere(early_release));
-  Protocol stale_full;  // consumers always wait on the first round's parity
-  stale_full.full_parity = [](int) { return 0u; };
-  EXPECT_TRUE(fails_somewhere(stale_full));
-  Protocol wrong_empty;  // the producer waits on the wrong round of empty
-  wrong_empty.empty_parity = [](int kt) { return TmaEmptyParity(kt) ^ 1u; };
-  EXPECT_TRUE(fails_somewhere(wrong_empty));
+  for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
+    SCOPED_TRACE("cluster " + std::to_string(cluster));
+    Protocol no_wait;  // the producer reloads a stage without waiting for its release
+    no_wait.producer_waits = [](int) { return false; };
+    EXPECT_TRUE(fails_somewhere(cluster, no_wait));
+    Protocol early_release;  // a consumer releases the stage its MMAs just started on
+    early_release.released_after = [](int kt) { return kt; };
+    EXPECT_TRUE(fails_somewhere(cluster, early_release));
+    Protocol stale_full;  // consumers always wait on the first round's parity
+    stale_full.full_parity = [](int) { return 0u; };
+    EXPECT_TRUE(fails_somewhere(cluster, stale_full));
+    Protocol wrong_empty;  // the producer waits on the wrong round of empty
+    wrong_empty.empty_parity = [](int kt) { return TmaEmptyParity(kt) ^ 1u; };
+    EXPECT_TRUE(fails_somewhere(cluster, wrong_empty));
+  }
+  // Cluster-only mistakes.
+  Protocol no_tail;  // the producer leaves after its last load
+  no_tail.producer_steps = [](int k_tiles) { return k_tiles; };
+  EXPECT_TRUE(fails_somewhere(2, no_tail));
+  Protocol local_release;  // consumers release only their own CTA's stage
+  local_release.release_everywhere = false;
+  local_release.empty_arrivals = [](int) { return kTmaConsumers; };
+  EXPECT_TRUE(fails_somewhere(2, local_release));
+  Protocol cta_count;  // empty barriers count one CTA's consumers only
+  cta_count.empty_arrivals = [](int) { return kTmaConsumers; };
+  EXPECT_TRUE(fails_somewhere(2, cta_count));
 }
 
 }  // namespace
