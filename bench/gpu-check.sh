@@ -159,5 +159,6 @@ result=$results_dir/cuda-${gpu:-unknown}-$(date -u +%Y%m%d).txt
   cat "$bench_out"
 } > "$result"
 say "results written to ${result#$ROOT/}"
+say "$(grep -m1 '^acceptance:' "$bench_out" || echo 'acceptance: no line from bench_cuda')"
 (( status == 0 )) && say "OK" || say "FAILED (see $LOG)"
 exit $status
