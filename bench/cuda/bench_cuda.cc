@@ -3,10 +3,10 @@
 // bench_cuda: the exact s8 tensor-core GEMM against cuBLASLt on the same device,
 // device-resident operands, kernel time only. "exact" is the kernel the CUDA backend
 // would run for the shape: on compute capability 9.0, when the plan says it pays, the
-// Hopper wgmma kernel with TMA loads (ops/cuda/matmul_s8_wgmma_tma.cu; the backend's
-// first choice when its start-up check passes), else the mma.sync kernel
-// (ops/cuda/matmul_s8_mma.cu). The mma.sync kernel and each wgmma kernel that passed its
-// check (kWgmmaKernels) are also timed in columns of their own. Baselines:
+// first Hopper wgmma kernel of kWgmmaKernels (ops/cuda/matmul_s8_wgmma.cuh) that passes
+// the backend's start-up check, else the mma.sync kernel (ops/cuda/matmul_s8_mma.cu).
+// The mma.sync kernel and each wgmma kernel that passed its check are also timed in
+// columns of their own. Baselines:
 //   - cuBLASLt s8 x s8 -> s32 (CUDA_R_8I -> CUDA_R_32I, CUBLAS_COMPUTE_32I), the
 //     integer baseline, whose output must equal ours byte for byte (checked);
 //   - cuBLASLt bf16 x bf16 -> bf16 (CUBLAS_COMPUTE_32F), what a float stack would use.
@@ -19,6 +19,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -344,9 +345,14 @@ int Main(int argc, char** argv) {
   for (int64_t nk : {4096, 8192}) {
     for (int64_t m : {1, 2, 4, 8, 16, 32, 64}) shapes.push_back({m, nk, nk});
   }
-  std::printf("%6s %6s %6s | %-20s %12s | %12s %8s | %12s %8s | %14s", "M", "N", "K", "path",
+  int name_width = 14;
+  for (const WgmmaKernel& kernel : kWgmmaKernels) {
+    name_width = std::max(name_width, static_cast<int>(std::strlen(kernel.name)));
+  }
+  std::printf("%6s %6s %6s | %-*s %12s | %12s %8s | %12s %8s | %14s", "M", "N", "K", name_width,
+              "path",
               "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio", "mma.sync TOP/s");
-  for (const WgmmaKernel& kernel : kWgmmaKernels) std::printf(" %20s", kernel.name);
+  for (const WgmmaKernel& kernel : kWgmmaKernels) std::printf(" %*s", name_width, kernel.name);
   std::printf(" | s32 bytes\n");
   bool all_match = true;
   Row acceptance{};
@@ -354,11 +360,11 @@ int Main(int argc, char** argv) {
     const Row r = RunShape(lt, stream, props.multiProcessorCount, s[0], s[1], s[2], workspace,
                            workspace_bytes);
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf("%6lld %6lld %6lld | %-20s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f",
+    std::printf("%6lld %6lld %6lld | %-*s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f",
                 static_cast<long long>(r.m), static_cast<long long>(r.n),
-                static_cast<long long>(r.k), r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
+                static_cast<long long>(r.k), name_width, r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
                 r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma);
-    for (double tops : r.wgmma) std::printf(" %20.1f", tops);
+    for (double tops : r.wgmma) std::printf(" %*.1f", name_width, tops);
     std::printf(" | %s\n", r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
     std::fflush(stdout);
     if (r.lt_s8 > 0 && !r.match) all_match = false;

@@ -51,6 +51,10 @@ struct S8GemmPlan {
   int64_t k_tiles = 0;            // kp / kS8TileK
   int64_t k_tiles_per_split = 0;  // each split-K slice covers this many k tiles
   int splits = 1;                 // grid z; > 1 means C32 is zeroed and atomically summed
+  // Persistent kernels (matmul_s8_wgmma.cuh) launch at most this many CTAs, each
+  // looping over output tiles; 0 = as many as fit on the device at once. Tests and the
+  // start-up check set it small so that every CTA gets several tiles.
+  int64_t persistent_ctas = 0;
 };
 
 // Chooses the tile configuration and split-K for a GEMM of m x n x k on a device with

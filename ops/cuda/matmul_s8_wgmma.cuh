@@ -50,6 +50,15 @@ bool S8WgmmaTmaKernelLoads();
 cudaError_t LaunchMatMulS8WgmmaTmaMulticast(const S8GemmPlan& plan, const int8_t* a,
                                             const int8_t* w, int32_t* c32, cudaStream_t stream);
 
+// The multicast kernel launched persistently: at most as many clusters as fit on the
+// device at once (or plan.persistent_ctas / 2, when set), each looping over output
+// tiles, so its TMA loads for the next tile run while it stores the last one and no
+// CTA launch or pipeline fill sits between tiles. Same operands, result and errors;
+// cudaErrorInvalidConfiguration when no cluster fits.
+cudaError_t LaunchMatMulS8WgmmaTmaMulticastPersistent(const S8GemmPlan& plan, const int8_t* a,
+                                                      const int8_t* w, int32_t* c32,
+                                                      cudaStream_t stream);
+
 // S8WgmmaTmaKernelLoads, and a two-CTA cluster of the kernel fits on the device.
 bool S8WgmmaTmaMulticastKernelLoads();
 
@@ -64,6 +73,8 @@ struct WgmmaKernel {
   bool (*loads)();
 };
 inline constexpr WgmmaKernel kWgmmaKernels[] = {
+    {"wgmma+TMA-multicast-persistent", &LaunchMatMulS8WgmmaTmaMulticastPersistent,
+     &S8WgmmaTmaMulticastKernelLoads},
     {"wgmma+TMA-multicast", &LaunchMatMulS8WgmmaTmaMulticast, &S8WgmmaTmaMulticastKernelLoads},
     {"wgmma+TMA", &LaunchMatMulS8WgmmaTma, &S8WgmmaTmaKernelLoads},
     {"wgmma+cp.async", &LaunchMatMulS8Wgmma, &S8WgmmaKernelLoads}};

@@ -26,6 +26,11 @@ cudaError_t LaunchMatMulS8WgmmaTmaMulticast(const S8GemmPlan&, const int8_t*, co
   return cudaErrorNoKernelImageForDevice;
 }
 
+cudaError_t LaunchMatMulS8WgmmaTmaMulticastPersistent(const S8GemmPlan&, const int8_t*,
+                                                      const int8_t*, int32_t*, cudaStream_t) {
+  return cudaErrorNoKernelImageForDevice;
+}
+
 bool S8WgmmaTmaMulticastKernelLoads() { return false; }
 
 }  // namespace datanode::ops::cuda

@@ -121,24 +121,34 @@ DN_HD constexpr int TmaWRowsPerCta(int cluster) { return kWgTileN / cluster; }
 DN_HD constexpr uint32_t TmaWPartOffset(int cluster, int rank) {
   return static_cast<uint32_t>(rank * TmaWRowsPerCta(cluster) * kWgTileK);
 }
-DN_HD constexpr int TmaStage(int kt) { return kt % kWgStages; }
+// Tiles are counted per CTA across all its output tiles: a persistent CTA's i-th
+// output tile has k tiles i * k_tiles ... (i + 1) * k_tiles - 1 in this sequence, so the
+// ring and its parities simply continue from one output tile to the next.
+DN_HD constexpr int TmaStage(int64_t kt) { return static_cast<int>(kt % kWgStages); }
 // Consumers wait on full[TmaStage(kt)] for round kt / kWgStages.
-DN_HD constexpr uint32_t TmaFullParity(int kt) {
+DN_HD constexpr uint32_t TmaFullParity(int64_t kt) {
   return static_cast<uint32_t>((kt / kWgStages) & 1);
 }
-// The producer runs steps 0 .. TmaProducerSteps - 1; step kt loads tile kt while kt <
-// k_tiles. From step kWgStages on it first waits on empty[TmaStage(kt)] for the
-// consumers' release of tile kt - kWgStages (round kt / kWgStages - 1).
-DN_HD constexpr int TmaProducerSteps(int k_tiles) { return k_tiles + kWgStages; }
-DN_HD constexpr bool TmaProducerLoads(int kt, int k_tiles) { return kt < k_tiles; }
-DN_HD constexpr bool TmaProducerWaits(int kt) { return kt >= kWgStages; }
-DN_HD constexpr uint32_t TmaEmptyParity(int kt) {
+// The producer runs steps 0 .. TmaProducerSteps - 1 for a CTA with `total` k tiles;
+// step kt loads tile kt while kt < total. From step kWgStages on it first waits on
+// empty[TmaStage(kt)] for the consumers' release of tile kt - kWgStages (round
+// kt / kWgStages - 1).
+DN_HD constexpr int64_t TmaProducerSteps(int64_t total) { return total + kWgStages; }
+DN_HD constexpr bool TmaProducerLoads(int64_t kt, int64_t total) { return kt < total; }
+DN_HD constexpr bool TmaProducerWaits(int64_t kt) { return kt >= kWgStages; }
+DN_HD constexpr uint32_t TmaEmptyParity(int64_t kt) {
   return static_cast<uint32_t>(((kt / kWgStages) - 1) & 1);
 }
-// Once a consumer's MMAs of tile kt are issued and those of tile kt - 1 are done (wait
-// for at most one group in flight), it releases tile kt - 1's stage (none for kt = 0);
-// after the loop it waits for all its MMAs and releases the last tile.
-DN_HD constexpr int TmaTileReleasedAfter(int kt) { return kt - 1; }
+// Within an output tile: once a consumer's MMAs of its k tile j are issued and those of
+// k tile j - 1 are done (wait for at most one group in flight), it releases k tile
+// TmaTileReleasedAfter(j) = j - 1 (none for j = 0); after the tile's last k tile it
+// waits for all its MMAs and releases that one, before the epilogue.
+DN_HD constexpr int64_t TmaTileReleasedAfter(int64_t kt) { return kt - 1; }
+// Output tiles of a persistent CTA: work items first, first + stride, ... below
+// `items`.
+DN_HD constexpr int64_t TmaWorkItems(int64_t first, int64_t stride, int64_t items) {
+  return first < items ? (items - first + stride - 1) / stride : 0;
+}
 
 }  // namespace datanode::ops::cuda
 

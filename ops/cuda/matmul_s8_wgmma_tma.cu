@@ -4,7 +4,9 @@
 // matmul_s8_wgmma.cuh, layout and mbarrier protocol in matmul_s8_wgmma_layout.h).
 // Compiled for sm_90a only. One kernel template, two instances: kCluster = 1 (each CTA
 // loads its own operands) and kCluster = 2 (a thread-block cluster of two CTAs on
-// vertically adjacent tiles shares the W tile through TMA multicast).
+// vertically adjacent tiles shares the W tile through TMA multicast). Each cluster
+// loops over work items (one per kCluster vertically adjacent tiles); launched with a
+// cluster per item, or persistently with only as many clusters as fit on the GPU.
 //
 // One CTA of 384 threads computes a 128 x 256 tile of C32:
 //   - warpgroup 0 is the producer: one thread issues cp.async.bulk.tensor (TMA) copies
@@ -30,7 +32,8 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
-#include <mutex>
+#include <algorithm>
+#include <atomic>
 
 #include "ops/cuda/matmul_s8_wgmma.cuh"
 #include "ops/cuda/wgmma_ptx.cuh"
@@ -148,8 +151,18 @@ struct TmaKernelArgs {
   int64_t tiles_m;
   int64_t cluster_rows;  // ceil(tiles_m / kCluster): rows of clusters
   int64_t tiles_n;
+  int64_t work_items;  // cluster_rows * tiles_n: one per cluster-sized group of tiles
   int k_tiles;
 };
+
+// Work item -> this CTA's output tile (m_tile may be tiles_m: a tile past the last row,
+// see below) in the raster order of the mma.sync kernel.
+__device__ __forceinline__ void WorkTile(const TmaKernelArgs& args, int64_t work, int kCluster,
+                                         uint32_t rank, int64_t* m_tile, int64_t* n_tile) {
+  int64_t cluster_row;
+  TileCoords(work, args.cluster_rows, args.tiles_n, &cluster_row, n_tile);
+  *m_tile = cluster_row * kCluster + rank;
+}
 
 template <int kCluster>
 __global__ void __launch_bounds__(kTmaThreads, 1)
@@ -183,28 +196,36 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     ClusterSync();
   }
 
-  // The clusters walk the tile grid in the raster order of the mma.sync kernel; CTA
-  // `rank` of a cluster takes the rank-th of its kCluster vertically adjacent tiles.
-  // When tiles_m is odd the last row of clusters has one tile too many: that CTA
-  // still loads (A rows of the last real tile) and multicasts its part of W for its
-  // partner, but stores nothing.
-  int64_t cluster_row, n_tile;
-  TileCoords(blockIdx.x / kCluster, args.cluster_rows, args.tiles_n, &cluster_row, &n_tile);
-  const int64_t m_tile = cluster_row * kCluster + rank;
+  // Cluster c of the grid takes work items c, c + clusters, ... (one item when the
+  // grid covers them all; several in a persistent launch). Both CTAs of a cluster see
+  // the same items; CTA `rank` takes the rank-th of the item's kCluster vertically
+  // adjacent tiles. When tiles_m is odd, the last row of items has one tile too many:
+  // that CTA still loads (A rows of the last real tile) and multicasts its part of W
+  // for its partner, but stores nothing.
+  const int64_t first_work = blockIdx.x / kCluster;
+  const int64_t work_stride = gridDim.x / kCluster;
+  const int64_t items = TmaWorkItems(first_work, work_stride, args.work_items);
+  const int64_t total_k_tiles = items * args.k_tiles;  // this CTA's k tile sequence
   const int warpgroup = threadIdx.x / 128;
 
   if (warpgroup == 0) {
     // Producer: one thread; the other 127 have nothing to do and leave.
     if (threadIdx.x != 0) return;
-    const int32_t a_row =
-        static_cast<int32_t>((m_tile < args.tiles_m ? m_tile : args.tiles_m - 1) * kWgTileM);
-    const int32_t w_row =
-        static_cast<int32_t>(n_tile * kWgTileN + rank * TmaWRowsPerCta(kCluster));
     const uint32_t w_part = TmaWPartOffset(kCluster, static_cast<int>(rank));
-    for (int kt = 0; kt < TmaProducerSteps(args.k_tiles); ++kt) {
-      const int s = TmaStage(kt);
-      if (TmaProducerWaits(kt)) MbarWait(empty + 8 * s, TmaEmptyParity(kt));
-      if (!TmaProducerLoads(kt, args.k_tiles)) continue;  // the tail: waits only
+    int32_t a_row = 0, w_row = 0;
+    for (int64_t it = 0; it < TmaProducerSteps(total_k_tiles); ++it) {
+      const int s = TmaStage(it);
+      if (TmaProducerWaits(it)) MbarWait(empty + 8 * s, TmaEmptyParity(it));
+      if (!TmaProducerLoads(it, total_k_tiles)) continue;  // the tail: waits only
+      const int kt = static_cast<int>(it % args.k_tiles);
+      if (kt == 0) {  // a new output tile
+        int64_t m_tile, n_tile;
+        WorkTile(args, first_work + it / args.k_tiles * work_stride, kCluster, rank, &m_tile,
+                 &n_tile);
+        a_row = static_cast<int32_t>((m_tile < args.tiles_m ? m_tile : args.tiles_m - 1) *
+                                     kWgTileM);
+        w_row = static_cast<int32_t>(n_tile * kWgTileN + rank * TmaWRowsPerCta(kCluster));
+      }
       MbarArriveExpectTx(full + 8 * s, kTmaStageBytes);
       TmaLoad2d(sa + s * kWgStageBytesA, &map_a, kt * kWgTileK, a_row, full + 8 * s);
       if constexpr (kCluster == 1) {
@@ -222,7 +243,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
   static_assert(kTmaThreads == 128 * (1 + kTmaConsumers), "one producer warpgroup");
   const int thread_in_wg = threadIdx.x % 128;
   // Thread r < kCluster of the warpgroup releases a stage in CTA r of the cluster.
-  const auto release = [&](int tile) {
+  const auto release = [&](int64_t tile) {
     if constexpr (kCluster == 1) {
       if (thread_in_wg == 0) MbarArrive(empty + 8 * TmaStage(tile));
     } else {
@@ -230,24 +251,29 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     }
   };
   int32_t acc[kWgAccRegs];
+  int64_t it = 0;  // position in this CTA's k tile sequence
+  for (int64_t item = 0; item < items; ++item) {
 #pragma unroll
-  for (int i = 0; i < kWgAccRegs; ++i) acc[i] = 0;
+    for (int i = 0; i < kWgAccRegs; ++i) acc[i] = 0;
+    for (int kt = 0; kt < args.k_tiles; ++kt, ++it) {
+      const int s = TmaStage(it);
+      MbarWait(full + 8 * s, TmaFullParity(it));
+      wgmma::MmaStageKeepOneInFlight(acc,
+                                     sa + s * kWgStageBytesA + WgWarpgroupRowOffset(consumer),
+                                     sb + s * kWgStageBytesB);
+      // The MMAs of the previous k tile are done in this warpgroup: release its stage.
+      const int64_t released = TmaTileReleasedAfter(kt);
+      if (released >= 0) release(it - kt + released);
+    }
+    wgmma::WgmmaWait<0>(acc);
+    release(it - 1);
 
-  for (int kt = 0; kt < args.k_tiles; ++kt) {
-    const int s = TmaStage(kt);
-    MbarWait(full + 8 * s, TmaFullParity(kt));
-    wgmma::MmaStageKeepOneInFlight(acc, sa + s * kWgStageBytesA + WgWarpgroupRowOffset(consumer),
-                                   sb + s * kWgStageBytesB);
-    // The MMAs of tile kt - 1 are done in this warpgroup: release its stage.
-    const int released = TmaTileReleasedAfter(kt);
-    if (released >= 0) release(released);
-  }
-  wgmma::WgmmaWait<0>(acc);
-  release(args.k_tiles - 1);
-
-  if (m_tile < args.tiles_m) {
-    wgmma::StoreAccumulators(acc, c32, args.np, m_tile * kWgTileM + consumer * 64,
-                             n_tile * kWgTileN, thread_in_wg);
+    int64_t m_tile, n_tile;
+    WorkTile(args, first_work + item * work_stride, kCluster, rank, &m_tile, &n_tile);
+    if (m_tile < args.tiles_m) {
+      wgmma::StoreAccumulators(acc, c32, args.np, m_tile * kWgTileM + consumer * 64,
+                               n_tile * kWgTileN, thread_in_wg);
+    }
   }
 }
 
@@ -304,13 +330,64 @@ struct TmaLaunch {
   }
 };
 
+// Clusters of the kCluster instance that fit on the current device at once (0 when the
+// query fails). Asked once per device: the answer does not change.
 template <int kCluster>
+int64_t ResidentClusters() {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int64_t> cached[kMaxDevices] = {};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  int64_t clusters = cached[device].load(std::memory_order_relaxed);
+  if (clusters > 0) return clusters;
+  int count = 0;
+  cudaError_t err = cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         kTmaSharedBytes);
+  if constexpr (kCluster == 1) {
+    int per_sm = 0, sms = 0;
+    if (err == cudaSuccess) {
+      err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, MatMulS8WgmmaTmaKernel<1>,
+                                                          kTmaThreads, kTmaSharedBytes);
+    }
+    if (err == cudaSuccess) {
+      err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    }
+    count = per_sm * sms;
+  } else {
+    TmaLaunch<kCluster> launch(kCluster, nullptr);
+    if (err == cudaSuccess) {
+      err = cudaOccupancyMaxActiveClusters(&count, MatMulS8WgmmaTmaKernel<kCluster>,
+                                           &launch.config);
+    }
+  }
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  cached[device].store(count, std::memory_order_relaxed);
+  return count;
+}
+
+template <int kCluster, bool kPersistent>
 cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, int32_t* c32,
                       cudaStream_t stream) {
   if (!S8WgmmaPlanIsValid(plan)) return cudaErrorInvalidValue;
   const int64_t tiles_m = WgTilesM(plan.mp);
   const int64_t tiles_n = WgTilesN(plan.np);
   const int64_t cluster_rows = (tiles_m + kCluster - 1) / kCluster;
+  const int64_t work_items = cluster_rows * tiles_n;
+  int64_t clusters = work_items;
+  if constexpr (kPersistent) {
+    const int64_t resident = plan.persistent_ctas > 0
+                                 ? std::max<int64_t>(plan.persistent_ctas / kCluster, 1)
+                                 : ResidentClusters<kCluster>();
+    if (resident <= 0) return cudaErrorInvalidConfiguration;  // no cluster fits
+    clusters = std::min(clusters, resident);
+  }
   CUtensorMap map_a, map_w;
   if (!EncodeOperandMap(&map_a, a, plan.mp, plan.kp, kWgTileM) ||
       !EncodeOperandMap(&map_w, w, plan.np, plan.kp, TmaWRowsPerCta(kCluster))) {
@@ -320,9 +397,9 @@ cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, 
                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          kTmaSharedBytes);
   if (err != cudaSuccess) return err;
-  const TmaKernelArgs args{plan.np, tiles_m, cluster_rows, tiles_n,
-                           static_cast<int>(WgKTiles(plan.kp))};
-  TmaLaunch<kCluster> launch(static_cast<unsigned>(cluster_rows * tiles_n * kCluster), stream);
+  const TmaKernelArgs args{plan.np,    tiles_m, cluster_rows, tiles_n,
+                           work_items, static_cast<int>(WgKTiles(plan.kp))};
+  TmaLaunch<kCluster> launch(static_cast<unsigned>(clusters * kCluster), stream);
   err = cudaLaunchKernelEx(&launch.config, MatMulS8WgmmaTmaKernel<kCluster>, map_a, map_w, c32,
                            args);
   if (err != cudaSuccess) return err;
@@ -335,39 +412,31 @@ template <int kCluster>
 bool TmaKernelLoads() {
   cudaFuncAttributes attributes{};
   if (cudaFuncGetAttributes(&attributes, MatMulS8WgmmaTmaKernel<kCluster>) != cudaSuccess ||
-      EncodeTiledFunction() == nullptr ||
-      cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
-                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           kTmaSharedBytes) != cudaSuccess) {
+      EncodeTiledFunction() == nullptr) {
     (void)cudaGetLastError();
     return false;
   }
-  if constexpr (kCluster == 1) {
-    return true;
-  } else {
-    TmaLaunch<kCluster> launch(kCluster, nullptr);
-    int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, MatMulS8WgmmaTmaKernel<kCluster>,
-                                       &launch.config) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return false;
-    }
-    return clusters > 0;
-  }
+  return ResidentClusters<kCluster>() > 0;
 }
 
 }  // namespace
 
 cudaError_t LaunchMatMulS8WgmmaTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w,
                                    int32_t* c32, cudaStream_t stream) {
-  return LaunchTma<1>(plan, a, w, c32, stream);
+  return LaunchTma<1, false>(plan, a, w, c32, stream);
 }
 
 bool S8WgmmaTmaKernelLoads() { return TmaKernelLoads<1>(); }
 
 cudaError_t LaunchMatMulS8WgmmaTmaMulticast(const S8GemmPlan& plan, const int8_t* a,
                                             const int8_t* w, int32_t* c32, cudaStream_t stream) {
-  return LaunchTma<2>(plan, a, w, c32, stream);
+  return LaunchTma<2, false>(plan, a, w, c32, stream);
+}
+
+cudaError_t LaunchMatMulS8WgmmaTmaMulticastPersistent(const S8GemmPlan& plan, const int8_t* a,
+                                                      const int8_t* w, int32_t* c32,
+                                                      cudaStream_t stream) {
+  return LaunchTma<2, true>(plan, a, w, c32, stream);
 }
 
 bool S8WgmmaTmaMulticastKernelLoads() { return TmaKernelLoads<2>(); }

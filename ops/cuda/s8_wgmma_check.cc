@@ -42,8 +42,10 @@ absl::Status CheckShape(const WgmmaKernel& kernel, DevicePool& pool, cudaStream_
   reference::MatMulS8S32(in.Args(), in.w);  // in.out now holds the oracle's bytes
 
   // The check shapes are too small for S8WgmmaPays to pick wgmma, so ask for 128-row
-  // tiles explicitly.
-  const S8GemmPlan plan = PlanS8GemmWith128RowTiles(m, n, k, /*sm_count=*/1);
+  // tiles explicitly; persistent kernels get one 2-CTA cluster, so each CTA loops over
+  // every output tile of the shape.
+  S8GemmPlan plan = PlanS8GemmWith128RowTiles(m, n, k, /*sm_count=*/1);
+  plan.persistent_ctas = 2;
   std::vector<uint8_t> a(static_cast<size_t>(plan.mp * plan.kp));
   std::vector<uint8_t> w(static_cast<size_t>(plan.np * plan.kp));
   PackPaddedRows(in.a.data(), m, k, plan.mp, plan.kp, a.data());
@@ -98,12 +100,15 @@ absl::Status CheckOnCurrentDevice(const WgmmaKernel& kernel) {
   DevicePool pool(/*max_cached_bytes=*/0);  // every buffer freed on return
   OwnedStream stream;
   RETURN_IF_ERROR(stream.Create());
-  // 256 x 384 x 320: 2 x 2 CTAs, the second N tile half outside np (zero-filled), the
-  // last K tile half outside kp. 128 x 256 x 1000: eight K tiles wrap the 4-stage ring.
-  // 200 x 130 x 64: rows past m, one k tile only.
+  // 256 x 384 x 320: 2 x 2 tiles, the second N tile half outside np (zero-filled), the
+  // last K tile half outside kp. 128 x 256 x 1000: eight K tiles wrap the 4-stage ring;
+  // one tile row (odd: a 2-CTA cluster's second CTA stores nothing). 200 x 130 x 64:
+  // rows past m, one k tile only. 384 x 600 x 700: 3 x 3 tiles (odd rows again), six
+  // k tiles each, so a persistent CTA's ring runs on across output tiles.
   RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 256, 384, 320, 90));
   RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 128, 256, 1000, 91));
   RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 200, 130, 64, 92));
+  RETURN_IF_ERROR(CheckShape(kernel, pool, stream.get(), 384, 600, 700, 93));
   return absl::OkStatus();
 }
 

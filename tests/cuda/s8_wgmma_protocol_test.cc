@@ -81,8 +81,9 @@ struct Group {  // one committed wgmma group in flight
 };
 
 struct Consumer {
-  int kt = 0;                // next tile to consume
-  bool waiting_one = false;  // issued tile kt-1's group, in its wait for <= 1 in flight
+  int64_t it = 0;            // next k tile to consume, in the CTA's sequence
+  bool waiting_one = false;  // issued tile it-1's group, in its wait for <= 1 in flight
+  bool draining = false;     // after an output tile's last k tile, in wait_group 0
   bool done = false;
   std::deque<Group> in_flight;
 };
@@ -103,18 +104,24 @@ struct Cta {
 
 // The schedule under test: the kernel's functions, or a deliberately broken variant.
 struct Protocol {
-  bool (*producer_waits)(int kt) = [](int kt) { return TmaProducerWaits(kt); };
-  uint32_t (*empty_parity)(int kt) = [](int kt) { return TmaEmptyParity(kt); };
-  uint32_t (*full_parity)(int kt) = [](int kt) { return TmaFullParity(kt); };
-  int (*released_after)(int kt) = [](int kt) { return TmaTileReleasedAfter(kt); };
-  int (*producer_steps)(int k_tiles) = [](int k_tiles) { return TmaProducerSteps(k_tiles); };
+  bool (*producer_waits)(int64_t kt) = [](int64_t kt) { return TmaProducerWaits(kt); };
+  uint32_t (*empty_parity)(int64_t kt) = [](int64_t kt) { return TmaEmptyParity(kt); };
+  uint32_t (*full_parity)(int64_t kt) = [](int64_t kt) { return TmaFullParity(kt); };
+  int64_t (*released_after)(int64_t kt) = [](int64_t kt) { return TmaTileReleasedAfter(kt); };
+  int64_t (*producer_steps)(int64_t total) = [](int64_t total) { return TmaProducerSteps(total); };
+  // Position of k tile `it` (of output tiles of k_tiles each) in the ring's sequence.
+  int64_t (*sequence)(int64_t it, int k_tiles) = [](int64_t it, int) { return it; };
   int (*empty_arrivals)(int cluster) = [](int cluster) { return TmaEmptyArrivals(cluster); };
   bool release_everywhere = true;  // a consumer releases the stage in every CTA
 };
 
-// One run of the protocol for `k_tiles` tiles in a cluster of `cluster` CTAs; returns
-// "" or what went wrong.
-std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& protocol = {}) {
+// One run of the protocol in a cluster of `cluster` CTAs, each computing `items` output
+// tiles (a persistent launch when > 1) of `k_tiles` k tiles; returns "" or what went
+// wrong.
+std::string Simulate(int cluster, int items, int k_tiles, uint64_t seed,
+                     const Protocol& protocol = {}) {
+  const int64_t total = static_cast<int64_t>(items) * k_tiles;
+  const auto seq = [&](int64_t it) { return protocol.sequence(it, k_tiles); };
   SplitMix64 rng(seed);
   const int boxes_per_stage = 1 + cluster;  // own A + every CTA's part of W
   std::vector<Cta> ctas(cluster);
@@ -160,9 +167,9 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
       const Cta& cta = ctas[r];
       if (cta.exited) continue;
       all_exited = false;
-      const bool producer_done = cta.producer_kt == protocol.producer_steps(k_tiles);
+      const bool producer_done = cta.producer_kt == protocol.producer_steps(total);
       if (!producer_done) {
-        const int kt = cta.producer_kt;
+        const int64_t kt = seq(cta.producer_kt);
         if (!protocol.producer_waits(kt) ||
             cta.empty[TmaStage(kt)].TryWaitParity(protocol.empty_parity(kt))) {
           enabled.push_back({kProducer, r, 0});
@@ -175,9 +182,10 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
         if (!con.done) {
           if (con.waiting_one) {
             if (con.in_flight.size() <= 1) enabled.push_back({kConsumerStep, r, c});
-          } else if (con.kt == k_tiles) {
+          } else if (con.draining) {
             if (con.in_flight.empty()) enabled.push_back({kConsumerStep, r, c});  // wait_group 0
-          } else if (cta.full[TmaStage(con.kt)].TryWaitParity(protocol.full_parity(con.kt))) {
+          } else if (cta.full[TmaStage(seq(con.it))].TryWaitParity(
+                         protocol.full_parity(seq(con.it)))) {
             enabled.push_back({kConsumerStep, r, c});
           }
         }
@@ -195,7 +203,7 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
       for (const Cta& cta : ctas) state += " " + std::to_string(cta.producer_kt);
       state += ", consumer tiles";
       for (const Cta& cta : ctas) {
-        for (const Consumer& c : cta.consumers) state += " " + std::to_string(c.kt);
+        for (const Consumer& c : cta.consumers) state += " " + std::to_string(c.it);
       }
       return state;
     }
@@ -204,14 +212,15 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
     switch (act.kind) {
       case kProducer: {
         Cta& cta = ctas[act.cta];
-        const int kt = cta.producer_kt++;
-        if (!TmaProducerLoads(kt, k_tiles)) break;  // the tail: a wait only
-        const int s = TmaStage(kt);
+        const int64_t kt = cta.producer_kt++;
+        if (!TmaProducerLoads(kt, total)) break;  // the tail: a wait only
+        const int s = TmaStage(seq(kt));
         cta.full[s].ArriveExpectTx(kWgStageBytesA + kWgStageBytesB);
         // The own A box, then this CTA's part of W into every CTA of the cluster.
-        std::vector<Copy> issued = {{act.cta, act.cta, s, kt, kWgStageBytesA}};
+        std::vector<Copy> issued = {{act.cta, act.cta, s, static_cast<int>(kt), kWgStageBytesA}};
         for (int dst = 0; dst < cluster; ++dst) {
-          issued.push_back({act.cta, dst, s, kt, TmaWRowsPerCta(cluster) * kWgTileK});
+          issued.push_back(
+              {act.cta, dst, s, static_cast<int>(kt), TmaWRowsPerCta(cluster) * kWgTileK});
         }
         for (const Copy& copy : issued) {
           Cta& to = ctas[copy.cta];
@@ -221,7 +230,7 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
                    " while an MMA group reads it";
           }
           if (to.stages[s].tile != kt) {
-            to.stages[s].tile = kt;
+            to.stages[s].tile = static_cast<int>(kt);
             to.stages[s].landed = 0;
           }
           ++to.stages[s].writers;
@@ -256,37 +265,42 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
       case kConsumerStep: {
         Cta& cta = ctas[act.cta];
         Consumer& con = cta.consumers[act.index];
-        auto release = [&](int tile) -> std::string {
+        auto release = [&](int64_t tile) -> std::string {
           for (const Group& g : con.in_flight) {
             if (g.tile == tile) return "released a stage whose MMAs still run";
           }
           for (int dst = 0; dst < cluster; ++dst) {
             if (protocol.release_everywhere || dst == act.cta) {
-              arrivals.push_back({dst, TmaStage(tile)});
+              arrivals.push_back({dst, TmaStage(seq(tile))});
             }
           }
           return "";
         };
         std::string error;
         if (con.waiting_one) {
-          // Wait for <= 1 group done; release the tile before the one just issued.
+          // Wait for <= 1 group done; release the k tile before the one just issued
+          // (counted within the output tile).
           con.waiting_one = false;
-          const int released = protocol.released_after(con.kt - 1);
-          if (released >= 0) error = release(released);
-        } else if (con.kt == k_tiles) {
-          error = release(k_tiles - 1);  // after wait_group 0
-          con.done = true;
+          const int64_t issued = con.it - 1;
+          const int64_t j = issued % k_tiles;
+          const int64_t released = protocol.released_after(j);
+          if (released >= 0) error = release(issued - j + released);
+          con.draining = j == k_tiles - 1;
+        } else if (con.draining) {
+          error = release(con.it - 1);  // after wait_group 0, before the epilogue
+          con.draining = false;
+          con.done = con.it == total;
         } else {
-          const int s = TmaStage(con.kt);
+          const int s = TmaStage(seq(con.it));
           const Stage& st = cta.stages[s];
-          if (st.tile != con.kt || st.landed != boxes_per_stage || st.writers != 0) {
+          if (st.tile != con.it || st.landed != boxes_per_stage || st.writers != 0) {
             return "consumer " + std::to_string(act.index) + " reads " + where(act.cta, s) +
-                   " for tile " + std::to_string(con.kt) + " but it holds tile " +
+                   " for tile " + std::to_string(con.it) + " but it holds tile " +
                    std::to_string(st.tile) + " with " + std::to_string(st.landed) +
                    " boxes landed, " + std::to_string(st.writers) + " in flight";
           }
-          con.in_flight.push_back({s, con.kt});
-          ++con.kt;
+          con.in_flight.push_back({s, static_cast<int>(con.it)});
+          ++con.it;
           con.waiting_one = true;
         }
         if (!error.empty()) return error;
@@ -310,25 +324,30 @@ std::string Simulate(int cluster, int k_tiles, uint64_t seed, const Protocol& pr
 TEST(CudaS8WgmmaProtocol, RandomInterleavingsNeverDeadlockOrRace) {
   int runs = 0;
   for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
-    for (int k_tiles : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33}) {
-      for (uint64_t seed = 0; seed < 300; ++seed) {
-        ASSERT_EQ(Simulate(cluster, k_tiles, seed * 131 + k_tiles), "")
-            << "cluster " << cluster << ", k_tiles " << k_tiles << ", seed " << seed;
-        ++runs;
+    for (int items : {1, 3}) {
+      for (int k_tiles : {1, 2, 3, 4, 5, 7, 8, 9, 13, 33}) {
+        for (uint64_t seed = 0; seed < 200; ++seed) {
+          ASSERT_EQ(Simulate(cluster, items, k_tiles, seed * 131 + k_tiles), "")
+              << "cluster " << cluster << ", output tiles " << items << ", k_tiles " << k_tiles
+              << ", seed " << seed;
+          ++runs;
+        }
       }
     }
   }
-  EXPECT_EQ(runs, 6000);
+  EXPECT_EQ(runs, 8000);
 }
 
 // The simulation can fail: broken variants of the schedule are caught.
 TEST(CudaS8WgmmaProtocol, BrokenSchedulesAreCaught) {
   // 9 k tiles wrap the ring twice (stale stages, parities); 2 leave stages unused (the
-  // tail's job is visible).
+  // tail's job is visible); 3 output tiles of 3 k tiles cross tile boundaries
+  // mid-ring.
   auto fails_somewhere = [](int cluster, const Protocol& protocol) {
+    const int kRuns[][2] = {{1, 9}, {1, 2}, {3, 3}};  // {items, k_tiles}
     for (uint64_t seed = 0; seed < 300; ++seed) {
-      for (int k_tiles : {9, 2}) {
-        if (!Simulate(cluster, k_tiles, seed, protocol).empty()) return true;
+      for (const auto& run : kRuns) {
+        if (!Simulate(cluster, run[0], run[1], seed, protocol).empty()) return true;
       }
     }
     return false;
@@ -336,21 +355,24 @@ TEST(CudaS8WgmmaProtocol, BrokenSchedulesAreCaught) {
   for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
     SCOPED_TRACE("cluster " + std::to_string(cluster));
     Protocol no_wait;  // the producer reloads a stage without waiting for its release
-    no_wait.producer_waits = [](int) { return false; };
+    no_wait.producer_waits = [](int64_t) { return false; };
     EXPECT_TRUE(fails_somewhere(cluster, no_wait));
     Protocol early_release;  // a consumer releases the stage its MMAs just started on
-    early_release.released_after = [](int kt) { return kt; };
+    early_release.released_after = [](int64_t kt) { return kt; };
     EXPECT_TRUE(fails_somewhere(cluster, early_release));
     Protocol stale_full;  // consumers always wait on the first round's parity
-    stale_full.full_parity = [](int) { return 0u; };
+    stale_full.full_parity = [](int64_t) { return 0u; };
     EXPECT_TRUE(fails_somewhere(cluster, stale_full));
     Protocol wrong_empty;  // the producer waits on the wrong round of empty
-    wrong_empty.empty_parity = [](int kt) { return TmaEmptyParity(kt) ^ 1u; };
+    wrong_empty.empty_parity = [](int64_t kt) { return TmaEmptyParity(kt) ^ 1u; };
     EXPECT_TRUE(fails_somewhere(cluster, wrong_empty));
+    Protocol ring_restarts;  // persistent CTAs restart the ring at each output tile
+    ring_restarts.sequence = [](int64_t it, int k_tiles) { return it % k_tiles; };
+    EXPECT_TRUE(fails_somewhere(cluster, ring_restarts));
   }
   // Cluster-only mistakes.
   Protocol no_tail;  // the producer leaves after its last load
-  no_tail.producer_steps = [](int k_tiles) { return k_tiles; };
+  no_tail.producer_steps = [](int64_t total) { return total; };
   EXPECT_TRUE(fails_somewhere(2, no_tail));
   Protocol local_release;  // consumers release only their own CTA's stage
   local_release.release_everywhere = false;
