@@ -154,26 +154,33 @@ class CudaBackend final : public Backend {
                         " SMs, ", memory_bytes_ >> 20, " MiB), s8 GEMM: ", s8);
   }
 
-  // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: a compute
-  // capability 9.0 device, not switched off by DATANODE_CUDA_WGMMA=0, and the first of
-  // kWgmmaKernels that passes the start-up check. Otherwise the reasons are kept for
-  // Description(); the mma.sync kernel serves everything, exactly as well. Fails only
-  // if a check faulted and the device did not recover.
+  // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: on a compute
+  // capability 9.0 device, the first of the candidates DATANODE_CUDA_WGMMA allows (all
+  // of kWgmmaKernels by default, none for "0", one when it names a kernel) that passes
+  // the start-up check. Otherwise the reasons are kept for Description(); the mma.sync
+  // kernel serves everything, exactly as well. Fails on a DATANODE_CUDA_WGMMA value it
+  // does not know, and when a check faulted and the device did not recover.
   absl::Status PickWgmmaKernel() {
-    const char* env = std::getenv("DATANODE_CUDA_WGMMA");
+    absl::StatusOr<std::vector<const WgmmaKernel*>> allowed =
+        WgmmaCandidates(std::getenv("DATANODE_CUDA_WGMMA"));
+    if (!allowed.ok()) {
+      return absl::Status(allowed.status().code(),
+                          absl::StrCat("cuda: ", allowed.status().message()));
+    }
+    const std::vector<const WgmmaKernel*> candidates = *std::move(allowed);
     if (cc_major_ != 9 || cc_minor_ != 0) {
       wgmma_off_reason_ = "needs compute capability 9.0";
       return absl::OkStatus();
     }
-    if (env != nullptr && std::string(env) == "0") {
+    if (candidates.empty()) {
       wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
       return absl::OkStatus();
     }
-    for (const WgmmaKernel& kernel : kWgmmaKernels) {
+    for (const WgmmaKernel* kernel : candidates) {
       bool device_lost = false;
-      const absl::Status check = CheckWgmmaKernel(kernel, device_, &device_lost);
+      const absl::Status check = CheckWgmmaKernel(*kernel, device_, &device_lost);
       if (check.ok()) {
-        wgmma_ = &kernel;
+        wgmma_ = kernel;
         return absl::OkStatus();
       }
       absl::StrAppend(&wgmma_off_reason_, wgmma_off_reason_.empty() ? "" : "; ", check.message());

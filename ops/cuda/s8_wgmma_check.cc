@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -113,6 +114,21 @@ absl::Status CheckOnCurrentDevice(const WgmmaKernel& kernel) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<const WgmmaKernel*>> WgmmaCandidates(const char* setting) {
+  std::vector<const WgmmaKernel*> all;
+  for (const WgmmaKernel& kernel : kWgmmaKernels) all.push_back(&kernel);
+  const std::string value = setting == nullptr ? "" : setting;
+  if (value.empty() || value == "auto") return all;
+  if (value == "0") return std::vector<const WgmmaKernel*>{};
+  for (const WgmmaKernel* kernel : all) {
+    if (value == kernel->name) return std::vector<const WgmmaKernel*>{kernel};
+  }
+  std::string accepted = "auto, 0";
+  for (const WgmmaKernel* kernel : all) absl::StrAppend(&accepted, ", ", kernel->name);
+  return absl::InvalidArgumentError(absl::StrCat("DATANODE_CUDA_WGMMA=\"", value,
+                                                 "\" is not one of: ", accepted));
+}
 
 absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost) {
   *device_lost = false;

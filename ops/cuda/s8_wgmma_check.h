@@ -9,7 +9,10 @@
 #ifndef DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 #define DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops::cuda {
@@ -25,6 +28,14 @@ namespace datanode::ops::cuda {
 // this before they own anything on the device - and the message says so. Sets
 // *device_lost when the device does not come back from the reset.
 absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost);
+
+// The wgmma kernels to try, in order, for the operator's DATANODE_CUDA_WGMMA setting
+// (`setting` is the variable's value, null when unset):
+//   unset, "" or "auto"  every kernel of kWgmmaKernels, in their order of preference;
+//   "0"                  none (mma.sync serves everything);
+//   a kernel's name      only that kernel (e.g. "wgmma+TMA" to pin a known-good one).
+// INVALID_ARGUMENT naming the accepted values for anything else. Thread-safe.
+absl::StatusOr<std::vector<const WgmmaKernel*>> WgmmaCandidates(const char* setting);
 
 }  // namespace datanode::ops::cuda
 

@@ -21,6 +21,7 @@
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
+#include "ops/cuda/s8_wgmma_check.h"
 
 namespace datanode::ops {
 namespace {
@@ -37,6 +38,32 @@ bool DevicePresent(std::string* why) {
     return false;
   }
   return true;
+}
+
+// The operator's DATANODE_CUDA_WGMMA setting -> the kernels the backend will try.
+TEST(CudaNoDevice, WgmmaSettingChoosesTheCandidates) {
+  constexpr size_t kAll = sizeof(cuda::kWgmmaKernels) / sizeof(cuda::kWgmmaKernels[0]);
+  for (const char* all : {static_cast<const char*>(nullptr), "", "auto"}) {
+    auto candidates = cuda::WgmmaCandidates(all);
+    ASSERT_TRUE(candidates.ok()) << candidates.status();
+    ASSERT_EQ(candidates->size(), kAll);
+    for (size_t i = 0; i < kAll; ++i) EXPECT_EQ((*candidates)[i], &cuda::kWgmmaKernels[i]);
+  }
+  auto none = cuda::WgmmaCandidates("0");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
+    auto pinned = cuda::WgmmaCandidates(kernel.name);
+    ASSERT_TRUE(pinned.ok()) << kernel.name;
+    ASSERT_EQ(pinned->size(), 1u);
+    EXPECT_EQ((*pinned)[0], &kernel);
+  }
+  auto unknown = cuda::WgmmaCandidates("wgmma+TMA ");  // trailing space: not a name
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(unknown.status().message());
+  EXPECT_NE(message.find("DATANODE_CUDA_WGMMA=\"wgmma+TMA \""), std::string::npos) << message;
+  EXPECT_NE(message.find(cuda::kWgmmaKernels[0].name), std::string::npos) << message;
 }
 
 TEST(CudaNoDevice, CreateReportsUnavailableWithTheReason) {
@@ -243,17 +270,16 @@ TEST_F(CudaDeviceTest, HopperServesLargeGemmsWithWgmma) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
-  if (const char* env = std::getenv("DATANODE_CUDA_WGMMA");
-      env != nullptr && std::string(env) == "0") {
-    GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
-  }
+  auto candidates = cuda::WgmmaCandidates(std::getenv("DATANODE_CUDA_WGMMA"));
+  ASSERT_TRUE(candidates.ok()) << candidates.status();
+  if (candidates->empty()) GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
   const std::string description = cuda_->Description();
   EXPECT_NE(description.find("s8 GEMM: wgmma"), std::string::npos)
       << "no wgmma kernel passed its start-up check: " << description;
-  // The first choice (the multicast TMA kernel) must be the one serving.
-  const std::string first = std::string("s8 GEMM: ") + cuda::kWgmmaKernels[0].name + " (sm_90a)";
-  EXPECT_NE(description.find(first), std::string::npos)
-      << cuda::kWgmmaKernels[0].name << " is off: " << description;
+  // The first choice (by default the persistent multicast TMA kernel) must serve.
+  const char* first_name = candidates->front()->name;
+  const std::string first = std::string("s8 GEMM: ") + first_name + " (sm_90a)";
+  EXPECT_NE(description.find(first), std::string::npos) << first_name << " is off: " << description;
 }
 
 // Through the backend, shapes the plan sends to the wgmma kernel: partial N and K
