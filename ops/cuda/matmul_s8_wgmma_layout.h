@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "ops/cuda/host_device.h"
+#include "ops/cuda/matmul_s8_plan.h"
 
 namespace datanode::ops::cuda {
 
@@ -148,6 +149,32 @@ DN_HD constexpr int64_t TmaTileReleasedAfter(int64_t kt) { return kt - 1; }
 // `items`.
 DN_HD constexpr int64_t TmaWorkItems(int64_t first, int64_t stride, int64_t items) {
   return first < items ? (items - first + stride - 1) / stride : 0;
+}
+
+// --- Work items and TMA coordinates of the TMA kernels -------------------------------
+// A work item is `cluster` vertically adjacent output tiles sharing one N tile; the
+// items walk the tile grid in the raster order of the mma.sync kernel (TileCoords).
+// When tiles_m is odd, the last row of items has one tile too many (m_tile ==
+// tiles_m): that CTA loads A rows of the last real tile, multicasts its part of W for
+// its partner, and stores nothing. The host emulation in s8_wgmma_layout_test.cc runs
+// the kernels' data path through these functions.
+DN_HD constexpr int64_t TmaClusterRows(int64_t tiles_m, int cluster) {
+  return (tiles_m + cluster - 1) / cluster;
+}
+DN_HD void TmaWorkTile(int64_t work, int64_t cluster_rows, int64_t tiles_n, int cluster,
+                       int rank, int64_t* m_tile, int64_t* n_tile) {
+  int64_t cluster_row = 0;
+  TileCoords(work, cluster_rows, tiles_n, &cluster_row, n_tile);
+  *m_tile = cluster_row * cluster + rank;
+}
+DN_HD constexpr bool TmaStoresTile(int64_t m_tile, int64_t tiles_m) { return m_tile < tiles_m; }
+// Box coordinates (elements = bytes): inner = K offset of k tile kt; outer = first row.
+DN_HD constexpr int32_t TmaKOffset(int64_t kt) { return static_cast<int32_t>(kt * kWgTileK); }
+DN_HD constexpr int32_t TmaARow(int64_t m_tile, int64_t tiles_m) {
+  return static_cast<int32_t>((m_tile < tiles_m ? m_tile : tiles_m - 1) * kWgTileM);
+}
+DN_HD constexpr int32_t TmaWRow(int64_t n_tile, int cluster, int rank) {
+  return static_cast<int32_t>(n_tile * kWgTileN + rank * TmaWRowsPerCta(cluster));
 }
 
 }  // namespace datanode::ops::cuda

@@ -155,15 +155,6 @@ struct TmaKernelArgs {
   int k_tiles;
 };
 
-// Work item -> this CTA's output tile (m_tile may be tiles_m: a tile past the last row,
-// see below) in the raster order of the mma.sync kernel.
-__device__ __forceinline__ void WorkTile(const TmaKernelArgs& args, int64_t work, int kCluster,
-                                         uint32_t rank, int64_t* m_tile, int64_t* n_tile) {
-  int64_t cluster_row;
-  TileCoords(work, args.cluster_rows, args.tiles_n, &cluster_row, n_tile);
-  *m_tile = cluster_row * kCluster + rank;
-}
-
 template <int kCluster>
 __global__ void __launch_bounds__(kTmaThreads, 1)
     MatMulS8WgmmaTmaKernel(const __grid_constant__ CUtensorMap map_a,
@@ -199,9 +190,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
   // Cluster c of the grid takes work items c, c + clusters, ... (one item when the
   // grid covers them all; several in a persistent launch). Both CTAs of a cluster see
   // the same items; CTA `rank` takes the rank-th of the item's kCluster vertically
-  // adjacent tiles. When tiles_m is odd, the last row of items has one tile too many:
-  // that CTA still loads (A rows of the last real tile) and multicasts its part of W
-  // for its partner, but stores nothing.
+  // adjacent tiles (TmaWorkTile; a tile past the last row only loads, TmaStoresTile).
   const int64_t first_work = blockIdx.x / kCluster;
   const int64_t work_stride = gridDim.x / kCluster;
   const int64_t items = TmaWorkItems(first_work, work_stride, args.work_items);
@@ -220,18 +209,17 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
       const int kt = static_cast<int>(it % args.k_tiles);
       if (kt == 0) {  // a new output tile
         int64_t m_tile, n_tile;
-        WorkTile(args, first_work + it / args.k_tiles * work_stride, kCluster, rank, &m_tile,
-                 &n_tile);
-        a_row = static_cast<int32_t>((m_tile < args.tiles_m ? m_tile : args.tiles_m - 1) *
-                                     kWgTileM);
-        w_row = static_cast<int32_t>(n_tile * kWgTileN + rank * TmaWRowsPerCta(kCluster));
+        TmaWorkTile(first_work + it / args.k_tiles * work_stride, args.cluster_rows,
+                    args.tiles_n, kCluster, static_cast<int>(rank), &m_tile, &n_tile);
+        a_row = TmaARow(m_tile, args.tiles_m);
+        w_row = TmaWRow(n_tile, kCluster, static_cast<int>(rank));
       }
       MbarArriveExpectTx(full + 8 * s, kTmaStageBytes);
-      TmaLoad2d(sa + s * kWgStageBytesA, &map_a, kt * kWgTileK, a_row, full + 8 * s);
+      TmaLoad2d(sa + s * kWgStageBytesA, &map_a, TmaKOffset(kt), a_row, full + 8 * s);
       if constexpr (kCluster == 1) {
-        TmaLoad2d(sb + s * kWgStageBytesB, &map_w, kt * kWgTileK, w_row, full + 8 * s);
+        TmaLoad2d(sb + s * kWgStageBytesB, &map_w, TmaKOffset(kt), w_row, full + 8 * s);
       } else {
-        TmaLoad2dMulticast(sb + s * kWgStageBytesB + w_part, &map_w, kt * kWgTileK, w_row,
+        TmaLoad2dMulticast(sb + s * kWgStageBytesB + w_part, &map_w, TmaKOffset(kt), w_row,
                            full + 8 * s, static_cast<uint16_t>((1u << kCluster) - 1));
       }
     }
@@ -269,8 +257,9 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     release(it - 1);
 
     int64_t m_tile, n_tile;
-    WorkTile(args, first_work + item * work_stride, kCluster, rank, &m_tile, &n_tile);
-    if (m_tile < args.tiles_m) {
+    TmaWorkTile(first_work + item * work_stride, args.cluster_rows, args.tiles_n, kCluster,
+                static_cast<int>(rank), &m_tile, &n_tile);
+    if (TmaStoresTile(m_tile, args.tiles_m)) {
       wgmma::StoreAccumulators(acc, c32, args.np, m_tile * kWgTileM + consumer * 64,
                                n_tile * kWgTileN, thread_in_wg);
     }
@@ -378,7 +367,7 @@ cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, 
   if (!S8WgmmaPlanIsValid(plan)) return cudaErrorInvalidValue;
   const int64_t tiles_m = WgTilesM(plan.mp);
   const int64_t tiles_n = WgTilesN(plan.np);
-  const int64_t cluster_rows = (tiles_m + kCluster - 1) / kCluster;
+  const int64_t cluster_rows = TmaClusterRows(tiles_m, kCluster);
   const int64_t work_items = cluster_rows * tiles_n;
   int64_t clusters = work_items;
   if constexpr (kPersistent) {

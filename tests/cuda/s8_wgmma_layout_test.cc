@@ -145,12 +145,69 @@ TEST(CudaS8Wgmma, AccumulatorMapIsThePtxFragment) {
   EXPECT_EQ(seen.size(), static_cast<size_t>(64 * kWgTileN));  // every element once
 }
 
-// The kernel, one CTA and one k tile at a time (the stage ring only orders the same
-// work in time). Returns C32 [mp, np].
+// One stage of both consumer warpgroups' MMAs, as wgmma performs them: A rows of
+// warpgroup g at sa + WgWarpgroupRowOffset(g), W at sb, four k steps, every operand
+// byte read through the descriptors (hardware model above). acc is
+// [warpgroup][thread][register].
+void EmulateStageMmas(const std::vector<uint8_t>& smem, uint32_t sa, uint32_t sb,
+                      std::vector<int32_t>& acc) {
+  for (int g = 0; g < 2; ++g) {
+    const uint64_t desc_a = WgDescriptor(sa + WgWarpgroupRowOffset(g));
+    const uint64_t desc_b = WgDescriptor(sb);
+    for (int ks = 0; ks < kWgTileK / kWgInstrK; ++ks) {
+      const uint64_t da = WgDescriptorStep(desc_a, ks), db = WgDescriptorStep(desc_b, ks);
+      EXPECT_TRUE(Decode(da).swizzle == 1 && Decode(da).base_offset == 0);
+      EXPECT_TRUE(Decode(db).swizzle == 1 && Decode(db).base_offset == 0);
+      // What the MMA reads: A 64 x 32 and B 256 x 32 through the descriptors.
+      int8_t op_a[64][kWgInstrK], op_b[kWgTileN][kWgInstrK];
+      for (int k = 0; k < kWgInstrK; ++k) {
+        for (int row = 0; row < 64; ++row) {
+          op_a[row][k] = static_cast<int8_t>(smem.at(OperandAddress(da, row, k)));
+        }
+        for (int row = 0; row < kWgTileN; ++row) {
+          op_b[row][k] = static_cast<int8_t>(smem.at(OperandAddress(db, row, k)));
+        }
+      }
+      for (int t = 0; t < 128; ++t) {
+        for (int r = 0; r < kWgAccRegs; ++r) {
+          int row, col;
+          AccElement(t, r, &row, &col);
+          int32_t sum = 0;
+          for (int k = 0; k < kWgInstrK; ++k) sum += op_a[row][k] * op_b[col][k];
+          acc[(g * 128 + t) * kWgAccRegs + r] += sum;
+        }
+      }
+    }
+  }
+}
+
+// The epilogue (wgmma::StoreAccumulators) of the CTA tile (m_tile, n_tile). Counts the
+// stores of each C32 element in `stores`.
+void EmulateStore(const S8GemmPlan& p, const std::vector<int32_t>& acc, int64_t m_tile,
+                  int64_t n_tile, std::vector<int32_t>& c, std::vector<int>& stores) {
+  for (int g = 0; g < 2; ++g) {
+    const int64_t row_base = m_tile * kWgTileM + g * 64;
+    for (int t = 0; t < 128; ++t) {
+      for (int r = 0; r < kWgAccRegs; r += 2) {
+        const int64_t col = n_tile * kWgTileN + WgAccCol(t, r);
+        if (col >= p.np) continue;
+        const int64_t row = row_base + WgAccRow(t, r);
+        for (int i = 0; i < 2; ++i) {
+          c.at(row * p.np + col + i) = acc[(g * 128 + t) * kWgAccRegs + r + i];
+          ++stores.at(row * p.np + col + i);
+        }
+      }
+    }
+  }
+}
+
+// The cp.async kernel, one CTA and one k tile at a time (the stage ring only orders
+// the same work in time). Returns C32 [mp, np].
 std::vector<int32_t> EmulateKernel(const S8GemmPlan& p, const std::vector<uint8_t>& a,
                                    const std::vector<uint8_t>& w) {
   const int64_t tiles_m = WgTilesM(p.mp), tiles_n = WgTilesN(p.np), k_tiles = WgKTiles(p.kp);
   std::vector<int32_t> c(static_cast<size_t>(p.mp * p.np), 0);
+  std::vector<int> stores(c.size(), 0);
   // One stage: A at 0, B after it (both on the 1024-byte grid, as in the kernel).
   std::vector<uint8_t> smem(kWgStageBytesA + kWgStageBytesB);
   const uint32_t sa = 0, sb = kWgStageBytesA;
@@ -180,48 +237,80 @@ std::vector<int32_t> EmulateKernel(const S8GemmPlan& p, const std::vector<uint8_
           std::memset(dst, 0, 16);
         }
       }
-      for (int g = 0; g < 2; ++g) {
-        const uint64_t desc_a = WgDescriptor(sa + WgWarpgroupRowOffset(g));
-        const uint64_t desc_b = WgDescriptor(sb);
-        for (int ks = 0; ks < kWgTileK / kWgInstrK; ++ks) {
-          const uint64_t da = WgDescriptorStep(desc_a, ks), db = WgDescriptorStep(desc_b, ks);
-          EXPECT_TRUE(Decode(da).swizzle == 1 && Decode(da).base_offset == 0);
-          EXPECT_TRUE(Decode(db).swizzle == 1 && Decode(db).base_offset == 0);
-          // What the MMA reads: A 64 x 32 and B 256 x 32 through the descriptors.
-          int8_t op_a[64][kWgInstrK], op_b[kWgTileN][kWgInstrK];
-          for (int k = 0; k < kWgInstrK; ++k) {
-            for (int row = 0; row < 64; ++row) {
-              op_a[row][k] = static_cast<int8_t>(smem.at(OperandAddress(da, row, k)));
-            }
-            for (int row = 0; row < kWgTileN; ++row) {
-              op_b[row][k] = static_cast<int8_t>(smem.at(OperandAddress(db, row, k)));
-            }
+      EmulateStageMmas(smem, sa, sb, acc);
+    }
+    EmulateStore(p, acc, m_tile, n_tile, c, stores);
+  }
+  return c;
+}
+
+// TMA, tile mode, 128-byte swizzle (hardware model): the box of `box_rows` rows x 128
+// bytes at (k_offset, row) of a row-major [rows, kp] tensor lands at dst (1024-byte
+// aligned) with every byte's absolute address swizzled; elements outside the tensor
+// read as zero.
+void EmulateTmaBox(const std::vector<uint8_t>& tensor, int64_t rows, int64_t kp,
+                   int32_t k_offset, int32_t row, int box_rows, uint32_t dst,
+                   std::vector<uint8_t>& smem) {
+  ASSERT_EQ(dst % kWgSwizzleAtomBytes, 0u);
+  for (int r = 0; r < box_rows; ++r) {
+    for (int k = 0; k < kWgTileK; ++k) {
+      const int64_t gr = row + r, gk = k_offset + k;
+      smem.at(Swizzle128B(dst + r * kWgTileK + k)) =
+          gr < rows && gk < kp ? tensor[gr * kp + gk] : 0;
+    }
+  }
+}
+
+// The TMA kernels' data path: a grid of `clusters` clusters of `cluster` CTAs, each
+// walking its work items (several when clusters < work items: a persistent launch),
+// the producers' boxes (each CTA's A; each CTA's part of W into every CTA of its
+// cluster), the MMAs and the guarded epilogue, all through the kernel's own
+// coordinate functions. Every element of the padded C32 must be stored exactly once.
+std::vector<int32_t> EmulateTmaKernel(const S8GemmPlan& p, const std::vector<uint8_t>& a,
+                                      const std::vector<uint8_t>& w, int cluster,
+                                      int64_t clusters) {
+  const int64_t tiles_m = WgTilesM(p.mp), tiles_n = WgTilesN(p.np), k_tiles = WgKTiles(p.kp);
+  const int64_t cluster_rows = TmaClusterRows(tiles_m, cluster);
+  const int64_t work_items = cluster_rows * tiles_n;
+  std::vector<int32_t> c(static_cast<size_t>(p.mp * p.np), 0);
+  std::vector<int> stores(c.size(), 0);
+  const uint32_t sa = 0, sb = kWgStageBytesA;
+  for (int64_t first = 0; first < clusters; ++first) {
+    const int64_t items = TmaWorkItems(first, clusters, work_items);
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t work = first + item * clusters;
+      std::vector<int64_t> m_tile(cluster), n_tile(cluster);
+      for (int rank = 0; rank < cluster; ++rank) {
+        TmaWorkTile(work, cluster_rows, tiles_n, cluster, rank, &m_tile[rank], &n_tile[rank]);
+      }
+      std::vector<std::vector<uint8_t>> smem(cluster);
+      std::vector<std::vector<int32_t>> acc(cluster,
+                                            std::vector<int32_t>(2 * 128 * kWgAccRegs, 0));
+      for (int64_t kt = 0; kt < k_tiles; ++kt) {
+        for (auto& s : smem) s.assign(kWgStageBytesA + kWgStageBytesB, 0xEE);
+        for (int src = 0; src < cluster; ++src) {  // producer `src` of the cluster
+          EmulateTmaBox(a, p.mp, p.kp, TmaKOffset(kt), TmaARow(m_tile[src], tiles_m), kWgTileM,
+                        sa, smem[src]);
+          for (int dst = 0; dst < cluster; ++dst) {  // multicast
+            EmulateTmaBox(w, p.np, p.kp, TmaKOffset(kt), TmaWRow(n_tile[src], cluster, src),
+                          TmaWRowsPerCta(cluster), sb + TmaWPartOffset(cluster, src),
+                          smem[dst]);
           }
-          for (int t = 0; t < 128; ++t) {
-            for (int r = 0; r < kWgAccRegs; ++r) {
-              int row, col;
-              AccElement(t, r, &row, &col);
-              int32_t sum = 0;
-              for (int k = 0; k < kWgInstrK; ++k) sum += op_a[row][k] * op_b[col][k];
-              acc[(g * 128 + t) * kWgAccRegs + r] += sum;
-            }
-          }
+        }
+        for (int rank = 0; rank < cluster; ++rank) EmulateStageMmas(smem[rank], sa, sb, acc[rank]);
+      }
+      for (int rank = 0; rank < cluster; ++rank) {
+        if (TmaStoresTile(m_tile[rank], tiles_m)) {
+          EmulateStore(p, acc[rank], m_tile[rank], n_tile[rank], c, stores);
         }
       }
     }
-    // Epilogue, as the kernel stores it.
-    for (int g = 0; g < 2; ++g) {
-      const int64_t row_base = m_tile * kWgTileM + g * 64;
-      for (int t = 0; t < 128; ++t) {
-        for (int r = 0; r < kWgAccRegs; r += 2) {
-          const int64_t col = n_first + WgAccCol(t, r);
-          if (col >= p.np) continue;
-          const int64_t row = row_base + WgAccRow(t, r);
-          c[row * p.np + col] = acc[(g * 128 + t) * kWgAccRegs + r];
-          c[row * p.np + col + 1] = acc[(g * 128 + t) * kWgAccRegs + r + 1];
-        }
-      }
-    }
+  }
+  for (size_t i = 0; i < stores.size(); ++i) {
+    const int64_t col = static_cast<int64_t>(i) % p.np;
+    EXPECT_EQ(stores[i], 1) << "C32 element " << i / p.np << "," << col << " stored "
+                            << stores[i] << " times";
+    if (stores[i] != 1) break;
   }
   return c;
 }
@@ -238,6 +327,34 @@ TEST(CudaS8Wgmma, KernelEmulationMatchesReference) {
     EXPECT_EQ(
         EmulationDiffersFromReference(p, shape.m * 7919 + shape.n * 31 + shape.k, &EmulateKernel),
         "");
+  }
+}
+
+// The TMA kernels: clusters of 1 and 2 CTAs, launched with a cluster per work item
+// or persistently with fewer clusters (1 and 2), on shapes with odd and even tile rows,
+// partial N and K tiles, rows past m, and K loops longer than the ring.
+TEST(CudaS8Wgmma, TmaKernelEmulationMatchesReference) {
+  const struct {
+    int64_t m, n, k;
+  } kShapes[] = {{1, 1, 1}, {200, 130, 64}, {129, 513, 300}, {384, 600, 700}};
+  for (const auto& shape : kShapes) {
+    const S8GemmPlan p = PlanS8GemmWith128RowTiles(shape.m, shape.n, shape.k, 1);
+    for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
+      const int64_t work_items =
+          TmaClusterRows(WgTilesM(p.mp), cluster) * WgTilesN(p.np);
+      for (int64_t clusters : {work_items, int64_t{1}, int64_t{2}}) {
+        if (clusters > work_items) continue;
+        SCOPED_TRACE("cluster " + std::to_string(cluster) + ", " + std::to_string(clusters) +
+                     " of " + std::to_string(work_items) + " work items");
+        EXPECT_EQ(EmulationDiffersFromReference(
+                      p, shape.m * 7919 + shape.n * 31 + shape.k,
+                      [&](const S8GemmPlan& plan, const std::vector<uint8_t>& a,
+                          const std::vector<uint8_t>& w) {
+                        return EmulateTmaKernel(plan, a, w, cluster, clusters);
+                      }),
+                  "");
+      }
+    }
   }
 }
 
