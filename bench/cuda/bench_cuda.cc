@@ -34,7 +34,7 @@
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
-#include "ops/cuda/s8_wgmma_check.h"
+#include "ops/cuda/s8_wgmma_select.h"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -154,8 +154,10 @@ struct Row {
   bool match;                        // every kernel timed equals cuBLASLt
 };
 
-// Which of kWgmmaKernels passed the start-up check here (set in Main).
+// Which of kWgmmaKernels passed the start-up check here, and the one the backend would
+// choose (set in Main).
 bool g_wgmma_passed[kNumWgmma] = {};
+const WgmmaKernel* g_wgmma_chosen = nullptr;
 
 Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, int64_t n,
              int64_t k, void* workspace, size_t workspace_bytes) {
@@ -178,14 +180,16 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   row.mma = time_kernel(&LaunchMatMulS8Mma, c32);
   row.ours = row.mma;
   // Each wgmma kernel writes its own C32, all compared with cuBLASLt below. The backend
-  // runs the first one (in preference order) that passed its check.
+  // runs the one SelectWgmmaKernel chose.
   int32_t* c_wgmma[kNumWgmma] = {};
-  for (int i = kNumWgmma - 1; i >= 0; --i) {
+  for (int i = 0; i < kNumWgmma; ++i) {
     if (!g_wgmma_passed[i] || !S8WgmmaPays(plan, sm_count)) continue;
     BENCH_CHECK(cudaMalloc(&c_wgmma[i], plan.mp * plan.np * 4));
     row.wgmma[i] = time_kernel(kWgmmaKernels[i].launch, c_wgmma[i]);
-    row.path = kWgmmaKernels[i].name;
-    row.ours = row.wgmma[i];
+    if (&kWgmmaKernels[i] == g_wgmma_chosen) {
+      row.path = kWgmmaKernels[i].name;
+      row.ours = row.wgmma[i];
+    }
   }
 
   // cuBLASLt s8: A and W are row-major [*, kp]; with lda = kp the padding is skipped.
@@ -316,22 +320,23 @@ int Main(int argc, char** argv) {
   BENCH_CHECK(cudaGetDeviceProperties(&props, 0));
   std::printf("device: %s, sm_%d%d, %d SMs\n", props.name, props.major, props.minor,
               props.multiProcessorCount);
-  // A wgmma kernel is timed only after it passes the backend's start-up check, so a
-  // broken one cannot take the other figures down with it (a fault is followed by a
-  // device reset, as in the backend).
-  const bool hopper = props.major == 9 && props.minor == 0;
-  for (int i = 0; i < kNumWgmma; ++i) {
-    if (!hopper) {
-      std::printf("%s: off (needs compute capability 9.0)\n", kWgmmaKernels[i].name);
-      continue;
+  // The backend's start-up selection (SelectWgmmaKernel: check every kernel, time
+  // those that pass, choose the fastest). A wgmma kernel is benchmarked only after it
+  // passed its check, so a broken one cannot take the other figures down with it (a
+  // fault is followed by a device reset, as in the backend).
+  if (props.major == 9 && props.minor == 0) {
+    std::vector<const WgmmaKernel*> all;
+    for (const WgmmaKernel& kernel : kWgmmaKernels) all.push_back(&kernel);
+    const WgmmaSelection selection = SelectWgmmaKernel(all, 0);
+    for (const WgmmaTrial& trial : selection.trials) {
+      g_wgmma_passed[trial.kernel - kWgmmaKernels] = trial.check.ok();
     }
-    bool device_lost = false;
-    const absl::Status check = CheckWgmmaKernel(kWgmmaKernels[i], 0, &device_lost);
-    g_wgmma_passed[i] = check.ok();
-    std::printf("%s: %s\n", kWgmmaKernels[i].name,
-                check.ok() ? "self-check passed (byte-equal to the reference)"
-                           : std::string(check.message()).c_str());
-    if (device_lost) return 1;
+    g_wgmma_chosen = selection.chosen;
+    std::printf("wgmma start-up selection: %s\nchosen: %s\n", selection.Summary().c_str(),
+                selection.chosen != nullptr ? selection.chosen->name : "none (mma.sync)");
+    if (selection.device_lost) return 1;
+  } else {
+    std::printf("wgmma kernels: off (need compute capability 9.0)\n");
   }
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));

@@ -21,7 +21,7 @@
 #include "ops/cuda/quantize_q8_0.cuh"
 #include "ops/cuda/quantize_s8_row.cuh"
 #include "ops/cuda/s8_scale_epilogue.cuh"
-#include "ops/cuda/s8_wgmma_check.h"
+#include "ops/cuda/s8_wgmma_select.h"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -147,19 +147,21 @@ class CudaBackend final : public Backend {
         wgmma_ == nullptr
             ? "mma.sync"
             : absl::StrCat(wgmma_->name, " (sm_90a) for large shapes, mma.sync for the rest");
-    if (!wgmma_off_reason_.empty()) {
-      absl::StrAppend(&s8, " (", wgmma_ == nullptr ? "wgmma off: " : "", wgmma_off_reason_, ")");
+    if (!wgmma_notes_.empty()) {
+      absl::StrAppend(&s8, " (", wgmma_ == nullptr ? "wgmma off: " : "start-up: ", wgmma_notes_,
+                      ")");
     }
     return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_,
                         " SMs, ", memory_bytes_ >> 20, " MiB), s8 GEMM: ", s8);
   }
 
   // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: on a compute
-  // capability 9.0 device, the first of the candidates DATANODE_CUDA_WGMMA allows (all
-  // of kWgmmaKernels by default, none for "0", one when it names a kernel) that passes
-  // the start-up check. Otherwise the reasons are kept for Description(); the mma.sync
-  // kernel serves everything, exactly as well. Fails on a DATANODE_CUDA_WGMMA value it
-  // does not know, and when a check faulted and the device did not recover.
+  // capability 9.0 device, of the candidates DATANODE_CUDA_WGMMA allows (all of
+  // kWgmmaKernels by default, none for "0", one when it names a kernel), the fastest
+  // that passes its start-up check (SelectWgmmaKernel). What happened to each is kept
+  // for Description(); without one the mma.sync kernel serves everything, exactly as
+  // well. Fails on a DATANODE_CUDA_WGMMA value it does not know, and when a fault
+  // left the device unusable.
   absl::Status PickWgmmaKernel() {
     absl::StatusOr<std::vector<const WgmmaKernel*>> allowed =
         WgmmaCandidates(std::getenv("DATANODE_CUDA_WGMMA"));
@@ -167,27 +169,20 @@ class CudaBackend final : public Backend {
       return absl::Status(allowed.status().code(),
                           absl::StrCat("cuda: ", allowed.status().message()));
     }
-    const std::vector<const WgmmaKernel*> candidates = *std::move(allowed);
     if (cc_major_ != 9 || cc_minor_ != 0) {
-      wgmma_off_reason_ = "needs compute capability 9.0";
+      wgmma_notes_ = "needs compute capability 9.0";
       return absl::OkStatus();
     }
-    if (candidates.empty()) {
-      wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
+    if (allowed->empty()) {
+      wgmma_notes_ = "DATANODE_CUDA_WGMMA=0";
       return absl::OkStatus();
     }
-    for (const WgmmaKernel* kernel : candidates) {
-      bool device_lost = false;
-      const absl::Status check = CheckWgmmaKernel(*kernel, device_, &device_lost);
-      if (check.ok()) {
-        wgmma_ = kernel;
-        return absl::OkStatus();
-      }
-      absl::StrAppend(&wgmma_off_reason_, wgmma_off_reason_.empty() ? "" : "; ", check.message());
-      if (device_lost) {
-        return absl::UnavailableError(absl::StrCat(
-            "cuda: ", wgmma_off_reason_, "; DATANODE_CUDA_WGMMA=0 skips the wgmma checks"));
-      }
+    const WgmmaSelection selection = SelectWgmmaKernel(*allowed, device_);
+    wgmma_ = selection.chosen;
+    wgmma_notes_ = selection.Summary();
+    if (selection.device_lost) {
+      return absl::UnavailableError(absl::StrCat(
+          "cuda: ", wgmma_notes_, "; DATANODE_CUDA_WGMMA=0 skips the wgmma checks"));
     }
     return absl::OkStatus();
   }
@@ -254,7 +249,7 @@ class CudaBackend final : public Backend {
   DevicePool pool_;
   StreamPool streams_;
   const WgmmaKernel* wgmma_ = nullptr;  // null: mma.sync only
-  std::string wgmma_off_reason_;
+  std::string wgmma_notes_;  // each candidate's check and timing, or why wgmma is off
 };
 
 absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* prepared,

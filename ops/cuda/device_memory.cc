@@ -139,4 +139,16 @@ void StreamPool::Return(std::unique_ptr<StreamSlot> slot) {
   idle_.push_back(std::move(slot));
 }
 
+OwnedStream::~OwnedStream() {
+  if (stream_ != nullptr) {
+    (void)cudaStreamSynchronize(stream_);
+    (void)cudaStreamDestroy(stream_);
+  }
+}
+
+absl::Status OwnedStream::Create() {
+  return CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
+                    "cudaStreamCreate");
+}
+
 }  // namespace datanode::ops::cuda

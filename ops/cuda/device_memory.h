@@ -5,7 +5,9 @@
 //                  and synchronizing; a daemon serving matmuls reuses the same sizes);
 //   PinnedBuffer - page-locked host staging memory, so copies are true DMA and async;
 //   StreamPool   - streams, each with its own pinned staging, leased one per Run() so
-//                  concurrent calls overlap without sharing any buffer.
+//                  concurrent calls overlap without sharing any buffer;
+//   OwnedStream  - one stream, synchronized and destroyed on every path out (start-up
+//                  checks and timings).
 // All classes are thread-safe where stated; every CUDA error becomes an absl::Status.
 // The caller makes the backend's device current (cudaSetDevice) before using them.
 #ifndef DATANODE_OPS_CUDA_DEVICE_MEMORY_H_
@@ -97,6 +99,21 @@ class PinnedBuffer {
  private:
   uint8_t* data_ = nullptr;
   size_t capacity_ = 0;
+};
+
+// A non-blocking stream owned by one scope: synchronized and destroyed in the
+// destructor, so buffers freed after it are never still in use. Not thread-safe.
+class OwnedStream {
+ public:
+  OwnedStream() = default;
+  OwnedStream(const OwnedStream&) = delete;
+  OwnedStream& operator=(const OwnedStream&) = delete;
+  ~OwnedStream();
+  absl::Status Create();
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
 };
 
 // A stream and its staging memory, leased to one Run() at a time.

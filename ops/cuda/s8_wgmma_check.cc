@@ -4,7 +4,6 @@
 #include <cuda_runtime_api.h>
 
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,25 +16,6 @@
 
 namespace datanode::ops::cuda {
 namespace {
-
-// A stream that is synchronized and destroyed on every path out.
-class OwnedStream {
- public:
-  ~OwnedStream() {
-    if (stream_ != nullptr) {
-      (void)cudaStreamSynchronize(stream_);
-      (void)cudaStreamDestroy(stream_);
-    }
-  }
-  absl::Status Create() {
-    return CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
-                      "cudaStreamCreate(wgmma check)");
-  }
-  cudaStream_t get() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
 
 absl::Status CheckShape(const WgmmaKernel& kernel, DevicePool& pool, cudaStream_t stream, int64_t m,
                         int64_t n, int64_t k, uint64_t seed) {
@@ -115,34 +95,25 @@ absl::Status CheckOnCurrentDevice(const WgmmaKernel& kernel) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<const WgmmaKernel*>> WgmmaCandidates(const char* setting) {
-  std::vector<const WgmmaKernel*> all;
-  for (const WgmmaKernel& kernel : kWgmmaKernels) all.push_back(&kernel);
-  const std::string value = setting == nullptr ? "" : setting;
-  if (value.empty() || value == "auto") return all;
-  if (value == "0") return std::vector<const WgmmaKernel*>{};
-  for (const WgmmaKernel* kernel : all) {
-    if (value == kernel->name) return std::vector<const WgmmaKernel*>{kernel};
-  }
-  std::string accepted = "auto, 0";
-  for (const WgmmaKernel* kernel : all) absl::StrAppend(&accepted, ", ", kernel->name);
-  return absl::InvalidArgumentError(absl::StrCat("DATANODE_CUDA_WGMMA=\"", value,
-                                                 "\" is not one of: ", accepted));
-}
-
-absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost) {
+absl::Status RunWithResetOnFault(int device, absl::FunctionRef<absl::Status()> work,
+                                 bool* device_lost) {
   *device_lost = false;
   RETURN_IF_ERROR(CudaStatus(cudaSetDevice(device), "cudaSetDevice"));
-  const absl::Status check = CheckOnCurrentDevice(kernel);
-  if (check.ok() || cudaDeviceSynchronize() == cudaSuccess) return check;
+  const absl::Status status = work();
+  if (status.ok() || cudaDeviceSynchronize() == cudaSuccess) return status;
   // The context is gone: start a fresh one.
   (void)cudaGetLastError();
   (void)cudaDeviceReset();
   *device_lost = cudaSetDevice(device) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess;
   return absl::Status(
-      check.code(),
-      absl::StrCat(check.message(), *device_lost ? " (the device did not recover from a reset)"
-                                                 : " (the device was reset after the fault)"));
+      status.code(),
+      absl::StrCat(status.message(), *device_lost ? " (the device did not recover from a reset)"
+                                                  : " (the device was reset after the fault)"));
+}
+
+absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost) {
+  return RunWithResetOnFault(
+      device, [&] { return CheckOnCurrentDevice(kernel); }, device_lost);
 }
 
 }  // namespace datanode::ops::cuda

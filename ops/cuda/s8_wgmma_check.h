@@ -9,10 +9,8 @@
 #ifndef DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 #define DATANODE_OPS_CUDA_S8_WGMMA_CHECK_H_
 
-#include <vector>
-
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
 
 namespace datanode::ops::cuda {
@@ -29,13 +27,12 @@ namespace datanode::ops::cuda {
 // *device_lost when the device does not come back from the reset.
 absl::Status CheckWgmmaKernel(const WgmmaKernel& kernel, int device, bool* device_lost);
 
-// The wgmma kernels to try, in order, for the operator's DATANODE_CUDA_WGMMA setting
-// (`setting` is the variable's value, null when unset):
-//   unset, "" or "auto"  every kernel of kWgmmaKernels, in their order of preference;
-//   "0"                  none (mma.sync serves everything);
-//   a kernel's name      only that kernel (e.g. "wgmma+TMA" to pin a known-good one).
-// INVALID_ARGUMENT naming the accepted values for anything else. Thread-safe.
-absl::StatusOr<std::vector<const WgmmaKernel*>> WgmmaCandidates(const char* setting);
+// Runs `work` on `device` (made current). When it fails and the context is unusable
+// (a sticky error: illegal address, trap), resets the device and says so in the
+// returned status; sets *device_lost when the device does not come back. For start-up
+// work only, before the caller owns anything on the device.
+absl::Status RunWithResetOnFault(int device, absl::FunctionRef<absl::Status()> work,
+                                 bool* device_lost);
 
 }  // namespace datanode::ops::cuda
 
