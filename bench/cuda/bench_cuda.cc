@@ -355,8 +355,8 @@ int Main(int argc, char** argv) {
     name_width = std::max(name_width, static_cast<int>(std::strlen(kernel.name)));
   }
   std::printf("%6s %6s %6s | %-*s %12s | %12s %8s | %12s %8s | %14s", "M", "N", "K", name_width,
-              "path",
-              "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio", "mma.sync TOP/s");
+              "path", "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio",
+              "mma.sync TOP/s");
   for (const WgmmaKernel& kernel : kWgmmaKernels) std::printf(" %*s", name_width, kernel.name);
   std::printf(" | s32 bytes\n");
   bool all_match = true;
@@ -367,8 +367,8 @@ int Main(int argc, char** argv) {
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
     std::printf("%6lld %6lld %6lld | %-*s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f",
                 static_cast<long long>(r.m), static_cast<long long>(r.n),
-                static_cast<long long>(r.k), name_width, r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
-                r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma);
+                static_cast<long long>(r.k), name_width, r.path, r.ours, r.lt_s8,
+                ratio(r.ours, r.lt_s8), r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma);
     for (double tops : r.wgmma) std::printf(" %*.1f", name_width, tops);
     std::printf(" | %s\n", r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
     std::fflush(stdout);
@@ -378,10 +378,11 @@ int Main(int argc, char** argv) {
   // Issue 5's speed target, in one line a reader (or a script) can find.
   if (acceptance.lt_s8 > 0) {
     const double ratio = acceptance.ours / acceptance.lt_s8;
-    std::printf("acceptance: exact s8 (%s) at 8192^3 = %.3fx cuBLASLt s8 (%.1f vs %.1f TOP/s), "
-                "target >= 0.80x: %s\n",
-                acceptance.path, ratio, acceptance.ours, acceptance.lt_s8,
-                ratio >= 0.8 ? "MET" : "NOT MET");
+    std::printf(
+        "acceptance: exact s8 (%s) at 8192^3 = %.3fx cuBLASLt s8 (%.1f vs %.1f TOP/s), "
+        "target >= 0.80x: %s\n",
+        acceptance.path, ratio, acceptance.ours, acceptance.lt_s8,
+        ratio >= 0.8 ? "MET" : "NOT MET");
   } else {
     std::printf("acceptance: no cuBLASLt s8 figure at 8192^3, nothing to compare\n");
   }

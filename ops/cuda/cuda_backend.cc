@@ -181,8 +181,8 @@ class CudaBackend final : public Backend {
     wgmma_ = selection.chosen;
     wgmma_notes_ = selection.Summary();
     if (selection.device_lost) {
-      return absl::UnavailableError(absl::StrCat(
-          "cuda: ", wgmma_notes_, "; DATANODE_CUDA_WGMMA=0 skips the wgmma checks"));
+      return absl::UnavailableError(
+          absl::StrCat("cuda: ", wgmma_notes_, "; DATANODE_CUDA_WGMMA=0 skips the wgmma checks"));
     }
     return absl::OkStatus();
   }
@@ -249,7 +249,7 @@ class CudaBackend final : public Backend {
   DevicePool pool_;
   StreamPool streams_;
   const WgmmaKernel* wgmma_ = nullptr;  // null: mma.sync only
-  std::string wgmma_notes_;  // each candidate's check and timing, or why wgmma is off
+  std::string wgmma_notes_;             // each candidate's check and timing, or why wgmma is off
 };
 
 absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* prepared,

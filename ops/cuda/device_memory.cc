@@ -147,8 +147,7 @@ OwnedStream::~OwnedStream() {
 }
 
 absl::Status OwnedStream::Create() {
-  return CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
-                    "cudaStreamCreate");
+  return CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
 }
 
 }  // namespace datanode::ops::cuda

@@ -161,8 +161,8 @@ DN_HD constexpr int64_t TmaWorkItems(int64_t first, int64_t stride, int64_t item
 DN_HD constexpr int64_t TmaClusterRows(int64_t tiles_m, int cluster) {
   return (tiles_m + cluster - 1) / cluster;
 }
-DN_HD void TmaWorkTile(int64_t work, int64_t cluster_rows, int64_t tiles_n, int cluster,
-                       int rank, int64_t* m_tile, int64_t* n_tile) {
+DN_HD void TmaWorkTile(int64_t work, int64_t cluster_rows, int64_t tiles_n, int cluster, int rank,
+                       int64_t* m_tile, int64_t* n_tile) {
   int64_t cluster_row = 0;
   TileCoords(work, cluster_rows, tiles_n, &cluster_row, n_tile);
   *m_tile = cluster_row * cluster + rank;

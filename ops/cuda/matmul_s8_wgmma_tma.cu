@@ -209,8 +209,8 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
       const int kt = static_cast<int>(it % args.k_tiles);
       if (kt == 0) {  // a new output tile
         int64_t m_tile, n_tile;
-        TmaWorkTile(first_work + it / args.k_tiles * work_stride, args.cluster_rows,
-                    args.tiles_n, kCluster, static_cast<int>(rank), &m_tile, &n_tile);
+        TmaWorkTile(first_work + it / args.k_tiles * work_stride, args.cluster_rows, args.tiles_n,
+                    kCluster, static_cast<int>(rank), &m_tile, &n_tile);
         a_row = TmaARow(m_tile, args.tiles_m);
         w_row = TmaWRow(n_tile, kCluster, static_cast<int>(rank));
       }
@@ -246,8 +246,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     for (int kt = 0; kt < args.k_tiles; ++kt, ++it) {
       const int s = TmaStage(it);
       MbarWait(full + 8 * s, TmaFullParity(it));
-      wgmma::MmaStageKeepOneInFlight(acc,
-                                     sa + s * kWgStageBytesA + WgWarpgroupRowOffset(consumer),
+      wgmma::MmaStageKeepOneInFlight(acc, sa + s * kWgStageBytesA + WgWarpgroupRowOffset(consumer),
                                      sb + s * kWgStageBytesB);
       // The MMAs of the previous k tile are done in this warpgroup: release its stage.
       const int64_t released = TmaTileReleasedAfter(kt);
@@ -333,9 +332,9 @@ int64_t ResidentClusters() {
   int64_t clusters = cached[device].load(std::memory_order_relaxed);
   if (clusters > 0) return clusters;
   int count = 0;
-  cudaError_t err = cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         kTmaSharedBytes);
+  cudaError_t err =
+      cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize, kTmaSharedBytes);
   if constexpr (kCluster == 1) {
     int per_sm = 0, sms = 0;
     if (err == cudaSuccess) {
@@ -349,8 +348,8 @@ int64_t ResidentClusters() {
   } else {
     TmaLaunch<kCluster> launch(kCluster, nullptr);
     if (err == cudaSuccess) {
-      err = cudaOccupancyMaxActiveClusters(&count, MatMulS8WgmmaTmaKernel<kCluster>,
-                                           &launch.config);
+      err =
+          cudaOccupancyMaxActiveClusters(&count, MatMulS8WgmmaTmaKernel<kCluster>, &launch.config);
     }
   }
   if (err != cudaSuccess) {
@@ -382,15 +381,15 @@ cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, 
       !EncodeOperandMap(&map_w, w, plan.np, plan.kp, TmaWRowsPerCta(kCluster))) {
     return cudaErrorInvalidValue;
   }
-  cudaError_t err = cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         kTmaSharedBytes);
+  cudaError_t err =
+      cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
+                           cudaFuncAttributeMaxDynamicSharedMemorySize, kTmaSharedBytes);
   if (err != cudaSuccess) return err;
-  const TmaKernelArgs args{plan.np,    tiles_m, cluster_rows, tiles_n,
-                           work_items, static_cast<int>(WgKTiles(plan.kp))};
+  const TmaKernelArgs args{plan.np, tiles_m,    cluster_rows,
+                           tiles_n, work_items, static_cast<int>(WgKTiles(plan.kp))};
   TmaLaunch<kCluster> launch(static_cast<unsigned>(clusters * kCluster), stream);
-  err = cudaLaunchKernelEx(&launch.config, MatMulS8WgmmaTmaKernel<kCluster>, map_a, map_w, c32,
-                           args);
+  err =
+      cudaLaunchKernelEx(&launch.config, MatMulS8WgmmaTmaKernel<kCluster>, map_a, map_w, c32, args);
   if (err != cudaSuccess) return err;
   return cudaGetLastError();
 }

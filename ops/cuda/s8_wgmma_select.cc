@@ -122,8 +122,8 @@ std::string WgmmaSelection::Summary() const {
     } else if (!trial.timing.ok()) {
       absl::StrAppend(&out, "passed its check, timing failed: ", trial.timing.message());
     } else if (trial.tera_ops_per_s > 0) {
-      absl::StrAppend(&out, absl::StrFormat("%.0f TOP/s at %d^3", trial.tera_ops_per_s,
-                                            kWgmmaTimingSize));
+      absl::StrAppend(
+          &out, absl::StrFormat("%.0f TOP/s at %d^3", trial.tera_ops_per_s, kWgmmaTimingSize));
     } else {
       absl::StrAppend(&out, "passed its check");
     }

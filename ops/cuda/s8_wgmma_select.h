@@ -27,9 +27,9 @@ absl::StatusOr<std::vector<const WgmmaKernel*>> WgmmaCandidates(const char* sett
 // What happened to one candidate at start-up.
 struct WgmmaTrial {
   const WgmmaKernel* kernel = nullptr;
-  absl::Status check;          // the start-up check (OK: byte-equal to the reference)
-  absl::Status timing;         // the timing run, when the check passed and one was made
-  double tera_ops_per_s = 0;   // 2 M N K / time at kWgmmaTimingSize^3; 0 = not timed
+  absl::Status check;         // the start-up check (OK: byte-equal to the reference)
+  absl::Status timing;        // the timing run, when the check passed and one was made
+  double tera_ops_per_s = 0;  // 2 M N K / time at kWgmmaTimingSize^3; 0 = not timed
 };
 
 // The timing shape: kWgmmaTimingSize^3 (large enough to fill an H100/H200 many times).

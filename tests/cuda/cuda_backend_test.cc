@@ -79,8 +79,7 @@ TEST(CudaNoDevice, FastestPassedKernelIsChosen) {
             nullptr);
   EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], failed, {}, 0}, {&k[1], {}, {}, 0}}), &k[1]);
   EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], {}, {}, 900}, {&k[1], {}, {}, 1000}}), &k[1]);
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], {}, {}, 1000}, {&k[1], {}, {}, 1000}}),
-            &k[0]);
+  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], {}, {}, 1000}, {&k[1], {}, {}, 1000}}), &k[0]);
   // A failed check or timing never wins, whatever figure it carries.
   EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], failed, {}, 5000}, {&k[1], {}, {}, 10}}),
             &k[1]);
@@ -88,8 +87,8 @@ TEST(CudaNoDevice, FastestPassedKernelIsChosen) {
             &k[1]);
   cuda::WgmmaSelection selection;
   selection.trials = {{&k[0], failed, {}, 0}, {&k[1], {}, {}, 1234.4}};
-  EXPECT_EQ(selection.Summary(), std::string(k[0].name) + ": differs; " + k[1].name +
-                                     ": 1234 TOP/s at 4096^3");
+  EXPECT_EQ(selection.Summary(),
+            std::string(k[0].name) + ": differs; " + k[1].name + ": 1234 TOP/s at 4096^3");
 }
 
 TEST(CudaNoDevice, CreateReportsUnavailableWithTheReason) {

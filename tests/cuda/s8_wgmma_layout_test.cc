@@ -119,10 +119,9 @@ TEST(CudaS8Wgmma, TmaPartsComposeTheWStage) {
         const int tile_row = rank * TmaWRowsPerCta(cluster) + box_row;
         for (int byte = 0; byte < kWgTileK; ++byte) {
           const uint32_t tma = Swizzle128B(part + box_row * kWgTileK + byte);
-          const uint32_t wgmma_reads =
-              stage_base + WgSmemOffset(tile_row, byte / 16) + byte % 16;
-          ASSERT_EQ(tma, wgmma_reads) << "rank " << rank << ", W row " << tile_row << ", byte "
-                                      << byte;
+          const uint32_t wgmma_reads = stage_base + WgSmemOffset(tile_row, byte / 16) + byte % 16;
+          ASSERT_EQ(tma, wgmma_reads)
+              << "rank " << rank << ", W row " << tile_row << ", byte " << byte;
           written.insert(tma);
         }
       }
@@ -248,9 +247,8 @@ std::vector<int32_t> EmulateKernel(const S8GemmPlan& p, const std::vector<uint8_
 // bytes at (k_offset, row) of a row-major [rows, kp] tensor lands at dst (1024-byte
 // aligned) with every byte's absolute address swizzled; elements outside the tensor
 // read as zero.
-void EmulateTmaBox(const std::vector<uint8_t>& tensor, int64_t rows, int64_t kp,
-                   int32_t k_offset, int32_t row, int box_rows, uint32_t dst,
-                   std::vector<uint8_t>& smem) {
+void EmulateTmaBox(const std::vector<uint8_t>& tensor, int64_t rows, int64_t kp, int32_t k_offset,
+                   int32_t row, int box_rows, uint32_t dst, std::vector<uint8_t>& smem) {
   ASSERT_EQ(dst % kWgSwizzleAtomBytes, 0u);
   for (int r = 0; r < box_rows; ++r) {
     for (int k = 0; k < kWgTileK; ++k) {
@@ -284,17 +282,15 @@ std::vector<int32_t> EmulateTmaKernel(const S8GemmPlan& p, const std::vector<uin
         TmaWorkTile(work, cluster_rows, tiles_n, cluster, rank, &m_tile[rank], &n_tile[rank]);
       }
       std::vector<std::vector<uint8_t>> smem(cluster);
-      std::vector<std::vector<int32_t>> acc(cluster,
-                                            std::vector<int32_t>(2 * 128 * kWgAccRegs, 0));
+      std::vector<std::vector<int32_t>> acc(cluster, std::vector<int32_t>(2 * 128 * kWgAccRegs, 0));
       for (int64_t kt = 0; kt < k_tiles; ++kt) {
         for (auto& s : smem) s.assign(kWgStageBytesA + kWgStageBytesB, 0xEE);
         for (int src = 0; src < cluster; ++src) {  // producer `src` of the cluster
-          EmulateTmaBox(a, p.mp, p.kp, TmaKOffset(kt), TmaARow(m_tile[src], tiles_m), kWgTileM,
-                        sa, smem[src]);
+          EmulateTmaBox(a, p.mp, p.kp, TmaKOffset(kt), TmaARow(m_tile[src], tiles_m), kWgTileM, sa,
+                        smem[src]);
           for (int dst = 0; dst < cluster; ++dst) {  // multicast
             EmulateTmaBox(w, p.np, p.kp, TmaKOffset(kt), TmaWRow(n_tile[src], cluster, src),
-                          TmaWRowsPerCta(cluster), sb + TmaWPartOffset(cluster, src),
-                          smem[dst]);
+                          TmaWRowsPerCta(cluster), sb + TmaWPartOffset(cluster, src), smem[dst]);
           }
         }
         for (int rank = 0; rank < cluster; ++rank) EmulateStageMmas(smem[rank], sa, sb, acc[rank]);
@@ -308,8 +304,8 @@ std::vector<int32_t> EmulateTmaKernel(const S8GemmPlan& p, const std::vector<uin
   }
   for (size_t i = 0; i < stores.size(); ++i) {
     const int64_t col = static_cast<int64_t>(i) % p.np;
-    EXPECT_EQ(stores[i], 1) << "C32 element " << i / p.np << "," << col << " stored "
-                            << stores[i] << " times";
+    EXPECT_EQ(stores[i], 1) << "C32 element " << i / p.np << "," << col << " stored " << stores[i]
+                            << " times";
     if (stores[i] != 1) break;
   }
   return c;
@@ -340,19 +336,18 @@ TEST(CudaS8Wgmma, TmaKernelEmulationMatchesReference) {
   for (const auto& shape : kShapes) {
     const S8GemmPlan p = PlanS8GemmWith128RowTiles(shape.m, shape.n, shape.k, 1);
     for (int cluster = 1; cluster <= kTmaMaxCluster; ++cluster) {
-      const int64_t work_items =
-          TmaClusterRows(WgTilesM(p.mp), cluster) * WgTilesN(p.np);
+      const int64_t work_items = TmaClusterRows(WgTilesM(p.mp), cluster) * WgTilesN(p.np);
       for (int64_t clusters : {work_items, int64_t{1}, int64_t{2}}) {
         if (clusters > work_items) continue;
         SCOPED_TRACE("cluster " + std::to_string(cluster) + ", " + std::to_string(clusters) +
                      " of " + std::to_string(work_items) + " work items");
-        EXPECT_EQ(EmulationDiffersFromReference(
-                      p, shape.m * 7919 + shape.n * 31 + shape.k,
-                      [&](const S8GemmPlan& plan, const std::vector<uint8_t>& a,
-                          const std::vector<uint8_t>& w) {
-                        return EmulateTmaKernel(plan, a, w, cluster, clusters);
-                      }),
-                  "");
+        EXPECT_EQ(
+            EmulationDiffersFromReference(p, shape.m * 7919 + shape.n * 31 + shape.k,
+                                          [&](const S8GemmPlan& plan, const std::vector<uint8_t>& a,
+                                              const std::vector<uint8_t>& w) {
+                                            return EmulateTmaKernel(plan, a, w, cluster, clusters);
+                                          }),
+            "");
       }
     }
   }
