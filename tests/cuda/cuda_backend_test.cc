@@ -19,6 +19,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "ops/cuda/cuda_status.h"
+#include "ops/cuda/device_memory.h"
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
@@ -338,9 +339,22 @@ TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
+  // A kernel that fails its start-up check is reported and left out (a fault there
+  // resets the device), so one broken kernel does not hide the others' results.
+  std::vector<const cuda::WgmmaKernel*> kernels;
+  for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
+    bool device_lost = false;
+    const absl::Status check = cuda::CheckWgmmaKernel(kernel, 0, &device_lost);
+    ASSERT_FALSE(device_lost) << check;
+    if (check.ok()) {
+      kernels.push_back(&kernel);
+    } else {
+      ADD_FAILURE() << kernel.name << " fails its start-up check: " << check;
+    }
+  }
+  std::vector<bool> broken(kernels.size(), false);  // stop testing a kernel once it fails
+  cuda::DevicePool pool(/*max_cached_bytes=*/0);
   SplitMix64 rng(0x90A);
-  cudaStream_t stream;
-  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
   for (int c = 0; c < 300; ++c) {
     const int64_t m = rng.Uniform(1, 700), n = rng.Uniform(1, 1100), k = rng.Uniform(1, 2100);
     cuda::S8GemmPlan plan = cuda::PlanS8GemmWith128RowTiles(m, n, k, sms);
@@ -351,35 +365,40 @@ TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
     std::vector<uint8_t> a(plan.mp * plan.kp), w(plan.np * plan.kp);
     cuda::PackPaddedRows(in->a.data(), m, k, plan.mp, plan.kp, a.data());
     cuda::PackPaddedRows(in->w.data(), n, k, plan.np, plan.kp, w.data());
-    int8_t *a_dev, *w_dev;
-    int32_t *c_mma, *c_wg;
     const size_t c_bytes = plan.mp * plan.np * 4;
-    ASSERT_EQ(cudaMalloc(&a_dev, a.size()), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(&w_dev, w.size()), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(&c_mma, c_bytes), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(&c_wg, c_bytes), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(a_dev, a.data(), a.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(w_dev, w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    ASSERT_EQ(cuda::LaunchMatMulS8Mma(plan, a_dev, w_dev, c_mma, stream), cudaSuccess);
+    auto a_dev = pool.Allocate(a.size());
+    auto w_dev = pool.Allocate(w.size());
+    auto c_mma = pool.Allocate(c_bytes);
+    auto c_wg = pool.Allocate(c_bytes);
+    ASSERT_TRUE(a_dev.ok() && w_dev.ok() && c_mma.ok() && c_wg.ok());
+    ASSERT_EQ(cudaMemcpy(a_dev->data(), a.data(), a.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(w_dev->data(), w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cuda::LaunchMatMulS8Mma(plan, a_dev->as<int8_t>(), w_dev->as<int8_t>(),
+                                      c_mma->as<int32_t>(), nullptr),
+              cudaSuccess);
     std::vector<int32_t> want(plan.mp * plan.np), got(plan.mp * plan.np);
-    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(want.data(), c_mma, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
-      ASSERT_EQ(cudaMemset(c_wg, 0x5A, c_bytes), cudaSuccess);
-      ASSERT_EQ(kernel.launch(plan, a_dev, w_dev, c_wg, stream), cudaSuccess) << kernel.name;
-      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess) << kernel.name;
-      ASSERT_EQ(cudaMemcpy(got.data(), c_wg, c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-      for (int64_t i = 0; i < m; ++i) {
-        ASSERT_EQ(std::memcmp(&got[i * plan.np], &want[i * plan.np], n * 4), 0)
-            << kernel.name << ", case " << c << ": " << m << "x" << n << "x" << k << ", row " << i;
+    ASSERT_EQ(cudaMemcpy(want.data(), c_mma->data(), c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      if (broken[i]) continue;
+      const std::string what =
+          std::string(kernels[i]->name) + ", case " + std::to_string(c) + ": " + std::to_string(m) +
+          "x" + std::to_string(n) + "x" + std::to_string(k) +
+          (plan.persistent_ctas > 0 ? ", " + std::to_string(plan.persistent_ctas) + " CTAs" : "");
+      ASSERT_EQ(cudaMemset(c_wg->data(), 0x5A, c_bytes), cudaSuccess);
+      const cudaError_t launched = kernels[i]->launch(
+          plan, a_dev->as<int8_t>(), w_dev->as<int8_t>(), c_wg->as<int32_t>(), nullptr);
+      const cudaError_t done = launched == cudaSuccess ? cudaDeviceSynchronize() : launched;
+      // A fault poisons the context: nothing after it can run in this process.
+      ASSERT_EQ(done, cudaSuccess) << what << ": " << cudaGetErrorString(done);
+      ASSERT_EQ(cudaMemcpy(got.data(), c_wg->data(), c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+      for (int64_t row = 0; row < m && !broken[i]; ++row) {
+        if (std::memcmp(&got[row * plan.np], &want[row * plan.np], n * 4) != 0) {
+          ADD_FAILURE() << what << ": row " << row << " differs from mma.sync";
+          broken[i] = true;
+        }
       }
     }
-    cudaFree(a_dev);
-    cudaFree(w_dev);
-    cudaFree(c_mma);
-    cudaFree(c_wg);
   }
-  cudaStreamDestroy(stream);
 }
 
 TEST_F(CudaDeviceTest, ForeignPreparedWeightsAreRejected) {
