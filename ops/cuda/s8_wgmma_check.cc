@@ -75,8 +75,10 @@ absl::Status CheckOnCurrentDevice(const WgmmaKernel& kernel) {
   if (!kernel.loads()) {
     return absl::UnimplementedError(
         absl::StrCat(kernel.name,
-                     " self-check: the kernel does not load on this device (a build whose CUDA "
-                     "architectures lack 90 has no sm_90a kernels)"));
+                     " self-check: the kernel cannot run on this device (a build whose CUDA "
+                     "architectures lack 90 has no sm_90a kernels; the TMA kernels also need "
+                     "cuTensorMapEncodeTiled from the driver, the multicast ones room for a "
+                     "2-CTA cluster)"));
   }
   DevicePool pool(/*max_cached_bytes=*/0);  // every buffer freed on return
   OwnedStream stream;
