@@ -160,14 +160,21 @@ class CudaBackend final : public Backend {
   // kWgmmaKernels by default, none for "0", one when it names a kernel), the fastest
   // that passes its start-up check (SelectWgmmaKernel). What happened to each is kept
   // for Description(); without one the mma.sync kernel serves everything, exactly as
-  // well. Fails on a DATANODE_CUDA_WGMMA value it does not know, and when a fault
-  // left the device unusable.
+  // well. Fails on a DATANODE_CUDA_WGMMA or DATANODE_CUDA_WAIT_LIMIT_S value it does
+  // not know, and when a fault left the device unusable.
   absl::Status PickWgmmaKernel() {
     absl::StatusOr<std::vector<const WgmmaKernel*>> allowed =
         WgmmaCandidates(std::getenv("DATANODE_CUDA_WGMMA"));
     if (!allowed.ok()) {
       return absl::Status(allowed.status().code(),
                           absl::StrCat("cuda: ", allowed.status().message()));
+    }
+    uint64_t wait_limit_ns = 0;
+    if (const char* limit = std::getenv("DATANODE_CUDA_WAIT_LIMIT_S");
+        !ParseWgmmaWaitLimit(limit, &wait_limit_ns)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cuda: DATANODE_CUDA_WAIT_LIMIT_S=\"", limit,
+                       "\" is not whole seconds from 0 (never trap) to 86400"));
     }
     if (cc_major_ != 9 || cc_minor_ != 0) {
       wgmma_notes_ = "needs compute capability 9.0";

@@ -78,6 +78,18 @@ bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count);
 // int32 (grid size, TMA coordinates).
 bool S8WgmmaPlanIsValid(const S8GemmPlan& plan);
 
+// How long a TMA wgmma kernel's mbarrier wait may last before the kernel traps (a
+// deadlock becomes a CUDA error instead of a hung GPU). One wait normally takes
+// microseconds; debuggers, compute-sanitizer or heavy time-slicing can stretch it, so
+// operators may change the limit with DATANODE_CUDA_WAIT_LIMIT_S.
+inline constexpr uint64_t kDefaultWgmmaWaitLimitNs = 10'000'000'000ull;
+// Parses a DATANODE_CUDA_WAIT_LIMIT_S value: null or "" -> the default; whole seconds
+// 0..86400 -> that many (0: never trap). False for anything else.
+bool ParseWgmmaWaitLimit(const char* seconds, uint64_t* limit_ns);
+// The limit in force: the environment's value, read once; the default if it does not
+// parse (CreateCudaBackend rejects such a value before any kernel runs).
+uint64_t WgmmaWaitLimitNs();
+
 inline constexpr int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 // Copies a row-major [rows, cols] byte matrix into dst [rows_p, cols_p] (rows_p >= rows,

@@ -46,7 +46,6 @@ constexpr int kTmaStageBytes = kWgStageBytesA + kWgStageBytesB;
 // Ring, then the 2 x kWgStages mbarriers; + slack to align the ring to 1024 bytes.
 constexpr int kTmaSharedBytes =
     kWgStages * kTmaStageBytes + 2 * kWgStages * 8 + kWgSwizzleAtomBytes;
-constexpr uint64_t kWaitLimitNs = 10'000'000'000ull;
 
 __device__ __forceinline__ void MbarInit(uint32_t bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
@@ -100,14 +99,19 @@ __device__ __forceinline__ void ClusterSync() {
 }
 
 // Waits until the phase of `bar` with parity `parity` has completed; traps after
-// kWaitLimitNs (a deadlock, not a slow GPU: one stage takes microseconds). Default
-// (CTA-scope acquire) semantics: the data behind a completed phase are TMA writes,
-// made visible by the transaction completion itself, and ".acquire.cluster" would
-// invalidate L1 (CCTL.IVALL) on every wait.
-__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
+// limit_ns (WgmmaWaitLimitNs: a deadlock, not a slow GPU, as one stage takes
+// microseconds; 0 = wait forever). Default (CTA-scope acquire) semantics: the data
+// behind a completed phase are TMA writes, made visible by the transaction completion
+// itself, and ".acquire.cluster" would invalidate L1 (CCTL.IVALL) on every wait. For
+// the empty barriers, which other CTAs' consumers arrive on, CTA scope is formally
+// weaker than the memory model's cluster-scope pairing, but the only accesses it must
+// order are the wgmma reads of the stage, complete (wait_group) before the arrive is
+// issued, against TMA writes that cannot start before the arrive is observed; CUTLASS's
+// cluster pipelines rely on the same.
+__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity, uint64_t limit_ns) {
   uint32_t done = 0;
   uint64_t start = 0;
-  for (int polls = 0;; ++polls) {
+  for (uint64_t polls = 0;; ++polls) {
     asm volatile(
         "{\n"
         ".reg .pred p;\n"
@@ -119,7 +123,9 @@ __device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
         : "memory");
     if (done) return;
     if (polls == 64) start = GlobalTimerNs();
-    if (polls > 64 && (polls & 1023) == 0 && GlobalTimerNs() - start > kWaitLimitNs) __trap();
+    if (polls > 64 && (polls & 1023) == 0 && limit_ns != 0 && GlobalTimerNs() - start > limit_ns) {
+      __trap();
+    }
   }
 }
 
@@ -151,7 +157,8 @@ struct TmaKernelArgs {
   int64_t tiles_m;
   int64_t cluster_rows;  // ceil(tiles_m / kCluster): rows of clusters
   int64_t tiles_n;
-  int64_t work_items;  // cluster_rows * tiles_n: one per cluster-sized group of tiles
+  int64_t work_items;      // cluster_rows * tiles_n: one per cluster-sized group of tiles
+  uint64_t wait_limit_ns;  // MbarWait's bound
   int k_tiles;
 };
 
@@ -204,7 +211,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     int32_t a_row = 0, w_row = 0;
     for (int64_t it = 0; it < TmaProducerSteps(total_k_tiles); ++it) {
       const int s = TmaStage(it);
-      if (TmaProducerWaits(it)) MbarWait(empty + 8 * s, TmaEmptyParity(it));
+      if (TmaProducerWaits(it)) MbarWait(empty + 8 * s, TmaEmptyParity(it), args.wait_limit_ns);
       if (!TmaProducerLoads(it, total_k_tiles)) continue;  // the tail: waits only
       const int kt = static_cast<int>(it % args.k_tiles);
       if (kt == 0) {  // a new output tile
@@ -245,7 +252,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     for (int i = 0; i < kWgAccRegs; ++i) acc[i] = 0;
     for (int kt = 0; kt < args.k_tiles; ++kt, ++it) {
       const int s = TmaStage(it);
-      MbarWait(full + 8 * s, TmaFullParity(it));
+      MbarWait(full + 8 * s, TmaFullParity(it), args.wait_limit_ns);
       wgmma::MmaStageKeepOneInFlight(acc, sa + s * kWgStageBytesA + WgWarpgroupRowOffset(consumer),
                                      sb + s * kWgStageBytesB);
       // The MMAs of the previous k tile are done in this warpgroup: release its stage.
@@ -385,8 +392,13 @@ cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, 
       cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
                            cudaFuncAttributeMaxDynamicSharedMemorySize, kTmaSharedBytes);
   if (err != cudaSuccess) return err;
-  const TmaKernelArgs args{plan.np, tiles_m,    cluster_rows,
-                           tiles_n, work_items, static_cast<int>(WgKTiles(plan.kp))};
+  const TmaKernelArgs args{plan.np,
+                           tiles_m,
+                           cluster_rows,
+                           tiles_n,
+                           work_items,
+                           WgmmaWaitLimitNs(),
+                           static_cast<int>(WgKTiles(plan.kp))};
   TmaLaunch<kCluster> launch(static_cast<unsigned>(clusters * kCluster), stream);
   err =
       cudaLaunchKernelEx(&launch.config, MatMulS8WgmmaTmaKernel<kCluster>, map_a, map_w, c32, args);

@@ -92,6 +92,24 @@ TEST(CudaNoDevice, FastestPassedKernelIsChosen) {
             std::string(k[0].name) + ": differs; " + k[1].name + ": 1234 TOP/s at 4096^3");
 }
 
+// DATANODE_CUDA_WAIT_LIMIT_S: whole seconds 0 (never trap) to 86400, default 10 s.
+TEST(CudaNoDevice, WaitLimitSettingParses) {
+  uint64_t ns = 1;
+  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit(nullptr, &ns));
+  EXPECT_EQ(ns, cuda::kDefaultWgmmaWaitLimitNs);
+  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("", &ns));
+  EXPECT_EQ(ns, cuda::kDefaultWgmmaWaitLimitNs);
+  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("0", &ns));
+  EXPECT_EQ(ns, 0u);
+  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("600", &ns));
+  EXPECT_EQ(ns, 600'000'000'000ull);
+  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("86400", &ns));
+  EXPECT_EQ(ns, 86400'000'000'000ull);
+  for (const char* bad : {"86401", "-1", "1.5", "10s", " 10", "9999999999999999999999"}) {
+    EXPECT_FALSE(cuda::ParseWgmmaWaitLimit(bad, &ns)) << bad;
+  }
+}
+
 TEST(CudaNoDevice, CreateReportsUnavailableWithTheReason) {
   std::string why;
   const bool present = DevicePresent(&why);
