@@ -66,7 +66,8 @@ bool S8WgmmaTmaMulticastKernelLoads();
 using S8GemmLauncher = cudaError_t (*)(const S8GemmPlan&, const int8_t*, const int8_t*, int32_t*,
                                        cudaStream_t);
 
-// The Hopper kernels, in the backend's order of preference.
+// The Hopper kernels the backend considers (s8_wgmma_select.h): of those that pass
+// their start-up check the fastest serves, the earlier in this list on a tie.
 struct WgmmaKernel {
   const char* name;
   S8GemmLauncher launch;
