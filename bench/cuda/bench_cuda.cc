@@ -3,8 +3,8 @@
 // bench_cuda: the exact s8 tensor-core GEMM against cuBLASLt on the same device,
 // device-resident operands, kernel time only. "exact" is the kernel the CUDA backend
 // would run for the shape: on compute capability 9.0, when the plan says it pays, the
-// first Hopper wgmma kernel of kWgmmaKernels (ops/cuda/matmul_s8_wgmma.cuh) that passes
-// the backend's start-up check, else the mma.sync kernel (ops/cuda/matmul_s8_mma.cu).
+// Hopper wgmma kernel the backend's start-up selection chooses (SelectWgmmaKernel: the
+// fastest that passes its check), else the mma.sync kernel (ops/cuda/matmul_s8_mma.cu).
 // The mma.sync kernel and each wgmma kernel that passed its check are also timed in
 // columns of their own. Baselines:
 //   - cuBLASLt s8 x s8 -> s32 (CUDA_R_8I -> CUDA_R_32I, CUBLAS_COMPUTE_32I), the
@@ -325,9 +325,7 @@ int Main(int argc, char** argv) {
   // passed its check, so a broken one cannot take the other figures down with it (a
   // fault is followed by a device reset, as in the backend).
   if (props.major == 9 && props.minor == 0) {
-    std::vector<const WgmmaKernel*> all;
-    for (const WgmmaKernel& kernel : kWgmmaKernels) all.push_back(&kernel);
-    const WgmmaSelection selection = SelectWgmmaKernel(all, 0);
+    const WgmmaSelection selection = SelectWgmmaKernel(*WgmmaCandidates(nullptr), 0);  // all
     for (const WgmmaTrial& trial : selection.trials) {
       g_wgmma_passed[trial.kernel - kWgmmaKernels] = trial.check.ok();
     }

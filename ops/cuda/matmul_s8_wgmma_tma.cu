@@ -155,9 +155,7 @@ __device__ __forceinline__ void TmaLoad2dMulticast(uint32_t dst, const CUtensorM
 struct TmaKernelArgs {
   int64_t np;
   int64_t tiles_m;
-  int64_t cluster_rows;  // ceil(tiles_m / kCluster): rows of clusters
   int64_t tiles_n;
-  int64_t work_items;      // cluster_rows * tiles_n: one per cluster-sized group of tiles
   uint64_t wait_limit_ns;  // MbarWait's bound
   int k_tiles;
 };
@@ -200,7 +198,8 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
   // adjacent tiles (TmaWorkTile; a tile past the last row only loads, TmaStoresTile).
   const int64_t first_work = blockIdx.x / kCluster;
   const int64_t work_stride = gridDim.x / kCluster;
-  const int64_t items = TmaWorkItems(first_work, work_stride, args.work_items);
+  const int64_t cluster_rows = TmaClusterRows(args.tiles_m, kCluster);
+  const int64_t items = TmaWorkItems(first_work, work_stride, cluster_rows * args.tiles_n);
   const int64_t total_k_tiles = items * args.k_tiles;  // this CTA's k tile sequence
   const int warpgroup = threadIdx.x / 128;
 
@@ -216,7 +215,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
       const int kt = static_cast<int>(it % args.k_tiles);
       if (kt == 0) {  // a new output tile
         int64_t m_tile, n_tile;
-        TmaWorkTile(first_work + it / args.k_tiles * work_stride, args.cluster_rows, args.tiles_n,
+        TmaWorkTile(first_work + it / args.k_tiles * work_stride, cluster_rows, args.tiles_n,
                     kCluster, static_cast<int>(rank), &m_tile, &n_tile);
         a_row = TmaARow(m_tile, args.tiles_m);
         w_row = TmaWRow(n_tile, kCluster, static_cast<int>(rank));
@@ -263,7 +262,7 @@ __global__ void __launch_bounds__(kTmaThreads, 1)
     release(it - 1);
 
     int64_t m_tile, n_tile;
-    TmaWorkTile(first_work + item * work_stride, args.cluster_rows, args.tiles_n, kCluster,
+    TmaWorkTile(first_work + item * work_stride, cluster_rows, args.tiles_n, kCluster,
                 static_cast<int>(rank), &m_tile, &n_tile);
     if (TmaStoresTile(m_tile, args.tiles_m)) {
       wgmma::StoreAccumulators(acc, c32, args.np, m_tile * kWgTileM + consumer * 64,
@@ -373,9 +372,8 @@ cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, 
   if (!S8WgmmaPlanIsValid(plan)) return cudaErrorInvalidValue;
   const int64_t tiles_m = WgTilesM(plan.mp);
   const int64_t tiles_n = WgTilesN(plan.np);
-  const int64_t cluster_rows = TmaClusterRows(tiles_m, kCluster);
-  const int64_t work_items = cluster_rows * tiles_n;
-  int64_t clusters = work_items;
+  // One cluster per work item, or (persistent) as many as fit, each looping over items.
+  int64_t clusters = TmaClusterRows(tiles_m, kCluster) * tiles_n;
   if constexpr (kPersistent) {
     const int64_t resident = plan.persistent_ctas > 0
                                  ? std::max<int64_t>(plan.persistent_ctas / kCluster, 1)
@@ -392,12 +390,7 @@ cudaError_t LaunchTma(const S8GemmPlan& plan, const int8_t* a, const int8_t* w, 
       cudaFuncSetAttribute(MatMulS8WgmmaTmaKernel<kCluster>,
                            cudaFuncAttributeMaxDynamicSharedMemorySize, kTmaSharedBytes);
   if (err != cudaSuccess) return err;
-  const TmaKernelArgs args{plan.np,
-                           tiles_m,
-                           cluster_rows,
-                           tiles_n,
-                           work_items,
-                           WgmmaWaitLimitNs(),
+  const TmaKernelArgs args{plan.np, tiles_m, tiles_n, WgmmaWaitLimitNs(),
                            static_cast<int>(WgKTiles(plan.kp))};
   TmaLaunch<kCluster> launch(static_cast<unsigned>(clusters * kCluster), stream);
   err =

@@ -38,17 +38,29 @@ class EventPair {
   cudaEvent_t stop_ = nullptr;
 };
 
-// Best of three timed runs (after one warm-up) of `kernel` on a kWgmmaTimingSize^3 GEMM
-// of random bytes (tensor-core time depends a little on the data, so not zeros).
-absl::StatusOr<double> TimeOnCurrentDevice(const WgmmaKernel& kernel) {
-  constexpr int64_t kSize = kWgmmaTimingSize;
-  const S8GemmPlan plan = PlanS8GemmWith128RowTiles(kSize, kSize, kSize, /*sm_count=*/1);
+S8GemmPlan TimingPlan() {
+  return PlanS8GemmWith128RowTiles(kWgmmaTimingSize, kWgmmaTimingSize, kWgmmaTimingSize,
+                                   /*sm_count=*/1);
+}
+
+// Random bytes for both timing operands (tensor-core time depends a little on the
+// data, so not zeros); made once per selection, not per kernel.
+std::vector<uint8_t> TimingOperand() {
+  const S8GemmPlan plan = TimingPlan();
   std::vector<uint8_t> host(static_cast<size_t>(plan.mp * plan.kp));
   SplitMix64 rng(0x7143);
   for (size_t i = 0; i < host.size(); i += 8) {
     const uint64_t bits = rng.Next();
     std::memcpy(&host[i], &bits, std::min<size_t>(8, host.size() - i));
   }
+  return host;
+}
+
+// Best of three timed runs (after one warm-up) of `kernel` on a kWgmmaTimingSize^3 GEMM
+// whose A and W are both `host`.
+absl::StatusOr<double> TimeOnCurrentDevice(const WgmmaKernel& kernel,
+                                           const std::vector<uint8_t>& host) {
+  const S8GemmPlan plan = TimingPlan();
   DevicePool pool(/*max_cached_bytes=*/0);
   ASSIGN_OR_RETURN(DeviceBuffer a, pool.Allocate(host.size()));
   ASSIGN_OR_RETURN(DeviceBuffer w, pool.Allocate(host.size()));
@@ -78,7 +90,7 @@ absl::StatusOr<double> TimeOnCurrentDevice(const WgmmaKernel& kernel) {
     if (run > 0 && (best_ms == 0 || ms < best_ms)) best_ms = ms;  // run 0 warms up
   }
   if (best_ms <= 0) return absl::InternalError("timing: no elapsed time measured");
-  return 2.0 * kSize * kSize * kSize / (best_ms * 1e-3) / 1e12;
+  return 2.0 * kWgmmaTimingSize * kWgmmaTimingSize * kWgmmaTimingSize / (best_ms * 1e-3) / 1e12;
 }
 
 }  // namespace
@@ -143,13 +155,14 @@ WgmmaSelection SelectWgmmaKernel(const std::vector<const WgmmaKernel*>& candidat
     if (selection.device_lost) return selection;
   }
   if (passed > 1) {
+    const std::vector<uint8_t> operand = TimingOperand();
     for (WgmmaTrial& trial : selection.trials) {
       if (!trial.check.ok()) continue;
       double tops = 0;
       trial.timing = RunWithResetOnFault(
           device,
           [&]() -> absl::Status {
-            ASSIGN_OR_RETURN(tops, TimeOnCurrentDevice(*trial.kernel));
+            ASSIGN_OR_RETURN(tops, TimeOnCurrentDevice(*trial.kernel, operand));
             return absl::OkStatus();
           },
           &selection.device_lost);
