@@ -44,7 +44,9 @@ inline constexpr char kTestClass[] = R"pb(
     canonical_shape { m: 128 n: 256 k: 256 }
     min_s8_gops: 5
     min_memory_bandwidth_gbps: 0.1
-    max_repeat_speedup: 2.0
+    # An honest CPU measures ~1.05 alone but reached 2.46 under `ctest -j2` on 2 cores;
+    # the memoizing test backend measures ~8.
+    max_repeat_speedup: 4.0
     max_challenge_seconds: 5
   }
   quick {
