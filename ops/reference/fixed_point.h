@@ -40,6 +40,12 @@ inline int BitLength128(uint128 u) {
   return hi != 0 ? 64 + BitLength64(hi) : BitLength64(static_cast<uint64_t>(u));
 }
 
+// A finite f32's bits mapped to an integer that orders like the value (+0 == -0).
+inline int64_t OrderKey(uint32_t bits) {
+  const int64_t mag = bits & 0x7FFFFFFF;
+  return (bits >> 31) ? -mag : mag;
+}
+
 // --- exp(-x) for x >= 0 (spec §8.2) ------------------------------------------------
 // Result: exp(-x) ~= e * 2^(k - 30) with e in [2^30, 2^31) and k in [-4097, 0].
 struct ExpResult {
