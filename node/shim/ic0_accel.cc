@@ -102,10 +102,9 @@ uint32_t ic0_accel_call(const ic0_accel* accel, const char* method, size_t metho
     result->reject_code = IC0_ACCEL_SYS_TRANSIENT;
     return result->reject_code;
   }
-  if (o.code == RejectCode::kNone) {
-    result->cycles_charged_low = absl::Uint128Low64(o.cycles_charged);
-    result->cycles_charged_high = absl::Uint128High64(o.cycles_charged);
-  }
+  // The price of a reply, or the reject fee of a reject (Shim::Call).
+  result->cycles_charged_low = absl::Uint128Low64(o.cycles_charged);
+  result->cycles_charged_high = absl::Uint128High64(o.cycles_charged);
   return result->reject_code;
 }
 

@@ -17,8 +17,10 @@
  * 4 CANISTER_REJECT, 5 CANISTER_ERROR. Which failure gives which code is listed in
  * datanode.did; in short: bad Candid / too large -> 5; bad values, unknown model or
  * tensor, too few cycles -> 4; unknown method or no data node configured -> 3; daemon
- * absent, busy or slow -> 2; node-side corruption or internal error -> 1. Rejects
- * charge no cycles.
+ * absent, busy or slow -> 2; node-side corruption or internal error -> 1. An
+ * accel_matmul rejected with 4 or 5 charges the reject fee of docs/canister-api.md
+ * (node/shim/pricing.h, RejectFee), at most the cycles attached; other rejects charge
+ * nothing.
  *
  * THREADING. An ic0_accel handle is thread-safe: any number of threads may call
  * ic0_accel_call() on one handle concurrently (each call is independent; the daemon
@@ -92,7 +94,8 @@ typedef struct ic0_accel_result {
    * followed by a NUL that data_len does not count. Owned by the result. */
   uint8_t* data;
   size_t data_len;
-  /* Cycles to charge (a 128-bit number split in halves); 0 for rejects. */
+  /* Cycles to charge (a 128-bit number split in halves): the price of a reply, the
+   * reject fee of a CANISTER_REJECT / CANISTER_ERROR accel_matmul, else 0. */
   uint64_t cycles_charged_low;
   uint64_t cycles_charged_high;
 } ic0_accel_result;

@@ -149,6 +149,18 @@ std::vector<uint8_t> EncodeMatMulReply(const MatMulReply& v) {
                           {"cycles_charged", candid::MakeNat(Op::kNat, v.cycles_charged)}}));
 }
 
+uint64_t MatMulReplyBytes(const MatMulReply& reply, uint64_t out_bytes) {
+  // `out` is a blob: its ULEB128 length, then its bytes. Encode everything else with
+  // an empty blob (a one-byte length) and add the difference.
+  MatMulReply empty;
+  empty.out_digest = reply.out_digest;
+  empty.spec_version = reply.spec_version;
+  empty.cycles_charged = reply.cycles_charged;
+  uint64_t leb_bytes = 1;
+  for (uint64_t v = out_bytes; v >= 0x80; v >>= 7) ++leb_bytes;
+  return EncodeMatMulReply(empty).size() - 1 + leb_bytes + out_bytes;
+}
+
 std::vector<uint8_t> EncodeListModelsArgs(const ListModelsArgs& v) {
   std::optional<Value> model;
   if (v.model) model = candid::MakeBlob(*v.model);

@@ -98,6 +98,11 @@ std::vector<uint8_t> EncodeListModelsReply(const ListModelsReply& v);
 std::vector<uint8_t> EncodePriceArgs(const PriceArgs& v);
 std::vector<uint8_t> EncodePriceReply(const PriceReply& v);
 
+// The exact size of EncodeMatMulReply(reply) once reply.out holds `out_bytes` bytes,
+// computed without the output (reply.out is ignored), so a reply over the limit can be
+// refused before anything is computed.
+uint64_t MatMulReplyBytes(const MatMulReply& reply, uint64_t out_bytes);
+
 // Decode a Candid message whose first argument has the struct's type.
 // INVALID_ARGUMENT (with the reason) for anything that is not.
 absl::StatusOr<MatMulArgs> DecodeMatMulArgs(std::span<const uint8_t> bytes,

@@ -34,4 +34,11 @@ absl::uint128 Price(const PriceTerms& t) {
   return per_call + per_node * n;
 }
 
+absl::uint128 RejectFee(uint64_t subnet_size, uint64_t arg_bytes) {
+  PriceTerms t;
+  t.subnet_size = subnet_size;
+  t.arg_bytes = arg_bytes;
+  return Price(t);
+}
+
 }  // namespace datanode::shim

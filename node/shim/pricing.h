@@ -45,6 +45,20 @@ absl::StatusOr<PriceTerms> MatMulPriceTerms(uint64_t subnet_size, ops::OpKind op
 // The formula above. Cannot overflow: every term is below 2^66 and n below 2^32.
 absl::uint128 Price(const PriceTerms& t);
 
+// The fee for an accel_matmul rejected because of its caller (CANISTER_REJECT or
+// CANISTER_ERROR: bad Candid, bad values, unknown weights, too few cycles, a reply over
+// the limit), as the IC charges for the work of failed calls. It is the price above
+// for a call that carried its argument through consensus but computed and returned
+// nothing (out_bytes = macs = w_bytes = 0):
+//
+//   reject_fee = (3_000_000 + 60_000 * n) * n + 400 * arg_bytes * n
+//
+// so repeating a rejected call on every node of a subnet costs what its consensus
+// and argument bytes cost. The shim charges min(reject_fee, cycles attached) and
+// refunds the rest. Not charged: queries, SYS_* rejects (the node's fault) and
+// DESTINATION_INVALID (nothing ran). docs/canister-api.md publishes it.
+absl::uint128 RejectFee(uint64_t subnet_size, uint64_t arg_bytes);
+
 }  // namespace datanode::shim
 
 #endif  // DATANODE_NODE_SHIM_PRICING_H_

@@ -92,6 +92,22 @@ Shim::Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon)
 
 Outcome Shim::Call(std::string_view method, std::span<const uint8_t> arg,
                    absl::uint128 cycles_available) const {
+  Outcome o = Dispatch(method, arg, cycles_available);
+  // accel_matmul is an update call: one its caller got wrong was still carried through
+  // consensus and checked on every replica, so it pays the reject fee (pricing.h), never
+  // more than was attached. Queries are free; SYS_* and DESTINATION_INVALID are not the
+  // caller's doing.
+  if (method == kMethodMatMul &&
+      (o.code == RejectCode::kCanisterReject || o.code == RejectCode::kCanisterError)) {
+    const absl::uint128 fee = RejectFee(config_.subnet_size, arg.size());
+    o.cycles_charged = cycles_available < fee ? cycles_available : fee;
+    absl::StrAppend(&o.message, " (reject fee: ", U128(o.cycles_charged), " cycles charged)");
+  }
+  return o;
+}
+
+Outcome Shim::Dispatch(std::string_view method, std::span<const uint8_t> arg,
+                       absl::uint128 cycles_available) const {
   if (arg.size() > config_.max_arg_bytes) {
     return Reject(RejectCode::kCanisterError,
                   absl::StrCat(std::string(method), ": argument of ", arg.size(),
@@ -115,6 +131,19 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
       MatMulPriceTerms(config_.subnet_size, args->op, args->m, args->n, args->k, arg.size());
   if (!terms.ok()) return FromStatus(terms.status(), "accel_matmul");
   const absl::uint128 price = shim::Price(*terms);
+  // The reply's size follows from the shape, so a reply over the limit is refused here,
+  // before the daemon computes anything.
+  MatMulReply sized;
+  sized.out_digest.resize(32);
+  sized.spec_version = ops::kSpecVersion;
+  sized.cycles_charged = price;
+  const uint64_t reply_bytes = MatMulReplyBytes(sized, terms->out_bytes);
+  if (reply_bytes > config_.max_reply_bytes) {
+    return Reject(
+        RejectCode::kCanisterReject,
+        absl::StrCat("accel_matmul: reply of ", reply_bytes, " bytes would exceed the limit of ",
+                     config_.max_reply_bytes, "; split the call by rows of A"));
+  }
   if (cycles_available < price) {
     return Reject(RejectCode::kCanisterReject,
                   absl::StrCat("accel_matmul sent with ", U128(cycles_available), " cycles, but ",
@@ -145,12 +174,6 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
   reply.cycles_charged = price;
   Outcome o;
   o.reply = EncodeMatMulReply(reply);
-  if (o.reply.size() > config_.max_reply_bytes) {
-    return Reject(
-        RejectCode::kCanisterReject,
-        absl::StrCat("accel_matmul: reply of ", o.reply.size(), " bytes exceeds the limit of ",
-                     config_.max_reply_bytes, "; split the call by rows of A"));
-  }
   o.cycles_charged = price;
   return o;
 }

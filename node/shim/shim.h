@@ -49,9 +49,9 @@ struct ShimConfig {
 
 struct Outcome {
   RejectCode code = RejectCode::kNone;
-  std::vector<uint8_t> reply;  // Candid, when code == kNone
-  std::string message;         // when code != kNone
-  absl::uint128 cycles_charged = 0;
+  std::vector<uint8_t> reply;        // Candid, when code == kNone
+  std::string message;               // when code != kNone
+  absl::uint128 cycles_charged = 0;  // the price, or the reject fee (Shim::Call)
 };
 
 class Shim {
@@ -60,13 +60,18 @@ class Shim {
   // rejected with DESTINATION_INVALID (accel_price still answers).
   Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon);
 
-  // Thread-safe.
+  // Thread-safe. A rejected accel_matmul whose caller is at fault (CANISTER_REJECT,
+  // CANISTER_ERROR) charges RejectFee (pricing.h), at most cycles_available; every
+  // other reject charges nothing. A reply over max_reply_bytes is refused before the
+  // daemon is called.
   Outcome Call(std::string_view method, std::span<const uint8_t> arg,
                absl::uint128 cycles_available) const;
 
   const ShimConfig& config() const { return config_; }
 
  private:
+  Outcome Dispatch(std::string_view method, std::span<const uint8_t> arg,
+                   absl::uint128 cycles_available) const;
   Outcome MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;
   Outcome ListModels(std::span<const uint8_t> arg) const;
   Outcome Price(std::span<const uint8_t> arg) const;
