@@ -5,51 +5,16 @@
 // u32 n_dims, u64 ne[n_dims], u32 ggml_type, u64 offset), padding to
 // general.alignment (default 32), then the data section. Strings are u64 length +
 // bytes. Offsets are relative to the data section and multiples of the alignment.
+// The fixed header and the key-values are read by ReadGgufHeader (gguf_metadata.h);
+// this file reads the tensor infos that follow.
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
+#include "node/import/gguf_metadata.h"
 #include "node/import/model.h"
 #include "node/import/parse_util.h"
 
 namespace datanode::node {
 namespace {
-
-enum GgufType : uint32_t {
-  kU8 = 0,
-  kI8 = 1,
-  kU16 = 2,
-  kI16 = 3,
-  kU32 = 4,
-  kI32 = 5,
-  kF32 = 6,
-  kBool = 7,
-  kString = 8,
-  kArray = 9,
-  kU64 = 10,
-  kI64 = 11,
-  kF64 = 12,
-};
-
-int64_t ScalarSize(uint32_t type) {
-  switch (type) {
-    case kU8:
-    case kI8:
-    case kBool:
-      return 1;
-    case kU16:
-    case kI16:
-      return 2;
-    case kU32:
-    case kI32:
-    case kF32:
-      return 4;
-    case kU64:
-    case kI64:
-    case kF64:
-      return 8;
-    default:
-      return -1;
-  }
-}
 
 absl::StatusOr<TensorDtype> FromGgmlType(uint32_t t) {
   switch (t) {
@@ -84,98 +49,39 @@ absl::StatusOr<TensorDtype> FromGgmlType(uint32_t t) {
   }
 }
 
-absl::Status ReadString(Cursor& c, const ParseLimits& limits, std::string* out) {
-  uint64_t len = 0;
-  RETURN_IF_ERROR(c.ReadLe(&len));
-  if (len > static_cast<uint64_t>(limits.max_string_bytes)) {
-    return absl::InvalidArgumentError(absl::StrCat("GGUF string of ", len, " bytes at offset ",
-                                                   c.pos() - 8, " exceeds the limit of ",
-                                                   limits.max_string_bytes));
-  }
-  out->resize(static_cast<size_t>(len));
-  return c.Read(out->data(), static_cast<int64_t>(len));
-}
-
-absl::Status SkipValue(Cursor& c, const ParseLimits& limits, uint32_t type, bool in_array) {
-  if (int64_t sz = ScalarSize(type); sz > 0) return c.Skip(sz);
-  if (type == kString) {
-    std::string s;
-    return ReadString(c, limits, &s);
-  }
-  if (type == kArray && !in_array) {
-    uint32_t elem = 0;
-    uint64_t n = 0;
-    RETURN_IF_ERROR(c.ReadLe(&elem));
-    RETURN_IF_ERROR(c.ReadLe(&n));
-    if (n > static_cast<uint64_t>(limits.max_array_elements)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "GGUF array of ", n, " elements exceeds the limit of ", limits.max_array_elements));
-    }
-    if (int64_t sz = ScalarSize(elem); sz > 0) return c.Skip(sz * static_cast<int64_t>(n));
-    if (elem != kString)
-      return absl::InvalidArgumentError(absl::StrCat("GGUF array of unsupported type ", elem));
-    for (uint64_t i = 0; i < n; ++i) RETURN_IF_ERROR(SkipValue(c, limits, kString, true));
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("GGUF value of unknown type ", type, " at offset ", c.pos()));
-}
-
 }  // namespace
 
 absl::StatusOr<ParsedModel> ParseGguf(const ByteSource& source, const ParseLimits& limits) {
+  ASSIGN_OR_RETURN(GgufHeader header, ReadGgufHeader(source, limits));
+  const int64_t alignment = header.alignment;
   Cursor c(source, limits.max_header_bytes);
-  char magic[4];
-  RETURN_IF_ERROR(c.Read(magic, 4));
-  if (std::memcmp(magic, "GGUF", 4) != 0)
-    return absl::InvalidArgumentError("not a GGUF file (bad magic)");
-  uint32_t version = 0;
-  uint64_t n_tensors = 0, n_kv = 0;
-  RETURN_IF_ERROR(c.ReadLe(&version));
-  if (version != 2 && version != 3)
-    return absl::InvalidArgumentError(absl::StrCat("unsupported GGUF version ", version));
-  RETURN_IF_ERROR(c.ReadLe(&n_tensors));
-  RETURN_IF_ERROR(c.ReadLe(&n_kv));
-  if (n_tensors > static_cast<uint64_t>(limits.max_tensors)) {
-    return absl::InvalidArgumentError(absl::StrCat("GGUF tensor count ", n_tensors,
-                                                   " exceeds the limit of ", limits.max_tensors));
-  }
-  if (n_kv > static_cast<uint64_t>(limits.max_kv)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("GGUF key-value count ", n_kv, " exceeds the limit of ", limits.max_kv));
-  }
-  int64_t alignment = 32;
-  std::string key;
-  for (uint64_t i = 0; i < n_kv; ++i) {
-    RETURN_IF_ERROR(ReadString(c, limits, &key));
-    uint32_t type = 0;
-    RETURN_IF_ERROR(c.ReadLe(&type));
-    if (key == "general.alignment") {
-      uint32_t a = 0;
-      if (type != kU32)
-        return absl::InvalidArgumentError("GGUF general.alignment must be a uint32");
-      RETURN_IF_ERROR(c.ReadLe(&a));
-      if (a == 0 || (a & (a - 1)) != 0 || a > (1u << 20)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("GGUF alignment ", a, " is not a power of two <= 2^20"));
-      }
-      alignment = a;
-      continue;
-    }
-    RETURN_IF_ERROR(SkipValue(c, limits, type, false));
-  }
+  RETURN_IF_ERROR(c.Skip(header.tensor_infos_offset));
   ParsedModel model;
   model.format = ModelFormat::kGguf;
   std::vector<int64_t> rel_offsets;
-  for (uint64_t i = 0; i < n_tensors; ++i) {
+  for (uint64_t i = 0; i < header.tensor_count; ++i) {
     TensorInfo t;
-    RETURN_IF_ERROR(ReadString(c, limits, &t.name));
+    uint64_t name_len = 0;
+    RETURN_IF_ERROR(c.ReadLe(&name_len));
+    if (name_len > static_cast<uint64_t>(limits.max_string_bytes)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GGUF tensor name of ", name_len, " bytes at offset ", c.pos() - 8,
+                       " exceeds the limit of ", limits.max_string_bytes));
+    }
+    t.name.resize(static_cast<size_t>(name_len));
+    RETURN_IF_ERROR(c.Read(t.name.data(), static_cast<int64_t>(name_len)));
     auto bad = [&t](std::string_view why) {
       return absl::InvalidArgumentError(
           absl::StrCat("GGUF tensor '", t.name.substr(0, 256), "': ", std::string(why)));
     };
     uint32_t n_dims = 0;
     RETURN_IF_ERROR(c.ReadLe(&n_dims));
+    // The format's own bound (GGML_MAX_DIMS): ggml cannot represent a 5-d tensor, so
+    // such a file is malformed even when limits.max_rank would allow it.
+    if (n_dims > kGgufMaxDims) {
+      return bad(absl::StrCat("rank ", n_dims, " too large: GGUF allows at most ", kGgufMaxDims,
+                              " dimensions"));
+    }
     if (n_dims > static_cast<uint32_t>(limits.max_rank))
       return bad(absl::StrCat("rank ", n_dims, " too large"));
     t.shape.resize(n_dims);

@@ -177,10 +177,25 @@ absl::Status CheckTensorLayout(std::vector<TensorInfo>* tensors, int64_t data_be
 }
 
 absl::StatusOr<ParsedModel> ParseModelFile(const ByteSource& source, const ParseLimits& limits) {
-  uint8_t magic[4] = {0, 0, 0, 0};
-  if (source.size() >= 4) RETURN_IF_ERROR(source.ReadAt(0, 4, magic));
-  if (std::memcmp(magic, "GGUF", 4) == 0) return ParseGguf(source, limits);
-  return ParseSafetensors(source, limits);
+  uint8_t magic[9] = {};
+  const int64_t head = std::min<int64_t>(source.size(), 9);
+  RETURN_IF_ERROR(source.ReadAt(0, head, magic));
+  if (head >= 4 && std::memcmp(magic, "GGUF", 4) == 0) return ParseGguf(source, limits);
+  if (head < 9) return ParseSafetensors(source, limits);  // names it truncated
+  // safetensors has no magic, but its JSON header starts right after the u64 length,
+  // with '{' (the reference implementation refuses anything else; '[' and JSON
+  // whitespace are let through so that the JSON parser names what is wrong). Anything
+  // else is neither format: say so, instead of reading the first 8 bytes as a (huge)
+  // header length.
+  const uint8_t first = magic[8];
+  if (first == '{' || first == '[' || first == ' ' || first == '\t' || first == '\n' ||
+      first == '\r') {
+    return ParseSafetensors(source, limits);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "not a model file: bad magic ",
+      DescribeMagic(std::string_view(reinterpret_cast<const char*>(magic), 4)),
+      " (expected \"GGUF\", or a safetensors u64 header length followed by '{')"));
 }
 
 const TensorInfo* ModelManifest::Find(std::string_view name) const {

@@ -99,7 +99,9 @@ struct ParsedModel {
 absl::StatusOr<ParsedModel> ParseSafetensors(const ByteSource& source,
                                              const ParseLimits& limits = {});
 absl::StatusOr<ParsedModel> ParseGguf(const ByteSource& source, const ParseLimits& limits = {});
-// Chooses by magic ("GGUF" at offset 0, else safetensors).
+// Chooses by magic: "GGUF" at offset 0, or safetensors when byte 8 can start its JSON
+// header ('{', '[' or whitespace); anything else is INVALID_ARGUMENT naming the bad
+// magic. Files under 9 bytes go to the safetensors parser, which names them truncated.
 absl::StatusOr<ParsedModel> ParseModelFile(const ByteSource& source,
                                            const ParseLimits& limits = {});
 

@@ -5,9 +5,11 @@
 #ifndef DATANODE_NODE_IMPORT_PARSE_UTIL_H_
 #define DATANODE_NODE_IMPORT_PARSE_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,6 +25,21 @@ inline bool CheckedAdd(int64_t a, int64_t b, int64_t* out) {
   return !__builtin_add_overflow(a, b, out);
 }
 
+// A file's first bytes for an error message: quoted when printable ("GGUG"), else hex
+// (0x00ff1234).
+inline std::string DescribeMagic(std::string_view magic) {
+  bool printable = !magic.empty();
+  for (char ch : magic) printable = printable && ch >= 0x20 && ch < 0x7f;
+  if (printable) return absl::StrCat("\"", std::string(magic), "\"");
+  std::string hex = "0x";
+  for (char ch : magic) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    hex.push_back(kDigits[static_cast<uint8_t>(ch) >> 4]);
+    hex.push_back(kDigits[static_cast<uint8_t>(ch) & 15]);
+  }
+  return hex;
+}
+
 // Sorts by name; INVALID_ARGUMENT for duplicate names, tensors outside
 // [data_begin, data_end) or overlapping tensors.
 absl::Status CheckTensorLayout(std::vector<TensorInfo>* tensors, int64_t data_begin,
@@ -36,6 +53,8 @@ class Cursor {
       : source_(source), limit_(std::min<int64_t>(limit, source.size())) {}
 
   int64_t pos() const { return pos_; }
+  // Bytes left before the header limit (or the end of the source).
+  int64_t remaining() const { return limit_ - pos_; }
 
   absl::Status Read(void* out, int64_t n) {
     if (n < 0 || n > limit_ - pos_) {
