@@ -1,0 +1,242 @@
+// Copyright 2026 The datanode Authors.
+//
+// Model::Forward: the forward pass of spec version 2. Matmuls and activation
+// quantization go through the backend with M = number of rows; every other op is the
+// spec's per-row function (ops/include/datanode/ops/llm.h), so a row's bytes never
+// depend on which rows share its pass.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
+#include "node/inference/model.h"
+
+namespace datanode::node::inference {
+namespace {
+
+namespace llm = ops::llm;
+
+ops::ByteSpan Bytes(std::span<const float> f) {
+  return {reinterpret_cast<const uint8_t*>(f.data()), f.size() * sizeof(float)};
+}
+ops::MutableByteSpan MutableBytes(std::span<float> f) {
+  return {reinterpret_cast<uint8_t*>(f.data()), f.size() * sizeof(float)};
+}
+
+std::string Where(int layer, const char* step) {
+  if (layer < 0) return absl::StrCat("output head, ", step);
+  return absl::StrCat("layer ", layer, ", ", step);
+}
+
+// Failures of the spec's ops on values the model itself produced (non-finite, or too
+// large for Q8_0) are numeric failures of this model on this input: OUT_OF_RANGE, with
+// where it happened. Other codes (device errors) pass through with the place added.
+absl::Status Annotate(absl::Status status, int layer, const char* step) {
+  if (status.ok()) return status;
+  const absl::StatusCode code = status.code() == absl::StatusCode::kInvalidArgument
+                                    ? absl::StatusCode::kOutOfRange
+                                    : status.code();
+  return absl::Status(code, absl::StrCat("forward pass, ", Where(layer, step), ": ",
+                                         status.message()));
+}
+
+// Rows of a [m, width] f32 matrix.
+class Rows {
+ public:
+  Rows(int64_t m, int64_t width) : width_(width), data_(static_cast<size_t>(m * width)) {}
+  std::span<float> operator[](int64_t r) {
+    return {data_.data() + r * width_, static_cast<size_t>(width_)};
+  }
+  std::span<float> First(int64_t m) { return {data_.data(), static_cast<size_t>(m * width_)}; }
+  void Swap(Rows& other) {
+    std::swap(data_, other.data_);
+    std::swap(width_, other.width_);
+  }
+
+ private:
+  int64_t width_;
+  std::vector<float> data_;
+};
+
+// Q8_0-quantizes the first m rows of x (width k) into *out.
+absl::Status Quantize(ops::Backend& backend, int64_t m, int64_t k, Rows& x,
+                      std::vector<uint8_t>* out, int layer, const char* step) {
+  out->resize(static_cast<size_t>(m * (k / ops::kQBlockSize) * ops::kQ8_0BlockBytes));
+  ops::OpArgs args;
+  args.kind = ops::OpKind::kQuantizeQ8_0;
+  args.m = m;
+  args.k = k;
+  args.a = Bytes(x.First(m));
+  args.out = *out;
+  return Annotate(ops::RunOp(backend, args), layer, step);
+}
+
+// out[m, w.n] = a_q8[m, w.k] x W^T.
+absl::Status MatMul(ops::Backend& backend, const Linear& w, int64_t m,
+                    const std::vector<uint8_t>& a_q8, Rows& out, int layer) {
+  ops::OpArgs args;
+  args.kind = w.kind;
+  args.m = m;
+  args.n = w.n;
+  args.k = w.k;
+  args.a = a_q8;
+  args.w_prepared = w.weights.get();
+  args.out = MutableBytes(out.First(m));
+  absl::Status s = ops::RunOp(backend, args);
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("forward pass, ", Where(layer, "matmul"), " ",
+                                             w.name, ": ", s.message()));
+}
+
+}  // namespace
+
+absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> logits) const {
+  const int64_t m = static_cast<int64_t>(rows.size());
+  const ModelConfig& c = config_;
+  if (m == 0) return absl::InvalidArgumentError("forward pass with no rows");
+  int64_t n_logits = 0;
+  // Rows of one cache must be consecutive positions in order, so no row attends to a
+  // position nobody wrote (which would read stale bytes, not crash, but break the spec).
+  std::vector<std::pair<const KvCache*, int64_t>> last_pos;
+  for (int64_t r = 0; r < m; ++r) {
+    const ForwardRow& row = rows[static_cast<size_t>(r)];
+    if (row.token < 0 || row.token >= c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("row ", r, ": token id ", row.token,
+                                                     " is outside [0, ", c.vocab_size, ")"));
+    }
+    if (row.cache == nullptr || row.pos < 0 || row.pos >= row.cache->context()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", r, ": position ", row.pos, " is outside its KV cache (",
+                       row.cache == nullptr ? 0 : row.cache->context(), " positions)"));
+    }
+    for (auto& [cache, pos] : last_pos) {
+      if (cache == row.cache) {
+        if (row.pos != pos + 1) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "row ", r, ": position ", row.pos, " does not follow position ", pos,
+              " of the same KV cache"));
+        }
+        pos = row.pos;
+      }
+    }
+    if (std::none_of(last_pos.begin(), last_pos.end(),
+                     [&](const auto& e) { return e.first == row.cache; })) {
+      last_pos.emplace_back(row.cache, row.pos);
+    }
+    if (row.want_logits) ++n_logits;
+  }
+  if (static_cast<int64_t>(logits.size()) != n_logits * c.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat("logits buffer holds ", logits.size(),
+                                                   " values, expected ", n_logits, " x ",
+                                                   c.vocab_size));
+  }
+
+  ops::Backend& backend = *backend_;
+  const llm::AttentionShape shape = attention_shape();
+  const int64_t d = c.d_model;
+  const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
+  const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  const int64_t kv_row = llm::KvRowBytes(shape);
+  Rows x(m, d), h(m, d), o(m, d), q(m, q_dim), k(m, kv_dim), v(m, kv_dim), att(m, q_dim),
+      gate(m, c.ffn_dim), up(m, c.ffn_dim), act(m, c.ffn_dim);
+  std::vector<uint8_t> aq;
+
+  for (int64_t r = 0; r < m; ++r) {
+    const size_t offset = static_cast<size_t>(rows[r].token * embedding_row_bytes_);
+    RETURN_IF_ERROR(Annotate(
+        llm::DequantizeRow(embedding_format_,
+                           ops::ByteSpan(embedding_).subspan(
+                               offset, static_cast<size_t>(embedding_row_bytes_)),
+                           x[r]),
+        -1, "embedding lookup"));
+  }
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const Layer& layer = layers_[static_cast<size_t>(l)];
+    // Attention block.
+    for (int64_t r = 0; r < m; ++r) {
+      RETURN_IF_ERROR(Annotate(llm::RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l,
+                               "attention RMSNorm"));
+    }
+    RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "attention input quantization"));
+    RETURN_IF_ERROR(MatMul(backend, layer.q, m, aq, q, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.k, m, aq, k, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.v, m, aq, v, l));
+    for (int64_t r = 0; r < m; ++r) {
+      const ForwardRow& row = rows[r];
+      RETURN_IF_ERROR(Annotate(rope_->Apply(row.pos, c.n_heads, c.head_dim, q[r]), l, "RoPE(Q)"));
+      RETURN_IF_ERROR(
+          Annotate(rope_->Apply(row.pos, c.n_kv_heads, c.head_dim, k[r]), l, "RoPE(K)"));
+      const size_t at = static_cast<size_t>(row.pos * kv_row);
+      RETURN_IF_ERROR(Annotate(
+          llm::EncodeKvRow(shape, k[r], row.cache->K(l).subspan(at, static_cast<size_t>(kv_row))),
+          l, "K cache encoding"));
+      RETURN_IF_ERROR(Annotate(
+          llm::EncodeKvRow(shape, v[r], row.cache->V(l).subspan(at, static_cast<size_t>(kv_row))),
+          l, "V cache encoding"));
+    }
+    // Every row's K/V is in its cache before any row attends: a prompt's row i sees
+    // rows [0, i] of its own pass, exactly as token-by-token decoding would.
+    for (int64_t r = 0; r < m; ++r) {
+      const ForwardRow& row = rows[r];
+      const KvCache& cache = *row.cache;
+      RETURN_IF_ERROR(Annotate(
+          llm::Attend(shape, q[r], cache.K(l), cache.V(l), row.pos + 1, att[r]), l, "attention"));
+    }
+    RETURN_IF_ERROR(Quantize(backend, m, q_dim, att, &aq, l, "attention output quantization"));
+    RETURN_IF_ERROR(MatMul(backend, layer.o, m, aq, o, l));
+    for (int64_t r = 0; r < m; ++r) {
+      RETURN_IF_ERROR(Annotate(llm::Add(x[r], o[r], h[r]), l, "attention residual add"));
+    }
+    x.Swap(h);
+
+    // Feed-forward block.
+    for (int64_t r = 0; r < m; ++r) {
+      RETURN_IF_ERROR(
+          Annotate(llm::RmsNorm(x[r], layer.ffn_norm, c.rms_eps, h[r]), l, "FFN RMSNorm"));
+    }
+    RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "FFN input quantization"));
+    RETURN_IF_ERROR(MatMul(backend, layer.gate, m, aq, gate, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.up, m, aq, up, l));
+    for (int64_t r = 0; r < m; ++r) {
+      RETURN_IF_ERROR(Annotate(llm::SiluMul(gate[r], up[r], act[r]), l, "SiLU(gate) * up"));
+    }
+    RETURN_IF_ERROR(Quantize(backend, m, c.ffn_dim, act, &aq, l, "FFN down quantization"));
+    RETURN_IF_ERROR(MatMul(backend, layer.down, m, aq, o, l));
+    for (int64_t r = 0; r < m; ++r) {
+      RETURN_IF_ERROR(Annotate(llm::Add(x[r], o[r], h[r]), l, "FFN residual add"));
+    }
+    x.Swap(h);
+  }
+
+  if (n_logits == 0) return absl::OkStatus();
+  // Output head only for the rows that want logits (a prompt needs its last row's):
+  // their normed rows are packed into h, so the vocab-sized matmul runs with M = n_logits.
+  int64_t packed = 0;
+  for (int64_t r = 0; r < m; ++r) {
+    if (!rows[r].want_logits) continue;
+    RETURN_IF_ERROR(
+        Annotate(llm::RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1, "output RMSNorm"));
+    ++packed;
+  }
+  RETURN_IF_ERROR(Quantize(backend, n_logits, d, h, &aq, -1, "output quantization"));
+  ops::OpArgs args;
+  args.kind = output_.kind;
+  args.m = n_logits;
+  args.n = output_.n;
+  args.k = output_.k;
+  args.a = aq;
+  args.w_prepared = output_.weights.get();
+  args.out = MutableBytes(logits);
+  absl::Status s = ops::RunOp(backend, args);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("forward pass, output matmul ", output_.name,
+                                               ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace datanode::node::inference

@@ -1,0 +1,255 @@
+// Copyright 2026 The datanode Authors.
+#include "node/inference/model.h"
+
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "datanode/ops/status_macros.h"
+
+namespace datanode::node::inference {
+namespace {
+
+namespace llm = ops::llm;
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+const char* RoleFormats(TensorRole role) {
+  switch (role) {
+    case TensorRole::kEmbedding:
+      return "F32, F16, Q8_0, Q4_0 or Q4_1";
+    case TensorRole::kLinear:
+      return "Q8_0, Q4_0 or Q4_1";
+    case TensorRole::kNorm:
+      return "F32";
+  }
+  return "?";
+}
+
+// The matmul kind that multiplies Q8_0 activations by weights of `dtype`, if any.
+bool LinearKind(TensorDtype dtype, ops::OpKind* kind) {
+  switch (dtype) {
+    case TensorDtype::kQ8_0:
+      *kind = ops::OpKind::kMatMulQ8_0Q8_0;
+      return true;
+    case TensorDtype::kQ4_0:
+      *kind = ops::OpKind::kMatMulQ8_0Q4_0;
+      return true;
+    case TensorDtype::kQ4_1:
+      *kind = ops::OpKind::kMatMulQ8_0Q4_1;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool EmbeddingFormat(TensorDtype dtype, llm::RowFormat* format) {
+  switch (dtype) {
+    case TensorDtype::kF32:
+      *format = llm::RowFormat::kF32;
+      return true;
+    case TensorDtype::kF16:
+      *format = llm::RowFormat::kF16;
+      return true;
+    case TensorDtype::kQ8_0:
+      *format = llm::RowFormat::kQ8_0;
+      return true;
+    case TensorDtype::kQ4_0:
+      *format = llm::RowFormat::kQ4_0;
+      return true;
+    case TensorDtype::kQ4_1:
+      *format = llm::RowFormat::kQ4_1;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool DtypeFits(TensorRole role, TensorDtype dtype) {
+  ops::OpKind kind;
+  llm::RowFormat format;
+  switch (role) {
+    case TensorRole::kEmbedding:
+      return EmbeddingFormat(dtype, &format);
+    case TensorRole::kLinear:
+      return LinearKind(dtype, &kind);
+    case TensorRole::kNorm:
+      return dtype == TensorDtype::kF32;
+  }
+  return false;
+}
+
+// Checks presence, shape and dtype of every tensor before any bytes are read, so a bad
+// file fails fast and the error names the first offending tensor.
+absl::Status CheckTensors(const std::vector<TensorSpec>& specs, const TensorProvider& tensors) {
+  for (const TensorSpec& spec : specs) {
+    const TensorInfo* info = tensors.Find(spec.name);
+    if (info == nullptr) {
+      if (spec.optional) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat("model has no tensor '", spec.name, "' (expected ",
+                       RoleFormats(spec.role), " of shape ", ShapeString(spec.shape), ")"));
+    }
+    if (info->shape != spec.shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", spec.name, "' has shape ", ShapeString(info->shape),
+          "; the model's hyperparameters need ", ShapeString(spec.shape)));
+    }
+    if (!DtypeFits(spec.role, info->dtype)) {
+      return absl::UnimplementedError(absl::StrCat("tensor '", spec.name, "' is ",
+                                                   TensorDtypeName(info->dtype),
+                                                   "; the engine needs ", RoleFormats(spec.role)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Linear> LoadLinear(const TensorProvider& tensors, const TensorInfo& info,
+                                  ops::Backend& backend) {
+  Linear linear;
+  linear.name = info.name;
+  if (!LinearKind(info.dtype, &linear.kind) || info.shape.size() != 2) {
+    return absl::UnimplementedError(
+        absl::StrCat("tensor '", info.name, "' cannot be used as a matmul weight"));
+  }
+  linear.n = info.shape[0];
+  linear.k = info.shape[1];
+  ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, tensors.Read(info));
+  absl::StatusOr<std::unique_ptr<ops::PreparedWeights>> prepared =
+      backend.PrepareWeights(linear.kind, linear.n, linear.k, bytes, {});
+  if (!prepared.ok()) {
+    return absl::Status(prepared.status().code(),
+                        absl::StrCat("preparing tensor '", info.name, "' on the ",
+                                     backend.Name(), " backend: ", prepared.status().message()));
+  }
+  linear.weights = std::move(*prepared);
+  return linear;
+}
+
+absl::StatusOr<std::vector<float>> LoadNorm(const TensorProvider& tensors,
+                                            const TensorInfo& info) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, tensors.Read(info));
+  if (bytes.size() != static_cast<size_t>(info.shape[0]) * sizeof(float)) {
+    return absl::DataLossError(absl::StrCat("tensor '", info.name, "' read ", bytes.size(),
+                                            " bytes, expected ", info.shape[0] * 4));
+  }
+  std::vector<float> gains(static_cast<size_t>(info.shape[0]));
+  std::memcpy(gains.data(), bytes.data(), bytes.size());  // little-endian host
+  return gains;
+}
+
+}  // namespace
+
+absl::StatusOr<KvCache> KvCache::Create(const Model& model, int64_t context) {
+  if (context < 1 || context > model.max_context()) {
+    return absl::InvalidArgumentError(absl::StrCat("context length ", context,
+                                                   " is outside [1, ", model.max_context(),
+                                                   "] for this model"));
+  }
+  KvCache cache;
+  cache.context_ = context;
+  cache.n_layers_ = model.config().n_layers;
+  cache.row_bytes_ = llm::KvRowBytes(model.attention_shape());
+  cache.size_ = context * model.KvBytesPerPosition();
+  // Default-initialized: pages become resident only when positions are written.
+  cache.bytes_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(cache.size_));
+  return cache;
+}
+
+llm::AttentionShape Model::attention_shape() const {
+  return {config_.n_heads, config_.n_kv_heads, config_.head_dim};
+}
+
+int64_t Model::KvBytesPerPosition() const {
+  return 2 * int64_t{config_.n_layers} * llm::KvRowBytes(attention_shape());
+}
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Create(const ModelConfig& config,
+                                                     const TensorProvider& tensors,
+                                                     ops::Backend& backend,
+                                                     const ModelOptions& options) {
+  RETURN_IF_ERROR(ValidateModelConfig(config));
+  const int64_t max_context =
+      options.max_context == 0 ? config.context_length : options.max_context;
+  if (max_context < 1 || max_context > config.context_length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_context ", max_context, " is outside [1, ", config.context_length,
+                     "] (the model's context_length)"));
+  }
+  RETURN_IF_ERROR(llm::ValidateAttentionShape(
+      {config.n_heads, config.n_kv_heads, config.head_dim}));
+  const std::vector<TensorSpec> specs = LlamaTensorSpecs(config);
+  RETURN_IF_ERROR(CheckTensors(specs, tensors));
+
+  std::unique_ptr<Model> model(new Model());
+  model->config_ = config;
+  model->backend_ = &backend;
+  ModelMemory& mem = model->memory_;
+
+  const TensorInfo& embd = *tensors.Find("token_embd.weight");
+  EmbeddingFormat(embd.dtype, &model->embedding_format_);
+  ASSIGN_OR_RETURN(model->embedding_row_bytes_,
+                   llm::RowBytes(model->embedding_format_, config.d_model));
+  ASSIGN_OR_RETURN(model->embedding_, tensors.Read(embd));
+  if (static_cast<int64_t>(model->embedding_.size()) !=
+      model->embedding_row_bytes_ * config.vocab_size) {
+    return absl::DataLossError(absl::StrCat("tensor 'token_embd.weight' read ",
+                                            model->embedding_.size(), " bytes, expected ",
+                                            model->embedding_row_bytes_ * config.vocab_size));
+  }
+  mem.embedding_rows = static_cast<int64_t>(model->embedding_.size());
+
+  auto linear = [&](const std::string& name, Linear* out) -> absl::Status {
+    ASSIGN_OR_RETURN(*out, LoadLinear(tensors, *tensors.Find(name), backend));
+    mem.prepared_weights += out->weights->SizeBytes();
+    return absl::OkStatus();
+  };
+  auto norm = [&](const std::string& name, std::vector<float>* out) -> absl::Status {
+    ASSIGN_OR_RETURN(*out, LoadNorm(tensors, *tensors.Find(name)));
+    mem.norms += static_cast<int64_t>(out->size() * sizeof(float));
+    return absl::OkStatus();
+  };
+
+  model->layers_.resize(static_cast<size_t>(config.n_layers));
+  for (int l = 0; l < config.n_layers; ++l) {
+    Layer& layer = model->layers_[static_cast<size_t>(l)];
+    const std::string p = absl::StrCat("blk.", l, ".");
+    RETURN_IF_ERROR(norm(p + "attn_norm.weight", &layer.attn_norm));
+    RETURN_IF_ERROR(linear(p + "attn_q.weight", &layer.q));
+    RETURN_IF_ERROR(linear(p + "attn_k.weight", &layer.k));
+    RETURN_IF_ERROR(linear(p + "attn_v.weight", &layer.v));
+    RETURN_IF_ERROR(linear(p + "attn_output.weight", &layer.o));
+    RETURN_IF_ERROR(norm(p + "ffn_norm.weight", &layer.ffn_norm));
+    RETURN_IF_ERROR(linear(p + "ffn_gate.weight", &layer.gate));
+    RETURN_IF_ERROR(linear(p + "ffn_up.weight", &layer.up));
+    RETURN_IF_ERROR(linear(p + "ffn_down.weight", &layer.down));
+  }
+  RETURN_IF_ERROR(norm("output_norm.weight", &model->output_norm_));
+  if (tensors.Find("output.weight") != nullptr) {
+    RETURN_IF_ERROR(linear("output.weight", &model->output_));
+  } else {
+    // Tied embeddings (SmolLM2): the output projection is token_embd.weight, which
+    // then must be a format the matmuls accept.
+    ops::OpKind kind;
+    if (!LinearKind(embd.dtype, &kind)) {
+      return absl::UnimplementedError(absl::StrCat(
+          "the model has no 'output.weight', and its 'token_embd.weight' is ",
+          TensorDtypeName(embd.dtype), ": the tied output projection needs Q8_0, Q4_0 or Q4_1"));
+    }
+    model->tied_embeddings_ = true;
+    RETURN_IF_ERROR(linear("token_embd.weight", &model->output_));
+  }
+
+  ASSIGN_OR_RETURN(llm::RopeTable rope,
+                   llm::RopeTable::Create(config.rope_freq_base, config.rope_dim, max_context));
+  model->rope_ = std::make_unique<llm::RopeTable>(std::move(rope));
+  mem.rope_table = model->rope_->SizeBytes();
+  return model;
+}
+
+}  // namespace datanode::node::inference

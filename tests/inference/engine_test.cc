@@ -1,0 +1,397 @@
+// Copyright 2026 The datanode Authors.
+//
+// The inference engine on tiny synthetic llama models (GGUFs written by
+// engine_test_util.h, imported into a temp store): loading and its errors, prefill ==
+// token-by-token, a batch of sessions == each alone, seeded sampling, the session
+// limits, the session manager's caps and cancellation, and every backend giving the
+// same bytes. The real model (SmolLM2) is exercised by smollm2_test.cc.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "gtest/gtest.h"
+#include "node/inference/model.h"
+#include "node/inference/session.h"
+#include "node/inference/session_manager.h"
+#include "tests/inference/engine_test_util.h"
+#include "tests/ops/test_util.h"
+
+namespace datanode::node::inference {
+namespace {
+
+using testing::TempStore;
+using testing::TinyLlama;
+using testing::TinyLlamaGguf;
+
+class TinyModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto backend = ops::CreateBackend("reference");
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = std::move(*backend);
+  }
+
+  absl::StatusOr<std::shared_ptr<const Model>> Load(const TinyLlama& spec,
+                                                    ops::Backend* backend = nullptr,
+                                                    const ModelOptions& options = {}) {
+    absl::StatusOr<ops::Sha256> digest =
+        store_.ImportBytes(absl::StrCat("tiny", ++files_, ".gguf"), TinyLlamaGguf(spec));
+    if (!digest.ok()) return digest.status();
+    return LoadModel(store_.registry(), store_.store(), *digest,
+                     backend != nullptr ? *backend : *backend_, options);
+  }
+
+  std::shared_ptr<const Model> LoadOk(const TinyLlama& spec = {}, ops::Backend* backend = nullptr) {
+    absl::StatusOr<std::shared_ptr<const Model>> model = Load(spec, backend);
+    EXPECT_TRUE(model.ok()) << model.status();
+    return model.ok() ? *model : nullptr;
+  }
+
+  TempStore store_;
+  std::unique_ptr<ops::Backend> backend_;
+  int files_ = 0;
+};
+
+GenerateParams Greedy(int max_tokens) {
+  GenerateParams p;
+  p.max_tokens = max_tokens;
+  p.stop_at_eog = false;
+  return p;
+}
+
+const std::vector<int32_t> kPrompt = {5, 17, 42, 3, 77, 8, 60, 11, 90};
+
+TEST_F(TinyModelTest, LoadsAndReportsMemory) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->config().n_layers, 2);
+  EXPECT_EQ(model->config().head_dim, 32);
+  EXPECT_EQ(model->config().eog_tokens, std::vector<int32_t>{2});
+  EXPECT_TRUE(model->tied_embeddings());
+  EXPECT_GT(model->memory().prepared_weights, 0);
+  EXPECT_EQ(model->memory().embedding_rows, 96 * 2 * 34);
+  EXPECT_EQ(model->memory().norms, (2 * 2 + 1) * 64 * 4);
+  EXPECT_GT(model->memory().rope_table, 0);
+  EXPECT_EQ(model->max_context(), 64);
+}
+
+TEST_F(TinyModelTest, UnknownArchitectureIsUnimplemented) {
+  TinyLlama spec;
+  spec.architecture = "mamba";
+  absl::StatusOr<std::shared_ptr<const Model>> model = Load(spec);
+  ASSERT_EQ(model.status().code(), absl::StatusCode::kUnimplemented) << model.status();
+  EXPECT_NE(model.status().message().find("'mamba'"), std::string::npos) << model.status();
+}
+
+TEST_F(TinyModelTest, MissingTensorIsNamed) {
+  TinyLlama spec;
+  spec.drop_tensor = "blk.1.ffn_up.weight";
+  absl::StatusOr<std::shared_ptr<const Model>> model = Load(spec);
+  ASSERT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << model.status();
+  EXPECT_NE(model.status().message().find("'blk.1.ffn_up.weight'"), std::string::npos)
+      << model.status();
+  EXPECT_NE(model.status().message().find("[96, 64]"), std::string::npos) << model.status();
+}
+
+TEST_F(TinyModelTest, MisshapenTensorIsNamed) {
+  for (const char* name : {"blk.0.attn_k.weight", "output_norm.weight", "token_embd.weight"}) {
+    TinyLlama spec;
+    spec.misshape_tensor = name;
+    absl::StatusOr<std::shared_ptr<const Model>> model = Load(spec);
+    ASSERT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << model.status();
+    EXPECT_NE(model.status().message().find(absl::StrCat("'", name, "'")), std::string::npos)
+        << model.status();
+    EXPECT_NE(model.status().message().find("need"), std::string::npos) << model.status();
+  }
+}
+
+TEST_F(TinyModelTest, BadContextOptionIsRejected) {
+  ModelOptions options;
+  options.max_context = 65;  // above the file's context_length of 64
+  EXPECT_EQ(Load({}, nullptr, options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TinyModelTest, PrefillEqualsTokenByToken) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  // Whole prompt in one pass, in chunks of 4, and one token at a time.
+  std::vector<std::vector<float>> logits;
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (int chunk : {64, 4, 1}) {
+    SessionOptions options;
+    options.prefill_chunk = chunk;
+    auto s = Session::Create(model, options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    // All but the last prompt token: Generate evaluates that one and continues.
+    const std::span<const int32_t> head(kPrompt.data(), kPrompt.size() - 1);
+    absl::StatusOr<std::vector<float>> l;
+    if (chunk == 1) {
+      for (int32_t t : head) l = (*s)->Evaluate({&t, 1});
+    } else {
+      l = (*s)->Evaluate(head);
+    }
+    ASSERT_TRUE(l.ok()) << l.status();
+    logits.push_back(*l);
+    sessions.push_back(std::move(*s));
+  }
+  for (size_t i = 1; i < sessions.size(); ++i) {
+    EXPECT_EQ(logits[i], logits[0]) << "variant " << i;
+    for (int layer = 0; layer < 2; ++layer) {
+      EXPECT_EQ(sessions[i]->KvBytes(layer), sessions[0]->KvBytes(layer)) << "layer " << layer;
+    }
+  }
+  // And the generations continuing from each are the same.
+  std::vector<int32_t> first;
+  for (auto& s : sessions) {
+    absl::StatusOr<GenerateResult> r = s->Generate({&kPrompt.back(), 1}, Greedy(8));
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (first.empty()) first = r->tokens;
+    EXPECT_EQ(r->tokens, first);
+  }
+}
+
+TEST_F(TinyModelTest, BatchOfSessionsEqualsEachAlone) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  const std::vector<std::vector<int32_t>> prompts = {{5, 17, 42}, {9}, {1, 2, 3, 4, 5, 6, 7}};
+  std::vector<GenerateParams> params = {Greedy(10), Greedy(4), Greedy(10)};
+  params[2].sampling.temperature = 0.8f;
+  params[2].seed = {1, 2, 3};
+  std::vector<GenerateResult> alone;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto s = Session::Create(model);
+    ASSERT_TRUE(s.ok());
+    absl::StatusOr<GenerateResult> r = (*s)->Generate(prompts[i], params[i]);
+    ASSERT_TRUE(r.ok()) << r.status();
+    alone.push_back(*r);
+  }
+  std::vector<std::unique_ptr<Session>> owned;
+  std::vector<Session*> sessions;
+  std::vector<std::span<const int32_t>> prompt_spans;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    owned.push_back(*Session::Create(model));
+    sessions.push_back(owned.back().get());
+    prompt_spans.push_back(prompts[i]);
+  }
+  std::vector<TokenCallback> callbacks(prompts.size());
+  std::vector<absl::StatusOr<GenerateResult>> batch;
+  ASSERT_TRUE(GenerateBatch(sessions, prompt_spans, params, callbacks, &batch).ok());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(batch[i].ok()) << batch[i].status();
+    EXPECT_EQ(batch[i]->tokens, alone[i].tokens) << "session " << i;
+    EXPECT_EQ(batch[i]->final_logits_digest, alone[i].final_logits_digest) << "session " << i;
+    EXPECT_EQ(batch[i]->tokens_digest, alone[i].tokens_digest) << "session " << i;
+  }
+  EXPECT_EQ(batch[1]->tokens.size(), 4u);
+}
+
+TEST_F(TinyModelTest, SeededSamplingIsReproducibleAndSeedDependent) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  auto run = [&](std::vector<uint8_t> seed) {
+    GenerateParams p = Greedy(24);
+    p.sampling.temperature = 1.5f;
+    p.sampling.top_k = 40;
+    p.sampling.top_p = 0.95f;
+    p.seed = std::move(seed);
+    auto s = Session::Create(model);
+    absl::StatusOr<GenerateResult> r = (*s)->Generate(kPrompt, p);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->tokens : std::vector<int32_t>{};
+  };
+  const std::vector<int32_t> a = run({1, 2, 3});
+  EXPECT_EQ(run({1, 2, 3}), a);
+  EXPECT_NE(run({1, 2, 4}), a);
+  auto s = Session::Create(model);
+  absl::StatusOr<GenerateResult> greedy = (*s)->Generate(kPrompt, Greedy(24));
+  ASSERT_TRUE(greedy.ok());
+  EXPECT_NE(greedy->tokens, a);
+}
+
+TEST_F(TinyModelTest, LimitsAndStopReasons) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  SessionOptions options;
+  options.context_length = 12;
+  options.max_tokens_per_call = 16;
+  auto s = *Session::Create(model, options);
+  // A prompt beyond the context.
+  const std::vector<int32_t> long_prompt(13, 7);
+  absl::StatusOr<GenerateResult> r = s->Generate(long_prompt, Greedy(1));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange) << r.status();
+  EXPECT_EQ(s->position(), 0);
+  EXPECT_TRUE(s->history().empty());
+  // Bad arguments leave the session unchanged.
+  EXPECT_EQ(s->Generate(kPrompt, Greedy(17)).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->Generate({}, Greedy(1)).status().code(), absl::StatusCode::kInvalidArgument);
+  const std::vector<int32_t> bad_token = {1, 96};
+  EXPECT_EQ(s->Generate(bad_token, Greedy(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  GenerateParams bad_seed = Greedy(1);
+  bad_seed.seed.assign(65, 0);
+  EXPECT_EQ(s->Generate(kPrompt, bad_seed).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->position(), 0);
+  // 9 prompt tokens + generated tokens fill the 12 positions: the 4th token has no room.
+  r = s->Generate(kPrompt, Greedy(16));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stop_reason, StopReason::kContextFull);
+  EXPECT_EQ(r->tokens.size(), 4u);
+  EXPECT_EQ(s->position(), 12);
+  EXPECT_EQ(s->history().size(), 13u);
+  EXPECT_EQ(s->Generate({}, Greedy(1)).status().code(), absl::StatusCode::kOutOfRange);
+
+  // Max tokens, then continuing the same session; a stop token ends generation and is
+  // included.
+  auto t = *Session::Create(model);
+  r = t->Generate(kPrompt, Greedy(3));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stop_reason, StopReason::kMaxTokens);
+  ASSERT_EQ(r->tokens.size(), 3u);
+  auto u = *Session::Create(model);
+  GenerateParams stop = Greedy(10);
+  stop.stop_tokens = {r->tokens[1]};
+  absl::StatusOr<GenerateResult> r2 = u->Generate(kPrompt, stop);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->stop_reason, StopReason::kEndOfGeneration);
+  EXPECT_EQ(r2->tokens, std::vector<int32_t>(r->tokens.begin(), r->tokens.begin() + 2));
+  EXPECT_EQ(r2->final_logits.size(), 96u);
+}
+
+TEST_F(TinyModelTest, ContinuationEqualsOneLongCall) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  auto a = *Session::Create(model);
+  absl::StatusOr<GenerateResult> whole = a->Generate(kPrompt, Greedy(12));
+  ASSERT_TRUE(whole.ok());
+  auto b = *Session::Create(model);
+  absl::StatusOr<GenerateResult> first = b->Generate(kPrompt, Greedy(5));
+  absl::StatusOr<GenerateResult> rest = b->Generate({}, Greedy(7));
+  ASSERT_TRUE(first.ok() && rest.ok());
+  std::vector<int32_t> joined = first->tokens;
+  joined.insert(joined.end(), rest->tokens.begin(), rest->tokens.end());
+  EXPECT_EQ(joined, whole->tokens);
+  EXPECT_EQ(rest->final_logits_digest, whole->final_logits_digest);
+}
+
+TEST_F(TinyModelTest, ManagerCapsSessionsAndMemory) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  SessionManagerOptions options;
+  options.max_sessions = 2;
+  options.kv_budget_bytes = 80 * model->KvBytesPerPosition();
+  SessionManager manager(options);
+  absl::StatusOr<SessionInfo> a = manager.Create(model, 32);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->kv_cache_bytes, 32 * model->KvBytesPerPosition());
+  // 64 positions do not fit in the budget left (80 - 32).
+  EXPECT_EQ(manager.Create(model, 64).status().code(), absl::StatusCode::kResourceExhausted);
+  absl::StatusOr<SessionInfo> b = manager.Create(model, 32);
+  ASSERT_TRUE(b.ok());
+  absl::StatusOr<SessionInfo> c = manager.Create(model, 8);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted) << c.status();
+  EXPECT_EQ(manager.open_sessions(), 2);
+  EXPECT_EQ(manager.kv_bytes_reserved(), 64 * model->KvBytesPerPosition());
+  ASSERT_TRUE(manager.Close(a->id).ok());
+  EXPECT_EQ(manager.Close(a->id).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(manager.Create(model, 8).ok());
+  EXPECT_EQ(manager.Create(model, 65).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TinyModelTest, CancelledGenerationFreesItsSession) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  SessionManagerOptions options;
+  options.max_sessions = 1;
+  SessionManager manager(options);
+  absl::StatusOr<SessionInfo> a = manager.Create(model);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(manager.Create(model).status().code(), absl::StatusCode::kResourceExhausted);
+  int seen = 0;
+  absl::StatusOr<GenerateResult> r =
+      manager.Generate(a->id, kPrompt, Greedy(20), [&](int32_t) { return ++seen < 3; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stop_reason, StopReason::kCancelled);
+  EXPECT_EQ(r->tokens.size(), 3u);
+  EXPECT_EQ(manager.open_sessions(), 0);
+  EXPECT_EQ(manager.kv_bytes_reserved(), 0);
+  EXPECT_EQ(manager.Generate(a->id, kPrompt, Greedy(1)).status().code(),
+            absl::StatusCode::kNotFound);
+  // The slot is free again, and a should_cancel that fires before the prompt works too.
+  absl::StatusOr<SessionInfo> b = manager.Create(model);
+  ASSERT_TRUE(b.ok()) << b.status();
+  GenerateParams p = Greedy(5);
+  p.should_cancel = [] { return true; };
+  r = manager.Generate(b->id, kPrompt, p);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stop_reason, StopReason::kCancelled);
+  EXPECT_TRUE(r->tokens.empty());
+  EXPECT_EQ(manager.open_sessions(), 0);
+}
+
+TEST_F(TinyModelTest, CloseCancelsARunningCall) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  SessionManager manager;
+  absl::StatusOr<SessionInfo> a = manager.Create(model);
+  ASSERT_TRUE(a.ok());
+  std::atomic<bool> started{false};
+  std::atomic<bool> closed{false};
+  absl::StatusOr<GenerateResult> r;
+  std::thread worker([&] {
+    r = manager.Generate(a->id, kPrompt, Greedy(50), [&](int32_t) {
+      started = true;
+      while (!closed) std::this_thread::yield();
+      return true;
+    });
+  });
+  while (!started) std::this_thread::yield();
+  // Busy: a second call is refused; Close cancels the running one.
+  EXPECT_EQ(manager.Generate(a->id, kPrompt, Greedy(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(manager.Close(a->id).ok());
+  closed = true;
+  worker.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->stop_reason, StopReason::kCancelled);
+  EXPECT_EQ(manager.open_sessions(), 0);
+  EXPECT_EQ(manager.kv_bytes_reserved(), 0);
+}
+
+// The same generation on every backend and CPU configuration gives the same bytes.
+TEST_F(TinyModelTest, EveryBackendGivesTheSameBytes) {
+  std::shared_ptr<const Model> ref = LoadOk();
+  ASSERT_NE(ref, nullptr);
+  GenerateParams p = Greedy(16);
+  absl::StatusOr<GenerateResult> want = (*Session::Create(ref))->Generate(kPrompt, p);
+  ASSERT_TRUE(want.ok()) << want.status();
+  int checked = 0;
+  auto check = [&](absl::StatusOr<std::unique_ptr<ops::Backend>> backend, const std::string& what) {
+    if (!backend.ok()) {
+      std::printf("[ skipped  ] %s: %s\n", what.c_str(), std::string(backend.status().message()).c_str());
+      return;
+    }
+    std::shared_ptr<const Model> model = LoadOk({}, backend->get());
+    ASSERT_NE(model, nullptr);
+    absl::StatusOr<GenerateResult> got = (*Session::Create(model))->Generate(kPrompt, p);
+    ASSERT_TRUE(got.ok()) << what << ": " << got.status();
+    EXPECT_EQ(got->tokens, want->tokens) << what;
+    EXPECT_EQ(got->final_logits_digest, want->final_logits_digest) << what;
+    ++checked;
+  };
+  for (const char* isa : ops::testing::kCpuIsas) {
+    std::string why;
+    if (!ops::testing::MachineHasIsa(isa, &why)) continue;
+    for (int threads : {1, 2, 3}) {
+      check(ops::testing::CreateCpuWithIsa(isa, threads), absl::StrCat("cpu ", isa, " x", threads));
+    }
+  }
+  check(ops::CreateBackend("vulkan"), "vulkan");
+  EXPECT_GE(checked, 1);
+}
+
+}  // namespace
+}  // namespace datanode::node::inference

