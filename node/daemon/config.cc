@@ -52,6 +52,9 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (pb.limits().has_max_request_bytes()) c.max_request_bytes = pb.limits().max_request_bytes();
   if (pb.limits().has_max_in_flight()) c.max_in_flight = pb.limits().max_in_flight();
   if (pb.limits().has_max_ops_per_second()) c.max_ops_per_second = pb.limits().max_ops_per_second();
+  if (pb.limits().has_max_reply_bytes()) c.max_reply_bytes = pb.limits().max_reply_bytes();
+  if (pb.limits().has_memory_budget_bytes())
+    c.memory_budget_bytes = pb.limits().memory_budget_bytes();
   if (pb.has_log_level()) c.log_level = pb.log_level();
   if (pb.has_drain_timeout_seconds()) c.drain_timeout_seconds = pb.drain_timeout_seconds();
   if (pb.has_store_fsync()) c.store_fsync = pb.store_fsync();
@@ -98,6 +101,10 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (c.max_in_flight < 1) return bad("limits.max_in_flight", "must be >= 1");
   if (!(c.max_ops_per_second > 0)) return bad("limits.max_ops_per_second", "must be > 0");
+  if (c.max_reply_bytes < 1024 || c.max_reply_bytes > Config::kMaxMaxReplyBytes)
+    return bad("limits.max_reply_bytes", "must be in [1024, 2^30]");
+  if (c.memory_budget_bytes < (int64_t{16} << 20))
+    return bad("limits.memory_budget_bytes", "must be >= 16 MiB");
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error") {
     return bad("log_level", "must be debug, info, warn or error");
@@ -127,6 +134,7 @@ std::string ConfigToString(const Config& c) {
       " executor_threads=", c.executor_threads, " allowed_uids=[",
       absl::StrJoin(c.allowed_uids, ","), "] max_request_bytes=", c.max_request_bytes,
       " max_in_flight=", c.max_in_flight, " max_ops_per_second=", c.max_ops_per_second,
+      " max_reply_bytes=", c.max_reply_bytes, " memory_budget_bytes=", c.memory_budget_bytes,
       " log_level=", c.log_level, " drain_timeout_seconds=", c.drain_timeout_seconds,
       " import_root=", c.import_root.empty() ? "(any)" : c.import_root,
       " node_key_path=", NodeKeyPath(c));

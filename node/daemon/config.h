@@ -25,6 +25,13 @@ struct Config {
   static constexpr int64_t kDefaultMaxRequestBytes = int64_t{64} << 20;
   static constexpr int kDefaultMaxInFlight = 64;
   static constexpr double kDefaultMaxOpsPerSecond = 10000;
+  // The largest MatMul output, well under gRPC's 2 GiB message limit (a larger reply
+  // aborts gRPC's serializer); larger calls are refused before anything is computed.
+  static constexpr int64_t kDefaultMaxReplyBytes = int64_t{64} << 20;
+  static constexpr int64_t kMaxMaxReplyBytes = int64_t{1} << 30;
+  // Bytes that calls in flight may hold at once (requests, outputs, weights being
+  // loaded); see MemoryBudget (caller_limits.h) and docs/daemon.md.
+  static constexpr int64_t kDefaultMemoryBudgetBytes = int64_t{1} << 30;
   static constexpr int kDefaultDrainTimeoutSeconds = 30;
   // The node key's file name in the daemon's state directory (the parent of
   // store_root: /var/lib/datanode under systemd), so the node's identity survives
@@ -44,6 +51,8 @@ struct Config {
   int64_t max_request_bytes = kDefaultMaxRequestBytes;
   int max_in_flight = kDefaultMaxInFlight;
   double max_ops_per_second = kDefaultMaxOpsPerSecond;
+  int64_t max_reply_bytes = kDefaultMaxReplyBytes;
+  int64_t memory_budget_bytes = kDefaultMemoryBudgetBytes;
   std::string log_level = "info";
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
   bool store_fsync = true;

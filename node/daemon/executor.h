@@ -10,10 +10,29 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "spdlog/spdlog.h"
+
 namespace datanode::node {
+
+// Runs `work` (returning absl::Status) and turns an allocation failure inside it into
+// RESOURCE_EXHAUSTED, so that a request the memory budget let through but the system
+// could not satisfy fails alone instead of terminating the daemon. This is the one
+// place where node/ catches std::bad_alloc: every task the RPC layer hands to the
+// Executor runs its work through it (sizes are checked before allocating, so this is
+// the last line, not the plan).
+template <typename Work>
+absl::Status CatchAllocFailure(Work&& work) {
+  try {
+    return work();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("the node ran out of memory for this call; retry later");
+  }
+}
 
 class Executor {
  public:
@@ -51,7 +70,14 @@ class Executor {
         fn = std::move(queue_.front());
         queue_.pop_front();
       }
-      fn();
+      // A task that lets an allocation failure escape (its work should have run
+      // through CatchAllocFailure) is logged and dropped rather than terminating the
+      // daemon with every other call.
+      try {
+        fn();
+      } catch (const std::bad_alloc&) {
+        spdlog::error("an executor task failed to allocate memory outside CatchAllocFailure");
+      }
     }
   }
 

@@ -122,7 +122,8 @@ int Run(int argc, char** argv) {
   spdlog::info("{} node key {} (Ed25519 public key {})", key_created ? "created" : "using",
                key_path, public_hex);
 
-  NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes);
+  NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes,
+                      MatMulLimits{config.max_reply_bytes, config.memory_budget_bytes});
   service.set_import_root(config.import_root);
   Metrics metrics;
   CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);

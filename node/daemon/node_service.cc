@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/ops/validate.h"
 
 namespace datanode::node {
 namespace {
@@ -58,7 +59,7 @@ absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, in
 }
 
 absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWeights(
-    const MatMulCall& call) {
+    const MatMulCall& call, MatMulTicket& ticket) {
   std::string key = absl::StrCat(ops::ToHex(call.model), "/", static_cast<int>(call.kind), "/",
                                  call.tensor.size(), ":", call.tensor, "/", call.scale_tensor);
   if (auto hit = cache_.Get(key)) {
@@ -69,33 +70,59 @@ absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWei
     }
     return hit;
   }
-  TensorInfo info;
-  ASSIGN_OR_RETURN(std::vector<uint8_t> w, models_->ReadTensor(call.model, call.tensor, &info));
+  // Format, shape and size come from the manifest, so a tensor that does not fit the
+  // call or the memory budget is refused before a byte of it is read.
+  ASSIGN_OR_RETURN(ModelManifest manifest, models_->Get(call.model));
+  auto find = [&](const std::string& name) -> absl::StatusOr<const TensorInfo*> {
+    const TensorInfo* t = manifest.Find(name);
+    if (t == nullptr) {
+      return absl::NotFoundError(absl::StrCat("model ", ops::ToHex(call.model), " has no tensor '",
+                                              name.substr(0, 256), "'"));
+    }
+    return t;
+  };
+  ASSIGN_OR_RETURN(const TensorInfo* info, find(call.tensor));
   TensorDtype want = WeightDtypeFor(call.kind);
-  if (info.dtype != want) {
+  if (info->dtype != want) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", call.tensor, "' is ", TensorDtypeName(info.dtype), ", ",
+        absl::StrCat("tensor '", call.tensor, "' is ", TensorDtypeName(info->dtype), ", ",
                      ops::OpKindName(call.kind), " needs ", TensorDtypeName(want), " weights"));
   }
-  if (info.shape != std::vector<int64_t>{call.n, call.k}) {
+  if (info->shape != std::vector<int64_t>{call.n, call.k}) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", call.tensor, "' has shape ", ShapeString(info.shape),
+        absl::StrCat("tensor '", call.tensor, "' has shape ", ShapeString(info->shape),
                      ", request needs [N,K]=[", call.n, ",", call.k, "]"));
   }
-  std::vector<uint8_t> w_scale;
+  int64_t scale_bytes = 0;
   if (call.kind == ops::OpKind::kMatMulS8F32) {
     if (call.scale_tensor.empty())
       return absl::InvalidArgumentError("matmul_s8_f32 by reference needs a scale_tensor");
-    TensorInfo sinfo;
-    ASSIGN_OR_RETURN(w_scale, models_->ReadTensor(call.model, call.scale_tensor, &sinfo));
-    if (sinfo.dtype != TensorDtype::kF32 || sinfo.shape != std::vector<int64_t>{call.n}) {
+    ASSIGN_OR_RETURN(const TensorInfo* sinfo, find(call.scale_tensor));
+    if (sinfo->dtype != TensorDtype::kF32 || sinfo->shape != std::vector<int64_t>{call.n}) {
       return absl::InvalidArgumentError(
-          absl::StrCat("scale tensor '", call.scale_tensor, "' is ", TensorDtypeName(sinfo.dtype),
-                       ShapeString(sinfo.shape), ", needs F32[", call.n, "]"));
+          absl::StrCat("scale tensor '", call.scale_tensor, "' is ", TensorDtypeName(sinfo->dtype),
+                       ShapeString(sinfo->shape), ", needs F32[", call.n, "]"));
     }
+    scale_bytes = sinfo->size;
   } else if (!call.scale_tensor.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(ops::OpKindName(call.kind), " takes no scale_tensor"));
+  }
+  // The bytes read, plus the backend's prepared copy: the CPU backend's packed forms
+  // take at most 2 bytes per weight (s8 panels ~1 B, Q8 quants unpacked to 1 B plus
+  // per-block scales), and the raw form of the others is the bytes read again.
+  const int64_t raw_bytes = info->size + scale_bytes;
+  const int64_t prepared_bytes = std::max(raw_bytes, 2 * call.n * call.k + 4 * call.n);
+  ASSIGN_OR_RETURN(MemoryBudget::Reservation weights,
+                   budget_.Reserve(raw_bytes + prepared_bytes,
+                                   absl::StrCat("loading tensor '", call.tensor, "'")));
+  ticket.held.push_back(std::move(weights));
+  TensorInfo read_info;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> w,
+                   models_->ReadTensor(call.model, call.tensor, &read_info));
+  std::vector<uint8_t> w_scale;
+  if (call.kind == ops::OpKind::kMatMulS8F32) {
+    ASSIGN_OR_RETURN(w_scale, models_->ReadTensor(call.model, call.scale_tensor, &read_info));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<ops::PreparedWeights> prepared,
                    backend_->PrepareWeights(call.kind, call.n, call.k, w, w_scale));
@@ -104,14 +131,46 @@ absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWei
   return shared;
 }
 
-absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
+absl::StatusOr<MatMulTicket> NodeService::AdmitMatMul(const MatMulCall& call,
+                                                      int64_t request_bytes) {
   if (!ops::IsMatMul(call.kind)) return absl::InvalidArgumentError("op is not a matmul");
-  ASSIGN_OR_RETURN(ops::OperandSizes sz,
-                   ops::ComputeOperandSizes(call.kind, call.m, call.n, call.k));
+  MatMulTicket ticket;
+  ASSIGN_OR_RETURN(ticket.sizes, ops::ComputeOperandSizes(call.kind, call.m, call.n, call.k));
+  const ops::OperandSizes& sz = ticket.sizes;
+  auto check = [&](const char* operand, ops::ByteSpan got, int64_t want) -> absl::Status {
+    if (static_cast<int64_t>(got.size()) == want) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(ops::OpKindName(call.kind), ": operand ",
+                                                   operand, " has ", got.size(),
+                                                   " bytes, the shape needs ", want));
+  };
+  RETURN_IF_ERROR(check("A", call.a, sz.a));
+  RETURN_IF_ERROR(check("a_scale", call.a_scale, sz.a_scale));
+  if (!call.by_reference) {
+    RETURN_IF_ERROR(check("W", call.w, sz.w));
+    RETURN_IF_ERROR(check("w_scale", call.w_scale, sz.w_scale));
+  }
+  if (sz.out > max_reply_bytes_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(ops::OpKindName(call.kind), " [M,N,K]=[", call.m, ",", call.n, ",", call.k,
+                     "] has an output of ", sz.out, " bytes, over the reply limit of ",
+                     max_reply_bytes_, " (limits.max_reply_bytes); split the call by rows of A"));
+  }
+  ASSIGN_OR_RETURN(MemoryBudget::Reservation r,
+                   budget_.Reserve(request_bytes + 2 * sz.out,
+                                   absl::StrCat("a matmul with a ", sz.out, "-byte output")));
+  ticket.held.push_back(std::move(r));
+  return ticket;
+}
+
+absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
+  ASSIGN_OR_RETURN(MatMulTicket ticket, AdmitMatMul(call, 0));
+  return MatMul(call, ticket);
+}
+
+absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call, MatMulTicket& ticket) {
   MatMulResult result;
   ASSIGN_OR_RETURN(result.cycles,
                    MatMulCycles(call.kind, call.m, call.n, call.k, !call.by_reference));
-  result.out.resize(static_cast<size_t>(sz.out));
   ops::OpArgs args;
   args.kind = call.kind;
   args.m = call.m;
@@ -119,10 +178,21 @@ absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
   args.k = call.k;
   args.a = call.a;
   args.a_scale = call.a_scale;
-  args.out = ops::MutableByteSpan(result.out);
+  // Values before anything is allocated: a call with bad operands costs a scan of
+  // what it sent, never an output buffer or a weight load. (RunOp checks again; the
+  // scan is O(M*K + N*K) against the O(M*N*K) kernel.)
+  RETURN_IF_ERROR(ops::ValidateInputValues(args));
+  if (!call.by_reference) {
+    RETURN_IF_ERROR(ops::ValidateWeightValues(call.kind, call.n, call.k, call.w, call.w_scale));
+  }
   std::shared_ptr<const ops::PreparedWeights> prepared;
   if (call.by_reference) {
-    ASSIGN_OR_RETURN(prepared, LoadWeights(call));
+    ASSIGN_OR_RETURN(prepared, LoadWeights(call, ticket));
+  }
+  // Allocated last, once everything else has been checked and reserved.
+  result.out.resize(static_cast<size_t>(ticket.sizes.out));
+  args.out = ops::MutableByteSpan(result.out);
+  if (prepared != nullptr) {
     args.w_prepared = prepared.get();
   } else {
     args.w = call.w;

@@ -20,6 +20,8 @@
 
 #include "absl/status/statusor.h"
 #include "datanode/ops/backend.h"
+#include "node/daemon/caller_limits.h"
+#include "node/daemon/config.h"
 #include "node/daemon/weight_cache.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
@@ -43,6 +45,20 @@ struct MatMulResult {
   uint64_t cycles = 0;
 };
 
+// The limits NodeService applies to every MatMul (docs/daemon.md, "Limits").
+struct MatMulLimits {
+  int64_t max_reply_bytes = Config::kDefaultMaxReplyBytes;
+  int64_t memory_budget_bytes = Config::kDefaultMemoryBudgetBytes;
+};
+
+// A MatMul that passed AdmitMatMul: its operand sizes and the memory it holds of the
+// daemon's budget. Keep it until the reply has been sent (the reservation covers the
+// reply's serialized copy); destroying it releases the memory.
+struct MatMulTicket {
+  ops::OperandSizes sizes;
+  std::vector<MemoryBudget::Reservation> held;
+};
+
 // INVALID_ARGUMENT for invalid shapes (ComputeOperandSizes).
 absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k,
                                       bool inline_weights);
@@ -61,12 +77,33 @@ class NodeService {
  public:
   // All pointers must outlive the service.
   NodeService(ops::Backend* backend, WeightStore* store, ModelRegistry* models,
-              int64_t pin_budget_bytes)
-      : backend_(backend), store_(store), models_(models), cache_(pin_budget_bytes) {}
+              int64_t pin_budget_bytes, MatMulLimits limits = {})
+      : backend_(backend),
+        store_(store),
+        models_(models),
+        cache_(pin_budget_bytes),
+        max_reply_bytes_(limits.max_reply_bytes),
+        budget_(limits.memory_budget_bytes) {}
 
-  // Validates and runs one matmul. By reference: the tensor's dtype must match the op
-  // (I8 for s8 ops, Q8_0 / Q4_0 / Q4_1 for the Q8 ops) and its shape must be [N, K];
-  // NOT_FOUND for unknown models or tensors, DATA_LOSS if stored bytes are corrupt.
+  // Checks a matmul from the request's sizes alone, before anything is allocated or
+  // computed: INVALID_ARGUMENT for a shape the spec rejects or operands (A, a_scale,
+  // inline W and w_scale) whose byte counts differ from the shape's; RESOURCE_EXHAUSTED
+  // for an output larger than limits.max_reply_bytes, or when `request_bytes` (the
+  // received message, already in memory) plus twice the output (the result and the
+  // reply's serialized copy) do not fit the memory budget now. O(1), no disk, so the
+  // RPC layer calls it on gRPC's thread before queueing the call. Thread-safe.
+  absl::StatusOr<MatMulTicket> AdmitMatMul(const MatMulCall& call, int64_t request_bytes);
+
+  // Runs an admitted matmul. Operand values (int8 -128, non-finite scales) are checked
+  // before anything is allocated (INVALID_ARGUMENT). By reference: the tensor's dtype
+  // must match the op (I8 for s8 ops, Q8_0 / Q4_0 / Q4_1 for the Q8 ops) and its shape
+  // must be [N, K], both checked from the manifest before the tensor is read; reading
+  // and preparing it reserves its bytes first (added to `ticket`). NOT_FOUND for
+  // unknown models or tensors, DATA_LOSS if stored bytes are corrupt,
+  // RESOURCE_EXHAUSTED when the weights do not fit the memory budget.
+  absl::StatusOr<MatMulResult> MatMul(const MatMulCall& call, MatMulTicket& ticket);
+  // AdmitMatMul (no request bytes) then MatMul, for in-process callers; the
+  // reservation ends when it returns.
   absl::StatusOr<MatMulResult> MatMul(const MatMulCall& call);
   NodeInfo Info() const;
   // Deletes a model (ModelRegistry::Delete) and unpins its weights.
@@ -80,14 +117,18 @@ class NodeService {
   ModelRegistry& models() { return *models_; }
   const WeightCache& cache() const { return cache_; }
   const ops::Backend& backend() const { return *backend_; }
+  MemoryBudget& memory_budget() { return budget_; }
 
  private:
-  absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> LoadWeights(const MatMulCall& call);
+  absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> LoadWeights(const MatMulCall& call,
+                                                                          MatMulTicket& ticket);
 
   ops::Backend* backend_;
   WeightStore* store_;
   ModelRegistry* models_;
   WeightCache cache_;
+  const int64_t max_reply_bytes_;
+  MemoryBudget budget_;
   std::string import_root_;  // empty: any path the daemon can read
 };
 

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
+#include "datanode/ops/status_macros.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/server_posix.h"
 #include "spdlog/spdlog.h"
@@ -125,7 +126,7 @@ grpc::ServerUnaryReactor* Unary(const RpcDeps& d, grpc::CallbackServerContext* c
   }
   d.executor->Submit(
       [d, reactor, method, start, work = std::move(work), lease = *std::move(lease)]() mutable {
-        absl::Status s = work();
+        absl::Status s = CatchAllocFailure(work);
         d.metrics->RecordCall(method, s.code(), Since(start));
         if (!s.ok()) spdlog::debug("{} failed: {}", method, s.ToString());
         reactor->Finish(ToGrpc(s));
@@ -162,21 +163,52 @@ class AcceleratorImpl final : public v1::Accelerator::CallbackService {
     });
   }
 
+  // MatMul is sized, checked and reserved on gRPC's thread (AdmitMatMul: O(1), no
+  // disk), so an invalid or oversized call is answered at once, before it is queued or
+  // anything is allocated for it. The ticket's memory stays reserved until gRPC is done
+  // with the reply (OnDone), since the serialized reply is a second copy of the output.
+  class MatMulReactor final : public grpc::ServerUnaryReactor {
+   public:
+    void OnDone() override { delete this; }
+    CallerLimiter::Lease lease;
+    MatMulCall call;
+    MatMulTicket ticket;
+  };
+
   grpc::ServerUnaryReactor* MatMul(grpc::CallbackServerContext* ctx, const v1::MatMulRequest* req,
                                    v1::MatMulResponse* resp) override {
-    return Unary(d_, ctx, "MatMul", true, [this, req, resp]() -> absl::Status {
-      auto call = FromProto(*req);
-      if (!call.ok()) return call.status();
-      auto result = d_.service->MatMul(*call);
-      if (!result.ok()) return result.status();
-      resp->set_out(result->out.data(), result->out.size());
-      resp->set_output_digest(result->output_digest);
-      resp->set_cycles(result->cycles);
-      resp->set_backend(d_.service->backend().Name());
-      resp->set_spec_version(ops::kSpecVersion);
-      d_.metrics->AddCycles(result->cycles);
+    auto* reactor = new MatMulReactor;
+    Clock::time_point start = Clock::now();
+    auto finish = [this, reactor, start](const absl::Status& s) {
+      d_.metrics->RecordCall("MatMul", s.code(), Since(start));
+      if (!s.ok()) spdlog::debug("MatMul failed: {}", s.ToString());
+      reactor->Finish(ToGrpc(s));
+    };
+    absl::Status admitted = CatchAllocFailure([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(reactor->lease, d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), true));
+      ASSIGN_OR_RETURN(reactor->call, FromProto(*req));
+      ASSIGN_OR_RETURN(
+          reactor->ticket,
+          d_.service->AdmitMatMul(reactor->call, static_cast<int64_t>(req->ByteSizeLong())));
       return absl::OkStatus();
     });
+    if (!admitted.ok()) {
+      finish(admitted);
+      return reactor;
+    }
+    d_.executor->Submit([this, reactor, resp, finish] {
+      finish(CatchAllocFailure([&]() -> absl::Status {
+        ASSIGN_OR_RETURN(MatMulResult result, d_.service->MatMul(reactor->call, reactor->ticket));
+        resp->set_out(result.out.data(), result.out.size());
+        resp->set_output_digest(result.output_digest);
+        resp->set_cycles(result.cycles);
+        resp->set_backend(d_.service->backend().Name());
+        resp->set_spec_version(ops::kSpecVersion);
+        d_.metrics->AddCycles(result.cycles);
+        return absl::OkStatus();
+      }));
+    });
+    return reactor;
   }
 
  private:
@@ -202,9 +234,11 @@ class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> 
             absl::AbortedError("upload ended without a message marked last; nothing was stored"));
       }
       d_.executor->Submit([this] {
-        auto info = writer_->Finish(has_expected_ ? &expected_ : nullptr);
-        if (info.ok()) ToProto(*info, true, resp_);
-        Done(info.status());
+        Done(CatchAllocFailure([this]() -> absl::Status {
+          auto info = writer_->Finish(has_expected_ ? &expected_ : nullptr);
+          if (info.ok()) ToProto(*info, true, resp_);
+          return info.status();
+        }));
       });
       return;
     }
@@ -219,8 +253,15 @@ class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> 
     }
     if (saw_last_) return Done(absl::InvalidArgumentError("message after the one marked last"));
     saw_last_ = req_.last();
+    // The received message (gRPC bounds it by limits.max_request_bytes) and the
+    // writer's chunk buffer count against the memory budget while they are held.
+    held_ = {};
+    auto held = d_.service->memory_budget().Reserve(
+        static_cast<int64_t>(req_.data().size()) + kChunkBytes, "an upload message");
+    if (!held.ok()) return Done(held.status());
+    held_ = *std::move(held);
     d_.executor->Submit([this] {
-      absl::Status s = writer_->Append(Span(req_.data()));
+      absl::Status s = CatchAllocFailure([this] { return writer_->Append(Span(req_.data())); });
       if (!s.ok()) return Done(s);
       StartRead(&req_);
     });
@@ -241,6 +282,7 @@ class PutBlobReactor final : public grpc::ServerReadReactor<v1::PutBlobRequest> 
   CallerLimiter::Lease lease_;
   Clock::time_point start_;
   std::unique_ptr<ObjectWriter> writer_;
+  MemoryBudget::Reservation held_;
   v1::PutBlobRequest req_;
   bool first_ = true;
   bool saw_last_ = false;
@@ -256,11 +298,15 @@ class GetBlobReactor final : public grpc::ServerWriteReactor<v1::GetBlobResponse
   GetBlobReactor(RpcDeps d, std::string digest, CallerLimiter::Lease lease)
       : d_(d), lease_(std::move(lease)), start_(Clock::now()) {
     d_.executor->Submit([this, digest] {
-      auto dg = DigestArg(digest, "digest");
-      if (!dg.ok()) return Done(dg.status());
-      auto r = d_.service->store().NewReader(*dg);
-      if (!r.ok()) return Done(r.status());
-      reader_ = std::move(*r);
+      absl::Status s = CatchAllocFailure([&]() -> absl::Status {
+        ASSIGN_OR_RETURN(Sha256 dg, DigestArg(digest, "digest"));
+        // One chunk read and verified, and its copy in the message being written.
+        ASSIGN_OR_RETURN(held_,
+                         d_.service->memory_budget().Reserve(2 * kChunkBytes, "a blob download"));
+        ASSIGN_OR_RETURN(reader_, d_.service->store().NewReader(dg));
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return Done(s);
       Next();
     });
   }
@@ -272,7 +318,7 @@ class GetBlobReactor final : public grpc::ServerWriteReactor<v1::GetBlobResponse
 
  private:
   void Next() {
-    absl::Status s = reader_->Next(&buf_);
+    absl::Status s = CatchAllocFailure([this] { return reader_->Next(&buf_); });
     if (!s.ok() || buf_.empty()) return Done(s);
     resp_.set_data(buf_.data(), buf_.size());
     StartWrite(&resp_);
@@ -284,6 +330,7 @@ class GetBlobReactor final : public grpc::ServerWriteReactor<v1::GetBlobResponse
   RpcDeps d_;
   CallerLimiter::Lease lease_;
   Clock::time_point start_;
+  MemoryBudget::Reservation held_;
   std::unique_ptr<ObjectReader> reader_;
   std::vector<uint8_t> buf_;
   v1::GetBlobResponse resp_;
@@ -643,8 +690,9 @@ RpcServer::~RpcServer() { Shutdown(); }
 absl::Status RpcServer::Start() {
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
-  builder.SetMaxSendMessageSize(
-      static_cast<int>(std::min<int64_t>(config_.max_request_bytes * 2, INT32_MAX)));
+  // The largest reply is a MatMul output of max_reply_bytes (checked before it is
+  // computed) plus a few hundred bytes of fields; other replies are far smaller.
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_reply_bytes + (int64_t{1} << 20)));
   services_.push_back(std::make_unique<AcceleratorImpl>(deps_));
   services_.push_back(std::make_unique<StoreImpl>(deps_));
   services_.push_back(std::make_unique<AdmissionImpl>(deps_));
