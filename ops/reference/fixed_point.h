@@ -90,8 +90,14 @@ inline ExpResult ExpNeg(ExactValue x) {
   return {Exp2FracQ30(f), static_cast<int>(k)};
 }
 
-// Softmax weight in Q.30 from an ExpResult: floor(e * 2^k), 0 below 2^-31.
-inline int64_t WeightQ30(ExpResult r) { return -r.k >= 31 ? 0 : r.e >> -r.k; }
+// Softmax weight in Q.40 from an ExpResult: floor(e * 2^(k + 10)), so exp(0) = 2^40 and
+// weights below 2^-41 are 0. 40 fraction bits (not 30, the precision of e) keep the sum
+// of many small floored weights accurate: each loses < 2^-40 of the largest.
+inline int64_t WeightQ40(ExpResult r) {
+  const int shift = r.k + 10;
+  if (shift >= 0) return r.e << shift;
+  return shift <= -31 ? 0 : r.e >> -shift;
+}
 
 // --- Integer square root (spec §8.3) ------------------------------------------------
 // floor(sqrt(v)), bit by bit (no division, no float).

@@ -7,10 +7,11 @@
 //     D_p = sum_j q_j * k_pj exactly (int128, units of 2^-48, |D_p| < 2^89).
 //  2. s_p = round_f32(D_p * scale), scale = round_f32(1 / sqrt(head_dim)) computed from
 //     the integer square root of 2^120 / head_dim with a sticky bit.
-//  3. smax = max_p s_p; d_p = round_f32(smax - s_p) >= 0; w_p = WeightQ30(ExpNeg(d_p)),
-//     so the largest score has weight 2^30 and weights below 2^-31 of it are 0.
+//  3. smax = max_p s_p; d_p = round_f32(smax - s_p) >= 0; w_p = WeightQ40(ExpNeg(d_p)),
+//     so the largest score has weight 2^40 and weights below 2^-41 of it are 0.
 //  4. out_j = round_f32(sum_p w_p * v_pj / sum_p w_p): the exact quotient (int128
-//     numerator in units of 2^-24, int64 denominator) rounded once.
+//     numerator in units of 2^-24, |num| < 2^41 * 2^40 * 2^20; denominator < 2^61)
+//     rounded once.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -136,7 +137,7 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
       const ExactValue sp = DecodeF32Bits(scores[p]);
       const ExactValue d = DecodeF32Bits(
           fixed::RoundSum2ToF32Bits(smax.mantissa, smax.exponent, -sp.mantissa, sp.exponent));
-      weights[p] = fixed::WeightQ30(fixed::ExpNeg(d));
+      weights[p] = fixed::WeightQ40(fixed::ExpNeg(d));
       total += weights[p];
     }
     // Step 4: exact weighted sum of V, one rounded quotient per output.

@@ -6,7 +6,7 @@
 // SampleToken, for logits l[V]:
 //  - temperature 0: the argmax, the lowest id among equal maxima; no draw.
 //  - otherwise: lmax = max l; d_i = round_f32(round_f32(lmax - l_i) / T) (each step an
-//    exact value rounded once); w_i = WeightQ30(ExpNeg(d_i)) (so w = 2^30 at the max).
+//    exact value rounded once); w_i = WeightQ40(ExpNeg(d_i)) (so w = 2^40 at the max).
 //    Candidates are ordered by logit descending, ties by lower id (this is also w
 //    descending). top_k > 0 keeps the first top_k. top_p < 1 keeps the shortest prefix
 //    whose cumulative weight C satisfies C >= top_p * W_k (W_k the kept total; exact
@@ -73,9 +73,10 @@ absl::Status ValidateSamplingParams(const SamplingParams& params) {
 absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const SamplingParams& params,
                                     SpecRng& rng) {
   if (auto s = ValidateSamplingParams(params); !s.ok()) return s;
-  if (logits.empty() || logits.size() > (size_t{1} << 24)) {
+  // vocab * 2^41 < 2^63: the total weight fits int64.
+  if (logits.empty() || logits.size() > (size_t{1} << 22)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("sampling: vocabulary size ", logits.size(), " not in [1, 2^24]"));
+        absl::StrCat("sampling: vocabulary size ", logits.size(), " not in [1, 2^22]"));
   }
   if (auto s = fixed::CheckFiniteF32("SampleToken", "logits", logits); !s.ok()) return s;
   const int32_t vocab = static_cast<int32_t>(logits.size());
@@ -118,21 +119,21 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
           RoundQuotientToF32Bits(diff.mantissa, diff.exponent - temp.exponent, temp.mantissa);
     }
     weight[c] = IsFiniteF32Bits(scaled_bits)
-                    ? fixed::WeightQ30(fixed::ExpNeg(DecodeF32Bits(scaled_bits)))
+                    ? fixed::WeightQ40(fixed::ExpNeg(DecodeF32Bits(scaled_bits)))
                     : 0;
     total += weight[c];
   }
 
   // top-p: C * 2^-pe >= pm * W with top_p = pm * 2^pe (pe <= -23 as top_p <= 1;
-  // pm < 2^24, W < 2^55). For pe < -70, top_p * W < 2^9 < 2^30 = w_0, so the first
-  // candidate alone suffices (and C << -pe stays below 2^125).
+  // pm < 2^24, W < 2^63). For pe < -60, top_p * W < 2^27 < 2^40 = w_0, so the first
+  // candidate alone suffices (and C << -pe stays below 2^123).
   if (F32ToBits(params.top_p) != F32ToBits(1.0f)) {
     const ExactValue p = DecodeF32Bits(F32ToBits(params.top_p));
     int64_t cum = 0;
     int64_t c = 0;
     while (c < kept) {
       cum += weight[c++];
-      if (p.exponent < -70) break;
+      if (p.exponent < -60) break;
       const int shift = -p.exponent;
       if ((int128{cum} << shift) >= int128{p.mantissa} * total) break;
     }

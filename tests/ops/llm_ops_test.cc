@@ -220,7 +220,9 @@ TEST(LlmExp, SpecExample) {
   // The clamp: exp(-1e30) gives k = -4096, weight 0.
   const fixed::ExpResult huge = fixed::ExpNeg(DecodeF32Bits(Bits(1e30f)));
   EXPECT_EQ(huge.k, -4096);
-  EXPECT_EQ(fixed::WeightQ30(huge), 0);
+  EXPECT_EQ(fixed::WeightQ40(huge), 0);
+  EXPECT_EQ(fixed::WeightQ40(zero), int64_t{1} << 40);
+  EXPECT_EQ(fixed::WeightQ40(r), int64_t{1580030167} << 8);
 }
 
 // Exhaustive over the top table interval: E never leaves [2^30, 2^31).
@@ -328,9 +330,9 @@ std::vector<uint8_t> EncodeRows(const AttentionShape& shape,
 }
 
 // head_dim 64 (scale 1/8, exact), q = e_0, k_0 = 0, k_1 = 8 e_0: scores 0 and 1;
-// d_0 = 1, w_0 = floor(1580030167 / 4) = 395007541, w_1 = 2^30. v_0 = 1, v_1 = 0:
-// out = round_f32(395007541 / 1468749365) = 0x3E89B2B1 (e^-1 / (1 + e^-1) = 0.26894142137,
-// which rounds to the same).
+// d_0 = 1, w_0 = 1580030167 * 2^(-2 + 10) = 404487722752, w_1 = 2^40. v_0 = 1, v_1 = 0:
+// out = round_f32(404487722752 / 1504001350528) = 0x3E89B2B1 (e^-1 / (1 + e^-1) =
+// 0.26894142137 rounds to the same).
 TEST(LlmAttention, SpecExample) {
   const AttentionShape shape{1, 1, 64};
   std::vector<float> k0(64, 0.0f), k1(64, 0.0f), v0(64, 1.0f), v1(64, 0.0f), q(64, 0.0f);
@@ -439,8 +441,8 @@ TEST(LlmSampling, GreedyIsArgmaxLowestIdOnTies) {
   }
 }
 
-// logits [0, 0], T = 1: w = [2^30, 2^30], W = 2^31, r = floor(u * 2^31 / 2^64) = u >> 33:
-// token 0 iff u < 2^63. The "datanode" stream starts 0x4f43... (token 0), 0xe80f...
+// logits [0, 0], T = 1: w = [2^40, 2^40], W = 2^41, r = floor(u * 2^41 / 2^64) = u >> 23:
+// token 0 iff r < 2^40, i.e. u < 2^63. The "datanode" stream starts 0x4f43... (token 0), 0xe80f...
 // (token 1), 0xde9e... (1), 0x6ca4... (0).
 TEST(LlmSampling, SpecExample) {
   SpecRng rng(Seed("datanode"));
@@ -468,8 +470,7 @@ TEST(LlmSampling, Distribution) {
   for (int i = 0; i < n; ++i) ++k2[*SampleToken(logits, {1.0f, 2, 1.0f}, rng)];
   EXPECT_EQ(k2[0], 0);
   EXPECT_NEAR(k2[2] / double{n}, 0.6, 0.01);
-  // top_p = 0.5: token 2 alone reaches 1/2 of the mass... by a hair below (the fixed-point
-  // weights), so token 1 joins; top_p = 0.4 keeps token 2 alone.
+  // top_p = 0.4: token 2 (half the mass) alone; top_p = 0.6: tokens 2 and 1.
   for (int i = 0; i < 100; ++i) {
     EXPECT_EQ(*SampleToken(logits, {1.0f, 0, 0.4f}, rng), 2);
     EXPECT_NE(*SampleToken(logits, {1.0f, 0, 0.6f}, rng), 0);
