@@ -82,13 +82,16 @@ inline int64_t Exp2FracQ30(int64_t f) {
   return e;
 }
 
-// exp(-x) for a finite x >= 0 given exactly.
-inline ExpResult ExpNeg(ExactValue x) {
-  const int64_t y = -Log2eTimesQ30(x);  // -x * log2(e) in Q.30, in [-2^42, 0]
-  const int64_t k = y >> 30;            // floor (arithmetic shift)
-  const int64_t f = y - (k << 30);      // [0, 2^30)
+// 2^(-y / 2^30) for y in [0, 2^42].
+inline ExpResult Exp2NegQ30(int64_t y) {
+  const int64_t neg = -y;
+  const int64_t k = neg >> 30;        // floor (arithmetic shift)
+  const int64_t f = neg - (k << 30);  // [0, 2^30)
   return {Exp2FracQ30(f), static_cast<int>(k)};
 }
+
+// exp(-x) for a finite x >= 0 given exactly.
+inline ExpResult ExpNeg(ExactValue x) { return Exp2NegQ30(Log2eTimesQ30(x)); }
 
 // Softmax weight in Q.40 from an ExpResult: floor(e * 2^(k + 10)), so exp(0) = 2^40 and
 // weights below 2^-41 are 0. 40 fraction bits (not 30, the precision of e) keep the sum

@@ -5,10 +5,12 @@
 // cache). For query head h (KV head g = h / (n_heads / n_kv_heads)):
 //  1. q_j is rounded to f16 the same way (llama.cpp converts q to the f16 dot type too).
 //     D_p = sum_j q_j * k_pj exactly (int128, units of 2^-48, |D_p| < 2^89).
-//  2. s_p = round_f32(D_p * scale), scale = round_f32(1 / sqrt(head_dim)) computed from
-//     the integer square root of 2^120 / head_dim with a sticky bit.
-//  3. smax = max_p s_p; d_p = round_f32(smax - s_p) >= 0; w_p = WeightQ40(ExpNeg(d_p)),
-//     so the largest score has weight 2^40 and weights below 2^-41 of it are 0.
+//  2. Dmax = max_p D_p; diff_p = Dmax - D_p >= 0, exact. The scores are never rounded:
+//     y_p = diff_p >= 2^59 ? 2^42 : min(floor(diff_p * C / 2^58), 2^42), the exponent
+//     (D_max - D_p) / sqrt(head_dim) * log2(e) in Q.30, with C = isqrt(floor(16 *
+//     kLog2eQ38^2 / head_dim)) = log2(e) / sqrt(head_dim) in Q.40.
+//  3. w_p = WeightQ40(Exp2NegQ30(y_p)): the largest score has weight 2^40, weights below
+//     2^-41 of it are 0.
 //  4. out_j = round_f32(sum_p w_p * v_pj / sum_p w_p): the exact quotient (int128
 //     numerator in units of 2^-24, |num| < 2^41 * 2^40 * 2^20; denominator < 2^61)
 //     rounded once.
@@ -24,15 +26,14 @@ namespace {
 
 constexpr int kMaxHeadDim = 512;
 constexpr int64_t kMaxPositions = int64_t{1} << 20;
+// Cap of the exp argument in Q.30 (2^-4096 is zero as a weight).
+constexpr int64_t kExpCap = int64_t{1} << 42;
 
-// round_f32(1 / sqrt(head_dim)).
-ExactValue ScoreScale(int head_dim) {
-  const uint128 n = (uint128{1} << 120) / static_cast<uint64_t>(head_dim);
-  const uint128 root = fixed::ISqrt128(n);  // floor(2^60 / sqrt(head_dim)) (as sqrt(n))
-  // Inexact unless head_dim divides 2^120 and the root is exact: then sticky.
-  const bool exact = root * root == n && n * static_cast<uint64_t>(head_dim) == (uint128{1} << 120);
-  const uint32_t bits = RoundToF32Bits(static_cast<int128>((root << 1) | (exact ? 0 : 1)), -61);
-  return DecodeF32Bits(bits);
+// log2(e) / sqrt(head_dim) in Q.40: floor(sqrt(16 * kLog2eQ38^2 / head_dim)), which is
+// in [2^35, 2^38] for head_dim in [32, 512].
+int64_t ScoreToLog2Q40(int head_dim) {
+  const uint128 l = static_cast<uint128>(fixed::kLog2eQ38);
+  return static_cast<int64_t>(fixed::ISqrt128((16 * l * l) / static_cast<uint64_t>(head_dim)));
 }
 
 // f16 value as an integer in units of 2^-24 (|v| < 2^40).
@@ -108,10 +109,10 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
     }
   }
 
-  const ExactValue scale = ScoreScale(hd);
+  const int64_t c_q40 = ScoreToLog2Q40(hd);
   const int group = shape.n_heads / shape.n_kv_heads;
   std::vector<int64_t> qh(hd);
-  std::vector<uint32_t> scores(n_positions);
+  std::vector<int128> dots(n_positions);
   std::vector<int64_t> weights(n_positions);
   std::vector<int128> acc(hd);
   for (int h = 0; h < shape.n_heads; ++h) {
@@ -120,24 +121,25 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
       const ExactValue v = DecodeF32Bits(F32ToBits(q[int64_t{h} * hd + j]));
       qh[j] = F16Units(fixed::RoundToF16BitsSaturating(v.mantissa, v.exponent));
     }
-    // Steps 1-2: scores. The max compares the f32 values exactly (OrderKey); which of
-    // tied positions is "best" does not matter, their scores are equal.
-    int64_t best = 0;
+    // Step 1: exact dot products.
+    int128 dmax = 0;
     for (int64_t p = 0; p < n_positions; ++p) {
       const uint8_t* k = &k_cache[p * row_bytes + kv_offset];
       int128 dot = 0;
       for (int j = 0; j < hd; ++j) dot += int128{qh[j]} * F16Units(LoadU16(k + 2 * j));
-      scores[p] = RoundToF32Bits(dot * scale.mantissa, scale.exponent - 48);
-      if (fixed::OrderKey(scores[p]) > fixed::OrderKey(scores[best])) best = p;
+      dots[p] = dot;
+      if (p == 0 || dot > dmax) dmax = dot;
     }
-    // Step 3: weights.
-    const ExactValue smax = DecodeF32Bits(scores[best]);
+    // Steps 2-3: weights from the exact differences.
     int64_t total = 0;
     for (int64_t p = 0; p < n_positions; ++p) {
-      const ExactValue sp = DecodeF32Bits(scores[p]);
-      const ExactValue d = DecodeF32Bits(
-          fixed::RoundSum2ToF32Bits(smax.mantissa, smax.exponent, -sp.mantissa, sp.exponent));
-      weights[p] = fixed::WeightQ40(fixed::ExpNeg(d));
+      const int128 diff = dmax - dots[p];
+      int64_t y = kExpCap;
+      if (diff < (int128{1} << 59)) {
+        const int128 scaled = (diff * c_q40) >> 58;
+        if (scaled < kExpCap) y = static_cast<int64_t>(scaled);
+      }
+      weights[p] = fixed::WeightQ40(fixed::Exp2NegQ30(y));
       total += weights[p];
     }
     // Step 4: exact weighted sum of V, one rounded quotient per output.
