@@ -2,6 +2,7 @@
 //
 // datanoded: the data node's adapter daemon. Runs on its embedded defaults
 // (config.h) with no arguments; see docs/daemon.md.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -179,4 +180,11 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace datanode::node
 
-int main(int argc, char** argv) { return datanode::node::Run(argc, argv); }
+int main(int argc, char** argv) {
+  // Large buffers (MatMul outputs, weights being read) are mmapped and go back to the
+  // system when freed. Otherwise glibc raises its mmap threshold after the first such
+  // free and keeps later ones in per-thread arenas, and resident memory tracks the sum
+  // of the arenas' peaks rather than the memory budget (docs/daemon.md, "Limits").
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  return datanode::node::Run(argc, argv);
+}
