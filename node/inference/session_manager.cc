@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "node/inference/session_manager.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -125,6 +126,21 @@ absl::StatusOr<GenerateResult> SessionManager::Generate(SessionId id,
   std::vector<absl::StatusOr<GenerateResult>> results;
   RETURN_IF_ERROR(GenerateBatch(ids, prompts, {&params, 1}, {&on_token, 1}, &results));
   return std::move(results[0]);
+}
+
+absl::StatusOr<GenerateResult> SessionManager::GenerateOnce(std::shared_ptr<const Model> model,
+                                                            std::span<const int32_t> prompt,
+                                                            const GenerateParams& params,
+                                                            const TokenCallback& on_token) {
+  if (model == nullptr) return absl::InvalidArgumentError("no model");
+  // Prompt positions plus max_tokens - 1 generated tokens fed back (the last sampled
+  // token is never evaluated), at least 1.
+  const int64_t need = static_cast<int64_t>(prompt.size()) + std::max<int64_t>(params.max_tokens, 1) - 1;
+  const int64_t context = std::clamp<int64_t>(need, 1, model->max_context());
+  ASSIGN_OR_RETURN(SessionInfo info, Create(std::move(model), context));
+  absl::StatusOr<GenerateResult> result = Generate(info.id, prompt, params, on_token);
+  Close(info.id).IgnoreError();  // NOT_FOUND when a cancelled call closed it already
+  return result;
 }
 
 absl::Status SessionManager::GenerateBatch(

@@ -68,6 +68,14 @@ class SessionManager {
                                           const GenerateParams& params,
                                           const TokenCallback& on_token = {});
 
+  // A one-call session: opens a session of `model` with just the context the call can
+  // use (prompt.size() + params.max_tokens, capped at the model's max_context), runs
+  // Generate and closes it, whatever the outcome. Create's and Generate's errors.
+  absl::StatusOr<GenerateResult> GenerateOnce(std::shared_ptr<const Model> model,
+                                              std::span<const int32_t> prompt,
+                                              const GenerateParams& params,
+                                              const TokenCallback& on_token = {});
+
   // GenerateBatch over sessions `ids` (same model): every decode step runs one forward
   // pass with M = number of sessions still generating; each result equals what
   // Generate gives that session alone. *results has one entry per id (cancelled ones

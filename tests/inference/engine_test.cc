@@ -361,6 +361,25 @@ TEST_F(TinyModelTest, CloseCancelsARunningCall) {
   EXPECT_EQ(manager.kv_bytes_reserved(), 0);
 }
 
+TEST_F(TinyModelTest, GenerateOnceEqualsASessionAndClosesIt) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  absl::StatusOr<GenerateResult> want = (*Session::Create(model))->Generate(kPrompt, Greedy(16));
+  ASSERT_TRUE(want.ok());
+  SessionManager manager;
+  absl::StatusOr<GenerateResult> got = manager.GenerateOnce(model, kPrompt, Greedy(16));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->tokens, want->tokens);
+  EXPECT_EQ(got->final_logits_digest, want->final_logits_digest);
+  EXPECT_EQ(got->stop_reason, StopReason::kMaxTokens);  // its context was just enough
+  EXPECT_EQ(manager.open_sessions(), 0);
+  EXPECT_EQ(manager.kv_bytes_reserved(), 0);
+  const std::vector<int32_t> too_long(65, 3);
+  EXPECT_EQ(manager.GenerateOnce(model, too_long, Greedy(1)).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(manager.open_sessions(), 0);
+}
+
 // The same generation on every backend and CPU configuration gives the same bytes.
 TEST_F(TinyModelTest, EveryBackendGivesTheSameBytes) {
   std::shared_ptr<const Model> ref = LoadOk();
