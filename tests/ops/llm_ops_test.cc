@@ -265,7 +265,9 @@ TEST(LlmSiluMul, InvalidInputs) {
 // base 10000, rope_dim 4, pos 100: pair 1 has theta = 10000^(-1/2) = 0.01, angle 1:
 // C = round(cos(1) * 2^30) = 580145183 (580145183.41), S = 903522590 (903522590.07).
 // (1, 2) -> (round_f32((C - 2S) * 2^-30), round_f32((S + 2C) * 2^-30)) =
-// (0xBF924204, 0x3FF60693). Pair 0 (theta 1, angle 100) is left for the accuracy test.
+// (0xBF924204, 0x3FF60693). Pair 0: theta = 1, angle 100 = 15 * 2pi + 5.752: quadrant 3,
+// C = round(cos(100) * 2^30) = 925907839 (925907838.80), S = -543705967 (-543705967.10);
+// (1, 0) -> (0x3F5CC0EE, 0xBF01A12E).
 TEST(LlmRope, SpecExample) {
   auto table = RopeTable::Create(10000.0f, 4, 128);
   ASSERT_TRUE(table.ok()) << table.status();
@@ -274,8 +276,10 @@ TEST(LlmRope, SpecExample) {
   EXPECT_EQ(Bits(x[2]), 0xBF924204u);
   EXPECT_EQ(Bits(x[3]), 0x3FF60693u);
   // (1, 0) gives C and S themselves, rounded to f32.
-  std::vector<float> e = {0.0f, 0.0f, 1.0f, 0.0f};
+  std::vector<float> e = {1.0f, 0.0f, 1.0f, 0.0f};
   ASSERT_TRUE(table->Apply(100, 1, 4, e).ok());
+  EXPECT_EQ(Bits(e[0]), 0x3F5CC0EEu);
+  EXPECT_EQ(Bits(e[1]), 0xBF01A12Eu);
   EXPECT_EQ(Bits(e[2]), 0x3F0A5140u);
   EXPECT_EQ(Bits(e[3]), 0x3F576AA4u);
   EXPECT_EQ(table->SizeBytes(), 128 * 2 * 2 * 4);
