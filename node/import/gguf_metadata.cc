@@ -228,6 +228,13 @@ absl::Status GgufMetadata::Add(std::string key, GgufType type, GgufType element_
   return absl::OkStatus();
 }
 
+void GgufMetadata::SetString(std::string key, std::string_view value) {
+  const uint64_t len = value.size();
+  std::string raw(reinterpret_cast<const char*>(&len), 8);
+  raw.append(value);
+  values_[std::move(key)] = Value{GgufType::kString, GgufType::kU8, 0, std::move(raw)};
+}
+
 bool GgufMetadata::Has(std::string_view key) const { return values_.find(key) != values_.end(); }
 
 std::vector<std::string> GgufMetadata::Keys() const {

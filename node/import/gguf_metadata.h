@@ -77,6 +77,8 @@ class GgufMetadata {
   // INVALID_ARGUMENT for a duplicate key.
   absl::Status Add(std::string key, GgufType type, GgufType element_type, uint64_t count,
                    std::string raw);
+  // Adds or replaces a string value (tests; metadata made in memory).
+  void SetString(std::string key, std::string_view value);
 
  private:
   struct Value {
