@@ -9,7 +9,8 @@
 #
 # Usage: bench/peer/build-llama-cpp.sh [PEER_DIR]   (default /work/peer)
 # Env:   PYTHON (default: the repo's .venv python, else python3), JOBS (default 2).
-# Result: PEER_DIR/build/bin/{llama-tokenize,llama-perplexity,llama-bench,test-backend-ops}
+# Result: PEER_DIR/build/bin/{llama-tokenize,llama-perplexity,llama-bench,test-backend-ops,
+#         tokenize_lines}
 set -euo pipefail
 
 PEER_DIR="${1:-/work/peer}"
@@ -36,4 +37,10 @@ cmake -S "$SRC/vendor/llama.cpp" -B "$PEER_DIR/build" \
   -DLLAMA_BUILD_TESTS=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF
 nice -n 19 cmake --build "$PEER_DIR/build" -j "$JOBS" \
   --target llama-tokenize llama-perplexity llama-bench test-backend-ops
+# tokenize_lines: llama_tokenize over a whole corpus in one process (the tokenizer
+# golden files, tests/inference/testdata/README.md).
+LLAMA="$SRC/vendor/llama.cpp"
+cc -O2 -I"$LLAMA/include" -I"$LLAMA/ggml/include" "$REPO/bench/peer/tokenize_lines.c" \
+  -L"$PEER_DIR/build/bin" -lllama -Wl,-rpath,"$PEER_DIR/build/bin" \
+  -o "$PEER_DIR/build/bin/tokenize_lines"
 ls -l "$PEER_DIR/build/bin/"
