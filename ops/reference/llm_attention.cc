@@ -30,7 +30,7 @@ constexpr int64_t kMaxPositions = int64_t{1} << 20;
 constexpr int64_t kExpCap = int64_t{1} << 42;
 
 // log2(e) / sqrt(head_dim) in Q.40: floor(sqrt(16 * kLog2eQ38^2 / head_dim)), which is
-// in [2^35, 2^38] for head_dim in [32, 512].
+// in [2^35, 2^39) for head_dim in [32, 512], so diff * C < 2^59 * 2^39 fits int128.
 int64_t ScoreToLog2Q40(int head_dim) {
   const uint128 l = static_cast<uint128>(fixed::kLog2eQ38);
   return static_cast<int64_t>(fixed::ISqrt128((16 * l * l) / static_cast<uint64_t>(head_dim)));

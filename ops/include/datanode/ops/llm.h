@@ -40,7 +40,8 @@ absl::StatusOr<int64_t> RowBytes(RowFormat format, int64_t d);
 absl::Status DequantizeRow(RowFormat format, ByteSpan row, std::span<float> out);
 
 // RMSNorm of one row: out_i = x_i * gain_i / sqrt(mean_j(x_j^2) + eps), as the spec
-// defines it in fixed point. x, gain, out have the same size; eps > 0 and finite.
+// defines it in fixed point. x, gain, out have the same size, in [1, 2^15]; eps > 0 and
+// finite.
 absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
                      std::span<float> out);
 
@@ -97,11 +98,13 @@ absl::Status ValidateAttentionShape(const AttentionShape& shape);
 int64_t KvRowBytes(const AttentionShape& shape);
 
 // Encodes one position's K or V row (f32[n_kv_heads * head_dim], K after RoPE) into
-// out (KvRowBytes bytes).
+// out (KvRowBytes bytes): little-endian binary16, round to nearest even, saturating at
+// +-65504 (spec §8.10).
 absl::Status EncodeKvRow(const AttentionShape& shape, std::span<const float> row,
                          std::span<uint8_t> out);
 
-// Causal attention for one query row q[n_heads * head_dim] at position n_positions - 1:
+// Causal attention for one query row q[n_heads * head_dim] at position n_positions - 1
+// (n_positions in [1, 2^20]; head_dim a multiple of 32 in [32, 512]):
 // each head h attends to positions [0, n_positions) of its KV head h / (n_heads /
 // n_kv_heads), scores q.k / sqrt(head_dim), softmax, weighted sum of V, all as the spec
 // defines in fixed point. k_cache / v_cache hold at least n_positions encoded rows.
@@ -136,8 +139,8 @@ struct SamplingParams {
 // INVALID_ARGUMENT for out-of-range parameters.
 absl::Status ValidateSamplingParams(const SamplingParams& params);
 
-// Picks one token id from logits f32[vocab] as the spec defines (exact arithmetic;
-// draws from rng only when temperature > 0).
+// Picks one token id from logits f32[vocab] (vocab in [1, 2^22]) as the spec defines
+// (exact arithmetic; draws exactly one rng.Next() when temperature > 0, none otherwise).
 absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const SamplingParams& params,
                                     SpecRng& rng);
 
