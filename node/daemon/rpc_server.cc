@@ -22,6 +22,7 @@
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
 #include "datanode/ops/status_macros.h"
+#include "device_classes/device_class_loader.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/server_posix.h"
 #include "spdlog/spdlog.h"
@@ -508,6 +509,31 @@ absl::StatusOr<AdmissionRequest> FromProto(const v1::RunAdmissionRequest& r) {
   return out;
 }
 
+// What an admission run of a class sent as text allocates at once, reserved from the
+// memory budget for the whole run (RESOURCE_EXHAUSTED at once when it does not fit):
+// the canonical shape's A, W and C three times (stability and performance each hold a
+// set and its repeat) and the profile's host memory test. Class files from the
+// operator's directories are trusted and not sized. INVALID_ARGUMENT for a class that
+// does not parse, as the run itself would say.
+absl::StatusOr<MemoryBudget::Reservation> ReserveForAdmission(MemoryBudget& budget,
+                                                              const AdmissionRequest& r) {
+  if (r.class_text.empty()) return MemoryBudget::Reservation();
+  ASSIGN_OR_RETURN(device_classes::LoadedClass loaded,
+                   device_classes::ParseClassText(r.class_text, "class_text"));
+  const v1::DeviceClass& c = loaded.device_class;
+  int64_t bytes = 0;
+  if (c.has_compute()) {
+    const auto& s = c.compute().canonical_shape();
+    ASSIGN_OR_RETURN(ops::OperandSizes sz,
+                     ops::ComputeOperandSizes(ops::OpKind::kMatMulS8S32, s.m(), s.n(), s.k()));
+    bytes += 3 * (sz.a + sz.w + sz.out);
+  }
+  const v1::ProfileSettings& p = r.profile == "full" ? c.full() : c.quick();
+  // Capped at 2^40 MiB so the sum cannot overflow; anything near it is refused anyway.
+  bytes += static_cast<int64_t>(std::min<uint64_t>(p.memory_test_mib(), uint64_t{1} << 40)) << 20;
+  return budget.Reserve(bytes, absl::StrCat("the admission test of class '", c.name(), "'"));
+}
+
 void ToProto(const AdmissionOutcome& o, v1::AdmissionResult* out) {
   *out->mutable_report() = o.report;
   out->set_admitted(o.admitted);
@@ -553,10 +579,17 @@ class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissi
                  request_.class_name.empty() ? "(inline text)" : request_.class_name,
                  request_.profile, request_.backend.empty() ? "(serving)" : request_.backend,
                  request_.nonce_hex);
-    auto outcome = d_.admission->Run(
-        *slot_, request_,
-        [this](const std::string& phase, const std::string& text) { Progress(phase, text); },
-        [this] { return cancelled_.load(); });
+    absl::StatusOr<AdmissionOutcome> outcome = absl::InternalError("admission did not run");
+    absl::Status started = CatchAllocFailure([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(MemoryBudget::Reservation held,
+                       ReserveForAdmission(d_.service->memory_budget(), request_));
+      outcome = d_.admission->Run(
+          *slot_, request_,
+          [this](const std::string& phase, const std::string& text) { Progress(phase, text); },
+          [this] { return cancelled_.load(); });
+      return absl::OkStatus();
+    });
+    if (!started.ok()) outcome = started;
     slot_.reset();  // a client that saw the result may start the next run at once
     absl::Status s = outcome.status();
     v1::RunAdmissionResponse result;

@@ -27,11 +27,14 @@ from grpc_tools import protoc
 DATANODED, PROTOS = sys.argv[1:3]
 del sys.argv[1:3]
 GEN = tempfile.mkdtemp(prefix="dn_limits_stubs_")
-assert protoc.main(["protoc", f"-I{PROTOS}", f"--python_out={GEN}", f"--grpc_python_out={GEN}",
-                    f"{PROTOS}/datanode/v1/accelerator.proto"]) == 0, "protoc failed"
+for p in ("accelerator", "admission_service", "admission", "device_class"):
+    assert protoc.main(["protoc", f"-I{PROTOS}", f"--python_out={GEN}", f"--grpc_python_out={GEN}",
+                        f"{PROTOS}/datanode/v1/{p}.proto"]) == 0, "protoc failed"
 sys.path.insert(0, GEN)
 from datanode.v1 import accelerator_pb2 as acc  # noqa: E402
 from datanode.v1 import accelerator_pb2_grpc as acc_grpc  # noqa: E402
+from datanode.v1 import admission_service_pb2 as adm  # noqa: E402
+from datanode.v1 import admission_service_pb2_grpc as adm_grpc  # noqa: E402
 
 MIB = 1 << 20
 S8 = acc.OP_KIND_MATMUL_S8_S32
@@ -166,6 +169,26 @@ class OversizedRequests(Harness):
         req = s8_request(4, 4, 8)
         req.inline_weights.w = b"\x01" * 31
         self.assertRefusedAtOnce(self.d, req, INVALID, "operand W has 31 bytes")
+
+    def test_admission_of_a_class_too_large_for_the_budget_is_refused(self):
+        # A class sent as text names the shapes the run allocates: 40000 x 40000 int32
+        # is a 6.4 GB output (three sets: ~19 GB), refused before the run starts.
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "device_classes", "mini_pc.textproto")) as f:
+            text = f.read().replace("canonical_shape { m: 256 n: 512 k: 512 }",
+                                    "canonical_shape { m: 40000 n: 40000 k: 512 }")
+        self.assertIn("m: 40000", text)
+        stub = adm_grpc.AdmissionStub(self.d.channel)
+        req = adm.RunAdmissionRequest(class_text=text, nonce_hex="00" * 16)
+        start = time.monotonic()
+        with self.assertRaises(grpc.RpcError) as cm:
+            for _ in stub.RunAdmission(req, timeout=60):
+                pass
+        self.assertEqual(cm.exception.code(), EXHAUSTED, cm.exception.details())
+        self.assertIn("memory budget", cm.exception.details())
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertTrue(self.d.alive())
+        self.assertLess(self.d.hwm_mib(), self.hwm_limit)
 
     def test_a_valid_call_still_works(self):
         rng = np.random.default_rng(1)
