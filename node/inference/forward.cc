@@ -26,8 +26,9 @@ ops::MutableByteSpan MutableBytes(std::span<float> f) {
   return {reinterpret_cast<uint8_t*>(f.data()), f.size() * sizeof(float)};
 }
 
+// layer -1: the embedding lookup or the output head (the step says which).
 std::string Where(int layer, const char* step) {
-  if (layer < 0) return absl::StrCat("output head, ", step);
+  if (layer < 0) return step;
   return absl::StrCat("layer ", layer, ", ", step);
 }
 
@@ -219,10 +220,10 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   for (int64_t r = 0; r < m; ++r) {
     if (!rows[r].want_logits) continue;
     RETURN_IF_ERROR(
-        Annotate(llm::RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1, "output RMSNorm"));
+        Annotate(llm::RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1, "output head RMSNorm"));
     ++packed;
   }
-  RETURN_IF_ERROR(Quantize(backend, n_logits, d, h, &aq, -1, "output quantization"));
+  RETURN_IF_ERROR(Quantize(backend, n_logits, d, h, &aq, -1, "output head quantization"));
   ops::OpArgs args;
   args.kind = output_.kind;
   args.m = n_logits;

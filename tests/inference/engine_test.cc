@@ -115,6 +115,44 @@ TEST_F(TinyModelTest, BadContextOptionIsRejected) {
   EXPECT_EQ(Load({}, nullptr, options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(TinyModelTest, ActivationOverflowIsAClearError) {
+  TinyLlama spec;
+  spec.weight_scale_bits = 0x7000;  // 8192: activations far beyond Q8_0's range
+  std::shared_ptr<const Model> model = LoadOk(spec);
+  ASSERT_NE(model, nullptr);
+  auto s = *Session::Create(model);
+  absl::StatusOr<GenerateResult> r = s->Generate(kPrompt, Greedy(4));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kOutOfRange) << r.status();
+  EXPECT_NE(r.status().message().find("layer 0"), std::string::npos) << r.status();
+  EXPECT_EQ(s->position(), 0);
+  EXPECT_TRUE(s->history().empty());
+}
+
+TEST_F(TinyModelTest, OneSessionsFailureLeavesTheOthers) {
+  TinyLlama spec;
+  spec.nan_token = 95;
+  std::shared_ptr<const Model> model = LoadOk(spec);
+  ASSERT_NE(model, nullptr);
+  EXPECT_FALSE(model->tied_embeddings());
+  const std::vector<int32_t> good = {5, 6, 7}, bad = {5, 95, 7};
+  absl::StatusOr<GenerateResult> alone = (*Session::Create(model))->Generate(good, Greedy(6));
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  auto a = *Session::Create(model);
+  auto b = *Session::Create(model);
+  Session* sessions[] = {a.get(), b.get()};
+  const std::span<const int32_t> prompts[] = {good, bad};
+  const GenerateParams params[] = {Greedy(6), Greedy(6)};
+  const TokenCallback callbacks[2];
+  std::vector<absl::StatusOr<GenerateResult>> results;
+  ASSERT_TRUE(GenerateBatch(sessions, prompts, params, callbacks, &results).ok());
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->tokens, alone->tokens);
+  ASSERT_EQ(results[1].status().code(), absl::StatusCode::kOutOfRange) << results[1].status();
+  EXPECT_NE(results[1].status().message().find("embedding lookup"), std::string::npos)
+      << results[1].status();
+  EXPECT_EQ(b->position(), 0);
+}
+
 TEST_F(TinyModelTest, PrefillEqualsTokenByToken) {
   std::shared_ptr<const Model> model = LoadOk();
   ASSERT_NE(model, nullptr);

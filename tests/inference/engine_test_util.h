@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -172,6 +173,12 @@ struct TinyLlama {
   // Breakage for the bad-input tests.
   std::string drop_tensor;     // leave this tensor out
   std::string misshape_tensor;  // give this tensor one extra output row
+  // f16 bits of the layers' weight scales; 0x2000 = 2^-7 keeps activations small, a large
+  // one (0x7000 = 8192) drives them past what the spec can quantize.
+  uint16_t weight_scale_bits = 0x2000;
+  // >= 0: the embedding is F32 (with an untied Q8_0 output.weight) and this token's row
+  // holds a NaN, so a prompt containing it fails in the embedding lookup.
+  int nan_token = -1;
 };
 
 // Q8_0 bytes of a [rows, cols] weight with seeded quants in [-127, 127] and scales that
@@ -223,19 +230,30 @@ inline std::string TinyLlamaGguf(const TinyLlama& m) {
     }
     w.Tensor(name, type, shape, bytes);
   };
-  add("token_embd.weight", GgufWriter::kQ8_0, {m.vocab, m.d}, RandomQ8_0(m.vocab, m.d, rng, 0x2400));
+  if (m.nan_token >= 0) {
+    std::vector<float> embd(static_cast<size_t>(m.vocab) * m.d);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float& x : embd) x = u(rng);
+    embd[static_cast<size_t>(m.nan_token) * m.d + 3] = std::numeric_limits<float>::quiet_NaN();
+    add("token_embd.weight", GgufWriter::kF32, {m.vocab, m.d}, F32Bytes(embd));
+    add("output.weight", GgufWriter::kQ8_0, {m.vocab, m.d}, RandomQ8_0(m.vocab, m.d, rng, 0x2400));
+  } else {
+    add("token_embd.weight", GgufWriter::kQ8_0, {m.vocab, m.d},
+        RandomQ8_0(m.vocab, m.d, rng, 0x2400));
+  }
+  const uint16_t ws = m.weight_scale_bits;
   const std::vector<float> ones(static_cast<size_t>(m.d), 1.0f);
   for (int l = 0; l < m.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "attn_q.weight", GgufWriter::kQ8_0, {m.heads * hd, m.d}, RandomQ8_0(m.heads * hd, m.d, rng, 0x2000));
-    add(p + "attn_k.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, 0x2000));
-    add(p + "attn_v.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, 0x2000));
-    add(p + "attn_output.weight", GgufWriter::kQ8_0, {m.d, m.heads * hd}, RandomQ8_0(m.d, m.heads * hd, rng, 0x2000));
+    add(p + "attn_q.weight", GgufWriter::kQ8_0, {m.heads * hd, m.d}, RandomQ8_0(m.heads * hd, m.d, rng, ws));
+    add(p + "attn_k.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
+    add(p + "attn_v.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
+    add(p + "attn_output.weight", GgufWriter::kQ8_0, {m.d, m.heads * hd}, RandomQ8_0(m.d, m.heads * hd, rng, ws));
     add(p + "ffn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "ffn_gate.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, 0x2000));
-    add(p + "ffn_up.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, 0x2000));
-    add(p + "ffn_down.weight", GgufWriter::kQ8_0, {m.d, m.ffn}, RandomQ8_0(m.d, m.ffn, rng, 0x2000));
+    add(p + "ffn_gate.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, ws));
+    add(p + "ffn_up.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, ws));
+    add(p + "ffn_down.weight", GgufWriter::kQ8_0, {m.d, m.ffn}, RandomQ8_0(m.d, m.ffn, rng, ws));
   }
   add("output_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
   return w.Finish();

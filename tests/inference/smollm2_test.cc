@@ -11,6 +11,7 @@
 //   expected English answer.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ namespace {
 const std::vector<int32_t> kChatPrompt = {1,  4093, 198, 1780, 314, 260, 3575, 282,
                                           4649, 47, 2,   198,  1,   520, 9531, 198};
 constexpr int kCrossBackendTokens = 32;
+// Vulkan on lavapipe (CPU emulation) decodes at about 11.5 s per token here (32 tokens:
+// 370 s, identical bytes): CI runs 8 tokens there unless DATANODE_SMOLLM2_FULL=1.
+constexpr int kLavapipeTokens = 8;
 
 // The process-wide imported model.
 struct Shared {
@@ -345,7 +349,14 @@ TEST_P(Smollm2BackendTest, SameBytesAsCpu) {
     GTEST_SKIP() << c.backend << ": " << backend.status();
   }
   ASSERT_TRUE(backend.ok()) << backend.status();
-  const int tokens = kCrossBackendTokens;
+  int tokens = kCrossBackendTokens;
+  const char* full = std::getenv("DATANODE_SMOLLM2_FULL");
+  if (c.backend == "vulkan" && (*backend)->Description().find("llvmpipe") != std::string::npos &&
+      (full == nullptr || std::string(full) != "1")) {
+    tokens = kLavapipeTokens;
+    std::printf("[ info     ] lavapipe: %d tokens (DATANODE_SMOLLM2_FULL=1 for %d)\n", tokens,
+                kCrossBackendTokens);
+  }
   std::shared_ptr<const Model> model = Load(**backend);
   ASSERT_NE(model, nullptr);
   absl::StatusOr<GenerateResult> got = Generate(model, kChatPrompt, Greedy(tokens), c.name);
