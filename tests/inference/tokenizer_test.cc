@@ -12,8 +12,10 @@
 #include <zlib.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -98,6 +100,145 @@ TEST(PreTokenizerTest, UnknownNamesAreUnimplemented) {
   EXPECT_NE(p.status().message().find("'qwen2'"), std::string::npos) << p.status();
 }
 
+// --- Tokenizer on a small vocabulary made in memory ------------------------------------
+
+struct GgufBuilder {
+  std::string b = std::string("GGUF\x03\0\0\0", 8) + std::string(8, '\0') + std::string(8, '\0');
+  uint64_t kvs = 0;
+  template <typename T>
+  GgufBuilder& Le(T v) {
+    b.append(reinterpret_cast<const char*>(&v), sizeof(T));
+    return *this;
+  }
+  GgufBuilder& Str(std::string_view s) {
+    Le<uint64_t>(s.size());
+    b.append(s);
+    return *this;
+  }
+  GgufBuilder& Key(std::string_view key, GgufType type) {
+    ++kvs;
+    return Str(key).Le<uint32_t>(static_cast<uint32_t>(type));
+  }
+  GgufBuilder& String(std::string_view key, std::string_view v) {
+    return Key(key, GgufType::kString).Str(v);
+  }
+  GgufBuilder& Strings(std::string_view key, const std::vector<std::string>& v) {
+    Key(key, GgufType::kArray).Le<uint32_t>(8).Le<uint64_t>(v.size());
+    for (const std::string& s : v) Str(s);
+    return *this;
+  }
+  GgufBuilder& I32s(std::string_view key, const std::vector<int32_t>& v) {
+    Key(key, GgufType::kArray).Le<uint32_t>(5).Le<uint64_t>(v.size());
+    for (int32_t x : v) Le<int32_t>(x);
+    return *this;
+  }
+  absl::StatusOr<GgufMetadata> Read() {
+    std::memcpy(b.data() + 16, &kvs, 8);
+    return ReadGgufMetadata(MemorySource(b));
+  }
+};
+
+// Tokens in GPT-2's byte alphabet: "Ġ" is the space.
+const std::vector<std::string> kSmallVocab = {"<s>",
+                                              "</s>",
+                                              "a",
+                                              "b",
+                                              "c",
+                                              "ab",
+                                              "bc",
+                                              "abc",
+                                              "\xC4\xA0",
+                                              "\xC4\xA0"
+                                              "a",
+                                              "<|eot_id|>",
+                                              "x",
+                                              "1",
+                                              "2",
+                                              "12",
+                                              "<user>"};
+const std::vector<std::string> kSmallMerges = {"a b", "b c", "ab c", "\xC4\xA0 a", "1 2"};
+
+GgufBuilder SmallVocab(std::string_view pre) {
+  GgufBuilder g;
+  g.String("tokenizer.ggml.model", "gpt2")
+      .String("tokenizer.ggml.pre", pre)
+      .Strings("tokenizer.ggml.tokens", kSmallVocab)
+      .Strings("tokenizer.ggml.merges", kSmallMerges)
+      .I32s("tokenizer.ggml.token_type", {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4});
+  g.Key("tokenizer.ggml.bos_token_id", GgufType::kU32).Le<uint32_t>(0);
+  g.Key("tokenizer.ggml.eos_token_id", GgufType::kU32).Le<uint32_t>(1);
+  return g;
+}
+
+TEST(TokenizerSmallVocabTest, BpeMergesByRank) {
+  auto md = SmallVocab("smollm").Read();
+  ASSERT_TRUE(md.ok()) << md.status();
+  auto tok = Tokenizer::FromGguf(*md);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  // "abc": (a,b) has rank 0, then (ab,c) rank 2 -> one token.
+  EXPECT_EQ(tok->Encode("abc", false), (std::vector<int32_t>{7}));
+  // "bca": (b,c) merges; "a" stays.
+  EXPECT_EQ(tok->Encode("bca", false), (std::vector<int32_t>{6, 2}));
+  // " a" merges through the byte alphabet; smollm isolates digits, so 12 stays split.
+  EXPECT_EQ(tok->Encode(" a 12", false), (std::vector<int32_t>{9, 8, 12, 13}));
+  // Characters without a token are dropped, as llama.cpp drops them.
+  EXPECT_EQ(tok->Encode("xzx", false), (std::vector<int32_t>{11, 11}));
+  // Control and user-defined tokens are matched in the text; <|eot_id|> is made a
+  // control token by its text and ends generation.
+  EXPECT_EQ(tok->Encode("a<user>b<|eot_id|>", false), (std::vector<int32_t>{2, 15, 3, 10}));
+  EXPECT_EQ(tok->eog_ids(), (std::vector<int32_t>{1, 10}));
+  EXPECT_TRUE(tok->IsControl(10));
+  // smollm adds no BOS unless the file says so.
+  EXPECT_FALSE(tok->add_bos());
+  EXPECT_EQ(tok->Encode("a", true), (std::vector<int32_t>{2}));
+  EXPECT_EQ(tok->Decode({9, 10, 15}), " a<|eot_id|><user>");
+}
+
+TEST(TokenizerSmallVocabTest, LlamaBpeIgnoresMergesAndAddsBos) {
+  GgufBuilder g = SmallVocab("llama-bpe");
+  g.Key("tokenizer.ggml.add_eos_token", GgufType::kBool).Le<uint8_t>(1);
+  auto md = g.Read();
+  ASSERT_TRUE(md.ok()) << md.status();
+  auto tok = Tokenizer::FromGguf(*md);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_TRUE(tok->add_bos());  // llama-bpe's default
+  // "12" is one word (digits in threes) and in the vocabulary: no merges needed.
+  EXPECT_EQ(tok->Encode("12", true), (std::vector<int32_t>{0, 14, 1}));
+  EXPECT_EQ(tok->Encode("abc", false), (std::vector<int32_t>{7}));
+}
+
+TEST(TokenizerSmallVocabTest, MalformedMetadataIsRefused) {
+  auto expect = [](GgufBuilder g, absl::StatusCode code, std::string_view needle) {
+    auto md = g.Read();
+    ASSERT_TRUE(md.ok()) << md.status();
+    auto tok = Tokenizer::FromGguf(*md);
+    EXPECT_EQ(tok.status().code(), code) << tok.status();
+    EXPECT_NE(tok.status().message().find(std::string(needle)), std::string::npos) << tok.status();
+  };
+  GgufBuilder g;
+  g.String("tokenizer.ggml.model", "gpt2").String("tokenizer.ggml.pre", "smollm");
+  GgufBuilder no_tokens = g;
+  expect(no_tokens, absl::StatusCode::kNotFound, "'tokenizer.ggml.tokens' is missing");
+  GgufBuilder empty = g;
+  empty.Strings("tokenizer.ggml.tokens", {}).Strings("tokenizer.ggml.merges", {});
+  expect(empty, absl::StatusCode::kInvalidArgument, "tokenizer.ggml.tokens has 0 entries");
+  GgufBuilder wrong_type = g;
+  wrong_type.I32s("tokenizer.ggml.tokens", {1, 2});
+  expect(wrong_type, absl::StatusCode::kInvalidArgument, "not of strings");
+  GgufBuilder no_merges = g;
+  no_merges.Strings("tokenizer.ggml.tokens", {"a"});
+  expect(no_merges, absl::StatusCode::kNotFound, "'tokenizer.ggml.merges' is missing");
+  GgufBuilder short_types = g;
+  short_types.Strings("tokenizer.ggml.tokens", {"a", "b"})
+      .Strings("tokenizer.ggml.merges", {})
+      .I32s("tokenizer.ggml.token_type", {1});
+  expect(short_types, absl::StatusCode::kInvalidArgument, "token_type has 1 entries for 2");
+  GgufBuilder bad_bos = g;
+  bad_bos.Strings("tokenizer.ggml.tokens", {"a"}).Strings("tokenizer.ggml.merges", {});
+  bad_bos.Key("tokenizer.ggml.bos_token_id", GgufType::kF32).Le<float>(1.0f);
+  expect(bad_bos, absl::StatusCode::kInvalidArgument, "'tokenizer.ggml.bos_token_id' is a float32");
+}
+
 // --- The real SmolLM2 vocabulary ----------------------------------------------------------
 
 std::string ModelPath() {
@@ -165,6 +306,48 @@ TEST(TokenizerTest, SmolLm2SpecialTokens) {
   // Bytes round-trip, invalid UTF-8 included (the pre-tokenizer's U+FFFD aside).
   const std::string text = "naïve café 12:30 👨‍👩‍👧 \t\n<|im_end|> 東京";
   EXPECT_EQ(tok->Decode(tok->Encode(text, false)), text);
+}
+
+// Random bytes (mostly invalid UTF-8) never crash, and decode back to the text as the
+// pre-tokenizer reads it, less the bytes that have no token in SmolLM2's vocabulary
+// (21 of them, e.g. 0x06 and 0xF1; llama.cpp drops those too).
+TEST(TokenizerTest, RandomBytesRoundTrip) {
+  SKIP_WITHOUT_MODEL();
+  auto md = SmolLm2Metadata();
+  ASSERT_TRUE(md.ok()) << md.status();
+  auto tok = Tokenizer::FromGguf(*md);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  // GPT-2's byte alphabet, to find the bytes without a token.
+  std::set<std::string> texts;
+  for (int32_t i = 0; i < tok->vocab_size(); ++i) texts.insert(tok->TokenText(i));
+  bool has_token[256];
+  for (uint32_t b = 0, extra = 0; b < 256; ++b) {
+    const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    std::string ch;
+    AppendUtf8(printable ? b : 0x100 + extra++, &ch);
+    has_token[b] = texts.count(ch) > 0;
+  }
+  EXPECT_FALSE(has_token[0x06]);
+  EXPECT_TRUE(has_token['a']);
+  uint64_t state = 0x9E3779B97F4A7C15u;
+  int checked = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    const int len = static_cast<int>(state % 64);
+    for (int j = 0; j < len; ++j) {
+      state = state * 6364136223846793005u + 1442695040888963407u;
+      text.push_back(static_cast<char>(state >> 56));
+    }
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    std::string read, expected;
+    for (uint32_t cp : DecodeUtf8Lossy(text)) AppendUtf8(cp, &read);
+    for (char c : read) {
+      if (has_token[static_cast<uint8_t>(c)]) expected.push_back(c);
+    }
+    ASSERT_EQ(tok->Decode(tok->Encode(text, true)), expected) << "case " << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3000);
 }
 
 TEST(TokenizerTest, MissingOrForeignMetadataIsRefused) {
