@@ -65,7 +65,8 @@ inline int64_t Log2eTimesQ30(ExactValue x) {
     return p << shift;
   }
   if (shift <= -63) return 0;
-  return p >> -shift;
+  const int64_t y = p >> -shift;  // x up to 2^31: still above the cap
+  return y < kCap ? y : kCap;
 }
 
 // 2^(f / 2^30) for f in [0, 2^30), in Q.30: table for the top 4 bits, a degree-5

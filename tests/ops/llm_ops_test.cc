@@ -221,6 +221,14 @@ TEST(LlmExp, SpecExample) {
   const fixed::ExpResult huge = fixed::ExpNeg(DecodeF32Bits(Bits(1e30f)));
   EXPECT_EQ(huge.k, -4096);
   EXPECT_EQ(fixed::WeightQ40(huge), 0);
+  // 2^31 * 1.5 (exponent 8: the right-shift branch) is capped too.
+  EXPECT_EQ(fixed::ExpNeg(DecodeF32Bits(Bits(3221225472.0f))).k, -4096);
+  // silu(-1.8e9) * 1.3e30 underflows to -0, silu(1.8e9) * 2 = 3.6e9 exactly.
+  std::vector<float> out(2);
+  ASSERT_TRUE(SiluMul(std::vector<float>{-1.8e9f, 1.8e9f}, std::vector<float>{1.3e30f, 2.0f}, out)
+                  .ok());
+  EXPECT_EQ(Bits(out[0]), 0x80000000u);
+  EXPECT_EQ(out[1], 3.6e9f);
   EXPECT_EQ(fixed::WeightQ40(zero), int64_t{1} << 40);
   EXPECT_EQ(fixed::WeightQ40(r), int64_t{1580030167} << 8);
 }
