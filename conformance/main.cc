@@ -8,14 +8,35 @@
 #include <map>
 #include <sstream>
 
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "conformance/conformance.h"
 #include "conformance/golden.h"
 #include "conformance/report.h"
 #include "datanode/ops/backend.h"
 #include "device_classes/device_class_loader.h"
+#include "node/cli/flags.h"
+
+ABSL_FLAG(std::string, class, "", "device class file or name");
+ABSL_FLAG(std::string, nonce, "", "the verifier's nonce (hex)");
+ABSL_FLAG(std::string, profile, "quick", "quick or full");
+ABSL_FLAG(std::string, backend, "", "backend under test");
+ABSL_FLAG(int32_t, threads, 0, "worker threads for CPU backends (0: all cores)");
+ABSL_FLAG(std::string, key, "dn-node-key.pem", "node Ed25519 private key");
+ABSL_FLAG(std::string, out, "", "output path");
+ABSL_FLAG(std::string, store_dir, "", "chunk store for the storage phase");
+ABSL_FLAG(bool, quiet, false, "no progress lines");
+ABSL_FLAG(std::string, report, "", "report JSON");
+ABSL_FLAG(std::string, pubkey, "", "the node's Ed25519 public key");
+ABSL_FLAG(bool, no_recompute, false, "skip recomputing challenges and storage proofs");
+ABSL_FLAG(std::string, pub, "", "public key path");
+ABSL_FLAG(std::string, write, "", "golden file to write");
+ABSL_FLAG(bool, check, false, "compare the golden vectors with the reference");
 
 namespace {
 
@@ -90,25 +111,36 @@ struct Args {
   std::vector<std::string> positional;
 };
 
-// --name value pairs; flags in `boolean` take no value.
-bool ParseArgs(int argc, char** argv, int first, const std::vector<std::string>& boolean,
-               Args* out) {
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) == 0) {
-      std::string name = a.substr(2);
-      if (std::find(boolean.begin(), boolean.end(), name) != boolean.end()) {
-        out->flags[name] = "1";
-      } else if (i + 1 < argc) {
-        out->flags[name] = argv[++i];
-      } else {
-        std::cerr << "missing value for " << a << "\n";
-        return false;
-      }
-    } else {
-      out->positional.push_back(a);
-    }
+// The flags, parsed by absl (node/cli/flags.h); each command accepts its own.
+std::vector<std::string_view> FlagsOf(const std::string& cmd) {
+  if (cmd == "run") {
+    return {"class", "nonce", "profile", "backend", "threads", "key", "out", "store_dir", "quiet"};
   }
+  if (cmd == "verify") return {"report", "class", "nonce", "pubkey", "no_recompute"};
+  if (cmd == "keygen") return {"out", "pub"};
+  if (cmd == "golden") return {"write", "check"};
+  return {};
+}
+
+// Fills `out` with the flags given (dashed names; booleans "1" when true) and the
+// positional arguments. A usage error is printed and false returned.
+bool ParseArgs(int argc, char** argv, int first, const std::string& cmd, Args* out) {
+  auto line = datanode::cli::ParseCommandLine(argc, argv, first, FlagsOf(cmd));
+  if (!line.ok()) {
+    std::cerr << "dn-conformance " << cmd << ": " << line.status().message() << "\n";
+    return false;
+  }
+  if (line->help) out->flags["help"] = "1";
+  for (const std::string& name : line->seen) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string value = flag->CurrentValue();
+    if (flag->IsOfType<bool>()) {
+      if (value != "true") continue;
+      value = "1";
+    }
+    out->flags[absl::StrReplaceAll(name, {{"_", "-"}})] = value;
+  }
+  out->positional = std::move(line->positional);
   return true;
 }
 
@@ -152,11 +184,13 @@ int Run(const Args& a) {
       a, "backend",
       std::find(compiled.begin(), compiled.end(), "cpu") != compiled.end() ? "cpu" : "reference");
   dn::ops::BackendOptions backend_options;
-  if (!absl::SimpleAtoi(Get(a, "threads", "0"), &backend_options.num_threads)) {
-    return std::cerr << "--threads wants a number\n", 2;
+  backend_options.num_threads = absl::GetFlag(FLAGS_threads);
+  if (backend_options.num_threads < 0 || backend_options.num_threads > 1024) {
+    return std::cerr << "--threads must be in [0, 1024]\n", 2;
   }
   std::string key = Get(a, "key", "dn-node-key.pem");
-  if (!std::filesystem::exists(key)) {
+  std::error_code ec;
+  if (!std::filesystem::exists(key, ec)) {
     if (auto st = conf::GenerateKeyPair(key, PubPathFor(key)); !st.ok()) {
       return std::cerr << st.message() << "\n", 2;
     }
@@ -212,7 +246,8 @@ int Run(const Args& a) {
     std::cout << "VERDICT: REJECTED from class " << report.class_name() << "\n";
     for (const auto& r : report.reasons()) std::cout << "  - " << r << "\n";
   }
-  std::cout << "report: " << std::filesystem::absolute(out).string() << "\n";
+  std::filesystem::path shown = std::filesystem::absolute(out, ec);
+  std::cout << "report: " << (ec ? out : shown.string()) << "\n";
   return report.admitted() ? 0 : 1;
 }
 
@@ -313,7 +348,7 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   Args args;
-  if (!ParseArgs(argc, argv, 2, {"help", "quiet", "no-recompute", "check"}, &args)) return 2;
+  if (!ParseArgs(argc, argv, 2, cmd, &args)) return 2;
   if (cmd == "run") return Run(args);
   if (cmd == "verify") return Verify(args);
   if (cmd == "keygen") return Keygen(args);

@@ -9,11 +9,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,37 +28,46 @@
 #include "datanode/v1/store.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "node/cli/flags.h"
 #include "node/cli/npy.h"
+
+ABSL_FLAG(std::string, socket, "",
+          "datanoded's Unix socket (default $DATANODE_SOCKET, else run/datanoded.sock)");
+ABSL_FLAG(bool, json, false, "print responses as JSON");
+ABSL_FLAG(std::string, expect, "", "put: the digest the blob must have");
+ABSL_FLAG(std::string, op, "matmul_s8_s32", "matmul: the op");
+ABSL_FLAG(std::string, a, "", "matmul: A as .npy (int8 [M,K] for s8 ops, float32 for Q8 ops)");
+ABSL_FLAG(std::string, a_scale, "", "matmul: A's scales as .npy");
+ABSL_FLAG(std::string, w, "", "matmul: inline weights W as .npy [N,K]");
+ABSL_FLAG(std::string, w_scale, "", "matmul: inline weight scales as .npy");
+ABSL_FLAG(std::string, model, "", "matmul: weights by reference: the model digest");
+ABSL_FLAG(std::string, tensor, "", "matmul: weights by reference: the tensor name");
+ABSL_FLAG(std::string, scale_tensor, "", "matmul: by reference: the scale tensor name");
+ABSL_FLAG(std::string, out, "",
+          "matmul: write C as .npy; admission: the report path (default "
+          "admission-<class>-<first 8 nonce digits>.json)");
+ABSL_FLAG(std::string, metrics_socket, "",
+          "metrics: the metrics socket (default datanoded-metrics.sock beside --socket)");
+ABSL_FLAG(int64_t, n, 64, "gen-model: rows N of w [N,K]");
+ABSL_FLAG(int64_t, k, 64, "gen-model: columns K of w [N,K]");
+ABSL_FLAG(uint64_t, seed, 0, "gen-model, gen-npy: random seed (default 1 and 2)");
+ABSL_FLAG(std::string, shape, "4,64", "gen-npy: the shape, comma-separated");
+ABSL_FLAG(std::string, dtype, "int8", "gen-npy: int8 or float32");
+ABSL_FLAG(std::string, class, "", "admission: class name or local class file");
+ABSL_FLAG(std::string, nonce, "", "admission: the verifier's nonce, 16..128 hex digits");
+ABSL_FLAG(std::string, profile, "quick", "admission: quick or full");
+ABSL_FLAG(std::string, backend, "", "admission: backend under test (default: the serving one)");
 
 namespace datanode::node {
 namespace {
 
-constexpr char kUsage[] = R"(usage: dnctl [--socket PATH] [--json] COMMAND [ARGS]
+constexpr char kUsage[] = R"(usage: dnctl [--socket PATH] [--json] COMMAND [ARGS] [FLAGS]
 
 Talks to datanoded over its Unix socket (default run/datanoded.sock, or $DATANODE_SOCKET).
---json prints the raw response as JSON.
+--json prints the raw response as JSON. `dnctl COMMAND --help` shows a command's flags.
+Exit codes: 0 success, 1 the command failed (RPC or I/O error), 2 usage error.
 
 Commands:
-  info                              node info: backends, spec version, store, pinning,
-                                    admitted class
-  put FILE [--expect DIGEST]        upload a blob (streamed), print its digest
-  get DIGEST OUT                    download a blob (verified) to OUT
-  stat DIGEST | list | delete DIGEST
-  import PATH                       import a safetensors / GGUF file on the node's disk
-  models | model DIGEST | delete-model DIGEST
-  matmul --op OP --a A.npy (--w W.npy | --model DIGEST --tensor NAME)
-         [--a-scale S.npy] [--w-scale S.npy] [--scale-tensor NAME] [--out C.npy]
-                                    OP: matmul_s8_s32, matmul_s8_f32, matmul_q8_0_q8_0,
-                                    matmul_q8_0_q4_0, matmul_q8_0_q4_1. A is int8 [M,K]
-                                    for s8 ops, float32 [M,K] for Q8 ops (quantized
-                                    here with the spec's quantize_q8_0). Prints the
-                                    output digest and cycles charged.
-  metrics [--metrics-socket PATH]   print the Prometheus metrics
-  gen-model OUT.safetensors [--n N] [--k K] [--seed S]
-                                    write a small model: "w" I8 [N,K], "w.scale" F32 [N]
-  gen-npy OUT.npy --shape M,K [--dtype int8|float32] [--seed S]
-  admission --class NAME|FILE --nonce HEX [--profile quick|full] [--backend NAME]
-            [--out REPORT.json]     run the admission test on the node (dnctl admission --help)
 )";
 
 constexpr char kAdmissionHelp[] =
@@ -81,21 +92,19 @@ daemon (RESOURCE_EXHAUSTED otherwise); Ctrl-C cancels it. Check the report with
 Exit codes: 0 admitted, 1 rejected, 2 usage or errors (RPC, I/O).
 )";
 
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> flags;
-  std::string Flag(const std::string& name, const std::string& def = "") const {
-    auto it = flags.find(name);
-    return it == flags.end() ? def : it->second;
-  }
-};
-
 bool g_json = false;
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "dnctl: %s\n", what.c_str());
   return 1;
 }
+
+// A usage error: the message and exit status 2.
+int Usage(std::string_view why) {
+  std::fprintf(stderr, "dnctl: %s\n", std::string(why).c_str());
+  return 2;
+}
+int Usage(const absl::Status& s) { return Usage(std::string(s.message())); }
 
 int FailRpc(const grpc::Status& s) {
   static const char* kNames[] = {"OK",
@@ -132,7 +141,7 @@ std::string ShapeOf(const v1::TensorEntry& t) {
   return absl::StrCat("[", absl::StrJoin(t.shape(), ","), "]");
 }
 
-int Metrics(const std::string& path) {
+int ScrapeMetrics(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -154,10 +163,29 @@ int Metrics(const std::string& path) {
   return 0;
 }
 
-int GenModel(const Args& a) {
-  if (a.positional.size() < 2) return Fail("gen-model needs OUT");
-  int64_t n = std::stoll(a.Flag("n", "64")), k = std::stoll(a.Flag("k", "64"));
-  ops::SplitMix64 rng(std::stoull(a.Flag("seed", "1")));
+// `path` made absolute (the daemon resolves paths from its own directory), or as
+// given if the working directory is unknown.
+std::string Absolute(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.string();
+}
+
+// What a command gets: its positional arguments (after the command name), the flags
+// given, and the daemon's channel (made only for commands that talk to it).
+struct Invocation {
+  std::vector<std::string> args;
+  std::set<std::string> seen;
+  std::string socket;
+  std::shared_ptr<grpc::Channel> channel;
+};
+
+int GenModel(const Invocation& in) {
+  const int64_t n = absl::GetFlag(FLAGS_n), k = absl::GetFlag(FLAGS_k);
+  if (absl::Status s = cli::CheckRange("n", n, 1, int64_t{1} << 20); !s.ok()) return Usage(s);
+  if (absl::Status s = cli::CheckRange("k", k, 1, int64_t{1} << 20); !s.ok()) return Usage(s);
+  if (n * k > (int64_t{1} << 31)) return Usage("--n times --k must be at most 2^31");
+  ops::SplitMix64 rng(in.seen.count("seed") ? absl::GetFlag(FLAGS_seed) : 1);
   std::string w(static_cast<size_t>(n * k), '\0');
   for (auto& c : w) c = static_cast<char>(rng.Uniform(-127, 127));
   std::string scale(static_cast<size_t>(n * 4), '\0');
@@ -171,29 +199,30 @@ int GenModel(const Args& a) {
       R"(],"data_offsets":[)", w.size(), ",", w.size() + scale.size(), "]}}");
   while (header.size() % 8) header.push_back(' ');
   uint64_t len = header.size();
-  std::ofstream f(a.positional[1], std::ios::binary);
+  const std::string& path = in.args[0];
+  std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(&len), 8);
   f << header << w << scale;
-  if (!f) return Fail("cannot write " + a.positional[1]);
-  std::printf("wrote %s: w I8 [%lld,%lld], w.scale F32 [%lld]\n", a.positional[1].c_str(),
-              (long long)n, (long long)k, (long long)n);
+  if (!f) return Fail("cannot write " + path);
+  std::printf("wrote %s: w I8 [%lld,%lld], w.scale F32 [%lld]\n", path.c_str(), (long long)n,
+              (long long)k, (long long)n);
   return 0;
 }
 
-int GenNpy(const Args& a) {
-  if (a.positional.size() < 2) return Fail("gen-npy needs OUT");
+int GenNpy(const Invocation& in) {
   NpyArray arr;
-  std::string shape = a.Flag("shape", "4,64");
+  auto shape = cli::ParseIntList("shape", absl::GetFlag(FLAGS_shape), 1, int64_t{1} << 31);
+  if (!shape.ok()) return Usage(shape.status());
   int64_t count = 1;
-  for (size_t p = 0; p < shape.size();) {
-    size_t c = shape.find(',', p);
-    if (c == std::string::npos) c = shape.size();
-    arr.shape.push_back(std::stoll(shape.substr(p, c - p)));
-    count *= arr.shape.back();
-    p = c + 1;
+  for (int64_t d : *shape) {
+    if (count > (int64_t{1} << 31) / d) return Usage("--shape has more than 2^31 elements");
+    count *= d;
   }
-  ops::SplitMix64 rng(std::stoull(a.Flag("seed", "2")));
-  if (a.Flag("dtype", "int8") == "float32") {
+  arr.shape = *shape;
+  const std::string dtype = absl::GetFlag(FLAGS_dtype);
+  if (dtype != "int8" && dtype != "float32") return Usage("--dtype must be int8 or float32");
+  ops::SplitMix64 rng(in.seen.count("seed") ? absl::GetFlag(FLAGS_seed) : 2);
+  if (dtype == "float32") {
     arr.descr = "<f4";
     arr.data.resize(static_cast<size_t>(count * 4));
     for (int64_t i = 0; i < count; ++i) {
@@ -205,14 +234,16 @@ int GenNpy(const Args& a) {
     arr.data.resize(static_cast<size_t>(count));
     for (auto& c : arr.data) c = static_cast<char>(rng.Uniform(-127, 127));
   }
-  absl::Status s = WriteNpy(a.positional[1], arr);
+  absl::Status s = WriteNpy(in.args[0], arr);
   return s.ok() ? 0 : Fail(std::string(s.message()));
 }
 
-int MatMul(v1::Accelerator::Stub& acc, v1::Store::Stub& store, const Args& a) {
-  auto kind = ops::OpKindFromName(a.Flag("op", "matmul_s8_s32"));
-  if (!kind.ok() || !ops::IsMatMul(*kind)) return Fail("unknown --op " + a.Flag("op"));
-  auto A = ReadNpy(a.Flag("a"));
+int MatMul(const Invocation& in) {
+  v1::Accelerator::Stub acc(in.channel);
+  v1::Store::Stub store(in.channel);
+  auto kind = ops::OpKindFromName(absl::GetFlag(FLAGS_op));
+  if (!kind.ok() || !ops::IsMatMul(*kind)) return Fail("unknown --op " + absl::GetFlag(FLAGS_op));
+  auto A = ReadNpy(absl::GetFlag(FLAGS_a));
   if (!A.ok()) return Fail(std::string(A.status().message()));
   if (A->shape.size() != 2) return Fail("A must be 2-D [M,K]");
   v1::MatMulRequest req;
@@ -240,24 +271,24 @@ int MatMul(v1::Accelerator::Stub& acc, v1::Store::Stub& store, const Args& a) {
     if (absl::Status s = ops::RunOp(**ref, qa); !s.ok()) return Fail(std::string(s.message()));
     req.set_a(q);
   }
-  if (!a.Flag("a-scale").empty()) {
-    auto s = ReadNpy(a.Flag("a-scale"));
+  if (!absl::GetFlag(FLAGS_a_scale).empty()) {
+    auto s = ReadNpy(absl::GetFlag(FLAGS_a_scale));
     if (!s.ok()) return Fail(std::string(s.status().message()));
     req.set_a_scale(s->data);
   }
-  if (!a.Flag("w").empty()) {
-    auto W = ReadNpy(a.Flag("w"));
+  if (!absl::GetFlag(FLAGS_w).empty()) {
+    auto W = ReadNpy(absl::GetFlag(FLAGS_w));
     if (!W.ok()) return Fail(std::string(W.status().message()));
     if (W->shape.empty()) return Fail("W must be [N, ...]");
     n = W->shape[0];
     req.mutable_inline_weights()->set_w(W->data);
-    if (!a.Flag("w-scale").empty()) {
-      auto s = ReadNpy(a.Flag("w-scale"));
+    if (!absl::GetFlag(FLAGS_w_scale).empty()) {
+      auto s = ReadNpy(absl::GetFlag(FLAGS_w_scale));
       if (!s.ok()) return Fail(std::string(s.status().message()));
       req.mutable_inline_weights()->set_w_scale(s->data);
     }
   } else {
-    std::string model = a.Flag("model"), tensor = a.Flag("tensor");
+    std::string model = absl::GetFlag(FLAGS_model), tensor = absl::GetFlag(FLAGS_tensor);
     if (model.empty() || tensor.empty()) return Fail("matmul needs --w or --model and --tensor");
     // N comes from the stored tensor's shape [N, K].
     grpc::ClientContext ctx;
@@ -272,19 +303,19 @@ int MatMul(v1::Accelerator::Stub& acc, v1::Store::Stub& store, const Args& a) {
     if (n == 0) return Fail(absl::StrCat("model has no tensor '", tensor, "' with a shape"));
     req.mutable_weight_ref()->set_model_digest(model);
     req.mutable_weight_ref()->set_tensor(tensor);
-    req.mutable_weight_ref()->set_scale_tensor(a.Flag("scale-tensor"));
+    req.mutable_weight_ref()->set_scale_tensor(absl::GetFlag(FLAGS_scale_tensor));
   }
   req.set_n(n);
   grpc::ClientContext ctx;
   v1::MatMulResponse resp;
   grpc::Status st = acc.MatMul(&ctx, req, &resp);
   if (!st.ok()) return FailRpc(st);
-  if (!a.Flag("out").empty()) {
+  if (!absl::GetFlag(FLAGS_out).empty()) {
     NpyArray out;
     out.descr = *kind == ops::OpKind::kMatMulS8S32 ? "<i4" : "<f4";
     out.shape = {m, n};
     out.data = resp.out();
-    if (absl::Status s = WriteNpy(a.Flag("out"), out); !s.ok())
+    if (absl::Status s = WriteNpy(absl::GetFlag(FLAGS_out), out); !s.ok())
       return Fail(std::string(s.message()));
   }
   if (g_json) {
@@ -304,12 +335,13 @@ bool IsClassPath(const std::string& arg) {
   return arg.find('/') != std::string::npos || arg.ends_with(".textproto");
 }
 
-int Admission(v1::Admission::Stub& stub, const Args& a) {
+int Admission(const Invocation& in) {
+  v1::Admission::Stub stub(in.channel);
   auto usage = [](const std::string& why) {
     std::fprintf(stderr, "dnctl admission: %s\n\n%s", why.c_str(), kAdmissionHelp);
     return 2;
   };
-  const std::string cls = a.Flag("class"), nonce = a.Flag("nonce");
+  const std::string cls = absl::GetFlag(FLAGS_class), nonce = absl::GetFlag(FLAGS_nonce);
   if (cls.empty()) return usage("--class is required");
   if (nonce.empty()) return usage("--nonce is required");
   v1::RunAdmissionRequest req;
@@ -323,7 +355,7 @@ int Admission(v1::Admission::Stub& stub, const Args& a) {
     req.set_class_name(cls);
   }
   req.set_nonce_hex(nonce);
-  const std::string profile = a.Flag("profile", "quick");
+  const std::string profile = absl::GetFlag(FLAGS_profile);
   if (profile == "quick") {
     req.set_profile(v1::ADMISSION_PROFILE_QUICK);
   } else if (profile == "full") {
@@ -331,9 +363,11 @@ int Admission(v1::Admission::Stub& stub, const Args& a) {
   } else {
     return usage("--profile must be quick or full");
   }
-  req.set_backend(a.Flag("backend"));
+  req.set_backend(absl::GetFlag(FLAGS_backend));
   const std::string out =
-      a.Flag("out", absl::StrCat("admission-", class_label, "-", nonce.substr(0, 8), ".json"));
+      absl::GetFlag(FLAGS_out).empty()
+          ? absl::StrCat("admission-", class_label, "-", nonce.substr(0, 8), ".json")
+          : absl::GetFlag(FLAGS_out);
 
   // No deadline: a full profile runs for minutes. Ctrl-C closes the connection, which
   // the daemon sees as a cancellation and stops the run.
@@ -383,197 +417,341 @@ int Admission(v1::Admission::Stub& stub, const Args& a) {
                 result.report().class_name().c_str());
     for (const auto& r : result.reasons()) std::printf("  - %s\n", r.c_str());
     std::printf("report_digest %s\nreport: %s\n", result.report_digest().c_str(),
-                std::filesystem::absolute(out).string().c_str());
+                Absolute(out).c_str());
   }
   return result.admitted() ? 0 : 1;
 }
 
+int Metrics(const Invocation& in) {
+  std::string path = absl::GetFlag(FLAGS_metrics_socket);
+  if (path.empty()) {
+    path = (std::filesystem::path(in.socket).parent_path() / "datanoded-metrics.sock").string();
+  }
+  return ScrapeMetrics(path);
+}
+
+int Info(const Invocation& in) {
+  v1::Accelerator::Stub acc(in.channel);
+  grpc::ClientContext ctx;
+  v1::GetNodeInfoResponse r;
+  grpc::Status st = acc.GetNodeInfo(&ctx, {}, &r);
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(r), 0;
+  std::printf("datanoded %s, spec version %d\n", r.daemon_version().c_str(), r.spec_version());
+  for (const auto& b : r.backends()) {
+    std::printf("  backend %-10s %s %s %s\n", b.name().c_str(),
+                b.serving() ? "[serving]" : "[compiled]", b.description().c_str(),
+                absl::StrJoin(b.supported_ops(), ",").c_str());
+  }
+  std::printf("store %lld bytes used (capacity %lld), pinned %lld of %lld bytes\n",
+              (long long)r.store_used_bytes(), (long long)r.store_capacity_bytes(),
+              (long long)r.pinned_bytes(), (long long)r.pin_budget_bytes());
+  if (r.admitted_class().empty()) {
+    std::printf("admitted class: none (dnctl admission --help)\n");
+  } else {
+    std::printf("admitted class: %s (report %s)\n", r.admitted_class().c_str(),
+                r.admission_report_digest().c_str());
+  }
+  return 0;
+}
+
+int Put(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  const std::string& path = in.args[0];
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Fail("cannot read " + path);
+  grpc::ClientContext ctx;
+  v1::BlobInfo info;
+  auto writer = store.PutBlob(&ctx, &info);
+  v1::PutBlobRequest req;
+  req.set_expected_digest(absl::GetFlag(FLAGS_expect));
+  std::vector<char> buf(1 << 20);
+  bool ok = true;
+  while (ok) {
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    req.set_data(buf.data(), static_cast<size_t>(f.gcount()));
+    req.set_last(!f || f.peek() == std::char_traits<char>::eof());
+    ok = writer->Write(req) && !req.last();
+    req.clear_expected_digest();
+  }
+  writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(info), 0;
+  std::printf("%s %lld\n", info.digest().c_str(), (long long)info.size());
+  return 0;
+}
+
+int Get(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  const std::string &digest = in.args[0], &out = in.args[1];
+  grpc::ClientContext ctx;
+  v1::GetBlobRequest req;
+  req.set_digest(digest);
+  auto reader = store.GetBlob(&ctx, req);
+  const std::string tmp = out + ".partial";
+  std::ofstream f(tmp, std::ios::binary);
+  if (!f) return Fail("cannot write " + tmp);
+  v1::GetBlobResponse piece;
+  int64_t total = 0;
+  while (reader->Read(&piece)) {
+    f.write(piece.data().data(), static_cast<std::streamsize>(piece.data().size()));
+    total += static_cast<int64_t>(piece.data().size());
+  }
+  f.close();
+  grpc::Status st = reader->Finish();
+  std::error_code ec;
+  if (!st.ok() || !f) {
+    std::filesystem::remove(tmp, ec);  // never leave unverified bytes behind
+    return st.ok() ? Fail("cannot write " + tmp) : FailRpc(st);
+  }
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) return Fail(absl::StrCat("cannot write ", out, ": ", ec.message()));
+  std::printf("%s %lld bytes -> %s\n", digest.c_str(), (long long)total, out.c_str());
+  return 0;
+}
+
+int Stat(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::StatBlobRequest req;
+  req.set_digest(in.args[0]);
+  v1::BlobInfo info;
+  grpc::Status st = store.StatBlob(&ctx, req, &info);
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(info), 0;
+  std::printf("%s %lld bytes, %d chunks\n", info.digest().c_str(), (long long)info.size(),
+              info.chunks_size());
+  return 0;
+}
+
+int List(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::ListBlobsResponse r;
+  grpc::Status st = store.ListBlobs(&ctx, {}, &r);
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(r), 0;
+  for (const auto& b : r.blobs()) std::printf("%s %lld\n", b.digest().c_str(), (long long)b.size());
+  return 0;
+}
+
+int Delete(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::DeleteBlobRequest req;
+  req.set_digest(in.args[0]);
+  v1::DeleteBlobResponse r;
+  grpc::Status st = store.DeleteBlob(&ctx, req, &r);
+  return st.ok() ? (std::printf("deleted %s\n", in.args[0].c_str()), 0) : FailRpc(st);
+}
+
+int Import(const Invocation& in) {
+  if (in.args[0].empty()) return Usage("import: PATH must not be empty");
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::ImportModelRequest req;
+  req.set_path(Absolute(in.args[0]));
+  v1::ModelInfo info;
+  grpc::Status st = store.ImportModel(&ctx, req, &info);
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(info), 0;
+  std::printf("model %s (%s, %d tensors)\n", info.digest().c_str(),
+              v1::ModelFormat_Name(info.format()).c_str(), info.tensors_size());
+  for (const auto& t : info.tensors()) {
+    std::printf("  %-24s %-6s %s\n", t.name().c_str(),
+                v1::TensorDtype_Name(t.dtype()).substr(13).c_str(), ShapeOf(t).c_str());
+  }
+  return 0;
+}
+
+int Models(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::ListModelsResponse r;
+  grpc::Status st = store.ListModels(&ctx, {}, &r);
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(r), 0;
+  for (const auto& m : r.models()) {
+    std::printf("%s %s %lld\n", m.digest().c_str(), v1::ModelFormat_Name(m.format()).c_str(),
+                (long long)m.source_size());
+  }
+  return 0;
+}
+
+int Model(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::GetModelRequest req;
+  req.set_digest(in.args[0]);
+  v1::ModelInfo info;
+  grpc::Status st = store.GetModel(&ctx, req, &info);
+  if (!st.ok()) return FailRpc(st);
+  return Print(info), 0;
+}
+
+int DeleteModel(const Invocation& in) {
+  v1::Store::Stub store(in.channel);
+  grpc::ClientContext ctx;
+  v1::DeleteModelRequest req;
+  req.set_digest(in.args[0]);
+  v1::DeleteModelResponse r;
+  grpc::Status st = store.DeleteModel(&ctx, req, &r);
+  return st.ok() ? (std::printf("deleted model %s\n", in.args[0].c_str()), 0) : FailRpc(st);
+}
+
+// The subcommands. A new one is a function and a row here.
+struct Command {
+  const char* name;
+  const char* args;  // positional arguments, for the usage line
+  int nargs;         // how many positional arguments it takes
+  const char* summary;
+  std::vector<std::string_view> flags;  // besides the global --socket and --json
+  bool daemon;                          // talks to datanoded (needs the channel)
+  int (*run)(const Invocation&);
+  const char* help = nullptr;  // a longer --help text, if any
+};
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"info",
+       "",
+       0,
+       "node info: backends, spec version, store, pinning, admitted class",
+       {},
+       true,
+       Info},
+      {"put", "FILE", 1, "upload a blob (streamed), print its digest", {"expect"}, true, Put},
+      {"get", "DIGEST OUT", 2, "download a blob (verified) to OUT", {}, true, Get},
+      {"stat", "DIGEST", 1, "a blob's size and chunks", {}, true, Stat},
+      {"list", "", 0, "list blobs", {}, true, List},
+      {"delete", "DIGEST", 1, "delete a blob", {}, true, Delete},
+      {"import",
+       "PATH",
+       1,
+       "import a safetensors / GGUF file on the node's disk",
+       {},
+       true,
+       Import},
+      {"models", "", 0, "list models", {}, true, Models},
+      {"model", "DIGEST", 1, "a model's manifest", {}, true, Model},
+      {"delete-model", "DIGEST", 1, "delete a model", {}, true, DeleteModel},
+      {"matmul",
+       "",
+       0,
+       "run a MatMul with inline weights (--w) or by reference (--model, --tensor); prints "
+       "the output digest and cycles. OP: matmul_s8_s32, matmul_s8_f32, matmul_q8_0_q8_0, "
+       "matmul_q8_0_q4_0, matmul_q8_0_q4_1. A is int8 [M,K] for s8 ops, float32 [M,K] for Q8 "
+       "ops (quantized here with the spec's quantize_q8_0)",
+       {"op", "a", "a_scale", "w", "w_scale", "model", "tensor", "scale_tensor", "out"},
+       true,
+       MatMul},
+      {"metrics", "", 0, "print the Prometheus metrics", {"metrics_socket"}, false, Metrics},
+      {"gen-model",
+       "OUT.safetensors",
+       1,
+       "write a small model: \"w\" I8 [N,K], \"w.scale\" F32 [N]",
+       {"n", "k", "seed"},
+       false,
+       GenModel},
+      {"gen-npy",
+       "OUT.npy",
+       1,
+       "write a random .npy array",
+       {"shape", "dtype", "seed"},
+       false,
+       GenNpy},
+      {"admission",
+       "",
+       0,
+       "run the admission test on the node",
+       {"class", "nonce", "profile", "backend", "out"},
+       true,
+       Admission,
+       kAdmissionHelp},
+  };
+  return kCommands;
+}
+
+const std::vector<std::string_view> kGlobalFlags = {"socket", "json"};
+
+std::string UsageText() {
+  std::string out = kUsage;
+  for (const Command& c : Commands()) {
+    absl::StrAppend(&out, "  ", c.name, *c.args ? " " : "", c.args, "\n      ", c.summary, "\n");
+  }
+  absl::StrAppend(&out, "\nGlobal flags:\n", cli::DescribeFlags(kGlobalFlags));
+  return out;
+}
+
 int Run(int argc, char** argv) {
-  Args a;
-  const char* env_socket = std::getenv("DATANODE_SOCKET");
-  std::string socket = env_socket ? env_socket : "run/datanoded.sock";
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s == "--help" || s == "-h") {
-      bool admission = !a.positional.empty() && a.positional[0] == "admission";
-      std::fputs(admission ? kAdmissionHelp : kUsage, stdout);
-      return 0;
+  // The command is the first positional argument; the flags it accepts are known only
+  // once it is, so find it first (global flags may come before it).
+  const Command* cmd = nullptr;
+  for (int i = 1; i < argc && cmd == nullptr; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() > 2 && arg.substr(0, 2) == "--") {
+      // A global flag's separate value is not the command.
+      std::string name(arg.substr(2));
+      if ((name == "socket") && i + 1 < argc) ++i;
+      continue;
     }
-    if (s == "--json") {
-      g_json = true;
-    } else if (s.rfind("--", 0) == 0) {
-      if (i + 1 >= argc) return Fail(s + " needs a value");
-      a.flags[s.substr(2)] = argv[++i];
-    } else {
-      a.positional.push_back(s);
+    if (arg == "-h") continue;
+    for (const Command& c : Commands()) {
+      if (arg == c.name) cmd = &c;
+    }
+    if (cmd == nullptr) {
+      return Usage(absl::StrCat("unknown command '", std::string(arg), "' (dnctl --help lists them)"));
     }
   }
-  if (a.flags.count("socket")) socket = a.flags["socket"];
-  if (a.positional.empty()) {
-    std::fputs(kUsage, stderr);
+  std::vector<std::string_view> allowed = kGlobalFlags;
+  if (cmd != nullptr) allowed.insert(allowed.end(), cmd->flags.begin(), cmd->flags.end());
+  auto line = cli::ParseCommandLine(argc, argv, 1, allowed);
+  if (!line.ok()) {
+    return Usage(absl::StrCat(line.status().message(),
+                              cmd ? absl::StrCat(" (dnctl ", cmd->name, " --help)") : ""));
+  }
+  if (line->help) {
+    if (cmd == nullptr) {
+      std::fputs(UsageText().c_str(), stdout);
+    } else if (cmd->help != nullptr) {
+      std::fputs(cmd->help, stdout);
+    } else {
+      std::printf("usage: dnctl %s%s%s [FLAGS]\n\n%s\n", cmd->name, *cmd->args ? " " : "",
+                  cmd->args, cmd->summary);
+      std::vector<std::string_view> names = kGlobalFlags;
+      names.insert(names.end(), cmd->flags.begin(), cmd->flags.end());
+      std::printf("\nFlags:\n%s", cli::DescribeFlags(names).c_str());
+    }
+    return 0;
+  }
+  if (cmd == nullptr) {
+    std::fputs(UsageText().c_str(), stderr);
     return 2;
   }
-  const std::string& cmd = a.positional[0];
-  if (cmd == "gen-model") return GenModel(a);
-  if (cmd == "gen-npy") return GenNpy(a);
-  if (cmd == "metrics") {
-    std::string def =
-        (std::filesystem::path(socket).parent_path() / "datanoded-metrics.sock").string();
-    return Metrics(a.Flag("metrics-socket", def));
+  Invocation in;
+  in.args.assign(line->positional.begin() + 1, line->positional.end());
+  if (static_cast<int>(in.args.size()) != cmd->nargs) {
+    return Usage(absl::StrCat(cmd->name, " takes ", cmd->nargs == 0 ? "no" : cmd->args,
+                              cmd->nargs == 0 ? " arguments" : "", ", got ", in.args.size(),
+                              " (dnctl ", cmd->name, " --help)"));
   }
-  grpc::ChannelArguments chargs;
-  chargs.SetMaxReceiveMessageSize(-1);
-  chargs.SetMaxSendMessageSize(-1);
-  auto channel =
-      grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), chargs);
-  v1::Accelerator::Stub acc(channel);
-  v1::Store::Stub store(channel);
-  auto need = [&](size_t n) { return a.positional.size() >= n + 1; };
-  grpc::ClientContext ctx;
-  grpc::Status st;
-  if (cmd == "info") {
-    v1::GetNodeInfoResponse r;
-    st = acc.GetNodeInfo(&ctx, {}, &r);
-    if (!st.ok()) return FailRpc(st);
-    if (g_json) return Print(r), 0;
-    std::printf("datanoded %s, spec version %d\n", r.daemon_version().c_str(), r.spec_version());
-    for (const auto& b : r.backends()) {
-      std::printf("  backend %-10s %s %s %s\n", b.name().c_str(),
-                  b.serving() ? "[serving]" : "[compiled]", b.description().c_str(),
-                  absl::StrJoin(b.supported_ops(), ",").c_str());
-    }
-    std::printf("store %lld bytes used (capacity %lld), pinned %lld of %lld bytes\n",
-                (long long)r.store_used_bytes(), (long long)r.store_capacity_bytes(),
-                (long long)r.pinned_bytes(), (long long)r.pin_budget_bytes());
-    if (r.admitted_class().empty()) {
-      std::printf("admitted class: none (dnctl admission --help)\n");
-    } else {
-      std::printf("admitted class: %s (report %s)\n", r.admitted_class().c_str(),
-                  r.admission_report_digest().c_str());
-    }
-    return 0;
+  in.seen = line->seen;
+  g_json = absl::GetFlag(FLAGS_json);
+  in.socket = absl::GetFlag(FLAGS_socket);
+  if (in.socket.empty()) {
+    const char* env_socket = std::getenv("DATANODE_SOCKET");
+    in.socket = env_socket ? env_socket : "run/datanoded.sock";
   }
-  if (cmd == "put" && need(1)) {
-    std::ifstream f(a.positional[1], std::ios::binary);
-    if (!f) return Fail("cannot read " + a.positional[1]);
-    v1::BlobInfo info;
-    auto writer = store.PutBlob(&ctx, &info);
-    v1::PutBlobRequest req;
-    req.set_expected_digest(a.Flag("expect"));
-    std::vector<char> buf(1 << 20);
-    bool ok = true;
-    while (ok) {
-      f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      req.set_data(buf.data(), static_cast<size_t>(f.gcount()));
-      req.set_last(!f || f.peek() == std::char_traits<char>::eof());
-      ok = writer->Write(req) && !req.last();
-      req.clear_expected_digest();
-    }
-    writer->WritesDone();
-    st = writer->Finish();
-    if (!st.ok()) return FailRpc(st);
-    if (g_json) return Print(info), 0;
-    std::printf("%s %lld\n", info.digest().c_str(), (long long)info.size());
-    return 0;
+  if (cmd->daemon) {
+    grpc::ChannelArguments chargs;
+    chargs.SetMaxReceiveMessageSize(-1);
+    chargs.SetMaxSendMessageSize(-1);
+    in.channel =
+        grpc::CreateCustomChannel("unix:" + in.socket, grpc::InsecureChannelCredentials(), chargs);
   }
-  if (cmd == "get" && need(2)) {
-    v1::GetBlobRequest req;
-    req.set_digest(a.positional[1]);
-    auto reader = store.GetBlob(&ctx, req);
-    std::string tmp = a.positional[2] + ".partial";
-    std::ofstream f(tmp, std::ios::binary);
-    v1::GetBlobResponse piece;
-    int64_t total = 0;
-    while (reader->Read(&piece)) {
-      f.write(piece.data().data(), static_cast<std::streamsize>(piece.data().size()));
-      total += static_cast<int64_t>(piece.data().size());
-    }
-    f.close();
-    st = reader->Finish();
-    if (!st.ok()) {
-      std::filesystem::remove(tmp);  // never leave unverified bytes behind
-      return FailRpc(st);
-    }
-    std::filesystem::rename(tmp, a.positional[2]);
-    std::printf("%s %lld bytes -> %s\n", a.positional[1].c_str(), (long long)total,
-                a.positional[2].c_str());
-    return 0;
-  }
-  if (cmd == "stat" && need(1)) {
-    v1::StatBlobRequest req;
-    req.set_digest(a.positional[1]);
-    v1::BlobInfo info;
-    st = store.StatBlob(&ctx, req, &info);
-    if (!st.ok()) return FailRpc(st);
-    if (g_json) return Print(info), 0;
-    std::printf("%s %lld bytes, %d chunks\n", info.digest().c_str(), (long long)info.size(),
-                info.chunks_size());
-    return 0;
-  }
-  if (cmd == "list") {
-    v1::ListBlobsResponse r;
-    st = store.ListBlobs(&ctx, {}, &r);
-    if (!st.ok()) return FailRpc(st);
-    if (g_json) return Print(r), 0;
-    for (const auto& b : r.blobs())
-      std::printf("%s %lld\n", b.digest().c_str(), (long long)b.size());
-    return 0;
-  }
-  if (cmd == "delete" && need(1)) {
-    v1::DeleteBlobRequest req;
-    req.set_digest(a.positional[1]);
-    v1::DeleteBlobResponse r;
-    st = store.DeleteBlob(&ctx, req, &r);
-    return st.ok() ? (std::printf("deleted %s\n", a.positional[1].c_str()), 0) : FailRpc(st);
-  }
-  if (cmd == "import" && need(1)) {
-    v1::ImportModelRequest req;
-    req.set_path(std::filesystem::absolute(a.positional[1]).string());
-    v1::ModelInfo info;
-    st = store.ImportModel(&ctx, req, &info);
-    if (!st.ok()) return FailRpc(st);
-    if (g_json) return Print(info), 0;
-    std::printf("model %s (%s, %d tensors)\n", info.digest().c_str(),
-                v1::ModelFormat_Name(info.format()).c_str(), info.tensors_size());
-    for (const auto& t : info.tensors()) {
-      std::printf("  %-24s %-6s %s\n", t.name().c_str(),
-                  v1::TensorDtype_Name(t.dtype()).substr(13).c_str(), ShapeOf(t).c_str());
-    }
-    return 0;
-  }
-  if (cmd == "models") {
-    v1::ListModelsResponse r;
-    st = store.ListModels(&ctx, {}, &r);
-    if (!st.ok()) return FailRpc(st);
-    if (g_json) return Print(r), 0;
-    for (const auto& m : r.models()) {
-      std::printf("%s %s %lld\n", m.digest().c_str(), v1::ModelFormat_Name(m.format()).c_str(),
-                  (long long)m.source_size());
-    }
-    return 0;
-  }
-  if (cmd == "model" && need(1)) {
-    v1::GetModelRequest req;
-    req.set_digest(a.positional[1]);
-    v1::ModelInfo info;
-    st = store.GetModel(&ctx, req, &info);
-    if (!st.ok()) return FailRpc(st);
-    return Print(info), 0;
-  }
-  if (cmd == "delete-model" && need(1)) {
-    v1::DeleteModelRequest req;
-    req.set_digest(a.positional[1]);
-    v1::DeleteModelResponse r;
-    st = store.DeleteModel(&ctx, req, &r);
-    return st.ok() ? (std::printf("deleted model %s\n", a.positional[1].c_str()), 0) : FailRpc(st);
-  }
-  if (cmd == "matmul") return MatMul(acc, store, a);
-  if (cmd == "admission") {
-    v1::Admission::Stub admission(channel);
-    return Admission(admission, a);
-  }
-  std::fputs(kUsage, stderr);
-  return 2;
+  return cmd->run(in);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -72,8 +74,14 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
   std::string dim;
   while (std::getline(shape, dim, ',')) {
     if (dim.find_first_not_of(' ') == std::string::npos) continue;
-    a.shape.push_back(std::stoll(dim));
-    count *= a.shape.back();
+    int64_t d = 0;
+    // Bounded so that the element count cannot overflow (2^40 elements at most).
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(dim), &d) || d < 0 || d > (int64_t{1} << 40) ||
+        (d > 0 && count > (int64_t{1} << 40) / d)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": bad shape entry '", dim, "'"));
+    }
+    a.shape.push_back(d);
+    count *= d;
   }
   a.data = bytes.substr(header_start + header_len);
   if (static_cast<int64_t>(a.data.size()) != count * ItemSize(a.descr)) {

@@ -60,6 +60,8 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (pb.has_store_fsync()) c.store_fsync = pb.store_fsync();
   if (pb.has_import_root()) c.import_root = pb.import_root();
   if (pb.has_node_key_path()) c.node_key_path = pb.node_key_path();
+  if (pb.has_tcp_auth_token()) c.tcp_auth_token = pb.tcp_auth_token();
+  if (pb.has_import_timeout_seconds()) c.import_timeout_seconds = pb.import_timeout_seconds();
   RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
@@ -114,6 +116,24 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (!c.node_key_path.empty() && c.node_key_path.back() == '/')
     return bad("node_key_path", "must name a file, not a directory");
+  if (!c.tcp_address.empty()) {
+    // TCP peers have no uid to check: the token is their only credential, and a path
+    // they send must not reach beyond the files meant for import.
+    if (c.tcp_auth_token.empty()) {
+      return bad("tcp_auth_token", "is required when tcp_address is set");
+    }
+    if (c.import_root.empty()) return bad("import_root", "is required when tcp_address is set");
+  }
+  if (!c.tcp_auth_token.empty() && c.tcp_auth_token.size() < Config::kMinTcpAuthTokenBytes) {
+    return bad("tcp_auth_token", absl::StrCat("must be at least ", Config::kMinTcpAuthTokenBytes,
+                                              " characters"));
+  }
+  for (char ch : c.tcp_auth_token) {
+    if (ch <= ' ' || ch > '~') return bad("tcp_auth_token", "must be printable ASCII, no spaces");
+  }
+  if (c.import_timeout_seconds < 1 || c.import_timeout_seconds > 86400) {
+    return bad("import_timeout_seconds", "must be in [1, 86400]");
+  }
   return absl::OkStatus();
 }
 
@@ -137,7 +157,9 @@ std::string ConfigToString(const Config& c) {
       " max_reply_bytes=", c.max_reply_bytes, " memory_budget_bytes=", c.memory_budget_bytes,
       " log_level=", c.log_level, " drain_timeout_seconds=", c.drain_timeout_seconds,
       " import_root=", c.import_root.empty() ? "(any)" : c.import_root,
-      " node_key_path=", NodeKeyPath(c));
+      " node_key_path=", NodeKeyPath(c),
+      " tcp_auth_token=", c.tcp_auth_token.empty() ? "(none)" : "(set)",
+      " import_timeout_seconds=", c.import_timeout_seconds);
 }
 
 }  // namespace datanode::node

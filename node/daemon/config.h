@@ -33,6 +33,9 @@ struct Config {
   // loaded); see MemoryBudget (caller_limits.h) and docs/daemon.md.
   static constexpr int64_t kDefaultMemoryBudgetBytes = int64_t{1} << 30;
   static constexpr int kDefaultDrainTimeoutSeconds = 30;
+  // An hour imports ~1 TB at the measured 334 MB/s; it only bounds a stuck import.
+  static constexpr int kDefaultImportTimeoutSeconds = 3600;
+  static constexpr size_t kMinTcpAuthTokenBytes = 32;
   // The node key's file name in the daemon's state directory (the parent of
   // store_root: /var/lib/datanode under systemd), so the node's identity survives
   // wiping the store.
@@ -58,6 +61,9 @@ struct Config {
   bool store_fsync = true;
   std::string import_root;    // ImportModel paths must lie inside; empty = any readable path
   std::string node_key_path;  // empty = NodeKeyPath()'s default
+  // Required with tcp_address (ValidateConfig), at least kMinTcpAuthTokenBytes long.
+  std::string tcp_auth_token;
+  int import_timeout_seconds = kDefaultImportTimeoutSeconds;
 };
 
 // The admission key's path: node_key_path, or kDefaultNodeKeyFile beside store_root.

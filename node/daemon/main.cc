@@ -9,16 +9,31 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/backend.h"
 #include "device_classes/device_class_loader.h"
+#include "node/cli/flags.h"
 #include "node/daemon/admission.h"
 #include "node/daemon/config.h"
 #include "node/daemon/rpc_server.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
 #include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, config, "", "config file (text proto datanode.v1.DaemonConfig)");
+ABSL_FLAG(std::string, socket, "", "gRPC Unix socket (config socket_path)");
+ABSL_FLAG(std::string, metrics_socket, "",
+          "metrics Unix socket (config metrics_socket_path; empty disables)");
+ABSL_FLAG(std::string, store, "", "store directory (config store_root)");
+ABSL_FLAG(std::string, backend, "", "cpu, reference, vulkan or cuda (config backend)");
+ABSL_FLAG(std::string, tcp, "",
+          "also serve on loopback TCP, e.g. 127.0.0.1:50051 (config tcp_address; needs "
+          "tcp_auth_token and import_root)");
+ABSL_FLAG(std::string, log_level, "", "debug, info, warn or error (config log_level)");
 
 namespace datanode::node {
 namespace {
@@ -29,33 +44,29 @@ constexpr char kUsage[] =
     "Serves the datanode.v1 Accelerator, Store and Admission gRPC services on a Unix\n"
     "socket.\n"
     "Flags override the config file (text proto datanode.v1.DaemonConfig), which\n"
-    "overrides the embedded defaults. SIGTERM/SIGINT drain in-flight calls and exit.\n";
+    "overrides the embedded defaults. SIGTERM/SIGINT drain in-flight calls and exit.\n"
+    "Exit codes: 0 clean stop, 1 start-up failure, 2 usage or config error.\n\nFlags:\n";
+
+const std::vector<std::string_view> kFlags = {"config",  "socket", "metrics_socket", "store",
+                                              "backend", "tcp",    "log_level"};
 
 int Run(int argc, char** argv) {
-  std::string config_path;
-  Config overrides_holder;
-  std::vector<std::pair<std::string, std::string>> overrides;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "datanoded: %s needs a value\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
-    std::string value = argv[++i];
-    if (arg == "--config") {
-      config_path = value;
-    } else if (arg == "--socket" || arg == "--metrics-socket" || arg == "--store" ||
-               arg == "--backend" || arg == "--tcp" || arg == "--log-level") {
-      overrides.emplace_back(arg, value);
-    } else {
-      std::fprintf(stderr, "datanoded: unknown flag %s\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
+  auto line = cli::ParseCommandLine(argc, argv, 1, kFlags);
+  if (!line.ok()) {
+    std::fprintf(stderr, "datanoded: %s (datanoded --help)\n",
+                 std::string(line.status().message()).c_str());
+    return 2;
   }
+  if (line->help) {
+    std::printf("%s%s", kUsage, cli::DescribeFlags(kFlags).c_str());
+    return 0;
+  }
+  if (!line->positional.empty()) {
+    std::fprintf(stderr, "datanoded: unexpected argument '%s' (datanoded --help)\n",
+                 line->positional[0].c_str());
+    return 2;
+  }
+  const std::string config_path = absl::GetFlag(FLAGS_config);
   absl::StatusOr<Config> loaded =
       config_path.empty() ? absl::StatusOr<Config>(Config{}) : LoadConfigFile(config_path);
   if (!loaded.ok()) {
@@ -63,14 +74,14 @@ int Run(int argc, char** argv) {
     return 2;
   }
   Config config = *loaded;
-  for (const auto& [flag, value] : overrides) {
-    if (flag == "--socket") config.socket_path = value;
-    if (flag == "--metrics-socket") config.metrics_socket_path = value;
-    if (flag == "--store") config.store_root = value;
-    if (flag == "--backend") config.backend = value;
-    if (flag == "--tcp") config.tcp_address = value;
-    if (flag == "--log-level") config.log_level = value;
-  }
+  // Only flags given override the file ("--metrics-socket ''" disables metrics).
+  auto given = [&](const char* name) { return line->seen.count(name) > 0; };
+  if (given("socket")) config.socket_path = absl::GetFlag(FLAGS_socket);
+  if (given("metrics_socket")) config.metrics_socket_path = absl::GetFlag(FLAGS_metrics_socket);
+  if (given("store")) config.store_root = absl::GetFlag(FLAGS_store);
+  if (given("backend")) config.backend = absl::GetFlag(FLAGS_backend);
+  if (given("tcp")) config.tcp_address = absl::GetFlag(FLAGS_tcp);
+  if (given("log_level")) config.log_level = absl::GetFlag(FLAGS_log_level);
   if (absl::Status s = ValidateConfig(config); !s.ok()) {
     std::fprintf(stderr, "datanoded: %s\n", std::string(s.message()).c_str());
     return 2;
@@ -125,7 +136,10 @@ int Run(int argc, char** argv) {
 
   NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes,
                       MatMulLimits{config.max_reply_bytes, config.memory_budget_bytes});
-  service.set_import_root(config.import_root);
+  ImportOptions import_options;
+  import_options.root = config.import_root;
+  import_options.timeout = absl::Seconds(config.import_timeout_seconds);
+  service.set_import_options(std::move(import_options));
   Metrics metrics;
   CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);
   PeerTable peers;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -104,6 +105,8 @@ void MetricsHttpServer::Stop() {
     char c = 0;
     (void)!::write(stop_pipe_[1], &c, 1);
     thread_.join();
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return clients_ == 0; });
   }
   for (int* fd : {&listen_fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
     if (*fd >= 0) ::close(*fd);
@@ -121,32 +124,67 @@ void MetricsHttpServer::Loop() {
       return;
     }
     if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
-    // Read the request head (bounded, with a timeout) and answer with the metrics.
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    std::string req;
-    char buf[1024];
-    while (req.size() < 8192 && req.find("\r\n\r\n") == std::string::npos &&
-           req.find("\n\n") == std::string::npos) {
-      ssize_t n = ::read(fd, buf, sizeof(buf));
-      if (n <= 0) break;
-      req.append(buf, static_cast<size_t>(n));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (clients_ >= kMaxClients) {
+        ::close(fd);  // the scraper retries; the cap bounds threads and fds
+        continue;
+      }
+      ++clients_;
     }
-    std::string body = render_();
-    std::string resp = absl::StrCat(
-        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ",
-        body.size(), "\r\nConnection: close\r\n\r\n", body);
-    const char* p = resp.data();
-    size_t left = resp.size();
-    while (left > 0) {
-      ssize_t n = ::send(fd, p, left, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<size_t>(n);
+    std::thread([this, fd] {
+      Serve(fd);
+      ::close(fd);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--clients_ == 0) idle_.notify_all();
+    }).detach();
+  }
+}
+
+void MetricsHttpServer::Serve(int fd) {
+  // Waits for `events` on fd until the request's deadline or Stop.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestTimeoutMs);
+  auto wait = [&](short events) {
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) return false;
+      pollfd fds[2] = {{fd, events, 0}, {stop_pipe_[0], POLLIN, 0}};
+      int n = ::poll(fds, 2, static_cast<int>(left));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 || fds[1].revents) return false;
+      return true;
     }
-    ::close(fd);
+  };
+  std::string req;
+  char buf[1024];
+  while (req.size() < kMaxRequestBytes && req.find("\r\n\r\n") == std::string::npos &&
+         req.find("\n\n") == std::string::npos) {
+    if (!wait(POLLIN)) return;
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) break;
+    req.append(buf, static_cast<size_t>(n));
+  }
+  std::string body = render_();
+  std::string resp = absl::StrCat(
+      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ", body.size(),
+      "\r\nConnection: close\r\n\r\n", body);
+  const char* p = resp.data();
+  size_t left = resp.size();
+  while (left > 0) {
+    ssize_t n = ::send(fd, p, left, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!wait(POLLOUT)) return;
+      continue;
+    }
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<size_t>(n);
   }
 }
 

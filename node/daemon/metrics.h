@@ -7,6 +7,7 @@
 #define DATANODE_NODE_DAEMON_METRICS_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,20 +48,32 @@ class Metrics {
   std::atomic<uint64_t> peers_rejected_{0};
 };
 
-// Serves GET (any path) with `render()` as text/plain; version=0.0.4.
+// Serves GET (any path) with `render()` as text/plain; version=0.0.4. Each connection
+// gets its own thread, at most kMaxClients at once (more are closed at once), and has
+// kRequestTimeoutMs to send its request head (at most kMaxRequestBytes), so an idle or
+// slow client holds only its own thread, never another scrape.
 class MetricsHttpServer {
  public:
+  static constexpr int kMaxClients = 16;
+  static constexpr int kRequestTimeoutMs = 2000;
+  static constexpr size_t kMaxRequestBytes = 8192;
+
   ~MetricsHttpServer() { Stop(); }
   absl::Status Start(const std::string& socket_path, std::function<std::string()> render);
+  // Stops accepting and waits for the connection threads (they see the stop at once).
   void Stop();
 
  private:
   void Loop();
+  void Serve(int fd);
   int listen_fd_ = -1;
   int stop_pipe_[2] = {-1, -1};
   std::string path_;
   std::function<std::string()> render_;
   std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int clients_ = 0;  // connection threads running; guarded by mu_
 };
 
 }  // namespace datanode::node

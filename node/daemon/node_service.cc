@@ -209,19 +209,11 @@ absl::Status NodeService::DeleteModel(const Sha256& model) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ImportResult> NodeService::ImportModel(const std::string& path) {
-  if (path.empty()) return absl::InvalidArgumentError("path is empty");
-  if (!import_root_.empty()) {
-    std::error_code ec;
-    std::filesystem::path real = std::filesystem::weakly_canonical(path, ec);
-    std::filesystem::path root = std::filesystem::weakly_canonical(import_root_, ec);
-    auto [r, p] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
-    if (ec || r != root.end()) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("import path ", path, " is outside the import_root ", import_root_));
-    }
-  }
-  return models_->ImportFile(path);
+absl::StatusOr<ImportResult> NodeService::ImportModel(const std::string& path,
+                                                      std::function<bool()> cancelled) {
+  ImportOptions options = import_options_;
+  options.cancelled = std::move(cancelled);
+  return models_->ImportFile(path, options);
 }
 
 NodeInfo NodeService::Info() const {

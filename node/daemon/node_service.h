@@ -14,6 +14,7 @@
 #define DATANODE_NODE_DAEMON_NODE_SERVICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,10 +109,11 @@ class NodeService {
   NodeInfo Info() const;
   // Deletes a model (ModelRegistry::Delete) and unpins its weights.
   absl::Status DeleteModel(const Sha256& model);
-  // Imports a model file. PERMISSION_DENIED unless `path` resolves (symlinks
-  // followed) inside `import_root` when one is set.
-  absl::StatusOr<ImportResult> ImportModel(const std::string& path);
-  void set_import_root(std::string root) { import_root_ = std::move(root); }
+  // Imports a model file (ModelRegistry::ImportFile) under the import options set
+  // with set_import_options; `cancelled` is polled between chunks.
+  absl::StatusOr<ImportResult> ImportModel(const std::string& path,
+                                           std::function<bool()> cancelled = {});
+  void set_import_options(ImportOptions options) { import_options_ = std::move(options); }
 
   WeightStore& store() { return *store_; }
   ModelRegistry& models() { return *models_; }
@@ -129,7 +131,7 @@ class NodeService {
   WeightCache cache_;
   const int64_t max_reply_bytes_;
   MemoryBudget budget_;
-  std::string import_root_;  // empty: any path the daemon can read
+  ImportOptions import_options_;  // root and time limit
 };
 
 }  // namespace datanode::node

@@ -25,6 +25,7 @@
 #include "device_classes/device_class_loader.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/server_posix.h"
+#include "openssl/crypto.h"
 #include "spdlog/spdlog.h"
 
 namespace datanode::node {
@@ -112,6 +113,18 @@ absl::StatusOr<MatMulCall> FromProto(const v1::MatMulRequest& r) {
   return c;
 }
 
+// Authenticates the caller (PeerTable::Authenticate), then applies its per-caller
+// limits. Every call passes here first.
+absl::StatusOr<CallerLimiter::Lease> AdmitCaller(const RpcDeps& d,
+                                                 const grpc::CallbackServerContext* ctx,
+                                                 bool is_op) {
+  if (absl::Status s = d.peers->Authenticate(*ctx); !s.ok()) {
+    d.metrics->AddPeerRejected();
+    return s;
+  }
+  return d.limiter->Admit(d.peers->CallerOf(ctx->peer()), is_op);
+}
+
 // Admits, runs `work` on the executor, finishes the reactor, records metrics. `work`
 // may use the request and response: both live until Finish.
 template <typename Work>
@@ -119,7 +132,7 @@ grpc::ServerUnaryReactor* Unary(const RpcDeps& d, grpc::CallbackServerContext* c
                                 const char* method, bool is_op, Work work) {
   auto* reactor = ctx->DefaultReactor();
   Clock::time_point start = Clock::now();
-  auto lease = d.limiter->Admit(d.peers->CallerOf(ctx->peer()), is_op);
+  auto lease = AdmitCaller(d, ctx, is_op);
   if (!lease.ok()) {
     d.metrics->RecordCall(method, lease.status().code(), Since(start));
     reactor->Finish(ToGrpc(lease.status()));
@@ -186,7 +199,7 @@ class AcceleratorImpl final : public v1::Accelerator::CallbackService {
       reactor->Finish(ToGrpc(s));
     };
     absl::Status admitted = CatchAllocFailure([&]() -> absl::Status {
-      ASSIGN_OR_RETURN(reactor->lease, d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), true));
+      ASSIGN_OR_RETURN(reactor->lease, AdmitCaller(d_, ctx, true));
       ASSIGN_OR_RETURN(reactor->call, FromProto(*req));
       ASSIGN_OR_RETURN(
           reactor->ticket,
@@ -343,7 +356,7 @@ class StoreImpl final : public v1::Store::CallbackService {
 
   grpc::ServerReadReactor<v1::PutBlobRequest>* PutBlob(grpc::CallbackServerContext* ctx,
                                                        v1::BlobInfo* resp) override {
-    auto lease = d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), false);
+    auto lease = AdmitCaller(d_, ctx, false);
     if (!lease.ok()) {
       // A reactor that refuses at once.
       class Refuse final : public grpc::ServerReadReactor<v1::PutBlobRequest> {
@@ -359,7 +372,7 @@ class StoreImpl final : public v1::Store::CallbackService {
 
   grpc::ServerWriteReactor<v1::GetBlobResponse>* GetBlob(grpc::CallbackServerContext* ctx,
                                                          const v1::GetBlobRequest* req) override {
-    auto lease = d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), false);
+    auto lease = AdmitCaller(d_, ctx, false);
     if (!lease.ok()) {
       class Refuse final : public grpc::ServerWriteReactor<v1::GetBlobResponse> {
        public:
@@ -414,8 +427,9 @@ class StoreImpl final : public v1::Store::CallbackService {
   grpc::ServerUnaryReactor* ImportModel(grpc::CallbackServerContext* ctx,
                                         const v1::ImportModelRequest* req,
                                         v1::ModelInfo* resp) override {
-    return Unary(d_, ctx, "ImportModel", false, [this, req, resp]() -> absl::Status {
-      auto r = d_.service->ImportModel(req->path());
+    return Unary(d_, ctx, "ImportModel", false, [this, ctx, req, resp]() -> absl::Status {
+      // A client that cancels or passes its deadline stops the import between chunks.
+      auto r = d_.service->ImportModel(req->path(), [ctx] { return ctx->IsCancelled(); });
       if (!r.ok()) return r.status();
       spdlog::info("imported model {} from {} ({} tensors)", ops::ToHex(r->model), req->path(),
                    r->manifest.tensors.size());
@@ -684,7 +698,7 @@ class AdmissionImpl final : public v1::Admission::CallbackService {
     };
     auto request = FromProto(*req);
     if (!request.ok()) return refuse(request.status());
-    auto lease = d_.limiter->Admit(d_.peers->CallerOf(ctx->peer()), false);
+    auto lease = AdmitCaller(d_, ctx, false);
     if (!lease.ok()) return refuse(lease.status());
     auto slot = d_.admission->Begin();
     if (!slot.ok()) return refuse(slot.status());
@@ -705,6 +719,21 @@ int SystemdListenFd() {
 }
 
 }  // namespace
+
+absl::Status PeerTable::Authenticate(const grpc::CallbackServerContext& ctx) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (uids_.count(ctx.peer())) return absl::OkStatus();  // Unix: uid checked at accept
+  }
+  const auto& metadata = ctx.client_metadata();
+  auto it = metadata.find("authorization");
+  if (!bearer_.empty() && it != metadata.end() && it->second.size() == bearer_.size() &&
+      CRYPTO_memcmp(it->second.data(), bearer_.data(), bearer_.size()) == 0) {
+    return absl::OkStatus();
+  }
+  return absl::UnauthenticatedError(
+      "TCP calls need the metadata \"authorization: Bearer <tcp_auth_token>\"");
+}
 
 std::string PeerTable::CallerOf(const std::string& peer) const {
   {
@@ -730,6 +759,7 @@ absl::Status RpcServer::Start() {
   services_.push_back(std::make_unique<StoreImpl>(deps_));
   services_.push_back(std::make_unique<AdmissionImpl>(deps_));
   for (auto& s : services_) builder.RegisterService(s.get());
+  deps_.peers->set_tcp_auth_token(config_.tcp_auth_token);
   int tcp_port = 0;
   if (!config_.tcp_address.empty()) {
     builder.AddListeningPort(config_.tcp_address, grpc::InsecureServerCredentials(), &tcp_port);

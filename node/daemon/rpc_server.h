@@ -9,7 +9,9 @@
 // Listening: the Unix socket is accepted by our own loop so that every connection's
 // peer uid (SO_PEERCRED) is checked against the allowed uids before gRPC sees it; an
 // accepted connection is handed to gRPC with AddInsecureChannelFromFd. With systemd
-// socket activation (LISTEN_FDS=1) the inherited fd 3 is the listening socket.
+// socket activation (LISTEN_FDS=1) the inherited fd 3 is the listening socket. The
+// optional loopback TCP listener has no uid to check: every call on it must carry the
+// configured bearer token (PeerTable::Authenticate), checked before anything else.
 #ifndef DATANODE_NODE_DAEMON_RPC_SERVER_H_
 #define DATANODE_NODE_DAEMON_RPC_SERVER_H_
 
@@ -32,7 +34,9 @@
 
 namespace datanode::node {
 
-// Peer uid bookkeeping shared by the accept loop and the services.
+// Who a peer is and whether it may call: the uids of the Unix connections the accept
+// loop admitted, and the TCP listener's token. Shared by the accept loop and the
+// services.
 class PeerTable {
  public:
   void Set(const std::string& peer, uint32_t uid) {
@@ -41,10 +45,17 @@ class PeerTable {
   }
   // "uid:N" for Unix peers, else the peer address without its port.
   std::string CallerOf(const std::string& peer) const;
+  // Set once before serving (Config::tcp_auth_token).
+  void set_tcp_auth_token(const std::string& token) { bearer_ = "Bearer " + token; }
+  // OK for a Unix peer (its uid was checked at accept). A TCP peer must send the
+  // metadata "authorization: Bearer <tcp_auth_token>" (compared in constant time);
+  // UNAUTHENTICATED otherwise, and always when no token is set.
+  absl::Status Authenticate(const grpc::CallbackServerContext& ctx) const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, uint32_t> uids_;  // guarded by mu_
+  std::string bearer_;                    // "Bearer <token>", or "" for none
 };
 
 struct RpcDeps {

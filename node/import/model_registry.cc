@@ -2,11 +2,15 @@
 #include "node/import/model_registry.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
@@ -27,8 +31,11 @@ class FileSource : public ByteSource {
     while (length > 0) {
       ssize_t n = ::pread(fd_, out, static_cast<size_t>(length), offset);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return absl::FailedPreconditionError("model file changed or unreadable during import");
+      if (n < 0) return absl::InternalError(absl::StrCat("read: ", std::strerror(errno)));
+      if (n == 0) {
+        return absl::FailedPreconditionError(
+            "model file changed during import (it became shorter)");
+      }
       out += n;
       offset += n;
       length -= n;
@@ -40,6 +47,155 @@ class FileSource : public ByteSource {
   int fd_;
   int64_t size_;
 };
+
+// Owns a file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+constexpr int kOpenFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+absl::Status OpenError(int err, const fs::path& path, std::string what) {
+  if (what.empty()) what = err == EXDEV ? "it is outside the import_root" : std::strerror(err);
+  std::string msg = absl::StrCat("cannot open model file ", path.string(), ": ", what);
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(msg);
+    case EACCES:
+    case EPERM:
+    case EXDEV:
+    case ELOOP:
+      return absl::PermissionDeniedError(msg);
+    default:
+      return absl::InvalidArgumentError(msg);
+  }
+}
+
+// The fallback of OpenBeneath: one component at a time, never following a symlink.
+absl::StatusOr<int> WalkBeneath(int root_fd, const fs::path& relative) {
+  std::vector<std::string> parts;
+  for (const fs::path& part : relative) {
+    const std::string p = part.string();
+    if (p.empty() || p == ".") continue;
+    if (p == "..") return OpenError(EXDEV, relative, "");
+    parts.push_back(p);
+  }
+  if (parts.empty()) parts.push_back(".");
+  UniqueFd dir;
+  int at = root_fd;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    int fd = ::openat(at, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      struct stat st {};
+      if (::fstatat(at, parts[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+        // Without openat2 a symlink's target cannot be confined to the root.
+        return OpenError(ELOOP, relative, "a symbolic link (not followed)");
+      }
+      return OpenError(err, relative, "");
+    }
+    dir = UniqueFd(fd);
+    at = fd;
+  }
+  int fd = ::openat(at, parts.back().c_str(), kOpenFlags);
+  if (fd < 0) {
+    int err = errno;
+    return OpenError(err, relative, err == ELOOP ? "is a symbolic link (not followed)" : "");
+  }
+  return fd;
+}
+
+struct ModelFile {
+  UniqueFd fd;
+  UniqueFd root;      // the import root's directory, when there is one
+  fs::path relative;  // the path beneath `root`
+};
+
+// Maps the caller's path to one beneath `root`: an absolute path must start with the
+// root as configured or fully resolved; a relative path is taken from the root.
+absl::StatusOr<fs::path> RelativeToRoot(const fs::path& path, const std::string& root) {
+  const fs::path p = path.lexically_normal();
+  if (p.is_relative()) return p;
+  std::error_code ec;
+  for (fs::path base : {fs::absolute(root, ec).lexically_normal(), fs::canonical(root, ec)}) {
+    if (base.empty()) continue;
+    if (!base.has_filename()) base = base.parent_path();  // "dir/" names "dir"
+    auto [b, q] = std::mismatch(base.begin(), base.end(), p.begin(), p.end());
+    if (b == base.end()) return p.lexically_relative(base);
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("import path ", path.string(), " is outside the import_root ", root));
+}
+
+absl::StatusOr<ModelFile> OpenModelFile(const fs::path& path, const std::string& root) {
+  if (path.empty()) return absl::InvalidArgumentError("the model path is empty");
+  ModelFile file;
+  if (root.empty()) {
+    // No root: the operator's own tool on a local node, so symlinks are followed.
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return OpenError(errno, path, "");
+    file.fd = UniqueFd(fd);
+    file.relative = path;
+    return file;
+  }
+  ASSIGN_OR_RETURN(file.relative, RelativeToRoot(path, root));
+  int root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot open the import_root ", root, ": ", std::strerror(errno)));
+  }
+  file.root = UniqueFd(root_fd);
+  ASSIGN_OR_RETURN(int fd, internal::OpenBeneath(root_fd, file.relative));
+  file.fd = UniqueFd(fd);
+  return file;
+}
+
+// FAILED_PRECONDITION unless the open file still has the size and times it had when
+// the import began and the path still names it.
+absl::Status CheckUnchanged(const ModelFile& file, const struct stat& before,
+                            const fs::path& path) {
+  const absl::Status changed = absl::FailedPreconditionError(
+      absl::StrCat("model file changed during import: ", path.string()));
+  struct stat now {};
+  if (::fstat(file.fd.get(), &now) != 0 || now.st_size != before.st_size ||
+      now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
+      now.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+      now.st_ctim.tv_nsec != before.st_ctim.tv_nsec) {
+    return changed;
+  }
+  struct stat named {};
+  if (file.root.get() >= 0) {
+    auto fd = internal::OpenBeneath(file.root.get(), file.relative);
+    if (!fd.ok()) return changed;
+    UniqueFd again(*fd);
+    if (::fstat(again.get(), &named) != 0) return changed;
+  } else if (::stat(file.relative.c_str(), &named) != 0) {
+    return changed;
+  }
+  if (named.st_dev != before.st_dev || named.st_ino != before.st_ino) return changed;
+  return absl::OkStatus();
+}
 
 absl::Status CreateEmptyFileDurably(const fs::path& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -56,6 +212,28 @@ absl::Status CreateEmptyFileDurably(const fs::path& path) {
 }
 
 }  // namespace
+
+namespace internal {
+
+absl::StatusOr<int> OpenBeneath(int root_fd, const fs::path& relative, bool use_openat2) {
+  if (relative.is_absolute()) return OpenError(EXDEV, relative, "");
+  if (use_openat2) {
+    open_how how{};
+    how.flags = kOpenFlags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    const std::string rel = relative.empty() ? "." : relative.string();
+    long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof(how));
+    if (fd >= 0) return static_cast<int>(fd);
+    int err = errno;
+    if (err != ENOSYS) {
+      return OpenError(err, relative,
+                       err == ELOOP ? "a symbolic link (not followed) or a symlink loop" : "");
+    }
+  }
+  return WalkBeneath(root_fd, relative);
+}
+
+}  // namespace internal
 
 absl::Status StoreSource::ReadAt(int64_t offset, int64_t length, uint8_t* out) const {
   if (offset < 0 || length < 0 || offset > info_.size || length > info_.size - offset) {
@@ -99,42 +277,51 @@ fs::path ModelRegistry::RegistrationPath(const Sha256& model) const {
 }
 
 absl::StatusOr<ImportResult> ModelRegistry::ImportFile(const fs::path& path,
-                                                       const ParseLimits& limits) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    std::string msg =
-        absl::StrCat("cannot open model file ", path.string(), ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(msg);
-    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
-    return absl::InvalidArgumentError(msg);
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+                                                       const ImportOptions& options) {
+  const absl::Time deadline = absl::Now() + options.timeout;
+  auto interrupted = [&]() -> absl::Status {
+    if (options.cancelled && options.cancelled()) {
+      return absl::CancelledError(absl::StrCat("import of ", path.string(), " was cancelled"));
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("import of ", path.string(),
+                                                      " did not finish within its time limit of ",
+                                                      absl::FormatDuration(options.timeout)));
+    }
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(ModelFile file, OpenModelFile(path, options.root));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(file.fd.get(), &st) != 0) {
+    return absl::InternalError(absl::StrCat("fstat ", path.string(), ": ", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path.string(), " is not a regular file"));
   }
   // Reject bad files before copying them: parse the header straight from disk.
-  FileSource file(fd, st.st_size);
-  RETURN_IF_ERROR(ParseModelFile(file, limits).status());
+  FileSource source_file(file.fd.get(), st.st_size);
+  RETURN_IF_ERROR(ParseModelFile(source_file, options.limits).status());
 
   auto writer = store_->NewWriter();
   std::vector<uint8_t> buf(static_cast<size_t>(kChunkBytes));
   for (int64_t off = 0; off < st.st_size;) {
+    RETURN_IF_ERROR(interrupted());
     int64_t len = std::min<int64_t>(kChunkBytes, st.st_size - off);
-    RETURN_IF_ERROR(file.ReadAt(off, len, buf.data()));
+    RETURN_IF_ERROR(source_file.ReadAt(off, len, buf.data()));
     RETURN_IF_ERROR(writer->Append(ops::ByteSpan(buf.data(), static_cast<size_t>(len))));
     off += len;
   }
+  RETURN_IF_ERROR(interrupted());
+  // Every byte was read through the descriptor; a file written to meanwhile would give
+  // a mix of two versions, and one renamed over would not be the file the caller meant.
+  // Checked before the object is published, so nothing is left behind.
+  RETURN_IF_ERROR(CheckUnchanged(file, st, path));
   ASSIGN_OR_RETURN(ObjectInfo source, writer->Finish());
 
   // The authoritative parse reads the stored (verified) bytes, so a file that changed
   // while it was copied cannot give a manifest that disagrees with the stored object.
   StoreSource stored(store_, source);
-  ASSIGN_OR_RETURN(ParsedModel parsed, ParseModelFile(stored, limits));
+  ASSIGN_OR_RETURN(ParsedModel parsed, ParseModelFile(stored, options.limits));
   ImportResult result;
   result.manifest.format = parsed.format;
   result.manifest.source = source.digest;

@@ -9,6 +9,7 @@
 #define DATANODE_NODE_IMPORT_MODEL_REGISTRY_H_
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "node/import/model.h"
 #include "node/store/weight_store.h"
 
@@ -26,6 +28,25 @@ struct ImportResult {
   ModelManifest manifest;
 };
 
+// Where an import may read from, and how long it may take.
+struct ImportOptions {
+  // The directory the path must lie beneath, or "" for any path the daemon can read.
+  // With a root, the file is opened once, relative to the root's directory fd, with
+  // openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) and O_NOFOLLOW (a symlink as the
+  // last component is refused; symlinks before it may not leave the root). Where the
+  // kernel lacks openat2 (ENOSYS) the path is walked one component at a time with
+  // O_NOFOLLOW, refusing every symlink and "..". An absolute path must start with the
+  // root (as configured or fully resolved); a relative one is taken from the root.
+  std::string root;
+  // The import ends with DEADLINE_EXCEEDED once it has run this long; checked between
+  // 1 MiB chunks, so a read stuck inside the kernel (a hung network filesystem) is not
+  // interrupted.
+  absl::Duration timeout = absl::InfiniteDuration();
+  // Polled between chunks; true ends the import with CANCELLED. May be empty.
+  std::function<bool()> cancelled;
+  ParseLimits limits;
+};
+
 class ModelRegistry {
  public:
   // `store` must outlive the registry.
@@ -34,10 +55,15 @@ class ModelRegistry {
   // Streams a safetensors or GGUF file from the node's disk into the store (bounded
   // memory: one chunk), validates it as hostile input, stores its manifest and
   // registers the model. Importing the same file twice returns the same digest.
-  // NOT_FOUND / PERMISSION_DENIED for the path, INVALID_ARGUMENT for a bad file,
-  // RESOURCE_EXHAUSTED when the store is full.
+  // The file is opened once, without blocking (O_NONBLOCK: a FIFO or device cannot
+  // hold the thread), must be a regular file (fstat), and is read only through that
+  // descriptor. Codes: NOT_FOUND (missing), PERMISSION_DENIED (outside the root, a
+  // symlink, unreadable), INVALID_ARGUMENT (empty path, not a regular file, bad file),
+  // FAILED_PRECONDITION (the file was written to, truncated or replaced while it was
+  // read: its size, mtime, ctime or inode changed; nothing is registered),
+  // DEADLINE_EXCEEDED / CANCELLED (see ImportOptions), RESOURCE_EXHAUSTED (store full).
   absl::StatusOr<ImportResult> ImportFile(const std::filesystem::path& path,
-                                          const ParseLimits& limits = {});
+                                          const ImportOptions& options = {});
 
   // NOT_FOUND for unknown models, DATA_LOSS if the stored manifest is corrupt.
   absl::StatusOr<ModelManifest> Get(const Sha256& model) const;
@@ -60,6 +86,14 @@ class ModelRegistry {
   mutable std::mutex mu_;
   std::map<Sha256, ModelManifest> models_;  // guarded by mu_
 };
+
+namespace internal {
+// Opens `relative` (no leading "/") read-only beneath the directory `root_fd` as
+// ImportOptions::root describes; `use_openat2` false forces the component walk (for
+// tests). Returns the fd (O_CLOEXEC | O_NONBLOCK), which the caller closes.
+absl::StatusOr<int> OpenBeneath(int root_fd, const std::filesystem::path& relative,
+                                bool use_openat2 = true);
+}  // namespace internal
 
 // A ByteSource over a store object; reads are verified chunk by chunk (one cached).
 class StoreSource : public ByteSource {

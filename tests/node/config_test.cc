@@ -48,8 +48,11 @@ TEST(ConfigTest, FullConfigParses) {
     store_root: "/var/lib/dn" store_capacity_bytes: 1000000 backend: "cuda" backend_threads: 2
     pin_budget_bytes: 0 executor_threads: 8 allowed_uids: 0 allowed_uids: 1000
     limits { max_request_bytes: 2048 max_in_flight: 1 max_ops_per_second: 0.5 }
-    log_level: "debug" drain_timeout_seconds: 0 store_fsync: true)");
+    log_level: "debug" drain_timeout_seconds: 0 store_fsync: true import_root: "/srv/models"
+    tcp_auth_token: "0123456789abcdef0123456789abcdef" import_timeout_seconds: 60)");
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->import_timeout_seconds, 60);
+  EXPECT_EQ(ConfigToString(*c).find("0123456789abcdef"), std::string::npos);  // never logged
   EXPECT_EQ(c->allowed_uids, (std::vector<uint32_t>{0, 1000}));
   EXPECT_EQ(c->tcp_address, "127.0.0.1:5000");
   EXPECT_EQ(c->max_ops_per_second, 0.5);
@@ -62,6 +65,12 @@ TEST(ConfigTest, UnknownAndInvalidFieldsAreRejectedWithTheirName) {
   EXPECT_NE(unknown.status().message().find("sockett_path"), std::string::npos) << unknown.status();
   for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
            {"tcp_address: \"0.0.0.0:1\"", "tcp_address"},
+           {"tcp_address: \"127.0.0.1:1\" import_root: \"/m\"", "tcp_auth_token"},
+           {"tcp_address: \"127.0.0.1:1\" tcp_auth_token: \"" + std::string(32, 'x') + "\"",
+            "import_root"},
+           {"tcp_auth_token: \"short\"", "tcp_auth_token"},
+           {"tcp_auth_token: \"" + std::string(31, 'x') + " \"", "tcp_auth_token"},
+           {"import_timeout_seconds: 0", "import_timeout_seconds"},
            {"executor_threads: 0", "executor_threads"},
            {"limits { max_in_flight: 0 }", "max_in_flight"},
            {"limits { max_ops_per_second: -1 }", "max_ops_per_second"},

@@ -6,6 +6,7 @@
 #ifndef DATANODE_TESTS_NODE_DAEMON_PROCESS_H_
 #define DATANODE_TESTS_NODE_DAEMON_PROCESS_H_
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,13 +36,20 @@ class DaemonProcess {
                                    << (root / "m.sock").string() << "\"\nstore_root: \""
                                    << (root / "store").string() << "\"\nlog_level: \"warn\"\n"
                                    << extra_config;
+    // Everything the child needs is made before fork: in a process with other threads
+    // (gRPC's, a test's), the child may only call async-signal-safe functions, and
+    // freopen or a std::string could wait forever on a lock held at the fork.
+    const std::string log = (root / "d.log").string();
+    const std::string conf = (root / "d.conf").string();
+    const std::string binary = DATANODED_PATH;
     pid_ = fork();
     if (pid_ == 0) {
-      std::string log = (root / "d.log").string();
-      freopen(log.c_str(), "a", stderr);
-      freopen(log.c_str(), "a", stdout);
-      std::string conf = (root / "d.conf").string();
-      execl(DATANODED_PATH, "datanoded", "--config", conf.c_str(), nullptr);
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      execl(binary.c_str(), "datanoded", "--config", conf.c_str(), nullptr);
       _exit(127);
     }
     for (int i = 0; i < 200 && !fs::exists(socket_); ++i)
