@@ -40,8 +40,8 @@ absl::Status Annotate(absl::Status status, int layer, const char* step) {
   const absl::StatusCode code = status.code() == absl::StatusCode::kInvalidArgument
                                     ? absl::StatusCode::kOutOfRange
                                     : status.code();
-  return absl::Status(code, absl::StrCat("forward pass, ", Where(layer, step), ": ",
-                                         status.message()));
+  return absl::Status(code,
+                      absl::StrCat("forward pass, ", Where(layer, step), ": ", status.message()));
 }
 
 // Rows of a [m, width] f32 matrix.
@@ -88,8 +88,8 @@ absl::Status MatMul(ops::Backend& backend, const Linear& w, int64_t m,
   args.out = MutableBytes(out.First(m));
   absl::Status s = ops::RunOp(backend, args);
   if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat("forward pass, ", Where(layer, "matmul"), " ",
-                                             w.name, ": ", s.message()));
+  return absl::Status(s.code(), absl::StrCat("forward pass, ", Where(layer, "matmul"), " ", w.name,
+                                             ": ", s.message()));
 }
 
 }  // namespace
@@ -105,8 +105,8 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   for (int64_t r = 0; r < m; ++r) {
     const ForwardRow& row = rows[static_cast<size_t>(r)];
     if (row.token < 0 || row.token >= c.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("row ", r, ": token id ", row.token,
-                                                     " is outside [0, ", c.vocab_size, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", r, ": token id ", row.token, " is outside [0, ", c.vocab_size, ")"));
     }
     if (row.cache == nullptr || row.pos < 0 || row.pos >= row.cache->context()) {
       return absl::InvalidArgumentError(
@@ -116,9 +116,9 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
     for (auto& [cache, pos] : last_pos) {
       if (cache == row.cache) {
         if (row.pos != pos + 1) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "row ", r, ": position ", row.pos, " does not follow position ", pos,
-              " of the same KV cache"));
+          return absl::InvalidArgumentError(absl::StrCat("row ", r, ": position ", row.pos,
+                                                         " does not follow position ", pos,
+                                                         " of the same KV cache"));
         }
         pos = row.pos;
       }
@@ -148,10 +148,10 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   for (int64_t r = 0; r < m; ++r) {
     const size_t offset = static_cast<size_t>(rows[r].token * embedding_row_bytes_);
     RETURN_IF_ERROR(Annotate(
-        llm::DequantizeRow(embedding_format_,
-                           ops::ByteSpan(embedding_).subspan(
-                               offset, static_cast<size_t>(embedding_row_bytes_)),
-                           x[r]),
+        llm::DequantizeRow(
+            embedding_format_,
+            ops::ByteSpan(embedding_).subspan(offset, static_cast<size_t>(embedding_row_bytes_)),
+            x[r]),
         -1, "embedding lookup"));
   }
 
@@ -159,8 +159,8 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
     const Layer& layer = layers_[static_cast<size_t>(l)];
     // Attention block.
     for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(llm::RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l,
-                               "attention RMSNorm"));
+      RETURN_IF_ERROR(
+          Annotate(llm::RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l, "attention RMSNorm"));
     }
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "attention input quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.q, m, aq, q, l));
@@ -219,8 +219,8 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   int64_t packed = 0;
   for (int64_t r = 0; r < m; ++r) {
     if (!rows[r].want_logits) continue;
-    RETURN_IF_ERROR(
-        Annotate(llm::RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1, "output head RMSNorm"));
+    RETURN_IF_ERROR(Annotate(llm::RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1,
+                             "output head RMSNorm"));
     ++packed;
   }
   RETURN_IF_ERROR(Quantize(backend, n_logits, d, h, &aq, -1, "output head quantization"));
@@ -234,8 +234,8 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   args.out = MutableBytes(logits);
   absl::Status s = ops::RunOp(backend, args);
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("forward pass, output matmul ", output_.name,
-                                               ": ", s.message()));
+    return absl::Status(
+        s.code(), absl::StrCat("forward pass, output matmul ", output_.name, ": ", s.message()));
   }
   return absl::OkStatus();
 }

@@ -91,14 +91,14 @@ absl::Status CheckTensors(const std::vector<TensorSpec>& specs, const TensorProv
     const TensorInfo* info = tensors.Find(spec.name);
     if (info == nullptr) {
       if (spec.optional) continue;
-      return absl::InvalidArgumentError(
-          absl::StrCat("model has no tensor '", spec.name, "' (expected ",
-                       RoleFormats(spec.role), " of shape ", ShapeString(spec.shape), ")"));
+      return absl::InvalidArgumentError(absl::StrCat("model has no tensor '", spec.name,
+                                                     "' (expected ", RoleFormats(spec.role),
+                                                     " of shape ", ShapeString(spec.shape), ")"));
     }
     if (info->shape != spec.shape) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", spec.name, "' has shape ", ShapeString(info->shape),
-          "; the model's hyperparameters need ", ShapeString(spec.shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", spec.name, "' has shape ", ShapeString(info->shape),
+                       "; the model's hyperparameters need ", ShapeString(spec.shape)));
     }
     if (!DtypeFits(spec.role, info->dtype)) {
       return absl::UnimplementedError(absl::StrCat("tensor '", spec.name, "' is ",
@@ -124,15 +124,14 @@ absl::StatusOr<Linear> LoadLinear(const TensorProvider& tensors, const TensorInf
       backend.PrepareWeights(linear.kind, linear.n, linear.k, bytes, {});
   if (!prepared.ok()) {
     return absl::Status(prepared.status().code(),
-                        absl::StrCat("preparing tensor '", info.name, "' on the ",
-                                     backend.Name(), " backend: ", prepared.status().message()));
+                        absl::StrCat("preparing tensor '", info.name, "' on the ", backend.Name(),
+                                     " backend: ", prepared.status().message()));
   }
   linear.weights = std::move(*prepared);
   return linear;
 }
 
-absl::StatusOr<std::vector<float>> LoadNorm(const TensorProvider& tensors,
-                                            const TensorInfo& info) {
+absl::StatusOr<std::vector<float>> LoadNorm(const TensorProvider& tensors, const TensorInfo& info) {
   ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, tensors.Read(info));
   if (bytes.size() != static_cast<size_t>(info.shape[0]) * sizeof(float)) {
     return absl::DataLossError(absl::StrCat("tensor '", info.name, "' read ", bytes.size(),
@@ -147,9 +146,8 @@ absl::StatusOr<std::vector<float>> LoadNorm(const TensorProvider& tensors,
 
 absl::StatusOr<KvCache> KvCache::Create(const Model& model, int64_t context) {
   if (context < 1 || context > model.max_context()) {
-    return absl::InvalidArgumentError(absl::StrCat("context length ", context,
-                                                   " is outside [1, ", model.max_context(),
-                                                   "] for this model"));
+    return absl::InvalidArgumentError(absl::StrCat("context length ", context, " is outside [1, ",
+                                                   model.max_context(), "] for this model"));
   }
   KvCache cache;
   cache.context_ = context;
@@ -177,12 +175,12 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Create(const ModelConfig& config,
   const int64_t max_context =
       options.max_context == 0 ? config.context_length : options.max_context;
   if (max_context < 1 || max_context > config.context_length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_context ", max_context, " is outside [1, ", config.context_length,
-                     "] (the model's context_length)"));
+    return absl::InvalidArgumentError(absl::StrCat("max_context ", max_context, " is outside [1, ",
+                                                   config.context_length,
+                                                   "] (the model's context_length)"));
   }
-  RETURN_IF_ERROR(llm::ValidateAttentionShape(
-      {config.n_heads, config.n_kv_heads, config.head_dim}));
+  RETURN_IF_ERROR(
+      llm::ValidateAttentionShape({config.n_heads, config.n_kv_heads, config.head_dim}));
   const std::vector<TensorSpec> specs = LlamaTensorSpecs(config);
   RETURN_IF_ERROR(CheckTensors(specs, tensors));
 

@@ -38,9 +38,9 @@ absl::Status ValidateModelConfig(const ModelConfig& c) {
   // Every matmul reduces over d_model, n_heads * head_dim or ffn_dim; Q8_0 blocks need
   // multiples of 32, and the KV format is defined per 32-value block of a head.
   if (c.d_model % 32 != 0 || c.ffn_dim % 32 != 0 || c.head_dim % 32 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model config: d_model (", c.d_model, "), ffn_dim (", c.ffn_dim,
-                     ") and head_dim (", c.head_dim, ") must be multiples of 32"));
+    return absl::InvalidArgumentError(absl::StrCat("model config: d_model (", c.d_model,
+                                                   "), ffn_dim (", c.ffn_dim, ") and head_dim (",
+                                                   c.head_dim, ") must be multiples of 32"));
   }
   if (c.n_heads % c.n_kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat("model config: n_heads (", c.n_heads,
@@ -66,9 +66,9 @@ absl::Status ValidateModelConfig(const ModelConfig& c) {
   }
   for (int32_t id : c.eog_tokens) {
     if (id < 0 || id >= c.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model config: end-of-generation token ", id, " is outside the vocabulary of ",
-          c.vocab_size));
+      return absl::InvalidArgumentError(absl::StrCat("model config: end-of-generation token ", id,
+                                                     " is outside the vocabulary of ",
+                                                     c.vocab_size));
     }
   }
   return absl::OkStatus();

@@ -25,23 +25,23 @@ namespace datanode::node::inference {
 // Bounds the engine accepts (checked by ValidateModelConfig). They keep every buffer
 // size far inside int64 and every dimension inside what the ops accept.
 inline constexpr int kMaxLayers = 1024;
-inline constexpr int64_t kMaxModelDim = 65536;       // d_model, ffn_dim, heads * head_dim
+inline constexpr int64_t kMaxModelDim = 65536;  // d_model, ffn_dim, heads * head_dim
 inline constexpr int64_t kMaxVocab = int64_t{1} << 22;
 inline constexpr int64_t kMaxContext = int64_t{1} << 20;  // RopeTable's position limit
 
 struct ModelConfig {
-  std::string architecture;  // general.architecture; only "llama" runs
-  int n_layers = 0;          // llama.block_count
-  int64_t d_model = 0;       // llama.embedding_length
-  int n_heads = 0;           // llama.attention.head_count
-  int n_kv_heads = 0;        // llama.attention.head_count_kv (default: n_heads)
-  int head_dim = 0;          // llama.attention.key_length (default: d_model / n_heads)
-  int64_t ffn_dim = 0;       // llama.feed_forward_length
-  int64_t vocab_size = 0;    // llama.vocab_size, else len(tokenizer.ggml.tokens)
-  int rope_dim = 0;          // llama.rope.dimension_count (default: head_dim)
+  std::string architecture;         // general.architecture; only "llama" runs
+  int n_layers = 0;                 // llama.block_count
+  int64_t d_model = 0;              // llama.embedding_length
+  int n_heads = 0;                  // llama.attention.head_count
+  int n_kv_heads = 0;               // llama.attention.head_count_kv (default: n_heads)
+  int head_dim = 0;                 // llama.attention.key_length (default: d_model / n_heads)
+  int64_t ffn_dim = 0;              // llama.feed_forward_length
+  int64_t vocab_size = 0;           // llama.vocab_size, else len(tokenizer.ggml.tokens)
+  int rope_dim = 0;                 // llama.rope.dimension_count (default: head_dim)
   float rope_freq_base = 10000.0f;  // llama.rope.freq_base (default 10000, llama.cpp's)
-  float rms_eps = 1e-5f;     // llama.attention.layer_norm_rms_epsilon
-  int64_t context_length = 0;  // llama.context_length: the most positions a session may use
+  float rms_eps = 1e-5f;            // llama.attention.layer_norm_rms_epsilon
+  int64_t context_length = 0;       // llama.context_length: the most positions a session may use
   // End-of-generation token ids named by the file (tokenizer.ggml.eos_token_id,
   // tokenizer.ggml.eot_token_id), sorted, no duplicates; may be empty.
   std::vector<int32_t> eog_tokens;

@@ -22,13 +22,11 @@ namespace {
 template <typename T>
 absl::StatusOr<T> Required(absl::StatusOr<T> value, const std::string& key) {
   if (value.ok()) return value;
-  return absl::InvalidArgumentError(absl::StrCat("GGUF metadata '", key,
-                                                 "' (required for a llama model): ",
-                                                 value.status().message()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "GGUF metadata '", key, "' (required for a llama model): ", value.status().message()));
 }
 
-absl::StatusOr<int64_t> RequiredUint(const GgufMetadata& md, const std::string& key,
-                                     int64_t max) {
+absl::StatusOr<int64_t> RequiredUint(const GgufMetadata& md, const std::string& key, int64_t max) {
   ASSIGN_OR_RETURN(uint64_t v, Required(md.GetUint(key), key));
   if (v > static_cast<uint64_t>(max)) {
     return absl::InvalidArgumentError(
@@ -37,8 +35,8 @@ absl::StatusOr<int64_t> RequiredUint(const GgufMetadata& md, const std::string& 
   return static_cast<int64_t>(v);
 }
 
-absl::StatusOr<int64_t> OptionalUint(const GgufMetadata& md, const std::string& key,
-                                     int64_t max, int64_t fallback) {
+absl::StatusOr<int64_t> OptionalUint(const GgufMetadata& md, const std::string& key, int64_t max,
+                                     int64_t fallback) {
   if (!md.Has(key)) return fallback;
   return RequiredUint(md, key, max);
 }
@@ -89,9 +87,9 @@ absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufMetadata& md) {
   if (md.Has(a + "attention.value_length")) {
     ASSIGN_OR_RETURN(int64_t v_len, RequiredUint(md, a + "attention.value_length", 4096));
     if (v_len != head_dim) {
-      return absl::UnimplementedError(absl::StrCat(
-          "llama.attention.value_length (", v_len, ") differs from key_length (", head_dim,
-          "); the engine needs them equal"));
+      return absl::UnimplementedError(absl::StrCat("llama.attention.value_length (", v_len,
+                                                   ") differs from key_length (", head_dim,
+                                                   "); the engine needs them equal"));
     }
   }
   ASSIGN_OR_RETURN(int64_t rope_dim, OptionalUint(md, a + "rope.dimension_count", 4096, head_dim));
@@ -113,8 +111,8 @@ absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufMetadata& md) {
   if (md.Has(a + "vocab_size")) {
     ASSIGN_OR_RETURN(c.vocab_size, RequiredUint(md, a + "vocab_size", kMaxVocab));
   } else {
-    ASSIGN_OR_RETURN(uint64_t n, Required(md.ArrayLength("tokenizer.ggml.tokens"),
-                                          "tokenizer.ggml.tokens"));
+    ASSIGN_OR_RETURN(uint64_t n,
+                     Required(md.ArrayLength("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens"));
     c.vocab_size = static_cast<int64_t>(std::min<uint64_t>(n, kMaxVocab + 1));
   }
   for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"}) {
@@ -135,17 +133,16 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadModel(const ModelRegistry& regi
                                                        const ModelOptions& options) {
   ASSIGN_OR_RETURN(ModelManifest manifest, registry.Get(digest));
   if (manifest.format != ModelFormat::kGguf) {
-    return absl::UnimplementedError(absl::StrCat(
-        "model ", ops::ToHex(digest), " is ", ModelFormatName(manifest.format),
-        "; the engine loads GGUF files (their metadata carries the hyperparameters)"));
+    return absl::UnimplementedError(
+        absl::StrCat("model ", ops::ToHex(digest), " is ", ModelFormatName(manifest.format),
+                     "; the engine loads GGUF files (their metadata carries the hyperparameters)"));
   }
   ASSIGN_OR_RETURN(ObjectInfo source_info, store.Stat(manifest.source));
   const StoreSource source(&store, std::move(source_info));
   ASSIGN_OR_RETURN(GgufMetadata metadata, ReadGgufMetadata(source));
   ASSIGN_OR_RETURN(ModelConfig config, ModelConfigFromGguf(metadata));
   const RegistryTensors tensors(registry, digest, manifest);
-  ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                   Model::Create(config, tensors, backend, options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Create(config, tensors, backend, options));
   return std::shared_ptr<const Model>(std::move(model));
 }
 

@@ -39,9 +39,8 @@ ops::Sha256 DigestOfLogits(const std::vector<float>& logits) {
 absl::Status CheckTokens(std::span<const int32_t> tokens, int64_t vocab, const char* what) {
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat(what, "[", i, "] = ", tokens[i],
-                                                     " is outside the vocabulary [0, ", vocab,
-                                                     ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, "[", i, "] = ", tokens[i], " is outside the vocabulary [0, ", vocab, ")"));
     }
   }
   return absl::OkStatus();
@@ -49,8 +48,7 @@ absl::Status CheckTokens(std::span<const int32_t> tokens, int64_t vocab, const c
 
 absl::Status CheckParams(const GenerateParams& p, const SessionOptions& options, int64_t vocab) {
   if (p.max_tokens < 1 || p.max_tokens > options.max_tokens_per_call) {
-    return absl::InvalidArgumentError(absl::StrCat("max_tokens ", p.max_tokens,
-                                                   " is outside [1, ",
+    return absl::InvalidArgumentError(absl::StrCat("max_tokens ", p.max_tokens, " is outside [1, ",
                                                    options.max_tokens_per_call, "]"));
   }
   if (static_cast<int64_t>(p.seed.size()) > kMaxSeedBytes) {
@@ -127,16 +125,16 @@ static absl::Status Feed(Session& s, std::vector<int32_t>& history, int64_t& pos
   const Model& model = s.model();
   const int64_t vocab = model.config().vocab_size;
   RETURN_IF_ERROR(CheckTokens(tokens, vocab, "prompt"));
-  const int64_t pending = static_cast<int64_t>(history.size()) - position +
-                          static_cast<int64_t>(tokens.size());
+  const int64_t pending =
+      static_cast<int64_t>(history.size()) - position + static_cast<int64_t>(tokens.size());
   if (pending == 0) {
-    return absl::InvalidArgumentError("the prompt is empty and the session has no token to continue from");
+    return absl::InvalidArgumentError(
+        "the prompt is empty and the session has no token to continue from");
   }
   if (position + pending > cache.context()) {
     return absl::OutOfRangeError(absl::StrCat(
-        "the prompt needs ", pending, " positions but the session has ",
-        cache.context() - position, " left (context length ", cache.context(), ", ",
-        position, " in use)"));
+        "the prompt needs ", pending, " positions but the session has ", cache.context() - position,
+        " left (context length ", cache.context(), ", ", position, " in use)"));
   }
   const size_t start_history = history.size();
   const int64_t start_position = position;
@@ -153,8 +151,8 @@ static absl::Status Feed(Session& s, std::vector<int32_t>& history, int64_t& pos
     const bool last = position + n == static_cast<int64_t>(history.size());
     rows.clear();
     for (int64_t i = 0; i < n; ++i) {
-      rows.push_back({history[static_cast<size_t>(position + i)], position + i, &cache,
-                      last && i == n - 1});
+      rows.push_back(
+          {history[static_cast<size_t>(position + i)], position + i, &cache, last && i == n - 1});
     }
     logits->assign(last ? static_cast<size_t>(vocab) : 0, 0.0f);
     if (absl::Status st = model.Forward(rows, *logits); !st.ok()) {
@@ -238,8 +236,8 @@ absl::Status GenerateBatch(std::span<Session* const> sessions,
     job.result.prompt_tokens = static_cast<int64_t>(s.history_.size()) - s.position_ +
                                static_cast<int64_t>(prompts[i].size());
     bool cancelled = false;
-    job.status = Feed(s, s.history_, s.position_, s.cache_, prompts[i],
-                      job.params->should_cancel, &job.logits, &cancelled);
+    job.status = Feed(s, s.history_, s.position_, s.cache_, prompts[i], job.params->should_cancel,
+                      &job.logits, &cancelled);
     job.result.prefill_seconds = SecondsSince(start);
     if (!job.status.ok()) {
       job.done = true;
@@ -260,8 +258,7 @@ absl::Status GenerateBatch(std::span<Session* const> sessions,
     for (Job& job : jobs) {
       if (job.done) continue;
       Session& s = *job.session;
-      absl::StatusOr<int32_t> token =
-          llm::SampleToken(job.logits, job.params->sampling, *job.rng);
+      absl::StatusOr<int32_t> token = llm::SampleToken(job.logits, job.params->sampling, *job.rng);
       if (!token.ok()) {
         job.status = token.status();
         job.done = true;
@@ -275,8 +272,7 @@ absl::Status GenerateBatch(std::span<Session* const> sessions,
         job.result.stop_reason = StopReason::kEndOfGeneration;
       } else if (static_cast<int32_t>(job.result.tokens.size()) >= job.params->max_tokens) {
         job.result.stop_reason = StopReason::kMaxTokens;
-      } else if (!keep_going ||
-                 (job.params->should_cancel && job.params->should_cancel())) {
+      } else if (!keep_going || (job.params->should_cancel && job.params->should_cancel())) {
         job.result.stop_reason = StopReason::kCancelled;
       } else if (s.position_ >= s.cache_.context()) {
         job.result.stop_reason = StopReason::kContextFull;

@@ -43,9 +43,8 @@ absl::StatusOr<SessionInfo> SessionManager::Create(std::shared_ptr<const Model> 
     }
     if (options_.kv_budget_bytes > 0 && kv_reserved_ + kv_bytes > options_.kv_budget_bytes) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "a KV cache of ", kv_bytes, " bytes (", o.context_length,
-          " positions) does not fit: ", kv_reserved_, " of ", options_.kv_budget_bytes,
-          " bytes are in use"));
+          "a KV cache of ", kv_bytes, " bytes (", o.context_length, " positions) does not fit: ",
+          kv_reserved_, " of ", options_.kv_budget_bytes, " bytes are in use"));
     }
     id = next_id_++;
     auto entry = std::make_shared<Entry>();
@@ -135,7 +134,8 @@ absl::StatusOr<GenerateResult> SessionManager::GenerateOnce(std::shared_ptr<cons
   if (model == nullptr) return absl::InvalidArgumentError("no model");
   // Prompt positions plus max_tokens - 1 generated tokens fed back (the last sampled
   // token is never evaluated), at least 1.
-  const int64_t need = static_cast<int64_t>(prompt.size()) + std::max<int64_t>(params.max_tokens, 1) - 1;
+  const int64_t need =
+      static_cast<int64_t>(prompt.size()) + std::max<int64_t>(params.max_tokens, 1) - 1;
   const int64_t context = std::clamp<int64_t>(need, 1, model->max_context());
   ASSIGN_OR_RETURN(SessionInfo info, Create(std::move(model), context));
   absl::StatusOr<GenerateResult> result = Generate(info.id, prompt, params, on_token);
@@ -143,10 +143,11 @@ absl::StatusOr<GenerateResult> SessionManager::GenerateOnce(std::shared_ptr<cons
   return result;
 }
 
-absl::Status SessionManager::GenerateBatch(
-    std::span<const SessionId> ids, std::span<const std::span<const int32_t>> prompts,
-    std::span<const GenerateParams> params, std::span<const TokenCallback> on_token,
-    std::vector<absl::StatusOr<GenerateResult>>* results) {
+absl::Status SessionManager::GenerateBatch(std::span<const SessionId> ids,
+                                           std::span<const std::span<const int32_t>> prompts,
+                                           std::span<const GenerateParams> params,
+                                           std::span<const TokenCallback> on_token,
+                                           std::vector<absl::StatusOr<GenerateResult>>* results) {
   if (prompts.size() != ids.size() || params.size() != ids.size() ||
       on_token.size() != ids.size()) {
     return absl::InvalidArgumentError(

@@ -29,7 +29,7 @@ namespace datanode::node::inference {
 using SessionId = uint64_t;
 
 struct SessionManagerOptions {
-  int max_sessions = 16;       // open sessions at once
+  int max_sessions = 16;        // open sessions at once
   int64_t kv_budget_bytes = 0;  // sum of the open sessions' KV caches; 0 = no limit
   // Used for every session: context_length 0 = the model's max_context, the per-call
   // token limit and the prefill chunk.
@@ -108,8 +108,8 @@ class SessionManager {
   const SessionManagerOptions options_;
   mutable std::mutex mu_;
   std::map<SessionId, std::shared_ptr<Entry>> sessions_;  // guarded by mu_
-  int64_t kv_reserved_ = 0;                                // guarded by mu_
-  SessionId next_id_ = 1;                                  // guarded by mu_
+  int64_t kv_reserved_ = 0;                               // guarded by mu_
+  SessionId next_id_ = 1;                                 // guarded by mu_
 };
 
 }  // namespace datanode::node::inference

@@ -267,8 +267,7 @@ TEST_F(TinyModelTest, LimitsAndStopReasons) {
   EXPECT_EQ(s->Generate(kPrompt, Greedy(17)).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s->Generate({}, Greedy(1)).status().code(), absl::StatusCode::kInvalidArgument);
   const std::vector<int32_t> bad_token = {1, 96};
-  EXPECT_EQ(s->Generate(bad_token, Greedy(1)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->Generate(bad_token, Greedy(1)).status().code(), absl::StatusCode::kInvalidArgument);
   GenerateParams bad_seed = Greedy(1);
   bad_seed.seed.assign(65, 0);
   EXPECT_EQ(s->Generate(kPrompt, bad_seed).status().code(), absl::StatusCode::kInvalidArgument);
@@ -428,7 +427,8 @@ TEST_F(TinyModelTest, EveryBackendGivesTheSameBytes) {
   int checked = 0;
   auto check = [&](absl::StatusOr<std::unique_ptr<ops::Backend>> backend, const std::string& what) {
     if (!backend.ok()) {
-      std::printf("[ skipped  ] %s: %s\n", what.c_str(), std::string(backend.status().message()).c_str());
+      std::printf("[ skipped  ] %s: %s\n", what.c_str(),
+                  std::string(backend.status().message()).c_str());
       return;
     }
     std::shared_ptr<const Model> model = LoadOk({}, backend->get());

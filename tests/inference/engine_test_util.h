@@ -30,7 +30,8 @@ namespace datanode::node::inference::testing {
 // The SmolLM2-135M-Instruct Q4_1 GGUF, or "" when the package is not installed.
 inline std::string SmolLm2Path() {
   if (const char* env = std::getenv("DATANODE_SMOLLM2_GGUF"); env != nullptr) return env;
-  const std::string cmd = std::string("bash ") + DATANODE_SOURCE_DIR + "/.ci/find-model.sh 2>/dev/null";
+  const std::string cmd =
+      std::string("bash ") + DATANODE_SOURCE_DIR + "/.ci/find-model.sh 2>/dev/null";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return "";
   char buf[4096];
@@ -71,7 +72,8 @@ class TempStore {
   // Writes `bytes` to a file under the store's temp dir and imports it.
   absl::StatusOr<ops::Sha256> ImportBytes(const std::string& name, const std::string& bytes) {
     const std::filesystem::path path = root_ / name;
-    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return Import(path);
   }
 
@@ -122,7 +124,8 @@ class GgufWriter {
     for (const auto& t : tensors_) {
       Str(&out, t.name);
       Le(&out, t.shape.size(), 4);
-      for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) Le(&out, static_cast<uint64_t>(*it), 8);
+      for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
+        Le(&out, static_cast<uint64_t>(*it), 8);
       Le(&out, t.type, 4);
       Le(&out, offset, 8);
       offsets.push_back(offset);
@@ -171,7 +174,7 @@ struct TinyLlama {
   int context = 64;
   uint32_t seed = 1;
   // Breakage for the bad-input tests.
-  std::string drop_tensor;     // leave this tensor out
+  std::string drop_tensor;      // leave this tensor out
   std::string misshape_tensor;  // give this tensor one extra output row
   // f16 bits of the layers' weight scales; 0x2000 = 2^-7 keeps activations small, a large
   // one (0x7000 = 8192) drives them past what the spec can quantize.
@@ -246,10 +249,14 @@ inline std::string TinyLlamaGguf(const TinyLlama& m) {
   for (int l = 0; l < m.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "attn_q.weight", GgufWriter::kQ8_0, {m.heads * hd, m.d}, RandomQ8_0(m.heads * hd, m.d, rng, ws));
-    add(p + "attn_k.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
-    add(p + "attn_v.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d}, RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
-    add(p + "attn_output.weight", GgufWriter::kQ8_0, {m.d, m.heads * hd}, RandomQ8_0(m.d, m.heads * hd, rng, ws));
+    add(p + "attn_q.weight", GgufWriter::kQ8_0, {m.heads * hd, m.d},
+        RandomQ8_0(m.heads * hd, m.d, rng, ws));
+    add(p + "attn_k.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d},
+        RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
+    add(p + "attn_v.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d},
+        RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
+    add(p + "attn_output.weight", GgufWriter::kQ8_0, {m.d, m.heads * hd},
+        RandomQ8_0(m.d, m.heads * hd, rng, ws));
     add(p + "ffn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
     add(p + "ffn_gate.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, ws));
     add(p + "ffn_up.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, ws));

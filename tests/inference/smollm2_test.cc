@@ -31,8 +31,8 @@ namespace {
 
 // "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
 // tokenized as llama.cpp's GPT-2 BPE with SmolLM2's vocabulary and merges does.
-const std::vector<int32_t> kChatPrompt = {1,  4093, 198, 1780, 314, 260, 3575, 282,
-                                          4649, 47, 2,   198,  1,   520, 9531, 198};
+const std::vector<int32_t> kChatPrompt = {1,    4093, 198, 1780, 314, 260, 3575, 282,
+                                          4649, 47,   2,   198,  1,   520, 9531, 198};
 constexpr int kCrossBackendTokens = 32;
 // Vulkan on lavapipe (CPU emulation) decodes at about 11.5 s per token here (32 tokens:
 // 370 s, identical bytes): CI runs 8 tokens there unless DATANODE_SMOLLM2_FULL=1.
@@ -69,9 +69,9 @@ Shared& Get() {
   return *shared;
 }
 
-#define SKIP_WITHOUT_MODEL()                                         \
-  do {                                                               \
-    if (!Get().skip.empty()) GTEST_SKIP() << Get().skip;             \
+#define SKIP_WITHOUT_MODEL()                             \
+  do {                                                   \
+    if (!Get().skip.empty()) GTEST_SKIP() << Get().skip; \
   } while (0)
 
 std::shared_ptr<const Model> Load(ops::Backend& backend) {
@@ -81,13 +81,14 @@ std::shared_ptr<const Model> Load(ops::Backend& backend) {
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return nullptr;
   const ModelMemory& m = (*model)->memory();
-  std::printf("[ info     ] %s: loaded in %.2f s; memory %.1f MiB (prepared weights %.1f, "
-              "embedding rows %.1f, norms %.2f, RoPE table %.2f); KV %lld bytes/position\n",
-              backend.Description().c_str(),
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-              m.total() / 1048576.0, m.prepared_weights / 1048576.0,
-              m.embedding_rows / 1048576.0, m.norms / 1048576.0, m.rope_table / 1048576.0,
-              static_cast<long long>((*model)->KvBytesPerPosition()));
+  std::printf(
+      "[ info     ] %s: loaded in %.2f s; memory %.1f MiB (prepared weights %.1f, "
+      "embedding rows %.1f, norms %.2f, RoPE table %.2f); KV %lld bytes/position\n",
+      backend.Description().c_str(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+      m.total() / 1048576.0, m.prepared_weights / 1048576.0, m.embedding_rows / 1048576.0,
+      m.norms / 1048576.0, m.rope_table / 1048576.0,
+      static_cast<long long>((*model)->KvBytesPerPosition()));
   return *model;
 }
 
@@ -99,19 +100,20 @@ GenerateParams Greedy(int max_tokens) {
 }
 
 absl::StatusOr<GenerateResult> Generate(const std::shared_ptr<const Model>& model,
-                                   const std::vector<int32_t>& prompt, const GenerateParams& p,
-                                   const std::string& what) {
+                                        const std::vector<int32_t>& prompt, const GenerateParams& p,
+                                        const std::string& what) {
   SessionOptions options;
   options.context_length = 256;
   ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Create(model, options));
   absl::StatusOr<GenerateResult> r = session->Generate(prompt, p);
   if (r.ok()) {
-    std::printf("[ info     ] %s: prefill %lld tokens %.3f s, decode %zu tokens %.3f s "
-                "(%.1f ms/token), logits %s\n",
-                what.c_str(), static_cast<long long>(r->prompt_tokens), r->prefill_seconds,
-                r->tokens.size(), r->decode_seconds,
-                r->tokens.size() > 1 ? 1000 * r->decode_seconds / (r->tokens.size() - 1) : 0.0,
-                ops::ToHex(r->final_logits_digest).substr(0, 16).c_str());
+    std::printf(
+        "[ info     ] %s: prefill %lld tokens %.3f s, decode %zu tokens %.3f s "
+        "(%.1f ms/token), logits %s\n",
+        what.c_str(), static_cast<long long>(r->prompt_tokens), r->prefill_seconds,
+        r->tokens.size(), r->decode_seconds,
+        r->tokens.size() > 1 ? 1000 * r->decode_seconds / (r->tokens.size() - 1) : 0.0,
+        ops::ToHex(r->final_logits_digest).substr(0, 16).c_str());
   }
   return r;
 }
@@ -196,7 +198,6 @@ TEST_F(Smollm2Test, GreedyChatIsCoherent) {
   std::printf("\n");
   EXPECT_NE(text.find("Paris"), std::string::npos) << text;
 }
-
 
 TEST_F(Smollm2Test, PrefillEqualsTokenByToken) {
   SKIP_WITHOUT_MODEL();
@@ -330,8 +331,7 @@ std::vector<BackendCase> BackendCases() {
   return cases;
 }
 
-class Smollm2BackendTest : public Smollm2Test,
-                           public ::testing::WithParamInterface<BackendCase> {};
+class Smollm2BackendTest : public Smollm2Test, public ::testing::WithParamInterface<BackendCase> {};
 
 TEST_P(Smollm2BackendTest, SameBytesAsCpu) {
   SKIP_WITHOUT_MODEL();
