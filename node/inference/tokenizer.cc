@@ -109,9 +109,10 @@ bool OneOf(std::string_view text, const std::string_view (&list)[N]) {
 }  // namespace
 
 absl::StatusOr<Tokenizer> Tokenizer::FromGguf(const GgufMetadata& md) {
-  ASSIGN_OR_RETURN(std::string model, md.GetString("tokenizer.ggml.model"));
-  if (model != "gpt2") {
-    return absl::UnimplementedError(absl::StrCat("tokenizer model '", model.substr(0, 64),
+  const absl::StatusOr<std::string> model = md.GetString("tokenizer.ggml.model");
+  if (!model.ok()) return model.status();
+  if (*model != "gpt2") {
+    return absl::UnimplementedError(absl::StrCat("tokenizer model '", model->substr(0, 64),
                                                  "' (tokenizer.ggml.model) is not implemented; "
                                                  "known: gpt2"));
   }

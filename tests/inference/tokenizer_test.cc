@@ -350,6 +350,26 @@ TEST(TokenizerTest, RandomBytesRoundTrip) {
   EXPECT_EQ(checked, 3000);
 }
 
+// Long inputs: one 300,000-letter word (BPE is O(n log n) per word), a whitespace run,
+// a digit run and many special tokens, each round-tripping.
+TEST(TokenizerTest, LongInputs) {
+  SKIP_WITHOUT_MODEL();
+  auto md = SmolLm2Metadata();
+  ASSERT_TRUE(md.ok()) << md.status();
+  auto tok = Tokenizer::FromGguf(*md);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  std::string word;
+  for (int i = 0; i < 300000; ++i) word.push_back("abcdefghij"[(i * 7 + i / 13) % 10]);
+  std::string chat;
+  for (int i = 0; i < 20000; ++i) chat += "<|im_start|>user\nhi<|im_end|>\n";
+  for (const std::string& text :
+       {word, std::string(300000, ' ') + "x", std::string(300000, '7'), chat}) {
+    const std::vector<int32_t> ids = tok->Encode(text, false);
+    EXPECT_GT(ids.size(), 0u);
+    EXPECT_EQ(tok->Decode(ids), text);
+  }
+}
+
 TEST(TokenizerTest, MissingOrForeignMetadataIsRefused) {
   SKIP_WITHOUT_MODEL();
   auto md = SmolLm2Metadata("falcon");
