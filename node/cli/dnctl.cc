@@ -70,6 +70,17 @@ Exit codes: 0 success, 1 the command failed (RPC or I/O error), 2 usage error.
 Commands:
 )";
 
+constexpr char kMatMulHelp[] =
+    R"(usage: dnctl matmul --op OP --a A.npy (--w W.npy | --model DIGEST --tensor NAME)
+                    [--a-scale S.npy] [--w-scale S.npy] [--scale-tensor NAME] [--out C.npy]
+
+OP: matmul_s8_s32 (default), matmul_s8_f32, matmul_q8_0_q8_0, matmul_q8_0_q4_0,
+matmul_q8_0_q4_1. A is int8 [M,K] for s8 ops, float32 [M,K] for Q8 ops (quantized here
+with the spec's quantize_q8_0). Weights are inline (--w, [N,K]) or by reference to an
+imported model's tensor (N from its shape). Prints the output digest and cycles charged;
+--out writes C as .npy.
+)";
+
 constexpr char kAdmissionHelp[] =
     R"(usage: dnctl [--socket PATH] [--json] admission --class NAME|FILE --nonce HEX
                    [--profile quick|full] [--backend NAME] [--out REPORT.json]
@@ -639,13 +650,11 @@ const std::vector<Command>& Commands() {
       {"matmul",
        "",
        0,
-       "run a MatMul with inline weights (--w) or by reference (--model, --tensor); prints "
-       "the output digest and cycles. OP: matmul_s8_s32, matmul_s8_f32, matmul_q8_0_q8_0, "
-       "matmul_q8_0_q4_0, matmul_q8_0_q4_1. A is int8 [M,K] for s8 ops, float32 [M,K] for Q8 "
-       "ops (quantized here with the spec's quantize_q8_0)",
+       "run a MatMul; prints the output digest and cycles charged",
        {"op", "a", "a_scale", "w", "w_scale", "model", "tensor", "scale_tensor", "out"},
        true,
-       MatMul},
+       MatMul,
+       kMatMulHelp},
       {"metrics", "", 0, "print the Prometheus metrics", {"metrics_socket"}, false, Metrics},
       {"gen-model",
        "OUT.safetensors",
@@ -702,7 +711,8 @@ int Run(int argc, char** argv) {
       if (arg == c.name) cmd = &c;
     }
     if (cmd == nullptr) {
-      return Usage(absl::StrCat("unknown command '", std::string(arg), "' (dnctl --help lists them)"));
+      return Usage(
+          absl::StrCat("unknown command '", std::string(arg), "' (dnctl --help lists them)"));
     }
   }
   std::vector<std::string_view> allowed = kGlobalFlags;
