@@ -10,7 +10,7 @@
 # Usage: bench/peer/build-llama-cpp.sh [PEER_DIR]   (default /work/peer)
 # Env:   PYTHON (default: the repo's .venv python, else python3), JOBS (default 2).
 # Result: PEER_DIR/build/bin/{llama-tokenize,llama-perplexity,llama-bench,test-backend-ops,
-#         tokenize_lines}
+#         tokenize_lines,unicode_classes_check}
 set -euo pipefail
 
 PEER_DIR="${1:-/work/peer}"
@@ -43,4 +43,12 @@ LLAMA="$SRC/vendor/llama.cpp"
 cc -O2 -I"$LLAMA/include" -I"$LLAMA/ggml/include" "$REPO/bench/peer/tokenize_lines.c" \
   -L"$PEER_DIR/build/bin" -lllama -Wl,-rpath,"$PEER_DIR/build/bin" \
   -o "$PEER_DIR/build/bin/tokenize_lines"
+# unicode_classes_check: the pre-tokenizer's character classes against llama.cpp's
+# tables, every code point (needs re2 and abseil, as the datanode build does).
+c++ -std=c++20 -O1 -I"$REPO" -I"$LLAMA/src" -I"$LLAMA/include" -I"$LLAMA/ggml/include" \
+  "$REPO/bench/peer/unicode_classes_check.cc" "$REPO/node/inference/pretokenizer.cc" \
+  "$LLAMA/src/unicode.cpp" "$LLAMA/src/unicode-data.cpp" \
+  $(pkg-config --cflags --libs re2 absl_strings absl_status absl_statusor) \
+  -o "$PEER_DIR/build/bin/unicode_classes_check"
+"$PEER_DIR/build/bin/unicode_classes_check"
 ls -l "$PEER_DIR/build/bin/"

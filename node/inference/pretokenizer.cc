@@ -33,11 +33,15 @@ constexpr char kLlama3[] =
 // smollm first isolates every digit.
 constexpr char kDigit[] = "[" DN_N "]";
 
+}  // namespace
+
+const char kLlamaWhitespaceClass[] = DN_WS;
+const char kLlamaLetterClass[] = DN_L;
+const char kLlamaNumberClass[] = DN_N;
+
 #undef DN_WS
 #undef DN_L
 #undef DN_N
-
-}  // namespace
 
 std::vector<uint32_t> DecodeUtf8Lossy(std::string_view text) {
   std::vector<uint32_t> out;

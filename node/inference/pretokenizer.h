@@ -18,7 +18,8 @@
 // U+2EBF0..U+2EE5D), which llama.cpp's tables have; whitespace is llama.cpp's set of
 // 25 code points (\t \n \v \f \r, space, U+0085, U+00A0, U+1680, U+2000..U+200A,
 // U+2028, U+2029, U+202F, U+205F, U+3000), not RE2's ASCII-only \s. Checked over every
-// code point against llama.cpp's unicode tables: no other difference.
+// code point against llama.cpp's unicode tables (bench/peer/unicode_classes_check.cc):
+// no other difference.
 //
 // Thread-safe after construction (RE2 objects are).
 #ifndef DATANODE_NODE_INFERENCE_PRETOKENIZER_H_
@@ -37,6 +38,13 @@ class RE2;
 }
 
 namespace datanode::node {
+
+// llama.cpp's classes as RE2 class bodies (to go inside [...]): whitespace, \p{L}, \p{N}.
+// bench/peer/unicode_classes_check.cc compares them with llama.cpp's tables for every
+// code point.
+extern const char kLlamaWhitespaceClass[];
+extern const char kLlamaLetterClass[];
+extern const char kLlamaNumberClass[];
 
 // Code points of `text`, read as llama.cpp's unicode_cpts_from_utf8 reads them (see
 // above). Never fails.
