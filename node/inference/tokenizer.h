@@ -51,8 +51,12 @@ class Tokenizer {
   // The ids of `text`. Control, user-defined and unknown-type tokens written in the text
   // (e.g. "<|im_start|>") become those tokens; everything else goes through the
   // pre-tokenizer and BPE. With add_special, BOS is put first if the file asks for it
-  // (add_bos_token) and EOS last if it asks for that (add_eos_token). Work is
-  // O(n * special tokens) for the special-token scan plus O(n log n) for BPE.
+  // (add_bos_token) and EOS last if it asks for that (add_eos_token). Work: the
+  // special-token scan is one substring search per special token (O(n * S) typically,
+  // O(n * S * L) at worst for S special tokens of up to L bytes: callers bound n, e.g.
+  // by the context length), then O(n log n) for BPE. Special tokens of equal length are
+  // tried in id order (llama.cpp's order among them is unspecified; it matters only if
+  // two of them can overlap in a text, which "<...>"-style tokens cannot).
   std::vector<int32_t> Encode(std::string_view text, bool add_special) const;
 
   // The bytes a token stands for: GPT-2 byte-level decoding for normal tokens; the text
