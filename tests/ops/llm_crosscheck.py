@@ -321,6 +321,39 @@ def op_sample(temp, top_k, top_p, seed, draws, logits):
     return out
 
 
+def op_dequant(fmt, d, row):
+    out = []
+    for i in range(d):
+        if fmt == 1:
+            out.append(struct.unpack_from("<I", row, 4 * i)[0])
+        elif fmt == 2:
+            out.append(round32(*decode16(struct.unpack_from("<H", row, 2 * i)[0])))
+        else:
+            size = {3: 34, 4: 18, 5: 20}[fmt]
+            blk = row[(i // 32) * size:(i // 32 + 1) * size]
+            dm, de = decode16(struct.unpack_from("<H", blk, 0)[0])
+            j = i % 32
+            if fmt == 3:
+                out.append(round32(dm * struct.unpack_from("<b", blk, 2 + j)[0], de))
+                continue
+            qs = blk[4:] if fmt == 5 else blk[2:]
+            nib = qs[j] & 15 if j < 16 else qs[j - 16] >> 4
+            if fmt == 4:
+                out.append(round32(dm * (nib - 8), de))
+            else:
+                mm, me = decode16(struct.unpack_from("<H", blk, 2)[0])
+                e = min(de, me)
+                out.append(round32((dm * nib << (de - e)) + (mm << (me - e)), e))
+    return out
+
+
+def finite16(rnd):
+    while True:
+        b = rnd.getrandbits(16)
+        if (b >> 10) & 0x1F != 0x1F:
+            return b
+
+
 # --- random cases ---
 def f32bits(x):
     return struct.unpack("<I", struct.pack("<f", x))[0]
@@ -343,6 +376,24 @@ def hexs(v):
 
 def cases(rnd, count):
     for c in range(count):
+        fmt = 1 + c % 5
+        d = 64
+        if fmt == 1:
+            row = b"".join(struct.pack("<I", any_finite(rnd)) for _ in range(d))
+        elif fmt == 2:
+            row = b"".join(struct.pack("<H", finite16(rnd)) for _ in range(d))
+        else:
+            row = b""
+            for _ in range(d // 32):
+                row += struct.pack("<H", finite16(rnd))
+                if fmt == 5:
+                    row += struct.pack("<H", finite16(rnd))
+                if fmt == 3:
+                    row += bytes(rnd.choice(range(129, 256 + 128)) % 256 for _ in range(32))
+                else:
+                    row += bytes(rnd.getrandbits(8) for _ in range(16))
+        yield ("dequant %d %d %s" % (fmt, d, row.hex()),
+               lambda a=(fmt, d, row): op_dequant(*a))
         n = rnd.choice([1, 2, 7, 32, 64, 577])
         x = [any_finite(rnd) if c % 4 == 0 else act(rnd, 2.0) for _ in range(n)]
         y = [any_finite(rnd) if c % 4 == 1 else act(rnd, 1.0) for _ in range(n)]

@@ -10,6 +10,7 @@
 //   rope BASE ROPE_DIM POS N_HEADS HEAD_DIM x[N_HEADS*HEAD_DIM]
 //   attend N_HEADS N_KV HEAD_DIM N q[N_HEADS*HEAD_DIM] k[N*N_KV*HEAD_DIM] v[...]
 //   sample TEMP TOP_K TOP_P SEED_HEX DRAWS V logits[V]   (prints DRAWS token ids)
+//   dequant FORMAT D ROW_HEX                             (FORMAT = RowFormat value)
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -118,6 +119,17 @@ int main() {
         out += (d ? " " : "") + std::to_string(*token);
       }
       std::printf("%s\n", out.c_str());
+    } else if (op == "dequant") {
+      int format;
+      int64_t d;
+      std::string hex;
+      in >> format >> d >> hex;
+      std::vector<uint8_t> row;
+      for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+        row.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+      }
+      std::vector<float> out(d);
+      Print(llm::DequantizeRow(static_cast<llm::RowFormat>(format), row, out), out);
     } else {
       std::printf("error unknown-op\n");
     }
