@@ -101,13 +101,20 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
         k_cache.size(), ", v has ", v_cache.size()));
   }
   if (auto s = fixed::CheckFiniteF32("Attend", "q", q); !s.ok()) return s;
-  for (int64_t i = 0; i < cache_bytes; i += 2) {
-    if (!IsFiniteF16Bits(LoadU16(&k_cache[i])) || !IsFiniteF16Bits(LoadU16(&v_cache[i]))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Attend: cache value ", i / 2 % (row_bytes / 2), " of position ", i / row_bytes,
-          " is not finite"));
+  // Validate and decode the cache once (query heads of a group share their KV head).
+  const int64_t values = cache_bytes / 2;
+  std::vector<int64_t> k_units(values), v_units(values);
+  for (int64_t i = 0; i < values; ++i) {
+    const uint16_t kb = LoadU16(&k_cache[2 * i]), vb = LoadU16(&v_cache[2 * i]);
+    if (!IsFiniteF16Bits(kb) || !IsFiniteF16Bits(vb)) {
+      return absl::InvalidArgumentError(absl::StrCat("Attend: cache value ", i % (row_bytes / 2),
+                                                     " of position ", 2 * i / row_bytes,
+                                                     " is not finite"));
     }
+    k_units[i] = F16Units(kb);
+    v_units[i] = F16Units(vb);
   }
+  const int64_t row_values = row_bytes / 2;
 
   const int64_t c_q40 = ScoreToLog2Q40(hd);
   const int group = shape.n_heads / shape.n_kv_heads;
@@ -116,7 +123,7 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
   std::vector<int64_t> weights(n_positions);
   std::vector<int128> acc(hd);
   for (int h = 0; h < shape.n_heads; ++h) {
-    const int64_t kv_offset = int64_t{h / group} * hd * 2;
+    const int64_t kv_offset = int64_t{h / group} * hd;  // in values
     for (int j = 0; j < hd; ++j) {
       const ExactValue v = DecodeF32Bits(F32ToBits(q[int64_t{h} * hd + j]));
       qh[j] = F16Units(fixed::RoundToF16BitsSaturating(v.mantissa, v.exponent));
@@ -124,9 +131,9 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
     // Step 1: exact dot products.
     int128 dmax = 0;
     for (int64_t p = 0; p < n_positions; ++p) {
-      const uint8_t* k = &k_cache[p * row_bytes + kv_offset];
+      const int64_t* k = &k_units[p * row_values + kv_offset];
       int128 dot = 0;
-      for (int j = 0; j < hd; ++j) dot += int128{qh[j]} * F16Units(LoadU16(k + 2 * j));
+      for (int j = 0; j < hd; ++j) dot += int128{qh[j]} * k[j];
       dots[p] = dot;
       if (p == 0 || dot > dmax) dmax = dot;
     }
@@ -146,8 +153,8 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
     std::fill(acc.begin(), acc.end(), int128{0});
     for (int64_t p = 0; p < n_positions; ++p) {
       if (weights[p] == 0) continue;
-      const uint8_t* v = &v_cache[p * row_bytes + kv_offset];
-      for (int j = 0; j < hd; ++j) acc[j] += int128{weights[p]} * F16Units(LoadU16(v + 2 * j));
+      const int64_t* v = &v_units[p * row_values + kv_offset];
+      for (int j = 0; j < hd; ++j) acc[j] += int128{weights[p]} * v[j];
     }
     for (int j = 0; j < hd; ++j) {
       out[int64_t{h} * hd + j] =

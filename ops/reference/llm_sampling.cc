@@ -14,7 +14,7 @@
 //    r = floor(u * W / 2^64), and the token is the first candidate whose cumulative
 //    weight exceeds r (zero-weight candidates are never drawn).
 #include <algorithm>
-#include <numeric>
+#include <utility>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -87,20 +87,19 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
   }
   if (F32ToBits(params.temperature) == 0) return best;
 
-  // Candidate order: logit descending, then lower id. Only the kept prefix is needed.
-  std::vector<int32_t> order(vocab);
-  std::iota(order.begin(), order.end(), 0);
-  auto before = [&](int32_t a, int32_t b) {
-    const int64_t ka = key(a), kb = key(b);
-    return ka != kb ? ka > kb : a < b;
-  };
+  // Candidate order: logit descending, then lower id (ascending (-key, id) pairs). Only
+  // the kept prefix is needed.
+  std::vector<std::pair<int64_t, int32_t>> ranked(vocab);
+  for (int32_t i = 0; i < vocab; ++i) ranked[i] = {-key(i), i};
   int64_t kept = vocab;
   if (params.top_k > 0 && params.top_k < vocab) {
     kept = params.top_k;
-    std::partial_sort(order.begin(), order.begin() + kept, order.end(), before);
+    std::partial_sort(ranked.begin(), ranked.begin() + kept, ranked.end());
   } else {
-    std::sort(order.begin(), order.end(), before);
+    std::sort(ranked.begin(), ranked.end());
   }
+  std::vector<int32_t> order(kept);
+  for (int64_t c = 0; c < kept; ++c) order[c] = ranked[c].second;
 
   const ExactValue lmax = DecodeF32Bits(F32ToBits(logits[best]));
   const ExactValue temp = DecodeF32Bits(F32ToBits(params.temperature));
