@@ -12,10 +12,10 @@
 
 #include <cstdint>
 #include <span>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "datanode/ops/exact_float.h"
 
 namespace datanode::ops::llm::fixed {
@@ -27,9 +27,8 @@ inline constexpr int64_t kLog2eQ38 = 396564993198;  // 0x5C551D94AE
 inline constexpr int64_t kLn2Q30 = 744261118;
 // 2^(j/16) in Q.30, j = 0..15.
 inline constexpr int64_t kExp2TableQ30[16] = {
-    1073741824, 1121280436, 1170923762, 1222764986, 1276901417, 1333434672,
-    1392470869, 1454120821, 1518500250, 1585730000, 1655936265, 1729250827,
-    1805811301, 1885761398, 1969251188, 2056437387};
+    1073741824, 1121280436, 1170923762, 1222764986, 1276901417, 1333434672, 1392470869, 1454120821,
+    1518500250, 1585730000, 1655936265, 1729250827, 1805811301, 1885761398, 1969251188, 2056437387};
 // ln(2) and pi/2 in Q.62 (RoPE table only).
 inline constexpr int64_t kLn2Q62 = 3196577161300663915;     // 0x2C5C85FDF473DE6B
 inline constexpr int64_t kHalfPiQ62 = 7244019458077122842;  // 0x6487ED5110B4611A
@@ -188,8 +187,7 @@ inline absl::Status CheckFiniteF32(absl::string_view op, absl::string_view opera
                                    std::span<const float> v) {
   for (size_t i = 0; i < v.size(); ++i) {
     if (!IsFiniteF32Bits(F32ToBits(v[i]))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(op, ": ", operand, "[", i, "] is not finite"));
+      return absl::InvalidArgumentError(absl::StrCat(op, ": ", operand, "[", i, "] is not finite"));
     }
   }
   return absl::OkStatus();

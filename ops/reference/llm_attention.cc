@@ -84,9 +84,8 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
   const int hd = shape.head_dim;
   const int64_t q_size = int64_t{shape.n_heads} * hd;
   if (static_cast<int64_t>(q.size()) != q_size || static_cast<int64_t>(out.size()) != q_size) {
-    return absl::InvalidArgumentError(absl::StrCat("Attend: q has ", q.size(), " and out ",
-                                                   out.size(), " values; the shape needs ",
-                                                   q_size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Attend: q has ", q.size(), " and out ", out.size(), " values; the shape needs ", q_size));
   }
   if (n_positions < 1 || n_positions > kMaxPositions) {
     return absl::InvalidArgumentError(
@@ -96,9 +95,9 @@ absl::Status Attend(const AttentionShape& shape, std::span<const float> q, ByteS
   const int64_t cache_bytes = n_positions * row_bytes;
   if (static_cast<int64_t>(k_cache.size()) < cache_bytes ||
       static_cast<int64_t>(v_cache.size()) < cache_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Attend: ", n_positions, " positions need ", cache_bytes, " bytes per cache; k has ",
-        k_cache.size(), ", v has ", v_cache.size()));
+    return absl::InvalidArgumentError(absl::StrCat("Attend: ", n_positions, " positions need ",
+                                                   cache_bytes, " bytes per cache; k has ",
+                                                   k_cache.size(), ", v has ", v_cache.size()));
   }
   if (auto s = fixed::CheckFiniteF32("Attend", "q", q); !s.ok()) return s;
   // Validate and decode the cache once (query heads of a group share their KV head).

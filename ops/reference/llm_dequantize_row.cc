@@ -50,8 +50,8 @@ absl::StatusOr<int64_t> RowBytes(RowFormat format, int64_t d) {
     return absl::InvalidArgumentError(absl::StrCat("RowBytes: row length ", d, " out of range"));
   }
   if (d % info.block_values != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("RowBytes: ", info.name, " row length ", d,
-                                                   " is not a multiple of 32"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RowBytes: ", info.name, " row length ", d, " is not a multiple of 32"));
   }
   return d / info.block_values * info.block_bytes;
 }
@@ -127,8 +127,8 @@ absl::Status DequantizeRow(RowFormat format, ByteSpan row, std::span<float> out)
         } else {
           // d * nib + m, both exact multiples of 2^-24: one rounding of the sum.
           const ExactValue mv = DecodeF16Bits(LoadU16(block + 2));
-          const int64_t sum = ((dv.mantissa * nib) << (dv.exponent + 24)) +
-                              (mv.mantissa << (mv.exponent + 24));
+          const int64_t sum =
+              ((dv.mantissa * nib) << (dv.exponent + 24)) + (mv.mantissa << (mv.exponent + 24));
           bits = RoundToF32Bits(sum, -24);
         }
         break;

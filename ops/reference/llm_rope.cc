@@ -82,8 +82,7 @@ int32_t ToQ30(int128 v) { return static_cast<int32_t>((v + (int128{1} << 31)) >>
 
 }  // namespace
 
-absl::StatusOr<RopeTable> RopeTable::Create(float freq_base, int rope_dim,
-                                            int64_t max_positions) {
+absl::StatusOr<RopeTable> RopeTable::Create(float freq_base, int rope_dim, int64_t max_positions) {
   const uint32_t base_bits = F32ToBits(freq_base);
   if (!IsFiniteF32Bits(base_bits) || !(freq_base > 1.0f)) {
     return absl::InvalidArgumentError(
@@ -151,8 +150,8 @@ absl::Status RopeTable::Apply(int64_t pos, int n_heads, int head_dim, std::span<
                                                    head_dim, " (rope_dim ", rope_dim_, ")"));
   }
   if (static_cast<int64_t>(x.size()) != int64_t{n_heads} * head_dim) {
-    return absl::InvalidArgumentError(absl::StrCat("RoPE: row has ", x.size(), " values, ",
-                                                   n_heads, " heads of ", head_dim, " need ",
+    return absl::InvalidArgumentError(absl::StrCat("RoPE: row has ", x.size(), " values, ", n_heads,
+                                                   " heads of ", head_dim, " need ",
                                                    int64_t{n_heads} * head_dim));
   }
   if (auto s = fixed::CheckFiniteF32("RoPE", "x", x); !s.ok()) return s;
@@ -165,10 +164,10 @@ absl::Status RopeTable::Apply(int64_t pos, int n_heads, int head_dim, std::span<
       const ExactValue a = DecodeF32Bits(F32ToBits(head[2 * i]));
       const ExactValue b = DecodeF32Bits(F32ToBits(head[2 * i + 1]));
       const int64_t c = cos_row[i], s = sin_row[i];
-      head[2 * i] = BitsToF32(
-          fixed::RoundSum2ToF32Bits(a.mantissa * c, a.exponent - 30, -b.mantissa * s, b.exponent - 30));
-      head[2 * i + 1] = BitsToF32(
-          fixed::RoundSum2ToF32Bits(a.mantissa * s, a.exponent - 30, b.mantissa * c, b.exponent - 30));
+      head[2 * i] = BitsToF32(fixed::RoundSum2ToF32Bits(a.mantissa * c, a.exponent - 30,
+                                                        -b.mantissa * s, b.exponent - 30));
+      head[2 * i + 1] = BitsToF32(fixed::RoundSum2ToF32Bits(a.mantissa * s, a.exponent - 30,
+                                                            b.mantissa * c, b.exponent - 30));
     }
   }
   return absl::OkStatus();

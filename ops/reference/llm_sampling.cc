@@ -13,11 +13,11 @@
 //    integer comparison; at least one). Then u = rng.Next(), W = total kept weight,
 //    r = floor(u * W / 2^64), and the token is the first candidate whose cumulative
 //    weight exceeds r (zero-weight candidates are never drawn).
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
-
-#include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/exact_float.h"
@@ -56,8 +56,8 @@ absl::Status ValidateSamplingParams(const SamplingParams& params) {
   const uint32_t p_bits = F32ToBits(params.top_p);
   if (!IsFiniteF32Bits(t_bits) || (t_bits != 0 && !(params.temperature > 0.0f)) ||
       params.temperature > 100.0f) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sampling: temperature must be 0 or in (0, 100], got ", params.temperature));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling: temperature must be 0 or in (0, 100], got ", params.temperature));
   }
   if (params.top_k < 0) {
     return absl::InvalidArgumentError(

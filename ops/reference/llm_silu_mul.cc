@@ -14,13 +14,11 @@
 
 namespace datanode::ops::llm {
 
-absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
-                     std::span<float> out) {
+absl::Status SiluMul(std::span<const float> gate, std::span<const float> up, std::span<float> out) {
   if (auto s = fixed::CheckSameSize("SiluMul", "gate", gate.size(), "up", up.size()); !s.ok()) {
     return s;
   }
-  if (auto s = fixed::CheckSameSize("SiluMul", "gate", gate.size(), "out", out.size());
-      !s.ok()) {
+  if (auto s = fixed::CheckSameSize("SiluMul", "gate", gate.size(), "out", out.size()); !s.ok()) {
     return s;
   }
   if (auto s = fixed::CheckFiniteF32("SiluMul", "gate", gate); !s.ok()) return s;

@@ -177,8 +177,7 @@ TEST(LlmAccuracy, RopeTable) {
       ASSERT_TRUE(table->Apply(pos, 1, kDim, x).ok());
       const Real theta = std::pow(Real{100000}, -Real{2 * i} / kDim);
       const Real angle = pos * theta;
-      q30.Add(std::fabs(static_cast<Real>(x[2 * i]) - std::cos(angle)) *
-              std::ldexp(Real{1}, 24));
+      q30.Add(std::fabs(static_cast<Real>(x[2 * i]) - std::cos(angle)) * std::ldexp(Real{1}, 24));
       q30.Add(std::fabs(static_cast<Real>(x[2 * i + 1]) - std::sin(angle)) *
               std::ldexp(Real{1}, 24));
     }
@@ -242,9 +241,11 @@ void AttentionRows(const std::vector<float>& q, const std::vector<float>& k,
   std::vector<uint8_t> kc(positions * row_bytes), vc(positions * row_bytes);
   for (int64_t p = 0; p < positions; ++p) {
     ASSERT_TRUE(EncodeKvRow(shape, std::span(&k[p * kv_row], kv_row),
-                            std::span(&kc[p * row_bytes], row_bytes)).ok());
+                            std::span(&kc[p * row_bytes], row_bytes))
+                    .ok());
     ASSERT_TRUE(EncodeKvRow(shape, std::span(&v[p * kv_row], kv_row),
-                            std::span(&vc[p * row_bytes], row_bytes)).ok());
+                            std::span(&vc[p * row_bytes], row_bytes))
+                    .ok());
   }
   auto f16 = [](float x) {
     const ExactValue e = DecodeF32Bits(F32ToBits(x));
@@ -262,7 +263,8 @@ void AttentionRows(const std::vector<float>& q, const std::vector<float>& k,
       Real smax = -1e30L;
       for (int64_t p = 0; p < n; ++p) {
         Real dot = 0;
-        for (int j = 0; j < hd; ++j) dot += val(q[t * q_row + h * hd + j]) * val(k[p * kv_row + g * hd + j]);
+        for (int j = 0; j < hd; ++j)
+          dot += val(q[t * q_row + h * hd + j]) * val(k[p * kv_row + g * hd + j]);
         s[p] = dot / std::sqrt(Real(hd));
         smax = std::max(smax, s[p]);
       }

@@ -45,8 +45,7 @@ TEST(LlmDequantizeRow, RowBytes) {
   EXPECT_EQ(*RowBytes(RowFormat::kQ8_0, 64), 68);
   EXPECT_EQ(*RowBytes(RowFormat::kQ4_0, 64), 36);
   EXPECT_EQ(*RowBytes(RowFormat::kQ4_1, 576), 360);
-  EXPECT_EQ(RowBytes(RowFormat::kQ4_1, 33).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RowBytes(RowFormat::kQ4_1, 33).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(RowBytes(RowFormat::kF32, 0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(RowBytes(static_cast<RowFormat>(9), 32).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -76,9 +75,11 @@ TEST(LlmDequantizeRow, SpecExamplesExactFormats) {
   EXPECT_EQ(Bits(out[0]), 0xC1800000u);
   EXPECT_EQ(Bits(out[16]), 0u);  // high nibble 8: 8 - 8 = 0
   std::vector<float> two(2);
-  ASSERT_TRUE(DequantizeRow(RowFormat::kF16, std::vector<uint8_t>{0x01, 0x00, 0x00, 0xFC}, two)
-                  .code() == absl::StatusCode::kInvalidArgument);  // 0xFC00 = -inf
-  ASSERT_TRUE(DequantizeRow(RowFormat::kF16, std::vector<uint8_t>{0x01, 0x00, 0x00, 0xBC}, two).ok());
+  ASSERT_TRUE(
+      DequantizeRow(RowFormat::kF16, std::vector<uint8_t>{0x01, 0x00, 0x00, 0xFC}, two).code() ==
+      absl::StatusCode::kInvalidArgument);  // 0xFC00 = -inf
+  ASSERT_TRUE(
+      DequantizeRow(RowFormat::kF16, std::vector<uint8_t>{0x01, 0x00, 0x00, 0xBC}, two).ok());
   EXPECT_EQ(Bits(two[0]), 0x33800000u);
   EXPECT_EQ(two[1], -1.0f);
 }
@@ -143,8 +144,7 @@ TEST(LlmAdd, InvalidInputs) {
   std::vector<float> out(2);
   EXPECT_EQ(Add(std::vector<float>{1, 2}, std::vector<float>{1}, out).code(),
             absl::StatusCode::kInvalidArgument);
-  const absl::Status nan =
-      Add(std::vector<float>{1, std::nanf("")}, std::vector<float>{1, 2}, out);
+  const absl::Status nan = Add(std::vector<float>{1, std::nanf("")}, std::vector<float>{1, 2}, out);
   EXPECT_EQ(nan.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(nan.message().find("x[1]"), std::string::npos) << nan;
   EXPECT_EQ(Add(std::vector<float>{1, 2},
@@ -225,8 +225,8 @@ TEST(LlmExp, SpecExample) {
   EXPECT_EQ(fixed::ExpNeg(DecodeF32Bits(Bits(3221225472.0f))).k, -4096);
   // silu(-1.8e9) * 1.3e30 underflows to -0, silu(1.8e9) * 2 = 3.6e9 exactly.
   std::vector<float> out(2);
-  ASSERT_TRUE(SiluMul(std::vector<float>{-1.8e9f, 1.8e9f}, std::vector<float>{1.3e30f, 2.0f}, out)
-                  .ok());
+  ASSERT_TRUE(
+      SiluMul(std::vector<float>{-1.8e9f, 1.8e9f}, std::vector<float>{1.3e30f, 2.0f}, out).ok());
   EXPECT_EQ(Bits(out[0]), 0x80000000u);
   EXPECT_EQ(out[1], 3.6e9f);
   EXPECT_EQ(fixed::WeightQ40(zero), int64_t{1} << 40);
@@ -335,8 +335,8 @@ std::vector<uint8_t> EncodeRows(const AttentionShape& shape,
   const int64_t row_bytes = KvRowBytes(shape);
   std::vector<uint8_t> cache(rows.size() * row_bytes);
   for (size_t p = 0; p < rows.size(); ++p) {
-    EXPECT_TRUE(EncodeKvRow(shape, rows[p], std::span<uint8_t>(&cache[p * row_bytes], row_bytes))
-                    .ok());
+    EXPECT_TRUE(
+        EncodeKvRow(shape, rows[p], std::span<uint8_t>(&cache[p * row_bytes], row_bytes)).ok());
   }
   return cache;
 }
