@@ -399,6 +399,32 @@ TEST(LlmAttention, GroupedHeadsAndConstantValues) {
   }
 }
 
+// The output for position t reads only rows [0, t]: a longer cache holding later rows
+// (even non-finite bytes) gives the same bytes, which is what makes a prefill equal to
+// token-by-token decoding.
+TEST(LlmAttention, ReadsOnlyItsPositions) {
+  const AttentionShape shape{2, 1, 32};
+  std::mt19937_64 gen(13);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<std::vector<float>> ks, vs;
+  for (int p = 0; p < 6; ++p) {
+    std::vector<float> kr(32), vr(32);
+    for (float& x : kr) x = normal(gen);
+    for (float& x : vr) x = normal(gen);
+    ks.push_back(kr);
+    vs.push_back(vr);
+  }
+  auto k = EncodeRows(shape, ks);
+  auto v = EncodeRows(shape, vs);
+  std::vector<float> q(64), a(64), b(64);
+  for (float& x : q) x = normal(gen);
+  const std::vector<uint8_t> k4(k.begin(), k.begin() + 4 * 64), v4(v.begin(), v.begin() + 4 * 64);
+  ASSERT_TRUE(Attend(shape, q, k4, v4, 4, a).ok());
+  std::fill(k.begin() + 4 * 64, k.end(), 0xFF);  // NaN f16 beyond position 3
+  ASSERT_TRUE(Attend(shape, q, k, v, 4, b).ok());
+  for (int j = 0; j < 64; ++j) ASSERT_EQ(Bits(a[j]), Bits(b[j])) << j;
+}
+
 TEST(LlmAttention, InvalidInputs) {
   EXPECT_FALSE(ValidateAttentionShape({9, 3, 64}).code() != absl::StatusCode::kOk);
   EXPECT_EQ(ValidateAttentionShape({9, 2, 64}).code(), absl::StatusCode::kInvalidArgument);
