@@ -46,7 +46,7 @@ inline int64_t OrderKey(uint32_t bits) {
 }
 
 // --- exp(-x) for x >= 0 (spec §8.2) ------------------------------------------------
-// Result: exp(-x) ~= e * 2^(k - 30) with e in [2^30, 2^31) and k in [-4097, 0].
+// Result: exp(-x) ~= e * 2^(k - 30) with e in [2^30, 2^31) and k in [-4096, 0].
 struct ExpResult {
   int64_t e = 0;
   int k = 0;
