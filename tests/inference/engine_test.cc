@@ -417,6 +417,56 @@ TEST_F(TinyModelTest, GenerateOnceEqualsASessionAndClosesIt) {
   EXPECT_EQ(manager.open_sessions(), 0);
 }
 
+TEST_F(TinyModelTest, ManagerRunsSessionsConcurrentlyAndBatched) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  const std::vector<std::vector<int32_t>> prompts = {{5, 17, 42}, {9, 8}, {1, 2, 3, 4}};
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& prompt : prompts) {
+    absl::StatusOr<GenerateResult> r = (*Session::Create(model))->Generate(prompt, Greedy(12));
+    ASSERT_TRUE(r.ok());
+    alone.push_back(r->tokens);
+  }
+  SessionManager manager;
+  // One thread per session, all at once.
+  std::vector<SessionId> ids;
+  for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(manager.Create(model, 32)->id);
+  std::vector<absl::StatusOr<GenerateResult>> results(prompts.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = manager.Generate(ids[i], prompts[i], Greedy(12)); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->tokens, alone[i]) << "session " << i;
+    ASSERT_TRUE(manager.Close(ids[i]).ok());
+  }
+  // The manager's batch.
+  ids.clear();
+  std::vector<std::span<const int32_t>> spans;
+  for (const auto& prompt : prompts) {
+    ids.push_back(manager.Create(model, 32)->id);
+    spans.push_back(prompt);
+  }
+  const std::vector<GenerateParams> params(prompts.size(), Greedy(12));
+  const std::vector<TokenCallback> callbacks(prompts.size());
+  std::vector<absl::StatusOr<GenerateResult>> batch;
+  ASSERT_TRUE(manager.GenerateBatch(ids, spans, params, callbacks, &batch).ok());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(batch[i].ok()) << batch[i].status();
+    EXPECT_EQ(batch[i]->tokens, alone[i]) << "session " << i;
+  }
+  // A session named twice in one batch is refused before anything runs.
+  const SessionId twice[] = {ids[0], ids[0]};
+  EXPECT_EQ(manager
+                .GenerateBatch(twice, {spans.data(), 2}, {params.data(), 2}, {callbacks.data(), 2},
+                               &batch)
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(manager.Info(ids[0])->position, 3 + 11);
+}
+
 // The same generation on every backend and CPU configuration gives the same bytes.
 TEST_F(TinyModelTest, EveryBackendGivesTheSameBytes) {
   std::shared_ptr<const Model> ref = LoadOk();

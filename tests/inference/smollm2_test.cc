@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -340,6 +341,9 @@ struct BackendCase {
   std::string isa;      // cpu only
   int threads = 0;
 };
+
+// Names the case in test listings (gtest would otherwise dump its bytes).
+void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<BackendCase> BackendCases() {
   std::vector<BackendCase> cases = {{"reference", "reference", "", 0}};
