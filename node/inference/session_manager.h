@@ -39,7 +39,7 @@ struct SessionManagerOptions {
 struct SessionInfo {
   SessionId id = 0;
   int64_t context_length = 0;
-  int64_t position = 0;  // positions in use
+  int64_t position = 0;  // positions in use; -1 while a call runs on the session
   int64_t kv_cache_bytes = 0;
   bool busy = false;
 };

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -318,6 +319,16 @@ TEST_F(Smollm2Test, SeededSamplingIsReproducibleAndSeedDependent) {
   EXPECT_NE(run({'b', 'e', 'a', 'c', 'o', 'n', 2}), a);
 }
 
+// VmRSS / VmHWM of this process, from /proc/self/status.
+std::string VmRss() {
+  std::ifstream status("/proc/self/status");
+  std::string line, out;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0) out += line + "  ";
+  }
+  return out;
+}
+
 // Decode speed on the cpu backend at 1 and 2 threads (a measurement, not a timed test:
 // run with --gtest_also_run_disabled_tests).
 TEST_F(Smollm2Test, DISABLED_DecodeSpeed) {
@@ -330,6 +341,7 @@ TEST_F(Smollm2Test, DISABLED_DecodeSpeed) {
     absl::StatusOr<GenerateResult> r =
         Generate(model, kChatPrompt, Greedy(64), absl::StrCat("cpu ", threads, " thread(s)"));
     ASSERT_TRUE(r.ok()) << r.status();
+    std::printf("[ info     ] resident memory after the generation: %s\n", VmRss().c_str());
   }
 }
 
