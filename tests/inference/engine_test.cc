@@ -109,6 +109,58 @@ TEST_F(TinyModelTest, MisshapenTensorIsNamed) {
   }
 }
 
+// Every embedding row format and matmul weight format the engine accepts, tied and
+// untied: loads, generates, and gives the same bytes on the cpu backend as on the
+// reference.
+TEST_F(TinyModelTest, EveryWeightFormatRuns) {
+  using W = testing::GgufWriter;
+  struct Case {
+    uint32_t embedding, linear;
+    bool untied;
+  };
+  const Case cases[] = {{W::kQ8_0, W::kQ8_0, false}, {W::kQ4_0, W::kQ4_0, false},
+                        {W::kQ4_1, W::kQ4_1, false}, {W::kF32, W::kQ4_1, true},
+                        {W::kF16, W::kQ4_0, true},   {W::kF16, W::kQ8_0, true}};
+  absl::StatusOr<std::unique_ptr<ops::Backend>> cpu = ops::CreateBackend("cpu");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat("embedding type ", c.embedding, ", linear type ", c.linear,
+                              c.untied ? ", untied" : ", tied"));
+    TinyLlama spec;
+    spec.embedding_type = c.embedding;
+    spec.linear_type = c.linear;
+    spec.untied = c.untied;
+    std::shared_ptr<const Model> model = LoadOk(spec);
+    ASSERT_NE(model, nullptr);
+    EXPECT_EQ(model->tied_embeddings(), !c.untied);
+    absl::StatusOr<GenerateResult> want = (*Session::Create(model))->Generate(kPrompt, Greedy(8));
+    ASSERT_TRUE(want.ok()) << want.status();
+    if (!cpu.ok()) continue;
+    std::shared_ptr<const Model> on_cpu = LoadOk(spec, cpu->get());
+    ASSERT_NE(on_cpu, nullptr);
+    absl::StatusOr<GenerateResult> got = (*Session::Create(on_cpu))->Generate(kPrompt, Greedy(8));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->tokens, want->tokens);
+    EXPECT_EQ(got->final_logits_digest, want->final_logits_digest);
+  }
+}
+
+TEST_F(TinyModelTest, UnusableFormatsAreUnimplementedAndNamed) {
+  TinyLlama spec;
+  spec.linear_type = testing::GgufWriter::kF16;
+  spec.embedding_type = testing::GgufWriter::kF16;
+  spec.untied = true;
+  absl::StatusOr<std::shared_ptr<const Model>> model = Load(spec);
+  ASSERT_EQ(model.status().code(), absl::StatusCode::kUnimplemented) << model.status();
+  EXPECT_NE(model.status().message().find("'blk.0.attn_q.weight' is F16"), std::string::npos)
+      << model.status();
+  // An F16 embedding cannot serve as the tied output projection.
+  spec = {};
+  spec.embedding_type = testing::GgufWriter::kF16;
+  model = Load(spec);
+  ASSERT_EQ(model.status().code(), absl::StatusCode::kUnimplemented) << model.status();
+  EXPECT_NE(model.status().message().find("'output.weight'"), std::string::npos) << model.status();
+}
+
 TEST_F(TinyModelTest, BadContextOptionIsRejected) {
   ModelOptions options;
   options.max_context = 65;  // above the file's context_length of 64

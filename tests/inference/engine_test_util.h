@@ -182,6 +182,11 @@ struct TinyLlama {
   // >= 0: the embedding is F32 (with an untied Q8_0 output.weight) and this token's row
   // holds a NaN, so a prompt containing it fails in the embedding lookup.
   int nan_token = -1;
+  // ggml types of the embedding and of the matmul weights; untied adds output.weight
+  // (of linear_type). An F32/F16 embedding needs untied.
+  uint32_t embedding_type = GgufWriter::kQ8_0;
+  uint32_t linear_type = GgufWriter::kQ8_0;
+  bool untied = false;
 };
 
 // Q8_0 bytes of a [rows, cols] weight with seeded quants in [-127, 127] and scales that
@@ -201,6 +206,40 @@ inline std::string RandomQ8_0(int64_t rows, int64_t cols, std::mt19937& rng, uin
 
 inline std::string F32Bytes(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+}
+
+// Seeded bytes of a [rows, cols] tensor of ggml type `type`: block formats with scale
+// d_bits (Q4_1's min -8 d, so values center on 0), F16 values of magnitude below 2, F32
+// values in [-1, 1].
+inline std::string RandomRows(uint32_t type, int64_t rows, int64_t cols, std::mt19937& rng,
+                              uint16_t d_bits) {
+  if (type == GgufWriter::kQ8_0) return RandomQ8_0(rows, cols, rng, d_bits);
+  std::string out;
+  auto u16 = [&](uint16_t v) {
+    out.push_back(static_cast<char>(v & 0xFF));
+    out.push_back(static_cast<char>(v >> 8));
+  };
+  std::uniform_int_distribution<int> byte(0, 255);
+  const int64_t n = rows * cols;
+  if (type == GgufWriter::kQ4_0 || type == GgufWriter::kQ4_1) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+      u16(d_bits);
+      if (type == GgufWriter::kQ4_1) u16(static_cast<uint16_t>(0x8000 | (d_bits + (3 << 10))));
+      for (int j = 0; j < 16; ++j) out.push_back(static_cast<char>(byte(rng)));
+    }
+  } else if (type == GgufWriter::kF16) {
+    std::uniform_int_distribution<int> exponent(10, 15);
+    for (int64_t i = 0; i < n; ++i) {
+      u16(static_cast<uint16_t>((byte(rng) & 1) << 15 | exponent(rng) << 10 |
+                                (byte(rng) << 2 & 0x3FF)));
+    }
+  } else {
+    std::uniform_real_distribution<float> f(-1.0f, 1.0f);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = f(rng);
+    out.assign(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  }
+  return out;
 }
 
 // A complete GGUF of a tiny llama model (tied embeddings, Q8_0 weights, F32 norms).
@@ -239,28 +278,34 @@ inline std::string TinyLlamaGguf(const TinyLlama& m) {
     for (float& x : embd) x = u(rng);
     embd[static_cast<size_t>(m.nan_token) * m.d + 3] = std::numeric_limits<float>::quiet_NaN();
     add("token_embd.weight", GgufWriter::kF32, {m.vocab, m.d}, F32Bytes(embd));
-    add("output.weight", GgufWriter::kQ8_0, {m.vocab, m.d}, RandomQ8_0(m.vocab, m.d, rng, 0x2400));
   } else {
-    add("token_embd.weight", GgufWriter::kQ8_0, {m.vocab, m.d},
-        RandomQ8_0(m.vocab, m.d, rng, 0x2400));
+    add("token_embd.weight", m.embedding_type, {m.vocab, m.d},
+        RandomRows(m.embedding_type, m.vocab, m.d, rng, 0x2400));
+  }
+  if (m.untied || m.nan_token >= 0) {
+    add("output.weight", m.linear_type, {m.vocab, m.d},
+        RandomRows(m.linear_type, m.vocab, m.d, rng, 0x2400));
   }
   const uint16_t ws = m.weight_scale_bits;
   const std::vector<float> ones(static_cast<size_t>(m.d), 1.0f);
   for (int l = 0; l < m.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "attn_q.weight", GgufWriter::kQ8_0, {m.heads * hd, m.d},
-        RandomQ8_0(m.heads * hd, m.d, rng, ws));
-    add(p + "attn_k.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d},
-        RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
-    add(p + "attn_v.weight", GgufWriter::kQ8_0, {m.kv_heads * hd, m.d},
-        RandomQ8_0(m.kv_heads * hd, m.d, rng, ws));
-    add(p + "attn_output.weight", GgufWriter::kQ8_0, {m.d, m.heads * hd},
-        RandomQ8_0(m.d, m.heads * hd, rng, ws));
+    add(p + "attn_q.weight", m.linear_type, {m.heads * hd, m.d},
+        RandomRows(m.linear_type, m.heads * hd, m.d, rng, ws));
+    add(p + "attn_k.weight", m.linear_type, {m.kv_heads * hd, m.d},
+        RandomRows(m.linear_type, m.kv_heads * hd, m.d, rng, ws));
+    add(p + "attn_v.weight", m.linear_type, {m.kv_heads * hd, m.d},
+        RandomRows(m.linear_type, m.kv_heads * hd, m.d, rng, ws));
+    add(p + "attn_output.weight", m.linear_type, {m.d, m.heads * hd},
+        RandomRows(m.linear_type, m.d, m.heads * hd, rng, ws));
     add(p + "ffn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "ffn_gate.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, ws));
-    add(p + "ffn_up.weight", GgufWriter::kQ8_0, {m.ffn, m.d}, RandomQ8_0(m.ffn, m.d, rng, ws));
-    add(p + "ffn_down.weight", GgufWriter::kQ8_0, {m.d, m.ffn}, RandomQ8_0(m.d, m.ffn, rng, ws));
+    add(p + "ffn_gate.weight", m.linear_type, {m.ffn, m.d},
+        RandomRows(m.linear_type, m.ffn, m.d, rng, ws));
+    add(p + "ffn_up.weight", m.linear_type, {m.ffn, m.d},
+        RandomRows(m.linear_type, m.ffn, m.d, rng, ws));
+    add(p + "ffn_down.weight", m.linear_type, {m.d, m.ffn},
+        RandomRows(m.linear_type, m.d, m.ffn, rng, ws));
   }
   add("output_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
   return w.Finish();
