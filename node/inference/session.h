@@ -37,7 +37,7 @@ struct SessionOptions {
   // INVALID_ARGUMENT.
   int32_t max_tokens_per_call = 4096;
   // Prompt tokens per forward pass while prefilling (M of its matmuls). Any value gives
-  // the same bytes; it bounds scratch memory (about 60 KiB per row for SmolLM2).
+  // the same bytes; it bounds scratch memory (about 32 KiB per row for SmolLM2).
   int32_t prefill_chunk = 64;
 };
 

@@ -205,6 +205,32 @@ TEST_F(TinyModelTest, OneSessionsFailureLeavesTheOthers) {
   EXPECT_EQ(b->position(), 0);
 }
 
+TEST_F(TinyModelTest, ForwardRejectsBadRows) {
+  std::shared_ptr<const Model> model = LoadOk();
+  ASSERT_NE(model, nullptr);
+  absl::StatusOr<KvCache> cache = KvCache::Create(*model, 8);
+  ASSERT_TRUE(cache.ok());
+  EXPECT_EQ(cache->SizeBytes(), 8 * model->KvBytesPerPosition());
+  EXPECT_EQ(KvCache::Create(*model, 65).status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<float> logits(96);
+  auto forward = [&](std::vector<ForwardRow> rows, size_t n_logits = 96) {
+    logits.assign(n_logits, 0.0f);
+    return model->Forward(rows, logits).code();
+  };
+  const auto kBad = absl::StatusCode::kInvalidArgument;
+  EXPECT_EQ(forward({}, 0), kBad);
+  EXPECT_EQ(forward({{96, 0, &*cache, true}}), kBad);  // token outside the vocabulary
+  EXPECT_EQ(forward({{-1, 0, &*cache, true}}), kBad);
+  EXPECT_EQ(forward({{1, 8, &*cache, true}}), kBad);  // position outside the cache
+  EXPECT_EQ(forward({{1, 0, nullptr, true}}), kBad);
+  EXPECT_EQ(forward({{1, 0, &*cache, true}}, 95), kBad);  // logits buffer size
+  // Rows of one cache must be consecutive positions in order.
+  EXPECT_EQ(forward({{1, 0, &*cache, false}, {2, 2, &*cache, true}}), kBad);
+  EXPECT_EQ(forward({{1, 1, &*cache, false}, {2, 0, &*cache, true}}), kBad);
+  EXPECT_EQ(forward({{1, 0, &*cache, false}, {2, 1, &*cache, true}}), absl::StatusCode::kOk);
+  EXPECT_EQ(forward({{1, 0, &*cache, true}, {2, 1, &*cache, true}}, 192), absl::StatusCode::kOk);
+}
+
 TEST_F(TinyModelTest, PrefillEqualsTokenByToken) {
   std::shared_ptr<const Model> model = LoadOk();
   ASSERT_NE(model, nullptr);
