@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +26,7 @@
 #include "datanode/ops/random_inputs.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
+#include "datanode/v1/inference.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
@@ -40,7 +42,8 @@ ABSL_FLAG(std::string, a, "", "matmul: A as .npy (int8 [M,K] for s8 ops, float32
 ABSL_FLAG(std::string, a_scale, "", "matmul: A's scales as .npy");
 ABSL_FLAG(std::string, w, "", "matmul: inline weights W as .npy [N,K]");
 ABSL_FLAG(std::string, w_scale, "", "matmul: inline weight scales as .npy");
-ABSL_FLAG(std::string, model, "", "matmul: weights by reference: the model digest");
+ABSL_FLAG(std::string, model, "",
+          "matmul: weights by reference: the model digest; generate, tokenize: the model");
 ABSL_FLAG(std::string, tensor, "", "matmul: weights by reference: the tensor name");
 ABSL_FLAG(std::string, scale_tensor, "", "matmul: by reference: the scale tensor name");
 ABSL_FLAG(std::string, out, "",
@@ -50,7 +53,17 @@ ABSL_FLAG(std::string, metrics_socket, "",
           "metrics: the metrics socket (default datanoded-metrics.sock beside --socket)");
 ABSL_FLAG(int64_t, n, 64, "gen-model: rows N of w [N,K]");
 ABSL_FLAG(int64_t, k, 64, "gen-model: columns K of w [N,K]");
-ABSL_FLAG(uint64_t, seed, 0, "gen-model, gen-npy: random seed (default 1 and 2)");
+ABSL_FLAG(uint64_t, seed, 0,
+          "gen-model, gen-npy: random seed (default 1 and 2); generate: the sampling seed, "
+          "sent as 8 bytes little-endian (default: no seed bytes)");
+ABSL_FLAG(std::string, prompt, "", "generate, tokenize: the prompt text");
+ABSL_FLAG(int32_t, max_tokens, 64, "generate: most tokens to generate");
+ABSL_FLAG(float, temperature, 0, "generate: 0 = greedy, else in (0, 100]");
+ABSL_FLAG(int32_t, top_k, 0, "generate: keep the K most likely tokens (0 = all)");
+ABSL_FLAG(float, top_p, 1, "generate: nucleus cut in (0, 1]");
+ABSL_FLAG(bool, chat, false,
+          "generate: wrap the prompt in a ChatML user turn (SmolLM2's chat template)");
+ABSL_FLAG(bool, add_special, true, "tokenize: match special tokens and add BOS if the model does");
 ABSL_FLAG(std::string, shape, "4,64", "gen-npy: the shape, comma-separated");
 ABSL_FLAG(std::string, dtype, "int8", "gen-npy: int8 or float32");
 ABSL_FLAG(std::string, class, "", "admission: class name or local class file");
@@ -101,6 +114,28 @@ Progress goes to stderr; the verdict, the report digest and the report path to s
 daemon (RESOURCE_EXHAUSTED otherwise); Ctrl-C cancels it. Check the report with
 `dn-conformance verify --report FILE --class ... --nonce HEX --pubkey <node key>.pub.pem`.
 Exit codes: 0 admitted, 1 rejected, 2 usage or errors (RPC, I/O).
+)";
+
+constexpr char kGenerateHelp[] =
+    R"(usage: dnctl generate --model DIGEST --prompt TEXT [--max-tokens N] [--seed S]
+                      [--temperature T] [--top-k K] [--top-p P] [--chat]
+
+Generates text with an imported llama-architecture GGUF model (Inference.Generate, a
+one-call session). The text streams to stdout as tokens arrive (raw bytes: a UTF-8
+character may span tokens; control tokens such as <|im_end|> are not printed). Then
+stderr gets the token counts, prefill and decode speed (tok/s), the stop reason, the
+digest of the token ids (SHA-256 of the ids as little-endian int32, equal on every
+node), the final logits digest and the cycles.
+
+  --model DIGEST     the model's manifest digest (dnctl import prints it)
+  --prompt TEXT      the prompt (tokenized by the node, special tokens matched)
+  --chat             wrap the prompt in a ChatML user turn and open the assistant's
+  --max-tokens N     most tokens to generate (default 64; the node caps it)
+  --temperature T    0 (default) = greedy; else in (0, 100], with --seed
+  --top-k K, --top-p P   sampling cuts (default none)
+  --seed S           the sampling seed (8 bytes little-endian); a canister takes 32 bytes
+                     from the random beacon
+--json prints the final GenerateDone message as JSON instead of the summary.
 )";
 
 bool g_json = false;
@@ -611,6 +646,81 @@ int DeleteModel(const Invocation& in) {
   return st.ok() ? (std::printf("deleted model %s\n", in.args[0].c_str()), 0) : FailRpc(st);
 }
 
+int Tokenize(const Invocation& in) {
+  if (!in.seen.count("model")) return Usage("tokenize needs --model DIGEST");
+  std::unique_ptr<v1::Inference::Stub> inference = v1::Inference::NewStub(in.channel);
+  grpc::ClientContext ctx;
+  v1::TokenizeRequest req;
+  req.set_model_digest(absl::GetFlag(FLAGS_model));
+  req.set_text(absl::GetFlag(FLAGS_prompt));
+  req.set_add_special(absl::GetFlag(FLAGS_add_special));
+  v1::TokenizeResponse r;
+  grpc::Status st = inference->Tokenize(&ctx, req, &r);
+  if (!st.ok()) return FailRpc(st);
+  if (g_json) return Print(r), 0;
+  std::printf("%s\n", absl::StrJoin(r.token_ids(), " ").c_str());
+  return 0;
+}
+
+int Generate(const Invocation& in) {
+  if (!in.seen.count("model")) return Usage("generate needs --model DIGEST");
+  if (!in.seen.count("prompt")) return Usage("generate needs --prompt TEXT");
+  std::unique_ptr<v1::Inference::Stub> inference = v1::Inference::NewStub(in.channel);
+  grpc::ClientContext ctx;
+  v1::GenerateRequest req;
+  req.set_model_digest(absl::GetFlag(FLAGS_model));
+  req.set_text(absl::GetFlag(FLAGS_prompt));
+  req.set_chat(absl::GetFlag(FLAGS_chat));
+  req.set_max_tokens(absl::GetFlag(FLAGS_max_tokens));
+  v1::SamplingParams* sp = req.mutable_sampling();
+  sp->set_temperature(absl::GetFlag(FLAGS_temperature));
+  sp->set_top_k(absl::GetFlag(FLAGS_top_k));
+  sp->set_top_p(absl::GetFlag(FLAGS_top_p));
+  if (in.seen.count("seed")) {
+    std::string seed(8, '\0');
+    const uint64_t v = absl::GetFlag(FLAGS_seed);
+    for (int i = 0; i < 8; ++i) seed[i] = static_cast<char>(v >> (8 * i));
+    sp->set_seed(seed);
+  }
+  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
+      inference->Generate(&ctx, req);
+  v1::GenerateResponse m;
+  v1::GenerateDone done;
+  bool have_done = false;
+  while (reader->Read(&m)) {
+    if (m.has_token()) {
+      if (!g_json && !m.token().control()) {
+        std::fwrite(m.token().piece().data(), 1, m.token().piece().size(), stdout);
+        std::fflush(stdout);
+      }
+    } else if (m.has_done()) {
+      done = m.done();
+      have_done = true;
+    }
+  }
+  grpc::Status st = reader->Finish();
+  if (!g_json) std::fputc('\n', stdout);
+  std::fflush(stdout);
+  if (!st.ok()) return FailRpc(st);
+  if (!have_done) return Fail("the stream ended without GenerateDone");
+  if (g_json) return Print(done), 0;
+  auto rate = [](double tokens, double seconds) { return seconds > 0 ? tokens / seconds : 0.0; };
+  // The first token is sampled from the prefill's logits; each later one costs a pass.
+  const int decoded = std::max(done.generated_tokens() - 1, 0);
+  std::fprintf(stderr,
+               "prefill: %d tokens in %.3f s = %.1f tok/s\n"
+               "decode:  %d tokens in %.3f s = %.1f tok/s (%d generated, stop: %s)\n"
+               "tokens digest:       %s\nfinal logits digest: %s\n"
+               "cycles: %llu (one node)  backend: %s  spec version %d\n",
+               done.prompt_tokens(), done.prefill_seconds(),
+               rate(done.prompt_tokens(), done.prefill_seconds()), decoded, done.decode_seconds(),
+               rate(decoded, done.decode_seconds()), done.generated_tokens(),
+               v1::StopReason_Name(done.stop_reason()).c_str(), done.tokens_digest().c_str(),
+               done.final_logits_digest().c_str(), (unsigned long long)done.cycles(),
+               done.backend().c_str(), done.spec_version());
+  return 0;
+}
+
 // The subcommands. A new one is a function and a row here.
 struct Command {
   const char* name;
@@ -678,6 +788,21 @@ const std::vector<Command>& Commands() {
        true,
        Admission,
        kAdmissionHelp},
+      {"generate",
+       "",
+       0,
+       "generate text with a GGUF model; streams it, then prints tok/s and the tokens digest",
+       {"model", "prompt", "max_tokens", "seed", "temperature", "top_k", "top_p", "chat"},
+       true,
+       Generate,
+       kGenerateHelp},
+      {"tokenize",
+       "",
+       0,
+       "a GGUF model's token ids for --prompt (--model DIGEST)",
+       {"model", "prompt", "add_special"},
+       true,
+       Tokenize},
   };
   return kCommands;
 }

@@ -62,6 +62,12 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (pb.has_node_key_path()) c.node_key_path = pb.node_key_path();
   if (pb.has_tcp_auth_token()) c.tcp_auth_token = pb.tcp_auth_token();
   if (pb.has_import_timeout_seconds()) c.import_timeout_seconds = pb.import_timeout_seconds();
+  const v1::InferenceLimits& inf = pb.inference();
+  if (inf.has_max_sessions()) c.max_sessions = inf.max_sessions();
+  if (inf.has_default_context_length()) c.default_context_length = inf.default_context_length();
+  if (inf.has_max_context_length()) c.max_context_length = inf.max_context_length();
+  if (inf.has_max_tokens_per_call()) c.max_tokens_per_call = inf.max_tokens_per_call();
+  if (inf.has_max_loaded_models()) c.max_loaded_models = inf.max_loaded_models();
   RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
@@ -134,6 +140,21 @@ absl::Status ValidateConfig(const Config& c) {
   if (c.import_timeout_seconds < 1 || c.import_timeout_seconds > 86400) {
     return bad("import_timeout_seconds", "must be in [1, 86400]");
   }
+  if (c.max_sessions < 1 || c.max_sessions > 4096) {
+    return bad("inference.max_sessions", "must be in [1, 4096]");
+  }
+  if (c.max_context_length < 1 || c.max_context_length > (int64_t{1} << 20)) {
+    return bad("inference.max_context_length", "must be in [1, 2^20]");
+  }
+  if (c.default_context_length < 1 || c.default_context_length > c.max_context_length) {
+    return bad("inference.default_context_length", "must be in [1, max_context_length]");
+  }
+  if (c.max_tokens_per_call < 1 || c.max_tokens_per_call > (1 << 20)) {
+    return bad("inference.max_tokens_per_call", "must be in [1, 2^20]");
+  }
+  if (c.max_loaded_models < 1 || c.max_loaded_models > 64) {
+    return bad("inference.max_loaded_models", "must be in [1, 64]");
+  }
   return absl::OkStatus();
 }
 
@@ -159,7 +180,11 @@ std::string ConfigToString(const Config& c) {
       " import_root=", c.import_root.empty() ? "(any)" : c.import_root,
       " node_key_path=", NodeKeyPath(c),
       " tcp_auth_token=", c.tcp_auth_token.empty() ? "(none)" : "(set)",
-      " import_timeout_seconds=", c.import_timeout_seconds);
+      " import_timeout_seconds=", c.import_timeout_seconds, " inference.max_sessions=",
+      c.max_sessions, " inference.default_context_length=", c.default_context_length,
+      " inference.max_context_length=", c.max_context_length,
+      " inference.max_tokens_per_call=", c.max_tokens_per_call,
+      " inference.max_loaded_models=", c.max_loaded_models);
 }
 
 }  // namespace datanode::node

@@ -40,6 +40,13 @@ struct Config {
   // store_root: /var/lib/datanode under systemd), so the node's identity survives
   // wiping the store.
   static constexpr const char* kDefaultNodeKeyFile = "node-key.pem";
+  // Inference (docs/daemon.md, "Inference"). A SmolLM2-135M session costs 23 KiB of KV
+  // cache per position (48 MiB at the default context), held from the memory budget.
+  static constexpr int kDefaultMaxSessions = 8;
+  static constexpr int64_t kDefaultContextLength = 2048;
+  static constexpr int64_t kDefaultMaxContextLength = 8192;
+  static constexpr int kDefaultMaxTokensPerCall = 1024;
+  static constexpr int kDefaultMaxLoadedModels = 2;
 
   std::string socket_path = kDefaultSocketPath;
   std::string metrics_socket_path = kDefaultMetricsSocketPath;
@@ -64,6 +71,11 @@ struct Config {
   // Required with tcp_address (ValidateConfig), at least kMinTcpAuthTokenBytes long.
   std::string tcp_auth_token;
   int import_timeout_seconds = kDefaultImportTimeoutSeconds;
+  int max_sessions = kDefaultMaxSessions;
+  int64_t default_context_length = kDefaultContextLength;
+  int64_t max_context_length = kDefaultMaxContextLength;
+  int max_tokens_per_call = kDefaultMaxTokensPerCall;
+  int max_loaded_models = kDefaultMaxLoadedModels;
 };
 
 // The admission key's path: node_key_path, or kDefaultNodeKeyFile beside store_root.

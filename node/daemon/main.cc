@@ -20,6 +20,7 @@
 #include "node/cli/flags.h"
 #include "node/daemon/admission.h"
 #include "node/daemon/config.h"
+#include "node/daemon/inference_service.h"
 #include "node/daemon/rpc_server.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
@@ -42,8 +43,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: datanoded [--config FILE] [--socket PATH] [--metrics-socket PATH] [--store DIR]\n"
     "                 [--backend NAME] [--tcp 127.0.0.1:PORT] [--log-level LEVEL]\n"
-    "Serves the datanode.v1 Accelerator, Store and Admission gRPC services on a Unix\n"
-    "socket.\n"
+    "Serves the datanode.v1 Accelerator, Store, Admission and Inference gRPC services on a\n"
+    "Unix socket.\n"
     "Flags override the config file (text proto datanode.v1.DaemonConfig), which\n"
     "overrides the embedded defaults. SIGTERM/SIGINT drain in-flight calls and exit.\n"
     "Exit codes: 0 clean stop, 1 start-up failure, 2 usage or config error.\n\nFlags:\n";
@@ -153,10 +154,12 @@ int Run(int argc, char** argv) {
     spdlog::info("admitted class {} (report {}, from {})", admission.Admitted().class_name,
                  admission.Admitted().report_digest, admission.saved_report_path());
   }
+  InferenceService inference(&service, backend->get(), config);
   int exit_code = 0;
   {
     Executor executor(config.executor_threads);
-    RpcServer server(config, {&service, &executor, &metrics, &limiter, &peers, &admission});
+    RpcServer server(config,
+                     {&service, &executor, &metrics, &limiter, &peers, &admission, &inference});
     MetricsHttpServer metrics_server;
     if (absl::Status s = server.Start(); !s.ok()) {
       spdlog::critical("{}", s.ToString());

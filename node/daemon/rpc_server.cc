@@ -25,6 +25,7 @@
 #include "device_classes/device_class_loader.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/server_posix.h"
+#include "node/daemon/inference_rpc.h"
 #include "openssl/crypto.h"
 #include "spdlog/spdlog.h"
 
@@ -33,12 +34,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The one conversion from the domain's status to the wire's. absl and gRPC share
-// code numbers; codes were chosen inside by retry semantics.
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -113,17 +108,6 @@ absl::StatusOr<MatMulCall> FromProto(const v1::MatMulRequest& r) {
   return c;
 }
 
-// Authenticates the caller (PeerTable::Authenticate), then applies its per-caller
-// limits. Every call passes here first.
-absl::StatusOr<CallerLimiter::Lease> AdmitCaller(const RpcDeps& d,
-                                                 const grpc::CallbackServerContext* ctx,
-                                                 bool is_op) {
-  if (absl::Status s = d.peers->Authenticate(*ctx); !s.ok()) {
-    d.metrics->AddPeerRejected();
-    return s;
-  }
-  return d.limiter->Admit(d.peers->CallerOf(ctx->peer()), is_op);
-}
 
 // Admits, runs `work` on the executor, finishes the reactor, records metrics. `work`
 // may use the request and response: both live until Finish.
@@ -720,6 +704,27 @@ int SystemdListenFd() {
 
 }  // namespace
 
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+absl::StatusOr<CallerLimiter::Lease> AdmitCaller(const RpcDeps& d,
+                                                 const grpc::CallbackServerContext* ctx,
+                                                 bool is_op) {
+  if (absl::Status s = d.peers->Authenticate(*ctx); !s.ok()) {
+    d.metrics->AddPeerRejected();
+    return s;
+  }
+  return d.limiter->Admit(d.peers->CallerOf(ctx->peer()), is_op);
+}
+
+grpc::ServerUnaryReactor* RunUnary(const RpcDeps& d, grpc::CallbackServerContext* ctx,
+                                   const char* method, bool is_op,
+                                   std::function<absl::Status()> work) {
+  return Unary(d, ctx, method, is_op, std::move(work));
+}
+
 absl::Status PeerTable::Authenticate(const grpc::CallbackServerContext& ctx) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -758,6 +763,7 @@ absl::Status RpcServer::Start() {
   services_.push_back(std::make_unique<AcceleratorImpl>(deps_));
   services_.push_back(std::make_unique<StoreImpl>(deps_));
   services_.push_back(std::make_unique<AdmissionImpl>(deps_));
+  if (deps_.inference != nullptr) services_.push_back(NewInferenceRpc(deps_));
   for (auto& s : services_) builder.RegisterService(s.get());
   deps_.peers->set_tcp_auth_token(config_.tcp_auth_token);
   int tcp_port = 0;

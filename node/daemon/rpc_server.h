@@ -16,6 +16,7 @@
 #define DATANODE_NODE_DAEMON_RPC_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,8 @@ class PeerTable {
   std::string bearer_;                    // "Bearer <token>", or "" for none
 };
 
+class InferenceService;
+
 struct RpcDeps {
   NodeService* service;
   Executor* executor;
@@ -65,7 +68,24 @@ struct RpcDeps {
   CallerLimiter* limiter;
   PeerTable* peers;
   AdmissionService* admission;
+  InferenceService* inference = nullptr;  // the Inference service is served when set
 };
+
+// The one conversion from the domain's status to the wire's. absl and gRPC share code
+// numbers; codes were chosen inside by retry semantics. Every service uses it.
+grpc::Status ToGrpc(const absl::Status& s);
+
+// Authenticates the caller (PeerTable::Authenticate), then applies its per-caller
+// limits. Every call of every service passes here first.
+absl::StatusOr<CallerLimiter::Lease> AdmitCaller(const RpcDeps& d,
+                                                 const grpc::CallbackServerContext* ctx,
+                                                 bool is_op);
+
+// A unary call: admits the caller, runs `work` on the executor (through
+// CatchAllocFailure), records the call's metrics and finishes with its status.
+grpc::ServerUnaryReactor* RunUnary(const RpcDeps& d, grpc::CallbackServerContext* ctx,
+                                   const char* method, bool is_op,
+                                   std::function<absl::Status()> work);
 
 class RpcServer {
  public:

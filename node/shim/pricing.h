@@ -45,6 +45,37 @@ absl::StatusOr<PriceTerms> MatMulPriceTerms(uint64_t subnet_size, ops::OpKind op
 // The formula above. Cannot overflow: every term is below 2^66 and n below 2^32.
 absl::uint128 Price(const PriceTerms& t);
 
+// The compute part of one node's share of the price: ceil(macs / 64) + ceil(w_bytes / 64),
+// one cycle per 64 multiply-accumulates and per 64 weight bytes read. Price uses it;
+// so does the daemon for GenerateDone.cycles.
+absl::uint128 ComputeCycles(const PriceTerms& t);
+
+// --- Inference: accel_generate and the daemon's Generate (docs/canister-api.md) ---
+//
+// A model's cost per token, from the shapes and stored sizes of its matmul weights only
+// (the manifest; no timing, no backend):
+//   macs_per_token  sum of N * K over every matmul weight W[N, K], the output head included
+//   weight_bytes    the stored bytes of those weights (Q4_1, Q8_0, ... as in the GGUF)
+struct ModelCost {
+  absl::uint128 macs_per_token = 0;
+  uint64_t weight_bytes = 0;
+};
+
+// A generation of `prompt_tokens` prefilled and `generated_tokens` decoded tokens, priced
+// with accel_matmul's rates: a prefill token is one row of a batched matmul (its MACs;
+// the weights are read once per pass and not charged per token), a decode token is a
+// matmul with m = 1 that reads every weight:
+//   macs    = (prompt_tokens + generated_tokens) * macs_per_token
+//   w_bytes = generated_tokens * weight_bytes
+// so the published per-token prices are macs_per_token / 64 per prefill token and
+// (macs_per_token + weight_bytes) / 64 per decode token, rounded up once per call.
+// arg_bytes and out_bytes are the Candid argument and reply sizes (0 for the daemon's
+// own figure, ComputeCycles of these terms). INVALID_ARGUMENT for subnet_size 0 or
+// counts above 2^32.
+absl::StatusOr<PriceTerms> GeneratePriceTerms(uint64_t subnet_size, const ModelCost& model,
+                                              uint64_t prompt_tokens, uint64_t generated_tokens,
+                                              uint64_t arg_bytes, uint64_t out_bytes);
+
 // The fee for an accel_matmul rejected because of its caller (CANISTER_REJECT or
 // CANISTER_ERROR: bad Candid, bad values, unknown weights, too few cycles, a reply over
 // the limit), as the IC charges for the work of failed calls. It is the price above

@@ -1,0 +1,276 @@
+// Copyright 2026 The datanode Authors.
+#include "node/daemon/inference_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
+#include "node/import/gguf_metadata.h"
+#include "node/import/model_registry.h"
+#include "node/inference/model_config.h"
+#include "openssl/rand.h"
+#include "spdlog/spdlog.h"
+
+namespace datanode::node {
+namespace {
+
+inference::SessionManagerOptions ManagerOptions(const Config& c) {
+  inference::SessionManagerOptions o;
+  o.max_sessions = c.max_sessions;
+  o.kv_budget_bytes = 0;                  // the daemon's MemoryBudget holds KV memory instead
+  o.session_defaults.context_length = 0;  // set per call from the config and the model
+  o.session_defaults.max_tokens_per_call = c.max_tokens_per_call;
+  return o;
+}
+
+std::string RandomId() {
+  uint8_t bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
+  std::string out;
+  for (uint8_t b : bytes) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
+  return out;
+}
+
+}  // namespace
+
+shim::ModelCost ModelCostOf(const inference::ModelConfig& config, const ModelManifest& manifest) {
+  shim::ModelCost cost;
+  bool has_output = false;
+  for (const inference::TensorSpec& spec : inference::LlamaTensorSpecs(config)) {
+    if (spec.role != inference::TensorRole::kLinear || spec.shape.size() != 2) continue;
+    const TensorInfo* t = manifest.Find(spec.name);
+    if (t == nullptr) continue;  // the optional output head: tied to the embedding below
+    if (spec.name == "output.weight") has_output = true;
+    cost.macs_per_token += absl::uint128(spec.shape[0]) * static_cast<uint64_t>(spec.shape[1]);
+    cost.weight_bytes += static_cast<uint64_t>(t->size);
+  }
+  if (!has_output) {
+    if (const TensorInfo* embd = manifest.Find("token_embd.weight"); embd != nullptr) {
+      cost.macs_per_token +=
+          absl::uint128(static_cast<uint64_t>(config.vocab_size)) * config.d_model;
+      cost.weight_bytes += static_cast<uint64_t>(embd->size);
+    }
+  }
+  return cost;
+}
+
+std::string ChatPrompt(const std::string& text) {
+  return absl::StrCat("<|im_start|>user\n", text, "<|im_end|>\n<|im_start|>assistant\n");
+}
+
+InferenceService::InferenceService(NodeService* node, ops::Backend* backend, const Config& config)
+    : node_(node), backend_(backend), config_(config), sessions_(ManagerOptions(config)) {}
+
+InferenceService::~InferenceService() = default;
+
+int InferenceService::loaded_models() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(models_.size());
+}
+
+void InferenceService::EvictIdleLocked(size_t keep) {
+  // Oldest first; a model in use (a session, a call) is kept.
+  for (auto it = models_.end(); models_.size() > keep && it != models_.begin();) {
+    --it;
+    if (it->use_count() == 1) {
+      spdlog::info("unloading model {}", ops::ToHex((*it)->digest));
+      it = models_.erase(it);
+    }
+  }
+}
+
+absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Model(const Sha256& digest) {
+  auto find = [&]() -> std::shared_ptr<LoadedModel> {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = models_.begin(); it != models_.end(); ++it) {
+      if ((*it)->digest == digest) {
+        models_.splice(models_.begin(), models_, it);
+        return models_.front();
+      }
+    }
+    return nullptr;
+  };
+  if (auto m = find()) return m;
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  if (auto m = find()) return m;  // loaded by the call we waited for
+  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Load(digest));
+  std::lock_guard<std::mutex> lock(mu_);
+  models_.push_front(m);
+  EvictIdleLocked(static_cast<size_t>(config_.max_loaded_models));
+  return m;
+}
+
+absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256& digest) {
+  const ModelRegistry& registry = node_->models();
+  const WeightStore& store = node_->store();
+  ASSIGN_OR_RETURN(ModelManifest manifest, registry.Get(digest));
+  if (manifest.format != ModelFormat::kGguf) {
+    return absl::UnimplementedError(
+        absl::StrCat("model ", ops::ToHex(digest), " is not a GGUF file; inference needs one"));
+  }
+  ASSIGN_OR_RETURN(ObjectInfo source_info, store.Stat(manifest.source));
+  GgufMetadata metadata;
+  {
+    const StoreSource source(&store, std::move(source_info));
+    ASSIGN_OR_RETURN(metadata, ReadGgufMetadata(source));
+  }
+  ASSIGN_OR_RETURN(inference::ModelConfig model_config, inference::ModelConfigFromGguf(metadata));
+  ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromGguf(metadata));
+
+  // While loading, the file's size stands for the model's memory (prepared weights are
+  // about the stored size); the measured figure replaces it once loaded. Idle models
+  // make room first.
+  auto reserve = [&](int64_t bytes) {
+    auto r = node_->memory_budget().Reserve(bytes, absl::StrCat("model ", ops::ToHex(digest)));
+    if (!r.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        EvictIdleLocked(0);
+      }
+      r = node_->memory_budget().Reserve(bytes, absl::StrCat("model ", ops::ToHex(digest)));
+    }
+    return r;
+  };
+  ASSIGN_OR_RETURN(MemoryBudget::Reservation loading, reserve(manifest.source_size));
+  inference::ModelOptions options;
+  options.max_context = std::min<int64_t>(config_.max_context_length, model_config.context_length);
+  ASSIGN_OR_RETURN(std::shared_ptr<const inference::Model> model,
+                   inference::LoadModel(registry, store, digest, *backend_, options));
+  auto loaded = std::make_shared<LoadedModel>(LoadedModel{
+      digest, std::move(model), std::move(tokenizer), ModelCostOf(model_config, manifest), {}});
+  loading = {};
+  ASSIGN_OR_RETURN(loaded->held, reserve(loaded->model->memory().total()));
+  spdlog::info("loaded model {} on {}: {} layers, d={}, vocab {}, {} bytes, max context {}",
+               ops::ToHex(digest), backend_->Name(), model_config.n_layers, model_config.d_model,
+               model_config.vocab_size, loaded->model->memory().total(),
+               loaded->model->max_context());
+  return loaded;
+}
+
+absl::StatusOr<OpenedSession> InferenceService::CreateSession(const Sha256& digest,
+                                                              int64_t context_length) {
+  if (context_length < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("context_length ", context_length, " < 0"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
+  const int64_t max = m->model->max_context();
+  const int64_t context =
+      context_length == 0 ? std::min(config_.default_context_length, max) : context_length;
+  if (context > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("context_length ", context, " is above this node's limit for the model (", max,
+                     ": inference.max_context_length and the model's own)"));
+  }
+  Open open;
+  open.model = m;
+  ASSIGN_OR_RETURN(open.kv, node_->memory_budget().Reserve(context * m->model->KvBytesPerPosition(),
+                                                           "a session's KV cache"));
+  ASSIGN_OR_RETURN(inference::SessionInfo info, sessions_.Create(m->model, context));
+  open.id = info.id;
+  OpenedSession out;
+  out.context_length = info.context_length;
+  out.kv_cache_bytes = info.kv_cache_bytes;
+  out.id = RandomId();
+  if (out.id.empty()) {
+    sessions_.Close(info.id).IgnoreError();
+    return absl::InternalError("no random bytes for a session id");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  open_[out.id] = std::move(open);
+  return out;
+}
+
+absl::Status InferenceService::CloseSession(const std::string& id) {
+  Open open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = open_.find(id);
+    if (it == open_.end()) return absl::NotFoundError(absl::StrCat("no open session '", id, "'"));
+    open = std::move(it->second);
+    open_.erase(it);
+  }
+  // A call running on it stops at its next check; its memory goes when it returns.
+  sessions_.Close(open.id).IgnoreError();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int32_t>> InferenceService::Tokenize(const Sha256& digest,
+                                                                const std::string& text,
+                                                                bool add_special) {
+  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
+  return m->tokenizer.Encode(text, add_special);
+}
+
+absl::StatusOr<GenerateOutcome> InferenceService::Generate(
+    GenerateCall call, const std::function<bool(int32_t, const std::string&, bool)>& on_token) {
+  std::shared_ptr<LoadedModel> m;
+  inference::SessionId session = 0;
+  if (!call.session_id.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = open_.find(call.session_id);
+    if (it == open_.end()) {
+      return absl::NotFoundError(absl::StrCat("no open session '", call.session_id, "'"));
+    }
+    m = it->second.model;
+    session = it->second.id;
+  } else {
+    ASSIGN_OR_RETURN(m, Model(call.model));
+  }
+  const inference::GenerateParams& p = call.params;
+  if (p.max_tokens < 1 || p.max_tokens > config_.max_tokens_per_call) {
+    return absl::InvalidArgumentError(absl::StrCat("max_tokens ", p.max_tokens, " is outside [1, ",
+                                                   config_.max_tokens_per_call,
+                                                   "] (inference.max_tokens_per_call)"));
+  }
+  std::vector<int32_t> prompt;
+  if (const std::string* text = std::get_if<std::string>(&call.prompt)) {
+    prompt = m->tokenizer.Encode(call.chat ? ChatPrompt(*text) : *text, /*add_special=*/true);
+  } else {
+    if (call.chat) return absl::InvalidArgumentError("chat applies to a text prompt only");
+    prompt = std::get<std::vector<int32_t>>(std::move(call.prompt));
+  }
+  if (session == 0 && prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
+  if (session == 0 && static_cast<int64_t>(prompt.size()) >= m->model->max_context()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the prompt's ", prompt.size(), " tokens leave no room to generate in this node's ",
+        m->model->max_context(), "-position context (inference.max_context_length)"));
+  }
+  auto callback = [&](int32_t token) {
+    return on_token(token, m->tokenizer.TokenToPiece(token), m->tokenizer.IsControl(token));
+  };
+
+  absl::StatusOr<inference::GenerateResult> result;
+  if (session != 0) {
+    result = sessions_.Generate(session, prompt, p, callback);
+  } else {
+    // The one-call session's KV cache is held from the budget while it runs (the size
+    // GenerateOnce gives it).
+    const int64_t context = std::clamp<int64_t>(
+        static_cast<int64_t>(prompt.size()) + p.max_tokens - 1, 1, m->model->max_context());
+    ASSIGN_OR_RETURN(MemoryBudget::Reservation kv,
+                     node_->memory_budget().Reserve(context * m->model->KvBytesPerPosition(),
+                                                    "the call's KV cache"));
+    result = sessions_.GenerateOnce(m->model, prompt, p, callback);
+  }
+  if (!result.ok()) return result.status();
+  if (result->stop_reason == inference::StopReason::kCancelled) {
+    if (session != 0) {  // SessionManager closed it: the caller has gone
+      std::lock_guard<std::mutex> lock(mu_);
+      open_.erase(call.session_id);
+    }
+    return absl::CancelledError("the call was cancelled; its session is closed");
+  }
+  GenerateOutcome out;
+  ASSIGN_OR_RETURN(
+      shim::PriceTerms terms,
+      shim::GeneratePriceTerms(1, m->cost, static_cast<uint64_t>(result->prompt_tokens),
+                               result->tokens.size(), 0, 0));
+  const absl::uint128 cycles = shim::ComputeCycles(terms);
+  out.cycles = cycles > absl::uint128(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(cycles);
+  out.backend = backend_->Name();
+  out.result = *std::move(result);
+  return out;
+}
+
+}  // namespace datanode::node
