@@ -265,7 +265,7 @@ TEST_F(Smollm2Test, BatchEqualsEachAlone) {
   std::shared_ptr<const Model> model = Load(*cpu);
   ASSERT_NE(model, nullptr);
   std::vector<int32_t> other = kChatPrompt;
-  other[8] = 6118;  // another country
+  other[8] = 6118;  // another word in place of " France"
   const std::vector<std::vector<int32_t>> prompts = {kChatPrompt, other, {1, 4093, 198}};
   std::vector<GenerateParams> params = {Greedy(10), Greedy(6), Greedy(10)};
   params[2].sampling = {0.8f, 40, 0.9f};
