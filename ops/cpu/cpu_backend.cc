@@ -8,6 +8,7 @@
 #include "datanode/ops/reference.h"
 #include "datanode/ops/status_macros.h"
 #include "ops/cpu/cpu_features.h"
+#include "ops/cpu/llm_kernels.h"
 #include "ops/cpu/matmul_q8.h"
 #include "ops/cpu/matmul_s8.h"
 #include "ops/cpu/quantize.h"
@@ -18,7 +19,8 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(int num_threads, Isa isa) : pool_(num_threads), isa_(isa) {}
+  CpuBackend(int num_threads, Isa isa)
+      : pool_(num_threads), isa_(isa), llm_kernels_(CreateCpuLlmKernels(isa, &pool_)) {}
 
   const char* Name() const override { return "cpu"; }
   std::string Description() const override {
@@ -43,6 +45,8 @@ class CpuBackend final : public Backend {
     return absl::UnimplementedError("cpu: unknown op kind");
   }
 
+  const llm::Kernels& LlmKernels() const override { return *llm_kernels_; }
+
   absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
                                                                   int64_t k, ByteSpan w,
                                                                   ByteSpan w_scale) override {
@@ -63,6 +67,7 @@ class CpuBackend final : public Backend {
  private:
   ThreadPool pool_;
   const Isa isa_;
+  const std::unique_ptr<llm::Kernels> llm_kernels_;
 };
 
 }  // namespace

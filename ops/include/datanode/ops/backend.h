@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "datanode/ops/llm_kernels.h"
 #include "datanode/ops/types.h"
 
 namespace datanode::ops {
@@ -100,6 +101,10 @@ class Backend {
   virtual absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
                                                                           int64_t k, ByteSpan w,
                                                                           ByteSpan w_scale);
+
+  // The LLM ops (spec v2, llm.h) of this backend: byte-equal to the reference for any
+  // thread count. The default is the reference itself. Lives as long as the backend.
+  virtual const llm::Kernels& LlmKernels() const { return llm::ReferenceKernels(); }
 };
 
 // Validates `args` (ValidateOp) and runs them on `backend`. The only entry point the

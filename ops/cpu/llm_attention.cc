@@ -1,0 +1,195 @@
+// Copyright 2026 The datanode Authors.
+//
+// Spec §8.10 attention on the CPU: the driver (validation, q rounding, max, weights,
+// final quotients, threads over heads) and the portable inner loops. The inner loops
+// compute the reference's exact int128 sums in doubles (see llm_kernels.h):
+// - Dots: q_j * 2^8 * k_pj is exact (an f16 x f16 product scaled by a power of two,
+//   |t| < 2^40, a multiple of 2^-40); t = floor(t) + frac(t), both exact. Per position
+//   the integer parts sum to < 512 * 2^40 and the fractions to < 512 with 2^-40 steps:
+//   both below 2^53, exact in any order. D_p = (sum floor + sum frac) * 2^40 (units 2^-48).
+// - WeightedV: x = w_p * v_pj * 2^-16 is exact (41-bit w times an 11-bit mantissa),
+//   |x| < 2^40, a multiple of 2^-40; split the same way and summed over blocks of
+//   kVBlock positions (sums < 2^52), each block flushed into int128.
+// Every per-head result is a complete output on its own, so threads split over heads.
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/llm.h"
+#include "ops/cpu/llm_kernels.h"
+#include "ops/cpu/q8_common.h"
+#include "ops/reference/fixed_point.h"
+
+namespace datanode::ops::cpu::llm_kernels {
+namespace {
+
+namespace fixed = ops::llm::fixed;
+
+constexpr int64_t kMaxPositions = int64_t{1} << 20;
+constexpr int64_t kExpCap = int64_t{1} << 42;
+// y above this gives k <= -41 and a zero weight (WeightQ40 shift <= -31).
+constexpr int64_t kZeroWeightY = int64_t{40} << 30;
+
+int64_t ScoreToLog2Q40(int head_dim) {
+  const uint128 l = static_cast<uint128>(fixed::kLog2eQ38);
+  return static_cast<int64_t>(fixed::ISqrt128((16 * l * l) / static_cast<uint64_t>(head_dim)));
+}
+
+// round_f32(num * 2^-24 / den), 0 < den < 2^61, |num| < 2^102, the exact quotient rounded
+// once: one 128 / 64 division to a 62-63 bit quotient plus a sticky bit (far below the
+// 25 bits the rounding inspects), then the integer rounding of q8_common.
+uint32_t RoundQuotientF32(int128 num, uint64_t den) {
+  if (num == 0) return 0;
+  const bool negative = num < 0;
+  uint128 mag = negative ? uint128(0) - uint128(num) : uint128(num);
+  // Shift mag to bitlen(den) + 62 bits: mag in [den * 2^61, den * 2^63), q < 2^63.
+  const int shift = fixed::BitLength64(den) + 62 - fixed::BitLength128(mag);
+  if (shift < 0) {  // not reached for Attend's bounds; the spec routine decides
+    return fixed::RoundQuotient128ToF32Bits(num, -24, den);
+  }
+  mag <<= shift;
+  const uint128 q = mag / den;
+  uint64_t q64 = static_cast<uint64_t>(q);
+  if (q * den != mag) q64 |= 1;
+  const int64_t m = negative ? -static_cast<int64_t>(q64) : static_cast<int64_t>(q64);
+  return q8::RoundI64ToF32Bits(m, -24 - shift);
+}
+
+struct Kernels {
+  DotsFn dots;
+  WeightedVFn weighted_v;
+};
+
+Kernels ForIsa(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512Vnni:
+      return {DotsAvx512, WeightedVAvx512};
+    case Isa::kAvx2:
+      return {DotsAvx2, WeightedVAvx2};
+    case Isa::kPortable:
+      break;
+  }
+  return {DotsPortable, WeightedVPortable};
+}
+
+// One query head: returns false if the cache holds a non-finite value.
+bool AttendHead(const Kernels& kernels, const float* q, const uint8_t* k, const uint8_t* v,
+                int64_t stride, int hd, int64_t n, int64_t c_q40, float* out) {
+  float q8[512];
+  for (int j = 0; j < hd; ++j) {
+    q8[j] = F16BitsToF32(F32ToF16SatBits(F32ToBits(q[j]))) * 256.0f;  // exact
+  }
+  std::vector<int128> dots(static_cast<size_t>(n));
+  if (!kernels.dots(q8, k, stride, hd, n, dots.data())) return false;
+  int128 dmax = dots[0];
+  for (int64_t p = 1; p < n; ++p) {
+    if (dots[p] > dmax) dmax = dots[p];
+  }
+  std::vector<int64_t> weights(static_cast<size_t>(n));
+  int64_t total = 0;
+  for (int64_t p = 0; p < n; ++p) {
+    const int128 diff = dmax - dots[p];
+    int64_t y = kExpCap;
+    if (diff < (int128{1} << 59)) {
+      const int128 scaled = (diff * c_q40) >> 58;
+      if (scaled < kExpCap) y = static_cast<int64_t>(scaled);
+    }
+    const int64_t w = y > kZeroWeightY ? 0 : fixed::WeightQ40(fixed::Exp2NegQ30(y));
+    weights[p] = w;
+    total += w;
+  }
+  int128 acc[512] = {};
+  if (!kernels.weighted_v(weights.data(), v, stride, hd, n, acc)) return false;
+  for (int j = 0; j < hd; ++j) {
+    out[j] = BitsToF32(RoundQuotientF32(acc[j], static_cast<uint64_t>(total)));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool DotsPortable(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+                  int128* dots) {
+  for (int64_t p = 0; p < n; ++p) {
+    const uint8_t* row = k + p * stride;
+    double ints = 0, fracs = 0;
+    for (int j = 0; j < hd; ++j) {
+      const double t = static_cast<double>(q8[j] * F16BitsToF32(LoadU16(row + 2 * j)));
+      const double f = std::floor(t);
+      ints += f;
+      fracs += t - f;
+    }
+    if (!std::isfinite(ints) || !std::isfinite(fracs)) return false;
+    dots[p] = (int128{static_cast<int64_t>(ints)} << 40) + static_cast<int64_t>(fracs * 0x1p40);
+  }
+  return true;
+}
+
+bool WeightedVPortable(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                       int128* acc) {
+  double ints[512], fracs[512];
+  for (int64_t p0 = 0; p0 < n; p0 += kVBlock) {
+    const int64_t p1 = std::min(n, p0 + kVBlock);
+    for (int j = 0; j < hd; ++j) ints[j] = fracs[j] = 0;
+    for (int64_t p = p0; p < p1; ++p) {
+      const double ws = static_cast<double>(w[p]) * 0x1p-16;
+      const uint8_t* row = v + p * stride;
+      for (int j = 0; j < hd; ++j) {
+        const double x = ws * static_cast<double>(F16BitsToF32(LoadU16(row + 2 * j)));
+        const double f = std::floor(x);
+        ints[j] += f;
+        fracs[j] += x - f;
+      }
+    }
+    for (int j = 0; j < hd; ++j) {
+      if (!std::isfinite(ints[j]) || !std::isfinite(fracs[j])) return false;
+      acc[j] += (int128{static_cast<int64_t>(ints[j])} << 40) +
+                static_cast<int64_t>(fracs[j] * 0x1p40);
+    }
+  }
+  return true;
+}
+
+absl::Status Attend(Isa isa, ThreadPool* pool, const llm::AttentionShape& shape,
+                    std::span<const float> q, ByteSpan k_cache, ByteSpan v_cache,
+                    int64_t n_positions, std::span<float> out) {
+  auto reference = [&] { return llm::Attend(shape, q, k_cache, v_cache, n_positions, out); };
+  if (!llm::ValidateAttentionShape(shape).ok()) return reference();
+  const int hd = shape.head_dim;
+  const int64_t q_size = int64_t{shape.n_heads} * hd;
+  const int64_t row_bytes = llm::KvRowBytes(shape);
+  if (static_cast<int64_t>(q.size()) != q_size || static_cast<int64_t>(out.size()) != q_size ||
+      n_positions < 1 || n_positions > kMaxPositions ||
+      static_cast<int64_t>(k_cache.size()) < n_positions * row_bytes ||
+      static_cast<int64_t>(v_cache.size()) < n_positions * row_bytes) {
+    return reference();
+  }
+  for (float x : q) {
+    if ((F32ToBits(x) & 0x7F800000u) == 0x7F800000u) return reference();
+  }
+  const Kernels kernels = ForIsa(isa);
+  const int64_t c_q40 = ScoreToLog2Q40(hd);
+  const int group = shape.n_heads / shape.n_kv_heads;
+  std::atomic<bool> finite{true};
+  auto head = [&](int64_t h) {
+    const int64_t kv_byte = int64_t{static_cast<int>(h) / group} * hd * 2;
+    if (!AttendHead(kernels, q.data() + h * hd, k_cache.data() + kv_byte,
+                    v_cache.data() + kv_byte, row_bytes, hd, n_positions, c_q40,
+                    out.data() + h * hd)) {
+      finite.store(false, std::memory_order_relaxed);
+    }
+  };
+  // A decode step at a short context costs a few microseconds: not worth a hand-off.
+  if (pool != nullptr && pool->num_threads() > 1 && shape.n_heads > 1 &&
+      n_positions * q_size >= 16384) {
+    pool->ParallelFor(shape.n_heads, head);
+  } else {
+    for (int64_t h = 0; h < shape.n_heads; ++h) head(h);
+  }
+  // A non-finite cache value: the reference names it.
+  if (!finite.load()) return reference();
+  return absl::OkStatus();
+}
+
+}  // namespace datanode::ops::cpu::llm_kernels

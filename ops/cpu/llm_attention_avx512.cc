@@ -1,0 +1,85 @@
+// Copyright 2026 The datanode Authors.
+//
+// AVX-512 inner loops of attention (see llm_attention.cc for why the double sums are
+// exact): 16 f16 values per step, converted with vcvtph2ps, multiplied in f32 (exact),
+// widened to two 8-lane doubles and split into floor and fraction.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "ops/cpu/llm_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")
+
+namespace datanode::ops::cpu::llm_kernels {
+namespace {
+
+inline void Split(__m512d x, __m512d& ints, __m512d& fracs) {
+  const __m512d f = _mm512_roundscale_pd(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  ints = _mm512_add_pd(ints, f);
+  fracs = _mm512_add_pd(fracs, _mm512_sub_pd(x, f));
+}
+
+inline __m512 LoadF16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+}  // namespace
+
+bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+                int128* dots) {
+  __m512 qv[32];
+  for (int c = 0; c < hd / 16; ++c) qv[c] = _mm512_loadu_ps(q8 + 16 * c);
+  for (int64_t p = 0; p < n; ++p) {
+    const uint8_t* row = k + p * stride;
+    __m512d ints = _mm512_setzero_pd(), fracs = _mm512_setzero_pd();
+    for (int c = 0; c < hd / 16; ++c) {
+      const __m512 t = _mm512_mul_ps(qv[c], LoadF16x16(row + 32 * c));
+      Split(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), ints, fracs);
+      Split(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))),
+            ints, fracs);
+    }
+    const double si = _mm512_reduce_add_pd(ints), sf = _mm512_reduce_add_pd(fracs);
+    if (!std::isfinite(si) || !std::isfinite(sf)) return false;
+    dots[p] = (int128{static_cast<int64_t>(si)} << 40) + static_cast<int64_t>(sf * 0x1p40);
+  }
+  return true;
+}
+
+bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                     int128* acc) {
+  __m512d ints[64], fracs[64];  // hd / 8 <= 64 lanes of 8
+  const int chunks = hd / 16;
+  for (int64_t p0 = 0; p0 < n; p0 += kVBlock) {
+    const int64_t p1 = n < p0 + kVBlock ? n : p0 + kVBlock;
+    for (int c = 0; c < 2 * chunks; ++c) ints[c] = fracs[c] = _mm512_setzero_pd();
+    for (int64_t p = p0; p < p1; ++p) {
+      const __m512d ws = _mm512_set1_pd(static_cast<double>(w[p]) * 0x1p-16);
+      const uint8_t* row = v + p * stride;
+      for (int c = 0; c < chunks; ++c) {
+        const __m512 x = LoadF16x16(row + 32 * c);
+        Split(_mm512_mul_pd(ws, _mm512_cvtps_pd(_mm512_castps512_ps256(x))), ints[2 * c],
+              fracs[2 * c]);
+        Split(_mm512_mul_pd(ws, _mm512_cvtps_pd(_mm256_castpd_ps(
+                                    _mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))),
+              ints[2 * c + 1], fracs[2 * c + 1]);
+      }
+    }
+    for (int c = 0; c < 2 * chunks; ++c) {
+      alignas(64) double si[8], sf[8];
+      _mm512_store_pd(si, ints[c]);
+      _mm512_store_pd(sf, fracs[c]);
+      for (int l = 0; l < 8; ++l) {
+        if (!std::isfinite(si[l]) || !std::isfinite(sf[l])) return false;
+        acc[8 * c + l] +=
+            (int128{static_cast<int64_t>(si[l])} << 40) + static_cast<int64_t>(sf[l] * 0x1p40);
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace datanode::ops::cpu::llm_kernels
+
+#pragma GCC pop_options

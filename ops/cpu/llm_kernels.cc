@@ -1,0 +1,34 @@
+// Copyright 2026 The datanode Authors.
+#include "ops/cpu/llm_kernels.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace datanode::ops::cpu {
+namespace {
+
+class CpuLlmKernels final : public llm::Kernels {
+ public:
+  CpuLlmKernels(Isa isa, ThreadPool* pool)
+      : isa_(isa), pool_(pool), name_(absl::StrCat("cpu ", IsaName(isa))) {}
+
+  const char* Name() const override { return name_.c_str(); }
+
+  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q,
+                      ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
+                      std::span<float> out) const override {
+    return llm_kernels::Attend(isa_, pool_, shape, q, k_cache, v_cache, n_positions, out);
+  }
+
+ private:
+  const Isa isa_;
+  ThreadPool* const pool_;
+  const std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<llm::Kernels> CreateCpuLlmKernels(Isa isa, ThreadPool* pool) {
+  return std::make_unique<CpuLlmKernels>(isa, pool);
+}
+
+}  // namespace datanode::ops::cpu

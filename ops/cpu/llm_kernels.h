@@ -1,0 +1,106 @@
+// Copyright 2026 The datanode Authors.
+//
+// The CPU backend's LLM ops (spec v2, llm.h): byte-equal to the reference for every
+// kernel family and thread count. The exact-arithmetic tricks they use:
+// - f16 x f16 products are exact in f32 (22-bit mantissas, exponents >= -48), and an
+//   exact double t splits exactly into floor(t) and t - floor(t); summing each part in
+//   doubles is exact while the sums stay below 2^53 (the bounds are stated at each use),
+//   so attention's int128 dot products and weighted V sums are computed in SIMD doubles.
+// - Elementwise ops round an exact product once with a short integer fast path.
+// Invalid inputs (non-finite values, bad sizes) are handed to the reference, so the
+// error status is the reference's own.
+#ifndef DATANODE_OPS_CPU_LLM_KERNELS_H_
+#define DATANODE_OPS_CPU_LLM_KERNELS_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "absl/status/status.h"
+
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/llm_kernels.h"
+#include "ops/cpu/cpu_features.h"
+#include "ops/cpu/thread_pool.h"
+
+namespace datanode::ops::cpu {
+
+// The kernel set for `isa`, running parallel parts on `pool` (which must outlive it).
+std::unique_ptr<llm::Kernels> CreateCpuLlmKernels(Isa isa, ThreadPool* pool);
+
+namespace llm_kernels {
+
+// Attention inner loops, one per kernel family. `q8` holds one head's query, rounded to
+// f16 and scaled by 2^8 (exact f32 values); k / v point at position 0's f16 values of the
+// KV head (little-endian), `stride` bytes apart per position.
+//
+// Dots: dots[p] = sum_j q_j * k_pj for p in [0, n), exactly, in units of 2^-48. Returns
+// false if a K value is not finite.
+using DotsFn = bool (*)(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+                        int128* dots);
+// WeightedV: acc[j] += sum_p w[p] * v_pj for p in [0, n), exactly, in units of 2^-24
+// (w[p] <= 2^40). Returns false if a V value is not finite (zero weights included).
+using WeightedVFn = bool (*)(const int64_t* w, const uint8_t* v, int64_t stride, int hd,
+                             int64_t n, int128* acc);
+
+bool DotsPortable(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+                  int128* dots);
+bool WeightedVPortable(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                       int128* acc);
+bool DotsAvx2(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+              int128* dots);
+bool WeightedVAvx2(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                   int128* acc);
+bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+                int128* dots);
+bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                     int128* acc);
+
+// The ops (drivers in llm_attention.cc, llm_elementwise.cc). Each returns the reference's
+// own status for an invalid input.
+absl::Status Attend(Isa isa, ThreadPool* pool, const llm::AttentionShape& shape,
+                    std::span<const float> q, ByteSpan k_cache, ByteSpan v_cache,
+                    int64_t n_positions, std::span<float> out);
+
+// Positions per exact double block of WeightedV: each part sum stays below 2^53
+// (integer parts < 2^40 each, fraction parts multiples of 2^-40 in [0, 1)).
+inline constexpr int64_t kVBlock = 4096;
+
+// round_f16_sat of an f32 (spec §8.4), as bits; equals fixed::RoundToF16BitsSaturating.
+inline uint16_t F32ToF16SatBits(uint32_t x) {
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t a = x & 0x7FFFFFFFu;
+  if (a == 0) return 0;                                         // exact zero: +0
+  if (a >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7BFFu);  // >= 65520: saturate
+  if (a >= 0x38800000u) {                                       // f16 normal (>= 2^-14)
+    const uint32_t m = a - 0x38000000u;                         // rebias 127 -> 15
+    return static_cast<uint16_t>(sign | ((m + 0xFFFu + ((m >> 13) & 1u)) >> 13));
+  }
+  if (a <= 0x33000000u) return static_cast<uint16_t>(sign);  // <= 2^-25: to 0 (tie even)
+  const uint32_t e = a >> 23;                                 // 102..112
+  const uint32_t mant = (a & 0x7FFFFFu) | 0x800000u;
+  const uint32_t shift = 126 - e;                             // 14..24
+  uint32_t q = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1);
+  const uint32_t half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1u) != 0)) ++q;
+  return static_cast<uint16_t>(sign | q);
+}
+
+// The exact f32 value of a finite f16 (inf / NaN map to inf / NaN).
+inline float F16BitsToF32(uint16_t h) {
+  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
+  const uint32_t e = (h >> 10) & 0x1Fu;
+  const uint32_t m = h & 0x3FFu;
+  if (e == 0) {
+    const float v = static_cast<float>(m) * 0x1p-24f;  // exact
+    return sign ? -v : v;
+  }
+  if (e == 31) return BitsToF32(sign | 0x7F800000u | (m << 13));
+  return BitsToF32(sign | ((e + 112) << 23) | (m << 13));
+}
+
+}  // namespace llm_kernels
+}  // namespace datanode::ops::cpu
+
+#endif  // DATANODE_OPS_CPU_LLM_KERNELS_H_

@@ -1,0 +1,229 @@
+// Copyright 2026 The datanode Authors.
+//
+// The CPU backend's LLM kernels (Backend::LlmKernels) against the reference (llm.h),
+// byte for byte and status for status: every kernel family this machine has
+// (DATANODE_CPU_ISA caps it), 1 / 2 / 3 threads, random shapes and values with the hard
+// cases (outliers, f16 subnormals and saturation, zeros, ties, constant rows, huge and
+// tiny exponents). Each sweep counts its cases and asserts the minimum was reached.
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/llm.h"
+#include "datanode/ops/llm_kernels.h"
+#include "gtest/gtest.h"
+#include "ops/cpu/llm_kernels.h"
+#include "tests/ops/test_util.h"
+
+namespace datanode::ops {
+namespace {
+
+namespace llm = ops::llm;
+
+struct Cpu {
+  std::string isa;
+  int threads;
+  std::unique_ptr<Backend> backend;
+};
+
+// Every (family this machine has, thread count) pair.
+std::vector<Cpu> AllCpus() {
+  std::vector<Cpu> cpus;
+  for (const char* isa : testing::kCpuIsas) {
+    std::string why;
+    if (!testing::MachineHasIsa(isa, &why)) {
+      std::printf("skipping %s: %s\n", isa, why.c_str());
+      continue;
+    }
+    for (int threads : {1, 2, 3}) {
+      auto backend = testing::CreateCpuWithIsa(isa, threads);
+      EXPECT_TRUE(backend.ok()) << backend.status();
+      if (!backend.ok()) continue;
+      EXPECT_NE(std::string((*backend)->LlmKernels().Name()).find(isa), std::string::npos);
+      cpus.push_back({isa, threads, std::move(backend).value()});
+    }
+  }
+  return cpus;
+}
+
+std::vector<uint32_t> Bits(std::span<const float> v) {
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * 4);
+  return b;
+}
+
+// A random finite f32 of a profile: LLM-like (normal-ish, 1% outliers 20x), any finite
+// bits, tiny (subnormal / near the f16 subnormal range), exact zeros, around f16 limits.
+float RandomF32(std::mt19937_64& rng, int profile) {
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  switch (profile) {
+    case 0: {
+      float v = uni(rng) + uni(rng) + uni(rng);
+      if (rng() % 100 == 0) v *= 20.0f;
+      return v;
+    }
+    case 1: {
+      uint32_t b;
+      do {
+        b = static_cast<uint32_t>(rng());
+      } while ((b & 0x7F800000u) == 0x7F800000u);
+      return BitsToF32(b);
+    }
+    case 2:
+      return uni(rng) * 0x1p-20f * static_cast<float>(std::ldexp(1.0, -static_cast<int>(rng() % 120)));
+    case 3:
+      return rng() % 2 ? 0.0f : -0.0f;
+    default: {
+      const float edges[] = {65504.0f, 65519.0f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+                             0x1p-14f, 0x1.ffcp-15f, 1e6f, 1.0f, 0.5f, 3.0f};
+      const float v = edges[rng() % std::size(edges)];
+      return rng() % 2 ? v : -v;
+    }
+  }
+}
+
+std::vector<float> RandomRow(std::mt19937_64& rng, size_t n, int profile) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = RandomF32(rng, profile == 5 ? static_cast<int>(rng() % 5) : profile);
+  return v;
+}
+
+int CheckBits(const std::vector<uint32_t>& want, const std::vector<uint32_t>& got,
+              const std::string& what) {
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] != got[i]) {
+      ADD_FAILURE() << what << ": element " << i << " want 0x" << std::hex << want[i]
+                    << " got 0x" << got[i];
+      return 1;
+    }
+  }
+  return 0;
+}
+
+TEST(CpuLlmTest, F16ConversionHelpersMatchTheSpec) {
+  // Every f16 and a sweep of f32 bit patterns (all exponents, many mantissas).
+  for (uint32_t h = 0; h < 65536; ++h) {
+    if ((h & 0x7C00) == 0x7C00 || h == 0x8000) continue;  // -0 decodes to -0.0: the value 0
+    const ExactValue v = DecodeF16Bits(static_cast<uint16_t>(h));
+    ASSERT_EQ(F32ToBits(cpu::llm_kernels::F16BitsToF32(static_cast<uint16_t>(h))),
+              RoundToF32Bits(v.mantissa, v.exponent))
+        << h;
+  }
+  std::mt19937_64 rng(7);
+  int64_t cases = 0;
+  for (uint32_t hi = 0; hi < 0x7F800000u; hi += 0x00001000u) {
+    for (int s = 0; s < 2; ++s) {
+      for (uint32_t lo : {0u, 1u, 0x7FFu, 0x800u, 0x801u, 0xFFFu, static_cast<uint32_t>(rng() & 0xFFF)}) {
+        const uint32_t b = (s ? 0x80000000u : 0u) | hi | lo;
+        const ExactValue v = DecodeF32Bits(b);
+        uint16_t want = RoundToF16Bits(v.mantissa, v.exponent);
+        if ((want & 0x7C00) == 0x7C00) want = static_cast<uint16_t>((want & 0x8000) | 0x7BFF);
+        ASSERT_EQ(cpu::llm_kernels::F32ToF16SatBits(b), want) << std::hex << b;
+        ++cases;
+      }
+    }
+  }
+  EXPECT_GT(cases, 1000000);
+}
+
+// Attention: random shapes (GQA groups, head_dim 32..256), positions 1..2048, K/V rows
+// from every value profile (encoded like the engine does, or raw random f16 bits).
+TEST(CpuLlmTest, AttendEqualsReference) {
+  std::vector<Cpu> cpus = AllCpus();
+  ASSERT_FALSE(cpus.empty());
+  std::mt19937_64 rng(12);
+  int cases = 0, long_cases = 0;
+  for (int it = 0; it < 1100; ++it) {
+    llm::AttentionShape shape;
+    shape.n_kv_heads = 1 + static_cast<int>(rng() % 3);
+    shape.n_heads = shape.n_kv_heads * (1 + static_cast<int>(rng() % 3));
+    const int dims[] = {32, 64, 64, 96, 128, 256};
+    shape.head_dim = dims[rng() % std::size(dims)];
+    int64_t n;
+    switch (rng() % 8) {
+      case 0: n = 1; break;
+      case 1: n = 1 + static_cast<int64_t>(rng() % 2048); break;
+      case 2: n = 2048; break;
+      default: n = 1 + static_cast<int64_t>(rng() % 64);
+    }
+    if (n * shape.n_heads * shape.head_dim > 3000000) n = 3000000 / (shape.n_heads * shape.head_dim);
+    const int qp = static_cast<int>(rng() % 6), kp = static_cast<int>(rng() % 6),
+              vp = static_cast<int>(rng() % 7);
+    const int64_t row_bytes = llm::KvRowBytes(shape);
+    std::vector<uint8_t> k(n * row_bytes), v(n * row_bytes);
+    const size_t kv_values = static_cast<size_t>(shape.n_kv_heads) * shape.head_dim;
+    std::vector<float> constant_row = RandomRow(rng, kv_values, 0);
+    for (int64_t p = 0; p < n; ++p) {
+      std::span<uint8_t> kr(k.data() + p * row_bytes, row_bytes), vr(v.data() + p * row_bytes, row_bytes);
+      ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, kv_values, kp), kr).ok());
+      if (vp == 6) {
+        ASSERT_TRUE(llm::EncodeKvRow(shape, constant_row, vr).ok());
+      } else {
+        ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, kv_values, vp), vr).ok());
+      }
+    }
+    const size_t q_size = static_cast<size_t>(shape.n_heads) * shape.head_dim;
+    std::vector<float> q = RandomRow(rng, q_size, qp);
+    if (rng() % 10 == 0) {  // ties: every key equal to the query direction
+      for (int64_t p = 1; p < n; ++p) std::memcpy(&k[p * row_bytes], &k[0], row_bytes);
+    }
+    std::vector<float> want(q_size);
+    ASSERT_TRUE(llm::Attend(shape, q, k, v, n, want).ok());
+    const auto want_bits = Bits(want);
+    for (Cpu& cpu : cpus) {
+      std::vector<float> got(q_size, 1234.0f);
+      ASSERT_TRUE(cpu.backend->LlmKernels().Attend(shape, q, k, v, n, got).ok());
+      if (CheckBits(want_bits, Bits(got),
+                    absl::StrCat("Attend case ", it, " ", cpu.isa, " x", cpu.threads, " heads ",
+                                 shape.n_heads, "/", shape.n_kv_heads, " hd ", shape.head_dim,
+                                 " n ", n, " profiles ", qp, kp, vp)) != 0) {
+        return;
+      }
+    }
+    ++cases;
+    if (n >= 512) ++long_cases;
+  }
+  EXPECT_GE(cases, 1000);
+  EXPECT_GE(long_cases, 50);
+}
+
+TEST(CpuLlmTest, AttendRejectsLikeTheReference) {
+  std::vector<Cpu> cpus = AllCpus();
+  llm::AttentionShape shape{6, 2, 64};
+  const int64_t n = 40, row_bytes = llm::KvRowBytes(shape);
+  std::mt19937_64 rng(3);
+  std::vector<uint8_t> k(n * row_bytes), v(n * row_bytes);
+  for (int64_t p = 0; p < n; ++p) {
+    ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, 128, 0), std::span(k).subspan(p * row_bytes, row_bytes)).ok());
+    ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, 128, 0), std::span(v).subspan(p * row_bytes, row_bytes)).ok());
+  }
+  std::vector<float> q = RandomRow(rng, 384, 0), out(384);
+  for (int where = 0; where < 6; ++where) {
+    std::vector<uint8_t> kb = k, vb = v;
+    std::vector<float> qb = q;
+    const uint16_t bad = where % 2 ? 0x7C00 : 0xFE01;  // inf, NaN
+    if (where < 2) StoreU16(&kb[37 * row_bytes + 2 * 100], bad);
+    else if (where < 4) StoreU16(&vb[39 * row_bytes + 2 * 5], bad);
+    else qb[200] = where == 4 ? INFINITY : NAN;
+    const absl::Status want = llm::Attend(shape, qb, kb, vb, n, out);
+    ASSERT_FALSE(want.ok());
+    for (Cpu& cpu : cpus) {
+      EXPECT_EQ(cpu.backend->LlmKernels().Attend(shape, qb, kb, vb, n, out), want) << cpu.isa;
+    }
+  }
+  for (Cpu& cpu : cpus) {
+    EXPECT_EQ(cpu.backend->LlmKernels().Attend(shape, q, k, v, n + 1, out),
+              llm::Attend(shape, q, k, v, n + 1, out));
+    EXPECT_EQ(cpu.backend->LlmKernels().Attend({5, 2, 64}, q, k, v, n, out),
+              llm::Attend({5, 2, 64}, q, k, v, n, out));
+  }
+}
+
+}  // namespace
+}  // namespace datanode::ops
