@@ -295,14 +295,18 @@ TEST(InferenceRpc, SessionsContinueAndAreLimited) {
   second.mutable_token_ids();  // an empty prompt: continue
   Streamed r2 = RunGenerate(second);
   ASSERT_TRUE(r2.status.ok()) << r2.status.error_message();
+  // One-call sessions count against max_sessions too.
+  Streamed refused = RunGenerate(Request(kChatPrompt, 8));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(Close(b).ok());
   Streamed whole = RunGenerate(Request(kChatPrompt, 8));
+  ASSERT_TRUE(whole.status.ok()) << whole.status.error_message();
   std::vector<int32_t> joined = r1.ids;
   joined.insert(joined.end(), r2.ids.begin(), r2.ids.end());
   EXPECT_EQ(joined, whole.ids);
   EXPECT_EQ(r2.done.final_logits_digest(), whole.done.final_logits_digest());
 
   EXPECT_TRUE(Close(a).ok());
-  EXPECT_TRUE(Close(b).ok());
   EXPECT_EQ(Close(a).error_code(), grpc::StatusCode::NOT_FOUND);
   ExpectNoSessionOpen();
 }
