@@ -28,8 +28,6 @@ namespace fixed = ops::llm::fixed;
 
 constexpr int64_t kMaxPositions = int64_t{1} << 20;
 constexpr int64_t kExpCap = int64_t{1} << 42;
-// y above this gives k <= -41 and a zero weight (WeightQ40 shift <= -31).
-constexpr int64_t kZeroWeightY = int64_t{40} << 30;
 
 int64_t ScoreToLog2Q40(int head_dim) {
   const uint128 l = static_cast<uint128>(fixed::kLog2eQ38);
@@ -58,19 +56,20 @@ uint32_t RoundQuotientF32(int128 num, uint64_t den) {
 
 struct Kernels {
   DotsFn dots;
+  WeightsFn weights;
   WeightedVFn weighted_v;
 };
 
 Kernels ForIsa(Isa isa) {
   switch (isa) {
     case Isa::kAvx512Vnni:
-      return {DotsAvx512, WeightedVAvx512};
+      return {DotsAvx512, WeightsAvx512, WeightedVAvx512};
     case Isa::kAvx2:
-      return {DotsAvx2, WeightedVAvx2};
+      return {DotsAvx2, WeightsAvx2, WeightedVAvx2};
     case Isa::kPortable:
       break;
   }
-  return {DotsPortable, WeightedVPortable};
+  return {DotsPortable, WeightsPortable, WeightedVPortable};
 }
 
 // One query head: returns false if the cache holds a non-finite value.
@@ -86,28 +85,49 @@ bool AttendHead(const Kernels& kernels, const float* q, const uint8_t* k, const 
   for (int64_t p = 1; p < n; ++p) {
     if (dots[p] > dmax) dmax = dots[p];
   }
-  std::vector<int64_t> weights(static_cast<size_t>(n));
-  int64_t total = 0;
+  std::vector<int64_t> ys(static_cast<size_t>(n)), weights(static_cast<size_t>(n));
   for (int64_t p = 0; p < n; ++p) {
     const int128 diff = dmax - dots[p];
     int64_t y = kExpCap;
     if (diff < (int128{1} << 59)) {
-      const int128 scaled = (diff * c_q40) >> 58;
-      if (scaled < kExpCap) y = static_cast<int64_t>(scaled);
+      const uint128 scaled = (uint128{static_cast<uint64_t>(diff)} * static_cast<uint64_t>(c_q40)) >> 58;
+      if (scaled < static_cast<uint128>(kExpCap)) y = static_cast<int64_t>(scaled);
     }
-    const int64_t w = y > kZeroWeightY ? 0 : fixed::WeightQ40(fixed::Exp2NegQ30(y));
-    weights[p] = w;
-    total += w;
+    ys[p] = y;
   }
-  int128 acc[512] = {};
+  kernels.weights(ys.data(), n, weights.data());
+  int64_t total = 0;
+  for (int64_t p = 0; p < n; ++p) total += weights[p];
+  int128 acc[512];
+  std::fill(acc, acc + hd, int128{0});
   if (!kernels.weighted_v(weights.data(), v, stride, hd, n, acc)) return false;
+  // The quotient in doubles is within 2^-50 (relative) of the exact one; where every value
+  // within 2^-45 of it rounds to the same f32, that f32 is the exact quotient rounded
+  // (rounding is monotone). Otherwise, and near the subnormal range, the exact routine.
+  const double scale = 0x1p-24 / static_cast<double>(total);
   for (int j = 0; j < hd; ++j) {
-    out[j] = BitsToF32(RoundQuotientF32(acc[j], static_cast<uint64_t>(total)));
+    const uint128 mag = acc[j] < 0 ? uint128(0) - uint128(acc[j]) : uint128(acc[j]);
+    const double qd = (static_cast<double>(static_cast<uint64_t>(mag >> 64)) * 0x1p64 +
+                       static_cast<double>(static_cast<uint64_t>(mag))) *
+                      scale;
+    const float lo = static_cast<float>(qd * (1 - 0x1p-45));
+    const float hi = static_cast<float>(qd * (1 + 0x1p-45));
+    if (qd > 0x1p-120 && F32ToBits(lo) == F32ToBits(hi)) {
+      out[j] = acc[j] < 0 ? -lo : lo;
+    } else {
+      out[j] = BitsToF32(RoundQuotientF32(acc[j], static_cast<uint64_t>(total)));
+    }
   }
   return true;
 }
 
 }  // namespace
+
+void WeightsPortable(const int64_t* y, int64_t n, int64_t* w) {
+  for (int64_t p = 0; p < n; ++p) {
+    w[p] = y[p] > kZeroWeightY ? 0 : fixed::WeightQ40(fixed::Exp2NegQ30(y[p]));
+  }
+}
 
 bool DotsPortable(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
                   int128* dots) {

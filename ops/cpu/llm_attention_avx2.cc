@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ops/cpu/llm_kernels.h"
+#include "ops/reference/fixed_point.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,f16c,fma")
@@ -31,6 +32,54 @@ inline double Sum(__m256d v) {
 }
 
 }  // namespace
+
+// Spec §8.2 on 4 lanes; the same bounds as WeightsAvx512 (every vpmuludq factor < 2^32,
+// exact magic divisions by 5 and 3 of t < 2^27).
+void WeightsAvx2(const int64_t* y, int64_t n, int64_t* w) {
+  namespace fixed = ops::llm::fixed;
+  const __m256i one30 = _mm256_set1_epi64x(int64_t{1} << 30);
+  const __m256i mask26 = _mm256_set1_epi64x((int64_t{1} << 26) - 1);
+  const __m256i mask30 = _mm256_set1_epi64x((int64_t{1} << 30) - 1);
+  const __m256i ln2 = _mm256_set1_epi64x(fixed::kLn2Q30);
+  const __m256i m5 = _mm256_set1_epi64x(0xCCCCCCCDll), m3 = _mm256_set1_epi64x(0xAAAAAAABll);
+  const __m256i emax = _mm256_set1_epi64x((int64_t{1} << 31) - 1);
+  const __m256i ten = _mm256_set1_epi64x(10);
+  int64_t p = 0;
+  for (; p + 4 <= n; p += 4) {
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + p));
+    // y <= 2^42: k = -ceil(y / 2^30) = -((y + 2^30 - 1) >> 30), f = (-y) mod 2^30.
+    const __m256i ky = _mm256_srli_epi64(_mm256_add_epi64(yv, mask30), 30);  // -k
+    const __m256i f = _mm256_and_si256(_mm256_sub_epi64(_mm256_setzero_si256(), yv), mask30);
+    const __m256i j = _mm256_srli_epi64(f, 26);
+    const __m256i z = _mm256_srli_epi64(_mm256_mul_epu32(_mm256_and_si256(f, mask26), ln2), 30);
+    __m256i pv = one30;
+    __m256i t = _mm256_srli_epi64(_mm256_mul_epu32(z, pv), 30);
+    pv = _mm256_add_epi64(one30, _mm256_srli_epi64(_mm256_mul_epu32(t, m5), 34));
+    t = _mm256_srli_epi64(_mm256_mul_epu32(z, pv), 30);
+    pv = _mm256_add_epi64(one30, _mm256_srli_epi64(t, 2));
+    t = _mm256_srli_epi64(_mm256_mul_epu32(z, pv), 30);
+    pv = _mm256_add_epi64(one30, _mm256_srli_epi64(_mm256_mul_epu32(t, m3), 33));
+    t = _mm256_srli_epi64(_mm256_mul_epu32(z, pv), 30);
+    pv = _mm256_add_epi64(one30, _mm256_srli_epi64(t, 1));
+    t = _mm256_srli_epi64(_mm256_mul_epu32(z, pv), 30);
+    pv = _mm256_add_epi64(one30, t);
+    const __m256i tab = _mm256_i64gather_epi64(
+        reinterpret_cast<const long long*>(fixed::kExp2TableQ30), j, 8);
+    __m256i e = _mm256_srli_epi64(_mm256_mul_epu32(tab, pv), 30);
+    // min(e, 2^31 - 1): e < 2^32, so a signed compare is safe.
+    e = _mm256_blendv_epi8(e, emax, _mm256_cmpgt_epi64(e, emax));
+    // shift = 10 - (-k): left by 10 - ky when ky <= 10, else right by ky - 10 (< 64 here:
+    // lanes with y > 40 * 2^30 are zeroed below). Out-of-range counts give 0 (vpsllvq).
+    const __m256i left = _mm256_sllv_epi64(e, _mm256_sub_epi64(ten, ky));
+    const __m256i right = _mm256_srlv_epi64(e, _mm256_sub_epi64(ky, ten));
+    const __m256i use_left = _mm256_cmpgt_epi64(_mm256_add_epi64(ten, _mm256_set1_epi64x(1)), ky);
+    __m256i wv = _mm256_blendv_epi8(right, left, use_left);
+    const __m256i zero = _mm256_cmpgt_epi64(yv, _mm256_set1_epi64x(kZeroWeightY));
+    wv = _mm256_andnot_si256(zero, wv);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(w + p), wv);
+  }
+  for (; p < n; ++p) w[p] = y[p] > kZeroWeightY ? 0 : fixed::WeightQ40(fixed::Exp2NegQ30(y[p]));
+}
 
 bool DotsAvx2(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
               int128* dots) {

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "ops/cpu/llm_kernels.h"
+#include "ops/reference/fixed_point.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")
@@ -26,6 +27,56 @@ inline __m512 LoadF16x16(const uint8_t* p) {
 }
 
 }  // namespace
+
+// Spec §8.2 on 8 lanes. Every product below has factors < 2^32 (vpmuludq): r < 2^26 and
+// kLn2Q30 < 2^30; z < 2^26 and P < 2^30 + 2^27; the table entries and P < 2^31. The
+// divisions by 5 and 3 are of t < 2^27: t / 5 = (t * 0xCCCCCCCD) >> 34 and t / 3 =
+// (t * 0xAAAAAAAB) >> 33 are exact for every t < 2^32.
+void WeightsAvx512(const int64_t* y, int64_t n, int64_t* w) {
+  namespace fixed = ops::llm::fixed;
+  const __m512i table_lo = _mm512_loadu_si512(fixed::kExp2TableQ30);
+  const __m512i table_hi = _mm512_loadu_si512(fixed::kExp2TableQ30 + 8);
+  const __m512i one30 = _mm512_set1_epi64(int64_t{1} << 30);
+  const __m512i mask26 = _mm512_set1_epi64((int64_t{1} << 26) - 1);
+  const __m512i mask30 = _mm512_set1_epi64((int64_t{1} << 30) - 1);
+  const __m512i ln2 = _mm512_set1_epi64(fixed::kLn2Q30);
+  const __m512i m5 = _mm512_set1_epi64(0xCCCCCCCDll), m3 = _mm512_set1_epi64(0xAAAAAAABll);
+  const __m512i emax = _mm512_set1_epi64((int64_t{1} << 31) - 1);
+  const __m512i zero_y = _mm512_set1_epi64(kZeroWeightY);
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8) {
+    const __m512i yv = _mm512_loadu_si512(y + p);
+    const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(), yv);
+    const __m512i k = _mm512_srai_epi64(neg, 30);        // floor(-y / 2^30)
+    const __m512i f = _mm512_and_si512(neg, mask30);     // -y - k * 2^30
+    const __m512i j = _mm512_srli_epi64(f, 26);
+    const __m512i z = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_and_si512(f, mask26), ln2), 30);
+    __m512i pv = one30;
+    __m512i t = _mm512_srli_epi64(_mm512_mul_epu32(z, pv), 30);
+    pv = _mm512_add_epi64(one30, _mm512_srli_epi64(_mm512_mul_epu32(t, m5), 34));
+    t = _mm512_srli_epi64(_mm512_mul_epu32(z, pv), 30);
+    pv = _mm512_add_epi64(one30, _mm512_srli_epi64(t, 2));
+    t = _mm512_srli_epi64(_mm512_mul_epu32(z, pv), 30);
+    pv = _mm512_add_epi64(one30, _mm512_srli_epi64(_mm512_mul_epu32(t, m3), 33));
+    t = _mm512_srli_epi64(_mm512_mul_epu32(z, pv), 30);
+    pv = _mm512_add_epi64(one30, _mm512_srli_epi64(t, 1));
+    t = _mm512_srli_epi64(_mm512_mul_epu32(z, pv), 30);
+    pv = _mm512_add_epi64(one30, t);
+    const __m512i tab = _mm512_permutex2var_epi64(table_lo, j, table_hi);
+    __m512i e = _mm512_srli_epi64(_mm512_mul_epu32(tab, pv), 30);
+    e = _mm512_min_epi64(e, emax);
+    const __m512i shift = _mm512_add_epi64(k, _mm512_set1_epi64(10));  // in [-30, 10]
+    const __m512i left = _mm512_sllv_epi64(e, _mm512_max_epi64(shift, _mm512_setzero_si512()));
+    const __m512i right =
+        _mm512_srlv_epi64(e, _mm512_max_epi64(_mm512_sub_epi64(_mm512_setzero_si512(), shift),
+                                              _mm512_setzero_si512()));
+    const __mmask8 nonneg = _mm512_cmpge_epi64_mask(shift, _mm512_setzero_si512());
+    __m512i wv = _mm512_mask_blend_epi64(nonneg, right, left);
+    wv = _mm512_maskz_mov_epi64(_mm512_cmple_epi64_mask(yv, zero_y), wv);
+    _mm512_storeu_si512(w + p, wv);
+  }
+  for (; p < n; ++p) w[p] = y[p] > kZeroWeightY ? 0 : fixed::WeightQ40(fixed::Exp2NegQ30(y[p]));
+}
 
 bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
                 int128* dots) {

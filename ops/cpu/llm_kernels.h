@@ -43,6 +43,15 @@ using DotsFn = bool (*)(const float* q8, const uint8_t* k, int64_t stride, int h
 using WeightedVFn = bool (*)(const int64_t* w, const uint8_t* v, int64_t stride, int hd,
                              int64_t n, int128* acc);
 
+// Weights: w[p] = WeightQ40(Exp2NegQ30(y[p])) (spec §8.2) for y[p] in [0, 2^42], with the
+// zero weights of y > 40 * 2^30 (k <= -41) not evaluated.
+using WeightsFn = void (*)(const int64_t* y, int64_t n, int64_t* w);
+void WeightsPortable(const int64_t* y, int64_t n, int64_t* w);
+void WeightsAvx2(const int64_t* y, int64_t n, int64_t* w);
+void WeightsAvx512(const int64_t* y, int64_t n, int64_t* w);
+// y above this gives k <= -41 and a zero weight (WeightQ40's shift <= -31).
+inline constexpr int64_t kZeroWeightY = int64_t{40} << 30;
+
 bool DotsPortable(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
                   int128* dots);
 bool WeightedVPortable(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,

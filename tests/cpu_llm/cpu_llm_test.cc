@@ -19,6 +19,7 @@
 #include "datanode/ops/llm_kernels.h"
 #include "gtest/gtest.h"
 #include "ops/cpu/llm_kernels.h"
+#include "ops/reference/fixed_point.h"
 #include "tests/ops/test_util.h"
 
 namespace datanode::ops {
@@ -130,6 +131,45 @@ TEST(CpuLlmTest, F16ConversionHelpersMatchTheSpec) {
     }
   }
   EXPECT_GT(cases, 1000000);
+}
+
+// The vectorized exp weights against the spec's scalar steps: every family, y over the
+// whole range with the table, 2^26 and 2^30 boundaries and the zero-weight cut.
+TEST(CpuLlmTest, WeightsMatchTheSpec) {
+  namespace fixed = ops::llm::fixed;
+  std::mt19937_64 rng(5);
+  std::vector<int64_t> y;
+  for (int64_t b = 0; b <= 42; ++b) {
+    for (int64_t m : {int64_t{1} << 26, int64_t{1} << 30}) {
+      for (int64_t d = -2; d <= 2; ++d) {
+        const int64_t v = b * m + d;
+        if (v >= 0 && v <= (int64_t{1} << 42)) y.push_back(v);
+      }
+    }
+  }
+  for (int64_t d = -3; d <= 3; ++d) y.push_back(cpu::llm_kernels::kZeroWeightY + d);
+  for (int i = 0; i < 1000000; ++i) {
+    y.push_back(static_cast<int64_t>(rng() % ((uint64_t{1} << (rng() % 2 ? 36 : 43)) + 1)));
+  }
+  std::vector<int64_t> want(y.size());
+  for (size_t i = 0; i < y.size(); ++i) want[i] = fixed::WeightQ40(fixed::Exp2NegQ30(y[i]));
+  struct Fn {
+    const char* isa;
+    cpu::llm_kernels::WeightsFn fn;
+  };
+  for (const Fn& f : {Fn{"portable", cpu::llm_kernels::WeightsPortable},
+                      Fn{"avx2", cpu::llm_kernels::WeightsAvx2},
+                      Fn{"avx512vnni", cpu::llm_kernels::WeightsAvx512}}) {
+    std::string why;
+    if (!testing::MachineHasIsa(f.isa, &why)) continue;
+    for (size_t off : {size_t{0}, size_t{3}}) {  // vector bodies and scalar tails
+      std::vector<int64_t> got(y.size() - off, -1);
+      f.fn(y.data() + off, static_cast<int64_t>(got.size()), got.data());
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i], want[i + off]) << f.isa << " y " << y[i + off];
+      }
+    }
+  }
 }
 
 // Attention: random shapes (GQA groups, head_dim 32..256), positions 1..2048, K/V rows
