@@ -2,8 +2,9 @@
 //
 // Model::Forward: the forward pass of spec version 2. Matmuls and activation
 // quantization go through the backend with M = number of rows; every other op is the
-// spec's per-row function (ops/include/datanode/ops/llm.h), so a row's bytes never
-// depend on which rows share its pass.
+// spec's per-row function (ops/include/datanode/ops/llm.h) as the backend's kernels
+// implement it (Backend::LlmKernels), so a row's bytes never depend on which rows share
+// its pass.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/llm_kernels.h"
 #include "datanode/ops/status_macros.h"
 #include "node/inference/model.h"
 
@@ -136,6 +138,8 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   }
 
   ops::Backend& backend = *backend_;
+  // The backend's own kernels for the per-row ops (byte-equal to llm.h's reference).
+  const llm::Kernels& kernels = backend.LlmKernels();
   const llm::AttentionShape shape = attention_shape();
   const int64_t d = c.d_model;
   const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
@@ -148,7 +152,7 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   for (int64_t r = 0; r < m; ++r) {
     const size_t offset = static_cast<size_t>(rows[r].token * embedding_row_bytes_);
     RETURN_IF_ERROR(Annotate(
-        llm::DequantizeRow(
+        kernels.DequantizeRow(
             embedding_format_,
             ops::ByteSpan(embedding_).subspan(offset, static_cast<size_t>(embedding_row_bytes_)),
             x[r]),
@@ -159,8 +163,8 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
     const Layer& layer = layers_[static_cast<size_t>(l)];
     // Attention block.
     for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(
-          Annotate(llm::RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l, "attention RMSNorm"));
+      RETURN_IF_ERROR(Annotate(kernels.RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l,
+                               "attention RMSNorm"));
     }
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "attention input quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.q, m, aq, q, l));
@@ -168,47 +172,51 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
     RETURN_IF_ERROR(MatMul(backend, layer.v, m, aq, v, l));
     for (int64_t r = 0; r < m; ++r) {
       const ForwardRow& row = rows[r];
-      RETURN_IF_ERROR(Annotate(rope_->Apply(row.pos, c.n_heads, c.head_dim, q[r]), l, "RoPE(Q)"));
       RETURN_IF_ERROR(
-          Annotate(rope_->Apply(row.pos, c.n_kv_heads, c.head_dim, k[r]), l, "RoPE(K)"));
+          Annotate(kernels.RopeApply(*rope_, row.pos, c.n_heads, c.head_dim, q[r]), l, "RoPE(Q)"));
+      RETURN_IF_ERROR(Annotate(kernels.RopeApply(*rope_, row.pos, c.n_kv_heads, c.head_dim, k[r]),
+                               l, "RoPE(K)"));
       const size_t at = static_cast<size_t>(row.pos * kv_row);
-      RETURN_IF_ERROR(Annotate(
-          llm::EncodeKvRow(shape, k[r], row.cache->K(l).subspan(at, static_cast<size_t>(kv_row))),
-          l, "K cache encoding"));
-      RETURN_IF_ERROR(Annotate(
-          llm::EncodeKvRow(shape, v[r], row.cache->V(l).subspan(at, static_cast<size_t>(kv_row))),
-          l, "V cache encoding"));
+      RETURN_IF_ERROR(
+          Annotate(kernels.EncodeKvRow(shape, k[r],
+                                       row.cache->K(l).subspan(at, static_cast<size_t>(kv_row))),
+                   l, "K cache encoding"));
+      RETURN_IF_ERROR(
+          Annotate(kernels.EncodeKvRow(shape, v[r],
+                                       row.cache->V(l).subspan(at, static_cast<size_t>(kv_row))),
+                   l, "V cache encoding"));
     }
     // Every row's K/V is in its cache before any row attends: a prompt's row i sees
     // rows [0, i] of its own pass, exactly as token-by-token decoding would.
     for (int64_t r = 0; r < m; ++r) {
       const ForwardRow& row = rows[r];
       const KvCache& cache = *row.cache;
-      RETURN_IF_ERROR(Annotate(
-          llm::Attend(shape, q[r], cache.K(l), cache.V(l), row.pos + 1, att[r]), l, "attention"));
+      RETURN_IF_ERROR(
+          Annotate(kernels.Attend(shape, q[r], cache.K(l), cache.V(l), row.pos + 1, att[r]), l,
+                   "attention"));
     }
     RETURN_IF_ERROR(Quantize(backend, m, q_dim, att, &aq, l, "attention output quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.o, m, aq, o, l));
     for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(llm::Add(x[r], o[r], h[r]), l, "attention residual add"));
+      RETURN_IF_ERROR(Annotate(kernels.Add(x[r], o[r], h[r]), l, "attention residual add"));
     }
     x.Swap(h);
 
     // Feed-forward block.
     for (int64_t r = 0; r < m; ++r) {
       RETURN_IF_ERROR(
-          Annotate(llm::RmsNorm(x[r], layer.ffn_norm, c.rms_eps, h[r]), l, "FFN RMSNorm"));
+          Annotate(kernels.RmsNorm(x[r], layer.ffn_norm, c.rms_eps, h[r]), l, "FFN RMSNorm"));
     }
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "FFN input quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.gate, m, aq, gate, l));
     RETURN_IF_ERROR(MatMul(backend, layer.up, m, aq, up, l));
     for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(llm::SiluMul(gate[r], up[r], act[r]), l, "SiLU(gate) * up"));
+      RETURN_IF_ERROR(Annotate(kernels.SiluMul(gate[r], up[r], act[r]), l, "SiLU(gate) * up"));
     }
     RETURN_IF_ERROR(Quantize(backend, m, c.ffn_dim, act, &aq, l, "FFN down quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.down, m, aq, o, l));
     for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(llm::Add(x[r], o[r], h[r]), l, "FFN residual add"));
+      RETURN_IF_ERROR(Annotate(kernels.Add(x[r], o[r], h[r]), l, "FFN residual add"));
     }
     x.Swap(h);
   }
@@ -219,7 +227,7 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   int64_t packed = 0;
   for (int64_t r = 0; r < m; ++r) {
     if (!rows[r].want_logits) continue;
-    RETURN_IF_ERROR(Annotate(llm::RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1,
+    RETURN_IF_ERROR(Annotate(kernels.RmsNorm(x[r], output_norm_, c.rms_eps, h[packed]), -1,
                              "output head RMSNorm"));
     ++packed;
   }
