@@ -6,6 +6,10 @@
 // = 32258, never saturating), vpmaddwd by 1 to int32. Per block (fast path, bounds in
 // q8_common.h): p = isum * ma in int32 (|p| <= 516128 * 2047 < 2^30), then vpmuldq by
 // mw' to int64 (even / odd lanes), shift by the A block's exponent offset, add.
+// Q4_0 / Q4_1 weights stay packed nibbles (two quads per 32-byte load, split by a mask and
+// a shift): vpmaddubsw takes them as u8 0..15 directly (pair sums <= 2 * 15 * 127), the
+// block's 8 quads add in int16 (<= 8 * 3810 = 30480, no saturation) before one vpmaddwd,
+// and Q4_0's -8 is the start -8 * asum_b. The f16 scales are decoded to mw' in registers.
 #include <immintrin.h>
 
 #include "ops/cpu/q8_common.h"
@@ -22,14 +26,34 @@ inline int32_t LoadI32(const uint8_t* p) {
   return v;
 }
 
-template <int MR, bool kMin, bool kFast>
+// mw' of 8 columns from their f16 bits; base = e0 + 25 per column (see DecodeScale).
+inline __m256i DecodeScales(const uint16_t* raw, __m256i base) {
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i x = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(raw)));
+  const __m256i e = _mm256_and_si256(_mm256_srli_epi32(x, 10), _mm256_set1_epi32(0x1F));
+  __m256i mant = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0x3FF)),
+                                 _mm256_slli_epi32(_mm256_min_epi32(e, one), 10));
+  mant = _mm256_sllv_epi32(mant, _mm256_sub_epi32(_mm256_max_epi32(e, one), base));
+  // vpsignd negates where the f16 sign bit (moved to bit 31) is set; the | 1 keeps it nonzero.
+  return _mm256_sign_epi32(mant, _mm256_or_si256(_mm256_slli_epi32(x, 16), one));
+}
+
+template <int MR, bool kMin, bool kFast, bool kQ4>
 void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const PackedQ8Weights& w = *job.w;
   const ARows& ar = *job.rows;
   const int64_t nb = job.num_blocks;
+  constexpr int64_t kPbb = kQ4 ? kPanelBlockBytesQ4 : kPanelBlockBytes;
   const uint8_t* wq = w.quants(p);
-  const int32_t* ws = w.scales(p);
-  const int32_t* wm = w.min_scales(p);
+  const uint16_t* wd = w.raw_d(p);
+  const uint16_t* wmr = w.raw_m(p);
+  __m256i base[2];
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    base[h] = _mm256_add_epi32(
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(w.col_exp(p) + 8 * h)),
+        _mm256_set1_epi32(25));
+  }
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
@@ -45,9 +69,47 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
 
   for (int64_t b = 0; b < nb; ++b) {
     __m256i acc[MR][2];
+    const uint8_t* wb = wq + b * kPbb;
+    if constexpr (kQ4) {
+      const __m256i low4 = _mm256_set1_epi8(0x0F);
+      __m256i s16[MR][2];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) s16[i][0] = s16[i][1] = _mm256_setzero_si256();
+#pragma GCC unroll 16
+      for (int qq = 0; qq < kQuadsPerBlock / 2; ++qq) {
+        __m256i wlo[2];
+        __m256i whi[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + qq * 64 + h * 32));
+          wlo[h] = _mm256_and_si256(v, low4);
+          whi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const uint8_t* ab = arow[i] + b * kQ8_0BlockBytes;
+          const __m256i alo = _mm256_set1_epi32(LoadI32(ab + qq * 4));
+          const __m256i ahi = _mm256_set1_epi32(LoadI32(ab + 16 + qq * 4));
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            s16[i][h] = _mm256_add_epi16(s16[i][h], _mm256_maddubs_epi16(wlo[h], alo));
+            s16[i][h] = _mm256_add_epi16(s16[i][h], _mm256_maddubs_epi16(whi[h], ahi));
+          }
+        }
+      }
+      const __m256i ones16 = _mm256_set1_epi16(1);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const __m256i start = _mm256_set1_epi32(ar.init[(r0 + i) * nb + b]);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          acc[i][h] = _mm256_add_epi32(start, _mm256_madd_epi16(s16[i][h], ones16));
+        }
+      }
+    } else {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-    const uint8_t* wb = wq + b * kPanelBlockBytes;
 #pragma GCC unroll 16
     for (int q = 0; q < kQuadsPerBlock; ++q) {
       const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64));
@@ -62,15 +124,16 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
             acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av)), ones));
       }
     }
+    }
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int h = 0; h < 2; ++h) {
-        const __m256i s = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws + b * 16 + h * 8));
+        const __m256i s = DecodeScales(wd + b * 16 + h * 8, base[h]);
         const __m256i s_odd = _mm256_srli_epi64(s, 32);
         __m256i mm = _mm256_setzero_si256();
         __m256i mm_odd = mm;
         if constexpr (kMin) {
-          mm = _mm256_load_si256(reinterpret_cast<const __m256i*>(wm + b * 16 + h * 8));
+          mm = DecodeScales(wmr + b * 16 + h * 8, base[h]);
           mm_odd = _mm256_srli_epi64(mm, 32);
         }
 #pragma GCC unroll 16
@@ -134,7 +197,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   }
 }
 
-template <bool kMin>
+template <bool kMin, bool kQ4>
 void RunAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
   constexpr int kMr = 2;
   for (int64_t p = p0; p < p1; ++p) {
@@ -142,9 +205,9 @@ void RunAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
       const int rows = static_cast<int>(std::min<int64_t>(kMr, r1 - r));
       const bool fast = TileIsFast(job, r, r + rows, p, p + 1);
       if (rows == 2) {
-        fast ? TileAvx2<2, kMin, true>(job, r, p) : TileAvx2<2, kMin, false>(job, r, p);
+        fast ? TileAvx2<2, kMin, true, kQ4>(job, r, p) : TileAvx2<2, kMin, false, kQ4>(job, r, p);
       } else {
-        fast ? TileAvx2<1, kMin, true>(job, r, p) : TileAvx2<1, kMin, false>(job, r, p);
+        fast ? TileAvx2<1, kMin, true, kQ4>(job, r, p) : TileAvx2<1, kMin, false, kQ4>(job, r, p);
       }
     }
   }
@@ -154,9 +217,11 @@ void RunAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
 
 void RunTilesAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
   if (job.w->has_min()) {
-    RunAvx2<true>(job, r0, r1, p0, p1);
+    RunAvx2<true, true>(job, r0, r1, p0, p1);
+  } else if (job.w->is_q4()) {
+    RunAvx2<false, true>(job, r0, r1, p0, p1);
   } else {
-    RunAvx2<false>(job, r0, r1, p0, p1);
+    RunAvx2<false, false>(job, r0, r1, p0, p1);
   }
 }
 

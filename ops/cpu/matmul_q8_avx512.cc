@@ -1,9 +1,12 @@
 // Copyright 2026 The datanode Authors.
 //
-// AVX-512 VNNI kernel of the Q8_0-family matmul. Weights are packed as u8 = w + 128 with
-// 16 output columns per zmm (4 k-bytes each), A's 4 k-bytes are broadcast as s8, and
+// AVX-512 VNNI kernel of the Q8_0-family matmul. Q8_0 weights are packed as u8 = w + 128
+// with 16 output columns per zmm (4 k-bytes each), A's 4 k-bytes are broadcast as s8, and
 // vpdpbusd (non-saturating; |sum| < 2^22 here) accumulates per column. The +128 bias adds
 // 128 * asum_b to every lane, removed by starting the block's accumulator at -128 * asum_b.
+// Q4_0 / Q4_1 weights stay packed nibbles: one 64-byte load holds two quads, split by a
+// mask and a shift into u8 0..15 operands; Q4_0's -8 is the start -8 * asum_b. The f16
+// scales are decoded to mw' in registers (DecodeScales, q8_common.h's DecodeScale).
 // Per block on the fast path (bounds in q8_common.h): vpmuldq by mw' (even / odd lanes,
 // int32 x int32 -> int64), vpmullq by ma' (A's mantissa pre-shifted by its exponent
 // offset), add to int64 lanes. The output converts each int64 with vcvtqq2ps under an
@@ -29,24 +32,39 @@ inline int32_t LoadI32(const uint8_t* p) {
   return v;
 }
 
-template <int MR, int NC, bool kMin, bool kFast>
+// mw' of 16 columns from their f16 bits; base = e0 + 25 per column (see DecodeScale).
+inline __m512i DecodeScales(const uint16_t* raw, __m512i base) {
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i x = _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
+  const __m512i e = _mm512_and_si512(_mm512_srli_epi32(x, 10), _mm512_set1_epi32(0x1F));
+  __m512i mant = _mm512_or_si512(_mm512_and_si512(x, _mm512_set1_epi32(0x3FF)),
+                                 _mm512_slli_epi32(_mm512_min_epi32(e, one), 10));
+  mant = _mm512_sllv_epi32(mant, _mm512_sub_epi32(_mm512_max_epi32(e, one), base));
+  const __mmask16 neg = _mm512_test_epi32_mask(x, _mm512_set1_epi32(0x8000));
+  return _mm512_mask_sub_epi32(mant, neg, _mm512_setzero_si512(), mant);
+}
+
+template <int MR, int NC, bool kMin, bool kFast, bool kQ4>
 void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   const PackedQ8Weights& w = *job.w;
   const ARows& ar = *job.rows;
   const int64_t nb = job.num_blocks;
+  constexpr int64_t kPbb = kQ4 ? kPanelBlockBytesQ4 : kPanelBlockBytes;
   const uint8_t* wq[NC];
-  const int32_t* ws[NC];
-  const int32_t* wm[NC];
+  const uint16_t* wd[NC];
+  const uint16_t* wmr[NC];
+  __m512i base[NC];
 #pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     wq[j] = w.quants(p + j);
-    ws[j] = w.scales(p + j);
-    wm[j] = w.min_scales(p + j);
+    wd[j] = w.raw_d(p + j);
+    wmr[j] = w.raw_m(p + j);
+    base[j] = _mm512_add_epi32(_mm512_load_si512(w.col_exp(p + j)), _mm512_set1_epi32(25));
   }
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
-  const int32_t* init = ar.vnni_init.data() + r0 * nb;
+  const int32_t* init = ar.init.data() + r0 * nb;
   const int64_t* mas = ar.ma_shifted.data() + r0 * nb;
   const int32_t* asum = ar.asum.data() + r0 * nb;
 
@@ -67,29 +85,53 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) acc[i][j] = start;
     }
+    if constexpr (kQ4) {
+      const __m512i low4 = _mm512_set1_epi8(0x0F);
 #pragma GCC unroll 16
-    for (int q = 0; q < kQuadsPerBlock; ++q) {
-      __m512i wv[NC];
+      for (int qq = 0; qq < kQuadsPerBlock / 2; ++qq) {
+        __m512i wlo[NC];
+        __m512i whi[NC];
 #pragma GCC unroll 16
-      for (int j = 0; j < NC; ++j) {
-        wv[j] = _mm512_load_si512(wq[j] + b * kPanelBlockBytes + q * 64);
+        for (int j = 0; j < NC; ++j) {
+          const __m512i v = _mm512_load_si512(wq[j] + b * kPbb + qq * 64);
+          wlo[j] = _mm512_and_si512(v, low4);
+          whi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const uint8_t* ab = arow[i] + b * kQ8_0BlockBytes;
+          const __m512i alo = _mm512_set1_epi32(LoadI32(ab + qq * 4));
+          const __m512i ahi = _mm512_set1_epi32(LoadI32(ab + 16 + qq * 4));
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) {
+            acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wlo[j], alo);
+            acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], whi[j], ahi);
+          }
+        }
       }
+    } else {
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
+      for (int q = 0; q < kQuadsPerBlock; ++q) {
+        __m512i wv[NC];
 #pragma GCC unroll 16
-        for (int j = 0; j < NC; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wv[j], av);
+        for (int j = 0; j < NC; ++j) wv[j] = _mm512_load_si512(wq[j] + b * kPbb + q * 64);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wv[j], av);
+        }
       }
     }
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        const __m512i s = _mm512_load_si512(ws[j] + b * kPanelCols);
+        const __m512i s = DecodeScales(wd[j] + b * kPanelCols, base[j]);
         const __m512i s_odd = _mm512_srli_epi64(s, 32);
         __m512i mm = _mm512_setzero_si512();
         __m512i mm_odd = mm;
         if constexpr (kMin) {
-          mm = _mm512_load_si512(wm[j] + b * kPanelCols);
+          mm = DecodeScales(wmr[j] + b * kPanelCols, base[j]);
           mm_odd = _mm512_srli_epi64(mm, 32);
         }
 #pragma GCC unroll 16
@@ -167,10 +209,13 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 
 template <int MR, int NC, bool kMin>
 void Tile(const Job& job, int64_t r0, int64_t p) {
+  const bool q4 = job.w->is_q4();
   if (TileIsFast(job, r0, r0 + MR, p, p + NC)) {
-    TileAvx512<MR, NC, kMin, true>(job, r0, p);
+    q4 ? TileAvx512<MR, NC, kMin, true, true>(job, r0, p)
+       : TileAvx512<MR, NC, kMin, true, false>(job, r0, p);
   } else {
-    TileAvx512<MR, NC, kMin, false>(job, r0, p);
+    q4 ? TileAvx512<MR, NC, kMin, false, true>(job, r0, p)
+       : TileAvx512<MR, NC, kMin, false, false>(job, r0, p);
   }
 }
 

@@ -3,7 +3,8 @@
 // Portable (plain C++) kernel of the Q8_0-family matmul over the packed panels. The same
 // arithmetic as the SIMD kernels, one output element at a time: the int64 fast path when
 // the tile's exponent spans allow it (q8_common.h proves that exact), else the int128
-// slow path with the reference's per-block terms.
+// slow path with the reference's per-block terms. Q4 nibbles are read from the packed
+// layout (q8_common.h) and the scales decoded from their f16 bits (DecodeScale).
 #include "ops/cpu/q8_common.h"
 
 namespace datanode::ops::cpu::q8 {
@@ -14,12 +15,14 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
   const int64_t nb = job.num_blocks;
   const bool has_min = w.has_min();
   const uint8_t bias = w.quant_bias();
+  const bool q4 = w.is_q4();
+  const int q4_offset = job.kind == OpKind::kMatMulQ8_0Q4_0 ? 8 : 0;
+  const int64_t pbb = w.panel_block_bytes();
   for (int64_t p = p0; p < p1; ++p) {
     const uint8_t* wq = w.quants(p);
-    const int32_t* ws = w.scales(p);
-    const int32_t* wm = w.min_scales(p);
     const uint16_t* rd = w.raw_d(p);
     const uint16_t* rm = w.raw_m(p);
+    const int32_t* ce = w.col_exp(p);
     const int64_t valid = std::min<int64_t>(kPanelCols, job.n - p * kPanelCols);
     for (int64_t r = r0; r < r1; ++r) {
       const bool fast = TileIsFast(job, r, r + 1, p, p + 1);
@@ -28,20 +31,28 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
       int128 acc128[kPanelCols] = {};
       for (int64_t b = 0; b < nb; ++b) {
         const int8_t* qa = reinterpret_cast<const int8_t*>(arow + b * kQ8_0BlockBytes + 2);
-        const uint8_t* wb = wq + b * kPanelBlockBytes;
+        const uint8_t* wb = wq + b * pbb;
         int32_t isum[kPanelCols] = {};
         for (int t = 0; t < kQBlockSize; ++t) {
-          const uint8_t* wt = wb + (t / 4) * (kPanelCols * 4) + (t % 4);
-          for (int c = 0; c < kPanelCols; ++c) {
-            isum[c] += qa[t] * static_cast<int8_t>(static_cast<uint8_t>(wt[c * 4] - bias));
+          if (q4) {
+            const uint8_t* wt = wb + ((t / 4) % 4) * (kPanelCols * 4) + (t % 4);
+            const int hi = t >= 16 ? 4 : 0;
+            for (int c = 0; c < kPanelCols; ++c) {
+              isum[c] += qa[t] * (((wt[c * 4] >> hi) & 0x0F) - q4_offset);
+            }
+          } else {
+            const uint8_t* wt = wb + (t / 4) * (kPanelCols * 4) + (t % 4);
+            for (int c = 0; c < kPanelCols; ++c) {
+              isum[c] += qa[t] * static_cast<int8_t>(static_cast<uint8_t>(wt[c * 4] - bias));
+            }
           }
         }
         const int64_t at = r * nb + b;
         for (int c = 0; c < kPanelCols; ++c) {
           const int64_t meta = b * kPanelCols + c;
           if (fast) {
-            int64_t v = int64_t{isum[c]} * ws[meta];
-            if (has_min) v += int64_t{ar.asum[at]} * wm[meta];
+            int64_t v = int64_t{isum[c]} * DecodeScale(rd[meta], ce[c]);
+            if (has_min) v += int64_t{ar.asum[at]} * DecodeScale(rm[meta], ce[c]);
             acc64[c] += v * ar.ma_shifted[at];
           } else {
             acc128[c] += ExactBlockTerm(ar.ma[at], ar.ea[at], ar.asum[at], rd[meta],
@@ -50,7 +61,6 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
         }
       }
       uint8_t* out = job.out + (r * job.n + p * kPanelCols) * 4;
-      const int32_t* ce = w.col_exp(p);
       for (int64_t c = 0; c < valid; ++c) {
         const uint32_t bits = fast ? RoundI64ToF32Bits(acc64[c], ar.row_exp[r] + ce[c])
                                    : RoundToF32Bits(acc128[c], -48);

@@ -64,18 +64,16 @@ PackedQ8Weights::PackedQ8Weights(const Backend* owner, OpKind kind, int64_t n, i
       isa_(isa),
       num_blocks_(k / kQBlockSize),
       num_panels_((n + kPanelCols - 1) / kPanelCols),
-      quant_bias_(isa == Isa::kAvx512Vnni ? 128 : 0),
-      quants_(num_panels_ * num_blocks_ * kPanelBlockBytes),
-      scales_(num_panels_ * num_blocks_ * kPanelCols),
-      min_scales_(kind == OpKind::kMatMulQ8_0Q4_1 ? num_panels_ * num_blocks_ * kPanelCols : 0),
+      panel_block_bytes_(kind == OpKind::kMatMulQ8_0Q8_0 ? kPanelBlockBytes : kPanelBlockBytesQ4),
+      quant_bias_(kind == OpKind::kMatMulQ8_0Q8_0 && isa == Isa::kAvx512Vnni ? 128 : 0),
+      quants_(num_panels_ * num_blocks_ * panel_block_bytes_),
       raw_d_(num_panels_ * num_blocks_ * kPanelCols),
       raw_m_(kind == OpKind::kMatMulQ8_0Q4_1 ? num_panels_ * num_blocks_ * kPanelCols : 0),
       col_exp_(num_panels_ * kPanelCols),
       col_span_(num_panels_ * kPanelCols) {}
 
 int64_t PackedQ8Weights::SizeBytes() const {
-  return quants_.bytes() + scales_.bytes() + min_scales_.bytes() + raw_d_.bytes() + raw_m_.bytes() +
-         col_exp_.bytes() + col_span_.bytes();
+  return quants_.bytes() + raw_d_.bytes() + raw_m_.bytes() + col_exp_.bytes() + col_span_.bytes();
 }
 
 std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpKind kind, int64_t n,
@@ -84,7 +82,9 @@ std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpK
   const int64_t nb = p->num_blocks_;
   const int64_t block_bytes = WeightBlockBytes(kind);
   const bool has_min = p->has_min();
-  // Padded columns keep zero scales, so their quants (the bias) contribute nothing.
+  const bool q4 = p->is_q4();
+  const int64_t pbb = p->panel_block_bytes_;
+  // Padded columns keep zero scales, so their quants contribute nothing.
   std::memset(p->quants_.data(), p->quant_bias_, static_cast<size_t>(p->quants_.bytes()));
   for (int64_t j = 0; j < n; ++j) {
     const int64_t panel = j / kPanelCols;
@@ -104,32 +104,23 @@ std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpK
     }
     if (e_min == INT_MAX) e_min = e_max = 0;  // all-zero column: every term is 0
     const int span = e_max - e_min;
-    const bool fits = span <= kMaxColSpan;
     p->col_exp_[panel * kPanelCols + c] = e_min;
-    p->col_span_[panel * kPanelCols + c] = fits ? span : kWideSpan;
+    p->col_span_[panel * kPanelCols + c] = span <= kMaxColSpan ? span : kWideSpan;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * block_bytes;
       const int64_t meta = (panel * nb + b) * kPanelCols + c;
-      const uint16_t d_bits = LoadU16(blk);
-      p->raw_d_[meta] = d_bits;
-      if (fits) {
-        const ExactValue d = DecodeF16Bits(d_bits);
-        // |d.mantissa| << span < 2^(11 + 20): fits int32. Zero mantissas stay zero.
-        if (d.mantissa != 0)
-          p->scales_[meta] = static_cast<int32_t>(d.mantissa << (d.exponent - e_min));
-      }
-      if (has_min) {
-        const uint16_t m_bits = LoadU16(blk + 2);
-        p->raw_m_[meta] = m_bits;
-        const ExactValue m = DecodeF16Bits(m_bits);
-        if (fits && m.mantissa != 0) {
-          p->min_scales_[meta] = static_cast<int32_t>(m.mantissa << (m.exponent - e_min));
+      p->raw_d_[meta] = LoadU16(blk);
+      if (has_min) p->raw_m_[meta] = LoadU16(blk + 2);
+      uint8_t* dst = p->quants_.data() + (panel * nb + b) * pbb + c * 4;
+      if (q4) {
+        // GGUF byte 4 qq + j holds k = 4 qq + j (low nibble) and 16 + 4 qq + j (high).
+        const uint8_t* nibs = blk + (has_min ? 4 : 2);
+        for (int qq = 0; qq < 4; ++qq) std::memcpy(dst + qq * (kPanelCols * 4), nibs + 4 * qq, 4);
+      } else {
+        for (int t = 0; t < kQBlockSize; ++t) {
+          dst[(t / 4) * (kPanelCols * 4) + (t % 4)] =
+              static_cast<uint8_t>(WeightQuant(kind, blk, t) + p->quant_bias_);
         }
-      }
-      uint8_t* dst = p->quants_.data() + (panel * nb + b) * kPanelBlockBytes + c * 4;
-      for (int t = 0; t < kQBlockSize; ++t) {
-        dst[(t / 4) * (kPanelCols * 4) + (t % 4)] =
-            static_cast<uint8_t>(WeightQuant(kind, blk, t) + p->quant_bias_);
       }
     }
   }
@@ -146,7 +137,10 @@ ARows PrepareARows(const OpArgs& args) {
   r.shift.resize(total);
   r.ma_shifted.resize(total);
   r.asum.resize(total);
-  r.vnni_init.resize(total);
+  r.init.resize(total);
+  const int32_t init_mul = args.kind == OpKind::kMatMulQ8_0Q8_0   ? -128
+                           : args.kind == OpKind::kMatMulQ8_0Q4_0 ? -8
+                                                                  : 0;
   r.row_exp.resize(r.m);
   r.row_span.resize(r.m);
   for (int64_t i = 0; i < r.m; ++i) {
@@ -162,7 +156,7 @@ ARows PrepareARows(const OpArgs& args) {
       int32_t sum = 0;
       for (int t = 0; t < kQBlockSize; ++t) sum += static_cast<int8_t>(blk[2 + t]);
       r.asum[at] = sum;
-      r.vnni_init[at] = -128 * sum;
+      r.init[at] = init_mul * sum;
       if (d.mantissa != 0) {
         e_min = std::min(e_min, d.exponent);
         e_max = std::max(e_max, d.exponent);

@@ -38,11 +38,16 @@ namespace datanode::ops::cpu::q8 {
 
 // A panel is 16 consecutive output columns (one zmm of int32 lanes, two ymm).
 inline constexpr int kPanelCols = 16;
-// Quants of one block of one panel: 8 k-quads x 16 columns x 4 bytes, so one 64-byte row
-// holds 4 consecutive k values of each of the 16 columns (the vpdpbusd / vpmaddubsw
+// Q8_0 quants of one block of one panel: 8 k-quads x 16 columns x 4 bytes, so one 64-byte
+// row holds 4 consecutive k values of each of the 16 columns (the vpdpbusd / vpmaddubsw
 // operand layout).
 inline constexpr int kQuadsPerBlock = 8;
 inline constexpr int64_t kPanelBlockBytes = kPanelCols * kQBlockSize;  // 512
+// Q4_0 / Q4_1 quants stay packed, two per byte: one block of one panel is 4 rows of 64
+// bytes, [quad pair qq][column][4 bytes], and byte j of (qq, column) is byte 4 qq + j of the
+// column's GGUF block: its low nibble is k = 4 qq + j (quad qq) and its high nibble
+// k = 16 + 4 qq + j (quad qq + 4). One 64-byte load gives two quads after a mask / a shift.
+inline constexpr int64_t kPanelBlockBytesQ4 = kPanelBlockBytes / 2;  // 256
 // mw' = mw << span must fit a signed int32 lane (vpmuldq operand): 11 + span <= 31.
 inline constexpr int kMaxColSpan = 20;
 // Marks a column whose exponent span exceeds kMaxColSpan (never on the fast path).
@@ -81,7 +86,12 @@ class AlignedArray {
 };
 
 // Packed weights. Columns are padded to a multiple of 16 with zero quants and zero scales.
-// All arrays are [panel][block][16 columns] (quants: [panel][block][quad][col][4 bytes]).
+// All arrays are [panel][block][16 columns]; quants: Q8_0 [panel][block][quad][col][4
+// bytes], Q4_0 / Q4_1 [panel][block][quad pair][col][4 bytes] of packed nibbles. The scales
+// are kept as the GGUF's f16 bits (2 bytes per block, like the file), so a prepared tensor
+// takes the GGUF's bytes plus 8 bytes per column: 34 B per Q8_0 block, 18 B per Q4_0 block,
+// 20 B per Q4_1 block. The kernels decode mw' = d's mantissa << (d's exponent - e0) in
+// registers (DecodeScale), which is exact and costs a few integer ops per 16 columns.
 class PackedQ8Weights final : public PreparedWeights {
  public:
   // Packs validated weights (no checks here). `isa` is a KernelIsa() result.
@@ -92,24 +102,21 @@ class PackedQ8Weights final : public PreparedWeights {
 
   Isa isa() const { return isa_; }
   bool has_min() const { return kind() == OpKind::kMatMulQ8_0Q4_1; }
+  // Whether quants are packed nibbles (Q4_0, Q4_1), read as u8 0..15.
+  bool is_q4() const { return kind() != OpKind::kMatMulQ8_0Q8_0; }
   int64_t num_blocks() const { return num_blocks_; }
   int64_t num_panels() const { return num_panels_; }
-  // Added to each weight quant before it is stored: 128 for the VNNI form (u8 operand of
-  // vpdpbusd), 0 for the signed form (AVX2 sign trick, portable).
+  // Bytes of one panel's block of quants: kPanelBlockBytes or kPanelBlockBytesQ4.
+  int64_t panel_block_bytes() const { return panel_block_bytes_; }
+  // Q8_0 only: added to each weight quant before it is stored: 128 for the VNNI form (u8
+  // operand of vpdpbusd), 0 for the signed form (AVX2 sign trick, portable). Q4 nibbles
+  // are stored as they are (0 here); the Q4_0 offset of -8 is applied through ARows::init.
   uint8_t quant_bias() const { return quant_bias_; }
 
   const uint8_t* quants(int64_t panel) const {
-    return quants_.data() + panel * num_blocks_ * kPanelBlockBytes;
+    return quants_.data() + panel * num_blocks_ * panel_block_bytes_;
   }
-  // mw' (0 for columns with span > kMaxColSpan, which never take the fast path).
-  const int32_t* scales(int64_t panel) const {
-    return scales_.data() + panel * num_blocks_ * kPanelCols;
-  }
-  // mm' for Q4_1 (same base exponent as scales); nullptr otherwise.
-  const int32_t* min_scales(int64_t panel) const {
-    return has_min() ? min_scales_.data() + panel * num_blocks_ * kPanelCols : nullptr;
-  }
-  // The original f16 bits of d (and m), for the exact slow path.
+  // The f16 bits of d (and m for Q4_1) per block and column (0 in padded columns).
   const uint16_t* raw_d(int64_t panel) const {
     return raw_d_.data() + panel * num_blocks_ * kPanelCols;
   }
@@ -126,15 +133,25 @@ class PackedQ8Weights final : public PreparedWeights {
   Isa isa_;
   int64_t num_blocks_;
   int64_t num_panels_;
+  int64_t panel_block_bytes_;
   uint8_t quant_bias_;
   AlignedArray<uint8_t> quants_;
-  AlignedArray<int32_t> scales_;
-  AlignedArray<int32_t> min_scales_;
   AlignedArray<uint16_t> raw_d_;
   AlignedArray<uint16_t> raw_m_;
   AlignedArray<int32_t> col_exp_;
   AlignedArray<int32_t> col_span_;
 };
+
+// mw' of one f16 scale (d or m) in a column with base exponent e0, as the kernels decode it:
+// DecodeF16Bits' mantissa << (exponent - e0), or 0 for a zero mantissa. Requires the column
+// on the fast path (exponent - e0 <= kMaxColSpan whenever the mantissa is nonzero). The
+// SIMD kernels do the same with shift = max(E, 1) - (e0 + 25), E the biased exponent field
+// (a negative shift only meets a zero mantissa, and vpsllvd gives 0 for it).
+inline int32_t DecodeScale(uint16_t bits, int32_t e0) {
+  const ExactValue v = DecodeF16Bits(bits);
+  if (v.mantissa == 0) return 0;
+  return static_cast<int32_t>(v.mantissa * (int64_t{1} << (v.exponent - e0)));
+}
 
 // Per-call metadata of the A rows (Q8_0 activations), [row][block] arrays.
 struct ARows {
@@ -145,7 +162,11 @@ struct ARows {
   std::vector<int32_t> shift;       // ea - row_exp (0 where ma == 0)
   std::vector<int64_t> ma_shifted;  // ma << shift
   std::vector<int32_t> asum;        // sum of the block's 32 quants
-  std::vector<int32_t> vnni_init;   // -128 * asum: removes the +128 weight bias
+  // The start of a block's integer accumulator in the SIMD kernels, so that it ends at
+  // isum: Q8_0: -128 * asum (removes the VNNI +128 weight bias; the AVX2 Q8_0 kernel
+  // starts at 0), Q4_0: -8 * asum (nibbles are multiplied as 0..15, the spec's quant is
+  // nib - 8), Q4_1: 0.
+  std::vector<int32_t> init;
   std::vector<int32_t> row_exp;     // ea0 per row (0 for all-zero rows)
   std::vector<int32_t> row_span;    // sa per row
 };
