@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,64 @@ uint64_t SpecRng::Next() {
   }
   return words_[next_word_++];
 }
+
+namespace {
+
+// round_f32(mag * 2^e) with the sign bit `sign`, exactly RoundToF32Bits: a short path for
+// normal results, the spec routine otherwise.
+uint32_t RoundU64ToF32Bits(uint32_t sign, uint64_t mag, int e) {
+  if (mag == 0) return 0;
+  const int length = fixed::BitLength64(mag);
+  const int top = length - 1 + e;
+  if (top < -126 || top > 126 || length > 63) {
+    const int128 m = sign ? -int128{mag} : int128{mag};
+    return RoundToF32Bits(m, e);
+  }
+  uint64_t sig;
+  int biased = top + 127;
+  if (length <= 24) {
+    sig = mag << (24 - length);
+  } else {
+    const int shift = length - 24;
+    sig = mag >> shift;
+    const uint64_t rem = mag & ((uint64_t{1} << shift) - 1);
+    const uint64_t half = uint64_t{1} << (shift - 1);
+    if (rem > half || (rem == half && (sig & 1) != 0)) ++sig;
+    if (sig >> 24) {
+      sig >>= 1;
+      ++biased;
+    }
+  }
+  return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
+}
+
+// A candidate's weight (spec §8.11 step 2): d = round_f32(lmax - l), d' = round_f32(d / T),
+// w = WeightQ40(ExpNeg(d')), 0 if d or d' is +inf. Short integer paths where they are
+// exact (both terms within 38 bits of each other; a 64-bit quotient with >= 38 bits and
+// a sticky bit), the spec routines otherwise.
+int64_t Weight(ExactValue lmax, ExactValue l, ExactValue temp) {
+  uint32_t diff_bits;
+  const int lo = std::min(lmax.exponent, l.exponent);
+  if (lmax.mantissa != 0 && l.mantissa != 0 && std::abs(lmax.exponent - l.exponent) <= 38) {
+    const int64_t v = (lmax.mantissa << (lmax.exponent - lo)) - (l.mantissa << (l.exponent - lo));
+    // lmax >= l, so v >= 0.
+    diff_bits = RoundU64ToF32Bits(0, static_cast<uint64_t>(v), lo);
+  } else {
+    diff_bits = fixed::RoundSum2ToF32Bits(lmax.mantissa, lmax.exponent, -l.mantissa, l.exponent);
+  }
+  if (!IsFiniteF32Bits(diff_bits)) return 0;
+  const ExactValue diff = DecodeF32Bits(diff_bits);  // >= 0
+  // diff.mantissa < 2^24: (m << 39) / t < 2^63 has >= 38 bits (t < 2^24), plus sticky.
+  const uint64_t num = static_cast<uint64_t>(diff.mantissa) << 39;
+  const uint64_t den = static_cast<uint64_t>(temp.mantissa);
+  uint64_t q = num / den;
+  if (q * den != num) q |= 1;
+  const uint32_t scaled_bits = RoundU64ToF32Bits(0, q, diff.exponent - temp.exponent - 39);
+  if (!IsFiniteF32Bits(scaled_bits)) return 0;
+  return fixed::WeightQ40(fixed::ExpNeg(DecodeF32Bits(scaled_bits)));
+}
+
+}  // namespace
 
 absl::Status ValidateSamplingParams(const SamplingParams& params) {
   const uint32_t t_bits = F32ToBits(params.temperature);
@@ -87,41 +146,55 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
   }
   if (F32ToBits(params.temperature) == 0) return best;
 
-  // Candidate order: logit descending, then lower id (ascending (-key, id) pairs). Only
-  // the kept prefix is needed.
-  std::vector<std::pair<int64_t, int32_t>> ranked(vocab);
-  for (int32_t i = 0; i < vocab; ++i) ranked[i] = {-key(i), i};
-  int64_t kept = vocab;
-  if (params.top_k > 0 && params.top_k < vocab) {
-    kept = params.top_k;
-    std::partial_sort(ranked.begin(), ranked.begin() + kept, ranked.end());
-  } else {
-    std::sort(ranked.begin(), ranked.end());
-  }
-  std::vector<int32_t> order(kept);
-  for (int64_t c = 0; c < kept; ++c) order[c] = ranked[c].second;
-
+  // Candidate order: logit descending, then lower id (ascending (-key, id)). Only the
+  // candidates whose weight can be nonzero matter: one with (lmax - l) / T > 28.5 has
+  // d' >= 28.5 * (1 - 2^-23) (two roundings), so y >= 28.4 * log2(e) * 2^30 > 40 * 2^30,
+  // k <= -41 and WeightQ40 = 0. Such candidates change no cumulative weight, so neither
+  // the top-p prefix nor the draw can end on one, and dropping them returns the same
+  // token. The test keeps every candidate with (double)lmax - (double)l <= 29 T (a
+  // dropped one has exact diff > 29 T (1 - 2^-52)); it is monotone in l, so the kept set
+  // is a prefix of the order and the first top_k of it are the order's first top_k.
+  const double cut = 29.0 * static_cast<double>(params.temperature);  // exact (29 bits)
+  const double lmax_d = static_cast<double>(logits[best]);
   const ExactValue lmax = DecodeF32Bits(F32ToBits(logits[best]));
   const ExactValue temp = DecodeF32Bits(F32ToBits(params.temperature));
-  std::vector<int64_t> weight(kept);
-  int64_t total = 0;
-  for (int64_t c = 0; c < kept; ++c) {
-    const ExactValue l = DecodeF32Bits(F32ToBits(logits[order[c]]));
-    // Either rounding may overflow to +inf (a huge logit range, a tiny temperature):
-    // exp(-inf) has weight 0.
-    const uint32_t diff_bits =
-        fixed::RoundSum2ToF32Bits(lmax.mantissa, lmax.exponent, -l.mantissa, l.exponent);
-    uint32_t scaled_bits = diff_bits;
-    if (IsFiniteF32Bits(diff_bits)) {
-      const ExactValue diff = DecodeF32Bits(diff_bits);
-      scaled_bits =
-          RoundQuotientToF32Bits(diff.mantissa, diff.exponent - temp.exponent, temp.mantissa);
+  struct Candidate {
+    int64_t neg_key;
+    int32_t id;
+    int64_t weight;
+    bool operator<(const Candidate& o) const {
+      return neg_key != o.neg_key ? neg_key < o.neg_key : id < o.id;
     }
-    weight[c] = IsFiniteF32Bits(scaled_bits)
-                    ? fixed::WeightQ40(fixed::ExpNeg(DecodeF32Bits(scaled_bits)))
-                    : 0;
-    total += weight[c];
+  };
+  std::vector<Candidate> cand;
+  for (int32_t i = 0; i < vocab; ++i) {
+    if (lmax_d - static_cast<double>(logits[i]) <= cut) cand.push_back({-key(i), i, 0});
   }
+  int64_t kept = static_cast<int64_t>(cand.size());
+  if (params.top_k > 0 && params.top_k < kept) {
+    kept = params.top_k;
+    std::nth_element(cand.begin(), cand.begin() + (kept - 1), cand.end());
+    cand.resize(static_cast<size_t>(kept));
+  }
+  // Weights depend on the logit alone, so they are computed in any order.
+  int64_t total = 0;
+  for (Candidate& c : cand) {
+    const ExactValue l = DecodeF32Bits(F32ToBits(logits[c.id]));
+    c.weight = Weight(lmax, l, temp);
+    total += c.weight;
+  }
+  // The order is needed only up to where the top-p prefix and the draw end (for real
+  // logits, a few dozen candidates): sort the head lazily, doubling it as needed.
+  int64_t sorted = 0;
+  auto at = [&](int64_t c) -> const Candidate& {
+    if (c >= sorted) {
+      const int64_t upto = std::min(kept, std::max<int64_t>(64, 4 * sorted));
+      if (upto < kept) std::nth_element(cand.begin() + sorted, cand.begin() + upto, cand.end());
+      std::sort(cand.begin() + sorted, cand.begin() + upto);
+      sorted = upto;
+    }
+    return cand[static_cast<size_t>(c)];
+  };
 
   // top-p: C * 2^-pe >= pm * W with top_p = pm * 2^pe (pe <= -23 as top_p <= 1;
   // pm < 2^24, W < 2^63). For pe < -60, top_p * W < 2^27 < 2^40 = w_0, so the first
@@ -131,7 +204,7 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
     int64_t cum = 0;
     int64_t c = 0;
     while (c < kept) {
-      cum += weight[c++];
+      cum += at(c++).weight;
       if (p.exponent < -60) break;
       const int shift = -p.exponent;
       if ((int128{cum} << shift) >= int128{p.mantissa} * total) break;
@@ -144,10 +217,10 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
   const int64_t r = static_cast<int64_t>((uint128{u} * static_cast<uint64_t>(total)) >> 64);
   int64_t cum = 0;
   for (int64_t c = 0; c < kept; ++c) {
-    cum += weight[c];
-    if (cum > r) return order[c];
+    cum += at(c).weight;
+    if (cum > r) return at(c).id;
   }
-  return order[0];  // unreachable: r < total
+  return at(0).id;  // unreachable: r < total
 }
 
 }  // namespace datanode::ops::llm

@@ -6,6 +6,8 @@
 // cases (outliers, f16 subnormals and saturation, zeros, ties, constant rows, huge and
 // tiny exponents). Each sweep counts its cases and asserts the minimum was reached.
 #include <cstdint>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -131,6 +133,119 @@ TEST(CpuLlmTest, F16ConversionHelpersMatchTheSpec) {
     }
   }
   EXPECT_GT(cases, 1000000);
+}
+
+// SampleToken before its candidate filter (every logit ranked and weighted): the oracle
+// for the faster reference, kept here verbatim from the spec engineer's version.
+int32_t SampleTokenFullSort(std::span<const float> logits, const llm::SamplingParams& params,
+                            llm::SpecRng& rng) {
+  namespace fixed = ops::llm::fixed;
+  const int32_t vocab = static_cast<int32_t>(logits.size());
+  auto key = [&](int32_t i) { return fixed::OrderKey(F32ToBits(logits[i])); };
+  int32_t best = 0;
+  for (int32_t i = 1; i < vocab; ++i) {
+    if (key(i) > key(best)) best = i;
+  }
+  if (F32ToBits(params.temperature) == 0) return best;
+  std::vector<std::pair<int64_t, int32_t>> ranked(vocab);
+  for (int32_t i = 0; i < vocab; ++i) ranked[i] = {-key(i), i};
+  int64_t kept = vocab;
+  if (params.top_k > 0 && params.top_k < vocab) {
+    kept = params.top_k;
+    std::partial_sort(ranked.begin(), ranked.begin() + kept, ranked.end());
+  } else {
+    std::sort(ranked.begin(), ranked.end());
+  }
+  std::vector<int32_t> order(kept);
+  for (int64_t c = 0; c < kept; ++c) order[c] = ranked[c].second;
+  const ExactValue lmax = DecodeF32Bits(F32ToBits(logits[best]));
+  const ExactValue temp = DecodeF32Bits(F32ToBits(params.temperature));
+  std::vector<int64_t> weight(kept);
+  int64_t total = 0;
+  for (int64_t c = 0; c < kept; ++c) {
+    const ExactValue l = DecodeF32Bits(F32ToBits(logits[order[c]]));
+    const uint32_t diff_bits =
+        fixed::RoundSum2ToF32Bits(lmax.mantissa, lmax.exponent, -l.mantissa, l.exponent);
+    uint32_t scaled_bits = diff_bits;
+    if (IsFiniteF32Bits(diff_bits)) {
+      const ExactValue diff = DecodeF32Bits(diff_bits);
+      scaled_bits =
+          RoundQuotientToF32Bits(diff.mantissa, diff.exponent - temp.exponent, temp.mantissa);
+    }
+    weight[c] = IsFiniteF32Bits(scaled_bits)
+                    ? fixed::WeightQ40(fixed::ExpNeg(DecodeF32Bits(scaled_bits)))
+                    : 0;
+    total += weight[c];
+  }
+  if (F32ToBits(params.top_p) != F32ToBits(1.0f)) {
+    const ExactValue p = DecodeF32Bits(F32ToBits(params.top_p));
+    int64_t cum = 0;
+    int64_t c = 0;
+    while (c < kept) {
+      cum += weight[c++];
+      if (p.exponent < -60) break;
+      const int shift = -p.exponent;
+      if ((int128{cum} << shift) >= int128{p.mantissa} * total) break;
+    }
+    kept = c;
+    total = cum;
+  }
+  const uint64_t u = rng.Next();
+  const int64_t r = static_cast<int64_t>((uint128{u} * static_cast<uint64_t>(total)) >> 64);
+  int64_t cum = 0;
+  for (int64_t c = 0; c < kept; ++c) {
+    cum += weight[c];
+    if (cum > r) return order[c];
+  }
+  return order[0];
+}
+
+// The filtered reference SampleToken draws the same tokens as the full sort: logits with
+// ties, narrow and huge ranges, values right at the filter's cut, temperatures from 1e-3
+// to 100, top-k and top-p on and off; 4 draws per case.
+TEST(CpuLlmTest, SampleTokenEqualsFullSort) {
+  std::mt19937_64 rng(99);
+  int cases = 0, filtered = 0;
+  for (int it = 0; it < 3000; ++it) {
+    const size_t vocab = 1 + rng() % (it % 10 == 0 ? 49152 : 300);
+    llm::SamplingParams params;
+    const float temps[] = {0.0f, 1e-3f, 0.1f, 0.7f, 1.0f, 1.5f, 100.0f};
+    params.temperature = temps[rng() % std::size(temps)];
+    params.top_k = rng() % 3 == 0 ? static_cast<int32_t>(1 + rng() % 50) : 0;
+    const float top_ps[] = {1.0f, 0.9f, 0.5f, 0.999f, 1e-20f, 0.3f};
+    params.top_p = top_ps[rng() % std::size(top_ps)];
+    std::vector<float> logits(vocab);
+    const int profile = static_cast<int>(rng() % 4);
+    const float spread = std::ldexp(1.0f, static_cast<int>(rng() % 12) - 4);
+    std::normal_distribution<float> dist(0.0f, spread);
+    for (auto& l : logits) {
+      switch (profile) {
+        case 0: l = dist(rng); break;
+        case 1: l = static_cast<float>(static_cast<int>(rng() % 5));  break;  // many ties
+        case 2: l = RandomF32(rng, 1) * 1e-30f; break;                       // wild range
+        default: l = RandomF32(rng, static_cast<int>(rng() % 5)); break;
+      }
+    }
+    if (profile == 3 && vocab > 3 && params.temperature > 0) {  // right at the cut
+      logits[0] = 10.0f;
+      logits[1] = 10.0f - 28.5f * params.temperature;
+      logits[2] = 10.0f - 29.0f * params.temperature;
+      logits[3] = std::nextafter(logits[2], 0.0f);
+    }
+    const uint8_t seed[] = {static_cast<uint8_t>(it), static_cast<uint8_t>(it >> 8)};
+    llm::SpecRng a(seed), b(seed);
+    for (int draw = 0; draw < 4; ++draw) {
+      auto got = llm::SampleToken(logits, params, a);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(*got, SampleTokenFullSort(logits, params, b))
+          << "case " << it << " vocab " << vocab << " T " << params.temperature << " top_k "
+          << params.top_k << " top_p " << params.top_p << " profile " << profile;
+    }
+    ++cases;
+    if (params.temperature > 0 && profile == 0 && spread >= 8) ++filtered;
+  }
+  EXPECT_GE(cases, 1000);
+  EXPECT_GE(filtered, 50);
 }
 
 // The vectorized exp weights against the spec's scalar steps: every family, y over the
