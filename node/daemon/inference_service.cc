@@ -34,25 +34,12 @@ std::string RandomId() {
 
 }  // namespace
 
-shim::ModelCost ModelCostOf(const inference::ModelConfig& config, const ModelManifest& manifest) {
-  shim::ModelCost cost;
-  bool has_output = false;
-  for (const inference::TensorSpec& spec : inference::LlamaTensorSpecs(config)) {
-    if (spec.role != inference::TensorRole::kLinear || spec.shape.size() != 2) continue;
-    const TensorInfo* t = manifest.Find(spec.name);
-    if (t == nullptr) continue;  // the optional output head: tied to the embedding below
-    if (spec.name == "output.weight") has_output = true;
-    cost.macs_per_token += absl::uint128(spec.shape[0]) * static_cast<uint64_t>(spec.shape[1]);
-    cost.weight_bytes += static_cast<uint64_t>(t->size);
+shim::ModelCost ModelCostOf(const ModelManifest& manifest) {
+  std::vector<shim::PricedTensor> tensors;
+  for (const TensorInfo& t : manifest.tensors) {
+    tensors.push_back({t.name, t.shape, static_cast<uint64_t>(t.size)});
   }
-  if (!has_output) {
-    if (const TensorInfo* embd = manifest.Find("token_embd.weight"); embd != nullptr) {
-      cost.macs_per_token +=
-          absl::uint128(static_cast<uint64_t>(config.vocab_size)) * config.d_model;
-      cost.weight_bytes += static_cast<uint64_t>(embd->size);
-    }
-  }
-  return cost;
+  return shim::ModelCostFromTensors(tensors);
 }
 
 std::string ChatPrompt(const std::string& text) {
@@ -138,7 +125,11 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256
   ASSIGN_OR_RETURN(std::shared_ptr<const inference::Model> model,
                    inference::LoadModel(registry, store, digest, *backend_, options));
   auto loaded = std::make_shared<LoadedModel>(LoadedModel{
-      digest, std::move(model), std::move(tokenizer), ModelCostOf(model_config, manifest), {}});
+      digest, std::move(model), std::move(tokenizer), ModelCostOf(manifest), 0, {}});
+  for (int32_t id = 0; id < loaded->tokenizer.vocab_size(); ++id) {
+    loaded->max_piece_bytes = std::max<int32_t>(
+        loaded->max_piece_bytes, static_cast<int32_t>(loaded->tokenizer.TokenToPiece(id).size()));
+  }
   loading = {};
   ASSIGN_OR_RETURN(loaded->held, reserve(loaded->model->memory().total()));
   spdlog::info("loaded model {} on {}: {} layers, d={}, vocab {}, {} bytes, max context {}",
@@ -195,11 +186,12 @@ absl::Status InferenceService::CloseSession(const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int32_t>> InferenceService::Tokenize(const Sha256& digest,
-                                                                const std::string& text,
-                                                                bool add_special) {
+absl::StatusOr<InferenceService::Tokens> InferenceService::Tokenize(const Sha256& digest,
+                                                                   const std::string& text,
+                                                                   bool add_special, bool chat) {
   ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
-  return m->tokenizer.Encode(text, add_special);
+  return Tokens{m->tokenizer.Encode(chat ? ChatPrompt(text) : text, add_special),
+                m->max_piece_bytes};
 }
 
 absl::StatusOr<GenerateOutcome> InferenceService::Generate(

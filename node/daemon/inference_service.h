@@ -52,12 +52,12 @@ struct LoadedModel {
   std::shared_ptr<const inference::Model> model;
   Tokenizer tokenizer;
   shim::ModelCost cost;
+  int32_t max_piece_bytes = 0;  // the longest Tokenizer::TokenToPiece
   MemoryBudget::Reservation held;
 };
 
-// The model's ModelCost from its manifest: every matmul weight's N * K and stored bytes
-// (output.weight, or token_embd.weight when the head is tied). Shapes only.
-shim::ModelCost ModelCostOf(const inference::ModelConfig& config, const ModelManifest& manifest);
+// The model's ModelCost (shim::ModelCostFromTensors) from its manifest.
+shim::ModelCost ModelCostOf(const ModelManifest& manifest);
 
 // The ChatML turn SmolLM2 (and other ChatML models) expect around a user message:
 // "<|im_start|>user\n" + text + "<|im_end|>\n<|im_start|>assistant\n".
@@ -91,8 +91,13 @@ class InferenceService {
 
   absl::StatusOr<OpenedSession> CreateSession(const Sha256& model, int64_t context_length);
   absl::Status CloseSession(const std::string& id);
-  absl::StatusOr<std::vector<int32_t>> Tokenize(const Sha256& model, const std::string& text,
-                                                bool add_special);
+  struct Tokens {
+    std::vector<int32_t> ids;
+    int32_t max_piece_bytes = 0;  // LoadedModel::max_piece_bytes
+  };
+  // `chat` wraps the text with ChatPrompt first.
+  absl::StatusOr<Tokens> Tokenize(const Sha256& model, const std::string& text, bool add_special,
+                                  bool chat);
   // Runs a generation; `on_token(id, piece, control)` is called as each token is sampled
   // (returning false cancels); `control` is Tokenizer::IsControl. A cancelled call closes its
   // session (the caller is gone) and returns CANCELLED.

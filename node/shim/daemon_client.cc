@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/digest.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
+#include "datanode/v1/inference.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
 
 namespace datanode::shim {
@@ -138,9 +139,72 @@ class GrpcDaemonClient : public DaemonClient {
     return out;
   }
 
+  absl::StatusOr<DaemonTokens> Tokenize(const std::vector<uint8_t>& model, const std::string& text,
+                                        bool chat) override {
+    v1::TokenizeRequest req;
+    req.set_model_digest(Hex(model));
+    req.set_text(text);
+    req.set_add_special(true);
+    req.set_chat(chat);
+    v1::TokenizeResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    absl::Status s = FromGrpc(Inference()->Tokenize(&ctx, req, &resp), address_);
+    if (!s.ok()) return s;
+    return DaemonTokens{{resp.token_ids().begin(), resp.token_ids().end()}, resp.max_piece_bytes()};
+  }
+
+  // The deadline is the per-RPC timeout plus one second per requested token.
+  absl::StatusOr<DaemonGenerateResult> Generate(const DaemonGenerateCall& c) override {
+    v1::GenerateRequest req;
+    req.set_model_digest(Hex(c.model));
+    req.mutable_token_ids()->mutable_ids()->Assign(c.prompt.begin(), c.prompt.end());
+    req.set_max_tokens(static_cast<int32_t>(c.max_tokens));
+    req.mutable_sampling()->set_temperature(c.temperature);
+    req.mutable_sampling()->set_top_k(static_cast<int32_t>(c.top_k));
+    req.mutable_sampling()->set_top_p(c.top_p);
+    req.mutable_sampling()->set_seed(c.seed.data(), c.seed.size());
+    req.mutable_stop_token_ids()->Assign(c.stop_token_ids.begin(), c.stop_token_ids.end());
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, std::chrono::seconds(c.max_tokens));
+    auto reader = Inference()->Generate(&ctx, req);
+    DaemonGenerateResult r;
+    v1::GenerateResponse m;
+    bool done = false;
+    while (reader->Read(&m)) {
+      if (m.has_token()) {
+        r.ids.push_back(m.token().id());
+        r.text.insert(r.text.end(), m.token().piece().begin(), m.token().piece().end());
+      } else if (m.has_done()) {
+        const v1::GenerateDone& d = m.done();
+        done = true;
+        switch (d.stop_reason()) {
+          case v1::STOP_REASON_END_OF_GENERATION:
+            r.stop_reason = StopReason::kEndOfGeneration;
+            break;
+          case v1::STOP_REASON_CONTEXT_FULL:
+            r.stop_reason = StopReason::kContextFull;
+            break;
+          default:
+            r.stop_reason = StopReason::kMaxTokens;
+        }
+        r.prompt_tokens = static_cast<uint32_t>(d.prompt_tokens());
+        r.tokens_digest_hex = d.tokens_digest();
+        r.final_logits_digest_hex = d.final_logits_digest();
+        r.spec_version = d.spec_version();
+        r.cycles = d.cycles();
+      }
+    }
+    absl::Status s = FromGrpc(reader->Finish(), address_);
+    if (!s.ok()) return s;
+    if (!done) return absl::InternalError("Generate ended without GenerateDone");
+    return r;
+  }
+
  private:
-  void SetDeadline(grpc::ClientContext* ctx) const {
-    ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
+  void SetDeadline(grpc::ClientContext* ctx,
+                   std::chrono::milliseconds extra = std::chrono::milliseconds(0)) const {
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout_ + extra);
     ctx->set_wait_for_ready(false);  // fail fast when the daemon is not there
   }
 
@@ -156,6 +220,7 @@ class GrpcDaemonClient : public DaemonClient {
       channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
       accel_ = v1::Accelerator::NewStub(channel_);
       store_ = v1::Store::NewStub(channel_);
+      inference_ = v1::Inference::NewStub(channel_);
     }
     return channel_;
   }
@@ -167,6 +232,10 @@ class GrpcDaemonClient : public DaemonClient {
     Channel();
     return store_.get();
   }
+  v1::Inference::Stub* Inference() {
+    Channel();
+    return inference_.get();
+  }
 
   const std::string address_;
   const std::chrono::milliseconds timeout_;
@@ -175,6 +244,7 @@ class GrpcDaemonClient : public DaemonClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Accelerator::Stub> accel_;
   std::unique_ptr<v1::Store::Stub> store_;
+  std::unique_ptr<v1::Inference::Stub> inference_;
 };
 
 }  // namespace

@@ -55,11 +55,43 @@ struct Types {
                                          {"k", nat32},
                                          {"arg_bytes", Prim(Op::kNat64)}});
     TypeRef price_reply = candid::Record({{"cycles", Prim(Op::kNat)}});
-    by_name = {{"OpKind", op_kind},           {"TensorRef", tensor_ref},
-               {"MatMulArgs", matmul_args},   {"MatMulReply", matmul_reply},
-               {"ListModelsArgs", list_args}, {"TensorInfo", tensor_info},
-               {"ModelInfo", model_info},     {"ListModelsReply", list_reply},
-               {"PriceArgs", price_args},     {"PriceReply", price_reply}};
+    TypeRef sampling = candid::Record({{"temperature_milli", nat32},
+                                       {"top_k", nat32},
+                                       {"top_p_milli", nat32},
+                                       {"seed", candid::Blob()}});
+    TypeRef prompt = candid::Variant(
+        {{"text", Prim(Op::kText)}, {"chat", Prim(Op::kText)}, {"token_ids", candid::Vec(nat32)}});
+    TypeRef generate_args = candid::Record({{"model", candid::Blob()},
+                                            {"prompt", prompt},
+                                            {"max_tokens", nat32},
+                                            {"sampling", sampling},
+                                            {"stop_token_ids", candid::Vec(nat32)}});
+    TypeRef stop_reason = candid::Variant({{"end_of_generation", candid::Null()},
+                                           {"max_tokens", candid::Null()},
+                                           {"context_full", candid::Null()}});
+    TypeRef generate_reply = candid::Record({{"token_ids", candid::Vec(nat32)},
+                                             {"text", candid::Blob()},
+                                             {"stop_reason", stop_reason},
+                                             {"prompt_tokens", nat32},
+                                             {"tokens_digest", candid::Blob()},
+                                             {"final_logits_digest", candid::Blob()},
+                                             {"spec_version", nat32},
+                                             {"cycles_charged", Prim(Op::kNat)}});
+    by_name = {{"OpKind", op_kind},
+               {"TensorRef", tensor_ref},
+               {"MatMulArgs", matmul_args},
+               {"MatMulReply", matmul_reply},
+               {"ListModelsArgs", list_args},
+               {"TensorInfo", tensor_info},
+               {"ModelInfo", model_info},
+               {"ListModelsReply", list_reply},
+               {"PriceArgs", price_args},
+               {"PriceReply", price_reply},
+               {"Sampling", sampling},
+               {"Prompt", prompt},
+               {"GenerateArgs", generate_args},
+               {"StopReason", stop_reason},
+               {"GenerateReply", generate_reply}};
   }
 };
 
@@ -108,6 +140,25 @@ Value TensorRefValue(const TensorRef& r) {
 TensorRef TensorRefOf(const Value& v) {
   return TensorRef{F(v, "model").bytes, F(v, "tensor").text};
 }
+
+Value Nat32Vec(const std::vector<uint32_t>& v) {
+  std::vector<Value> items;
+  items.reserve(v.size());
+  for (uint32_t x : v) items.push_back(candid::MakeNat(Op::kNat32, x));
+  return candid::MakeVec(std::move(items));
+}
+
+std::vector<uint32_t> Nat32s(const Value& v) {
+  std::vector<uint32_t> out;
+  out.reserve(v.items.size());
+  for (const Value& x : v.items) out.push_back(U32(x));
+  return out;
+}
+
+constexpr std::pair<StopReason, const char*> kStopReasons[] = {
+    {StopReason::kEndOfGeneration, "end_of_generation"},
+    {StopReason::kMaxTokens, "max_tokens"},
+    {StopReason::kContextFull, "context_full"}};
 
 }  // namespace
 
@@ -270,6 +321,113 @@ absl::StatusOr<PriceArgs> DecodePriceArgs(std::span<const uint8_t> bytes,
 absl::StatusOr<PriceReply> DecodePriceReply(std::span<const uint8_t> bytes) {
   ASSIGN_OR_RETURN(Value v, DecodeOne("PriceReply", bytes, {}));
   return PriceReply{F(v, "cycles").nat};
+}
+
+std::vector<uint8_t> EncodeGenerateArgs(const GenerateArgs& v) {
+  Value prompt;
+  switch (v.prompt.kind) {
+    case Prompt::Kind::kText:
+      prompt = candid::MakeVariant("text", candid::MakeText(v.prompt.text));
+      break;
+    case Prompt::Kind::kChat:
+      prompt = candid::MakeVariant("chat", candid::MakeText(v.prompt.text));
+      break;
+    case Prompt::Kind::kTokenIds:
+      prompt = candid::MakeVariant("token_ids", Nat32Vec(v.prompt.token_ids));
+      break;
+  }
+  const Sampling& sp = v.sampling;
+  return EncodeOne(
+      "GenerateArgs",
+      candid::MakeRecord(
+          {{"model", candid::MakeBlob(v.model)},
+           {"prompt", std::move(prompt)},
+           {"max_tokens", candid::MakeNat(Op::kNat32, v.max_tokens)},
+           {"sampling",
+            candid::MakeRecord(
+                {{"temperature_milli", candid::MakeNat(Op::kNat32, sp.temperature_milli)},
+                 {"top_k", candid::MakeNat(Op::kNat32, sp.top_k)},
+                 {"top_p_milli", candid::MakeNat(Op::kNat32, sp.top_p_milli)},
+                 {"seed", candid::MakeBlob(sp.seed)}})},
+           {"stop_token_ids", Nat32Vec(v.stop_token_ids)}}));
+}
+
+std::vector<uint8_t> EncodeGenerateReply(const GenerateReply& v) {
+  const char* stop = "max_tokens";
+  for (const auto& [r, name] : kStopReasons) {
+    if (r == v.stop_reason) stop = name;
+  }
+  return EncodeOne(
+      "GenerateReply",
+      candid::MakeRecord({{"token_ids", Nat32Vec(v.token_ids)},
+                          {"text", candid::MakeBlob(v.text)},
+                          {"stop_reason", candid::MakeVariant(stop)},
+                          {"prompt_tokens", candid::MakeNat(Op::kNat32, v.prompt_tokens)},
+                          {"tokens_digest", candid::MakeBlob(v.tokens_digest)},
+                          {"final_logits_digest", candid::MakeBlob(v.final_logits_digest)},
+                          {"spec_version", candid::MakeNat(Op::kNat32, v.spec_version)},
+                          {"cycles_charged", candid::MakeNat(Op::kNat, v.cycles_charged)}}));
+}
+
+uint64_t GenerateReplyBytesBound(uint64_t max_tokens, uint64_t max_piece_bytes,
+                                 absl::uint128 max_cycles) {
+  // Everything but the two vectors' contents, encoded with empty vectors (one-byte
+  // lengths), then each vector's worst case: a 10-byte length, 5 bytes per nat32 id,
+  // max_piece_bytes per token of text.
+  GenerateReply empty;
+  empty.tokens_digest.resize(32);
+  empty.final_logits_digest.resize(32);
+  empty.stop_reason = StopReason::kEndOfGeneration;  // the longest tag index is one byte too
+  empty.prompt_tokens = UINT32_MAX;
+  empty.spec_version = UINT32_MAX;
+  empty.cycles_charged = max_cycles;
+  const absl::uint128 bound = absl::uint128(EncodeGenerateReply(empty).size()) - 2 + 2 * 10 +
+                              absl::uint128(max_tokens) * 5 +
+                              absl::uint128(max_tokens) * max_piece_bytes;
+  return bound > absl::uint128(UINT64_MAX) ? UINT64_MAX : absl::Uint128Low64(bound);
+}
+
+absl::StatusOr<GenerateArgs> DecodeGenerateArgs(std::span<const uint8_t> bytes,
+                                                const candid::DecodeLimits& limits) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("GenerateArgs", bytes, limits));
+  GenerateArgs out;
+  out.model = F(v, "model").bytes;
+  const Value& p = F(v, "prompt");
+  if (const Value* t = p.Get("text")) {
+    out.prompt.kind = Prompt::Kind::kText;
+    out.prompt.text = t->text;
+  } else if (const Value* c = p.Get("chat")) {
+    out.prompt.kind = Prompt::Kind::kChat;
+    out.prompt.text = c->text;
+  } else {
+    out.prompt.kind = Prompt::Kind::kTokenIds;
+    out.prompt.token_ids = Nat32s(*p.Get("token_ids"));
+  }
+  out.max_tokens = U32(F(v, "max_tokens"));
+  const Value& sp = F(v, "sampling");
+  out.sampling.temperature_milli = U32(F(sp, "temperature_milli"));
+  out.sampling.top_k = U32(F(sp, "top_k"));
+  out.sampling.top_p_milli = U32(F(sp, "top_p_milli"));
+  out.sampling.seed = F(sp, "seed").bytes;
+  out.stop_token_ids = Nat32s(F(v, "stop_token_ids"));
+  return out;
+}
+
+absl::StatusOr<GenerateReply> DecodeGenerateReply(std::span<const uint8_t> bytes) {
+  ASSIGN_OR_RETURN(Value v, DecodeOne("GenerateReply", bytes, {}));
+  GenerateReply out;
+  out.token_ids = Nat32s(F(v, "token_ids"));
+  out.text = F(v, "text").bytes;
+  const Value& stop = F(v, "stop_reason");
+  for (const auto& [r, name] : kStopReasons) {
+    if (stop.Get(name) != nullptr) out.stop_reason = r;
+  }
+  out.prompt_tokens = U32(F(v, "prompt_tokens"));
+  out.tokens_digest = F(v, "tokens_digest").bytes;
+  out.final_logits_digest = F(v, "final_logits_digest").bytes;
+  out.spec_version = U32(F(v, "spec_version"));
+  out.cycles_charged = F(v, "cycles_charged").nat;
+  return out;
 }
 
 }  // namespace datanode::shim

@@ -26,6 +26,7 @@ namespace datanode::shim {
 inline constexpr std::string_view kMethodMatMul = "accel_matmul";
 inline constexpr std::string_view kMethodListModels = "accel_list_models";
 inline constexpr std::string_view kMethodPrice = "accel_price";
+inline constexpr std::string_view kMethodGenerate = "accel_generate";
 
 struct TensorRef {
   std::vector<uint8_t> model;  // 32-byte manifest digest
@@ -83,9 +84,45 @@ struct PriceReply {
   absl::uint128 cycles = 0;
 };
 
+struct Sampling {
+  uint32_t temperature_milli = 0;
+  uint32_t top_k = 0;
+  uint32_t top_p_milli = 0;
+  std::vector<uint8_t> seed;
+};
+
+struct Prompt {
+  enum class Kind : uint8_t { kText, kChat, kTokenIds };
+  Kind kind = Kind::kTokenIds;
+  std::string text;                 // kText, kChat
+  std::vector<uint32_t> token_ids;  // kTokenIds
+};
+
+struct GenerateArgs {
+  std::vector<uint8_t> model;  // 32-byte manifest digest
+  Prompt prompt;
+  uint32_t max_tokens = 0;
+  Sampling sampling;
+  std::vector<uint32_t> stop_token_ids;
+};
+
+enum class StopReason : uint8_t { kEndOfGeneration, kMaxTokens, kContextFull };
+
+struct GenerateReply {
+  std::vector<uint32_t> token_ids;
+  std::vector<uint8_t> text;
+  StopReason stop_reason = StopReason::kMaxTokens;
+  uint32_t prompt_tokens = 0;
+  std::vector<uint8_t> tokens_digest;
+  std::vector<uint8_t> final_logits_digest;
+  uint32_t spec_version = 0;
+  absl::uint128 cycles_charged = 0;
+};
+
 // The declared Candid types, by their .did name ("OpKind", "TensorRef", "MatMulArgs",
 // "MatMulReply", "ListModelsArgs", "TensorInfo", "ModelInfo", "ListModelsReply",
-// "PriceArgs", "PriceReply"); nullptr for other names.
+// "PriceArgs", "PriceReply", "Sampling", "Prompt", "GenerateArgs", "StopReason",
+// "GenerateReply"); nullptr for other names.
 candid::TypeRef InterfaceType(std::string_view name);
 // Every name InterfaceType knows, in .did order.
 std::vector<std::string> InterfaceTypeNames();
@@ -97,6 +134,15 @@ std::vector<uint8_t> EncodeListModelsArgs(const ListModelsArgs& v);
 std::vector<uint8_t> EncodeListModelsReply(const ListModelsReply& v);
 std::vector<uint8_t> EncodePriceArgs(const PriceArgs& v);
 std::vector<uint8_t> EncodePriceReply(const PriceReply& v);
+std::vector<uint8_t> EncodeGenerateArgs(const GenerateArgs& v);
+std::vector<uint8_t> EncodeGenerateReply(const GenerateReply& v);
+
+// An upper bound on the size of EncodeGenerateReply for a reply of at most `max_tokens`
+// tokens whose pieces are at most `max_piece_bytes` long each, with 32-byte digests and
+// cycles_charged at most `max_cycles`; so a reply over the limit can be refused before
+// anything is generated.
+uint64_t GenerateReplyBytesBound(uint64_t max_tokens, uint64_t max_piece_bytes,
+                                 absl::uint128 max_cycles);
 
 // The exact size of EncodeMatMulReply(reply) once reply.out holds `out_bytes` bytes,
 // computed without the output (reply.out is ignored), so a reply over the limit can be
@@ -114,6 +160,9 @@ absl::StatusOr<ListModelsReply> DecodeListModelsReply(std::span<const uint8_t> b
 absl::StatusOr<PriceArgs> DecodePriceArgs(std::span<const uint8_t> bytes,
                                           const candid::DecodeLimits& limits = {});
 absl::StatusOr<PriceReply> DecodePriceReply(std::span<const uint8_t> bytes);
+absl::StatusOr<GenerateArgs> DecodeGenerateArgs(std::span<const uint8_t> bytes,
+                                                const candid::DecodeLimits& limits = {});
+absl::StatusOr<GenerateReply> DecodeGenerateReply(std::span<const uint8_t> bytes);
 
 }  // namespace datanode::shim
 

@@ -39,6 +39,44 @@ absl::uint128 Price(const PriceTerms& t) {
   return per_call + per_node * n;
 }
 
+ModelCost ModelCostFromTensors(std::span<const PricedTensor> tensors) {
+  static constexpr std::string_view kLinear[] = {
+      ".attn_q.weight",   ".attn_k.weight", ".attn_v.weight",  ".attn_output.weight",
+      ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"};
+  auto is_layer_weight = [](std::string_view name) {
+    if (name.substr(0, 4) != "blk.") return false;
+    const size_t dot = name.find('.', 4);
+    if (dot == std::string_view::npos || dot == 4) return false;
+    for (char c : name.substr(4, dot - 4)) {
+      if (c < '0' || c > '9') return false;
+    }
+    for (std::string_view suffix : kLinear) {
+      if (name.substr(dot) == suffix) return true;
+    }
+    return false;
+  };
+  ModelCost cost;
+  const PricedTensor* output = nullptr;
+  const PricedTensor* embedding = nullptr;
+  auto add = [&cost](const PricedTensor& t) {
+    cost.macs_per_token +=
+        absl::uint128(static_cast<uint64_t>(t.shape[0])) * static_cast<uint64_t>(t.shape[1]);
+    cost.weight_bytes += t.bytes;
+  };
+  for (const PricedTensor& t : tensors) {
+    if (t.shape.size() != 2 || t.shape[0] < 0 || t.shape[1] < 0) continue;
+    if (t.name == "output.weight") output = &t;
+    if (t.name == "token_embd.weight") embedding = &t;
+    if (is_layer_weight(t.name)) add(t);
+  }
+  if (output != nullptr) {
+    add(*output);
+  } else if (embedding != nullptr) {
+    add(*embedding);
+  }
+  return cost;
+}
+
 absl::StatusOr<PriceTerms> GeneratePriceTerms(uint64_t subnet_size, const ModelCost& model,
                                               uint64_t prompt_tokens, uint64_t generated_tokens,
                                               uint64_t arg_bytes, uint64_t out_bytes) {

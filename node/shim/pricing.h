@@ -22,6 +22,8 @@
 #define DATANODE_NODE_SHIM_PRICING_H_
 
 #include <cstdint>
+#include <span>
+#include <string_view>
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
@@ -60,6 +62,19 @@ struct ModelCost {
   absl::uint128 macs_per_token = 0;
   uint64_t weight_bytes = 0;
 };
+
+// A tensor of a model's manifest, as far as pricing needs it.
+struct PricedTensor {
+  std::string_view name;
+  std::span<const int64_t> shape;  // outermost first: a matmul weight is [N, K]
+  uint64_t bytes = 0;
+};
+
+// The ModelCost of a llama-architecture model from its tensor list: the 2-D tensors
+// blk.<i>.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight and
+// output.weight, or token_embd.weight when there is no output.weight (a tied head).
+// The daemon (GenerateDone.cycles) and the shim (accel_generate) both use it.
+ModelCost ModelCostFromTensors(std::span<const PricedTensor> tensors);
 
 // A generation of `prompt_tokens` prefilled and `generated_tokens` decoded tokens, priced
 // with accel_matmul's rates: a prefill token is one row of a batched matmul (its MACs;

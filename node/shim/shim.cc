@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "node/shim/shim.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -36,6 +37,23 @@ candid::DecodeLimits ArgLimits(const ShimConfig& c) {
   l.max_depth = 16;
   l.max_values = 4096;
   return l;
+}
+
+// Lower-case hex digits to bytes; false for anything else.
+bool FromHex(const std::string& hex, std::vector<uint8_t>* out) {
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return false;
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nib(hex[i]), lo = nib(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return true;
 }
 
 std::string U128(absl::uint128 v) {
@@ -87,17 +105,59 @@ absl::Status ValidateMatMulArgs(const MatMulArgs& a) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateGenerateArgs(const GenerateArgs& a) {
+  if (a.model.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model must be a 32-byte SHA-256, got ", a.model.size(), " bytes"));
+  }
+  if (a.max_tokens < 1) return absl::InvalidArgumentError("max_tokens must be at least 1");
+  if (a.sampling.temperature_milli > 100'000) {
+    return absl::InvalidArgumentError("sampling.temperature_milli must be at most 100000");
+  }
+  if (a.sampling.top_p_milli > 1000) {
+    return absl::InvalidArgumentError("sampling.top_p_milli must be at most 1000");
+  }
+  if (a.sampling.top_k > (1u << 22)) {
+    return absl::InvalidArgumentError("sampling.top_k must be at most 2^22");
+  }
+  if (a.sampling.seed.size() > 64) {
+    return absl::InvalidArgumentError("sampling.seed must be at most 64 bytes");
+  }
+  auto ids_ok = [](const std::vector<uint32_t>& ids) {
+    for (uint32_t id : ids) {
+      if (id > INT32_MAX) return false;
+    }
+    return true;
+  };
+  if (!ids_ok(a.prompt.token_ids) || !ids_ok(a.stop_token_ids)) {
+    return absl::InvalidArgumentError("token ids must be below 2^31");
+  }
+  if (a.prompt.kind == Prompt::Kind::kTokenIds && a.prompt.token_ids.empty()) {
+    return absl::InvalidArgumentError("the prompt is empty");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DaemonTokens> DaemonClient::Tokenize(const std::vector<uint8_t>&, const std::string&,
+                                                    bool) {
+  return absl::UnimplementedError("this data node client has no Tokenize");
+}
+
+absl::StatusOr<DaemonGenerateResult> DaemonClient::Generate(const DaemonGenerateCall&) {
+  return absl::UnimplementedError("this data node client has no Generate");
+}
+
 Shim::Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon)
     : config_(config), daemon_(std::move(daemon)) {}
 
 Outcome Shim::Call(std::string_view method, std::span<const uint8_t> arg,
                    absl::uint128 cycles_available) const {
   Outcome o = Dispatch(method, arg, cycles_available);
-  // accel_matmul is an update call: one its caller got wrong was still carried through
-  // consensus and checked on every replica, so it pays the reject fee (pricing.h), never
+  // accel_matmul and accel_generate are update calls: one its caller got wrong was still carried
+  // through consensus and checked on every replica, so it pays the reject fee (pricing.h), never
   // more than was attached. Queries are free; SYS_* and DESTINATION_INVALID are not the
   // caller's doing.
-  if (method == kMethodMatMul &&
+  if ((method == kMethodMatMul || method == kMethodGenerate) &&
       (o.code == RejectCode::kCanisterReject || o.code == RejectCode::kCanisterError)) {
     const absl::uint128 fee = RejectFee(config_.subnet_size, arg.size());
     o.cycles_charged = cycles_available < fee ? cycles_available : fee;
@@ -116,6 +176,7 @@ Outcome Shim::Dispatch(std::string_view method, std::span<const uint8_t> arg,
   if (method == kMethodMatMul) return MatMul(arg, cycles_available);
   if (method == kMethodListModels) return ListModels(arg);
   if (method == kMethodPrice) return Price(arg);
+  if (method == kMethodGenerate) return Generate(arg, cycles_available);
   return Reject(RejectCode::kDestinationInvalid,
                 absl::StrCat("no method '", std::string(method), "' on the data node interface"));
 }
@@ -214,6 +275,121 @@ Outcome Shim::Price(std::span<const uint8_t> arg) const {
   if (!terms.ok()) return FromStatus(terms.status(), "accel_price");
   Outcome o;
   o.reply = EncodePriceReply(PriceReply{shim::Price(*terms)});
+  return o;
+}
+
+Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_available) const {
+  constexpr const char* kWhat = "accel_generate";
+  absl::StatusOr<GenerateArgs> args = DecodeGenerateArgs(arg, ArgLimits(config_));
+  if (!args.ok()) {
+    return Reject(RejectCode::kCanisterError,
+                  absl::StrCat(kWhat, ": ", std::string(args.status().message())));
+  }
+  if (absl::Status s = ValidateGenerateArgs(*args); !s.ok()) return FromStatus(s, kWhat);
+  if (!daemon_) {
+    return Reject(RejectCode::kDestinationInvalid, "accel_generate: this subnet has no data node");
+  }
+  // The price terms come from the model's tensor list (ModelCostFromTensors), the prompt's
+  // length from the node's tokenizer.
+  absl::StatusOr<std::vector<ModelInfo>> models = daemon_->ListModels(args->model);
+  if (!models.ok()) return FromStatus(models.status(), "accel_generate: data node");
+  if (models->size() != 1) {
+    return Reject(RejectCode::kSysFatal, "accel_generate: the data node listed no such model");
+  }
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<PricedTensor> priced;
+  shapes.reserve(models->front().tensors.size());
+  for (const TensorInfo& t : models->front().tensors) {
+    shapes.emplace_back(t.shape.begin(), t.shape.end());
+    priced.push_back({t.name, shapes.back(), t.bytes});
+  }
+  const ModelCost cost = ModelCostFromTensors(priced);
+  const bool text = args->prompt.kind != Prompt::Kind::kTokenIds;
+  absl::StatusOr<DaemonTokens> tokens = daemon_->Tokenize(
+      args->model, text ? args->prompt.text : "", args->prompt.kind == Prompt::Kind::kChat);
+  if (!tokens.ok()) return FromStatus(tokens.status(), "accel_generate: data node");
+  DaemonGenerateCall call;
+  call.model = args->model;
+  if (text) {
+    call.prompt = std::move(tokens->ids);
+  } else {
+    call.prompt.assign(args->prompt.token_ids.begin(), args->prompt.token_ids.end());
+  }
+  if (call.prompt.empty())
+    return Reject(RejectCode::kCanisterReject, "accel_generate: the prompt is empty");
+  const uint64_t max_piece = static_cast<uint64_t>(std::max(tokens->max_piece_bytes, 0));
+  // The most this call can cost: max_tokens tokens of the longest piece.
+  absl::StatusOr<PriceTerms> most =
+      GeneratePriceTerms(config_.subnet_size, cost, call.prompt.size(), args->max_tokens,
+                         arg.size(), uint64_t{args->max_tokens} * (4 + max_piece));
+  if (!most.ok()) return FromStatus(most.status(), kWhat);
+  const absl::uint128 max_price = shim::Price(*most);
+  const uint64_t reply_bound = GenerateReplyBytesBound(args->max_tokens, max_piece, max_price);
+  if (reply_bound > config_.max_reply_bytes) {
+    return Reject(RejectCode::kCanisterReject,
+                  absl::StrCat("accel_generate: a reply of ", args->max_tokens, " tokens may take ",
+                               reply_bound, " bytes, over the limit of ", config_.max_reply_bytes,
+                               "; ask for fewer tokens"));
+  }
+  if (cycles_available < max_price) {
+    return Reject(
+        RejectCode::kCanisterReject,
+        absl::StrCat("accel_generate sent with ", U128(cycles_available), " cycles, but up to ",
+                     U128(max_price), " cycles are required for max_tokens = ", args->max_tokens));
+  }
+  call.max_tokens = args->max_tokens;
+  // Exact: both are integers below 2^24 and the division is correctly rounded.
+  call.temperature = static_cast<float>(args->sampling.temperature_milli) / 1000.0f;
+  call.top_p = args->sampling.top_p_milli == 0
+                   ? 1.0f
+                   : static_cast<float>(args->sampling.top_p_milli) / 1000.0f;
+  call.top_k = args->sampling.top_k;
+  call.seed = args->sampling.seed;
+  call.stop_token_ids.assign(args->stop_token_ids.begin(), args->stop_token_ids.end());
+  absl::StatusOr<DaemonGenerateResult> r = daemon_->Generate(call);
+  if (!r.ok()) return FromStatus(r.status(), "accel_generate: data node");
+
+  // Never sign what the daemon did not get right (this node's fault: SYS_FATAL).
+  std::vector<uint8_t> le;
+  le.reserve(r->ids.size() * 4);
+  for (int32_t id : r->ids) {
+    for (int i = 0; i < 4; ++i)
+      le.push_back(static_cast<uint8_t>(static_cast<uint32_t>(id) >> (8 * i)));
+  }
+  const ops::Sha256 tokens_digest = ops::Sha256Of({le});
+  absl::StatusOr<PriceTerms> node_terms =
+      GeneratePriceTerms(1, cost, call.prompt.size(), r->ids.size(), 0, 0);
+  std::vector<uint8_t> logits_digest;
+  if (r->ids.size() > args->max_tokens || r->text.size() > r->ids.size() * max_piece ||
+      ops::ToHex(tokens_digest) != r->tokens_digest_hex ||
+      !FromHex(r->final_logits_digest_hex, &logits_digest) || logits_digest.size() != 32 ||
+      r->prompt_tokens != call.prompt.size() || !node_terms.ok() ||
+      absl::uint128(r->cycles) != ComputeCycles(*node_terms)) {
+    return Reject(RejectCode::kSysFatal,
+                  "accel_generate: the data node's result is inconsistent (ids, digest, sizes or "
+                  "cycles)");
+  }
+  if (r->spec_version != ops::kSpecVersion) {
+    return Reject(RejectCode::kSysFatal,
+                  absl::StrCat("accel_generate: data node follows spec version ", r->spec_version,
+                               ", the shim ", ops::kSpecVersion));
+  }
+  absl::StatusOr<PriceTerms> terms =
+      GeneratePriceTerms(config_.subnet_size, cost, call.prompt.size(), r->ids.size(), arg.size(),
+                         r->ids.size() * 4 + r->text.size());
+  if (!terms.ok()) return FromStatus(terms.status(), kWhat);
+  GenerateReply reply;
+  reply.token_ids.assign(r->ids.begin(), r->ids.end());
+  reply.text = std::move(r->text);
+  reply.stop_reason = r->stop_reason;
+  reply.prompt_tokens = r->prompt_tokens;
+  reply.tokens_digest.assign(tokens_digest.begin(), tokens_digest.end());
+  reply.final_logits_digest = std::move(logits_digest);
+  reply.spec_version = ops::kSpecVersion;
+  reply.cycles_charged = shim::Price(*terms);
+  Outcome o;
+  o.reply = EncodeGenerateReply(reply);
+  o.cycles_charged = reply.cycles_charged;
   return o;
 }
 

@@ -27,6 +27,35 @@ struct DaemonMatMulResult {
   int spec_version = 0;
 };
 
+// What the daemon's Tokenize returned.
+struct DaemonTokens {
+  std::vector<int32_t> ids;
+  int32_t max_piece_bytes = 0;  // the model's longest token piece
+};
+
+// A generation for the daemon: GenerateArgs with the prompt as token ids and the
+// sampling converted to the daemon's (binary32) parameters.
+struct DaemonGenerateCall {
+  std::vector<uint8_t> model;
+  std::vector<int32_t> prompt;
+  uint32_t max_tokens = 0;
+  float temperature = 0, top_p = 1;
+  uint32_t top_k = 0;
+  std::vector<uint8_t> seed;
+  std::vector<int32_t> stop_token_ids;
+};
+
+// What the daemon's Generate returned (before the shim checks it).
+struct DaemonGenerateResult {
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> text;  // the pieces, concatenated
+  StopReason stop_reason = StopReason::kMaxTokens;
+  uint32_t prompt_tokens = 0;
+  std::string tokens_digest_hex, final_logits_digest_hex;
+  int spec_version = 0;
+  uint64_t cycles = 0;  // the daemon's ComputeCycles (one node)
+};
+
 // The daemon, as the shim sees it. Implementations must be thread-safe. Errors use the
 // daemon's gRPC codes (mapped to rejects by RejectCodeForStatus).
 class DaemonClient {
@@ -36,6 +65,10 @@ class DaemonClient {
   // Every model (tensors included), or only `model` when set. Sorted by digest.
   virtual absl::StatusOr<std::vector<ModelInfo>> ListModels(
       const std::optional<std::vector<uint8_t>>& model) = 0;
+  // Inference (UNIMPLEMENTED unless overridden). `chat` wraps the text in the ChatML turn.
+  virtual absl::StatusOr<DaemonTokens> Tokenize(const std::vector<uint8_t>& model,
+                                                const std::string& text, bool chat);
+  virtual absl::StatusOr<DaemonGenerateResult> Generate(const DaemonGenerateCall& call);
 };
 
 struct ShimConfig {
@@ -60,10 +93,10 @@ class Shim {
   // rejected with DESTINATION_INVALID (accel_price still answers).
   Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon);
 
-  // Thread-safe. A rejected accel_matmul whose caller is at fault (CANISTER_REJECT,
-  // CANISTER_ERROR) charges RejectFee (pricing.h), at most cycles_available; every
-  // other reject charges nothing. A reply over max_reply_bytes is refused before the
-  // daemon is called.
+  // Thread-safe. A rejected accel_matmul or accel_generate whose caller is at fault
+  // (CANISTER_REJECT, CANISTER_ERROR) charges RejectFee (pricing.h), at most cycles_available;
+  // every other reject charges nothing. A reply over max_reply_bytes is refused before the daemon
+  // is called.
   Outcome Call(std::string_view method, std::span<const uint8_t> arg,
                absl::uint128 cycles_available) const;
 
@@ -75,6 +108,7 @@ class Shim {
   Outcome MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;
   Outcome ListModels(std::span<const uint8_t> arg) const;
   Outcome Price(std::span<const uint8_t> arg) const;
+  Outcome Generate(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;
 
   ShimConfig config_;
   std::unique_ptr<DaemonClient> daemon_;
@@ -83,6 +117,9 @@ class Shim {
 // Checks a decoded MatMulArgs against the spec before anything is charged or sent.
 // INVALID_ARGUMENT with the reason.
 absl::Status ValidateMatMulArgs(const MatMulArgs& args);
+// Likewise for GenerateArgs (digest size, max_tokens >= 1, sampling ranges, seed size,
+// ids below 2^31).
+absl::Status ValidateGenerateArgs(const GenerateArgs& args);
 
 }  // namespace datanode::shim
 

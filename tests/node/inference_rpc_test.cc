@@ -168,7 +168,7 @@ void ExpectSameAsEngine(const Streamed& got, const std::vector<int32_t>& prompt,
   // The cycles come from the published formula (node/shim/pricing.h) on the manifest.
   auto manifest = Get().store->registry().Get(Get().local_digest);
   ASSERT_TRUE(manifest.ok());
-  const shim::ModelCost cost = ModelCostOf(Get().model->config(), *manifest);
+  const shim::ModelCost cost = ModelCostOf(*manifest);
   auto terms = shim::GeneratePriceTerms(1, cost, prompt.size(), want.tokens.size(), 0, 0);
   ASSERT_TRUE(terms.ok());
   EXPECT_EQ(absl::uint128(got.done.cycles()), shim::ComputeCycles(*terms));
