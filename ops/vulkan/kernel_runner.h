@@ -34,6 +34,9 @@ enum class KernelId : int {
   kMatMulQ8_0Q4_1,
   kQuantizeS8Row,
   kQuantizeQ8_0,
+  kMatMulQ8_0Q8_0Gemv,  // small M (decode): matmul_q8_0_*_gemv.comp
+  kMatMulQ8_0Q4_0Gemv,
+  kMatMulQ8_0Q4_1Gemv,
   kCount,
 };
 

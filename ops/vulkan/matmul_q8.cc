@@ -2,6 +2,9 @@
 //
 // Host side of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> f32 (kernels matmul_q8_0_*.comp).
 // Bindings: 0 A quants, 1 A d words, 2 W quants, 3 W d(/m) words, 4 C.
+// M <= kQ8GemvMaxM (decode) runs the GEMV kernels (matmul_q8_0_*_gemv.comp): A is not
+// padded to the 64-row tile, so a decode step does 1 row of work, not 64. Both kernels
+// read the same W layout (columns padded to kQ8TileN), so prepared weights serve both.
 #include <cstring>
 
 #include "datanode/ops/status_macros.h"
@@ -12,7 +15,8 @@ namespace datanode::ops::vulkan {
 
 absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const WeightsRef& weights) {
   const int64_t blocks = args.k / kQBlockSize;
-  const int64_t m_pad = PadTo(args.m, kQ8TileM);
+  const bool gemv = args.m <= kQ8GemvMaxM;
+  const int64_t m_pad = gemv ? args.m : PadTo(args.m, kQ8TileM);
   const int64_t n_pad = PadTo(args.n, kQ8TileN);
   const uint64_t a_blocks = static_cast<uint64_t>(m_pad) * blocks;
   const PackedWeightSizes w_sizes = PackedWeightBytes(args.kind, args.n, args.k);
@@ -47,9 +51,16 @@ absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const Weights
   call.push = {static_cast<uint32_t>(args.m), static_cast<uint32_t>(args.n),
                static_cast<uint32_t>(blocks), 0, 0};
   call.groups_x = static_cast<uint32_t>(n_pad / kQ8TileN);
-  call.groups_y = static_cast<uint32_t>(m_pad / kQ8TileM);
-  call.y_base_word = 3;
   call.x_base_word = 4;
+  if (gemv) {
+    // The Gemv ids follow the tile ids in the same Q8_0, Q4_0, Q4_1 order.
+    call.kernel = static_cast<KernelId>(static_cast<int>(KernelId::kMatMulQ8_0Q8_0Gemv) +
+                                        (static_cast<int>(call.kernel) -
+                                         static_cast<int>(KernelId::kMatMulQ8_0Q8_0)));
+  } else {
+    call.groups_y = static_cast<uint32_t>(m_pad / kQ8TileM);
+    call.y_base_word = 3;
+  }
   RETURN_IF_ERROR(runner.Run(call));
   std::memcpy(args.out.data(), runner.Output(4), out_bytes);
   return absl::OkStatus();

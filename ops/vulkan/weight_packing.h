@@ -23,6 +23,9 @@ inline constexpr int64_t kS8Tile = 64;         // rows of A and of W per workgro
 inline constexpr int64_t kS8KAlignBytes = 32;  // K bytes per shared-memory step
 inline constexpr int64_t kQ8TileM = 64;
 inline constexpr int64_t kQ8TileN = 32;
+// Small M (decode): up to this many rows run the GEMV kernel (matmul_q8_0_gemv.glsl,
+// kQ8TileN columns per workgroup, A unpadded) instead of the 64-row tile.
+inline constexpr int64_t kQ8GemvMaxM = 8;
 
 inline int64_t PadTo(int64_t v, int64_t multiple) {
   return (v + multiple - 1) / multiple * multiple;

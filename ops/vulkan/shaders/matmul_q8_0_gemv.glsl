@@ -1,0 +1,119 @@
+// Copyright 2026 The datanode Authors.
+//
+// Small-M (decode) kernel body of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> C f32, for
+// M <= GEMV_MAX_M rows (included by matmul_q8_0_*_gemv.comp, which set W_FORMAT; not a
+// kernel itself). Same spec, layouts and exact 128-bit fixed point as
+// matmul_q8_0_tile.glsl, but no 64-row tile: A holds exactly M rows (no padding), W
+// the same zero-padded columns (prepared weights are shared by both kernels).
+//
+// A workgroup of 256 invocations computes GEMV_COLS = 32 columns of every row:
+// invocation t owns column c = t / 8 and K slice s = t % 8, i.e. the blocks b with
+// b % 8 == s (neighbouring invocations read neighbouring blocks of one W row). Each
+// keeps one 128-bit accumulator per row; the 8 slice accumulators of a (row, column)
+// are then added in slice order through shared memory and rounded once with the same
+// round_s128_to_f32_bits(acc, -48) as the tile. Integer addition modulo 2^128 is
+// associative, so the slicing cannot change a bit.
+#ifndef DATANODE_VULKAN_MATMUL_Q8_0_GEMV_GLSL_
+#define DATANODE_VULKAN_MATMUL_Q8_0_GEMV_GLSL_
+
+#include "matmul_q8_0_common.glsl"
+
+#define GEMV_MAX_M 8
+#define GEMV_COLS 32
+#define GEMV_SLICES 8
+
+layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
+
+layout(std430, binding = 0) readonly buffer AQsBuf { uvec4 a_qs[]; };
+layout(std430, binding = 1) readonly buffer ADBuf { uint a_d[]; };
+layout(std430, binding = 2) readonly buffer WQsBuf { uvec4 w_qs[]; };
+layout(std430, binding = 3) readonly buffer WDBuf { uint w_d[]; };
+layout(std430, binding = 4) writeonly buffer CBuf { uint c[]; };
+
+layout(push_constant) uniform Params {
+  uint m;          // rows of C, 1..GEMV_MAX_M
+  uint n;          // columns of C
+  uint blocks;     // K / 32
+  uint unused;
+  uint col_base;   // workgroup offset along x (large grids are split)
+} params;
+
+shared uvec4 partial[GEMV_COLS * GEMV_SLICES];
+
+void main() {
+  uint t = gl_LocalInvocationID.x;
+  uint s = t % GEMV_SLICES;
+  uint col = (gl_WorkGroupID.x + params.col_base) * GEMV_COLS + t / GEMV_SLICES;
+  uint blocks = params.blocks;
+  uint m = params.m;
+
+  uvec4 acc[GEMV_MAX_M];
+  for (int r = 0; r < GEMV_MAX_M; ++r) acc[r] = uvec4(0u);
+
+  for (uint b = s; b < blocks; b += GEMV_SLICES) {
+    uint wbase = (col * blocks + b) * W_VEC4;
+    uvec4 w0 = w_qs[wbase];
+#if W_FORMAT == W_Q8_0
+    uvec4 w1 = w_qs[wbase + 1u];
+    uint ww[8] = uint[8](w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w);
+#else
+    uint ww[4] = uint[4](w0.x, w0.y, w0.z, w0.w);
+#endif
+    uint dm = w_d[col * blocks + b];
+    int wm, we;
+    decode_f16(dm & 0xFFFFu, wm, we);
+#if W_FORMAT == W_Q4_1
+    int mm, me;
+    decode_f16(dm >> 16, mm, me);
+#endif
+    for (int r = 0; r < GEMV_MAX_M; ++r) {
+      if (uint(r) >= m) break;
+      uint ablock = uint(r) * blocks + b;
+      uvec4 a0 = a_qs[ablock * 2u];
+      uvec4 a1 = a_qs[ablock * 2u + 1u];
+      uint aw[8] = uint[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
+      int isum = 0;
+      int asum = 0;
+#if W_FORMAT == W_Q8_0
+      for (int kw = 0; kw < 8; ++kw) {
+        ivec4 p = s8x4(aw[kw]) * s8x4(ww[kw]);
+        isum += p.x + p.y + p.z + p.w;
+      }
+#else
+      // Nibble word kw holds values 4kw..4kw+3 (low) and 16+4kw.. (high), which meet
+      // A words kw and kw + 4.
+      for (int kw = 0; kw < 4; ++kw) {
+        ivec4 lo = s8x4(aw[kw]);
+        ivec4 hi = s8x4(aw[kw + 4]);
+        ivec4 p = lo * nibbles(ww[kw], 0) + hi * nibbles(ww[kw], 4);
+        isum += p.x + p.y + p.z + p.w;
+#if W_FORMAT == W_Q4_1
+        ivec4 q = lo + hi;
+        asum += q.x + q.y + q.z + q.w;
+#endif
+      }
+#endif
+      int am, ae;
+      decode_f16(a_d[ablock] & 0xFFFFu, am, ae);
+      acc[r] = add_term(acc[r], am * wm, isum, ae + we + 48);
+#if W_FORMAT == W_Q4_1
+      acc[r] = add_term(acc[r], am * mm, asum, ae + me + 48);
+#endif
+    }
+  }
+
+  // Fixed combination: slice 0 of each column adds slices 0..7 in order, rounds once.
+  for (int r = 0; r < GEMV_MAX_M; ++r) {
+    if (uint(r) >= m) break;  // m is uniform: every invocation leaves together
+    partial[t] = acc[r];
+    barrier();
+    if (s == 0u) {
+      uvec4 sum = partial[t];
+      for (uint i = 1u; i < GEMV_SLICES; ++i) sum = u128_add(sum, partial[t + i]);
+      if (col < params.n) c[uint(r) * params.n + col] = round_s128_to_f32_bits(sum, -48);
+    }
+    barrier();
+  }
+}
+
+#endif  // DATANODE_VULKAN_MATMUL_Q8_0_GEMV_GLSL_
