@@ -7,9 +7,9 @@
 // Q4_0 / Q4_1 weights stay packed nibbles: one 64-byte load holds two quads, split by a
 // mask and a shift into u8 0..15 operands; Q4_0's -8 is the start -8 * asum_b. The f16
 // scales are decoded to mw' in registers (DecodeScales, q8_common.h's DecodeScale).
-// Per block on the fast path (bounds in q8_common.h): vpmuldq by mw' (even / odd lanes,
-// int32 x int32 -> int64), vpmullq by ma' (A's mantissa pre-shifted by its exponent
-// offset), add to int64 lanes. The output converts each int64 with vcvtqq2ps under an
+// Per block on the fast path (bounds in q8_common.h): vpmulld by ma (int32), vpmuldq by mw'
+// (even / odd lanes, int32 x int32 -> int64), shift by A's exponent offset, add to int64
+// lanes. The output converts each int64 with vcvtqq2ps under an
 // explicit round-to-nearest-even (the one rounding) and scales by 2^(ea0 + e0) exactly:
 // every nonzero result lies in [2^-48, 2^73), far inside the normal range, so the
 // power-of-two product is exact and MXCSR (rounding mode, FTZ/DAZ) cannot matter.
@@ -32,16 +32,13 @@ inline int32_t LoadI32(const uint8_t* p) {
   return v;
 }
 
-// mw' of 16 columns from their f16 bits; base = e0 + 25 per column (see DecodeScale).
-inline __m512i DecodeScales(const uint16_t* raw, __m512i base) {
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i x = _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
-  const __m512i e = _mm512_and_si512(_mm512_srli_epi32(x, 10), _mm512_set1_epi32(0x1F));
-  __m512i mant = _mm512_or_si512(_mm512_and_si512(x, _mm512_set1_epi32(0x3FF)),
-                                 _mm512_slli_epi32(_mm512_min_epi32(e, one), 10));
-  mant = _mm512_sllv_epi32(mant, _mm512_sub_epi32(_mm512_max_epi32(e, one), base));
-  const __mmask16 neg = _mm512_test_epi32_mask(x, _mm512_set1_epi32(0x8000));
-  return _mm512_mask_sub_epi32(mant, neg, _mm512_setzero_si512(), mant);
+// mw' of 16 columns from their f16 bits: vcvtph2ps is exact (every f16 is a normal f32),
+// the product by inv = 2^-e0 is an exact power-of-two scaling to the integer mw' < 2^31
+// (fast-path columns), and vcvttps2dq of an integer-valued f32 is exact. No result is
+// subnormal, so MXCSR's rounding mode and FTZ/DAZ cannot change it.
+inline __m512i DecodeScales(const uint16_t* raw, __m512 inv) {
+  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
+  return _mm512_cvttps_epi32(_mm512_mul_ps(d, inv));
 }
 
 template <int MR, int NC, bool kMin, bool kFast, bool kQ4>
@@ -53,19 +50,20 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   const uint8_t* wq[NC];
   const uint16_t* wd[NC];
   const uint16_t* wmr[NC];
-  __m512i base[NC];
+  __m512 inv[NC];
 #pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     wq[j] = w.quants(p + j);
     wd[j] = w.raw_d(p + j);
     wmr[j] = w.raw_m(p + j);
-    base[j] = _mm512_add_epi32(_mm512_load_si512(w.col_exp(p + j)), _mm512_set1_epi32(25));
+    // 2^-e0 per column (e0 in [-24, 5]: a normal f32).
+    inv[j] = _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_sub_epi32(_mm512_set1_epi32(127), _mm512_load_si512(w.col_exp(p + j))), 23));
   }
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
   const int32_t* init = ar.init.data() + r0 * nb;
-  const int64_t* mas = ar.ma_shifted.data() + r0 * nb;
   const int32_t* asum = ar.asum.data() + r0 * nb;
 
   __m512i acc_e[MR][NC];
@@ -126,26 +124,32 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        const __m512i s = DecodeScales(wd[j] + b * kPanelCols, base[j]);
+        const __m512i s = DecodeScales(wd[j] + b * kPanelCols, inv[j]);
         const __m512i s_odd = _mm512_srli_epi64(s, 32);
         __m512i mm = _mm512_setzero_si512();
         __m512i mm_odd = mm;
         if constexpr (kMin) {
-          mm = DecodeScales(wmr[j] + b * kPanelCols, base[j]);
+          mm = DecodeScales(wmr[j] + b * kPanelCols, inv[j]);
           mm_odd = _mm512_srli_epi64(mm, 32);
         }
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-          __m512i pe = _mm512_mul_epi32(acc[i][j], s);
-          __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc[i][j], 32), s_odd);
+          // isum * ma in int32 (|.| <= 516128 * 2047 < 2^30), times mw' in int64, then
+          // << (ea - ea0): the same integer as isum * mw' * ma', each term inside the int64
+          // bound of the fast path.
+          const int64_t at = (r0 + i) * nb + b;
+          const __m512i prod = _mm512_mullo_epi32(acc[i][j], _mm512_set1_epi32(ar.ma[at]));
+          __m512i pe = _mm512_mul_epi32(prod, s);
+          __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(prod, 32), s_odd);
           if constexpr (kMin) {
-            const __m512i as = _mm512_set1_epi32(asum[i * nb + b]);
-            pe = _mm512_add_epi64(pe, _mm512_mul_epi32(as, mm));
-            po = _mm512_add_epi64(po, _mm512_mul_epi32(as, mm_odd));
+            // ma * asum: |.| <= 2047 * 4064 < 2^23.
+            const __m512i qa = _mm512_set1_epi32(ar.ma[at] * asum[i * nb + b]);
+            pe = _mm512_add_epi64(pe, _mm512_mul_epi32(qa, mm));
+            po = _mm512_add_epi64(po, _mm512_mul_epi32(qa, mm_odd));
           }
-          const __m512i ma = _mm512_set1_epi64(mas[i * nb + b]);
-          acc_e[i][j] = _mm512_add_epi64(acc_e[i][j], _mm512_mullo_epi64(pe, ma));
-          acc_o[i][j] = _mm512_add_epi64(acc_o[i][j], _mm512_mullo_epi64(po, ma));
+          const __m128i sh = _mm_cvtsi32_si128(ar.shift[at]);
+          acc_e[i][j] = _mm512_add_epi64(acc_e[i][j], _mm512_sll_epi64(pe, sh));
+          acc_o[i][j] = _mm512_add_epi64(acc_o[i][j], _mm512_sll_epi64(po, sh));
         }
       }
     } else {

@@ -7,6 +7,7 @@
 // and prepared weights, 1 / 2 / 3 threads. Also checks which path each profile takes, an
 // adversarial case at the exact edge of the fast path's int64 bound, and the fast f32
 // rounding helper against the spec's routine.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -242,6 +243,165 @@ TEST(CpuQ8Test, RoundI64MatchesSpecRounding) {
   EXPECT_EQ(checked, 200000);
   EXPECT_EQ(cpu::q8::RoundI64ToF32Bits(0, 7), 0u);
   EXPECT_EQ(cpu::q8::RoundI64ToF32Bits(INT64_MIN, 0), RoundToF32Bits(int128{INT64_MIN}, 0));
+}
+
+// Shapes for the packed-nibble Q4 layout and the decode (M = 1) path: M = 1 and larger;
+// N odd multiples of the 16-column panel (48, 80, 144) and odd N; K odd multiples of the
+// 32-element block (96, 160, 224, 416) and 1504 (47 blocks).
+constexpr Shape kQ4Shapes[] = {
+    {1, 48, 96},  {1, 80, 160}, {1, 23, 224}, {1, 144, 416}, {1, 1, 1504}, {2, 48, 224},
+    {3, 80, 96},  {5, 21, 160}, {8, 144, 32}, {13, 48, 416}, {4, 35, 1504}, {1, 592, 96},
+};
+
+TEST(CpuQ8Test, PackedQ4LayoutMatchesReferenceEveryIsaAndThreadCount) {
+  uint64_t seed = 5000;
+  int cases = 0;
+  int decode_cases = 0;
+  for (const char* isa : kCpuIsas) {
+    if (!MachineHas(isa)) {
+      std::cout << "skipping ISA " << isa << ": not on this CPU\n";
+      continue;
+    }
+    for (int threads : {1, 2, 3}) {
+      std::unique_ptr<Backend> cpu = MakeCpu(isa, threads);
+      ASSERT_NE(cpu, nullptr);
+      for (OpKind kind : kQ8Kinds) {
+        for (InputProfile profile :
+             {InputProfile::kRealistic, InputProfile::kWide, InputProfile::kExtreme}) {
+          for (const Shape& s : kQ4Shapes) {
+            ++seed;
+            auto in = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
+            ASSERT_TRUE(in.ok()) << in.status();
+            const std::vector<uint8_t> want = ReferenceOutput(*in);
+            ExpectMatchesReference(
+                *cpu, *in, want,
+                absl::StrCat(OpKindName(kind), " isa=", isa, " threads=", threads,
+                             " profile=", ProfileName(profile), " m=", s.m, " n=", s.n, " k=", s.k,
+                             " seed=", seed));
+            ++cases;
+            if (s.m == 1) ++decode_cases;
+          }
+        }
+      }
+    }
+  }
+  std::cout << cases << " cases (" << decode_cases << " with M = 1), each raw and prepared\n";
+  EXPECT_GE(cases, 3 * 3 * 3 * 12);  // portable, at least: 3 threads x 3 kinds x 3 profiles
+}
+
+// Scales that the fast path must decode in registers: random signs, f16 subnormals (biased
+// exponent 0) next to normals, zero scales and negative zero, all within a 20-bit span.
+TEST(CpuQ8Test, DecodedScalesSubnormalSignedAndZeroMatchReference) {
+  SplitMix64 rng(99);
+  int cases = 0;
+  for (OpKind kind : kQ8Kinds) {
+    const int64_t wbytes = kind == OpKind::kMatMulQ8_0Q8_0   ? kQ8_0BlockBytes
+                           : kind == OpKind::kMatMulQ8_0Q4_0 ? kQ4_0BlockBytes
+                                                             : kQ4_1BlockBytes;
+    for (const Shape& s : {Shape{1, 37, 320}, Shape{3, 64, 224}}) {
+      auto in = MakeRandomInputs(kind, s.m, s.n, s.k, 7 + cases, InputProfile::kRealistic);
+      ASSERT_TRUE(in.ok());
+      for (int64_t b = 0; b < static_cast<int64_t>(in->w.size()) / wbytes; ++b) {
+        for (int which = 0; which < (kind == OpKind::kMatMulQ8_0Q4_1 ? 2 : 1); ++which) {
+          uint8_t* at = &in->w[b * wbytes + 2 * which];
+          const uint64_t r = rng.Next();
+          uint16_t bits = static_cast<uint16_t>((r >> 8) & 0x3FF);   // mantissa field
+          bits |= static_cast<uint16_t>(((r >> 20) % 12) << 10);      // biased exponent 0..11
+          if (r & 1) bits |= 0x8000;                                   // sign
+          if ((r >> 40) % 16 == 0) bits &= 0x8000;                     // +0 / -0
+          StoreU16(at, bits);
+        }
+      }
+      for (bool f : FastTiles(*in)) EXPECT_TRUE(f) << OpKindName(kind);
+      const std::vector<uint8_t> want = ReferenceOutput(*in);
+      for (const char* isa : kCpuIsas) {
+        if (!MachineHas(isa)) continue;
+        for (int threads : {1, 3}) {
+          std::unique_ptr<Backend> cpu = MakeCpu(isa, threads);
+          ASSERT_NE(cpu, nullptr);
+          ExpectMatchesReference(*cpu, *in, want,
+                                 absl::StrCat(OpKindName(kind), " isa=", isa, " threads=", threads,
+                                              " m=", s.m, " n=", s.n, " k=", s.k));
+        }
+      }
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 6);
+}
+
+TEST(CpuQ8Test, Q4FastPathBoundIsTightAndExact) {
+  // Q4_1 with every nibble 15 and every A quant +127 (isum + asum at the Q4_1 bound), d and m
+  // mantissas 2047, spans MaxFastSpan (fast) and MaxFastSpan + 1 (slow); Q4_0 with every
+  // nibble 0 (quant -8) likewise.
+  const int64_t k = 4096;
+  const int64_t nb = k / kQBlockSize;
+  for (OpKind kind : {OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1}) {
+    const bool q41 = kind == OpKind::kMatMulQ8_0Q4_1;
+    const int64_t wbytes = q41 ? kQ4_1BlockBytes : kQ4_0BlockBytes;
+    const int max_span = cpu::q8::MaxFastSpan(kind, nb);
+    ASSERT_GE(max_span, 1);
+    for (int extra : {0, 1}) {
+      const int span = max_span + extra;
+      const int sw = std::min(span, cpu::q8::kMaxColSpan);
+      const int sa = span - sw;
+      auto in = MakeRandomInputs(kind, 3, 40, k, 11, InputProfile::kRealistic);
+      ASSERT_TRUE(in.ok());
+      for (int64_t b = 0; b < static_cast<int64_t>(in->a.size()) / kQ8_0BlockBytes; ++b) {
+        uint8_t* blk = &in->a[b * kQ8_0BlockBytes];
+        StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sa));
+        for (int t = 0; t < 32; ++t) blk[2 + t] = 127;
+      }
+      for (int64_t b = 0; b < static_cast<int64_t>(in->w.size()) / wbytes; ++b) {
+        uint8_t* blk = &in->w[b * wbytes];
+        StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
+        if (q41) StoreU16(blk + 2, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
+        for (int t = 0; t < 16; ++t) blk[(q41 ? 4 : 2) + t] = q41 ? 0xFF : 0x00;
+      }
+      for (bool f : FastTiles(*in)) EXPECT_EQ(f, extra == 0) << "span " << span;
+      const std::vector<uint8_t> want = ReferenceOutput(*in);
+      for (const char* isa : kCpuIsas) {
+        if (!MachineHas(isa)) continue;
+        std::unique_ptr<Backend> cpu = MakeCpu(isa, 2);
+        ASSERT_NE(cpu, nullptr);
+        ExpectMatchesReference(*cpu, *in, want,
+                               absl::StrCat(OpKindName(kind), " bound span=", span, " isa=", isa));
+      }
+    }
+  }
+}
+
+TEST(CpuQ8Test, PreparedQ4StaysAtAbout4BitsPerWeight) {
+  // Llama-3-8B's ffn_down: N = 4096, K = 14336. GGUF bytes: 18 (Q4_0) / 20 (Q4_1) / 34 (Q8_0)
+  // per 32 weights. The prepared tensor keeps the nibbles packed and the f16 scale bits.
+  const int64_t n = 4096;
+  const int64_t k = 14336;
+  std::unique_ptr<Backend> cpu = MakeCpu(testing::BestIsa(), 1);
+  ASSERT_NE(cpu, nullptr);
+  for (OpKind kind : kQ8Kinds) {
+    auto in = MakeRandomInputs(kind, 1, n, k, 3, InputProfile::kRealistic);
+    ASSERT_TRUE(in.ok());
+    auto pw = cpu->PrepareWeights(kind, n, k, in->w, in->w_scale);
+    ASSERT_TRUE(pw.ok()) << pw.status();
+    const double ratio =
+        static_cast<double>((*pw)->SizeBytes()) / static_cast<double>(in->w.size());
+    std::cout << OpKindName(kind) << " " << n << " x " << k << ": prepared "
+              << (*pw)->SizeBytes() << " B for " << in->w.size() << " GGUF bytes (" << ratio
+              << "x)\n";
+    EXPECT_LE(ratio, 1.15) << OpKindName(kind);
+    if (kind == OpKind::kMatMulQ8_0Q4_0) {
+      EXPECT_LE((*pw)->SizeBytes(), 115 * static_cast<int64_t>(in->w.size()) / 100);
+    }
+    // One decode row still equals the reference on this shape.
+    const std::vector<uint8_t> want = ReferenceOutput(*in);
+    OpArgs args = in->Args();
+    std::vector<uint8_t> got(want.size(), 0xCD);
+    args.out = got;
+    args.w_prepared = pw->get();
+    args.w = {};
+    ASSERT_TRUE(RunOp(*cpu, args).ok());
+    EXPECT_TRUE(got == want) << OpKindName(kind);
+  }
 }
 
 TEST(CpuQ8Test, PrepareRejectsInvalidWeights) {
