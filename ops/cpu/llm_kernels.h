@@ -71,6 +71,38 @@ absl::Status Attend(Isa isa, ThreadPool* pool, const llm::AttentionShape& shape,
                     std::span<const float> q, ByteSpan k_cache, ByteSpan v_cache,
                     int64_t n_positions, std::span<float> out);
 
+absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+                     std::span<float> out);
+absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
+                     std::span<float> out);
+absl::Status Add(std::span<const float> x, std::span<const float> y, std::span<float> out);
+absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
+                         std::span<uint8_t> out);
+
+// DecodeF32Bits inline (finite bits; zero of either sign has mantissa 0).
+inline ExactValue DecodeF32(float f) {
+  const uint32_t bits = F32ToBits(f);
+  const int biased = static_cast<int>((bits >> 23) & 0xFF);
+  int64_t mantissa = bits & 0x7FFFFF;
+  int exponent = -149;
+  if (biased != 0) {
+    mantissa |= 0x800000;
+    exponent = biased - 150;
+  }
+  return {(bits >> 31) ? -mantissa : mantissa, exponent};
+}
+
+// RoundToF32Bits(v, e) for |v| < 2^127: at most 63 bits plus a sticky bit (far below the
+// 25 bits rounding inspects) go to the integer rounding of q8_common.
+uint32_t RoundI128ToF32Bits(int128 v, int e);
+
+// Whether every value in v is finite.
+inline bool AllFinite(std::span<const float> v) {
+  uint32_t bad = 0;
+  for (float f : v) bad |= ((F32ToBits(f) & 0x7F800000u) == 0x7F800000u);
+  return bad == 0;
+}
+
 // Positions per exact double block of WeightedV: each part sum stays below 2^53
 // (integer parts < 2^40 each, fraction parts multiples of 2^-40 in [0, 1)).
 inline constexpr int64_t kVBlock = 4096;

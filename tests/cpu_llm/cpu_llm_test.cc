@@ -380,5 +380,85 @@ TEST(CpuLlmTest, AttendRejectsLikeTheReference) {
   }
 }
 
+// Elementwise ops: rows of every profile (and mixed), lengths 1..4096 (SmolLM2's 576 and
+// 1536 included), 1000+ rows per op, each through every family and thread count.
+TEST(CpuLlmTest, ElementwiseOpsEqualReference) {
+  std::vector<Cpu> cpus = AllCpus();
+  ASSERT_FALSE(cpus.empty());
+  std::mt19937_64 rng(21);
+  int cases = 0;
+  for (int it = 0; it < 1500; ++it) {
+    const size_t lengths[] = {1, 7, 32, 64, 576, 1536, 4096};
+    const size_t n = it % 3 == 0 ? 1 + rng() % 300 : lengths[rng() % std::size(lengths)];
+    const int pa = static_cast<int>(rng() % 6), pb = static_cast<int>(rng() % 6);
+    std::vector<float> a = RandomRow(rng, n, pa), b = RandomRow(rng, n, pb);
+    if (it % 7 == 0) b = a;                                  // x + x, g * g
+    if (it % 11 == 0) for (size_t i = 0; i < n; ++i) b[i] = -a[i];  // exact cancellation
+    const float eps_values[] = {1e-5f, 1e-6f, 0x1p-149f, 1.0f, 1e30f};
+    const float eps = eps_values[rng() % std::size(eps_values)];
+    std::vector<float> want_add(n), want_silu(n), want_norm(n);
+    ASSERT_TRUE(llm::Add(a, b, want_add).ok());
+    ASSERT_TRUE(llm::SiluMul(a, b, want_silu).ok());
+    ASSERT_TRUE(llm::RmsNorm(a, b, eps, want_norm).ok());
+    llm::AttentionShape shape{1, 1, 32};
+    std::vector<uint8_t> want_kv;
+    std::vector<float> kv_row;
+    if (n % 32 == 0 && n <= 512 * 4) {
+      shape.head_dim = n % 64 == 0 ? 64 : 32;
+      shape.n_kv_heads = static_cast<int>(n) / shape.head_dim;
+      shape.n_heads = shape.n_kv_heads;
+      want_kv.resize(2 * n);
+      kv_row = a;
+      ASSERT_TRUE(llm::EncodeKvRow(shape, kv_row, want_kv).ok());
+    }
+    for (Cpu& cpu : cpus) {
+      const llm::Kernels& k = cpu.backend->LlmKernels();
+      const std::string what = absl::StrCat(" case ", it, " n ", n, " profiles ", pa, pb, " ",
+                                            cpu.isa, " x", cpu.threads);
+      std::vector<float> got(n, 1234.0f);
+      ASSERT_TRUE(k.Add(a, b, got).ok());
+      if (CheckBits(Bits(want_add), Bits(got), "Add" + what)) return;
+      ASSERT_TRUE(k.SiluMul(a, b, got).ok());
+      if (CheckBits(Bits(want_silu), Bits(got), "SiluMul" + what)) return;
+      ASSERT_TRUE(k.RmsNorm(a, b, eps, got).ok());
+      if (CheckBits(Bits(want_norm), Bits(got), absl::StrCat("RmsNorm eps ", eps, what))) return;
+      if (!want_kv.empty()) {
+        std::vector<uint8_t> got_kv(2 * n, 0xAB);
+        ASSERT_TRUE(k.EncodeKvRow(shape, kv_row, got_kv).ok());
+        ASSERT_EQ(want_kv, got_kv) << "EncodeKvRow" << what;
+      }
+    }
+    ++cases;
+  }
+  EXPECT_GE(cases, 1000);
+}
+
+TEST(CpuLlmTest, ElementwiseOpsRejectLikeTheReference) {
+  std::vector<Cpu> cpus = AllCpus();
+  std::vector<float> a(64, 1.0f), b(64, 2.0f), out(64), short_out(63);
+  std::vector<float> bad = a;
+  bad[17] = NAN;
+  std::vector<float> inf = a;
+  inf[63] = -INFINITY;
+  for (Cpu& cpu : cpus) {
+    const llm::Kernels& k = cpu.backend->LlmKernels();
+    for (const auto& x : {bad, inf}) {
+      EXPECT_EQ(k.Add(x, b, out), llm::Add(x, b, out));
+      EXPECT_EQ(k.Add(b, x, out), llm::Add(b, x, out));
+      EXPECT_EQ(k.SiluMul(x, b, out), llm::SiluMul(x, b, out));
+      EXPECT_EQ(k.SiluMul(b, x, out), llm::SiluMul(b, x, out));
+      EXPECT_EQ(k.RmsNorm(x, b, 1e-5f, out), llm::RmsNorm(x, b, 1e-5f, out));
+      EXPECT_EQ(k.RmsNorm(b, x, 1e-5f, out), llm::RmsNorm(b, x, 1e-5f, out));
+      std::vector<uint8_t> kv(128);
+      EXPECT_EQ(k.EncodeKvRow({2, 2, 32}, x, kv), llm::EncodeKvRow({2, 2, 32}, x, kv));
+    }
+    EXPECT_EQ(k.Add(a, b, short_out), llm::Add(a, b, short_out));
+    EXPECT_EQ(k.SiluMul(a, b, short_out), llm::SiluMul(a, b, short_out));
+    for (float eps : {0.0f, -1.0f, NAN, INFINITY}) {
+      EXPECT_EQ(k.RmsNorm(a, b, eps, out), llm::RmsNorm(a, b, eps, out));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace datanode::ops
