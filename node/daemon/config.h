@@ -40,8 +40,8 @@ struct Config {
   // store_root: /var/lib/datanode under systemd), so the node's identity survives
   // wiping the store.
   static constexpr const char* kDefaultNodeKeyFile = "node-key.pem";
-  // Inference (docs/daemon.md, "Inference"). A SmolLM2-135M session costs 23 KiB of KV
-  // cache per position (48 MiB at the default context), held from the memory budget.
+  // Inference (docs/daemon.md, "API"). A SmolLM2-135M session's KV cache takes 22.5 KiB
+  // per position (45 MiB at the default context), held from the memory budget.
   static constexpr int kDefaultMaxSessions = 8;
   static constexpr int64_t kDefaultContextLength = 2048;
   static constexpr int64_t kDefaultMaxContextLength = 8192;

