@@ -9,7 +9,8 @@
 // - tgN (decode): Session::Generate greedy after a 1-token prompt, N tokens, EOG ignored:
 //   N forward passes of one row plus the greedy argmax per token (llama-bench decodes
 //   N single tokens and samples nothing); tok/s = N / (prefill + decode time).
-// Each test runs once untimed (warm-up, as llama-bench does) and then --reps times; the
+// Each test is preceded by an untimed warm-up (the full prompt for pp, one token for tg, as
+// llama-bench does) and then runs --reps times; the
 // figure is the mean tok/s and its standard deviation, like llama-bench's avg_ts.
 // The peer: `llama-bench -m MODEL -p N -n N -t T1,T2 -r REPS -o json` run by this
 // program (path from --llama-bench, default /work/peer/build/bin/llama-bench; the peer
@@ -152,8 +153,9 @@ int Main(int argc, char** argv) {
   struct stat st {};
   if (::stat(a.model.c_str(), &st) != 0) Usage(("no such model " + a.model).c_str());
   const int64_t file_bytes = st.st_size;
-  std::printf("model: %s (%.1f MiB)\nload at start: %s\n", a.model.c_str(), file_bytes / 1048576.0,
-              LoadAverage().c_str());
+  const int64_t rss_start = ProcStatusBytes("VmRSS");
+  std::printf("model: %s (%.1f MiB)\nload at start: %s; VmRSS before loading %.1f MiB\n",
+              a.model.c_str(), file_bytes / 1048576.0, LoadAverage().c_str(), rss_start / 1048576.0);
 
   struct Result {
     std::string test;
@@ -173,7 +175,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
     const double t_load = Now();
-    auto file = LoadGgufFile(a.model, **backend, std::max(1, a.pp + a.tg));
+    auto file = LoadGgufFile(a.model, **backend, a.pp + a.tg + 1);
     if (!file.ok()) {
       std::fprintf(stderr, "load: %s\n", file.status().ToString().c_str());
       return 1;
@@ -214,14 +216,14 @@ int Main(int argc, char** argv) {
         auto session = Session::Create(model, so);
         if (!session.ok()) return std::fprintf(stderr, "%s\n", session.status().ToString().c_str()), 1;
         GenerateParams p;
-        p.max_tokens = a.tg;
+        p.max_tokens = r == 0 ? 1 : a.tg;  // warm-up: one token, as llama-bench's
         p.stop_at_eog = false;
         const std::vector<int32_t> prompt = {tok(rng)};
         const double t0 = Now();
         auto g = (*session)->Generate(prompt, p);
         const double dt = Now() - t0;
         if (!g.ok()) return std::fprintf(stderr, "%s\n", g.status().ToString().c_str()), 1;
-        if (static_cast<int>(g->tokens.size()) != a.tg) return std::fprintf(stderr, "short generation\n"), 1;
+        if (static_cast<int>(g->tokens.size()) != p.max_tokens) return std::fprintf(stderr, "short generation\n"), 1;
         if (r > 0) ts.push_back(a.tg / dt);
       }
       results.push_back({"tg" + std::to_string(a.tg), threads, Summarize(ts)});
