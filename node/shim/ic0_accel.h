@@ -29,7 +29,9 @@
  * same handle. The digest, share and free functions are reentrant.
  *
  * BLOCKING. ic0_accel_call() blocks the calling thread for at most the configured
- * timeout per daemon RPC (accel_list_models makes one RPC per model). Call it from a
+ * timeout per daemon RPC (accel_list_models makes one RPC per model; accel_generate
+ * makes three, its streaming Generate allowed one more second per requested token).
+ * Call it from a
  * thread that may block, never from a latency-critical one.
  *
  * LIFETIMES AND OWNERSHIP. Every input pointer is borrowed for the duration of the call

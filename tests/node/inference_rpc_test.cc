@@ -14,6 +14,7 @@
 #include "datanode/ops/digest.h"
 #include "datanode/v1/inference.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "node/daemon/config.h"
 #include "node/daemon/inference_service.h"
 #include "node/import/gguf_metadata.h"
 #include "node/inference/model.h"
@@ -173,6 +174,33 @@ void ExpectSameAsEngine(const Streamed& got, const std::vector<int32_t>& prompt,
   ASSERT_TRUE(terms.ok());
   EXPECT_EQ(absl::uint128(got.done.cycles()), shim::ComputeCycles(*terms));
   EXPECT_GT(got.done.cycles(), 0u);
+}
+
+TEST(InferenceConfig, FieldsDefaultsAndRanges) {
+  auto c = ConfigFromText("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->max_sessions, Config::kDefaultMaxSessions);
+  EXPECT_EQ(c->default_context_length, Config::kDefaultContextLength);
+  EXPECT_EQ(c->max_context_length, Config::kDefaultMaxContextLength);
+  EXPECT_EQ(c->max_tokens_per_call, Config::kDefaultMaxTokensPerCall);
+  EXPECT_EQ(c->max_loaded_models, Config::kDefaultMaxLoadedModels);
+  c = ConfigFromText(
+      "inference { max_sessions: 3 default_context_length: 64 max_context_length: 128 "
+      "max_tokens_per_call: 7 max_loaded_models: 1 }");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_sessions, 3);
+  EXPECT_EQ(c->default_context_length, 64);
+  EXPECT_EQ(c->max_context_length, 128);
+  EXPECT_EQ(c->max_tokens_per_call, 7);
+  EXPECT_EQ(c->max_loaded_models, 1);
+  for (const char* bad :
+       {"inference { max_sessions: 0 }", "inference { max_context_length: 0 }",
+        "inference { default_context_length: 9000 }", "inference { max_tokens_per_call: 0 }",
+        "inference { max_loaded_models: 0 }", "inference { max_context_length: 2000000 }"}) {
+    auto r = ConfigFromText(bad);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("inference."), std::string::npos) << r.status();
+  }
 }
 
 TEST(InferenceRpc, GreedyGenerateStreamsTheEnginesTokens) {
