@@ -37,6 +37,9 @@ enum class KernelId : int {
   kMatMulQ8_0Q8_0Gemv,  // small M (decode): matmul_q8_0_*_gemv.comp
   kMatMulQ8_0Q4_0Gemv,
   kMatMulQ8_0Q4_1Gemv,
+  kLlmAdd,  // spec-v2 LLM ops (llm_*.comp, host side llm_kernels.cc)
+  kLlmSiluMul,
+  kLlmRmsNorm,
   kCount,
 };
 

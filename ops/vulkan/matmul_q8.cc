@@ -2,8 +2,9 @@
 //
 // Host side of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> f32 (kernels matmul_q8_0_*.comp).
 // Bindings: 0 A quants, 1 A d words, 2 W quants, 3 W d(/m) words, 4 C.
-// M <= kQ8GemvMaxM (decode) runs the GEMV kernels (matmul_q8_0_*_gemv.comp): A is not
-// padded to the 64-row tile, so a decode step does 1 row of work, not 64. Both kernels
+// M <= kQ8GemvMaxM (decode, short prefills) runs the GEMV kernels
+// (matmul_q8_0_*_gemv.comp, 8 rows per workgroup): A is not padded to the 64-row tile,
+// so a decode step does 1 row of work, not 64. Both kernels
 // read the same W layout (columns padded to kQ8TileN), so prepared weights serve both.
 #include <cstring>
 
@@ -57,10 +58,11 @@ absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const Weights
     call.kernel = static_cast<KernelId>(static_cast<int>(KernelId::kMatMulQ8_0Q8_0Gemv) +
                                         (static_cast<int>(call.kernel) -
                                          static_cast<int>(KernelId::kMatMulQ8_0Q8_0)));
+    call.groups_y = static_cast<uint32_t>((args.m + kQ8GemvRows - 1) / kQ8GemvRows);
   } else {
     call.groups_y = static_cast<uint32_t>(m_pad / kQ8TileM);
-    call.y_base_word = 3;
   }
+  call.y_base_word = 3;
   RETURN_IF_ERROR(runner.Run(call));
   std::memcpy(args.out.data(), runner.Output(4), out_bytes);
   return absl::OkStatus();

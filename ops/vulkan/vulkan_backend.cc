@@ -9,6 +9,7 @@
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
 #include "ops/vulkan/kernel_runner.h"
+#include "ops/vulkan/llm_kernels.h"
 #include "ops/vulkan/prepared_weights.h"
 #include "ops/vulkan/spirv_blobs.h"
 #include "ops/vulkan/vulkan_device.h"
@@ -21,7 +22,7 @@ namespace {
 class VulkanBackend final : public Backend {
  public:
   VulkanBackend(std::shared_ptr<VulkanDevice> device, std::unique_ptr<KernelRunner> runner)
-      : device_(std::move(device)), runner_(std::move(runner)) {}
+      : device_(std::move(device)), runner_(std::move(runner)), llm_(runner_.get(), &mu_) {}
 
   const char* Name() const override { return "vulkan"; }
 
@@ -35,6 +36,8 @@ class VulkanBackend final : public Backend {
 
   bool Supports(OpKind) const override { return true; }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
+  // Add, SiluMul, RmsNorm as shaders; the other LLM ops are the reference's.
+  const llm::Kernels& LlmKernels() const override { return llm_; }
 
   absl::Status Run(const OpArgs& args) override {
     WeightsRef weights{args.w, args.w_scale, nullptr};
@@ -89,6 +92,7 @@ class VulkanBackend final : public Backend {
   std::shared_ptr<VulkanDevice> device_;  // outlives runner_ (declared first)
   std::unique_ptr<KernelRunner> runner_;
   std::mutex mu_;  // one command buffer, one fence, shared staging: one call at a time
+  VulkanLlmKernels llm_;  // shares runner_ and mu_
 };
 
 }  // namespace

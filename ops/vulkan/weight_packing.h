@@ -23,9 +23,12 @@ inline constexpr int64_t kS8Tile = 64;         // rows of A and of W per workgro
 inline constexpr int64_t kS8KAlignBytes = 32;  // K bytes per shared-memory step
 inline constexpr int64_t kQ8TileM = 64;
 inline constexpr int64_t kQ8TileN = 32;
-// Small M (decode): up to this many rows run the GEMV kernel (matmul_q8_0_gemv.glsl,
-// kQ8TileN columns per workgroup, A unpadded) instead of the 64-row tile.
-inline constexpr int64_t kQ8GemvMaxM = 8;
+// Small M (decode, short prefills): up to kQ8GemvMaxM rows run the GEMV kernel
+// (matmul_q8_0_gemv.glsl: kQ8TileN columns x kQ8GemvRows rows per workgroup, A
+// unpadded) instead of the 64-row tile. On lavapipe one GEMV row costs about 1/30 of a
+// tile, so the GEMV wins up to ~24 rows there; 16 keeps real GPUs near the tile.
+inline constexpr int64_t kQ8GemvRows = 8;
+inline constexpr int64_t kQ8GemvMaxM = 16;
 
 inline int64_t PadTo(int64_t v, int64_t multiple) {
   return (v + multiple - 1) / multiple * multiple;

@@ -189,8 +189,8 @@ TEST_F(VulkanBackendTest, LargestKAndMultiTileGrids) {
   }
 }
 
-// The small-M (decode) GEMV kernels (M <= 8) against the reference: every Q8_0-family
-// kind, M = 1..8, odd and tile-crossing N, K multiples of 32 (a few 8-slice rounds and
+// The small-M (decode) GEMV kernels (M <= 16, groups of 8 rows) against the reference:
+// every Q8_0-family kind, M = 1..16, odd and tile-crossing N, K multiples of 32 (a few 8-slice rounds and
 // remainders), every input profile (kExtreme: scales at the f16 edges, results that
 // overflow and round to subnormals), raw and prepared weights; plus the largest K.
 TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
@@ -201,7 +201,7 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
   int cases = 0;
   int mismatches = 0;
   for (OpKind kind : kinds) {
-    for (int64_t m = 1; m <= 8; ++m) {
+    for (int64_t m = 1; m <= 16; ++m) {
       for (int rep = 0; rep < 24 && mismatches < 3; ++rep) {
         Shape s{m, 0, 0};
         s.n = rep % 4 == 0 ? rng.Uniform(1, 5) : 2 * rng.Uniform(0, 50) + 1;  // odd N
@@ -235,7 +235,7 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
         }
       }
     }
-    for (int64_t m : {1, 8}) {
+    for (int64_t m : {1, 8, 13}) {
       const Shape s{m, 3, 131040};
       const std::string name = CaseName(kind, s, 99 + m, InputProfile::kExtreme, false);
       auto in = MakeRandomInputs(kind, s.m, s.n, s.k, 99 + m, InputProfile::kExtreme);
@@ -252,14 +252,14 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
 }
 
 // Informational: one SmolLM2-135M decode-shaped matmul (M = 1, N = 1536, K = 576,
-// prepared Q8_0 weights) on the GEMV kernel vs M = 9 on the 64-row tile.
+// prepared Q8_0 weights) on the GEMV kernel (M <= 16) vs M = 17 on the 64-row tile.
 TEST_F(VulkanBackendTest, SmallMGemvTiming) {
   const OpKind kind = OpKind::kMatMulQ8_0Q8_0;
-  auto w_in = MakeRandomInputs(kind, 9, 1536, 576, 5, InputProfile::kRealistic);
+  auto w_in = MakeRandomInputs(kind, 17, 1536, 576, 5, InputProfile::kRealistic);
   ASSERT_TRUE(w_in.ok());
   auto prepared = vk().PrepareWeights(kind, 1536, 576, w_in->w, {});
   ASSERT_TRUE(prepared.ok()) << prepared.status();
-  for (int64_t m : {1, 9}) {
+  for (int64_t m : {1, 8, 16, 17}) {
     OpInputs in = *w_in;
     in.m = m;
     in.a.resize(static_cast<size_t>(m) * (576 / 32) * kQ8_0BlockBytes);
@@ -275,7 +275,7 @@ TEST_F(VulkanBackendTest, SmallMGemvTiming) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
         kReps;
     std::printf("[ info     ] q8_0 matmul m=%lld n=1536 k=576 (%s): %.2f ms\n",
-                static_cast<long long>(m), m <= 8 ? "gemv" : "64-row tile", ms);
+                static_cast<long long>(m), m <= 16 ? "gemv" : "64-row tile", ms);
   }
 }
 
@@ -426,7 +426,7 @@ TEST_F(VulkanBackendTest, GoldenSelfTestPasses) {
 
 TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
   const auto blobs = vulkan::SpirvBlobs();
-  ASSERT_EQ(blobs.size(), 10u);
+  ASSERT_EQ(blobs.size(), 13u);
   for (const vulkan::SpirvBlob& b : blobs) {
     const ByteSpan bytes(reinterpret_cast<const uint8_t*>(b.words), b.size_bytes);
     EXPECT_EQ(ToHex(Sha256Of({bytes})), b.sha256_hex) << b.name;

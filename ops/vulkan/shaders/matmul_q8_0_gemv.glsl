@@ -1,12 +1,13 @@
 // Copyright 2026 The datanode Authors.
 //
-// Small-M (decode) kernel body of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> C f32, for
-// M <= GEMV_MAX_M rows (included by matmul_q8_0_*_gemv.comp, which set W_FORMAT; not a
+// Small-M (decode) kernel body of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> C f32, for small M
+// (the host's kQ8GemvMaxM; included by matmul_q8_0_*_gemv.comp, which set W_FORMAT; not a
 // kernel itself). Same spec, layouts and exact 128-bit fixed point as
 // matmul_q8_0_tile.glsl, but no 64-row tile: A holds exactly M rows (no padding), W
 // the same zero-padded columns (prepared weights are shared by both kernels).
 //
-// A workgroup of 256 invocations computes GEMV_COLS = 32 columns of every row:
+// A workgroup of 256 invocations computes GEMV_COLS = 32 columns of GEMV_MAX_M = 8 rows
+// (workgroup y picks the group of 8 rows):
 // invocation t owns column c = t / 8 and K slice s = t % 8, i.e. the blocks b with
 // b % 8 == s (neighbouring invocations read neighbouring blocks of one W row). Each
 // keeps one 128-bit accumulator per row; the 8 slice accumulators of a (row, column)
@@ -31,10 +32,10 @@ layout(std430, binding = 3) readonly buffer WDBuf { uint w_d[]; };
 layout(std430, binding = 4) writeonly buffer CBuf { uint c[]; };
 
 layout(push_constant) uniform Params {
-  uint m;          // rows of C, 1..GEMV_MAX_M
+  uint m;          // rows of C
   uint n;          // columns of C
   uint blocks;     // K / 32
-  uint unused;
+  uint row_base;   // workgroup offset along y, in groups of GEMV_MAX_M rows
   uint col_base;   // workgroup offset along x (large grids are split)
 } params;
 
@@ -45,7 +46,8 @@ void main() {
   uint s = t % GEMV_SLICES;
   uint col = (gl_WorkGroupID.x + params.col_base) * GEMV_COLS + t / GEMV_SLICES;
   uint blocks = params.blocks;
-  uint m = params.m;
+  uint row0 = (gl_WorkGroupID.y + params.row_base) * GEMV_MAX_M;
+  uint m = min(params.m - row0, uint(GEMV_MAX_M));  // rows of this workgroup
 
   uvec4 acc[GEMV_MAX_M];
   for (int r = 0; r < GEMV_MAX_M; ++r) acc[r] = uvec4(0u);
@@ -68,7 +70,7 @@ void main() {
 #endif
     for (int r = 0; r < GEMV_MAX_M; ++r) {
       if (uint(r) >= m) break;
-      uint ablock = uint(r) * blocks + b;
+      uint ablock = (row0 + uint(r)) * blocks + b;
       uvec4 a0 = a_qs[ablock * 2u];
       uvec4 a1 = a_qs[ablock * 2u + 1u];
       uint aw[8] = uint[8](a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
@@ -110,7 +112,7 @@ void main() {
     if (s == 0u) {
       uvec4 sum = partial[t];
       for (uint i = 1u; i < GEMV_SLICES; ++i) sum = u128_add(sum, partial[t + i]);
-      if (col < params.n) c[uint(r) * params.n + col] = round_s128_to_f32_bits(sum, -48);
+      if (col < params.n) c[(row0 + uint(r)) * params.n + col] = round_s128_to_f32_bits(sum, -48);
     }
     barrier();
   }

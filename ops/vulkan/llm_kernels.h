@@ -1,0 +1,45 @@
+// Copyright 2026 The datanode Authors.
+//
+// The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul and RmsNorm run
+// as integer compute shaders (shaders/llm_*.comp) returning the reference's bytes; every
+// other op is the reference's (host). An input the reference rejects (size mismatch,
+// non-finite value, bad eps or length) or an empty row is handed to the reference
+// function itself, so statuses are exactly the reference's.
+//
+// Thread safety: const and thread-safe; device work takes the backend's mutex.
+#ifndef DATANODE_OPS_VULKAN_LLM_KERNELS_H_
+#define DATANODE_OPS_VULKAN_LLM_KERNELS_H_
+
+#include <mutex>
+
+#include "datanode/ops/llm_kernels.h"
+#include "ops/vulkan/kernel_runner.h"
+
+namespace datanode::ops::vulkan {
+
+class VulkanLlmKernels final : public llm::Kernels {
+ public:
+  // runner and mu belong to the backend and outlive this object.
+  VulkanLlmKernels(KernelRunner* runner, std::mutex* mu) : runner_(runner), mu_(mu) {}
+
+  const char* Name() const override { return "vulkan"; }
+
+  absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
+                       std::span<float> out) const override;
+  absl::Status Add(std::span<const float> x, std::span<const float> y,
+                   std::span<float> out) const override;
+  absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+                       std::span<float> out) const override;
+
+ private:
+  // Runs an elementwise kernel (bindings: a, b, out; push: n, group base).
+  absl::Status RunBinary(KernelId kernel, std::span<const float> a, std::span<const float> b,
+                         std::span<float> out) const;
+
+  KernelRunner* runner_;
+  std::mutex* mu_;
+};
+
+}  // namespace datanode::ops::vulkan
+
+#endif  // DATANODE_OPS_VULKAN_LLM_KERNELS_H_

@@ -1,0 +1,243 @@
+// Copyright 2026 The datanode Authors.
+//
+// The Vulkan backend's LLM kernels (Backend::LlmKernels: Add, SiluMul, RmsNorm as
+// shaders) against the reference functions of llm.h, byte for byte: >= 1000 random
+// rows per op whose values mix every f32 class (subnormals, +-0, values near FLT_MAX,
+// exact ties, realistic activations), rows up to the 2^15 RmsNorm limit, in-place
+// calls, and the reference's exact status for invalid input. Skipped only when the
+// loader reports no Vulkan device.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
+#include "datanode/ops/llm.h"
+#include "datanode/ops/llm_kernels.h"
+#include "datanode/ops/random_inputs.h"
+#include "ops/vulkan/vulkan_backend.h"
+
+namespace datanode::ops {
+namespace {
+
+constexpr int kCasesPerOp = 1000;
+
+float FromBits(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+uint32_t Bits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+// One finite f32 drawn from a mix of classes, `style` picking the row's mix.
+float RandomValue(SplitMix64& rng, int style) {
+  const uint32_t sign = (rng.Next() & 1) << 31;
+  const int pick = static_cast<int>(rng.Next() % 16);
+  if (style == 0 || pick < 6) {  // realistic activations: |x| ~ 2^-12 .. 2^6
+    const uint32_t exp = 115 + static_cast<uint32_t>(rng.Uniform(0, 18));
+    return FromBits(sign | (exp << 23) | static_cast<uint32_t>(rng.Next() & 0x7FFFFF));
+  }
+  switch (pick) {
+    case 6:
+      return FromBits(sign);  // +-0
+    case 7:
+      return FromBits(sign | static_cast<uint32_t>(rng.Uniform(1, 0x7FFFFF)));  // subnormal
+    case 8:
+      return FromBits(sign | (254u << 23) | static_cast<uint32_t>(rng.Next() & 0x7FFFFF));
+    case 9:
+      return FromBits(sign | (static_cast<uint32_t>(rng.Uniform(1, 8)) << 23) |
+                      static_cast<uint32_t>(rng.Next() & 0x7FFFFF));  // tiny normals
+    case 10:
+      return static_cast<float>(rng.Uniform(-40, 40));  // small integers, exact ties
+    case 11:
+      return FromBits(sign | (static_cast<uint32_t>(rng.Uniform(120, 135)) << 23));  // powers of 2
+    default:  // any finite bits
+      return FromBits(sign | (static_cast<uint32_t>(rng.Uniform(0, 254)) << 23) |
+                      static_cast<uint32_t>(rng.Next() & 0x7FFFFF));
+  }
+}
+
+std::vector<float> RandomRow(SplitMix64& rng, size_t n, int style) {
+  std::vector<float> v(n);
+  for (float& f : v) f = RandomValue(rng, style);
+  return v;
+}
+
+// Bitwise (NaN-proof, -0-aware) equality.
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+}
+
+std::string FirstDiff(const std::vector<float>& a, const std::vector<float>& b,
+                      const std::vector<float>& in0, const std::vector<float>& in1) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Bits(a[i]) != Bits(b[i])) {
+      return absl::StrCat("element ", i, ": vulkan 0x", absl::Hex(Bits(a[i])), " reference 0x",
+                          absl::Hex(Bits(b[i])), " inputs 0x", absl::Hex(Bits(in0[i])), " 0x",
+                          absl::Hex(Bits(in1[i])));
+    }
+  }
+  return "sizes differ";
+}
+
+class VulkanLlmTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto devices = vulkan::ListVulkanDevices();
+    if (!devices.ok() || devices->empty()) return;
+    auto backend = vulkan::CreateVulkanBackend({});
+    if (backend.ok()) backend_ = backend->release();
+  }
+  static void TearDownTestSuite() {
+    delete backend_;
+    backend_ = nullptr;
+  }
+  void SetUp() override {
+    auto devices = vulkan::ListVulkanDevices();
+    if (!devices.ok() || devices->empty()) GTEST_SKIP() << "no Vulkan device at all";
+    ASSERT_NE(backend_, nullptr) << "a Vulkan device exists but the backend failed";
+  }
+  static const llm::Kernels& k() { return backend_->LlmKernels(); }
+  static Backend* backend_;
+};
+
+Backend* VulkanLlmTest::backend_ = nullptr;
+
+size_t RandomLength(SplitMix64& rng, int i) {
+  if (i % 50 == 0) return static_cast<size_t>(rng.Uniform(1, 4));
+  if (i % 97 == 1) return static_cast<size_t>(rng.Uniform(2000, 9000));
+  return static_cast<size_t>(rng.Uniform(1, 700));
+}
+
+TEST_F(VulkanLlmTest, KernelNameIsVulkan) { EXPECT_STREQ(k().Name(), "vulkan"); }
+
+TEST_F(VulkanLlmTest, AddByteEqualToReference) {
+  SplitMix64 rng(0xadd0001);
+  int mismatches = 0;
+  for (int i = 0; i < kCasesPerOp && mismatches < 3; ++i) {
+    const size_t n = RandomLength(rng, i);
+    const std::vector<float> x = RandomRow(rng, n, i % 3);
+    std::vector<float> y = RandomRow(rng, n, (i / 3) % 3);
+    if (i % 7 == 0) {  // cancellation and exact ties: y near -x
+      for (size_t j = 0; j < n; ++j) {
+        if (rng.Next() % 2) y[j] = FromBits(Bits(-x[j]) ^ static_cast<uint32_t>(rng.Next() % 4));
+      }
+    }
+    std::vector<float> want(n), got(n);
+    ASSERT_TRUE(llm::Add(x, y, want).ok());
+    const absl::Status st = k().Add(x, y, got);
+    ASSERT_TRUE(st.ok()) << "case " << i << ": " << st;
+    if (!SameBits(got, want)) {
+      ++mismatches;
+      ADD_FAILURE() << "Add case " << i << " n=" << n << ": " << FirstDiff(got, want, x, y);
+    }
+  }
+}
+
+TEST_F(VulkanLlmTest, SiluMulByteEqualToReference) {
+  SplitMix64 rng(0x5170001);
+  int mismatches = 0;
+  for (int i = 0; i < kCasesPerOp && mismatches < 3; ++i) {
+    const size_t n = RandomLength(rng, i);
+    const std::vector<float> gate = RandomRow(rng, n, i % 3);
+    const std::vector<float> up = RandomRow(rng, n, (i / 3) % 3);
+    std::vector<float> want(n), got(n);
+    ASSERT_TRUE(llm::SiluMul(gate, up, want).ok());
+    const absl::Status st = k().SiluMul(gate, up, got);
+    ASSERT_TRUE(st.ok()) << "case " << i << ": " << st;
+    if (!SameBits(got, want)) {
+      ++mismatches;
+      ADD_FAILURE() << "SiluMul case " << i << " n=" << n << ": " << FirstDiff(got, want, gate, up);
+    }
+  }
+}
+
+TEST_F(VulkanLlmTest, RmsNormByteEqualToReference) {
+  SplitMix64 rng(0x4a5001);
+  int mismatches = 0;
+  const float eps_choices[] = {1e-5f, 1e-6f, 1.0f, FromBits(1), 3.0e38f, 1e-30f};
+  for (int i = 0; i < kCasesPerOp + 4 && mismatches < 3; ++i) {
+    size_t n = RandomLength(rng, i);
+    if (i >= kCasesPerOp) n = i % 2 ? 32768 : 32767;  // the length limit
+    const std::vector<float> x = RandomRow(rng, n, i % 3);
+    const std::vector<float> gain = RandomRow(rng, n, (i / 3) % 3);
+    const float eps = i % 4 == 0 ? eps_choices[rng.Next() % 6] : 1e-5f;
+    std::vector<float> want(n), got(n);
+    ASSERT_TRUE(llm::RmsNorm(x, gain, eps, want).ok());
+    const absl::Status st = k().RmsNorm(x, gain, eps, got);
+    ASSERT_TRUE(st.ok()) << "case " << i << ": " << st;
+    if (!SameBits(got, want)) {
+      ++mismatches;
+      ADD_FAILURE() << "RmsNorm case " << i << " n=" << n << " eps=" << eps << ": "
+                    << FirstDiff(got, want, x, gain);
+    }
+  }
+  // All-zero rows (the mean is eps alone) and one huge value among tiny ones.
+  for (int c = 0; c < 2; ++c) {
+    std::vector<float> x(300, 0.0f), gain(300, 1.0f);
+    if (c == 1) {
+      for (size_t j = 0; j < x.size(); ++j) x[j] = FromBits(static_cast<uint32_t>(j + 1));
+      x[17] = 3.0e38f;
+    }
+    std::vector<float> want(x.size()), got(x.size());
+    ASSERT_TRUE(llm::RmsNorm(x, gain, 1e-6f, want).ok());
+    ASSERT_TRUE(k().RmsNorm(x, gain, 1e-6f, got).ok());
+    EXPECT_TRUE(SameBits(got, want)) << "special row " << c << ": " << FirstDiff(got, want, x, gain);
+  }
+}
+
+// out may alias an input (the engine updates the residual in place).
+TEST_F(VulkanLlmTest, InPlaceCalls) {
+  SplitMix64 rng(77);
+  std::vector<float> x = RandomRow(rng, 576, 0);
+  const std::vector<float> y = RandomRow(rng, 576, 0);
+  std::vector<float> want(576);
+  ASSERT_TRUE(llm::Add(x, y, want).ok());
+  ASSERT_TRUE(k().Add(x, y, x).ok());
+  EXPECT_TRUE(SameBits(x, want));
+  std::vector<float> g = RandomRow(rng, 576, 0);
+  ASSERT_TRUE(llm::SiluMul(g, y, want).ok());
+  ASSERT_TRUE(k().SiluMul(g, y, g).ok());
+  EXPECT_TRUE(SameBits(g, want));
+  std::vector<float> r = RandomRow(rng, 576, 0);
+  ASSERT_TRUE(llm::RmsNorm(r, y, 1e-5f, want).ok());
+  ASSERT_TRUE(k().RmsNorm(r, y, 1e-5f, r).ok());
+  EXPECT_TRUE(SameBits(r, want));
+}
+
+// Invalid input: exactly the reference's status (code and message).
+TEST_F(VulkanLlmTest, InvalidInputGivesTheReferenceStatus) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> a = {1.0f, 2.0f, inf}, b = {1.0f, nan, 3.0f}, ok3 = {1, 2, 3};
+  std::vector<float> out3(3), out2(2), empty;
+  auto same = [](const absl::Status& got, const absl::Status& want) {
+    EXPECT_FALSE(want.ok());
+    EXPECT_EQ(got.code(), want.code());
+    EXPECT_EQ(got.message(), want.message());
+  };
+  same(k().Add(a, ok3, out3), llm::Add(a, ok3, out3));
+  same(k().Add(ok3, b, out3), llm::Add(ok3, b, out3));
+  same(k().Add(ok3, ok3, out2), llm::Add(ok3, ok3, out2));
+  same(k().SiluMul(a, ok3, out3), llm::SiluMul(a, ok3, out3));
+  same(k().SiluMul(ok3, ok3, out2), llm::SiluMul(ok3, ok3, out2));
+  same(k().RmsNorm(ok3, b, 1e-5f, out3), llm::RmsNorm(ok3, b, 1e-5f, out3));
+  same(k().RmsNorm(ok3, ok3, 0.0f, out3), llm::RmsNorm(ok3, ok3, 0.0f, out3));
+  same(k().RmsNorm(ok3, ok3, -1.0f, out3), llm::RmsNorm(ok3, ok3, -1.0f, out3));
+  same(k().RmsNorm(ok3, ok3, nan, out3), llm::RmsNorm(ok3, ok3, nan, out3));
+  same(k().RmsNorm(empty, empty, 1e-5f, empty), llm::RmsNorm(empty, empty, 1e-5f, empty));
+  EXPECT_TRUE(k().Add(empty, empty, empty).ok());
+}
+
+}  // namespace
+}  // namespace datanode::ops
