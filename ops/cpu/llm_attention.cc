@@ -103,8 +103,10 @@ bool AttendHead(const Kernels& kernels, const float* q, const uint8_t* k, const 
   if (!kernels.weighted_v(weights.data(), v, stride, hd, n, acc)) return false;
   // The quotient in doubles is within 2^-50 (relative) of the exact one; where every value
   // within 2^-45 of it rounds to the same f32, that f32 is the exact quotient rounded
-  // (rounding is monotone). Otherwise, and near the subnormal range, the exact routine.
+  // (rounding is monotone). Otherwise, near the subnormal range, or in a non-default
+  // float environment (another rounding mode, FTZ), the exact routine.
   const double scale = 0x1p-24 / static_cast<double>(total);
+  const bool float_env = DefaultFloatEnv();
   for (int j = 0; j < hd; ++j) {
     const uint128 mag = acc[j] < 0 ? uint128(0) - uint128(acc[j]) : uint128(acc[j]);
     const double qd = (static_cast<double>(static_cast<uint64_t>(mag >> 64)) * 0x1p64 +
@@ -112,7 +114,7 @@ bool AttendHead(const Kernels& kernels, const float* q, const uint8_t* k, const 
                       scale;
     const float lo = static_cast<float>(qd * (1 - 0x1p-45));
     const float hi = static_cast<float>(qd * (1 + 0x1p-45));
-    if (qd > 0x1p-120 && F32ToBits(lo) == F32ToBits(hi)) {
+    if (float_env && qd > 0x1p-120 && F32ToBits(lo) == F32ToBits(hi)) {
       out[j] = acc[j] < 0 ? -lo : lo;
     } else {
       out[j] = BitsToF32(RoundQuotientF32(acc[j], static_cast<uint64_t>(total)));

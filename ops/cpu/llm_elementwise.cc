@@ -33,11 +33,20 @@ uint32_t RoundI128ToF32Bits(int128 v, int e) {
   return q8::RoundI64ToF32Bits(v < 0 ? -s : s, e + shift);
 }
 
-absl::Status Add(std::span<const float> x, std::span<const float> y, std::span<float> out) {
+absl::Status Add(Isa isa, std::span<const float> x, std::span<const float> y,
+                 std::span<float> out) {
   if (x.size() != y.size() || x.size() != out.size() || !AllFinite(x) || !AllFinite(y)) {
     return llm::Add(x, y, out);
   }
-  for (size_t i = 0; i < x.size(); ++i) {
+  size_t done = 0;
+  if (isa != Isa::kPortable && DefaultFloatEnv()) {
+    if (isa == Isa::kAvx512Vnni) {
+      AddAvx512(x.data(), y.data(), out.data(), x.size());
+      return absl::OkStatus();
+    }
+    done = AddAvx2(x.data(), y.data(), out.data(), x.size());
+  }
+  for (size_t i = done; i < x.size(); ++i) {
     const ExactValue a = DecodeF32(x[i]), b = DecodeF32(y[i]);
     uint32_t bits;
     if (a.mantissa == 0) {
@@ -56,11 +65,56 @@ absl::Status Add(std::span<const float> x, std::span<const float> y, std::span<f
   return absl::OkStatus();
 }
 
-absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+absl::Status SiluMul(Isa isa, std::span<const float> gate, std::span<const float> up,
                      std::span<float> out) {
   if (gate.size() != up.size() || gate.size() != out.size() || !AllFinite(gate) ||
       !AllFinite(up)) {
     return llm::SiluMul(gate, up, out);
+  }
+  if (isa != Isa::kPortable && DefaultFloatEnv()) {
+    // sigma in integers (spec §8.8 steps 1-3), the final rounding in vectors.
+    const size_t n = gate.size();
+    constexpr size_t kChunk = 512;
+    uint64_t sigma[kChunk];
+    int sigma_exp[kChunk];
+    for (size_t c0 = 0; c0 < n; c0 += kChunk) {
+      const size_t len = std::min(kChunk, n - c0);
+      for (size_t i = 0; i < len; ++i) {
+        const ExactValue g = DecodeF32(gate[c0 + i]);
+        const ExactValue abs_g{g.mantissa < 0 ? -g.mantissa : g.mantissa, g.exponent};
+        const fixed::ExpResult t = fixed::ExpNeg(abs_g);
+        const uint64_t den = (uint64_t{1} << 30) + (t.k >= -30 ? uint64_t(t.e) >> -t.k : 0);
+        if (g.mantissa >= 0) {
+          sigma[i] = (uint64_t{1} << 61) / den;
+          sigma_exp[i] = -31;
+        } else {
+          sigma[i] = (static_cast<uint64_t>(t.e) << 31) / den;
+          // Below 2^-1000 the product (< 2^300) is far below every f32: a signed zero.
+          sigma_exp[i] = std::max(t.k - 31, -1000);
+        }
+      }
+      size_t done = 0;
+      if (isa == Isa::kAvx512Vnni) {
+        SiluRoundAvx512(&gate[c0], &up[c0], sigma, sigma_exp, &out[c0], len);
+        done = len;
+      } else {
+        done = SiluRoundAvx2(&gate[c0], &up[c0], sigma, sigma_exp, &out[c0], len);
+      }
+      for (size_t i = done; i < len; ++i) {
+        const ExactValue g = DecodeF32(gate[c0 + i]), u = DecodeF32(up[c0 + i]);
+        if (g.mantissa == 0 || u.mantissa == 0) {
+          out[c0 + i] = 0.0f;
+          continue;
+        }
+        // sigma_exp was clamped: recompute the exact exponent for the integer rounding.
+        const fixed::ExpResult t =
+            fixed::ExpNeg({g.mantissa < 0 ? -g.mantissa : g.mantissa, g.exponent});
+        const int e = g.mantissa >= 0 ? -31 : t.k - 31;
+        const int128 prod = int128{g.mantissa * u.mantissa} * static_cast<int64_t>(sigma[i]);
+        out[c0 + i] = BitsToF32(RoundI128ToF32Bits(prod, g.exponent + u.exponent + e));
+      }
+    }
+    return absl::OkStatus();
   }
   for (size_t i = 0; i < gate.size(); ++i) {
     const ExactValue g = DecodeF32(gate[i]), u = DecodeF32(up[i]);
@@ -86,7 +140,7 @@ absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
   return absl::OkStatus();
 }
 
-absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
+absl::Status RmsNorm(Isa isa, std::span<const float> x, std::span<const float> gain, float eps,
                      std::span<float> out) {
   const uint32_t eps_bits = F32ToBits(eps);
   if (x.empty() || x.size() > (size_t{1} << 15) || x.size() != gain.size() ||
@@ -150,7 +204,17 @@ absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, floa
   }
   const int64_t r = static_cast<int64_t>((uint64_t{1} << 62) / fixed::ISqrt64(mm));
   // Step 4: one rounding per element.
-  for (int64_t i = 0; i < n; ++i) {
+  int64_t done = 0;
+  if (isa != Isa::kPortable && DefaultFloatEnv()) {
+    const int exp = -62 - me / 2;  // in [-250, 250]: mean + eps is within f32^2 range
+    if (isa == Isa::kAvx512Vnni) {
+      RmsNormScaleAvx512(x.data(), gain.data(), static_cast<uint64_t>(r), exp, out.data(), x.size());
+      return absl::OkStatus();
+    }
+    done = static_cast<int64_t>(
+        RmsNormScaleAvx2(x.data(), gain.data(), static_cast<uint64_t>(r), exp, out.data(), x.size()));
+  }
+  for (int64_t i = done; i < n; ++i) {
     const ExactValue xv = DecodeF32(x[i]), gv = DecodeF32(gain[i]);
     const int128 prod = int128{xv.mantissa * gv.mantissa} * r;
     out[i] = BitsToF32(RoundI128ToF32Bits(prod, xv.exponent + gv.exponent - 62 - me / 2));

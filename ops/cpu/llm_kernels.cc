@@ -20,15 +20,15 @@ class CpuLlmKernels final : public llm::Kernels {
   }
   absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
                        std::span<float> out) const override {
-    return llm_kernels::SiluMul(gate, up, out);
+    return llm_kernels::SiluMul(isa_, gate, up, out);
   }
   absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
                        std::span<float> out) const override {
-    return llm_kernels::RmsNorm(x, gain, eps, out);
+    return llm_kernels::RmsNorm(isa_, x, gain, eps, out);
   }
   absl::Status Add(std::span<const float> x, std::span<const float> y,
                    std::span<float> out) const override {
-    return llm_kernels::Add(x, y, out);
+    return llm_kernels::Add(isa_, x, y, out);
   }
   absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                            std::span<uint8_t> out) const override {

@@ -12,7 +12,10 @@
 #ifndef DATANODE_OPS_CPU_LLM_KERNELS_H_
 #define DATANODE_OPS_CPU_LLM_KERNELS_H_
 
+#include <xmmintrin.h>
+
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 
@@ -71,11 +74,41 @@ absl::Status Attend(Isa isa, ThreadPool* pool, const llm::AttentionShape& shape,
                     std::span<const float> q, ByteSpan k_cache, ByteSpan v_cache,
                     int64_t n_positions, std::span<float> out);
 
-absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+absl::Status SiluMul(Isa isa, std::span<const float> gate, std::span<const float> up,
                      std::span<float> out);
-absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
+absl::Status RmsNorm(Isa isa, std::span<const float> x, std::span<const float> gain, float eps,
                      std::span<float> out);
-absl::Status Add(std::span<const float> x, std::span<const float> y, std::span<float> out);
+absl::Status Add(Isa isa, std::span<const float> x, std::span<const float> y,
+                 std::span<float> out);
+
+// Vector parts of the elementwise ops (llm_elementwise_avx512.cc / _avx2.cc): each needs
+// DefaultFloatEnv(). RmsNormScale: out = round_f32(x * g * r * 2^exp); SiluRound: out =
+// round_f32(g * u * sigma * 2^sigma_exp) (sigma < 2^33, sigma_exp in [-1000, 1000]);
+// Add: out = round_f32(x + y). The AVX-512 ones do all n; the AVX2 ones return how
+// many leading elements they did (the rest is the caller's).
+void RmsNormScaleAvx512(const float* x, const float* g, uint64_t r, int exp, float* out,
+                        size_t n);
+void SiluRoundAvx512(const float* g, const float* u, const uint64_t* sigma, const int* sigma_exp,
+                     float* out, size_t n);
+void AddAvx512(const float* x, const float* y, float* out, size_t n);
+size_t RmsNormScaleAvx2(const float* x, const float* g, uint64_t r, int exp, float* out,
+                        size_t n);
+size_t SiluRoundAvx2(const float* g, const float* u, const uint64_t* sigma, const int* sigma_exp,
+                     float* out, size_t n);
+size_t AddAvx2(const float* x, const float* y, float* out, size_t n);
+
+// Whether MXCSR is the default: round to nearest even, no flush-to-zero, no
+// denormals-are-zero. The float shortcuts above (and Attend's quotient estimate) need it;
+// otherwise the integer paths run.
+inline bool DefaultFloatEnv() { return (_mm_getcsr() & 0xE040u) == 0; }
+
+// 2^e as a double, e in [-1022, 1023].
+inline double Pow2(int e) {
+  const uint64_t bits = static_cast<uint64_t>(e + 1023) << 52;
+  double d;
+  std::memcpy(&d, &bits, sizeof(d));
+  return d;
+}
 absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                          std::span<uint8_t> out);
 

@@ -6,6 +6,8 @@
 // cases (outliers, f16 subnormals and saturation, zeros, ties, constant rows, huge and
 // tiny exponents). Each sweep counts its cases and asserts the minimum was reached.
 #include <cstdint>
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -431,6 +433,51 @@ TEST(CpuLlmTest, ElementwiseOpsEqualReference) {
     ++cases;
   }
   EXPECT_GE(cases, 1000);
+}
+
+// The float shortcuts need the default MXCSR; under flush-to-zero, denormals-are-zero or
+// another rounding mode the kernels must take their integer paths and still match.
+TEST(CpuLlmTest, NonDefaultFloatEnvironmentChangesNothing) {
+  std::vector<Cpu> cpus = AllCpus();
+  const unsigned saved = _mm_getcsr();
+  std::mt19937_64 rng(8);
+  int cases = 0;
+  for (unsigned mode : {0x8040u, 0x6000u, 0x2000u, 0x4000u}) {  // FTZ+DAZ, RZ, RD, RU
+    for (int it = 0; it < 40; ++it) {
+      const size_t n = 1 + rng() % 700;
+      std::vector<float> a = RandomRow(rng, n, 5), b = RandomRow(rng, n, 5);
+      std::vector<float> want_add(n), want_silu(n), want_norm(n);
+      ASSERT_TRUE(llm::Add(a, b, want_add).ok());
+      ASSERT_TRUE(llm::SiluMul(a, b, want_silu).ok());
+      ASSERT_TRUE(llm::RmsNorm(a, b, 1e-5f, want_norm).ok());
+      llm::AttentionShape shape{3, 1, 32};
+      const int64_t np = 1 + static_cast<int64_t>(rng() % 40);
+      std::vector<uint8_t> k(np * 64), v(np * 64);
+      for (int64_t p = 0; p < np; ++p) {
+        ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, 32, 5), std::span(k).subspan(p * 64, 64)).ok());
+        ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, 32, 5), std::span(v).subspan(p * 64, 64)).ok());
+      }
+      std::vector<float> q = RandomRow(rng, 96, 5), want_att(96);
+      ASSERT_TRUE(llm::Attend(shape, q, k, v, np, want_att).ok());
+      _mm_setcsr((saved & ~0xE040u) | mode);
+      for (Cpu& cpu : cpus) {
+        const llm::Kernels& kk = cpu.backend->LlmKernels();
+        std::vector<float> got(n), got_att(96);
+        const std::string what = absl::StrCat(" mode ", mode, " ", cpu.isa);
+        EXPECT_TRUE(kk.Add(a, b, got).ok());
+        EXPECT_EQ(CheckBits(Bits(want_add), Bits(got), "Add" + what), 0);
+        EXPECT_TRUE(kk.SiluMul(a, b, got).ok());
+        EXPECT_EQ(CheckBits(Bits(want_silu), Bits(got), "SiluMul" + what), 0);
+        EXPECT_TRUE(kk.RmsNorm(a, b, 1e-5f, got).ok());
+        EXPECT_EQ(CheckBits(Bits(want_norm), Bits(got), "RmsNorm" + what), 0);
+        EXPECT_TRUE(kk.Attend(shape, q, k, v, np, got_att).ok());
+        EXPECT_EQ(CheckBits(Bits(want_att), Bits(got_att), "Attend" + what), 0);
+      }
+      _mm_setcsr(saved);
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 160);
 }
 
 TEST(CpuLlmTest, ElementwiseOpsRejectLikeTheReference) {
