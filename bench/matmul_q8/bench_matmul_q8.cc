@@ -7,13 +7,23 @@
 // Prints GOP/s (2 * M * N * K operations for every op) and each Q8 op's ratio to s8.
 // Inputs are InputProfile::kRealistic, weights are prepared once. Before timing, each op's
 // output is checked byte for byte against the reference on a small case and on one
-// decode row. Usage: bench_matmul_q8 [--min_time=SECONDS] (default 0.3 per measurement).
+// decode row. Usage: bench_matmul_q8 [--min_time=SECONDS] (default 0.3 per measurement)
+// [--decode_only | --no_decode] [--peer=PATH/test-backend-ops].
+//
+// Then the decode (M = 1, GEMV) table: Q8_0 vs Q4_0 vs Q4_1 weights at Llama-3-8B shapes
+// (N x K = 4096 x 4096, 14336 x 4096, 4096 x 14336) and SmolLM2-135M shapes (576 x 576,
+// 1536 x 576, 576 x 1536, 49152 x 576) on 1 and 2 threads, with the prepared bytes per
+// format. The three formats are timed in interleaved rounds (one call each per round) so
+// that load from other processes hits them alike; each cell is the fastest call. With
+// --peer, llama.cpp's `test-backend-ops perf` runs its MUL_MAT case for the one shape it
+// has at M = 1 (m = 4096, n = 1, k = 14336) and the ratio peer time / our time is printed.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <regex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -105,13 +115,160 @@ double TimeRows(Backend& backend, OpInputs& in, int64_t m, const PreparedWeights
   return samples[0];
 }
 
+struct DecodeShape {
+  const char* model;
+  const char* tensor;
+  int64_t n, k;
+};
+constexpr DecodeShape kDecodeShapes[] = {
+    {"llama3-8b", "attn_q/o", 4096, 4096},     {"llama3-8b", "ffn_gate/up", 14336, 4096},
+    {"llama3-8b", "ffn_down", 4096, 14336},    {"smollm2", "attn_q/o", 576, 576},
+    {"smollm2", "ffn_gate/up", 1536, 576},     {"smollm2", "ffn_down", 576, 1536},
+    {"smollm2", "output", 49152, 576},
+};
+constexpr OpKind kDecodeKinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
+                                   OpKind::kMatMulQ8_0Q4_1};
+
+// llama.cpp's MUL_MAT perf time (us/run) for type_a = `type` at m = 4096, n = 1, k = 14336, or
+// -1 when it cannot be run or parsed.
+double PeerMicros(const std::string& peer, const char* type) {
+  const std::string cmd = peer + " perf -b CPU -o MUL_MAT -p 'type_a=" + type +
+                          ",type_b=f32,m=4096,n=1,k=14336,bs=\\[1,1\\],nr=\\[1,1\\]' 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  if (f == nullptr) return -1;
+  std::string text;
+  char buf[4096];
+  while (std::fgets(buf, sizeof(buf), f) != nullptr) text += buf;
+  pclose(f);
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(R"(([0-9.]+) us/run)"))) return -1;
+  return std::atof(m[1].str().c_str());
+}
+
+// The decode table. Returns false if any output differs from the reference.
+bool RunDecode(Backend& ref, double min_time, const std::string& peer) {
+  std::map<int, std::unique_ptr<Backend>> cpus;
+  for (int threads : {1, 2}) {
+    BackendOptions options;
+    options.num_threads = threads;
+    auto cpu = CreateBackend("cpu", options);
+    if (!cpu.ok()) Die(cpu.status(), "cpu backend");
+    cpus[threads] = std::move(cpu).value();
+  }
+  std::printf("\nDecode GEMV (M = 1), %s; prepared weights, InputProfile::kRealistic,\n",
+              cpus[1]->Description().c_str());
+  std::printf("best call of interleaved rounds filling >= %.2f s per (shape, threads)\n",
+              3 * min_time);
+  std::printf("%-10s %-12s %6s %6s %3s %9s %9s %9s %7s %7s %8s %8s %8s\n", "model", "tensor",
+              "N", "K", "thr", "q8_0 us", "q4_0 us", "q4_1 us", "q8/q40", "q8/q41", "q8_0 MiB",
+              "q4_0 MiB", "q4_1 MiB");
+  bool all_equal = true;
+  double ffn_down_us[3][2] = {};
+  for (const DecodeShape& shape : kDecodeShapes) {
+    std::map<OpKind, OpInputs> in;
+    std::map<OpKind, double> mib;
+    for (OpKind kind : kDecodeKinds) {
+      auto x = MakeRandomInputs(kind, 1, shape.n, shape.k, 2027, InputProfile::kRealistic);
+      if (!x.ok()) Die(x.status(), "MakeRandomInputs");
+      in.emplace(kind, std::move(x).value());
+    }
+    for (int threads : {1, 2}) {
+      Backend& cpu = *cpus[threads];
+      std::map<OpKind, std::unique_ptr<PreparedWeights>> pw;
+      for (OpKind kind : kDecodeKinds) {
+        OpInputs& x = in.at(kind);
+        auto p = cpu.PrepareWeights(kind, x.n, x.k, x.w, x.w_scale);
+        if (!p.ok()) Die(p.status(), "PrepareWeights");
+        pw[kind] = std::move(p).value();
+        mib[kind] = pw[kind]->SizeBytes() / 1048576.0;
+        if (threads == 2) {
+          const bool eq = RunRows(cpu, x, 1, pw[kind].get()) == RunRows(ref, x, 1, nullptr);
+          if (!eq) {
+            std::printf("MISMATCH vs reference: %s %s N=%lld K=%lld\n", ShortName(kind),
+                        shape.tensor, static_cast<long long>(shape.n),
+                        static_cast<long long>(shape.k));
+          }
+          all_equal &= eq;
+        }
+      }
+      // Interleaved rounds: one call of each format per round.
+      using Clock = std::chrono::steady_clock;
+      std::map<OpKind, double> best;
+      for (OpKind kind : kDecodeKinds) {
+        TimeRows(cpu, in.at(kind), 1, pw[kind].get(), 0.0);  // warm-up
+        best[kind] = 1e30;
+      }
+      const Clock::time_point start = Clock::now();
+      int rounds = 0;
+      while (rounds < 10 ||
+             std::chrono::duration<double>(Clock::now() - start).count() < 3 * min_time) {
+        for (OpKind kind : kDecodeKinds) {
+          OpInputs& x = in.at(kind);
+          OpArgs args = x.Args();
+          args.w_prepared = pw[kind].get();
+          args.w = {};
+          args.w_scale = {};
+          const Clock::time_point t0 = Clock::now();
+          if (absl::Status st = RunOp(cpu, args); !st.ok()) Die(st, "RunOp");
+          best[kind] =
+              std::min(best[kind], std::chrono::duration<double>(Clock::now() - t0).count());
+        }
+        ++rounds;
+      }
+      const double q8 = best[OpKind::kMatMulQ8_0Q8_0] * 1e6;
+      const double q40 = best[OpKind::kMatMulQ8_0Q4_0] * 1e6;
+      const double q41 = best[OpKind::kMatMulQ8_0Q4_1] * 1e6;
+      if (shape.n == 4096 && shape.k == 14336) {
+        ffn_down_us[0][threads - 1] = q8;
+        ffn_down_us[1][threads - 1] = q40;
+        ffn_down_us[2][threads - 1] = q41;
+      }
+      std::printf("%-10s %-12s %6lld %6lld %3d %9.1f %9.1f %9.1f %7.2f %7.2f %8.2f %8.2f %8.2f\n",
+                  shape.model, shape.tensor, static_cast<long long>(shape.n),
+                  static_cast<long long>(shape.k), threads, q8, q40, q41, q8 / q40, q8 / q41,
+                  mib[OpKind::kMatMulQ8_0Q8_0], mib[OpKind::kMatMulQ8_0Q4_0],
+                  mib[OpKind::kMatMulQ8_0Q4_1]);
+      std::fflush(stdout);
+    }
+  }
+  std::printf("GGUF bytes per 32 weights: q8_0 34, q4_0 18, q4_1 20 (prepared adds 8 B per column)\n");
+  if (!peer.empty()) {
+    std::printf("\nllama.cpp (%s perf -b CPU, its default threads) at N = 4096, K = 14336, M = 1:\n",
+                peer.c_str());
+    const char* types[] = {"q8_0", "q4_0", "q4_1"};
+    for (int t = 0; t < 3; ++t) {
+      const double us = PeerMicros(peer, types[t]);
+      if (us < 0) {
+        std::printf("  %s: could not run or parse\n", types[t]);
+        continue;
+      }
+      std::printf("  %s: llama.cpp %9.1f us; datanode 1 thread %9.1f us (ratio %.2f), 2 threads "
+                  "%9.1f us (ratio %.2f)   [ratio = llama.cpp time / datanode time]\n",
+                  types[t], us, ffn_down_us[t][0], us / ffn_down_us[t][0], ffn_down_us[t][1],
+                  us / ffn_down_us[t][1]);
+    }
+  }
+  return all_equal;
+}
+
 int Main(int argc, char** argv) {
   double min_time = 0.3;
+  bool decode_only = false;
+  bool no_decode = false;
+  std::string peer;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--min_time=", 11) == 0) min_time = std::atof(argv[i] + 11);
+    if (std::strcmp(argv[i], "--decode_only") == 0) decode_only = true;
+    if (std::strcmp(argv[i], "--no_decode") == 0) no_decode = true;
+    if (std::strncmp(argv[i], "--peer=", 7) == 0) peer = argv[i] + 7;
   }
   auto ref = CreateBackend("reference");
   if (!ref.ok()) Die(ref.status(), "reference");
+  if (decode_only) {
+    const bool ok = RunDecode(**ref, min_time, peer);
+    std::printf("outputs vs reference: %s\n", ok ? "all equal" : "MISMATCH");
+    return ok ? 0 : 1;
+  }
 
   std::map<OpKind, OpInputs> inputs;
   for (OpKind kind : kOps) {
@@ -166,6 +323,7 @@ int Main(int argc, char** argv) {
                   g[OpKind::kMatMulQ8_0Q4_1] / s8);
     }
   }
+  if (!no_decode) all_equal &= RunDecode(**ref, min_time, peer);
   std::printf("outputs vs reference: %s\n", all_equal ? "all equal" : "MISMATCH");
   return all_equal ? 0 : 1;
 }

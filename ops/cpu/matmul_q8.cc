@@ -22,6 +22,11 @@ namespace {
 // gives 64 tasks at N = 4096 for dynamic balancing.
 constexpr int64_t kPanelsPerTask = 4;
 constexpr int64_t kRowsPerTask = 64;
+// Below this much work (prepared weight bytes x rows) the call runs on the calling thread:
+// the pool's hand-off (waking the workers and waiting for every one of them) costs more than
+// splitting saves, and a decode step of a small model is many such calls. Which thread runs
+// a tile never changes a byte.
+constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 
 bool IsQ8Kind(OpKind kind) {
   return kind == OpKind::kMatMulQ8_0Q8_0 || kind == OpKind::kMatMulQ8_0Q4_0 ||
@@ -88,6 +93,10 @@ absl::Status MatMulQ8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   if (kernel_isa == Isa::kAvx512Vnni) run = q8::RunTilesAvx512;
 
   const int64_t panels = packed->num_panels();
+  if (packed->SizeBytes() * args.m < kMinParallelWork) {
+    run(job, 0, args.m, 0, panels);
+    return absl::OkStatus();
+  }
   const int64_t panel_tasks = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
   const int64_t row_tasks = (args.m + kRowsPerTask - 1) / kRowsPerTask;
   pool.ParallelFor(panel_tasks * row_tasks, [&](int64_t task) {

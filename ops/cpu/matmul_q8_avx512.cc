@@ -75,14 +75,20 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   }
   int128 acc128[kFast ? 1 : MR][kFast ? 1 : NC * kPanelCols] = {};
 
+  // One row (decode): two independent vpdpbusd chains per column panel, halving the
+  // latency chain of a block; the int32 sums are added before use (wrap-free, |isum| < 2^22).
+  constexpr bool kSplit = MR == 1;
   for (int64_t b = 0; b < nb; ++b) {
     __m512i acc[MR][NC];
+    __m512i acc2[kSplit ? NC : 1];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512i start = _mm512_set1_epi32(init[i * nb + b]);
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) acc[i][j] = start;
     }
+#pragma GCC unroll 16
+    for (int j = 0; j < (kSplit ? NC : 1); ++j) acc2[j] = _mm512_setzero_si512();
     if constexpr (kQ4) {
       const __m512i low4 = _mm512_set1_epi8(0x0F);
 #pragma GCC unroll 16
@@ -103,7 +109,11 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
           for (int j = 0; j < NC; ++j) {
             acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wlo[j], alo);
-            acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], whi[j], ahi);
+            if constexpr (kSplit) {
+              acc2[j] = _mm512_dpbusd_epi32(acc2[j], whi[j], ahi);
+            } else {
+              acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], whi[j], ahi);
+            }
           }
         }
       }
@@ -117,9 +127,19 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
         for (int i = 0; i < MR; ++i) {
           const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
 #pragma GCC unroll 16
-          for (int j = 0; j < NC; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wv[j], av);
+          for (int j = 0; j < NC; ++j) {
+            if (kSplit && q % 2 == 1) {
+              acc2[j] = _mm512_dpbusd_epi32(acc2[j], wv[j], av);
+            } else {
+              acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], wv[j], av);
+            }
+          }
         }
       }
+    }
+    if constexpr (kSplit) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NC; ++j) acc[0][j] = _mm512_add_epi32(acc[0][j], acc2[j]);
     }
     if constexpr (kFast) {
 #pragma GCC unroll 16
@@ -245,8 +265,14 @@ void RowsAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p) {
 
 template <bool kMin>
 void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  constexpr int kNc = 2;
   int64_t p = p0;
+  if (r1 - r0 == 1) {
+    // Decode: one row, four panels (64 columns) per tile, so the weight stream has more
+    // independent work per A block load.
+    constexpr int kNcDecode = 4;
+    for (; p + kNcDecode <= p1; p += kNcDecode) Tile<1, kNcDecode, kMin>(job, r0, p);
+  }
+  constexpr int kNc = 2;
   for (; p + kNc <= p1; p += kNc) RowsAvx512<kNc, kMin>(job, r0, r1, p);
   if (p < p1) RowsAvx512<1, kMin>(job, r0, r1, p);
 }
