@@ -61,24 +61,71 @@ int128 Exp2NegQ62(int128 t) {
   return shift >= 126 ? 0 : (sum >> static_cast<int>(shift));
 }
 
-// sin and cos of a in [0, pi/2) (Q.62), in Q.62.
+// sin and cos of a in [0, pi/2) (Q.62), in Q.62. Every term is non-negative and the
+// floor quotient ((term * a >> 62) * a >> 62) / d is below 2^64 (term <= 2^62.7, a <
+// 1.58 * 2^62), so it is taken in uint64 (the same integer as the int128 quotient).
 void SinCosQ62(int128 a, int128& sin_out, int128& cos_out) {
-  int128 s = a, term = a;
-  for (int j = 1; term != 0; ++j) {
-    term = (((term * a) >> 62) * a >> 62) / ((2 * j) * (2 * j + 1));
-    s += (j & 1) ? -term : term;
+  const uint64_t a64 = static_cast<uint64_t>(a);
+  auto next = [a64](uint64_t term, uint64_t d) {
+    const uint64_t t1 = static_cast<uint64_t>((uint128{term} * a64) >> 62);
+    return static_cast<uint64_t>((uint128{t1} * a64) >> 62) / d;
+  };
+  int128 s = a;
+  uint64_t term = a64;
+  for (uint64_t j = 1; term != 0; ++j) {
+    term = next(term, (2 * j) * (2 * j + 1));
+    s += (j & 1) ? -int128{term} : int128{term};
   }
   int128 c = kOneQ62;
-  term = kOneQ62;
-  for (int j = 1; term != 0; ++j) {
-    term = (((term * a) >> 62) * a >> 62) / ((2 * j - 1) * (2 * j));
-    c += (j & 1) ? -term : term;
+  term = uint64_t{1} << 62;
+  for (uint64_t j = 1; term != 0; ++j) {
+    term = next(term, (2 * j - 1) * (2 * j));
+    c += (j & 1) ? -int128{term} : int128{term};
   }
   sin_out = s;
   cos_out = c;
 }
 
 int32_t ToQ30(int128 v) { return static_cast<int32_t>((v + (int128{1} << 31)) >> 32); }
+
+// round_f32(v * 2^e) for |v| < 2^63, exactly RoundToF32Bits: a short path for normal
+// results, the spec routine otherwise.
+uint32_t RoundI64ToF32(int64_t v, int e) {
+  if (v == 0) return 0;
+  const uint32_t sign = v < 0 ? 0x80000000u : 0u;
+  const uint64_t mag = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  const int length = fixed::BitLength64(mag);
+  const int top = length - 1 + e;
+  if (top < -126 || top > 126) return RoundToF32Bits(int128{v}, e);
+  uint64_t sig;
+  int biased = top + 127;
+  if (length <= 24) {
+    sig = mag << (24 - length);
+  } else {
+    const int shift = length - 24;
+    sig = mag >> shift;
+    const uint64_t rem = mag & ((uint64_t{1} << shift) - 1);
+    const uint64_t half = uint64_t{1} << (shift - 1);
+    if (rem > half || (rem == half && (sig & 1) != 0)) ++sig;
+    if (sig >> 24) {
+      sig >>= 1;
+      ++biased;
+    }
+  }
+  return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
+}
+
+// fixed::RoundSum2ToF32Bits for RoPE's terms (|a|, |b| < 2^54): when the exponents are
+// within 8 of each other the exact sum fits int64 (< 2^63) and is rounded directly.
+uint32_t RoundSum2(int64_t a, int ae, int64_t b, int be) {
+  if (a == 0) return RoundI64ToF32(b, be);
+  if (b == 0) return RoundI64ToF32(a, ae);
+  if (ae - be <= 8 && be - ae <= 8) {
+    const int lo = ae < be ? ae : be;
+    return RoundI64ToF32((a << (ae - lo)) + (b << (be - lo)), lo);
+  }
+  return fixed::RoundSum2ToF32Bits(a, ae, b, be);
+}
 
 }  // namespace
 
@@ -107,9 +154,16 @@ absl::StatusOr<RopeTable> RopeTable::Create(float freq_base, int rope_dim, int64
   const int128 full = 4 * quarter;
   for (int i = 0; i < pairs; ++i) {
     const int128 theta = Exp2NegQ62((2 * i * log2_base) / rope_dim);
+    // angle = (pos * theta) mod full, kept incrementally: theta <= 2^62 < full, so one
+    // conditional subtraction per step; the quadrant by comparison (angle < 4 * quarter).
+    int128 angle = 0;
     for (int64_t pos = 0; pos < max_positions; ++pos) {
-      const int128 angle = (pos * theta) % full;
-      const int quadrant = static_cast<int>(angle / quarter);
+      if (pos > 0) {
+        angle += theta;
+        if (angle >= full) angle -= full;
+      }
+      const int quadrant = angle >= 2 * quarter ? (angle >= 3 * quarter ? 3 : 2)
+                                                : (angle >= quarter ? 1 : 0);
       int128 s, c;
       SinCosQ62(angle - quadrant * quarter, s, c);
       int128 cos_v = c, sin_v = s;
@@ -164,10 +218,10 @@ absl::Status RopeTable::Apply(int64_t pos, int n_heads, int head_dim, std::span<
       const ExactValue a = DecodeF32Bits(F32ToBits(head[2 * i]));
       const ExactValue b = DecodeF32Bits(F32ToBits(head[2 * i + 1]));
       const int64_t c = cos_row[i], s = sin_row[i];
-      head[2 * i] = BitsToF32(fixed::RoundSum2ToF32Bits(a.mantissa * c, a.exponent - 30,
-                                                        -b.mantissa * s, b.exponent - 30));
-      head[2 * i + 1] = BitsToF32(fixed::RoundSum2ToF32Bits(a.mantissa * s, a.exponent - 30,
-                                                            b.mantissa * c, b.exponent - 30));
+      head[2 * i] = BitsToF32(RoundSum2(a.mantissa * c, a.exponent - 30, -b.mantissa * s,
+                                        b.exponent - 30));
+      head[2 * i + 1] = BitsToF32(RoundSum2(a.mantissa * s, a.exponent - 30, b.mantissa * c,
+                                            b.exponent - 30));
     }
   }
   return absl::OkStatus();
