@@ -3,7 +3,7 @@
 on a temp Unix socket, driven by an independent Python client (grpcio-tools stubs).
 
 usage: soak.py --datanoded PATH --proto DIR [--seconds 60] [--clients 16]
-               [--rounds 5] [--out FILE] [--no-faults]
+               [--rounds 5] [--out FILE] [--no-faults] [--gguf SMOLLM2.gguf]
 
 Soak: --clients threads mix valid (inline and by-reference MatMul, blob upload and
 download), invalid and oversized requests for --seconds. Checked: the daemon never
@@ -12,6 +12,9 @@ memory_budget + pin_budget + its start-up RSS, every valid answer has the right 
 (numpy computes them independently), every invalid request gets INVALID_ARGUMENT or
 NOT_FOUND and every oversized one RESOURCE_EXHAUSTED. Reported: RSS over time, counts
 by request class and status code, p50/p99 latency of the answered valid calls.
+
+Inference (--gguf): the same clients mix valid, cancelled and invalid Inference calls
+on a daemon serving SmolLM2 (soak_inference).
 
 Faults: disk full during import (a tmpfs of fixed size mounted in a private mount
 namespace; skipped with a message where mounting is not permitted), SIGKILL during
@@ -51,7 +54,7 @@ def check(ok, what):
 
 def load_stubs(proto_dir):
     gen = tempfile.mkdtemp(prefix="dn_soak_stubs_")
-    for p in ("accelerator", "store"):
+    for p in ("accelerator", "store", "inference"):
         assert protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={gen}",
                             f"--grpc_python_out={gen}", f"{proto_dir}/datanode/v1/{p}.proto"]) == 0
     sys.path.insert(0, gen)
@@ -60,6 +63,9 @@ def load_stubs(proto_dir):
     from datanode.v1 import accelerator_pb2_grpc as acc_grpc
     from datanode.v1 import store_pb2 as st
     from datanode.v1 import store_pb2_grpc as st_grpc
+    global inf, inf_grpc
+    from datanode.v1 import inference_pb2 as inf
+    from datanode.v1 import inference_pb2_grpc as inf_grpc
     return gen
 
 
@@ -373,6 +379,152 @@ def soak(args, tmp, report):
               f"no {cls} request got its expected answer")
 
 
+def soak_inference(args, tmp, report):
+    """--gguf: --clients threads mix Inference calls on one daemon for --seconds: one-call
+    Generate (4 greedy tokens: every answer must have the first answer's tokens digest),
+    Tokenize, open sessions (create, generate, close), streams cancelled after their first
+    token, and invalid requests (unknown or malformed digest, a safetensors model,
+    max_tokens 0, a prompt beyond the context, too many sessions). Afterwards every
+    session slot must be free again, the daemon alive, and RSS within
+    start + memory budget + pin budget."""
+    budget, pin, max_sessions = 512 * MIB, 16 * MIB, 4
+    d = Daemon(args.datanoded, os.path.join(tmp, "inference"),
+               f"executor_threads: 4\npin_budget_bytes: {pin}\nbackend_threads: 1\n"
+               f"limits {{ memory_budget_bytes: {budget} max_in_flight: 1024 "
+               f"max_ops_per_second: 1e9 }}\ninference {{ max_sessions: {max_sessions} "
+               f"max_context_length: 256 default_context_length: 64 max_tokens_per_call: 16 }}\n").start()
+    stub = inf_grpc.InferenceStub(d.channel)
+    model = d.store.ImportModel(st.ImportModelRequest(path=args.gguf), timeout=120).digest
+    other = os.path.join(tmp, "inference_other.safetensors")
+    write_safetensors(other, {"w": np.ones((4, 32), np.int8)})
+    safetensors = d.store.ImportModel(st.ImportModelRequest(path=other), timeout=60).digest
+    pid = d.pid()
+    start_rss = status_kib(pid, "VmRSS") / 1024
+    bound = start_rss + (budget + pin) / MIB
+    prompt = inf.TokenIds(ids=[1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1,
+                               520, 9531, 198])
+    first = stub.Generate(inf.GenerateRequest(model_digest=model, token_ids=prompt,
+                                              max_tokens=4), timeout=300)
+    want = [m.done.tokens_digest for m in first if m.HasField("done")][0]
+    counts = collections.Counter()
+    unexpected = []
+    lock = threading.Lock()
+    stop = time.monotonic() + args.seconds
+    max_rss = [0.0]
+
+    def generate(req, cancel_after_first=False):
+        call = stub.Generate(req, timeout=300)
+        digest = None
+        try:
+            for m in call:
+                if cancel_after_first and m.HasField("token"):
+                    call.cancel()
+                    return grpc.StatusCode.CANCELLED, None
+                if m.HasField("done"):
+                    digest = m.done.tokens_digest
+            return grpc.StatusCode.OK, digest
+        except grpc.RpcError as e:
+            return e.code(), e.details()
+
+    def client(seed):
+        r = random.Random(seed)
+        while time.monotonic() < stop:
+            x = r.random()
+            ok_codes = (grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            if x < 0.30:
+                cls = "generate"
+                code, got = generate(inf.GenerateRequest(model_digest=model, token_ids=prompt,
+                                                         max_tokens=4))
+                bad = (code == grpc.StatusCode.OK and got != want) or code not in ok_codes
+            elif x < 0.45:
+                cls = "tokenize"
+                code, got, _ = rpc(stub.Tokenize, inf.TokenizeRequest(
+                    model_digest=model, text="What is the capital of France?", chat=True),
+                    timeout=60)
+                bad = code != grpc.StatusCode.OK or list(got.token_ids) != list(prompt.ids)
+            elif x < 0.60:
+                cls = "session"
+                code, got, _ = rpc(stub.CreateSession, inf.CreateSessionRequest(
+                    model_digest=model, context_length=64), timeout=60)
+                bad = code not in ok_codes
+                if code == grpc.StatusCode.OK:
+                    sid = got.session_id
+                    code, got = generate(inf.GenerateRequest(session_id=sid, token_ids=prompt,
+                                                             max_tokens=4))
+                    bad = code != grpc.StatusCode.OK or got != want
+                    c2 = rpc(stub.CloseSession, inf.CloseSessionRequest(session_id=sid))[0]
+                    bad = bad or c2 != grpc.StatusCode.OK
+            elif x < 0.70:
+                cls = "cancelled"
+                code, _ = generate(inf.GenerateRequest(model_digest=model, token_ids=prompt,
+                                                       max_tokens=16), cancel_after_first=True)
+                bad = code not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+            else:
+                cls = "invalid"
+                req, expect = r.choice([
+                    (inf.GenerateRequest(model_digest="ab" * 32, token_ids=prompt, max_tokens=4),
+                     grpc.StatusCode.NOT_FOUND),
+                    (inf.GenerateRequest(model_digest="xyz", token_ids=prompt, max_tokens=4),
+                     grpc.StatusCode.INVALID_ARGUMENT),
+                    (inf.GenerateRequest(model_digest=safetensors, token_ids=prompt, max_tokens=4),
+                     grpc.StatusCode.UNIMPLEMENTED),
+                    (inf.GenerateRequest(model_digest=model, token_ids=prompt, max_tokens=0),
+                     grpc.StatusCode.INVALID_ARGUMENT),
+                    (inf.GenerateRequest(model_digest=model, token_ids=inf.TokenIds(
+                        ids=[260] * 300), max_tokens=1), grpc.StatusCode.OUT_OF_RANGE),
+                    (inf.GenerateRequest(session_id="0" * 32, token_ids=prompt, max_tokens=1),
+                     grpc.StatusCode.NOT_FOUND),
+                ])
+                code, got = generate(req)
+                bad = code != expect
+            if bad:
+                print(f"inference {cls}: {code} {got}", flush=True)
+            with lock:
+                counts[(cls, code.name)] += 1
+                max_rss[0] = max(max_rss[0], status_kib(pid, "VmRSS") / 1024)
+                if bad:
+                    unexpected.append(f"{cls}: {code.name} {got}")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Every session slot is free again (cancelled streams freed theirs).
+    free = 0
+    deadline = time.monotonic() + 30
+    sessions = []
+    while len(sessions) < max_sessions and time.monotonic() < deadline:
+        code, got, _ = rpc(stub.CreateSession, inf.CreateSessionRequest(model_digest=model,
+                                                                         context_length=16))
+        if code == grpc.StatusCode.OK:
+            sessions.append(got.session_id)
+        else:
+            time.sleep(0.1)
+    free = len(sessions)
+    for sid in sessions:
+        rpc(stub.CloseSession, inf.CloseSessionRequest(session_id=sid))
+    alive = d.proc.poll() is None
+    hwm = status_kib(pid, "VmHWM") / 1024
+    rc = d.stop() if alive else d.proc.poll()
+    out = report.append
+    out("")
+    out(f"## inference soak: {args.clients} clients, {args.seconds} s, SmolLM2 (cpu, 1 thread), "
+        f"max_sessions {max_sessions}, memory_budget {budget // MIB} MiB")
+    for cls in ("generate", "tokenize", "session", "cancelled", "invalid"):
+        row = {k[1]: v for k, v in counts.items() if k[0] == cls}
+        out(f"  {cls:<10} " + ", ".join(f"{c} {n}" for c, n in sorted(row.items())))
+    out(f"tokens digest of every answered generation: {want[:16]}...; session slots free "
+        f"afterwards: {free} of {max_sessions}")
+    out(f"max sampled RSS {max_rss[0]:.0f} MiB, VmHWM {hwm:.0f} MiB, bound {bound:.0f} MiB")
+    out(f"unexpected outcomes: {len(unexpected)}" + "".join(f"\n  {u}" for u in unexpected[:10]))
+    check(alive and rc == 0, f"inference soak: daemon alive {alive}, exit status {rc}")
+    check(not unexpected, f"inference soak: {len(unexpected)} unexpected, e.g. {unexpected[:3]}")
+    check(free == max_sessions, f"inference soak: only {free} of {max_sessions} sessions free")
+    check(hwm <= bound, f"inference soak: VmHWM {hwm:.0f} MiB over {bound:.0f}")
+    check(counts[("generate", "OK")] > 0, "inference soak: no generation answered")
+
+
 # -------------------------------------------------------------------------------- faults
 
 def model_file(tmp, name, mib, seed):
@@ -543,6 +695,8 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out")
     p.add_argument("--no-faults", action="store_true")
+    p.add_argument("--gguf", help="also soak the Inference service with this llama GGUF "
+                   "(SmolLM2-135M-Instruct)")
     args = p.parse_args()
     gen = load_stubs(args.proto)
     tmp = tempfile.mkdtemp(prefix="dn_soak_")
@@ -554,6 +708,8 @@ def main():
               f"command: {' '.join(sys.argv)}", ""]
     try:
         soak(args, tmp, report)
+        if args.gguf:
+            soak_inference(args, tmp, report)
         if not args.no_faults:
             report += ["", "## faults"]
             for f in (fault_disk_full, fault_kill_import, fault_kill_gc, fault_corrupt_chunk):
