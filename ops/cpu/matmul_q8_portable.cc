@@ -33,14 +33,19 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
         const int8_t* qa = reinterpret_cast<const int8_t*>(arow + b * kQ8_0BlockBytes + 2);
         const uint8_t* wb = wq + b * pbb;
         int32_t isum[kPanelCols] = {};
-        for (int t = 0; t < kQBlockSize; ++t) {
-          if (q4) {
-            const uint8_t* wt = wb + ((t / 4) % 4) * (kPanelCols * 4) + (t % 4);
-            const int hi = t >= 16 ? 4 : 0;
+        if (q4) {
+          // Byte j of quad pair qq: low nibble k = 4 qq + j, high nibble k = 16 + 4 qq + j.
+          for (int t = 0; t < kQBlockSize / 2; ++t) {
+            const uint8_t* wt = wb + (t / 4) * (kPanelCols * 4) + (t % 4);
+            const int a_lo = qa[t];
+            const int a_hi = qa[t + 16];
             for (int c = 0; c < kPanelCols; ++c) {
-              isum[c] += qa[t] * (((wt[c * 4] >> hi) & 0x0F) - q4_offset);
+              const int v = wt[c * 4];
+              isum[c] += a_lo * ((v & 0x0F) - q4_offset) + a_hi * ((v >> 4) - q4_offset);
             }
-          } else {
+          }
+        } else {
+          for (int t = 0; t < kQBlockSize; ++t) {
             const uint8_t* wt = wb + (t / 4) * (kPanelCols * 4) + (t % 4);
             for (int c = 0; c < kPanelCols; ++c) {
               isum[c] += qa[t] * static_cast<int8_t>(static_cast<uint8_t>(wt[c * 4] - bias));
