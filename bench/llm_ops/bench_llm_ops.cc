@@ -3,7 +3,8 @@
 // The LLM ops (spec v2) at SmolLM2-135M shapes (d 576, 9 / 3 heads x 64, FFN 1536, vocab
 // 49152): the reference (llm.h) against the CPU backend's kernels (Backend::LlmKernels)
 // with 1 and 2 threads, side by side. Prints microseconds per call (the best of 5 runs
-// of >= 50 ms each) and the speed-up. Usage: bench_llm_ops [--quick]
+// of >= 50 ms each) and the speed-up. Usage: bench_llm_ops [--quick] [FILTER]
+// (FILTER: run only the rows whose name contains it, e.g. "Attend").
 //   DATANODE_CPU_ISA=avx2 bench_llm_ops   caps the kernel family, as everywhere.
 #include <algorithm>
 #include <chrono>
@@ -25,6 +26,7 @@ namespace ops = datanode::ops;
 namespace llm = datanode::ops::llm;
 
 double g_run_ms = 50;
+std::string g_filter;
 
 // Best-of-5 microseconds per call of fn.
 double Time(const std::function<void()>& fn) {
@@ -62,7 +64,13 @@ std::vector<float> Row(std::mt19937_64& rng, size_t n, float scale) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--quick") == 0) g_run_ms = 10;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      g_run_ms = 10;
+    } else {
+      g_filter = argv[i];
+    }
+  }
   std::vector<std::unique_ptr<ops::Backend>> cpus;
   for (int threads : {1, 2}) {
     ops::BackendOptions options;
@@ -77,6 +85,7 @@ int main(int argc, char** argv) {
               "cpu x1 us", "cpu x2 us", "ratio x1", "ratio x2");
 
   auto row = [&](const std::string& name, const std::function<void(const llm::Kernels&)>& op) {
+    if (name.find(g_filter) == std::string::npos) return;
     const double r = Time([&] { op(ref); });
     const double c1 = Time([&] { op(cpus[0]->LlmKernels()); });
     const double c2 = Time([&] { op(cpus[1]->LlmKernels()); });
@@ -119,7 +128,8 @@ int main(int argc, char** argv) {
   std::vector<float> logits = Row(rng, 49152, 3.0f);
   const uint8_t seed[] = {'b', 'e', 'n', 'c', 'h'};
   llm::SpecRng srng(seed);
-  auto sample = [&](const char* name, llm::SamplingParams params) {
+  auto sample = [&](const std::string& name, llm::SamplingParams params) {
+    if (name.find(g_filter) == std::string::npos) return;
     const double us = Time([&] { Check(llm::SampleToken(logits, params, srng).status()); });
     std::printf("%-34s %12.2f   (host-only, llm.h)\n", name, us);
   };
@@ -128,7 +138,9 @@ int main(int argc, char** argv) {
   sample("SampleToken 49152 T 0.8", {0.8f, 0, 1.0f});
   sample("SampleToken 49152 T 0.8 top-p 0.9", {0.8f, 0, 0.9f});
   sample("SampleToken 49152 T 0.8 top-k 40", {0.8f, 40, 1.0f});
-  const double t_us = Time([&] { Check(llm::RopeTable::Create(100000.0f, 64, 8192).status()); });
-  std::printf("%-34s %12.2f   (host-only, llm.h)\n", "RopeTable::Create 64 x 8192", t_us);
+  if (std::string("RopeTable::Create").find(g_filter) != std::string::npos) {
+    const double t_us = Time([&] { Check(llm::RopeTable::Create(100000.0f, 64, 8192).status()); });
+    std::printf("%-34s %12.2f   (host-only, llm.h)\n", "RopeTable::Create 64 x 8192", t_us);
+  }
   return 0;
 }

@@ -71,6 +71,10 @@ absl::Status SiluMul(Isa isa, std::span<const float> gate, std::span<const float
       !AllFinite(up)) {
     return llm::SiluMul(gate, up, out);
   }
+  if (isa == Isa::kAvx512Vnni && DefaultFloatEnv()) {
+    SiluMulAvx512(gate.data(), up.data(), out.data(), gate.size());
+    return absl::OkStatus();
+  }
   if (isa != Isa::kPortable && DefaultFloatEnv()) {
     // sigma in integers (spec §8.8 steps 1-3), the final rounding in vectors.
     const size_t n = gate.size();

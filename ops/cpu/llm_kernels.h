@@ -91,6 +91,8 @@ void RmsNormScaleAvx512(const float* x, const float* g, uint64_t r, int exp, flo
 void SiluRoundAvx512(const float* g, const float* u, const uint64_t* sigma, const int* sigma_exp,
                      float* out, size_t n);
 void AddAvx512(const float* x, const float* y, float* out, size_t n);
+// The whole SiluMul (sigma included) on 8 lanes.
+void SiluMulAvx512(const float* gate, const float* up, float* out, size_t n);
 size_t RmsNormScaleAvx2(const float* x, const float* g, uint64_t r, int exp, float* out,
                         size_t n);
 size_t SiluRoundAvx2(const float* g, const float* u, const uint64_t* sigma, const int* sigma_exp,

@@ -9,6 +9,7 @@
 #include <xmmintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -433,6 +434,29 @@ TEST(CpuLlmTest, ElementwiseOpsEqualReference) {
     ++cases;
   }
   EXPECT_GE(cases, 1000);
+}
+
+// SiluMul's vectorized sigma over every f32 exponent of the gate (both signs, subnormals,
+// the exp cap at |g| >= 2^31), with up values of every profile.
+TEST(CpuLlmTest, SiluMulSweepsEveryGateExponent) {
+  std::vector<Cpu> cpus = AllCpus();
+  std::mt19937_64 rng(77);
+  std::vector<float> gate, up;
+  for (uint32_t biased = 0; biased < 255; ++biased) {
+    for (int r = 0; r < 400; ++r) {
+      const uint32_t mant = r < 4 ? std::array<uint32_t, 4>{0, 1, 0x7FFFFF, 0x400000}[r]
+                                  : static_cast<uint32_t>(rng() & 0x7FFFFF);
+      gate.push_back(BitsToF32(((r & 1u) << 31) | (biased << 23) | mant));
+      up.push_back(RandomF32(rng, static_cast<int>(rng() % 5)));
+    }
+  }
+  std::vector<float> want(gate.size());
+  ASSERT_TRUE(llm::SiluMul(gate, up, want).ok());
+  for (Cpu& cpu : cpus) {
+    std::vector<float> got(gate.size());
+    ASSERT_TRUE(cpu.backend->LlmKernels().SiluMul(gate, up, got).ok());
+    EXPECT_EQ(CheckBits(Bits(want), Bits(got), "SiluMul sweep " + cpu.isa), 0);
+  }
 }
 
 // The float shortcuts need the default MXCSR; under flush-to-zero, denormals-are-zero or
