@@ -22,6 +22,7 @@ constexpr KernelDef kKernelDefs[] = {
     {"matmul_q8_0_q4_0", 5}, {"matmul_q8_0_q4_1", 5}, {"quantize_s8_row", 3},
     {"quantize_q8_0", 3},    {"matmul_q8_0_q8_0_gemv", 5}, {"matmul_q8_0_q4_0_gemv", 5},
     {"matmul_q8_0_q4_1_gemv", 5}, {"llm_add", 3}, {"llm_silu_mul", 3}, {"llm_rms_norm", 3},
+    {"llm_attend", 5},
 };
 static_assert(std::size(kKernelDefs) == static_cast<size_t>(KernelId::kCount));
 

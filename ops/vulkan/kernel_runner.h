@@ -40,6 +40,7 @@ enum class KernelId : int {
   kLlmAdd,  // spec-v2 LLM ops (llm_*.comp, host side llm_kernels.cc)
   kLlmSiluMul,
   kLlmRmsNorm,
+  kLlmAttend,
   kCount,
 };
 
@@ -52,6 +53,7 @@ struct BufferSpec {
     kInput,     // written by the host through Input(), uploaded before the dispatch
     kOutput,    // written by the kernel, readable through Output() after Run()
     kResident,  // an existing device buffer (prepared weights), bound as is
+    kScratch,   // device-only working memory of the kernel: neither uploaded nor read back
   };
   Role role = Role::kInput;
   uint64_t bytes = 0;                      // > 0; kResident: the bound range

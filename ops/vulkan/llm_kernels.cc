@@ -5,6 +5,7 @@
 
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/status_macros.h"
+#include "ops/reference/fixed_point.h"
 
 namespace datanode::ops::vulkan {
 namespace {
@@ -83,6 +84,61 @@ absl::Status VulkanLlmKernels::RmsNorm(std::span<const float> x, std::span<const
   call.groups_x = 1;  // one workgroup per row
   RETURN_IF_ERROR(runner_->Run(call));
   std::memcpy(out.data(), runner_->Output(2), bytes);
+  return absl::OkStatus();
+}
+
+absl::Status VulkanLlmKernels::Attend(const llm::AttentionShape& shape, std::span<const float> q,
+                                      ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
+                                      std::span<float> out) const {
+  auto reference = [&] { return llm::Attend(shape, q, k_cache, v_cache, n_positions, out); };
+  if (!llm::ValidateAttentionShape(shape).ok()) return reference();
+  const int64_t q_size = int64_t{shape.n_heads} * shape.head_dim;
+  const int64_t row_bytes = llm::KvRowBytes(shape);
+  if (static_cast<int64_t>(q.size()) != q_size || static_cast<int64_t>(out.size()) != q_size ||
+      n_positions < 1 || n_positions > (int64_t{1} << 20) || !AllFinite(q)) {
+    return reference();
+  }
+  const uint64_t cache_bytes = static_cast<uint64_t>(n_positions * row_bytes);
+  const uint64_t scratch_bytes = static_cast<uint64_t>(shape.n_heads) * n_positions * 16;
+  if (k_cache.size() < cache_bytes || v_cache.size() < cache_bytes ||
+      scratch_bytes > kMaxAttendScratchBytes || cache_bytes > kMaxAttendScratchBytes) {
+    return reference();
+  }
+  for (uint64_t i = 0; i < cache_bytes; i += 2) {
+    if (!IsFiniteF16Bits(LoadU16(&k_cache[i])) || !IsFiniteF16Bits(LoadU16(&v_cache[i]))) {
+      return reference();
+    }
+  }
+  // C = floor(sqrt(16 kLog2eQ38^2 / head_dim)), log2(e) / sqrt(head_dim) in Q.40.
+  const uint128 l = static_cast<uint128>(llm::fixed::kLog2eQ38);
+  const uint64_t c = static_cast<uint64_t>(
+      llm::fixed::ISqrt128((16 * l * l) / static_cast<uint64_t>(shape.head_dim)));
+
+  const uint64_t q_bytes = q.size() * sizeof(float);
+  const BufferSpec specs[] = {
+      {BufferSpec::Role::kInput, q_bytes},
+      {BufferSpec::Role::kInput, cache_bytes},
+      {BufferSpec::Role::kInput, cache_bytes},
+      {BufferSpec::Role::kScratch, scratch_bytes},
+      {BufferSpec::Role::kOutput, q_bytes},
+  };
+  std::lock_guard<std::mutex> lock(*mu_);
+  RETURN_IF_ERROR(runner_->Prepare(specs));
+  std::memcpy(runner_->Input(0), q.data(), q_bytes);
+  std::memcpy(runner_->Input(1), k_cache.data(), cache_bytes);
+  std::memcpy(runner_->Input(2), v_cache.data(), cache_bytes);
+  KernelCall call;
+  call.kernel = KernelId::kLlmAttend;
+  call.push = {static_cast<uint32_t>(shape.n_heads),
+               static_cast<uint32_t>(shape.head_dim),
+               static_cast<uint32_t>(shape.n_heads / shape.n_kv_heads),
+               static_cast<uint32_t>(row_bytes / 2),
+               static_cast<uint32_t>(n_positions),
+               static_cast<uint32_t>(c),
+               static_cast<uint32_t>(c >> 32)};
+  call.groups_x = static_cast<uint32_t>(shape.n_heads);  // one workgroup per query head
+  RETURN_IF_ERROR(runner_->Run(call));
+  std::memcpy(out.data(), runner_->Output(4), q_bytes);
   return absl::OkStatus();
 }
 

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul and RmsNorm run
-// as integer compute shaders (shaders/llm_*.comp) returning the reference's bytes; every
+// The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul, RmsNorm and
+// Attend run as integer compute shaders (shaders/llm_*.comp) returning the reference's bytes; every
 // other op is the reference's (host). An input the reference rejects (size mismatch,
 // non-finite value, bad eps or length) or an empty row is handed to the reference
 // function itself, so statuses are exactly the reference's.
@@ -30,6 +30,13 @@ class VulkanLlmKernels final : public llm::Kernels {
                    std::span<float> out) const override;
   absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
                        std::span<float> out) const override;
+  // Host fallback (the reference) when the scratch (16 bytes per head and position) or
+  // a cache would exceed kMaxAttendScratchBytes.
+  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q,
+                      ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
+                      std::span<float> out) const override;
+
+  static constexpr uint64_t kMaxAttendScratchBytes = uint64_t{64} << 20;
 
  private:
   // Runs an elementwise kernel (bindings: a, b, out; push: n, group base).

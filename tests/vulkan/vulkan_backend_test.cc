@@ -426,7 +426,7 @@ TEST_F(VulkanBackendTest, GoldenSelfTestPasses) {
 
 TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
   const auto blobs = vulkan::SpirvBlobs();
-  ASSERT_EQ(blobs.size(), 13u);
+  ASSERT_EQ(blobs.size(), 14u);
   for (const vulkan::SpirvBlob& b : blobs) {
     const ByteSpan bytes(reinterpret_cast<const uint8_t*>(b.words), b.size_bytes);
     EXPECT_EQ(ToHex(Sha256Of({bytes})), b.sha256_hex) << b.name;

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// The Vulkan backend's LLM kernels (Backend::LlmKernels: Add, SiluMul, RmsNorm as
-// shaders) against the reference functions of llm.h, byte for byte: >= 1000 random
+// The Vulkan backend's LLM kernels (Backend::LlmKernels: Add, SiluMul, RmsNorm, Attend
+// as shaders) against the reference functions of llm.h, byte for byte: >= 1000 random
 // rows per op whose values mix every f32 class (subnormals, +-0, values near FLT_MAX,
 // exact ties, realistic activations), rows up to the 2^15 RmsNorm limit, in-place
 // calls, and the reference's exact status for invalid input. Skipped only when the
@@ -196,6 +196,54 @@ TEST_F(VulkanLlmTest, RmsNormByteEqualToReference) {
   }
 }
 
+// Attend: random shapes (grouped-query 1..3, head_dim 32..128 and 512), 1..80 positions
+// (some up to 700), q with every f32 class (f16 saturation, subnormals), caches either
+// encoded from random rows or raw finite f16 bits (+-65504, subnormals, +-0).
+TEST_F(VulkanLlmTest, AttendByteEqualToReference) {
+  SplitMix64 rng(0xa77e0d);
+  int mismatches = 0;
+  constexpr int kAttendCases = 1000;
+  for (int i = 0; i < kAttendCases && mismatches < 3; ++i) {
+    llm::AttentionShape shape;
+    shape.n_kv_heads = static_cast<int>(rng.Uniform(1, 3));
+    shape.n_heads = shape.n_kv_heads * static_cast<int>(rng.Uniform(1, 3));
+    shape.head_dim = i % 100 == 7 ? 512 : 32 * static_cast<int>(rng.Uniform(1, 4));
+    const int64_t np = i % 50 == 3 ? rng.Uniform(300, 700) : rng.Uniform(1, 80);
+    const int64_t row_values = int64_t{shape.n_kv_heads} * shape.head_dim;
+    const int style = i % 3;
+    std::vector<float> q = RandomRow(rng, static_cast<size_t>(shape.n_heads) * shape.head_dim,
+                                     style);
+    std::vector<uint8_t> kc(np * row_values * 2), vc(np * row_values * 2);
+    for (int64_t p = 0; p < np; ++p) {
+      for (std::vector<uint8_t>* cache : {&kc, &vc}) {
+        std::span<uint8_t> row(cache->data() + p * row_values * 2, row_values * 2);
+        if (i % 4 == 1) {  // raw finite f16 bits
+          for (int64_t j = 0; j < row_values; ++j) {
+            uint16_t bits = static_cast<uint16_t>(rng.Next());
+            if (((bits >> 10) & 0x1F) == 0x1F) bits ^= 0x4000;
+            row[2 * j] = static_cast<uint8_t>(bits);
+            row[2 * j + 1] = static_cast<uint8_t>(bits >> 8);
+          }
+        } else {
+          const std::vector<float> r = RandomRow(rng, row_values, style == 2 ? 0 : style);
+          ASSERT_TRUE(llm::EncodeKvRow(shape, r, row).ok());
+        }
+      }
+    }
+    const size_t n_out = q.size();
+    std::vector<float> want(n_out), got(n_out);
+    ASSERT_TRUE(llm::Attend(shape, q, kc, vc, np, want).ok());
+    const absl::Status st = k().Attend(shape, q, kc, vc, np, got);
+    ASSERT_TRUE(st.ok()) << "case " << i << ": " << st;
+    if (!SameBits(got, want)) {
+      ++mismatches;
+      ADD_FAILURE() << "Attend case " << i << " heads " << shape.n_heads << "/" << shape.n_kv_heads
+                    << " head_dim " << shape.head_dim << " positions " << np << ": "
+                    << FirstDiff(got, want, q, q);
+    }
+  }
+}
+
 // out may alias an input (the engine updates the residual in place).
 TEST_F(VulkanLlmTest, InPlaceCalls) {
   SplitMix64 rng(77);
@@ -237,6 +285,16 @@ TEST_F(VulkanLlmTest, InvalidInputGivesTheReferenceStatus) {
   same(k().RmsNorm(ok3, ok3, nan, out3), llm::RmsNorm(ok3, ok3, nan, out3));
   same(k().RmsNorm(empty, empty, 1e-5f, empty), llm::RmsNorm(empty, empty, 1e-5f, empty));
   EXPECT_TRUE(k().Add(empty, empty, empty).ok());
+  llm::AttentionShape shape{2, 1, 32};
+  std::vector<float> q(64, 0.5f), o(64);
+  std::vector<uint8_t> kv(2 * 64, 0);
+  kv[5] = 0x7C;  // value 2 of position 0 = +inf
+  same(k().Attend(shape, q, kv, kv, 2, o), llm::Attend(shape, q, kv, kv, 2, o));
+  same(k().Attend(shape, q, kv, kv, 3, o), llm::Attend(shape, q, kv, kv, 3, o));
+  same(k().Attend({3, 2, 32}, q, kv, kv, 1, o), llm::Attend({3, 2, 32}, q, kv, kv, 1, o));
+  q[3] = nan;
+  kv[5] = 0;
+  same(k().Attend(shape, q, kv, kv, 1, o), llm::Attend(shape, q, kv, kv, 1, o));
 }
 
 }  // namespace

@@ -209,14 +209,16 @@ uint exp2_frac_q30(uint f) {
   return e.x;
 }
 
-// ExpNeg of x = m * 2^ex (m >= 0): e, and k in [-4096, 0].
-uint exp_neg(uint m, int ex, out int k) {
-  uvec2 y = log2e_times_q30(m, ex);  // <= 2^42
+// Exp2NegQ30: 2^(-y / 2^30) = e * 2^(k - 30) for y in [0, 2^42].
+uint exp2_neg_q30(uvec2 y, out int k) {
   // k = floor(-y / 2^30) = -ceil(y / 2^30); f = -y - k 2^30 in [0, 2^30).
   uvec2 c = u64_shr(u64_add(y, uvec2((1u << 30) - 1u, 0u)), 30);
   k = -int(c.x);
   uint f = (0u - y.x) & ((1u << 30) - 1u);
   return exp2_frac_q30(f);
 }
+
+// ExpNeg of x = m * 2^ex (m >= 0): e, and k in [-4096, 0].
+uint exp_neg(uint m, int ex, out int k) { return exp2_neg_q30(log2e_times_q30(m, ex), k); }
 
 #endif  // DATANODE_VULKAN_LLM_FIXED_GLSL_
