@@ -682,8 +682,7 @@ int Generate(const Invocation& in) {
     for (int i = 0; i < 8; ++i) seed[i] = static_cast<char>(v >> (8 * i));
     sp->set_seed(seed);
   }
-  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
-      inference->Generate(&ctx, req);
+  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader = inference->Generate(&ctx, req);
   v1::GenerateResponse m;
   v1::GenerateDone done;
   bool have_done = false;

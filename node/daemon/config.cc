@@ -180,8 +180,9 @@ std::string ConfigToString(const Config& c) {
       " import_root=", c.import_root.empty() ? "(any)" : c.import_root,
       " node_key_path=", NodeKeyPath(c),
       " tcp_auth_token=", c.tcp_auth_token.empty() ? "(none)" : "(set)",
-      " import_timeout_seconds=", c.import_timeout_seconds, " inference.max_sessions=",
-      c.max_sessions, " inference.default_context_length=", c.default_context_length,
+      " import_timeout_seconds=", c.import_timeout_seconds,
+      " inference.max_sessions=", c.max_sessions,
+      " inference.default_context_length=", c.default_context_length,
       " inference.max_context_length=", c.max_context_length,
       " inference.max_tokens_per_call=", c.max_tokens_per_call,
       " inference.max_loaded_models=", c.max_loaded_models);

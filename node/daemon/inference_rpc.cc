@@ -230,9 +230,8 @@ class InferenceImpl final : public v1::Inference::CallbackService {
                                      v1::TokenizeResponse* resp) override {
     return RunUnary(d_, ctx, "Tokenize", false, [this, req, resp]() -> absl::Status {
       ASSIGN_OR_RETURN(Sha256 model, ModelArg(req->model_digest()));
-      ASSIGN_OR_RETURN(InferenceService::Tokens t, d_.inference->Tokenize(model, req->text(),
-                                                                          req->add_special(),
-                                                                          req->chat()));
+      ASSIGN_OR_RETURN(InferenceService::Tokens t,
+                       d_.inference->Tokenize(model, req->text(), req->add_special(), req->chat()));
       resp->mutable_token_ids()->Assign(t.ids.begin(), t.ids.end());
       resp->set_max_piece_bytes(t.max_piece_bytes);
       return absl::OkStatus();

@@ -124,8 +124,8 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256
   options.max_context = std::min<int64_t>(config_.max_context_length, model_config.context_length);
   ASSIGN_OR_RETURN(std::shared_ptr<const inference::Model> model,
                    inference::LoadModel(registry, store, digest, *backend_, options));
-  auto loaded = std::make_shared<LoadedModel>(LoadedModel{
-      digest, std::move(model), std::move(tokenizer), ModelCostOf(manifest), 0, {}});
+  auto loaded = std::make_shared<LoadedModel>(
+      LoadedModel{digest, std::move(model), std::move(tokenizer), ModelCostOf(manifest), 0, {}});
   for (int32_t id = 0; id < loaded->tokenizer.vocab_size(); ++id) {
     loaded->max_piece_bytes = std::max<int32_t>(
         loaded->max_piece_bytes, static_cast<int32_t>(loaded->tokenizer.TokenToPiece(id).size()));
@@ -187,8 +187,8 @@ absl::Status InferenceService::CloseSession(const std::string& id) {
 }
 
 absl::StatusOr<InferenceService::Tokens> InferenceService::Tokenize(const Sha256& digest,
-                                                                   const std::string& text,
-                                                                   bool add_special, bool chat) {
+                                                                    const std::string& text,
+                                                                    bool add_special, bool chat) {
   ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
   return Tokens{m->tokenizer.Encode(chat ? ChatPrompt(text) : text, add_special),
                 m->max_piece_bytes};

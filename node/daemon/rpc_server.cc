@@ -34,7 +34,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -107,7 +106,6 @@ absl::StatusOr<MatMulCall> FromProto(const v1::MatMulRequest& r) {
   }
   return c;
 }
-
 
 // Admits, runs `work` on the executor, finishes the reactor, records metrics. `work`
 // may use the request and response: both live until Finish.
