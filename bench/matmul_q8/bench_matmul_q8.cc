@@ -25,8 +25,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <regex>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -123,9 +123,9 @@ struct DecodeShape {
   int64_t n, k;
 };
 constexpr DecodeShape kDecodeShapes[] = {
-    {"llama3-8b", "attn_q/o", 4096, 4096},     {"llama3-8b", "ffn_gate/up", 14336, 4096},
-    {"llama3-8b", "ffn_down", 4096, 14336},    {"smollm2", "attn_q/o", 576, 576},
-    {"smollm2", "ffn_gate/up", 1536, 576},     {"smollm2", "ffn_down", 576, 1536},
+    {"llama3-8b", "attn_q/o", 4096, 4096},  {"llama3-8b", "ffn_gate/up", 14336, 4096},
+    {"llama3-8b", "ffn_down", 4096, 14336}, {"smollm2", "attn_q/o", 576, 576},
+    {"smollm2", "ffn_gate/up", 1536, 576},  {"smollm2", "ffn_down", 576, 1536},
     {"smollm2", "output", 49152, 576},
 };
 constexpr OpKind kDecodeKinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
@@ -161,8 +161,8 @@ bool RunDecode(Backend& ref, double min_time, const std::string& peer) {
               cpus[1]->Description().c_str());
   std::printf("best call of interleaved rounds filling >= %.2f s per (shape, threads)\n",
               3 * min_time);
-  std::printf("%-10s %-12s %6s %6s %3s %9s %9s %9s %7s %7s %8s %8s %8s\n", "model", "tensor",
-              "N", "K", "thr", "q8_0 us", "q4_0 us", "q4_1 us", "q8/q40", "q8/q41", "q8_0 MiB",
+  std::printf("%-10s %-12s %6s %6s %3s %9s %9s %9s %7s %7s %8s %8s %8s\n", "model", "tensor", "N",
+              "K", "thr", "q8_0 us", "q4_0 us", "q4_1 us", "q8/q40", "q8/q41", "q8_0 MiB",
               "q4_0 MiB", "q4_1 MiB");
   bool all_equal = true;
   double ffn_down_us[3][2] = {};
@@ -235,23 +235,25 @@ bool RunDecode(Backend& ref, double min_time, const std::string& peer) {
           ffn_down_us[2][threads - 1] = q41;
         }
         const std::string tensor = std::string(shape.tensor) + (streamed ? "*" : "");
-        std::printf(
-            "%-10s %-12s %6lld %6lld %3d %9.1f %9.1f %9.1f %7.2f %7.2f %8.2f %8.2f %8.2f\n",
-            shape.model, tensor.c_str(), static_cast<long long>(shape.n),
-            static_cast<long long>(shape.k), threads, q8, q40, q41, q8 / q40, q8 / q41,
-            mib[OpKind::kMatMulQ8_0Q8_0], mib[OpKind::kMatMulQ8_0Q4_0],
-            mib[OpKind::kMatMulQ8_0Q4_1]);
+        std::printf("%-10s %-12s %6lld %6lld %3d %9.1f %9.1f %9.1f %7.2f %7.2f %8.2f %8.2f %8.2f\n",
+                    shape.model, tensor.c_str(), static_cast<long long>(shape.n),
+                    static_cast<long long>(shape.k), threads, q8, q40, q41, q8 / q40, q8 / q41,
+                    mib[OpKind::kMatMulQ8_0Q8_0], mib[OpKind::kMatMulQ8_0Q4_0],
+                    mib[OpKind::kMatMulQ8_0Q4_1]);
         std::fflush(stdout);
       }
     }
   }
-  std::printf("GGUF bytes per 32 weights: q8_0 34, q4_0 18, q4_1 20 (prepared adds 8 B per column)\n");
-  std::printf("tensor*: streamed, the call cycles through copies of the prepared weights (>= 128 "
-              "MiB of Q8_0, same count per format) so weights come from memory, as in a decode "
-              "step over a whole model; without *: the same weights every call (cache-warm)\n");
+  std::printf(
+      "GGUF bytes per 32 weights: q8_0 34, q4_0 18, q4_1 20 (prepared adds 8 B per column)\n");
+  std::printf(
+      "tensor*: streamed, the call cycles through copies of the prepared weights (>= 128 "
+      "MiB of Q8_0, same count per format) so weights come from memory, as in a decode "
+      "step over a whole model; without *: the same weights every call (cache-warm)\n");
   if (!peer.empty()) {
-    std::printf("\nllama.cpp (%s perf -b CPU, its default threads) at N = 4096, K = 14336, M = 1:\n",
-                peer.c_str());
+    std::printf(
+        "\nllama.cpp (%s perf -b CPU, its default threads) at N = 4096, K = 14336, M = 1:\n",
+        peer.c_str());
     const char* types[] = {"q8_0", "q4_0", "q4_1"};
     for (int t = 0; t < 3; ++t) {
       const double us = PeerMicros(peer, types[t]);
@@ -259,10 +261,11 @@ bool RunDecode(Backend& ref, double min_time, const std::string& peer) {
         std::printf("  %s: could not run or parse\n", types[t]);
         continue;
       }
-      std::printf("  %s: llama.cpp %9.1f us; datanode 1 thread %9.1f us (ratio %.2f), 2 threads "
-                  "%9.1f us (ratio %.2f)   [ratio = llama.cpp time / datanode time]\n",
-                  types[t], us, ffn_down_us[t][0], us / ffn_down_us[t][0], ffn_down_us[t][1],
-                  us / ffn_down_us[t][1]);
+      std::printf(
+          "  %s: llama.cpp %9.1f us; datanode 1 thread %9.1f us (ratio %.2f), 2 threads "
+          "%9.1f us (ratio %.2f)   [ratio = llama.cpp time / datanode time]\n",
+          types[t], us, ffn_down_us[t][0], us / ffn_down_us[t][0], ffn_down_us[t][1],
+          us / ffn_down_us[t][1]);
     }
   }
   return all_equal;

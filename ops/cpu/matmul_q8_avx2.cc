@@ -50,9 +50,9 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   __m256i base[2];
 #pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
-    base[h] = _mm256_add_epi32(
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(w.col_exp(p) + 8 * h)),
-        _mm256_set1_epi32(25));
+    base[h] =
+        _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(w.col_exp(p) + 8 * h)),
+                         _mm256_set1_epi32(25));
   }
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
@@ -109,21 +109,23 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
       }
     } else {
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+      for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
 #pragma GCC unroll 16
-    for (int q = 0; q < kQuadsPerBlock; ++q) {
-      const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64));
-      const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64 + 32));
+      for (int q = 0; q < kQuadsPerBlock; ++q) {
+        const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64));
+        const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + q * 64 + 32));
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const __m256i av = _mm256_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
-        const __m256i aa = _mm256_abs_epi8(av);
-        acc[i][0] = _mm256_add_epi32(
-            acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av)), ones));
-        acc[i][1] = _mm256_add_epi32(
-            acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av)), ones));
+        for (int i = 0; i < MR; ++i) {
+          const __m256i av = _mm256_set1_epi32(LoadI32(arow[i] + b * kQ8_0BlockBytes + q * 4));
+          const __m256i aa = _mm256_abs_epi8(av);
+          acc[i][0] = _mm256_add_epi32(
+              acc[i][0],
+              _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, av)), ones));
+          acc[i][1] = _mm256_add_epi32(
+              acc[i][1],
+              _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, av)), ones));
+        }
       }
-    }
     }
     if constexpr (kFast) {
 #pragma GCC unroll 16

@@ -167,8 +167,8 @@ struct ARows {
   // starts at 0), Q4_0: -8 * asum (nibbles are multiplied as 0..15, the spec's quant is
   // nib - 8), Q4_1: 0.
   std::vector<int32_t> init;
-  std::vector<int32_t> row_exp;     // ea0 per row (0 for all-zero rows)
-  std::vector<int32_t> row_span;    // sa per row
+  std::vector<int32_t> row_exp;   // ea0 per row (0 for all-zero rows)
+  std::vector<int32_t> row_span;  // sa per row
 };
 ARows PrepareARows(const OpArgs& args);
 

@@ -250,11 +250,23 @@ TEST(CpuQ8Test, RoundI64MatchesSpecRounding) {
 // N odd multiples of the 16-column panel (48, 80, 144) and odd N; K odd multiples of the
 // 32-element block (96, 160, 224, 416) and 1504 (47 blocks).
 constexpr Shape kQ4Shapes[] = {
-    {1, 48, 96},  {1, 80, 160}, {1, 23, 224}, {1, 144, 416}, {1, 1, 1504}, {2, 48, 224},
-    {3, 80, 96},  {5, 21, 160}, {8, 144, 32}, {13, 48, 416}, {4, 35, 1504}, {1, 592, 96},
+    {1, 48, 96},
+    {1, 80, 160},
+    {1, 23, 224},
+    {1, 144, 416},
+    {1, 1, 1504},
+    {2, 48, 224},
+    {3, 80, 96},
+    {5, 21, 160},
+    {8, 144, 32},
+    {13, 48, 416},
+    {4, 35, 1504},
+    {1, 592, 96},
     // Over matmul_q8.cc's 1 MiB (prepared bytes x M) threshold, so the pool splits them:
     // decode rows over 129 panels, and a prefill of 70 rows (two row tasks).
-    {1, 2064, 1024}, {3, 1040, 1024}, {70, 272, 416},
+    {1, 2064, 1024},
+    {3, 1040, 1024},
+    {70, 272, 416},
 };
 
 TEST(CpuQ8Test, PackedQ4LayoutMatchesReferenceEveryIsaAndThreadCount) {
@@ -309,10 +321,10 @@ TEST(CpuQ8Test, DecodedScalesSubnormalSignedAndZeroMatchReference) {
         for (int which = 0; which < (kind == OpKind::kMatMulQ8_0Q4_1 ? 2 : 1); ++which) {
           uint8_t* at = &in->w[b * wbytes + 2 * which];
           const uint64_t r = rng.Next();
-          uint16_t bits = static_cast<uint16_t>((r >> 8) & 0x3FF);   // mantissa field
-          bits |= static_cast<uint16_t>(((r >> 20) % 12) << 10);      // biased exponent 0..11
-          if (r & 1) bits |= 0x8000;                                   // sign
-          if ((r >> 40) % 16 == 0) bits &= 0x8000;                     // +0 / -0
+          uint16_t bits = static_cast<uint16_t>((r >> 8) & 0x3FF);  // mantissa field
+          bits |= static_cast<uint16_t>(((r >> 20) % 12) << 10);    // biased exponent 0..11
+          if (r & 1) bits |= 0x8000;                                // sign
+          if ((r >> 40) % 16 == 0) bits &= 0x8000;                  // +0 / -0
           StoreU16(at, bits);
         }
       }
@@ -389,9 +401,8 @@ TEST(CpuQ8Test, PreparedQ4StaysAtAbout4BitsPerWeight) {
     ASSERT_TRUE(pw.ok()) << pw.status();
     const double ratio =
         static_cast<double>((*pw)->SizeBytes()) / static_cast<double>(in->w.size());
-    std::cout << OpKindName(kind) << " " << n << " x " << k << ": prepared "
-              << (*pw)->SizeBytes() << " B for " << in->w.size() << " GGUF bytes (" << ratio
-              << "x)\n";
+    std::cout << OpKindName(kind) << " " << n << " x " << k << ": prepared " << (*pw)->SizeBytes()
+              << " B for " << in->w.size() << " GGUF bytes (" << ratio << "x)\n";
     EXPECT_LE(ratio, 1.15) << OpKindName(kind);
     if (kind == OpKind::kMatMulQ8_0Q4_0) {
       EXPECT_LE((*pw)->SizeBytes(), 115 * static_cast<int64_t>(in->w.size()) / 100);
