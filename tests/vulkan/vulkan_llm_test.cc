@@ -8,6 +8,7 @@
 // loader reports no Vulkan device.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -241,6 +242,44 @@ TEST_F(VulkanLlmTest, AttendByteEqualToReference) {
                     << " head_dim " << shape.head_dim << " positions " << np << ": "
                     << FirstDiff(got, want, q, q);
     }
+  }
+}
+
+// Informational: per-call time of each device op at SmolLM2-135M decode shapes (a row of
+// 576 / 1536, 9 query heads over 3 KV heads of 64, 48 positions) vs the host reference.
+TEST_F(VulkanLlmTest, DecodeShapeTiming) {
+  SplitMix64 rng(5);
+  const std::vector<float> x = RandomRow(rng, 1536, 0), y = RandomRow(rng, 1536, 0);
+  const std::vector<float> x576(x.begin(), x.begin() + 576), y576(y.begin(), y.begin() + 576);
+  std::vector<float> out(1536), out576(576), att_out(9 * 64);
+  const llm::AttentionShape shape{9, 3, 64};
+  const int64_t np = 48;
+  const std::vector<float> q = RandomRow(rng, 9 * 64, 0);
+  std::vector<uint8_t> kc(np * 3 * 64 * 2), vc(kc.size());
+  for (int64_t p = 0; p < np; ++p) {
+    const std::vector<float> r = RandomRow(rng, 2 * 3 * 64, 0);
+    ASSERT_TRUE(llm::EncodeKvRow(shape, std::span(r).first(192),
+                                 std::span(kc).subspan(p * 384, 384)).ok());
+    ASSERT_TRUE(llm::EncodeKvRow(shape, std::span(r).last(192),
+                                 std::span(vc).subspan(p * 384, 384)).ok());
+  }
+  auto time_ms = [](auto&& fn) {
+    EXPECT_TRUE(fn().ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    constexpr int kReps = 20;
+    for (int i = 0; i < kReps; ++i) EXPECT_TRUE(fn().ok());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+               .count() / kReps;
+  };
+  const llm::Kernels& ref = llm::ReferenceKernels();
+  for (const llm::Kernels* kern : {&k(), &ref}) {
+    const double add = time_ms([&] { return kern->Add(x576, y576, out576); });
+    const double silu = time_ms([&] { return kern->SiluMul(x, y, out); });
+    const double rms = time_ms([&] { return kern->RmsNorm(x576, y576, 1e-5f, out576); });
+    const double att = time_ms([&] { return kern->Attend(shape, q, kc, vc, np, att_out); });
+    std::printf("[ info     ] %s: Add(576) %.3f ms, SiluMul(1536) %.3f ms, RmsNorm(576) %.3f ms, "
+                "Attend(9/3 x 64, 48 positions) %.3f ms\n",
+                kern->Name(), add, silu, rms, att);
   }
 }
 
