@@ -78,14 +78,18 @@ void WeightsAvx512(const int64_t* y, int64_t n, int64_t* w) {
   for (; p < n; ++p) w[p] = y[p] > kZeroWeightY ? 0 : fixed::WeightQ40(fixed::Exp2NegQ30(y[p]));
 }
 
-bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
-                int128* dots) {
-  __m512 qv[32];
-  for (int c = 0; c < hd / 16; ++c) qv[c] = _mm512_loadu_ps(q8 + 16 * c);
+namespace {
+
+// kChunks = hd / 16 when known at compile time (registers), 0 for any hd (memory).
+template <int kChunks>
+bool Dots(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n, int128* dots) {
+  const int chunks = kChunks > 0 ? kChunks : hd / 16;
+  __m512 qv[kChunks > 0 ? kChunks : 32];
+  for (int c = 0; c < chunks; ++c) qv[c] = _mm512_loadu_ps(q8 + 16 * c);
   for (int64_t p = 0; p < n; ++p) {
     const uint8_t* row = k + p * stride;
     __m512d ints = _mm512_setzero_pd(), fracs = _mm512_setzero_pd();
-    for (int c = 0; c < hd / 16; ++c) {
+    for (int c = 0; c < chunks; ++c) {
       const __m512 t = _mm512_mul_ps(qv[c], LoadF16x16(row + 32 * c));
       Split(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), ints, fracs);
       Split(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))),
@@ -98,10 +102,11 @@ bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64
   return true;
 }
 
-bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
-                     int128* acc) {
-  __m512d ints[64], fracs[64];  // hd / 8 <= 64 lanes of 8
-  const int chunks = hd / 16;
+template <int kChunks>
+bool WeightedV(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+               int128* acc) {
+  const int chunks = kChunks > 0 ? kChunks : hd / 16;
+  __m512d ints[kChunks > 0 ? 2 * kChunks : 64], fracs[kChunks > 0 ? 2 * kChunks : 64];
   for (int64_t p0 = 0; p0 < n; p0 += kVBlock) {
     const int64_t p1 = n < p0 + kVBlock ? n : p0 + kVBlock;
     for (int c = 0; c < 2 * chunks; ++c) ints[c] = fracs[c] = _mm512_setzero_pd();
@@ -129,6 +134,32 @@ bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd,
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
+                int128* dots) {
+  switch (hd) {
+    case 64:
+      return Dots<4>(q8, k, stride, hd, n, dots);
+    case 128:
+      return Dots<8>(q8, k, stride, hd, n, dots);
+    default:
+      return Dots<0>(q8, k, stride, hd, n, dots);
+  }
+}
+
+bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                     int128* acc) {
+  switch (hd) {
+    case 64:
+      return WeightedV<4>(w, v, stride, hd, n, acc);
+    case 128:
+      return WeightedV<8>(w, v, stride, hd, n, acc);
+    default:
+      return WeightedV<0>(w, v, stride, hd, n, acc);
+  }
 }
 
 }  // namespace datanode::ops::cpu::llm_kernels
