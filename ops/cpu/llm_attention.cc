@@ -204,7 +204,7 @@ absl::Status Attend(Isa isa, ThreadPool* pool, const llm::AttentionShape& shape,
   };
   // A decode step at a short context costs a few microseconds: not worth a hand-off.
   if (pool != nullptr && pool->num_threads() > 1 && shape.n_heads > 1 &&
-      n_positions * q_size >= 16384) {
+      n_positions * q_size >= 65536) {
     pool->ParallelFor(shape.n_heads, head);
   } else {
     for (int64_t h = 0; h < shape.n_heads; ++h) head(h);
