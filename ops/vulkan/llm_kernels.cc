@@ -116,10 +116,8 @@ absl::Status VulkanLlmKernels::Attend(const llm::AttentionShape& shape, std::spa
 
   const uint64_t q_bytes = q.size() * sizeof(float);
   const BufferSpec specs[] = {
-      {BufferSpec::Role::kInput, q_bytes},
-      {BufferSpec::Role::kInput, cache_bytes},
-      {BufferSpec::Role::kInput, cache_bytes},
-      {BufferSpec::Role::kScratch, scratch_bytes},
+      {BufferSpec::Role::kInput, q_bytes},     {BufferSpec::Role::kInput, cache_bytes},
+      {BufferSpec::Role::kInput, cache_bytes}, {BufferSpec::Role::kScratch, scratch_bytes},
       {BufferSpec::Role::kOutput, q_bytes},
   };
   std::lock_guard<std::mutex> lock(*mu_);

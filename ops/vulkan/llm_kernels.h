@@ -32,9 +32,8 @@ class VulkanLlmKernels final : public llm::Kernels {
                        std::span<float> out) const override;
   // Host fallback (the reference) when the scratch (16 bytes per head and position) or
   // a cache would exceed kMaxAttendScratchBytes.
-  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q,
-                      ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
-                      std::span<float> out) const override;
+  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q, ByteSpan k_cache,
+                      ByteSpan v_cache, int64_t n_positions, std::span<float> out) const override;
 
   static constexpr uint64_t kMaxAttendScratchBytes = uint64_t{64} << 20;
 

@@ -193,7 +193,8 @@ TEST_F(VulkanLlmTest, RmsNormByteEqualToReference) {
     std::vector<float> want(x.size()), got(x.size());
     ASSERT_TRUE(llm::RmsNorm(x, gain, 1e-6f, want).ok());
     ASSERT_TRUE(k().RmsNorm(x, gain, 1e-6f, got).ok());
-    EXPECT_TRUE(SameBits(got, want)) << "special row " << c << ": " << FirstDiff(got, want, x, gain);
+    EXPECT_TRUE(SameBits(got, want))
+        << "special row " << c << ": " << FirstDiff(got, want, x, gain);
   }
 }
 
@@ -212,8 +213,8 @@ TEST_F(VulkanLlmTest, AttendByteEqualToReference) {
     const int64_t np = i % 50 == 3 ? rng.Uniform(300, 700) : rng.Uniform(1, 80);
     const int64_t row_values = int64_t{shape.n_kv_heads} * shape.head_dim;
     const int style = i % 3;
-    std::vector<float> q = RandomRow(rng, static_cast<size_t>(shape.n_heads) * shape.head_dim,
-                                     style);
+    std::vector<float> q =
+        RandomRow(rng, static_cast<size_t>(shape.n_heads) * shape.head_dim, style);
     std::vector<uint8_t> kc(np * row_values * 2), vc(np * row_values * 2);
     for (int64_t p = 0; p < np; ++p) {
       for (std::vector<uint8_t>* cache : {&kc, &vc}) {
@@ -258,10 +259,10 @@ TEST_F(VulkanLlmTest, DecodeShapeTiming) {
   std::vector<uint8_t> kc(np * 3 * 64 * 2), vc(kc.size());
   for (int64_t p = 0; p < np; ++p) {
     const std::vector<float> r = RandomRow(rng, 2 * 3 * 64, 0);
-    ASSERT_TRUE(llm::EncodeKvRow(shape, std::span(r).first(192),
-                                 std::span(kc).subspan(p * 384, 384)).ok());
-    ASSERT_TRUE(llm::EncodeKvRow(shape, std::span(r).last(192),
-                                 std::span(vc).subspan(p * 384, 384)).ok());
+    ASSERT_TRUE(
+        llm::EncodeKvRow(shape, std::span(r).first(192), std::span(kc).subspan(p * 384, 384)).ok());
+    ASSERT_TRUE(
+        llm::EncodeKvRow(shape, std::span(r).last(192), std::span(vc).subspan(p * 384, 384)).ok());
   }
   auto time_ms = [](auto&& fn) {
     EXPECT_TRUE(fn().ok());
@@ -269,7 +270,8 @@ TEST_F(VulkanLlmTest, DecodeShapeTiming) {
     constexpr int kReps = 20;
     for (int i = 0; i < kReps; ++i) EXPECT_TRUE(fn().ok());
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-               .count() / kReps;
+               .count() /
+           kReps;
   };
   const llm::Kernels& ref = llm::ReferenceKernels();
   for (const llm::Kernels* kern : {&k(), &ref}) {
@@ -277,9 +279,10 @@ TEST_F(VulkanLlmTest, DecodeShapeTiming) {
     const double silu = time_ms([&] { return kern->SiluMul(x, y, out); });
     const double rms = time_ms([&] { return kern->RmsNorm(x576, y576, 1e-5f, out576); });
     const double att = time_ms([&] { return kern->Attend(shape, q, kc, vc, np, att_out); });
-    std::printf("[ info     ] %s: Add(576) %.3f ms, SiluMul(1536) %.3f ms, RmsNorm(576) %.3f ms, "
-                "Attend(9/3 x 64, 48 positions) %.3f ms\n",
-                kern->Name(), add, silu, rms, att);
+    std::printf(
+        "[ info     ] %s: Add(576) %.3f ms, SiluMul(1536) %.3f ms, RmsNorm(576) %.3f ms, "
+        "Attend(9/3 x 64, 48 positions) %.3f ms\n",
+        kern->Name(), add, silu, rms, att);
   }
 }
 
