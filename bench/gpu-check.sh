@@ -10,7 +10,8 @@
 #   2. builds the ops library with the CUDA backend (node, Vulkan off), its tests and
 #      bench_cuda;
 #   3. runs cuda_host_test (no GPU needed) and cuda_backend_test (byte equality with
-#      the reference, >= 1,000 random cases per op; skips cleanly without a GPU);
+#      the reference, >= 1,000 random cases per op, the LLM ops RmsNorm / Add / SiluMul
+#      included (CudaLlmTest.*); skips cleanly without a GPU);
 #   4. runs bench_cuda (exact s8 GEMM - wgmma on H100/H200 for large shapes, else
 #      mma.sync - vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3 and decode shapes)
 #      and writes everything, with the nvidia-smi device line and the IMMA/IGMMA/UTMALDG

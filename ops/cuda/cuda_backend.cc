@@ -6,14 +6,18 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/llm_kernels.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
 #include "ops/cuda/cuda_status.h"
 #include "ops/cuda/device_memory.h"
+#include "ops/cuda/llm_kernels.cuh"
 #include "ops/cuda/matmul_q8.cuh"
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
@@ -130,6 +134,105 @@ class CallScope {
   std::vector<DeviceBuffer> buffers_;
 };
 
+bool AllFinite(std::span<const float> v) {
+  for (float f : v) {
+    if (!IsFiniteF32Bits(F32ToBits(f))) return false;
+  }
+  return true;
+}
+
+// The backend's llm::Kernels: RmsNorm, Add and SiluMul run llm_kernels.cu on the
+// backend's device (upload the row, one kernel, download); the other ops are the
+// reference's (the base class). Inputs the reference rejects go to the reference, so
+// the status is exactly its status. Thread-safe: each call leases its own stream.
+class CudaLlmKernels final : public llm::Kernels {
+ public:
+  CudaLlmKernels(int device, DevicePool& pool, StreamPool& streams)
+      : device_(device), pool_(&pool), streams_(&streams) {}
+
+  const char* Name() const override { return "cuda"; }
+
+  absl::Status Add(std::span<const float> x, std::span<const float> y,
+                   std::span<float> out) const override {
+    if (x.empty() || x.size() != y.size() || x.size() != out.size() || !AllFinite(x) ||
+        !AllFinite(y)) {
+      return llm::Add(x, y, out);
+    }
+    return RunRow(Op::kAdd, x, y, 0, out);
+  }
+  absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+                       std::span<float> out) const override {
+    if (gate.empty() || gate.size() != up.size() || gate.size() != out.size() ||
+        !AllFinite(gate) || !AllFinite(up)) {
+      return llm::SiluMul(gate, up, out);
+    }
+    return RunRow(Op::kSiluMul, gate, up, 0, out);
+  }
+  absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
+                       std::span<float> out) const override {
+    const uint32_t eps_bits = F32ToBits(eps);
+    if (x.empty() || x.size() > (size_t{1} << 15) || x.size() != gain.size() ||
+        x.size() != out.size() || !AllFinite(x) || !AllFinite(gain) ||
+        !IsFiniteF32Bits(eps_bits) || (eps_bits >> 31) != 0 || eps_bits == 0) {
+      return llm::RmsNorm(x, gain, eps, out);
+    }
+    return RunRow(Op::kRmsNorm, x, gain, eps_bits, out);
+  }
+
+ private:
+  enum class Op { kAdd, kSiluMul, kRmsNorm };
+
+  absl::Status RunRow(Op op, std::span<const float> a, std::span<const float> b,
+                      uint32_t eps_bits, std::span<float> out) const {
+    const size_t bytes = a.size() * sizeof(float);
+    const auto n = static_cast<int64_t>(a.size());
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
+    ASSIGN_OR_RETURN(std::unique_ptr<StreamSlot> slot, streams_->Acquire());
+    CallScope scope(*streams_, std::move(slot));
+    StagingLayout layout;
+    const size_t a_off = layout.Add(bytes);
+    const size_t b_off = layout.Add(bytes);
+    const size_t in_bytes = layout.total();
+    const size_t out_off = layout.Add(bytes);
+    RETURN_IF_ERROR(scope.staging().Reserve(layout.total()));
+    uint8_t* staging = scope.staging().data();
+    const cudaStream_t stream = scope.stream();
+    std::memcpy(staging + a_off, a.data(), bytes);
+    std::memcpy(staging + b_off, b.data(), bytes);
+    ASSIGN_OR_RETURN(void* dev, scope.Device(*pool_, layout.total()));
+    auto* base = static_cast<uint8_t*>(dev);
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(base, staging, in_bytes, cudaMemcpyHostToDevice, stream),
+        "cudaMemcpyAsync(llm inputs)");
+    const auto* a_dev = reinterpret_cast<const uint32_t*>(base + a_off);
+    const auto* b_dev = reinterpret_cast<const uint32_t*>(base + b_off);
+    auto* out_dev = reinterpret_cast<uint32_t*>(base + out_off);
+    switch (op) {
+      case Op::kAdd:
+        CUDA_RETURN_IF_ERROR(LaunchLlmAdd(a_dev, b_dev, n, out_dev, stream), "LaunchLlmAdd");
+        break;
+      case Op::kSiluMul:
+        CUDA_RETURN_IF_ERROR(LaunchLlmSiluMul(a_dev, b_dev, n, out_dev, stream),
+                             "LaunchLlmSiluMul");
+        break;
+      case Op::kRmsNorm:
+        CUDA_RETURN_IF_ERROR(LaunchLlmRmsNorm(a_dev, b_dev, 1, n, eps_bits, out_dev, stream),
+                             "LaunchLlmRmsNorm");
+        break;
+    }
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(staging + out_off, out_dev, bytes, cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpyAsync(llm out)");
+    CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "llm op");
+    std::memcpy(out.data(), staging + out_off, bytes);
+    return absl::OkStatus();
+  }
+
+  const int device_;
+  DevicePool* const pool_;
+  StreamPool* const streams_;
+};
+
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int device, const cudaDeviceProp& props)
@@ -139,7 +242,8 @@ class CudaBackend final : public Backend {
         cc_minor_(props.minor),
         sm_count_(props.multiProcessorCount),
         memory_bytes_(static_cast<int64_t>(props.totalGlobalMem)),
-        pool_(kMaxCachedPoolBytes) {}
+        pool_(kMaxCachedPoolBytes),
+        llm_(device, pool_, streams_) {}
 
   const char* Name() const override { return "cuda"; }
   std::string Description() const override {
@@ -195,6 +299,7 @@ class CudaBackend final : public Backend {
   }
   bool Supports(OpKind) const override { return true; }
   int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
+  const llm::Kernels& LlmKernels() const override { return llm_; }
 
   absl::Status Run(const OpArgs& args) override {
     const CudaPreparedWeights* prepared = nullptr;
@@ -255,6 +360,7 @@ class CudaBackend final : public Backend {
   const int64_t memory_bytes_;
   DevicePool pool_;
   StreamPool streams_;
+  CudaLlmKernels llm_;  // shares pool_ and streams_
   const WgmmaKernel* wgmma_ = nullptr;  // null: mma.sync only
   std::string wgmma_notes_;             // each candidate's check and timing, or why wgmma is off
 };

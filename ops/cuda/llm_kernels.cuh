@@ -1,0 +1,31 @@
+// Copyright 2026 The datanode Authors.
+//
+// The CUDA kernels of the spec-v2 LLM ops RmsNorm, Add and SiluMul (llm_kernels.cu),
+// each a plain loop over llm_math.cuh, whose functions tests/cuda/llm_math_test.cc
+// checks on the host against the reference. Every pointer is device memory holding f32
+// bits; the caller has validated the inputs (sizes, finiteness, eps) as llm.h does.
+#ifndef DATANODE_OPS_CUDA_LLM_KERNELS_CUH_
+#define DATANODE_OPS_CUDA_LLM_KERNELS_CUH_
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace datanode::ops::cuda {
+
+// out[i] = Add(x[i], y[i]) for i < n (spec §8.6).
+cudaError_t LaunchLlmAdd(const uint32_t* x, const uint32_t* y, int64_t n, uint32_t* out,
+                         cudaStream_t stream);
+
+// out[i] = SiluMul(gate[i], up[i]) for i < n (spec §8.8).
+cudaError_t LaunchLlmSiluMul(const uint32_t* gate, const uint32_t* up, int64_t n, uint32_t* out,
+                             cudaStream_t stream);
+
+// RmsNorm (spec §8.7) of `rows` rows x[rows, n] with one gain[n]; n in [1, 2^15]. One
+// thread block per row.
+cudaError_t LaunchLlmRmsNorm(const uint32_t* x, const uint32_t* gain, int64_t rows, int64_t n,
+                             uint32_t eps_bits, uint32_t* out, cudaStream_t stream);
+
+}  // namespace datanode::ops::cuda
+
+#endif  // DATANODE_OPS_CUDA_LLM_KERNELS_CUH_
