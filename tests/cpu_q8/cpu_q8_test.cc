@@ -346,6 +346,46 @@ TEST(CpuQ8Test, DecodedScalesSubnormalSignedAndZeroMatchReference) {
   EXPECT_EQ(cases, 6);
 }
 
+TEST(CpuQ8Test, DecodedScalesIgnoreMxcsr) {
+#if defined(__x86_64__)
+  // The SIMD kernels convert f16 scales with vcvtph2ps and scale them by 2^-e0: exact, with
+  // no subnormal input or result, so DAZ / FTZ and the rounding mode cannot change a byte.
+  // Run subnormal / signed scales with MXCSR = DAZ | FTZ | round toward zero (1 thread, so the
+  // kernel runs on this thread) and compare with the reference computed under the default.
+  SplitMix64 rng(123);
+  for (OpKind kind : kQ8Kinds) {
+    const int64_t wbytes = kind == OpKind::kMatMulQ8_0Q8_0   ? kQ8_0BlockBytes
+                           : kind == OpKind::kMatMulQ8_0Q4_0 ? kQ4_0BlockBytes
+                                                             : kQ4_1BlockBytes;
+    auto in = MakeRandomInputs(kind, 1, 80, 320, 17, InputProfile::kRealistic);
+    ASSERT_TRUE(in.ok());
+    for (int64_t b = 0; b < static_cast<int64_t>(in->w.size()) / wbytes; ++b) {
+      for (int which = 0; which < (kind == OpKind::kMatMulQ8_0Q4_1 ? 2 : 1); ++which) {
+        const uint64_t r = rng.Next();
+        StoreU16(
+            &in->w[b * wbytes + 2 * which],
+            static_cast<uint16_t>(((r >> 8) & 0x3FF) | (((r >> 20) % 6) << 10) | ((r & 1) << 15)));
+      }
+    }
+    const std::vector<uint8_t> want = ReferenceOutput(*in);
+    for (const char* isa : kCpuIsas) {
+      if (!MachineHas(isa)) continue;
+      std::unique_ptr<Backend> cpu = MakeCpu(isa, 1);
+      ASSERT_NE(cpu, nullptr);
+      const unsigned saved = __builtin_ia32_stmxcsr();
+      __builtin_ia32_ldmxcsr(saved | 0x0040 /* DAZ */ | 0x8000 /* FTZ */ | 0x6000 /* RZ */);
+      OpArgs args = in->Args();
+      std::vector<uint8_t> got(want.size(), 0xCD);
+      args.out = got;
+      const absl::Status st = RunOp(*cpu, args);
+      __builtin_ia32_ldmxcsr(saved);
+      ASSERT_TRUE(st.ok()) << st;
+      EXPECT_TRUE(got == want) << OpKindName(kind) << " isa=" << isa;
+    }
+  }
+#endif
+}
+
 TEST(CpuQ8Test, Q4FastPathBoundIsTightAndExact) {
   // Q4_1 with every nibble 15 and every A quant +127 (isum + asum at the Q4_1 bound), d and m
   // mantissas 2047, spans MaxFastSpan (fast) and MaxFastSpan + 1 (slow); Q4_0 with every
