@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   auto sample = [&](const std::string& name, llm::SamplingParams params) {
     if (name.find(g_filter) == std::string::npos) return;
     const double us = Time([&] { Check(llm::SampleToken(logits, params, srng).status()); });
-    std::printf("%-34s %12.2f   (host-only, llm.h)\n", name, us);
+    std::printf("%-34s %12.2f   (host-only, llm.h)\n", name.c_str(), us);
   };
   std::printf("\n");
   sample("SampleToken 49152 greedy", {0.0f, 0, 1.0f});

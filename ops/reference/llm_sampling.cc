@@ -140,10 +140,11 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
   if (auto s = fixed::CheckFiniteF32("SampleToken", "logits", logits); !s.ok()) return s;
   const int32_t vocab = static_cast<int32_t>(logits.size());
   auto key = [&](int32_t i) { return fixed::OrderKey(F32ToBits(logits[i])); };
+  // The largest key, then its lowest id (two simple loops the compiler vectorizes).
+  int64_t best_key = key(0);
+  for (int32_t i = 1; i < vocab; ++i) best_key = std::max(best_key, key(i));
   int32_t best = 0;
-  for (int32_t i = 1; i < vocab; ++i) {
-    if (key(i) > key(best)) best = i;
-  }
+  while (key(best) != best_key) ++best;
   if (F32ToBits(params.temperature) == 0) return best;
 
   // Candidate order: logit descending, then lower id (ascending (-key, id)). Only the
@@ -167,14 +168,17 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
     }
   };
   std::vector<Candidate> cand;
+  cand.reserve(static_cast<size_t>(vocab));
   for (int32_t i = 0; i < vocab; ++i) {
     if (lmax_d - static_cast<double>(logits[i]) <= cut) cand.push_back({-key(i), i, 0});
   }
   int64_t kept = static_cast<int64_t>(cand.size());
+  int64_t sorted = 0;  // cand[0, sorted) is in candidate order
   if (params.top_k > 0 && params.top_k < kept) {
     kept = params.top_k;
-    std::nth_element(cand.begin(), cand.begin() + (kept - 1), cand.end());
+    std::partial_sort(cand.begin(), cand.begin() + kept, cand.end());
     cand.resize(static_cast<size_t>(kept));
+    sorted = kept;
   }
   // Weights depend on the logit alone, so they are computed in any order.
   int64_t total = 0;
@@ -185,7 +189,6 @@ absl::StatusOr<int32_t> SampleToken(std::span<const float> logits, const Samplin
   }
   // The order is needed only up to where the top-p prefix and the draw end (for real
   // logits, a few dozen candidates): sort the head lazily, doubling it as needed.
-  int64_t sorted = 0;
   auto at = [&](int64_t c) -> const Candidate& {
     if (c >= sorted) {
       const int64_t upto = std::min(kept, std::max<int64_t>(64, 4 * sorted));
