@@ -47,7 +47,11 @@ std::string ChatPrompt(const std::string& text) {
 }
 
 InferenceService::InferenceService(NodeService* node, ops::Backend* backend, const Config& config)
-    : node_(node), backend_(backend), config_(config), sessions_(ManagerOptions(config)) {}
+    : node_(node),
+      backend_(backend),
+      config_(config),
+      max_running_(std::max(1, config.executor_threads - 1)),
+      sessions_(ManagerOptions(config)) {}
 
 InferenceService::~InferenceService() = default;
 
@@ -196,6 +200,16 @@ absl::StatusOr<InferenceService::Tokens> InferenceService::Tokenize(const Sha256
 
 absl::StatusOr<GenerateOutcome> InferenceService::Generate(
     GenerateCall call, const std::function<bool(int32_t, const std::string&, bool)>& on_token) {
+  if (running_.fetch_add(1) >= max_running_) {
+    running_.fetch_sub(1);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("all ", max_running_,
+                     " generation slots are busy (executor_threads - 1); retry later"));
+  }
+  struct Slot {
+    std::atomic<int>* running;
+    ~Slot() { running->fetch_sub(1); }
+  } slot{&running_};
   std::shared_ptr<LoadedModel> m;
   inference::SessionId session = 0;
   if (!call.session_id.empty()) {

@@ -11,7 +11,10 @@
 // Limits (Config, docs/daemon.md "Inference"): max_sessions open sessions (one-call
 // sessions count while they run), contexts of at most max_context_length positions
 // (default_context_length when a caller asks for 0), max_tokens_per_call tokens per
-// Generate, max_loaded_models models kept loaded (idle ones are evicted first).
+// Generate, max_loaded_models models kept loaded (idle ones are evicted first). A
+// Generate holds an executor thread until it ends, so at most executor_threads - 1
+// (at least 1) run at once and the others get RESOURCE_EXHAUSTED: one thread always
+// stays for MatMul, store and admission calls.
 //
 // Errors: NOT_FOUND for an unknown model or session; INVALID_ARGUMENT for bad
 // parameters (max_tokens, sampling, seed, token ids outside the vocabulary, an empty
@@ -24,6 +27,7 @@
 #ifndef DATANODE_NODE_DAEMON_INFERENCE_SERVICE_H_
 #define DATANODE_NODE_DAEMON_INFERENCE_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -125,6 +129,8 @@ class InferenceService {
   NodeService* const node_;
   ops::Backend* const backend_;
   const Config config_;
+  const int max_running_;           // concurrent Generate calls
+  std::atomic<int> running_{0};
   inference::SessionManager sessions_;
   std::mutex load_mu_;  // one model load at a time
   mutable std::mutex mu_;

@@ -372,6 +372,61 @@ TEST(InferenceRpc, CancelledStreamFreesItsSession) {
   EXPECT_EQ(closed.error_code(), grpc::StatusCode::NOT_FOUND) << closed.error_message();
 }
 
+// A Generate holds an executor thread: with executor_threads 2 one runs at a time and a
+// second is refused at once, so the other thread stays free for MatMul and the store.
+TEST(InferenceRpc, GenerationsLeaveAnExecutorThreadFree) {
+  SKIP_WITHOUT_MODEL();
+  char tmpl[] = "/tmp/dn_inference_slots_XXXXXX";
+  DaemonProcess d(mkdtemp(tmpl),
+                  "backend: \"cpu\"\nbackend_threads: 1\nexecutor_threads: 2\n"
+                  "inference { max_context_length: 256 default_context_length: 64 }\n");
+  {
+    grpc::ClientContext ctx;
+    v1::ImportModelRequest req;
+    req.set_path(Get().path);
+    v1::ModelInfo info;
+    ASSERT_TRUE(d.store->ImportModel(&ctx, req, &info).ok());
+    ASSERT_EQ(info.digest(), Get().digest);
+  }
+  auto stub = v1::Inference::NewStub(d.channel());
+  v1::GenerateRequest story;
+  story.set_model_digest(Get().digest);
+  story.set_text("Write a long story about a dragon who learns to sail.");
+  story.set_chat(true);
+  story.set_max_tokens(200);
+  grpc::ClientContext first_ctx;
+  auto first = stub->Generate(&first_ctx, story);
+  v1::GenerateResponse m;
+  ASSERT_TRUE(first->Read(&m));  // the first generation is running
+  grpc::ClientContext second_ctx;
+  auto second = stub->Generate(&second_ctx, Request(kChatPrompt, 2));
+  while (second->Read(&m)) {
+  }
+  grpc::Status st = second->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_NE(st.error_message().find("generation slots"), std::string::npos);
+  // Other calls are served meanwhile.
+  grpc::ClientContext info_ctx;
+  v1::GetNodeInfoResponse info;
+  EXPECT_TRUE(d.acc->GetNodeInfo(&info_ctx, v1::GetNodeInfoRequest(), &info).ok());
+  first_ctx.TryCancel();
+  while (first->Read(&m)) {
+  }
+  EXPECT_EQ(first->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The slot is free again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    grpc::ClientContext ctx;
+    auto again = stub->Generate(&ctx, Request(kChatPrompt, 2));
+    while (again->Read(&m)) {
+    }
+    st = again->Finish();
+    if (st.ok() || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
 TEST(InferenceRpc, PromptBeyondTheContextIsOutOfRange) {
   SKIP_WITHOUT_MODEL();
   std::vector<int32_t> long_prompt(kMaxContext, 260);
