@@ -174,6 +174,8 @@ int Run(int argc, char** argv) {
         g.models = static_cast<int64_t>(service.models().List().size());
         g.pinned_bytes = service.cache().used_bytes();
         g.pin_budget_bytes = service.cache().budget_bytes();
+        g.inference_sessions = inference.open_sessions();
+        g.inference_models_loaded = inference.loaded_models();
         return metrics.Render(g);
       });
       if (!s.ok()) {

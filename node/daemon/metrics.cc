@@ -70,6 +70,10 @@ std::string Metrics::Render(const Gauges& g) const {
   gauge("datanoded_models", "Imported models.", g.models);
   gauge("datanoded_pinned_bytes", "Prepared weights resident in backend memory.", g.pinned_bytes);
   gauge("datanoded_pin_budget_bytes", "Budget for pinned weights.", g.pin_budget_bytes);
+  gauge("datanoded_inference_sessions", "Open inference sessions (one-call ones included).",
+        g.inference_sessions);
+  gauge("datanoded_inference_models_loaded", "Models loaded for inference.",
+        g.inference_models_loaded);
   absl::StrAppend(&out,
                   "# HELP datanoded_cycles_charged_total Cycles charged by the cost formula.\n",
                   "# TYPE datanoded_cycles_charged_total counter\ndatanoded_cycles_charged_total ",

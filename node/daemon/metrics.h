@@ -30,6 +30,7 @@ class Metrics {
   struct Gauges {
     int64_t store_bytes = 0, store_capacity_bytes = 0, pinned_bytes = 0, pin_budget_bytes = 0,
             objects = 0, models = 0;
+    int64_t inference_sessions = 0, inference_models_loaded = 0;
   };
   std::string Render(const Gauges& gauges) const;
 
