@@ -30,6 +30,10 @@ class CpuLlmKernels final : public llm::Kernels {
                    std::span<float> out) const override {
     return llm_kernels::Add(isa_, x, y, out);
   }
+  absl::Status RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads, int head_dim,
+                         std::span<float> x) const override {
+    return llm_kernels::RopeApply(isa_, table, pos, n_heads, head_dim, x);
+  }
   absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                            std::span<uint8_t> out) const override {
     return llm_kernels::EncodeKvRow(shape, row, out);

@@ -113,6 +113,8 @@ inline double Pow2(int e) {
 }
 absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                          std::span<uint8_t> out);
+absl::Status RopeApply(Isa isa, const llm::RopeTable& table, int64_t pos, int n_heads,
+                       int head_dim, std::span<float> x);
 
 // DecodeF32Bits inline (finite bits; zero of either sign has mantissa 0).
 inline ExactValue DecodeF32(float f) {

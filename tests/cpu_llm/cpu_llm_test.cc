@@ -436,6 +436,58 @@ TEST(CpuLlmTest, ElementwiseOpsEqualReference) {
   EXPECT_GE(cases, 1000);
 }
 
+// RoPE Apply: bases and rope dims of real models and odd ones, head_dim >= rope_dim,
+// positions over the table, rows of every profile (zeros, distant exponents, huge values).
+TEST(CpuLlmTest, RopeApplyEqualsReference) {
+  std::vector<Cpu> cpus = AllCpus();
+  std::mt19937_64 rng(31);
+  struct T {
+    float base;
+    int dim;
+  };
+  std::vector<std::pair<T, llm::RopeTable>> tables;
+  for (T t : {T{100000.0f, 64}, T{10000.0f, 128}, T{500000.0f, 64}, T{1.5f, 16}, T{10000.0f, 2},
+              T{1e6f, 32}, T{10000.0f, 24}}) {
+    auto table = llm::RopeTable::Create(t.base, t.dim, 3000);
+    ASSERT_TRUE(table.ok());
+    tables.emplace_back(t, std::move(table).value());
+  }
+  int cases = 0;
+  for (int it = 0; it < 1200; ++it) {
+    auto& [t, table] = tables[rng() % tables.size()];
+    const int head_dim = t.dim + (rng() % 3 == 0 ? 32 : 0);
+    const int heads = 1 + static_cast<int>(rng() % 9);
+    const int64_t pos = rng() % 4 == 0 ? static_cast<int64_t>(rng() % 4) : static_cast<int64_t>(rng() % 3000);
+    const std::vector<float> x = RandomRow(rng, static_cast<size_t>(heads) * head_dim, static_cast<int>(rng() % 6));
+    std::vector<float> want = x;
+    ASSERT_TRUE(table.Apply(pos, heads, head_dim, want).ok());
+    for (Cpu& cpu : cpus) {
+      std::vector<float> got = x;
+      ASSERT_TRUE(cpu.backend->LlmKernels().RopeApply(table, pos, heads, head_dim, got).ok());
+      if (CheckBits(Bits(want), Bits(got),
+                    absl::StrCat("RoPE case ", it, " base ", t.base, " dim ", t.dim, " pos ", pos,
+                                 " ", cpu.isa)) != 0) {
+        return;
+      }
+    }
+    ++cases;
+  }
+  EXPECT_GE(cases, 1000);
+  // Invalid calls: the reference's status.
+  std::vector<float> bad(64, 1.0f);
+  bad[3] = NAN;
+  for (Cpu& cpu : cpus) {
+    const llm::Kernels& k = cpu.backend->LlmKernels();
+    const llm::RopeTable& table = tables[0].second;
+    std::vector<float> a = bad, b = bad;
+    EXPECT_EQ(k.RopeApply(table, 5, 1, 64, a), table.Apply(5, 1, 64, b));
+    std::vector<float> ok(64, 1.0f), ok2(64, 1.0f);
+    EXPECT_EQ(k.RopeApply(table, 3000, 1, 64, ok), table.Apply(3000, 1, 64, ok2));
+    EXPECT_EQ(k.RopeApply(table, 1, 2, 64, ok), table.Apply(1, 2, 64, ok2));
+    EXPECT_EQ(k.RopeApply(table, 1, 2, 32, ok), table.Apply(1, 2, 32, ok2));
+  }
+}
+
 // SiluMul's vectorized sigma over every f32 exponent of the gate (both signs, subnormals,
 // the exp cap at |g| >= 2^31), with up values of every profile.
 TEST(CpuLlmTest, SiluMulSweepsEveryGateExponent) {
@@ -483,6 +535,9 @@ TEST(CpuLlmTest, NonDefaultFloatEnvironmentChangesNothing) {
       }
       std::vector<float> q = RandomRow(rng, 96, 5), want_att(96);
       ASSERT_TRUE(llm::Attend(shape, q, k, v, np, want_att).ok());
+      static const llm::RopeTable table = *llm::RopeTable::Create(100000.0f, 32, 100);
+      std::vector<float> want_rope = q;
+      ASSERT_TRUE(table.Apply(np, 3, 32, want_rope).ok());
       _mm_setcsr((saved & ~0xE040u) | mode);
       for (Cpu& cpu : cpus) {
         const llm::Kernels& kk = cpu.backend->LlmKernels();
@@ -494,6 +549,9 @@ TEST(CpuLlmTest, NonDefaultFloatEnvironmentChangesNothing) {
         EXPECT_EQ(CheckBits(Bits(want_silu), Bits(got), "SiluMul" + what), 0);
         EXPECT_TRUE(kk.RmsNorm(a, b, 1e-5f, got).ok());
         EXPECT_EQ(CheckBits(Bits(want_norm), Bits(got), "RmsNorm" + what), 0);
+        std::vector<float> got_rope = q;
+        EXPECT_TRUE(kk.RopeApply(table, np, 3, 32, got_rope).ok());
+        EXPECT_EQ(CheckBits(Bits(want_rope), Bits(got_rope), "RoPE" + what), 0);
         EXPECT_TRUE(kk.Attend(shape, q, k, v, np, got_att).ok());
         EXPECT_EQ(CheckBits(Bits(want_att), Bits(got_att), "Attend" + what), 0);
       }

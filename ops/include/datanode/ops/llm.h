@@ -67,6 +67,12 @@ class RopeTable {
   // Bytes held (for memory accounting).
   int64_t SizeBytes() const;
 
+  // The table row of position pos in [0, max_positions): rope_dim / 2 values each, the
+  // spec's C and S of pair i in Q1.30 (§8.9 step 5). For backends that upload the table
+  // or apply it themselves; the bytes are the same for every backend.
+  const int32_t* CosQ30(int64_t pos) const { return &cos_[static_cast<size_t>(pos) * (rope_dim_ / 2)]; }
+  const int32_t* SinQ30(int64_t pos) const { return &sin_[static_cast<size_t>(pos) * (rope_dim_ / 2)]; }
+
   // Rotates every head of one token's row x[n_heads * head_dim] in place.
   // INVALID_ARGUMENT if pos is outside [0, max_positions), head_dim < rope_dim, or
   // x.size() != n_heads * head_dim.
