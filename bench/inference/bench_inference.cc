@@ -10,18 +10,24 @@
 //   N forward passes of one row plus the greedy argmax per token (llama-bench decodes
 //   N single tokens and samples nothing); tok/s = N / (prefill + decode time).
 // Each test is preceded by an untimed warm-up (the full prompt for pp, one token for tg, as
-// llama-bench does) and then runs --reps times; the
-// figure is the mean tok/s and its standard deviation, like llama-bench's avg_ts.
-// The peer: `llama-bench -m MODEL -p N -n N -t T1,T2 -r REPS -o json` run by this
-// program (path from --llama-bench, default /work/peer/build/bin/llama-bench; the peer
-// column is skipped with a message when it is absent). Its peak RSS comes from
-// getrusage(RUSAGE_CHILDREN).
-// Memory: VmRSS of this process while serving (a session of context pp+tg that holds a
-// pp-token prompt and tg generated tokens, model loaded on the cpu backend with the
-// first thread count), against GGUF file bytes + that session's KV cache bytes.
+// llama-bench does) and then runs --reps times; the figure is the mean tok/s and its
+// standard deviation, like llama-bench's avg_ts, and the best repetition.
+// The peer: `llama-bench -m MODEL -p N -n 0 -t T -r REPS -ub U -o json` (and -p 0 -n N),
+// run by this program right after each of our tests, so that the load of a shared machine
+// changes less between the two sides of a ratio; "best/best" compares the fastest
+// repetitions (least disturbed). Path from --llama-bench (default
+// /work/peer/build/bin/llama-bench); the peer column is skipped with a message when it is
+// absent. Its peak RSS comes from getrusage(RUSAGE_CHILDREN).
+// Memory: VmRSS of this process while serving (a session of context pp+tg with the
+// engine's default prefill_chunk, holding a pp-token prompt and tg generated tokens, model
+// loaded on the cpu backend with the first thread count), against GGUF file bytes + that
+// session's KV cache bytes. The weights are read with pread (no mmap), so the file's page
+// cache is not in VmRSS; llama-bench mmaps the file, so its peak RSS includes the mapped
+// weights.
 //
 // Usage: bench_inference [--model GGUF] [--threads 1,2] [--pp 512] [--tg 128] [--reps 3]
-//                        [--ubatch 512] [--llama-bench PATH|none] [--backend cpu]
+//                        [--ubatch 512] [--llama-bench PATH|none] [--llama-args "FLAGS"]
+//                        [--backend cpu]
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -53,6 +59,7 @@ struct Args {
   std::string model, llama_bench = "/work/peer/build/bin/llama-bench", backend = "cpu";
   std::vector<int> threads = {1, 2};
   int pp = 512, tg = 128, reps = 3, ubatch = 512;
+  std::string llama_args;  // extra llama-bench flags
 };
 
 [[noreturn]] void Usage(const char* msg) {
@@ -86,6 +93,7 @@ Args Parse(int argc, char** argv) {
     if (k == "--model") a.model = v;
     else if (k == "--llama-bench") a.llama_bench = v;
     else if (k == "--backend") a.backend = v;
+    else if (k == "--llama-args") a.llama_args = v;
     else if (k == "--pp") a.pp = std::atoi(v.c_str());
     else if (k == "--tg") a.tg = std::atoi(v.c_str());
     else if (k == "--reps") a.reps = std::atoi(v.c_str());
@@ -106,10 +114,11 @@ Args Parse(int argc, char** argv) {
 }
 
 struct Stat {
-  double mean = 0, sd = 0;
+  double mean = 0, sd = 0, best = 0;
 };
 Stat Summarize(const std::vector<double>& v) {
   Stat s;
+  for (double x : v) s.best = std::max(s.best, x);
   for (double x : v) s.mean += x;
   s.mean /= v.size();
   for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
@@ -121,7 +130,7 @@ Stat Summarize(const std::vector<double>& v) {
 // stddev_ts of each.
 struct PeerRow {
   int n_prompt = 0, n_gen = 0, threads = 0;
-  double avg_ts = 0, stddev_ts = 0;
+  double avg_ts = 0, stddev_ts = 0, best_ts = 0;  // best: max of samples_ts
 };
 double Field(const std::string& obj, const std::string& key) {
   const size_t p = obj.find("\"" + key + "\"");
@@ -142,6 +151,12 @@ std::vector<PeerRow> ParsePeer(const std::string& json) {
     r.threads = static_cast<int>(Field(obj, "n_threads"));
     r.avg_ts = Field(obj, "avg_ts");
     r.stddev_ts = Field(obj, "stddev_ts");
+    if (size_t k = obj.find("\"samples_ts\""); k != std::string::npos) {
+      const size_t open = obj.find('[', k), close = obj.find(']', k);
+      for (absl::string_view v : absl::StrSplit(obj.substr(open + 1, close - open - 1), ',')) {
+        r.best_ts = std::max(r.best_ts, std::atof(std::string(v).c_str()));
+      }
+    }
     if (r.avg_ts > 0) rows.push_back(r);
     pos = end + 1;
   }
@@ -164,6 +179,43 @@ int Main(int argc, char** argv) {
   };
   std::vector<Result> results;
   int64_t serving_rss = -1, serving_kv = 0, model_bytes = 0;
+  // The peer, run right after each of our tests (same test, same thread count), so that
+  // load changes on a shared machine hit both sides of a ratio alike.
+  std::map<std::pair<std::string, int>, PeerRow> peer;
+  std::string peer_note;
+  const bool run_peer = a.llama_bench != "none" && ::access(a.llama_bench.c_str(), X_OK) == 0;
+  if (a.llama_bench == "none") {
+    peer_note = "peer skipped (--llama-bench none)";
+  } else if (!run_peer) {
+    peer_note = "peer skipped: " + a.llama_bench + " not found (bench/peer/build-llama-cpp.sh builds it)";
+  }
+  auto RunPeer = [&](int pp, int tg, int threads) {
+    if (!run_peer) return;
+    const std::string cmd = a.llama_bench + " -m " + a.model + " -p " + std::to_string(pp) +
+                            " -n " + std::to_string(tg) + " -t " + std::to_string(threads) +
+                            " -r " + std::to_string(a.reps) + " -ub " + std::to_string(a.ubatch) +
+                            (a.llama_args.empty() ? "" : " " + a.llama_args) + " -o json 2>/dev/null";
+    std::fflush(stdout);
+    int rc = 0;
+    const std::string json = Run(cmd, &rc);
+    bool got = false;
+    for (const PeerRow& r : ParsePeer(json)) {
+      const std::string test = r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt)
+                                              : "tg" + std::to_string(r.n_gen);
+      peer[{test, r.threads}] = r;
+      std::printf("  peer %s, %d threads: %.2f +/- %.2f tok/s, best %.2f (load %s)\n", test.c_str(),
+                  r.threads, r.avg_ts, r.stddev_ts, r.best_ts, LoadAverage().c_str());
+      got = true;
+    }
+    if (rc != 0 || !got) {
+      peer_note += "peer failed (rc " + std::to_string(rc) + "): " + cmd + "\n";
+    }
+  };
+  if (run_peer) {
+    std::printf("peer: %s -m MODEL -p P -n N -t T -r %d -ub %d%s -o json, after each of our tests\n",
+                a.llama_bench.c_str(), a.reps, a.ubatch,
+                a.llama_args.empty() ? "" : (" " + a.llama_args).c_str());
+  }
   std::mt19937 rng(12);
   for (size_t ti = 0; ti < a.threads.size(); ++ti) {
     const int threads = a.threads[ti];
@@ -188,6 +240,28 @@ int Main(int argc, char** argv) {
     const int vocab = static_cast<int>(model->config().vocab_size);
     std::uniform_int_distribution<int> tok(0, vocab - 1);
 
+    if (ti == 0) {
+      // Serving, first (before the speed runs' larger scratch, which the allocator may keep):
+      // one session holding a pp-token prompt and tg generated tokens.
+      SessionOptions so;  // the engine's default prefill_chunk, as a served session has
+      so.context_length = a.pp + a.tg;
+      auto session = Session::Create(model, so);
+      if (!session.ok()) return std::fprintf(stderr, "%s\n", session.status().ToString().c_str()), 1;
+      std::vector<int32_t> prompt(std::max(1, a.pp));
+      for (auto& t : prompt) t = tok(rng);
+      GenerateParams p;
+      p.max_tokens = std::max(1, a.tg - (a.pp > 0 ? 0 : 1));
+      p.stop_at_eog = false;
+      auto g = (*session)->Generate(prompt, p);
+      if (!g.ok()) return std::fprintf(stderr, "%s\n", g.status().ToString().c_str()), 1;
+      serving_rss = ProcStatusBytes("VmRSS");
+      serving_kv = (*session)->kv_cache_bytes();
+      std::printf("  serving (context %d, %lld positions used, prefill_chunk %d): VmRSS %.1f MiB, "
+                  "VmHWM %.1f MiB, KV cache %.1f MiB\n",
+                  a.pp + a.tg, static_cast<long long>((*session)->position()), so.prefill_chunk,
+                  serving_rss / 1048576.0, ProcStatusBytes("VmHWM") / 1048576.0,
+                  serving_kv / 1048576.0);
+    }
     if (a.pp > 0) {
       std::vector<double> ts;
       for (int r = 0; r <= a.reps; ++r) {
@@ -205,8 +279,10 @@ int Main(int argc, char** argv) {
         if (r > 0) ts.push_back(a.pp / dt);  // r == 0: warm-up
       }
       results.push_back({"pp" + std::to_string(a.pp), threads, Summarize(ts)});
-      std::printf("  pp%d, %d threads: %.2f +/- %.2f tok/s (load %s)\n", a.pp, threads,
-                  results.back().ours.mean, results.back().ours.sd, LoadAverage().c_str());
+      std::printf("  pp%d, %d threads: %.2f +/- %.2f tok/s, best %.2f (load %s)\n", a.pp, threads,
+                  results.back().ours.mean, results.back().ours.sd, results.back().ours.best,
+                  LoadAverage().c_str());
+      RunPeer(a.pp, 0, threads);
     }
     if (a.tg > 0) {
       std::vector<double> ts;
@@ -227,76 +303,33 @@ int Main(int argc, char** argv) {
         if (r > 0) ts.push_back(a.tg / dt);
       }
       results.push_back({"tg" + std::to_string(a.tg), threads, Summarize(ts)});
-      std::printf("  tg%d, %d threads: %.2f +/- %.2f tok/s (load %s)\n", a.tg, threads,
-                  results.back().ours.mean, results.back().ours.sd, LoadAverage().c_str());
-    }
-    if (ti == 0) {
-      // Serving: one session holding a pp-token prompt and tg generated tokens.
-      SessionOptions so;
-      so.context_length = a.pp + a.tg;
-      so.prefill_chunk = a.ubatch;
-      auto session = Session::Create(model, so);
-      if (!session.ok()) return std::fprintf(stderr, "%s\n", session.status().ToString().c_str()), 1;
-      std::vector<int32_t> prompt(std::max(1, a.pp));
-      for (auto& t : prompt) t = tok(rng);
-      GenerateParams p;
-      p.max_tokens = std::max(1, a.tg - (a.pp > 0 ? 0 : 1));
-      p.stop_at_eog = false;
-      auto g = (*session)->Generate(prompt, p);
-      if (!g.ok()) return std::fprintf(stderr, "%s\n", g.status().ToString().c_str()), 1;
-      serving_rss = ProcStatusBytes("VmRSS");
-      serving_kv = (*session)->kv_cache_bytes();
-      std::printf("  serving (context %d, %lld positions used): VmRSS %.1f MiB, VmHWM %.1f MiB, "
-                  "KV cache %.1f MiB\n",
-                  a.pp + a.tg, static_cast<long long>((*session)->position()),
-                  serving_rss / 1048576.0, ProcStatusBytes("VmHWM") / 1048576.0,
-                  serving_kv / 1048576.0);
+      std::printf("  tg%d, %d threads: %.2f +/- %.2f tok/s, best %.2f (load %s)\n", a.tg, threads,
+                  results.back().ours.mean, results.back().ours.sd, results.back().ours.best,
+                  LoadAverage().c_str());
+      RunPeer(0, a.tg, threads);
     }
   }
 
-  // The peer, in the same invocation.
-  std::map<std::pair<std::string, int>, PeerRow> peer;
-  long peer_maxrss_kb = -1;
-  std::string peer_note;
-  if (a.llama_bench == "none") {
-    peer_note = "peer skipped (--llama-bench none)";
-  } else if (::access(a.llama_bench.c_str(), X_OK) != 0) {
-    peer_note = "peer skipped: " + a.llama_bench + " not found (bench/peer/build-llama-cpp.sh builds it)";
-  } else {
-    std::string ts;
-    for (size_t i = 0; i < a.threads.size(); ++i) ts += (i ? "," : "") + std::to_string(a.threads[i]);
-    const std::string cmd = a.llama_bench + " -m " + a.model + " -p " + std::to_string(a.pp) +
-                            " -n " + std::to_string(a.tg) + " -t " + ts + " -r " +
-                            std::to_string(a.reps) + " -ub " + std::to_string(a.ubatch) +
-                            " -o json 2>/dev/null";
-    std::printf("peer: %s (load %s)\n", cmd.c_str(), LoadAverage().c_str());
-    std::fflush(stdout);
-    int rc = 0;
-    const std::string json = Run(cmd, &rc);
-    struct rusage ru {};
-    getrusage(RUSAGE_CHILDREN, &ru);
-    peer_maxrss_kb = ru.ru_maxrss;
-    for (const PeerRow& r : ParsePeer(json)) {
-      const std::string test = r.n_prompt > 0 ? "pp" + std::to_string(r.n_prompt)
-                                              : "tg" + std::to_string(r.n_gen);
-      peer[{test, r.threads}] = r;
-    }
-    if (rc != 0 || peer.empty()) peer_note = "peer failed (rc " + std::to_string(rc) + ")";
-  }
-
-  std::printf("\n%-8s %7s %20s %20s %10s\n", "test", "threads", "ours tok/s", "llama.cpp tok/s",
-              "ours/llama");
+  std::printf("\n%-8s %7s %20s %20s %10s %12s\n", "test", "threads", "ours tok/s",
+              "llama.cpp tok/s", "ours/llama", "best/best");
   for (const Result& r : results) {
     auto it = peer.find({r.test, r.threads});
-    char ours[64], theirs[64] = "-", ratio[32] = "-";
+    char ours[64], theirs[64] = "-", ratio[32] = "-", best[32] = "-";
     std::snprintf(ours, sizeof ours, "%.2f +/- %.2f", r.ours.mean, r.ours.sd);
     if (it != peer.end()) {
       std::snprintf(theirs, sizeof theirs, "%.2f +/- %.2f", it->second.avg_ts, it->second.stddev_ts);
       std::snprintf(ratio, sizeof ratio, "%.3fx", r.ours.mean / it->second.avg_ts);
+      if (it->second.best_ts > 0) {
+        std::snprintf(best, sizeof best, "%.3fx", r.ours.best / it->second.best_ts);
+      }
     }
-    std::printf("%-8s %7d %20s %20s %10s\n", r.test.c_str(), r.threads, ours, theirs, ratio);
+    std::printf("%-8s %7d %20s %20s %10s %12s\n", r.test.c_str(), r.threads, ours, theirs, ratio,
+                best);
   }
   if (!peer_note.empty()) std::printf("%s\n", peer_note.c_str());
+  struct rusage ru {};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  const long peer_maxrss_kb = run_peer ? ru.ru_maxrss : -1;
   std::printf("\nmemory while serving: VmRSS %.1f MiB vs GGUF %.1f MiB + KV %.1f MiB = %.1f MiB: "
               "%.3fx (target <= 1.3x); engine-reported model memory %.1f MiB\n",
               serving_rss / 1048576.0, file_bytes / 1048576.0, serving_kv / 1048576.0,

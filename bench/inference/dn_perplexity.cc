@@ -335,7 +335,9 @@ int Main(int argc, char** argv) {
     const double ppl_base = std::exp(t.sum_nll_base / t.count);
     const double kld = t.sum_kld / t.compared;
     std::printf("llama.cpp (from its uint16 base): PPL = %.4f\n", ppl_base);
-    std::printf("ratio ours/llama.cpp: %.4f (target <= 1.02)\n", ppl / ppl_base);
+    std::printf("ratio ours / llama.cpp's base-file PPL: %.4f (the acceptance ratio divides by the "
+                "PPL llama-perplexity prints, which the uint16 base only approximates)\n",
+                ppl / ppl_base);
     std::printf("same top-1 token: %lld of %lld = %.2f%%\n", static_cast<long long>(t.same_top),
                 static_cast<long long>(t.compared), 100.0 * t.same_top / t.compared);
     std::printf("mean KLD(llama.cpp || ours) = %.6f; RMS dp = %.3f%%; max |dp| = %.3f%%\n", kld,

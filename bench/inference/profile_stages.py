@@ -23,7 +23,7 @@ STAGES = [  # (stage, regex on a frame's symbol), first match from the inner fra
     ("SiLU(gate)*up", r"SiluMul"),
     ("RMSNorm", r"RmsNorm"),
     ("RoPE", r"Rope"),
-    ("residual add", r"llm::Add"),
+    ("residual add", r"llm::Add|llm_kernels::Add\b|Kernels::Add\b"),
     ("KV row encode (f16)", r"EncodeKvRow"),
     ("embedding row", r"DequantizeRow"),
     ("sampling (argmax)", r"SampleToken|Sample"),
