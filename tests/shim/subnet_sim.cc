@@ -19,7 +19,7 @@
 //
 // With --gguf (SmolLM2-135M-Instruct; ctest passes what .ci/find-model.sh finds), first
 // one generation: the GGUF is imported into all 13 stores and the same accel_generate
-// call (a chat prompt, --gen-tokens greedy tokens) runs on every node at once; every
+// call (a chat prompt, --gen-tokens greedy tokens, default 8) runs on every node at once; every
 // node, whatever its backend, must reply with the same bytes (token ids, tokens digest,
 // final logits digest, price), and Combine must agree with all 13 shares.
 //
@@ -265,7 +265,7 @@ struct Scenario {
 
 int Main(int argc, char** argv) {
   std::string datanoded, backends_flag = "reference,cpu,vulkan", gguf;
-  uint32_t gen_tokens = 4;
+  uint32_t gen_tokens = 8;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
