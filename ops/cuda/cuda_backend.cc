@@ -18,6 +18,7 @@
 #include "ops/cuda/cuda_status.h"
 #include "ops/cuda/device_memory.h"
 #include "ops/cuda/llm_kernels.cuh"
+#include "ops/cuda/llm_math.cuh"
 #include "ops/cuda/matmul_q8.cuh"
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
@@ -141,10 +142,10 @@ bool AllFinite(std::span<const float> v) {
   return true;
 }
 
-// The backend's llm::Kernels: RmsNorm, Add and SiluMul run llm_kernels.cu on the
-// backend's device (upload the row, one kernel, download); the other ops are the
-// reference's (the base class). Inputs the reference rejects go to the reference, so
-// the status is exactly its status. Thread-safe: each call leases its own stream.
+// The backend's llm::Kernels: RmsNorm, Add, SiluMul and Attend run llm_kernels.cu on
+// the backend's device (upload the row (and the KV cache), one kernel, download); the
+// other ops are the reference's (the base class). Inputs the reference rejects go to the reference,
+// so the status is exactly its status. Thread-safe: each call leases its own stream.
 class CudaLlmKernels final : public llm::Kernels {
  public:
   CudaLlmKernels(int device, DevicePool& pool, StreamPool& streams)
@@ -162,8 +163,8 @@ class CudaLlmKernels final : public llm::Kernels {
   }
   absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
                        std::span<float> out) const override {
-    if (gate.empty() || gate.size() != up.size() || gate.size() != out.size() ||
-        !AllFinite(gate) || !AllFinite(up)) {
+    if (gate.empty() || gate.size() != up.size() || gate.size() != out.size() || !AllFinite(gate) ||
+        !AllFinite(up)) {
       return llm::SiluMul(gate, up, out);
     }
     return RunRow(Op::kSiluMul, gate, up, 0, out);
@@ -172,18 +173,84 @@ class CudaLlmKernels final : public llm::Kernels {
                        std::span<float> out) const override {
     const uint32_t eps_bits = F32ToBits(eps);
     if (x.empty() || x.size() > (size_t{1} << 15) || x.size() != gain.size() ||
-        x.size() != out.size() || !AllFinite(x) || !AllFinite(gain) ||
-        !IsFiniteF32Bits(eps_bits) || (eps_bits >> 31) != 0 || eps_bits == 0) {
+        x.size() != out.size() || !AllFinite(x) || !AllFinite(gain) || !IsFiniteF32Bits(eps_bits) ||
+        (eps_bits >> 31) != 0 || eps_bits == 0) {
       return llm::RmsNorm(x, gain, eps, out);
     }
     return RunRow(Op::kRmsNorm, x, gain, eps_bits, out);
+  }
+  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q, ByteSpan k_cache,
+                      ByteSpan v_cache, int64_t n_positions, std::span<float> out) const override {
+    if (!ValidAttendInput(shape, q, k_cache, v_cache, n_positions, out)) {
+      return llm::Attend(shape, q, k_cache, v_cache, n_positions, out);
+    }
+    const size_t q_bytes = q.size() * sizeof(float);
+    const size_t cache_bytes =
+        static_cast<size_t>(n_positions * llm::KvRowBytes(shape));  // each of K and V
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
+    ASSIGN_OR_RETURN(std::unique_ptr<StreamSlot> slot, streams_->Acquire());
+    CallScope scope(*streams_, std::move(slot));
+    StagingLayout layout;
+    const size_t q_off = layout.Add(q_bytes);
+    const size_t k_off = layout.Add(cache_bytes);
+    const size_t v_off = layout.Add(cache_bytes);
+    const size_t in_bytes = layout.total();
+    const size_t out_off = layout.Add(q_bytes);
+    RETURN_IF_ERROR(scope.staging().Reserve(layout.total()));
+    uint8_t* staging = scope.staging().data();
+    const cudaStream_t stream = scope.stream();
+    std::memcpy(staging + q_off, q.data(), q_bytes);
+    std::memcpy(staging + k_off, k_cache.data(), cache_bytes);
+    std::memcpy(staging + v_off, v_cache.data(), cache_bytes);
+    ASSIGN_OR_RETURN(void* dev, scope.Device(*pool_, layout.total()));
+    ASSIGN_OR_RETURN(void* scratch, scope.Device(*pool_, static_cast<size_t>(LlmAttendScratchBytes(
+                                                             shape.n_heads, n_positions))));
+    auto* base = static_cast<uint8_t*>(dev);
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(base, staging, in_bytes, cudaMemcpyHostToDevice, stream),
+                         "cudaMemcpyAsync(attend inputs)");
+    auto* out_dev = reinterpret_cast<uint32_t*>(base + out_off);
+    CUDA_RETURN_IF_ERROR(
+        LaunchLlmAttend(reinterpret_cast<const uint32_t*>(base + q_off),
+                        reinterpret_cast<const uint16_t*>(base + k_off),
+                        reinterpret_cast<const uint16_t*>(base + v_off), shape.n_heads,
+                        shape.n_kv_heads, shape.head_dim, n_positions,
+                        llm_math::AttendScoreScaleQ40(shape.head_dim), scratch, out_dev, stream),
+        "LaunchLlmAttend");
+    CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(staging + out_off, out_dev, q_bytes, cudaMemcpyDeviceToHost, stream),
+        "cudaMemcpyAsync(attend out)");
+    CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "llm attend");
+    std::memcpy(out.data(), staging + out_off, q_bytes);
+    return absl::OkStatus();
   }
 
  private:
   enum class Op { kAdd, kSiluMul, kRmsNorm };
 
-  absl::Status RunRow(Op op, std::span<const float> a, std::span<const float> b,
-                      uint32_t eps_bits, std::span<float> out) const {
+  // Whether llm::Attend accepts these inputs (otherwise it gives the status).
+  static bool ValidAttendInput(const llm::AttentionShape& shape, std::span<const float> q,
+                               ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
+                               std::span<float> out) {
+    if (!llm::ValidateAttentionShape(shape).ok()) return false;
+    const int64_t q_size = int64_t{shape.n_heads} * shape.head_dim;
+    if (static_cast<int64_t>(q.size()) != q_size || static_cast<int64_t>(out.size()) != q_size ||
+        n_positions < 1 || n_positions > (int64_t{1} << 20) || !AllFinite(q)) {
+      return false;
+    }
+    const int64_t cache_bytes = n_positions * llm::KvRowBytes(shape);
+    if (static_cast<int64_t>(k_cache.size()) < cache_bytes ||
+        static_cast<int64_t>(v_cache.size()) < cache_bytes) {
+      return false;
+    }
+    for (int64_t i = 0; i < cache_bytes; i += 2) {
+      const uint16_t kb = LoadU16(&k_cache[i]), vb = LoadU16(&v_cache[i]);
+      if (!IsFiniteF16Bits(kb) || !IsFiniteF16Bits(vb)) return false;
+    }
+    return true;
+  }
+
+  absl::Status RunRow(Op op, std::span<const float> a, std::span<const float> b, uint32_t eps_bits,
+                      std::span<float> out) const {
     const size_t bytes = a.size() * sizeof(float);
     const auto n = static_cast<int64_t>(a.size());
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
@@ -201,9 +268,8 @@ class CudaLlmKernels final : public llm::Kernels {
     std::memcpy(staging + b_off, b.data(), bytes);
     ASSIGN_OR_RETURN(void* dev, scope.Device(*pool_, layout.total()));
     auto* base = static_cast<uint8_t*>(dev);
-    CUDA_RETURN_IF_ERROR(
-        cudaMemcpyAsync(base, staging, in_bytes, cudaMemcpyHostToDevice, stream),
-        "cudaMemcpyAsync(llm inputs)");
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(base, staging, in_bytes, cudaMemcpyHostToDevice, stream),
+                         "cudaMemcpyAsync(llm inputs)");
     const auto* a_dev = reinterpret_cast<const uint32_t*>(base + a_off);
     const auto* b_dev = reinterpret_cast<const uint32_t*>(base + b_off);
     auto* out_dev = reinterpret_cast<uint32_t*>(base + out_off);
@@ -360,7 +426,7 @@ class CudaBackend final : public Backend {
   const int64_t memory_bytes_;
   DevicePool pool_;
   StreamPool streams_;
-  CudaLlmKernels llm_;  // shares pool_ and streams_
+  CudaLlmKernels llm_;                  // shares pool_ and streams_
   const WgmmaKernel* wgmma_ = nullptr;  // null: mma.sync only
   std::string wgmma_notes_;             // each candidate's check and timing, or why wgmma is off
 };

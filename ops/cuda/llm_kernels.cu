@@ -4,7 +4,8 @@
 // grid-stride loop). RmsNorm runs one block per row: a max over the element exponents,
 // an exact uint64 sum of squares (per-thread partial sums added by thread 0 in thread
 // order; integer sums give the same value in any order anyway), the row's scale on
-// thread 0, then every thread writes its strided share of the outputs.
+// thread 0, then every thread writes its strided share of the outputs. Attend runs one
+// block per query head (see LlmAttendKernel).
 #include "ops/cuda/llm_kernels.cuh"
 #include "ops/cuda/llm_math.cuh"
 
@@ -28,8 +29,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void __launch_bounds__(kThreads)
-    LlmSiluMulKernel(const uint32_t* __restrict__ gate, const uint32_t* __restrict__ up,
-                     int64_t n, uint32_t* __restrict__ out) {
+    LlmSiluMulKernel(const uint32_t* __restrict__ gate, const uint32_t* __restrict__ up, int64_t n,
+                     uint32_t* __restrict__ out) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
     out[i] = llm_math::SiluMulElement(gate[i], up[i]);
@@ -77,7 +78,94 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// One block per query head h (KV head h / (n_heads / n_kv_heads)):
+//  1. q rounded to f16, in units of 2^-24, into shared memory; each thread takes
+//     positions p = tid, tid + 256, ...: exact int128 dot products (to scratch) and
+//     their maximum; thread 0 combines the per-thread maxima;
+//  2. each thread turns its positions' differences to the maximum into weights (to
+//     scratch) and sums them; thread 0 adds the per-thread sums (exact integers);
+//  3. each thread takes output columns j = tid, tid + 256, ...: the exact weighted sum
+//     of V over all positions in position order, then one rounded quotient.
+__global__ void __launch_bounds__(kThreads)
+    LlmAttendKernel(const uint32_t* __restrict__ q, const uint16_t* __restrict__ k_cache,
+                    const uint16_t* __restrict__ v_cache, int n_heads, int n_kv_heads, int head_dim,
+                    int64_t n_positions, int64_t c_q40, i128* __restrict__ dots,
+                    int64_t* __restrict__ weights, uint32_t* __restrict__ out) {
+  constexpr int kMaxHeadDim = 512;
+  __shared__ int64_t qh[kMaxHeadDim];
+  __shared__ i128 part_max[kThreads];
+  __shared__ int64_t part_sum[kThreads];
+  __shared__ i128 head_max;
+  __shared__ int64_t head_total;
+  const int h = blockIdx.x;
+  const int group = n_heads / n_kv_heads;
+  const int64_t row_values = int64_t{n_kv_heads} * head_dim;
+  const int64_t kv_offset = int64_t{h / group} * head_dim;
+  i128* head_dots = dots + int64_t{h} * n_positions;
+  int64_t* head_weights = weights + int64_t{h} * n_positions;
+
+  for (int j = threadIdx.x; j < head_dim; j += kThreads) {
+    qh[j] = llm_math::QueryUnits(q[int64_t{h} * head_dim + j]);
+  }
+  __syncthreads();
+  bool any = false;
+  i128 local_max = 0;
+  for (int64_t p = threadIdx.x; p < n_positions; p += kThreads) {
+    const uint16_t* k = k_cache + p * row_values + kv_offset;
+    i128 dot = 0;
+    for (int j = 0; j < head_dim; ++j) dot += i128(qh[j]) * llm_math::F16Units(k[j]);
+    head_dots[p] = dot;
+    if (!any || dot > local_max) local_max = dot;
+    any = true;
+  }
+  // Threads t < min(n_positions, 256) hold at least one position; thread 0 combines them.
+  part_max[threadIdx.x] = local_max;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    i128 m = part_max[0];
+    const int used = n_positions < kThreads ? static_cast<int>(n_positions) : kThreads;
+    for (int t = 1; t < used; ++t) m = part_max[t] > m ? part_max[t] : m;
+    head_max = m;
+  }
+  __syncthreads();
+  const i128 dmax = head_max;
+  int64_t local_sum = 0;
+  for (int64_t p = threadIdx.x; p < n_positions; p += kThreads) {
+    const int64_t w = llm_math::AttendWeight(dmax - head_dots[p], c_q40);
+    head_weights[p] = w;
+    local_sum += w;
+  }
+  part_sum[threadIdx.x] = local_sum;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int64_t total = 0;
+    for (int t = 0; t < kThreads; ++t) total += part_sum[t];
+    head_total = total;
+  }
+  __syncthreads();
+  const int64_t total = head_total;
+  for (int j = threadIdx.x; j < head_dim; j += kThreads) {
+    i128 acc = 0;
+    for (int64_t p = 0; p < n_positions; ++p) {
+      const int64_t w = head_weights[p];
+      if (w == 0) continue;
+      acc += i128(w) * llm_math::F16Units(v_cache[p * row_values + kv_offset + j]);
+    }
+    out[int64_t{h} * head_dim + j] = llm_math::AttendOutput(acc, total);
+  }
+}
+
 }  // namespace
+
+cudaError_t LaunchLlmAttend(const uint32_t* q, const uint16_t* k_cache, const uint16_t* v_cache,
+                            int n_heads, int n_kv_heads, int head_dim, int64_t n_positions,
+                            int64_t c_q40, void* scratch, uint32_t* out, cudaStream_t stream) {
+  auto* dots = static_cast<i128*>(scratch);
+  auto* weights = reinterpret_cast<int64_t*>(dots + int64_t{n_heads} * n_positions);
+  LlmAttendKernel<<<static_cast<unsigned>(n_heads), kThreads, 0, stream>>>(
+      q, k_cache, v_cache, n_heads, n_kv_heads, head_dim, n_positions, c_q40, dots, weights, out);
+  return cudaGetLastError();
+}
 
 cudaError_t LaunchLlmAdd(const uint32_t* x, const uint32_t* y, int64_t n, uint32_t* out,
                          cudaStream_t stream) {

@@ -1,9 +1,10 @@
 // Copyright 2026 The datanode Authors.
 //
 // The per-element and per-row integer math of the spec-v2 LLM ops RmsNorm (§8.7), Add
-// (§8.6) and SiluMul (§8.8) as DN_HD functions: the CUDA kernels (llm_kernels.cu) run
-// them on the device, and tests/cuda/llm_math_test.cc compiles the very same source for
-// the host and compares it with ops/reference/llm_*.cc byte for byte.
+// (§8.6), SiluMul (§8.8) and Attend (§8.10) as DN_HD functions: the CUDA kernels
+// (llm_kernels.cu) run them on the device, and tests/cuda/llm_math_test.cc compiles the
+// very same source for the host and compares it with ops/reference/llm_*.cc byte for
+// byte.
 //
 // Each function is a port of the named step of ops/reference/fixed_point.h or of the
 // reference op, integer-only (int64, and the exact_math.cuh 128-bit helpers where the
@@ -235,6 +236,100 @@ DN_HD void RmsNormRow(const uint32_t* x, const uint32_t* gain, int64_t n, uint32
   for (int64_t i = 0; i < n; ++i) sum += RmsSquare(x[i], max_exp);
   const RmsScale scale = RmsScaleOf(sum, max_exp, n, eps_bits);
   for (int64_t i = 0; i < n; ++i) out[i] = RmsNormElement(x[i], gain[i], scale);
+}
+
+// --- Attend (§8.10) ---------------------------------------------------------------------
+// RoundToF16BitsSaturating: round to f16, +-65504 instead of an infinity.
+DN_HD uint16_t RoundF16Saturating(i128 mantissa, int exponent) {
+  uint16_t bits = RoundF16(mantissa, exponent);
+  if ((bits & 0x7C00) == 0x7C00) bits = static_cast<uint16_t>((bits & 0x8000) | 0x7BFF);
+  return bits;
+}
+
+// A finite f16 value as an integer in units of 2^-24 (|v| < 2^40).
+DN_HD int64_t F16Units(uint16_t bits) {
+  const ExactParts v = DecodeF16(bits);
+  return v.mantissa * (int64_t{1} << (v.exponent + 24));
+}
+
+// Step 1's query element: q rounded to f16 (saturating), in units of 2^-24.
+DN_HD int64_t QueryUnits(uint32_t q_bits) {
+  const ExactParts v = DecodeF32(q_bits);
+  return F16Units(RoundF16Saturating(v.mantissa, v.exponent));
+}
+
+// fixed::WeightQ40.
+DN_HD int64_t WeightQ40(ExpResult r) {
+  const int shift = r.k + 10;
+  if (shift >= 0) return r.e << shift;
+  return shift <= -31 ? 0 : r.e >> -shift;
+}
+
+// Steps 2-3: the weight of a position whose exact dot product is diff (>= 0) below the
+// head's maximum; c_q40 = AttendScoreScaleQ40(head_dim).
+DN_HD int64_t AttendWeight(i128 diff, int64_t c_q40) {
+  constexpr int64_t kExpCap = int64_t{1} << 42;
+  int64_t y = kExpCap;
+  if (diff < (i128(1) << 59)) {
+    const i128 scaled = (diff * c_q40) >> 58;
+    if (scaled < kExpCap) y = static_cast<int64_t>(scaled);
+  }
+  return WeightQ40(Exp2NegQ30(y));
+}
+
+// floor(n / d) and whether a remainder is left, for d in (0, 2^63): restoring long
+// division, one bit at a time (no 128-bit divide instruction needed on the device).
+DN_HD u128 DivU128ByU64(u128 n, uint64_t d, bool* inexact) {
+  u128 q = 0;
+  uint64_t r = 0;  // < d < 2^63, so r << 1 | bit fits
+  for (int i = 127; i >= 0; --i) {
+    r = (r << 1) | static_cast<uint64_t>((n >> i) & 1);
+    if (r >= d) {
+      r -= d;
+      q |= u128(1) << i;
+    }
+  }
+  *inexact = r != 0;
+  return q;
+}
+
+// fixed::RoundQuotient128ToF32Bits for |num| < 2^126, 0 < den < 2^63.
+DN_HD uint32_t RoundQuotient128F32(i128 num, int exponent, uint64_t den) {
+  if (num == 0) return 0;
+  const bool negative = num < 0;
+  u128 mag = negative ? u128(0) - u128(num) : u128(num);
+  const int shift = 126 - BitLength128(mag);
+  mag <<= shift;
+  bool inexact = false;
+  u128 q = DivU128ByU64(mag, den, &inexact);
+  if (inexact) q |= 1;
+  const i128 m = negative ? -i128(q) : i128(q);
+  return RoundF32(m, exponent - shift);
+}
+
+// Step 4: one output element from the exact weighted sum of V and the sum of weights.
+DN_HD uint32_t AttendOutput(i128 acc, int64_t total) {
+  return RoundQuotient128F32(acc, -24, static_cast<uint64_t>(total));
+}
+
+// Host only (the launcher passes it to the kernel): log2(e) / sqrt(head_dim) in Q.40,
+// floor(sqrt(floor(16 * kLog2eQ38^2 / head_dim))), as the reference's ScoreToLog2Q40.
+inline int64_t AttendScoreScaleQ40(int head_dim) {
+  constexpr u128 l = 396564993198;
+  u128 v = (16 * l * l) / static_cast<uint64_t>(head_dim);
+  u128 result = 0;
+  u128 bit = u128(1) << 126;
+  while (bit > v) bit >>= 2;
+  while (bit != 0) {
+    if (v >= result + bit) {
+      v -= result + bit;
+      result = (result >> 1) + bit;
+    } else {
+      result >>= 1;
+    }
+    bit >>= 2;
+  }
+  return static_cast<int64_t>(result);
 }
 
 }  // namespace datanode::ops::cuda::llm_math

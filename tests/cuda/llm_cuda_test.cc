@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// The CUDA backend's llm::Kernels (RmsNorm, Add, SiluMul on the GPU; the other ops the
-// reference's) against the reference, byte for byte, on the rows llm_math_test.cc
+// The CUDA backend's llm::Kernels (RmsNorm, Add, SiluMul, Attend on the GPU; the other
+// ops the reference's) against the reference, byte for byte, on the rows llm_math_test.cc
 // checks on the host. Without a usable GPU every test here skips with the backend's
 // reason ("cuda: no CUDA device: <reason>").
 #include <gtest/gtest.h>
@@ -93,6 +93,17 @@ TEST_F(CudaLlmTest, RmsNormMatchesReference) {
   }
 }
 
+TEST_F(CudaLlmTest, AttendMatchesReference) {
+  SplitMix64 rng(0xA77E0101);
+  for (int i = 0; i < kRows; ++i) {
+    const cuda::llm_test::AttendCase c = cuda::llm_test::RandomAttendCase(rng);
+    std::vector<float> want(c.q.size()), got(c.q.size());
+    ASSERT_TRUE(llm::Attend(c.shape, c.q, c.k, c.v, c.n_positions, want).ok());
+    ASSERT_TRUE(kernels().Attend(c.shape, c.q, c.k, c.v, c.n_positions, got).ok());
+    ExpectSameBits("Attend", want, got, i);
+  }
+}
+
 // Invalid inputs give exactly the reference's status (they are the reference's call).
 TEST_F(CudaLlmTest, InvalidInputsGiveTheReferenceStatus) {
   const float inf = cuda::llm_test::FromBits(0x7F800000u);
@@ -105,6 +116,15 @@ TEST_F(CudaLlmTest, InvalidInputsGiveTheReferenceStatus) {
   EXPECT_EQ(kernels().RmsNorm(a, a, -1e-5f, out), llm::RmsNorm(a, a, -1e-5f, ref_out));
   EXPECT_EQ(kernels().RmsNorm(a, b, 1e-5f, out), llm::RmsNorm(a, b, 1e-5f, ref_out));
   EXPECT_FALSE(kernels().Add(a, b, out).ok());
+  const llm::AttentionShape shape{1, 1, 32};
+  std::vector<float> q(32, 1.0f), att_out(32), att_ref(32);
+  std::vector<uint8_t> cache(64, 0);
+  cache[10] = 0x00;
+  cache[11] = 0x7C;  // +inf in K
+  EXPECT_EQ(kernels().Attend(shape, q, cache, cache, 1, att_out),
+            llm::Attend(shape, q, cache, cache, 1, att_ref));
+  EXPECT_EQ(kernels().Attend(shape, q, cache, cache, 2, att_out),
+            llm::Attend(shape, q, cache, cache, 2, att_ref));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
 // Runs without a GPU: compiles ops/cuda/llm_math.cuh (the arithmetic of the CUDA
-// RmsNorm, Add and SiluMul kernels) for the host and checks it byte for byte against
+// RmsNorm, Add, SiluMul and Attend kernels) for the host and checks it byte for byte against
 // the reference ops (ops/reference/llm_*.cc) on random rows with extreme values
 // (llm_test_inputs.h). The kernels run the same source on the device; the device run
 // itself is llm_cuda_test.cc.
@@ -9,8 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "datanode/ops/llm.h"
@@ -21,7 +23,9 @@ namespace datanode::ops::cuda {
 namespace {
 
 using llm_test::AddPartner;
+using llm_test::AttendCase;
 using llm_test::FromBits;
+using llm_test::RandomAttendCase;
 using llm_test::RandomEps;
 using llm_test::RandomRmsLength;
 using llm_test::RandomRow;
@@ -41,9 +45,8 @@ void ExpectSameBits(const char* op, const std::vector<float>& a, const std::vect
                     int64_t* elements) {
   ASSERT_EQ(want.size(), got.size());
   for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_EQ(ToBits(want[i]), got[i])
-        << op << " row " << row << " element " << i << ": a bits 0x" << std::hex << ToBits(a[i])
-        << ", b bits 0x" << ToBits(b[i]);
+    ASSERT_EQ(ToBits(want[i]), got[i]) << op << " row " << row << " element " << i << ": a bits 0x"
+                                       << std::hex << ToBits(a[i]) << ", b bits 0x" << ToBits(b[i]);
   }
   *elements += static_cast<int64_t>(want.size());
 }
@@ -153,6 +156,102 @@ TEST(LlmMath, RmsNormStridedReductionMatchesRow) {
     for (int64_t i = 0; i < n; ++i) {
       ASSERT_EQ(llm_math::RmsNormElement(x[i], gain[i], scale), want[i]) << row << " " << i;
     }
+  }
+}
+
+// --- Attend ---------------------------------------------------------------------------
+
+// The kernel's computation (LlmAttendKernel) run on the host: the same llm_math
+// functions, the same split over 256 threads and the same combination order. Adds to
+// *spread the heads with two or more nonzero weights.
+std::vector<uint32_t> AttendLikeTheKernel(const AttendCase& c, int64_t* spread) {
+  constexpr int kThreads = 256;
+  const int hd = c.shape.head_dim;
+  const int group = c.shape.n_heads / c.shape.n_kv_heads;
+  const int64_t row_values = int64_t{c.shape.n_kv_heads} * hd;
+  const int64_t c_q40 = llm_math::AttendScoreScaleQ40(hd);
+  std::vector<uint16_t> k(c.k.size() / 2), v(c.v.size() / 2);
+  std::memcpy(k.data(), c.k.data(), c.k.size());
+  std::memcpy(v.data(), c.v.data(), c.v.size());
+  const std::vector<uint32_t> q = Bits(c.q);
+  std::vector<uint32_t> out(c.q.size());
+  std::vector<i128> dots(static_cast<size_t>(c.n_positions));
+  std::vector<int64_t> weights(static_cast<size_t>(c.n_positions));
+  for (int h = 0; h < c.shape.n_heads; ++h) {
+    const int64_t kv_offset = int64_t{h / group} * hd;
+    std::vector<int64_t> qh(static_cast<size_t>(hd));
+    for (int j = 0; j < hd; ++j) qh[j] = llm_math::QueryUnits(q[int64_t{h} * hd + j]);
+    std::vector<i128> part_max(kThreads, 0);
+    for (int t = 0; t < kThreads; ++t) {
+      bool any = false;
+      for (int64_t p = t; p < c.n_positions; p += kThreads) {
+        i128 dot = 0;
+        for (int j = 0; j < hd; ++j) {
+          dot += i128(qh[j]) * llm_math::F16Units(k[p * row_values + kv_offset + j]);
+        }
+        dots[p] = dot;
+        if (!any || dot > part_max[t]) part_max[t] = dot;
+        any = true;
+      }
+    }
+    i128 dmax = part_max[0];
+    const int used = c.n_positions < kThreads ? static_cast<int>(c.n_positions) : kThreads;
+    for (int t = 1; t < used; ++t) dmax = part_max[t] > dmax ? part_max[t] : dmax;
+    int64_t total = 0;
+    for (int t = 0; t < kThreads; ++t) {
+      int64_t sum = 0;
+      for (int64_t p = t; p < c.n_positions; p += kThreads) {
+        weights[p] = llm_math::AttendWeight(dmax - dots[p], c_q40);
+        sum += weights[p];
+      }
+      total += sum;
+    }
+    if (std::count_if(weights.begin(), weights.end(), [](int64_t w) { return w != 0; }) >= 2) {
+      ++*spread;
+    }
+    for (int j = 0; j < hd; ++j) {
+      i128 acc = 0;
+      for (int64_t p = 0; p < c.n_positions; ++p) {
+        if (weights[p] == 0) continue;
+        acc += i128(weights[p]) * llm_math::F16Units(v[p * row_values + kv_offset + j]);
+      }
+      out[int64_t{h} * hd + j] = llm_math::AttendOutput(acc, total);
+    }
+  }
+  return out;
+}
+
+TEST(LlmMath, AttendMatchesReference) {
+  SplitMix64 rng(0xA77E0001);
+  int64_t elements = 0, spread = 0;
+  for (int i = 0; i < 1200; ++i) {
+    const AttendCase c = RandomAttendCase(rng);
+    std::vector<float> want(c.q.size());
+    ASSERT_TRUE(llm::Attend(c.shape, c.q, c.k, c.v, c.n_positions, want).ok());
+    const std::vector<uint32_t> got = AttendLikeTheKernel(c, &spread);
+    for (size_t j = 0; j < want.size(); ++j) {
+      ASSERT_EQ(ToBits(want[j]), got[j])
+          << "case " << i << " (n_heads " << c.shape.n_heads << ", n_kv_heads "
+          << c.shape.n_kv_heads << ", head_dim " << c.shape.head_dim << ", positions "
+          << c.n_positions << ") output " << j;
+    }
+    elements += static_cast<int64_t>(want.size());
+  }
+  EXPECT_GT(elements, 100000);
+  EXPECT_GT(spread, 1000);  // heads whose softmax mixed two or more positions
+}
+
+// The long division of RoundQuotient128F32 against the compiler's 128-bit division.
+TEST(LlmMath, DivU128ByU64MatchesDivision) {
+  SplitMix64 rng(0xD1710001);
+  for (int i = 0; i < 200000; ++i) {
+    const u128 n = (u128(rng.Next()) << 64 | rng.Next()) >> rng.Uniform(0, 127);
+    uint64_t d = rng.Next() >> rng.Uniform(1, 63);
+    if (d == 0) d = 1;
+    bool inexact = false;
+    const u128 q = llm_math::DivU128ByU64(n, d, &inexact);
+    ASSERT_TRUE(q == n / d) << i;
+    ASSERT_EQ(inexact, n % d != 0) << i;
   }
 }
 

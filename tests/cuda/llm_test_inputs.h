@@ -8,10 +8,14 @@
 #ifndef DATANODE_TESTS_CUDA_LLM_TEST_INPUTS_H_
 #define DATANODE_TESTS_CUDA_LLM_TEST_INPUTS_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <span>
 #include <vector>
 
+#include "datanode/ops/llm.h"
 #include "datanode/ops/random_inputs.h"
 
 namespace datanode::ops::cuda::llm_test {
@@ -132,6 +136,76 @@ inline int64_t RandomRmsLength(SplitMix64& rng) {
     default:
       return rng.Uniform(1, 1024);
   }
+}
+
+// --- Attend: a shape, a query row and n_positions rows of K and V cache ----------------
+struct AttendCase {
+  llm::AttentionShape shape;
+  int64_t n_positions = 0;
+  std::vector<float> q;
+  std::vector<uint8_t> k, v;  // encoded caches, n_positions rows each
+};
+
+// Random f16 cache bits of a finite value: any pattern, +-65504, subnormals, +-0.
+inline uint16_t RandomF16(SplitMix64& rng) {
+  switch (rng.Next() % 4) {
+    case 0:
+      return static_cast<uint16_t>((rng.Next() & 0x8000) | 0x7BFF);
+    case 1:
+      return static_cast<uint16_t>((rng.Next() & 0x8000) | rng.Uniform(0, 0x3FF));
+    default: {
+      uint16_t bits;
+      do {
+        bits = static_cast<uint16_t>(rng.Next());
+      } while (((bits >> 10) & 0x1F) == 0x1F);
+      return bits;
+    }
+  }
+}
+
+inline AttendCase RandomAttendCase(SplitMix64& rng) {
+  static constexpr llm::AttentionShape kShapes[] = {{9, 3, 64},  {4, 4, 32}, {2, 1, 128},
+                                                    {1, 1, 512}, {8, 2, 32}, {3, 1, 96}};
+  AttendCase c;
+  c.shape = kShapes[rng.Uniform(0, 5)];
+  c.n_positions = rng.Next() % 10 == 0 ? rng.Uniform(250, 600) : rng.Uniform(1, 80);
+  const int64_t row_values = int64_t{c.shape.n_kv_heads} * c.shape.head_dim;
+  const int64_t row_bytes = llm::KvRowBytes(c.shape);
+  // Modes: raw f16 cache bits; rows of RandomRow (extremes, mostly one-hot weights);
+  // soft rows of magnitudes in [2^-6, 1), where the softmax weights spread out.
+  const int mode = static_cast<int>(rng.Next() % 3);
+  const bool raw = mode == 0;
+  auto soft_row = [&rng](int64_t n) {
+    std::vector<float> row(static_cast<size_t>(n));
+    for (float& x : row) x = FromBits(WithExponent(rng, static_cast<int>(rng.Uniform(121, 126))));
+    return row;
+  };
+  const int64_t q_size = int64_t{c.shape.n_heads} * c.shape.head_dim;
+  c.q = mode == 2 ? soft_row(q_size) : RandomRow(rng, q_size);
+  c.k.resize(static_cast<size_t>(c.n_positions * row_bytes));
+  c.v.resize(c.k.size());
+  for (int64_t p = 0; p < c.n_positions; ++p) {
+    for (std::vector<uint8_t>* cache : {&c.k, &c.v}) {
+      std::span<uint8_t> row(cache->data() + p * row_bytes, static_cast<size_t>(row_bytes));
+      if (raw) {
+        for (int64_t i = 0; i < row_values; ++i) {
+          const uint16_t bits = RandomF16(rng);
+          row[2 * i] = static_cast<uint8_t>(bits);
+          row[2 * i + 1] = static_cast<uint8_t>(bits >> 8);
+        }
+      } else {
+        const std::vector<float> values =
+            mode == 2 ? soft_row(row_values) : RandomRow(rng, row_values);
+        if (!llm::EncodeKvRow(c.shape, values, row).ok()) std::abort();  // valid by construction
+      }
+    }
+    // Now and then a repeated K row: equal scores (ties for the maximum).
+    if (p > 0 && rng.Next() % 8 == 0) {
+      const int64_t from = rng.Uniform(0, p - 1);
+      std::copy_n(c.k.begin() + from * row_bytes, row_bytes, c.k.begin() + p * row_bytes);
+    }
+  }
+  return c;
 }
 
 }  // namespace datanode::ops::cuda::llm_test
