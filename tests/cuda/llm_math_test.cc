@@ -17,6 +17,7 @@
 
 #include "datanode/ops/llm.h"
 #include "datanode/ops/random_inputs.h"
+#include "ops/reference/fixed_point.h"
 #include "tests/cuda/llm_test_inputs.h"
 
 namespace datanode::ops::cuda {
@@ -252,6 +253,31 @@ TEST(LlmMath, DivU128ByU64MatchesDivision) {
     const u128 q = llm_math::DivU128ByU64(n, d, &inexact);
     ASSERT_TRUE(q == n / d) << i;
     ASSERT_EQ(inexact, n % d != 0) << i;
+  }
+}
+
+// RoundQuotient128F32 against fixed::RoundQuotient128ToF32Bits, on quotients built to
+// sit exactly on a rounding tie with and without a remainder (where the sticky bit
+// decides; random Attend sums almost never land there) and on random ones.
+TEST(LlmMath, RoundQuotient128MatchesReference) {
+  SplitMix64 rng(0x40071E01);
+  for (int i = 0; i < 200000; ++i) {
+    const uint64_t den = (rng.Next() >> rng.Uniform(1, 63)) | 1;
+    u128 num;
+    if (i % 2 == 0) {
+      // q = (24-bit odd-or-even mantissa, then a 1 bit) << s: a tie at 24 bits.
+      const u128 m25 = (u128((rng.Next() & 0xFFFFFF) | 0x800000) << 1) | 1;
+      const u128 q = m25 << rng.Uniform(0, 37);
+      const uint64_t r = rng.Next() % 3 == 0 ? 0 : rng.Next() % den;
+      num = q * den + r;
+    } else {
+      num = (u128(rng.Next()) << 64 | rng.Next()) >> rng.Uniform(2, 127);
+    }
+    const i128 signed_num = rng.Next() & 1 ? -i128(num) : i128(num);
+    const int exponent = static_cast<int>(rng.Uniform(-260, 60));
+    ASSERT_EQ(llm_math::RoundQuotient128F32(signed_num, exponent, den),
+              llm::fixed::RoundQuotient128ToF32Bits(signed_num, exponent, den))
+        << i;
   }
 }
 
