@@ -3,7 +3,9 @@
 // The CUDA backend: every op of the spec on an NVIDIA GPU (compute capability 8.0 or
 // newer: Ampere, Ada, Hopper), bit-identical to the reference. The s8 matmuls run on
 // the integer tensor cores (matmul_s8_mma.cu); the Q8_0-family matmuls and the
-// quantize ops run exact integer kernels (matmul_q8.cu, quantize_*.cu).
+// quantize ops run exact integer kernels (matmul_q8.cu, quantize_*.cu). LlmKernels()
+// runs the spec-v2 LLM ops RmsNorm, Add, SiluMul and Attend in llm_kernels.cu (the
+// other LLM ops are the reference's).
 //
 // Each Run() leases a stream with pinned staging memory, packs the operands into the
 // staging buffer, copies them to pooled device buffers, runs the kernels and copies
