@@ -27,10 +27,13 @@
 //
 // Usage: bench_inference [--model GGUF] [--threads 1,2] [--pp 512] [--tg 128] [--reps 3]
 //                        [--ubatch 512] [--llama-bench PATH|none] [--llama-args "FLAGS"]
+//                        [--peer-at-end 1]  (peer after ours has freed its model: use it
+//                        when model + llama.cpp's mapped file exceed free RAM, e.g. 8B)
 //                        [--backend cpu]
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -60,12 +63,14 @@ struct Args {
   std::vector<int> threads = {1, 2};
   int pp = 512, tg = 128, reps = 3, ubatch = 512;
   std::string llama_args;  // extra llama-bench flags
+  bool peer_at_end = false;  // run the peer after ours has freed its model (large models)
 };
 
 [[noreturn]] void Usage(const char* msg) {
   std::fprintf(stderr,
                "%s\nusage: bench_inference [--model GGUF] [--threads 1,2] [--pp 512] [--tg 128] "
-               "[--reps 3] [--ubatch 512] [--llama-bench PATH|none] [--backend cpu]\n",
+               "[--reps 3] [--ubatch 512] [--llama-bench PATH|none] [--llama-args FLAGS] "
+               "[--peer-at-end 1] [--backend cpu]\n",
                msg);
   std::exit(2);
 }
@@ -94,6 +99,7 @@ Args Parse(int argc, char** argv) {
     else if (k == "--llama-bench") a.llama_bench = v;
     else if (k == "--backend") a.backend = v;
     else if (k == "--llama-args") a.llama_args = v;
+    else if (k == "--peer-at-end") a.peer_at_end = v == "1";
     else if (k == "--pp") a.pp = std::atoi(v.c_str());
     else if (k == "--tg") a.tg = std::atoi(v.c_str());
     else if (k == "--reps") a.reps = std::atoi(v.c_str());
@@ -189,8 +195,14 @@ int Main(int argc, char** argv) {
   } else if (!run_peer) {
     peer_note = "peer skipped: " + a.llama_bench + " not found (bench/peer/build-llama-cpp.sh builds it)";
   }
+  std::vector<std::array<int, 3>> deferred;  // --peer-at-end: (pp, tg, threads)
+  bool at_end = false;
   auto RunPeer = [&](int pp, int tg, int threads) {
     if (!run_peer) return;
+    if (a.peer_at_end && !at_end) {
+      deferred.push_back({pp, tg, threads});
+      return;
+    }
     const std::string cmd = a.llama_bench + " -m " + a.model + " -p " + std::to_string(pp) +
                             " -n " + std::to_string(tg) + " -t " + std::to_string(threads) +
                             " -r " + std::to_string(a.reps) + " -ub " + std::to_string(a.ubatch) +
@@ -310,6 +322,8 @@ int Main(int argc, char** argv) {
     }
   }
 
+  at_end = true;
+  for (const auto& d : deferred) RunPeer(d[0], d[1], d[2]);
   std::printf("\n%-8s %7s %20s %20s %10s %12s\n", "test", "threads", "ours tok/s",
               "llama.cpp tok/s", "ours/llama", "best/best");
   for (const Result& r : results) {
