@@ -22,7 +22,7 @@ TEST(DeviceClassLoader, ShippedClassesLoad) {
 TEST(DeviceClassLoader, ReportsEverySemanticErrorWithItsLine) {
   const char* text =
       "name: \"Bad Name\"\n"               // line 1: bad characters
-      "spec_version: 1\n"                  // line 2
+      "spec_version: 2\n"                  // line 2
       "compute {\n"                        // line 3
       "  allowed_backends: \"cpu\"\n"      // line 4
       "  allowed_backends: \"tpu9000\"\n"  // line 5: unknown backend
@@ -55,14 +55,14 @@ TEST(DeviceClassLoader, ReportsEverySemanticErrorWithItsLine) {
 }
 
 TEST(DeviceClassLoader, SyntaxErrorHasLineAndColumn) {
-  auto cls = ParseClassText("name: \"x\"\nspec_version: 1\nbogus_field: 3\n", "s.textproto");
+  auto cls = ParseClassText("name: \"x\"\nspec_version: 2\nbogus_field: 3\n", "s.textproto");
   ASSERT_FALSE(cls.ok());
   EXPECT_NE(std::string(cls.status().message()).find("s.textproto:3:"), std::string::npos)
       << cls.status();
 }
 
 TEST(DeviceClassLoader, MissingSectionPointsAtClass) {
-  auto cls = ParseClassText("name: \"x\"\nspec_version: 1\nquick {}\nfull {}\n", "m.textproto");
+  auto cls = ParseClassText("name: \"x\"\nspec_version: 2\nquick {}\nfull {}\n", "m.textproto");
   ASSERT_FALSE(cls.ok());
   EXPECT_NE(std::string(cls.status().message()).find("compute or a storage section"),
             std::string::npos)

@@ -28,7 +28,7 @@ namespace datanode::conformance::testing {
 // thresholds far below an honest CPU and far above the faulty backends.
 inline constexpr char kTestClass[] = R"pb(
   name: "test_pc"
-  spec_version: 1
+  spec_version: 2
   compute {
     allowed_backends: [ "cpu", "reference" ]
     required_ops: [
@@ -67,7 +67,7 @@ inline constexpr char kTestClass[] = R"pb(
 
 inline constexpr char kTestStorageClass[] = R"pb(
   name: "test_storage"
-  spec_version: 1
+  spec_version: 2
   storage {
     min_capacity_gib: 0.01
     min_seq_write_mbps: 0.5

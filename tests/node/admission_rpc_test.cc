@@ -33,7 +33,7 @@ constexpr char kNonce[] = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 std::string TestClass(const std::string& performance_seconds) {
   return R"pb(
            name: "rpc_test_pc"
-           spec_version: 1
+           spec_version: 2
            compute {
              allowed_backends: [ "cpu", "reference" ]
              required_ops: [ "matmul_s8_s32", "quantize_f32_q8_0" ]

@@ -78,7 +78,7 @@ class Daemon:
         return rc
 
     def alive(self):
-        return self.acc.GetNodeInfo(acc.GetNodeInfoRequest(), timeout=10).spec_version == 1
+        return self.acc.GetNodeInfo(acc.GetNodeInfoRequest(), timeout=10).spec_version == 2
 
 
 def put(daemon, data, piece=CHUNK):
@@ -126,7 +126,7 @@ class DaemonTest(unittest.TestCase):
 
     def test_node_info(self):
         info = self.d.acc.GetNodeInfo(acc.GetNodeInfoRequest(), timeout=10)
-        self.assertEqual(info.spec_version, 1)
+        self.assertEqual(info.spec_version, 2)
         serving = [b.name for b in info.backends if b.serving]
         self.assertEqual(serving, ["cpu"])
         self.assertIn("matmul_s8_s32", [op for b in info.backends for op in b.supported_ops])

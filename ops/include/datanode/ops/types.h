@@ -21,7 +21,7 @@ namespace datanode::ops {
 
 // Version of docs/determinism.md that this library implements. Bumped whenever any
 // op's output bytes could change for some input.
-inline constexpr int kSpecVersion = 1;
+inline constexpr int kSpecVersion = 2;
 
 // Largest accepted reduction length. |s8 * s8| <= 127 * 127 < 2^14, so any
 // K <= 131071 < 2^17 keeps every int32 partial sum exact.
