@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
@@ -14,6 +16,36 @@ RawPreparedWeights::RawPreparedWeights(const Backend* owner, OpKind kind, int64_
     : PreparedWeights(owner, kind, n, k),
       w_(w.begin(), w.end()),
       w_scale_(w_scale.begin(), w_scale.end()) {}
+
+absl::Status PreparedWeights::ReadRow(int64_t /*row*/, std::span<uint8_t> /*out*/) const {
+  return absl::UnimplementedError(
+      absl::StrCat("the ", owner_->Name(), " backend's prepared ", OpKindName(kind_),
+                   " weights cannot read a row back"));
+}
+
+absl::Status RawPreparedWeights::ReadRow(int64_t row, std::span<uint8_t> out) const {
+  int64_t block_bytes = 0;
+  switch (kind()) {
+    case OpKind::kMatMulQ8_0Q8_0:
+      block_bytes = kQ8_0BlockBytes;
+      break;
+    case OpKind::kMatMulQ8_0Q4_0:
+      block_bytes = kQ4_0BlockBytes;
+      break;
+    case OpKind::kMatMulQ8_0Q4_1:
+      block_bytes = kQ4_1BlockBytes;
+      break;
+    default:
+      return PreparedWeights::ReadRow(row, out);
+  }
+  const int64_t row_bytes = k() / kQBlockSize * block_bytes;
+  if (row < 0 || row >= n() || static_cast<int64_t>(out.size()) != row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n(), " rows into ",
+                                                   out.size(), " bytes; a row has ", row_bytes));
+  }
+  std::copy_n(w_.begin() + row * row_bytes, row_bytes, out.begin());
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<PreparedWeights>> Backend::PrepareWeights(OpKind kind, int64_t n,
                                                                           int64_t k, ByteSpan w,

@@ -149,14 +149,20 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
       gate(m, c.ffn_dim), up(m, c.ffn_dim), act(m, c.ffn_dim);
   std::vector<uint8_t> aq;
 
+  // A tied embedding with no host copy reads its rows from the output weights.
+  std::vector<uint8_t> embedding_row(embedding_.empty() ? embedding_row_bytes_ : 0);
   for (int64_t r = 0; r < m; ++r) {
-    const size_t offset = static_cast<size_t>(rows[r].token * embedding_row_bytes_);
-    RETURN_IF_ERROR(Annotate(
-        kernels.DequantizeRow(
-            embedding_format_,
-            ops::ByteSpan(embedding_).subspan(offset, static_cast<size_t>(embedding_row_bytes_)),
-            x[r]),
-        -1, "embedding lookup"));
+    ops::ByteSpan row_bytes;
+    if (embedding_.empty()) {
+      RETURN_IF_ERROR(Annotate(output_.weights->ReadRow(rows[r].token, embedding_row), -1,
+                               "embedding lookup"));
+      row_bytes = embedding_row;
+    } else {
+      const size_t offset = static_cast<size_t>(rows[r].token * embedding_row_bytes_);
+      row_bytes = ops::ByteSpan(embedding_).subspan(offset, static_cast<size_t>(embedding_row_bytes_));
+    }
+    RETURN_IF_ERROR(Annotate(kernels.DequantizeRow(embedding_format_, row_bytes, x[r]), -1,
+                             "embedding lookup"));
   }
 
   for (int l = 0; l < c.n_layers; ++l) {

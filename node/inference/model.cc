@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "node/inference/model.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -109,8 +110,9 @@ absl::Status CheckTensors(const std::vector<TensorSpec>& specs, const TensorProv
   return absl::OkStatus();
 }
 
-absl::StatusOr<Linear> LoadLinear(const TensorProvider& tensors, const TensorInfo& info,
-                                  ops::Backend& backend) {
+// Prepares `bytes` (the tensor `info`'s) as a matmul weight on `backend`.
+absl::StatusOr<Linear> PrepareLinear(const TensorInfo& info, ops::ByteSpan bytes,
+                                     ops::Backend& backend) {
   Linear linear;
   linear.name = info.name;
   if (!LinearKind(info.dtype, &linear.kind) || info.shape.size() != 2) {
@@ -119,7 +121,6 @@ absl::StatusOr<Linear> LoadLinear(const TensorProvider& tensors, const TensorInf
   }
   linear.n = info.shape[0];
   linear.k = info.shape[1];
-  ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, tensors.Read(info));
   absl::StatusOr<std::unique_ptr<ops::PreparedWeights>> prepared =
       backend.PrepareWeights(linear.kind, linear.n, linear.k, bytes, {});
   if (!prepared.ok()) {
@@ -129,6 +130,31 @@ absl::StatusOr<Linear> LoadLinear(const TensorProvider& tensors, const TensorInf
   }
   linear.weights = std::move(*prepared);
   return linear;
+}
+
+absl::StatusOr<Linear> LoadLinear(const TensorProvider& tensors, const TensorInfo& info,
+                                  ops::Backend& backend) {
+  ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, tensors.Read(info));
+  return PrepareLinear(info, bytes, backend);
+}
+
+// Whether every row of `w` reads back (PreparedWeights::ReadRow) as the rows of `bytes`:
+// false if the backend cannot read rows back, INTERNAL if it reads a different byte.
+absl::StatusOr<bool> RowsReadBack(const ops::PreparedWeights& w, ops::ByteSpan bytes,
+                                  int64_t row_bytes) {
+  std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
+  for (int64_t n = 0; n < w.n(); ++n) {
+    const absl::Status s = w.ReadRow(n, row);
+    if (s.code() == absl::StatusCode::kUnimplemented) return false;
+    RETURN_IF_ERROR(s);
+    if (!std::equal(row.begin(), row.end(),
+                    bytes.begin() + n * row_bytes)) {
+      return absl::InternalError(absl::StrCat(
+          "the ", w.owner()->Name(), " backend read row ", n,
+          " of the prepared 'token_embd.weight' back with different bytes"));
+    }
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<float>> LoadNorm(const TensorProvider& tensors, const TensorInfo& info) {
@@ -240,7 +266,17 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Create(const ModelConfig& config,
           TensorDtypeName(embd.dtype), ": the tied output projection needs Q8_0, Q4_0 or Q4_1"));
     }
     model->tied_embeddings_ = true;
-    RETURN_IF_ERROR(linear("token_embd.weight", &model->output_));
+    ASSIGN_OR_RETURN(model->output_, PrepareLinear(embd, model->embedding_, backend));
+    mem.prepared_weights += model->output_.weights->SizeBytes();
+    // One copy of the tied tensor: when the prepared output weights give its rows back
+    // byte for byte (checked here, every row), the lookup reads them from there.
+    ASSIGN_OR_RETURN(const bool read_back,
+                     RowsReadBack(*model->output_.weights, model->embedding_,
+                                  model->embedding_row_bytes_));
+    if (read_back) {
+      std::vector<uint8_t>().swap(model->embedding_);
+      mem.embedding_rows = 0;
+    }
   }
 
   ASSIGN_OR_RETURN(llm::RopeTable rope,

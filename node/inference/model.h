@@ -51,7 +51,9 @@ struct ModelOptions {
 // Bytes a loaded model holds, for budgets and the operator's view.
 struct ModelMemory {
   int64_t prepared_weights = 0;  // every matmul weight, in the backend's memory
-  int64_t embedding_rows = 0;    // token_embd.weight as stored (host), for row lookup
+  // token_embd.weight as stored (host), for row lookup; 0 when the embedding is tied and
+  // the lookup reads its rows from the prepared output weights (PreparedWeights::ReadRow).
+  int64_t embedding_rows = 0;
   int64_t norms = 0;             // the f32 norm gains
   int64_t rope_table = 0;
   int64_t total() const { return prepared_weights + embedding_rows + norms + rope_table; }
@@ -155,7 +157,8 @@ class Model {
   ops::Backend* backend_ = nullptr;
   ops::llm::RowFormat embedding_format_ = ops::llm::RowFormat::kF32;
   int64_t embedding_row_bytes_ = 0;
-  std::vector<uint8_t> embedding_;  // token_embd.weight as stored
+  // token_embd.weight as stored; empty when tied and read from output_ (ReadRow).
+  std::vector<uint8_t> embedding_;
   std::vector<Layer> layers_;
   std::vector<float> output_norm_;
   Linear output_;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "absl/strings/str_cat.h"
+
 namespace datanode::ops::cpu::q8 {
 namespace {
 
@@ -125,6 +127,37 @@ std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpK
     }
   }
   return p;
+}
+
+absl::Status PackedQ8Weights::ReadRow(int64_t row, std::span<uint8_t> out) const {
+  const int64_t block_bytes = WeightBlockBytes(kind());
+  const int64_t nb = num_blocks_;
+  if (row < 0 || row >= n() || static_cast<int64_t>(out.size()) != nb * block_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n(), " rows into ",
+                                                   out.size(), " bytes; a row has ",
+                                                   nb * block_bytes));
+  }
+  // The inverse of Pack's per-column loop.
+  const int64_t panel = row / kPanelCols;
+  const int c = static_cast<int>(row % kPanelCols);
+  const bool q4 = is_q4();
+  const bool min = has_min();
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* blk = out.data() + b * block_bytes;
+    const int64_t meta = (panel * nb + b) * kPanelCols + c;
+    StoreU16(blk, raw_d_[meta]);
+    if (min) StoreU16(blk + 2, raw_m_[meta]);
+    const uint8_t* src = quants_.data() + (panel * nb + b) * panel_block_bytes_ + c * 4;
+    if (q4) {
+      uint8_t* nibs = blk + (min ? 4 : 2);
+      for (int qq = 0; qq < 4; ++qq) std::memcpy(nibs + 4 * qq, src + qq * (kPanelCols * 4), 4);
+    } else {
+      for (int t = 0; t < kQBlockSize; ++t) {
+        blk[2 + t] = static_cast<uint8_t>(src[(t / 4) * (kPanelCols * 4) + (t % 4)] - quant_bias_);
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 ARows PrepareARows(const OpArgs& args) {

@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -99,6 +100,8 @@ class PackedQ8Weights final : public PreparedWeights {
                                                int64_t k, ByteSpan w, Isa isa);
 
   int64_t SizeBytes() const override;
+  // Rebuilds row `row`'s GGUF blocks from the packed panels, byte for byte.
+  absl::Status ReadRow(int64_t row, std::span<uint8_t> out) const override;
 
   Isa isa() const { return isa_; }
   bool has_min() const { return kind() == OpKind::kMatMulQ8_0Q4_1; }

@@ -14,6 +14,10 @@ namespace datanode::ops::cpu {
 
 absl::Status Quantize(const OpArgs& args, Isa isa, ThreadPool& pool);
 
+// kQuantizeQ8_0 on validated args, one thread: byte-equal to reference::QuantizeQ8_0, with
+// the per-element division in 64-bit integers where that is exact (quantize.cc).
+void QuantizeQ8_0Rows(const OpArgs& args);
+
 }  // namespace datanode::ops::cpu
 
 #endif  // DATANODE_OPS_CPU_QUANTIZE_H_

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,13 @@ class PreparedWeights {
   int64_t k() const { return k_; }
   // Bytes this object holds (host or device), for memory budgets.
   virtual int64_t SizeBytes() const = 0;
+  // Copies output row `row` of W exactly as it was given to PrepareWeights (for the
+  // Q8_0-family kinds: k / 32 GGUF blocks of the weight format) into `out`, which must
+  // hold exactly that many bytes. Lets a caller keep one copy of a tensor that is both a
+  // matmul weight and a lookup table (a tied embedding). Thread-safe like Run().
+  // UNIMPLEMENTED where a backend cannot (the default); INVALID_ARGUMENT for a row
+  // outside [0, n) or a wrong size.
+  virtual absl::Status ReadRow(int64_t row, std::span<uint8_t> out) const;
 
  private:
   const Backend* owner_;
@@ -60,6 +68,8 @@ class RawPreparedWeights : public PreparedWeights {
   }
   ByteSpan w() const { return w_; }
   ByteSpan w_scale() const { return w_scale_; }
+  // The Q8_0-family kinds only (their rows are whole blocks); UNIMPLEMENTED otherwise.
+  absl::Status ReadRow(int64_t row, std::span<uint8_t> out) const override;
 
  private:
   std::vector<uint8_t> w_;
