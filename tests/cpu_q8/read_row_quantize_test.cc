@@ -5,7 +5,9 @@
 // family, and the reference's RawPreparedWeights), and kQuantizeQ8_0's 64-bit fast path
 // writes the reference's bytes on random and adversarial rows (ties at .5, values at the
 // clamp, f32 and f16 subnormals, wide exponent gaps), on every kernel family.
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -227,6 +229,43 @@ TEST(QuantizeQ8_0Test, EveryScaleEveryTie) {
     args.out = got;
     ASSERT_TRUE(RunOp(*backends[i].second, args).ok());
     EXPECT_TRUE(got == want) << backends[i].first;
+  }
+}
+
+}  // namespace
+}  // namespace datanode::ops
+
+namespace datanode::ops {
+namespace {
+
+// A measurement, not a timed test (--gtest_also_run_disabled_tests): kQuantizeQ8_0 of
+// one SmolLM2-sized row (576 values, activations-like) on the reference and on the cpu
+// backend (1 thread).
+TEST(QuantizeQ8_0Test, DISABLED_Speed) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> x(576);
+  for (float& v : x) v = normal(rng);
+  std::vector<uint8_t> out(576 / 32 * kQ8_0BlockBytes);
+  OpArgs args;
+  args.kind = OpKind::kQuantizeQ8_0;
+  args.m = 1;
+  args.k = 576;
+  args.a = {reinterpret_cast<const uint8_t*>(x.data()), x.size() * 4};
+  args.out = out;
+  for (const char* name : {"reference", "cpu"}) {
+    BackendOptions options;
+    options.num_threads = 1;
+    auto backend = CreateBackend(name, options);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    constexpr int kIters = 20000;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kIters; ++i) ASSERT_TRUE((*backend)->Run(args).ok());
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count() /
+        kIters;
+    std::printf("[ info     ] %s: quantize 1 x 576 to Q8_0 in %.2f us\n", name, us);
   }
 }
 
