@@ -265,7 +265,6 @@ absl::Status GenerateBatch(std::span<Session* const> sessions,
         continue;
       }
       job.result.tokens.push_back(*token);
-      job.result.final_logits = job.logits;
       s.history_.push_back(*token);
       const bool keep_going = !*job.on_token || (*job.on_token)(*token);
       if (std::binary_search(job.stops.begin(), job.stops.end(), *token)) {
@@ -280,6 +279,8 @@ absl::Status GenerateBatch(std::span<Session* const> sessions,
         active.push_back(&job);
         continue;
       }
+      // The logits the last token was sampled from (copied once, not per token).
+      job.result.final_logits = std::move(job.logits);
       job.done = true;
     }
     if (active.empty()) break;
@@ -288,13 +289,22 @@ absl::Status GenerateBatch(std::span<Session* const> sessions,
       Session& s = *job->session;
       rows.push_back({s.history_.back(), s.position_, &s.cache_, true});
     }
-    batch_logits.assign(active.size() * static_cast<size_t>(vocab), 0.0f);
-    absl::Status st = model->Forward(rows, batch_logits);
+    // One session (the common case) decodes straight into its logits, no batch copy.
+    const bool single = active.size() == 1;
+    if (single) {
+      active[0]->logits.resize(static_cast<size_t>(vocab));
+    } else {
+      batch_logits.resize(active.size() * static_cast<size_t>(vocab));
+    }
+    absl::Status st =
+        model->Forward(rows, single ? std::span<float>(active[0]->logits) : batch_logits);
     for (size_t a = 0; a < active.size(); ++a) {
       Job& job = *active[a];
       if (st.ok()) {
-        job.logits.assign(batch_logits.begin() + static_cast<ptrdiff_t>(a * vocab),
-                          batch_logits.begin() + static_cast<ptrdiff_t>((a + 1) * vocab));
+        if (!single) {
+          job.logits.assign(batch_logits.begin() + static_cast<ptrdiff_t>(a * vocab),
+                            batch_logits.begin() + static_cast<ptrdiff_t>((a + 1) * vocab));
+        }
       } else {
         // Which row failed is not known: run each alone, so one session's numeric
         // failure ends only that session (alone it gives the same bytes as batched).
