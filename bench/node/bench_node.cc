@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
@@ -71,11 +72,24 @@ int Main(int argc, char** argv) {
   int64_t import_mb = 512;
   double seconds = 2;
   fs::path dir = fs::temp_directory_path() / ("dn_bench_" + std::to_string(getpid()));
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--import-mb") import_mb = std::stoll(argv[i + 1]);
-    if (a == "--seconds") seconds = std::stod(argv[i + 1]);
-    if (a == "--dir") dir = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string a = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    bool ok = value != nullptr;
+    if (ok && a == "--import-mb") {
+      ok = absl::SimpleAtoi(value, &import_mb) && import_mb > 0 && import_mb <= (1 << 20);
+    } else if (ok && a == "--seconds") {
+      ok = absl::SimpleAtod(value, &seconds) && seconds > 0 && seconds <= 3600;
+    } else if (ok && a == "--dir") {
+      dir = value;
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      std::fprintf(stderr,
+                   "usage: bench_node [--import-mb 1..1048576] [--seconds 0..3600] [--dir DIR]\n");
+      return 2;
+    }
   }
   fs::create_directories(dir);
   const int64_t M = 64, N = 64, K = 64;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
@@ -58,8 +59,9 @@ int Main(int argc, char** argv) {
       device = arg.substr(9);
     } else if (arg == "--quick") {
       quick = true;
-    } else if (arg.rfind("--min_seconds=", 0) == 0) {
-      min_seconds = std::stod(arg.substr(14));
+    } else if (arg.rfind("--min_seconds=", 0) == 0 &&
+               absl::SimpleAtod(arg.substr(14), &min_seconds) && min_seconds > 0 &&
+               min_seconds <= 3600) {
     } else {
       std::fprintf(stderr, "usage: %s [--device=SELECTOR] [--quick] [--min_seconds=S]\n", argv[0]);
       return 2;
