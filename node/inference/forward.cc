@@ -154,12 +154,13 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   for (int64_t r = 0; r < m; ++r) {
     ops::ByteSpan row_bytes;
     if (embedding_.empty()) {
-      RETURN_IF_ERROR(Annotate(output_.weights->ReadRow(rows[r].token, embedding_row), -1,
-                               "embedding lookup"));
+      RETURN_IF_ERROR(
+          Annotate(output_.weights->ReadRow(rows[r].token, embedding_row), -1, "embedding lookup"));
       row_bytes = embedding_row;
     } else {
       const size_t offset = static_cast<size_t>(rows[r].token * embedding_row_bytes_);
-      row_bytes = ops::ByteSpan(embedding_).subspan(offset, static_cast<size_t>(embedding_row_bytes_));
+      row_bytes =
+          ops::ByteSpan(embedding_).subspan(offset, static_cast<size_t>(embedding_row_bytes_));
     }
     RETURN_IF_ERROR(Annotate(kernels.DequantizeRow(embedding_format_, row_bytes, x[r]), -1,
                              "embedding lookup"));

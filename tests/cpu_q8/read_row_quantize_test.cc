@@ -7,8 +7,8 @@
 // clamp, f32 and f16 subnormals, wide exponent gaps), on every kernel family.
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -76,8 +76,7 @@ TEST(ReadRowTest, EveryRowIsTheGgufBytes) {
           EXPECT_EQ((*w)->ReadRow(n, row).code(), absl::StatusCode::kInvalidArgument) << what;
           EXPECT_EQ((*w)->ReadRow(-1, row).code(), absl::StatusCode::kInvalidArgument) << what;
           std::vector<uint8_t> short_row(static_cast<size_t>(row_bytes - 1));
-          EXPECT_EQ((*w)->ReadRow(0, short_row).code(), absl::StatusCode::kInvalidArgument)
-              << what;
+          EXPECT_EQ((*w)->ReadRow(0, short_row).code(), absl::StatusCode::kInvalidArgument) << what;
         }
       }
     }
@@ -111,7 +110,9 @@ float F16Value(uint16_t bits) {
 // Rows of 32-value blocks, each block drawn from one of several adversarial families.
 std::vector<float> AdversarialRows(int64_t blocks, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  auto uni = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto uni = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
   std::vector<float> x(static_cast<size_t>(blocks * kQBlockSize));
   for (int64_t b = 0; b < blocks; ++b) {

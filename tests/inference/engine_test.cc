@@ -7,6 +7,7 @@
 // same bytes. The real model (SmolLM2) is exercised by smollm2_test.cc.
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +147,58 @@ TEST_F(TinyModelTest, EveryWeightFormatRuns) {
     EXPECT_EQ(got->tokens, want->tokens);
     EXPECT_EQ(got->final_logits_digest, want->final_logits_digest);
   }
+}
+
+// The reference backend, except that its prepared weights cannot read rows back
+// (PreparedWeights::ReadRow's default): a tied embedding then keeps its host copy.
+class NoReadRowBackend : public ops::Backend {
+ public:
+  NoReadRowBackend() : inner_(std::move(ops::CreateBackend("reference")).value()) {}
+  const char* Name() const override { return "no-read-row"; }
+  std::string Description() const override { return "reference, prepared rows unreadable"; }
+  bool Supports(ops::OpKind kind) const override { return inner_->Supports(kind); }
+  absl::Status Run(const ops::OpArgs& args) override {
+    ops::OpArgs a = args;
+    if (const auto* w = dynamic_cast<const Weights*>(args.w_prepared)) {
+      a.w = w->w();
+      a.w_scale = w->w_scale();
+      a.w_prepared = nullptr;
+    }
+    return ops::RunOp(*inner_, a);
+  }
+  absl::StatusOr<std::unique_ptr<ops::PreparedWeights>> PrepareWeights(
+      ops::OpKind kind, int64_t n, int64_t k, ops::ByteSpan w, ops::ByteSpan w_scale) override {
+    return std::make_unique<Weights>(this, kind, n, k, w, w_scale);
+  }
+  const ops::llm::Kernels& LlmKernels() const override { return inner_->LlmKernels(); }
+
+ private:
+  class Weights : public ops::RawPreparedWeights {
+   public:
+    using RawPreparedWeights::RawPreparedWeights;
+    absl::Status ReadRow(int64_t row, std::span<uint8_t> out) const override {
+      return PreparedWeights::ReadRow(row, out);  // UNIMPLEMENTED
+    }
+  };
+  std::unique_ptr<ops::Backend> inner_;
+};
+
+TEST_F(TinyModelTest, TiedEmbeddingKeepsItsCopyWhenRowsCannotBeReadBack) {
+  std::shared_ptr<const Model> want_model = LoadOk();
+  ASSERT_NE(want_model, nullptr);
+  EXPECT_EQ(want_model->memory().embedding_rows, 0);
+  NoReadRowBackend backend;
+  std::shared_ptr<const Model> model = LoadOk({}, &backend);
+  ASSERT_NE(model, nullptr);
+  EXPECT_TRUE(model->tied_embeddings());
+  EXPECT_EQ(model->memory().embedding_rows, 96 * 2 * 34);
+  absl::StatusOr<GenerateResult> want =
+      (*Session::Create(want_model))->Generate(kPrompt, Greedy(8));
+  absl::StatusOr<GenerateResult> got = (*Session::Create(model))->Generate(kPrompt, Greedy(8));
+  ASSERT_TRUE(want.ok()) << want.status();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->tokens, want->tokens);
+  EXPECT_EQ(got->final_logits_digest, want->final_logits_digest);
 }
 
 TEST_F(TinyModelTest, UnusableFormatsAreUnimplementedAndNamed) {
