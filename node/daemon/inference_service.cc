@@ -201,16 +201,6 @@ absl::StatusOr<InferenceService::Tokens> InferenceService::Tokenize(const Sha256
 
 absl::StatusOr<GenerateOutcome> InferenceService::Generate(
     GenerateCall call, const std::function<bool(int32_t, const std::string&, bool)>& on_token) {
-  if (running_.fetch_add(1) >= max_running_) {
-    running_.fetch_sub(1);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("all ", max_running_,
-                     " generation slots are busy (executor_threads - 1); retry later"));
-  }
-  struct Slot {
-    std::atomic<int>* running;
-    ~Slot() { running->fetch_sub(1); }
-  } slot{&running_};
   std::shared_ptr<LoadedModel> m;
   inference::SessionId session = 0;
   if (!call.session_id.empty()) {
@@ -243,6 +233,19 @@ absl::StatusOr<GenerateOutcome> InferenceService::Generate(
         "the prompt's ", prompt.size(), " tokens leave no room to generate in this node's ",
         m->model->max_context(), "-position context (inference.max_context_length)"));
   }
+  // The slot is taken only once the request has passed every check above, so a
+  // malformed request gets its own error (INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE)
+  // however busy the node is, never RESOURCE_EXHAUSTED.
+  if (running_.fetch_add(1) >= max_running_) {
+    running_.fetch_sub(1);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("all ", max_running_,
+                     " generation slots are busy (executor_threads - 1); retry later"));
+  }
+  struct Slot {
+    std::atomic<int>* running;
+    ~Slot() { running->fetch_sub(1); }
+  } slot{&running_};
   auto callback = [&](int32_t token) {
     return on_token(token, m->tokenizer.TokenToPiece(token), m->tokenizer.IsControl(token));
   };
