@@ -135,6 +135,35 @@ inline uint128 ISqrt128(uint128 v) {
   return result;
 }
 
+// round_f32(mag * 2^e) with the sign bit `sign`, exactly RoundToF32Bits: a short uint64
+// path for normal results (what the per-element ops produce almost always), the spec
+// routine otherwise.
+inline uint32_t RoundU64ToF32Bits(uint32_t sign, uint64_t mag, int e) {
+  if (mag == 0) return 0;
+  const int length = BitLength64(mag);
+  const int top = length - 1 + e;
+  if (top < -126 || top > 126 || length > 63) {
+    const int128 m = sign ? -int128{mag} : int128{mag};
+    return RoundToF32Bits(m, e);
+  }
+  uint64_t sig;
+  int biased = top + 127;
+  if (length <= 24) {
+    sig = mag << (24 - length);
+  } else {
+    const int shift = length - 24;
+    sig = mag >> shift;
+    const uint64_t rem = mag & ((uint64_t{1} << shift) - 1);
+    const uint64_t half = uint64_t{1} << (shift - 1);
+    if (rem > half || (rem == half && (sig & 1) != 0)) ++sig;
+    if (sig >> 24) {
+      sig >>= 1;
+      ++biased;
+    }
+  }
+  return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
+}
+
 // --- Single roundings (spec §8.4) ----------------------------------------------------
 // round_f32(a * 2^ae + b * 2^be) for |a|, |b| < 2^62, exactly (one rounding). When the
 // exponents are more than 64 apart (after normalizing both mantissas to 62 bits) the

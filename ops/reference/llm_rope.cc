@@ -88,31 +88,10 @@ void SinCosQ62(int128 a, int128& sin_out, int128& cos_out) {
 
 int32_t ToQ30(int128 v) { return static_cast<int32_t>((v + (int128{1} << 31)) >> 32); }
 
-// round_f32(v * 2^e) for |v| < 2^63, exactly RoundToF32Bits: a short path for normal
-// results, the spec routine otherwise.
+// round_f32(v * 2^e) for |v| < 2^63, exactly RoundToF32Bits.
 uint32_t RoundI64ToF32(int64_t v, int e) {
-  if (v == 0) return 0;
-  const uint32_t sign = v < 0 ? 0x80000000u : 0u;
   const uint64_t mag = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-  const int length = fixed::BitLength64(mag);
-  const int top = length - 1 + e;
-  if (top < -126 || top > 126) return RoundToF32Bits(int128{v}, e);
-  uint64_t sig;
-  int biased = top + 127;
-  if (length <= 24) {
-    sig = mag << (24 - length);
-  } else {
-    const int shift = length - 24;
-    sig = mag >> shift;
-    const uint64_t rem = mag & ((uint64_t{1} << shift) - 1);
-    const uint64_t half = uint64_t{1} << (shift - 1);
-    if (rem > half || (rem == half && (sig & 1) != 0)) ++sig;
-    if (sig >> 24) {
-      sig >>= 1;
-      ++biased;
-    }
-  }
-  return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
+  return fixed::RoundU64ToF32Bits(v < 0 ? 0x80000000u : 0u, mag, e);
 }
 
 // fixed::RoundSum2ToF32Bits for RoPE's terms (|a|, |b| < 2^54): when the exponents are
@@ -162,8 +141,8 @@ absl::StatusOr<RopeTable> RopeTable::Create(float freq_base, int rope_dim, int64
         angle += theta;
         if (angle >= full) angle -= full;
       }
-      const int quadrant = angle >= 2 * quarter ? (angle >= 3 * quarter ? 3 : 2)
-                                                : (angle >= quarter ? 1 : 0);
+      const int quadrant =
+          angle >= 2 * quarter ? (angle >= 3 * quarter ? 3 : 2) : (angle >= quarter ? 1 : 0);
       int128 s, c;
       SinCosQ62(angle - quadrant * quarter, s, c);
       int128 cos_v = c, sin_v = s;
@@ -218,10 +197,10 @@ absl::Status RopeTable::Apply(int64_t pos, int n_heads, int head_dim, std::span<
       const ExactValue a = DecodeF32Bits(F32ToBits(head[2 * i]));
       const ExactValue b = DecodeF32Bits(F32ToBits(head[2 * i + 1]));
       const int64_t c = cos_row[i], s = sin_row[i];
-      head[2 * i] = BitsToF32(RoundSum2(a.mantissa * c, a.exponent - 30, -b.mantissa * s,
-                                        b.exponent - 30));
-      head[2 * i + 1] = BitsToF32(RoundSum2(a.mantissa * s, a.exponent - 30, b.mantissa * c,
-                                            b.exponent - 30));
+      head[2 * i] =
+          BitsToF32(RoundSum2(a.mantissa * c, a.exponent - 30, -b.mantissa * s, b.exponent - 30));
+      head[2 * i + 1] =
+          BitsToF32(RoundSum2(a.mantissa * s, a.exponent - 30, b.mantissa * c, b.exponent - 30));
     }
   }
   return absl::OkStatus();

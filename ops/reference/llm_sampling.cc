@@ -54,33 +54,7 @@ uint64_t SpecRng::Next() {
 
 namespace {
 
-// round_f32(mag * 2^e) with the sign bit `sign`, exactly RoundToF32Bits: a short path for
-// normal results, the spec routine otherwise.
-uint32_t RoundU64ToF32Bits(uint32_t sign, uint64_t mag, int e) {
-  if (mag == 0) return 0;
-  const int length = fixed::BitLength64(mag);
-  const int top = length - 1 + e;
-  if (top < -126 || top > 126 || length > 63) {
-    const int128 m = sign ? -int128{mag} : int128{mag};
-    return RoundToF32Bits(m, e);
-  }
-  uint64_t sig;
-  int biased = top + 127;
-  if (length <= 24) {
-    sig = mag << (24 - length);
-  } else {
-    const int shift = length - 24;
-    sig = mag >> shift;
-    const uint64_t rem = mag & ((uint64_t{1} << shift) - 1);
-    const uint64_t half = uint64_t{1} << (shift - 1);
-    if (rem > half || (rem == half && (sig & 1) != 0)) ++sig;
-    if (sig >> 24) {
-      sig >>= 1;
-      ++biased;
-    }
-  }
-  return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
-}
+using fixed::RoundU64ToF32Bits;
 
 // A candidate's weight (spec §8.11 step 2): d = round_f32(lmax - l), d' = round_f32(d / T),
 // w = WeightQ40(ExpNeg(d')), 0 if d or d' is +inf. Short integer paths where they are
