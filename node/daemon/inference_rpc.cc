@@ -12,6 +12,7 @@
 #include "datanode/ops/status_macros.h"
 #include "datanode/v1/inference.grpc.pb.h"
 #include "node/daemon/inference_service.h"
+#include "node/daemon/queued_write_reactor.h"
 #include "spdlog/spdlog.h"
 
 namespace datanode::node {
@@ -88,23 +89,11 @@ absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r) {
 // Cancellation (client cancel, deadline, shutdown, a failed write) sets a flag that
 // the engine polls between tokens. The reactor is deleted once gRPC is done with it
 // (OnDone) and the work has returned, whichever comes last.
-class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+class GenerateReactor final : public QueuedWriteReactor<v1::GenerateResponse> {
  public:
   GenerateReactor(RpcDeps d, GenerateCall call, CallerLimiter::Lease lease)
       : d_(d), call_(std::move(call)), lease_(std::move(lease)), start_(Clock::now()) {
     d_.executor->Submit([this] { Work(); });
-  }
-  void OnCancel() override { cancelled_ = true; }
-  void OnWriteDone(bool ok) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (!ok) {
-        cancelled_ = true;  // the client is gone: stop generating
-        queue_.clear();
-      }
-    }
-    Pump();
   }
   void OnDone() override { Unref(); }
 
@@ -114,7 +103,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   }
 
   void Work() {
-    call_.params.should_cancel = [this] { return cancelled_.load(); };
+    call_.params.should_cancel = [this] { return cancelled(); };
     absl::StatusOr<GenerateOutcome> out = absl::InternalError("generation did not run");
     absl::Status s = CatchAllocFailure([&]() -> absl::Status {
       out = d_.inference->Generate(std::move(call_),
@@ -124,7 +113,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
                                      m.mutable_token()->set_piece(piece);
                                      m.mutable_token()->set_control(control);
                                      Push(std::move(m));
-                                     return !cancelled_.load();
+                                     return !cancelled();
                                    });
       return out.status();
     });
@@ -147,43 +136,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
       spdlog::debug("Generate failed: {}", s.ToString());
     }
     d_.metrics->RecordCall("Generate", s.code(), Since(start_));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (s.ok()) queue_.push_back(std::move(done));
-      final_ = ToGrpc(s);
-      done_ = true;
-    }
-    Pump();
+    EndWith(ToGrpc(s), s.ok() ? std::optional(std::move(done)) : std::nullopt);
     Unref();
-  }
-
-  void Push(v1::GenerateResponse m) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (cancelled_) return;
-      queue_.push_back(std::move(m));  // at most max_tokens_per_call + 1 messages
-    }
-    Pump();
-  }
-
-  // Starts the next write, or finishes once the work is done and the queue drained.
-  void Pump() {
-    enum { kNothing, kWrite, kFinish } action = kNothing;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (writing_ || finished_) return;
-      if (!queue_.empty() && !cancelled_) {
-        current_ = std::move(queue_.front());
-        queue_.pop_front();
-        writing_ = true;
-        action = kWrite;
-      } else if (done_) {
-        finished_ = true;
-        action = kFinish;
-      }
-    }
-    if (action == kWrite) StartWrite(&current_);
-    if (action == kFinish) Finish(final_);
   }
 
   RpcDeps d_;
@@ -191,14 +145,6 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   CallerLimiter::Lease lease_;
   Clock::time_point start_;
   std::atomic<int> refs_{2};  // gRPC (until OnDone) and the work
-  std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  std::deque<v1::GenerateResponse> queue_;  // guarded by mu_
-  v1::GenerateResponse current_;            // owned by the write in flight
-  bool writing_ = false;                    // guarded by mu_
-  bool done_ = false;                       // guarded by mu_
-  bool finished_ = false;                   // guarded by mu_
-  grpc::Status final_;                      // guarded by mu_
 };
 
 class InferenceImpl final : public v1::Inference::CallbackService {

@@ -19,13 +19,14 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
-#include "datanode/ops/status_macros.h"
-#include "device_classes/device_class_loader.h"
 #include "datanode/v1/store.grpc.pb.h"
+#include "device_classes/device_class_loader.h"
 #include "grpcpp/server_posix.h"
 #include "node/daemon/inference_rpc.h"
+#include "node/daemon/queued_write_reactor.h"
 #include "openssl/crypto.h"
 #include "spdlog/spdlog.h"
 
@@ -542,7 +543,7 @@ void ToProto(const AdmissionOutcome& o, v1::AdmissionResult* out) {
 // while progress arrives from the executor thread whenever the runner reports.
 // Cancellation (client cancel, deadline, server shutdown, failed write) sets a flag
 // the runner polls; the call then ends CANCELLED.
-class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissionResponse> {
+class RunAdmissionReactor final : public QueuedWriteReactor<v1::RunAdmissionResponse> {
  public:
   RunAdmissionReactor(RpcDeps d, AdmissionRequest request, AdmissionService::Slot slot,
                       CallerLimiter::Lease lease)
@@ -552,18 +553,6 @@ class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissi
         lease_(std::move(lease)),
         start_(Clock::now()) {
     d_.executor->Submit([this] { Work(); });
-  }
-  void OnCancel() override { cancelled_ = true; }
-  void OnWriteDone(bool ok) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (!ok) {
-        cancelled_ = true;  // the client is gone: stop the run
-        queue_.clear();
-      }
-    }
-    Pump();
   }
   void OnDone() override { delete this; }
 
@@ -582,7 +571,7 @@ class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissi
       outcome = d_.admission->Run(
           *slot_, request_,
           [this](const std::string& phase, const std::string& text) { Progress(phase, text); },
-          [this] { return cancelled_.load(); });
+          [this] { return cancelled(); });
       return absl::OkStatus();
     });
     if (!started.ok()) outcome = started;
@@ -598,13 +587,7 @@ class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissi
       spdlog::warn("admission ended: {}", s.ToString());
     }
     d_.metrics->RecordCall("RunAdmission", s.code(), Since(start_));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (s.ok()) queue_.push_back(std::move(result));
-      final_ = ToGrpc(s);
-      done_ = true;
-    }
-    Pump();
+    EndWith(ToGrpc(s), s.ok() ? std::optional(std::move(result)) : std::nullopt);
   }
 
   void Progress(const std::string& phase_name, const std::string& text) {
@@ -616,35 +599,8 @@ class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissi
     m.mutable_progress()->set_phase(phase);
     m.mutable_progress()->set_text(text);
     m.mutable_progress()->set_elapsed_seconds(Since(start_));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (cancelled_) return;
-      // A client that reads slowly loses the oldest progress lines, never the result.
-      if (queue_.size() >= kMaxQueued) queue_.pop_front();
-      queue_.push_back(std::move(m));
-    }
-    Pump();
-  }
-
-  // Starts the next write, or finishes once the work is done and the queue drained.
-  // Decisions under the lock, gRPC calls outside it.
-  void Pump() {
-    enum { kNothing, kWrite, kFinish } action = kNothing;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (writing_ || finished_) return;
-      if (!queue_.empty() && !cancelled_) {
-        current_ = std::move(queue_.front());
-        queue_.pop_front();
-        writing_ = true;
-        action = kWrite;
-      } else if (done_) {
-        finished_ = true;
-        action = kFinish;
-      }
-    }
-    if (action == kWrite) StartWrite(&current_);
-    if (action == kFinish) Finish(final_);
+    // A client that reads slowly loses the oldest progress lines, never the result.
+    Push(std::move(m), kMaxQueued);
   }
 
   RpcDeps d_;
@@ -652,14 +608,6 @@ class RunAdmissionReactor final : public grpc::ServerWriteReactor<v1::RunAdmissi
   std::optional<AdmissionService::Slot> slot_;  // released when the run ends
   CallerLimiter::Lease lease_;
   Clock::time_point start_;
-  std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  std::deque<v1::RunAdmissionResponse> queue_;  // guarded by mu_
-  v1::RunAdmissionResponse current_;            // owned by the write in flight
-  bool writing_ = false;                        // guarded by mu_
-  bool done_ = false;                           // guarded by mu_
-  bool finished_ = false;                       // guarded by mu_
-  grpc::Status final_;                          // guarded by mu_
 };
 
 class AdmissionImpl final : public v1::Admission::CallbackService {
