@@ -222,7 +222,17 @@ absl::StatusOr<GenerateOutcome> InferenceService::Generate(
   }
   std::vector<int32_t> prompt;
   if (const std::string* text = std::get_if<std::string>(&call.prompt)) {
-    prompt = m->tokenizer.Encode(call.chat ? ChatPrompt(*text) : *text, /*add_special=*/true);
+    const std::string full = call.chat ? ChatPrompt(*text) : *text;
+    // Every byte of the text is covered by some token's piece (special tokens by their
+    // own text), so a text longer than max_context pieces of the longest piece cannot
+    // fit: refuse it before tokenizing, whose cost grows with the text.
+    if (static_cast<int64_t>(full.size()) >
+        m->model->max_context() * std::max<int64_t>(m->max_piece_bytes, 1)) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "the prompt's ", full.size(), " bytes are more than this node's ",
+          m->model->max_context(), "-position context can hold (inference.max_context_length)"));
+    }
+    prompt = m->tokenizer.Encode(full, /*add_special=*/true);
   } else {
     if (call.chat) return absl::InvalidArgumentError("chat applies to a text prompt only");
     prompt = std::get<std::vector<int32_t>>(std::move(call.prompt));

@@ -462,6 +462,19 @@ TEST(InferenceRpc, PromptBeyondTheContextIsOutOfRange) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
 }
 
+// A text that cannot fit however it tokenizes is refused from its length, before the
+// tokenizer spends time on it (the message counts bytes, not tokens).
+TEST(InferenceRpc, OversizedTextPromptIsRefusedBeforeTokenizing) {
+  SKIP_WITHOUT_MODEL();
+  v1::GenerateRequest req = Request(kChatPrompt, 1);
+  req.set_text(std::string(1 << 20, 'a'));
+  Streamed r = RunGenerate(req);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::OUT_OF_RANGE) << r.status.error_message();
+  EXPECT_NE(r.status.error_message().find("1048576 bytes"), std::string::npos)
+      << r.status.error_message();
+  EXPECT_TRUE(r.ids.empty());
+}
+
 TEST(InferenceRpc, BadRequests) {
   SKIP_WITHOUT_MODEL();
   const std::string unknown(64, 'a');
