@@ -24,21 +24,10 @@ absl::Status PreparedWeights::ReadRow(int64_t /*row*/, std::span<uint8_t> /*out*
 }
 
 absl::Status RawPreparedWeights::ReadRow(int64_t row, std::span<uint8_t> out) const {
-  int64_t block_bytes = 0;
-  switch (kind()) {
-    case OpKind::kMatMulQ8_0Q8_0:
-      block_bytes = kQ8_0BlockBytes;
-      break;
-    case OpKind::kMatMulQ8_0Q4_0:
-      block_bytes = kQ4_0BlockBytes;
-      break;
-    case OpKind::kMatMulQ8_0Q4_1:
-      block_bytes = kQ4_1BlockBytes;
-      break;
-    default:
-      return PreparedWeights::ReadRow(row, out);
-  }
-  const int64_t row_bytes = k() / kQBlockSize * block_bytes;
+  // Rows of the block formats only: an int8 row is not what an embedding lookup reads.
+  if (!IsQ8_0MatMul(kind())) return PreparedWeights::ReadRow(row, out);
+  const OpInfo& info = *FindOpInfo(kind());
+  const int64_t row_bytes = k() / info.w_block_values * info.w_block_bytes;
   if (row < 0 || row >= n() || static_cast<int64_t>(out.size()) != row_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n(), " rows into ",
                                                    out.size(), " bytes; a row has ", row_bytes));

@@ -164,6 +164,30 @@ absl::StatusOr<OpInputs> MakeRandomInputs(OpKind kind, int64_t m, int64_t n, int
       }
       break;
     }
+    case OpKind::kMatMulQ8_0Q4_K:
+      // f16 d and dmin, then 12 bytes of 6-bit scales / mins (every bit pattern is a valid
+      // pair set) and 128 bytes of nibbles.
+      FillQ8_0Blocks(rng, profile, in.a);
+      for (size_t off = 0; off < in.w.size(); off += kQ4_KBlockBytes) {
+        StoreU16(&in.w[off], RandomF16Scale(rng, profile));
+        StoreU16(&in.w[off + 2], RandomF16Scale(rng, profile));
+        for (int j = 4; j < 16; ++j) in.w[off + j] = static_cast<uint8_t>(rng.Next() & 0xFF);
+        for (int j = 16; j < kQ4_KBlockBytes; ++j) in.w[off + j] = RandomNibbles(rng, profile);
+      }
+      break;
+    case OpKind::kMatMulQ8_0Q6_K:
+      // 192 bytes of quant bits, 16 int8 scales (-128 included: GGUF allows it), f16 d.
+      FillQ8_0Blocks(rng, profile, in.a);
+      for (size_t off = 0; off < in.w.size(); off += kQ6_KBlockBytes) {
+        for (int j = 0; j < 192; ++j) in.w[off + j] = RandomNibbles(rng, profile);
+        for (int j = 192; j < 208; ++j) {
+          in.w[off + j] = profile == InputProfile::kExtreme && rng.Next() % 4 == 0
+                              ? uint8_t{0x80}
+                              : static_cast<uint8_t>(rng.Next() & 0xFF);
+        }
+        StoreU16(&in.w[off + 208], RandomF16Scale(rng, profile));
+      }
+      break;
     case OpKind::kQuantizeS8Row:
     case OpKind::kQuantizeQ8_0:
       for (size_t i = 0; i < in.a.size(); i += 4) {

@@ -9,63 +9,28 @@
 namespace datanode::ops {
 
 const char* OpKindName(OpKind kind) {
-  switch (kind) {
-    case OpKind::kMatMulS8S32:
-      return "matmul_s8_s32";
-    case OpKind::kMatMulS8F32:
-      return "matmul_s8_f32";
-    case OpKind::kMatMulQ8_0Q8_0:
-      return "matmul_q8_0_q8_0";
-    case OpKind::kMatMulQ8_0Q4_0:
-      return "matmul_q8_0_q4_0";
-    case OpKind::kMatMulQ8_0Q4_1:
-      return "matmul_q8_0_q4_1";
-    case OpKind::kQuantizeS8Row:
-      return "quantize_f32_s8_row";
-    case OpKind::kQuantizeQ8_0:
-      return "quantize_f32_q8_0";
-  }
-  return "unknown_op";
+  const OpInfo* info = FindOpInfo(kind);
+  return info != nullptr ? info->name : "unknown_op";
 }
 
 absl::StatusOr<OpKind> OpKindFromName(std::string_view name) {
-  for (OpKind kind : kAllOpKinds) {
-    if (OpKindName(kind) == name) return kind;
+  for (const OpInfo& info : kOpTable) {
+    if (info.name == name) return info.kind;
   }
   return absl::NotFoundError(absl::StrCat("unknown op \"", std::string(name), "\""));
 }
 
 bool IsMatMul(OpKind kind) {
-  switch (kind) {
-    case OpKind::kMatMulS8S32:
-    case OpKind::kMatMulS8F32:
-    case OpKind::kMatMulQ8_0Q8_0:
-    case OpKind::kMatMulQ8_0Q4_0:
-    case OpKind::kMatMulQ8_0Q4_1:
-      return true;
-    default:
-      return false;
-  }
+  const OpInfo* info = FindOpInfo(kind);
+  return info != nullptr && info->is_matmul;
 }
 
 bool IsQuantize(OpKind kind) {
-  return kind == OpKind::kQuantizeS8Row || kind == OpKind::kQuantizeQ8_0;
+  const OpInfo* info = FindOpInfo(kind);
+  return info != nullptr && !info->is_matmul;
 }
 
 namespace {
-
-int64_t WeightBytesPerBlock(OpKind kind) {
-  switch (kind) {
-    case OpKind::kMatMulQ8_0Q8_0:
-      return kQ8_0BlockBytes;
-    case OpKind::kMatMulQ8_0Q4_0:
-      return kQ4_0BlockBytes;
-    case OpKind::kMatMulQ8_0Q4_1:
-      return kQ4_1BlockBytes;
-    default:
-      return 0;
-  }
-}
 
 absl::Status CheckTensorBytes(OpKind kind, const char* operand, int64_t bytes) {
   if (bytes > kMaxTensorBytes) {
@@ -79,11 +44,12 @@ absl::Status CheckTensorBytes(OpKind kind, const char* operand, int64_t bytes) {
 }  // namespace
 
 absl::StatusOr<OperandSizes> ComputeOperandSizes(OpKind kind, int64_t m, int64_t n, int64_t k) {
-  const std::string op = OpKindName(kind);
-  if (op == "unknown_op") {
+  const OpInfo* info = FindOpInfo(kind);
+  if (info == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown op kind ", static_cast<int>(kind)));
   }
+  const std::string op = info->name;
   if (m < 1 || m > kMaxRowsOrCols) {
     return absl::InvalidArgumentError(
         absl::StrCat(op, ": M = ", m, " is outside [1, ", kMaxRowsOrCols, "]"));
@@ -92,7 +58,7 @@ absl::StatusOr<OperandSizes> ComputeOperandSizes(OpKind kind, int64_t m, int64_t
     return absl::InvalidArgumentError(absl::StrCat(
         op, ": K = ", k, " is outside [1, ", kMaxK, "] (larger K could overflow int32 sums)"));
   }
-  if (IsMatMul(kind)) {
+  if (info->is_matmul) {
     if (n < 1 || n > kMaxRowsOrCols) {
       return absl::InvalidArgumentError(
           absl::StrCat(op, ": N = ", n, " is outside [1, ", kMaxRowsOrCols, "]"));
@@ -100,31 +66,18 @@ absl::StatusOr<OperandSizes> ComputeOperandSizes(OpKind kind, int64_t m, int64_t
   } else if (n != 0) {
     return absl::InvalidArgumentError(absl::StrCat(op, ": N must be 0 for quantize ops, got ", n));
   }
-  const bool blocked = kind == OpKind::kMatMulQ8_0Q8_0 || kind == OpKind::kMatMulQ8_0Q4_0 ||
-                       kind == OpKind::kMatMulQ8_0Q4_1 || kind == OpKind::kQuantizeQ8_0;
-  if (blocked && k % kQBlockSize != 0) {
+  if (k % info->k_multiple != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        op, ": K = ", k, " is not a multiple of the block size ", kQBlockSize));
+        op, ": K = ", k, " is not a multiple of the block size ", info->k_multiple));
   }
   OperandSizes s;
-  const int64_t blocks = k / kQBlockSize;
   switch (kind) {
-    case OpKind::kMatMulS8S32:
     case OpKind::kMatMulS8F32:
+      s.a_scale = m * 4;
+      s.w_scale = n * 4;
+      [[fallthrough]];
+    case OpKind::kMatMulS8S32:
       s.a = m * k;
-      s.w = n * k;
-      s.out = m * n * 4;
-      if (kind == OpKind::kMatMulS8F32) {
-        s.a_scale = m * 4;
-        s.w_scale = n * 4;
-      }
-      break;
-    case OpKind::kMatMulQ8_0Q8_0:
-    case OpKind::kMatMulQ8_0Q4_0:
-    case OpKind::kMatMulQ8_0Q4_1:
-      s.a = m * blocks * kQ8_0BlockBytes;
-      s.w = n * blocks * WeightBytesPerBlock(kind);
-      s.out = m * n * 4;
       break;
     case OpKind::kQuantizeS8Row:
       s.a = m * k * 4;
@@ -133,8 +86,15 @@ absl::StatusOr<OperandSizes> ComputeOperandSizes(OpKind kind, int64_t m, int64_t
       break;
     case OpKind::kQuantizeQ8_0:
       s.a = m * k * 4;
-      s.out = m * blocks * kQ8_0BlockBytes;
+      s.out = m * (k / kQBlockSize) * kQ8_0BlockBytes;
       break;
+    default:  // the Q8_0-activation matmuls
+      s.a = m * (k / kQBlockSize) * kQ8_0BlockBytes;
+      break;
+  }
+  if (info->is_matmul) {
+    s.w = n * (k / info->w_block_values) * info->w_block_bytes;
+    s.out = m * n * 4;
   }
   // m, n <= 2^24 and k < 2^17 bound every product above by 2^50, far inside int64;
   // the tensor limit keeps allocations sane.

@@ -45,26 +45,49 @@ absl::Status CheckF32Scales(OpKind kind, const char* operand, ByteSpan data) {
   return absl::OkStatus();
 }
 
+// Where a weight format keeps its f16 scales (d, and the min for Q4_1 / Q4_K) inside a
+// block, and whether its quants are int8 (which must not be -128).
+struct BlockScales {
+  int64_t block_bytes;
+  int d_offset;
+  int min_offset;  // -1: none
+  bool q8_quants;
+};
+
+BlockScales ScalesOf(OpKind kind) {
+  switch (kind) {
+    case OpKind::kMatMulQ8_0Q4_0:
+      return {kQ4_0BlockBytes, 0, -1, false};
+    case OpKind::kMatMulQ8_0Q4_1:
+      return {kQ4_1BlockBytes, 0, 2, false};
+    case OpKind::kMatMulQ8_0Q4_K:
+      return {kQ4_KBlockBytes, 0, 2, false};
+    case OpKind::kMatMulQ8_0Q6_K:
+      return {kQ6_KBlockBytes, kQ6_KBlockBytes - 2, -1, false};
+    default:  // Q8_0
+      return {kQ8_0BlockBytes, 0, -1, true};
+  }
+}
+
 // Blocks of a quantized tensor with `rows` rows of `blocks_per_row` blocks.
 absl::Status CheckBlocks(OpKind kind, const char* operand, ByteSpan data,
-                         int64_t blocks_per_row, int64_t block_bytes, bool q8_quants,
-                         bool has_min) {
-  const int64_t total = static_cast<int64_t>(data.size()) / block_bytes;
+                         int64_t blocks_per_row, const BlockScales& layout) {
+  const int64_t total = static_cast<int64_t>(data.size()) / layout.block_bytes;
   for (int64_t b = 0; b < total; ++b) {
-    const uint8_t* block = &data[b * block_bytes];
+    const uint8_t* block = &data[b * layout.block_bytes];
     const int64_t row = b / blocks_per_row;
     const int64_t col = b % blocks_per_row;
-    if (!IsFiniteF16Bits(LoadU16(block))) {
+    if (!IsFiniteF16Bits(LoadU16(block + layout.d_offset))) {
       return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), ": ", operand, " row ",
                                                      row, " block ", col,
                                                      ": scale d is not finite (inf or NaN)"));
     }
-    if (has_min && !IsFiniteF16Bits(LoadU16(block + 2))) {
+    if (layout.min_offset >= 0 && !IsFiniteF16Bits(LoadU16(block + layout.min_offset))) {
       return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), ": ", operand, " row ",
                                                      row, " block ", col,
                                                      ": min m is not finite (inf or NaN)"));
     }
-    if (q8_quants) {
+    if (layout.q8_quants) {
       for (int j = 0; j < kQBlockSize; ++j) {
         if (block[2 + j] == 0x80) {
           return absl::InvalidArgumentError(absl::StrCat(
@@ -132,16 +155,16 @@ absl::Status ValidateInputValues(const OpArgs& args) {
     case OpKind::kMatMulS8F32:
       RETURN_IF_ERROR(CheckS8(args.kind, "A", args.a, args.k));
       return CheckF32Scales(args.kind, "a_scale", args.a_scale);
-    case OpKind::kMatMulQ8_0Q8_0:
-    case OpKind::kMatMulQ8_0Q4_0:
-    case OpKind::kMatMulQ8_0Q4_1:
-      return CheckBlocks(args.kind, "A", args.a, args.k / kQBlockSize, kQ8_0BlockBytes,
-                         /*q8_quants=*/true, /*has_min=*/false);
     case OpKind::kQuantizeS8Row:
     case OpKind::kQuantizeQ8_0:
       return CheckQuantizeInput(args);
+    default:
+      if (IsQ8_0MatMul(args.kind)) {
+        return CheckBlocks(args.kind, "A", args.a, args.k / kQBlockSize,
+                           ScalesOf(OpKind::kMatMulQ8_0Q8_0));
+      }
+      return absl::InvalidArgumentError("unknown op kind");
   }
-  return absl::InvalidArgumentError("unknown op kind");
 }
 
 absl::Status ValidateWeightValues(OpKind kind, int64_t n, int64_t k, ByteSpan w,
@@ -153,21 +176,14 @@ absl::Status ValidateWeightValues(OpKind kind, int64_t n, int64_t k, ByteSpan w,
   }
   RETURN_IF_ERROR(CheckSize(kind, "W", w.size(), sizes.w));
   RETURN_IF_ERROR(CheckSize(kind, "w_scale", w_scale.size(), sizes.w_scale));
-  const int64_t blocks = k / kQBlockSize;
   switch (kind) {
     case OpKind::kMatMulS8S32:
       return CheckS8(kind, "W", w, k);
     case OpKind::kMatMulS8F32:
       RETURN_IF_ERROR(CheckS8(kind, "W", w, k));
       return CheckF32Scales(kind, "w_scale", w_scale);
-    case OpKind::kMatMulQ8_0Q8_0:
-      return CheckBlocks(kind, "W", w, blocks, kQ8_0BlockBytes, true, false);
-    case OpKind::kMatMulQ8_0Q4_0:
-      return CheckBlocks(kind, "W", w, blocks, kQ4_0BlockBytes, false, false);
-    case OpKind::kMatMulQ8_0Q4_1:
-      return CheckBlocks(kind, "W", w, blocks, kQ4_1BlockBytes, false, true);
     default:
-      return absl::InvalidArgumentError("unknown op kind");
+      return CheckBlocks(kind, "W", w, k / FindOpInfo(kind)->w_block_values, ScalesOf(kind));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/reference.h"
 #include "datanode/ops/status_macros.h"
 #include "ops/cpu/cpu_features.h"
@@ -27,7 +28,8 @@ class CpuBackend final : public Backend {
     return absl::StrCat(CpuModelName(), ", ", IsaName(isa_), " kernels, ", pool_.num_threads(),
                         " thread(s)");
   }
-  bool Supports(OpKind) const override { return true; }
+  // The K-quant matmuls have no kernels here yet.
+  bool Supports(OpKind kind) const override { return !IsKQuantMatMul(kind); }
 
   absl::Status Run(const OpArgs& args) override {
     switch (args.kind) {
@@ -41,6 +43,9 @@ class CpuBackend final : public Backend {
       case OpKind::kQuantizeS8Row:
       case OpKind::kQuantizeQ8_0:
         return Quantize(args, isa_, pool_);
+      case OpKind::kMatMulQ8_0Q4_K:
+      case OpKind::kMatMulQ8_0Q6_K:
+        break;  // Supports() is false: no kernels yet
     }
     return absl::UnimplementedError("cpu: unknown op kind");
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/llm_kernels.h"
 #include "datanode/ops/status_macros.h"
@@ -363,7 +364,8 @@ class CudaBackend final : public Backend {
     }
     return absl::OkStatus();
   }
-  bool Supports(OpKind) const override { return true; }
+  // The K-quant matmuls have no kernels here yet.
+  bool Supports(OpKind kind) const override { return !IsKQuantMatMul(kind); }
   int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
   const llm::Kernels& LlmKernels() const override { return llm_; }
 
@@ -389,6 +391,9 @@ class CudaBackend final : public Backend {
       case OpKind::kQuantizeS8Row:
       case OpKind::kQuantizeQ8_0:
         return RunQuantize(args, scope);
+      case OpKind::kMatMulQ8_0Q4_K:
+      case OpKind::kMatMulQ8_0Q6_K:
+        break;  // Supports() is false: no kernels yet
     }
     return absl::UnimplementedError("cuda: unknown op kind");
   }

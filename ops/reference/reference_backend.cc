@@ -22,6 +22,8 @@ absl::Status Run(const Backend& backend, const OpArgs& args) {
     case OpKind::kMatMulQ8_0Q8_0:
     case OpKind::kMatMulQ8_0Q4_0:
     case OpKind::kMatMulQ8_0Q4_1:
+    case OpKind::kMatMulQ8_0Q4_K:
+    case OpKind::kMatMulQ8_0Q6_K:
       MatMulQ8_0(args, w);
       return absl::OkStatus();
     case OpKind::kQuantizeS8Row:

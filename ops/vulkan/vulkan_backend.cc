@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
@@ -34,7 +35,8 @@ class VulkanBackend final : public Backend {
                         ShaderSetDigest());
   }
 
-  bool Supports(OpKind) const override { return true; }
+  // The K-quant matmuls have no kernels here yet.
+  bool Supports(OpKind kind) const override { return !IsKQuantMatMul(kind); }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
   // Add, SiluMul, RmsNorm, Attend as shaders; the other LLM ops are the reference's.
   const llm::Kernels& LlmKernels() const override { return llm_; }
@@ -62,6 +64,9 @@ class VulkanBackend final : public Backend {
         return RunQuantizeS8Row(*runner_, args);
       case OpKind::kQuantizeQ8_0:
         return RunQuantizeQ8_0(*runner_, args);
+      case OpKind::kMatMulQ8_0Q4_K:
+      case OpKind::kMatMulQ8_0Q6_K:
+        break;  // Supports() is false: no kernels yet
     }
     return absl::UnimplementedError("vulkan: unknown op kind");
   }

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
+#include <iterator>
 #include <span>
 #include <string_view>
 
@@ -31,18 +33,26 @@ inline constexpr int64_t kMaxRowsOrCols = int64_t{1} << 24;
 // Largest accepted single tensor, in bytes (16 GiB).
 inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 34;
 
-// Quantized block layouts (ggml / GGUF). Every block covers 32 consecutive values of
-// one row along K; rows of K values hold K / 32 blocks back to back.
+// Quantized block layouts (ggml / GGUF). Q8_0 / Q4_0 / Q4_1 blocks cover 32 consecutive
+// values of one row along K; rows of K values hold K / 32 blocks back to back.
 inline constexpr int64_t kQBlockSize = 32;
 inline constexpr int64_t kQ8_0BlockBytes = 34;  // f16 d, int8 qs[32]; x = d * q
 inline constexpr int64_t kQ4_0BlockBytes = 18;  // f16 d, u8 qs[16]; x = d * (nibble - 8)
 inline constexpr int64_t kQ4_1BlockBytes = 20;  // f16 d, f16 m, u8 qs[16]; x = d * nibble + m
 // Nibble order in Q4_0 / Q4_1: value j (0..15) is qs[j] & 0x0F, value j + 16 is qs[j] >> 4.
+// K-quant super-blocks cover 256 values (docs/determinism.md gives the bit layouts):
+//   Q4_K: f16 d, f16 dmin, u8 scales[12] (8 six-bit scales and mins), u8 qs[128];
+//         x = d * sc_j * nibble - dmin * m_j for the value's 32-value sub-block j.
+//   Q6_K: u8 ql[128], u8 qh[64], int8 scales[16], f16 d;
+//         x = d * sc_j * (q6 - 32) for the value's 16-value sub-block j.
+inline constexpr int64_t kQKSuperBlockSize = 256;
+inline constexpr int64_t kQ4_KBlockBytes = 144;
+inline constexpr int64_t kQ6_KBlockBytes = 210;
 
 using ByteSpan = std::span<const uint8_t>;
 using MutableByteSpan = std::span<uint8_t>;
 
-// The ops of spec version 1. Values are stable (they appear in reports and logs).
+// The ops. Values are stable (they appear in reports, logs and the wire API).
 enum class OpKind : uint8_t {
   // A s8[M,K] x W s8[N,K] -> C s32[M,N]. Exact.
   kMatMulS8S32 = 1,
@@ -59,13 +69,85 @@ enum class OpKind : uint8_t {
   kQuantizeS8Row = 6,
   // X f32[M,K] -> Q8_0[M, K/32 blocks] (out).
   kQuantizeQ8_0 = 7,
+  // A Q8_0 x W Q4_K[N, K/256 super-blocks] -> f32, one rounding (spec v2).
+  kMatMulQ8_0Q4_K = 8,
+  // A Q8_0 x W Q6_K[N, K/256 super-blocks] -> f32, one rounding (spec v2).
+  kMatMulQ8_0Q6_K = 9,
 };
 
-inline constexpr OpKind kAllOpKinds[] = {
-    OpKind::kMatMulS8S32,     OpKind::kMatMulS8F32,     OpKind::kMatMulQ8_0Q8_0,
-    OpKind::kMatMulQ8_0Q4_0,  OpKind::kMatMulQ8_0Q4_1,  OpKind::kQuantizeS8Row,
-    OpKind::kQuantizeQ8_0,
+// THE op table: every per-op fact lives here once. Names, op lists, operand sizes, the
+// wire enums (proto OpKind, the Candid variant), the weight dtype of stored tensors and
+// pricing all derive from it or are checked against it (tests/ops/op_table_test.cc).
+struct OpInfo {
+  OpKind kind;
+  // Stable lower-case name, e.g. "matmul_s8_s32": logs, reports, the CLI and the Candid
+  // variant tag. The proto enum value is "OP_KIND_" + the upper-cased name.
+  const char* name;
+  bool is_matmul;
+  // K must be a multiple of this (the block of the block formats).
+  int64_t k_multiple;
+  // Matmul weights: a W row of K values is K / w_block_values blocks of w_block_bytes
+  // bytes each (1 / 1 for plain int8). 0 / 0 for quantize ops.
+  int64_t w_block_values;
+  int64_t w_block_bytes;
+  // Matmul weights: the GGUF type name of W as the store records it ("I8", "Q8_0", ...);
+  // "" for quantize ops.
+  const char* w_dtype;
 };
+
+inline constexpr OpInfo kOpTable[] = {
+    {OpKind::kMatMulS8S32, "matmul_s8_s32", true, 1, 1, 1, "I8"},
+    {OpKind::kMatMulS8F32, "matmul_s8_f32", true, 1, 1, 1, "I8"},
+    {OpKind::kMatMulQ8_0Q8_0, "matmul_q8_0_q8_0", true, kQBlockSize, kQBlockSize,
+     kQ8_0BlockBytes, "Q8_0"},
+    {OpKind::kMatMulQ8_0Q4_0, "matmul_q8_0_q4_0", true, kQBlockSize, kQBlockSize,
+     kQ4_0BlockBytes, "Q4_0"},
+    {OpKind::kMatMulQ8_0Q4_1, "matmul_q8_0_q4_1", true, kQBlockSize, kQBlockSize,
+     kQ4_1BlockBytes, "Q4_1"},
+    {OpKind::kQuantizeS8Row, "quantize_f32_s8_row", false, 1, 0, 0, ""},
+    {OpKind::kQuantizeQ8_0, "quantize_f32_q8_0", false, kQBlockSize, 0, 0, ""},
+    {OpKind::kMatMulQ8_0Q4_K, "matmul_q8_0_q4_k", true, kQKSuperBlockSize, kQKSuperBlockSize,
+     kQ4_KBlockBytes, "Q4_K"},
+    {OpKind::kMatMulQ8_0Q6_K, "matmul_q8_0_q6_k", true, kQKSuperBlockSize, kQKSuperBlockSize,
+     kQ6_KBlockBytes, "Q6_K"},
+};
+inline constexpr size_t kNumOps = std::size(kOpTable);
+
+// The table's row of `kind`, or nullptr for a value outside the enum.
+constexpr const OpInfo* FindOpInfo(OpKind kind) {
+  for (const OpInfo& info : kOpTable) {
+    if (info.kind == kind) return &info;
+  }
+  return nullptr;
+}
+
+// Every op, in table order.
+inline constexpr std::array<OpKind, kNumOps> kAllOpKinds = [] {
+  std::array<OpKind, kNumOps> kinds{};
+  for (size_t i = 0; i < kNumOps; ++i) kinds[i] = kOpTable[i].kind;
+  return kinds;
+}();
+
+// Every matmul op, in table order.
+inline constexpr size_t kNumMatMulOps = [] {
+  size_t n = 0;
+  for (const OpInfo& info : kOpTable) n += info.is_matmul ? 1 : 0;
+  return n;
+}();
+inline constexpr std::array<OpKind, kNumMatMulOps> kMatMulOpKinds = [] {
+  std::array<OpKind, kNumMatMulOps> kinds{};
+  size_t n = 0;
+  for (const OpInfo& info : kOpTable) {
+    if (info.is_matmul) kinds[n++] = info.kind;
+  }
+  return kinds;
+}();
+
+// The Q8_0-activation matmuls (A in Q8_0 blocks, W in a ggml block format).
+constexpr bool IsQ8_0MatMul(OpKind kind) {
+  const OpInfo* info = FindOpInfo(kind);
+  return info != nullptr && info->is_matmul && info->w_block_values > 1;
+}
 
 // Stable lower-case name, e.g. "matmul_s8_s32". Used in logs, reports and the API.
 const char* OpKindName(OpKind kind);
