@@ -14,9 +14,11 @@ namespace datanode::ops::cpu {
 
 absl::Status Quantize(const OpArgs& args, Isa isa, ThreadPool& pool);
 
-// kQuantizeQ8_0 on validated args, one thread: byte-equal to reference::QuantizeQ8_0, with
-// the per-element division in 64-bit integers where that is exact (quantize.cc).
-void QuantizeQ8_0Rows(const OpArgs& args);
+// kQuantizeQ8_0 on validated args, one thread: byte-equal to reference::QuantizeQ8_0. The
+// kAvx512Vnni family quantizes 8 values per step in doubles (exact for these quotients,
+// quantize.cc says why) under the default float environment; otherwise the per-element
+// division runs in 64-bit integers where that is exact.
+void QuantizeQ8_0Rows(const OpArgs& args, Isa isa);
 
 }  // namespace datanode::ops::cpu
 

@@ -11,6 +11,10 @@ namespace {
 // the gap between consecutive kernel calls.
 constexpr auto kSpinFor = std::chrono::microseconds(200);
 
+// The pool whose task this thread is running (nullptr outside tasks): a nested
+// ParallelFor on the same pool would wait on the region it is part of.
+thread_local const ThreadPool* current_pool = nullptr;
+
 inline void CpuRelax() {
 #if defined(__x86_64__)
   __builtin_ia32_pause();
@@ -33,11 +37,14 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::RunTasks() {
+  const ThreadPool* const outer = current_pool;
+  current_pool = this;
   for (;;) {
     const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= num_tasks_) return;
+    if (task >= num_tasks_) break;
     (*fn_)(task);
   }
+  current_pool = outer;
 }
 
 void ThreadPool::WorkerLoop() {
@@ -67,7 +74,7 @@ void ThreadPool::WorkerLoop() {
 
 void ThreadPool::ParallelFor(int64_t num_tasks, const std::function<void(int64_t)>& fn) {
   if (num_tasks <= 0) return;
-  if (num_threads_ == 1 || num_tasks == 1) {
+  if (num_threads_ == 1 || num_tasks == 1 || current_pool == this) {
     for (int64_t t = 0; t < num_tasks; ++t) fn(t);
     return;
   }

@@ -28,7 +28,9 @@ class ThreadPool {
 
   // Runs fn(task) for task in [0, num_tasks) on up to num_threads threads and returns
   // when all are done. Thread-safe: concurrent callers are serialized (one parallel
-  // region at a time, each using every worker). fn must not throw.
+  // region at a time, each using every worker). A call from inside one of this pool's
+  // tasks (a kernel that splits its own work, run by a caller that split rows) runs its
+  // tasks inline on that thread. fn must not throw.
   void ParallelFor(int64_t num_tasks, const std::function<void(int64_t)>& fn);
 
  private:
