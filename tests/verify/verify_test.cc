@@ -1,0 +1,424 @@
+// Copyright 2026 The datanode Authors.
+//
+// The verifier at the ops level (docs/verification.md): honest answers (from the reference
+// and the CPU backend) are never rejected, and every fault kind of issue 16 is caught on
+// every trial: one flipped output bit, one flipped exact-sum bit, wrong weights, and an
+// answer replayed from another input, >= 1000 trials each per matmul kind. Shapes are
+// small so that the trial counts stay cheap; the AVX-512 kernels are compared with the
+// portable ones on large random rows.
+#include "datanode/ops/verify.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/random_inputs.h"
+#include "datanode/ops/reference.h"
+#include "datanode/ops/types.h"
+#include "gtest/gtest.h"
+#include "ops/verify/field.h"
+#include "ops/verify/kernels.h"
+
+namespace datanode::ops::verify {
+namespace {
+
+constexpr OpKind kKinds[] = {OpKind::kMatMulS8S32, OpKind::kMatMulS8F32, OpKind::kMatMulQ8_0Q8_0,
+                             OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1};
+constexpr InputProfile kProfiles[] = {InputProfile::kWide, InputProfile::kExtreme,
+                                      InputProfile::kRealistic};
+
+bool IsQ8Family(OpKind kind) {
+  return kind != OpKind::kMatMulS8S32 && kind != OpKind::kMatMulS8F32;
+}
+
+struct Answer {
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> exact;
+  bool operator==(const Answer&) const = default;
+};
+
+Backend& Reference() {
+  static std::unique_ptr<Backend> backend = reference::CreateReferenceBackend();
+  return *backend;
+}
+Backend& Cpu() {
+  static std::unique_ptr<Backend> backend = [] {
+    auto b = CreateBackend("cpu");
+    return b.ok() ? std::move(b).value() : reference::CreateReferenceBackend();
+  }();
+  return *backend;
+}
+
+// What an honest computing node returns for `in` (rows of A, all of W).
+Answer Honest(Backend& backend, OpInputs& in) {
+  Answer ans;
+  OpArgs args = in.Args();
+  ans.out.assign(args.out.size(), 0);
+  args.out = ans.out;
+  EXPECT_TRUE(RunOp(backend, args).ok());
+  ans.exact.assign(ExactSumsBytes(in.kind, in.m, in.n), 0);
+  EXPECT_TRUE(ComputeExactSums(in.kind, in.m, in.n, in.k, in.a, in.w, ans.exact).ok());
+  return ans;
+}
+
+OpInputs Inputs(OpKind kind, int64_t m, int64_t n, int64_t k, uint64_t seed, InputProfile profile) {
+  auto in = MakeRandomInputs(kind, m, n, k, seed, profile);
+  EXPECT_TRUE(in.ok()) << in.status();
+  return std::move(in).value();
+}
+
+Verifier Prepare(const EpochSecret& secret, const OpInputs& in) {
+  auto v = Verifier::Prepare(secret, "tensor", in.kind, in.n, in.k, in.w, in.w_scale);
+  EXPECT_TRUE(v.ok()) << v.status();
+  return std::move(v).value();
+}
+
+Verdict RunCheck(const Verifier& ver, const OpInputs& in, const Answer& ans) {
+  auto v = ver.Verify(in.m, in.a, in.a_scale, ans.exact, ans.out);
+  EXPECT_TRUE(v.ok()) << v.status();
+  return v.ok() ? *v : Verdict{};
+}
+
+EpochSecret Secret() {
+  auto s = NewEpochSecret();
+  EXPECT_TRUE(s.ok());
+  return *s;
+}
+
+// A random shape: K a multiple of 32 for the Q8_0 family, any K for s8.
+struct Shape {
+  int64_t m, n, k;
+};
+Shape RandomShape(OpKind kind, SplitMix64& rng) {
+  Shape s{rng.Uniform(1, 3), rng.Uniform(1, 9), 0};
+  s.k = IsQ8Family(kind) ? 32 * rng.Uniform(1, 3) : rng.Uniform(1, 80);
+  return s;
+}
+
+std::string Describe(OpKind kind, const OpInputs& in, uint64_t seed) {
+  return std::string(OpKindName(kind)) + " [" + std::to_string(in.m) + "," + std::to_string(in.n) +
+         "," + std::to_string(in.k) + "] seed " + std::to_string(seed);
+}
+
+TEST(VerifyTest, ExactSumsAreTheValuesTheOutputRounds) {
+  for (OpKind kind : kKinds) {
+    for (InputProfile profile : kProfiles) {
+      OpInputs in = Inputs(kind, 3, 17, 96, 11, profile);
+      const Answer ans = Honest(Reference(), in);
+      for (int64_t i = 0; i < in.m * in.n; ++i) {
+        if (kind == OpKind::kMatMulS8S32) {
+          ASSERT_TRUE(ans.exact.empty());
+        } else if (kind == OpKind::kMatMulS8F32) {
+          // isum = the s8 -> s32 product of the same A and W.
+          OpArgs args = in.Args();
+          args.kind = OpKind::kMatMulS8S32;
+          args.a_scale = {};
+          args.w_scale = {};
+          std::vector<uint8_t> s32(4 * in.m * in.n);
+          args.out = s32;
+          ASSERT_TRUE(RunOp(Reference(), args).ok());
+          ASSERT_EQ(ans.exact, s32);
+        } else {
+          uint64_t lo;
+          uint64_t hi;
+          std::memcpy(&lo, &ans.exact[16 * i], 8);
+          std::memcpy(&hi, &ans.exact[16 * i + 8], 8);
+          const int128 e = static_cast<int128>((static_cast<uint128>(hi) << 64) | lo);
+          ASSERT_EQ(RoundToF32Bits(e, -48), LoadU32(&ans.out[4 * i])) << OpKindName(kind);
+        }
+      }
+    }
+  }
+}
+
+TEST(VerifyTest, HonestAnswersAreNeverRejected) {
+  const EpochSecret secret = Secret();
+  SplitMix64 rng(16);
+  for (OpKind kind : kKinds) {
+    int checks = 0;
+    for (int w_round = 0; checks < 10000; ++w_round) {
+      const Shape s = RandomShape(kind, rng);
+      const InputProfile profile = kProfiles[w_round % 3];
+      const uint64_t w_seed = rng.Next();
+      OpInputs base = Inputs(kind, s.m, s.n, s.k, w_seed, profile);
+      const Verifier ver = Prepare(secret, base);
+      for (int t = 0; t < 50; ++t, ++checks) {
+        const uint64_t a_seed = rng.Next();
+        OpInputs in = Inputs(kind, s.m, s.n, s.k, a_seed, kProfiles[t % 3]);
+        in.w = base.w;
+        in.w_scale = base.w_scale;
+        const Answer ans = Honest(t % 5 == 0 ? Cpu() : Reference(), in);
+        const Verdict v = RunCheck(ver, in, ans);
+        ASSERT_TRUE(v.accepted) << Describe(kind, in, a_seed) << ": " << v.reason;
+      }
+    }
+    std::printf("%s: %d honest checks, 0 rejected\n", OpKindName(kind), checks);
+  }
+}
+
+TEST(VerifyTest, HonestDecodeSizedAnswersAreAccepted) {
+  const EpochSecret secret = Secret();
+  for (OpKind kind : kKinds) {
+    OpInputs in = Inputs(kind, 4, 300, 1024, 5, InputProfile::kRealistic);
+    const Verifier ver = Prepare(secret, in);
+    const Answer ans = Honest(Cpu(), in);
+    const Verdict v = RunCheck(ver, in, ans);
+    EXPECT_TRUE(v.accepted) << OpKindName(kind) << ": " << v.reason;
+  }
+}
+
+enum class Fault { kFlipOutputBit, kFlipExactBit, kWrongWeights, kReplay };
+const char* FaultName(Fault f) {
+  switch (f) {
+    case Fault::kFlipOutputBit:
+      return "flipped output bit";
+    case Fault::kFlipExactBit:
+      return "flipped exact-sum bit";
+    case Fault::kWrongWeights:
+      return "wrong weights";
+    case Fault::kReplay:
+      return "replayed answer";
+  }
+  return "?";
+}
+
+// W with one stored value changed to another valid one: an s8 weight, a Q8_0 quant, a Q4
+// byte of two nibbles, or (1 time in 4, Q8_0 family) a block scale's low mantissa bit.
+std::vector<uint8_t> PerturbWeights(OpKind kind, const OpInputs& in, SplitMix64& rng) {
+  std::vector<uint8_t> w = in.w;
+  if (!IsQ8Family(kind)) {
+    const int64_t i = rng.Uniform(0, static_cast<int64_t>(w.size()) - 1);
+    int8_t nv;
+    do nv = static_cast<int8_t>(rng.Uniform(-127, 127));
+    while (nv == static_cast<int8_t>(w[i]));
+    w[i] = static_cast<uint8_t>(nv);
+    return w;
+  }
+  const int64_t block_bytes = kind == OpKind::kMatMulQ8_0Q8_0   ? kQ8_0BlockBytes
+                              : kind == OpKind::kMatMulQ8_0Q4_0 ? kQ4_0BlockBytes
+                                                                : kQ4_1BlockBytes;
+  const int64_t header = kind == OpKind::kMatMulQ8_0Q4_1 ? 4 : 2;
+  const int64_t block = rng.Uniform(0, static_cast<int64_t>(w.size()) / block_bytes - 1);
+  uint8_t* p = &w[block * block_bytes];
+  if (rng.Uniform(0, 3) == 0) {
+    p[0] ^= 1;  // d's lowest mantissa bit: still finite
+    return w;
+  }
+  const int64_t i = rng.Uniform(header, block_bytes - 1);
+  uint8_t nv;
+  do
+    nv = kind == OpKind::kMatMulQ8_0Q8_0 ? static_cast<uint8_t>(rng.Uniform(-127, 127))
+                                         : static_cast<uint8_t>(rng.Uniform(0, 255));
+  while (nv == p[i]);
+  p[i] = nv;
+  return w;
+}
+
+class FaultTest : public ::testing::TestWithParam<OpKind> {};
+
+TEST_P(FaultTest, EveryFaultIsCaughtOnEveryTrial) {
+  const OpKind kind = GetParam();
+  const EpochSecret secret = Secret();
+  SplitMix64 rng(1600 + static_cast<int>(kind));
+  for (Fault fault :
+       {Fault::kFlipOutputBit, Fault::kFlipExactBit, Fault::kWrongWeights, Fault::kReplay}) {
+    int faulty = 0;
+    int same_as_honest = 0;
+    std::map<Check, int> caught_by;
+    for (int w_round = 0; faulty < 1000; ++w_round) {
+      ASSERT_LT(w_round, 400) << "too few trials produced a wrong answer";
+      const Shape s = RandomShape(kind, rng);
+      OpInputs base = Inputs(kind, s.m, s.n, s.k, rng.Next(), kProfiles[w_round % 3]);
+      const Verifier ver = Prepare(secret, base);
+      for (int t = 0; t < 25 && faulty < 1000; ++t) {
+        const uint64_t a_seed = rng.Next();
+        OpInputs in = Inputs(kind, s.m, s.n, s.k, a_seed, kProfiles[(w_round + t) % 3]);
+        in.w = base.w;
+        in.w_scale = base.w_scale;
+        const Answer honest = Honest(Reference(), in);
+        Answer bad = honest;
+        switch (fault) {
+          case Fault::kFlipOutputBit: {
+            const int64_t bit = rng.Uniform(0, 8 * static_cast<int64_t>(bad.out.size()) - 1);
+            bad.out[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+            break;
+          }
+          case Fault::kFlipExactBit: {
+            // s8_s32 has no separate exact values: its output is the exact sum.
+            std::vector<uint8_t>& e = bad.exact.empty() ? bad.out : bad.exact;
+            const int64_t bit = rng.Uniform(0, 8 * static_cast<int64_t>(e.size()) - 1);
+            e[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+            break;
+          }
+          case Fault::kWrongWeights: {
+            OpInputs wrong = in;
+            wrong.w = PerturbWeights(kind, in, rng);
+            bad = Honest(Reference(), wrong);
+            break;
+          }
+          case Fault::kReplay: {
+            OpInputs other = Inputs(kind, s.m, s.n, s.k, rng.Next(), kProfiles[t % 3]);
+            other.w = base.w;
+            other.w_scale = base.w_scale;
+            bad = Honest(Reference(), other);
+            break;
+          }
+        }
+        if (bad == honest) {  // e.g. a changed weight that meets only zero activations
+          ++same_as_honest;
+          continue;
+        }
+        ++faulty;
+        const Verdict v = RunCheck(ver, in, bad);
+        ASSERT_FALSE(v.accepted) << FaultName(fault) << " accepted: " << Describe(kind, in, a_seed);
+        ++caught_by[v.failed];
+      }
+    }
+    std::printf("%-18s %-22s %d wrong answers, %d rejected (", OpKindName(kind), FaultName(fault),
+                faulty, faulty);
+    for (const auto& [check, count] : caught_by) std::printf(" %s: %d", CheckName(check), count);
+    std::printf(" ); %d perturbations left the answer correct\n", same_as_honest);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKinds, FaultTest, ::testing::ValuesIn(kKinds),
+                         [](const ::testing::TestParamInfo<OpKind>& info) {
+                           return std::string(OpKindName(info.param));
+                         });
+
+// A forgery that p = 2^61 - 1 could not see: adding p to one exact sum of the Q8_0 family
+// (and rounding the output to match) keeps C r = A (W^T r) mod p. The q = 2^127 - 1 check
+// catches it; adding q itself leaves the spec's range.
+TEST(VerifyTest, Q8ForgeriesInvisibleModuloTwoToThe61AreCaught) {
+  const EpochSecret secret = Secret();
+  for (OpKind kind : {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1}) {
+    for (int t = 0; t < 200; ++t) {
+      OpInputs in = Inputs(kind, 2, 5, 64, 300 + t, kProfiles[t % 3]);
+      const Verifier ver = Prepare(secret, in);
+      const Answer honest = Honest(Reference(), in);
+      for (const auto& [delta, expected] :
+           {std::pair<uint128, Check>{M61::kP, Check::kFreivalds},
+            std::pair<uint128, Check>{M127::kQ, Check::kExactRange}}) {
+        Answer bad = honest;
+        uint64_t lo;
+        uint64_t hi;
+        std::memcpy(&lo, &bad.exact[16 * 3], 8);
+        std::memcpy(&hi, &bad.exact[16 * 3 + 8], 8);
+        const uint128 e = ((static_cast<uint128>(hi) << 64) | lo) + delta;
+        lo = static_cast<uint64_t>(e);
+        hi = static_cast<uint64_t>(e >> 64);
+        std::memcpy(&bad.exact[16 * 3], &lo, 8);
+        std::memcpy(&bad.exact[16 * 3 + 8], &hi, 8);
+        StoreU32(&bad.out[4 * 3], RoundToF32Bits(static_cast<int128>(e), -48));
+        const Verdict v = RunCheck(ver, in, bad);
+        ASSERT_FALSE(v.accepted);
+        ASSERT_EQ(v.failed, expected) << v.reason;
+      }
+    }
+  }
+}
+
+TEST(VerifyTest, BadRequestsAreErrorsAndBadAnswerSizesAreRejections) {
+  const EpochSecret secret = Secret();
+  OpInputs in = Inputs(OpKind::kMatMulQ8_0Q8_0, 2, 4, 64, 1, InputProfile::kWide);
+  const Verifier ver = Prepare(secret, in);
+  Answer ans = Honest(Reference(), in);
+  EXPECT_EQ(ver.Verify(3, in.a, {}, ans.exact, ans.out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<uint8_t> bad_a = in.a;
+  bad_a[2] = 0x80;  // a quant of -128
+  EXPECT_EQ(ver.Verify(2, bad_a, {}, ans.exact, ans.out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ans.out.pop_back();
+  auto v = ver.Verify(2, in.a, {}, ans.exact, ans.out);
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->accepted);
+  EXPECT_EQ(v->failed, Check::kAnswerSize);
+  EXPECT_EQ(Verifier::Prepare(secret, "x", OpKind::kQuantizeQ8_0, 4, 64, in.w, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(VerifyTest, VerifierStateIsSmall) {
+  const EpochSecret secret = Secret();
+  for (OpKind kind : kKinds) {
+    OpInputs in = Inputs(kind, 1, 256, 512, 3, InputProfile::kRealistic);
+    const Verifier ver = Prepare(secret, in);
+    const int64_t per_k = IsQ8Family(kind) ? 16 : 8;
+    const int64_t per_n = kind == OpKind::kMatMulS8F32 ? 14 : 8;
+    EXPECT_GE(ver.MemoryBytes(), per_k * in.k + per_n * in.n);
+    EXPECT_LE(ver.MemoryBytes(), per_k * in.k + per_n * in.n + 1024);
+  }
+}
+
+// The AVX-512 kernels return exactly what the portable ones do.
+TEST(VerifyKernelsTest, Avx512MatchesPortable) {
+  const internal::Kernels* fast = internal::Avx512Kernels();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX-512 IFMA/VNNI kernels on this machine or build";
+  const internal::Kernels& port = internal::PortableKernels();
+  SplitMix64 rng(512);
+  for (int t = 0; t < 300; ++t) {
+    const int64_t len = t < 100 ? rng.Uniform(1, 200) : 32 * rng.Uniform(1, 150);
+    std::vector<uint64_t> r(len), v61(len), vlo(len), vhi(len);
+    for (int64_t i = 0; i < len; ++i) {
+      r[i] = t % 7 == 0 ? (uint64_t{1} << 52) - 1 : rng.Next() >> 12;
+      v61[i] = t % 7 == 1 ? M61::kP - 1 : rng.Next() % M61::kP;
+      const uint128 v = M127::Reduce((static_cast<uint128>(rng.Next()) << 64) | rng.Next());
+      vlo[i] = t % 7 == 2 ? ~uint64_t{0} : static_cast<uint64_t>(v);
+      vhi[i] = t % 7 == 2 ? (uint64_t{1} << 63) - 2 : static_cast<uint64_t>(v >> 64);
+    }
+    std::vector<uint8_t> c(4 * len), a(len), e(16 * len), out(4 * len);
+    for (int64_t i = 0; i < len; ++i) {
+      const int32_t ci =
+          t % 5 == 0 ? (i % 2 ? INT32_MIN + 1 : INT32_MAX) : static_cast<int32_t>(rng.Next());
+      StoreU32(&c[4 * i], static_cast<uint32_t>(ci));
+      a[i] = static_cast<uint8_t>(t % 5 == 0 ? (i % 2 ? -127 : 127) : rng.Uniform(-127, 127));
+      const int bits = static_cast<int>(rng.Uniform(0, 111));
+      int128 x = static_cast<int128>(((static_cast<uint128>(rng.Next()) << 64) | rng.Next()) >>
+                                     (127 - bits));
+      if (t % 5 == 0) x = (int128{1} << 112) - 1;
+      if (rng.Uniform(0, 1)) x = -x;
+      const uint128 u = static_cast<uint128>(x);
+      for (int byte = 0; byte < 16; ++byte)
+        e[16 * i + byte] = static_cast<uint8_t>(u >> (8 * byte));
+      StoreU32(&out[4 * i], RoundToF32Bits(x, -48));
+    }
+    ASSERT_EQ(fast->dot_s32_r(c.data(), r.data(), len), port.dot_s32_r(c.data(), r.data(), len));
+    ASSERT_EQ(fast->dot_s8_v(a.data(), v61.data(), len), port.dot_s8_v(a.data(), v61.data(), len));
+    ASSERT_EQ(fast->dot_e128_r(e.data(), r.data(), len), port.dot_e128_r(e.data(), r.data(), len));
+    bool range_fast = false;
+    bool range_port = false;
+    const int64_t flip = rng.Uniform(0, len - 1);
+    if (t % 3 == 0) out[4 * flip] ^= 1;
+    if (t % 3 == 1) e[16 * flip + 15] ^= 0x40;  // |E| >= 2^112
+    ASSERT_EQ(fast->first_bad_q8_output(e.data(), out.data(), len, &range_fast),
+              port.first_bad_q8_output(e.data(), out.data(), len, &range_port));
+    ASSERT_EQ(range_fast, range_port);
+    if (len % 32 == 0) {
+      // Random valid Q8_0 blocks (extreme and subnormal scales included).
+      const int64_t blocks = len / 32;
+      std::vector<uint8_t> row(34 * blocks);
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint16_t d;
+        do d = static_cast<uint16_t>(rng.Next());
+        while (!IsFiniteF16Bits(d));
+        StoreU16(&row[34 * b], d);
+        for (int j = 0; j < 32; ++j) {
+          row[34 * b + 2 + j] = static_cast<uint8_t>(rng.Uniform(-127, 127));
+        }
+      }
+      ASSERT_EQ(fast->dot_q8_v(row.data(), vlo.data(), vhi.data(), blocks),
+                port.dot_q8_v(row.data(), vlo.data(), vhi.data(), blocks));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace datanode::ops::verify
