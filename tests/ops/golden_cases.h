@@ -41,8 +41,8 @@ struct GoldenCase {
   }
 };
 
-// Every op x a few shapes (1s, odd sizes, block boundaries, K = 4096 + 32 and the
-// longest K) x every profile. Appending cases is free; changing or removing one
+// Every op x a few shapes (1s, odd sizes, block boundaries, K = 4096 + one block and
+// the longest K) x every profile. Appending cases is free; changing or removing one
 // changes the checked-in file.
 inline std::vector<GoldenCase> GoldenCaseList() {
   struct Shape {
@@ -51,13 +51,15 @@ inline std::vector<GoldenCase> GoldenCaseList() {
   std::vector<GoldenCase> cases;
   uint64_t seed = 0x601DE11;
   for (OpKind kind : kAllOpKinds) {
-    const bool blocked = kind == OpKind::kMatMulQ8_0Q8_0 || kind == OpKind::kMatMulQ8_0Q4_0 ||
-                         kind == OpKind::kMatMulQ8_0Q4_1 || kind == OpKind::kQuantizeQ8_0;
+    // K: one, two and three blocks, 256, 4096 + one block, and the longest K (for the
+    // K-quants, whose block is 256 values, 256 again with other M and N).
+    const int64_t b = FindOpInfo(kind)->k_multiple;
+    const bool blocked = b > 1;
     const int64_t n = IsMatMul(kind) ? 1 : 0;
     std::vector<Shape> shapes = {
-        {1, 1 * n, blocked ? 32 : 1},        {3, 17 * n, blocked ? 64 : 33},
-        {7, 33 * n, blocked ? 96 : 100},     {16, 64 * n, 256},
-        {5, 129 * n, blocked ? 4128 : 4127}, {2, 3 * n, blocked ? 131040 : kMaxK},
+        {1, 1 * n, blocked ? b : 1},           {3, 17 * n, blocked ? 2 * b : 33},
+        {7, 33 * n, blocked ? 3 * b : 100},    {16, 64 * n, 256},
+        {5, 129 * n, blocked ? 4096 + b : 4127}, {2, 3 * n, kMaxK / b * b},
     };
     for (const Shape& s : shapes) {
       for (InputProfile profile : kAllProfiles) {
