@@ -57,9 +57,12 @@ inline std::vector<GoldenCase> GoldenCaseList() {
     const bool blocked = b > 1;
     const int64_t n = IsMatMul(kind) ? 1 : 0;
     std::vector<Shape> shapes = {
-        {1, 1 * n, blocked ? b : 1},           {3, 17 * n, blocked ? 2 * b : 33},
-        {7, 33 * n, blocked ? 3 * b : 100},    {16, 64 * n, 256},
-        {5, 129 * n, blocked ? 4096 + b : 4127}, {2, 3 * n, kMaxK / b * b},
+        {1, 1 * n, blocked ? b : 1},
+        {3, 17 * n, blocked ? 2 * b : 33},
+        {7, 33 * n, blocked ? 3 * b : 100},
+        {16, 64 * n, 256},
+        {5, 129 * n, blocked ? 4096 + b : 4127},
+        {2, 3 * n, kMaxK / b * b},
     };
     for (const Shape& s : shapes) {
       for (InputProfile profile : kAllProfiles) {
