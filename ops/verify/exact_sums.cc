@@ -15,7 +15,19 @@
 
 namespace datanode::ops::verify {
 
-bool IsVerifiable(OpKind kind) { return IsMatMul(kind); }
+bool IsVerifiable(OpKind kind) {
+  // Not IsMatMul(): the K-quant matmuls (Q4_K, Q6_K) have no verifier yet.
+  switch (kind) {
+    case OpKind::kMatMulS8S32:
+    case OpKind::kMatMulS8F32:
+    case OpKind::kMatMulQ8_0Q8_0:
+    case OpKind::kMatMulQ8_0Q4_0:
+    case OpKind::kMatMulQ8_0Q4_1:
+      return true;
+    default:
+      return false;
+  }
+}
 
 int64_t ExactSumsBytes(OpKind kind, int64_t m, int64_t n) {
   switch (kind) {

@@ -21,15 +21,15 @@ int128 LoadI128(const uint8_t* p) {
 }
 
 int128 DotS32R(const uint8_t* c, const uint64_t* r, int64_t n) {
-  int128 acc = 0;
+  int128 acc = 0;  // |c r| < 2^83 each
   for (int64_t i = 0; i < n; ++i) {
-    const int32_t ci = static_cast<int32_t>(LoadU32(c + 4 * i));
-    acc += static_cast<int128>(ci) * static_cast<int64_t>(r[i]);
+    acc +=
+        static_cast<int128>(static_cast<int32_t>(LoadU32(c + 4 * i))) * static_cast<int64_t>(r[i]);
   }
   return acc;
 }
 
-int128 DotS8V(const uint8_t* a, const uint64_t* v, int64_t k) {
+int128 DotS8V(const uint8_t* a, const S8Tables& t, int64_t k) {
   // v = hi * 2^32 + lo; |a * lo| < 2^39 and |a * hi| < 2^36, so int64 partial sums over
   // 2^20 elements cannot overflow.
   int128 acc = 0;
@@ -39,24 +39,38 @@ int128 DotS8V(const uint8_t* a, const uint64_t* v, int64_t k) {
     int64_t hi = 0;
     for (int64_t i = start; i < end; ++i) {
       const int64_t ai = static_cast<int8_t>(a[i]);
-      lo += ai * static_cast<int64_t>(v[i] & 0xFFFFFFFFu);
-      hi += ai * static_cast<int64_t>(v[i] >> 32);
+      lo += ai * static_cast<int64_t>(t.v[i] & 0xFFFFFFFFu);
+      hi += ai * static_cast<int64_t>(t.v[i] >> 32);
     }
     acc += (static_cast<int128>(hi) << 32) + lo;
   }
   return acc;
 }
 
-uint128 DotE128R(const uint8_t* e, const uint64_t* r, int64_t n) {
+uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                   int64_t* first_bad, bool* out_of_range) {
   // E' = E + 2^112 in [0, 2^113) = e1 * 2^64 + e0. sum E' r = (s1 + s0hi) * 2^64 + s0lo
   // with s0lo = sum lo64(e0 r), s0hi = sum hi64(e0 r), s1 = sum e1 r: each below 2^128 for
   // n <= 2^24. Then subtract 2^112 * sum r.
+  const int128 limit = int128{1} << 112;
   uint128 s0lo = 0;
   uint128 s0hi = 0;
   uint128 s1 = 0;
   uint128 sum_r = 0;
+  *first_bad = -1;
   for (int64_t i = 0; i < n; ++i) {
-    const uint128 shifted = static_cast<uint128>(LoadI128(e + 16 * i)) + (uint128{1} << 112);
+    const int128 x = LoadI128(e + 16 * i);
+    if (x >= limit || x <= -limit) {
+      *first_bad = i;
+      *out_of_range = true;
+      return 0;
+    }
+    if (RoundToF32Bits(x, -48) != LoadU32(out + 4 * i)) {
+      *first_bad = i;
+      *out_of_range = false;
+      return 0;
+    }
+    const uint128 shifted = static_cast<uint128>(x) + (uint128{1} << 112);
     const uint128 p0 = static_cast<uint128>(static_cast<uint64_t>(shifted)) * r[i];
     s0lo += static_cast<uint64_t>(p0);
     s0hi += static_cast<uint64_t>(p0 >> 64);
@@ -68,65 +82,49 @@ uint128 DotE128R(const uint8_t* e, const uint64_t* r, int64_t n) {
   return M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(sum_r), 112)));
 }
 
-uint128 DotQ8V(const uint8_t* a_row, const uint64_t* v_lo, const uint64_t* v_hi, int64_t blocks) {
+uint128 DotQ8V(const uint8_t* a_row, const Q8Tables& t, int64_t blocks) {
   uint128 acc = 0;
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* block = a_row + b * 34;
     const ExactValue d = DecodeF16Bits(LoadU16(block));
     if (d.mantissa == 0) continue;
     const int8_t* q = reinterpret_cast<const int8_t*>(block + 2);
-    int64_t t_lo_lo = 0;  // sum q * (v_lo & (2^32 - 1)): |.| < 2^44
-    int64_t t_lo_hi = 0;  // sum q * (v_lo >> 32)
+    // T = sum_j q_j v_j with v = v_hi * 2^64 + v_lo, each half split again at 2^32 so that
+    // the four int64 partial sums stay below 2^44.
+    int64_t t_lo_lo = 0;
+    int64_t t_lo_hi = 0;
     int64_t t_hi_lo = 0;
-    int64_t t_hi_hi = 0;  // v_hi < 2^63
-    const uint64_t* vl = v_lo + b * 32;
-    const uint64_t* vh = v_hi + b * 32;
+    int64_t t_hi_hi = 0;
     for (int j = 0; j < 32; ++j) {
-      t_lo_lo += q[j] * static_cast<int64_t>(vl[j] & 0xFFFFFFFFu);
-      t_lo_hi += q[j] * static_cast<int64_t>(vl[j] >> 32);
-      t_hi_lo += q[j] * static_cast<int64_t>(vh[j] & 0xFFFFFFFFu);
-      t_hi_hi += q[j] * static_cast<int64_t>(vh[j] >> 32);
+      const int64_t k = b * 32 + j;
+      const uint128 v = t.limb0[k] + (static_cast<uint128>(t.limb1[k]) << 52) +
+                        (static_cast<uint128>(t.limb2[k]) << 104);
+      const uint64_t vl = static_cast<uint64_t>(v);
+      const uint64_t vh = static_cast<uint64_t>(v >> 64);
+      t_lo_lo += q[j] * static_cast<int64_t>(vl & 0xFFFFFFFFu);
+      t_lo_hi += q[j] * static_cast<int64_t>(vl >> 32);
+      t_hi_lo += q[j] * static_cast<int64_t>(vh & 0xFFFFFFFFu);
+      t_hi_hi += q[j] * static_cast<int64_t>(vh >> 32);
     }
-    // T = sum q v = ((t_hi_hi * 2^32 + t_hi_lo) * 2^64) + t_lo_hi * 2^32 + t_lo_lo.
     const int128 t_lo = (static_cast<int128>(t_lo_hi) << 32) + t_lo_lo;
     const int128 t_hi = (static_cast<int128>(t_hi_hi) << 32) + t_hi_lo;
-    const uint128 t = M127::Add(M127::MulPow2(M127::FromInt128(t_hi), 64), M127::FromInt128(t_lo));
+    const uint128 sum =
+        M127::Add(M127::MulPow2(M127::FromInt128(t_hi), 64), M127::FromInt128(t_lo));
     // d * 2^24 = mantissa * 2^(exponent + 24), exponent >= -24.
     const uint64_t scale = static_cast<uint64_t>(d.mantissa < 0 ? -d.mantissa : d.mantissa);
-    uint128 term = M127::MulPow2(M127::MulU64(t, scale), d.exponent + 24);
+    uint128 term = M127::MulPow2(M127::MulU64(sum, scale), d.exponent + 24);
     if (d.mantissa < 0) term = M127::Neg(term);
     acc = M127::Add(acc, term);
   }
   return acc;
 }
 
-int64_t FirstBadQ8Output(const uint8_t* e, const uint8_t* out, int64_t n, bool* out_of_range) {
-  const int128 limit = int128{1} << 112;
-  for (int64_t i = 0; i < n; ++i) {
-    const int128 x = LoadI128(e + 16 * i);
-    if (x >= limit || x <= -limit) {
-      *out_of_range = true;
-      return i;
-    }
-    if (RoundToF32Bits(x, -48) != LoadU32(out + 4 * i)) {
-      *out_of_range = false;
-      return i;
-    }
-  }
-  return -1;
-}
-
 }  // namespace
 
 const Kernels& PortableKernels() {
-  static constexpr Kernels kPortable = {"portable", DotS32R, DotS8V,
-                                        DotE128R,   DotQ8V,  FirstBadQ8Output};
+  static constexpr Kernels kPortable = {"portable", DotS32R, DotS8V, CheckQ8Row, DotQ8V};
   return kPortable;
 }
-
-#ifndef DATANODE_VERIFY_HAVE_AVX512
-const Kernels* Avx512Kernels() { return nullptr; }
-#endif
 
 const Kernels& ActiveKernels() {
   static const Kernels* active = [] {

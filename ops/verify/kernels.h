@@ -2,8 +2,9 @@
 //
 // The per-row loops of the verifier (internal to ops/verify). Each has a portable
 // definition (kernels.cc, the readable statement of what is computed) and, where the CPU
-// has AVX-512, a vectorized one (kernels_avx512.cc) that must return the same value;
-// tests/verify compares the two. The `Kernels` table is chosen once per process.
+// has AVX-512 with IFMA and VNNI, a vectorized one (kernels_avx512.cc) that returns the same
+// value; tests/verify compares the two and Avx512Kernels() checks its rounding against the
+// spec's RoundToF32Bits once before it is used.
 //
 // Every function is pure and thread-safe. Sums are exact integers or canonical residues.
 #ifndef DATANODE_OPS_VERIFY_KERNELS_H_
@@ -15,34 +16,49 @@
 
 namespace datanode::ops::verify::internal {
 
+// v = W^T r of an s8 tensor in two layouts: residues mod 2^61 - 1, and the same bytes as 8
+// planes of k bytes (plane i holds byte i of every v[k]; v = sum_i plane_i[k] * 2^(8i)).
+struct S8Tables {
+  const uint64_t* v = nullptr;
+  const uint8_t* planes = nullptr;
+};
+
+// v = W^T r of a Q8_0-family tensor, residues mod 2^127 - 1 as three 52-bit limbs
+// (v[k] = limb0[k] + limb1[k] * 2^52 + limb2[k] * 2^104), and offset = 2^47 * sum_k v[k]
+// mod q (the AVX-512 kernel multiplies a24 + 2^47 >= 0 and takes this back off).
+struct Q8Tables {
+  const uint64_t* limb0 = nullptr;
+  const uint64_t* limb1 = nullptr;
+  const uint64_t* limb2 = nullptr;
+  uint128 offset = 0;
+};
+
 struct Kernels {
   const char* name;
   // sum_i c[i] * r[i] exactly, c = n little-endian s32, r[i] < 2^52 (|sum| < 2^107 for
   // n <= 2^24).
   int128 (*dot_s32_r)(const uint8_t* c, const uint64_t* r, int64_t n);
-  // sum_i a[i] * v[i] exactly, a = k int8 in [-127, 127], v[i] < 2^61.
-  int128 (*dot_s8_v)(const uint8_t* a, const uint64_t* v, int64_t k);
-  // sum_i E[i] * r[i] mod q, E = n little-endian int128 with |E| < 2^112 (checked before),
-  // r[i] < 2^52.
-  uint128 (*dot_e128_r)(const uint8_t* e, const uint64_t* r, int64_t n);
-  // sum_k a24[k] * v[k] mod q for one Q8_0 row of `blocks` blocks: a24 = d * q * 2^24 (an
-  // integer: every f16 is a multiple of 2^-24), v[k] = v_hi[k] * 2^64 + v_lo[k] < q.
-  // The row must be valid (finite scales, quants in [-127, 127]).
-  uint128 (*dot_q8_v)(const uint8_t* a_row, const uint64_t* v_lo, const uint64_t* v_hi,
-                      int64_t blocks);
-  // First index i < n where |E[i]| >= 2^112 or out[i] != round_f32(E[i] * 2^-48) (the
-  // spec's single rounding, RoundToF32Bits), or -1. Sets *out_of_range to say which.
-  int64_t (*first_bad_q8_output)(const uint8_t* e, const uint8_t* out, int64_t n,
-                                 bool* out_of_range);
+  // sum_i a[i] * v[i] exactly, a = k int8 in [-127, 127].
+  int128 (*dot_s8_v)(const uint8_t* a, const S8Tables& v, int64_t k);
+  // One output row of the Q8_0 family: E = n little-endian int128 exact sums (LSB 2^-48),
+  // out = n f32. Sets *first_bad to the first i with |E[i]| >= 2^112 (*out_of_range =
+  // true) or out[i] != RoundToF32Bits(E[i], -48) (*out_of_range = false), else -1 and
+  // returns sum_i E[i] * r[i] mod q (r[i] < 2^52). The return value is meaningless when
+  // *first_bad >= 0.
+  uint128 (*check_q8_row)(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                          int64_t* first_bad, bool* out_of_range);
+  // sum_k a24[k] * v[k] mod q for one valid Q8_0 row of `blocks` blocks: a24 = d * q * 2^24
+  // (an integer: every f16 is a multiple of 2^-24).
+  uint128 (*dot_q8_v)(const uint8_t* a_row, const Q8Tables& v, int64_t blocks);
 };
 
 // The portable kernels.
 const Kernels& PortableKernels();
-// The AVX-512 kernels when this CPU has AVX512F/BW/DQ/VL, IFMA and VNNI and the binary was
-// built with them; nullptr otherwise.
+// The AVX-512 kernels when this CPU has AVX512F/BW/DQ/VL/CD, IFMA and VNNI (and their
+// start-up check passed); nullptr otherwise.
 const Kernels* Avx512Kernels();
-// The kernels Verify uses: AVX-512 where available, else portable. Overridden by
-// DATANODE_VERIFY_ISA=portable (for comparisons).
+// The kernels Verify uses: AVX-512 where available, else portable.
+// DATANODE_VERIFY_ISA=portable forces the portable ones (for comparisons).
 const Kernels& ActiveKernels();
 
 }  // namespace datanode::ops::verify::internal

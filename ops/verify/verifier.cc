@@ -150,7 +150,12 @@ absl::StatusOr<Verifier> Verifier::Prepare(const EpochSecret& secret, std::strin
       for (int64_t col = 0; col < k; ++col) acc[col] += wr[col] * r;  // |.| < 2^59 each
     }
     ver.v61_.resize(k);
-    for (int64_t col = 0; col < k; ++col) ver.v61_[col] = M61::FromInt128(acc[col]);
+    ver.v61_planes_.resize(8 * k);
+    for (int64_t col = 0; col < k; ++col) {
+      const uint64_t v = M61::FromInt128(acc[col]);
+      ver.v61_[col] = v;
+      for (int i = 0; i < 8; ++i) ver.v61_planes_[i * k + col] = static_cast<uint8_t>(v >> (8 * i));
+    }
     if (kind == OpKind::kMatMulS8F32) {
       ver.ws_mant_.resize(n);
       ver.ws_exp_.resize(n);
@@ -175,19 +180,25 @@ absl::StatusOr<Verifier> Verifier::Prepare(const EpochSecret& secret, std::strin
       }
     }
   }
-  ver.v127_lo_.resize(k);
-  ver.v127_hi_.resize(k);
+  constexpr uint64_t kMask52 = (uint64_t{1} << 52) - 1;
+  ver.v127_limbs_.resize(3 * k);
+  uint128 sum_v = 0;
   for (int64_t col = 0; col < k; ++col) {
     const uint128 v = M127::FromInt128(acc[col]);
-    ver.v127_lo_[col] = static_cast<uint64_t>(v);
-    ver.v127_hi_[col] = static_cast<uint64_t>(v >> 64);
+    sum_v = M127::Add(sum_v, v);
+    ver.v127_limbs_[col] = static_cast<uint64_t>(v) & kMask52;
+    ver.v127_limbs_[k + col] = static_cast<uint64_t>(v >> 52) & kMask52;
+    ver.v127_limbs_[2 * k + col] = static_cast<uint64_t>(v >> 104);
   }
+  const uint128 offset = M127::MulPow2(sum_v, 47);
+  ver.q8_offset_lo_ = static_cast<uint64_t>(offset);
+  ver.q8_offset_hi_ = static_cast<uint64_t>(offset >> 64);
   return ver;
 }
 
 int64_t Verifier::MemoryBytes() const {
   return static_cast<int64_t>(sizeof(Verifier) + r_.size() * 8 + v61_.size() * 8 +
-                              v127_lo_.size() * 8 + v127_hi_.size() * 8 + ws_mant_.size() * 4 +
+                              v61_planes_.size() + v127_limbs_.size() * 8 + ws_mant_.size() * 4 +
                               ws_exp_.size() * 2);
 }
 
@@ -222,6 +233,7 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
 
   if (!IsQ8Family(kind_)) {
     // s8 kinds over F_p: the exact values are s32 (the output itself for s8_s32).
+    const internal::S8Tables s8_tables{v61_.data(), v61_planes_.data()};
     const ByteSpan c = kind_ == OpKind::kMatMulS8S32 ? out : exact;
     if (kind_ == OpKind::kMatMulS8F32) {
       for (int64_t i = 0; i < m; ++i) {
@@ -238,18 +250,26 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
     }
     for (int64_t i = 0; i < m; ++i) {
       const int128 lhs = kern.dot_s32_r(&c[4 * i * n_], r_.data(), n_);
-      const int128 rhs = kern.dot_s8_v(&a[i * k_], v61_.data(), k_);
+      const int128 rhs = kern.dot_s8_v(&a[i * k_], s8_tables, k_);
       if (M61::FromInt128(lhs) != M61::FromInt128(rhs)) {
         return Reject(Check::kFreivalds, i, -1,
                       absl::StrFormat("row %d: C r != A (W^T r) mod 2^61 - 1", i));
       }
     }
   } else {
-    // Q8_0 family over F_q: int128 exact sums with LSB 2^-48.
+    // Q8_0 family over F_q: int128 exact sums with LSB 2^-48, row by row: range and
+    // rounding of every element, then the row's Freivalds identity.
+    internal::Q8Tables q8_tables;
+    q8_tables.limb0 = v127_limbs_.data();
+    q8_tables.limb1 = v127_limbs_.data() + k_;
+    q8_tables.limb2 = v127_limbs_.data() + 2 * k_;
+    q8_tables.offset = (static_cast<uint128>(q8_offset_hi_) << 64) | q8_offset_lo_;
+    const int64_t blocks = k_ / kQBlockSize;
     for (int64_t i = 0; i < m; ++i) {
+      int64_t j = -1;
       bool out_of_range = false;
-      const int64_t j =
-          kern.first_bad_q8_output(&exact[16 * i * n_], &out[4 * i * n_], n_, &out_of_range);
+      const uint128 lhs = kern.check_q8_row(&exact[16 * i * n_], &out[4 * i * n_], r_.data(), n_,
+                                            &j, &out_of_range);
       if (j >= 0) {
         return out_of_range
                    ? Reject(Check::kExactRange, i, j,
@@ -257,12 +277,7 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
                    : Reject(Check::kRounding, i, j,
                             absl::StrFormat("C[%d, %d] is not round_f32 of its exact sum", i, j));
       }
-    }
-    const int64_t blocks = k_ / kQBlockSize;
-    for (int64_t i = 0; i < m; ++i) {
-      const uint128 lhs = kern.dot_e128_r(&exact[16 * i * n_], r_.data(), n_);
-      const uint128 rhs =
-          kern.dot_q8_v(&a[i * blocks * kQ8_0BlockBytes], v127_lo_.data(), v127_hi_.data(), blocks);
+      const uint128 rhs = kern.dot_q8_v(&a[i * blocks * kQ8_0BlockBytes], q8_tables, blocks);
       if (lhs != rhs) {
         return Reject(Check::kFreivalds, i, -1,
                       absl::StrFormat("row %d: E r != A (W^T r) mod 2^127 - 1", i));

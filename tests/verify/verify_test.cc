@@ -342,6 +342,7 @@ TEST(VerifyTest, BadRequestsAreErrorsAndBadAnswerSizesAreRejections) {
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->accepted);
   EXPECT_EQ(v->failed, Check::kAnswerSize);
+  EXPECT_FALSE(IsVerifiable(OpKind::kMatMulQ8_0Q4_K));
   EXPECT_EQ(Verifier::Prepare(secret, "x", OpKind::kQuantizeQ8_0, 4, 64, in.w, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -351,36 +352,50 @@ TEST(VerifyTest, VerifierStateIsSmall) {
   for (OpKind kind : kKinds) {
     OpInputs in = Inputs(kind, 1, 256, 512, 3, InputProfile::kRealistic);
     const Verifier ver = Prepare(secret, in);
-    const int64_t per_k = IsQ8Family(kind) ? 16 : 8;
+    const int64_t per_k = IsQ8Family(kind) ? 24 : 16;  // 3 limbs; residue + 8 planes
     const int64_t per_n = kind == OpKind::kMatMulS8F32 ? 14 : 8;
     EXPECT_GE(ver.MemoryBytes(), per_k * in.k + per_n * in.n);
     EXPECT_LE(ver.MemoryBytes(), per_k * in.k + per_n * in.n + 1024);
   }
 }
 
-// The AVX-512 kernels return exactly what the portable ones do.
+// The AVX-512 kernels return exactly what the portable ones do, on random and extreme
+// operands (including exact sums too wide for the vector rounding path, and bad elements).
 TEST(VerifyKernelsTest, Avx512MatchesPortable) {
   const internal::Kernels* fast = internal::Avx512Kernels();
   if (fast == nullptr) GTEST_SKIP() << "no AVX-512 IFMA/VNNI kernels on this machine or build";
   const internal::Kernels& port = internal::PortableKernels();
   SplitMix64 rng(512);
-  for (int t = 0; t < 300; ++t) {
-    const int64_t len = t < 100 ? rng.Uniform(1, 200) : 32 * rng.Uniform(1, 150);
-    std::vector<uint64_t> r(len), v61(len), vlo(len), vhi(len);
+  for (int t = 0; t < 400; ++t) {
+    const int64_t len = t < 100 ? rng.Uniform(1, 200) : 32 * rng.Uniform(1, 300);
+    std::vector<uint64_t> r(len), v61(len), limbs(3 * len);
+    std::vector<uint8_t> planes(8 * len);
+    uint128 sum_v = 0;
     for (int64_t i = 0; i < len; ++i) {
       r[i] = t % 7 == 0 ? (uint64_t{1} << 52) - 1 : rng.Next() >> 12;
       v61[i] = t % 7 == 1 ? M61::kP - 1 : rng.Next() % M61::kP;
-      const uint128 v = M127::Reduce((static_cast<uint128>(rng.Next()) << 64) | rng.Next());
-      vlo[i] = t % 7 == 2 ? ~uint64_t{0} : static_cast<uint64_t>(v);
-      vhi[i] = t % 7 == 2 ? (uint64_t{1} << 63) - 2 : static_cast<uint64_t>(v >> 64);
+      for (int p = 0; p < 8; ++p) planes[p * len + i] = static_cast<uint8_t>(v61[i] >> (8 * p));
+      uint128 v = M127::Reduce((static_cast<uint128>(rng.Next()) << 64) | rng.Next());
+      if (t % 7 == 2) v = M127::kQ - 1;
+      sum_v = M127::Add(sum_v, v);
+      limbs[i] = static_cast<uint64_t>(v) & ((uint64_t{1} << 52) - 1);
+      limbs[len + i] = static_cast<uint64_t>(v >> 52) & ((uint64_t{1} << 52) - 1);
+      limbs[2 * len + i] = static_cast<uint64_t>(v >> 104);
     }
+    const internal::S8Tables s8{v61.data(), planes.data()};
+    internal::Q8Tables q8;
+    q8.limb0 = limbs.data();
+    q8.limb1 = limbs.data() + len;
+    q8.limb2 = limbs.data() + 2 * len;
+    q8.offset = M127::MulPow2(sum_v, 47);
     std::vector<uint8_t> c(4 * len), a(len), e(16 * len), out(4 * len);
     for (int64_t i = 0; i < len; ++i) {
       const int32_t ci =
           t % 5 == 0 ? (i % 2 ? INT32_MIN + 1 : INT32_MAX) : static_cast<int32_t>(rng.Next());
       StoreU32(&c[4 * i], static_cast<uint32_t>(ci));
       a[i] = static_cast<uint8_t>(t % 5 == 0 ? (i % 2 ? -127 : 127) : rng.Uniform(-127, 127));
-      const int bits = static_cast<int>(rng.Uniform(0, 111));
+      // Mostly int64-sized sums (the vector path), some up to 2^112 (the fallback).
+      const int bits = static_cast<int>(t % 4 == 3 ? rng.Uniform(0, 111) : rng.Uniform(0, 62));
       int128 x = static_cast<int128>(((static_cast<uint128>(rng.Next()) << 64) | rng.Next()) >>
                                      (127 - bits));
       if (t % 5 == 0) x = (int128{1} << 112) - 1;
@@ -391,31 +406,42 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
       StoreU32(&out[4 * i], RoundToF32Bits(x, -48));
     }
     ASSERT_EQ(fast->dot_s32_r(c.data(), r.data(), len), port.dot_s32_r(c.data(), r.data(), len));
-    ASSERT_EQ(fast->dot_s8_v(a.data(), v61.data(), len), port.dot_s8_v(a.data(), v61.data(), len));
-    ASSERT_EQ(fast->dot_e128_r(e.data(), r.data(), len), port.dot_e128_r(e.data(), r.data(), len));
+    ASSERT_EQ(fast->dot_s8_v(a.data(), s8, len), port.dot_s8_v(a.data(), s8, len)) << len;
+    int64_t bad_fast = 0;
+    int64_t bad_port = 0;
     bool range_fast = false;
     bool range_port = false;
+    ASSERT_EQ(fast->check_q8_row(e.data(), out.data(), r.data(), len, &bad_fast, &range_fast),
+              port.check_q8_row(e.data(), out.data(), r.data(), len, &bad_port, &range_port));
+    ASSERT_EQ(bad_fast, -1);
+    ASSERT_EQ(bad_port, -1);
     const int64_t flip = rng.Uniform(0, len - 1);
-    if (t % 3 == 0) out[4 * flip] ^= 1;
-    if (t % 3 == 1) e[16 * flip + 15] ^= 0x40;  // |E| >= 2^112
-    ASSERT_EQ(fast->first_bad_q8_output(e.data(), out.data(), len, &range_fast),
-              port.first_bad_q8_output(e.data(), out.data(), len, &range_port));
+    if (t % 2 == 0) {
+      out[4 * flip] ^= 1;
+    } else {
+      e[16 * flip + 14] ^= 0x01;  // bit 112: |E| >= 2^112
+    }
+    fast->check_q8_row(e.data(), out.data(), r.data(), len, &bad_fast, &range_fast);
+    port.check_q8_row(e.data(), out.data(), r.data(), len, &bad_port, &range_port);
+    ASSERT_EQ(bad_fast, bad_port);
+    ASSERT_EQ(bad_fast, flip);
     ASSERT_EQ(range_fast, range_port);
     if (len % 32 == 0) {
-      // Random valid Q8_0 blocks (extreme and subnormal scales included).
+      // Valid Q8_0 blocks with any finite scale (subnormal and the largest included).
       const int64_t blocks = len / 32;
       std::vector<uint8_t> row(34 * blocks);
       for (int64_t b = 0; b < blocks; ++b) {
         uint16_t d;
         do d = static_cast<uint16_t>(rng.Next());
         while (!IsFiniteF16Bits(d));
+        if (t % 9 == 0) d = b % 2 ? 0xFBFF : 0x0001;
         StoreU16(&row[34 * b], d);
         for (int j = 0; j < 32; ++j) {
-          row[34 * b + 2 + j] = static_cast<uint8_t>(rng.Uniform(-127, 127));
+          row[34 * b + 2 + j] =
+              static_cast<uint8_t>(t % 9 == 0 ? (j % 2 ? 127 : -127) : rng.Uniform(-127, 127));
         }
       }
-      ASSERT_EQ(fast->dot_q8_v(row.data(), vlo.data(), vhi.data(), blocks),
-                port.dot_q8_v(row.data(), vlo.data(), vhi.data(), blocks));
+      ASSERT_EQ(fast->dot_q8_v(row.data(), q8, blocks), port.dot_q8_v(row.data(), q8, blocks));
     }
   }
 }

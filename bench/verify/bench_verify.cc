@@ -1,0 +1,166 @@
+// Copyright 2026 The datanode Authors.
+//
+// Verified mode's cost (issue 16): the verifier's Verify() time as a share of the computing
+// node's matmul time, side by side in one run, at K = N = 4096 and M = 1..16. The anchor is
+// the CPU backend's MatMul through the ops Backend interface (CreateBackend("cpu"),
+// PrepareWeights once, RunOp), on 1 thread, so both sides are one core's time. Verify is
+// the whole call: request validation, answer size, exact-sum range, the re-derived
+// rounding of every output and the Freivalds rows. Calls alternate (one matmul, one
+// verify per round) so that load from other processes hits both alike; each cell is the
+// fastest call (the median is printed too). Also printed: the verifier state's memory next
+// to the prepared weights, and Prepare's one-off time per epoch.
+// Usage: bench_verify [--min_time=SECONDS] (default 0.2 per cell) [--kinds=all]
+// DATANODE_VERIFY_ISA=portable selects the portable verifier kernels.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datanode/ops/backend.h"
+#include "datanode/ops/random_inputs.h"
+#include "datanode/ops/types.h"
+#include "datanode/ops/verify.h"
+#include "ops/verify/kernels.h"
+
+namespace datanode::ops {
+namespace {
+
+constexpr int64_t kDim = 4096;
+
+[[noreturn]] void Die(const absl::Status& st, const char* what) {
+  std::fprintf(stderr, "%s: %s\n", what, st.ToString().c_str());
+  std::exit(1);
+}
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+struct Timing {
+  double best = 1e30;
+  double median = 0;
+};
+Timing Summarize(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return {samples.front(), samples[samples.size() / 2]};
+}
+
+int Run(double min_time, bool all_kinds) {
+  BackendOptions options;
+  options.num_threads = 1;
+  auto cpu_or = CreateBackend("cpu", options);
+  if (!cpu_or.ok()) Die(cpu_or.status(), "cpu backend");
+  Backend& cpu = **cpu_or;
+  auto secret = verify::NewEpochSecret();
+  if (!secret.ok()) Die(secret.status(), "NewEpochSecret");
+
+  std::printf("computing node: %s (1 thread)\n", cpu.Description().c_str());
+  std::printf("verifier kernels: %s\n", verify::internal::ActiveKernels().name);
+  std::printf(
+      "K = N = %lld, InputProfile::kRealistic, prepared weights; fastest call of "
+      "alternating rounds filling >= %.2f s per cell\n\n",
+      static_cast<long long>(kDim), 2 * min_time);
+  std::vector<OpKind> kinds = {OpKind::kMatMulS8S32, OpKind::kMatMulQ8_0Q8_0};
+  if (all_kinds) {
+    kinds.insert(kinds.begin() + 1, OpKind::kMatMulS8F32);
+    kinds.push_back(OpKind::kMatMulQ8_0Q4_0);
+    kinds.push_back(OpKind::kMatMulQ8_0Q4_1);
+  }
+  bool all_accepted = true;
+  double worst_ratio = 0;
+  for (OpKind kind : kinds) {
+    auto in_or = MakeRandomInputs(kind, 16, kDim, kDim, 2026, InputProfile::kRealistic);
+    if (!in_or.ok()) Die(in_or.status(), "MakeRandomInputs");
+    OpInputs& in = *in_or;
+    auto pw = cpu.PrepareWeights(kind, kDim, kDim, in.w, in.w_scale);
+    if (!pw.ok()) Die(pw.status(), "PrepareWeights");
+    const auto p0 = std::chrono::steady_clock::now();
+    auto ver = verify::Verifier::Prepare(*secret, "bench", kind, kDim, kDim, in.w, in.w_scale);
+    const double prepare_s = Seconds(std::chrono::steady_clock::now() - p0);
+    if (!ver.ok()) Die(ver.status(), "Verifier::Prepare");
+
+    // The honest answer for all 16 rows (rows are independent: the first m rows of it are
+    // the answer for the first m rows of A).
+    OpArgs args = in.Args();
+    args.w_prepared = pw->get();
+    args.w = {};
+    args.w_scale = {};
+    if (absl::Status st = RunOp(cpu, args); !st.ok()) Die(st, "RunOp");
+    std::vector<uint8_t> exact(verify::ExactSumsBytes(kind, 16, kDim));
+    const auto e0 = std::chrono::steady_clock::now();
+    if (absl::Status st = verify::ComputeExactSums(kind, 16, kDim, kDim, in.a, in.w, exact);
+        !st.ok()) {
+      Die(st, "ComputeExactSums");
+    }
+    const double exact_s = Seconds(std::chrono::steady_clock::now() - e0);
+
+    std::printf(
+        "%s: verifier state %.1f KiB beside %.1f MiB of prepared weights (%.2f%%); "
+        "Prepare %.1f ms per epoch; exact sums for M = 16 by the reference producer "
+        "%.1f ms\n",
+        OpKindName(kind), ver->MemoryBytes() / 1024.0, (*pw)->SizeBytes() / 1048576.0,
+        100.0 * ver->MemoryBytes() / (*pw)->SizeBytes(), 1e3 * prepare_s, 1e3 * exact_s);
+    std::printf("%-18s %3s %12s %12s %12s %12s %9s %s\n", "kind", "M", "matmul us", "verify us",
+                "(median)", "(median)", "ratio %", "verdict");
+    const int64_t a_row = static_cast<int64_t>(in.a.size()) / 16;
+    const int64_t out_row = static_cast<int64_t>(in.out.size()) / 16;
+    const int64_t exact_row = static_cast<int64_t>(exact.size()) / 16;
+    const int64_t scale_row = static_cast<int64_t>(in.a_scale.size()) / 16;
+    for (int64_t m = 1; m <= 16; ++m) {
+      OpArgs margs = args;
+      margs.m = m;
+      margs.a = ByteSpan(in.a).first(a_row * m);
+      margs.a_scale = ByteSpan(in.a_scale).first(scale_row * m);
+      std::vector<uint8_t> scratch(out_row * m);
+      margs.out = scratch;
+      const ByteSpan a = ByteSpan(in.a).first(a_row * m);
+      const ByteSpan a_scale = ByteSpan(in.a_scale).first(scale_row * m);
+      const ByteSpan out = ByteSpan(in.out).first(out_row * m);
+      const ByteSpan ex = ByteSpan(exact).first(exact_row * m);
+      auto verdict = ver->Verify(m, a, a_scale, ex, out);
+      if (!verdict.ok()) Die(verdict.status(), "Verify");
+      all_accepted &= verdict->accepted;
+      std::vector<double> mm;
+      std::vector<double> vv;
+      const auto start = std::chrono::steady_clock::now();
+      while (mm.size() < 10 || Seconds(std::chrono::steady_clock::now() - start) < 2 * min_time) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (absl::Status st = RunOp(cpu, margs); !st.ok()) Die(st, "RunOp");
+        const auto t1 = std::chrono::steady_clock::now();
+        auto v = ver->Verify(m, a, a_scale, ex, out);
+        const auto t2 = std::chrono::steady_clock::now();
+        if (!v.ok() || !v->accepted) all_accepted = false;
+        mm.push_back(Seconds(t1 - t0));
+        vv.push_back(Seconds(t2 - t1));
+      }
+      const Timing tm = Summarize(mm);
+      const Timing tv = Summarize(vv);
+      const double ratio = 100.0 * tv.best / tm.best;
+      worst_ratio = std::max(worst_ratio, ratio);
+      std::printf("%-18s %3lld %12.1f %12.2f %12.1f %12.2f %9.2f %s\n", OpKindName(kind),
+                  static_cast<long long>(m), 1e6 * tm.best, 1e6 * tv.best, 1e6 * tm.median,
+                  1e6 * tv.median, ratio, verdict->accepted ? "accepted" : verdict->reason.c_str());
+    }
+    std::printf("\n");
+  }
+  std::printf("honest answers %s; largest ratio %.2f%% (target <= 2%% for s8_s32 and q8_0_q8_0)\n",
+              all_accepted ? "all accepted" : "NOT ALL ACCEPTED", worst_ratio);
+  return all_accepted ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace datanode::ops
+
+int main(int argc, char** argv) {
+  double min_time = 0.2;
+  bool all_kinds = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--min_time=", 11) == 0) min_time = std::atof(argv[i] + 11);
+    if (std::strcmp(argv[i], "--kinds=all") == 0) all_kinds = true;
+  }
+  return datanode::ops::Run(min_time, all_kinds);
+}

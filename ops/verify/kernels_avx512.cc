@@ -1,0 +1,294 @@
+// Copyright 2026 The datanode Authors.
+//
+// AVX-512 kernels of the verifier (kernels.h), chosen at run time. Each returns exactly
+// what its portable twin in kernels.cc returns:
+//  - dot_s32_r, check_q8_row, dot_q8_v multiply with IFMA (vpmadd52{lo,hi}uq: 52 x 52-bit
+//    products split into their low and high 52 bits), on operands made non-negative by an
+//    offset that is subtracted once at the end. Accumulators take < 2^53 per step and are
+//    flushed every kFlushSteps steps, so no 64-bit lane can wrap.
+//  - dot_s8_v uses VNNI (vpdpbusd, u8 x s8 into int32) on v's 8 byte planes.
+//  - check_q8_row rounds exact sums that fit in int64 (all of them, for realistic data) with
+//    vcvtqq2ps under a static round-to-nearest-even override ({rn-sae}: independent of MXCSR),
+//    then scales by 2^-48 on the exponent bits. For an integer x with 1 <= |x| < 2^63 that is
+//    the spec's round_f32(x * 2^-48): IEEE 754 converts integers correctly rounded, and
+//    x * 2^-48 is never subnormal nor overflows, so the power-of-two scaling is exact. A
+//    vector holding a wider value falls back to the portable definition for its 8 elements.
+//    Avx512Kernels() checks this path against RoundToF32Bits once (ties, powers of two,
+//    extremes) and refuses the AVX-512 kernels if any value differs.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "datanode/ops/exact_float.h"
+#include "ops/verify/kernels.h"
+
+namespace datanode::ops::verify::internal {
+namespace {
+
+int128 LoadI128(const uint8_t* p) {
+  uint64_t lo;
+  uint64_t hi;
+  std::memcpy(&lo, p, 8);
+  std::memcpy(&hi, p + 8, 8);
+  return static_cast<int128>((static_cast<uint128>(hi) << 64) | lo);
+}
+
+// Modular combination of limb sums: sum_j s[j] * 2^(52 j) mod q.
+uint128 CombineLimbs(const uint128* s, int count) {
+  uint128 total = 0;
+  for (int j = 0; j < count; ++j) {
+    total = M127::Add(total, M127::MulPow2(M127::Reduce(s[j]), (52 * j) % 127));
+  }
+  return total;
+}
+
+// The portable definition for one element of a Q8_0 row (a vector's fallback): range,
+// rounding, and x * r added to *acc mod q. False when the element is bad.
+bool ScalarQ8Element(const uint8_t* e, const uint8_t* out, uint64_t r, int64_t i,
+                     int64_t* first_bad, bool* out_of_range, uint128* acc) {
+  const int128 limit = int128{1} << 112;
+  const int128 x = LoadI128(e + 16 * i);
+  if (x >= limit || x <= -limit) {
+    *first_bad = i;
+    *out_of_range = true;
+    return false;
+  }
+  if (RoundToF32Bits(x, -48) != LoadU32(out + 4 * i)) {
+    *first_bad = i;
+    *out_of_range = false;
+    return false;
+  }
+  *acc = M127::Add(*acc, M127::MulU64(M127::FromInt128(x), r));
+  return true;
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx512ifma,avx512vnni")
+
+// IFMA accumulators gain < 2 * 2^52 per step: 1024 steps stay below 2^63.
+constexpr int64_t kFlushSteps = 1024;
+
+uint128 LaneSum(__m512i x) {
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, x);
+  uint128 s = 0;
+  for (uint64_t l : lanes) s += l;
+  return s;
+}
+
+int128 DotS32R(const uint8_t* c, const uint64_t* r, int64_t n) {
+  const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+  int128 total = 0;
+  uint128 sum_r = 0;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = std::min(n, i + 8 * kFlushSteps);
+    __m512i lo = _mm512_setzero_si512();
+    __m512i hi = _mm512_setzero_si512();
+    __m512i sr = _mm512_setzero_si512();
+    for (; i < end; i += 8) {
+      const __mmask8 m = end - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (end - i)) - 1);
+      // c + 2^31 in [0, 2^32) (bit 31 flipped), zero-extended; masked-off lanes are 0.
+      const __m256i cv = _mm256_xor_si256(_mm256_maskz_loadu_epi32(m, c + 4 * i), flip);
+      const __m512i cz = _mm512_maskz_cvtepu32_epi64(m, cv);
+      const __m512i rv = _mm512_maskz_loadu_epi64(m, r + i);
+      lo = _mm512_madd52lo_epu64(lo, cz, rv);
+      hi = _mm512_madd52hi_epu64(hi, cz, rv);
+      sr = _mm512_add_epi64(sr, rv);
+    }
+    total += static_cast<int128>(LaneSum(lo)) + (static_cast<int128>(LaneSum(hi)) << 52);
+    sum_r += LaneSum(sr);
+  }
+  return total - (static_cast<int128>(sum_r) << 31);
+}
+
+int128 DotS8V(const uint8_t* a, const S8Tables& t, int64_t k) {
+  // Per int32 lane and step: 4 products of u8 * s8, < 2^17; k / 64 < 2^11 steps.
+  __m512i acc[8];
+  for (__m512i& x : acc) x = _mm512_setzero_si512();
+  for (int64_t i = 0; i < k; i += 64) {
+    const __mmask64 m = k - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - i)) - 1;
+    const __m512i av = _mm512_maskz_loadu_epi8(m, a + i);
+    for (int p = 0; p < 8; ++p) {
+      acc[p] = _mm512_dpbusd_epi32(acc[p], _mm512_maskz_loadu_epi8(m, t.planes + p * k + i), av);
+    }
+  }
+  int128 total = 0;
+  for (int p = 0; p < 8; ++p) {
+    const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[p]));
+    const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[p], 1));
+    const int64_t s = _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+    total += static_cast<int128>(s) << (8 * p);
+  }
+  return total;
+}
+
+uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                   int64_t* first_bad, bool* out_of_range) {
+  const __m512i idx_lo = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i idx_hi = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  const __m512i mask52 = _mm512_set1_epi64((int64_t{1} << 52) - 1);
+  const __m512i bias = _mm512_set1_epi64(INT64_MIN);
+  const __m256i scale48 = _mm256_set1_epi32(48 << 23);
+  *first_bad = -1;
+  uint128 wide = 0;  // elements taken by the scalar fallback, mod q
+  uint128 fast = 0;  // the vector path, mod q
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = std::min(n, i + 8 * kFlushSteps);
+    __m512i acc0 = _mm512_setzero_si512();
+    __m512i acc1 = _mm512_setzero_si512();
+    __m512i acc2 = _mm512_setzero_si512();
+    __m512i sr = _mm512_setzero_si512();
+    for (; i < end; i += 8) {
+      if (end - i < 8) {
+        for (int64_t j = i; j < end; ++j) {
+          if (!ScalarQ8Element(e, out, r[j], j, first_bad, out_of_range, &wide)) return 0;
+        }
+        continue;
+      }
+      const __m512i z0 = _mm512_loadu_si512(e + 16 * i);
+      const __m512i z1 = _mm512_loadu_si512(e + 16 * i + 64);
+      const __m512i lo = _mm512_permutex2var_epi64(z0, idx_lo, z1);
+      const __m512i hi = _mm512_permutex2var_epi64(z0, idx_hi, z1);
+      if (_mm512_cmpeq_epi64_mask(hi, _mm512_srai_epi64(lo, 63)) != 0xFF) {
+        for (int64_t j = i; j < i + 8; ++j) {
+          if (!ScalarQ8Element(e, out, r[j], j, first_bad, out_of_range, &wide)) return 0;
+        }
+        continue;
+      }
+      // round_f32(E * 2^-48): the correctly rounded conversion, exponent minus 48.
+      __m256i bits = _mm256_castps_si256(
+          _mm512_cvt_roundepi64_ps(lo, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      bits = _mm256_mask_sub_epi32(bits, _mm512_test_epi64_mask(lo, lo), bits, scale48);
+      const __mmask8 bad = _mm256_cmpneq_epi32_mask(
+          bits, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out + 4 * i)));
+      if (bad != 0) {
+        *first_bad = i + __builtin_ctz(bad);
+        *out_of_range = false;
+        return 0;
+      }
+      // E + 2^63 in [0, 2^64) = e1 * 2^52 + e0.
+      const __m512i ep = _mm512_xor_si512(lo, bias);
+      const __m512i e0 = _mm512_and_si512(ep, mask52);
+      const __m512i e1 = _mm512_srli_epi64(ep, 52);
+      const __m512i rv = _mm512_loadu_si512(r + i);
+      acc0 = _mm512_madd52lo_epu64(acc0, e0, rv);
+      acc1 = _mm512_madd52hi_epu64(acc1, e0, rv);
+      acc1 = _mm512_madd52lo_epu64(acc1, e1, rv);
+      acc2 = _mm512_madd52hi_epu64(acc2, e1, rv);
+      sr = _mm512_add_epi64(sr, rv);
+    }
+    const uint128 limbs[3] = {LaneSum(acc0), LaneSum(acc1), LaneSum(acc2)};
+    fast = M127::Add(fast, CombineLimbs(limbs, 3));
+    fast = M127::Add(fast, M127::Neg(M127::MulPow2(M127::Reduce(LaneSum(sr)), 63)));
+  }
+  return M127::Add(fast, wide);
+}
+
+uint128 DotQ8V(const uint8_t* a_row, const Q8Tables& t, int64_t blocks) {
+  // a24 = q * mantissa(d) << (exponent(d) + 24), |a24| < 2^47; a24 + 2^47 in [0, 2^48).
+  const __m512i offset = _mm512_set1_epi64(int64_t{1} << 47);
+  uint128 total = 0;
+  int64_t b = 0;
+  while (b < blocks) {
+    const int64_t end = std::min(blocks, b + kFlushSteps / 4);
+    __m512i acc0 = _mm512_setzero_si512();
+    __m512i acc1 = _mm512_setzero_si512();
+    __m512i acc2 = _mm512_setzero_si512();
+    __m512i acc3 = _mm512_setzero_si512();
+    for (; b < end; ++b) {
+      const uint8_t* block = a_row + 34 * b;
+      const uint16_t dbits = LoadU16(block);
+      const int exp_field = (dbits >> 10) & 0x1F;
+      int64_t mant = exp_field == 0 ? (dbits & 0x3FF) : ((dbits & 0x3FF) | 0x400);
+      if (dbits & 0x8000) mant = -mant;
+      const int shift = exp_field == 0 ? 0 : exp_field - 1;  // exponent + 24
+      const __m512i ma = _mm512_set1_epi64(mant);
+      const __m128i sh = _mm_cvtsi32_si128(shift);
+      for (int g = 0; g < 4; ++g) {
+        const __m512i q = _mm512_cvtepi8_epi64(
+            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + 8 * g)));
+        const __m512i a24 = _mm512_add_epi64(_mm512_sll_epi64(_mm512_mul_epi32(q, ma), sh), offset);
+        const int64_t k = 32 * b + 8 * g;
+        const __m512i v0 = _mm512_loadu_si512(t.limb0 + k);
+        const __m512i v1 = _mm512_loadu_si512(t.limb1 + k);
+        const __m512i v2 = _mm512_loadu_si512(t.limb2 + k);
+        acc0 = _mm512_madd52lo_epu64(acc0, a24, v0);
+        acc1 = _mm512_madd52hi_epu64(acc1, a24, v0);
+        acc1 = _mm512_madd52lo_epu64(acc1, a24, v1);
+        acc2 = _mm512_madd52hi_epu64(acc2, a24, v1);
+        acc2 = _mm512_madd52lo_epu64(acc2, a24, v2);
+        acc3 = _mm512_madd52hi_epu64(acc3, a24, v2);
+      }
+    }
+    const uint128 limbs[4] = {LaneSum(acc0), LaneSum(acc1), LaneSum(acc2), LaneSum(acc3)};
+    total = M127::Add(total, CombineLimbs(limbs, 4));
+  }
+  return M127::Add(total, M127::Neg(t.offset));
+}
+
+#pragma GCC pop_options
+
+// The vector rounding path against RoundToF32Bits on values that exercise it: ties at every
+// shift, both neighbours of powers of two, the int64 extremes and random magnitudes.
+bool RoundingSelfCheckPasses(const Kernels& k) {
+  std::vector<int64_t> xs = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+  for (int s = 1; s < 63; ++s) {
+    const int64_t p = int64_t{1} << s;
+    for (int64_t d : {-1, 0, 1}) xs.push_back(p + d);
+    if (s > 24) {
+      const int64_t half = int64_t{1} << (s - 24);
+      xs.push_back(p + half);          // tie, even mantissa
+      xs.push_back(p + 3 * half);      // tie, odd mantissa
+      xs.push_back(p + 3 * half - 1);  // just below a tie
+    }
+  }
+  uint64_t z = 0x243F6A8885A308D3ull;
+  for (int i = 0; i < 2000; ++i) {
+    z = z * 6364136223846793005ull + 1442695040888963407ull;
+    xs.push_back(static_cast<int64_t>(z) >> (z % 63));
+  }
+  for (size_t n = xs.size(), i = 0; i < n; ++i) {
+    if (xs[i] != INT64_MIN) xs.push_back(-xs[i]);
+  }
+  while (xs.size() % 8 != 0) xs.push_back(0);
+  std::vector<uint8_t> e(16 * xs.size());
+  std::vector<uint8_t> out(4 * xs.size());
+  std::vector<uint64_t> r(xs.size(), 1);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const uint128 u = static_cast<uint128>(static_cast<int128>(xs[i]));
+    for (int b = 0; b < 16; ++b) e[16 * i + b] = static_cast<uint8_t>(u >> (8 * b));
+    StoreU32(&out[4 * i], RoundToF32Bits(xs[i], -48));
+  }
+  int64_t bad = 0;
+  bool range = false;
+  const uint128 got = k.check_q8_row(e.data(), out.data(), r.data(), xs.size(), &bad, &range);
+  if (bad != -1) return false;
+  int64_t bad_port = 0;
+  const uint128 want =
+      PortableKernels().check_q8_row(e.data(), out.data(), r.data(), xs.size(), &bad_port, &range);
+  return bad_port == -1 && got == want;
+}
+
+}  // namespace
+
+const Kernels* Avx512Kernels() {
+  static const Kernels* kernels = []() -> const Kernels* {
+    __builtin_cpu_init();
+    const bool has_all = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                         __builtin_cpu_supports("avx512cd") &&
+                         __builtin_cpu_supports("avx512ifma") &&
+                         __builtin_cpu_supports("avx512vnni");
+    if (!has_all) return nullptr;
+    static constexpr Kernels kAvx512 = {"avx512 (ifma, vnni)", DotS32R, DotS8V, CheckQ8Row, DotQ8V};
+    return RoundingSelfCheckPasses(kAvx512) ? &kAvx512 : nullptr;
+  }();
+  return kernels;
+}
+
+}  // namespace datanode::ops::verify::internal
