@@ -10,13 +10,17 @@
 #   2. builds the ops library with the CUDA backend (node, Vulkan off), its tests and
 #      bench_cuda;
 #   3. runs cuda_host_test (no GPU needed) and cuda_backend_test (byte equality with
-#      the reference, >= 1,000 random cases per op, the LLM ops RmsNorm / Add / SiluMul
-#      included (CudaLlmTest.*); skips cleanly without a GPU);
-#   4. runs bench_cuda (exact s8 GEMM - wgmma on H100/H200 for large shapes, else
-#      mma.sync - vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3 and decode shapes)
-#      and writes everything, with the nvidia-smi device line and the IMMA/IGMMA/UTMALDG
-#      counts cuobjdump finds in the s8 kernels, to bench/results/cuda-<gpu>-<date>.txt
-#      (to $OUT/ instead, with the log, when OUT is set).
+#      the reference, >= 1,000 random cases per op of the table - the K-quant matmuls
+#      matmul_q8_0_q4_k / matmul_q8_0_q6_k included - the s8 kernels' start-up checks,
+#      and the LLM ops RmsNorm / Add / SiluMul / Attend (CudaLlmTest.*); skips cleanly
+#      without a GPU);
+#   4. runs bench_cuda (the start-up checks, then the exact s8 GEMM - wgmma on H100/H200
+#      for large shapes, else mma.sync - vs cuBLASLt s8->s32 and bf16 at 4096^3, 8192^3
+#      and decode shapes, and the Q8_0 / Q4_0 / Q4_1 / Q4_K / Q6_K decode matmuls vs a
+#      device copy) and writes everything, with the nvidia-smi device line and the
+#      IMMA/IGMMA counts cuobjdump finds in the s8 kernels, to
+#      bench/results/cuda-<gpu>-<date>.txt (to $OUT/ instead, with the log, when OUT is
+#      set).
 #
 # Usage: bench/gpu-check.sh
 # Environment: BUILD_DIR (default build-gpu), CUDA_HOME (default /usr/local/cuda),
@@ -106,7 +110,7 @@ sass_summary="cuobjdump not found"
 if command -v cuobjdump > /dev/null; then
   sass_summary=""
   while IFS= read -r obj; do
-    counts=$(cuobjdump --dump-sass "$obj" 2>/dev/null | grep -oE '(IMMA|IGMMA|UTMALDG)[.A-Z0-9x]*' |
+    counts=$(cuobjdump --dump-sass "$obj" 2>/dev/null | grep -oE '(IMMA|IGMMA)[.A-Z0-9x]*' |
              sort | uniq -c | awk '{print $2 " x" $1}' | paste -sd "," - || true)
     sass_summary+="$(basename "$obj" .cu.o): ${counts:-none}; "
   done < <(find "$BUILD/ops/cuda" -name 'matmul_s8_*.cu.o' | sort)

@@ -2,17 +2,17 @@
 //
 // bench_cuda: the exact s8 tensor-core GEMM against cuBLASLt on the same device,
 // device-resident operands, kernel time only. "exact" is the kernel the CUDA backend
-// would run for the shape: on compute capability 9.0, when the plan says it pays, the
-// Hopper wgmma kernel the backend's start-up selection chooses (SelectWgmmaKernel: the
-// fastest that passes its check), else the mma.sync kernel (ops/cuda/matmul_s8_mma.cu).
-// The mma.sync kernel and each wgmma kernel that passed its check are also timed in
-// columns of their own. Baselines:
+// would run for the shape (ChooseS8Kernel, ops/cuda/s8_gemm.h): on compute capability
+// 9.0 the wgmma kernel for large shapes once it passed the backend's start-up check,
+// else the mma.sync kernel. The mma.sync kernel is also timed in a column of its own.
+// Baselines:
 //   - cuBLASLt s8 x s8 -> s32 (CUDA_R_8I -> CUDA_R_32I, CUBLAS_COMPUTE_32I), the
 //     integer baseline, whose output must equal ours byte for byte (checked);
 //   - cuBLASLt bf16 x bf16 -> bf16 (CUBLAS_COMPUTE_32F), what a float stack would use.
 // Shapes: 4096^3, 8192^3 and decode shapes (M = 1..64, K = N = 4096 and 8192).
 // Prints one row per shape with TOP/s (2*M*N*K / time) and the ratios. Then a second
-// table: the Q8_0-family decode matmul against a device-to-device copy of its weights.
+// table: the Q8_0-activation decode matmuls (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K weights)
+// against a device-to-device copy of their weights.
 //
 // Usage: bench_cuda [--min-seconds=0.3]. Exits 77 (skip) without a CUDA device.
 #include <cublasLt.h>
@@ -30,11 +30,10 @@
 #include <vector>
 
 #include "datanode/ops/random_inputs.h"
+#include "ops/cuda/matmul_kquant.cuh"
 #include "ops/cuda/matmul_q8.cuh"
-#include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
-#include "ops/cuda/matmul_s8_wgmma.cuh"
-#include "ops/cuda/s8_wgmma_select.h"
+#include "ops/cuda/s8_gemm.h"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -144,20 +143,15 @@ void DestroyLtGemm(LtGemm& g) {
   cublasLtMatmulDescDestroy(g.desc);
 }
 
-constexpr int kNumWgmma = sizeof(kWgmmaKernels) / sizeof(kWgmmaKernels[0]);
-
 struct Row {
   int64_t m, n, k;
   const char* path;                  // kernel behind `ours`
   double ours, mma, lt_s8, lt_bf16;  // TOP/s (0 = not available)
-  double wgmma[kNumWgmma];           // TOP/s of each of kWgmmaKernels (0 = not run)
   bool match;                        // every kernel timed equals cuBLASLt
 };
 
-// Which of kWgmmaKernels passed the start-up check here, and the one the backend would
-// choose (set in Main).
-bool g_wgmma_passed[kNumWgmma] = {};
-const WgmmaKernel* g_wgmma_chosen = nullptr;
+// Whether the wgmma kernel passed the backend's start-up check here (set in Main).
+bool g_wgmma_enabled = false;
 
 Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, int64_t n,
              int64_t k, void* workspace, size_t workspace_bytes) {
@@ -173,23 +167,19 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaMemset(a + m * plan.kp, 0, (plan.mp - m) * plan.kp));
   BENCH_CHECK(cudaMemset(w + n * plan.kp, 0, (plan.np - n) * plan.kp));
   const double ops = 2.0 * m * n * k;
-  Row row{m, n, k, "mma.sync", 0, 0, 0, 0, {}, false};
-  auto time_kernel = [&](S8GemmLauncher launch, int32_t* c) {
-    return ops / TimeIt([&] { BENCH_CHECK(launch(plan, a, w, c, stream)); }, stream) / 1e12;
+  const S8Kernel chosen = ChooseS8Kernel(plan, sm_count, g_wgmma_enabled);
+  Row row{m, n, k, S8KernelName(chosen), 0, 0, 0, 0, false};
+  auto time_kernel = [&](S8Kernel kernel, int32_t* c) {
+    return ops / TimeIt([&] { BENCH_CHECK(LaunchS8Gemm(kernel, plan, a, w, c, stream)); }, stream) /
+           1e12;
   };
-  row.mma = time_kernel(&LaunchMatMulS8Mma, c32);
+  row.mma = time_kernel(S8Kernel::kMma, c32);
   row.ours = row.mma;
-  // Each wgmma kernel writes its own C32, all compared with cuBLASLt below. The backend
-  // runs the one SelectWgmmaKernel chose.
-  int32_t* c_wgmma[kNumWgmma] = {};
-  for (int i = 0; i < kNumWgmma; ++i) {
-    if (!g_wgmma_passed[i] || !S8WgmmaPays(plan, sm_count)) continue;
-    BENCH_CHECK(cudaMalloc(&c_wgmma[i], plan.mp * plan.np * 4));
-    row.wgmma[i] = time_kernel(kWgmmaKernels[i].launch, c_wgmma[i]);
-    if (&kWgmmaKernels[i] == g_wgmma_chosen) {
-      row.path = kWgmmaKernels[i].name;
-      row.ours = row.wgmma[i];
-    }
+  // The wgmma kernel writes its own C32, compared with cuBLASLt below like mma.sync's.
+  int32_t* c_wgmma = nullptr;
+  if (chosen == S8Kernel::kWgmma) {
+    BENCH_CHECK(cudaMalloc(&c_wgmma, plan.mp * plan.np * 4));
+    row.ours = time_kernel(S8Kernel::kWgmma, c_wgmma);
   }
 
   // cuBLASLt s8: A and W are row-major [*, kp]; with lda = kp the padding is skipped.
@@ -211,9 +201,7 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
     BENCH_CHECK(cudaMemcpy(theirs.data(), c_lt, theirs.size() * 4, cudaMemcpyDeviceToHost));
     row.match = true;
     std::vector<int32_t*> results = {c32};
-    for (int32_t* c : c_wgmma) {
-      if (c != nullptr) results.push_back(c);
-    }
+    if (c_wgmma != nullptr) results.push_back(c_wgmma);
     for (int32_t* result : results) {
       BENCH_CHECK(cudaMemcpy(ours.data(), result, ours.size() * 4, cudaMemcpyDeviceToHost));
       for (int64_t i = 0; i < m && row.match; ++i) {
@@ -248,26 +236,40 @@ Row RunShape(cublasLtHandle_t lt, cudaStream_t stream, int sm_count, int64_t m, 
   BENCH_CHECK(cudaFree(w));
   BENCH_CHECK(cudaFree(c32));
   BENCH_CHECK(cudaFree(c_lt));
-  for (int32_t* c : c_wgmma) {
-    if (c != nullptr) BENCH_CHECK(cudaFree(c));
-  }
+  if (c_wgmma != nullptr) BENCH_CHECK(cudaFree(c_wgmma));
   return row;
 }
 
-// LLM decode with ggml weights: the exact Q8_0 x {Q8_0, Q4_0, Q4_1} matmul at M = 1
-// and 8, K = N = 4096, against the anchor of a device-to-device copy of the same weight
-// bytes (what a memory-bound kernel could reach). GB/s counts weight bytes read; the
-// copy counts read + write.
+// LLM decode with GGUF weights: the exact Q8_0 x {Q8_0, Q4_0, Q4_1, Q4_K, Q6_K} matmul
+// at M = 1 and 8, K = N = 4096, against the anchor of a device-to-device copy of the
+// same weight bytes (what a memory-bound kernel could reach). GB/s counts weight bytes
+// read; the copy counts read + write.
 void RunQ8Decode(cudaStream_t stream) {
   std::printf("\n%6s %6s %6s %-6s | %10s %10s | %12s %8s\n", "M", "N", "K", "W", "us/call",
               "W GB/s", "copy GB/s", "ratio");
   const struct {
     OpKind kind;
-    Q8WeightFormat format;
     const char* name;
-  } kFormats[] = {{OpKind::kMatMulQ8_0Q8_0, Q8WeightFormat::kQ8_0, "q8_0"},
-                  {OpKind::kMatMulQ8_0Q4_0, Q8WeightFormat::kQ4_0, "q4_0"},
-                  {OpKind::kMatMulQ8_0Q4_1, Q8WeightFormat::kQ4_1, "q4_1"}};
+  } kFormats[] = {{OpKind::kMatMulQ8_0Q8_0, "q8_0"},
+                  {OpKind::kMatMulQ8_0Q4_0, "q4_0"},
+                  {OpKind::kMatMulQ8_0Q4_1, "q4_1"},
+                  {OpKind::kMatMulQ8_0Q4_K, "q4_k"},
+                  {OpKind::kMatMulQ8_0Q6_K, "q6_k"}};
+  auto launch = [](OpKind kind, const uint8_t* a, const uint8_t* w, int64_t m, int64_t n, int64_t k,
+                   uint32_t* out, cudaStream_t stream) {
+    switch (kind) {
+      case OpKind::kMatMulQ8_0Q4_K:
+        return LaunchMatMulKQuant(KQuantFormat::kQ4_K, a, w, m, n, k / 32, out, stream);
+      case OpKind::kMatMulQ8_0Q6_K:
+        return LaunchMatMulKQuant(KQuantFormat::kQ6_K, a, w, m, n, k / 32, out, stream);
+      case OpKind::kMatMulQ8_0Q4_0:
+        return LaunchMatMulQ8(Q8WeightFormat::kQ4_0, a, w, m, n, k / 32, out, stream);
+      case OpKind::kMatMulQ8_0Q4_1:
+        return LaunchMatMulQ8(Q8WeightFormat::kQ4_1, a, w, m, n, k / 32, out, stream);
+      default:
+        return LaunchMatMulQ8(Q8WeightFormat::kQ8_0, a, w, m, n, k / 32, out, stream);
+    }
+  };
   constexpr int64_t kN = 4096, kK = 4096;
   for (const auto& f : kFormats) {
     for (int64_t m : {1, 8}) {
@@ -285,8 +287,7 @@ void RunQ8Decode(cudaStream_t stream) {
       BENCH_CHECK(cudaMemcpy(a, in->a.data(), in->a.size(), cudaMemcpyHostToDevice));
       BENCH_CHECK(cudaMemcpy(w, in->w.data(), in->w.size(), cudaMemcpyHostToDevice));
       const double t =
-          TimeIt([&] { BENCH_CHECK(LaunchMatMulQ8(f.format, a, w, m, kN, kK / 32, out, stream)); },
-                 stream);
+          TimeIt([&] { BENCH_CHECK(launch(f.kind, a, w, m, kN, kK, out, stream)); }, stream);
       const double t_copy = TimeIt(
           [&] {
             BENCH_CHECK(cudaMemcpyAsync(w_copy, w, in->w.size(), cudaMemcpyDeviceToDevice, stream));
@@ -320,21 +321,23 @@ int Main(int argc, char** argv) {
   BENCH_CHECK(cudaGetDeviceProperties(&props, 0));
   std::printf("device: %s, sm_%d%d, %d SMs\n", props.name, props.major, props.minor,
               props.multiProcessorCount);
-  // The backend's start-up selection (SelectWgmmaKernel: check every kernel, time
-  // those that pass, choose the fastest). A wgmma kernel is benchmarked only after it
-  // passed its check, so a broken one cannot take the other figures down with it (a
-  // fault is followed by a device reset, as in the backend).
+  // The backend's start-up check of both s8 kernels (CheckS8Kernel). The wgmma kernel
+  // is benchmarked only after it passed, as the backend serves with it only then.
+  bool context_lost = false;
+  const absl::Status mma_check =
+      CheckS8Kernel(S8Kernel::kMma, props.multiProcessorCount, &context_lost);
+  std::printf("mma.sync start-up check: %s\n",
+              mma_check.ok() ? "passed" : std::string(mma_check.message()).c_str());
+  if (!mma_check.ok()) return 1;
   if (props.major == 9 && props.minor == 0) {
-    const WgmmaSelection selection = SelectWgmmaKernel(*WgmmaCandidates(nullptr), 0);  // all
-    for (const WgmmaTrial& trial : selection.trials) {
-      g_wgmma_passed[trial.kernel - kWgmmaKernels] = trial.check.ok();
-    }
-    g_wgmma_chosen = selection.chosen;
-    std::printf("wgmma start-up selection: %s\nchosen: %s\n", selection.Summary().c_str(),
-                selection.chosen != nullptr ? selection.chosen->name : "none (mma.sync)");
-    if (selection.device_lost) return 1;
+    const absl::Status wgmma_check =
+        CheckS8Kernel(S8Kernel::kWgmma, props.multiProcessorCount, &context_lost);
+    std::printf("wgmma start-up check: %s\n",
+                wgmma_check.ok() ? "passed" : std::string(wgmma_check.message()).c_str());
+    if (context_lost) return 1;
+    g_wgmma_enabled = wgmma_check.ok();
   } else {
-    std::printf("wgmma kernels: off (need compute capability 9.0)\n");
+    std::printf("wgmma: off (needs compute capability 9.0)\n");
   }
   cudaStream_t stream;
   BENCH_CHECK(cudaStreamCreate(&stream));
@@ -348,27 +351,20 @@ int Main(int argc, char** argv) {
   for (int64_t nk : {4096, 8192}) {
     for (int64_t m : {1, 2, 4, 8, 16, 32, 64}) shapes.push_back({m, nk, nk});
   }
-  int name_width = 14;
-  for (const WgmmaKernel& kernel : kWgmmaKernels) {
-    name_width = std::max(name_width, static_cast<int>(std::strlen(kernel.name)));
-  }
-  std::printf("%6s %6s %6s | %-*s %12s | %12s %8s | %12s %8s | %14s", "M", "N", "K", name_width,
+  std::printf("%6s %6s %6s | %-8s %12s | %12s %8s | %12s %8s | %14s | s32 bytes\n", "M", "N", "K",
               "path", "exact TOP/s", "LtS8 TOP/s", "ratio", "LtBF16 TOP/s", "ratio",
               "mma.sync TOP/s");
-  for (const WgmmaKernel& kernel : kWgmmaKernels) std::printf(" %*s", name_width, kernel.name);
-  std::printf(" | s32 bytes\n");
   bool all_match = true;
   Row acceptance{};
   for (const auto& s : shapes) {
     const Row r = RunShape(lt, stream, props.multiProcessorCount, s[0], s[1], s[2], workspace,
                            workspace_bytes);
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::printf("%6lld %6lld %6lld | %-*s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f",
+    std::printf("%6lld %6lld %6lld | %-8s %12.1f | %12.1f %8.3f | %12.1f %8.3f | %14.1f | %s\n",
                 static_cast<long long>(r.m), static_cast<long long>(r.n),
-                static_cast<long long>(r.k), name_width, r.path, r.ours, r.lt_s8,
-                ratio(r.ours, r.lt_s8), r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma);
-    for (double tops : r.wgmma) std::printf(" %*.1f", name_width, tops);
-    std::printf(" | %s\n", r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
+                static_cast<long long>(r.k), r.path, r.ours, r.lt_s8, ratio(r.ours, r.lt_s8),
+                r.lt_bf16, ratio(r.ours, r.lt_bf16), r.mma,
+                r.lt_s8 > 0 ? (r.match ? "equal to cuBLASLt" : "MISMATCH") : "n/a");
     std::fflush(stdout);
     if (r.lt_s8 > 0 && !r.match) all_match = false;
     if (r.m == 8192 && r.n == 8192 && r.k == 8192) acceptance = r;

@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -11,8 +12,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "datanode/ops/kquant.h"
 #include "datanode/ops/exact_float.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/llm_kernels.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
@@ -20,14 +21,14 @@
 #include "ops/cuda/device_memory.h"
 #include "ops/cuda/llm_kernels.cuh"
 #include "ops/cuda/llm_math.cuh"
+#include "ops/cuda/matmul_kquant.cuh"
 #include "ops/cuda/matmul_q8.cuh"
-#include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
 #include "ops/cuda/matmul_s8_wgmma.cuh"
 #include "ops/cuda/quantize_q8_0.cuh"
 #include "ops/cuda/quantize_s8_row.cuh"
+#include "ops/cuda/s8_gemm.h"
 #include "ops/cuda/s8_scale_epilogue.cuh"
-#include "ops/cuda/s8_wgmma_select.h"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -45,7 +46,7 @@ bool IsS8MatMul(OpKind kind) {
 }
 
 // Device-resident weights. s8: W zero-padded to [np, kp] (the GEMM layout, see
-// matmul_s8_plan.h) plus w_scale f32[n]; Q8 family: the raw ggml blocks.
+// matmul_s8_plan.h) plus w_scale f32[n]; Q8_0-activation matmuls: the raw GGUF blocks.
 class CudaPreparedWeights final : public PreparedWeights {
  public:
   CudaPreparedWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, int device)
@@ -300,6 +301,16 @@ class CudaLlmKernels final : public llm::Kernels {
   StreamPool* const streams_;
 };
 
+// A start-up check ended in a fault that poisoned the process's CUDA context.
+absl::Status ContextLost(const absl::Status& check, S8Kernel kernel) {
+  return absl::UnavailableError(absl::StrCat(
+      "cuda: ", check.message(),
+      "; the fault left this process's CUDA context unusable (resetting the device would "
+      "also reset it for every other user in the process, so the backend is refused "
+      "instead)",
+      kernel == S8Kernel::kWgmma ? "; DATANODE_CUDA_WGMMA=0 skips the wgmma kernel" : ""));
+}
+
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int device, const cudaDeviceProp& props)
@@ -314,58 +325,58 @@ class CudaBackend final : public Backend {
 
   const char* Name() const override { return "cuda"; }
   std::string Description() const override {
-    std::string s8 =
-        wgmma_ == nullptr
-            ? "mma.sync"
-            : absl::StrCat(wgmma_->name, " (sm_90a) for large shapes, mma.sync for the rest");
-    if (!wgmma_notes_.empty()) {
-      absl::StrAppend(&s8, " (", wgmma_ == nullptr ? "wgmma off: " : "start-up: ", wgmma_notes_,
-                      ")");
-    }
+    const std::string s8 = wgmma_enabled_
+                               ? "wgmma (sm_90a) for large shapes, mma.sync for the rest"
+                               : absl::StrCat("mma.sync (wgmma off: ", wgmma_off_reason_, ")");
     return absl::StrCat(name_, " (device ", device_, ", sm_", cc_major_, cc_minor_, ", ", sm_count_,
                         " SMs, ", memory_bytes_ >> 20, " MiB), s8 GEMM: ", s8);
   }
 
-  // Decides which Hopper wgmma kernel, if any, serves large s8 GEMMs: on a compute
-  // capability 9.0 device, of the candidates DATANODE_CUDA_WGMMA allows (all of
-  // kWgmmaKernels by default, none for "0", one when it names a kernel), the fastest
-  // that passes its start-up check (SelectWgmmaKernel). What happened to each is kept
-  // for Description(); without one the mma.sync kernel serves everything, exactly as
-  // well. Fails on a DATANODE_CUDA_WGMMA or DATANODE_CUDA_WAIT_LIMIT_S value it does
-  // not know, and when a fault left the device unusable.
-  absl::Status PickWgmmaKernel() {
-    absl::StatusOr<std::vector<const WgmmaKernel*>> allowed =
-        WgmmaCandidates(std::getenv("DATANODE_CUDA_WGMMA"));
+  // The start-up check of the s8 GEMM kernels that may serve calls (s8_gemm.h): the
+  // mma.sync kernel must pass (it serves every shape the wgmma kernel does not), else
+  // the backend is refused (FAILED_PRECONDITION, like a failed golden self-test). The
+  // wgmma kernel is checked where it can run and DATANODE_CUDA_WGMMA allows it; if it
+  // fails, it stays off, the reason goes to stderr and Description(), and mma.sync
+  // serves everything, exactly as well. A fault inside a kernel leaves the process's
+  // CUDA context unusable, and resetting the device would pull it from under every
+  // other user of that context, so then the backend is refused with UNAVAILABLE.
+  absl::Status CheckS8Kernels() {
+    const absl::StatusOr<bool> allowed = WgmmaAllowed(std::getenv("DATANODE_CUDA_WGMMA"));
     if (!allowed.ok()) {
       return absl::Status(allowed.status().code(),
                           absl::StrCat("cuda: ", allowed.status().message()));
     }
-    uint64_t wait_limit_ns = 0;
-    if (const char* limit = std::getenv("DATANODE_CUDA_WAIT_LIMIT_S");
-        !ParseWgmmaWaitLimit(limit, &wait_limit_ns)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cuda: DATANODE_CUDA_WAIT_LIMIT_S=\"", limit,
-                       "\" is not whole seconds from 0 (never trap) to 86400"));
+    bool context_lost = false;
+    const absl::Status mma = CheckS8Kernel(S8Kernel::kMma, sm_count_, &context_lost);
+    if (!mma.ok()) {
+      if (context_lost) return ContextLost(mma, S8Kernel::kMma);
+      return absl::FailedPreconditionError(absl::StrCat("cuda: ", mma.message()));
     }
     if (cc_major_ != 9 || cc_minor_ != 0) {
-      wgmma_notes_ = "needs compute capability 9.0";
+      wgmma_off_reason_ = "needs compute capability 9.0";
       return absl::OkStatus();
     }
-    if (allowed->empty()) {
-      wgmma_notes_ = "DATANODE_CUDA_WGMMA=0";
+    if (!*allowed) {
+      wgmma_off_reason_ = "DATANODE_CUDA_WGMMA=0";
       return absl::OkStatus();
     }
-    const WgmmaSelection selection = SelectWgmmaKernel(*allowed, device_);
-    wgmma_ = selection.chosen;
-    wgmma_notes_ = selection.Summary();
-    if (selection.device_lost) {
-      return absl::UnavailableError(
-          absl::StrCat("cuda: ", wgmma_notes_, "; DATANODE_CUDA_WGMMA=0 skips the wgmma checks"));
+    if (!S8WgmmaKernelLoads()) {
+      wgmma_off_reason_ = "no sm_90a kernel in this build (CUDA architectures without 90)";
+      return absl::OkStatus();
     }
+    const absl::Status wgmma = CheckS8Kernel(S8Kernel::kWgmma, sm_count_, &context_lost);
+    if (context_lost) return ContextLost(wgmma, S8Kernel::kWgmma);
+    if (!wgmma.ok()) {
+      wgmma_off_reason_ = std::string(wgmma.message());
+      std::fprintf(stderr, "cuda: device %d: the wgmma s8 GEMM is off, mma.sync serves: %s\n",
+                   device_, wgmma_off_reason_.c_str());
+      return absl::OkStatus();
+    }
+    wgmma_enabled_ = true;
     return absl::OkStatus();
   }
-  // The K-quant matmuls have no kernels here yet.
-  bool Supports(OpKind kind) const override { return !IsKQuantMatMul(kind); }
+  // Every op of the table has a kernel here.
+  bool Supports(OpKind) const override { return true; }
   int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
   const llm::Kernels& LlmKernels() const override { return llm_; }
 
@@ -387,13 +398,12 @@ class CudaBackend final : public Backend {
       case OpKind::kMatMulQ8_0Q8_0:
       case OpKind::kMatMulQ8_0Q4_0:
       case OpKind::kMatMulQ8_0Q4_1:
+      case OpKind::kMatMulQ8_0Q4_K:
+      case OpKind::kMatMulQ8_0Q6_K:
         return RunQ8(args, prepared, scope);
       case OpKind::kQuantizeS8Row:
       case OpKind::kQuantizeQ8_0:
         return RunQuantize(args, scope);
-      case OpKind::kMatMulQ8_0Q4_K:
-      case OpKind::kMatMulQ8_0Q6_K:
-        break;  // Supports() is false: no kernels yet
     }
     return absl::UnimplementedError("cuda: unknown op kind");
   }
@@ -431,9 +441,9 @@ class CudaBackend final : public Backend {
   const int64_t memory_bytes_;
   DevicePool pool_;
   StreamPool streams_;
-  CudaLlmKernels llm_;                  // shares pool_ and streams_
-  const WgmmaKernel* wgmma_ = nullptr;  // null: mma.sync only
-  std::string wgmma_notes_;             // each candidate's check and timing, or why wgmma is off
+  CudaLlmKernels llm_;            // shares pool_ and streams_
+  bool wgmma_enabled_ = false;    // set once by CheckS8Kernels, before any call
+  std::string wgmma_off_reason_;  // why not, for Description()
 };
 
 absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* prepared,
@@ -468,13 +478,9 @@ absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* p
   const auto* a_dev = reinterpret_cast<const int8_t*>(in + a_off);
   const auto* w_dev = reinterpret_cast<const int8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* c32, scope.Device(pool_, static_cast<size_t>(plan.mp * plan.np * 4)));
-  if (wgmma_ != nullptr && S8WgmmaPays(plan, sm_count_)) {
-    CUDA_RETURN_IF_ERROR(wgmma_->launch(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
-                         wgmma_->name);
-  } else {
-    CUDA_RETURN_IF_ERROR(LaunchMatMulS8Mma(plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
-                         "LaunchMatMulS8Mma");
-  }
+  const S8Kernel kernel = ChooseS8Kernel(plan, sm_count_, wgmma_enabled_);
+  CUDA_RETURN_IF_ERROR(LaunchS8Gemm(kernel, plan, a_dev, w_dev, static_cast<int32_t*>(c32), stream),
+                       S8KernelName(kernel));
   if (!scaled) {
     CUDA_RETURN_IF_ERROR(
         cudaMemcpy2DAsync(staging + out_off, static_cast<size_t>(args.n * 4), c32,
@@ -516,10 +522,18 @@ absl::Status CudaBackend::RunQ8(const OpArgs& args, const CudaPreparedWeights* p
   auto* in = static_cast<uint8_t*>(in_dev);
   const auto* w_dev = static_cast<const uint8_t*>(prepared ? prepared->w() : in + w_off);
   ASSIGN_OR_RETURN(void* out_dev, scope.Device(pool_, args.out.size()));
-  CUDA_RETURN_IF_ERROR(
-      LaunchMatMulQ8(FormatOf(args.kind), in + a_off, w_dev, args.m, args.n, args.k / kQBlockSize,
-                     static_cast<uint32_t*>(out_dev), stream),
-      "LaunchMatMulQ8");
+  const int64_t blocks = args.k / kQBlockSize;
+  if (IsKQuantMatMul(args.kind)) {
+    const KQuantFormat format =
+        args.kind == OpKind::kMatMulQ8_0Q6_K ? KQuantFormat::kQ6_K : KQuantFormat::kQ4_K;
+    CUDA_RETURN_IF_ERROR(LaunchMatMulKQuant(format, in + a_off, w_dev, args.m, args.n, blocks,
+                                            static_cast<uint32_t*>(out_dev), stream),
+                         "LaunchMatMulKQuant");
+  } else {
+    CUDA_RETURN_IF_ERROR(LaunchMatMulQ8(FormatOf(args.kind), in + a_off, w_dev, args.m, args.n,
+                                        blocks, static_cast<uint32_t*>(out_dev), stream),
+                         "LaunchMatMulQ8");
+  }
   CUDA_RETURN_IF_ERROR(
       cudaMemcpyAsync(staging + out_off, out_dev, args.out.size(), cudaMemcpyDeviceToHost, stream),
       "cudaMemcpyAsync(q8 out)");
@@ -615,7 +629,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(const BackendOptions&
   }
   RETURN_IF_ERROR(CudaStatus(cudaSetDevice(chosen), "cudaSetDevice"));
   auto backend = std::make_unique<CudaBackend>(chosen, chosen_props);
-  RETURN_IF_ERROR(backend->PickWgmmaKernel());
+  RETURN_IF_ERROR(backend->CheckS8Kernels());
   return backend;
 }
 

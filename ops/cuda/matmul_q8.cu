@@ -1,5 +1,6 @@
 // Copyright 2026 The datanode Authors.
 #include "ops/cuda/matmul_q8.cuh"
+#include "ops/cuda/warp_sum.cuh"
 
 namespace datanode::ops::cuda {
 namespace {
@@ -28,13 +29,7 @@ __global__ void __launch_bounds__(kThreads)
     i128 sum =
         Q8DotFixedStrided(kFormat, a + i * a_row_bytes, w + j * w_row_bytes, blocks, lane, 32);
     // e is the same for the whole warp, so every lane is here: full-mask shuffles.
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      const u128 bits = static_cast<u128>(sum);
-      const uint64_t lo = __shfl_xor_sync(0xFFFFFFFFu, static_cast<uint64_t>(bits), offset);
-      const uint64_t hi = __shfl_xor_sync(0xFFFFFFFFu, static_cast<uint64_t>(bits >> 64), offset);
-      sum += static_cast<i128>((static_cast<u128>(hi) << 64) | lo);
-    }
+    sum = WarpSumI128(sum);
     if (lane == 0) out[e] = RoundF32(sum, kQ8FixedExponent);
   }
 }

@@ -2,7 +2,6 @@
 #include "ops/cuda/matmul_s8_plan.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 #include "ops/cuda/matmul_s8_wgmma_layout.h"
@@ -56,32 +55,6 @@ bool S8WgmmaPlanIsValid(const S8GemmPlan& plan) {
   return plan.mp > 0 && plan.mp % kWgTileM == 0 && plan.np > 0 && plan.np % 2 == 0 && plan.kp > 0 &&
          plan.kp % 16 == 0 && plan.mp <= kInt32Max && plan.np <= kInt32Max &&
          plan.kp <= kInt32Max && WgTilesM(plan.mp) * WgTilesN(plan.np) <= kInt32Max;
-}
-
-bool ParseWgmmaWaitLimit(const char* seconds, uint64_t* limit_ns) {
-  if (seconds == nullptr || *seconds == '\0') {
-    *limit_ns = kDefaultWgmmaWaitLimitNs;
-    return true;
-  }
-  uint64_t value = 0;
-  for (const char* c = seconds; *c != '\0'; ++c) {
-    if (*c < '0' || *c > '9' || c - seconds >= 6) return false;
-    value = value * 10 + static_cast<uint64_t>(*c - '0');
-  }
-  if (value > 86400) return false;
-  *limit_ns = value * 1'000'000'000ull;
-  return true;
-}
-
-uint64_t WgmmaWaitLimitNs() {
-  static const uint64_t limit = [] {
-    uint64_t ns = kDefaultWgmmaWaitLimitNs;
-    if (!ParseWgmmaWaitLimit(std::getenv("DATANODE_CUDA_WAIT_LIMIT_S"), &ns)) {
-      ns = kDefaultWgmmaWaitLimitNs;
-    }
-    return ns;
-  }();
-  return limit;
 }
 
 void PackPaddedRows(const uint8_t* src, int64_t rows, int64_t cols, int64_t rows_p, int64_t cols_p,

@@ -51,10 +51,6 @@ struct S8GemmPlan {
   int64_t k_tiles = 0;            // kp / kS8TileK
   int64_t k_tiles_per_split = 0;  // each split-K slice covers this many k tiles
   int splits = 1;                 // grid z; > 1 means C32 is zeroed and atomically summed
-  // Persistent kernels (matmul_s8_wgmma.cuh) launch at most this many CTAs, each
-  // looping over output tiles; 0 = as many as fit on the device at once. Tests and the
-  // start-up check set it small so that every CTA gets several tiles.
-  int64_t persistent_ctas = 0;
 };
 
 // Chooses the tile configuration and split-K for a GEMM of m x n x k on a device with
@@ -63,32 +59,19 @@ struct S8GemmPlan {
 S8GemmPlan PlanS8Gemm(int64_t m, int64_t n, int64_t k, int sm_count);
 
 // PlanS8Gemm with the 128 x 128 tile configuration whatever m is (rows padded to 128):
-// the layout the wgmma kernels need, for callers that run them on small shapes (the
-// start-up check, tests).
+// the layout the wgmma kernel needs, for tests that run it on small shapes.
 S8GemmPlan PlanS8GemmWith128RowTiles(int64_t m, int64_t n, int64_t k, int sm_count);
 
 // True when the Hopper wgmma kernel (matmul_s8_wgmma.cuh) should run this plan
 // instead of the mma.sync kernel: 128-row tiles, no split-K, and at least one full
 // wave of its 128 x 256 tiles on `sm_count` multiprocessors. Smaller GEMMs (decode
-// shapes) are memory-bound and want split-K, which the mma.sync kernel has.
+// shapes) are memory-bound and want split-K, which the mma.sync kernel has. The
+// backend's whole choice rule is ChooseS8Kernel (s8_gemm.h).
 bool S8WgmmaPays(const S8GemmPlan& plan, int sm_count);
 
-// True when the wgmma kernels can run `plan` at all: mp a multiple of their 128-row
-// tile, np even, kp a multiple of 16, and every tile index and row coordinate inside
-// int32 (grid size, TMA coordinates).
+// True when the wgmma kernel can run `plan` at all: mp a multiple of its 128-row
+// tile, np even, kp a multiple of 16, and every tile index inside int32 (grid size).
 bool S8WgmmaPlanIsValid(const S8GemmPlan& plan);
-
-// How long a TMA wgmma kernel's mbarrier wait may last before the kernel traps (a
-// deadlock becomes a CUDA error instead of a hung GPU). One wait normally takes
-// microseconds; debuggers, compute-sanitizer or heavy time-slicing can stretch it, so
-// operators may change the limit with DATANODE_CUDA_WAIT_LIMIT_S.
-inline constexpr uint64_t kDefaultWgmmaWaitLimitNs = 10'000'000'000ull;
-// Parses a DATANODE_CUDA_WAIT_LIMIT_S value: null or "" -> the default; whole seconds
-// 0..86400 -> that many (0: never trap). False for anything else.
-bool ParseWgmmaWaitLimit(const char* seconds, uint64_t* limit_ns);
-// The limit in force: the environment's value, read once; the default if it does not
-// parse (CreateCudaBackend rejects such a value before any kernel runs).
-uint64_t WgmmaWaitLimitNs();
 
 inline constexpr int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 

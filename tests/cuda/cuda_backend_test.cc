@@ -9,11 +9,13 @@
 #include <cuda_runtime.h>  // typed cudaMalloc overloads
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "datanode/ops/backend.h"
@@ -22,9 +24,7 @@
 #include "ops/cuda/device_memory.h"
 #include "ops/cuda/matmul_s8_mma.cuh"
 #include "ops/cuda/matmul_s8_plan.h"
-#include "ops/cuda/matmul_s8_wgmma.cuh"
-#include "ops/cuda/s8_wgmma_check.h"
-#include "ops/cuda/s8_wgmma_select.h"
+#include "ops/cuda/s8_gemm.h"
 
 namespace datanode::ops {
 namespace {
@@ -41,73 +41,6 @@ bool DevicePresent(std::string* why) {
     return false;
   }
   return true;
-}
-
-// The operator's DATANODE_CUDA_WGMMA setting -> the kernels the backend will try.
-TEST(CudaNoDevice, WgmmaSettingChoosesTheCandidates) {
-  constexpr size_t kAll = sizeof(cuda::kWgmmaKernels) / sizeof(cuda::kWgmmaKernels[0]);
-  for (const char* all : {static_cast<const char*>(nullptr), "", "auto"}) {
-    auto candidates = cuda::WgmmaCandidates(all);
-    ASSERT_TRUE(candidates.ok()) << candidates.status();
-    ASSERT_EQ(candidates->size(), kAll);
-    for (size_t i = 0; i < kAll; ++i) EXPECT_EQ((*candidates)[i], &cuda::kWgmmaKernels[i]);
-  }
-  auto none = cuda::WgmmaCandidates("0");
-  ASSERT_TRUE(none.ok());
-  EXPECT_TRUE(none->empty());
-  for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
-    auto pinned = cuda::WgmmaCandidates(kernel.name);
-    ASSERT_TRUE(pinned.ok()) << kernel.name;
-    ASSERT_EQ(pinned->size(), 1u);
-    EXPECT_EQ((*pinned)[0], &kernel);
-  }
-  auto unknown = cuda::WgmmaCandidates("wgmma+TMA ");  // trailing space: not a name
-  ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
-  const std::string message(unknown.status().message());
-  EXPECT_NE(message.find("DATANODE_CUDA_WGMMA=\"wgmma+TMA \""), std::string::npos) << message;
-  EXPECT_NE(message.find(cuda::kWgmmaKernels[0].name), std::string::npos) << message;
-}
-
-// Start-up selection among the kernels that passed: the fastest, the earlier on a tie,
-// never one that failed its check or its timing, the first passed when none was timed.
-TEST(CudaNoDevice, FastestPassedKernelIsChosen) {
-  const cuda::WgmmaKernel* k = cuda::kWgmmaKernels;
-  const absl::Status failed = absl::InternalError("differs");
-  using Trials = std::vector<cuda::WgmmaTrial>;
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{}), nullptr);
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], failed, {}, 0}, {&k[1], failed, {}, 0}}),
-            nullptr);
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], failed, {}, 0}, {&k[1], {}, {}, 0}}), &k[1]);
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], {}, {}, 900}, {&k[1], {}, {}, 1000}}), &k[1]);
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], {}, {}, 1000}, {&k[1], {}, {}, 1000}}), &k[0]);
-  // A failed check or timing never wins, whatever figure it carries.
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], failed, {}, 5000}, {&k[1], {}, {}, 10}}),
-            &k[1]);
-  EXPECT_EQ(cuda::FastestPassedKernel(Trials{{&k[0], {}, failed, 5000}, {&k[1], {}, {}, 10}}),
-            &k[1]);
-  cuda::WgmmaSelection selection;
-  selection.trials = {{&k[0], failed, {}, 0}, {&k[1], {}, {}, 1234.4}};
-  EXPECT_EQ(selection.Summary(),
-            std::string(k[0].name) + ": differs; " + k[1].name + ": 1234 TOP/s at 4096^3");
-}
-
-// DATANODE_CUDA_WAIT_LIMIT_S: whole seconds 0 (never trap) to 86400, default 10 s.
-TEST(CudaNoDevice, WaitLimitSettingParses) {
-  uint64_t ns = 1;
-  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit(nullptr, &ns));
-  EXPECT_EQ(ns, cuda::kDefaultWgmmaWaitLimitNs);
-  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("", &ns));
-  EXPECT_EQ(ns, cuda::kDefaultWgmmaWaitLimitNs);
-  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("0", &ns));
-  EXPECT_EQ(ns, 0u);
-  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("600", &ns));
-  EXPECT_EQ(ns, 600'000'000'000ull);
-  EXPECT_TRUE(cuda::ParseWgmmaWaitLimit("86400", &ns));
-  EXPECT_EQ(ns, 86400'000'000'000ull);
-  for (const char* bad : {"86401", "-1", "1.5", "10s", " 10", "9999999999999999999999"}) {
-    EXPECT_FALSE(cuda::ParseWgmmaWaitLimit(bad, &ns)) << bad;
-  }
 }
 
 TEST(CudaNoDevice, CreateReportsUnavailableWithTheReason) {
@@ -201,18 +134,21 @@ std::string Describe(OpKind kind, int64_t m, int64_t n, int64_t k, uint64_t seed
          " profile=" + std::to_string(static_cast<int>(profile));
 }
 
-// >= 1,000 random cases per op: M, N, K from 1 and odd sizes up to a few hundred, all
-// input profiles (wide, extreme, realistic); every 10th case uses prepared weights.
+// >= 1,000 random cases per op (every op of the table, the K-quant matmuls included):
+// M, N, K from 1 and odd sizes up to a few hundred (K a multiple of the op's block:
+// 32, or 256 for the K-quants), all input profiles (wide, extreme, realistic); every
+// 10th case uses prepared weights.
 TEST_F(CudaDeviceTest, RandomCasesMatchReferenceByteForByte) {
   constexpr int kCasesPerOp = 1000;
   for (OpKind kind : kAllOpKinds) {
+    ASSERT_TRUE(cuda_->Supports(kind)) << OpKindName(kind);
     SplitMix64 rng(0xC0DA + static_cast<uint64_t>(kind));
-    const bool blocks = kind != OpKind::kMatMulS8S32 && kind != OpKind::kMatMulS8F32 &&
-                        kind != OpKind::kQuantizeS8Row;
+    const int64_t k_block = FindOpInfo(kind)->k_multiple;
     for (int c = 0; c < kCasesPerOp; ++c) {
       const int64_t m = rng.Next() % 4 == 0 ? 1 : rng.Uniform(1, 48);
       const int64_t n = IsMatMul(kind) ? (rng.Next() % 8 == 0 ? 1 : rng.Uniform(1, 160)) : 0;
-      const int64_t k = blocks ? 32 * rng.Uniform(1, 16) : rng.Uniform(1, 520);
+      const int64_t k =
+          k_block > 1 ? k_block * rng.Uniform(1, k_block == 32 ? 16 : 4) : rng.Uniform(1, 520);
       const auto profile = static_cast<InputProfile>(c % 3);
       const uint64_t seed = rng.Next();
       auto in = MakeRandomInputs(kind, m, n, k, seed, profile);
@@ -238,10 +174,27 @@ TEST_F(CudaDeviceTest, LargeS8ShapesMatchReference) {
   }
 }
 
+// The K-quant kernel on decode and prefill shapes: M = 1 (one output tile row), M = 5
+// (a partial tile of rows), wide N and the long K of real layers; prepared weights too.
+TEST_F(CudaDeviceTest, KQuantShapesMatchReference) {
+  const int64_t kShapes[][3] = {{1, 1000, 4096}, {5, 333, 4096}, {33, 300, 2048}, {4, 8, 130816}};
+  for (OpKind kind : {OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K}) {
+    for (const auto& s : kShapes) {
+      for (InputProfile profile : {InputProfile::kRealistic, InputProfile::kExtreme}) {
+        auto in = MakeRandomInputs(kind, s[0], s[1], s[2], 41, profile);
+        ASSERT_TRUE(in.ok()) << in.status();
+        ExpectSame(std::move(*in), Describe(kind, s[0], s[1], s[2], 41, profile),
+                   profile == InputProfile::kExtreme);
+      }
+    }
+  }
+}
+
 // A row computed alone equals the same row computed in a batch (no batch-dependent
 // tiling or split can change a byte).
 TEST_F(CudaDeviceTest, BatchInvariance) {
-  for (OpKind kind : {OpKind::kMatMulS8S32, OpKind::kMatMulS8F32, OpKind::kMatMulQ8_0Q4_1}) {
+  for (OpKind kind : {OpKind::kMatMulS8S32, OpKind::kMatMulS8F32, OpKind::kMatMulQ8_0Q4_1,
+                      OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K}) {
     auto batch = MakeRandomInputs(kind, 200, 384, 1024, 5, InputProfile::kRealistic);
     ASSERT_TRUE(batch.ok());
     ASSERT_TRUE(RunOp(*cuda_, batch->Args()).ok());
@@ -282,6 +235,18 @@ TEST_F(CudaDeviceTest, ConcurrentCallsGiveTheSameBytes) {
   }
 }
 
+// The start-up check of the mma.sync kernel, run again here so that its result is in
+// the log even when the backend passed it silently.
+TEST_F(CudaDeviceTest, MmaKernelPassesItsStartUpCheck) {
+  cudaDeviceProp props{};
+  ASSERT_EQ(cudaGetDeviceProperties(&props, 0), cudaSuccess);
+  bool context_lost = false;
+  const absl::Status check =
+      cuda::CheckS8Kernel(cuda::S8Kernel::kMma, props.multiProcessorCount, &context_lost);
+  EXPECT_TRUE(check.ok()) << check;
+  EXPECT_FALSE(context_lost);
+}
+
 // --- Hopper wgmma kernel ---------------------------------------------------------
 
 // Skips unless the device is compute capability 9.0 and the build has the sm_90a
@@ -308,36 +273,36 @@ bool HopperWithWgmma(int* sm_count, std::string* why) {
 #endif
 }
 
-// On an H100/H200 the backend must have enabled a wgmma kernel, and every wgmma
-// kernel must pass its start-up check: a failure would silently cost speed (the
-// backend falls back), and this is where it shows.
+// On an H100/H200 the backend must have enabled the wgmma kernel, which must pass its
+// start-up check: a failure would silently cost speed (mma.sync serves instead), and
+// this is where it shows.
 TEST_F(CudaDeviceTest, HopperServesLargeGemmsWithWgmma) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
-  auto candidates = cuda::WgmmaCandidates(std::getenv("DATANODE_CUDA_WGMMA"));
-  ASSERT_TRUE(candidates.ok()) << candidates.status();
-  if (candidates->empty()) GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
+  auto allowed = cuda::WgmmaAllowed(std::getenv("DATANODE_CUDA_WGMMA"));
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  if (!*allowed) GTEST_SKIP() << "DATANODE_CUDA_WGMMA=0";
   const std::string description = cuda_->Description();
-  std::printf("backend: %s\n", description.c_str());  // the start-up timings, for the log
+  std::printf("backend: %s\n", description.c_str());  // for the log
   EXPECT_NE(description.find("s8 GEMM: wgmma"), std::string::npos)
-      << "no wgmma kernel passed its start-up check: " << description;
-  for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
-    bool device_lost = false;
-    EXPECT_TRUE(cuda::CheckWgmmaKernel(kernel, 0, &device_lost).ok()) << kernel.name;
-    ASSERT_FALSE(device_lost);
-  }
+      << "the wgmma kernel did not pass its start-up check: " << description;
+  bool context_lost = false;
+  const absl::Status check = cuda::CheckS8Kernel(cuda::S8Kernel::kWgmma, sms, &context_lost);
+  EXPECT_TRUE(check.ok()) << check;
+  ASSERT_FALSE(context_lost);
 }
 
-// Through the backend, shapes the plan sends to the wgmma kernel: partial N and K
-// tiles, rows past M, long K loops, both s8 ops, prepared weights.
+// Through the backend, shapes the choice rule sends to the wgmma kernel: partial N and
+// K tiles, rows past M, long K loops, both s8 ops, prepared weights.
 TEST_F(CudaDeviceTest, WgmmaShapesMatchReference) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
   const int64_t kShapes[][3] = {{1536, 2900, 1090}, {1600, 2688, 333}, {1800, 2304, 2100}};
   for (const auto& s : kShapes) {
-    ASSERT_TRUE(cuda::S8WgmmaPays(cuda::PlanS8Gemm(s[0], s[1], s[2], sms), sms))
+    ASSERT_EQ(cuda::ChooseS8Kernel(cuda::PlanS8Gemm(s[0], s[1], s[2], sms), sms, true),
+              cuda::S8Kernel::kWgmma)
         << s[0] << "x" << s[1] << "x" << s[2] << " would not take the wgmma path on " << sms
         << " SMs";
     for (OpKind kind : {OpKind::kMatMulS8S32, OpKind::kMatMulS8F32}) {
@@ -349,35 +314,22 @@ TEST_F(CudaDeviceTest, WgmmaShapesMatchReference) {
   }
 }
 
-// The tensor-core kernels directly, on 300 random shapes down to 1 x 1 x 1: every C32
-// byte of [m, n] of every wgmma kernel must equal the mma.sync kernel's (odd tile rows
-// leave the multicast kernels' last cluster with a CTA that stores nothing; a third of
-// the cases give the persistent kernel only a few clusters).
-TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
+// The two kernels directly, on 300 random shapes down to 1 x 1 x 1 (128-row tiles, so
+// the wgmma kernel can run them): every C32 byte of [m, n] of the wgmma kernel must
+// equal the mma.sync kernel's.
+TEST_F(CudaDeviceTest, WgmmaKernelEqualsMmaKernel) {
   int sms = 0;
   std::string why;
   if (!HopperWithWgmma(&sms, &why)) GTEST_SKIP() << why;
-  // A kernel that fails its start-up check is reported and left out (a fault there
-  // resets the device), so one broken kernel does not hide the others' results.
-  std::vector<const cuda::WgmmaKernel*> kernels;
-  for (const cuda::WgmmaKernel& kernel : cuda::kWgmmaKernels) {
-    bool device_lost = false;
-    const absl::Status check = cuda::CheckWgmmaKernel(kernel, 0, &device_lost);
-    ASSERT_FALSE(device_lost) << check;
-    if (check.ok()) {
-      kernels.push_back(&kernel);
-    } else {
-      ADD_FAILURE() << kernel.name << " fails its start-up check: " << check;
-    }
-  }
-  std::vector<bool> broken(kernels.size(), false);  // stop testing a kernel once it fails
+  bool context_lost = false;
+  const absl::Status check = cuda::CheckS8Kernel(cuda::S8Kernel::kWgmma, sms, &context_lost);
+  ASSERT_FALSE(context_lost) << check;
+  ASSERT_TRUE(check.ok()) << "the wgmma kernel fails its start-up check: " << check;
   cuda::DevicePool pool(/*max_cached_bytes=*/0);
   SplitMix64 rng(0x90A);
   for (int c = 0; c < 300; ++c) {
     const int64_t m = rng.Uniform(1, 700), n = rng.Uniform(1, 1100), k = rng.Uniform(1, 2100);
-    cuda::S8GemmPlan plan = cuda::PlanS8GemmWith128RowTiles(m, n, k, sms);
-    // Persistent kernels: every third case with 1-4 clusters, so CTAs loop over tiles.
-    if (c % 3 == 0) plan.persistent_ctas = 2 * rng.Uniform(1, 4);
+    const cuda::S8GemmPlan plan = cuda::PlanS8GemmWith128RowTiles(m, n, k, sms);
     auto in = MakeRandomInputs(OpKind::kMatMulS8S32, m, n, k, rng.Next(), InputProfile::kWide);
     ASSERT_TRUE(in.ok());
     std::vector<uint8_t> a(plan.mp * plan.kp), w(plan.np * plan.kp);
@@ -391,30 +343,23 @@ TEST_F(CudaDeviceTest, WgmmaKernelsEqualMmaKernel) {
     ASSERT_TRUE(a_dev.ok() && w_dev.ok() && c_mma.ok() && c_wg.ok());
     ASSERT_EQ(cudaMemcpy(a_dev->data(), a.data(), a.size(), cudaMemcpyHostToDevice), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(w_dev->data(), w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
-    ASSERT_EQ(cuda::LaunchMatMulS8Mma(plan, a_dev->as<int8_t>(), w_dev->as<int8_t>(),
-                                      c_mma->as<int32_t>(), nullptr),
-              cudaSuccess);
-    std::vector<int32_t> want(plan.mp * plan.np), got(plan.mp * plan.np);
-    ASSERT_EQ(cudaMemcpy(want.data(), c_mma->data(), c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    for (size_t i = 0; i < kernels.size(); ++i) {
-      if (broken[i]) continue;
-      const std::string what =
-          std::string(kernels[i]->name) + ", case " + std::to_string(c) + ": " + std::to_string(m) +
-          "x" + std::to_string(n) + "x" + std::to_string(k) +
-          (plan.persistent_ctas > 0 ? ", " + std::to_string(plan.persistent_ctas) + " CTAs" : "");
-      ASSERT_EQ(cudaMemset(c_wg->data(), 0x5A, c_bytes), cudaSuccess);
-      const cudaError_t launched = kernels[i]->launch(
-          plan, a_dev->as<int8_t>(), w_dev->as<int8_t>(), c_wg->as<int32_t>(), nullptr);
+    ASSERT_EQ(cudaMemset(c_wg->data(), 0x5A, c_bytes), cudaSuccess);
+    for (auto [kernel, c32] : {std::pair{cuda::S8Kernel::kMma, c_mma->as<int32_t>()},
+                               std::pair{cuda::S8Kernel::kWgmma, c_wg->as<int32_t>()}}) {
+      const cudaError_t launched =
+          cuda::LaunchS8Gemm(kernel, plan, a_dev->as<int8_t>(), w_dev->as<int8_t>(), c32, nullptr);
       const cudaError_t done = launched == cudaSuccess ? cudaDeviceSynchronize() : launched;
       // A fault poisons the context: nothing after it can run in this process.
-      ASSERT_EQ(done, cudaSuccess) << what << ": " << cudaGetErrorString(done);
-      ASSERT_EQ(cudaMemcpy(got.data(), c_wg->data(), c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-      for (int64_t row = 0; row < m && !broken[i]; ++row) {
-        if (std::memcmp(&got[row * plan.np], &want[row * plan.np], n * 4) != 0) {
-          ADD_FAILURE() << what << ": row " << row << " differs from mma.sync";
-          broken[i] = true;
-        }
-      }
+      ASSERT_EQ(done, cudaSuccess) << cuda::S8KernelName(kernel) << ", case " << c << ": " << m
+                                   << "x" << n << "x" << k << ": " << cudaGetErrorString(done);
+    }
+    std::vector<int32_t> want(plan.mp * plan.np), got(plan.mp * plan.np);
+    ASSERT_EQ(cudaMemcpy(want.data(), c_mma->data(), c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(got.data(), c_wg->data(), c_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int64_t row = 0; row < m; ++row) {
+      ASSERT_EQ(std::memcmp(&got[row * plan.np], &want[row * plan.np], n * 4), 0)
+          << "case " << c << ": " << m << "x" << n << "x" << k << ": row " << row
+          << " differs from mma.sync";
     }
   }
 }
