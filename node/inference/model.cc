@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,55 +21,57 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
-const char* RoleFormats(TensorRole role) {
-  switch (role) {
-    case TensorRole::kEmbedding:
-      return "F32, F16, Q8_0, Q4_0 or Q4_1";
-    case TensorRole::kLinear:
-      return "Q8_0, Q4_0 or Q4_1";
-    case TensorRole::kNorm:
-      return "F32";
-  }
-  return "?";
-}
+// The accepted formats follow from the ops library, never from a list kept here: a
+// matmul weight is any weight dtype of a Q8_0-activation matmul in the op table
+// (ops::kOpTable), an embedding any row format DequantizeRow has (llm::kAllRowFormats).
 
 // The matmul kind that multiplies Q8_0 activations by weights of `dtype`, if any.
 bool LinearKind(TensorDtype dtype, ops::OpKind* kind) {
-  switch (dtype) {
-    case TensorDtype::kQ8_0:
-      *kind = ops::OpKind::kMatMulQ8_0Q8_0;
+  for (const ops::OpInfo& info : ops::kOpTable) {
+    if (ops::IsQ8_0MatMul(info.kind) &&
+        std::string_view(info.w_dtype) == TensorDtypeName(dtype)) {
+      *kind = info.kind;
       return true;
-    case TensorDtype::kQ4_0:
-      *kind = ops::OpKind::kMatMulQ8_0Q4_0;
-      return true;
-    case TensorDtype::kQ4_1:
-      *kind = ops::OpKind::kMatMulQ8_0Q4_1;
-      return true;
-    default:
-      return false;
+    }
   }
+  return false;
 }
 
 bool EmbeddingFormat(TensorDtype dtype, llm::RowFormat* format) {
-  switch (dtype) {
-    case TensorDtype::kF32:
-      *format = llm::RowFormat::kF32;
+  for (llm::RowFormat f : llm::kAllRowFormats) {
+    if (std::string_view(llm::RowFormatName(f)) == TensorDtypeName(dtype)) {
+      *format = f;
       return true;
-    case TensorDtype::kF16:
-      *format = llm::RowFormat::kF16;
-      return true;
-    case TensorDtype::kQ8_0:
-      *format = llm::RowFormat::kQ8_0;
-      return true;
-    case TensorDtype::kQ4_0:
-      *format = llm::RowFormat::kQ4_0;
-      return true;
-    case TensorDtype::kQ4_1:
-      *format = llm::RowFormat::kQ4_1;
-      return true;
-    default:
-      return false;
+    }
   }
+  return false;
+}
+
+// "A, B or C".
+std::string OrList(const std::vector<std::string>& names) {
+  if (names.size() < 2) return absl::StrJoin(names, "");
+  return absl::StrCat(
+      absl::StrJoin(std::vector<std::string>(names.begin(), names.end() - 1), ", "), " or ",
+      names.back());
+}
+
+// The formats a tensor of `role` may have, e.g. "Q8_0, Q4_0, Q4_1, Q4_K or Q6_K".
+std::string RoleFormats(TensorRole role) {
+  std::vector<std::string> names;
+  switch (role) {
+    case TensorRole::kEmbedding:
+      for (llm::RowFormat f : llm::kAllRowFormats) names.push_back(llm::RowFormatName(f));
+      break;
+    case TensorRole::kLinear:
+      for (const ops::OpInfo& info : ops::kOpTable) {
+        if (ops::IsQ8_0MatMul(info.kind)) names.push_back(info.w_dtype);
+      }
+      break;
+    case TensorRole::kNorm:
+      names.push_back(TensorDtypeName(TensorDtype::kF32));
+      break;
+  }
+  return OrList(names);
 }
 
 bool DtypeFits(TensorRole role, TensorDtype dtype) {
@@ -263,7 +266,8 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Create(const ModelConfig& config,
     if (!LinearKind(embd.dtype, &kind)) {
       return absl::UnimplementedError(absl::StrCat(
           "the model has no 'output.weight', and its 'token_embd.weight' is ",
-          TensorDtypeName(embd.dtype), ": the tied output projection needs Q8_0, Q4_0 or Q4_1"));
+          TensorDtypeName(embd.dtype), ": the tied output projection needs ",
+          RoleFormats(TensorRole::kLinear)));
     }
     model->tied_embeddings_ = true;
     ASSIGN_OR_RETURN(model->output_, PrepareLinear(embd, model->embedding_, backend));

@@ -88,7 +88,8 @@ class TempStore {
 class GgufWriter {
  public:
   // ggml type ids.
-  static constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8;
+  static constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kQ4_K = 12,
+                            kQ6_K = 14;
 
   void String(const std::string& key, const std::string& value) {
     Key(key, 8);
@@ -187,7 +188,26 @@ struct TinyLlama {
   uint32_t embedding_type = GgufWriter::kQ8_0;
   uint32_t linear_type = GgufWriter::kQ8_0;
   bool untied = false;
+  // Per-tensor ggml types by full name, over the two above (e.g. Q4KMTypes below).
+  std::map<std::string, uint32_t> tensor_types;
 };
+
+// The tensor types llama.cpp's Q4_K_M quantization gives a llama model of `layers`
+// layers (llama-quant.cpp): Q4_K everywhere, except Q6_K for output.weight and for
+// attn_v / ffn_down of the layers where use_more_bits holds (the first and last eighth,
+// and every third layer between). Use with embedding_type = linear_type = kQ4_K and
+// untied = true; K-quant rows need d and ffn (and heads * head_dim) multiples of 256.
+inline std::map<std::string, uint32_t> Q4KMTypes(int layers) {
+  std::map<std::string, uint32_t> types = {{"output.weight", GgufWriter::kQ6_K}};
+  for (int i = 0; i < layers; ++i) {
+    const bool more_bits = i < layers / 8 || i >= 7 * layers / 8 || (i - layers / 8) % 3 == 2;
+    if (!more_bits) continue;
+    const std::string p = "blk." + std::to_string(i) + ".";
+    types[p + "attn_v.weight"] = GgufWriter::kQ6_K;
+    types[p + "ffn_down.weight"] = GgufWriter::kQ6_K;
+  }
+  return types;
+}
 
 // Q8_0 bytes of a [rows, cols] weight with seeded quants in [-127, 127] and scales that
 // keep activations in a sane range.
@@ -210,7 +230,10 @@ inline std::string F32Bytes(const std::vector<float>& v) {
 
 // Seeded bytes of a [rows, cols] tensor of ggml type `type`: block formats with scale
 // d_bits (Q4_1's min -8 d, so values center on 0), F16 values of magnitude below 2, F32
-// values in [-1, 1].
+// values in [-1, 1]. K-quants: Q4_K with random 6-bit scales sc in [1, 31] (so the top
+// bits of the packed scales vary too), mins round(15 sc / 8) and dmin = 4 d, so a slice's
+// values d (sc nib - 4 min) center on 0; Q6_K with random quant bits, int8 scales in
+// [-8, 8] and d = d_bits / 4.
 inline std::string RandomRows(uint32_t type, int64_t rows, int64_t cols, std::mt19937& rng,
                               uint16_t d_bits) {
   if (type == GgufWriter::kQ8_0) return RandomQ8_0(rows, cols, rng, d_bits);
@@ -221,7 +244,34 @@ inline std::string RandomRows(uint32_t type, int64_t rows, int64_t cols, std::mt
   };
   std::uniform_int_distribution<int> byte(0, 255);
   const int64_t n = rows * cols;
-  if (type == GgufWriter::kQ4_0 || type == GgufWriter::kQ4_1) {
+  if (type == GgufWriter::kQ4_K) {
+    std::uniform_int_distribution<int> scale(1, 31);
+    for (int64_t b = 0; b < n / 256; ++b) {
+      u16(d_bits);
+      u16(static_cast<uint16_t>(d_bits + (2 << 10)));  // dmin = 4 d
+      uint8_t packed[12] = {};
+      for (int s = 0; s < 8; ++s) {
+        const int sc = scale(rng), mn = (15 * sc + 4) / 8;
+        if (s < 4) {
+          packed[s] |= static_cast<uint8_t>(sc & 63);
+          packed[s + 4] |= static_cast<uint8_t>(mn & 63);
+        } else {
+          packed[s + 4] = static_cast<uint8_t>((sc & 15) | (mn & 15) << 4);
+          packed[s - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
+          packed[s] |= static_cast<uint8_t>((mn >> 4) << 6);
+        }
+      }
+      out.append(reinterpret_cast<const char*>(packed), 12);
+      for (int j = 0; j < 128; ++j) out.push_back(static_cast<char>(byte(rng)));
+    }
+  } else if (type == GgufWriter::kQ6_K) {
+    std::uniform_int_distribution<int> scale(-8, 8);
+    for (int64_t b = 0; b < n / 256; ++b) {
+      for (int j = 0; j < 192; ++j) out.push_back(static_cast<char>(byte(rng)));
+      for (int j = 0; j < 16; ++j) out.push_back(static_cast<char>(scale(rng)));
+      u16(static_cast<uint16_t>(d_bits - (2 << 10)));  // d / 4
+    }
+  } else if (type == GgufWriter::kQ4_0 || type == GgufWriter::kQ4_1) {
     for (int64_t b = 0; b < n / 32; ++b) {
       u16(d_bits);
       if (type == GgufWriter::kQ4_1) u16(static_cast<uint16_t>(0x8000 | (d_bits + (3 << 10))));
@@ -260,6 +310,10 @@ inline std::string TinyLlamaGguf(const TinyLlama& m) {
   std::mt19937 rng(m.seed);
   const int64_t hd = m.d / m.heads;
   // f16 0x2000 = 2^-7: with |q| <= 127 and K <= 96 the matmul outputs stay small.
+  auto type_of = [&](const std::string& name, uint32_t type) {
+    auto it = m.tensor_types.find(name);
+    return it == m.tensor_types.end() ? type : it->second;
+  };
   auto add = [&](const std::string& name, uint32_t type, std::vector<int64_t> shape,
                  const std::string& bytes) {
     if (name == m.drop_tensor) return;
@@ -279,33 +333,28 @@ inline std::string TinyLlamaGguf(const TinyLlama& m) {
     embd[static_cast<size_t>(m.nan_token) * m.d + 3] = std::numeric_limits<float>::quiet_NaN();
     add("token_embd.weight", GgufWriter::kF32, {m.vocab, m.d}, F32Bytes(embd));
   } else {
-    add("token_embd.weight", m.embedding_type, {m.vocab, m.d},
-        RandomRows(m.embedding_type, m.vocab, m.d, rng, 0x2400));
+    const uint32_t type = type_of("token_embd.weight", m.embedding_type);
+    add("token_embd.weight", type, {m.vocab, m.d}, RandomRows(type, m.vocab, m.d, rng, 0x2400));
   }
-  if (m.untied || m.nan_token >= 0) {
-    add("output.weight", m.linear_type, {m.vocab, m.d},
-        RandomRows(m.linear_type, m.vocab, m.d, rng, 0x2400));
-  }
+  // A seeded [rows, cols] matrix of the linear type (or its tensor_types entry).
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, uint16_t scale) {
+    const uint32_t type = type_of(name, m.linear_type);
+    add(name, type, {rows, cols}, RandomRows(type, rows, cols, rng, scale));
+  };
+  if (m.untied || m.nan_token >= 0) matrix("output.weight", m.vocab, m.d, 0x2400);
   const uint16_t ws = m.weight_scale_bits;
   const std::vector<float> ones(static_cast<size_t>(m.d), 1.0f);
   for (int l = 0; l < m.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "attn_q.weight", m.linear_type, {m.heads * hd, m.d},
-        RandomRows(m.linear_type, m.heads * hd, m.d, rng, ws));
-    add(p + "attn_k.weight", m.linear_type, {m.kv_heads * hd, m.d},
-        RandomRows(m.linear_type, m.kv_heads * hd, m.d, rng, ws));
-    add(p + "attn_v.weight", m.linear_type, {m.kv_heads * hd, m.d},
-        RandomRows(m.linear_type, m.kv_heads * hd, m.d, rng, ws));
-    add(p + "attn_output.weight", m.linear_type, {m.d, m.heads * hd},
-        RandomRows(m.linear_type, m.d, m.heads * hd, rng, ws));
+    matrix(p + "attn_q.weight", m.heads * hd, m.d, ws);
+    matrix(p + "attn_k.weight", m.kv_heads * hd, m.d, ws);
+    matrix(p + "attn_v.weight", m.kv_heads * hd, m.d, ws);
+    matrix(p + "attn_output.weight", m.d, m.heads * hd, ws);
     add(p + "ffn_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
-    add(p + "ffn_gate.weight", m.linear_type, {m.ffn, m.d},
-        RandomRows(m.linear_type, m.ffn, m.d, rng, ws));
-    add(p + "ffn_up.weight", m.linear_type, {m.ffn, m.d},
-        RandomRows(m.linear_type, m.ffn, m.d, rng, ws));
-    add(p + "ffn_down.weight", m.linear_type, {m.d, m.ffn},
-        RandomRows(m.linear_type, m.d, m.ffn, rng, ws));
+    matrix(p + "ffn_gate.weight", m.ffn, m.d, ws);
+    matrix(p + "ffn_up.weight", m.ffn, m.d, ws);
+    matrix(p + "ffn_down.weight", m.d, m.ffn, ws);
   }
   add("output_norm.weight", GgufWriter::kF32, {m.d}, F32Bytes(ones));
   return w.Finish();

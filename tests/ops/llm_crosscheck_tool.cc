@@ -11,6 +11,9 @@
 //   attend N_HEADS N_KV HEAD_DIM N q[N_HEADS*HEAD_DIM] k[N*N_KV*HEAD_DIM] v[...]
 //   sample TEMP TOP_K TOP_P SEED_HEX DRAWS V logits[V]   (prints DRAWS token ids)
 //   dequant FORMAT D ROW_HEX                             (FORMAT = RowFormat value)
+//   matmul OP_NAME M N K A_HEX W_HEX                     (a matmul op of types.h on the
+//                                                        reference backend: C's bytes)
+// (also used by python/crosscheck_kquant.py for the K-quant weights of §3.4)
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -18,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/llm.h"
 
@@ -46,9 +50,18 @@ void Print(const absl::Status& s, const std::vector<float>& out) {
   std::printf("\n");
 }
 
+std::vector<uint8_t> FromHex(const std::string& hex) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
 }  // namespace
 
 int main() {
+  std::unique_ptr<datanode::ops::Backend> reference = *datanode::ops::CreateBackend("reference");
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
@@ -130,6 +143,28 @@ int main() {
       }
       std::vector<float> out(d);
       Print(llm::DequantizeRow(static_cast<llm::RowFormat>(format), row, out), out);
+    } else if (op == "matmul") {
+      std::string name, a_hex, w_hex;
+      datanode::ops::OpArgs args;
+      in >> name >> args.m >> args.n >> args.k >> a_hex >> w_hex;
+      const auto kind = datanode::ops::OpKindFromName(name);
+      if (!kind.ok()) {
+        std::printf("error unknown-op\n");
+        continue;
+      }
+      args.kind = *kind;
+      const std::vector<uint8_t> a = FromHex(a_hex), w = FromHex(w_hex);
+      std::vector<uint8_t> out(static_cast<size_t>(args.m * args.n * 4));
+      args.a = a;
+      args.w = w;
+      args.out = out;
+      const absl::Status s = datanode::ops::RunOp(*reference, args);
+      if (!s.ok()) {
+        std::printf("error %d\n", static_cast<int>(s.code()));
+        continue;
+      }
+      for (size_t i = 0; i < out.size(); ++i) std::printf("%02x", out[i]);
+      std::printf("\n");
     } else {
       std::printf("error unknown-op\n");
     }

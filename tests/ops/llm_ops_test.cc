@@ -8,6 +8,7 @@
 // f16 bits = sign | (biased exponent << 10) | fraction, bias 15.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -82,6 +83,82 @@ TEST(LlmDequantizeRow, SpecExamplesExactFormats) {
       DequantizeRow(RowFormat::kF16, std::vector<uint8_t>{0x01, 0x00, 0x00, 0xBC}, two).ok());
   EXPECT_EQ(Bits(two[0]), 0x33800000u);
   EXPECT_EQ(two[1], -1.0f);
+}
+
+// §8.5 with §3.4's Q4_K super-block: d = 1, dmin = 0.5; slice 0 scale 3 min 2, slice 5
+// scale 33 min 20 (scales bytes 0 = 3, 4 = 2, 1 = 0x80, 5 = 0x40, 9 = 0x41); qs[0] = 0x07,
+// qs[67] = 0xF0. Value 0: 3 * 7 - 1 = 20 (0x41A00000); value 163 (slice 5, j = 3):
+// 33 * 15 - 10 = 485 (0x43F28000); value 170: -10 (0xC1200000); value 32 (slice 1,
+// scale and min 0): +0; value 1 (slice 0, nibble 0): -1 (0xBF800000).
+TEST(LlmDequantizeRow, SpecExampleQ4_K) {
+  std::vector<uint8_t> row(144, 0);
+  StoreU16(&row[0], 0x3C00);
+  StoreU16(&row[2], 0x3800);
+  row[4 + 0] = 3;
+  row[4 + 4] = 2;
+  row[4 + 1] = 0x80;
+  row[4 + 5] = 0x40;
+  row[4 + 9] = 0x41;
+  row[16 + 0] = 0x07;
+  row[16 + 67] = 0xF0;
+  std::vector<float> out(256);
+  ASSERT_TRUE(DequantizeRow(RowFormat::kQ4_K, row, out).ok());
+  EXPECT_EQ(Bits(out[0]), 0x41A00000u);
+  EXPECT_EQ(Bits(out[163]), 0x43F28000u);
+  EXPECT_EQ(Bits(out[170]), 0xC1200000u);
+  EXPECT_EQ(Bits(out[32]), 0x00000000u);
+  EXPECT_EQ(Bits(out[1]), 0xBF800000u);
+  // One rounding: d = 1, dmin = 2^-24 (0x0001), slice 0 scale 1, min 1, nibble 2:
+  // 2 - 2^-24 is the midpoint of 0x3FFFFFFF and 0x40000000; even: 2.0.
+  std::fill(row.begin(), row.end(), 0);
+  StoreU16(&row[0], 0x3C00);
+  StoreU16(&row[2], 0x0001);
+  row[4 + 0] = 1;
+  row[4 + 4] = 1;
+  row[16 + 0] = 0x02;
+  ASSERT_TRUE(DequantizeRow(RowFormat::kQ4_K, row, out).ok());
+  EXPECT_EQ(Bits(out[0]), 0x40000000u);
+  EXPECT_EQ(Bits(out[1]), 0xB3800000u);  // nibble 0: -2^-24
+}
+
+// §3.4's first Q6_K super-block (d = 1, scales[10] = -128, scales[11] = 3, ql[96] = 0x0F,
+// qh[32] = 0x0C): value 160 = -128 * 31 = -3968 (0xC5780000), value 177 = 3 * -32 = -96
+// (0xC2C00000); then a second super-block with d = 2^-24 and scales[0] = 1: its value 0
+// is -32 * 2^-24 = -2^-19 (0xB6000000).
+TEST(LlmDequantizeRow, SpecExampleQ6_K) {
+  std::vector<uint8_t> row(2 * 210, 0);
+  StoreU16(&row[208], 0x3C00);
+  row[192 + 10] = 0x80;
+  row[192 + 11] = 3;
+  row[96] = 0x0F;
+  row[128 + 32] = 0x0C;
+  StoreU16(&row[210 + 208], 0x0001);
+  row[210 + 192] = 1;
+  std::vector<float> out(512);
+  ASSERT_TRUE(DequantizeRow(RowFormat::kQ6_K, row, out).ok());
+  EXPECT_EQ(Bits(out[160]), 0xC5780000u);
+  EXPECT_EQ(Bits(out[177]), 0xC2C00000u);
+  EXPECT_EQ(Bits(out[256]), 0xB6000000u);
+  EXPECT_EQ(Bits(out[0]), 0x00000000u);  // scales[0] of the first super-block is 0
+}
+
+TEST(LlmDequantizeRow, KQuantRowBytesAndInvalidInputs) {
+  EXPECT_EQ(*RowBytes(RowFormat::kQ4_K, 4096), 16 * 144);
+  EXPECT_EQ(*RowBytes(RowFormat::kQ6_K, 256), 210);
+  EXPECT_EQ(RowBytes(RowFormat::kQ4_K, 288).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_STREQ(RowFormatName(RowFormat::kQ6_K), "Q6_K");
+  std::vector<float> out(256, 7.0f);
+  std::vector<uint8_t> q4(144, 0), q6(210, 0);
+  StoreU16(&q4[2], 0x7C00);  // dmin = +inf
+  EXPECT_EQ(DequantizeRow(RowFormat::kQ4_K, q4, out).code(), absl::StatusCode::kInvalidArgument);
+  StoreU16(&q4[0], 0xFE00);  // d = NaN
+  StoreU16(&q4[2], 0);
+  EXPECT_EQ(DequantizeRow(RowFormat::kQ4_K, q4, out).code(), absl::StatusCode::kInvalidArgument);
+  StoreU16(&q6[208], 0x7C00);  // d = +inf
+  EXPECT_EQ(DequantizeRow(RowFormat::kQ6_K, q6, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out[0], 7.0f);  // nothing written
+  EXPECT_EQ(DequantizeRow(RowFormat::kQ6_K, std::vector<uint8_t>(209), out).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(LlmDequantizeRow, InvalidInputs) {

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// Hand-computed examples of every op (docs/determinism.md, spec version 1). The
+// Hand-computed examples of every op of §3-4 (docs/determinism.md). The
 // expected bytes are derived by hand in the comments, independently of the input
 // generator and of the reference's code, so these check the reference itself
 // against the written spec (and every other backend with it).
@@ -91,6 +91,11 @@ class SpecExamples : public ::testing::Test {
              const std::vector<uint8_t>& want_scale = {}) {
     ASSERT_FALSE(backends_.empty());
     for (const std::unique_ptr<Backend>& backend : backends_) {
+      // An op a backend does not have yet (Supports() false) is the reference's alone.
+      if (!backend->Supports(kind)) {
+        ASSERT_NE(backend->Name(), "reference") << OpKindName(kind);
+        continue;
+      }
       OpInputs in;
       in.kind = kind;
       in.m = m;
@@ -210,6 +215,86 @@ TEST_F(SpecExamples, MatMulQ8_0Q4_1) {
   const uint16_t m = 0xC800;
   Check("with a min", OpKind::kMatMulQ8_0Q4_1, 1, 1, 32, Q8Block(0x3800, {}, 2), {},
         Q4Block(0x3C00, &m, 0x31), {}, U32s({0xC3400000}));
+}
+
+// ---- matmul_q8_0_q4_k, matmul_q8_0_q6_k (§3.4) ---------------------------------------
+
+// A row of `blocks` Q8_0 blocks, all zero (d = 0, q = 0) but those set later.
+std::vector<uint8_t> ZeroQ8Row(int blocks) {
+  return std::vector<uint8_t>(static_cast<size_t>(blocks) * kQ8_0BlockBytes, 0);
+}
+void SetQ8(std::vector<uint8_t>& row, int block, uint16_t d, int j, int q) {
+  StoreU16(&row[block * kQ8_0BlockBytes], d);
+  row[block * kQ8_0BlockBytes + 2 + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
+}
+
+TEST_F(SpecExamples, MatMulQ8_0Q4_K) {
+  // One super-block (K = 256): d = 1 (0x3C00), dmin = 0.5 (0x3800). Scale bytes
+  // (offset 4): slice 0 has scale 3 (byte 0), min 2 (byte 4). Slice 5 has scale
+  // 33 = 0b10'0001 (low 4 bits 1 in the low nibble of byte 9, top bits 0b10 in bits
+  // 6-7 of byte 1: 0x80) and min 20 = 0b01'0100 (low 4 bits 4 in the high nibble of
+  // byte 9, top bits 0b01 in bits 6-7 of byte 5: 0x40): bytes 1 = 0x80, 5 = 0x40,
+  // 9 = 0x41; slice 1's scale and min (the low 6 bits of bytes 1 and 5) stay 0.
+  // Quants (offset 16): slice 0 = low nibbles of qs[0..31]: qs[0] = 0x07; slice 5 =
+  // high nibbles of qs[64..95]: qs[67] = 0xF0 (slice 5 value 3 = 15).
+  // Weights: slice 0: 1 * 3 * nib - 0.5 * 2 = 3 nib - 1 (value 0: 20, others -1);
+  // slice 5: 33 nib - 10 (value 3: 485, value 10: -10).
+  // A: block 0 d = 1, q[0] = 2 -> 2 * 20 = 40; block 5 d = 0.25 (0x3400), q[3] = -1,
+  // q[10] = 4 -> 0.25 * (-485 - 40) = -131.25. Sum -91.25 = -1.42578125 * 2^6:
+  // exponent 133 (0x85), fraction 0.42578125 * 2^23 = 0x368000 -> 0xC2B68000.
+  std::vector<uint8_t> w(kQ4_KBlockBytes, 0);
+  StoreU16(&w[0], 0x3C00);
+  StoreU16(&w[2], 0x3800);
+  w[4 + 0] = 3;
+  w[4 + 4] = 2;
+  w[4 + 1] = 0x80;
+  w[4 + 5] = 0x40;
+  w[4 + 9] = 0x41;
+  w[16 + 0] = 0x07;
+  w[16 + 67] = 0xF0;
+  std::vector<uint8_t> a = ZeroQ8Row(8);
+  SetQ8(a, 0, 0x3C00, 0, 2);
+  SetQ8(a, 5, 0x3400, 3, -1);
+  SetQ8(a, 5, 0x3400, 10, 4);
+  Check("one super-block", OpKind::kMatMulQ8_0Q4_K, 1, 1, 256, a, {}, w, {}, U32s({0xC2B68000}));
+  // Swapping a slice's scale and min (or the top-2-bit bytes) gives another value:
+  // e.g. slice 5 with scale 20 and min 33 would give 0.25 * (-(300 - 16.5) + 4 * -16.5).
+}
+
+TEST_F(SpecExamples, MatMulQ8_0Q6_K) {
+  // Two super-blocks (K = 512), one rounding at the end.
+  // Super-block 0: d = 1 (0x3C00, offset 208), int8 scales (offset 192): scales[10] =
+  // -128, scales[11] = 3, others 0. Slice 5 = half 1, part 1: low 4 bits from the low
+  // nibbles of ql[96..127], top 2 bits from bits 2-3 of qh[32..63] (offset 128 + 32).
+  // ql[96] = 0x0F, qh[32] = 0x0C: value 0 has q6 = 15 + 3 * 16 = 63, q = 31, scale
+  // scales[10] -> w = 1 * -128 * 31 = -3968; value 17 has q6 = 0, q = -32, scale
+  // scales[11] -> w = 3 * -32 = -96.
+  // Super-block 1: d = 2^-24 (0x0001), scales[0] = scales[2] = 1, all quant bytes 0:
+  // every q = -32, so slice 0 values 0..15 and slice 1 values 0..15 are -2^-19.
+  // A: block 5: d = 1, q[0] = q[17] = 1 -> -4064. Block 8 (super-block 1 slice 0):
+  // d = 64 (0x5400), q[0] = 1 -> -2^-13. Block 9 (slice 1): d = 2^-24, q[0] = 1 ->
+  // -2^-43. Exact sum -(4064 + 2^-13 + 2^-43); the f32 ulp at 4064 is 2^-12, so it lies
+  // just beyond the midpoint 4064 + 2^-13 and rounds away: 4064 = 0x457E0000, one ulp
+  // more = 0x457E0001, negative 0xC57E0001. (Rounding after each block would stop at
+  // the tie and give the even 0xC57E0000.)
+  std::vector<uint8_t> w(2 * kQ6_KBlockBytes, 0);
+  StoreU16(&w[208], 0x3C00);
+  w[192 + 10] = 0x80;
+  w[192 + 11] = 3;
+  w[96] = 0x0F;
+  w[128 + 32] = 0x0C;
+  StoreU16(&w[kQ6_KBlockBytes + 208], 0x0001);
+  w[kQ6_KBlockBytes + 192 + 0] = 1;
+  w[kQ6_KBlockBytes + 192 + 2] = 1;
+  std::vector<uint8_t> a = ZeroQ8Row(16);
+  SetQ8(a, 5, 0x3C00, 0, 1);
+  SetQ8(a, 5, 0x3C00, 17, 1);
+  SetQ8(a, 8, 0x5400, 0, 1);
+  SetQ8(a, 9, 0x0001, 0, 1);
+  Check("two super-blocks", OpKind::kMatMulQ8_0Q6_K, 1, 1, 512, a, {}, w, {}, U32s({0xC57E0001}));
+  // Without block 9 the sum is the tie itself: even, -4064.
+  SetQ8(a, 9, 0x0000, 0, 0);
+  Check("tie", OpKind::kMatMulQ8_0Q6_K, 1, 1, 512, a, {}, w, {}, U32s({0xC57E0000}));
 }
 
 // ---- quantize_f32_s8_row ----------------------------------------------------------

@@ -28,11 +28,26 @@
 
 namespace datanode::ops::llm {
 
-// Row formats an embedding table (or any weight row) may have.
-enum class RowFormat : uint8_t { kF32 = 1, kF16 = 2, kQ8_0 = 3, kQ4_0 = 4, kQ4_1 = 5 };
+// Row formats an embedding table (or any weight row) may have. Values are stable.
+enum class RowFormat : uint8_t {
+  kF32 = 1,
+  kF16 = 2,
+  kQ8_0 = 3,
+  kQ4_0 = 4,
+  kQ4_1 = 5,
+  kQ4_K = 6,  // 256-value super-blocks (kquant.h)
+  kQ6_K = 7,
+};
+inline constexpr RowFormat kAllRowFormats[] = {
+    RowFormat::kF32,  RowFormat::kF16,  RowFormat::kQ8_0, RowFormat::kQ4_0,
+    RowFormat::kQ4_1, RowFormat::kQ4_K, RowFormat::kQ6_K};
+
+// The GGUF type name of `format` ("F32", "Q4_K", ...); nullptr for a value outside the
+// enum.
+const char* RowFormatName(RowFormat format);
 
 // Bytes of one row of `d` values; INVALID_ARGUMENT if d <= 0 or, for block formats,
-// not a multiple of 32.
+// not a multiple of the block (32 values; 256 for Q4_K and Q6_K).
 absl::StatusOr<int64_t> RowBytes(RowFormat format, int64_t d);
 
 // Embedding lookup: dequantizes one row (exact value, one rounding to f32).
