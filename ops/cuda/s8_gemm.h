@@ -72,7 +72,7 @@ S8GemmPlan S8CheckPlan(const S8CheckShape& shape, int device_sm_count);
 // CudaStatus maps them. Sets *context_lost when a CUDA error left the context unusable
 // (a fault inside the kernel: every later CUDA call of this process fails too). Never
 // resets the device. The inputs and the reference's results are built once per process
-// (a few tenths of a second on the host); each check then takes milliseconds.
+// and kernel (the host reference: 0.2-0.6 s each on the build machine).
 absl::Status CheckS8Kernel(S8Kernel kernel, int device_sm_count, bool* context_lost);
 
 }  // namespace datanode::ops::cuda
