@@ -9,53 +9,34 @@
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
+#include "node/shim/pricing.h"
 
 namespace datanode::node {
 namespace {
 
+// The stored dtype a matmul's weights must have: the op table's w_dtype, by name.
 TensorDtype WeightDtypeFor(ops::OpKind kind) {
-  switch (kind) {
-    case ops::OpKind::kMatMulS8S32:
-    case ops::OpKind::kMatMulS8F32:
-      return TensorDtype::kI8;
-    case ops::OpKind::kMatMulQ8_0Q8_0:
-      return TensorDtype::kQ8_0;
-    case ops::OpKind::kMatMulQ8_0Q4_0:
-      return TensorDtype::kQ4_0;
-    case ops::OpKind::kMatMulQ8_0Q4_1:
-      return TensorDtype::kQ4_1;
-    default:
-      return TensorDtype::kUnspecified;
-  }
+  const ops::OpInfo* info = ops::FindOpInfo(kind);
+  if (info == nullptr || !info->is_matmul) return TensorDtype::kUnspecified;
+  absl::StatusOr<TensorDtype> dtype = TensorDtypeFromName(info->w_dtype);
+  return dtype.ok() ? *dtype : TensorDtype::kUnspecified;
 }
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
 
-uint64_t SatAdd(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
-uint64_t SatMul(uint64_t a, uint64_t b) {
-  uint64_t r;
-  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-
 }  // namespace
 
-absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k,
-                                      bool inline_weights) {
-  if (!ops::IsMatMul(kind)) return absl::InvalidArgumentError("not a matmul op");
-  ASSIGN_OR_RETURN(ops::OperandSizes sz, ops::ComputeOperandSizes(kind, m, n, k));
-  uint64_t mac_cost =
-      (kind == ops::OpKind::kMatMulS8S32 || kind == ops::OpKind::kMatMulS8F32) ? 1 : 2;
-  uint64_t in_bytes = static_cast<uint64_t>(sz.a + sz.a_scale);
-  if (inline_weights) in_bytes += static_cast<uint64_t>(sz.w + sz.w_scale);
-  uint64_t macs =
-      SatMul(SatMul(static_cast<uint64_t>(m), static_cast<uint64_t>(n)), static_cast<uint64_t>(k));
-  uint64_t cycles = 1'000'000;
-  cycles = SatAdd(cycles, SatMul(mac_cost, macs));
-  cycles = SatAdd(cycles, SatMul(400, in_bytes));
-  cycles = SatAdd(cycles, SatMul(800, static_cast<uint64_t>(sz.out)));
-  return cycles;
+absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k) {
+  ASSIGN_OR_RETURN(const ops::OperandSizes sizes, ops::ComputeOperandSizes(kind, m, n, k));
+  (void)sizes;  // ComputeOperandSizes bounds m, n, k far inside uint32
+  ASSIGN_OR_RETURN(const shim::PriceTerms terms,
+                   shim::MatMulPriceTerms(1, kind, static_cast<uint32_t>(m),
+                                          static_cast<uint32_t>(n), static_cast<uint32_t>(k),
+                                          /*arg_bytes=*/0));
+  const absl::uint128 cycles = shim::ComputeCycles(terms);
+  return cycles > absl::uint128(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(cycles);
 }
 
 absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWeights(
@@ -170,7 +151,7 @@ absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
 absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call, MatMulTicket& ticket) {
   MatMulResult result;
   ASSIGN_OR_RETURN(result.cycles,
-                   MatMulCycles(call.kind, call.m, call.n, call.k, !call.by_reference));
+                   MatMulCycles(call.kind, call.m, call.n, call.k));
   ops::OpArgs args;
   args.kind = call.kind;
   args.m = call.m;

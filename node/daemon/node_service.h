@@ -4,12 +4,10 @@
 // stored weights. The RPC layer (rpc_server.cc) converts protos to these structs and
 // back, and runs these methods on the daemon's executor.
 //
-// Cost formula (docs/daemon.md), a function of the op, shapes and operand formats
-// only, never of timing or values:
-//   cycles = 1_000_000 + mac_cost(op) * M*N*K + 400 * (request operand bytes)
-//            + 800 * (output bytes)
-// with mac_cost = 1 for the s8 ops and 2 for the Q8_0 x {Q8_0, Q4_0, Q4_1} ops;
-// request operand bytes = |A| + |a_scale| (+ |W| + |w_scale| when inline).
+// MatMulResult.cycles is one node's compute share of the published price
+// (docs/canister-api.md): shim::ComputeCycles of shim::MatMulPriceTerms for the call,
+// ceil(M*N*K / 64) + ceil(weight bytes / 64). The one price formula lives in
+// node/shim/pricing.h; the shim charges n times this plus the consensus and byte terms.
 #ifndef DATANODE_NODE_DAEMON_NODE_SERVICE_H_
 #define DATANODE_NODE_DAEMON_NODE_SERVICE_H_
 
@@ -60,9 +58,9 @@ struct MatMulTicket {
   std::vector<MemoryBudget::Reservation> held;
 };
 
-// INVALID_ARGUMENT for invalid shapes (ComputeOperandSizes).
-absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k,
-                                      bool inline_weights);
+// The compute share above (saturating at 2^64 - 1). INVALID_ARGUMENT for a non-matmul
+// op or invalid shapes (ComputeOperandSizes).
+absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k);
 
 struct NodeInfo {
   struct BackendEntry {

@@ -15,9 +15,8 @@ using candid::Prim;
 using candid::TypeRef;
 using candid::Value;
 
-constexpr ops::OpKind kMatMulKinds[] = {ops::OpKind::kMatMulS8S32, ops::OpKind::kMatMulS8F32,
-                                        ops::OpKind::kMatMulQ8_0Q8_0, ops::OpKind::kMatMulQ8_0Q4_0,
-                                        ops::OpKind::kMatMulQ8_0Q4_1};
+// The Candid OpKind variant: the matmul rows of the op table, by name.
+constexpr auto& kMatMulKinds = ops::kMatMulOpKinds;
 
 struct Types {
   std::vector<std::pair<std::string, TypeRef>> by_name;

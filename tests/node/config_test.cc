@@ -164,15 +164,19 @@ TEST(WeightCacheTest, EvictsLeastRecentlyUsedWithinBudget) {
 }
 
 TEST(CostTest, FormulaDependsOnShapesAndFormatsOnly) {
-  auto c = MatMulCycles(ops::OpKind::kMatMulS8S32, 64, 64, 64, false);
+  // ceil(M*N*K / 64) + ceil(|W| / 64): the compute share of the shim's published price.
+  auto c = MatMulCycles(ops::OpKind::kMatMulS8S32, 64, 64, 64);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(*c, 1'000'000u + 64 * 64 * 64 + 400 * 64 * 64 + 800 * 64 * 64 * 4);
-  auto inl = MatMulCycles(ops::OpKind::kMatMulS8S32, 64, 64, 64, true);
-  EXPECT_EQ(*inl, *c + 400 * 64 * 64);
-  auto q = MatMulCycles(ops::OpKind::kMatMulQ8_0Q4_0, 2, 8, 64, false);
-  EXPECT_EQ(*q, 1'000'000u + 2 * 2 * 8 * 64 + 400 * 2 * 2 * 34 + 800 * 2 * 8 * 4);
-  EXPECT_FALSE(MatMulCycles(ops::OpKind::kMatMulQ8_0Q8_0, 1, 1, 33, false).ok());
-  EXPECT_FALSE(MatMulCycles(ops::OpKind::kQuantizeQ8_0, 1, 0, 32, false).ok());
+  EXPECT_EQ(*c, 64u * 64 * 64 / 64 + 64 * 64 / 64);
+  auto q = MatMulCycles(ops::OpKind::kMatMulQ8_0Q4_0, 2, 8, 64);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(*q, (2u * 8 * 64 + 63) / 64 + (8 * 2 * 18 + 63) / 64);
+  auto k4 = MatMulCycles(ops::OpKind::kMatMulQ8_0Q4_K, 1, 3, 512);
+  ASSERT_TRUE(k4.ok());
+  EXPECT_EQ(*k4, (3u * 512 + 63) / 64 + (3 * 2 * 144 + 63) / 64);
+  EXPECT_FALSE(MatMulCycles(ops::OpKind::kMatMulQ8_0Q8_0, 1, 1, 33).ok());
+  EXPECT_FALSE(MatMulCycles(ops::OpKind::kMatMulQ8_0Q6_K, 1, 1, 128).ok());
+  EXPECT_FALSE(MatMulCycles(ops::OpKind::kQuantizeQ8_0, 1, 0, 32).ok());
 }
 
 }  // namespace

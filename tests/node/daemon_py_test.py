@@ -165,13 +165,13 @@ class DaemonTest(unittest.TestCase):
         expected = (a.astype(np.int64) @ w.astype(np.int64).T).astype("<i4").tobytes()
         self.assertEqual(resp.out, expected)
         self.assertEqual(resp.output_digest, hashlib.sha256(expected).hexdigest())
-        # Cost formula: 1e6 + M*N*K + 400*|A| + 800*|C|.
-        self.assertEqual(resp.cycles, 1_000_000 + 3 * 16 * 64 + 400 * 3 * 64 + 800 * 3 * 16 * 4)
-        # Inline weights give the same bytes; cycles add 400 per weight byte.
+        # The compute share of the published price: ceil(M*N*K / 64) + ceil(|W| / 64).
+        self.assertEqual(resp.cycles, -(-3 * 16 * 64 // 64) + -(-16 * 64 // 64))
+        # Inline weights give the same bytes and the same compute share.
         inline = self.d.acc.MatMul(acc.MatMulRequest(op=acc.OP_KIND_MATMUL_S8_S32, m=3, n=16, k=64, a=a.tobytes(),
                                                      inline_weights=acc.InlineWeights(w=w.tobytes())), timeout=30)
         self.assertEqual(inline.out, expected)
-        self.assertEqual(inline.cycles, resp.cycles + 400 * 16 * 64)
+        self.assertEqual(inline.cycles, resp.cycles)
         # Wrong shape, unknown tensor, wrong format, unknown model.
         bad = acc.MatMulRequest()
         bad.CopyFrom(req)
