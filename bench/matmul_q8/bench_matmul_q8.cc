@@ -8,7 +8,7 @@
 // Inputs are InputProfile::kRealistic, weights are prepared once. Before timing, each op's
 // output is checked byte for byte against the reference on a small case and on one
 // decode row. Usage: bench_matmul_q8 [--min_time=SECONDS] (default 0.3 per measurement)
-// [--decode_only | --no_decode] [--peer=PATH/test-backend-ops].
+// [--decode_only | --no_decode | --kquant_only] [--peer=PATH/test-backend-ops].
 //
 // Then the decode (M = 1, GEMV) table: Q8_0 vs Q4_0 vs Q4_1 weights at Llama-3-8B shapes
 // (N x K = 4096 x 4096, 14336 x 4096, 4096 x 14336) and SmolLM2-135M shapes (576 x 576,
@@ -19,6 +19,11 @@
 // (cycling through copies, >= 128 MiB, so weights come from memory as in a real decode). With
 // --peer, llama.cpp's `test-backend-ops perf` runs its MUL_MAT case for the one shape it
 // has at M = 1 (m = 4096, n = 1, k = 14336) and the ratio peer time / our time is printed.
+//
+// Then the K-quant table (--kquant_only runs it alone): Q8_0 (the anchor) vs Q4_K vs Q6_K
+// weights at N = 4096 and 14336, K = 4096, M = 1 and 16, 1 and 2 threads, interleaved rounds,
+// weights streamed from memory (copies as above). Prints each format's time, its weight
+// bandwidth (prepared bytes / time, GB/s) and Q8_0 time / its time (> 1: faster than Q8_0).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +57,10 @@ const char* ShortName(OpKind kind) {
       return "q8_0xq4_0";
     case OpKind::kMatMulQ8_0Q4_1:
       return "q8_0xq4_1";
+    case OpKind::kMatMulQ8_0Q4_K:
+      return "q8_0xq4_k";
+    case OpKind::kMatMulQ8_0Q6_K:
+      return "q8_0xq6_k";
     default:
       return OpKindName(kind);
   }
@@ -271,19 +280,119 @@ bool RunDecode(Backend& ref, double min_time, const std::string& peer) {
   return all_equal;
 }
 
+// The K-quant table. Returns false if any output differs from the reference.
+bool RunKQuant(Backend& ref, double min_time) {
+  constexpr OpKind kKinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_K,
+                               OpKind::kMatMulQ8_0Q6_K};
+  constexpr int64_t kMs[] = {1, 16};
+  constexpr int64_t kK = 4096;
+  std::printf(
+      "\nK-quant GEMM, weights streamed (copies >= 128 MiB of Q8_0, cycled), prepared, "
+      "InputProfile::kRealistic,\nbest call of interleaved rounds filling >= %.2f s per cell; "
+      "GB/s = prepared weight bytes / time; xq8 = Q8_0 time / this time\n",
+      3 * min_time);
+  std::printf("%6s %6s %3s %3s %9s %9s %9s %8s %8s %8s %6s %6s %8s %8s %8s\n", "N", "K", "M",
+              "thr", "q8_0 us", "q4_k us", "q6_k us", "q8 GB/s", "q4k GB/s", "q6k GB/s", "q4k xq8",
+              "q6k xq8", "q8_0 MiB", "q4_k MiB", "q6_k MiB");
+  bool all_equal = true;
+  for (int64_t n : {int64_t{4096}, int64_t{14336}}) {
+    std::map<OpKind, OpInputs> in;
+    for (OpKind kind : kKinds) {
+      auto x = MakeRandomInputs(kind, 16, n, kK, 2028, InputProfile::kRealistic);
+      if (!x.ok()) Die(x.status(), "MakeRandomInputs");
+      in.emplace(kind, std::move(x).value());
+    }
+    const double q8_mib = static_cast<double>(n) * (kK / 32) * 34 / 1048576.0;
+    const int copies = static_cast<int>(128 / q8_mib) + 1;
+    for (int threads : {1, 2}) {
+      BackendOptions options;
+      options.num_threads = threads;
+      auto cpu = CreateBackend("cpu", options);
+      if (!cpu.ok()) Die(cpu.status(), "cpu backend");
+      std::map<OpKind, std::vector<std::unique_ptr<PreparedWeights>>> pw;
+      std::map<OpKind, double> bytes;
+      for (OpKind kind : kKinds) {
+        OpInputs& x = in.at(kind);
+        for (int c = 0; c < copies; ++c) {
+          auto p = (*cpu)->PrepareWeights(kind, x.n, x.k, x.w, x.w_scale);
+          if (!p.ok()) Die(p.status(), "PrepareWeights");
+          pw[kind].push_back(std::move(p).value());
+        }
+        bytes[kind] = static_cast<double>(pw[kind][0]->SizeBytes());
+        // All 16 rows, byte for byte, before timing.
+        const bool eq = RunRows(**cpu, x, 16, pw[kind][0].get()) == RunRows(ref, x, 16, nullptr);
+        if (!eq) {
+          std::printf("MISMATCH vs reference: %s N=%lld K=%lld threads=%d\n", ShortName(kind),
+                      static_cast<long long>(n), static_cast<long long>(kK), threads);
+        }
+        all_equal &= eq;
+      }
+      for (int64_t m : kMs) {
+        using Clock = std::chrono::steady_clock;
+        std::map<OpKind, double> best;
+        for (OpKind kind : kKinds) best[kind] = 1e30;
+        const Clock::time_point start = Clock::now();
+        int rounds = 0;
+        while (rounds < 10 ||
+               std::chrono::duration<double>(Clock::now() - start).count() < 3 * min_time) {
+          for (OpKind kind : kKinds) {
+            OpInputs& x = in.at(kind);
+            OpArgs args = x.Args();
+            args.m = m;
+            args.a = ByteSpan(x.a).first(x.a.size() / x.m * m);
+            args.out = MutableByteSpan(x.out).first(x.out.size() / x.m * m);
+            args.w_prepared = pw[kind][rounds % copies].get();
+            args.w = {};
+            args.w_scale = {};
+            const Clock::time_point t0 = Clock::now();
+            if (absl::Status st = RunOp(**cpu, args); !st.ok()) Die(st, "RunOp");
+            best[kind] =
+                std::min(best[kind], std::chrono::duration<double>(Clock::now() - t0).count());
+          }
+          ++rounds;
+        }
+        const double t8 = best[OpKind::kMatMulQ8_0Q8_0];
+        const double t4 = best[OpKind::kMatMulQ8_0Q4_K];
+        const double t6 = best[OpKind::kMatMulQ8_0Q6_K];
+        const double b8 = bytes[OpKind::kMatMulQ8_0Q8_0];
+        const double b4 = bytes[OpKind::kMatMulQ8_0Q4_K];
+        const double b6 = bytes[OpKind::kMatMulQ8_0Q6_K];
+        std::printf(
+            "%6lld %6lld %3lld %3d %9.1f %9.1f %9.1f %8.1f %8.1f %8.1f %6.2f %6.2f %8.2f %8.2f "
+            "%8.2f\n",
+            static_cast<long long>(n), static_cast<long long>(kK), static_cast<long long>(m),
+            threads, t8 * 1e6, t4 * 1e6, t6 * 1e6, b8 / t8 * 1e-9, b4 / t4 * 1e-9, b6 / t6 * 1e-9,
+            t8 / t4, t8 / t6, b8 / 1048576.0, b4 / 1048576.0, b6 / 1048576.0);
+        std::fflush(stdout);
+      }
+    }
+  }
+  std::printf(
+      "GGUF bytes per 256 weights: q8_0 272, q4_k 144, q6_k 210; prepared: q8_0 272, q4_k 148, "
+      "q6_k 274 (+ 8 B per column)\n");
+  return all_equal;
+}
+
 int Main(int argc, char** argv) {
   double min_time = 0.3;
   bool decode_only = false;
   bool no_decode = false;
+  bool kquant_only = false;
   std::string peer;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--min_time=", 11) == 0) min_time = std::atof(argv[i] + 11);
     if (std::strcmp(argv[i], "--decode_only") == 0) decode_only = true;
     if (std::strcmp(argv[i], "--no_decode") == 0) no_decode = true;
     if (std::strncmp(argv[i], "--peer=", 7) == 0) peer = argv[i] + 7;
+    if (std::strcmp(argv[i], "--kquant_only") == 0) kquant_only = true;
   }
   auto ref = CreateBackend("reference");
   if (!ref.ok()) Die(ref.status(), "reference");
+  if (kquant_only) {
+    const bool ok = RunKQuant(**ref, min_time);
+    std::printf("outputs vs reference: %s\n", ok ? "all equal" : "MISMATCH");
+    return ok ? 0 : 1;
+  }
   if (decode_only) {
     const bool ok = RunDecode(**ref, min_time, peer);
     std::printf("outputs vs reference: %s\n", ok ? "all equal" : "MISMATCH");
@@ -344,6 +453,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (!no_decode) all_equal &= RunDecode(**ref, min_time, peer);
+  all_equal &= RunKQuant(**ref, min_time);
   std::printf("outputs vs reference: %s\n", all_equal ? "all equal" : "MISMATCH");
   return all_equal ? 0 : 1;
 }

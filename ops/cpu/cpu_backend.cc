@@ -5,11 +5,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "datanode/ops/kquant.h"
 #include "datanode/ops/reference.h"
 #include "datanode/ops/status_macros.h"
 #include "ops/cpu/cpu_features.h"
 #include "ops/cpu/llm_kernels.h"
+#include "ops/cpu/matmul_kq.h"
 #include "ops/cpu/matmul_q8.h"
 #include "ops/cpu/matmul_s8.h"
 #include "ops/cpu/quantize.h"
@@ -28,8 +28,7 @@ class CpuBackend final : public Backend {
     return absl::StrCat(CpuModelName(), ", ", IsaName(isa_), " kernels, ", pool_.num_threads(),
                         " thread(s)");
   }
-  // The K-quant matmuls have no kernels here yet.
-  bool Supports(OpKind kind) const override { return !IsKQuantMatMul(kind); }
+  bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
 
   absl::Status Run(const OpArgs& args) override {
     switch (args.kind) {
@@ -45,7 +44,7 @@ class CpuBackend final : public Backend {
         return Quantize(args, isa_, pool_);
       case OpKind::kMatMulQ8_0Q4_K:
       case OpKind::kMatMulQ8_0Q6_K:
-        break;  // Supports() is false: no kernels yet
+        return MatMulKq(*this, args, isa_, pool_);
     }
     return absl::UnimplementedError("cpu: unknown op kind");
   }
@@ -63,6 +62,9 @@ class CpuBackend final : public Backend {
       case OpKind::kMatMulQ8_0Q4_0:
       case OpKind::kMatMulQ8_0Q4_1:
         return PrepareQ8Weights(this, kind, n, k, w, w_scale, isa_);
+      case OpKind::kMatMulQ8_0Q4_K:
+      case OpKind::kMatMulQ8_0Q6_K:
+        return PrepareKqWeights(this, kind, n, k, w, w_scale, isa_);
       default:
         return absl::InvalidArgumentError(
             absl::StrCat(OpKindName(kind), " takes no weights"));

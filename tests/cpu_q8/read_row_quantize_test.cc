@@ -26,13 +26,15 @@
 namespace datanode::ops {
 namespace {
 
+// Every weight format with GGUF rows (K-quants: whole 256-value super-blocks).
 constexpr OpKind kQ8Kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
-                               OpKind::kMatMulQ8_0Q4_1};
+                               OpKind::kMatMulQ8_0Q4_1, OpKind::kMatMulQ8_0Q4_K,
+                               OpKind::kMatMulQ8_0Q6_K};
 
-int64_t BlockBytes(OpKind kind) {
-  return kind == OpKind::kMatMulQ8_0Q8_0   ? kQ8_0BlockBytes
-         : kind == OpKind::kMatMulQ8_0Q4_0 ? kQ4_0BlockBytes
-                                           : kQ4_1BlockBytes;
+// Bytes of one W row of k values.
+int64_t RowBytes(OpKind kind, int64_t k) {
+  const OpInfo& info = *FindOpInfo(kind);
+  return k / info.w_block_values * info.w_block_bytes;
 }
 
 // The backends under test: the reference, and the cpu backend per kernel family here.
@@ -55,15 +57,19 @@ TEST(ReadRowTest, EveryRowIsTheGgufBytes) {
   for (auto& [name, backend] : Backends()) {
     for (OpKind kind : kQ8Kinds) {
       for (InputProfile profile : {InputProfile::kRealistic, InputProfile::kWide}) {
-        // n around the 16-column panel, k of 1 and several blocks.
-        for (auto [n, k] : {std::pair<int64_t, int64_t>{1, 32}, {15, 64}, {17, 96}, {33, 320}}) {
+        // n around the 16-column panel, k of 1 and several blocks (super-blocks for the
+        // K-quants: 256 values each).
+        const int64_t unit = FindOpInfo(kind)->k_multiple;
+        for (auto [n, blocks] :
+             {std::pair<int64_t, int64_t>{1, 1}, {15, 2}, {17, 3}, {33, 10}}) {
+          const int64_t k = blocks * unit;
           const std::string what = absl::StrCat(name, " ", OpKindName(kind), " n=", n, " k=", k,
                                                 " profile=", static_cast<int>(profile));
           auto in = MakeRandomInputs(kind, 1, n, k, 1000 + n * k, profile);
           ASSERT_TRUE(in.ok()) << in.status();
           auto w = backend->PrepareWeights(kind, n, k, in->w, in->w_scale);
           ASSERT_TRUE(w.ok()) << w.status() << " " << what;
-          const int64_t row_bytes = k / kQBlockSize * BlockBytes(kind);
+          const int64_t row_bytes = RowBytes(kind, k);
           ASSERT_EQ(static_cast<int64_t>(in->w.size()), n * row_bytes) << what;
           std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
           for (int64_t r = 0; r < n; ++r) {

@@ -43,10 +43,10 @@ constexpr int kCasesOtherIsa = 1000;
 // binary stays well under a minute) while K still reaches 4096 + 32 with small M, N.
 constexpr int64_t kMaxMacsPerCase = 2'000'000;
 
-bool IsBlocked(OpKind kind) {
-  return kind == OpKind::kMatMulQ8_0Q8_0 || kind == OpKind::kMatMulQ8_0Q4_0 ||
-         kind == OpKind::kMatMulQ8_0Q4_1 || kind == OpKind::kQuantizeQ8_0;
-}
+// K must be a multiple of this for `kind` (32 for the block formats, 256 for the K-quants'
+// super-blocks, 1 otherwise).
+int64_t KMultiple(OpKind kind) { return FindOpInfo(kind)->k_multiple; }
+bool IsBlocked(OpKind kind) { return KMultiple(kind) > 1; }
 
 template <size_t N>
 int64_t Pick(SplitMix64& rng, const int64_t (&values)[N]) {
@@ -68,7 +68,11 @@ void ShapeFor(OpKind kind, uint64_t seed, int64_t* m, int64_t* n, int64_t* k) {
   const bool random = rng.Next() % 4 == 0;
   *m = random ? rng.Uniform(1, 40) : Pick(rng, kM);
   *n = IsMatMul(kind) ? (random ? rng.Uniform(1, 150) : Pick(rng, kN)) : 0;
-  if (IsBlocked(kind)) {
+  if (KMultiple(kind) == kQKSuperBlockSize) {
+    // Super-block counts 1..8, plus K = 4096 and 4096 + 256 (16, 17 super-blocks).
+    static constexpr int64_t kKSupers[] = {1, 1, 2, 3, 4, 5, 7, 8, 16, 17};
+    *k = (random ? rng.Uniform(1, 8) : Pick(rng, kKSupers)) * kQKSuperBlockSize;
+  } else if (IsBlocked(kind)) {
     // Block counts around powers of two, plus K = 4096 +- 32 (127, 128, 129 blocks).
     *k = (random ? rng.Uniform(1, 60) : Pick(rng, kKBlocks)) * kQBlockSize;
   } else {
@@ -260,10 +264,11 @@ TEST_P(CpuEqualityTest, RandomCasesMatchReference) {
 
 // The longest reduction the spec allows, with every operand at +-127 so the s32 sum
 // is as large as it can get (127 * 127 * 131071 = 2114061199 < 2^31), and a random
-// case of the same length; block ops use the largest multiple of 32 (131040).
+// case of the same length; block ops use the largest multiple of their block (131040 for
+// 32-value blocks, 130816 for the K-quants' 256-value super-blocks).
 TEST_P(CpuEqualityTest, LongestK) {
   const OpKind kind = GetParam().kind;
-  const int64_t k = IsBlocked(kind) ? (kMaxK / kQBlockSize) * kQBlockSize : kMaxK;
+  const int64_t k = kMaxK / KMultiple(kind) * KMultiple(kind);
   const int64_t m = 2;
   const int64_t n = IsMatMul(kind) ? 3 : 0;
   for (InputProfile profile : {InputProfile::kExtreme, InputProfile::kWide}) {

@@ -1,0 +1,203 @@
+// Copyright 2026 The datanode Authors.
+#include "ops/cpu/kq_common.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace datanode::ops::cpu::kq {
+namespace {
+
+// Q4_K byte offsets (kquant.cc has the layout): f16 d, f16 dmin, 12 scale / min bytes,
+// then 128 bytes of nibbles. Q6_K: ql[128], qh[64], int8 scales[16], f16 d.
+constexpr int kQ4KScales = 4;
+constexpr int kQ4KQuants = 16;
+constexpr int kQ6KHigh = 128;
+constexpr int kQ6KScales = 192;
+constexpr int kQ6KD = 208;
+
+// The bound on one term at span 0 (kq_common.h): 2047 * (2047 * |sc|max) * B.
+uint128 TermBound(OpKind kind) {
+  if (kind == OpKind::kMatMulQ8_0Q6_K) return uint128{2047} * 2047 * 128 * 130048;
+  return uint128{2047} * 2047 * 63 * 65024;
+}
+
+int64_t SuperBytes(OpKind kind) {
+  return kind == OpKind::kMatMulQ8_0Q6_K ? kQ6_KBlockBytes : kQ4_KBlockBytes;
+}
+
+}  // namespace
+
+int MaxFastSpan(OpKind kind, int64_t num_blocks) {
+  const uint128 base = uint128(static_cast<uint64_t>(num_blocks)) * TermBound(kind);
+  const uint128 limit = (uint128{1} << 63) - 1;
+  int s = -1;
+  while (s < 62 && (base << (s + 1)) <= limit) ++s;
+  return s;
+}
+
+PackedKqWeights::PackedKqWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, Isa isa)
+    : PreparedWeights(owner, kind, n, k),
+      isa_(isa),
+      num_supers_(k / kQKSuperBlockSize),
+      num_panels_((n + kPanelCols - 1) / kPanelCols),
+      panel_super_bytes_(kind == OpKind::kMatMulQ8_0Q6_K ? kQ6KPanelSuperBytes
+                                                         : kQ4KPanelSuperBytes),
+      quants_(num_panels_ * num_supers_ * panel_super_bytes_),
+      scales_(num_panels_ * num_supers_ * kPanelSuperScaleBytes),
+      raw_d_(num_panels_ * num_supers_ * kPanelCols),
+      raw_m_(kind == OpKind::kMatMulQ8_0Q6_K ? 0 : num_panels_ * num_supers_ * kPanelCols),
+      col_exp_(num_panels_ * kPanelCols),
+      col_span_(num_panels_ * kPanelCols) {}
+
+int64_t PackedKqWeights::SizeBytes() const {
+  return quants_.bytes() + scales_.bytes() + raw_d_.bytes() + raw_m_.bytes() + col_exp_.bytes() +
+         col_span_.bytes();
+}
+
+std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpKind kind, int64_t n,
+                                                       int64_t k, ByteSpan w, Isa isa) {
+  std::unique_ptr<PackedKqWeights> p(new PackedKqWeights(owner, kind, n, k, isa));
+  const int64_t ns = p->num_supers_;
+  const int64_t sb = SuperBytes(kind);
+  const bool q6 = p->is_q6();
+  const int64_t psb = p->panel_super_bytes_;
+  KQuantSlice slice;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t panel = j / kPanelCols;
+    const int c = static_cast<int>(j % kPanelCols);
+    const uint8_t* row = w.data() + j * ns * sb;
+    int e_min = INT_MAX;
+    int e_max = INT_MIN;
+    for (int64_t s = 0; s < ns; ++s) {
+      const uint8_t* blk = row + s * sb;
+      const uint16_t scales[2] = {LoadU16(blk + (q6 ? kQ6KD : 0)),
+                                  q6 ? uint16_t{0} : LoadU16(blk + 2)};
+      for (uint16_t bits : scales) {
+        const ExactValue v = DecodeF16Bits(bits);
+        if (v.mantissa == 0) continue;
+        e_min = std::min(e_min, v.exponent);
+        e_max = std::max(e_max, v.exponent);
+      }
+    }
+    if (e_min == INT_MAX) e_min = e_max = 0;  // all-zero column: every term is 0
+    const int span = e_max - e_min;
+    p->col_exp_[panel * kPanelCols + c] = e_min;
+    p->col_span_[panel * kPanelCols + c] = span <= MaxColSpan(kind) ? span : kWideSpan;
+    for (int64_t s = 0; s < ns; ++s) {
+      const uint8_t* blk = row + s * sb;
+      const int64_t meta = (panel * ns + s) * kPanelCols + c;
+      uint8_t* sc = p->scales_.data() + (panel * ns + s) * kPanelSuperScaleBytes + c;
+      uint8_t* dst = p->quants_.data() + (panel * ns + s) * psb + c * 4;
+      if (q6) {
+        p->raw_d_[meta] = LoadU16(blk + kQ6KD);
+        for (int r = 0; r < 16; ++r) sc[r * kPanelCols] = blk[kQ6KScales + r];
+        for (int b = 0; b < kKQuantSlices; ++b) {
+          DecodeQ6_KSlice(blk, b, &slice);
+          for (int t = 0; t < kQBlockSize; ++t) {
+            dst[(b * 8 + t / 4) * (kPanelCols * 4) + t % 4] = static_cast<uint8_t>(slice.q[t] + 32);
+          }
+        }
+      } else {
+        p->raw_d_[meta] = LoadU16(blk);
+        p->raw_m_[meta] = LoadU16(blk + 2);
+        for (int b = 0; b < kKQuantSlices; ++b) {
+          DecodeQ4_KSlice(blk, b, &slice);
+          sc[b * kPanelCols] = static_cast<uint8_t>(slice.scale[0]);
+          sc[(8 + b) * kPanelCols] = static_cast<uint8_t>(slice.min);
+        }
+        // GGUF byte 32 c + 4 q + j -> [pair c][quad q][column][j].
+        for (int cq = 0; cq < 32; ++cq) {
+          std::memcpy(dst + cq * (kPanelCols * 4), blk + kQ4KQuants + 4 * cq, 4);
+        }
+      }
+    }
+  }
+  return p;
+}
+
+absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const {
+  const int64_t sb = SuperBytes(kind());
+  const int64_t ns = num_supers_;
+  if (row < 0 || row >= n() || static_cast<int64_t>(out.size()) != ns * sb) {
+    return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n(), " rows into ",
+                                                   out.size(), " bytes; a row has ", ns * sb));
+  }
+  // The inverse of Pack's per-column loop.
+  const int64_t panel = row / kPanelCols;
+  const int c = static_cast<int>(row % kPanelCols);
+  for (int64_t s = 0; s < ns; ++s) {
+    uint8_t* blk = out.data() + s * sb;
+    const int64_t meta = (panel * ns + s) * kPanelCols + c;
+    const uint8_t* sc = scales_.data() + (panel * ns + s) * kPanelSuperScaleBytes + c;
+    const uint8_t* src = quants_.data() + (panel * ns + s) * panel_super_bytes_ + c * 4;
+    if (is_q6()) {
+      // Value v = 128 h + 32 p + l: low nibble in ql[64 h + l + 32 (p % 2)] (bits 4 (p / 2)),
+      // top 2 bits in qh[32 h + l] (bits 2 p); kquant.cc's DecodeQ6_KSlice read backwards.
+      std::memset(blk, 0, kQ6KScales);
+      for (int v = 0; v < kQKSuperBlockSize; ++v) {
+        const int b = v / 32;
+        const int t = v % 32;
+        const int q6 = src[(b * 8 + t / 4) * (kPanelCols * 4) + t % 4];
+        const int h = v / 128;
+        const int part = (v / 32) % 4;
+        blk[64 * h + t + 32 * (part % 2)] |= static_cast<uint8_t>((q6 & 15) << (4 * (part / 2)));
+        blk[kQ6KHigh + 32 * h + t] |= static_cast<uint8_t>((q6 >> 4) << (2 * part));
+      }
+      for (int r = 0; r < 16; ++r) blk[kQ6KScales + r] = sc[r * kPanelCols];
+      StoreU16(blk + kQ6KD, raw_d_[meta]);
+    } else {
+      StoreU16(blk, raw_d_[meta]);
+      StoreU16(blk + 2, raw_m_[meta]);
+      // 8 (scale, min) pairs of 6 bits into 12 bytes (kquant.cc's DecodeQ4_KSlice read
+      // backwards): pairs 0..3 in the low 6 bits of bytes 0..3 / 4..7, pairs 4..7 split
+      // into a low nibble (bytes 8..11) and the top 2 bits of bytes 0..3 / 4..7.
+      uint8_t* s12 = blk + kQ4KScales;
+      for (int j = 0; j < 4; ++j) {
+        const int sc_lo = sc[j * kPanelCols];
+        const int mn_lo = sc[(8 + j) * kPanelCols];
+        const int sc_hi = sc[(4 + j) * kPanelCols];
+        const int mn_hi = sc[(12 + j) * kPanelCols];
+        s12[j] = static_cast<uint8_t>(sc_lo | ((sc_hi >> 4) << 6));
+        s12[j + 4] = static_cast<uint8_t>(mn_lo | ((mn_hi >> 4) << 6));
+        s12[j + 8] = static_cast<uint8_t>((sc_hi & 15) | ((mn_hi & 15) << 4));
+      }
+      for (int cq = 0; cq < 32; ++cq) {
+        std::memcpy(blk + kQ4KQuants + 4 * cq, src + cq * (kPanelCols * 4), 4);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+KqARows PrepareKqARows(const OpArgs& args) {
+  KqARows r;
+  r.base = q8::PrepareARows(args);
+  if (args.kind != OpKind::kMatMulQ8_0Q6_K) return r;
+  const int64_t total = r.base.m * r.base.num_blocks;
+  r.init_lo.resize(total);
+  r.init_hi.resize(total);
+  for (int64_t at = 0; at < total; ++at) {
+    const int8_t* q = reinterpret_cast<const int8_t*>(args.a.data() + at * kQ8_0BlockBytes + 2);
+    int32_t lo = 0;
+    for (int t = 0; t < 16; ++t) lo += q[t];
+    r.init_lo[at] = -32 * lo;
+    r.init_hi[at] = -32 * (r.base.asum[at] - lo);
+  }
+  return r;
+}
+
+bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  int row_span = 0;
+  for (int64_t i = r0; i < r1; ++i) row_span = std::max(row_span, job.rows->base.row_span[i]);
+  int col_span = 0;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int32_t* spans = job.w->col_span(p);
+    for (int c = 0; c < kPanelCols; ++c) col_span = std::max(col_span, spans[c]);
+  }
+  return col_span <= MaxColSpan(job.kind) && row_span + col_span <= job.max_fast_span;
+}
+
+}  // namespace datanode::ops::cpu::kq

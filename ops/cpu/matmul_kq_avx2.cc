@@ -1,0 +1,310 @@
+// Copyright 2026 The datanode Authors.
+//
+// AVX2 kernel of the K-quant matmuls (kq_common.h has the packed layout and the bounds).
+// Lanes are output columns (8 per ymm, a 16-column panel is two ymm). vpmaddubsw takes the
+// u8 weight quants against A's s8 bytes:
+// - Q4_K nibbles (0..15): pair sums <= 2 * 15 * 127 = 3810, a slice's 8 quads add in int16
+//   (<= 30480, no wrap) before one vpmaddwd to int32; one 32-byte load gives a quad of two
+//   slices (low / high nibbles).
+// - Q6_K q6 = quant + 32 (0..63): pair sums <= 2 * 63 * 127 = 16002, two quads add in int16
+//   (<= 32004), so each half (4 quads) takes two vpmaddwd; the halves start at -32 * (A's
+//   half sum) and end at isum0 / isum1.
+// Per slice on the fast path, as in the AVX-512 kernel: f = (md << (ed - e0)) * sc by
+// vpmulld, isum * ma in int32, vpmuldq to int64 (even / odd lanes), Q4_K minus (ma * asum)
+// * g, shifted by A's exponent offset, added. The output is rounded by RoundI64ToF32Bits.
+#include <immintrin.h>
+
+#include "ops/cpu/kq_common.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2")
+
+namespace datanode::ops::cpu::kq {
+namespace {
+
+inline int32_t LoadI32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// md << (ed - e0) of 8 columns from their f16 bits; base = e0 + 25 per column (the same
+// integer decode as matmul_q8_avx2.cc's DecodeScales and q8::DecodeScale).
+inline __m256i DecodeScales(const uint16_t* raw, __m256i base) {
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i x = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(raw)));
+  const __m256i e = _mm256_and_si256(_mm256_srli_epi32(x, 10), _mm256_set1_epi32(0x1F));
+  __m256i mant = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0x3FF)),
+                                 _mm256_slli_epi32(_mm256_min_epi32(e, one), 10));
+  mant = _mm256_sllv_epi32(mant, _mm256_sub_epi32(_mm256_max_epi32(e, one), base));
+  // vpsignd negates where the f16 sign bit (moved to bit 31) is set; the | 1 keeps it nonzero.
+  return _mm256_sign_epi32(mant, _mm256_or_si256(_mm256_slli_epi32(x, 16), one));
+}
+
+inline __m256i LoadScales(const uint8_t* p, bool is_signed) {
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+}
+
+template <int MR, bool kFast, bool kQ6>
+void TileAvx2(const Job& job, int64_t r0, int64_t p) {
+  const PackedKqWeights& w = *job.w;
+  const q8::ARows& ar = job.rows->base;
+  const int64_t ns = job.num_supers;
+  const int64_t nb = ns * kKQuantSlices;
+  constexpr int64_t kPsb = kQ6 ? kQ6KPanelSuperBytes : kQ4KPanelSuperBytes;
+  const uint8_t* wq = w.quants(p);
+  const uint8_t* wsc = w.scales(p);
+  const uint16_t* wd = w.raw_d(p);
+  const uint16_t* wm = w.raw_m(p);
+  __m256i base[2];
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    base[h] =
+        _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(w.col_exp(p) + 8 * h)),
+                         _mm256_set1_epi32(25));
+  }
+  const uint8_t* arow[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256i acc_e[MR][2];
+  __m256i acc_o[MR][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) acc_e[i][h] = acc_o[i][h] = _mm256_setzero_si256();
+  }
+  int128 acc128[kFast ? 1 : MR][kPanelCols] = {};
+  __m256i dsh[2];
+  __m256i msh[2];
+
+  // One slice's int32 sums (Q4_K: isum[0]; Q6_K: the two halves) -> the accumulators.
+  auto scale_slice = [&](int64_t s, int b, __m256i(&isum)[2][MR][2]) {
+    const int64_t blk = s * kKQuantSlices + b;
+    const uint8_t* sc = wsc + s * kPanelSuperScaleBytes;
+    if constexpr (kFast) {
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        __m256i f0;
+        __m256i f1;
+        __m256i g;
+        if constexpr (kQ6) {
+          f0 = _mm256_mullo_epi32(LoadScales(sc + 2 * b * kPanelCols + 8 * h, true), dsh[h]);
+          f1 = _mm256_mullo_epi32(LoadScales(sc + (2 * b + 1) * kPanelCols + 8 * h, true), dsh[h]);
+        } else {
+          f0 = _mm256_mullo_epi32(LoadScales(sc + b * kPanelCols + 8 * h, false), dsh[h]);
+          g = _mm256_mullo_epi32(LoadScales(sc + (8 + b) * kPanelCols + 8 * h, false), msh[h]);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const int64_t at = (r0 + i) * nb + blk;
+          const __m256i ma = _mm256_set1_epi32(ar.ma[at]);
+          const __m256i p0 = _mm256_mullo_epi32(isum[0][i][h], ma);
+          __m256i pe = _mm256_mul_epi32(p0, f0);
+          __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(p0, 32), _mm256_srli_epi64(f0, 32));
+          if constexpr (kQ6) {
+            const __m256i p1 = _mm256_mullo_epi32(isum[1][i][h], ma);
+            pe = _mm256_add_epi64(pe, _mm256_mul_epi32(p1, f1));
+            po = _mm256_add_epi64(
+                po, _mm256_mul_epi32(_mm256_srli_epi64(p1, 32), _mm256_srli_epi64(f1, 32)));
+          } else {
+            // ma * asum: |.| <= 2047 * 4064 < 2^23.
+            const __m256i qa = _mm256_set1_epi32(ar.ma[at] * ar.asum[at]);
+            pe = _mm256_sub_epi64(pe, _mm256_mul_epi32(qa, g));
+            po = _mm256_sub_epi64(po, _mm256_mul_epi32(qa, _mm256_srli_epi64(g, 32)));
+          }
+          const __m128i sh = _mm_cvtsi32_si128(ar.shift[at]);
+          acc_e[i][h] = _mm256_add_epi64(acc_e[i][h], _mm256_sll_epi64(pe, sh));
+          acc_o[i][h] = _mm256_add_epi64(acc_o[i][h], _mm256_sll_epi64(po, sh));
+        }
+      }
+    } else {
+      const uint16_t* rd = wd + s * kPanelCols;
+      const uint16_t* rm = kQ6 ? nullptr : wm + s * kPanelCols;
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        alignas(32) int32_t i0[kPanelCols];
+        alignas(32) int32_t i1[kPanelCols];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(i0 + 8 * h), isum[0][i][h]);
+          if constexpr (kQ6)
+            _mm256_store_si256(reinterpret_cast<__m256i*>(i1 + 8 * h), isum[1][i][h]);
+        }
+        const int64_t at = (r0 + i) * nb + blk;
+        for (int c = 0; c < kPanelCols; ++c) {
+          int32_t sc_isum;
+          int32_t min_asum = 0;
+          if constexpr (kQ6) {
+            sc_isum = static_cast<int8_t>(sc[2 * b * kPanelCols + c]) * i0[c] +
+                      static_cast<int8_t>(sc[(2 * b + 1) * kPanelCols + c]) * i1[c];
+          } else {
+            sc_isum = sc[b * kPanelCols + c] * i0[c];
+            min_asum = sc[(8 + b) * kPanelCols + c] * ar.asum[at];
+          }
+          acc128[i][c] +=
+              ExactSliceTerm(ar.ma[at], ar.ea[at], rd[c], kQ6 ? 0 : rm[c], sc_isum, min_asum);
+        }
+      }
+    }
+  };
+
+  for (int64_t s = 0; s < ns; ++s) {
+    if constexpr (kFast) {
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        dsh[h] = DecodeScales(wd + s * kPanelCols + 8 * h, base[h]);
+        if constexpr (!kQ6) msh[h] = DecodeScales(wm + s * kPanelCols + 8 * h, base[h]);
+      }
+    }
+    const uint8_t* wqs = wq + s * kPsb;
+    if constexpr (kQ6) {
+      for (int b = 0; b < kKQuantSlices; ++b) {
+        const int64_t blk = s * kKQuantSlices + b;
+        __m256i isum[2][MR][2];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const int64_t at = (r0 + i) * nb + blk;
+          const __m256i init[2] = {_mm256_set1_epi32(job.rows->init_lo[at]),
+                                   _mm256_set1_epi32(job.rows->init_hi[at])};
+#pragma GCC unroll 2
+          for (int half = 0; half < 2; ++half) {
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) isum[half][i][h] = init[half];
+          }
+        }
+        // Quads 2 t and 2 t + 1 add in int16, then one vpmaddwd into half t / 2.
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          __m256i wv[2][2];
+#pragma GCC unroll 2
+          for (int u = 0; u < 2; ++u) {
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) {
+              wv[u][h] = _mm256_load_si256(
+                  reinterpret_cast<const __m256i*>(wqs + (b * 8 + 2 * t + u) * 64 + 32 * h));
+            }
+          }
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) {
+            const uint8_t* ab = arow[i] + blk * kQ8_0BlockBytes + 8 * t;
+            const __m256i a0 = _mm256_set1_epi32(LoadI32(ab));
+            const __m256i a1 = _mm256_set1_epi32(LoadI32(ab + 4));
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) {
+              const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(wv[0][h], a0),
+                                                   _mm256_maddubs_epi16(wv[1][h], a1));
+              isum[t / 2][i][h] =
+                  _mm256_add_epi32(isum[t / 2][i][h], _mm256_madd_epi16(s16, ones16));
+            }
+          }
+        }
+        scale_slice(s, b, isum);
+      }
+    } else {
+      const __m256i low4 = _mm256_set1_epi8(0x0F);
+      for (int c = 0; c < kKQuantSlices / 2; ++c) {
+        const int64_t blk = s * kKQuantSlices + 2 * c;
+        __m256i s16e[MR][2];
+        __m256i s16o[MR][2];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) s16e[i][h] = s16o[i][h] = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) {
+          __m256i wlo[2];
+          __m256i whi[2];
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            const __m256i v = _mm256_load_si256(
+                reinterpret_cast<const __m256i*>(wqs + (c * 8 + q) * 64 + 32 * h));
+            wlo[h] = _mm256_and_si256(v, low4);
+            whi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          }
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) {
+            const uint8_t* ab = arow[i] + blk * kQ8_0BlockBytes + q * 4;
+            const __m256i ae = _mm256_set1_epi32(LoadI32(ab));
+            const __m256i ao = _mm256_set1_epi32(LoadI32(ab + kQ8_0BlockBytes));
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; ++h) {
+              s16e[i][h] = _mm256_add_epi16(s16e[i][h], _mm256_maddubs_epi16(wlo[h], ae));
+              s16o[i][h] = _mm256_add_epi16(s16o[i][h], _mm256_maddubs_epi16(whi[h], ao));
+            }
+          }
+        }
+        __m256i ie[2][MR][2];  // slice 2 c; only [0] is read for Q4_K
+        __m256i io[2][MR][2];  // slice 2 c + 1
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) {
+            ie[0][i][h] = _mm256_madd_epi16(s16e[i][h], ones16);
+            io[0][i][h] = _mm256_madd_epi16(s16o[i][h], ones16);
+          }
+        }
+        scale_slice(s, 2 * c, ie);
+        scale_slice(s, 2 * c + 1, io);
+      }
+    }
+  }
+
+  const int64_t valid = std::min<int64_t>(kPanelCols, job.n - p * kPanelCols);
+  const int32_t* ce = w.col_exp(p);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    uint8_t* out = job.out + ((r0 + i) * job.n + p * kPanelCols) * 4;
+    if constexpr (kFast) {
+      alignas(32) int64_t ev[2][4];
+      alignas(32) int64_t od[2][4];
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(ev[h]), acc_e[i][h]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(od[h]), acc_o[i][h]);
+      }
+      for (int64_t c = 0; c < valid; ++c) {
+        const int h = static_cast<int>(c / 8);
+        const int lane = static_cast<int>(c % 8) / 2;
+        const int64_t v = (c % 2 == 0) ? ev[h][lane] : od[h][lane];
+        StoreU32(out + c * 4, q8::RoundI64ToF32Bits(v, ar.row_exp[r0 + i] + ce[c]));
+      }
+    } else {
+      for (int64_t c = 0; c < valid; ++c) {
+        StoreU32(out + c * 4, RoundToF32Bits(acc128[i][c], -48));
+      }
+    }
+  }
+}
+
+template <bool kQ6>
+void RunAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  constexpr int kMr = 2;
+  for (int64_t p = p0; p < p1; ++p) {
+    for (int64_t r = r0; r < r1; r += kMr) {
+      const int rows = static_cast<int>(std::min<int64_t>(kMr, r1 - r));
+      const bool fast = TileIsFast(job, r, r + rows, p, p + 1);
+      if (rows == 2) {
+        fast ? TileAvx2<2, true, kQ6>(job, r, p) : TileAvx2<2, false, kQ6>(job, r, p);
+      } else {
+        fast ? TileAvx2<1, true, kQ6>(job, r, p) : TileAvx2<1, false, kQ6>(job, r, p);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void RunTilesAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  if (job.w->is_q6()) {
+    RunAvx2<true>(job, r0, r1, p0, p1);
+  } else {
+    RunAvx2<false>(job, r0, r1, p0, p1);
+  }
+}
+
+}  // namespace datanode::ops::cpu::kq
+
+#pragma GCC pop_options

@@ -1,0 +1,336 @@
+// Copyright 2026 The datanode Authors.
+//
+// AVX-512 VNNI kernel of the K-quant matmuls (kq_common.h has the packed layout and the
+// exactness bounds). 16 output columns per zmm, A's 4 k-bytes broadcast as s8, vpdpbusd
+// (non-saturating) accumulating u8 weight quants per column:
+// - Q4_K: one 64-byte load holds quad q of two slices (low / high nibbles), so a slice pair
+//   runs as two independent vpdpbusd chains; the nibbles are the spec's quants (no offset).
+// - Q6_K: quants stored as u8 q6 = quant + 32; each slice's halves (values 0..15, 16..31)
+//   accumulate separately, starting at -32 * (A's half sum), so they end at isum0 / isum1.
+// Per slice on the fast path: the weight factor f = (md << (ed - e0)) * sc (vpmulld of the
+// super-block's decoded d by the slice's integer scale, < 2^31 by the column-span limit),
+// isum * ma in int32 (< 2^27), vpmuldq by f (even / odd lanes) to int64, Q4_K minus
+// (ma * asum) * g with g the dmin factor, shifted by A's exponent offset and added. The
+// output conversion and the f16 decode are matmul_q8_avx512.cc's: vcvtqq2ps under explicit
+// round-to-nearest-even (the one rounding), times 2^(ea0 + e0) exactly; MXCSR cannot matter.
+#include <immintrin.h>
+
+#include "ops/cpu/kq_common.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+// GCC 12's _mm512_undefined_epi32() (inside _mm512_srli_epi64 etc.) trips
+// -Wmaybe-uninitialized on purpose; no value of ours is uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace datanode::ops::cpu::kq {
+namespace {
+
+inline int32_t LoadI32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// md << (ed - e0) of 16 columns from their f16 bits (see matmul_q8_avx512.cc: vcvtph2ps and
+// the power-of-two scaling are exact, the result an integer < 2^25).
+inline __m512i DecodeScales(const uint16_t* raw, __m512 inv) {
+  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
+  return _mm512_cvttps_epi32(_mm512_mul_ps(d, inv));
+}
+
+// 16 scale bytes (one row of a panel's scale block) as int32 lanes.
+inline __m512i LoadU8Scales(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m512i LoadS8Scales(const uint8_t* p) {
+  return _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// acc += ((prod * f) [even / odd int64 lanes]) << sh, prod and f int32 lanes.
+struct Acc64 {
+  __m512i e, o;
+};
+inline void MulAdd(__m512i prod, __m512i f, __m512i f_odd, __m512i* pe, __m512i* po) {
+  *pe = _mm512_add_epi64(*pe, _mm512_mul_epi32(prod, f));
+  *po = _mm512_add_epi64(*po, _mm512_mul_epi32(_mm512_srli_epi64(prod, 32), f_odd));
+}
+
+template <int MR, int NC, bool kFast, bool kQ6>
+void TileAvx512(const Job& job, int64_t r0, int64_t p) {
+  const PackedKqWeights& w = *job.w;
+  const q8::ARows& ar = job.rows->base;
+  const int64_t ns = job.num_supers;
+  const int64_t nb = ns * kKQuantSlices;
+  constexpr int64_t kPsb = kQ6 ? kQ6KPanelSuperBytes : kQ4KPanelSuperBytes;
+  const uint8_t* wq[NC];
+  const uint8_t* wsc[NC];
+  const uint16_t* wd[NC];
+  const uint16_t* wm[NC];
+  __m512 inv[NC];
+#pragma GCC unroll 16
+  for (int j = 0; j < NC; ++j) {
+    wq[j] = w.quants(p + j);
+    wsc[j] = w.scales(p + j);
+    wd[j] = w.raw_d(p + j);
+    wm[j] = w.raw_m(p + j);
+    // 2^-e0 per column (e0 in [-24, 5]: a normal f32).
+    inv[j] = _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_sub_epi32(_mm512_set1_epi32(127), _mm512_load_si512(w.col_exp(p + j))), 23));
+  }
+  const uint8_t* arow[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
+
+  Acc64 acc[MR][NC];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NC; ++j) acc[i][j].e = acc[i][j].o = _mm512_setzero_si512();
+  }
+  int128 acc128[kFast ? 1 : MR][kFast ? 1 : NC * kPanelCols] = {};
+
+  // One slice's integer sums -> the accumulators. Q4_K: isum[0] is the whole slice's sum;
+  // Q6_K: isum[0] / isum[1] are the two halves.
+  __m512i dsh[NC];
+  __m512i msh[NC];
+  auto scale_slice = [&](int64_t s, int b, __m512i(&isum)[2][MR][NC]) {
+    const int64_t blk = s * kKQuantSlices + b;
+    if constexpr (kFast) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NC; ++j) {
+        const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
+        __m512i f0;
+        __m512i f1;
+        __m512i g;
+        if constexpr (kQ6) {
+          f0 = _mm512_mullo_epi32(LoadS8Scales(sc + 2 * b * kPanelCols), dsh[j]);
+          f1 = _mm512_mullo_epi32(LoadS8Scales(sc + (2 * b + 1) * kPanelCols), dsh[j]);
+        } else {
+          f0 = _mm512_mullo_epi32(LoadU8Scales(sc + b * kPanelCols), dsh[j]);
+          g = _mm512_mullo_epi32(LoadU8Scales(sc + (8 + b) * kPanelCols), msh[j]);
+        }
+        const __m512i f0_odd = _mm512_srli_epi64(f0, 32);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const int64_t at = (r0 + i) * nb + blk;
+          const __m512i ma = _mm512_set1_epi32(ar.ma[at]);
+          __m512i pe = _mm512_setzero_si512();
+          __m512i po = pe;
+          MulAdd(_mm512_mullo_epi32(isum[0][i][j], ma), f0, f0_odd, &pe, &po);
+          if constexpr (kQ6) {
+            MulAdd(_mm512_mullo_epi32(isum[1][i][j], ma), f1, _mm512_srli_epi64(f1, 32), &pe, &po);
+          } else {
+            // ma * asum: |.| <= 2047 * 4064 < 2^23.
+            const __m512i qa = _mm512_set1_epi32(ar.ma[at] * ar.asum[at]);
+            pe = _mm512_sub_epi64(pe, _mm512_mul_epi32(qa, g));
+            po = _mm512_sub_epi64(po, _mm512_mul_epi32(qa, _mm512_srli_epi64(g, 32)));
+          }
+          const __m128i sh = _mm_cvtsi32_si128(ar.shift[at]);
+          acc[i][j].e = _mm512_add_epi64(acc[i][j].e, _mm512_sll_epi64(pe, sh));
+          acc[i][j].o = _mm512_add_epi64(acc[i][j].o, _mm512_sll_epi64(po, sh));
+        }
+      }
+    } else {
+#pragma GCC unroll 16
+      for (int j = 0; j < NC; ++j) {
+        const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
+        const uint16_t* rd = wd[j] + s * kPanelCols;
+        const uint16_t* rm = kQ6 ? nullptr : wm[j] + s * kPanelCols;
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          alignas(64) int32_t i0[kPanelCols];
+          alignas(64) int32_t i1[kPanelCols];
+          _mm512_store_si512(i0, isum[0][i][j]);
+          if constexpr (kQ6) _mm512_store_si512(i1, isum[1][i][j]);
+          const int64_t at = (r0 + i) * nb + blk;
+          for (int c = 0; c < kPanelCols; ++c) {
+            int32_t sc_isum;
+            int32_t min_asum = 0;
+            if constexpr (kQ6) {
+              sc_isum = static_cast<int8_t>(sc[2 * b * kPanelCols + c]) * i0[c] +
+                        static_cast<int8_t>(sc[(2 * b + 1) * kPanelCols + c]) * i1[c];
+            } else {
+              sc_isum = sc[b * kPanelCols + c] * i0[c];
+              min_asum = sc[(8 + b) * kPanelCols + c] * ar.asum[at];
+            }
+            acc128[i][j * kPanelCols + c] +=
+                ExactSliceTerm(ar.ma[at], ar.ea[at], rd[c], kQ6 ? 0 : rm[c], sc_isum, min_asum);
+          }
+        }
+      }
+    }
+  };
+
+  for (int64_t s = 0; s < ns; ++s) {
+    if constexpr (kFast) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NC; ++j) {
+        dsh[j] = DecodeScales(wd[j] + s * kPanelCols, inv[j]);
+        if constexpr (!kQ6) msh[j] = DecodeScales(wm[j] + s * kPanelCols, inv[j]);
+      }
+    }
+    const uint8_t* wqs[NC];
+#pragma GCC unroll 16
+    for (int j = 0; j < NC; ++j) wqs[j] = wq[j] + s * kPsb;
+    if constexpr (kQ6) {
+      for (int b = 0; b < kKQuantSlices; ++b) {
+        const int64_t blk = s * kKQuantSlices + b;
+        __m512i isum[2][MR][NC];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const int64_t at = (r0 + i) * nb + blk;
+          const __m512i lo = _mm512_set1_epi32(job.rows->init_lo[at]);
+          const __m512i hi = _mm512_set1_epi32(job.rows->init_hi[at]);
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) {
+            isum[0][i][j] = lo;
+            isum[1][i][j] = hi;
+          }
+        }
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) {
+          __m512i wv[NC];
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) wv[j] = _mm512_load_si512(wqs[j] + (b * 8 + q) * 64);
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) {
+            const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + blk * kQ8_0BlockBytes + q * 4));
+#pragma GCC unroll 16
+            for (int j = 0; j < NC; ++j) {
+              isum[q / 4][i][j] = _mm512_dpbusd_epi32(isum[q / 4][i][j], wv[j], av);
+            }
+          }
+        }
+        scale_slice(s, b, isum);
+      }
+    } else {
+      const __m512i low4 = _mm512_set1_epi8(0x0F);
+      for (int c = 0; c < kKQuantSlices / 2; ++c) {
+        const int64_t blk = s * kKQuantSlices + 2 * c;
+        __m512i ie[2][MR][NC];  // slice 2 c (only [0] is used by scale_slice)
+        __m512i io[2][MR][NC];  // slice 2 c + 1
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) ie[0][i][j] = io[0][i][j] = _mm512_setzero_si512();
+        }
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) {
+          __m512i wlo[NC];
+          __m512i whi[NC];
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) {
+            const __m512i v = _mm512_load_si512(wqs[j] + (c * 8 + q) * 64);
+            wlo[j] = _mm512_and_si512(v, low4);
+            whi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+          }
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) {
+            const uint8_t* ab = arow[i] + blk * kQ8_0BlockBytes + q * 4;
+            const __m512i ae = _mm512_set1_epi32(LoadI32(ab));
+            const __m512i ao = _mm512_set1_epi32(LoadI32(ab + kQ8_0BlockBytes));
+#pragma GCC unroll 16
+            for (int j = 0; j < NC; ++j) {
+              ie[0][i][j] = _mm512_dpbusd_epi32(ie[0][i][j], wlo[j], ae);
+              io[0][i][j] = _mm512_dpbusd_epi32(io[0][i][j], whi[j], ao);
+            }
+          }
+        }
+        scale_slice(s, 2 * c, ie);
+        scale_slice(s, 2 * c + 1, io);
+      }
+    }
+  }
+
+  // Lane l of the even / odd accumulators holds column 2l / 2l + 1.
+  const __m512i interleave =
+      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+#pragma GCC unroll 16
+  for (int j = 0; j < NC; ++j) {
+    const int64_t valid = std::min<int64_t>(kPanelCols, job.n - (p + j) * kPanelCols);
+    if (valid <= 0) break;
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512i col_exp = _mm512_load_si512(w.col_exp(p + j));
+    const __m256i ce_even = _mm512_cvtepi64_epi32(col_exp);
+    const __m256i ce_odd = _mm512_cvtepi64_epi32(_mm512_srli_epi64(col_exp, 32));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      uint8_t* out = job.out + ((r0 + i) * job.n + (p + j) * kPanelCols) * 4;
+      if constexpr (kFast) {
+        // 2^(ea0 + e0) as f32 bits; ea0 + e0 is in [-48, 10], a normal exponent, and
+        // |V| < 2^63, so the product is exact and normal.
+        const __m256i bias = _mm256_set1_epi32(ar.row_exp[r0 + i] + 127);
+        const __m256 pow_e =
+            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_even, bias), 23));
+        const __m256 pow_o =
+            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_odd, bias), 23));
+        const __m256 fe = _mm256_mul_ps(
+            _mm512_cvt_roundepi64_ps(acc[i][j].e, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            pow_e);
+        const __m256 fo = _mm256_mul_ps(
+            _mm512_cvt_roundepi64_ps(acc[i][j].o, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+            pow_o);
+        const __m512 f = _mm512_permutex2var_ps(_mm512_castps256_ps512(fe), interleave,
+                                                _mm512_castps256_ps512(fo));
+        _mm512_mask_storeu_ps(out, mask, f);
+      } else {
+        for (int64_t c = 0; c < valid; ++c) {
+          StoreU32(out + c * 4, RoundToF32Bits(acc128[i][j * kPanelCols + c], -48));
+        }
+      }
+    }
+  }
+}
+
+template <int MR, int NC, bool kQ6>
+void Tile(const Job& job, int64_t r0, int64_t p) {
+  if (TileIsFast(job, r0, r0 + MR, p, p + NC)) {
+    TileAvx512<MR, NC, true, kQ6>(job, r0, p);
+  } else {
+    TileAvx512<MR, NC, false, kQ6>(job, r0, p);
+  }
+}
+
+template <bool kQ6>
+void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  int64_t p = p0;
+  if (r1 - r0 == 1) {
+    // Decode: one row, four panels (64 columns) per tile: 8 independent vpdpbusd chains.
+    constexpr int kNcDecode = 4;
+    for (; p + kNcDecode <= p1; p += kNcDecode) Tile<1, kNcDecode, kQ6>(job, r0, p);
+  }
+  // Four rows x one panel: 8 int64 + 8 int32 accumulators stay in registers.
+  constexpr int kMr = 4;
+  for (; p < p1; ++p) {
+    int64_t r = r0;
+    for (; r + kMr <= r1; r += kMr) Tile<kMr, 1, kQ6>(job, r, p);
+    switch (r1 - r) {
+      case 3:
+        Tile<3, 1, kQ6>(job, r, p);
+        break;
+      case 2:
+        Tile<2, 1, kQ6>(job, r, p);
+        break;
+      case 1:
+        Tile<1, 1, kQ6>(job, r, p);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void RunTilesAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  if (job.w->is_q6()) {
+    RunAvx512<true>(job, r0, r1, p0, p1);
+  } else {
+    RunAvx512<false>(job, r0, r1, p0, p1);
+  }
+}
+
+}  // namespace datanode::ops::cpu::kq
+
+#pragma GCC pop_options
