@@ -20,7 +20,7 @@ int128 LoadI128(const uint8_t* p) {
   return static_cast<int128>((static_cast<uint128>(hi) << 64) | lo);
 }
 
-int128 DotS32R(const uint8_t* c, const uint64_t* r, int64_t n) {
+int128 DotS32RRow(const uint8_t* c, const uint64_t* r, int64_t n) {
   int128 acc = 0;  // |c r| < 2^83 each
   for (int64_t i = 0; i < n; ++i) {
     acc +=
@@ -29,7 +29,7 @@ int128 DotS32R(const uint8_t* c, const uint64_t* r, int64_t n) {
   return acc;
 }
 
-int128 DotS8V(const uint8_t* a, const S8Tables& t, int64_t k) {
+int128 DotS8VRow(const uint8_t* a, const S8Tables& t, int64_t k) {
   // v = hi * 2^32 + lo; |a * lo| < 2^39 and |a * hi| < 2^36, so int64 partial sums over
   // 2^20 elements cannot overflow.
   int128 acc = 0;
@@ -82,10 +82,16 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   return M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(sum_r), 112)));
 }
 
-uint128 DotQ8V(const uint8_t* a_row, const Q8Tables& t, int64_t blocks) {
+uint128 DotQ8VRow(const uint8_t* a_row, const Q8Tables& t, int64_t blocks, bool* valid) {
   uint128 acc = 0;
+  *valid = true;
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* block = a_row + b * 34;
+    if (!IsFiniteF16Bits(LoadU16(block))) *valid = false;
+    for (int j = 0; j < 32; ++j) {
+      if (block[2 + j] == 0x80) *valid = false;
+    }
+    if (!*valid) return 0;
     const ExactValue d = DecodeF16Bits(LoadU16(block));
     if (d.mantissa == 0) continue;
     const int8_t* q = reinterpret_cast<const int8_t*>(block + 2);
@@ -117,6 +123,21 @@ uint128 DotQ8V(const uint8_t* a_row, const Q8Tables& t, int64_t blocks) {
     acc = M127::Add(acc, term);
   }
   return acc;
+}
+
+void DotS32R(const uint8_t* c, int64_t stride, const uint64_t* r, int64_t n, int rows,
+             int128* out) {
+  for (int j = 0; j < rows; ++j) out[j] = DotS32RRow(c + j * stride, r, n);
+}
+
+void DotS8V(const uint8_t* a, int64_t stride, const S8Tables& t, int64_t k, int rows, int128* out) {
+  for (int j = 0; j < rows; ++j) out[j] = DotS8VRow(a + j * stride, t, k);
+}
+
+void DotQ8V(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks, int rows,
+            uint128* out, bool* valid) {
+  *valid = true;
+  for (int j = 0; j < rows && *valid; ++j) out[j] = DotQ8VRow(a + j * stride, t, blocks, valid);
 }
 
 }  // namespace

@@ -33,13 +33,20 @@ struct Q8Tables {
   uint128 offset = 0;
 };
 
+// Kernels that read a table of the verifier state (r, v) take up to kMaxRows rows of the
+// answer or of A at once, so that the table is read once per group of rows: the verifier is
+// bound by memory traffic, and r and v are as large as a row of C and A.
+inline constexpr int kMaxRows = 4;
+
 struct Kernels {
   const char* name;
-  // sum_i c[i] * r[i] exactly, c = n little-endian s32, r[i] < 2^52 (|sum| < 2^107 for
-  // n <= 2^24).
-  int128 (*dot_s32_r)(const uint8_t* c, const uint64_t* r, int64_t n);
-  // sum_i a[i] * v[i] exactly, a = k int8 in [-127, 127].
-  int128 (*dot_s8_v)(const uint8_t* a, const S8Tables& v, int64_t k);
+  // out[j] = sum_i c_j[i] * r[i] exactly for rows j < rows, c_j = the n little-endian s32 at
+  // c + j * stride, r[i] < 2^52 (|sum| < 2^107 for n <= 2^24).
+  void (*dot_s32_r)(const uint8_t* c, int64_t stride, const uint64_t* r, int64_t n, int rows,
+                    int128* out);
+  // out[j] = sum_i a_j[i] * v[i] exactly, a_j = the k int8 in [-127, 127] at a + j * stride.
+  void (*dot_s8_v)(const uint8_t* a, int64_t stride, const S8Tables& v, int64_t k, int rows,
+                   int128* out);
   // One output row of the Q8_0 family: E = n little-endian int128 exact sums (LSB 2^-48),
   // out = n f32. Sets *first_bad to the first i with |E[i]| >= 2^112 (*out_of_range =
   // true) or out[i] != RoundToF32Bits(E[i], -48) (*out_of_range = false), else -1 and
@@ -47,9 +54,12 @@ struct Kernels {
   // *first_bad >= 0.
   uint128 (*check_q8_row)(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
                           int64_t* first_bad, bool* out_of_range);
-  // sum_k a24[k] * v[k] mod q for one valid Q8_0 row of `blocks` blocks: a24 = d * q * 2^24
-  // (an integer: every f16 is a multiple of 2^-24).
-  uint128 (*dot_q8_v)(const uint8_t* a_row, const Q8Tables& v, int64_t blocks);
+  // out[j] = sum_k a24_j[k] * v[k] mod q for the Q8_0 rows at a + j * stride (`blocks`
+  // blocks each): a24 = d * q * 2^24 (an integer: every f16 is a multiple of 2^-24). Also
+  // validates the rows (the checks of ValidateInputValues, done here so that A is read
+  // once): *valid = false, and meaningless sums, if a scale is not finite or a quant -128.
+  void (*dot_q8_v)(const uint8_t* a, int64_t stride, const Q8Tables& v, int64_t blocks, int rows,
+                   uint128* out, bool* valid);
 };
 
 // The portable kernels.

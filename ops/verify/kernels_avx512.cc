@@ -66,6 +66,10 @@ bool ScalarQ8Element(const uint8_t* e, const uint8_t* out, uint64_t r, int64_t i
 }
 
 #pragma GCC push_options
+// GCC 12 warns about the undefined pass-through operand inside some AVX-512 intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx512ifma,avx512vnni")
 
 // IFMA accumulators gain < 2 * 2^52 per step: 1024 steps stay below 2^63.
@@ -79,51 +83,98 @@ uint128 LaneSum(__m512i x) {
   return s;
 }
 
-int128 DotS32R(const uint8_t* c, const uint64_t* r, int64_t n) {
+// R rows of C against one pass over r: per 8 columns, r is loaded once and each row adds
+// lo/hi of (c + 2^31) * r into its own pair of accumulators.
+template <int R>
+void DotS32RRows(const uint8_t* c, int64_t stride, const uint64_t* r, int64_t n, int128* out) {
   const __m256i flip = _mm256_set1_epi32(INT32_MIN);
-  int128 total = 0;
+  int128 total[R] = {};
   uint128 sum_r = 0;
   int64_t i = 0;
   while (i < n) {
     const int64_t end = std::min(n, i + 8 * kFlushSteps);
-    __m512i lo = _mm512_setzero_si512();
-    __m512i hi = _mm512_setzero_si512();
+    __m512i lo[R];
+    __m512i hi[R];
+#pragma GCC unroll 4
+    for (int j = 0; j < R; ++j) lo[j] = hi[j] = _mm512_setzero_si512();
     __m512i sr = _mm512_setzero_si512();
     for (; i < end; i += 8) {
       const __mmask8 m = end - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (end - i)) - 1);
-      // c + 2^31 in [0, 2^32) (bit 31 flipped), zero-extended; masked-off lanes are 0.
-      const __m256i cv = _mm256_xor_si256(_mm256_maskz_loadu_epi32(m, c + 4 * i), flip);
-      const __m512i cz = _mm512_maskz_cvtepu32_epi64(m, cv);
       const __m512i rv = _mm512_maskz_loadu_epi64(m, r + i);
-      lo = _mm512_madd52lo_epu64(lo, cz, rv);
-      hi = _mm512_madd52hi_epu64(hi, cz, rv);
       sr = _mm512_add_epi64(sr, rv);
+#pragma GCC unroll 4
+      for (int j = 0; j < R; ++j) {
+        // c + 2^31 in [0, 2^32) (bit 31 flipped), zero-extended; masked-off lanes are 0.
+        const __m256i cv =
+            _mm256_xor_si256(_mm256_maskz_loadu_epi32(m, c + j * stride + 4 * i), flip);
+        const __m512i cz = _mm512_maskz_cvtepu32_epi64(m, cv);
+        lo[j] = _mm512_madd52lo_epu64(lo[j], cz, rv);
+        hi[j] = _mm512_madd52hi_epu64(hi[j], cz, rv);
+      }
     }
-    total += static_cast<int128>(LaneSum(lo)) + (static_cast<int128>(LaneSum(hi)) << 52);
     sum_r += LaneSum(sr);
+#pragma GCC unroll 4
+    for (int j = 0; j < R; ++j) {
+      total[j] += static_cast<int128>(LaneSum(lo[j])) + (static_cast<int128>(LaneSum(hi[j])) << 52);
+    }
   }
-  return total - (static_cast<int128>(sum_r) << 31);
+  for (int j = 0; j < R; ++j) out[j] = total[j] - (static_cast<int128>(sum_r) << 31);
 }
 
-int128 DotS8V(const uint8_t* a, const S8Tables& t, int64_t k) {
-  // Per int32 lane and step: 4 products of u8 * s8, < 2^17; k / 64 < 2^11 steps.
-  __m512i acc[8];
-  for (__m512i& x : acc) x = _mm512_setzero_si512();
-  for (int64_t i = 0; i < k; i += 64) {
-    const __mmask64 m = k - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - i)) - 1;
-    const __m512i av = _mm512_maskz_loadu_epi8(m, a + i);
-    for (int p = 0; p < 8; ++p) {
-      acc[p] = _mm512_dpbusd_epi32(acc[p], _mm512_maskz_loadu_epi8(m, t.planes + p * k + i), av);
+void DotS32R(const uint8_t* c, int64_t stride, const uint64_t* r, int64_t n, int rows,
+             int128* out) {
+  switch (rows) {
+    case 4:
+      return DotS32RRows<4>(c, stride, r, n, out);
+    case 3:
+      return DotS32RRows<3>(c, stride, r, n, out);
+    case 2:
+      return DotS32RRows<2>(c, stride, r, n, out);
+    default:
+      return DotS32RRows<1>(c, stride, r, n, out);
+  }
+}
+
+// R rows of A against v's byte planes, plane by plane: each 64-byte piece of a plane is
+// loaded once for the R rows (A's rows stay in L1). Per int32 lane and step: 4 products of
+// u8 * s8, < 2^17; k / 64 < 2^11 steps.
+template <int R>
+void DotS8VRows(const uint8_t* a, int64_t stride, const S8Tables& t, int64_t k, int128* out) {
+  int128 total[R] = {};
+  for (int p = 0; p < 8; ++p) {
+    __m512i acc[R];
+#pragma GCC unroll 4
+    for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_si512();
+    const uint8_t* plane = t.planes + p * k;
+    for (int64_t i = 0; i < k; i += 64) {
+      const __mmask64 m = k - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - i)) - 1;
+      const __m512i pv = _mm512_maskz_loadu_epi8(m, plane + i);
+#pragma GCC unroll 4
+      for (int j = 0; j < R; ++j) {
+        acc[j] = _mm512_dpbusd_epi32(acc[j], pv, _mm512_maskz_loadu_epi8(m, a + j * stride + i));
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < R; ++j) {
+      const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[j]));
+      const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[j], 1));
+      total[j] += static_cast<int128>(_mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi))) << (8 * p);
     }
   }
-  int128 total = 0;
-  for (int p = 0; p < 8; ++p) {
-    const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[p]));
-    const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[p], 1));
-    const int64_t s = _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
-    total += static_cast<int128>(s) << (8 * p);
+  for (int j = 0; j < R; ++j) out[j] = total[j];
+}
+
+void DotS8V(const uint8_t* a, int64_t stride, const S8Tables& t, int64_t k, int rows, int128* out) {
+  switch (rows) {
+    case 4:
+      return DotS8VRows<4>(a, stride, t, k, out);
+    case 3:
+      return DotS8VRows<3>(a, stride, t, k, out);
+    case 2:
+      return DotS8VRows<2>(a, stride, t, k, out);
+    default:
+      return DotS8VRows<1>(a, stride, t, k, out);
   }
-  return total;
 }
 
 uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
@@ -139,9 +190,11 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   int64_t i = 0;
   while (i < n) {
     const int64_t end = std::min(n, i + 8 * kFlushSteps);
+    // One accumulator per product: lo(e0 r), hi(e0 r), lo(e1 r), hi(e1 r).
     __m512i acc0 = _mm512_setzero_si512();
     __m512i acc1 = _mm512_setzero_si512();
     __m512i acc2 = _mm512_setzero_si512();
+    __m512i acc3 = _mm512_setzero_si512();
     __m512i sr = _mm512_setzero_si512();
     for (; i < end; i += 8) {
       if (end - i < 8) {
@@ -178,59 +231,100 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
       const __m512i rv = _mm512_loadu_si512(r + i);
       acc0 = _mm512_madd52lo_epu64(acc0, e0, rv);
       acc1 = _mm512_madd52hi_epu64(acc1, e0, rv);
-      acc1 = _mm512_madd52lo_epu64(acc1, e1, rv);
-      acc2 = _mm512_madd52hi_epu64(acc2, e1, rv);
+      acc2 = _mm512_madd52lo_epu64(acc2, e1, rv);
+      acc3 = _mm512_madd52hi_epu64(acc3, e1, rv);
       sr = _mm512_add_epi64(sr, rv);
     }
-    const uint128 limbs[3] = {LaneSum(acc0), LaneSum(acc1), LaneSum(acc2)};
+    // sum (E + 2^63) r = sum lo(e0 r) + (hi(e0 r) + lo(e1 r)) 2^52 + hi(e1 r) 2^104.
+    const uint128 limbs[3] = {LaneSum(acc0), LaneSum(acc1) + LaneSum(acc2), LaneSum(acc3)};
     fast = M127::Add(fast, CombineLimbs(limbs, 3));
     fast = M127::Add(fast, M127::Neg(M127::MulPow2(M127::Reduce(LaneSum(sr)), 63)));
   }
   return M127::Add(fast, wide);
 }
 
-uint128 DotQ8V(const uint8_t* a_row, const Q8Tables& t, int64_t blocks) {
-  // a24 = q * mantissa(d) << (exponent(d) + 24), |a24| < 2^47; a24 + 2^47 in [0, 2^48).
+// R rows of A against v's limbs: per 8 columns the three limbs are loaded once for the R
+// rows. a24 = q * mantissa(d) << (exponent(d) + 24), |a24| < 2^47, and a24 + 2^47 in
+// [0, 2^48) is what IFMA multiplies. Each row keeps four accumulators, one per weight 2^0,
+// 2^52 (hi v0, lo v1), 2^104 (hi v1, lo v2), 2^156 (hi v2).
+template <int R>
+void DotQ8VRows(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks, uint128* out,
+                bool* valid) {
   const __m512i offset = _mm512_set1_epi64(int64_t{1} << 47);
-  uint128 total = 0;
+  const __m128i minus128 = _mm_set1_epi8(-128);
+  __m128i seen_minus128 = _mm_setzero_si128();
+  int nonfinite = 0;
+  uint128 total[R] = {};
   int64_t b = 0;
   while (b < blocks) {
+    // 4 steps of 8 columns per block, two IFMA per step into the middle accumulators.
     const int64_t end = std::min(blocks, b + kFlushSteps / 4);
-    __m512i acc0 = _mm512_setzero_si512();
-    __m512i acc1 = _mm512_setzero_si512();
-    __m512i acc2 = _mm512_setzero_si512();
-    __m512i acc3 = _mm512_setzero_si512();
+    __m512i acc[R][4];
+#pragma GCC unroll 4
+    for (int j = 0; j < R; ++j) {
+      acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = _mm512_setzero_si512();
+    }
     for (; b < end; ++b) {
-      const uint8_t* block = a_row + 34 * b;
-      const uint16_t dbits = LoadU16(block);
-      const int exp_field = (dbits >> 10) & 0x1F;
-      int64_t mant = exp_field == 0 ? (dbits & 0x3FF) : ((dbits & 0x3FF) | 0x400);
-      if (dbits & 0x8000) mant = -mant;
-      const int shift = exp_field == 0 ? 0 : exp_field - 1;  // exponent + 24
-      const __m512i ma = _mm512_set1_epi64(mant);
-      const __m128i sh = _mm_cvtsi32_si128(shift);
+      __m512i ma[R];
+      __m128i sh[R];
+#pragma GCC unroll 4
+      for (int j = 0; j < R; ++j) {
+        const uint16_t dbits = LoadU16(a + j * stride + 34 * b);
+        const int exp_field = (dbits >> 10) & 0x1F;
+        nonfinite |= exp_field == 0x1F;
+        int64_t mant = exp_field == 0 ? (dbits & 0x3FF) : ((dbits & 0x3FF) | 0x400);
+        if (dbits & 0x8000) mant = -mant;
+        ma[j] = _mm512_set1_epi64(mant);
+        sh[j] = _mm_cvtsi32_si128(exp_field == 0 ? 0 : exp_field - 1);  // exponent + 24
+      }
+#pragma GCC unroll 4
       for (int g = 0; g < 4; ++g) {
-        const __m512i q = _mm512_cvtepi8_epi64(
-            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + 8 * g)));
-        const __m512i a24 = _mm512_add_epi64(_mm512_sll_epi64(_mm512_mul_epi32(q, ma), sh), offset);
         const int64_t k = 32 * b + 8 * g;
         const __m512i v0 = _mm512_loadu_si512(t.limb0 + k);
         const __m512i v1 = _mm512_loadu_si512(t.limb1 + k);
         const __m512i v2 = _mm512_loadu_si512(t.limb2 + k);
-        acc0 = _mm512_madd52lo_epu64(acc0, a24, v0);
-        acc1 = _mm512_madd52hi_epu64(acc1, a24, v0);
-        acc1 = _mm512_madd52lo_epu64(acc1, a24, v1);
-        acc2 = _mm512_madd52hi_epu64(acc2, a24, v1);
-        acc2 = _mm512_madd52lo_epu64(acc2, a24, v2);
-        acc3 = _mm512_madd52hi_epu64(acc3, a24, v2);
+#pragma GCC unroll 4
+        for (int j = 0; j < R; ++j) {
+          const __m128i q8 = _mm_loadl_epi64(
+              reinterpret_cast<const __m128i*>(a + j * stride + 34 * b + 2 + 8 * g));
+          seen_minus128 = _mm_or_si128(seen_minus128, _mm_cmpeq_epi8(q8, minus128));
+          const __m512i a24 = _mm512_add_epi64(
+              _mm512_sll_epi64(_mm512_mul_epi32(_mm512_cvtepi8_epi64(q8), ma[j]), sh[j]), offset);
+          acc[j][0] = _mm512_madd52lo_epu64(acc[j][0], a24, v0);
+          acc[j][1] = _mm512_madd52hi_epu64(acc[j][1], a24, v0);
+          acc[j][2] = _mm512_madd52hi_epu64(acc[j][2], a24, v1);
+          acc[j][3] = _mm512_madd52hi_epu64(acc[j][3], a24, v2);
+          acc[j][1] = _mm512_madd52lo_epu64(acc[j][1], a24, v1);
+          acc[j][2] = _mm512_madd52lo_epu64(acc[j][2], a24, v2);
+        }
       }
     }
-    const uint128 limbs[4] = {LaneSum(acc0), LaneSum(acc1), LaneSum(acc2), LaneSum(acc3)};
-    total = M127::Add(total, CombineLimbs(limbs, 4));
+#pragma GCC unroll 4
+    for (int j = 0; j < R; ++j) {
+      const uint128 limbs[4] = {LaneSum(acc[j][0]), LaneSum(acc[j][1]), LaneSum(acc[j][2]),
+                                LaneSum(acc[j][3])};
+      total[j] = M127::Add(total[j], CombineLimbs(limbs, 4));
+    }
   }
-  return M127::Add(total, M127::Neg(t.offset));
+  *valid = nonfinite == 0 && _mm_testz_si128(seen_minus128, seen_minus128);
+  for (int j = 0; j < R; ++j) out[j] = M127::Add(total[j], M127::Neg(t.offset));
 }
 
+void DotQ8V(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks, int rows,
+            uint128* out, bool* valid) {
+  switch (rows) {
+    case 4:
+      return DotQ8VRows<4>(a, stride, t, blocks, out, valid);
+    case 3:
+      return DotQ8VRows<3>(a, stride, t, blocks, out, valid);
+    case 2:
+      return DotQ8VRows<2>(a, stride, t, blocks, out, valid);
+    default:
+      return DotQ8VRows<1>(a, stride, t, blocks, out, valid);
+  }
+}
+
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 
 // The vector rounding path against RoundToF32Bits on values that exercise it: ties at every

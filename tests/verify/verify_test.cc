@@ -388,12 +388,15 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
     q8.limb1 = limbs.data() + len;
     q8.limb2 = limbs.data() + 2 * len;
     q8.offset = M127::MulPow2(sum_v, 47);
-    std::vector<uint8_t> c(4 * len), a(len), e(16 * len), out(4 * len);
-    for (int64_t i = 0; i < len; ++i) {
+    const int rows = 1 + t % internal::kMaxRows;
+    std::vector<uint8_t> c(4 * len * rows), a(len * rows), e(16 * len), out(4 * len);
+    for (int64_t i = 0; i < len * rows; ++i) {
       const int32_t ci =
           t % 5 == 0 ? (i % 2 ? INT32_MIN + 1 : INT32_MAX) : static_cast<int32_t>(rng.Next());
       StoreU32(&c[4 * i], static_cast<uint32_t>(ci));
       a[i] = static_cast<uint8_t>(t % 5 == 0 ? (i % 2 ? -127 : 127) : rng.Uniform(-127, 127));
+    }
+    for (int64_t i = 0; i < len; ++i) {
       // Mostly int64-sized sums (the vector path), some up to 2^112 (the fallback).
       const int bits = static_cast<int>(t % 4 == 3 ? rng.Uniform(0, 111) : rng.Uniform(0, 62));
       int128 x = static_cast<int128>(((static_cast<uint128>(rng.Next()) << 64) | rng.Next()) >>
@@ -405,8 +408,14 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
         e[16 * i + byte] = static_cast<uint8_t>(u >> (8 * byte));
       StoreU32(&out[4 * i], RoundToF32Bits(x, -48));
     }
-    ASSERT_EQ(fast->dot_s32_r(c.data(), r.data(), len), port.dot_s32_r(c.data(), r.data(), len));
-    ASSERT_EQ(fast->dot_s8_v(a.data(), s8, len), port.dot_s8_v(a.data(), s8, len)) << len;
+    int128 got[internal::kMaxRows];
+    int128 want[internal::kMaxRows];
+    fast->dot_s32_r(c.data(), 4 * len, r.data(), len, rows, got);
+    port.dot_s32_r(c.data(), 4 * len, r.data(), len, rows, want);
+    ASSERT_TRUE(std::equal(got, got + rows, want)) << "dot_s32_r len " << len << " rows " << rows;
+    fast->dot_s8_v(a.data(), len, s8, len, rows, got);
+    port.dot_s8_v(a.data(), len, s8, len, rows, want);
+    ASSERT_TRUE(std::equal(got, got + rows, want)) << "dot_s8_v len " << len << " rows " << rows;
     int64_t bad_fast = 0;
     int64_t bad_port = 0;
     bool range_fast = false;
@@ -429,19 +438,36 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
     if (len % 32 == 0) {
       // Valid Q8_0 blocks with any finite scale (subnormal and the largest included).
       const int64_t blocks = len / 32;
-      std::vector<uint8_t> row(34 * blocks);
-      for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t row_bytes = 34 * blocks;
+      std::vector<uint8_t> rows_a(row_bytes * rows);
+      for (int64_t b = 0; b < blocks * rows; ++b) {
         uint16_t d;
         do d = static_cast<uint16_t>(rng.Next());
         while (!IsFiniteF16Bits(d));
         if (t % 9 == 0) d = b % 2 ? 0xFBFF : 0x0001;
-        StoreU16(&row[34 * b], d);
+        StoreU16(&rows_a[34 * b], d);
         for (int j = 0; j < 32; ++j) {
-          row[34 * b + 2 + j] =
+          rows_a[34 * b + 2 + j] =
               static_cast<uint8_t>(t % 9 == 0 ? (j % 2 ? 127 : -127) : rng.Uniform(-127, 127));
         }
       }
-      ASSERT_EQ(fast->dot_q8_v(row.data(), q8, blocks), port.dot_q8_v(row.data(), q8, blocks));
+      uint128 got_q[internal::kMaxRows];
+      uint128 want_q[internal::kMaxRows];
+      bool valid_fast = false;
+      bool valid_port = false;
+      fast->dot_q8_v(rows_a.data(), row_bytes, q8, blocks, rows, got_q, &valid_fast);
+      port.dot_q8_v(rows_a.data(), row_bytes, q8, blocks, rows, want_q, &valid_port);
+      ASSERT_TRUE(valid_fast);
+      ASSERT_TRUE(valid_port);
+      ASSERT_TRUE(std::equal(got_q, got_q + rows, want_q)) << "dot_q8_v rows " << rows;
+      uint8_t* last = &rows_a[row_bytes * rows - 34];
+      last[2 + t % 32] = 0x80;  // a quant of -128 in the last row
+      fast->dot_q8_v(rows_a.data(), row_bytes, q8, blocks, rows, got_q, &valid_fast);
+      ASSERT_FALSE(valid_fast);
+      last[2 + t % 32] = 0;
+      StoreU16(last, 0x7C00);  // +inf scale
+      fast->dot_q8_v(rows_a.data(), row_bytes, q8, blocks, rows, got_q, &valid_fast);
+      ASSERT_FALSE(valid_fast);
     }
   }
 }
