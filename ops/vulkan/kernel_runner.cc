@@ -18,11 +18,24 @@ struct KernelDef {
 
 // Indexed by KernelId.
 constexpr KernelDef kKernelDefs[] = {
-    {"matmul_s8_s32", 3},    {"matmul_s8_f32", 5},    {"matmul_q8_0_q8_0", 5},
-    {"matmul_q8_0_q4_0", 5}, {"matmul_q8_0_q4_1", 5}, {"quantize_s8_row", 3},
-    {"quantize_q8_0", 3},    {"matmul_q8_0_q8_0_gemv", 5}, {"matmul_q8_0_q4_0_gemv", 5},
-    {"matmul_q8_0_q4_1_gemv", 5}, {"llm_add", 3}, {"llm_silu_mul", 3}, {"llm_rms_norm", 3},
+    {"matmul_s8_s32", 3},
+    {"matmul_s8_f32", 5},
+    {"matmul_q8_0_q8_0", 5},
+    {"matmul_q8_0_q4_0", 5},
+    {"matmul_q8_0_q4_1", 5},
+    {"quantize_s8_row", 3},
+    {"quantize_q8_0", 3},
+    {"matmul_q8_0_q8_0_gemv", 5},
+    {"matmul_q8_0_q4_0_gemv", 5},
+    {"matmul_q8_0_q4_1_gemv", 5},
+    {"llm_add", 3},
+    {"llm_silu_mul", 3},
+    {"llm_rms_norm", 3},
     {"llm_attend", 5},
+    {"matmul_q8_0_q4_k", 5},
+    {"matmul_q8_0_q6_k", 5},
+    {"matmul_q8_0_q4_k_gemv", 5},
+    {"matmul_q8_0_q6_k_gemv", 5},
 };
 static_assert(std::size(kKernelDefs) == static_cast<size_t>(KernelId::kCount));
 

@@ -41,6 +41,10 @@ enum class KernelId : int {
   kLlmSiluMul,
   kLlmRmsNorm,
   kLlmAttend,
+  kMatMulQ8_0Q4_K,  // K-quant weights (spec v2): tile and small-M kernels
+  kMatMulQ8_0Q6_K,
+  kMatMulQ8_0Q4_KGemv,
+  kMatMulQ8_0Q6_KGemv,
   kCount,
 };
 

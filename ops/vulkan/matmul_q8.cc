@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// Host side of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> f32 (kernels matmul_q8_0_*.comp).
+// Host side of A Q8_0 x W {Q8_0, Q4_0, Q4_1, Q4_K, Q6_K} -> f32 (kernels
+// matmul_q8_0_*.comp).
 // Bindings: 0 A quants, 1 A d words, 2 W quants, 3 W d(/m) words, 4 C.
 // M <= kQ8GemvMaxM (decode, short prefills) runs the GEMV kernels
 // (matmul_q8_0_*_gemv.comp, 8 rows per workgroup): A is not padded to the 64-row tile,
@@ -13,6 +14,30 @@
 #include "ops/vulkan/weight_packing.h"
 
 namespace datanode::ops::vulkan {
+namespace {
+
+struct Q8Kernels {
+  KernelId tile;
+  KernelId gemv;
+};
+
+Q8Kernels KernelsOf(BlockFormat format) {
+  switch (format) {
+    case BlockFormat::kQ4_0:
+      return {KernelId::kMatMulQ8_0Q4_0, KernelId::kMatMulQ8_0Q4_0Gemv};
+    case BlockFormat::kQ4_1:
+      return {KernelId::kMatMulQ8_0Q4_1, KernelId::kMatMulQ8_0Q4_1Gemv};
+    case BlockFormat::kQ4_K:
+      return {KernelId::kMatMulQ8_0Q4_K, KernelId::kMatMulQ8_0Q4_KGemv};
+    case BlockFormat::kQ6_K:
+      return {KernelId::kMatMulQ8_0Q6_K, KernelId::kMatMulQ8_0Q6_KGemv};
+    case BlockFormat::kQ8_0:
+      break;
+  }
+  return {KernelId::kMatMulQ8_0Q8_0, KernelId::kMatMulQ8_0Q8_0Gemv};
+}
+
+}  // namespace
 
 absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const WeightsRef& weights) {
   const int64_t blocks = args.k / kQBlockSize;
@@ -37,27 +62,14 @@ absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const Weights
     PackWeightScales(args.kind, args.n, args.k, weights.w, weights.w_scale, runner.Input(3));
   }
 
+  const Q8Kernels kernels = KernelsOf(WeightBlockFormat(args.kind));
   KernelCall call;
-  switch (WeightBlockFormat(args.kind)) {
-    case BlockFormat::kQ8_0:
-      call.kernel = KernelId::kMatMulQ8_0Q8_0;
-      break;
-    case BlockFormat::kQ4_0:
-      call.kernel = KernelId::kMatMulQ8_0Q4_0;
-      break;
-    case BlockFormat::kQ4_1:
-      call.kernel = KernelId::kMatMulQ8_0Q4_1;
-      break;
-  }
+  call.kernel = gemv ? kernels.gemv : kernels.tile;
   call.push = {static_cast<uint32_t>(args.m), static_cast<uint32_t>(args.n),
                static_cast<uint32_t>(blocks), 0, 0};
   call.groups_x = static_cast<uint32_t>(n_pad / kQ8TileN);
   call.x_base_word = 4;
   if (gemv) {
-    // The Gemv ids follow the tile ids in the same Q8_0, Q4_0, Q4_1 order.
-    call.kernel = static_cast<KernelId>(static_cast<int>(KernelId::kMatMulQ8_0Q8_0Gemv) +
-                                        (static_cast<int>(call.kernel) -
-                                         static_cast<int>(KernelId::kMatMulQ8_0Q8_0)));
     call.groups_y = static_cast<uint32_t>((args.m + kQ8GemvRows - 1) / kQ8GemvRows);
   } else {
     call.groups_y = static_cast<uint32_t>(m_pad / kQ8TileM);

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "datanode/ops/kquant.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
@@ -35,8 +34,7 @@ class VulkanBackend final : public Backend {
                         ShaderSetDigest());
   }
 
-  // The K-quant matmuls have no kernels here yet.
-  bool Supports(OpKind kind) const override { return !IsKQuantMatMul(kind); }
+  bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
   // Add, SiluMul, RmsNorm, Attend as shaders; the other LLM ops are the reference's.
   const llm::Kernels& LlmKernels() const override { return llm_; }
@@ -59,14 +57,13 @@ class VulkanBackend final : public Backend {
       case OpKind::kMatMulQ8_0Q8_0:
       case OpKind::kMatMulQ8_0Q4_0:
       case OpKind::kMatMulQ8_0Q4_1:
+      case OpKind::kMatMulQ8_0Q4_K:
+      case OpKind::kMatMulQ8_0Q6_K:
         return RunMatMulQ8(*runner_, args, weights);
       case OpKind::kQuantizeS8Row:
         return RunQuantizeS8Row(*runner_, args);
       case OpKind::kQuantizeQ8_0:
         return RunQuantizeQ8_0(*runner_, args);
-      case OpKind::kMatMulQ8_0Q4_K:
-      case OpKind::kMatMulQ8_0Q6_K:
-        break;  // Supports() is false: no kernels yet
     }
     return absl::UnimplementedError("vulkan: unknown op kind");
   }
@@ -96,7 +93,7 @@ class VulkanBackend final : public Backend {
  private:
   std::shared_ptr<VulkanDevice> device_;  // outlives runner_ (declared first)
   std::unique_ptr<KernelRunner> runner_;
-  std::mutex mu_;  // one command buffer, one fence, shared staging: one call at a time
+  std::mutex mu_;         // one command buffer, one fence, shared staging: one call at a time
   VulkanLlmKernels llm_;  // shares runner_ and mu_
 };
 

@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/digest.h"
+#include "datanode/ops/exact_float.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
 #include "datanode/ops/self_test.h"
@@ -92,6 +94,10 @@ Shape RandomShape(OpKind kind, SplitMix64& rng) {
     case OpKind::kMatMulQ8_0Q4_0:
     case OpKind::kMatMulQ8_0Q4_1:
       return {m, n, kQBlockSize * rng.Uniform(1, 7)};
+    case OpKind::kMatMulQ8_0Q4_K:
+    case OpKind::kMatMulQ8_0Q6_K:
+      return {m, n,
+              kQKSuperBlockSize * (rng.Next() % 8 == 0 ? rng.Uniform(3, 8) : rng.Uniform(1, 2))};
     case OpKind::kQuantizeS8Row:
       return {rng.Uniform(1, 12), 0, rng.Uniform(1, 700)};
     case OpKind::kQuantizeQ8_0:
@@ -152,7 +158,8 @@ INSTANTIATE_TEST_SUITE_P(AllOps, RandomCases, ::testing::ValuesIn(kAllOpKinds),
                          });
 
 // The largest K the spec allows (int32 sums near 2^31, 128-bit fixed point with 4095
-// blocks of extreme scales) and grids of several tiles in both directions.
+// blocks of extreme scales; 130816 = 511 super-blocks for the K-quants) and grids of several tiles
+// in both directions.
 TEST_F(VulkanBackendTest, LargestKAndMultiTileGrids) {
   auto reference = reference::CreateReferenceBackend();
   struct Case {
@@ -166,12 +173,16 @@ TEST_F(VulkanBackendTest, LargestKAndMultiTileGrids) {
       {OpKind::kMatMulQ8_0Q8_0, {2, 3, 131040}, InputProfile::kExtreme},
       {OpKind::kMatMulQ8_0Q4_0, {2, 3, 131040}, InputProfile::kWide},
       {OpKind::kMatMulQ8_0Q4_1, {2, 3, 131040}, InputProfile::kExtreme},
+      {OpKind::kMatMulQ8_0Q4_K, {2, 3, 130816}, InputProfile::kExtreme},
+      {OpKind::kMatMulQ8_0Q6_K, {2, 3, 130816}, InputProfile::kExtreme},
       {OpKind::kQuantizeS8Row, {2, 0, kMaxK}, InputProfile::kWide},
       {OpKind::kQuantizeQ8_0, {2, 0, 131040}, InputProfile::kExtreme},
       {OpKind::kMatMulS8S32, {200, 260, 64}, InputProfile::kWide},
       {OpKind::kMatMulS8F32, {130, 190, 40}, InputProfile::kRealistic},
       {OpKind::kMatMulQ8_0Q8_0, {150, 170, 64}, InputProfile::kWide},
       {OpKind::kMatMulQ8_0Q4_1, {129, 97, 32}, InputProfile::kRealistic},
+      {OpKind::kMatMulQ8_0Q4_K, {130, 70, 512}, InputProfile::kWide},
+      {OpKind::kMatMulQ8_0Q6_K, {70, 100, 256}, InputProfile::kExtreme},
       {OpKind::kQuantizeS8Row, {300, 0, 33}, InputProfile::kExtreme},
   };
   uint64_t seed = 77;
@@ -190,13 +201,14 @@ TEST_F(VulkanBackendTest, LargestKAndMultiTileGrids) {
 }
 
 // The small-M (decode) GEMV kernels (M <= 16, groups of 8 rows) against the reference:
-// every Q8_0-family kind, M = 1..16, odd and tile-crossing N, K multiples of 32 (a few 8-slice rounds and
-// remainders), every input profile (kExtreme: scales at the f16 edges, results that
-// overflow and round to subnormals), raw and prepared weights; plus the largest K.
+// every Q8_0-family kind, M = 1..16, odd and tile-crossing N, K multiples of 32 (a few
+// 8-slice rounds and remainders; K-quants: 1..6 super-blocks), every input profile
+// (kExtreme: scales at the f16 edges, results that overflow and round to subnormals),
+// raw and prepared weights; plus the largest K.
 TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
   auto reference = reference::CreateReferenceBackend();
-  const OpKind kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
-                          OpKind::kMatMulQ8_0Q4_1};
+  const OpKind kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1,
+                          OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K};
   SplitMix64 rng(0x6e3f00d);
   int cases = 0;
   int mismatches = 0;
@@ -206,7 +218,9 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
         Shape s{m, 0, 0};
         s.n = rep % 4 == 0 ? rng.Uniform(1, 5) : 2 * rng.Uniform(0, 50) + 1;  // odd N
         if (rep % 6 == 5) s.n = 32 * rng.Uniform(1, 3) + rng.Uniform(0, 1);
-        s.k = kQBlockSize * (rep % 5 == 0 ? rng.Uniform(1, 3) : rng.Uniform(1, 26));
+        s.k = IsKQuantMatMul(kind)
+                  ? kQKSuperBlockSize * (rep % 5 == 0 ? 1 : rng.Uniform(1, 6))
+                  : kQBlockSize * (rep % 5 == 0 ? rng.Uniform(1, 3) : rng.Uniform(1, 26));
         const uint64_t seed = rng.Next();
         const InputProfile profile = static_cast<InputProfile>(rep % 3);
         const bool prepared = rep % 4 == 1;
@@ -236,7 +250,7 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
       }
     }
     for (int64_t m : {1, 8, 13}) {
-      const Shape s{m, 3, 131040};
+      const Shape s{m, 3, IsKQuantMatMul(kind) ? 130816 : 131040};
       const std::string name = CaseName(kind, s, 99 + m, InputProfile::kExtreme, false);
       auto in = MakeRandomInputs(kind, s.m, s.n, s.k, 99 + m, InputProfile::kExtreme);
       ASSERT_TRUE(in.ok()) << name;
@@ -249,6 +263,72 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
     }
   }
   std::printf("[ info     ] small-M GEMV: %d cases byte-equal checked\n", cases);
+}
+
+// The K-quant terms at the edges of their bounds (matmul_q8_0_tile.glsl): f16 scales of
+// magnitude 65504 and 2^-24, 6-bit scales and mins of 63, Q6_K quants of -32 and 31 with
+// int8 scales of -128 and 127, A quants of +-127, both signs of the min term, over the
+// largest K (511 super-blocks, every term the same sign in row 0 x column 0), on the
+// GEMV (M = 3) and on the tile (M = 17: the three rows repeated).
+TEST_F(VulkanBackendTest, KQuantExtremeTermsByteEqualToReference) {
+  auto reference = reference::CreateReferenceBackend();
+  constexpr int64_t kK = 130816;
+  constexpr int64_t kSupers = kK / kQKSuperBlockSize;
+  const uint16_t d_a[3] = {0x7BFF, 0x0001, 0xFBFF};  // 65504, 2^-24, -65504
+  SplitMix64 rng(0xe0e0);
+  for (const int64_t m : {3, 17}) {
+    for (OpKind kind : {OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K}) {
+      const std::string name = CaseName(kind, {m, 3, kK}, 0, InputProfile::kExtreme, false);
+      auto in = MakeRandomInputs(kind, m, 3, kK, 1, InputProfile::kExtreme);
+      ASSERT_TRUE(in.ok()) << in.status();
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t b = 0; b < kK / kQBlockSize; ++b) {
+          uint8_t* block = &in->a[(r * (kK / kQBlockSize) + b) * kQ8_0BlockBytes];
+          StoreU16(block, d_a[r % 3]);
+          for (int j = 0; j < kQBlockSize; ++j) {
+            const bool negative = r % 3 == 1 || (r % 3 == 2 && rng.Next() % 2 == 0);
+            block[2 + j] = negative ? 0x81 : 0x7F;  // -127 : 127
+          }
+        }
+      }
+      const int64_t block_bytes = FindOpInfo(kind)->w_block_bytes;
+      for (int64_t col = 0; col < 3; ++col) {
+        for (int64_t sb = 0; sb < kSupers; ++sb) {
+          uint8_t* block = &in->w[(col * kSupers + sb) * block_bytes];
+          if (kind == OpKind::kMatMulQ8_0Q4_K) {
+            // d, dmin; scales and mins all 63; nibbles 15 (col 0), 0 (col 1), mixed.
+            const uint16_t d[3][2] = {{0x7BFF, 0xFBFF}, {0x0001, 0x0001}, {0x7BFF, 0x7BFF}};
+            StoreU16(block, d[col][0]);
+            StoreU16(block + 2, d[col][1]);
+            for (int j = 4; j < 16; ++j) block[j] = 0xFF;
+            for (int j = 16; j < kQ4_KBlockBytes; ++j) {
+              block[j] = col == 0 ? 0xFF : col == 1 ? 0x00 : static_cast<uint8_t>(rng.Next());
+            }
+          } else {
+            // Quant bits all 0 (q = -32), all 1 (q = 31), mixed; scales -128, 127, mixed.
+            const uint8_t bits[3] = {0x00, 0xFF, 0x00};
+            const uint8_t scale[3] = {0x80, 0x7F, 0x00};
+            for (int j = 0; j < 192; ++j) {
+              block[j] = col == 2 ? static_cast<uint8_t>(rng.Next()) : bits[col];
+            }
+            for (int j = 192; j < 208; ++j) {
+              block[j] = col == 2 ? (rng.Next() % 2 == 0 ? 0x80 : 0x7F) : scale[col];
+            }
+            StoreU16(block + 208, col == 1 ? 0x0001 : col == 0 ? 0x7BFF : 0xFBFF);
+          }
+        }
+      }
+      OpInputs expected = *in;
+      OpInputs actual = *in;
+      ASSERT_TRUE(RunOp(*reference, expected.Args()).ok()) << name;
+      const absl::Status st = RunOp(vk(), actual.Args());
+      ASSERT_TRUE(st.ok()) << name << ": " << st;
+      EXPECT_TRUE(actual.out == expected.out) << name << " differs from the reference";
+      // The bound case was reached: C[0, 0] sums 4088 same-sign terms near 2^55 each.
+      const uint32_t c00 = LoadU32(expected.out.data());
+      EXPECT_GE((c00 >> 23) & 0xFF, 127u + 60) << name << ": C[0, 0] bits " << c00;
+    }
+  }
 }
 
 // Informational: one SmolLM2-135M decode-shaped matmul (M = 1, N = 1536, K = 576,
@@ -284,7 +364,8 @@ TEST_F(VulkanBackendTest, BatchInvariance) {
   for (OpKind kind : kAllOpKinds) {
     const int64_t m = 37;
     const int64_t n = IsMatMul(kind) ? 45 : 0;
-    const int64_t k = 96;
+    const int64_t kq = FindOpInfo(kind)->k_multiple;
+    const int64_t k = (96 + kq - 1) / kq * kq;  // 96; 256 for the K-quants
     auto batch = MakeRandomInputs(kind, m, n, k, 4242, InputProfile::kWide);
     ASSERT_TRUE(batch.ok());
     ASSERT_TRUE(RunOp(vk(), batch->Args()).ok()) << OpKindName(kind);
@@ -426,7 +507,7 @@ TEST_F(VulkanBackendTest, GoldenSelfTestPasses) {
 
 TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
   const auto blobs = vulkan::SpirvBlobs();
-  ASSERT_EQ(blobs.size(), 14u);
+  ASSERT_EQ(blobs.size(), 18u);
   for (const vulkan::SpirvBlob& b : blobs) {
     const ByteSpan bytes(reinterpret_cast<const uint8_t*>(b.words), b.size_bytes);
     EXPECT_EQ(ToHex(Sha256Of({bytes})), b.sha256_hex) << b.name;

@@ -1,27 +1,28 @@
 // Copyright 2026 The datanode Authors.
 //
-// The kernel body of A Q8_0 x W {Q8_0, Q4_0, Q4_1} -> C f32 (included by
-// matmul_q8_0_q8_0.comp, matmul_q8_0_q4_0.comp and matmul_q8_0_q4_1.comp, which set
-// W_FORMAT; not a kernel itself).
+// The kernel body of A Q8_0 x W {Q8_0, Q4_0, Q4_1, Q4_K, Q6_K} -> C f32 (included by
+// matmul_q8_0_<format>.comp, which set W_FORMAT; not a kernel itself).
 //
-// Spec (ops/reference/matmul_q8_0.cc): C[m, n] = round_f32(sum_b d_a d_w isum_b
-// [+ d_a m_w asum_b for Q4_1]), the sum exact in fixed point with LSB 2^-48, one
-// rounding. Here each term (f16 mantissa product < 2^22 times the block's integer sum
-// < 2^19, i.e. < 2^41) is shifted by the exponent sum + 48 in [0, 58] into a 128-bit
-// two's complement accumulator made of four 32-bit limbs with explicit carries, so
-// no shaderInt64 is needed. Integer addition is associative: any tiling gives the
-// reference's bits.
-//
-// Layout (prepared by the host, ops/vulkan/matmul_q8.cc): the ggml blocks are split
-// into aligned arrays. a_qs: 8 words (32 int8) per block, a_d: one word per block (f16
-// bits of d). w_qs: 8 words per block (Q8_0) or 4 words (Q4: the 16 nibble bytes;
-// low nibbles are values 0..15, high nibbles 16..31). w_d: one word per block, d in
-// bits 0..15 and (Q4_1) m in bits 16..31. Rows are padded with zero blocks to m_pad /
-// n_pad, multiples of the tile, so loads need no bounds checks.
+// Spec (ops/reference/matmul_q8_0.cc): C[m, n] = round_f32(sum over blocks b of one
+// or two exact terms), the sum exact in fixed point with LSB 2^-48, one rounding. Each
+// term is (mantissa product) * (integer sum) << (exponent sum + 48), the shift in
+// [0, 58] (f16 exponents are in [-24, 5]), accumulated in a 128-bit two's complement
+// accumulator of four 32-bit limbs with explicit carries: no shaderInt64. The 64-bit
+// product of each term (imulExtended) is bounded per format (|qa| <= 128):
+//   Q8_0: d_a d_w < 2^22, isum <= 32 * 128 * 127 < 2^19             -> < 2^41
+//   Q4_0: d_a d_w < 2^22, isum <= 32 * 128 * 8 = 2^15                -> < 2^37
+//   Q4_1: d_a d_w and d_a m_w < 2^22, isum, asum < 2^16              -> < 2^38
+//   Q4_K: d_a (d sc) and d_a (dmin mn) < 2^11 * 2^17 = 2^28 (sc, mn < 2^6),
+//         isum <= 32 * 128 * 15 < 2^16, asum <= 2^12                  -> < 2^44
+//   Q6_K: d_a d < 2^22, sc0 isum0 + sc1 isum1 with |sc| <= 128 and
+//         |isum_h| <= 16 * 128 * 32 = 2^16: |.| <= 2^24 (an int)      -> < 2^46
+// so every shifted term is < 2^104 and a sum over at most 4095 blocks (K <= 131071),
+// two terms each, stays below 2^117 < 2^127: the accumulator never wraps. Integer
+// addition is associative: any tiling gives the reference's bits.
 //
 // A workgroup of 16 x 16 invocations computes a 64 x 32 tile of C; invocation (tx, ty)
 // owns rows ty + 16 i (i < 4) and columns tx + 16 j (j < 2). One block (32 values of K)
-// per step is staged in shared memory, transposed to [word][row].
+// per step is staged in shared memory, transposed to [word][row], W's scales decoded.
 #ifndef DATANODE_VULKAN_MATMUL_Q8_0_TILE_GLSL_
 #define DATANODE_VULKAN_MATMUL_Q8_0_TILE_GLSL_
 
@@ -34,12 +35,6 @@
 
 layout(local_size_x = 16, local_size_y = 16, local_size_z = 1) in;
 
-layout(std430, binding = 0) readonly buffer AQsBuf { uvec4 a_qs[]; };
-layout(std430, binding = 1) readonly buffer ADBuf { uint a_d[]; };
-layout(std430, binding = 2) readonly buffer WQsBuf { uvec4 w_qs[]; };
-layout(std430, binding = 3) readonly buffer WDBuf { uint w_d[]; };
-layout(std430, binding = 4) writeonly buffer CBuf { uint c[]; };
-
 layout(push_constant) uniform Params {
   uint m;            // rows of C
   uint n;            // columns of C
@@ -50,14 +45,18 @@ layout(push_constant) uniform Params {
 
 shared uint tile_a[8][TILE_M];
 shared uint tile_w[W_WORDS][TILE_N];
-// Decoded f16 scales: mantissa, and exponent + 24 (in [0, 29]).
+// Decoded scales: mantissa, and exponent + 24 (in [0, 29]).
 shared int a_mant[TILE_M];
 shared int a_exp[TILE_M];
 shared int w_mant[TILE_N];
 shared int w_exp[TILE_N];
-#if W_FORMAT == W_Q4_1
+#if W_HAS_MIN
 shared int m_mant[TILE_N];
 shared int m_exp[TILE_N];
+#endif
+#if W_FORMAT == W_Q6_K
+shared int w_sc0[TILE_N];
+shared int w_sc1[TILE_N];
 #endif
 
 void main() {
@@ -88,22 +87,48 @@ void main() {
       uint idx = t - 128u;
       uint r = idx / W_VEC4;
       uint h = idx % W_VEC4;
+#if W_KQUANT
+      // Block b is slice b % 8 of the column's super-block b / 8.
+      uint sb = (col0 + r) * (blocks / KQ_SLICES) + b / KQ_SLICES;
+      uint s = b % KQ_SLICES;
+#endif
+#if W_FORMAT == W_Q6_K
+      uvec4 v;
+      uvec2 hv;
+      q6_k_words(sb, s, v, hv);
+      tile_w[4][r] = hv.x;
+      tile_w[5][r] = hv.y;
+#else
       uvec4 v = w_qs[((col0 + r) * blocks + b) * W_VEC4 + h];
+#endif
       tile_w[h * 4u][r] = v.x;
       tile_w[h * 4u + 1u][r] = v.y;
       tile_w[h * 4u + 2u][r] = v.z;
       tile_w[h * 4u + 3u][r] = v.w;
       if (h == 0u) {
-        uint dm = w_d[(col0 + r) * blocks + b];
         int mant, e;
+#if W_FORMAT == W_Q4_K
+        int mm, me;
+        q4_k_scales(sb, s, mant, e, mm, me);
+        m_mant[r] = mm;
+        m_exp[r] = me + 24;
+#elif W_FORMAT == W_Q6_K
+        int sc0, sc1;
+        q6_k_scales(sb, s, mant, e, sc0, sc1);
+        w_sc0[r] = sc0;
+        w_sc1[r] = sc1;
+#else
+        uint dm = w_d[(col0 + r) * blocks + b];
         decode_f16(dm & 0xFFFFu, mant, e);
+#if W_FORMAT == W_Q4_1
+        int mm, me;
+        decode_f16(dm >> 16, mm, me);
+        m_mant[r] = mm;
+        m_exp[r] = me + 24;
+#endif
+#endif
         w_mant[r] = mant;
         w_exp[r] = e + 24;
-#if W_FORMAT == W_Q4_1
-        decode_f16(dm >> 16, mant, e);
-        m_mant[r] = mant;
-        m_exp[r] = e + 24;
-#endif
       }
     }
     if (t >= 192u) {
@@ -115,11 +140,17 @@ void main() {
     }
     barrier();
 
+    // isum: the block's (Q6_K: values 0..15's) integer dot; isum1: Q6_K's values
+    // 16..31; asum: the sum of A's quants (formats with a min term).
     int isum[ROWS_PER_THREAD][COLS_PER_THREAD];
+    int isum1[ROWS_PER_THREAD][COLS_PER_THREAD];
     int asum[ROWS_PER_THREAD];
     for (int i = 0; i < ROWS_PER_THREAD; ++i) {
       asum[i] = 0;
-      for (int j = 0; j < COLS_PER_THREAD; ++j) isum[i][j] = 0;
+      for (int j = 0; j < COLS_PER_THREAD; ++j) {
+        isum[i][j] = 0;
+        isum1[i][j] = 0;
+      }
     }
 #if W_FORMAT == W_Q8_0
     for (int kw = 0; kw < 8; ++kw) {
@@ -127,33 +158,37 @@ void main() {
       for (int i = 0; i < ROWS_PER_THREAD; ++i) av[i] = s8x4(tile_a[kw][ty + 16u * uint(i)]);
       for (int j = 0; j < COLS_PER_THREAD; ++j) {
         ivec4 wv = s8x4(tile_w[kw][tx + 16u * uint(j)]);
-        for (int i = 0; i < ROWS_PER_THREAD; ++i) {
-          isum[i][j] += av[i].x * wv.x + av[i].y * wv.y + av[i].z * wv.z + av[i].w * wv.w;
-        }
+        for (int i = 0; i < ROWS_PER_THREAD; ++i) isum[i][j] += hsum(av[i] * wv);
       }
     }
 #else
-    // Word kw of the nibbles holds values 4kw..4kw+3 (low) and 16+4kw.. (high), which
-    // meet A words kw and kw + 4.
+    // Word kw of the 4-bit quants holds values 4kw..4kw+3 (low nibbles) and 16+4kw..
+    // (high nibbles), which meet A words kw and kw + 4.
     for (int kw = 0; kw < 4; ++kw) {
       ivec4 lo[ROWS_PER_THREAD];
       ivec4 hi[ROWS_PER_THREAD];
       for (int i = 0; i < ROWS_PER_THREAD; ++i) {
         lo[i] = s8x4(tile_a[kw][ty + 16u * uint(i)]);
         hi[i] = s8x4(tile_a[kw + 4][ty + 16u * uint(i)]);
-#if W_FORMAT == W_Q4_1
-        ivec4 s = lo[i] + hi[i];
-        asum[i] += s.x + s.y + s.z + s.w;
+#if W_HAS_MIN
+        asum[i] += hsum(lo[i] + hi[i]);
 #endif
       }
       for (int j = 0; j < COLS_PER_THREAD; ++j) {
-        uint word = tile_w[kw][tx + 16u * uint(j)];
+        uint cidx = tx + 16u * uint(j);
+        uint word = tile_w[kw][cidx];
+#if W_FORMAT == W_Q6_K
+        ivec4 wl = q6x4(word, 0, tile_w[4][cidx], kw);
+        ivec4 wh = q6x4(word, 4, tile_w[5][cidx], kw);
+        for (int i = 0; i < ROWS_PER_THREAD; ++i) {
+          isum[i][j] += hsum(lo[i] * wl);
+          isum1[i][j] += hsum(hi[i] * wh);
+        }
+#else
         ivec4 wl = nibbles(word, 0);
         ivec4 wh = nibbles(word, 4);
-        for (int i = 0; i < ROWS_PER_THREAD; ++i) {
-          ivec4 p = lo[i] * wl + hi[i] * wh;
-          isum[i][j] += p.x + p.y + p.z + p.w;
-        }
+        for (int i = 0; i < ROWS_PER_THREAD; ++i) isum[i][j] += hsum(lo[i] * wl + hi[i] * wh);
+#endif
       }
     }
 #endif
@@ -163,8 +198,13 @@ void main() {
       int ae = a_exp[r];
       for (int j = 0; j < COLS_PER_THREAD; ++j) {
         uint cidx = tx + 16u * uint(j);
-        acc[i][j] = add_term(acc[i][j], am * w_mant[cidx], isum[i][j], ae + w_exp[cidx]);
-#if W_FORMAT == W_Q4_1
+#if W_FORMAT == W_Q6_K
+        int integer_sum = w_sc0[cidx] * isum[i][j] + w_sc1[cidx] * isum1[i][j];
+#else
+        int integer_sum = isum[i][j];
+#endif
+        acc[i][j] = add_term(acc[i][j], am * w_mant[cidx], integer_sum, ae + w_exp[cidx]);
+#if W_HAS_MIN
         acc[i][j] = add_term(acc[i][j], am * m_mant[cidx], asum[i], ae + m_exp[cidx]);
 #endif
       }

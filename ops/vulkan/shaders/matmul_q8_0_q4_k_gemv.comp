@@ -1,0 +1,9 @@
+// Copyright 2026 The datanode Authors.
+//
+// kMatMulQ8_0Q4_KGemv: A Q8_0 x W Q4_K -> C f32 for small M (decode), exact fixed point
+// and one rounding (the kernel body is matmul_q8_0_gemv.glsl).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+
+#define W_FORMAT 3
+#include "matmul_q8_0_gemv.glsl"
