@@ -47,6 +47,16 @@ int128 DotS8VRow(const uint8_t* a, const S8Tables& t, int64_t k) {
   return acc;
 }
 
+int64_t FirstBadS8F32Row(const uint8_t* isum, const uint8_t* out, int64_t a_mant, int a_exp,
+                         const int32_t* w_mant, const int16_t* w_exp, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t s = static_cast<int32_t>(LoadU32(isum + 4 * j));
+    const int128 mant = static_cast<int128>(a_mant * w_mant[j]) * s;
+    if (RoundToF32Bits(mant, a_exp + w_exp[j]) != LoadU32(out + 4 * j)) return j;
+  }
+  return -1;
+}
+
 uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
                    int64_t* first_bad, bool* out_of_range) {
   // E' = E + 2^112 in [0, 2^113) = e1 * 2^64 + e0. sum E' r = (s1 + s0hi) * 2^64 + s0lo
@@ -143,7 +153,8 @@ void DotQ8V(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks,
 }  // namespace
 
 const Kernels& PortableKernels() {
-  static constexpr Kernels kPortable = {"portable", DotS32R, DotS8V, CheckQ8Row, DotQ8V};
+  static constexpr Kernels kPortable = {"portable",       DotS32R,    DotS8V,
+                                        FirstBadS8F32Row, CheckQ8Row, DotQ8V};
   return kPortable;
 }
 

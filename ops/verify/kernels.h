@@ -47,6 +47,11 @@ struct Kernels {
   // out[j] = sum_i a_j[i] * v[i] exactly, a_j = the k int8 in [-127, 127] at a + j * stride.
   void (*dot_s8_v)(const uint8_t* a, int64_t stride, const S8Tables& v, int64_t k, int rows,
                    int128* out);
+  // One output row of kMatMulS8F32: the first j < n where out[j] (f32) is not
+  // RoundToF32Bits(a_mant * w_mant[j] * isum[j], a_exp + w_exp[j]) (isum = the n
+  // little-endian s32 exact sums; a_scale = a_mant * 2^a_exp, w_scale[j] likewise), else -1.
+  int64_t (*first_bad_s8f32_row)(const uint8_t* isum, const uint8_t* out, int64_t a_mant, int a_exp,
+                                 const int32_t* w_mant, const int16_t* w_exp, int64_t n);
   // One output row of the Q8_0 family: E = n little-endian int128 exact sums (LSB 2^-48),
   // out = n f32. Sets *first_bad to the first i with |E[i]| >= 2^112 (*out_of_range =
   // true) or out[i] != RoundToF32Bits(E[i], -48) (*out_of_range = false), else -1 and

@@ -241,13 +241,12 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
     if (kind_ == OpKind::kMatMulS8F32) {
       for (int64_t i = 0; i < m; ++i) {
         const ExactValue sa = DecodeF32Bits(LoadU32(&a_scale[4 * i]));
-        for (int64_t j = 0; j < n_; ++j) {
-          const int64_t isum = static_cast<int32_t>(LoadU32(&c[4 * (i * n_ + j)]));
-          const int128 mant = static_cast<int128>(sa.mantissa * ws_mant_[j]) * isum;
-          if (RoundToF32Bits(mant, sa.exponent + ws_exp_[j]) != LoadU32(&out[4 * (i * n_ + j)])) {
-            return Reject(Check::kRounding, i, j,
-                          absl::StrFormat("C[%d, %d] is not round_f32 of its exact value", i, j));
-          }
+        const int64_t j =
+            kern.first_bad_s8f32_row(&c[4 * i * n_], &out[4 * i * n_], sa.mantissa, sa.exponent,
+                                     ws_mant_.data(), ws_exp_.data(), n_);
+        if (j >= 0) {
+          return Reject(Check::kRounding, i, j,
+                        absl::StrFormat("C[%d, %d] is not round_f32 of its exact value", i, j));
         }
       }
     }

@@ -472,5 +472,54 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
   }
 }
 
+// The s8_f32 rounding kernel against the portable one: random and extreme scales (results
+// that overflow to infinity or round to subnormals take the scalar path inside), isum
+// extremes including INT32_MIN (not an honest value, but an answer may hold it).
+TEST(VerifyKernelsTest, Avx512S8F32RoundingMatchesPortable) {
+  const internal::Kernels* fast = internal::Avx512Kernels();
+  if (fast == nullptr) GTEST_SKIP() << "no AVX-512 IFMA/VNNI kernels on this machine or build";
+  const internal::Kernels& port = internal::PortableKernels();
+  SplitMix64 rng(3232);
+  int vector_cases = 0;
+  for (int t = 0; t < 3000; ++t) {
+    const int64_t n = rng.Uniform(1, 70);
+    auto random_scale = [&](int lo_exp, int hi_exp) {
+      const int64_t mant = rng.Uniform(1, (int64_t{1} << 24) - 1) * (rng.Uniform(0, 1) ? 1 : -1);
+      return std::pair<int64_t, int>(mant, static_cast<int>(rng.Uniform(lo_exp, hi_exp)));
+    };
+    // Mostly normal results; t % 4 == 3 spans the whole f32 exponent range.
+    const bool wide = t % 4 == 3;
+    const auto [a_mant, a_exp] = wide ? random_scale(-149, 104) : random_scale(-40, -20);
+    std::vector<int32_t> w_mant(n);
+    std::vector<int16_t> w_exp(n);
+    std::vector<uint8_t> isum(4 * n), out(4 * n);
+    for (int64_t j = 0; j < n; ++j) {
+      const auto [m, e] = wide ? random_scale(-149, 104) : random_scale(-40, -20);
+      w_mant[j] = static_cast<int32_t>(m);
+      w_exp[j] = static_cast<int16_t>(e);
+      int32_t s = static_cast<int32_t>(rng.Next() >> rng.Uniform(33, 63));
+      if (rng.Uniform(0, 1)) s = -s;
+      if (t % 11 == 0) s = j % 3 == 0 ? INT32_MIN : (j % 3 == 1 ? INT32_MAX : 0);
+      StoreU32(&isum[4 * j], static_cast<uint32_t>(s));
+      StoreU32(&out[4 * j], RoundToF32Bits(static_cast<int128>(a_mant * m) * s, a_exp + e));
+    }
+    vector_cases += n >= 8;
+    ASSERT_EQ(fast->first_bad_s8f32_row(isum.data(), out.data(), a_mant, a_exp, w_mant.data(),
+                                        w_exp.data(), n),
+              -1)
+        << "t " << t;
+    const int64_t flip = rng.Uniform(0, n - 1);
+    out[4 * flip + rng.Uniform(0, 3)] ^= static_cast<uint8_t>(1u << rng.Uniform(0, 7));
+    const int64_t want = port.first_bad_s8f32_row(isum.data(), out.data(), a_mant, a_exp,
+                                                  w_mant.data(), w_exp.data(), n);
+    ASSERT_EQ(want, flip);
+    ASSERT_EQ(fast->first_bad_s8f32_row(isum.data(), out.data(), a_mant, a_exp, w_mant.data(),
+                                        w_exp.data(), n),
+              want)
+        << "t " << t;
+  }
+  EXPECT_GT(vector_cases, 2000);
+}
+
 }  // namespace
 }  // namespace datanode::ops::verify
