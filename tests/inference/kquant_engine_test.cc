@@ -154,12 +154,22 @@ TEST_F(KQuantModelTest, UnusableFormatErrorListsTheKQuants) {
       << model.status();
 }
 
-// Every other backend that has the K-quant matmuls gives the reference's bytes.
+// Every other backend that has the K-quant matmuls gives the reference's bytes, for the
+// Q4_K_M layout and for tied Q4_K / Q6_K embeddings (whose rows the lookup reads back
+// from the backend's prepared weights).
 TEST_F(KQuantModelTest, EveryBackendGivesTheSameBytes) {
-  absl::StatusOr<std::shared_ptr<const Model>> ref = Load(KQuantSpec());
-  ASSERT_TRUE(ref.ok()) << ref.status();
-  absl::StatusOr<GenerateResult> want = (*Session::Create(*ref))->Generate(kPrompt, Greedy(12));
-  ASSERT_TRUE(want.ok()) << want.status();
+  std::vector<TinyLlama> specs = {KQuantSpec(), KQuantSpec(), KQuantSpec()};
+  specs[1].untied = false;
+  specs[2].untied = false;
+  specs[2].embedding_type = GgufWriter::kQ6_K;
+  std::vector<GenerateResult> want;
+  for (const TinyLlama& spec : specs) {
+    absl::StatusOr<std::shared_ptr<const Model>> ref = Load(spec);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    absl::StatusOr<GenerateResult> r = (*Session::Create(*ref))->Generate(kPrompt, Greedy(12));
+    ASSERT_TRUE(r.ok()) << r.status();
+    want.push_back(*r);
+  }
   int checked = 0;
   std::string skipped;
   auto check = [&](absl::StatusOr<std::unique_ptr<ops::Backend>> backend, const std::string& what) {
@@ -173,12 +183,15 @@ TEST_F(KQuantModelTest, EveryBackendGivesTheSameBytes) {
         return;
       }
     }
-    absl::StatusOr<std::shared_ptr<const Model>> model = Load(KQuantSpec(), backend->get());
-    ASSERT_TRUE(model.ok()) << what << ": " << model.status();
-    absl::StatusOr<GenerateResult> got = (*Session::Create(*model))->Generate(kPrompt, Greedy(12));
-    ASSERT_TRUE(got.ok()) << what << ": " << got.status();
-    EXPECT_EQ(got->tokens, want->tokens) << what;
-    EXPECT_EQ(got->final_logits_digest, want->final_logits_digest) << what;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      absl::StatusOr<std::shared_ptr<const Model>> model = Load(specs[i], backend->get());
+      ASSERT_TRUE(model.ok()) << what << " model " << i << ": " << model.status();
+      absl::StatusOr<GenerateResult> got =
+          (*Session::Create(*model))->Generate(kPrompt, Greedy(12));
+      ASSERT_TRUE(got.ok()) << what << " model " << i << ": " << got.status();
+      EXPECT_EQ(got->tokens, want[i].tokens) << what << " model " << i;
+      EXPECT_EQ(got->final_logits_digest, want[i].final_logits_digest) << what << " model " << i;
+    }
     ++checked;
   };
   for (const char* isa : ops::testing::kCpuIsas) {
@@ -189,9 +202,11 @@ TEST_F(KQuantModelTest, EveryBackendGivesTheSameBytes) {
     }
   }
   check(ops::CreateBackend("vulkan"), "vulkan");
-  if (!skipped.empty()) std::printf("[ skipped  ]%s\n", skipped.c_str());
-  if (checked == 0)
+  std::printf("%d backends checked;%s%s\n", checked,
+              skipped.empty() ? "" : " skipped:", skipped.c_str());
+  if (checked == 0) {
     GTEST_SKIP() << "no backend but the reference has the K-quant matmuls:" << skipped;
+  }
 }
 
 }  // namespace
