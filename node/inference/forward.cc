@@ -3,8 +3,9 @@
 // Model::Forward: the forward pass of spec version 2. Matmuls and activation
 // quantization go through the backend with M = number of rows; every other op is the
 // spec's per-row function (ops/include/datanode/ops/llm.h) as the backend's kernels
-// implement it (Backend::LlmKernels), so a row's bytes never depend on which rows share
-// its pass.
+// implement it (Backend::LlmKernels), run over the pass's rows by Kernels::ForEachRow (on
+// the backend's workers where it has them), so a row's bytes never depend on which rows
+// share its pass or which thread computed it.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -54,6 +55,10 @@ class Rows {
     return {data_.data() + r * width_, static_cast<size_t>(width_)};
   }
   std::span<float> First(int64_t m) { return {data_.data(), static_cast<size_t>(m * width_)}; }
+  // Rows [begin, end).
+  std::span<float> Range(int64_t begin, int64_t end) {
+    return {data_.data() + begin * width_, static_cast<size_t>((end - begin) * width_)};
+  }
   void Swap(Rows& other) {
     std::swap(data_, other.data_);
     std::swap(width_, other.width_);
@@ -137,6 +142,16 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
                                                    c.vocab_size));
   }
 
+  // Runs [begin, end) of consecutive rows of one cache (consecutive positions, checked above).
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t r = 0; r < m; ++r) {
+    if (r > 0 && rows[r].cache == rows[r - 1].cache) {
+      runs.back().second = r + 1;
+    } else {
+      runs.emplace_back(r, r + 1);
+    }
+  }
+
   ops::Backend& backend = *backend_;
   // The backend's own kernels for the per-row ops (byte-equal to llm.h's reference).
   const llm::Kernels& kernels = backend.LlmKernels();
@@ -169,15 +184,15 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
   for (int l = 0; l < c.n_layers; ++l) {
     const Layer& layer = layers_[static_cast<size_t>(l)];
     // Attention block.
-    for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(kernels.RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l,
-                               "attention RMSNorm"));
-    }
+    RETURN_IF_ERROR(kernels.ForEachRow(m, d, [&](int64_t r) {
+      return Annotate(kernels.RmsNorm(x[r], layer.attn_norm, c.rms_eps, h[r]), l,
+                      "attention RMSNorm");
+    }));
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "attention input quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.q, m, aq, q, l));
     RETURN_IF_ERROR(MatMul(backend, layer.k, m, aq, k, l));
     RETURN_IF_ERROR(MatMul(backend, layer.v, m, aq, v, l));
-    for (int64_t r = 0; r < m; ++r) {
+    RETURN_IF_ERROR(kernels.ForEachRow(m, q_dim + 2 * kv_dim, [&](int64_t r) -> absl::Status {
       const ForwardRow& row = rows[r];
       RETURN_IF_ERROR(
           Annotate(kernels.RopeApply(*rope_, row.pos, c.n_heads, c.head_dim, q[r]), l, "RoPE(Q)"));
@@ -188,43 +203,54 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
           Annotate(kernels.EncodeKvRow(shape, k[r],
                                        row.cache->K(l).subspan(at, static_cast<size_t>(kv_row))),
                    l, "K cache encoding"));
-      RETURN_IF_ERROR(
-          Annotate(kernels.EncodeKvRow(shape, v[r],
-                                       row.cache->V(l).subspan(at, static_cast<size_t>(kv_row))),
-                   l, "V cache encoding"));
-    }
+      return Annotate(kernels.EncodeKvRow(shape, v[r],
+                                          row.cache->V(l).subspan(at, static_cast<size_t>(kv_row))),
+                      l, "V cache encoding");
+    }));
     // Every row's K/V is in its cache before any row attends: a prompt's row i sees
-    // rows [0, i] of its own pass, exactly as token-by-token decoding would.
-    for (int64_t r = 0; r < m; ++r) {
-      const ForwardRow& row = rows[r];
-      const KvCache& cache = *row.cache;
-      RETURN_IF_ERROR(
-          Annotate(kernels.Attend(shape, q[r], cache.K(l), cache.V(l), row.pos + 1, att[r]), l,
-                   "attention"));
+    // rows [0, i] of its own pass, exactly as token-by-token decoding would. Runs of rows
+    // of one cache (a prompt) go to AttendRows together, which can share the K/V reads;
+    // single rows (decode steps of a batch) are spread over the rows. A row's attention
+    // reads its positions once per head: its work is about q_dim x positions.
+    if (runs.size() == static_cast<size_t>(m)) {
+      RETURN_IF_ERROR(kernels.ForEachRow(m, q_dim * (rows[m - 1].pos + 1), [&](int64_t r) {
+        const ForwardRow& row = rows[r];
+        const KvCache& cache = *row.cache;
+        return Annotate(kernels.Attend(shape, q[r], cache.K(l), cache.V(l), row.pos + 1, att[r]), l,
+                        "attention");
+      }));
+    } else {
+      for (const auto& [begin, end] : runs) {
+        const ForwardRow& row = rows[begin];
+        const KvCache& cache = *row.cache;
+        RETURN_IF_ERROR(
+            Annotate(kernels.AttendRows(shape, q.Range(begin, end), cache.K(l), cache.V(l), row.pos,
+                                        end - begin, att.Range(begin, end)),
+                     l, "attention"));
+      }
     }
     RETURN_IF_ERROR(Quantize(backend, m, q_dim, att, &aq, l, "attention output quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.o, m, aq, o, l));
-    for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(kernels.Add(x[r], o[r], h[r]), l, "attention residual add"));
-    }
+    RETURN_IF_ERROR(kernels.ForEachRow(m, d, [&](int64_t r) {
+      return Annotate(kernels.Add(x[r], o[r], h[r]), l, "attention residual add");
+    }));
     x.Swap(h);
 
     // Feed-forward block.
-    for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(
-          Annotate(kernels.RmsNorm(x[r], layer.ffn_norm, c.rms_eps, h[r]), l, "FFN RMSNorm"));
-    }
+    RETURN_IF_ERROR(kernels.ForEachRow(m, d, [&](int64_t r) {
+      return Annotate(kernels.RmsNorm(x[r], layer.ffn_norm, c.rms_eps, h[r]), l, "FFN RMSNorm");
+    }));
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "FFN input quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.gate, m, aq, gate, l));
     RETURN_IF_ERROR(MatMul(backend, layer.up, m, aq, up, l));
-    for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(kernels.SiluMul(gate[r], up[r], act[r]), l, "SiLU(gate) * up"));
-    }
+    RETURN_IF_ERROR(kernels.ForEachRow(m, c.ffn_dim, [&](int64_t r) {
+      return Annotate(kernels.SiluMul(gate[r], up[r], act[r]), l, "SiLU(gate) * up");
+    }));
     RETURN_IF_ERROR(Quantize(backend, m, c.ffn_dim, act, &aq, l, "FFN down quantization"));
     RETURN_IF_ERROR(MatMul(backend, layer.down, m, aq, o, l));
-    for (int64_t r = 0; r < m; ++r) {
-      RETURN_IF_ERROR(Annotate(kernels.Add(x[r], o[r], h[r]), l, "FFN residual add"));
-    }
+    RETURN_IF_ERROR(kernels.ForEachRow(m, d, [&](int64_t r) {
+      return Annotate(kernels.Add(x[r], o[r], h[r]), l, "FFN residual add");
+    }));
     x.Swap(h);
   }
 

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "ops/cpu/llm_kernels.h"
 #include "ops/reference/fixed_point.h"
@@ -47,8 +48,8 @@ void WeightsAvx512(const int64_t* y, int64_t n, int64_t* w) {
   for (; p + 8 <= n; p += 8) {
     const __m512i yv = _mm512_loadu_si512(y + p);
     const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(), yv);
-    const __m512i k = _mm512_srai_epi64(neg, 30);        // floor(-y / 2^30)
-    const __m512i f = _mm512_and_si512(neg, mask30);     // -y - k * 2^30
+    const __m512i k = _mm512_srai_epi64(neg, 30);     // floor(-y / 2^30)
+    const __m512i f = _mm512_and_si512(neg, mask30);  // -y - k * 2^30
     const __m512i j = _mm512_srli_epi64(f, 26);
     const __m512i z = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_and_si512(f, mask26), ln2), 30);
     __m512i pv = one30;
@@ -67,9 +68,9 @@ void WeightsAvx512(const int64_t* y, int64_t n, int64_t* w) {
     e = _mm512_min_epi64(e, emax);
     const __m512i shift = _mm512_add_epi64(k, _mm512_set1_epi64(10));  // in [-30, 10]
     const __m512i left = _mm512_sllv_epi64(e, _mm512_max_epi64(shift, _mm512_setzero_si512()));
-    const __m512i right =
-        _mm512_srlv_epi64(e, _mm512_max_epi64(_mm512_sub_epi64(_mm512_setzero_si512(), shift),
-                                              _mm512_setzero_si512()));
+    const __m512i right = _mm512_srlv_epi64(
+        e,
+        _mm512_max_epi64(_mm512_sub_epi64(_mm512_setzero_si512(), shift), _mm512_setzero_si512()));
     const __mmask8 nonneg = _mm512_cmpge_epi64_mask(shift, _mm512_setzero_si512());
     __m512i wv = _mm512_mask_blend_epi64(nonneg, right, left);
     wv = _mm512_maskz_mov_epi64(_mm512_cmple_epi64_mask(yv, zero_y), wv);
@@ -92,8 +93,8 @@ bool Dots(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n, 
     for (int c = 0; c < chunks; ++c) {
       const __m512 t = _mm512_mul_ps(qv[c], LoadF16x16(row + 32 * c));
       Split(_mm512_cvtps_pd(_mm512_castps512_ps256(t)), ints, fracs);
-      Split(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))),
-            ints, fracs);
+      Split(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))), ints,
+            fracs);
     }
     const double si = _mm512_reduce_add_pd(ints), sf = _mm512_reduce_add_pd(fracs);
     if (!std::isfinite(si) || !std::isfinite(sf)) return false;
@@ -103,8 +104,7 @@ bool Dots(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n, 
 }
 
 template <int kChunks>
-bool WeightedV(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
-               int128* acc) {
+bool WeightedV(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n, int128* acc) {
   const int chunks = kChunks > 0 ? kChunks : hd / 16;
   __m512d ints[kChunks > 0 ? 2 * kChunks : 64], fracs[kChunks > 0 ? 2 * kChunks : 64];
   for (int64_t p0 = 0; p0 < n; p0 += kVBlock) {
@@ -159,6 +159,195 @@ bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd,
       return WeightedV<8>(w, v, stride, hd, n, acc);
     default:
       return WeightedV<0>(w, v, stride, hd, n, acc);
+  }
+}
+
+// ---- Blocked attention (AttendRows): blocks of kPosBlock positions of one KV head,
+// converted to doubles once and read by every query of a chunk of rows.
+
+namespace {
+
+// Biased f16 exponent fields of 32 values as 16-bit lanes, with the bounds the fast-path
+// test needs: lo = max(e, 1) and hi = e for nonzero values, 64 / 0 for zeros (no
+// contribution). `bad` gets the lanes holding inf / NaN.
+inline void ExpBounds(__m512i h, __m512i& lo, __m512i& hi, __mmask32& bad) {
+  const __m512i e = _mm512_and_si512(_mm512_srli_epi16(h, 10), _mm512_set1_epi16(31));
+  const __mmask32 nonzero = _mm512_test_epi16_mask(h, _mm512_set1_epi16(0x7FFF));
+  bad |= _mm512_cmpeq_epi16_mask(e, _mm512_set1_epi16(31));
+  lo = _mm512_min_epi16(
+      lo, _mm512_mask_max_epi16(_mm512_set1_epi16(64), nonzero, e, _mm512_set1_epi16(1)));
+  hi = _mm512_max_epi16(hi, _mm512_maskz_mov_epi16(nonzero, e));
+}
+
+inline int ReduceMin16(__m512i v) {
+  const __m256i a = _mm256_min_epi16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+  __m128i b = _mm_min_epi16(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  b = _mm_min_epi16(b, _mm_srli_si128(b, 8));
+  b = _mm_min_epi16(b, _mm_srli_si128(b, 4));
+  b = _mm_min_epi16(b, _mm_srli_si128(b, 2));
+  return static_cast<int16_t>(_mm_extract_epi16(b, 0));
+}
+inline int ReduceMax16(__m512i v) {
+  const __m256i a = _mm256_max_epi16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+  __m128i b = _mm_max_epi16(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  b = _mm_max_epi16(b, _mm_srli_si128(b, 8));
+  b = _mm_max_epi16(b, _mm_srli_si128(b, 4));
+  b = _mm_max_epi16(b, _mm_srli_si128(b, 2));
+  return static_cast<int16_t>(_mm_extract_epi16(b, 0));
+}
+
+// D (units 2^-48) from an exact double sum s of q8 * k products (units 2^-40).
+inline int128 ExactDots(double s) {
+  const double x = s * 0x1p40;  // an integer, |x| < 2^90
+  if (std::fabs(x) < 0x1p62) return static_cast<int64_t>(x);
+  uint64_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  const int e = static_cast<int>((bits >> 52) & 0x7FF) - 1075;  // >= 10 here
+  const int128 mag =
+      int128{static_cast<int64_t>((bits & ((uint64_t{1} << 52) - 1)) | (uint64_t{1} << 52))} << e;
+  return (bits >> 63) != 0 ? -mag : mag;
+}
+
+inline int128 SplitDots(double ints, double fracs) {
+  return (int128{static_cast<int64_t>(ints)} << 40) + static_cast<int64_t>(fracs * 0x1p40);
+}
+
+}  // namespace
+
+bool KBlockAvx512(const uint8_t* k, int64_t stride, int hd, int np, double* kt, int32_t* e_lo,
+                  int32_t* e_hi) {
+  alignas(64) float row[512];
+  __mmask32 bad = 0;
+  for (int p = 0; p < np; ++p) {
+    const uint8_t* src = k + p * stride;
+    __m512i lo = _mm512_set1_epi16(64), hi = _mm512_setzero_si512();
+    for (int c = 0; c < hd / 32; ++c) {
+      const __m512i h = _mm512_loadu_si512(src + 64 * c);
+      ExpBounds(h, lo, hi, bad);
+      _mm512_store_ps(row + 32 * c, _mm512_cvtph_ps(_mm512_castsi512_si256(h)));
+      _mm512_store_ps(row + 32 * c + 16, _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1)));
+    }
+    e_lo[p] = ReduceMin16(lo);
+    e_hi[p] = ReduceMax16(hi);
+    for (int j = 0; j < hd; ++j) kt[j * kPosBlock + p] = row[j];
+  }
+  for (int p = np; p < kPosBlock; ++p) {
+    e_lo[p] = 64;
+    e_hi[p] = 0;
+    for (int j = 0; j < hd; ++j) kt[j * kPosBlock + p] = 0;
+  }
+  return bad == 0;
+}
+
+void DotsBlockAvx512(const double* q8, int hd, const double* kt, int groups, const bool* fast,
+                     int128* dots) {
+  bool all_fast = groups == kPosBlock / 8;
+  for (int g = 0; g < groups && all_fast; ++g) all_fast = fast[g];
+  alignas(64) double s[kPosBlock], f[kPosBlock];
+  if (all_fast) {
+    // Every partial sum is exact (the caller's bound), so one FMA chain per 8 positions.
+    __m512d acc[kPosBlock / 8];
+    for (int g = 0; g < kPosBlock / 8; ++g) acc[g] = _mm512_setzero_pd();
+    for (int j = 0; j < hd; ++j) {
+      const __m512d b = _mm512_set1_pd(q8[j]);
+      const double* row = kt + j * kPosBlock;
+#pragma GCC unroll 8
+      for (int g = 0; g < kPosBlock / 8; ++g) {
+        acc[g] = _mm512_fmadd_pd(b, _mm512_load_pd(row + 8 * g), acc[g]);
+      }
+    }
+    for (int g = 0; g < kPosBlock / 8; ++g) _mm512_store_pd(s + 8 * g, acc[g]);
+    for (int p = 0; p < kPosBlock; ++p) dots[p] = ExactDots(s[p]);
+    return;
+  }
+  for (int g = 0; g < groups; ++g) {
+    const double* col = kt + 8 * g;
+    if (fast[g]) {
+      __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+      for (int j = 0; j < hd; j += 4) {
+        a0 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j]), _mm512_load_pd(col + j * kPosBlock), a0);
+        a1 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock),
+                             a1);
+        a2 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j + 2]), _mm512_load_pd(col + (j + 2) * kPosBlock),
+                             a2);
+        a3 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j + 3]), _mm512_load_pd(col + (j + 3) * kPosBlock),
+                             a3);
+      }
+      _mm512_store_pd(s + 8 * g, _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+      for (int l = 0; l < 8; ++l) dots[8 * g + l] = ExactDots(s[8 * g + l]);
+    } else {
+      // Each product split into floor and fraction, both summed exactly (llm_attention.cc).
+      __m512d i0 = _mm512_setzero_pd(), f0 = i0, i1 = i0, f1 = i0;
+      for (int j = 0; j < hd; j += 2) {
+        Split(_mm512_mul_pd(_mm512_set1_pd(q8[j]), _mm512_load_pd(col + j * kPosBlock)), i0, f0);
+        Split(_mm512_mul_pd(_mm512_set1_pd(q8[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock)),
+              i1, f1);
+      }
+      _mm512_store_pd(s + 8 * g, _mm512_add_pd(i0, i1));
+      _mm512_store_pd(f + 8 * g, _mm512_add_pd(f0, f1));
+      for (int l = 0; l < 8; ++l) dots[8 * g + l] = SplitDots(s[8 * g + l], f[8 * g + l]);
+    }
+  }
+}
+
+bool VBlockAvx512(const uint8_t* v, int64_t stride, int hd, int np, double* vb) {
+  __mmask32 bad = 0;
+  for (int p = 0; p < np; ++p) {
+    const uint8_t* src = v + p * stride;
+    double* dst = vb + p * hd;
+    for (int c = 0; c < hd / 32; ++c) {
+      const __m512i h = _mm512_loadu_si512(src + 64 * c);
+      bad |= _mm512_cmpeq_epi16_mask(_mm512_and_si512(h, _mm512_set1_epi16(0x7C00)),
+                                     _mm512_set1_epi16(0x7C00));
+      const __m512 lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+      const __m512 hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+      _mm512_store_pd(dst + 32 * c, _mm512_cvtps_pd(_mm512_castps512_ps256(lo)));
+      _mm512_store_pd(
+          dst + 32 * c + 8,
+          _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(lo), 1))));
+      _mm512_store_pd(dst + 32 * c + 16, _mm512_cvtps_pd(_mm512_castps512_ps256(hi)));
+      _mm512_store_pd(
+          dst + 32 * c + 24,
+          _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(hi), 1))));
+    }
+  }
+  return bad == 0;
+}
+
+namespace {
+
+template <int kChunks>
+void WeightedVBlock(const int64_t* w, const double* vb, int hd, int np, double* ints,
+                    double* fracs) {
+  const int chunks = kChunks > 0 ? kChunks : hd / 8;
+  __m512d si[kChunks > 0 ? kChunks : 64], sf[kChunks > 0 ? kChunks : 64];
+  for (int c = 0; c < chunks; ++c) {
+    si[c] = _mm512_loadu_pd(ints + 8 * c);
+    sf[c] = _mm512_loadu_pd(fracs + 8 * c);
+  }
+  for (int p = 0; p < np; ++p) {
+    if (w[p] == 0) continue;  // adds exactly nothing
+    const __m512d ws = _mm512_set1_pd(static_cast<double>(w[p]) * 0x1p-16);
+    const double* row = vb + p * hd;
+#pragma GCC unroll 8
+    for (int c = 0; c < chunks; ++c) {
+      Split(_mm512_mul_pd(ws, _mm512_load_pd(row + 8 * c)), si[c], sf[c]);
+    }
+  }
+  for (int c = 0; c < chunks; ++c) {
+    _mm512_storeu_pd(ints + 8 * c, si[c]);
+    _mm512_storeu_pd(fracs + 8 * c, sf[c]);
+  }
+}
+
+}  // namespace
+
+void WeightedVBlockAvx512(const int64_t* w, const double* vb, int hd, int np, double* ints,
+                          double* fracs) {
+  if (hd == 64) {
+    WeightedVBlock<8>(w, vb, hd, np, ints, fracs);
+  } else {
+    WeightedVBlock<0>(w, vb, hd, np, ints, fracs);
   }
 }
 

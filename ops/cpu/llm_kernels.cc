@@ -1,6 +1,10 @@
 // Copyright 2026 The datanode Authors.
 #include "ops/cpu/llm_kernels.h"
 
+#include <algorithm>
+#include <functional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace datanode::ops::cpu {
@@ -13,10 +17,15 @@ class CpuLlmKernels final : public llm::Kernels {
 
   const char* Name() const override { return name_.c_str(); }
 
-  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q,
-                      ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
-                      std::span<float> out) const override {
+  absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q, ByteSpan k_cache,
+                      ByteSpan v_cache, int64_t n_positions, std::span<float> out) const override {
     return llm_kernels::Attend(isa_, pool_, shape, q, k_cache, v_cache, n_positions, out);
+  }
+  absl::Status AttendRows(const llm::AttentionShape& shape, std::span<const float> q,
+                          ByteSpan k_cache, ByteSpan v_cache, int64_t first_pos, int64_t rows,
+                          std::span<float> out) const override {
+    return llm_kernels::AttendRows(isa_, pool_, *this, shape, q, k_cache, v_cache, first_pos, rows,
+                                   out);
   }
   absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
                        std::span<float> out) const override {
@@ -37,6 +46,35 @@ class CpuLlmKernels final : public llm::Kernels {
   absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                            std::span<uint8_t> out) const override {
     return llm_kernels::EncodeKvRow(shape, row, out);
+  }
+  absl::Status ForEachRow(int64_t n, int64_t row_work,
+                          const std::function<absl::Status(int64_t)>& fn) const override {
+    // A task of fewer elements than this costs less than the hand-off to a worker (a few
+    // microseconds): such rows are grouped, and a pass that small stays on this thread.
+    constexpr int64_t kMinTaskWork = 16384;
+    const int64_t work = std::max<int64_t>(row_work, 1);
+    if (pool_ == nullptr || pool_->num_threads() == 1 || n < 2 || n * work < 2 * kMinTaskWork) {
+      return Kernels::ForEachRow(n, row_work, fn);
+    }
+    const int64_t per_task = std::max<int64_t>(1, kMinTaskWork / work);
+    const int64_t tasks = (n + per_task - 1) / per_task;
+    // Each task stops at its first failing row; tasks cover increasing row ranges, so the
+    // first task that failed holds the lowest failing row overall.
+    std::vector<absl::Status> failed(static_cast<size_t>(tasks));
+    pool_->ParallelFor(tasks, [&](int64_t t) {
+      const int64_t end = std::min(n, (t + 1) * per_task);
+      for (int64_t r = t * per_task; r < end; ++r) {
+        absl::Status s = fn(r);
+        if (!s.ok()) {
+          failed[static_cast<size_t>(t)] = std::move(s);
+          return;
+        }
+      }
+    });
+    for (absl::Status& s : failed) {
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
   }
 
  private:

@@ -20,7 +20,6 @@
 #include <span>
 
 #include "absl/status/status.h"
-
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/llm_kernels.h"
 #include "ops/cpu/cpu_features.h"
@@ -43,8 +42,8 @@ using DotsFn = bool (*)(const float* q8, const uint8_t* k, int64_t stride, int h
                         int128* dots);
 // WeightedV: acc[j] += sum_p w[p] * v_pj for p in [0, n), exactly, in units of 2^-24
 // (w[p] <= 2^40). Returns false if a V value is not finite (zero weights included).
-using WeightedVFn = bool (*)(const int64_t* w, const uint8_t* v, int64_t stride, int hd,
-                             int64_t n, int128* acc);
+using WeightedVFn = bool (*)(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
+                             int128* acc);
 
 // Weights: w[p] = WeightQ40(Exp2NegQ30(y[p])) (spec §8.2) for y[p] in [0, 2^42], with the
 // zero weights of y > 40 * 2^30 (k <= -41) not evaluated.
@@ -59,14 +58,30 @@ bool DotsPortable(const float* q8, const uint8_t* k, int64_t stride, int hd, int
                   int128* dots);
 bool WeightedVPortable(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
                        int128* acc);
-bool DotsAvx2(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
-              int128* dots);
+bool DotsAvx2(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n, int128* dots);
 bool WeightedVAvx2(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
                    int128* acc);
-bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n,
-                int128* dots);
+bool DotsAvx512(const float* q8, const uint8_t* k, int64_t stride, int hd, int64_t n, int128* dots);
 bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd, int64_t n,
                      int128* acc);
+
+// Blocked attention (AttendRows, llm_attention_avx512.cc): a block is kPosBlock positions
+// of one KV head. KBlock: kt[j * kPosBlock + p] = k_pj as doubles (zero for p >= np), and
+// per position the least max(e, 1) / the largest e over the biased f16 exponent fields of
+// its nonzero values (64 / 0 for an all-zero row); false if a value is not finite.
+// DotsBlock: dots[p] for p < 8 * groups (units 2^-48) of query q8 (f16-rounded q * 2^8 as
+// doubles) against the block, where fast[g] says the caller proved positions 8g..8g+7
+// exact as plain double sums; dots has room for kPosBlock. VBlock: vb[p * hd + j] = v_pj;
+// false if a value is not finite. WeightedVBlock: ints / fracs[j] += the floor / fraction
+// sums of w[p] * v_pj * 2^-16 over p < np (llm_attention.cc bounds them).
+inline constexpr int kPosBlock = 64;
+bool KBlockAvx512(const uint8_t* k, int64_t stride, int hd, int np, double* kt, int32_t* e_lo,
+                  int32_t* e_hi);
+void DotsBlockAvx512(const double* q8, int hd, const double* kt, int groups, const bool* fast,
+                     int128* dots);
+bool VBlockAvx512(const uint8_t* v, int64_t stride, int hd, int np, double* vb);
+void WeightedVBlockAvx512(const int64_t* w, const double* vb, int hd, int np, double* ints,
+                          double* fracs);
 
 // The ops (drivers in llm_attention.cc, llm_elementwise.cc). Each returns the reference's
 // own status for an invalid input.
@@ -74,27 +89,32 @@ absl::Status Attend(Isa isa, ThreadPool* pool, const llm::AttentionShape& shape,
                     std::span<const float> q, ByteSpan k_cache, ByteSpan v_cache,
                     int64_t n_positions, std::span<float> out);
 
+// Kernels::AttendRows: the kAvx512Vnni family runs tasks of (KV head, 8 rows) over the
+// blocks above; other families, and any input Attend would reject (checked up front, or a
+// non-finite cache value met on the way), take `self`'s per-row loop.
+absl::Status AttendRows(Isa isa, ThreadPool* pool, const llm::Kernels& self,
+                        const llm::AttentionShape& shape, std::span<const float> q,
+                        ByteSpan k_cache, ByteSpan v_cache, int64_t first_pos, int64_t rows,
+                        std::span<float> out);
+
 absl::Status SiluMul(Isa isa, std::span<const float> gate, std::span<const float> up,
                      std::span<float> out);
 absl::Status RmsNorm(Isa isa, std::span<const float> x, std::span<const float> gain, float eps,
                      std::span<float> out);
-absl::Status Add(Isa isa, std::span<const float> x, std::span<const float> y,
-                 std::span<float> out);
+absl::Status Add(Isa isa, std::span<const float> x, std::span<const float> y, std::span<float> out);
 
 // Vector parts of the elementwise ops (llm_elementwise_avx512.cc / _avx2.cc): each needs
 // DefaultFloatEnv(). RmsNormScale: out = round_f32(x * g * r * 2^exp); SiluRound: out =
 // round_f32(g * u * sigma * 2^sigma_exp) (sigma < 2^33, sigma_exp in [-1000, 1000]);
 // Add: out = round_f32(x + y). The AVX-512 ones do all n; the AVX2 ones return how
 // many leading elements they did (the rest is the caller's).
-void RmsNormScaleAvx512(const float* x, const float* g, uint64_t r, int exp, float* out,
-                        size_t n);
+void RmsNormScaleAvx512(const float* x, const float* g, uint64_t r, int exp, float* out, size_t n);
 void SiluRoundAvx512(const float* g, const float* u, const uint64_t* sigma, const int* sigma_exp,
                      float* out, size_t n);
 void AddAvx512(const float* x, const float* y, float* out, size_t n);
 // The whole SiluMul (sigma included) on 8 lanes.
 void SiluMulAvx512(const float* gate, const float* up, float* out, size_t n);
-size_t RmsNormScaleAvx2(const float* x, const float* g, uint64_t r, int exp, float* out,
-                        size_t n);
+size_t RmsNormScaleAvx2(const float* x, const float* g, uint64_t r, int exp, float* out, size_t n);
 size_t SiluRoundAvx2(const float* g, const float* u, const uint64_t* sigma, const int* sigma_exp,
                      float* out, size_t n);
 size_t AddAvx2(const float* x, const float* y, float* out, size_t n);
@@ -113,8 +133,8 @@ inline double Pow2(int e) {
 }
 absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                          std::span<uint8_t> out);
-absl::Status RopeApply(Isa isa, const llm::RopeTable& table, int64_t pos, int n_heads,
-                       int head_dim, std::span<float> x);
+absl::Status RopeApply(Isa isa, const llm::RopeTable& table, int64_t pos, int n_heads, int head_dim,
+                       std::span<float> x);
 
 // DecodeF32Bits inline (finite bits; zero of either sign has mantissa 0).
 inline ExactValue DecodeF32(float f) {
@@ -148,16 +168,16 @@ inline constexpr int64_t kVBlock = 4096;
 inline uint16_t F32ToF16SatBits(uint32_t x) {
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t a = x & 0x7FFFFFFFu;
-  if (a == 0) return 0;                                         // exact zero: +0
+  if (a == 0) return 0;                                                // exact zero: +0
   if (a >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7BFFu);  // >= 65520: saturate
-  if (a >= 0x38800000u) {                                       // f16 normal (>= 2^-14)
-    const uint32_t m = a - 0x38000000u;                         // rebias 127 -> 15
+  if (a >= 0x38800000u) {                                              // f16 normal (>= 2^-14)
+    const uint32_t m = a - 0x38000000u;                                // rebias 127 -> 15
     return static_cast<uint16_t>(sign | ((m + 0xFFFu + ((m >> 13) & 1u)) >> 13));
   }
   if (a <= 0x33000000u) return static_cast<uint16_t>(sign);  // <= 2^-25: to 0 (tie even)
-  const uint32_t e = a >> 23;                                 // 102..112
+  const uint32_t e = a >> 23;                                // 102..112
   const uint32_t mant = (a & 0x7FFFFFu) | 0x800000u;
-  const uint32_t shift = 126 - e;                             // 14..24
+  const uint32_t shift = 126 - e;  // 14..24
   uint32_t q = mant >> shift;
   const uint32_t rem = mant & ((1u << shift) - 1);
   const uint32_t half = 1u << (shift - 1);

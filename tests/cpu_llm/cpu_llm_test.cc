@@ -383,6 +383,107 @@ TEST(CpuLlmTest, AttendRejectsLikeTheReference) {
   }
 }
 
+// The rows of one prefill pass at once (Kernels::AttendRows, blocked on AVX-512): each
+// row equals the reference's Attend at its own position, across block edges (64), the
+// double sums' flush (4096 positions), every value profile (LLM-like rows take the
+// unsplit fast path, random bits and tiny values the split one) and thread count.
+TEST(CpuLlmTest, AttendRowsEqualsReference) {
+  std::vector<Cpu> cpus = AllCpus();
+  ASSERT_FALSE(cpus.empty());
+  std::mt19937_64 rng(21);
+  int cases = 0, long_cases = 0;
+  for (int it = 0; it < 160; ++it) {
+    llm::AttentionShape shape;
+    shape.n_kv_heads = 1 + static_cast<int>(rng() % 3);
+    shape.n_heads = shape.n_kv_heads * (1 + static_cast<int>(rng() % 3));
+    const int dims[] = {32, 64, 64, 64, 96, 128};
+    shape.head_dim = dims[rng() % std::size(dims)];
+    int64_t first_pos = 0, rows = 2 + static_cast<int64_t>(rng() % 20);
+    switch (rng() % 6) {
+      case 0: first_pos = static_cast<int64_t>(rng() % 200); break;
+      case 1: rows = 60 + static_cast<int64_t>(rng() % 140); break;
+      case 2: first_pos = 4080 + static_cast<int64_t>(rng() % 16); rows = 20 + rng() % 10; break;
+      default: break;
+    }
+    const int64_t n = first_pos + rows;
+    const int qp = it % 3 == 0 ? 0 : static_cast<int>(rng() % 6),
+              kp = it % 3 == 0 ? 0 : static_cast<int>(rng() % 6),
+              vp = static_cast<int>(rng() % 6);
+    const int64_t row_bytes = llm::KvRowBytes(shape);
+    const size_t kv_values = static_cast<size_t>(shape.n_kv_heads) * shape.head_dim;
+    std::vector<uint8_t> k(n * row_bytes), v(n * row_bytes);
+    for (int64_t p = 0; p < n; ++p) {
+      // Mostly the case's profile, with now and then a row of another (mixed exponents).
+      const int kpp = rng() % 16 == 0 ? static_cast<int>(rng() % 6) : kp;
+      ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, kv_values, kpp),
+                                   std::span(k).subspan(p * row_bytes, row_bytes)).ok());
+      ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, kv_values, vp),
+                                   std::span(v).subspan(p * row_bytes, row_bytes)).ok());
+    }
+    const size_t q_size = static_cast<size_t>(shape.n_heads) * shape.head_dim;
+    std::vector<float> q = RandomRow(rng, q_size * rows, qp);
+    std::vector<float> want(q.size());
+    for (int64_t i = 0; i < rows; ++i) {
+      ASSERT_TRUE(llm::Attend(shape, std::span(q).subspan(i * q_size, q_size), k, v,
+                              first_pos + i + 1, std::span(want).subspan(i * q_size, q_size))
+                      .ok());
+    }
+    const auto want_bits = Bits(want);
+    for (Cpu& cpu : cpus) {
+      std::vector<float> got(q.size(), 1234.0f);
+      ASSERT_TRUE(cpu.backend->LlmKernels().AttendRows(shape, q, k, v, first_pos, rows, got).ok());
+      if (CheckBits(want_bits, Bits(got),
+                    absl::StrCat("AttendRows case ", it, " ", cpu.isa, " x", cpu.threads,
+                                 " heads ", shape.n_heads, "/", shape.n_kv_heads, " hd ",
+                                 shape.head_dim, " first_pos ", first_pos, " rows ", rows,
+                                 " profiles ", qp, kp, vp)) != 0) {
+        return;
+      }
+    }
+    ++cases;
+    if (n > 4096) ++long_cases;
+  }
+  EXPECT_GE(cases, 160);
+  EXPECT_GE(long_cases, 10);
+}
+
+TEST(CpuLlmTest, AttendRowsRejectsLikeThePerRowLoop) {
+  std::vector<Cpu> cpus = AllCpus();
+  llm::AttentionShape shape{6, 2, 64};
+  const int64_t first_pos = 30, rows = 12, n = first_pos + rows;
+  const int64_t row_bytes = llm::KvRowBytes(shape);
+  std::mt19937_64 rng(5);
+  std::vector<uint8_t> k(n * row_bytes), v(n * row_bytes);
+  for (int64_t p = 0; p < n; ++p) {
+    ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, 128, 0), std::span(k).subspan(p * row_bytes, row_bytes)).ok());
+    ASSERT_TRUE(llm::EncodeKvRow(shape, RandomRow(rng, 128, 0), std::span(v).subspan(p * row_bytes, row_bytes)).ok());
+  }
+  std::vector<float> q = RandomRow(rng, 384 * rows, 0), out(q.size());
+  const llm::Kernels& reference = llm::ReferenceKernels();
+  for (int where = 0; where < 6; ++where) {
+    std::vector<uint8_t> kb = k, vb = v;
+    std::vector<float> qb = q;
+    const uint16_t bad = where % 2 ? 0x7C00 : 0xFE01;  // inf, NaN
+    // Positions only the later rows read, so the first rows succeed.
+    if (where < 2) StoreU16(&kb[37 * row_bytes + 2 * 100], bad);
+    else if (where < 4) StoreU16(&vb[39 * row_bytes + 2 * 5], bad);
+    else qb[384 * 5 + 200] = where == 4 ? INFINITY : NAN;
+    const absl::Status want = reference.AttendRows(shape, qb, kb, vb, first_pos, rows, out);
+    ASSERT_FALSE(want.ok());
+    for (Cpu& cpu : cpus) {
+      EXPECT_EQ(cpu.backend->LlmKernels().AttendRows(shape, qb, kb, vb, first_pos, rows, out),
+                want)
+          << cpu.isa << " x" << cpu.threads << " case " << where;
+    }
+  }
+  for (Cpu& cpu : cpus) {
+    EXPECT_EQ(cpu.backend->LlmKernels().AttendRows(shape, q, k, v, first_pos + 1, rows, out),
+              reference.AttendRows(shape, q, k, v, first_pos + 1, rows, out));
+    EXPECT_EQ(cpu.backend->LlmKernels().AttendRows({5, 2, 64}, q, k, v, first_pos, rows, out),
+              reference.AttendRows({5, 2, 64}, q, k, v, first_pos, rows, out));
+  }
+}
+
 // Elementwise ops: rows of every profile (and mixed), lengths 1..4096 (SmolLM2's 576 and
 // 1536 included), 1000+ rows per op, each through every family and thread count.
 TEST(CpuLlmTest, ElementwiseOpsEqualReference) {

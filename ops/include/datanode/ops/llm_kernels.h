@@ -12,6 +12,7 @@
 #define DATANODE_OPS_LLM_KERNELS_H_
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "absl/status/status.h"
@@ -54,6 +55,45 @@ class Kernels {
                               ByteSpan k_cache, ByteSpan v_cache, int64_t n_positions,
                               std::span<float> out) const {
     return llm::Attend(shape, q, k_cache, v_cache, n_positions, out);
+  }
+  // Attention of `rows` consecutive tokens of one sequence (a prefill pass): row i of q and
+  // out (n_heads * head_dim values each) is the token at position first_pos + i, exactly
+  // Attend(shape, q row i, k_cache, v_cache, first_pos + i + 1, out row i) for every i,
+  // with the status of the lowest failing row. The default is that loop; a backend can
+  // share each K / V row's loads across the rows that read it.
+  virtual absl::Status AttendRows(const AttentionShape& shape, std::span<const float> q,
+                                  ByteSpan k_cache, ByteSpan v_cache, int64_t first_pos,
+                                  int64_t rows, std::span<float> out) const {
+    const size_t width =
+        static_cast<size_t>(shape.n_heads) * static_cast<size_t>(shape.head_dim);
+    if (rows < 0 || q.size() != width * static_cast<size_t>(rows) || out.size() != q.size()) {
+      return absl::InvalidArgumentError(
+          "AttendRows: q and out must hold rows x n_heads x head_dim values");
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      const size_t at = static_cast<size_t>(i) * width;
+      absl::Status s = Attend(shape, q.subspan(at, width), k_cache, v_cache, first_pos + i + 1,
+                              out.subspan(at, width));
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Runs fn(r) for r in [0, n): the per-row steps of a forward pass, each call writing only
+  // its own row's outputs (so neither order nor threads can change a byte). Returns the
+  // status of the lowest r whose call failed, OK if none. `row_work` (elements one call
+  // touches) lets a backend decide whether splitting pays. The default runs the calls in
+  // order on the calling thread and stops at the first failure; a backend may run them
+  // concurrently on its workers (the ops above allow concurrent calls) and then also runs
+  // rows after a failing one.
+  virtual absl::Status ForEachRow(int64_t n, int64_t row_work,
+                                  const std::function<absl::Status(int64_t)>& fn) const {
+    (void)row_work;
+    for (int64_t r = 0; r < n; ++r) {
+      absl::Status s = fn(r);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
   }
 };
 
