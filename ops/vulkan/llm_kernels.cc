@@ -60,6 +60,38 @@ absl::Status VulkanLlmKernels::SiluMul(std::span<const float> gate, std::span<co
   return RunBinary(KernelId::kLlmSiluMul, gate, up, out);
 }
 
+absl::Status VulkanLlmKernels::RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads,
+                                         int head_dim, std::span<float> x) const {
+  const int pairs = table.rope_dim() / 2;
+  if (pos < 0 || pos >= table.max_positions() || n_heads < 1 || head_dim < table.rope_dim() ||
+      static_cast<int64_t>(x.size()) != int64_t{n_heads} * head_dim || x.size() > 0xFFFFFFFFu ||
+      !AllFinite(x)) {
+    return table.Apply(pos, n_heads, head_dim, x);
+  }
+  const uint64_t bytes = x.size() * sizeof(float);
+  const uint64_t table_bytes = uint64_t{2} * pairs * sizeof(int32_t);
+  const BufferSpec specs[] = {
+      {BufferSpec::Role::kInput, bytes},
+      {BufferSpec::Role::kInput, table_bytes},
+      {BufferSpec::Role::kOutput, bytes},
+  };
+  std::lock_guard<std::mutex> lock(*mu_);
+  RETURN_IF_ERROR(runner_->Prepare(specs));
+  std::memcpy(runner_->Input(0), x.data(), bytes);
+  std::memcpy(runner_->Input(1), table.CosQ30(pos), table_bytes / 2);
+  std::memcpy(runner_->Input(1) + table_bytes / 2, table.SinQ30(pos), table_bytes / 2);
+  constexpr uint64_t kWorkgroup = 64;  // local_size_x of llm_rope
+  KernelCall call;
+  call.kernel = KernelId::kLlmRope;
+  call.push = {static_cast<uint32_t>(x.size()), 0, static_cast<uint32_t>(head_dim),
+               static_cast<uint32_t>(pairs)};
+  call.groups_x = static_cast<uint32_t>((x.size() + kWorkgroup - 1) / kWorkgroup);
+  call.x_base_word = 1;
+  RETURN_IF_ERROR(runner_->Run(call));
+  std::memcpy(x.data(), runner_->Output(2), bytes);
+  return absl::OkStatus();
+}
+
 absl::Status VulkanLlmKernels::RmsNorm(std::span<const float> x, std::span<const float> gain,
                                        float eps, std::span<float> out) const {
   const uint32_t eps_bits = F32ToBits(eps);

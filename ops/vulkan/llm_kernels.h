@@ -1,8 +1,9 @@
 // Copyright 2026 The datanode Authors.
 //
-// The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul, RmsNorm and
-// Attend run as integer compute shaders (shaders/llm_*.comp) returning the reference's bytes; every
-// other op is the reference's (host). An input the reference rejects (size mismatch,
+// The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul, RmsNorm, RoPE
+// (RopeApply; the table is RopeTable's, built on the host) and Attend run as integer
+// compute shaders (shaders/llm_*.comp) returning the reference's bytes; EncodeKvRow and
+// DequantizeRow are the reference's (host). An input the reference rejects (size mismatch,
 // non-finite value, bad eps or length) or an empty row is handed to the reference
 // function itself, so statuses are exactly the reference's.
 //
@@ -30,6 +31,8 @@ class VulkanLlmKernels final : public llm::Kernels {
                    std::span<float> out) const override;
   absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
                        std::span<float> out) const override;
+  absl::Status RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads, int head_dim,
+                         std::span<float> x) const override;
   // Host fallback (the reference) when the scratch (16 bytes per head and position) or
   // a cache would exceed kMaxAttendScratchBytes.
   absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q, ByteSpan k_cache,

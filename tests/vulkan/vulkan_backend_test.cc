@@ -332,7 +332,8 @@ TEST_F(VulkanBackendTest, KQuantExtremeTermsByteEqualToReference) {
 }
 
 // Informational: one SmolLM2-135M decode-shaped matmul (M = 1, N = 1536, K = 576,
-// prepared Q8_0 weights) on the GEMV kernel (M <= 16) vs M = 17 on the 64-row tile.
+// prepared Q8_0 weights) on the GEMV kernel (M <= 16) vs M = 17 on the 64-row tile; and
+// one M = 1 step per weight format with its prepared size.
 TEST_F(VulkanBackendTest, SmallMGemvTiming) {
   const OpKind kind = OpKind::kMatMulQ8_0Q8_0;
   auto w_in = MakeRandomInputs(kind, 17, 1536, 576, 5, InputProfile::kRealistic);
@@ -356,6 +357,26 @@ TEST_F(VulkanBackendTest, SmallMGemvTiming) {
         kReps;
     std::printf("[ info     ] q8_0 matmul m=%lld n=1536 k=576 (%s): %.2f ms\n",
                 static_cast<long long>(m), m <= 16 ? "gemv" : "64-row tile", ms);
+  }
+  // One decode step (M = 1, N = 1536, K = 1536, prepared W) per weight format.
+  for (OpKind q : {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1,
+                   OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K}) {
+    auto in = MakeRandomInputs(q, 1, 1536, 1536, 6, InputProfile::kRealistic);
+    ASSERT_TRUE(in.ok());
+    auto w = vk().PrepareWeights(q, 1536, 1536, in->w, {});
+    ASSERT_TRUE(w.ok()) << w.status();
+    OpArgs args = in->Args();
+    args.w = {};
+    args.w_prepared = w->get();
+    ASSERT_TRUE(RunOp(vk(), args).ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    constexpr int kReps = 5;
+    for (int i = 0; i < kReps; ++i) ASSERT_TRUE(RunOp(vk(), args).ok());
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+        kReps;
+    std::printf("[ info     ] %s m=1 n=1536 k=1536 (gemv, prepared %lld bytes): %.2f ms\n",
+                OpKindName(q), static_cast<long long>((*w)->SizeBytes()), ms);
   }
 }
 
@@ -507,7 +528,7 @@ TEST_F(VulkanBackendTest, GoldenSelfTestPasses) {
 
 TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
   const auto blobs = vulkan::SpirvBlobs();
-  ASSERT_EQ(blobs.size(), 18u);
+  ASSERT_EQ(blobs.size(), 19u);
   for (const vulkan::SpirvBlob& b : blobs) {
     const ByteSpan bytes(reinterpret_cast<const uint8_t*>(b.words), b.size_bytes);
     EXPECT_EQ(ToHex(Sha256Of({bytes})), b.sha256_hex) << b.name;

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// The Vulkan backend's LLM kernels (Backend::LlmKernels: Add, SiluMul, RmsNorm, Attend
-// as shaders) against the reference functions of llm.h, byte for byte: >= 1000 random
+// The Vulkan backend's LLM kernels (Backend::LlmKernels: Add, SiluMul, RmsNorm, RoPE,
+// Attend as shaders) against the reference functions of llm.h, byte for byte: >= 1000 random
 // rows per op whose values mix every f32 class (subnormals, +-0, values near FLT_MAX,
 // exact ties, realistic activations), rows up to the 2^15 RmsNorm limit, in-place
 // calls, and the reference's exact status for invalid input. Skipped only when the
@@ -273,16 +273,20 @@ TEST_F(VulkanLlmTest, DecodeShapeTiming) {
                .count() /
            kReps;
   };
+  auto rope = llm::RopeTable::Create(100000.0f, 64, 64);
+  ASSERT_TRUE(rope.ok());
+  std::vector<float> rope_row(q.begin(), q.end());
   const llm::Kernels& ref = llm::ReferenceKernels();
   for (const llm::Kernels* kern : {&k(), &ref}) {
     const double add = time_ms([&] { return kern->Add(x576, y576, out576); });
     const double silu = time_ms([&] { return kern->SiluMul(x, y, out); });
     const double rms = time_ms([&] { return kern->RmsNorm(x576, y576, 1e-5f, out576); });
     const double att = time_ms([&] { return kern->Attend(shape, q, kc, vc, np, att_out); });
+    const double rot = time_ms([&] { return kern->RopeApply(*rope, 47, 9, 64, rope_row); });
     std::printf(
         "[ info     ] %s: Add(576) %.3f ms, SiluMul(1536) %.3f ms, RmsNorm(576) %.3f ms, "
-        "Attend(9/3 x 64, 48 positions) %.3f ms\n",
-        kern->Name(), add, silu, rms, att);
+        "Attend(9/3 x 64, 48 positions) %.3f ms, RoPE(9 x 64) %.3f ms\n",
+        kern->Name(), add, silu, rms, att, rot);
   }
 }
 
@@ -303,6 +307,56 @@ TEST_F(VulkanLlmTest, InPlaceCalls) {
   ASSERT_TRUE(llm::RmsNorm(r, y, 1e-5f, want).ok());
   ASSERT_TRUE(k().RmsNorm(r, y, 1e-5f, r).ok());
   EXPECT_TRUE(SameBits(r, want));
+}
+
+// RoPE (RopeApply) against RopeTable::Apply: tables of several bases and rope_dims
+// (partial rotation when rope_dim < head_dim), every position class (0, the last, random),
+// rows mixing every f32 class; plus the spec's §8.9 example.
+TEST_F(VulkanLlmTest, RopeByteEqualToReference) {
+  struct TableSpec {
+    float base;
+    int rope_dim;
+    int64_t max_positions;
+  };
+  const TableSpec specs[] = {{10000.0f, 64, 2048}, {100000.0f, 64, 512}, {500000.0f, 128, 300},
+                             {2.0f, 2, 40},        {1.0e6f, 32, 100},    {10000.0f, 4, 101}};
+  SplitMix64 rng(0x20be0001);
+  int cases = 0;
+  int mismatches = 0;
+  for (const TableSpec& t : specs) {
+    auto table = llm::RopeTable::Create(t.base, t.rope_dim, t.max_positions);
+    ASSERT_TRUE(table.ok()) << table.status();
+    for (int i = 0; i < 100 && mismatches < 3; ++i) {
+      const int64_t pos = i == 0   ? 0
+                          : i == 1 ? t.max_positions - 1
+                                   : rng.Uniform(0, t.max_positions - 1);
+      const int head_dim =
+          t.rope_dim + 2 * static_cast<int>(rng.Next() % 3 == 0 ? rng.Uniform(1, 40) : 0);
+      const int n_heads = static_cast<int>(rng.Uniform(1, 12));
+      const std::vector<float> x = RandomRow(rng, static_cast<size_t>(n_heads) * head_dim, i % 3);
+      std::vector<float> want = x, got = x;
+      ASSERT_TRUE(table->Apply(pos, n_heads, head_dim, want).ok());
+      const absl::Status st = k().RopeApply(*table, pos, n_heads, head_dim, got);
+      ASSERT_TRUE(st.ok()) << st;
+      ++cases;
+      if (!SameBits(got, want)) {
+        ++mismatches;
+        ADD_FAILURE() << "RoPE base " << t.base << " rope_dim " << t.rope_dim << " pos " << pos
+                      << " heads " << n_heads << " head_dim " << head_dim << ": "
+                      << FirstDiff(got, want, x, x);
+      }
+    }
+  }
+  std::printf("[ info     ] RoPE: %d rows byte-equal checked\n", cases);
+  // §8.9's example: base 10000, rope_dim 4, p = 100; pair 0 = (1, 0), pair 1 = (1, 2).
+  auto table = llm::RopeTable::Create(10000.0f, 4, 101);
+  ASSERT_TRUE(table.ok());
+  std::vector<float> x = {1.0f, 0.0f, 1.0f, 2.0f};
+  ASSERT_TRUE(k().RopeApply(*table, 100, 1, 4, x).ok());
+  EXPECT_EQ(Bits(x[0]), 0x3F5CC0EEu);
+  EXPECT_EQ(Bits(x[1]), 0xBF01A12Eu);
+  EXPECT_EQ(Bits(x[2]), 0xBF924204u);
+  EXPECT_EQ(Bits(x[3]), 0x3FF60693u);
 }
 
 // Invalid input: exactly the reference's status (code and message).
@@ -337,6 +391,16 @@ TEST_F(VulkanLlmTest, InvalidInputGivesTheReferenceStatus) {
   q[3] = nan;
   kv[5] = 0;
   same(k().Attend(shape, q, kv, kv, 1, o), llm::Attend(shape, q, kv, kv, 1, o));
+  auto table = llm::RopeTable::Create(10000.0f, 4, 8);
+  ASSERT_TRUE(table.ok());
+  std::vector<float> r8(8, 1.0f), r8_copy = r8;
+  same(k().RopeApply(*table, 8, 2, 4, r8), table->Apply(8, 2, 4, r8_copy));    // position
+  same(k().RopeApply(*table, -1, 2, 4, r8), table->Apply(-1, 2, 4, r8_copy));  // position
+  same(k().RopeApply(*table, 0, 4, 4, r8), table->Apply(0, 4, 4, r8_copy));    // size
+  same(k().RopeApply(*table, 0, 4, 2, r8), table->Apply(0, 4, 2, r8_copy));    // head_dim
+  r8[5] = inf;
+  r8_copy[5] = inf;
+  same(k().RopeApply(*table, 1, 2, 4, r8), table->Apply(1, 2, 4, r8_copy));  // not finite
 }
 
 }  // namespace

@@ -132,47 +132,52 @@ uvec4 signed_sum(uvec4 ma, bool na, uvec4 mb, bool nb, out bool negative) {
   return b_larger ? u128_sub(mb, ma) : u128_sub(ma, mb);
 }
 
-// RoundSum2ToF32Bits(a, ae, b, be) for |a|, |b| < 2^24 (decoded f32 mantissas):
+// RoundSum2ToF32Bits(a, ae, b, be) for magnitudes below 2^62 given as sign + uvec2:
 // round_f32(a 2^ae + b 2^be), each magnitude first normalized to [2^61, 2^62); an
 // exponent gap above 64 turns the smaller term into a sticky +-1 two bits below.
-uint round_sum2_to_f32_bits(int a, int ae, int b, int be) {
-  uint ma = uint(abs(a));
-  uint mb = uint(abs(b));
+uint round_sum2_u64_to_f32_bits(uvec2 ma, bool na, int ae, uvec2 mb, bool nb, int be) {
   uvec4 mag;
   bool negative;
   int exponent;
-  if (ma == 0u || mb == 0u) {
-    mag = uvec4(ma | mb, 0u, 0u, 0u);
-    negative = ma == 0u ? b < 0 : a < 0;
-    exponent = ma == 0u ? be : ae;
+  bool a_zero = u64_is_zero(ma);
+  if (a_zero || u64_is_zero(mb)) {
+    mag = uvec4(a_zero ? mb : ma, 0u, 0u);
+    negative = a_zero ? nb : na;
+    exponent = a_zero ? be : ae;
   } else {
-    int sa = 61 - findMSB(ma);  // normalizes to [2^61, 2^62)
-    int sb = 61 - findMSB(mb);
+    int sa = 62 - u64_bit_length(ma);  // normalizes to [2^61, 2^62)
+    int sb = 62 - u64_bit_length(mb);
     int ea = ae - sa;
     int eb = be - sb;
     // hi: the term with the larger normalized exponent (a on ties), lo: the other.
     bool a_hi = ea >= eb;
-    uint m_hi = a_hi ? ma : mb;
-    uint m_lo = a_hi ? mb : ma;
+    uvec2 m_hi = a_hi ? ma : mb;
+    uvec2 m_lo = a_hi ? mb : ma;
     int s_hi = a_hi ? sa : sb;
     int s_lo = a_hi ? sb : sa;
-    bool n_hi = a_hi ? a < 0 : b < 0;
-    bool n_lo = a_hi ? b < 0 : a < 0;
+    bool n_hi = a_hi ? na : nb;
+    bool n_lo = a_hi ? nb : na;
     int e_hi = a_hi ? ea : eb;
     int e_lo = a_hi ? eb : ea;
     int diff = e_hi - e_lo;
     if (diff <= 64) {
-      mag = signed_sum(u128_shl(uvec4(m_hi, 0u, 0u, 0u), s_hi + diff), n_hi,
-                       u128_shl(uvec4(m_lo, 0u, 0u, 0u), s_lo), n_lo, negative);
+      mag = signed_sum(u128_shl(uvec4(m_hi, 0u, 0u), s_hi + diff), n_hi,
+                       u128_shl(uvec4(m_lo, 0u, 0u), s_lo), n_lo, negative);
       exponent = e_lo;
     } else {
       // (hi << 2) + sign(lo): the smaller term only decides the sticky bit.
-      mag = signed_sum(u128_shl(uvec4(m_hi, 0u, 0u, 0u), s_hi + 2), n_hi, uvec4(1u, 0u, 0u, 0u),
+      mag = signed_sum(u128_shl(uvec4(m_hi, 0u, 0u), s_hi + 2), n_hi, uvec4(1u, 0u, 0u, 0u),
                        n_lo, negative);
       exponent = e_hi - 2;
     }
   }
   return round_ieee_bits(mag, negative, exponent, 23, 8);
+}
+
+// The same for |a|, |b| < 2^24 (decoded f32 mantissas).
+uint round_sum2_to_f32_bits(int a, int ae, int b, int be) {
+  return round_sum2_u64_to_f32_bits(uvec2(uint(abs(a)), 0u), a < 0, ae, uvec2(uint(abs(b)), 0u),
+                                    b < 0, be);
 }
 
 // --- exp(-x) (fixed_point.h ExpNeg): exp(-x) ~= e * 2^(k - 30), e in [2^30, 2^31).
