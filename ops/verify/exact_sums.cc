@@ -89,4 +89,21 @@ absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, Byte
   return absl::OkStatus();
 }
 
+int64_t CompactExactSums(OpKind kind, MutableByteSpan exact) {
+  if (ExactSumsBytes(kind, 1, 1) != 16 || exact.size() % 16 != 0) {
+    return static_cast<int64_t>(exact.size());
+  }
+  const int64_t count = static_cast<int64_t>(exact.size()) / 16;
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t lo;
+    uint64_t hi;
+    std::memcpy(&lo, &exact[16 * i], 8);
+    std::memcpy(&hi, &exact[16 * i + 8], 8);
+    if (hi != (static_cast<int64_t>(lo) < 0 ? ~uint64_t{0} : 0)) return 16 * count;
+  }
+  // In place, front to back: element i moves from 16 i to 8 i <= 16 i.
+  for (int64_t i = 0; i < count; ++i) std::memmove(&exact[8 * i], &exact[16 * i], 8);
+  return 8 * count;
+}
+
 }  // namespace datanode::ops::verify

@@ -92,6 +92,28 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   return M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(sum_r), 112)));
 }
 
+uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                     int64_t* first_bad) {
+  // sum E r with |E r| < 2^115: int128 partial sums over 2^11 elements, reduced mod q.
+  *first_bad = -1;
+  uint128 acc = 0;
+  for (int64_t start = 0; start < n; start += 2048) {
+    const int64_t end = std::min(n, start + 2048);
+    int128 part = 0;
+    for (int64_t i = start; i < end; ++i) {
+      int64_t x;
+      std::memcpy(&x, e + 8 * i, 8);
+      if (RoundToF32Bits(x, -48) != LoadU32(out + 4 * i)) {
+        *first_bad = i;
+        return 0;
+      }
+      part += static_cast<int128>(x) * static_cast<int64_t>(r[i]);
+    }
+    acc = M127::Add(acc, M127::FromInt128(part));
+  }
+  return acc;
+}
+
 uint128 DotQ8VRow(const uint8_t* a_row, const Q8Tables& t, int64_t blocks, bool* valid) {
   uint128 acc = 0;
   *valid = true;
@@ -153,8 +175,8 @@ void DotQ8V(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks,
 }  // namespace
 
 const Kernels& PortableKernels() {
-  static constexpr Kernels kPortable = {"portable",       DotS32R,    DotS8V,
-                                        FirstBadS8F32Row, CheckQ8Row, DotQ8V};
+  static constexpr Kernels kPortable = {"portable", DotS32R,      DotS8V, FirstBadS8F32Row,
+                                        CheckQ8Row, CheckQ8Row64, DotQ8V};
   return kPortable;
 }
 

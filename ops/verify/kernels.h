@@ -59,6 +59,10 @@ struct Kernels {
   // *first_bad >= 0.
   uint128 (*check_q8_row)(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
                           int64_t* first_bad, bool* out_of_range);
+  // The same for the compact encoding: E = n little-endian int64 (always in range). Sets
+  // *first_bad to the first i with out[i] != RoundToF32Bits(E[i], -48), else -1.
+  uint128 (*check_q8_row64)(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                            int64_t* first_bad);
   // out[j] = sum_k a24_j[k] * v[k] mod q for the Q8_0 rows at a + j * stride (`blocks`
   // blocks each): a24 = d * q * 2^24 (an integer: every f16 is a multiple of 2^-24). Also
   // validates the rows (the checks of ValidateInputValues, done here so that A is read

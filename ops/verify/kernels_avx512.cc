@@ -306,6 +306,53 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   return M127::Add(fast, wide);
 }
 
+uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                     int64_t* first_bad) {
+  // As CheckQ8Row's vector path, without the deinterleave and the range check: every value
+  // is an int64.
+  const __m512i mask52 = _mm512_set1_epi64((int64_t{1} << 52) - 1);
+  const __m512i bias = _mm512_set1_epi64(INT64_MIN);
+  const __m256i scale48 = _mm256_set1_epi32(48 << 23);
+  *first_bad = -1;
+  uint128 total = 0;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = std::min(n, i + 8 * kFlushSteps);
+    __m512i acc0 = _mm512_setzero_si512();
+    __m512i acc1 = _mm512_setzero_si512();
+    __m512i acc2 = _mm512_setzero_si512();
+    __m512i acc3 = _mm512_setzero_si512();
+    __m512i sr = _mm512_setzero_si512();
+    for (; i < end; i += 8) {
+      const __mmask8 m = end - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (end - i)) - 1);
+      const __m512i x = _mm512_maskz_loadu_epi64(m, e + 8 * i);
+      __m256i bits = _mm256_castps_si256(
+          _mm512_cvt_roundepi64_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      bits = _mm256_mask_sub_epi32(bits, _mm512_test_epi64_mask(x, x), bits, scale48);
+      const __mmask8 bad =
+          _mm256_mask_cmpneq_epi32_mask(m, bits, _mm256_maskz_loadu_epi32(m, out + 4 * i));
+      if (bad != 0) {
+        *first_bad = i + __builtin_ctz(bad);
+        return 0;
+      }
+      // E + 2^63 in [0, 2^64) = e1 * 2^52 + e0; masked-off lanes have r = 0.
+      const __m512i ep = _mm512_xor_si512(x, bias);
+      const __m512i e0 = _mm512_and_si512(ep, mask52);
+      const __m512i e1 = _mm512_srli_epi64(ep, 52);
+      const __m512i rv = _mm512_maskz_loadu_epi64(m, r + i);
+      acc0 = _mm512_madd52lo_epu64(acc0, e0, rv);
+      acc1 = _mm512_madd52hi_epu64(acc1, e0, rv);
+      acc2 = _mm512_madd52lo_epu64(acc2, e1, rv);
+      acc3 = _mm512_madd52hi_epu64(acc3, e1, rv);
+      sr = _mm512_add_epi64(sr, rv);
+    }
+    const uint128 limbs[3] = {LaneSum(acc0), LaneSum(acc1) + LaneSum(acc2), LaneSum(acc3)};
+    total = M127::Add(total, CombineLimbs(limbs, 3));
+    total = M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(LaneSum(sr)), 63)));
+  }
+  return total;
+}
+
 // R rows of A against v's limbs: per 8 columns the three limbs are loaded once for the R
 // rows. a24 = q * mantissa(d) << (exponent(d) + 24), |a24| < 2^47, and a24 + 2^47 in
 // [0, 2^48) is what IFMA multiplies. Each row keeps four accumulators, one per weight 2^0,
@@ -442,8 +489,8 @@ const Kernels* Avx512Kernels() {
                          __builtin_cpu_supports("avx512ifma") &&
                          __builtin_cpu_supports("avx512vnni");
     if (!has_all) return nullptr;
-    static constexpr Kernels kAvx512 = {"avx512 (ifma, vnni)", DotS32R,    DotS8V,
-                                        FirstBadS8F32Row,      CheckQ8Row, DotQ8V};
+    static constexpr Kernels kAvx512 = {
+        "avx512 (ifma, vnni)", DotS32R, DotS8V, FirstBadS8F32Row, CheckQ8Row, CheckQ8Row64, DotQ8V};
     return RoundingSelfCheckPasses(kAvx512) ? &kAvx512 : nullptr;
   }();
   return kernels;

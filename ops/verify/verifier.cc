@@ -226,8 +226,10 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
 
   // The answer: anything wrong with it is the computing node's fault.
   const int64_t exact_bytes = ExactSumsBytes(kind_, m, n_);
+  // The Q8_0 family's compact encoding (int64 per element) has half the bytes.
+  const bool compact = IsQ8Family(kind_) && static_cast<int64_t>(exact.size()) == exact_bytes / 2;
   if (static_cast<int64_t>(out.size()) != sizes.out ||
-      static_cast<int64_t>(exact.size()) != exact_bytes) {
+      (static_cast<int64_t>(exact.size()) != exact_bytes && !compact)) {
     return Reject(Check::kAnswerSize, -1, -1,
                   absl::StrFormat("answer has %d output and %d exact bytes, want %d and %d",
                                   out.size(), exact.size(), sizes.out, exact_bytes));
@@ -286,8 +288,10 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
     for (int64_t i = 0; i < m; ++i) {
       int64_t j = -1;
       bool out_of_range = false;
-      const uint128 lhs = kern.check_q8_row(&exact[16 * i * n_], &out[4 * i * n_], r_.data(), n_,
-                                            &j, &out_of_range);
+      const uint128 lhs =
+          compact ? kern.check_q8_row64(&exact[8 * i * n_], &out[4 * i * n_], r_.data(), n_, &j)
+                  : kern.check_q8_row(&exact[16 * i * n_], &out[4 * i * n_], r_.data(), n_, &j,
+                                      &out_of_range);
       if (j >= 0) {
         return out_of_range
                    ? Reject(Check::kExactRange, i, j,

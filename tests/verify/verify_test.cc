@@ -69,6 +69,9 @@ Answer Honest(Backend& backend, OpInputs& in) {
   return ans;
 }
 
+// The Q8_0 family's compact encoding of an answer's exact sums, when every value fits.
+void Compact(OpKind kind, Answer* ans) { ans->exact.resize(CompactExactSums(kind, ans->exact)); }
+
 OpInputs Inputs(OpKind kind, int64_t m, int64_t n, int64_t k, uint64_t seed, InputProfile profile) {
   auto in = MakeRandomInputs(kind, m, n, k, seed, profile);
   EXPECT_TRUE(in.ok()) << in.status();
@@ -155,7 +158,8 @@ TEST(VerifyTest, HonestAnswersAreNeverRejected) {
         OpInputs in = Inputs(kind, s.m, s.n, s.k, a_seed, kProfiles[t % 3]);
         in.w = base.w;
         in.w_scale = base.w_scale;
-        const Answer ans = Honest(t % 5 == 0 ? Cpu() : Reference(), in);
+        Answer ans = Honest(t % 5 == 0 ? Cpu() : Reference(), in);
+        if (t % 2 == 1) Compact(kind, &ans);
         const Verdict v = RunCheck(ver, in, ans);
         ASSERT_TRUE(v.accepted) << Describe(kind, in, a_seed) << ": " << v.reason;
       }
@@ -232,18 +236,26 @@ TEST_P(FaultTest, EveryFaultIsCaughtOnEveryTrial) {
        {Fault::kFlipOutputBit, Fault::kFlipExactBit, Fault::kWrongWeights, Fault::kReplay}) {
     int faulty = 0;
     int same_as_honest = 0;
+    int compact_answers = 0;  // (declared before `more`, which reads it)
     std::map<Check, int> caught_by;
-    for (int w_round = 0; faulty < 1000; ++w_round) {
-      ASSERT_LT(w_round, 400) << "too few trials produced a wrong answer";
+    // Q8_0 family: also >= 500 of them in the compact (int64) encoding, which needs every
+    // exact sum below 2^63: realistic activations on those trials.
+    const int want_compact = IsQ8Family(kind) ? 500 : 0;
+    auto more = [&] { return faulty < 1000 || compact_answers < want_compact; };
+    for (int w_round = 0; more(); ++w_round) {
+      ASSERT_LT(w_round, 800) << "too few trials produced a wrong answer";
       const Shape s = RandomShape(kind, rng);
       OpInputs base = Inputs(kind, s.m, s.n, s.k, rng.Next(), kProfiles[w_round % 3]);
       const Verifier ver = Prepare(secret, base);
-      for (int t = 0; t < 25 && faulty < 1000; ++t) {
+      for (int t = 0; t < 25 && more(); ++t) {
+        const bool compact = t % 2 == 1;  // the Q8_0 family's compact encoding, where it fits
         const uint64_t a_seed = rng.Next();
-        OpInputs in = Inputs(kind, s.m, s.n, s.k, a_seed, kProfiles[(w_round + t) % 3]);
+        OpInputs in = Inputs(kind, s.m, s.n, s.k, a_seed,
+                             compact ? InputProfile::kRealistic : kProfiles[(w_round + t) % 3]);
         in.w = base.w;
         in.w_scale = base.w_scale;
-        const Answer honest = Honest(Reference(), in);
+        Answer honest = Honest(Reference(), in);
+        if (compact) Compact(kind, &honest);
         Answer bad = honest;
         switch (fault) {
           case Fault::kFlipOutputBit: {
@@ -262,6 +274,7 @@ TEST_P(FaultTest, EveryFaultIsCaughtOnEveryTrial) {
             OpInputs wrong = in;
             wrong.w = PerturbWeights(kind, in, rng);
             bad = Honest(Reference(), wrong);
+            if (compact) Compact(kind, &bad);
             break;
           }
           case Fault::kReplay: {
@@ -269,6 +282,7 @@ TEST_P(FaultTest, EveryFaultIsCaughtOnEveryTrial) {
             other.w = base.w;
             other.w_scale = base.w_scale;
             bad = Honest(Reference(), other);
+            if (compact) Compact(kind, &bad);
             break;
           }
         }
@@ -277,6 +291,7 @@ TEST_P(FaultTest, EveryFaultIsCaughtOnEveryTrial) {
           continue;
         }
         ++faulty;
+        compact_answers += IsQ8Family(kind) && bad.exact.size() == 8 * bad.out.size() / 4;
         const Verdict v = RunCheck(ver, in, bad);
         ASSERT_FALSE(v.accepted) << FaultName(fault) << " accepted: " << Describe(kind, in, a_seed);
         ++caught_by[v.failed];
@@ -285,7 +300,8 @@ TEST_P(FaultTest, EveryFaultIsCaughtOnEveryTrial) {
     std::printf("%-18s %-22s %d wrong answers, %d rejected (", OpKindName(kind), FaultName(fault),
                 faulty, faulty);
     for (const auto& [check, count] : caught_by) std::printf(" %s: %d", CheckName(check), count);
-    std::printf(" ); %d perturbations left the answer correct\n", same_as_honest);
+    std::printf(" ); %d in the compact encoding; %d perturbations left the answer correct\n",
+                compact_answers, same_as_honest);
   }
 }
 
@@ -324,6 +340,26 @@ TEST(VerifyTest, Q8ForgeriesInvisibleModuloTwoToThe61AreCaught) {
       }
     }
   }
+}
+
+TEST(VerifyTest, CompactEncodingOnlyWhenEveryValueFitsInt64) {
+  std::vector<uint8_t> e(16 * 3, 0);
+  const int128 values[3] = {-5, INT64_MAX, INT64_MIN};
+  for (int i = 0; i < 3; ++i) std::memcpy(&e[16 * i], &values[i], 16);
+  std::vector<uint8_t> wide = e;
+  ASSERT_EQ(CompactExactSums(OpKind::kMatMulQ8_0Q8_0, e), 24);
+  for (int i = 0; i < 3; ++i) {
+    int64_t x;
+    std::memcpy(&x, &e[8 * i], 8);
+    EXPECT_EQ(x, static_cast<int64_t>(values[i]));
+  }
+  const int128 big = int128{1} << 63;
+  std::memcpy(&wide[16], &big, 16);
+  std::vector<uint8_t> before = wide;
+  EXPECT_EQ(CompactExactSums(OpKind::kMatMulQ8_0Q4_1, wide), 48);
+  EXPECT_EQ(wide, before);
+  std::vector<uint8_t> s32(12);
+  EXPECT_EQ(CompactExactSums(OpKind::kMatMulS8F32, s32), 12);
 }
 
 TEST(VerifyTest, BadRequestsAreErrorsAndBadAnswerSizesAreRejections) {
@@ -424,6 +460,23 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
               port.check_q8_row(e.data(), out.data(), r.data(), len, &bad_port, &range_port));
     ASSERT_EQ(bad_fast, -1);
     ASSERT_EQ(bad_port, -1);
+    // The compact encoding's kernel on the int64-sized rows.
+    if (t % 4 != 3 && t % 5 != 0) {
+      std::vector<uint8_t> e64(8 * len);
+      for (int64_t i = 0; i < len; ++i) std::memcpy(&e64[8 * i], &e[16 * i], 8);
+      ASSERT_EQ(fast->check_q8_row64(e64.data(), out.data(), r.data(), len, &bad_fast),
+                port.check_q8_row(e.data(), out.data(), r.data(), len, &bad_port, &range_port));
+      ASSERT_EQ(bad_fast, -1);
+      ASSERT_EQ(port.check_q8_row64(e64.data(), out.data(), r.data(), len, &bad_port),
+                fast->check_q8_row64(e64.data(), out.data(), r.data(), len, &bad_fast));
+      const int64_t at = rng.Uniform(0, len - 1);
+      std::vector<uint8_t> out2 = out;
+      out2[4 * at + 1] ^= 0x10;
+      fast->check_q8_row64(e64.data(), out2.data(), r.data(), len, &bad_fast);
+      port.check_q8_row64(e64.data(), out2.data(), r.data(), len, &bad_port);
+      ASSERT_EQ(bad_fast, at);
+      ASSERT_EQ(bad_port, at);
+    }
     const int64_t flip = rng.Uniform(0, len - 1);
     if (t % 2 == 0) {
       out[4 * flip] ^= 1;

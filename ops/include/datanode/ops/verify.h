@@ -12,6 +12,8 @@
 //   kMatMulS8F32         s32 isum = sum_k A * W                        (4 bytes each)
 //   kMatMulQ8_0Q8_0/     int128 little-endian two's complement, the exact sum of
 //   Q4_0 / Q4_1          docs/determinism.md 3.3 in units of 2^-48      (16 bytes each)
+//                        or, when every value of the answer fits, the same as int64
+//                        ("compact", 8 bytes each); the byte count says which
 // row-major [M, N] like the output.
 //
 // Thread safety: every function is pure; a Verifier is immutable after Prepare and may
@@ -31,7 +33,7 @@
 
 namespace datanode::ops::verify {
 
-// Whether `kind` has a verified mode (the five matmuls).
+// Whether `kind` has a verified mode (the five matmuls above; not yet the K-quant ones).
 bool IsVerifiable(OpKind kind);
 
 // Bytes of the exact values for an [m, n] output of `kind`: 0, 4 * m * n or 16 * m * n
@@ -45,6 +47,14 @@ int64_t ExactSumsBytes(OpKind kind, int64_t m, int64_t n);
 // checks of ValidateInputValues / ValidateWeightValues); nothing is written then.
 absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, ByteSpan a, ByteSpan w,
                               MutableByteSpan exact);
+
+// The Q8_0 family's compact encoding: if every int128 value of `exact` (as ComputeExactSums
+// wrote it, 16 * count bytes) fits in an int64, rewrites its first 8 * count bytes as those
+// int64 (little-endian) and returns 8 * count, the size of the answer to send; otherwise
+// leaves it and returns 16 * count. Real activations and weights stay far below 2^63 (the
+// spec's bound is 2^112), so the compact form is the usual one: half the bytes to send and
+// to read. Other kinds: returns exact.size() unchanged.
+int64_t CompactExactSums(OpKind kind, MutableByteSpan exact);
 
 // The verifying node's secret for one epoch: 32 bytes from OpenSSL's CSPRNG, kept in this
 // process, never sent and never derived from anything public (in particular not from the
@@ -90,12 +100,12 @@ class Verifier {
 
   // Checks a computing node's answer for activations `a` (and `a_scale` for
   // kMatMulS8F32) of `m` rows: `out` the rounded output, `exact` the exact values (empty
-  // for kMatMulS8S32). Accepts iff the exact values are in range, every output element
-  // is the spec's rounding of its exact value, and C r = A (W^T r) holds row by row in
-  // the field. An honest answer is always accepted; a wrong one is rejected except with
-  // probability <= 2^-52 (docs/verification.md). INVALID_ARGUMENT when the request itself
-  // (m, a, a_scale) is invalid: that is not the computing node's fault. A wrong-sized
-  // answer is a rejection (Check::kAnswerSize), not an error. O(M * (N + K)).
+  // for kMatMulS8S32; either encoding for the Q8_0 family). Accepts iff the exact values are in
+  // range, every output element is the spec's rounding of its exact value, and C r = A (W^T r)
+  // holds row by row in the field. An honest answer is always accepted; a wrong one is rejected
+  // except with probability <= 2^-52 (docs/verification.md). INVALID_ARGUMENT when the request
+  // itself (m, a, a_scale) is invalid: that is not the computing node's fault. A wrong-sized answer
+  // is a rejection (Check::kAnswerSize), not an error. O(M * (N + K)).
   absl::StatusOr<Verdict> Verify(int64_t m, ByteSpan a, ByteSpan a_scale, ByteSpan exact,
                                  ByteSpan out) const;
 
@@ -112,12 +122,16 @@ class Verifier {
   OpKind kind_ = OpKind::kMatMulS8S32;
   int64_t n_ = 0;
   int64_t k_ = 0;
-  std::vector<uint64_t> r_;        // [N], each < 2^52
-  std::vector<uint64_t> v61_;      // [K], s8 kinds: residues mod 2^61 - 1
-  std::vector<uint64_t> v127_lo_;  // [K], Q8_0 family: residues mod 2^127 - 1, low words
-  std::vector<uint64_t> v127_hi_;  // [K], high words (< 2^63)
-  std::vector<int32_t> ws_mant_;   // [N], kMatMulS8F32: w_scale = ws_mant * 2^ws_exp
-  std::vector<int16_t> ws_exp_;    // [N]
+  std::vector<uint64_t> r_;          // [N], each < 2^52
+  std::vector<uint64_t> v61_;        // [K], s8 kinds: residues mod 2^61 - 1
+  std::vector<uint8_t> v61_planes_;  // [8][K], the same as byte planes (for VNNI)
+  // [3][K], Q8_0 family: residues mod 2^127 - 1 as 52-bit limbs (for IFMA), and
+  // 2^47 * sum_k v[k] mod q as two 64-bit words.
+  std::vector<uint64_t> v127_limbs_;
+  uint64_t q8_offset_lo_ = 0;
+  uint64_t q8_offset_hi_ = 0;
+  std::vector<int32_t> ws_mant_;  // [N], kMatMulS8F32: w_scale = ws_mant * 2^ws_exp
+  std::vector<int16_t> ws_exp_;   // [N]
 };
 
 }  // namespace datanode::ops::verify
