@@ -26,6 +26,7 @@ namespace {
 
 constexpr OpKind kQ8Kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
                                OpKind::kMatMulQ8_0Q4_1};
+constexpr OpKind kKQuantKinds[] = {OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K};
 const uint32_t kNonFiniteF32[] = {0x7FC00000u, 0x7F800000u, 0xFF800000u, 0x7F800001u};
 const uint16_t kNonFiniteF16[] = {0x7E00, 0x7C00, 0xFC00, 0x7C01};
 
@@ -70,6 +71,7 @@ class ValidationTest : public ::testing::Test {
 
   void ExpectValid(OpInputs& in, const std::string& what) {
     for (const std::unique_ptr<Backend>& backend : backends_) {
+      if (!backend->Supports(in.kind)) continue;  // UNIMPLEMENTED there, not invalid
       const absl::Status st = RunOp(*backend, in.Args());
       EXPECT_TRUE(st.ok()) << what << " on " << backend->Name() << ": " << st;
     }
@@ -136,6 +138,9 @@ TEST_F(ValidationTest, BadShapes) {
     }
   }
   for (OpKind kind : kQ8Kinds) cases.push_back({kind, 2, 4, 33, {"K = 33", "multiple", "32"}});
+  for (OpKind kind : kKQuantKinds) {
+    cases.push_back({kind, 2, 4, 288, {"K = 288", "multiple", "256"}});
+  }
   cases.push_back({OpKind::kQuantizeQ8_0, 2, 0, 100, {"K = 100", "multiple", "32"}});
   for (const BadShape& c : cases) {
     OpArgs args;
@@ -158,7 +163,8 @@ TEST_F(ValidationTest, BadShapes) {
 TEST_F(ValidationTest, WrongBufferSizeForEveryOperand) {
   int checked = 0;
   for (OpKind kind : kAllOpKinds) {
-    const OperandSizes sizes = *ComputeOperandSizes(kind, 3, IsMatMul(kind) ? 5 : 0, 64);
+    // K = 256: a multiple of every op's block (the K-quants' super-block included).
+    const OperandSizes sizes = *ComputeOperandSizes(kind, 3, IsMatMul(kind) ? 5 : 0, 256);
     struct Operand {
       const char* name;
       int64_t size;
@@ -172,7 +178,7 @@ TEST_F(ValidationTest, WrongBufferSizeForEveryOperand) {
     for (const Operand& op : operands) {
       for (int64_t delta : {-1, +1, +4}) {
         if (op.size + delta < 0) continue;
-        OpInputs in = Valid(kind);
+        OpInputs in = Valid(kind, 3, 5, 256);
         (in.*op.buffer).resize(op.size + delta);
         const std::string needle = std::string("operand ") + op.name + " has " +
                                    std::to_string(op.size + delta) + " bytes, expected " +
@@ -184,7 +190,7 @@ TEST_F(ValidationTest, WrongBufferSizeForEveryOperand) {
       }
     }
   }
-  EXPECT_GE(checked, 7 * 2 * 3);  // at least A and out of every op, three sizes each
+  EXPECT_GE(checked, static_cast<int>(kNumOps) * 2 * 3);  // at least A and out of every op
 }
 
 TEST_F(ValidationTest, NonFiniteF32Scales) {
@@ -224,6 +230,50 @@ TEST_F(ValidationTest, NonFiniteF16BlockScalesAndMins) {
         }
       }
     }
+  }
+}
+
+// The K-quants' f16 scales (Q4_K: d at byte 0, dmin at 2; Q6_K: d at byte 208 of each
+// 256-value super-block) must be finite; their integer scales, mins and quants have no
+// invalid bit pattern (a Q6_K scale of -128 is valid). The Q8_0 activations follow §2.
+TEST_F(ValidationTest, KQuantScalesAndActivations) {
+  for (uint16_t bad : kNonFiniteF16) {
+    for (OpKind kind : kKQuantKinds) {
+      const bool q4 = kind == OpKind::kMatMulQ8_0Q4_K;
+      const int64_t sb = q4 ? kQ4_KBlockBytes : kQ6_KBlockBytes;
+      // K = 512: 2 super-blocks per W row, 16 Q8_0 blocks per A row.
+      OpInputs in = Valid(kind, 3, 5, 512);
+      StoreU16(&in.w[(3 * 2 + 1) * sb + (q4 ? 0 : 208)], bad);  // W row 3 super-block 1
+      ExpectInvalid(in.Args(), {OpKindName(kind), "W row 3 block 1", "scale d is not finite"},
+                    "K-quant d");
+      for (const std::unique_ptr<Backend>& backend : backends_) {
+        if (!backend->Supports(kind)) continue;
+        auto p = backend->PrepareWeights(kind, in.n, in.k, in.w, in.w_scale);
+        EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << backend->Name();
+      }
+      if (q4) {
+        in = Valid(kind, 3, 5, 512);
+        StoreU16(&in.w[(1 * 2 + 0) * sb + 2], bad);  // W row 1 super-block 0, dmin
+        ExpectInvalid(in.Args(), {"W row 1 block 0", "min", "not finite"}, "Q4_K dmin");
+      }
+      in = Valid(kind, 3, 5, 512);
+      StoreU16(&in.a[(2 * 16 + 9) * kQ8_0BlockBytes], bad);  // A row 2 block 9
+      ExpectInvalid(in.Args(), {"A row 2 block 9", "scale d is not finite"}, "A d");
+    }
+  }
+  for (OpKind kind : kKQuantKinds) {
+    OpInputs in = Valid(kind, 3, 5, 512);
+    in.a[(1 * 16 + 15) * kQ8_0BlockBytes + 2 + 31] = 0x80;  // A row 1, block 15, value 31
+    ExpectInvalid(in.Args(), {"A row 1 block 15 value 31", "-128"},
+                  std::string(OpKindName(kind)) + " -128 in A");
+    // Every bit pattern of the integer fields is valid: all 0xFF / 0x80 bytes besides d.
+    in = Valid(kind, 3, 5, 512);
+    const bool q4 = kind == OpKind::kMatMulQ8_0Q4_K;
+    const int64_t sb = q4 ? kQ4_KBlockBytes : kQ6_KBlockBytes;
+    for (int64_t b = 0; b * sb < static_cast<int64_t>(in.w.size()); ++b) {
+      for (int64_t j = q4 ? 4 : 0; j < (q4 ? sb : 208); ++j) in.w[b * sb + j] = b % 2 ? 0xFF : 0x80;
+    }
+    ExpectValid(in, std::string(OpKindName(kind)) + " extreme integer fields");
   }
 }
 
@@ -316,7 +366,7 @@ TEST_F(ValidationTest, QuantizeTakesNoWeights) {
 }
 
 TEST_F(ValidationTest, UnknownOpKind) {
-  for (int raw : {0, 8, 99, 255}) {
+  for (int raw : {0, static_cast<int>(kNumOps) + 1, 99, 255}) {
     OpInputs in = Valid(OpKind::kMatMulS8S32);
     OpArgs args = in.Args();
     args.kind = static_cast<OpKind>(raw);
