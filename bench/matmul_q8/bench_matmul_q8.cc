@@ -288,13 +288,14 @@ bool RunKQuant(Backend& ref, double min_time, bool warm) {
   constexpr int64_t kMs[] = {1, 16};
   constexpr int64_t kK = 4096;
   std::printf(
-      "\nK-quant GEMM, weights %s, prepared, InputProfile::kRealistic,\nbest call of interleaved rounds filling >= %.2f s per cell; "
+      "\nK-quant GEMM, weights %s, prepared, InputProfile::kRealistic,\nbest call of interleaved "
+      "rounds filling >= %.2f s per cell; "
       "GB/s = prepared weight bytes / time; xq8 = Q8_0 time / this time\n",
       warm ? "cache-warm (one copy, --kquant_warm)"
            : "streamed (copies >= 128 MiB of Q8_0, cycled)",
       3 * min_time);
-  std::printf("%6s %6s %3s %3s %9s %9s %9s %8s %8s %8s %6s %6s %8s %8s %8s\n", "N", "K", "M",
-              "thr", "q8_0 us", "q4_k us", "q6_k us", "q8 GB/s", "q4k GB/s", "q6k GB/s", "q4k xq8",
+  std::printf("%6s %6s %3s %3s %9s %9s %9s %8s %8s %8s %6s %6s %8s %8s %8s\n", "N", "K", "M", "thr",
+              "q8_0 us", "q4_k us", "q6_k us", "q8 GB/s", "q4k GB/s", "q6k GB/s", "q4k xq8",
               "q6k xq8", "q8_0 MiB", "q4_k MiB", "q6_k MiB");
   bool all_equal = true;
   for (int64_t n : {int64_t{4096}, int64_t{14336}}) {

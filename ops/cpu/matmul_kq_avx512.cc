@@ -5,6 +5,7 @@
 // (non-saturating) accumulating u8 weight quants per column:
 // - Q4_K: one 64-byte load holds quad q of two slices (low / high nibbles), so a slice pair
 //   runs as two independent vpdpbusd chains; the nibbles are the spec's quants (no offset).
+//   The high nibbles are masked in place (u8 16 * nibble), their sum divided by 16 exactly.
 // - Q6_K: quants stored as u8 q6 = quant + 32; each slice's halves (values 0..15, 16..31)
 //   accumulate separately, starting at -32 * (A's half sum), so they end at isum0 / isum1.
 // Per slice on the fast path: the weight factor f = (md << (ed - e0)) * sc (vpmulld of the
@@ -206,6 +207,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
       }
     } else {
       const __m512i low4 = _mm512_set1_epi8(0x0F);
+      const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
       for (int c = 0; c < kKQuantSlices / 2; ++c) {
         const int64_t blk = s * kKQuantSlices + 2 * c;
         __m512i ie[2][MR][NC];  // slice 2 c (only [0] is used by scale_slice)
@@ -222,8 +224,10 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
           for (int j = 0; j < NC; ++j) {
             const __m512i v = _mm512_load_si512(wqs[j] + (c * 8 + q) * 64);
+            // The high nibbles stay in place (16 x nibble, u8 <= 240): one op instead of a
+            // shift and a mask; the odd slice's sum comes out x 16 and is divided below.
             wlo[j] = _mm512_and_si512(v, low4);
-            whi[j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+            whi[j] = _mm512_and_si512(v, high4);
           }
 #pragma GCC unroll 16
           for (int i = 0; i < MR; ++i) {
@@ -236,6 +240,12 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
               io[0][i][j] = _mm512_dpbusd_epi32(io[0][i][j], whi[j], ao);
             }
           }
+        }
+        // 16 * isum (|.| <= 16 * 60960 < 2^20) is a multiple of 16: the shift is exact.
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) io[0][i][j] = _mm512_srai_epi32(io[0][i][j], 4);
         }
         scale_slice(s, 2 * c, ie);
         scale_slice(s, 2 * c + 1, io);
@@ -296,8 +306,10 @@ template <bool kQ6>
 void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
   int64_t p = p0;
   if (r1 - r0 == 1) {
-    // Decode: one row, four panels (64 columns) per tile: 8 independent vpdpbusd chains.
-    constexpr int kNcDecode = 4;
+    // Decode: one row, several panels per tile for independent vpdpbusd chains: Q6_K four
+    // (8 chains, 28 zmm live), Q4_K two (4 chains x 2 slices; at four panels its factors,
+    // masks and nibble halves need 38 zmm and GCC spills the accumulators).
+    constexpr int kNcDecode = kQ6 ? 4 : 2;
     for (; p + kNcDecode <= p1; p += kNcDecode) Tile<1, kNcDecode, kQ6>(job, r0, p);
   }
   // Four rows x one panel: 8 int64 + 8 int32 accumulators stay in registers.
