@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
 #include "datanode/ops/verify.h"
@@ -58,6 +59,84 @@ Timing Summarize(std::vector<double> samples) {
   return {samples.front(), samples[samples.size() / 2]};
 }
 
+// The verifier's row kernels alone, data hot in cache (the same row again and again), per
+// row of K = N = 4096: where Verify's time goes, without the memory traffic of a real call.
+void KernelTable() {
+  namespace vi = verify::internal;
+  const vi::Kernels& k = vi::ActiveKernels();
+  constexpr int64_t n = kDim;
+  SplitMix64 rng(7);
+  std::vector<uint64_t> r(n), v(n), limbs(3 * n);
+  std::vector<uint8_t> planes(8 * n), c(4 * n * vi::kMaxRows), a(n * vi::kMaxRows), e(16 * n),
+      e64(8 * n), out(4 * n), q8(34 * (n / 32) * vi::kMaxRows), s8f_out(4 * n);
+  std::vector<int32_t> w_mant(n);
+  std::vector<int16_t> w_exp(n);
+  for (int64_t i = 0; i < n; ++i) {
+    r[i] = rng.Next() >> 12;
+    v[i] = rng.Next() >> 3;
+    for (int p = 0; p < 8; ++p) planes[p * n + i] = static_cast<uint8_t>(v[i] >> (8 * p));
+    limbs[i] = rng.Next() >> 12;
+    limbs[n + i] = rng.Next() >> 12;
+    limbs[2 * n + i] = rng.Next() >> 41;
+    const int64_t x = static_cast<int64_t>(rng.Next()) >> 6;  // ~2^58, like real sums
+    std::memcpy(&e64[8 * i], &x, 8);
+    const __int128 wide = x;
+    std::memcpy(&e[16 * i], &wide, 16);
+    StoreU32(&out[4 * i], RoundToF32Bits(x, -48));
+    w_mant[i] = static_cast<int32_t>(rng.Uniform(1 << 23, (1 << 24) - 1));
+    w_exp[i] = static_cast<int16_t>(-30);
+  }
+  for (uint8_t& x : c) x = static_cast<uint8_t>(rng.Next());
+  for (uint8_t& x : a) x = static_cast<uint8_t>(rng.Uniform(-127, 127));
+  for (int64_t b = 0; b < static_cast<int64_t>(q8.size()) / 34; ++b) {
+    StoreU16(&q8[34 * b], static_cast<uint16_t>(0x1C00 + rng.Uniform(0, 1023)));
+    for (int j = 0; j < 32; ++j) q8[34 * b + 2 + j] = static_cast<uint8_t>(rng.Uniform(-127, 127));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t s = static_cast<int32_t>(LoadU32(&c[4 * i]));
+    StoreU32(
+        &s8f_out[4 * i],
+        RoundToF32Bits(static_cast<__int128>(int64_t{9000000} * w_mant[i]) * s, -23 + w_exp[i]));
+  }
+  const vi::S8Tables s8{v.data(), planes.data()};
+  const vi::Q8Tables qt{limbs.data(), limbs.data() + n, limbs.data() + 2 * n, 0};
+  auto best_us = [](auto&& f) {
+    double best = 1e30;
+    for (int rep = 0; rep < 2000; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      f();
+      best = std::min(best, Seconds(std::chrono::steady_clock::now() - t0));
+    }
+    return 1e6 * best;
+  };
+  int64_t sink = 0;
+  int64_t bad = 0;
+  bool flag = false;
+  __int128 o[vi::kMaxRows];
+  unsigned __int128 oq[vi::kMaxRows];
+  const int rows = vi::kMaxRows;
+  std::printf("Row kernels alone (%s), data hot in cache, us per row of 4096 (fastest of 2000):\n",
+              k.name);
+  std::printf("  s8:     C r %.2f  A v %.2f  (4-row groups)   s8_f32 rounding %.2f\n",
+              best_us([&] { k.dot_s32_r(c.data(), 4 * n, r.data(), n, rows, o); }) / rows,
+              best_us([&] { k.dot_s8_v(a.data(), n, s8, n, rows, o); }) / rows, best_us([&] {
+                sink += k.first_bad_s8f32_row(c.data(), s8f_out.data(), 9000000, -23, w_mant.data(),
+                                              w_exp.data(), n);
+              }));
+  std::printf(
+      "  Q8_0:   range+rounding+E r %.2f (int128) %.2f (int64)  A v %.2f  (4-row groups)\n",
+      best_us([&] {
+        sink +=
+            static_cast<int64_t>(k.check_q8_row(e.data(), out.data(), r.data(), n, &bad, &flag));
+      }),
+      best_us([&] {
+        sink += static_cast<int64_t>(k.check_q8_row64(e64.data(), out.data(), r.data(), n, &bad));
+      }),
+      best_us([&] { k.dot_q8_v(q8.data(), 34 * (n / 32), qt, n / 32, rows, oq, &flag); }) / rows);
+  std::printf("\n");
+  if (sink == 42) std::printf(" ");
+}
+
 int Run(double min_time, bool all_kinds) {
   BackendOptions options;
   options.num_threads = 1;
@@ -79,6 +158,7 @@ int Run(double min_time, bool all_kinds) {
     kinds.push_back(OpKind::kMatMulQ8_0Q4_0);
     kinds.push_back(OpKind::kMatMulQ8_0Q4_1);
   }
+  KernelTable();
   bool all_accepted = true;
   double worst_ratio = 0;
   for (OpKind kind : kinds) {
