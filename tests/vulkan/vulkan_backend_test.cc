@@ -331,6 +331,22 @@ TEST_F(VulkanBackendTest, KQuantExtremeTermsByteEqualToReference) {
   }
 }
 
+// Prepared K-quant weights stay near the GGUF's bits: 148 bytes per 256 Q4_K weights
+// (GGUF 144) and 212 per 256 Q6_K weights (GGUF 210), columns padded to the 32-wide tile.
+TEST_F(VulkanBackendTest, PreparedKQuantSizeStaysNearTheGgufBytes) {
+  for (OpKind kind : {OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K}) {
+    const int64_t n = 96, k = 2048;  // n a multiple of the tile: no padding
+    auto in = MakeRandomInputs(kind, 1, n, k, 3, InputProfile::kRealistic);
+    ASSERT_TRUE(in.ok());
+    auto w = vk().PrepareWeights(kind, n, k, in->w, {});
+    ASSERT_TRUE(w.ok()) << w.status();
+    const int64_t gguf = static_cast<int64_t>(in->w.size());
+    const int64_t per_super = kind == OpKind::kMatMulQ8_0Q4_K ? 148 : 212;
+    EXPECT_EQ((*w)->SizeBytes(), n * (k / kQKSuperBlockSize) * per_super) << OpKindName(kind);
+    EXPECT_LE((*w)->SizeBytes() * 100, gguf * 103) << OpKindName(kind) << " GGUF " << gguf;
+  }
+}
+
 // Informational: one SmolLM2-135M decode-shaped matmul (M = 1, N = 1536, K = 576,
 // prepared Q8_0 weights) on the GEMV kernel (M <= 16) vs M = 17 on the 64-row tile; and
 // one M = 1 step per weight format with its prepared size.
