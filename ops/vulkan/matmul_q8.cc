@@ -2,7 +2,7 @@
 //
 // Host side of A Q8_0 x W {Q8_0, Q4_0, Q4_1, Q4_K, Q6_K} -> f32 (kernels
 // matmul_q8_0_*.comp).
-// Bindings: 0 A quants, 1 A d words, 2 W quants, 3 W d(/m) words, 4 C.
+// Bindings: 0 A quants, 1 A d words, 2 W quants, 3 W scale words (weight_packing.h), 4 C.
 // M <= kQ8GemvMaxM (decode, short prefills) runs the GEMV kernels
 // (matmul_q8_0_*_gemv.comp, 8 rows per workgroup): A is not padded to the 64-row tile,
 // so a decode step does 1 row of work, not 64. Both kernels

@@ -24,7 +24,7 @@ struct WeightsRef {
 
 // kMatMulS8S32 / kMatMulS8F32 (matmul_s8.cc).
 absl::Status RunMatMulS8(KernelRunner& runner, const OpArgs& args, const WeightsRef& weights);
-// kMatMulQ8_0Q8_0 / Q4_0 / Q4_1 (matmul_q8.cc).
+// kMatMulQ8_0Q8_0 / Q4_0 / Q4_1 / Q4_K / Q6_K (matmul_q8.cc).
 absl::Status RunMatMulQ8(KernelRunner& runner, const OpArgs& args, const WeightsRef& weights);
 // kQuantizeS8Row (quantize_s8_row.cc).
 absl::Status RunQuantizeS8Row(KernelRunner& runner, const OpArgs& args);
