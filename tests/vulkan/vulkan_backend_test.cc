@@ -542,6 +542,35 @@ TEST_F(VulkanBackendTest, GoldenSelfTestPasses) {
   EXPECT_STREQ((*gated)->Name(), "vulkan");
 }
 
+// Every kernel is integer-only and runs on any Vulkan 1.1 device: its SPIR-V declares no
+// capability but Shader (no Float64, Int64, Int16, Int8, Float16) and no float type at all,
+// so no float instruction (which needs one) can touch a value. Checked on the embedded
+// bytes, instruction by instruction.
+TEST(VulkanShaders, IntegerOnlyAndNoOptionalCapability) {
+  constexpr uint32_t kOpCapability = 17;
+  constexpr uint32_t kOpTypeFloat = 22;
+  constexpr uint32_t kCapabilityShader = 1;
+  for (const vulkan::SpirvBlob& b : vulkan::SpirvBlobs()) {
+    const size_t n = b.size_bytes / 4;
+    ASSERT_GT(n, 5u) << b.name;
+    int capabilities = 0;
+    for (size_t i = 5; i < n;) {  // words 0..4: the header
+      const uint32_t op = b.words[i] & 0xFFFF;
+      const uint32_t count = b.words[i] >> 16;
+      ASSERT_GT(count, 0u) << b.name << " word " << i;
+      ASSERT_LE(i + count, n) << b.name << " word " << i;
+      if (op == kOpCapability) {
+        ++capabilities;
+        EXPECT_EQ(b.words[i + 1], kCapabilityShader)
+            << b.name << " needs capability " << b.words[i + 1];
+      }
+      EXPECT_NE(op, kOpTypeFloat) << b.name << " declares a float type";
+      i += count;
+    }
+    EXPECT_EQ(capabilities, 1) << b.name;
+  }
+}
+
 TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
   const auto blobs = vulkan::SpirvBlobs();
   ASSERT_EQ(blobs.size(), 19u);
