@@ -266,8 +266,9 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
       }
     }
   } else {
-    // Q8_0 family over F_q: int128 exact sums with LSB 2^-48, row by row: range and
-    // rounding of every element, then the row's Freivalds identity.
+    // Q8_0 family over F_q: exact sums with LSB 2^-48 (int128, or int64 when compact). A's
+    // side first for all rows (it also validates A), then row by row: range and rounding of
+    // every element, and the row's Freivalds identity.
     internal::Q8Tables q8_tables;
     q8_tables.limb0 = v127_limbs_.data();
     q8_tables.limb1 = v127_limbs_.data() + k_;
