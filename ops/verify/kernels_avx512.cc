@@ -13,8 +13,8 @@
 //    the spec's round_f32(x * 2^-48): IEEE 754 converts integers correctly rounded, and
 //    x * 2^-48 is never subnormal nor overflows, so the power-of-two scaling is exact. A
 //    vector holding a wider value falls back to the portable definition for its 8 elements.
-//    Avx512Kernels() checks this path against RoundToF32Bits once (ties, powers of two,
-//    extremes) and refuses the AVX-512 kernels if any value differs.
+//    Avx512Kernels() checks this path (both encodings) against RoundToF32Bits once (ties,
+//    powers of two, extremes) and refuses the AVX-512 kernels if any value differs.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -475,7 +475,12 @@ bool RoundingSelfCheckPasses(const Kernels& k) {
   int64_t bad_port = 0;
   const uint128 want =
       PortableKernels().check_q8_row(e.data(), out.data(), r.data(), xs.size(), &bad_port, &range);
-  return bad_port == -1 && got == want;
+  if (bad_port != -1 || got != want) return false;
+  // The compact encoding's kernel on the same values.
+  std::vector<uint8_t> e64(8 * xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) std::memcpy(&e64[8 * i], &xs[i], 8);
+  const uint128 got64 = k.check_q8_row64(e64.data(), out.data(), r.data(), xs.size(), &bad);
+  return bad == -1 && got64 == want;
 }
 
 }  // namespace
