@@ -11,7 +11,9 @@
 // Per slice on the fast path: the weight factor f = (md << (ed - e0)) * sc (vpmulld of the
 // super-block's decoded d by the slice's integer scale, < 2^31 by the column-span limit),
 // isum * ma in int32 (< 2^27), vpmuldq by f (even / odd lanes) to int64, Q4_K minus
-// (ma * asum) * g with g the dmin factor, shifted by A's exponent offset and added. The
+// (ma * asum) * g with g the dmin factor, shifted by A's exponent offset and added. Q6_K
+// instead sums ma' * (sc0 * isum0 + sc1 * isum1) over the super-block and multiplies by d's
+// integer once (vpmullq; bounds at usum below): half the per-slice vector work. The
 // output conversion and the f16 decode are matmul_q8_avx512.cc's: vcvtqq2ps under explicit
 // round-to-nearest-even (the one rounding), times 2^(ea0 + e0) exactly; MXCSR cannot matter.
 #include <immintrin.h>
@@ -20,9 +22,10 @@
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-// GCC 12's _mm512_undefined_epi32() (inside _mm512_srli_epi64 etc.) trips
-// -Wmaybe-uninitialized on purpose; no value of ours is uninitialized.
+// GCC 12's _mm512_undefined_epi32() (inside _mm512_srli_epi64, _mm512_srai_epi64 etc.)
+// trips -W(maybe-)uninitialized on purpose; no value of ours is uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace datanode::ops::cpu::kq {
 namespace {
@@ -95,9 +98,32 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   // Q6_K: isum[0] / isum[1] are the two halves.
   __m512i dsh[NC];
   __m512i msh[NC];
+  // Q6_K fast path: the super-block's sum U = sum_b ma'_b * (sc0 * isum0 + sc1 * isum1) per
+  // column (ma' = ma << (ea - ea0) < 2^25 on the fast path, the integer part < 2^24, so each
+  // vpmuldq is exact and |U| < 2^52), multiplied by md << (ed - e0) once per super-block with
+  // vpmullq: that product is a sum of terms, so |.| <= the fast-path bound <= 2^63 - 1 and the
+  // low 64 bits vpmullq keeps are the exact value.
+  Acc64 usum[kQ6 && kFast ? MR : 1][kQ6 && kFast ? NC : 1];
   auto scale_slice = [&](int64_t s, int b, __m512i(&isum)[2][MR][NC]) {
     const int64_t blk = s * kKQuantSlices + b;
-    if constexpr (kFast) {
+    if constexpr (kFast && kQ6) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NC; ++j) {
+        const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
+        const __m512i s0 = LoadS8Scales(sc + 2 * b * kPanelCols);
+        const __m512i s1 = LoadS8Scales(sc + (2 * b + 1) * kPanelCols);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const int64_t at = (r0 + i) * nb + blk;
+          const __m512i ma = _mm512_set1_epi32(static_cast<int32_t>(ar.ma_shifted[at]));
+          const __m512i v = _mm512_add_epi32(_mm512_mullo_epi32(isum[0][i][j], s0),
+                                             _mm512_mullo_epi32(isum[1][i][j], s1));
+          usum[i][j].e = _mm512_add_epi64(usum[i][j].e, _mm512_mul_epi32(v, ma));
+          usum[i][j].o =
+              _mm512_add_epi64(usum[i][j].o, _mm512_mul_epi32(_mm512_srli_epi64(v, 32), ma));
+        }
+      }
+    } else if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
@@ -175,6 +201,13 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
     for (int j = 0; j < NC; ++j) wqs[j] = wq[j] + s * kPsb;
     if constexpr (kQ6) {
+      if constexpr (kFast) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+          for (int j = 0; j < NC; ++j) usum[i][j].e = usum[i][j].o = _mm512_setzero_si512();
+        }
+      }
       for (int b = 0; b < kKQuantSlices; ++b) {
         const int64_t blk = s * kKQuantSlices + b;
         __m512i isum[2][MR][NC];
@@ -204,6 +237,19 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
           }
         }
         scale_slice(s, b, isum);
+      }
+      if constexpr (kFast) {
+#pragma GCC unroll 16
+        for (int j = 0; j < NC; ++j) {
+          // d's int32 lanes sign-extended to the even / odd int64 lanes.
+          const __m512i d_e = _mm512_srai_epi64(_mm512_slli_epi64(dsh[j], 32), 32);
+          const __m512i d_o = _mm512_srai_epi64(dsh[j], 32);
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) {
+            acc[i][j].e = _mm512_add_epi64(acc[i][j].e, _mm512_mullo_epi64(usum[i][j].e, d_e));
+            acc[i][j].o = _mm512_add_epi64(acc[i][j].o, _mm512_mullo_epi64(usum[i][j].o, d_o));
+          }
+        }
       }
     } else {
       const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -306,10 +352,10 @@ template <bool kQ6>
 void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
   int64_t p = p0;
   if (r1 - r0 == 1) {
-    // Decode: one row, several panels per tile for independent vpdpbusd chains: Q6_K four
-    // (8 chains, 28 zmm live), Q4_K two (4 chains x 2 slices; at four panels its factors,
-    // masks and nibble halves need 38 zmm and GCC spills the accumulators).
-    constexpr int kNcDecode = kQ6 ? 4 : 2;
+    // Decode: one row, two panels per tile: 4 independent vpdpbusd chains (two slices or two
+    // halves per panel). At four panels the accumulators, factors and weight vectors need
+    // more than 32 zmm and GCC spills the int64 accumulators.
+    constexpr int kNcDecode = 2;
     for (; p + kNcDecode <= p1; p += kNcDecode) Tile<1, kNcDecode, kQ6>(job, r0, p);
   }
   // Four rows x one panel: 8 int64 + 8 int32 accumulators stay in registers.
