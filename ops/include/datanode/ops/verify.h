@@ -37,7 +37,8 @@ namespace datanode::ops::verify {
 bool IsVerifiable(OpKind kind);
 
 // Bytes of the exact values for an [m, n] output of `kind`: 0, 4 * m * n or 16 * m * n
-// (table above); 0 for kinds that are not verifiable.
+// (table above; the Q8_0 family's compact encoding is half of that); 0 for kinds that are
+// not verifiable.
 int64_t ExactSumsBytes(OpKind kind, int64_t m, int64_t n);
 
 // The computing node's side: writes the exact values of C = A * W^T into `exact`
@@ -51,9 +52,9 @@ absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, Byte
 // The Q8_0 family's compact encoding: if every int128 value of `exact` (as ComputeExactSums
 // wrote it, 16 * count bytes) fits in an int64, rewrites its first 8 * count bytes as those
 // int64 (little-endian) and returns 8 * count, the size of the answer to send; otherwise
-// leaves it and returns 16 * count. Real activations and weights stay far below 2^63 (the
-// spec's bound is 2^112), so the compact form is the usual one: half the bytes to send and
-// to read. Other kinds: returns exact.size() unchanged.
+// leaves it and returns 16 * count. Realistic sums (LLM activations and weights) stay far
+// below 2^63 (the spec's bound is 2^112), so the compact form is the usual one: half the
+// bytes to send and to read. Other kinds: returns exact.size() unchanged.
 int64_t CompactExactSums(OpKind kind, MutableByteSpan exact);
 
 // The verifying node's secret for one epoch: 32 bytes from OpenSSL's CSPRNG, kept in this
@@ -102,10 +103,11 @@ class Verifier {
   // kMatMulS8F32) of `m` rows: `out` the rounded output, `exact` the exact values (empty
   // for kMatMulS8S32; either encoding for the Q8_0 family). Accepts iff the exact values are in
   // range, every output element is the spec's rounding of its exact value, and C r = A (W^T r)
-  // holds row by row in the field. An honest answer is always accepted; a wrong one is rejected
-  // except with probability <= 2^-52 (docs/verification.md). INVALID_ARGUMENT when the request
-  // itself (m, a, a_scale) is invalid: that is not the computing node's fault. A wrong-sized answer
-  // is a rejection (Check::kAnswerSize), not an error. O(M * (N + K)).
+  // holds row by row in the field. An honest answer is always accepted; a wrong one from a node
+  // that does not know r is rejected except with probability <= 2^-52 (docs/verification.md).
+  // INVALID_ARGUMENT when the request itself (m, a, a_scale) is invalid: that is not the computing
+  // node's fault. A wrong-sized answer is a rejection (Check::kAnswerSize), not an error. O(M * (N
+  // + K)).
   absl::StatusOr<Verdict> Verify(int64_t m, ByteSpan a, ByteSpan a_scale, ByteSpan exact,
                                  ByteSpan out) const;
 
