@@ -239,54 +239,71 @@ bool KBlockAvx512(const uint8_t* k, int64_t stride, int hd, int np, double* kt, 
   return bad == 0;
 }
 
+namespace {
+
+// s[p] = sum_j q8[j] * kt[j][p] for the first 8 * G positions: one FMA chain per 8
+// positions, all fed by one broadcast of q8[j]. Exact only where the caller's bound holds.
+template <int G>
+void FmaDots(const double* q8, int hd, const double* kt, double* s) {
+  __m512d acc[G];
+  for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_pd();
+  for (int j = 0; j < hd; ++j) {
+    const __m512d b = _mm512_set1_pd(q8[j]);
+    const double* row = kt + j * kPosBlock;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_pd(b, _mm512_load_pd(row + 8 * g), acc[g]);
+  }
+  for (int g = 0; g < G; ++g) _mm512_store_pd(s + 8 * g, acc[g]);
+}
+
+}  // namespace
+
 void DotsBlockAvx512(const double* q8, int hd, const double* kt, int groups, const bool* fast,
                      int128* dots) {
-  bool all_fast = groups == kPosBlock / 8;
-  for (int g = 0; g < groups && all_fast; ++g) all_fast = fast[g];
-  alignas(64) double s[kPosBlock], f[kPosBlock];
-  if (all_fast) {
-    // Every partial sum is exact (the caller's bound), so one FMA chain per 8 positions.
-    __m512d acc[kPosBlock / 8];
-    for (int g = 0; g < kPosBlock / 8; ++g) acc[g] = _mm512_setzero_pd();
-    for (int j = 0; j < hd; ++j) {
-      const __m512d b = _mm512_set1_pd(q8[j]);
-      const double* row = kt + j * kPosBlock;
-#pragma GCC unroll 8
-      for (int g = 0; g < kPosBlock / 8; ++g) {
-        acc[g] = _mm512_fmadd_pd(b, _mm512_load_pd(row + 8 * g), acc[g]);
-      }
-    }
-    for (int g = 0; g < kPosBlock / 8; ++g) _mm512_store_pd(s + 8 * g, acc[g]);
-    for (int p = 0; p < kPosBlock; ++p) dots[p] = ExactDots(s[p]);
-    return;
+  alignas(64) double s[kPosBlock], f[8];
+  switch (groups) {
+    case 1:
+      FmaDots<1>(q8, hd, kt, s);
+      break;
+    case 2:
+      FmaDots<2>(q8, hd, kt, s);
+      break;
+    case 3:
+      FmaDots<3>(q8, hd, kt, s);
+      break;
+    case 4:
+      FmaDots<4>(q8, hd, kt, s);
+      break;
+    case 5:
+      FmaDots<5>(q8, hd, kt, s);
+      break;
+    case 6:
+      FmaDots<6>(q8, hd, kt, s);
+      break;
+    case 7:
+      FmaDots<7>(q8, hd, kt, s);
+      break;
+    default:
+      FmaDots<8>(q8, hd, kt, s);
+      break;
   }
   for (int g = 0; g < groups; ++g) {
-    const double* col = kt + 8 * g;
     if (fast[g]) {
-      __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-      for (int j = 0; j < hd; j += 4) {
-        a0 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j]), _mm512_load_pd(col + j * kPosBlock), a0);
-        a1 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock),
-                             a1);
-        a2 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j + 2]), _mm512_load_pd(col + (j + 2) * kPosBlock),
-                             a2);
-        a3 = _mm512_fmadd_pd(_mm512_set1_pd(q8[j + 3]), _mm512_load_pd(col + (j + 3) * kPosBlock),
-                             a3);
-      }
-      _mm512_store_pd(s + 8 * g, _mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+      // Every partial sum is exact (the caller's bound): s is the dot.
       for (int l = 0; l < 8; ++l) dots[8 * g + l] = ExactDots(s[8 * g + l]);
-    } else {
-      // Each product split into floor and fraction, both summed exactly (llm_attention.cc).
-      __m512d i0 = _mm512_setzero_pd(), f0 = i0, i1 = i0, f1 = i0;
-      for (int j = 0; j < hd; j += 2) {
-        Split(_mm512_mul_pd(_mm512_set1_pd(q8[j]), _mm512_load_pd(col + j * kPosBlock)), i0, f0);
-        Split(_mm512_mul_pd(_mm512_set1_pd(q8[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock)),
-              i1, f1);
-      }
-      _mm512_store_pd(s + 8 * g, _mm512_add_pd(i0, i1));
-      _mm512_store_pd(f + 8 * g, _mm512_add_pd(f0, f1));
-      for (int l = 0; l < 8; ++l) dots[8 * g + l] = SplitDots(s[8 * g + l], f[8 * g + l]);
+      continue;
     }
+    // Each product split into floor and fraction, both summed exactly (llm_attention.cc).
+    const double* col = kt + 8 * g;
+    __m512d i0 = _mm512_setzero_pd(), f0 = i0, i1 = i0, f1 = i0;
+    for (int j = 0; j < hd; j += 2) {
+      Split(_mm512_mul_pd(_mm512_set1_pd(q8[j]), _mm512_load_pd(col + j * kPosBlock)), i0, f0);
+      Split(_mm512_mul_pd(_mm512_set1_pd(q8[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock)), i1,
+            f1);
+    }
+    _mm512_store_pd(s + 8 * g, _mm512_add_pd(i0, i1));
+    _mm512_store_pd(f, _mm512_add_pd(f0, f1));
+    for (int l = 0; l < 8; ++l) dots[8 * g + l] = SplitDots(s[8 * g + l], f[l]);
   }
 }
 
