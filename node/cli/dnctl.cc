@@ -87,9 +87,9 @@ constexpr char kMatMulHelp[] =
     R"(usage: dnctl matmul --op OP --a A.npy (--w W.npy | --model DIGEST --tensor NAME)
                     [--a-scale S.npy] [--w-scale S.npy] [--scale-tensor NAME] [--out C.npy]
 
-OP: matmul_s8_s32 (default), matmul_s8_f32, matmul_q8_0_q8_0, matmul_q8_0_q4_0,
-matmul_q8_0_q4_1. A is int8 [M,K] for s8 ops, float32 [M,K] for Q8 ops (quantized here
-with the spec's quantize_q8_0). Weights are inline (--w, [N,K]) or by reference to an
+OP: a matmul op of docs/determinism.md, matmul_s8_s32 by default (an unknown OP prints
+the list). A is int8 [M,K] for s8 ops, float32 [M,K] for Q8 ops (quantized here with the
+spec's quantize_q8_0). Weights are inline (--w, [N,K]) or by reference to an
 imported model's tensor (N from its shape). Prints the output digest and cycles charged;
 --out writes C as .npy.
 )";
@@ -288,7 +288,12 @@ int MatMul(const Invocation& in) {
   v1::Accelerator::Stub acc(in.channel);
   v1::Store::Stub store(in.channel);
   auto kind = ops::OpKindFromName(absl::GetFlag(FLAGS_op));
-  if (!kind.ok() || !ops::IsMatMul(*kind)) return Fail("unknown --op " + absl::GetFlag(FLAGS_op));
+  if (!kind.ok() || !ops::IsMatMul(*kind)) {
+    std::vector<std::string> names;
+    for (ops::OpKind k : ops::kMatMulOpKinds) names.push_back(ops::OpKindName(k));
+    return Fail(absl::StrCat("unknown --op ", absl::GetFlag(FLAGS_op),
+                             " (matmul ops: ", absl::StrJoin(names, ", "), ")"));
+  }
   auto A = ReadNpy(absl::GetFlag(FLAGS_a));
   if (!A.ok()) return Fail(std::string(A.status().message()));
   if (A->shape.size() != 2) return Fail("A must be 2-D [M,K]");

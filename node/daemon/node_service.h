@@ -95,7 +95,7 @@ class NodeService {
 
   // Runs an admitted matmul. Operand values (int8 -128, non-finite scales) are checked
   // before anything is allocated (INVALID_ARGUMENT). By reference: the tensor's dtype
-  // must match the op (I8 for s8 ops, Q8_0 / Q4_0 / Q4_1 for the Q8 ops) and its shape
+  // must match the op (its w_dtype in ops::kOpTable) and its shape
   // must be [N, K], both checked from the manifest before the tensor is read; reading
   // and preparing it reserves its bytes first (added to `ticket`). NOT_FOUND for
   // unknown models or tensors, DATA_LOSS if stored bytes are corrupt,

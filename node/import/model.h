@@ -36,8 +36,8 @@ enum class TensorDtype : uint8_t {
   kQ8_0 = 5,
   kQ4_0 = 6,
   kQ4_1 = 7,
-  kQ4_K = 8,  // stored only
-  kQ6_K = 9,  // stored only
+  kQ4_K = 8,
+  kQ6_K = 9,
   kU8 = 10,
   kI16 = 11,
   kI32 = 12,
