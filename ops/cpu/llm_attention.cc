@@ -192,7 +192,7 @@ bool AttendChunkAvx512(const llm::AttentionShape& shape, const float* q, const u
   std::vector<int128> dots(static_cast<size_t>(nq * n_max));
   q8::AlignedArray<double> block(static_cast<int64_t>(kPosBlock) * hd);
   int32_t e_lo[kPosBlock], e_hi[kPosBlock];
-  int128 block_dots[kPosBlock];
+  int128 block_dots[kMaxBlockQueries * kPosBlock];
   for (int64_t pb = 0; pb < n_max; pb += kPosBlock) {
     const int np = static_cast<int>(std::min<int64_t>(kPosBlock, n_max - pb));
     if (!KBlockAvx512(k_cache + pb * stride + kv_byte, stride, hd, np, block.data(), e_lo, e_hi)) {
@@ -207,17 +207,33 @@ bool AttendChunkAvx512(const llm::AttentionShape& shape, const float* q, const u
       }
       k_spread[gi] = hi - lo;
     }
-    for (int64_t qi = 0; qi < nq; ++qi) {
-      const int64_t n = n_of(qi);
-      if (n <= pb) continue;
-      const int count = static_cast<int>(std::min<int64_t>(kPosBlock, n - pb));
-      const int groups = (count + 7) / 8;
-      bool fast[kPosBlock / 8];
-      for (int gi = 0; gi < groups; ++gi) {
-        fast[gi] = q_spread[qi] < 0 || k_spread[gi] < 0 || q_spread[qi] + k_spread[gi] <= limit;
+    // Queries in batches of up to kMaxBlockQueries (each K load feeds all of a batch).
+    for (int64_t q0 = 0; q0 < nq; q0 += kMaxBlockQueries) {
+      const int64_t q1 = std::min<int64_t>(nq, q0 + kMaxBlockQueries);
+      const double* batch[kMaxBlockQueries];
+      bool fast[kMaxBlockQueries * kPosBlock / 8];
+      int batch_n = 0, groups = 0;
+      int64_t members[kMaxBlockQueries];
+      for (int64_t qi = q0; qi < q1; ++qi) {
+        const int64_t n = n_of(qi);
+        if (n <= pb) continue;
+        const int count = static_cast<int>(std::min<int64_t>(kPosBlock, n - pb));
+        groups = std::max(groups, (count + 7) / 8);
+        for (int gi = 0; gi < kPosBlock / 8; ++gi) {
+          fast[batch_n * (kPosBlock / 8) + gi] =
+              q_spread[qi] < 0 || k_spread[gi] < 0 || q_spread[qi] + k_spread[gi] <= limit;
+        }
+        batch[batch_n] = q8.data() + qi * hd;
+        members[batch_n++] = qi;
       }
-      DotsBlockAvx512(q8.data() + qi * hd, hd, block.data(), groups, fast, block_dots);
-      std::copy(block_dots, block_dots + count, dots.begin() + qi * n_max + pb);
+      if (batch_n == 0) continue;
+      DotsBlockAvx512(batch, batch_n, hd, block.data(), groups, fast, block_dots);
+      for (int i = 0; i < batch_n; ++i) {
+        const int64_t qi = members[i];
+        const int count = static_cast<int>(std::min<int64_t>(kPosBlock, n_of(qi) - pb));
+        std::copy(block_dots + i * kPosBlock, block_dots + i * kPosBlock + count,
+                  dots.begin() + qi * n_max + pb);
+      }
     }
   }
 

@@ -241,69 +241,101 @@ bool KBlockAvx512(const uint8_t* k, int64_t stride, int hd, int np, double* kt, 
 
 namespace {
 
-// s[p] = sum_j q8[j] * kt[j][p] for the first 8 * G positions: one FMA chain per 8
-// positions, all fed by one broadcast of q8[j]. Exact only where the caller's bound holds.
-template <int G>
-void FmaDots(const double* q8, int hd, const double* kt, double* s) {
-  __m512d acc[G];
-  for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_pd();
+// s[i][p] = sum_j q8[i][j] * kt[j][p] for Q queries and the first 8 * G positions: one
+// FMA chain per (query, 8 positions), so each kt load feeds Q FMAs (the block is read from
+// L2 once per Q queries). Exact only where the caller's bound holds.
+template <int G, int Q>
+void FmaDots(const double* const* q8, int hd, const double* kt, double* s) {
+  __m512d acc[Q][G];
+  for (int i = 0; i < Q; ++i) {
+    for (int g = 0; g < G; ++g) acc[i][g] = _mm512_setzero_pd();
+  }
   for (int j = 0; j < hd; ++j) {
-    const __m512d b = _mm512_set1_pd(q8[j]);
+    __m512d b[Q];
+#pragma GCC unroll 3
+    for (int i = 0; i < Q; ++i) b[i] = _mm512_set1_pd(q8[i][j]);
     const double* row = kt + j * kPosBlock;
 #pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_pd(b, _mm512_load_pd(row + 8 * g), acc[g]);
+    for (int g = 0; g < G; ++g) {
+      const __m512d k = _mm512_load_pd(row + 8 * g);
+#pragma GCC unroll 3
+      for (int i = 0; i < Q; ++i) acc[i][g] = _mm512_fmadd_pd(b[i], k, acc[i][g]);
+    }
   }
-  for (int g = 0; g < G; ++g) _mm512_store_pd(s + 8 * g, acc[g]);
+  for (int i = 0; i < Q; ++i) {
+    for (int g = 0; g < G; ++g) _mm512_store_pd(s + i * kPosBlock + 8 * g, acc[i][g]);
+  }
+}
+
+template <int Q>
+void FmaDotsQ(const double* const* q8, int hd, const double* kt, int groups, double* s) {
+  switch (groups) {
+    case 1:
+      FmaDots<1, Q>(q8, hd, kt, s);
+      break;
+    case 2:
+      FmaDots<2, Q>(q8, hd, kt, s);
+      break;
+    case 3:
+      FmaDots<3, Q>(q8, hd, kt, s);
+      break;
+    case 4:
+      FmaDots<4, Q>(q8, hd, kt, s);
+      break;
+    case 5:
+      FmaDots<5, Q>(q8, hd, kt, s);
+      break;
+    case 6:
+      FmaDots<6, Q>(q8, hd, kt, s);
+      break;
+    case 7:
+      FmaDots<7, Q>(q8, hd, kt, s);
+      break;
+    default:
+      FmaDots<8, Q>(q8, hd, kt, s);
+      break;
+  }
 }
 
 }  // namespace
 
-void DotsBlockAvx512(const double* q8, int hd, const double* kt, int groups, const bool* fast,
-                     int128* dots) {
-  alignas(64) double s[kPosBlock], f[8];
-  switch (groups) {
+void DotsBlockAvx512(const double* const* q8, int nq, int hd, const double* kt, int groups,
+                     const bool* fast, int128* dots) {
+  alignas(64) double s[kMaxBlockQueries * kPosBlock], f[8];
+  switch (nq) {
     case 1:
-      FmaDots<1>(q8, hd, kt, s);
+      FmaDotsQ<1>(q8, hd, kt, groups, s);
       break;
     case 2:
-      FmaDots<2>(q8, hd, kt, s);
-      break;
-    case 3:
-      FmaDots<3>(q8, hd, kt, s);
-      break;
-    case 4:
-      FmaDots<4>(q8, hd, kt, s);
-      break;
-    case 5:
-      FmaDots<5>(q8, hd, kt, s);
-      break;
-    case 6:
-      FmaDots<6>(q8, hd, kt, s);
-      break;
-    case 7:
-      FmaDots<7>(q8, hd, kt, s);
+      FmaDotsQ<2>(q8, hd, kt, groups, s);
       break;
     default:
-      FmaDots<8>(q8, hd, kt, s);
+      FmaDotsQ<3>(q8, hd, kt, groups, s);
       break;
   }
-  for (int g = 0; g < groups; ++g) {
-    if (fast[g]) {
-      // Every partial sum is exact (the caller's bound): s is the dot.
-      for (int l = 0; l < 8; ++l) dots[8 * g + l] = ExactDots(s[8 * g + l]);
-      continue;
+  for (int i = 0; i < nq; ++i) {
+    const double* si = s + i * kPosBlock;
+    int128* di = dots + i * kPosBlock;
+    for (int g = 0; g < groups; ++g) {
+      if (fast[i * (kPosBlock / 8) + g]) {
+        // Every partial sum is exact (the caller's bound): s is the dot.
+        for (int l = 0; l < 8; ++l) di[8 * g + l] = ExactDots(si[8 * g + l]);
+        continue;
+      }
+      // Each product split into floor and fraction, both summed exactly (llm_attention.cc).
+      const double* col = kt + 8 * g;
+      const double* qi = q8[i];
+      __m512d i0 = _mm512_setzero_pd(), f0 = i0, i1 = i0, f1 = i0;
+      for (int j = 0; j < hd; j += 2) {
+        Split(_mm512_mul_pd(_mm512_set1_pd(qi[j]), _mm512_load_pd(col + j * kPosBlock)), i0, f0);
+        Split(_mm512_mul_pd(_mm512_set1_pd(qi[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock)),
+              i1, f1);
+      }
+      alignas(64) double ints[8];
+      _mm512_store_pd(ints, _mm512_add_pd(i0, i1));
+      _mm512_store_pd(f, _mm512_add_pd(f0, f1));
+      for (int l = 0; l < 8; ++l) di[8 * g + l] = SplitDots(ints[l], f[l]);
     }
-    // Each product split into floor and fraction, both summed exactly (llm_attention.cc).
-    const double* col = kt + 8 * g;
-    __m512d i0 = _mm512_setzero_pd(), f0 = i0, i1 = i0, f1 = i0;
-    for (int j = 0; j < hd; j += 2) {
-      Split(_mm512_mul_pd(_mm512_set1_pd(q8[j]), _mm512_load_pd(col + j * kPosBlock)), i0, f0);
-      Split(_mm512_mul_pd(_mm512_set1_pd(q8[j + 1]), _mm512_load_pd(col + (j + 1) * kPosBlock)), i1,
-            f1);
-    }
-    _mm512_store_pd(s + 8 * g, _mm512_add_pd(i0, i1));
-    _mm512_store_pd(f, _mm512_add_pd(f0, f1));
-    for (int l = 0; l < 8; ++l) dots[8 * g + l] = SplitDots(s[8 * g + l], f[l]);
   }
 }
 

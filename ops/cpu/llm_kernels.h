@@ -69,16 +69,18 @@ bool WeightedVAvx512(const int64_t* w, const uint8_t* v, int64_t stride, int hd,
 // of one KV head. KBlock: kt[j * kPosBlock + p] = k_pj as doubles (zero for p >= np), and
 // per position the least max(e, 1) / the largest e over the biased f16 exponent fields of
 // its nonzero values (64 / 0 for an all-zero row); false if a value is not finite.
-// DotsBlock: dots[p] for p < 8 * groups (units 2^-48) of query q8 (f16-rounded q * 2^8 as
-// doubles) against the block, where fast[g] says the caller proved positions 8g..8g+7
-// exact as plain double sums; dots has room for kPosBlock. VBlock: vb[p * hd + j] = v_pj;
+// DotsBlock: for nq (1..kMaxBlockQueries) queries q8[i] (f16-rounded q * 2^8 as doubles),
+// dots[i * kPosBlock + p] for p < 8 * groups (units 2^-48) against the block, where
+// fast[i * kPosBlock / 8 + g] says the caller proved positions 8g..8g+7 exact as plain
+// double sums. VBlock: vb[p * hd + j] = v_pj;
 // false if a value is not finite. WeightedVBlock: ints / fracs[j] += the floor / fraction
 // sums of w[p] * v_pj * 2^-16 over p < np (llm_attention.cc bounds them).
 inline constexpr int kPosBlock = 64;
+inline constexpr int kMaxBlockQueries = 3;
 bool KBlockAvx512(const uint8_t* k, int64_t stride, int hd, int np, double* kt, int32_t* e_lo,
                   int32_t* e_hi);
-void DotsBlockAvx512(const double* q8, int hd, const double* kt, int groups, const bool* fast,
-                     int128* dots);
+void DotsBlockAvx512(const double* const* q8, int nq, int hd, const double* kt, int groups,
+                     const bool* fast, int128* dots);
 bool VBlockAvx512(const uint8_t* v, int64_t stride, int hd, int np, double* vb);
 void WeightedVBlockAvx512(const int64_t* w, const double* vb, int hd, int np, double* ints,
                           double* fracs);
