@@ -37,6 +37,7 @@ constexpr KernelDef kKernelDefs[] = {
     {"matmul_q8_0_q4_k_gemv", 5},
     {"matmul_q8_0_q6_k_gemv", 5},
     {"llm_rope", 3},
+    {"llm_encode_kv_row", 2},
 };
 static_assert(std::size(kKernelDefs) == static_cast<size_t>(KernelId::kCount));
 

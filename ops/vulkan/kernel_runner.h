@@ -46,6 +46,7 @@ enum class KernelId : int {
   kMatMulQ8_0Q4_KGemv,
   kMatMulQ8_0Q6_KGemv,
   kLlmRope,
+  kLlmEncodeKvRow,
   kCount,
 };
 

@@ -92,6 +92,35 @@ absl::Status VulkanLlmKernels::RopeApply(const llm::RopeTable& table, int64_t po
   return absl::OkStatus();
 }
 
+absl::Status VulkanLlmKernels::EncodeKvRow(const llm::AttentionShape& shape,
+                                           std::span<const float> row,
+                                           std::span<uint8_t> out) const {
+  if (!llm::ValidateAttentionShape(shape).ok() ||
+      static_cast<int64_t>(row.size()) != int64_t{shape.n_kv_heads} * shape.head_dim ||
+      out.size() != 2 * row.size() || row.size() % 2 != 0 || row.size() > 0xFFFFFFFFu ||
+      !AllFinite(row)) {
+    return llm::EncodeKvRow(shape, row, out);
+  }
+  const uint64_t bytes = row.size() * sizeof(float);
+  const BufferSpec specs[] = {
+      {BufferSpec::Role::kInput, bytes},
+      {BufferSpec::Role::kOutput, out.size()},
+  };
+  std::lock_guard<std::mutex> lock(*mu_);
+  RETURN_IF_ERROR(runner_->Prepare(specs));
+  std::memcpy(runner_->Input(0), row.data(), bytes);
+  constexpr uint64_t kWorkgroup = 64;  // local_size_x of llm_encode_kv_row
+  const uint64_t words = row.size() / 2;
+  KernelCall call;
+  call.kernel = KernelId::kLlmEncodeKvRow;
+  call.push = {static_cast<uint32_t>(words), 0};
+  call.groups_x = static_cast<uint32_t>((words + kWorkgroup - 1) / kWorkgroup);
+  call.x_base_word = 1;
+  RETURN_IF_ERROR(runner_->Run(call));
+  std::memcpy(out.data(), runner_->Output(1), out.size());
+  return absl::OkStatus();
+}
+
 absl::Status VulkanLlmKernels::RmsNorm(std::span<const float> x, std::span<const float> gain,
                                        float eps, std::span<float> out) const {
   const uint32_t eps_bits = F32ToBits(eps);

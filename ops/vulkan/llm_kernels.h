@@ -1,10 +1,10 @@
 // Copyright 2026 The datanode Authors.
 //
 // The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul, RmsNorm, RoPE
-// (RopeApply; the table is RopeTable's, built on the host) and Attend run as integer
-// compute shaders (shaders/llm_*.comp) returning the reference's bytes; EncodeKvRow and
-// DequantizeRow are the reference's (host). An input the reference rejects (size mismatch,
-// non-finite value, bad eps or length) or an empty row is handed to the reference
+// (RopeApply; the table is RopeTable's, built on the host), EncodeKvRow and Attend run as
+// integer compute shaders (shaders/llm_*.comp) returning the reference's bytes;
+// DequantizeRow (the embedding lookup) is the reference's (host). An input the reference rejects
+// (size mismatch, non-finite value, bad eps or length) or an empty row is handed to the reference
 // function itself, so statuses are exactly the reference's.
 //
 // Thread safety: const and thread-safe; device work takes the backend's mutex.
@@ -33,6 +33,8 @@ class VulkanLlmKernels final : public llm::Kernels {
                        std::span<float> out) const override;
   absl::Status RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads, int head_dim,
                          std::span<float> x) const override;
+  absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
+                           std::span<uint8_t> out) const override;
   // Host fallback (the reference) when the scratch (16 bytes per head and position) or
   // a cache would exceed kMaxAttendScratchBytes.
   absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q, ByteSpan k_cache,

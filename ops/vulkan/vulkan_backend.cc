@@ -36,7 +36,7 @@ class VulkanBackend final : public Backend {
 
   bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
-  // Add, SiluMul, RmsNorm, RoPE, Attend as shaders; EncodeKvRow, DequantizeRow the reference's.
+  // Add, SiluMul, RmsNorm, RoPE, EncodeKvRow, Attend as shaders; DequantizeRow the reference's.
   const llm::Kernels& LlmKernels() const override { return llm_; }
 
   absl::Status Run(const OpArgs& args) override {

@@ -573,7 +573,7 @@ TEST(VulkanShaders, IntegerOnlyAndNoOptionalCapability) {
 
 TEST_F(VulkanBackendTest, ShaderDigestsMatchTheEmbeddedBytes) {
   const auto blobs = vulkan::SpirvBlobs();
-  ASSERT_EQ(blobs.size(), 19u);
+  ASSERT_EQ(blobs.size(), 20u);
   for (const vulkan::SpirvBlob& b : blobs) {
     const ByteSpan bytes(reinterpret_cast<const uint8_t*>(b.words), b.size_bytes);
     EXPECT_EQ(ToHex(Sha256Of({bytes})), b.sha256_hex) << b.name;

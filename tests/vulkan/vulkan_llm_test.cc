@@ -1,11 +1,11 @@
 // Copyright 2026 The datanode Authors.
 //
 // The Vulkan backend's LLM kernels (Backend::LlmKernels: Add, SiluMul, RmsNorm, RoPE,
-// Attend as shaders) against the reference functions of llm.h, byte for byte: >= 1000 random
-// rows per op whose values mix every f32 class (subnormals, +-0, values near FLT_MAX,
-// exact ties, realistic activations), rows up to the 2^15 RmsNorm limit, in-place
-// calls, and the reference's exact status for invalid input. Skipped only when the
-// loader reports no Vulkan device.
+// EncodeKvRow, Attend as shaders) against the reference functions of llm.h, byte for byte: >= 1000
+// random rows per op whose values mix every f32 class (subnormals, +-0, values near FLT_MAX, exact
+// ties, realistic activations), rows up to the 2^15 RmsNorm limit, in-place calls, and the
+// reference's exact status for invalid input. Skipped only when the loader reports no Vulkan
+// device.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -283,10 +283,14 @@ TEST_F(VulkanLlmTest, DecodeShapeTiming) {
     const double rms = time_ms([&] { return kern->RmsNorm(x576, y576, 1e-5f, out576); });
     const double att = time_ms([&] { return kern->Attend(shape, q, kc, vc, np, att_out); });
     const double rot = time_ms([&] { return kern->RopeApply(*rope, 47, 9, 64, rope_row); });
+    std::vector<uint8_t> kv(3 * 64 * 2);
+    const double enc =
+        time_ms([&] { return kern->EncodeKvRow(shape, std::span(rope_row).first(3 * 64), kv); });
     std::printf(
         "[ info     ] %s: Add(576) %.3f ms, SiluMul(1536) %.3f ms, RmsNorm(576) %.3f ms, "
-        "Attend(9/3 x 64, 48 positions) %.3f ms, RoPE(9 x 64) %.3f ms\n",
-        kern->Name(), add, silu, rms, att, rot);
+        "Attend(9/3 x 64, 48 positions) %.3f ms, RoPE(9 x 64) %.3f ms, EncodeKvRow(3 x 64) "
+        "%.3f ms\n",
+        kern->Name(), add, silu, rms, att, rot, enc);
   }
 }
 
@@ -359,6 +363,38 @@ TEST_F(VulkanLlmTest, RopeByteEqualToReference) {
   EXPECT_EQ(Bits(x[3]), 0x3FF60693u);
 }
 
+// EncodeKvRow against llm::EncodeKvRow: rows mixing every f32 class (values beyond the
+// f16 range saturate to +-65504, f16 subnormals, values that round to zero, exact ties).
+TEST_F(VulkanLlmTest, EncodeKvRowByteEqualToReference) {
+  SplitMix64 rng(0xe4c0de01);
+  int mismatches = 0;
+  for (int i = 0; i < 500 && mismatches < 3; ++i) {
+    const int n_kv = static_cast<int>(rng.Uniform(1, 8));
+    const llm::AttentionShape shape{n_kv * static_cast<int>(rng.Uniform(1, 3)), n_kv,
+                                    32 * static_cast<int>(rng.Uniform(1, 8))};
+    const size_t n = static_cast<size_t>(shape.n_kv_heads) * shape.head_dim;
+    std::vector<float> row = RandomRow(rng, n, i % 3);
+    if (i % 5 == 0) {  // around the f16 limits: 65504, 65520 (ties to inf), 2^-24, 2^-25
+      const float edges[] = {65504.0f,      65519.99f,     65520.0f,      1e9f,
+                             5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f, 6.1035156e-5f};
+      for (float& v : row) {
+        if (rng.Next() % 2) v = edges[rng.Next() % 8] * (rng.Next() % 2 ? 1.0f : -1.0f);
+      }
+    }
+    std::vector<uint8_t> want(2 * n), got(2 * n, 0xAA);
+    ASSERT_TRUE(llm::EncodeKvRow(shape, row, want).ok());
+    const absl::Status st = k().EncodeKvRow(shape, row, got);
+    ASSERT_TRUE(st.ok()) << "case " << i << ": " << st;
+    if (got != want) {
+      ++mismatches;
+      size_t j = 0;
+      while (got[j] == want[j]) ++j;
+      ADD_FAILURE() << "EncodeKvRow case " << i << " n=" << n << ": value " << j / 2 << " input 0x"
+                    << absl::StrCat(absl::Hex(Bits(row[j / 2])));
+    }
+  }
+}
+
 // Invalid input: exactly the reference's status (code and message).
 TEST_F(VulkanLlmTest, InvalidInputGivesTheReferenceStatus) {
   const float inf = std::numeric_limits<float>::infinity();
@@ -401,6 +437,13 @@ TEST_F(VulkanLlmTest, InvalidInputGivesTheReferenceStatus) {
   r8[5] = inf;
   r8_copy[5] = inf;
   same(k().RopeApply(*table, 1, 2, 4, r8), table->Apply(1, 2, 4, r8_copy));  // not finite
+  std::vector<float> kv_row(64, 1.0f);
+  std::vector<uint8_t> enc(128), enc_short(126);
+  same(k().EncodeKvRow({2, 1, 32}, kv_row, enc_short),
+       llm::EncodeKvRow({2, 1, 32}, kv_row, enc_short));  // size
+  same(k().EncodeKvRow({2, 1, 33}, kv_row, enc), llm::EncodeKvRow({2, 1, 33}, kv_row, enc));
+  kv_row[7] = nan;
+  same(k().EncodeKvRow({2, 2, 32}, kv_row, enc), llm::EncodeKvRow({2, 2, 32}, kv_row, enc));
 }
 
 }  // namespace

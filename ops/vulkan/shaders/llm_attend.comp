@@ -77,12 +77,8 @@ void main() {
   uint sbase = h * np;
 
   for (uint j = t; j < hd; j += WG) {
-    int m, e;
-    decode_f32(q[h * hd + j], m, e);
-    uint bits = round_ieee_bits(uvec4(uint(abs(m)), 0u, 0u, 0u), m < 0, e, 10, 5);
-    if ((bits & 0x7C00u) == 0x7C00u) bits = (bits & 0x8000u) | 0x7BFFu;
     int fm, fe;
-    decode_f16(bits, fm, fe);
+    decode_f16(round_f16_sat_bits(q[h * hd + j]), fm, fe);
     q_mant[j] = fm;
     q_exp[j] = fe + 24;
   }

@@ -180,6 +180,16 @@ uint round_sum2_to_f32_bits(int a, int ae, int b, int be) {
                                     b < 0, be);
 }
 
+// round_f16_sat (spec §8.4) of a finite f32: the one rounding to binary16, then +-inf
+// replaced by +-65504 (RoundToF16BitsSaturating).
+uint round_f16_sat_bits(uint f32_bits) {
+  int m, e;
+  decode_f32(f32_bits, m, e);
+  uint bits = round_ieee_bits(uvec4(uint(abs(m)), 0u, 0u, 0u), m < 0, e, 10, 5);
+  if ((bits & 0x7C00u) == 0x7C00u) bits = (bits & 0x8000u) | 0x7BFFu;
+  return bits;
+}
+
 // --- exp(-x) (fixed_point.h ExpNeg): exp(-x) ~= e * 2^(k - 30), e in [2^30, 2^31).
 
 // min(floor(x * kLog2eQ38 * 2^-8), 2^42) for x = m * 2^ex, m >= 0, as a u64.
