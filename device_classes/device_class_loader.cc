@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "device_classes/device_class_loader.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "datanode/ops/backend.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/types.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -112,9 +114,10 @@ class Validator {
     if (r.allowed_backends().empty()) Error(ctx, r, "allowed_backends", "at least one required");
     for (int i = 0; i < r.allowed_backends_size(); ++i) {
       const std::string& b = r.allowed_backends(i);
-      if (b != "reference" && b != "cpu" && b != "vulkan" && b != "cuda") {
+      const std::vector<std::string> known = ops::AllBackendNames();
+      if (std::find(known.begin(), known.end(), b) == known.end()) {
         Error(ctx, r, "allowed_backends",
-              absl::StrCat("unknown backend \"", b, "\" (reference, cpu, vulkan, cuda)"), i);
+              absl::StrCat("unknown backend \"", b, "\" (", absl::StrJoin(known, ", "), ")"), i);
       }
     }
     bool has_canonical = false;
