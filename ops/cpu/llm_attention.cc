@@ -398,7 +398,8 @@ absl::Status AttendRows(Isa isa, ThreadPool* pool, const llm::Kernels& self,
   std::atomic<bool> finite{true};
   auto task = [&](int64_t t) {
     const int g = static_cast<int>(t % shape.n_kv_heads);
-    const int64_t r0 = (t / shape.n_kv_heads) * kRowChunk;
+    // Last rows (the longest contexts) first, so the pool ends on short tasks.
+    const int64_t r0 = (chunks - 1 - t / shape.n_kv_heads) * kRowChunk;
     if (!AttendChunkAvx512(shape, q.data(), k_cache.data(), v_cache.data(), first_pos, r0,
                            std::min(rows, r0 + kRowChunk), g, c_q40, out.data())) {
       finite.store(false, std::memory_order_relaxed);
