@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -197,18 +198,40 @@ absl::Status CheckUnchanged(const ModelFile& file, const struct stat& before,
   return absl::OkStatus();
 }
 
-absl::Status CreateEmptyFileDurably(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return absl::InternalError(absl::StrCat("create ", path.string(), ": ", std::strerror(errno)));
-  ::fsync(fd);
+// Writes `text` to `path`: a temp file beside it (a name that is no digest, so a
+// leftover is ignored), fsynced, renamed, and the directory fsynced.
+absl::Status WriteSmallFileDurably(const fs::path& path, std::string_view text) {
+  const fs::path tmp = path.string() + ".tmp";
+  auto fail = [&](const char* what) {
+    absl::Status s =
+        absl::InternalError(absl::StrCat(what, " ", path.string(), ": ", std::strerror(errno)));
+    ::unlink(tmp.c_str());
+    return s;
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("create");
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
+  if (!ok) return fail("write");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
   int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
   return absl::OkStatus();
+}
+
+// Reads an object whole; every chunk and the object's name are verified.
+absl::StatusOr<std::vector<uint8_t>> ReadObject(const WeightStore& store, const Sha256& digest) {
+  ASSIGN_OR_RETURN(auto reader, store.NewReader(digest));
+  std::vector<uint8_t> all, piece;
+  while (true) {
+    RETURN_IF_ERROR(reader->Next(&piece));
+    if (piece.empty()) return all;
+    all.insert(all.end(), piece.begin(), piece.end());
+  }
 }
 
 }  // namespace
@@ -265,9 +288,9 @@ absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Open(WeightStore* 
   for (const auto& e : fs::directory_iterator(store->root() / "models", ec)) {
     auto d = ParseDigestHex(e.path().filename().string());
     if (!d.ok()) continue;
-    auto m = reg->Get(*d);
+    auto entry = reg->Load(*d);
     // A model whose manifest is unreadable stays registered: Get reports DATA_LOSS.
-    if (m.ok()) reg->models_[*d] = *m;
+    if (entry.ok()) reg->models_[*d] = *std::move(entry);
   }
   return reg;
 }
@@ -303,14 +326,13 @@ absl::StatusOr<ImportResult> ModelRegistry::ImportFile(const fs::path& path,
   RETURN_IF_ERROR(ParseModelFile(source_file, options.limits).status());
 
   auto writer = store_->NewWriter();
-  std::vector<uint8_t> buf(static_cast<size_t>(kChunkBytes));
-  for (int64_t off = 0; off < st.st_size;) {
-    RETURN_IF_ERROR(interrupted());
-    int64_t len = std::min<int64_t>(kChunkBytes, st.st_size - off);
-    RETURN_IF_ERROR(source_file.ReadAt(off, len, buf.data()));
-    RETURN_IF_ERROR(writer->Append(ops::ByteSpan(buf.data(), static_cast<size_t>(len))));
-    off += len;
-  }
+  FileCopyOptions copy = options.copy;
+  copy.poll = [&](int64_t done) {
+    if (options.progress) options.progress(done, st.st_size);
+    return interrupted();
+  };
+  RETURN_IF_ERROR(writer->AppendFile(file.fd.get(), st.st_size, copy));
+  if (options.progress) options.progress(st.st_size, st.st_size);
   RETURN_IF_ERROR(interrupted());
   // Every byte was read through the descriptor; a file written to meanwhile would give
   // a mix of two versions, and one renamed over would not be the file the caller meant.
@@ -328,13 +350,13 @@ absl::StatusOr<ImportResult> ModelRegistry::ImportFile(const fs::path& path,
   result.manifest.source_size = source.size;
   result.manifest.tensors = std::move(parsed.tensors);
   std::string text = SerializeManifest(result.manifest);
-  ASSIGN_OR_RETURN(
-      ObjectInfo manifest_obj,
-      store_->Put(ops::ByteSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
-  result.model = manifest_obj.digest;
-  RETURN_IF_ERROR(CreateEmptyFileDurably(RegistrationPath(result.model)));
+  const ops::ByteSpan text_bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  ASSIGN_OR_RETURN(ObjectInfo manifest_obj, store_->Put(text_bytes));
+  result.model = ops::Sha256Of({text_bytes});
+  RETURN_IF_ERROR(WriteSmallFileDurably(RegistrationPath(result.model),
+                                        ops::ToHex(manifest_obj.digest) + "\n"));
   std::lock_guard<std::mutex> lock(mu_);
-  models_[result.model] = result.manifest;
+  models_[result.model] = Entry{result.manifest, manifest_obj.digest};
   return result;
 }
 
@@ -342,15 +364,28 @@ absl::StatusOr<ModelManifest> ModelRegistry::Get(const Sha256& model) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = models_.find(model);
-    if (it != models_.end()) return it->second;
+    if (it != models_.end()) return it->second.manifest;
   }
-  std::error_code ec;
-  if (!fs::exists(RegistrationPath(model), ec)) {
-    return absl::NotFoundError(absl::StrCat("no model ", ops::ToHex(model)));
+  ASSIGN_OR_RETURN(Entry entry, Load(model));
+  return std::move(entry.manifest);
+}
+
+absl::StatusOr<ModelRegistry::Entry> ModelRegistry::Load(const Sha256& model) const {
+  std::ifstream reg(RegistrationPath(model), std::ios::binary);
+  if (!reg) return absl::NotFoundError(absl::StrCat("no model ", ops::ToHex(model)));
+  std::string object_hex;
+  reg >> object_hex;
+  Entry entry;
+  entry.object = model;  // an empty registration: written when the two were the same
+  if (!object_hex.empty()) {
+    auto d = ParseDigestHex(object_hex);
+    if (!d.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("registration of model ", ops::ToHex(model), " is corrupt"));
+    }
+    entry.object = *d;
   }
-  ASSIGN_OR_RETURN(ObjectInfo info, store_->Stat(model));
-  std::vector<uint8_t> bytes;
-  RETURN_IF_ERROR(store_->ReadRange(model, 0, info.size, &bytes));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadObject(*store_, entry.object));
   if (ops::Sha256Of({ops::ByteSpan(bytes)}) != model) {
     return absl::DataLossError(
         absl::StrCat("manifest of model ", ops::ToHex(model), " is corrupt"));
@@ -360,7 +395,8 @@ absl::StatusOr<ModelManifest> ModelRegistry::Get(const Sha256& model) const {
   if (!m.ok())
     return absl::DataLossError(
         absl::StrCat("manifest of model ", ops::ToHex(model), ": ", m.status().message()));
-  return *m;
+  entry.manifest = *std::move(m);
+  return entry;
 }
 
 std::vector<Sha256> ModelRegistry::List() const {
@@ -376,23 +412,36 @@ std::vector<Sha256> ModelRegistry::List() const {
 
 bool ModelRegistry::References(const Sha256& object) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [digest, m] : models_) {
-    if (digest == object || m.source == object) return true;
+  for (const auto& [digest, e] : models_) {
+    if (e.object == object || e.manifest.source == object) return true;
   }
   return false;
 }
 
 absl::Status ModelRegistry::Delete(const Sha256& model) {
-  ASSIGN_OR_RETURN(ModelManifest m, Get(model));
+  Entry entry;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(model);
+    if (it != models_.end()) {
+      entry = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    ASSIGN_OR_RETURN(entry, Load(model));
+  }
+  const ModelManifest& m = entry.manifest;
   std::error_code ec;
   fs::remove(RegistrationPath(model), ec);
   bool source_shared = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     models_.erase(model);
-    for (const auto& [d, other] : models_) source_shared |= other.source == m.source;
+    for (const auto& [d, other] : models_) source_shared |= other.manifest.source == m.source;
   }
-  absl::Status s = store_->Delete(model);
+  absl::Status s = store_->Delete(entry.object);
   if (!s.ok() && !absl::IsNotFound(s)) return s;
   if (!source_shared) {
     s = store_->Delete(m.source);

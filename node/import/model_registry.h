@@ -1,10 +1,11 @@
 // Copyright 2026 The datanode Authors.
 //
 // The models a node holds: imported model files, each named by the SHA-256 of its
-// manifest (docs/store.md). A model is two store objects (the source file's bytes and
-// the manifest) plus a durable registration file `models/<digest>` under the store
-// root. Tensor bytes are read back from the store, so every read is verified.
-// Thread-safe.
+// manifest text (docs/store.md). A model is two store objects (the source file's bytes
+// and the manifest) plus a durable registration file `models/<digest>` under the store
+// root holding the manifest object's digest (empty in stores written before objects
+// were named by their chunk lists: then the model digest is the object's). Tensor
+// bytes are read back from the store, so every read is verified. Thread-safe.
 #ifndef DATANODE_NODE_IMPORT_MODEL_REGISTRY_H_
 #define DATANODE_NODE_IMPORT_MODEL_REGISTRY_H_
 
@@ -38,12 +39,19 @@ struct ImportOptions {
   // O_NOFOLLOW, refusing every symlink and "..". An absolute path must start with the
   // root (as configured or fully resolved); a relative one is taken from the root.
   std::string root;
-  // The import ends with DEADLINE_EXCEEDED once it has run this long; checked between
-  // 1 MiB chunks, so a read stuck inside the kernel (a hung network filesystem) is not
+  // The import ends with DEADLINE_EXCEEDED once it has run this long; checked as
+  // `cancelled` is, so a read stuck inside the kernel (a hung network filesystem) is not
   // interrupted.
   absl::Duration timeout = absl::InfiniteDuration();
-  // Polled between chunks; true ends the import with CANCELLED. May be empty.
+  // Polled before the copy, about every 50 ms during it and once after it; true ends
+  // the import with CANCELLED. May be empty.
   std::function<bool()> cancelled;
+  // Called on the importing thread before the copy, about every 50 ms during it and
+  // once at its end, with the bytes copied (durably) and the file's size. May be empty.
+  std::function<void(int64_t bytes_done, int64_t bytes_total)> progress;
+  // How the file is copied into the store (threads and buffers; `poll` is set by the
+  // import from `cancelled`, the time limit and `progress`).
+  FileCopyOptions copy;
   ParseLimits limits;
 };
 
@@ -52,8 +60,9 @@ class ModelRegistry {
   // `store` must outlive the registry.
   static absl::StatusOr<std::unique_ptr<ModelRegistry>> Open(WeightStore* store);
 
-  // Streams a safetensors or GGUF file from the node's disk into the store (bounded
-  // memory: one chunk), validates it as hostile input, stores its manifest and
+  // Copies a safetensors or GGUF file from the node's disk into the store
+  // (ObjectWriter::AppendFile: pipelined as options.copy says, memory its buffers),
+  // validates it as hostile input, stores its manifest and
   // registers the model. Importing the same file twice returns the same digest.
   // The file is opened once, without blocking (O_NONBLOCK: a FIFO or device cannot
   // hold the thread), must be a regular file (fstat), and is read only through that
@@ -79,12 +88,18 @@ class ModelRegistry {
                                                   TensorInfo* info) const;
 
  private:
+  struct Entry {
+    ModelManifest manifest;
+    Sha256 object{};  // the store object holding the manifest text
+  };
   explicit ModelRegistry(WeightStore* store) : store_(store) {}
   std::filesystem::path RegistrationPath(const Sha256& model) const;
+  // Reads the registration and the manifest object (verified against `model`).
+  absl::StatusOr<Entry> Load(const Sha256& model) const;
 
   WeightStore* store_;
   mutable std::mutex mu_;
-  std::map<Sha256, ModelManifest> models_;  // guarded by mu_
+  std::map<Sha256, Entry> models_;  // guarded by mu_
 };
 
 namespace internal {

@@ -2,10 +2,12 @@
 //
 // The node's content-addressed weight store (docs/store.md).
 //
-// Objects are immutable byte strings named by the SHA-256 of their content. Each is
-// split into 1 MiB chunks named by their own SHA-256 (identical chunks are stored
-// once) and described by a small manifest file (size + chunk list) named by the
-// object digest. On disk, under `root`:
+// Objects are immutable byte strings. Each is split into 1 MiB chunks named by their
+// own SHA-256 (identical chunks are stored once) and described by a manifest (size +
+// chunk list, ObjectManifestText); the object's name is the SHA-256 of that manifest
+// (ObjectDigest), so every byte is hashed once, as part of its chunk. Stores written
+// before this rule hold "v1" objects named by the SHA-256 of their content; they stay
+// readable under those names (docs/store.md, migration). On disk, under `root`:
 //   chunks/ab/<sha256>   chunk bytes         objects/ab/<sha256>   object manifest
 //   tmp/                 files being written (removed at Open)
 // Durability: every file is written to tmp/, fsynced, renamed into place, and its
@@ -13,23 +15,26 @@
 // place, after all its chunks are durable, so a crash never exposes a partial object.
 //
 // Integrity: every read re-hashes what it returns. A chunk whose bytes do not match
-// its name, a manifest whose checksum fails, or an object whose concatenation does
-// not hash to its name yields DATA_LOSS; bad bytes are never returned.
+// its name, or a manifest that does not hash to the object's name (v1: whose checksum
+// fails, or whose content does not hash to the name) yields DATA_LOSS; bad bytes are
+// never returned.
 //
 // Capacity: the bytes of all chunks are counted; a write that would exceed the
 // capacity fails with RESOURCE_EXHAUSTED and leaves nothing visible.
 //
-// Thread safety: all methods are thread-safe. Memory: a writer buffers one chunk; a
-// reader holds one chunk.
+// Thread safety: all methods are thread-safe. Memory: a writer buffers one chunk
+// (AppendFile: FileCopyOptions::buffers); a reader holds one chunk.
 #ifndef DATANODE_NODE_STORE_WEIGHT_STORE_H_
 #define DATANODE_NODE_STORE_WEIGHT_STORE_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,9 +47,15 @@
 namespace datanode::node {
 
 using ops::ByteSpan;
+
+// INTERNAL naming `what` and `path` with errno's text; RESOURCE_EXHAUSTED for ENOSPC
+// and EDQUOT.
+absl::Status ErrnoStatus(const std::string& what, const std::filesystem::path& path);
 using ops::Sha256;
 
 inline constexpr int64_t kChunkBytes = int64_t{1} << 20;
+// Buffers and lengths that are multiples of this may be written with O_DIRECT.
+inline constexpr size_t kDirectAlign = 4096;
 
 // Parses 64 lower- or upper-case hex characters. INVALID_ARGUMENT otherwise.
 absl::StatusOr<Sha256> ParseDigestHex(std::string_view hex);
@@ -53,6 +64,31 @@ struct ObjectInfo {
   Sha256 digest{};
   int64_t size = 0;
   std::vector<Sha256> chunks;  // in order; all kChunkBytes long except the last
+  // A v1 object (written before the manifest-digest rule): its name is the SHA-256 of
+  // its content, which sequential reads verify at the end.
+  bool v1 = false;
+};
+
+// The canonical manifest of an object: "datanode-object v2\nsize <bytes>\n" and one
+// "chunk <lower-case hex>\n" line per chunk, in order.
+std::string ObjectManifestText(int64_t size, const std::vector<Sha256>& chunks);
+// An object's name: SHA-256 of ObjectManifestText(size, chunks).
+Sha256 ObjectDigest(int64_t size, const std::vector<Sha256>& chunks);
+
+// How ObjectWriter::AppendFile copies a file: `readers` threads pread and hash chunks,
+// `writers` threads write them (direct I/O, one write in flight each), the calling
+// thread commits them in batches; `buffers` 1 MiB buffers (at least readers + writers)
+// bound the chunks in flight and the memory. Each clamped to [1, 64] (buffers 256).
+// The defaults were the fastest measured on a 2-core VM (docs/store.md).
+struct FileCopyOptions {
+  int readers = 2;
+  int writers = 1;
+  int buffers = 8;
+  // Called on the calling thread before the first chunk and then about every 50 ms
+  // until the copy ends, with the bytes copied so far (durable, chunk files renamed;
+  // their directories are fsynced at the end). A non-OK return stops the copy with that
+  // status. May be empty.
+  std::function<absl::Status(int64_t bytes_done)> poll;
 };
 
 struct StoreOptions {
@@ -77,6 +113,15 @@ class ObjectWriter {
   // Appends bytes. RESOURCE_EXHAUSTED when the store is full, INTERNAL on I/O errors;
   // after an error the writer is dead (every later call fails the same way).
   absl::Status Append(ByteSpan data);
+  // Appends `size` bytes read with pread from `fd` at offsets 0..size, pipelined as
+  // FileCopyOptions says: each byte is read once (through the page cache), hashed once
+  // and written once to a tmp chunk file; batches of chunk files are made durable
+  // (syncfs) before they are renamed into place; the directories are made durable in
+  // Finish, before the manifest. Only on a fresh writer
+  // (nothing appended yet: FAILED_PRECONDITION otherwise). FAILED_PRECONDITION if the
+  // file ends before `size` ("became shorter"), INTERNAL on read errors, plus Append's
+  // codes and whatever options.poll returns; every error kills the writer.
+  absl::Status AppendFile(int fd, int64_t size, const FileCopyOptions& options = {});
   // Flushes the last chunk and publishes the object. If `expected` is given and the
   // content hashes differently, INVALID_ARGUMENT and nothing is published.
   absl::StatusOr<ObjectInfo> Finish(const Sha256* expected = nullptr);
@@ -86,13 +131,13 @@ class ObjectWriter {
   friend class WeightStore;
   explicit ObjectWriter(WeightStore* store);
   absl::Status FlushChunk();
+  absl::Status CopyFile(int fd, int64_t size, const FileCopyOptions& options);
   void Abort();
 
   WeightStore* store_;
   std::vector<uint8_t> buffer_;
-  std::vector<Sha256> chunks_;
-  std::vector<Sha256> created_;  // chunks this writer created (to drop on abort)
-  void* sha_ctx_ = nullptr;      // EVP_MD_CTX*
+  std::vector<Sha256> chunks_;                  // each entry holds one writer reference (PutChunk)
+  std::set<std::filesystem::path> dirty_dirs_;  // chunk directories to fsync at Finish
   int64_t size_ = 0;
   absl::Status error_;
   bool done_ = false;
@@ -152,16 +197,64 @@ class WeightStore {
   const std::filesystem::path& root() const { return options_.root; }
   std::filesystem::path ChunkPath(const Sha256& digest) const;
 
+  // A chunk written to tmp/ but not yet durable (BeginChunk / CommitChunks, private).
+  struct PendingChunk {
+    Sha256 digest{};
+    int64_t size = 0;
+    std::filesystem::path tmp;
+  };
+
  private:
   friend class ObjectWriter;
   friend class ObjectReader;
   explicit WeightStore(StoreOptions options) : options_(std::move(options)) {}
   absl::Status Load();
   std::filesystem::path ManifestPath(const Sha256& digest) const;
-  // Writes `data` durably to `path` (tmp + fsync + rename + dir fsync).
-  absl::Status WriteFileDurably(const std::filesystem::path& path, ByteSpan data) const;
-  // Stores one chunk, reserving capacity; *created tells whether a new file was written.
-  absl::Status PutChunk(const Sha256& digest, ByteSpan data, bool* created);
+  // Writes `data` to a new file in tmp/ named after `path`; fsynced when `sync`, else
+  // left for a later SyncFs: written with O_DIRECT when `data` is kDirectAlign-aligned
+  // in address and length (and the filesystem allows it), else its writeback is started
+  // (sync_file_range). Returns its path.
+  absl::StatusOr<std::filesystem::path> WriteTmp(const std::filesystem::path& path, ByteSpan data,
+                                                 bool sync) const;
+  // rename(2), creating the parent; the tmp file is removed on failure.
+  absl::Status RenameIntoPlace(const std::filesystem::path& tmp,
+                               const std::filesystem::path& path) const;
+  // syncfs(2) of the store's filesystem: every file written so far is durable, and
+  // every rename (the journal is committed).
+  absl::Status SyncFs() const;
+  // Writes `data` durably to `path` (tmp + fsync + rename + dir fsync). With
+  // `dirty_dirs`, the directory fsync is left to the caller: the parent is added there.
+  absl::Status WriteFileDurably(const std::filesystem::path& path, ByteSpan data,
+                                std::set<std::filesystem::path>* dirty_dirs = nullptr) const;
+  // Stores one chunk, reserving capacity, and takes one writer reference on it (kept
+  // on success); *created tells whether a new file was written. A chunk another writer
+  // is writing is waited for. `dirty_dirs` as for WriteFileDurably; a deduplicated
+  // chunk's directory is added too (its rename may not be durable yet).
+  absl::Status PutChunk(const Sha256& digest, ByteSpan data, bool* created,
+                        std::set<std::filesystem::path>* dirty_dirs = nullptr);
+  // fsyncs the directories (one syncfs instead when there are more than 4).
+  absl::Status FsyncDirs(const std::set<std::filesystem::path>& dirs) const;
+
+  // The batched form of PutChunk, for AppendFile (node/store/file_copy.cc). BeginChunk
+  // reserves the chunk, takes one writer reference and writes it to a tmp file whose
+  // writeback is started; *tmp is empty when the chunk is already stored (deduplicated;
+  // its directory is added to `dirty_dirs`), or when the same `copy` began it (that copy
+  // commits it before it ends, or fails). A chunk another writer is writing is waited
+  // for: every begun chunk is committed or abandoned within about 100 ms by its copy's
+  // calling thread, which never waits for chunks itself. On error nothing is held.
+  absl::Status BeginChunk(const void* copy, const Sha256& digest, ByteSpan data,
+                          std::optional<std::filesystem::path>* tmp,
+                          std::set<std::filesystem::path>* dirty_dirs);
+  // Makes a batch of begun chunks durable with one syncfs and renames each into place
+  // (its directory goes to `dirty_dirs`); committed[i] tells which succeeded (they keep
+  // their writer reference). A chunk that fails, or every chunk when the syncfs fails,
+  // is abandoned. `abandon` abandons them all without trying.
+  absl::Status CommitChunks(const std::vector<PendingChunk>& batch, bool abandon,
+                            std::vector<bool>* committed,
+                            std::set<std::filesystem::path>* dirty_dirs);
+  // Undoes BeginChunk for a chunk whose tmp file is gone: reservation, reference,
+  // pending mark.
+  void AbandonChunk(const Sha256& digest, int64_t size);
   absl::Status ReadChunk(const Sha256& digest, int64_t expected_size,
                          std::vector<uint8_t>* out) const;
   absl::Status PublishManifest(const ObjectInfo& info);
@@ -175,7 +268,10 @@ class WeightStore {
   std::map<Sha256, int> chunk_refs_;       // guarded by mu_: chunk -> #objects using it
   std::map<Sha256, int> writer_refs_;      // guarded by mu_: chunk -> #live writers
   std::set<Sha256> objects_;               // guarded by mu_
-  uint64_t tmp_counter_ = 0;               // guarded by mu_
+  // guarded by mu_: chunk files being written -> the copy writing them (nullptr: PutChunk)
+  std::map<Sha256, const void*> pending_chunks_;
+  std::condition_variable pending_cv_;  // signalled when pending_chunks_ shrinks
+  uint64_t tmp_counter_ = 0;            // guarded by mu_
 };
 
 }  // namespace datanode::node

@@ -40,6 +40,13 @@ from datanode.v1 import store_pb2_grpc as st_grpc  # noqa: E402
 CHUNK = 1 << 20
 
 
+def object_digest(data):
+    """A store object's name (docs/store.md): SHA-256 of its manifest text."""
+    text = "datanode-object v2\nsize %d\n" % len(data) + "".join(
+        "chunk %s\n" % hashlib.sha256(data[i:i + CHUNK]).hexdigest() for i in range(0, len(data), CHUNK))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class Daemon:
     """A datanoded process on a fresh socket; `root` survives restarts."""
 
@@ -134,7 +141,7 @@ class DaemonTest(unittest.TestCase):
     def test_blob_round_trip_and_verification(self):
         data = os.urandom(2 * CHUNK + 12345)
         info = put(self.d, data, piece=300_000)
-        self.assertEqual(info.digest, hashlib.sha256(data).hexdigest())
+        self.assertEqual(info.digest, object_digest(data))
         self.assertEqual(len(info.chunks), 3)
         self.assertEqual(get(self.d, info.digest), data)
         self.assertIn(info.digest, [b.digest for b in self.d.store.ListBlobs(st.ListBlobsRequest()).blobs])
@@ -353,7 +360,7 @@ class FreshDaemonTest(unittest.TestCase):
             blobs = sorted(b.digest for b in d.store.ListBlobs(st.ListBlobsRequest()).blobs)
             self.assertEqual(blobs, sorted(i.digest for i in done))
             for i in done:
-                self.assertEqual(hashlib.sha256(get(d, i.digest)).hexdigest(), i.digest)
+                self.assertEqual(object_digest(get(d, i.digest)), i.digest)
             self.assertEqual(os.listdir(os.path.join(self.tmp, "store", "tmp")), [])
             # Only the completed objects' chunks remain (orphans collected at start-up).
             n_chunks = sum(len(f) for _, _, f in os.walk(os.path.join(self.tmp, "store", "chunks")))
@@ -387,10 +394,10 @@ class FreshDaemonTest(unittest.TestCase):
         self.assertEqual(d.proc.wait(timeout=30), 0)
         d.log.close()
         d.channel.close()
-        self.assertEqual(result["info"].digest, hashlib.sha256(b"".join(pieces)).hexdigest())
+        self.assertEqual(result["info"].digest, object_digest(b"".join(pieces)))
         d.start()  # the drained upload is durable
         try:
-            self.assertEqual(hashlib.sha256(get(d, result["info"].digest)).hexdigest(), result["info"].digest)
+            self.assertEqual(object_digest(get(d, result["info"].digest)), result["info"].digest)
         finally:
             self.assertEqual(d.stop(), 0)
 

@@ -48,8 +48,82 @@ class StoreTest : public ::testing::Test {
     }
     return all;
   }
+  // The object's name as docs/store.md defines it, written out here independently of
+  // ObjectManifestText: SHA-256 of "datanode-object v2", the size and the chunk hashes.
+  static Sha256 ManifestDigest(const std::vector<uint8_t>& data) {
+    std::string text = "datanode-object v2\nsize " + std::to_string(data.size()) + "\n";
+    for (size_t off = 0; off < data.size(); off += kChunkBytes) {
+      const size_t len = std::min<size_t>(kChunkBytes, data.size() - off);
+      text += "chunk " + ops::ToHex(ops::Sha256Of({ByteSpan(data.data() + off, len)})) + "\n";
+    }
+    return ops::Sha256Of({ByteSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size())});
+  }
   fs::path root_;
 };
+
+// Known answers computed with Python's hashlib (the definition, not this code).
+TEST_F(StoreTest, ObjectNameIsTheHashOfItsManifest) {
+  auto store = OpenStore();
+  std::vector<uint8_t> data(2 * kChunkBytes + 5);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 7 + 3) % 251);
+  auto info = store->Put(data);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(ops::ToHex(info->digest),
+            "bda8a45bbb34a5123f90427b166cd500dfea604472080e17a54c15a8129d0e9f");
+  EXPECT_EQ(info->digest, ObjectDigest(info->size, info->chunks));
+  auto empty = store->Put({});
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(ops::ToHex(empty->digest),
+            "32d7f40afa5b44478045015710ed1d4fcf8a617ce1b36a19719888585c8b4f4c");
+  // The manifest file is exactly the hashed text.
+  std::string hex = ops::ToHex(info->digest);
+  std::ifstream f(root_ / "objects" / hex.substr(0, 2) / hex, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, ObjectManifestText(info->size, info->chunks));
+}
+
+// Migration: an object written before (v1: named by its content's SHA-256, manifest
+// with a check line) stays readable under its name, shares chunks with v2 objects,
+// and a v1 manifest whose chunks do not give its name fails the whole-object check.
+TEST_F(StoreTest, V1ObjectsFromOlderStoresStayReadable) {
+  auto data = Bytes(kChunkBytes + 300, 12);
+  const Sha256 v1_name = ops::Sha256Of({ByteSpan(data)});
+  Sha256 v2_name;
+  auto write_v1 = [&](const Sha256& name, const ObjectInfo& info) {
+    std::string body = "datanode-object v1\nsize " + std::to_string(info.size) + "\n";
+    for (const Sha256& c : info.chunks) body += "chunk " + ops::ToHex(c) + "\n";
+    body += "check " +
+            ops::ToHex(ops::Sha256Of(
+                {ByteSpan(reinterpret_cast<const uint8_t*>(body.data()), body.size())})) +
+            "\n";
+    std::string hex = ops::ToHex(name);
+    fs::create_directories(root_ / "objects" / hex.substr(0, 2));
+    std::ofstream(root_ / "objects" / hex.substr(0, 2) / hex, std::ios::binary) << body;
+  };
+  ObjectInfo other_info;
+  {
+    auto store = OpenStore();
+    auto info = store->Put(data);
+    ASSERT_TRUE(info.ok()) << info.status();
+    v2_name = info->digest;
+    write_v1(v1_name, *info);
+    auto other = store->Put(Bytes(kChunkBytes + 300, 13));
+    ASSERT_TRUE(other.ok());
+    other_info = *other;
+    // A v1 manifest naming other content's chunks under data's name.
+    write_v1(ops::Sha256Of({ByteSpan(Bytes(7, 14))}), other_info);
+  }
+  auto store = OpenStore();
+  auto stat = store->Stat(v1_name);
+  ASSERT_TRUE(stat.ok()) << stat.status();
+  EXPECT_TRUE(stat->v1);
+  ASSERT_TRUE(store->Delete(v2_name).ok());  // the v1 object keeps the shared chunks
+  absl::Status st;
+  EXPECT_EQ(ReadAll(*store, v1_name, &st), data);
+  EXPECT_TRUE(st.ok()) << st;
+  EXPECT_EQ(store->Verify(ops::Sha256Of({ByteSpan(Bytes(7, 14))})).code(),
+            absl::StatusCode::kDataLoss);
+}
 
 TEST_F(StoreTest, PutGetRoundTripAcrossChunkBoundaries) {
   auto store = OpenStore();
@@ -58,7 +132,7 @@ TEST_F(StoreTest, PutGetRoundTripAcrossChunkBoundaries) {
     auto data = Bytes(n, static_cast<uint32_t>(n));
     auto info = store->Put(data);
     ASSERT_TRUE(info.ok()) << info.status();
-    EXPECT_EQ(info->digest, ops::Sha256Of({ByteSpan(data)}));
+    EXPECT_EQ(info->digest, ManifestDigest(data));
     EXPECT_EQ(info->size, static_cast<int64_t>(n));
     EXPECT_EQ(info->chunks.size(), (n + kChunkBytes - 1) / kChunkBytes);
     absl::Status st;
@@ -75,7 +149,7 @@ TEST_F(StoreTest, StreamingWriterInSmallPiecesMatchesOneShot) {
     size_t len = std::min<size_t>(4099, data.size() - off);
     ASSERT_TRUE(w->Append(ByteSpan(data.data() + off, len)).ok());
   }
-  Sha256 expected = ops::Sha256Of({ByteSpan(data)});
+  Sha256 expected = ManifestDigest(data);
   auto info = w->Finish(&expected);
   ASSERT_TRUE(info.ok()) << info.status();
   std::vector<uint8_t> range;
