@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "conformance/challenge_inputs.h"
 #include "conformance/freivalds.h"
 #include "conformance/golden.h"
 #include "conformance/nonce.h"
@@ -15,6 +16,7 @@
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
+#include "datanode/ops/status_macros.h"
 
 namespace datanode::conformance::internal {
 namespace {
@@ -57,26 +59,14 @@ std::string CheckSampledRows(ops::Backend& reference, const ops::OpInputs& in, u
   return "";
 }
 
-double Median(std::vector<double> v) {
+// The q-quantile (0 <= q <= 1) of v by rank, without interpolation; 0 for none.
+double Quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
-// Writes, then reads back and compares, one 64-bit pattern over the buffer. The
-// barrier keeps the compiler from forwarding the stores to the loads.
-__attribute__((noinline)) int64_t PatternPass(uint64_t* buf, size_t words, uint64_t pattern,
-                                              bool address_xor) {
-  for (size_t i = 0; i < words; ++i)
-    buf[i] = address_xor ? (pattern ^ (i * 0x9E3779B97F4A7C15ull)) : pattern;
-  asm volatile("" ::: "memory");
-  int64_t errors = 0;
-  for (size_t i = 0; i < words; ++i) {
-    uint64_t want = address_xor ? (pattern ^ (i * 0x9E3779B97F4A7C15ull)) : pattern;
-    errors += buf[i] != want;
-  }
-  return errors;
-}
+double Median(std::vector<double> v) { return Quantile(std::move(v), 0.5); }
 
 }  // namespace
 
@@ -138,12 +128,14 @@ v1::PhaseResult ChallengePhase(PhaseContext& ctx) {
       bad = v1::DISPOSITION_FAILED;
       continue;
     }
-    auto in = ops::MakeRandomInputs(c.kind, c.m, c.n, c.k, c.seed, ops::InputProfile::kWide);
+    auto in = MakeChallengeInputs(c.kind, c.m, c.n, c.k, c.seed, c.profile);
     if (!in.ok()) {
       Set(&r, v1::DISPOSITION_FAILED, std::string(in.status().message()));
       return r;
     }
     ops::OpArgs args = in->Args();
+    Poison(args.out, DeriveSeed(ctx.nonce, c.label + "/poison"));
+    Poison(args.out_scale, DeriveSeed(ctx.nonce, c.label + "/poison_scale"));
     auto t0 = Clock::now();
     absl::Status st = ops::RunOp(ctx.backend, args);
     double seconds = SecondsSince(t0);
@@ -185,7 +177,9 @@ v1::PhaseResult ChallengePhase(PhaseContext& ctx) {
     Set(&r, bad, failure);
   } else {
     Set(&r, v1::DISPOSITION_PASSED,
-        absl::StrCat(done, " nonce-seeded challenges verified exactly (Freivalds x2 on s8->s32, ",
+        absl::StrCat(done,
+                     " nonce-seeded challenges (wide, realistic and edge inputs) verified "
+                     "exactly (Freivalds x2 on s8->s32, ",
                      ctx.profile.sampled_rows(), " rows each recomputed on the reference)"));
   }
   return r;
@@ -205,7 +199,9 @@ v1::PhaseResult StabilityPhase(PhaseContext& ctx) {
   for (uint32_t i = 0; i < reps; ++i) {
     if (ctx.Cancelled()) return r;  // RunAdmission discards the phase
     ctx.progress.Update("stability", absl::StrCat(i, "/", reps, " repetitions"));
-    std::fill(in->out.begin(), in->out.end(), 0);
+    // Poisoned with fresh bytes each time: a backend that writes nothing on a repeat
+    // leaves them and differs from repetition 0.
+    Poison(in->out, DeriveSeed(ctx.nonce, absl::StrCat("stability/poison/", i)));
     ops::OpArgs args = in->Args();
     if (absl::Status st = ops::RunOp(ctx.backend, args); !st.ok()) {
       Set(&r, v1::DISPOSITION_FAILED, absl::StrCat("repetition ", i, ": ", st.ToString()));
@@ -237,35 +233,30 @@ v1::PhaseResult StabilityPhase(PhaseContext& ctx) {
 
 v1::PhaseResult MemoryPhase(PhaseContext& ctx) {
   v1::PhaseResult r;
-  // Host pattern test: the memory a CPU backend computes in (and, for every backend,
-  // the staging memory). Bandwidth counts bytes written plus bytes read.
-  const size_t bytes = ctx.profile.memory_test_mib() << 20;
-  std::unique_ptr<uint64_t[]> buf(new (std::nothrow) uint64_t[bytes / 8]);
-  if (!buf) {
-    Set(&r, v1::DISPOSITION_FAILED,
-        absl::StrCat("cannot allocate ", ctx.profile.memory_test_mib(), " MiB"));
+  // The pattern test of the memory the backend computes in, run by the backend itself
+  // (host RAM with all CPUs for the CPU backends, device memory on the device for GPU
+  // backends). Bandwidth counts bytes written plus bytes read.
+  const int64_t bytes = static_cast<int64_t>(ctx.profile.memory_test_mib()) << 20;
+  ctx.progress.Update("memory", absl::StrCat("pattern test of ", bytes >> 20, " MiB"), true);
+  auto test = ctx.backend.TestDeviceMemory(bytes, DeriveSeed(ctx.nonce, "memory"));
+  if (!test.ok()) {
+    Set(&r, v1::DISPOSITION_FAILED, absl::StrCat("memory test: ", test.status().ToString()));
     return r;
   }
-  const uint64_t patterns[] = {0, ~0ull, 0xAAAAAAAAAAAAAAAAull, 0x5555555555555555ull,
-                               DeriveSeed(ctx.nonce, "memory")};
-  int64_t errors = 0;
-  auto t0 = Clock::now();
-  for (size_t p = 0; p < std::size(patterns); ++p) {
-    ctx.progress.Update("memory", absl::StrCat("host pattern ", p + 1, "/", std::size(patterns)));
-    errors += PatternPass(buf.get(), bytes / 8, patterns[p], p == std::size(patterns) - 1);
-  }
-  double seconds = SecondsSince(t0);
-  buf.reset();
-  double gbps = 2.0 * bytes * std::size(patterns) / seconds / 1e9;
-  (*r.mutable_figures())["host_mib"] = static_cast<double>(ctx.profile.memory_test_mib());
-  (*r.mutable_figures())["bandwidth_gbps"] = gbps;
-  (*r.mutable_figures())["host_errors"] = static_cast<double>(errors);
-  if (errors > 0) {
-    Set(&r, v1::DISPOSITION_INCORRECT, absl::StrCat(errors, " words read back differently"));
+  const double gbps = test->seconds > 0 ? test->bytes_moved / test->seconds / 1e9 : 0;
+  auto& f = *r.mutable_figures();
+  f["device_mib"] = static_cast<double>(test->bytes_tested >> 20);
+  f["bandwidth_gbps"] = gbps;
+  f["device_errors"] = static_cast<double>(test->errors);
+  f["device_timed"] = test->device_timed ? 1 : 0;
+  if (test->errors > 0) {
+    Set(&r, v1::DISPOSITION_INCORRECT,
+        absl::StrCat(test->errors, " words read back differently (", test->method, ")"));
     return r;
   }
-  // Through the backend: an identity matmul (W = I, N = K = 32) copies patterned A
-  // into C, so the backend's own buffers must carry every byte unchanged.
+  if (ctx.Cancelled()) return r;
+  // Through the op path: an identity matmul (W = I, N = K = 32) copies patterned A
+  // into C, so the buffers the backend's kernels use must carry every byte unchanged.
   const int64_t kDim = 32;
   const int64_t backend_bytes = std::min<int64_t>(ctx.profile.memory_test_mib(), 16) << 20;
   const int64_t rows = backend_bytes / kDim / 4;  // four patterns
@@ -279,6 +270,7 @@ v1::PhaseResult MemoryPhase(PhaseContext& ctx) {
       a[i] = static_cast<uint8_t>(i % 3 == 0 ? static_cast<int8_t>(rng.Uniform(-127, 127))
                                              : values[p]);
     }
+    Poison(c, DeriveSeed(ctx.nonce, absl::StrCat("memory/poison/", p)));
     ops::OpArgs args;
     args.kind = ops::OpKind::kMatMulS8S32;
     args.m = rows;
@@ -299,56 +291,132 @@ v1::PhaseResult MemoryPhase(PhaseContext& ctx) {
       }
     }
   }
-  (*r.mutable_figures())["backend_pattern_mib"] = static_cast<double>(backend_bytes >> 20);
+  f["backend_pattern_mib"] = static_cast<double>(backend_bytes >> 20);
   Set(&r, v1::DISPOSITION_PASSED,
-      absl::StrCat(ctx.profile.memory_test_mib(), " MiB host patterns and ", backend_bytes >> 20,
-                   " MiB through the backend read back intact"));
+      absl::StrFormat("%d MiB pattern test at %.2f GB/s (%s, %s timing) and %d MiB through "
+                      "the backend's kernels read back intact",
+                      test->bytes_tested >> 20, gbps, test->method,
+                      test->device_timed ? "device" : "host", backend_bytes >> 20));
   return r;
 }
+
+namespace {
+
+// Resident operands and output of one matmul_s8_s32 of the performance phase.
+struct ResidentMatMul {
+  std::unique_ptr<ops::DeviceBuffer> a, w, out;
+  ops::ResidentOpArgs Args(const v1::MatMulShape& s) const {
+    ops::ResidentOpArgs args;
+    args.kind = ops::OpKind::kMatMulS8S32;
+    args.m = s.m();
+    args.n = s.n();
+    args.k = s.k();
+    args.a = a.get();
+    args.w = w.get();
+    args.out = out.get();
+    return args;
+  }
+};
+
+absl::StatusOr<ResidentMatMul> AllocateMatMul(ops::Backend& b, const ops::OperandSizes& sz) {
+  ResidentMatMul mm;
+  ASSIGN_OR_RETURN(mm.a, b.AllocateBuffer(sz.a));
+  ASSIGN_OR_RETURN(mm.w, b.AllocateBuffer(sz.w));
+  ASSIGN_OR_RETURN(mm.out, b.AllocateBuffer(sz.out));
+  return mm;
+}
+
+}  // namespace
+
+// Fewest fresh/repeat pairs the performance phase times, however short its duration.
+constexpr size_t kMinPairs = 64;
 
 v1::PhaseResult PerformancePhase(PhaseContext& ctx) {
   v1::PhaseResult r;
   const auto& s = ctx.device_class.compute().canonical_shape();
   const double ops_per_call = 2.0 * s.m() * s.n() * s.k();
+  auto fail = [&](const std::string& what, const absl::Status& st) {
+    Set(&r, v1::DISPOSITION_FAILED, absl::StrCat(what, ": ", st.ToString()));
+    return r;
+  };
   auto make = [&](const std::string& label) {
     return ops::MakeRandomInputs(ops::OpKind::kMatMulS8S32, s.m(), s.n(), s.k(),
                                  DeriveSeed(ctx.nonce, label), ops::InputProfile::kWide);
   };
+  auto sizes = ops::ComputeOperandSizes(ops::OpKind::kMatMulS8S32, s.m(), s.n(), s.k());
+  if (!sizes.ok()) return fail("canonical shape", sizes.status());
   auto repeat = make("performance/repeat");
-  if (!repeat.ok()) {
-    Set(&r, v1::DISPOSITION_FAILED, std::string(repeat.status().message()));
-    return r;
+  if (!repeat.ok()) return fail("inputs", repeat.status());
+  // Operands live in the backend's memory (upload once, run many, read back), so the
+  // timed region holds the kernel only: no host packing, no copies, no staging.
+  ops::Backend& b = ctx.backend;
+  auto rep = AllocateMatMul(b, *sizes);
+  auto fresh_mm = AllocateMatMul(b, *sizes);
+  if (!rep.ok()) return fail("resident buffers", rep.status());
+  if (!fresh_mm.ok()) return fail("resident buffers", fresh_mm.status());
+  // A third input, run untimed before each timed pair, so that both timed runs follow
+  // a run (a thread pool or GPU that idled during the host work between pairs wakes
+  // on it). Only its timing effect matters: its output is not checked.
+  auto warm_in = make("performance/warm");
+  auto warm = AllocateMatMul(b, *sizes);
+  if (!warm_in.ok()) return fail("inputs", warm_in.status());
+  if (!warm.ok()) return fail("resident buffers", warm.status());
+  for (const auto& [buf, bytes] : {std::pair{rep->a.get(), ops::ByteSpan(repeat->a)},
+                                   std::pair{rep->w.get(), ops::ByteSpan(repeat->w)},
+                                   std::pair{warm->a.get(), ops::ByteSpan(warm_in->a)},
+                                   std::pair{warm->w.get(), ops::ByteSpan(warm_in->w)}}) {
+    if (absl::Status st = b.WriteBuffer(*buf, 0, bytes); !st.ok()) return fail("upload", st);
   }
-  std::vector<uint8_t> repeat_out;
+
+  std::vector<uint8_t> out(sizes->out), poison(sizes->out), repeat_out;
   std::vector<double> fresh_s, repeat_s;
-  double fresh_total = 0;
+  std::vector<double> pair_ratios;  // fresh time / repeat time of each pair
+  bool device_timed = true;
   const double duration = ctx.profile.performance_seconds();
   auto start = Clock::now();
-  // Fresh and repeated inputs alternate, so both see the same machine load. Every
-  // output is verified (Freivalds on fresh ones, byte equality on repeats) outside
-  // the timed region: a fast wrong answer is caught, not rewarded.
-  for (int64_t iter = 0; SecondsSince(start) < duration || fresh_s.size() < 3; ++iter) {
+  // Each iteration runs one fresh nonce-derived input and the one repeated input back
+  // to back, in alternating order, so both see the same machine load and neither
+  // always gets the warm position. Outputs are poisoned before every run and every
+  // output is verified (Freivalds on fresh ones, byte equality on repeats) outside the
+  // timed region: a fast wrong answer, or no answer, is caught, not rewarded.
+  for (int64_t iter = 0; SecondsSince(start) < duration || fresh_s.size() < kMinPairs; ++iter) {
     if (ctx.Cancelled()) return r;  // RunAdmission discards the phase
     auto fresh = make(absl::StrCat("performance/fresh/", iter));
-    if (!fresh.ok()) {
-      Set(&r, v1::DISPOSITION_FAILED, std::string(fresh.status().message()));
-      return r;
+    if (!fresh.ok()) return fail("inputs", fresh.status());
+    for (const auto& [buf, bytes] : {std::pair{fresh_mm->a.get(), ops::ByteSpan(fresh->a)},
+                                     std::pair{fresh_mm->w.get(), ops::ByteSpan(fresh->w)}}) {
+      if (absl::Status st = b.WriteBuffer(*buf, 0, bytes); !st.ok()) return fail("upload", st);
     }
     for (int pass = 0; pass < 2; ++pass) {
-      ops::OpInputs& in = pass == 0 ? *fresh : *repeat;
-      ops::OpArgs args = in.Args();
+      ResidentMatMul& mm = pass == 0 ? *fresh_mm : *rep;
+      Poison(poison, DeriveSeed(ctx.nonce, absl::StrCat("performance/poison/", iter, "/", pass)));
+      if (absl::Status st = b.WriteBuffer(*mm.out, 0, poison); !st.ok()) return fail("poison", st);
+    }
+    if (absl::Status st = b.RunResident(warm->Args(s), nullptr); !st.ok()) {
+      return fail(absl::StrCat("warm-up run ", iter), st);
+    }
+    const bool fresh_first = iter % 2 == 0;
+    double seconds[2] = {0, 0};  // [0] fresh, [1] repeat
+    for (int slot = 0; slot < 2; ++slot) {
+      const int pass = (slot == 0) == fresh_first ? 0 : 1;
+      double device_seconds = -1;
       auto t0 = Clock::now();
-      absl::Status st = ops::RunOp(ctx.backend, args);
-      double sec = SecondsSince(t0);
-      if (!st.ok()) {
-        Set(&r, v1::DISPOSITION_FAILED, absl::StrCat("run ", iter, ": ", st.ToString()));
-        return r;
+      absl::Status st = b.RunResident((pass == 0 ? *fresh_mm : *rep).Args(s), &device_seconds);
+      const double host_seconds = SecondsSince(t0);
+      if (!st.ok()) return fail(absl::StrCat("run ", iter), st);
+      device_timed &= device_seconds >= 0;
+      seconds[pass] = device_seconds >= 0 ? device_seconds : host_seconds;
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+      if (absl::Status st = b.ReadBuffer(pass == 0 ? *fresh_mm->out : *rep->out, 0, out);
+          !st.ok()) {
+        return fail("read back", st);
       }
-      bool need_freivalds = pass == 0 || repeat_out.empty();
-      if (need_freivalds) {
+      const ops::OpInputs& in = pass == 0 ? *fresh : *repeat;
+      if (pass == 0 || repeat_out.empty()) {
         int64_t bad_row = -1;
         if (!FreivaldsCheckS8S32(
-                s.m(), s.n(), s.k(), in.a, in.w, in.out,
+                s.m(), s.n(), s.k(), in.a, in.w, out,
                 DeriveSeed(ctx.nonce, absl::StrCat("performance/r/", iter, "/", pass)), 1,
                 &bad_row)) {
           Set(&r, v1::DISPOSITION_INCORRECT,
@@ -356,32 +424,48 @@ v1::PhaseResult PerformancePhase(PhaseContext& ctx) {
                            " returned a wrong result (Freivalds, row ", bad_row, ")"));
           return r;
         }
-        if (pass == 1) repeat_out = in.out;
-      } else if (in.out != repeat_out) {
+        if (pass == 1) repeat_out = out;
+      } else if (out != repeat_out) {
+        auto at = std::mismatch(out.begin(), out.end(), repeat_out.begin()).first - out.begin();
         Set(&r, v1::DISPOSITION_INCORRECT,
-            absl::StrCat("repeated run ", iter, " changed its output"));
+            absl::StrCat("repeated run ", iter, " did not write the result (output byte ", at,
+                         " differs from the first repeat's)"));
         return r;
       }
-      (pass == 0 ? fresh_s : repeat_s).push_back(sec);
-      if (pass == 0) fresh_total += sec;
     }
+    fresh_s.push_back(seconds[0]);
+    repeat_s.push_back(seconds[1]);
+    const double ratio = seconds[1] > 0 ? seconds[0] / seconds[1] : 1e9;
+    pair_ratios.push_back(ratio);
+    double fresh_total = 0;
+    for (double x : fresh_s) fresh_total += x;
     ctx.progress.Update("performance",
                         absl::StrFormat("%.1f/%.1f s, %.2f GOP/s", SecondsSince(start), duration,
                                         ops_per_call * fresh_s.size() / fresh_total / 1e9));
   }
-  double gops = ops_per_call * fresh_s.size() / fresh_total / 1e9;
-  double fresh_med = Median(fresh_s), repeat_med = Median(repeat_s);
+  double fresh_total = 0;
+  for (double x : fresh_s) fresh_total += x;
+  const double gops = ops_per_call * fresh_s.size() / fresh_total / 1e9;
+  // repeat_speedup: the median over pairs of fresh time / repeat time. The two runs of
+  // a pair are adjacent, both follow the warm-up run and take turns going first, so
+  // machine load and position effects hit both sides of most pairs alike; a result
+  // cache makes most repeats fast and keeps its speedup. At least kMinPairs pairs:
+  // with fewer, one burst of load on a 2-core machine moved the median (measured
+  // figures in tests/conformance/admission_test.cc, MEASURED_SPEEDUP).
+  const double speedup = Median(pair_ratios);
   auto& f = *r.mutable_figures();
   f["s8_gops"] = gops;
   f["fresh_runs"] = static_cast<double>(fresh_s.size());
   f["repeat_runs"] = static_cast<double>(repeat_s.size());
-  f["fresh_median_ms"] = fresh_med * 1e3;
-  f["repeat_median_ms"] = repeat_med * 1e3;
-  f["repeat_speedup"] = repeat_med > 0 ? fresh_med / repeat_med : 1e9;
+  f["fresh_median_ms"] = Median(fresh_s) * 1e3;
+  f["repeat_median_ms"] = Median(repeat_s) * 1e3;
+  f["repeat_speedup"] = speedup;
+  f["device_timed"] = device_timed ? 1 : 0;
   Set(&r, v1::DISPOSITION_PASSED,
-      absl::StrFormat("%.2f GOP/s sustained on matmul_s8_s32 %dx%dx%d over %zu verified runs; "
-                      "repeated input %.2fx the speed of fresh ones",
-                      gops, s.m(), s.n(), s.k(), fresh_s.size(), f["repeat_speedup"]));
+      absl::StrFormat("%.2f GOP/s sustained on resident matmul_s8_s32 %dx%dx%d over %zu "
+                      "verified runs (%s timing); repeated input %.2fx the speed of fresh ones",
+                      gops, s.m(), s.n(), s.k(), fresh_s.size(), device_timed ? "device" : "host",
+                      speedup));
   return r;
 }
 

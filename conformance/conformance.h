@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "conformance/challenge_inputs.h"
 #include "datanode/ops/backend.h"
 #include "datanode/v1/admission.pb.h"
 #include "datanode/v1/device_class.pb.h"
@@ -76,18 +77,23 @@ Verdict VerifyReport(const v1::AdmissionReport& report,
                      const device_classes::LoadedClass& device_class, const std::string& nonce_hex,
                      const std::string& raw_public_key, const VerifyOptions& options = {});
 
-// One nonce-seeded challenge: inputs are MakeRandomInputs(kind, m, n, k, seed, kWide).
+// One nonce-seeded challenge: inputs are MakeChallengeInputs(kind, m, n, k, seed,
+// profile) (challenge_inputs.h).
 struct ChallengeCase {
   std::string label;  // seed = DeriveSeed(nonce, label)
   ops::OpKind kind = ops::OpKind::kMatMulS8S32;
   int64_t m = 0, n = 0, k = 0;
   uint64_t seed = 0;
+  ChallengeProfile profile = ChallengeProfile::kWide;
 };
 
 // The challenge list for `ops` (count per op). Shapes are derived from the nonce
 // ("shape/<op>") within [half, full] of the canonical shape capped at 256 x 256 x 512,
 // so every challenge of one op shares a shape (a backend that replays outputs by
-// shape is caught from the second challenge on).
+// shape is caught from the second challenge on). Profiles rotate through
+// kAllChallengeProfiles from a nonce-chosen start ("profiles"), shifted by one per op:
+// with 3 or more challenges per op every op meets every profile, and with 1 or more
+// the whole list does.
 std::vector<ChallengeCase> ChallengeCases(const v1::ComputeRequirements& compute,
                                           const std::vector<ops::OpKind>& ops, uint32_t count,
                                           const std::vector<uint8_t>& nonce);

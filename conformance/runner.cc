@@ -174,7 +174,10 @@ std::vector<ChallengeCase> ChallengeCases(const v1::ComputeRequirements& compute
   const auto& s = compute.canonical_shape();
   const int64_t cap[3] = {std::min<int64_t>(s.m(), 256), std::min<int64_t>(s.n(), 256),
                           std::min<int64_t>(s.k(), 512)};
-  for (ops::OpKind kind : ops) {
+  constexpr size_t kProfiles = std::size(kAllChallengeProfiles);
+  const size_t first_profile = DeriveSeed(nonce, "profiles") % kProfiles;
+  for (size_t op_index = 0; op_index < ops.size(); ++op_index) {
+    const ops::OpKind kind = ops[op_index];
     std::string op = ops::OpKindName(kind);
     ops::SplitMix64 shape_rng(DeriveSeed(nonce, absl::StrCat("shape/", op)));
     int64_t dim[3];
@@ -192,6 +195,7 @@ std::vector<ChallengeCase> ChallengeCases(const v1::ComputeRequirements& compute
       c.n = dim[1];
       c.k = dim[2];
       c.seed = DeriveSeed(nonce, c.label);
+      c.profile = kAllChallengeProfiles[(first_profile + op_index + i) % kProfiles];
       out.push_back(std::move(c));
     }
   }

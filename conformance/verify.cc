@@ -156,7 +156,7 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
           absl::StrCat("challenge ", c.label, " ran at another shape than the nonce demands"));
       continue;
     }
-    auto in = ops::MakeRandomInputs(c.kind, c.m, c.n, c.k, c.seed, ops::InputProfile::kWide);
+    auto in = MakeChallengeInputs(c.kind, c.m, c.n, c.k, c.seed, c.profile);
     if (!in.ok()) {
       out.push_back(std::string(in.status().message()));
       continue;

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "conformance/conformance.h"
@@ -18,6 +20,7 @@
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "device_classes/device_class_loader.h"
+#include "openssl/rand.h"
 #include "spdlog/spdlog.h"
 
 namespace datanode::node {
@@ -136,21 +139,35 @@ absl::StatusOr<AdmissionOutcome> AdmissionService::Run(const Slot& slot,
   if (slot.owner_ != this) return absl::InternalError("admission slot of another service");
   RETURN_IF_ERROR(Validate(request));
   device_classes::LoadedClass cls;
+  bool custom = false;
   if (!request.class_name.empty()) {
     ASSIGN_OR_RETURN(std::string path,
                      device_classes::ResolveClassPath(request.class_name, class_dirs_));
     ASSIGN_OR_RETURN(cls, device_classes::LoadClassFile(path));
   } else {
     ASSIGN_OR_RETURN(cls, device_classes::ParseClassText(request.class_text, "class_text"));
+    // Trusted only if it is the operator's file of that name, byte for byte (the
+    // digest covers the bytes): the name alone proves nothing.
+    custom = true;
+    if (auto path = device_classes::ResolveClassPath(cls.device_class.name(), class_dirs_);
+        path.ok()) {
+      auto file = device_classes::LoadClassFile(*path);
+      custom = !file.ok() || file->digest_hex != cls.digest_hex;
+    }
   }
   ASSIGN_OR_RETURN(v1::ProfileSettings settings,
                    device_classes::ProfileSettingsFor(cls.device_class, request.profile));
 
   const std::string backend_name = request.backend.empty() ? serving_->Name() : request.backend;
   if (progress) {
-    progress("", absl::StrCat("class ", cls.device_class.name(), " (sha256 ",
-                              cls.digest_hex.substr(0, 16), "...), profile ", request.profile,
-                              ", backend ", backend_name));
+    progress("", absl::StrCat(custom ? "custom class " : "class ", cls.device_class.name(),
+                              " (sha256 ", cls.digest_hex.substr(0, 16), "...), profile ",
+                              request.profile, ", backend ", backend_name));
+    if (custom) {
+      progress("",
+               "the class text is not this node's class file of that name: the verdict "
+               "will not change the node's admitted class");
+    }
   }
 
   conformance::RunOptions options;
@@ -176,11 +193,13 @@ absl::StatusOr<AdmissionOutcome> AdmissionService::Run(const Slot& slot,
 
   AdmissionOutcome out;
   out.admitted = report.admitted();
+  out.custom_class = custom;
   out.reasons.assign(report.reasons().begin(), report.reasons().end());
   const std::string signed_bytes = conformance::CanonicalBytes(report);
   out.report_digest = ops::ToHex(ops::Sha256Of(
       {ops::ByteSpan(reinterpret_cast<const uint8_t*>(signed_bytes.data()), signed_bytes.size())}));
   out.report = std::move(report);
+  if (custom) return out;  // the caller's own class: the node's state is not its to set
   // Only the run holding the slot gets here, so saving outside mu_ cannot interleave
   // with another run's save.
   bool changed = false;
@@ -247,6 +266,154 @@ absl::Status AdmissionService::LoadSaved(const std::string& raw_public_key) {
 AdmittedState AdmissionService::Admitted() const {
   std::lock_guard<std::mutex> lock(mu_);
   return admitted_;
+}
+
+AdmissionService::~AdmissionService() { StopRechecks(); }
+
+absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<bool()>& cancelled) {
+  const AdmittedState admitted = Admitted();
+  if (admitted.class_name.empty()) {
+    return absl::FailedPreconditionError("the node holds no admitted class to re-check");
+  }
+  ASSIGN_OR_RETURN(Slot slot, Begin());
+  uint8_t nonce[16];
+  if (RAND_bytes(nonce, sizeof(nonce)) != 1) return absl::InternalError("RAND_bytes failed");
+  AdmissionRequest request;
+  request.class_name = admitted.class_name;
+  request.profile = "quick";
+  request.nonce_hex = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(nonce), sizeof(nonce)));
+  RecheckRecord record;
+  record.time = absl::Now();
+  record.class_name = admitted.class_name;
+  absl::StatusOr<AdmissionOutcome> outcome = Run(slot, request, nullptr, cancelled);
+  if (!outcome.ok() && absl::IsCancelled(outcome.status())) return outcome.status();
+  if (outcome.ok() && outcome->admitted) {
+    record.passed = true;
+    record.detail = outcome->report_digest;
+  } else {
+    record.detail = !outcome.ok()              ? outcome.status().ToString()
+                    : outcome->reasons.empty() ? "rejected"
+                                               : outcome->reasons.front();
+    // Run() already dropped the class on a rejection; a class that no longer loads
+    // is a lapse too: the node cannot show it still qualifies.
+    bool clear = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (admitted_.class_name == admitted.class_name) {
+        admitted_ = {};
+        clear = true;
+      }
+    }
+    if (clear) Save(nullptr);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    (record.passed ? rechecks_passed_ : rechecks_failed_) += 1;
+    history_.push_back(record);
+    if (history_.size() > kMaxRecheckHistory) history_.erase(history_.begin());
+  }
+  if (record.passed) {
+    spdlog::info("admission re-check of class {} passed (report {})", record.class_name,
+                 record.detail);
+  } else {
+    spdlog::warn("admission re-check of class {} FAILED, the node is out of the class: {}",
+                 record.class_name, record.detail);
+  }
+  return record;
+}
+
+void AdmissionService::StartRechecks(absl::Duration interval, const std::string& raw_public_key) {
+  if (interval <= absl::ZeroDuration() || recheck_thread_.joinable()) return;
+  // A fixed fraction of a quarter interval, from the node key: spreads a subnet's
+  // nodes without coordination, and keeps one node's period regular.
+  auto digest = ops::Sha256Of({ops::ByteSpan(
+      reinterpret_cast<const uint8_t*>(raw_public_key.data()), raw_public_key.size())});
+  uint64_t h = 0;
+  for (int i = 0; i < 8; ++i) h = h << 8 | digest[i];
+  const absl::Duration offset = interval / 4 * (static_cast<double>(h >> 11) / 9007199254740992.0);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = false;
+  }
+  spdlog::info("admission re-checks every {} (node offset {})", absl::FormatDuration(interval),
+               absl::FormatDuration(offset));
+  recheck_thread_ = std::thread([this, interval, offset] { RecheckLoop(interval, offset); });
+}
+
+void AdmissionService::StopRechecks() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (recheck_thread_.joinable()) recheck_thread_.join();
+}
+
+void AdmissionService::RecheckLoop(absl::Duration period, absl::Duration offset) {
+  // While another run holds the slot, try again after this long.
+  const absl::Duration busy_retry = std::min(period, absl::Seconds(10));
+  absl::Time next = absl::Now() + offset + period;
+  auto stopped = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  };
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      stop_cv_.wait_for(
+          lock, absl::ToChronoNanoseconds(std::max(next - absl::Now(), absl::ZeroDuration())),
+          [this] { return stop_; });
+      if (stop_) return;
+      if (absl::Now() < next) continue;  // spurious wake-up
+    }
+    absl::StatusOr<RecheckRecord> r = RecheckNow(stopped);
+    if (stopped()) return;
+    if (!r.ok() && absl::IsResourceExhausted(r.status())) {
+      next = absl::Now() + busy_retry;
+      continue;
+    }
+    next += period;
+    if (next < absl::Now()) next = absl::Now() + period;  // a run longer than the period
+  }
+}
+
+std::vector<RecheckRecord> AdmissionService::RecheckHistory() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return history_;
+}
+
+std::string AdmissionService::RenderMetrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  absl::StrAppend(&out,
+                  "# HELP datanode_admission_admitted 1 while the node holds an admitted "
+                  "device class.\n# TYPE datanode_admission_admitted gauge\n");
+  if (admitted_.class_name.empty()) {
+    absl::StrAppend(&out, "datanode_admission_admitted 0\n");
+  } else {
+    // Class names are [a-z0-9_]+ (the loader checks), safe as a label value.
+    absl::StrAppend(&out, "datanode_admission_admitted{class=\"", admitted_.class_name, "\"} 1\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP datanode_admission_rechecks_total Scheduled re-checks of the "
+                  "admitted class by result.\n# TYPE datanode_admission_rechecks_total "
+                  "counter\n",
+                  "datanode_admission_rechecks_total{result=\"passed\"} ", rechecks_passed_,
+                  "\ndatanode_admission_rechecks_total{result=\"failed\"} ", rechecks_failed_,
+                  "\n");
+  if (!history_.empty()) {
+    absl::StrAppend(&out,
+                    "# HELP datanode_admission_last_recheck_timestamp_seconds When the last "
+                    "re-check started.\n# TYPE datanode_admission_last_recheck_timestamp_seconds "
+                    "gauge\ndatanode_admission_last_recheck_timestamp_seconds ",
+                    absl::ToUnixSeconds(history_.back().time), "\n",
+                    "# HELP datanode_admission_last_recheck_passed 1 if the last re-check "
+                    "passed.\n# TYPE datanode_admission_last_recheck_passed gauge\n"
+                    "datanode_admission_last_recheck_passed ",
+                    history_.back().passed ? 1 : 0, "\n");
+  }
+  return out;
 }
 
 }  // namespace datanode::node

@@ -12,12 +12,16 @@
 #ifndef DATANODE_NODE_DAEMON_ADMISSION_H_
 #define DATANODE_NODE_DAEMON_ADMISSION_H_
 
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "datanode/ops/backend.h"
 #include "datanode/v1/admission.pb.h"
 
@@ -34,6 +38,10 @@ struct AdmissionRequest {
 struct AdmissionOutcome {
   v1::AdmissionReport report;  // signed
   bool admitted = false;
+  // The class came as class_text that is not, byte for byte, the operator's class file
+  // of that name: the caller's own test. Its verdict never changes the node's admitted
+  // class, so a caller cannot make the node claim "gpu" with lax thresholds.
+  bool custom_class = false;
   std::vector<std::string> reasons;
   std::string report_digest;  // SHA-256 hex of conformance::CanonicalBytes(report)
 };
@@ -41,6 +49,14 @@ struct AdmissionOutcome {
 struct AdmittedState {
   std::string class_name;  // empty: not admitted (since start-up)
   std::string report_digest;
+};
+
+// One scheduled re-check of the admitted class.
+struct RecheckRecord {
+  absl::Time time;
+  std::string class_name;
+  bool passed = false;
+  std::string detail;  // the report digest when passed; the first reason or error when not
 };
 
 // Creates the node key (and <name>.pub.pem) when `key_path` does not exist, then
@@ -55,6 +71,7 @@ class AdmissionService {
   // run with another name. `class_dirs` are searched for class names.
   AdmissionService(ops::Backend* serving, ops::BackendOptions options, std::string key_path,
                    std::vector<std::string> class_dirs);
+  ~AdmissionService();  // stops the re-checks
 
   // The single run slot; released when destroyed. Movable, not copyable.
   class Slot {
@@ -79,7 +96,9 @@ class AdmissionService {
   // Runs the test (blocking: call it on the executor, holding the slot). NOT_FOUND
   // for an unknown class name, INVALID_ARGUMENT for a bad class text or profile,
   // CANCELLED when `cancelled` turned true. A backend that cannot be created is a
-  // rejection with a signed report, as in `dn-conformance run`.
+  // rejection with a signed report, as in `dn-conformance run`. Only a class of the
+  // class directories (by name, or as text identical to that file) sets or clears the
+  // admitted class; any other class_text is a custom class (AdmissionOutcome).
   absl::StatusOr<AdmissionOutcome> Run(const Slot& slot, const AdmissionRequest& request,
                                        const ProgressFn& progress,
                                        const std::function<bool()>& cancelled);
@@ -90,6 +109,28 @@ class AdmissionService {
   absl::Status LoadSaved(const std::string& raw_public_key);
 
   AdmittedState Admitted() const;
+
+  // --- Re-checks: a node that stops passing is taken out of its class -------------
+  // Every `interval` (plus a fixed per-node offset in [0, interval / 4) derived from
+  // the node's public key, so that a subnet's nodes do not all test at once) re-runs
+  // the admitted class's quick profile, by name from the class directories, on the
+  // serving backend with a fresh random nonce (in production the subnet's random
+  // beacon would supply it). A failed run, or a class that no longer loads, clears the
+  // admitted class and the saved report; a pass replaces the saved report. Skipped
+  // while not admitted; postponed while another run holds the slot. interval <= 0:
+  // nothing runs. Call at most once; StopRechecks() (or the destructor) cancels a run
+  // in progress and joins the thread.
+  void StartRechecks(absl::Duration interval, const std::string& raw_public_key);
+  void StopRechecks();
+  // The scheduled re-check's body, run now on the calling thread (tests; the
+  // schedule). FAILED_PRECONDITION when not admitted, RESOURCE_EXHAUSTED when busy.
+  absl::StatusOr<RecheckRecord> RecheckNow(const std::function<bool()>& cancelled);
+  // The last kMaxRecheckHistory re-checks, oldest first.
+  std::vector<RecheckRecord> RecheckHistory() const;
+  static constexpr size_t kMaxRecheckHistory = 64;
+  // Prometheus text: datanode_admission_admitted{class}, datanode_admission_rechecks_total
+  // {result="passed"|"failed"}, datanode_admission_last_recheck_timestamp_seconds.
+  std::string RenderMetrics() const;
   // The saved report: <key directory>/kLastAdmissionFile.
   std::string saved_report_path() const;
   static constexpr const char* kLastAdmissionFile = "last-admission.json";
@@ -104,9 +145,16 @@ class AdmissionService {
   ops::BackendOptions options_;
   std::string key_path_;
   std::vector<std::string> class_dirs_;
+  void RecheckLoop(absl::Duration period, absl::Duration offset);
+
   mutable std::mutex mu_;
-  bool running_ = false;    // guarded by mu_
-  AdmittedState admitted_;  // guarded by mu_
+  bool running_ = false;                                // guarded by mu_
+  AdmittedState admitted_;                              // guarded by mu_
+  std::vector<RecheckRecord> history_;                  // guarded by mu_
+  uint64_t rechecks_passed_ = 0, rechecks_failed_ = 0;  // guarded by mu_
+  bool stop_ = false;                                   // guarded by mu_
+  std::condition_variable stop_cv_;
+  std::thread recheck_thread_;
 };
 
 }  // namespace datanode::node

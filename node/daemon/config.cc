@@ -68,6 +68,8 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (inf.has_max_context_length()) c.max_context_length = inf.max_context_length();
   if (inf.has_max_tokens_per_call()) c.max_tokens_per_call = inf.max_tokens_per_call();
   if (inf.has_max_loaded_models()) c.max_loaded_models = inf.max_loaded_models();
+  if (pb.has_admission_recheck_seconds())
+    c.admission_recheck_seconds = pb.admission_recheck_seconds();
   RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
@@ -155,6 +157,9 @@ absl::Status ValidateConfig(const Config& c) {
   if (c.max_loaded_models < 1 || c.max_loaded_models > 64) {
     return bad("inference.max_loaded_models", "must be in [1, 64]");
   }
+  if (c.admission_recheck_seconds < 0 || c.admission_recheck_seconds > 366 * 86400) {
+    return bad("admission_recheck_seconds", "must be in [0, 31622400] (0 = never)");
+  }
   return absl::OkStatus();
 }
 
@@ -185,7 +190,8 @@ std::string ConfigToString(const Config& c) {
       " inference.default_context_length=", c.default_context_length,
       " inference.max_context_length=", c.max_context_length,
       " inference.max_tokens_per_call=", c.max_tokens_per_call,
-      " inference.max_loaded_models=", c.max_loaded_models);
+      " inference.max_loaded_models=", c.max_loaded_models,
+      " admission_recheck_seconds=", c.admission_recheck_seconds);
 }
 
 }  // namespace datanode::node

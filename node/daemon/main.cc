@@ -154,6 +154,7 @@ int Run(int argc, char** argv) {
     spdlog::info("admitted class {} (report {}, from {})", admission.Admitted().class_name,
                  admission.Admitted().report_digest, admission.saved_report_path());
   }
+  admission.StartRechecks(absl::Seconds(config.admission_recheck_seconds), *public_key);
   InferenceService inference(&service, backend->get(), config);
   int exit_code = 0;
   {
@@ -176,7 +177,7 @@ int Run(int argc, char** argv) {
         g.pin_budget_bytes = service.cache().budget_bytes();
         g.inference_sessions = inference.open_sessions();
         g.inference_models_loaded = inference.loaded_models();
-        return metrics.Render(g);
+        return metrics.Render(g) + admission.RenderMetrics();
       });
       if (!s.ok()) {
         spdlog::critical("{}", s.ToString());
@@ -191,6 +192,7 @@ int Run(int argc, char** argv) {
     spdlog::info("received {}, draining in-flight calls (up to {} s)", strsignal(sig),
                  config.drain_timeout_seconds);
     server.Shutdown();
+    admission.StopRechecks();  // cancels a re-check in progress
     metrics_server.Stop();
   }  // the executor drains its queue here
   spdlog::info("datanoded stopped cleanly");

@@ -536,6 +536,7 @@ void ToProto(const AdmissionOutcome& o, v1::AdmissionResult* out) {
   out->set_admitted(o.admitted);
   for (const auto& r : o.reasons) out->add_reasons(r);
   out->set_report_digest(o.report_digest);
+  out->set_custom_class(o.custom_class);
 }
 
 // Runs one admission on the executor (it blocks for the whole test) and streams its

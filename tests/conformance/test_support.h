@@ -14,6 +14,8 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <tuple>
 
@@ -44,9 +46,9 @@ inline constexpr char kTestClass[] = R"pb(
     canonical_shape { m: 128 n: 256 k: 256 }
     min_s8_gops: 5
     min_memory_bandwidth_gbps: 0.1
-    # An honest CPU measures ~1.05 alone but reached 2.46 under `ctest -j2` on 2 cores;
-    # the memoizing test backend measures ~8.
-    max_repeat_speedup: 4.0
+    # The shipped mini_pc limit. See MEASURED_SPEEDUP in admission_test.cc for the
+    # figures it rests on (honest CPU alone and under load, memoizing backend).
+    max_repeat_speedup: 1.5
     max_challenge_seconds: 5
   }
   quick {
@@ -209,6 +211,32 @@ class MemoizingBackend : public WrappingBackend {
     std::vector<uint8_t> a, w, out;
   };
   std::vector<Entry> entries_;
+};
+
+// Computes correctly, but on an input it has seen before (matmul_s8_s32, by content)
+// returns OK without writing the output: a device that "knows" the answer is already
+// in the caller's buffer.
+class WriteNothingOnRepeatBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status Run(const ops::OpArgs& args) override {
+    if (args.kind == ops::OpKind::kMatMulS8S32 && args.w_prepared == nullptr) {
+      std::string key(args.a.begin(), args.a.end());
+      key.append(args.w.begin(), args.w.end());
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!seen_.insert(std::hash<std::string>()(key)).second) {
+        skipped_.fetch_add(1);
+        return absl::OkStatus();
+      }
+    }
+    return inner_->Run(args);
+  }
+  int64_t skipped() const { return skipped_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::set<size_t> seen_;
+  std::atomic<int64_t> skipped_{0};
 };
 
 // Correct but slow: sleeps before every call.

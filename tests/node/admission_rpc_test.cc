@@ -4,11 +4,17 @@
 // generated C++ client, and the conformance library's verifier checking what the
 // daemon signed with the node key it created under its state directory; the admitted
 // state survives a restart only while its saved report's signature holds.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +25,8 @@
 #include "datanode/v1/admission_service.grpc.pb.h"
 #include "device_classes/device_class_loader.h"
 #include "gtest/gtest.h"
+#include "node/daemon/admission.h"
+#include "node/daemon/config.h"
 
 namespace datanode {
 namespace {
@@ -56,6 +64,48 @@ std::string TestClass(const std::string& performance_seconds) {
       performance_seconds: 1
     }
   )pb";
+}
+
+// TestClass("0.2") named `name`, with min_s8_gops `gops`.
+std::string ClassText(const std::string& name, const std::string& gops = "0.1") {
+  std::string text = TestClass("0.2");
+  text.replace(text.find("rpc_test_pc"), 11, name);
+  text.replace(text.find("min_s8_gops: 0.1"), 16, "min_s8_gops: " + gops);
+  return text;
+}
+
+// GET on the daemon's metrics socket; the whole response.
+std::string ScrapeMetrics(const fs::path& socket_path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path.c_str());
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (::write(fd, req, sizeof(req) - 1) == sizeof(req) - 1) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The value of the metric line that starts with `series` (name and labels), or -1.
+double MetricValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+// Polls `done` every 100 ms for up to `seconds`.
+bool WaitFor(const std::function<bool()>& done, double seconds) {
+  for (auto t0 = Clock::now(); std::chrono::duration<double>(Clock::now() - t0).count() < seconds;
+       std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    if (done()) return true;
+  }
+  return done();
 }
 
 struct RunResult {
@@ -237,7 +287,9 @@ TEST_F(AdmissionRpcTest, SecondRunIsRefusedWhileOneRunsAndCancelStopsIt) {
   auto cls = device_classes::ParseClassText(TestClass("0.2"), "class_text");
   ASSERT_TRUE(cls.ok()) << cls.status();
   EXPECT_TRUE(conformance::VerifyReport(next.result.report(), *cls, kNonce, PublicKey()).admitted);
-  EXPECT_EQ(Info(*daemon_).admitted_class(), "rpc_test_pc");
+  // The caller's own class: it passed, but the node does not claim it.
+  EXPECT_TRUE(next.result.custom_class());
+  EXPECT_EQ(Info(*daemon_).admitted_class(), "");
 }
 
 TEST_F(AdmissionRpcTest, BadRequestsGetClearCodesAndNothingIsRecorded) {
@@ -288,6 +340,186 @@ TEST_F(AdmissionRpcTest, BadRequestsGetClearCodesAndNothingIsRecorded) {
       << run.result.reasons(0);
   EXPECT_TRUE(conformance::VerifyReportSignature(run.result.report(), PublicKey()).ok());
   EXPECT_EQ(Info(*daemon_).admitted_class(), "");
+}
+
+// A daemon whose operator class directory ($DATANODE_CLASS_DIR) holds rpc_test_pc;
+// the source tree's device_classes/ (mini_pc, gpu, ...) stay on the search path.
+class OperatorClassTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("dn_operator_class_" + std::to_string(getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "classes");
+    WriteClass(TestClass("0.2"));
+    const char* old = std::getenv("DATANODE_CLASS_DIR");
+    old_class_dir_ = old != nullptr ? old : "";
+    ::setenv("DATANODE_CLASS_DIR", (root_ / "classes").c_str(), 1);
+  }
+  void TearDown() override {
+    if (daemon_) EXPECT_EQ(daemon_->Stop(), 0);
+    ::setenv("DATANODE_CLASS_DIR", old_class_dir_.c_str(), 1);
+    fs::remove_all(root_);
+  }
+  void Start(const std::string& extra_config = "") {
+    daemon_ = std::make_unique<DaemonProcess>(root_, extra_config);  // inherits the env
+    stub_ = v1::Admission::NewStub(daemon_->channel());
+  }
+  void WriteClass(const std::string& text) {
+    std::ofstream(root_ / "classes" / "rpc_test_pc.textproto", std::ios::trunc) << text;
+  }
+  RunResult RunText(const std::string& text) {
+    v1::RunAdmissionRequest req;
+    req.set_class_text(text);
+    req.set_nonce_hex(kNonce);
+    return RunAdmission(*stub_, req);
+  }
+  std::string Metrics() { return ScrapeMetrics(root_ / "m.sock"); }
+
+  fs::path root_;
+  std::string old_class_dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::unique_ptr<v1::Admission::Stub> stub_;
+};
+
+// A caller may run any class it sends, but only the operator's class files set the
+// node's admitted class: a class named like a shipped one with lax thresholds is the
+// caller's own custom class, whatever it is called.
+TEST_F(OperatorClassTest, CallerClassTextNeverSetsOrClearsTheAdmittedClass) {
+  Start();
+  for (const char* shipped : {"mini_pc", "gpu", "tpu"}) {
+    RunResult run = RunText(ClassText(shipped));
+    ASSERT_TRUE(run.status.ok()) << shipped << ": " << run.status.error_message();
+    EXPECT_TRUE(run.result.admitted()) << shipped << ": the lax class itself passes";
+    EXPECT_TRUE(run.result.custom_class()) << shipped;
+    EXPECT_EQ(run.result.report().class_name(), shipped);
+    EXPECT_EQ(Info(*daemon_).admitted_class(), "") << shipped;
+  }
+  // The operator's file, sent byte for byte as text, is that class.
+  RunResult same = RunText(TestClass("0.2"));
+  ASSERT_TRUE(same.status.ok()) << same.status.error_message();
+  EXPECT_TRUE(same.result.admitted());
+  EXPECT_FALSE(same.result.custom_class());
+  EXPECT_EQ(Info(*daemon_).admitted_class(), "rpc_test_pc");
+  // A caller's stricter copy under the same name fails, but cannot evict the node.
+  RunResult strict = RunText(ClassText("rpc_test_pc", "1e9"));
+  ASSERT_TRUE(strict.status.ok()) << strict.status.error_message();
+  EXPECT_FALSE(strict.result.admitted());
+  EXPECT_TRUE(strict.result.custom_class());
+  EXPECT_EQ(Info(*daemon_).admitted_class(), "rpc_test_pc");
+}
+
+// The schedule keeps re-checking the admitted class (metrics count the runs); when
+// a re-check fails (here the operator raised the class's throughput floor past what
+// the node does) the node is out of the class, in GetNodeInfo, metrics and on disk.
+TEST_F(OperatorClassTest, RecheckKeepsTheClassWhilePassingAndRevokesItOnFailure) {
+  Start("admission_recheck_seconds: 1\n");
+  v1::RunAdmissionRequest req;
+  req.set_class_name("rpc_test_pc");
+  req.set_nonce_hex(kNonce);
+  RunResult run = RunAdmission(*stub_, req);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  ASSERT_TRUE(run.result.admitted());
+  ASSERT_EQ(Info(*daemon_).admitted_class(), "rpc_test_pc");
+
+  const std::string passed = "datanode_admission_rechecks_total{result=\"passed\"}";
+  const std::string failed = "datanode_admission_rechecks_total{result=\"failed\"}";
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(Metrics(), passed) >= 2; }, 60)) << Metrics();
+  EXPECT_EQ(MetricValue(Metrics(), failed), 0);
+  EXPECT_EQ(MetricValue(Metrics(), "datanode_admission_admitted{class=\"rpc_test_pc\"}"), 1);
+  EXPECT_EQ(Info(*daemon_).admitted_class(), "rpc_test_pc");
+  EXPECT_TRUE(fs::exists(root_ / "last-admission.json"));
+
+  WriteClass(ClassText("rpc_test_pc", "1e9"));
+  ASSERT_TRUE(WaitFor([&] { return Info(*daemon_).admitted_class().empty(); }, 60))
+      << "a failing re-check did not take the node out of its class";
+  const std::string m = Metrics();
+  EXPECT_GE(MetricValue(m, failed), 1) << m;
+  EXPECT_EQ(MetricValue(m, "datanode_admission_admitted"), 0) << m;
+  EXPECT_EQ(MetricValue(m, "datanode_admission_last_recheck_passed"), 0) << m;
+  EXPECT_FALSE(fs::exists(root_ / "last-admission.json"));
+  EXPECT_EQ(Info(*daemon_).admission_report_digest(), "");
+}
+
+// In process: a backend that turns faulty after admission is caught by the next
+// scheduled re-check and evicted; once healthy, admission restores the class.
+class FlakyBackend : public ops::Backend {
+ public:
+  FlakyBackend() : inner_(std::move(*ops::CreateBackend("cpu"))) {}
+  const char* Name() const override { return inner_->Name(); }
+  std::string Description() const override { return "flaky " + inner_->Description(); }
+  bool Supports(ops::OpKind kind) const override { return inner_->Supports(kind); }
+  absl::Status Run(const ops::OpArgs& args) override {
+    absl::Status st = inner_->Run(args);
+    if (st.ok() && faulty.load() && !args.out.empty()) args.out[args.out.size() / 2] ^= 0x04;
+    return st;
+  }
+  std::atomic<bool> faulty{false};
+
+ private:
+  std::unique_ptr<ops::Backend> inner_;
+};
+
+TEST(AdmissionRecheckTest, BackendThatTurnsFaultyIsEvictedAndReadmittedWhenHealthy) {
+  const fs::path dir = fs::temp_directory_path() / ("dn_recheck_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "classes");
+  std::ofstream(dir / "classes" / "rpc_test_pc.textproto") << TestClass("0.2");
+  const std::string key = (dir / "node-key.pem").string();
+  bool created = false;
+  auto pub = node::EnsureNodeKey(key, &created);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  FlakyBackend backend;
+  node::AdmissionService service(&backend, {}, key, {(dir / "classes").string()});
+  auto admit = [&] {
+    auto slot = service.Begin();
+    EXPECT_TRUE(slot.ok()) << slot.status();
+    node::AdmissionRequest req;
+    req.class_name = "rpc_test_pc";
+    req.nonce_hex = kNonce;
+    auto out = service.Run(*slot, req, nullptr, nullptr);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() && out->admitted;
+  };
+  ASSERT_TRUE(admit());
+  ASSERT_EQ(service.Admitted().class_name, "rpc_test_pc");
+
+  service.StartRechecks(absl::Milliseconds(300), *pub);
+  ASSERT_TRUE(WaitFor([&] { return !service.RecheckHistory().empty(); }, 30));
+  EXPECT_TRUE(service.RecheckHistory().back().passed) << service.RecheckHistory().back().detail;
+  backend.faulty = true;
+  ASSERT_TRUE(WaitFor([&] { return service.Admitted().class_name.empty(); }, 30))
+      << "the faulty backend kept its class";
+  service.StopRechecks();
+  const node::RecheckRecord last = service.RecheckHistory().back();
+  EXPECT_FALSE(last.passed);
+  EXPECT_EQ(last.class_name, "rpc_test_pc");
+  // The reason names the phase that caught it (the golden vectors come first).
+  EXPECT_NE(last.detail.find("golden:"), std::string::npos) << last.detail;
+  EXPECT_NE(service.RenderMetrics().find("datanode_admission_admitted 0"), std::string::npos)
+      << service.RenderMetrics();
+  EXPECT_FALSE(fs::exists(dir / node::AdmissionService::kLastAdmissionFile));
+
+  // Not admitted: a re-check has nothing to check.
+  EXPECT_EQ(service.RecheckNow(nullptr).status().code(), absl::StatusCode::kFailedPrecondition);
+  backend.faulty = false;
+  EXPECT_TRUE(admit());
+  EXPECT_EQ(service.Admitted().class_name, "rpc_test_pc");
+  auto again = service.RecheckNow(nullptr);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->passed) << again->detail;
+  fs::remove_all(dir);
+}
+
+TEST(AdmissionRecheckTest, ConfigDefaultsToHourlyAndZeroDisables) {
+  auto def = node::ConfigFromText("");
+  ASSERT_TRUE(def.ok());
+  EXPECT_EQ(def->admission_recheck_seconds, 3600);
+  auto off = node::ConfigFromText("admission_recheck_seconds: 0");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->admission_recheck_seconds, 0);
+  EXPECT_FALSE(node::ConfigFromText("admission_recheck_seconds: -1").ok());
 }
 
 }  // namespace

@@ -76,6 +76,59 @@ class RawPreparedWeights : public PreparedWeights {
   std::vector<uint8_t> w_scale_;
 };
 
+// Device memory holding one operand of Backend::RunResident: uploaded once, used by
+// many calls, read back. Lets a caller time a kernel without host packing and copies
+// (the admission test's performance phase, docs/admission.md). Owned by the caller;
+// must not outlive the backend that made it. One call at a time may use a buffer.
+class DeviceBuffer {
+ public:
+  DeviceBuffer(const Backend* owner, int64_t size) : owner_(owner), size_(size) {}
+  virtual ~DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  const Backend* owner() const { return owner_; }
+  int64_t size() const { return size_; }
+
+ private:
+  const Backend* owner_;
+  int64_t size_;
+};
+
+// The default DeviceBuffer: host memory (where the reference and CPU backends compute).
+class HostBuffer final : public DeviceBuffer {
+ public:
+  HostBuffer(const Backend* owner, int64_t size)
+      : DeviceBuffer(owner, size), bytes_(static_cast<size_t>(size)) {}
+  std::span<uint8_t> bytes() { return bytes_; }
+  ByteSpan bytes() const { return bytes_; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// An op on resident operands (shapes and sizes as in OpArgs; a_scale, w_scale and
+// out_scale are null where the op has none).
+struct ResidentOpArgs {
+  OpKind kind = OpKind::kMatMulS8S32;
+  int64_t m = 0, n = 0, k = 0;
+  const DeviceBuffer* a = nullptr;
+  const DeviceBuffer* a_scale = nullptr;
+  const DeviceBuffer* w = nullptr;
+  const DeviceBuffer* w_scale = nullptr;
+  DeviceBuffer* out = nullptr;
+  DeviceBuffer* out_scale = nullptr;
+};
+
+// What Backend::TestDeviceMemory measured.
+struct MemoryTestResult {
+  int64_t bytes_tested = 0;   // size of the buffer the patterns covered
+  int64_t bytes_moved = 0;    // bytes written plus bytes read in the timed passes
+  int64_t errors = 0;         // 64-bit words that read back differently
+  double seconds = 0;         // of the timed passes
+  bool device_timed = false;  // seconds from device timers (else the host clock)
+  std::string method;         // how, for reports: "host RAM, 16 threads, 5 patterns"
+};
+
 struct BackendOptions {
   // Worker threads for CPU backends; 0 = one per online CPU.
   int num_threads = 0;
@@ -115,6 +168,31 @@ class Backend {
   // The LLM ops (spec v2, llm.h) of this backend: byte-equal to the reference for any
   // thread count. The default is the reference itself. Lives as long as the backend.
   virtual const llm::Kernels& LlmKernels() const { return llm::ReferenceKernels(); }
+
+  // --- Resident buffers (timing the device, not the host) ----------------------
+  // The defaults keep buffers in host memory (HostBuffer) and RunResident calls
+  // RunOp on them: right for the reference and CPU backends; a GPU backend overrides
+  // all four to keep operands in device memory. Thread-safe like Run().
+  // RESOURCE_EXHAUSTED when the memory cannot be had; INVALID_ARGUMENT for size < 0.
+  virtual absl::StatusOr<std::unique_ptr<DeviceBuffer>> AllocateBuffer(int64_t size);
+  // Copies `src` into `dst` at byte `offset` (upload) / `dst.size()` bytes out of
+  // `src` from `offset` (read back). INVALID_ARGUMENT for a range outside the buffer
+  // or a buffer of another backend.
+  virtual absl::Status WriteBuffer(DeviceBuffer& dst, int64_t offset, ByteSpan src);
+  virtual absl::Status ReadBuffer(const DeviceBuffer& src, int64_t offset, std::span<uint8_t> dst);
+  // Runs a validated op on resident buffers. When the backend has device timers it
+  // sets *device_seconds (if not null) to the op's device time and otherwise to -1:
+  // the caller then times the call on the host. Errors as Run(); INVALID_ARGUMENT for
+  // wrong buffer sizes or buffers of another backend.
+  virtual absl::Status RunResident(const ResidentOpArgs& args, double* device_seconds);
+
+  // Pattern test of `bytes` of the memory this backend computes in, as memory testers
+  // do: fixed patterns (0s, 1s, 0xAA.., 0x55..) and an address-dependent one derived
+  // from `seed`, each written and read back, counting words that differ and timing
+  // the passes. The default tests host RAM with one thread per online CPU (the memory
+  // and parallelism of the reference / CPU backends); a GPU backend tests device
+  // memory on the device. RESOURCE_EXHAUSTED when `bytes` cannot be allocated.
+  virtual absl::StatusOr<MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed);
 };
 
 // Validates `args` (ValidateOp) and runs them on `backend`. The only entry point the
