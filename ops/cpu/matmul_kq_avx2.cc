@@ -9,9 +9,11 @@
 // - Q6_K q6 = quant + 32 (0..63): pair sums <= 2 * 63 * 127 = 16002, two quads add in int16
 //   (<= 32004), so each half (4 quads) takes two vpmaddwd; the halves start at -32 * (A's
 //   half sum) and end at isum0 / isum1.
-// Per slice on the fast path, as in the AVX-512 kernel: f = (md << (ed - e0)) * sc by
-// vpmulld, isum * ma in int32, vpmuldq to int64 (even / odd lanes), Q4_K minus (ma * asum)
-// * g, shifted by A's exponent offset, added. The output is rounded by RoundI64ToF32Bits.
+// Per slice on the fast path, as in the AVX-512 kernel: Q4_K: f = (md << (ed - e0)) * sc by
+// vpmulld, isum * ma in int32, vpmuldq to int64 (even / odd lanes), minus (ma * asum) * g,
+// shifted by A's exponent offset, added; Q6_K: a super-block's ma' * (sc0 * isum0 + sc1 *
+// isum1) summed first, times d's integer once (MulI64ByI32: AVX2 has no vpmullq). The output
+// is rounded by RoundI64ToF32Bits.
 #include <immintrin.h>
 
 #include "ops/cpu/kq_common.h"
@@ -44,6 +46,17 @@ inline __m256i DecodeScales(const uint16_t* raw, __m256i base) {
 inline __m256i LoadScales(const uint8_t* p, bool is_signed) {
   const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
   return is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+}
+
+// u * d per int64 lane, d the low (signed) dword of each lane, |u| < 2^57, |d| < 2^31 and
+// |u * d| < 2^63 (the caller's bound). u = uh * 2^26 + ul with ul = u & (2^26 - 1) and uh the
+// low dword of u >> 26 (logical), which as a signed dword is floor(u / 2^26) since that fits 32
+// bits; both vpmuldq products are exact, and (uh * d) << 26 + ul * d may wrap mod 2^64 on the
+// way but ends at the exact product, which fits.
+inline __m256i MulI64ByI32(__m256i u, __m256i d) {
+  const __m256i uh = _mm256_srli_epi64(u, 26);
+  const __m256i ul = _mm256_and_si256(u, _mm256_set1_epi64x((int64_t{1} << 26) - 1));
+  return _mm256_add_epi64(_mm256_slli_epi64(_mm256_mul_epi32(uh, d), 26), _mm256_mul_epi32(ul, d));
 }
 
 template <int MR, bool kFast, bool kQ6>
@@ -79,11 +92,32 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   __m256i dsh[2];
   __m256i msh[2];
 
+  // Q6_K fast path: U = sum_b ma'_b * (sc0 * isum0 + sc1 * isum1) per column over the
+  // super-block (ma' < 2^25, the integer part < 2^24: exact vpmuldq, |U| < 2^52), then
+  // acc += U * (md << (ed - e0)) once per super-block (MulI64ByI32), as in the AVX-512 kernel.
+  __m256i usum_e[kQ6 && kFast ? MR : 1][2];
+  __m256i usum_o[kQ6 && kFast ? MR : 1][2];
   // One slice's int32 sums (Q4_K: isum[0]; Q6_K: the two halves) -> the accumulators.
   auto scale_slice = [&](int64_t s, int b, __m256i(&isum)[2][MR][2]) {
     const int64_t blk = s * kKQuantSlices + b;
     const uint8_t* sc = wsc + s * kPanelSuperScaleBytes;
-    if constexpr (kFast) {
+    if constexpr (kFast && kQ6) {
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m256i s0 = LoadScales(sc + 2 * b * kPanelCols + 8 * h, true);
+        const __m256i s1 = LoadScales(sc + (2 * b + 1) * kPanelCols + 8 * h, true);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const int64_t at = (r0 + i) * nb + blk;
+          const __m256i ma = _mm256_set1_epi32(static_cast<int32_t>(ar.ma_shifted[at]));
+          const __m256i v = _mm256_add_epi32(_mm256_mullo_epi32(isum[0][i][h], s0),
+                                             _mm256_mullo_epi32(isum[1][i][h], s1));
+          usum_e[i][h] = _mm256_add_epi64(usum_e[i][h], _mm256_mul_epi32(v, ma));
+          usum_o[i][h] =
+              _mm256_add_epi64(usum_o[i][h], _mm256_mul_epi32(_mm256_srli_epi64(v, 32), ma));
+        }
+      }
+    } else if constexpr (kFast) {
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
         __m256i f0;
@@ -160,6 +194,13 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
     }
     const uint8_t* wqs = wq + s * kPsb;
     if constexpr (kQ6) {
+      if constexpr (kFast) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 2
+          for (int h = 0; h < 2; ++h) usum_e[i][h] = usum_o[i][h] = _mm256_setzero_si256();
+        }
+      }
       for (int b = 0; b < kKQuantSlices; ++b) {
         const int64_t blk = s * kKQuantSlices + b;
         __m256i isum[2][MR][2];
@@ -201,6 +242,17 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
           }
         }
         scale_slice(s, b, isum);
+      }
+      if constexpr (kFast) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m256i d_odd = _mm256_srli_epi64(dsh[h], 32);
+#pragma GCC unroll 16
+          for (int i = 0; i < MR; ++i) {
+            acc_e[i][h] = _mm256_add_epi64(acc_e[i][h], MulI64ByI32(usum_e[i][h], dsh[h]));
+            acc_o[i][h] = _mm256_add_epi64(acc_o[i][h], MulI64ByI32(usum_o[i][h], d_odd));
+          }
+        }
       }
     } else {
       const __m256i low4 = _mm256_set1_epi8(0x0F);
