@@ -249,6 +249,29 @@ TEST_F(AdmissionTest, DISABLED_RepeatSpeedupDistribution) {
   }
 }
 
+// The Vulkan backend on whatever device the loader offers (Mesa lavapipe in CI) is
+// admitted to a Vulkan class, and an admin's verify (recomputing every challenge on
+// the CPU backend) accepts the report.
+TEST_F(AdmissionTest, VulkanDeviceIsAdmittedToTheVulkanTestClass) {
+  auto vulkan = ops::CreateBackend("vulkan");
+  if (!vulkan.ok()) GTEST_SKIP() << "no Vulkan device: " << vulkan.status();
+  auto cls = testing::WriteAndLoadClass(dir_.path(), testing::kVulkanTestClass, "test_vulkan");
+  auto r = RunAdmission(**vulkan, cls, testing::QuickOptions(cls));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->admitted()) << (r->reasons().empty() ? "" : r->reasons(0));
+  EXPECT_EQ(r->device().backend(), "vulkan");
+  ASSERT_TRUE(SignReport(key_, &*r).ok());
+  auto raw = LoadRawPublicKey(pub_);
+  ASSERT_TRUE(raw.ok());
+  Verdict v = VerifyReport(*r, cls, testing::kNonce, *raw);
+  EXPECT_TRUE(v.admitted) << (v.reasons.empty() ? "" : v.reasons[0]);
+  // The CPU backend is not a Vulkan device: rejected at inventory.
+  auto cpu = testing::Cpu();
+  auto rc = RunAdmission(*cpu, cls, testing::QuickOptions(cls));
+  ASSERT_TRUE(rc.ok());
+  ExpectRejectedAt(*rc, v1::PHASE_INVENTORY, v1::DISPOSITION_FAILED);
+}
+
 TEST_F(AdmissionTest, SlowBackendIsRejectedOnThroughput) {
   testing::SlowBackend backend(testing::Cpu());
   v1::AdmissionReport r = RunOn(backend);

@@ -67,6 +67,46 @@ inline constexpr char kTestClass[] = R"pb(
   }
 )pb";
 
+// A Vulkan class CI can admit on Mesa lavapipe (a CPU Vulkan driver): small shapes,
+// floors far below what lavapipe measured on the 2-core build VM under load (0.92 GOP/s
+// at 256x512x512, memory pattern test 0.90 GB/s, 2026-12-07).
+inline constexpr char kVulkanTestClass[] = R"pb(
+  name: "test_vulkan"
+  spec_version: 2
+  compute {
+    allowed_backends: [ "vulkan" ]
+    required_ops: [
+      "matmul_s8_s32",
+      "matmul_s8_f32",
+      "matmul_q8_0_q8_0",
+      "matmul_q8_0_q4_0",
+      "matmul_q8_0_q4_1",
+      "quantize_f32_s8_row",
+      "quantize_f32_q8_0"
+    ]
+    min_device_memory_mib: 256
+    canonical_shape { m: 64 n: 128 k: 128 }
+    min_s8_gops: 0.02
+    min_memory_bandwidth_gbps: 0.05
+    max_repeat_speedup: 1.5
+    max_challenge_seconds: 30
+  }
+  quick {
+    challenge_count: 3
+    sampled_rows: 2
+    stability_repetitions: 3
+    memory_test_mib: 8
+    performance_seconds: 0.5
+  }
+  full {
+    challenge_count: 3
+    sampled_rows: 2
+    stability_repetitions: 3
+    memory_test_mib: 8
+    performance_seconds: 0.5
+  }
+)pb";
+
 inline constexpr char kTestStorageClass[] = R"pb(
   name: "test_storage"
   spec_version: 2
