@@ -13,6 +13,7 @@
 #include "datanode/v1/node.pb.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "node/daemon/verified_mode.h"
 
 namespace datanode::node {
 namespace {
@@ -68,6 +69,7 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (inf.has_max_context_length()) c.max_context_length = inf.max_context_length();
   if (inf.has_max_tokens_per_call()) c.max_tokens_per_call = inf.max_tokens_per_call();
   if (inf.has_max_loaded_models()) c.max_loaded_models = inf.max_loaded_models();
+  if (pb.has_test_fault()) c.test_fault = pb.test_fault();
   if (pb.has_admission_recheck_seconds())
     c.admission_recheck_seconds = pb.admission_recheck_seconds();
   RETURN_IF_ERROR(ValidateConfig(c));
@@ -156,6 +158,9 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (c.max_loaded_models < 1 || c.max_loaded_models > 64) {
     return bad("inference.max_loaded_models", "must be in [1, 64]");
+  }
+  if (absl::StatusOr<TestFault> f = ParseTestFault(c.test_fault); !f.ok()) {
+    return bad("test_fault", std::string(f.status().message()));
   }
   if (c.admission_recheck_seconds < 0 || c.admission_recheck_seconds > 366 * 86400) {
     return bad("admission_recheck_seconds", "must be in [0, 31622400] (0 = never)");

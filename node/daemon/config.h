@@ -79,6 +79,9 @@ struct Config {
   int64_t max_context_length = kDefaultMaxContextLength;
   int max_tokens_per_call = kDefaultMaxTokensPerCall;
   int max_loaded_models = kDefaultMaxLoadedModels;
+  // Test only: the verified-mode fault this node commits (node/daemon/verified_mode.h);
+  // empty = none. Refused unless DATANODE_ALLOW_TEST_FAULTS=1.
+  std::string test_fault;
   int64_t admission_recheck_seconds = kDefaultAdmissionRecheckSeconds;  // 0 = never
 };
 

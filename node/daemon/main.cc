@@ -142,6 +142,15 @@ int Run(int argc, char** argv) {
   import_options.root = config.import_root;
   import_options.timeout = absl::Seconds(config.import_timeout_seconds);
   service.set_import_options(std::move(import_options));
+  // Verified mode signs verdicts with the node key; a test fault was refused by
+  // ValidateConfig unless the test environment allows it.
+  if (absl::Status s = service.EnableVerifiedMode(key_path, config.test_fault); !s.ok()) {
+    spdlog::critical("verified mode: {}", s.ToString());
+    return 1;
+  }
+  if (!config.test_fault.empty()) {
+    spdlog::warn("TEST FAULT {}: this node answers wrongly in verified mode", config.test_fault);
+  }
   Metrics metrics;
   CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);
   PeerTable peers;

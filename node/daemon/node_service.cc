@@ -39,6 +39,85 @@ absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, in
   return cycles > absl::uint128(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(cycles);
 }
 
+absl::StatusOr<uint64_t> CheckCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k) {
+  ASSIGN_OR_RETURN(const ops::OperandSizes sizes, ops::ComputeOperandSizes(kind, m, n, k));
+  (void)sizes;
+  const absl::uint128 cycles = shim::CheckCycles(static_cast<uint32_t>(m), static_cast<uint32_t>(n),
+                                                 static_cast<uint32_t>(k));
+  return cycles > absl::uint128(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(cycles);
+}
+
+void NodeService::EnableVerifiedMode(shim::NodeKey key, TestFault fault) {
+  verifying_ = std::make_unique<VerifyingNode>(std::move(key), &budget_);
+  fault_ = fault;
+}
+
+absl::Status NodeService::EnableVerifiedMode(const std::string& key_path,
+                                             std::string_view test_fault) {
+  ASSIGN_OR_RETURN(TestFault fault, ParseTestFault(test_fault));
+  ASSIGN_OR_RETURN(shim::NodeKey key, shim::NodeKey::FromPemFile(key_path));
+  EnableVerifiedMode(std::move(key), fault);
+  return absl::OkStatus();
+}
+
+int64_t NodeService::verifier_memory_bytes() const {
+  return verifying_ == nullptr ? 0 : verifying_->memory_bytes();
+}
+
+absl::StatusOr<VerifyingNode::Weights> NodeService::ReadRawWeights(const MatMulCall& call,
+                                                                   MatMulTicket& ticket) {
+  ASSIGN_OR_RETURN(ModelManifest manifest, models_->Get(call.model));
+  int64_t bytes = 0;
+  for (const std::string* name : {&call.tensor, &call.scale_tensor}) {
+    if (const TensorInfo* t = manifest.Find(*name); t != nullptr) bytes += t->size;
+  }
+  ASSIGN_OR_RETURN(MemoryBudget::Reservation held,
+                   budget_.Reserve(bytes, absl::StrCat("reading tensor '", call.tensor, "'")));
+  ticket.held.push_back(std::move(held));
+  VerifyingNode::Weights w;
+  TensorInfo info;
+  ASSIGN_OR_RETURN(w.w, models_->ReadTensor(call.model, call.tensor, &info));
+  if (call.kind == ops::OpKind::kMatMulS8F32) {
+    ASSIGN_OR_RETURN(w.w_scale, models_->ReadTensor(call.model, call.scale_tensor, &info));
+  }
+  return w;
+}
+
+absl::StatusOr<MatMulResult> NodeService::VerifyAnswer(const MatMulCall& call,
+                                                       const ops::OpArgs& args,
+                                                       MatMulTicket& ticket) {
+  if (verifying_ == nullptr) {
+    return absl::FailedPreconditionError("verified mode is not enabled on this node (no node key)");
+  }
+  MatMulResult result;
+  ASSIGN_OR_RETURN(result.cycles, CheckCycles(call.kind, call.m, call.n, call.k));
+  std::string tensor_id;
+  VerifyingNode::LoadFn load;
+  if (call.by_reference) {
+    // The manifest checks (format, shape) and the prepared weights beside which the
+    // verifier state lives. A model digest names its bytes, so (model, tensor) is the
+    // tensor's content address.
+    ASSIGN_OR_RETURN(std::shared_ptr<const ops::PreparedWeights> prepared,
+                     LoadWeights(call, ticket));
+    (void)prepared;
+    tensor_id = absl::StrCat(ops::ToHex(call.model), "/", call.tensor.size(), ":", call.tensor, "/",
+                             call.scale_tensor);
+    load = [&]() { return ReadRawWeights(call, ticket); };
+  } else {
+    tensor_id = ops::ToHex(ops::Sha256Of({call.w, call.w_scale}));
+    load = [&]() -> absl::StatusOr<VerifyingNode::Weights> {
+      return VerifyingNode::Weights{{call.w.begin(), call.w.end()},
+                                    {call.w_scale.begin(), call.w_scale.end()}};
+    };
+  }
+  ASSIGN_OR_RETURN(result.verification,
+                   verifying_->Verify(args, tensor_id, load, call.answer.out, call.answer.exact,
+                                      call.answer.epoch, call.answer.request_digest,
+                                      call.answer.computing_node));
+  result.output_digest = ops::ToHex(result.verification->output_digest);
+  return result;
+}
+
 absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> NodeService::LoadWeights(
     const MatMulCall& call, MatMulTicket& ticket) {
   std::string key = absl::StrCat(ops::ToHex(call.model), "/", static_cast<int>(call.kind), "/",
@@ -130,15 +209,27 @@ absl::StatusOr<MatMulTicket> NodeService::AdmitMatMul(const MatMulCall& call,
     RETURN_IF_ERROR(check("W", call.w, sz.w));
     RETURN_IF_ERROR(check("w_scale", call.w_scale, sz.w_scale));
   }
-  if (sz.out > max_reply_bytes_) {
+  int64_t reply = sz.out;
+  if (call.exact_output || call.verify) {
+    if (!ops::verify::IsVerifiable(call.kind)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ops::OpKindName(call.kind), " has no verified mode"));
+    }
+    if (call.exact_output && call.verify) {
+      return absl::InvalidArgumentError("exact_output and verify exclude each other");
+    }
+    // The exact sums' buffer (int128 before CompactExactSums), or no output at all.
+    reply = call.verify ? 0 : reply + ops::verify::ExactSumsBytes(call.kind, call.m, call.n);
+  }
+  if (reply > max_reply_bytes_) {
     return absl::ResourceExhaustedError(
         absl::StrCat(ops::OpKindName(call.kind), " [M,N,K]=[", call.m, ",", call.n, ",", call.k,
-                     "] has an output of ", sz.out, " bytes, over the reply limit of ",
+                     "] has an output of ", reply, " bytes, over the reply limit of ",
                      max_reply_bytes_, " (limits.max_reply_bytes); split the call by rows of A"));
   }
   ASSIGN_OR_RETURN(MemoryBudget::Reservation r,
-                   budget_.Reserve(request_bytes + 2 * sz.out,
-                                   absl::StrCat("a matmul with a ", sz.out, "-byte output")));
+                   budget_.Reserve(request_bytes + 2 * reply,
+                                   absl::StrCat("a matmul with a ", reply, "-byte output")));
   ticket.held.push_back(std::move(r));
   return ticket;
 }
@@ -149,9 +240,6 @@ absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call) {
 }
 
 absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call, MatMulTicket& ticket) {
-  MatMulResult result;
-  ASSIGN_OR_RETURN(result.cycles,
-                   MatMulCycles(call.kind, call.m, call.n, call.k));
   ops::OpArgs args;
   args.kind = call.kind;
   args.m = call.m;
@@ -166,6 +254,9 @@ absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call, MatMulT
   if (!call.by_reference) {
     RETURN_IF_ERROR(ops::ValidateWeightValues(call.kind, call.n, call.k, call.w, call.w_scale));
   }
+  if (call.verify) return VerifyAnswer(call, args, ticket);
+  MatMulResult result;
+  ASSIGN_OR_RETURN(result.cycles, MatMulCycles(call.kind, call.m, call.n, call.k));
   std::shared_ptr<const ops::PreparedWeights> prepared;
   if (call.by_reference) {
     ASSIGN_OR_RETURN(prepared, LoadWeights(call, ticket));
@@ -179,7 +270,20 @@ absl::StatusOr<MatMulResult> NodeService::MatMul(const MatMulCall& call, MatMulT
     args.w = call.w;
     args.w_scale = call.w_scale;
   }
-  RETURN_IF_ERROR(ops::RunOp(*backend_, args));
+  if (call.exact_output) {
+    VerifyingNode::Weights raw;
+    if (call.by_reference) {
+      ASSIGN_OR_RETURN(raw, ReadRawWeights(call, ticket));
+    }
+    ASSIGN_OR_RETURN(ExactAnswer answer,
+                     computing_.Answer(*backend_, args, call.by_reference ? raw.w : call.w,
+                                       call.by_reference ? raw.w_scale : call.w_scale, fault_));
+    result.out = std::move(answer.out);
+    result.exact = std::move(answer.exact);
+    args.out = ops::MutableByteSpan(result.out);
+  } else {
+    RETURN_IF_ERROR(ops::RunOp(*backend_, args));
+  }
   result.output_digest = ops::OutputDigestHex(args);
   return result;
 }
@@ -190,10 +294,12 @@ absl::Status NodeService::DeleteModel(const Sha256& model) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ImportResult> NodeService::ImportModel(const std::string& path,
-                                                      std::function<bool()> cancelled) {
+absl::StatusOr<ImportResult> NodeService::ImportModel(
+    const std::string& path, std::function<bool()> cancelled,
+    std::function<void(int64_t bytes_done, int64_t bytes_total)> progress) {
   ImportOptions options = import_options_;
   options.cancelled = std::move(cancelled);
+  options.progress = std::move(progress);
   return models_->ImportFile(path, options);
 }
 

@@ -8,12 +8,19 @@
 // (docs/canister-api.md): shim::ComputeCycles of shim::MatMulPriceTerms for the call,
 // ceil(M*N*K / 64) + ceil(weight bytes / 64). The one price formula lives in
 // node/shim/pricing.h; the shim charges n times this plus the consensus and byte terms.
+//
+// Verified mode (docs/verification.md §8, docs/daemon.md "Verified mode"): a computing
+// node's MatMul with exact_output also returns the exact sums; a verifying node's MatMul
+// with verify set checks such an answer (VerifyingNode: per-epoch secret, verifier
+// state per tensor held from the memory budget) and returns a signed verdict, charging
+// shim::CheckCycles instead of the compute share.
 #ifndef DATANODE_NODE_DAEMON_NODE_SERVICE_H_
 #define DATANODE_NODE_DAEMON_NODE_SERVICE_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +28,7 @@
 #include "datanode/ops/backend.h"
 #include "node/daemon/caller_limits.h"
 #include "node/daemon/config.h"
+#include "node/daemon/verified_mode.h"
 #include "node/daemon/weight_cache.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
@@ -36,12 +44,24 @@ struct MatMulCall {
   ops::ByteSpan w, w_scale;  // inline weights
   Sha256 model{};            // by reference
   std::string tensor, scale_tensor;
+  // Verified mode: return the exact sums beside C (computing node), or check `answer`
+  // instead of computing (verifying node). Exclusive; verifiable ops only.
+  bool exact_output = false;
+  bool verify = false;
+  struct Answer {
+    ops::ByteSpan out, exact;
+    uint64_t epoch = 0;
+    Sha256 request_digest{};
+    uint32_t computing_node = 0;
+  } answer;
 };
 
 struct MatMulResult {
   std::vector<uint8_t> out;
   std::string output_digest;  // hex
   uint64_t cycles = 0;
+  std::vector<uint8_t> exact;                // with exact_output
+  std::optional<Verification> verification;  // with verify (then `out` is empty)
 };
 
 // The limits NodeService applies to every MatMul (docs/daemon.md, "Limits").
@@ -61,6 +81,8 @@ struct MatMulTicket {
 // The compute share above (saturating at 2^64 - 1). INVALID_ARGUMENT for a non-matmul
 // op or invalid shapes (ComputeOperandSizes).
 absl::StatusOr<uint64_t> MatMulCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k);
+// A verifying node's charge for one check: shim::CheckCycles (saturating).
+absl::StatusOr<uint64_t> CheckCycles(ops::OpKind kind, int64_t m, int64_t n, int64_t k);
 
 struct NodeInfo {
   struct BackendEntry {
@@ -108,10 +130,19 @@ class NodeService {
   // Deletes a model (ModelRegistry::Delete) and unpins its weights.
   absl::Status DeleteModel(const Sha256& model);
   // Imports a model file (ModelRegistry::ImportFile) under the import options set
-  // with set_import_options; `cancelled` is polled between chunks.
-  absl::StatusOr<ImportResult> ImportModel(const std::string& path,
-                                           std::function<bool()> cancelled = {});
+  // with set_import_options; `cancelled` and `progress` as in ImportOptions.
+  absl::StatusOr<ImportResult> ImportModel(
+      const std::string& path, std::function<bool()> cancelled = {},
+      std::function<void(int64_t bytes_done, int64_t bytes_total)> progress = {});
   void set_import_options(ImportOptions options) { import_options_ = std::move(options); }
+  // Enables the verifying side of verified mode (verdicts signed with `key`) and sets the
+  // computing side's test fault (kNone in production; see ParseTestFault). Without it a
+  // verify call is FAILED_PRECONDITION. Call before serving.
+  void EnableVerifiedMode(shim::NodeKey key, TestFault fault = TestFault::kNone);
+  // The same from the node key's PEM file and the config's test_fault name.
+  absl::Status EnableVerifiedMode(const std::string& key_path, std::string_view test_fault);
+  // Verifier state held now (0 without verified mode).
+  int64_t verifier_memory_bytes() const;
 
   WeightStore& store() { return *store_; }
   ModelRegistry& models() { return *models_; }
@@ -122,6 +153,12 @@ class NodeService {
  private:
   absl::StatusOr<std::shared_ptr<const ops::PreparedWeights>> LoadWeights(const MatMulCall& call,
                                                                           MatMulTicket& ticket);
+  // The tensor's stored bytes (and the scale tensor's for matmul_s8_f32), reserved in
+  // `ticket`; the manifest checks are LoadWeights'.
+  absl::StatusOr<VerifyingNode::Weights> ReadRawWeights(const MatMulCall& call,
+                                                        MatMulTicket& ticket);
+  absl::StatusOr<MatMulResult> VerifyAnswer(const MatMulCall& call, const ops::OpArgs& args,
+                                            MatMulTicket& ticket);
 
   ops::Backend* backend_;
   WeightStore* store_;
@@ -129,7 +166,10 @@ class NodeService {
   WeightCache cache_;
   const int64_t max_reply_bytes_;
   MemoryBudget budget_;
-  ImportOptions import_options_;  // root and time limit
+  ImportOptions import_options_;              // root and time limit
+  std::unique_ptr<VerifyingNode> verifying_;  // set by EnableVerifiedMode
+  ComputingNode computing_;
+  TestFault fault_ = TestFault::kNone;
 };
 
 }  // namespace datanode::node

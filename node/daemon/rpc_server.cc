@@ -105,6 +105,19 @@ absl::StatusOr<MatMulCall> FromProto(const v1::MatMulRequest& r) {
     default:
       return absl::InvalidArgumentError("request has neither inline_weights nor weight_ref");
   }
+  c.exact_output = r.exact_output();
+  if (r.has_verify()) {
+    const v1::VerifyAnswer& v = r.verify();
+    c.verify = true;
+    c.answer.out = Span(v.out());
+    c.answer.exact = Span(v.exact_sums());
+    c.answer.epoch = v.epoch();
+    if (v.request_digest().size() != c.answer.request_digest.size()) {
+      return absl::InvalidArgumentError("verify.request_digest must be 32 bytes");
+    }
+    std::memcpy(c.answer.request_digest.data(), v.request_digest().data(), 32);
+    c.answer.computing_node = v.computing_node();
+  }
   return c;
 }
 
@@ -197,6 +210,21 @@ class AcceleratorImpl final : public v1::Accelerator::CallbackService {
       finish(CatchAllocFailure([&]() -> absl::Status {
         ASSIGN_OR_RETURN(MatMulResult result, d_.service->MatMul(reactor->call, reactor->ticket));
         resp->set_out(result.out.data(), result.out.size());
+        resp->set_exact_sums(result.exact.data(), result.exact.size());
+        if (result.verification.has_value()) {
+          const Verification& v = *result.verification;
+          v1::VerifyResult* pb = resp->mutable_verification();
+          pb->set_accepted(v.accepted);
+          pb->set_check(ops::verify::CheckName(v.check));
+          pb->set_row(v.row);
+          pb->set_col(v.col);
+          pb->set_reason(v.reason);
+          pb->set_output_digest(v.output_digest.data(), v.output_digest.size());
+          pb->set_signature(v.signature.data(), v.signature.size());
+          pb->set_public_key(v.public_key.data(), v.public_key.size());
+          pb->set_epoch(v.epoch);
+          pb->set_verifier_bytes(v.verifier_bytes);
+        }
         resp->set_output_digest(result.output_digest);
         resp->set_cycles(result.cycles);
         resp->set_backend(d_.service->backend().Name());

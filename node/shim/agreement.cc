@@ -1,9 +1,12 @@
 // Copyright 2026 The datanode Authors.
 #include "node/shim/agreement.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -17,6 +20,7 @@ namespace {
 constexpr char kRequestDomain[] = "datanode-request-v1";
 constexpr char kResultDomain[] = "datanode-result-v1";
 constexpr char kShareDomain[] = "datanode-share-v1";
+constexpr char kVerifiedDomain[] = "datanode-verified-v1";
 
 void AppendU64(uint64_t v, std::vector<uint8_t>* out) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -78,6 +82,21 @@ absl::StatusOr<Signature> NodeKey::Sign(std::span<const uint8_t> message) const 
     return absl::InternalError("Ed25519 signing failed");
   }
   return sig;
+}
+
+absl::StatusOr<NodeKey> NodeKey::FromPemFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "r"), &std::fclose);
+  if (!f) return absl::NotFoundError(absl::StrCat("cannot read node key ", path));
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey(
+      PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
+  uint8_t seed[32];
+  size_t len = sizeof seed;
+  if (!pkey || EVP_PKEY_get_raw_private_key(pkey.get(), seed, &len) != 1 || len != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not an Ed25519 private key"));
+  }
+  absl::StatusOr<NodeKey> key = FromSeed(seed);
+  OPENSSL_cleanse(seed, sizeof seed);
+  return key;
 }
 
 bool VerifySignature(const PublicKey& key, std::span<const uint8_t> message,
@@ -189,6 +208,79 @@ Agreement Combine(std::span<const PublicKey> keys, const Sha256& request_digest,
                            answered_otherwise, " signed a different result or an invalid share, ",
                            a.missing.size(), " sent none; invalid [", absl::StrJoin(a.invalid, ","),
                            "] missing [", absl::StrJoin(a.missing, ","), "]");
+  return a;
+}
+
+std::vector<uint8_t> VerifiedShareMessage(const Sha256& request_digest, const Sha256& output_digest,
+                                          bool accepted) {
+  ops::ByteSpan d = Domain(kVerifiedDomain);
+  std::vector<uint8_t> m(d.begin(), d.end());
+  m.insert(m.end(), request_digest.begin(), request_digest.end());
+  m.insert(m.end(), output_digest.begin(), output_digest.end());
+  m.push_back(accepted ? 1 : 0);
+  return m;
+}
+
+VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256& request_digest,
+                                  uint32_t computing_node, const Sha256& output_digest,
+                                  std::span<const VerifiedShare> shares) {
+  const uint32_t n = static_cast<uint32_t>(keys.size());
+  const uint32_t f = FaultTolerance(n);
+  VerifiedAgreement a;
+  a.output_digest = output_digest;
+  a.computing_node = computing_node;
+  a.threshold = n - f;
+  // The one valid verdict per verifier; a verifier with an invalid or conflicting
+  // share is out.
+  std::map<uint32_t, bool> valid;
+  std::map<uint32_t, std::string> reasons;
+  std::vector<bool> excluded(n, false), seen(n, false);
+  for (const VerifiedShare& s : shares) {
+    if (s.node >= n) continue;
+    seen[s.node] = true;
+    if (excluded[s.node]) continue;
+    const bool ok =
+        s.node != computing_node && s.request_digest == request_digest &&
+        s.output_digest == output_digest &&
+        VerifySignature(keys[s.node],
+                        VerifiedShareMessage(s.request_digest, s.output_digest, s.accepted),
+                        s.signature);
+    auto it = valid.find(s.node);
+    if (!ok || (it != valid.end() && it->second != s.accepted)) {
+      excluded[s.node] = true;
+      valid.erase(s.node);
+      continue;
+    }
+    valid[s.node] = s.accepted;
+    if (!s.accepted) reasons[s.node] = s.reason;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (excluded[i]) a.invalid.push_back(i);
+    if (!seen[i] && i != computing_node) a.missing.push_back(i);
+  }
+  for (const auto& [node, accepted] : valid) (accepted ? a.accepting : a.rejecting).push_back(node);
+  a.agreed = a.accepting.size() >= a.threshold;
+  a.computing_node_faulty = a.rejecting.size() > f;
+  const std::string names =
+      absl::StrCat("accepting [", absl::StrJoin(a.accepting, ","), "] rejecting [",
+                   absl::StrJoin(a.rejecting, ","), "] invalid [", absl::StrJoin(a.invalid, ","),
+                   "] missing [", absl::StrJoin(a.missing, ","), "]");
+  const std::string first_reason =
+      reasons.empty()
+          ? ""
+          : absl::StrCat("; verifier ", reasons.begin()->first, ": ", reasons.begin()->second);
+  if (a.agreed) {
+    a.message = absl::StrCat("verified: ", a.accepting.size(), " of ", n - 1,
+                             " verifiers signed computing node ", computing_node,
+                             "'s output (need ", a.threshold, "); ", names, first_reason);
+    return a;
+  }
+  a.reject = RejectCode::kSysTransient;
+  a.message = absl::StrCat(
+      a.computing_node_faulty ? "computing node " : "not verified: computing node ", computing_node,
+      a.computing_node_faulty ? " answered wrongly: " : "'s answer has ", a.rejecting.size(),
+      " rejections (more than f = ", f, " name it faulty), ", a.accepting.size(), " of ",
+      a.threshold, " acceptances needed; ", names, first_reason);
   return a;
 }
 

@@ -38,6 +38,9 @@ class NodeKey {
   static absl::StatusOr<NodeKey> FromSeed(std::span<const uint8_t> seed);
   // A fresh random key.
   static absl::StatusOr<NodeKey> Generate();
+  // From a PEM private-key file (the daemon's node key, EnsureNodeKey). INVALID_ARGUMENT
+  // if it is not an Ed25519 key; NOT_FOUND if it cannot be read.
+  static absl::StatusOr<NodeKey> FromPemFile(const std::string& path);
 
   const PublicKey& public_key() const { return public_key_; }
   absl::StatusOr<Signature> Sign(std::span<const uint8_t> message) const;
@@ -95,6 +98,55 @@ struct Agreement {
 // Combines the shares of one call. `keys[i]` is node i's public key; n = keys.size().
 Agreement Combine(std::span<const PublicKey> keys, const Sha256& request_digest,
                   std::span<const Share> shares);
+
+// --- Verified delegation (docs/verification.md §8) ---------------------------------
+//
+// One node (the computing node) answers; each other node checks the answer with its
+// secret Freivalds vector and signs a verdict on D = SHA-256 of the computing node's
+// output bytes: "verified digest D" (accepted) or "rejected digest D". A verdict binds to
+// one call through the request digest, like a Share.
+
+// The bytes a verifier's verdict signs: domain, request digest, D, accepted (one byte).
+std::vector<uint8_t> VerifiedShareMessage(const Sha256& request_digest, const Sha256& output_digest,
+                                          bool accepted);
+
+struct VerifiedShare {
+  uint32_t node = 0;  // the verifying node's index in the key list
+  Sha256 request_digest{};
+  Sha256 output_digest{};  // D as the verifier received it
+  bool accepted = false;
+  Signature signature{};
+  std::string reason;  // the verifier's reason when rejected (not signed; for logs)
+};
+
+struct VerifiedAgreement {
+  bool agreed = false;     // >= n - f valid "verified digest D" shares
+  Sha256 output_digest{};  // D (the computing node's output digest)
+  uint32_t computing_node = 0;
+  uint32_t threshold = 0;           // n - f
+  std::vector<uint32_t> accepting;  // verifiers that signed "verified digest D"
+  std::vector<uint32_t> rejecting;  // verifiers that signed "rejected digest D"
+  // Shares that do not count: bad signature, another request or digest, an unknown
+  // index, the computing node itself, or a node with two different shares.
+  std::vector<uint32_t> invalid;
+  std::vector<uint32_t> missing;  // verifiers with no share
+  // More than f valid rejections: at least one honest verifier caught the computing node,
+  // which is then named as faulty (the subnet evicts it; the call can be retried with
+  // another computing node).
+  bool computing_node_faulty = false;
+  // When !agreed: SYS_TRANSIENT (another computing node, or more shares, can still
+  // answer the call).
+  RejectCode reject = RejectCode::kNone;
+  std::string message;  // one line naming the computing node and the verifiers
+};
+
+// Combines the verdicts on the computing node's answer (output digest `output_digest`)
+// to one call. n = keys.size(); the computing node's own share never counts. Accepted
+// only with n - f valid "verified digest D" shares from other nodes (9 of the 12
+// verifiers of a 13-node subnet).
+VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256& request_digest,
+                                  uint32_t computing_node, const Sha256& output_digest,
+                                  std::span<const VerifiedShare> shares);
 
 }  // namespace datanode::shim
 

@@ -39,6 +39,18 @@ absl::uint128 Price(const PriceTerms& t) {
   return per_call + per_node * n;
 }
 
+absl::uint128 CheckCycles(uint32_t m, uint32_t n, uint32_t k) {
+  const absl::uint128 cols = absl::uint128(n) + k;
+  return (absl::uint128(m) * cols + 63) / 64 + (8 * cols + 63) / 64;
+}
+
+absl::uint128 VerifiedPrice(const PriceTerms& t, uint32_t m, uint32_t n, uint32_t k) {
+  const absl::uint128 nodes = t.subnet_size;
+  const absl::uint128 per_call = (absl::uint128(3'000'000) + absl::uint128(60'000) * nodes) * nodes;
+  const absl::uint128 bytes = absl::uint128(400) * t.arg_bytes + absl::uint128(800) * t.out_bytes;
+  return per_call + bytes * nodes + ComputeCycles(t) + (nodes - 1) * CheckCycles(m, n, k);
+}
+
 ModelCost ModelCostFromTensors(std::span<const PricedTensor> tensors) {
   static constexpr std::string_view kLinear[] = {
       ".attn_q.weight",   ".attn_k.weight", ".attn_v.weight",  ".attn_output.weight",

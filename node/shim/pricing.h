@@ -52,6 +52,27 @@ absl::uint128 Price(const PriceTerms& t);
 // so does the daemon for GenerateDone.cycles.
 absl::uint128 ComputeCycles(const PriceTerms& t);
 
+// --- Verified mode (docs/verification.md, docs/canister-api.md "Verified mode") ---
+//
+// One node computes and the other n - 1 check its answer with Freivalds' algorithm:
+//
+//   verified_price = (3_000_000 + 60_000 * n) * n
+//                  + (400 * arg_bytes + 800 * out_bytes) * n
+//                  + ComputeCycles(terms)                 (the one computing node)
+//                  + (n - 1) * CheckCycles(m, n_out, k)    (every other node)
+//
+//   check_cycles = ceil(m * (n_out + k) / 64) + ceil(8 * (n_out + k) / 64)
+//
+// The check's work is C r (m * n_out multiply-accumulates) and A v (m * k), at the
+// matmul's rate of one cycle per 64, plus its state read in place of the weights: r and
+// v, one 8-byte word per output and input column, at the weight-byte rate. The consensus
+// and byte terms are those of Price: every replica still carries the call and signs the
+// result. The exact sums go from the computing data node to the verifying data nodes, not
+// through consensus, and are not charged.
+absl::uint128 CheckCycles(uint32_t m, uint32_t n, uint32_t k);
+// The formula above; `t` from MatMulPriceTerms for the same (m, n, k).
+absl::uint128 VerifiedPrice(const PriceTerms& t, uint32_t m, uint32_t n, uint32_t k);
+
 // --- Inference: accel_generate and the daemon's Generate (docs/canister-api.md) ---
 //
 // A model's cost per token, from the shapes and stored sizes of its matmul weights only

@@ -145,5 +145,89 @@ TEST_F(CombineTest, DigestsSeparateCallsAndOutcomes) {
   EXPECT_NE(ResultDigest(RejectCode::kNone, arg), ResultDigest(RejectCode::kCanisterReject, arg));
 }
 
+// Verified mode: node 4 computes, the other 12 verify; 9 acceptances are needed.
+class CombineVerifiedTest : public CombineTest {
+ protected:
+  static constexpr uint32_t kComputing = 4;
+  VerifiedShare VerdictOf(uint32_t node, bool accepted, const Sha256& digest) {
+    VerifiedShare v;
+    v.node = node;
+    v.request_digest = request_;
+    v.output_digest = digest;
+    v.accepted = accepted;
+    v.signature = *keys_[node].Sign(VerifiedShareMessage(request_, digest, accepted));
+    if (!accepted) v.reason = "computing node 4 answered wrongly: freivalds check failed";
+    return v;
+  }
+  // `accepting` verifiers accept, `rejecting` reject, the rest send nothing.
+  std::vector<VerifiedShare> Verdicts(uint32_t accepting, uint32_t rejecting) {
+    std::vector<VerifiedShare> out;
+    for (uint32_t i = 0; i < kN; ++i) {
+      if (i == kComputing) continue;
+      if (accepting > 0) {
+        out.push_back(VerdictOf(i, true, good_)), --accepting;
+      } else if (rejecting > 0) {
+        out.push_back(VerdictOf(i, false, good_)), --rejecting;
+      }
+    }
+    return out;
+  }
+};
+
+TEST_F(CombineVerifiedTest, AcceptedOnlyWithNMinusFVerifierShares) {
+  VerifiedAgreement all = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(12, 0));
+  EXPECT_TRUE(all.agreed) << all.message;
+  EXPECT_EQ(all.threshold, 9u);
+  EXPECT_EQ(all.accepting.size(), 12u);
+  VerifiedAgreement nine = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(9, 0));
+  EXPECT_TRUE(nine.agreed) << nine.message;
+  EXPECT_EQ(nine.missing.size(), 3u);
+  VerifiedAgreement eight = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(8, 0));
+  EXPECT_FALSE(eight.agreed);
+  EXPECT_FALSE(eight.computing_node_faulty);
+  EXPECT_EQ(eight.reject, RejectCode::kSysTransient);
+  // The computing node's own "verified" share never counts.
+  std::vector<VerifiedShare> with_self = Verdicts(8, 0);
+  with_self.push_back(VerdictOf(kComputing, true, good_));
+  VerifiedAgreement self = CombineVerified(pubs_, request_, kComputing, good_, with_self);
+  EXPECT_FALSE(self.agreed) << self.message;
+  EXPECT_EQ(self.invalid, std::vector<uint32_t>{kComputing});
+}
+
+TEST_F(CombineVerifiedTest, RejectionsBeyondFNameTheComputingNode) {
+  VerifiedAgreement a = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(0, 12));
+  EXPECT_FALSE(a.agreed);
+  EXPECT_TRUE(a.computing_node_faulty);
+  EXPECT_EQ(a.rejecting.size(), 12u);
+  EXPECT_NE(a.message.find("computing node 4 answered wrongly"), std::string::npos) << a.message;
+  EXPECT_NE(a.message.find("freivalds"), std::string::npos) << a.message;
+  // f = 4 rejections (possibly byzantine verifiers) do not convict it, nor block 8 honest
+  // acceptances from agreeing (they need 9).
+  VerifiedAgreement four = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(8, 4));
+  EXPECT_FALSE(four.agreed);
+  EXPECT_FALSE(four.computing_node_faulty);
+  VerifiedAgreement nine_and_three =
+      CombineVerified(pubs_, request_, kComputing, good_, Verdicts(9, 3));
+  EXPECT_TRUE(nine_and_three.agreed);
+  EXPECT_EQ(nine_and_three.rejecting.size(), 3u);
+}
+
+TEST_F(CombineVerifiedTest, ForgedOrForeignVerdictsDoNotCount) {
+  std::vector<VerifiedShare> v = Verdicts(9, 0);
+  v[0].accepted = false;       // a verdict flipped after signing
+  v[1].output_digest = bad_;   // a verdict on another output
+  v[2].request_digest = bad_;  // a verdict for another call
+  VerifiedAgreement a = CombineVerified(pubs_, request_, kComputing, good_, v);
+  EXPECT_FALSE(a.agreed);
+  EXPECT_EQ(a.invalid.size(), 3u) << a.message;
+  EXPECT_EQ(a.accepting.size(), 6u);
+  // Two different verdicts from one node: neither counts.
+  std::vector<VerifiedShare> eq = Verdicts(9, 0);
+  eq.push_back(VerdictOf(eq[0].node, false, good_));
+  VerifiedAgreement b = CombineVerified(pubs_, request_, kComputing, good_, eq);
+  EXPECT_FALSE(b.agreed);
+  EXPECT_EQ(b.invalid, std::vector<uint32_t>{eq[0].node});
+}
+
 }  // namespace
 }  // namespace datanode::shim

@@ -75,5 +75,25 @@ TEST(Pricing, DocumentedExample) {
   EXPECT_EQ(P(13, ops::OpKind::kMatMulQ8_0Q8_0, 1, 576, 576, 700), absl::uint128(76'880'596));
 }
 
+// Verified mode (docs/canister-api.md "Verified mode"): compute once plus 12 checks.
+TEST(Pricing, VerifiedModeIsComputeOncePlusChecks) {
+  // check = ceil(m (n + k) / 64) + ceil(8 (n + k) / 64)
+  EXPECT_EQ(CheckCycles(1, 4096, 4096), absl::uint128(128 + 1024));
+  EXPECT_EQ(CheckCycles(16, 4096, 4096), absl::uint128(2048 + 1024));
+  EXPECT_EQ(CheckCycles(1, 1, 1), absl::uint128(1 + 1));
+  // Q8_0, M = 1, K = N = 4096 on 13 nodes, 5,000 argument bytes: the documented example.
+  auto t = MatMulPriceTerms(13, ops::OpKind::kMatMulQ8_0Q8_0, 1, 4096, 4096, 5000);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(ComputeCycles(*t), absl::uint128(262'144 + 278'528));
+  EXPECT_EQ(Price(*t), absl::uint128(252'562'336));
+  EXPECT_EQ(VerifiedPrice(*t, 1, 4096, 4096), absl::uint128(246'088'096));
+  // The difference is exactly 12 compute shares less 12 checks.
+  EXPECT_EQ(Price(*t) - VerifiedPrice(*t, 1, 4096, 4096),
+            12 * ComputeCycles(*t) - 12 * CheckCycles(1, 4096, 4096));
+  // n = 1: the node both computes and is the only replica; no checks.
+  auto one = MatMulPriceTerms(1, ops::OpKind::kMatMulS8S32, 3, 5, 7, 10);
+  EXPECT_EQ(VerifiedPrice(*one, 3, 5, 7), Price(*one));
+}
+
 }  // namespace
 }  // namespace datanode::shim

@@ -54,6 +54,7 @@
 #include "ic0_accel.h"
 #include "node/shim/agreement.h"
 #include "node/shim/interface.h"
+#include "tests/shim/subnet_sim_verified.h"
 
 namespace datanode::shim {
 namespace {
@@ -78,21 +79,49 @@ std::vector<int8_t> RandomS8(size_t n, uint64_t seed) {
   return v;
 }
 
-// A safetensors file with one I8 tensor "w" [kN, kK].
+// The per-column scales of the stored tensor "s" (matmul_s8_f32 in verified mode).
+std::vector<float> Scales() {
+  std::vector<float> s(kN);
+  for (uint32_t i = 0; i < kN; ++i) s[i] = 0.001f * static_cast<float>(1 + i % 7);
+  return s;
+}
+
+// A safetensors file with an I8 tensor "w" [kN, kK] and an F32 tensor "s" [kN].
 void WriteModel(const std::string& path, const std::vector<int8_t>& w) {
+  const std::vector<float> scales = Scales();
+  const size_t s_bytes = scales.size() * 4;
   std::string header = "{\"w\":{\"dtype\":\"I8\",\"shape\":[" + std::to_string(kN) + "," +
                        std::to_string(kK) + "],\"data_offsets\":[0," + std::to_string(w.size()) +
-                       "]}}";
+                       "]},\"s\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(kN) +
+                       "],\"data_offsets\":[" + std::to_string(w.size()) + "," +
+                       std::to_string(w.size() + s_bytes) + "]}}";
   while (header.size() % 8) header.push_back(' ');
   std::ofstream f(path, std::ios::binary);
   uint64_t len = header.size();
   f.write(reinterpret_cast<const char*>(&len), 8);
   f << header;
   f.write(reinterpret_cast<const char*>(w.data()), static_cast<std::streamsize>(w.size()));
+  f.write(reinterpret_cast<const char*>(scales.data()), static_cast<std::streamsize>(s_bytes));
 }
 
-pid_t StartDaemon(const std::string& datanoded, const Node& n) {
+// `fault`: the daemon's test_fault (verified mode), written to a config file; the
+// environment variable the daemon needs to accept it is set for this child only.
+pid_t StartDaemon(const std::string& datanoded, const Node& n, const std::string& fault = "") {
+  const std::string config = n.dir + "/fault.conf";
+  if (!fault.empty()) std::ofstream(config) << "test_fault: \"" << fault << "\"\n";
   pid_t pid = fork();
+  if (pid == 0 && !fault.empty()) {
+    setenv("DATANODE_ALLOW_TEST_FAULTS", "1", 1);
+    const std::string log = n.dir + "/datanoded.log";
+    FILE* f = std::freopen(log.c_str(), "a", stderr);
+    (void)f;
+    std::freopen(log.c_str(), "a", stdout);
+    execl(datanoded.c_str(), datanoded.c_str(), "--config", config.c_str(), "--socket",
+          n.socket.c_str(), "--metrics-socket", (n.dir + "/metrics").c_str(), "--store",
+          (n.dir + "/store").c_str(), "--backend", n.backend.c_str(), "--log-level", "warn",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
   if (pid == 0) {
     const std::string log = n.dir + "/datanoded.log";
     FILE* f = std::freopen(log.c_str(), "w", stderr);
@@ -254,6 +283,91 @@ int GenerateOnEveryNode(const std::vector<Node>& nodes, const std::vector<Public
   return ok ? 0 : 1;
 }
 
+void Restart(const std::string& datanoded, Node& n, const std::string& fault) {
+  if (n.pid > 0) {
+    kill(n.pid, SIGTERM);
+    waitpid(n.pid, nullptr, 0);
+  }
+  n.pid = StartDaemon(datanoded, n, fault);
+}
+
+void PrintVerifiedStats(const char* phase, const VerifiedSimStats& st) {
+  std::printf(
+      "verified mode, %s: %lld calls in %.1f s (%.2f ms per call of 1 compute + 12 checks)\n",
+      phase, static_cast<long long>(st.calls), st.seconds,
+      st.calls ? 1000 * st.seconds / static_cast<double>(st.calls) : 0.0);
+  if (st.honest_calls > 0) {
+    std::printf("  honest answers: %lld calls, %lld checks, %lld rejected\n",
+                static_cast<long long>(st.honest_calls), static_cast<long long>(st.honest_checks),
+                static_cast<long long>(st.honest_rejected));
+  }
+  for (const auto& [fault, trials] : st.trials) {
+    std::printf(
+        "  fault %-16s %5lld trials, caught (no agreement, 12 of 12 rejected) %5lld, "
+        "computing node named %5lld\n",
+        fault.c_str(), static_cast<long long>(trials),
+        static_cast<long long>(st.caught.count(fault) ? st.caught.at(fault) : 0),
+        static_cast<long long>(st.named.count(fault) ? st.named.at(fault) : 0));
+  }
+  std::string by_check;
+  for (const auto& [key, count] : st.caught_by_check)
+    absl::StrAppend(&by_check, " ", key, "=", count);
+  if (!by_check.empty()) std::printf("  first failed check per trial:%s\n", by_check.c_str());
+  std::printf("  unexpected: %lld\n\n", static_cast<long long>(st.unexpected));
+}
+
+// The verified-mode phase (file comment). Returns the number of failures.
+int VerifiedMode(const std::string& datanoded, std::vector<Node>& nodes,
+                 const std::string& model_digest, const std::vector<int8_t>& w, int64_t trials,
+                 int64_t checks) {
+  static const char* kFaults[] = {"flip_output_bit", "flip_exact_bit", "wrong_weights", "replay"};
+  auto start_all = [&](bool faulty) {
+    for (Node& n : nodes) Restart(datanoded, n, faulty ? kFaults[n.index % 4] : "");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::vector<VerifiedSimNode> out;
+    for (Node& n : nodes) {
+      std::string serving;
+      WaitReady(n, deadline, &serving);
+      auto key = NodeKey::FromPemFile(n.dir + "/node-key.pem");
+      if (serving.empty() || !key.ok()) {
+        std::printf("node %d: not serving after restart (see %s/datanoded.log)\n", n.index,
+                    n.dir.c_str());
+        return std::vector<VerifiedSimNode>{};
+      }
+      out.push_back({n.index, n.socket, key->public_key(), faulty ? kFaults[n.index % 4] : ""});
+    }
+    return out;
+  };
+  int failures = 0;
+  // Honest: every node restarted without a fault (the crash scenario killed one).
+  std::vector<VerifiedSimNode> honest = start_all(false);
+  if (honest.empty()) return 1;
+  const VerifiedSimStats a =
+      RunVerifiedCalls(honest, model_digest, kN, kK, w, Scales(),
+                       /*min_trials=*/0, checks, /*max_calls=*/1'000'000,
+                       /*beacon_seed=*/2026, /*first_call=*/1000, /*epoch=*/1);
+  PrintVerifiedStats("13 honest daemons", a);
+  failures += (a.unexpected > 0 || a.honest_rejected > 0 || a.honest_checks < checks) ? 1 : 0;
+  if (trials > 0) {
+    // Faulty: node i commits kFaults[i % 4] whenever the beacon makes it compute; as a
+    // verifier it is honest.
+    std::vector<VerifiedSimNode> faulty = start_all(true);
+    if (faulty.empty()) return failures + 1;
+    const VerifiedSimStats b = RunVerifiedCalls(faulty, model_digest, kN, kK, w, Scales(), trials,
+                                                0, 1'000'000, 2027, 1'000'000, /*epoch=*/2);
+    PrintVerifiedStats("13 daemons with faults on the computing node", b);
+    bool ok = b.unexpected == 0;
+    for (const char* f : kFaults) {
+      const int64_t t = b.trials.count(f) ? b.trials.at(f) : 0;
+      ok = ok && t >= trials && b.caught.count(f) && b.caught.at(f) == t && b.named.at(f) == t;
+    }
+    failures += ok ? 0 : 1;
+    for (Node& n : nodes) Restart(datanoded, n, "");  // leave honest daemons behind
+  }
+  std::printf("verified mode: %s\n\n", failures == 0 ? "as expected" : "UNEXPECTED");
+  return failures;
+}
+
 struct Scenario {
   std::string name;
   std::set<int> flip, wrong_weights, crash;
@@ -266,6 +380,7 @@ struct Scenario {
 int Main(int argc, char** argv) {
   std::string datanoded, backends_flag = "reference,cpu,vulkan", gguf;
   uint32_t gen_tokens = 8;
+  int64_t verified_trials = 1000, verified_checks = 10000;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -279,10 +394,15 @@ int Main(int argc, char** argv) {
       gguf = argv[++i];
     else if (a == "--gen-tokens" && i + 1 < argc)
       gen_tokens = static_cast<uint32_t>(std::max(1, std::atoi(argv[++i])));
+    else if (a == "--verified-trials" && i + 1 < argc)
+      verified_trials = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--verified-checks" && i + 1 < argc)
+      verified_checks = std::max(0, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr,
                    "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep] "
-                   "[--gguf MODEL.gguf] [--gen-tokens N]\n");
+                   "[--gguf MODEL.gguf] [--gen-tokens N] [--verified-trials N] "
+                   "[--verified-checks N]\n");
       return 2;
     }
   }
@@ -473,6 +593,10 @@ int Main(int argc, char** argv) {
                 ok ? "as expected" : "UNEXPECTED");
     failures += ok ? 0 : 1;
     for (auto& r : results) ic0_accel_result_free(&r);
+  }
+
+  if (verified_trials > 0 || verified_checks > 0) {
+    failures += VerifiedMode(datanoded, nodes, model_digest, w, verified_trials, verified_checks);
   }
 
   for (Node& n : nodes) {

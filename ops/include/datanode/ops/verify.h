@@ -31,6 +31,10 @@
 #include "absl/status/statusor.h"
 #include "datanode/ops/types.h"
 
+namespace datanode::ops {
+class Backend;
+}  // namespace datanode::ops
+
 namespace datanode::ops::verify {
 
 // Whether `kind` has a verified mode (the five matmuls above; not yet the K-quant ones).
@@ -56,6 +60,19 @@ absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, Byte
 // below 2^63 (the spec's bound is 2^112), so the compact form is the usual one: half the
 // bytes to send and to read. Other kinds: returns exact.size() unchanged.
 int64_t CompactExactSums(OpKind kind, MutableByteSpan exact);
+
+// The computing node's whole verified-mode answer ("exact output"): runs `args` on
+// `backend` (RunOp: validation, then the backend's kernels write args.out) and returns the
+// exact values for that output, in the compact encoding when it applies (CompactExactSums).
+// `w_raw` is W in the op's weight format as the request gave it (args.w for inline weights;
+// for prepared weights the caller passes the tensor's stored bytes): the producer needs the
+// weights, not the backend's packed form. Today this is RunOp followed by ComputeExactSums
+// (the reference's O(M * N * K) scalar sums); a backend exact-output hook, where its kernels
+// hand over the sums they form before rounding, is the fast path owed. INVALID_ARGUMENT for a
+// kind without verified mode, plus RunOp's and ComputeExactSums' errors. Thread-safe like
+// RunOp.
+absl::StatusOr<std::vector<uint8_t>> RunOpWithExactSums(Backend& backend, const OpArgs& args,
+                                                        ByteSpan w_raw);
 
 // The verifying node's secret for one epoch: 32 bytes from OpenSSL's CSPRNG, kept in this
 // process, never sent and never derived from anything public (in particular not from the
