@@ -8,6 +8,7 @@
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
+#include "ops/vulkan/device_memory_test.h"
 #include "ops/vulkan/kernel_runner.h"
 #include "ops/vulkan/llm_kernels.h"
 #include "ops/vulkan/prepared_weights.h"
@@ -36,6 +37,11 @@ class VulkanBackend final : public Backend {
 
   bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
+  // The pattern test in device-local memory, on the device (device_memory_test.h).
+  absl::StatusOr<MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return vulkan::TestDeviceMemory(*device_, bytes, seed);
+  }
   // Add, SiluMul, RmsNorm, RoPE, EncodeKvRow, Attend as shaders; DequantizeRow the reference's.
   const llm::Kernels& LlmKernels() const override { return llm_; }
 

@@ -272,6 +272,45 @@ TEST_F(AdmissionTest, VulkanDeviceIsAdmittedToTheVulkanTestClass) {
   ExpectRejectedAt(*rc, v1::PHASE_INVENTORY, v1::DISPOSITION_FAILED);
 }
 
+TEST_F(AdmissionTest, CorruptOrSlowDeviceMemoryIsRejectedAtMemory) {
+  testing::BadMemoryBackend corrupt(testing::Cpu(), /*corrupt=*/true);
+  v1::AdmissionReport r = RunOn(corrupt);
+  ExpectRejectedAt(r, v1::PHASE_MEMORY, v1::DISPOSITION_INCORRECT);
+  EXPECT_NE(PhaseOf(r, v1::PHASE_MEMORY).reason().find("3 words read back differently"),
+            std::string::npos)
+      << PhaseOf(r, v1::PHASE_MEMORY).reason();
+  testing::BadMemoryBackend slow(testing::Cpu(), /*corrupt=*/false);
+  v1::AdmissionReport s = RunOn(slow);
+  ExpectRejectedAt(s, v1::PHASE_MEMORY, v1::DISPOSITION_FAILED);
+  EXPECT_NE(PhaseOf(s, v1::PHASE_MEMORY).reason().find("bandwidth_gbps"), std::string::npos)
+      << PhaseOf(s, v1::PHASE_MEMORY).reason();
+}
+
+// The default memory test on host RAM, and the Vulkan one on the device, both find
+// the patterns intact on a healthy machine and report what they measured.
+TEST(DeviceMemoryTest, HostAndVulkanPatternTestsPassOnHealthyMemory) {
+  auto cpu = testing::Cpu();
+  auto host = cpu->TestDeviceMemory(8 << 20, 42);
+  ASSERT_TRUE(host.ok()) << host.status();
+  EXPECT_EQ(host->errors, 0);
+  EXPECT_EQ(host->bytes_tested, 8 << 20);
+  EXPECT_EQ(host->bytes_moved, 2 * 5 * (8 << 20));
+  EXPECT_FALSE(host->device_timed);
+  EXPECT_GT(host->seconds, 0);
+  auto vulkan = ops::CreateBackend("vulkan");
+  if (!vulkan.ok()) GTEST_SKIP() << "no Vulkan device: " << vulkan.status();
+  // 2.5 MiB + 8: a partial block, so the rotation and the slab rounding are exercised.
+  auto dev = (*vulkan)->TestDeviceMemory((5 << 19) + 8, 42);
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  EXPECT_EQ(dev->errors, 0) << dev->method;
+  EXPECT_GT(dev->bytes_tested, 0);
+  EXPECT_GT(dev->seconds, 0);
+  EXPECT_NE(dev->method.find("Vulkan device memory"), std::string::npos) << dev->method;
+  std::printf("host: %s, %.2f GB/s; vulkan: %s, %.2f GB/s (%s timing)\n", host->method.c_str(),
+              host->bytes_moved / host->seconds / 1e9, dev->method.c_str(),
+              dev->bytes_moved / dev->seconds / 1e9, dev->device_timed ? "device" : "host");
+}
+
 TEST_F(AdmissionTest, SlowBackendIsRejectedOnThroughput) {
   testing::SlowBackend backend(testing::Cpu());
   v1::AdmissionReport r = RunOn(backend);

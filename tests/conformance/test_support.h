@@ -163,6 +163,9 @@ class WrappingBackend : public ops::Backend {
   std::string Description() const override { return "faulty wrapper of " + inner_->Description(); }
   bool Supports(ops::OpKind kind) const override { return inner_->Supports(kind); }
   absl::Status Run(const ops::OpArgs& args) override { return inner_->Run(args); }
+  absl::StatusOr<ops::MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed) override {
+    return inner_->TestDeviceMemory(bytes, seed);
+  }
 
  protected:
   std::unique_ptr<ops::Backend> inner_;
@@ -277,6 +280,23 @@ class WriteNothingOnRepeatBackend : public WrappingBackend {
   std::mutex mu_;
   std::set<size_t> seen_;
   std::atomic<int64_t> skipped_{0};
+};
+
+// Device memory whose own pattern test finds words that read back differently (what a
+// GPU's on-device test reports for bad memory), or that is 1000x slower.
+class BadMemoryBackend : public WrappingBackend {
+ public:
+  BadMemoryBackend(std::unique_ptr<ops::Backend> inner, bool corrupt)
+      : WrappingBackend(std::move(inner)), corrupt_(corrupt) {}
+  absl::StatusOr<ops::MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed) override {
+    auto r = inner_->TestDeviceMemory(bytes, seed);
+    if (r.ok() && corrupt_) r->errors += 3;
+    if (r.ok() && !corrupt_) r->seconds *= 1000;
+    return r;
+  }
+
+ private:
+  bool corrupt_;
 };
 
 // Correct but slow: sleeps before every call.
