@@ -23,8 +23,18 @@
 // node, whatever its backend, must reply with the same bytes (token ids, tokens digest,
 // final logits digest, price), and Combine must agree with all 13 shares.
 //
+// Last, verified mode (docs/verification.md §8, subnet_sim_verified.h): per call a seeded
+// beacon picks the computing node (MatMul with exact_output) and the other 12 verify
+// (MatMul with verify) and sign; shim::CombineVerified needs 9 verifier shares. First 13
+// honest daemons until --verified-checks verdicts (default 10,000: none may reject), then
+// every daemon restarted with a test_fault (node i: flip_output_bit, flip_exact_bit,
+// wrong_weights, replay by i mod 4) until each fault was the computing node's in
+// --verified-trials calls (default 1,000): every one must be rejected by all 12 and the
+// computing node named. 0 skips a phase.
+//
 // usage: dn-subnet-sim --datanoded PATH [--backends reference,cpu,vulkan] [--keep]
-//                      [--gguf MODEL.gguf] [--gen-tokens N]
+//                      [--gguf MODEL.gguf] [--gen-tokens N] [--verified-trials N]
+//                      [--verified-checks N]
 // Exit status 0 iff every scenario behaved as stated (ctest runs it).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -109,6 +119,9 @@ void WriteModel(const std::string& path, const std::vector<int8_t>& w) {
 pid_t StartDaemon(const std::string& datanoded, const Node& n, const std::string& fault = "") {
   const std::string config = n.dir + "/fault.conf";
   if (!fault.empty()) std::ofstream(config) << "test_fault: \"" << fault << "\"\n";
+  // The child would flush a copy of our unwritten stdout when it redirects its own.
+  std::fflush(stdout);
+  std::fflush(stderr);
   pid_t pid = fork();
   if (pid == 0 && !fault.empty()) {
     setenv("DATANODE_ALLOW_TEST_FAULTS", "1", 1);
