@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -603,8 +604,23 @@ int Import(const Invocation& in) {
   grpc::ClientContext ctx;
   v1::ImportModelRequest req;
   req.set_path(Absolute(in.args[0]));
+  // Progress (bytes stored and MB/s) only to a terminal; the result is the last message.
+  const bool show = !g_json && ::isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  auto reader = store.ImportModelStream(&ctx, req);
+  v1::ImportModelUpdate update;
   v1::ModelInfo info;
-  grpc::Status st = store.ImportModel(&ctx, req, &info);
+  while (reader->Read(&update)) {
+    if (update.has_model()) info = update.model();
+    if (!show) continue;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "\rimporting: %.1f / %.1f MB, %.0f MB/s   ",
+                 static_cast<double>(update.bytes_done()) / 1e6,
+                 static_cast<double>(update.bytes_total()) / 1e6,
+                 s > 0 ? static_cast<double>(update.bytes_done()) / 1e6 / s : 0.0);
+  }
+  if (show) std::fprintf(stderr, "\n");
+  grpc::Status st = reader->Finish();
   if (!st.ok()) return FailRpc(st);
   if (g_json) return Print(info), 0;
   std::printf("model %s (%s, %d tensors)\n", info.digest().c_str(),

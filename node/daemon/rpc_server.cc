@@ -25,6 +25,7 @@
 #include "datanode/v1/store.grpc.pb.h"
 #include "device_classes/device_class_loader.h"
 #include "grpcpp/server_posix.h"
+#include "node/daemon/import_rpc.h"
 #include "node/daemon/inference_rpc.h"
 #include "node/daemon/queued_write_reactor.h"
 #include "openssl/crypto.h"
@@ -446,6 +447,13 @@ class StoreImpl final : public v1::Store::CallbackService {
                    r->manifest.tensors.size());
       ToProto(r->model, r->manifest, true, resp);
       return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerWriteReactor<v1::ImportModelUpdate>* ImportModelStream(
+      grpc::CallbackServerContext* ctx, const v1::ImportModelRequest* req) override {
+    return StartImportModelStream(d_, ctx, *req, [](const ImportResult& r, v1::ModelInfo* out) {
+      ToProto(r.model, r.manifest, true, out);
     });
   }
 

@@ -67,8 +67,18 @@ TEST_F(DaemonTest, BlobsImportAndMatMulByReferenceMatchReferenceBackend) {
     grpc::Status st = w->Finish();
     ASSERT_TRUE(st.ok()) << st.error_message();
   }
+  // The object's name (docs/store.md): SHA-256 of its manifest text.
+  std::string manifest = "datanode-object v2\nsize " + std::to_string(data.size()) + "\n";
+  for (size_t off = 0; off < data.size(); off += 1 << 20) {
+    const std::string chunk = data.substr(off, 1 << 20);
+    manifest += "chunk " +
+                ops::ToHex(ops::Sha256Of({ops::ByteSpan(
+                    reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size())})) +
+                "\n";
+  }
   EXPECT_EQ(blob.digest(), ops::ToHex(ops::Sha256Of({ops::ByteSpan(
-                               reinterpret_cast<const uint8_t*>(data.data()), data.size())})));
+                               reinterpret_cast<const uint8_t*>(manifest.data()),
+                               manifest.size())})));
   EXPECT_EQ(blob.chunks_size(), 3);
   {
     auto ctx = Ctx();

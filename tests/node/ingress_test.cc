@@ -400,6 +400,53 @@ TEST_F(IngressTest, CancelledImportStopsAndRegistersNothing) {
       << metrics;
 }
 
+// ImportModelStream: progress (bytes stored, never decreasing, of the file's size), then
+// the model, equal to the unary ImportModel's; a cancelled call ends CANCELLED.
+TEST_F(IngressTest, ImportModelStreamReportsProgressThenTheModel) {
+  const fs::path big = models_ / "big.safetensors";
+  WriteModel(big, 8192, 8192, '\7');  // 64 MiB
+  const int64_t size = static_cast<int64_t>(fs::file_size(big));
+  DaemonProcess d(root_, ImportRootConfig());
+  WaitReady(d);
+  {
+    grpc::ClientContext ctx;
+    v1::ImportModelRequest req;
+    req.set_path(big.string());
+    auto reader = d.store->ImportModelStream(&ctx, req);
+    ctx.TryCancel();  // at once: the import may have started or not, the call ends
+    v1::ImportModelUpdate u;
+    while (reader->Read(&u)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  auto ctx = Ctx(60);
+  v1::ImportModelRequest req;
+  req.set_path(big.string());
+  auto reader = d.store->ImportModelStream(ctx.get(), req);
+  v1::ImportModelUpdate u;
+  std::vector<v1::ImportModelUpdate> updates;
+  while (reader->Read(&u)) updates.push_back(u);
+  grpc::Status st = reader->Finish();
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_FALSE(updates.empty());
+  int64_t last = 0;
+  for (size_t i = 0; i < updates.size(); ++i) {
+    EXPECT_EQ(updates[i].bytes_total(), size);
+    EXPECT_GE(updates[i].bytes_done(), last);
+    EXPECT_EQ(updates[i].has_model(), i + 1 == updates.size());
+    last = updates[i].bytes_done();
+  }
+  EXPECT_EQ(last, size);
+  v1::ModelInfo unary;
+  ASSERT_TRUE(Import(d, big.string(), &unary).ok());
+  EXPECT_EQ(updates.back().model().digest(), unary.digest());
+  EXPECT_EQ(updates.back().model().tensors_size(), 1);
+  auto list_ctx = Ctx();
+  v1::ListModelsResponse list;
+  ASSERT_TRUE(d.store->ListModels(list_ctx.get(), {}, &list).ok());
+  EXPECT_EQ(list.models_size(), 1);
+}
+
 // --- TCP ------------------------------------------------------------------------
 
 class TcpTest : public IngressTest {

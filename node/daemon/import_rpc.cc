@@ -1,0 +1,99 @@
+// Copyright 2026 The datanode Authors.
+#include "node/daemon/import_rpc.h"
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "datanode/ops/digest.h"
+#include "node/daemon/queued_write_reactor.h"
+#include "spdlog/spdlog.h"
+
+namespace datanode::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr char kMethod[] = "ImportModelStream";
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Deleted once gRPC is done with it (OnDone) and the work has returned.
+class ImportReactor final : public QueuedWriteReactor<v1::ImportModelUpdate> {
+ public:
+  ImportReactor(RpcDeps d, std::string path, ModelInfoFn to_proto, CallerLimiter::Lease lease)
+      : d_(d),
+        path_(std::move(path)),
+        to_proto_(std::move(to_proto)),
+        lease_(std::move(lease)),
+        start_(Clock::now()) {
+    d_.executor->Submit([this] { Work(); });
+  }
+  void OnDone() override { Unref(); }
+
+ private:
+  // Progress messages a slow client may have queued before the oldest are dropped.
+  static constexpr size_t kMaxQueued = 4;
+
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  void Work() {
+    absl::StatusOr<ImportResult> r = absl::InternalError("import did not run");
+    absl::Status s = CatchAllocFailure([&]() -> absl::Status {
+      r = d_.service->ImportModel(
+          path_, [this] { return cancelled(); },
+          [this](int64_t done, int64_t total) {
+            v1::ImportModelUpdate m;
+            m.set_bytes_done(done);
+            m.set_bytes_total(total);
+            Push(std::move(m), kMaxQueued);
+          });
+      return r.status();
+    });
+    std::optional<v1::ImportModelUpdate> last;
+    if (s.ok()) {
+      spdlog::info("imported model {} from {} ({} tensors, {:.1f} MB/s)", ops::ToHex(r->model),
+                   path_, r->manifest.tensors.size(),
+                   static_cast<double>(r->manifest.source_size) / 1e6 / Since(start_));
+      last.emplace();
+      last->set_bytes_done(r->manifest.source_size);
+      last->set_bytes_total(r->manifest.source_size);
+      to_proto_(*r, last->mutable_model());
+    }
+    d_.metrics->RecordCall(kMethod, s.code(), Since(start_));
+    EndWith(ToGrpc(s), std::move(last));
+    Unref();
+  }
+
+  RpcDeps d_;
+  const std::string path_;
+  ModelInfoFn to_proto_;
+  CallerLimiter::Lease lease_;
+  Clock::time_point start_;
+  std::atomic<int> refs_{2};  // gRPC (until OnDone) and the work
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::ImportModelUpdate>* StartImportModelStream(
+    const RpcDeps& d, grpc::CallbackServerContext* ctx, const v1::ImportModelRequest& req,
+    ModelInfoFn to_proto) {
+  auto lease = AdmitCaller(d, ctx, false);
+  if (!lease.ok()) {
+    class Refuse final : public grpc::ServerWriteReactor<v1::ImportModelUpdate> {
+     public:
+      explicit Refuse(const absl::Status& s) { Finish(ToGrpc(s)); }
+      void OnDone() override { delete this; }
+    };
+    d.metrics->RecordCall(kMethod, lease.status().code(), 0);
+    return new Refuse(lease.status());
+  }
+  return new ImportReactor(d, req.path(), std::move(to_proto), *std::move(lease));
+}
+
+}  // namespace datanode::node
