@@ -321,6 +321,7 @@ NodeInfo NodeService::Info() const {
   info.store_capacity = store_->capacity_bytes();
   info.pinned = cache_.used_bytes();
   info.pin_budget = cache_.budget_bytes();
+  info.verifier_bytes = verifier_memory_bytes();
   return info;
 }
 

@@ -92,6 +92,7 @@ struct NodeInfo {
   };
   std::vector<BackendEntry> backends;
   int64_t store_used = 0, store_capacity = 0, pinned = 0, pin_budget = 0;
+  int64_t verifier_bytes = 0;  // verified mode's verifier state held now
 };
 
 class NodeService {

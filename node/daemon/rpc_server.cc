@@ -167,6 +167,7 @@ class AcceleratorImpl final : public v1::Accelerator::CallbackService {
       resp->set_store_capacity_bytes(info.store_capacity);
       resp->set_pinned_bytes(info.pinned);
       resp->set_pin_budget_bytes(info.pin_budget);
+      resp->set_verifier_bytes(info.verifier_bytes);
       AdmittedState admitted = d_.admission->Admitted();
       resp->set_admitted_class(admitted.class_name);
       resp->set_admission_report_digest(admitted.report_digest);

@@ -120,6 +120,7 @@ TEST(VerifiedModeTest, HonestAnswersAreAcceptedAndSigned) {
   EXPECT_GT(verifier.service->verifier_memory_bytes(), 0);
   EXPECT_GE(verifier.service->memory_budget().used_bytes(),
             verifier.service->verifier_memory_bytes());
+  EXPECT_EQ(verifier.service->Info().verifier_bytes, verifier.service->verifier_memory_bytes());
 }
 
 TEST(VerifiedModeTest, EveryTestFaultIsRejectedNamingTheComputingNode) {
