@@ -347,8 +347,8 @@ v1::PhaseResult PerformancePhase(PhaseContext& ctx) {
   if (!sizes.ok()) return fail("canonical shape", sizes.status());
   auto repeat = make("performance/repeat");
   if (!repeat.ok()) return fail("inputs", repeat.status());
-  // Operands live in the backend's memory (upload once, run many, read back), so the
-  // timed region holds the kernel only: no host packing, no copies, no staging.
+  // Operands live in the backend's memory (upload and PrepareResident once, run many,
+  // read back), so the timed region holds the kernel only: no host packing, no copies.
   ops::Backend& b = ctx.backend;
   auto rep = AllocateMatMul(b, *sizes);
   auto fresh_mm = AllocateMatMul(b, *sizes);
@@ -367,6 +367,7 @@ v1::PhaseResult PerformancePhase(PhaseContext& ctx) {
                                    std::pair{warm->w.get(), ops::ByteSpan(warm_in->w)}}) {
     if (absl::Status st = b.WriteBuffer(*buf, 0, bytes); !st.ok()) return fail("upload", st);
   }
+  if (absl::Status st = b.PrepareResident(warm->Args(s)); !st.ok()) return fail("prepare", st);
 
   std::vector<uint8_t> out(sizes->out), poison(sizes->out), repeat_out;
   std::vector<double> fresh_s, repeat_s;
@@ -391,6 +392,8 @@ v1::PhaseResult PerformancePhase(PhaseContext& ctx) {
       ResidentMatMul& mm = pass == 0 ? *fresh_mm : *rep;
       Poison(poison, DeriveSeed(ctx.nonce, absl::StrCat("performance/poison/", iter, "/", pass)));
       if (absl::Status st = b.WriteBuffer(*mm.out, 0, poison); !st.ok()) return fail("poison", st);
+      // Untimed: a GPU backend moves the new bytes (inputs, poison) to the device here.
+      if (absl::Status st = b.PrepareResident(mm.Args(s)); !st.ok()) return fail("prepare", st);
     }
     if (absl::Status st = b.RunResident(warm->Args(s), nullptr); !st.ok()) {
       return fail(absl::StrCat("warm-up run ", iter), st);

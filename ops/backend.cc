@@ -121,6 +121,10 @@ absl::Status Backend::ReadBuffer(const DeviceBuffer& src, int64_t offset, std::s
   return absl::OkStatus();
 }
 
+absl::Status Backend::PrepareResident(const ResidentOpArgs& /*args*/) {
+  return absl::OkStatus();  // host buffers are where the kernels read them
+}
+
 absl::Status Backend::RunResident(const ResidentOpArgs& r, double* device_seconds) {
   if (device_seconds != nullptr) *device_seconds = -1;  // no device timers on the host
   auto view = [&](const DeviceBuffer* b, ByteSpan* out) -> absl::Status {

@@ -12,6 +12,7 @@
 #include "ops/vulkan/kernel_runner.h"
 #include "ops/vulkan/llm_kernels.h"
 #include "ops/vulkan/prepared_weights.h"
+#include "ops/vulkan/resident.h"
 #include "ops/vulkan/spirv_blobs.h"
 #include "ops/vulkan/vulkan_device.h"
 #include "ops/vulkan/vulkan_ops.h"
@@ -19,6 +20,17 @@
 
 namespace datanode::ops::vulkan {
 namespace {
+
+// Resident-buffer argument checks: every buffer is this backend's, and has the size
+// the op's shape gives it.
+absl::Status CheckResidentRange(const ResidentBuffer* b, int64_t offset, size_t bytes) {
+  if (b == nullptr) return absl::InvalidArgumentError("vulkan: a buffer of another backend");
+  if (offset < 0 || offset > b->size() || static_cast<int64_t>(bytes) > b->size() - offset) {
+    return absl::InvalidArgumentError(absl::StrCat("vulkan: range [", offset, ", +", bytes,
+                                                   ") is outside a buffer of ", b->size()));
+  }
+  return absl::OkStatus();
+}
 
 class VulkanBackend final : public Backend {
  public:
@@ -37,6 +49,84 @@ class VulkanBackend final : public Backend {
 
   bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
+  // Resident buffers (resident.h): matmul_s8_s32 runs on device-local operands.
+  absl::StatusOr<std::unique_ptr<ops::DeviceBuffer>> AllocateBuffer(int64_t size) override {
+    return AllocateResident(this, size);
+  }
+  absl::Status WriteBuffer(ops::DeviceBuffer& dst, int64_t offset, ByteSpan src) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ResidentBuffer* b = AsResident(this, &dst);
+    RETURN_IF_ERROR(CheckResidentRange(b, offset, src.size()));
+    RETURN_IF_ERROR(SyncToHost(*device_, *b));  // bytes outside [offset, +size) stay
+    std::memcpy(b->host.data() + offset, src.data(), src.size());
+    ++b->version;
+    return absl::OkStatus();
+  }
+  absl::Status ReadBuffer(const ops::DeviceBuffer& src, int64_t offset,
+                          std::span<uint8_t> dst) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ResidentBuffer* b = AsResident(this, &src);
+    RETURN_IF_ERROR(CheckResidentRange(b, offset, dst.size()));
+    RETURN_IF_ERROR(SyncToHost(*device_, *b));
+    std::memcpy(dst.data(), b->host.data() + offset, dst.size());
+    return absl::OkStatus();
+  }
+  absl::Status PrepareResident(const ResidentOpArgs& args) override {
+    RETURN_IF_ERROR(CheckResidentSizes(args));
+    std::lock_guard<std::mutex> lock(mu_);
+    return vulkan::PrepareResident(*runner_, args);
+  }
+  absl::Status RunResident(const ResidentOpArgs& args, double* device_seconds) override {
+    if (device_seconds != nullptr) *device_seconds = -1;  // the caller times the dispatch
+    RETURN_IF_ERROR(CheckResidentSizes(args));
+    if (args.kind == OpKind::kMatMulS8S32) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return RunResidentMatMulS8(*runner_, args);
+    }
+    // Other kinds: Run() on the host copies.
+    OpArgs op;
+    op.kind = args.kind;
+    op.m = args.m;
+    op.n = args.n;
+    op.k = args.k;
+    auto host = [&](const ops::DeviceBuffer* d) -> ResidentBuffer* { return AsResident(this, d); };
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const ops::DeviceBuffer* d : {args.a, args.a_scale, args.w, args.w_scale}) {
+        if (d != nullptr) RETURN_IF_ERROR(SyncToHost(*device_, *host(d)));
+      }
+    }
+    if (args.a != nullptr) op.a = host(args.a)->host;
+    if (args.a_scale != nullptr) op.a_scale = host(args.a_scale)->host;
+    if (args.w != nullptr) op.w = host(args.w)->host;
+    if (args.w_scale != nullptr) op.w_scale = host(args.w_scale)->host;
+    if (args.out != nullptr) op.out = host(args.out)->host;
+    if (args.out_scale != nullptr) op.out_scale = host(args.out_scale)->host;
+    RETURN_IF_ERROR(RunOp(*this, op));
+    std::lock_guard<std::mutex> lock(mu_);
+    for (ops::DeviceBuffer* d : {args.out, args.out_scale}) {
+      if (d != nullptr) ++host(d)->version;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckResidentSizes(const ResidentOpArgs& args) const {
+    ASSIGN_OR_RETURN(const OperandSizes sz, ComputeOperandSizes(args.kind, args.m, args.n, args.k));
+    const std::pair<const ops::DeviceBuffer*, int64_t> want[] = {
+        {args.a, sz.a},     {args.a_scale, sz.a_scale},
+        {args.w, sz.w},     {args.w_scale, sz.w_scale},
+        {args.out, sz.out}, {args.out_scale, sz.out_scale}};
+    for (const auto& [buf, bytes] : want) {
+      if (bytes == 0 && buf == nullptr) continue;
+      if (buf == nullptr || AsResident(this, buf) == nullptr || buf->size() != bytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("vulkan: ", OpKindName(args.kind),
+                         " needs resident buffers of this backend sized by its shape"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   // The pattern test in device-local memory, on the device (device_memory_test.h).
   absl::StatusOr<MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed) override {
     std::lock_guard<std::mutex> lock(mu_);

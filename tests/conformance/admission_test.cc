@@ -311,6 +311,51 @@ TEST(DeviceMemoryTest, HostAndVulkanPatternTestsPassOnHealthyMemory) {
               dev->bytes_moved / dev->seconds / 1e9, dev->device_timed ? "device" : "host");
 }
 
+// Resident buffers: on the CPU (host defaults) and on Vulkan (device-local, packed at
+// PrepareResident) a poisoned output is overwritten with the reference's bytes, and
+// Vulkan refuses to run operands it was not given to prepare.
+TEST(ResidentBufferTest, ResidentMatMulEqualsTheReferenceOnEveryBackend) {
+  auto in = ops::MakeRandomInputs(ops::OpKind::kMatMulS8S32, 70, 90, 200, 5);
+  ASSERT_TRUE(in.ok());
+  ops::OpInputs want = *in;
+  auto reference = ops::CreateBackend("reference");
+  ASSERT_TRUE(reference.ok());
+  ops::OpArgs want_args = want.Args();
+  ASSERT_TRUE(ops::RunOp(**reference, want_args).ok());
+  for (const char* name : {"cpu", "vulkan"}) {
+    auto b = ops::CreateBackend(name);
+    if (!b.ok()) continue;  // vulkan absent
+    auto a = (*b)->AllocateBuffer(in->a.size());
+    auto w = (*b)->AllocateBuffer(in->w.size());
+    auto out = (*b)->AllocateBuffer(in->out.size());
+    ASSERT_TRUE(a.ok() && w.ok() && out.ok()) << name;
+    ASSERT_TRUE((*b)->WriteBuffer(**a, 0, in->a).ok());
+    ASSERT_TRUE((*b)->WriteBuffer(**w, 0, in->w).ok());
+    std::vector<uint8_t> got(in->out.size(), 0xA5);
+    ASSERT_TRUE((*b)->WriteBuffer(**out, 0, got).ok());
+    ops::ResidentOpArgs args{ops::OpKind::kMatMulS8S32, 70, 90, 200, a->get(), nullptr,
+                             w->get(), nullptr, out->get(), nullptr};
+    if (std::string(name) == "vulkan") {
+      EXPECT_EQ((*b)->RunResident(args, nullptr).code(), absl::StatusCode::kFailedPrecondition);
+    }
+    ASSERT_TRUE((*b)->PrepareResident(args).ok()) << name;
+    for (int run = 0; run < 2; ++run) {  // the second run re-poisons the output
+      double device_seconds = 0;
+      absl::Status st = (*b)->RunResident(args, &device_seconds);
+      ASSERT_TRUE(st.ok()) << name << ": " << st;
+      ASSERT_TRUE((*b)->ReadBuffer(**out, 0, got).ok());
+      EXPECT_EQ(got, want.out) << name << " run " << run;
+      std::fill(got.begin(), got.end(), 0x5A);
+      ASSERT_TRUE((*b)->WriteBuffer(**out, 0, got).ok());
+      ASSERT_TRUE((*b)->PrepareResident(args).ok());
+    }
+    // Sizes are checked against the shape.
+    ops::ResidentOpArgs wrong = args;
+    wrong.m = 71;
+    EXPECT_FALSE((*b)->RunResident(wrong, nullptr).ok()) << name;
+  }
+}
+
 TEST_F(AdmissionTest, SlowBackendIsRejectedOnThroughput) {
   testing::SlowBackend backend(testing::Cpu());
   v1::AdmissionReport r = RunOn(backend);

@@ -172,7 +172,8 @@ class Backend {
   // --- Resident buffers (timing the device, not the host) ----------------------
   // The defaults keep buffers in host memory (HostBuffer) and RunResident calls
   // RunOp on them: right for the reference and CPU backends; a GPU backend overrides
-  // all four to keep operands in device memory. Thread-safe like Run().
+  // them to keep operands in device memory (Vulkan: ops/vulkan/resident.h).
+  // Thread-safe like Run().
   // RESOURCE_EXHAUSTED when the memory cannot be had; INVALID_ARGUMENT for size < 0.
   virtual absl::StatusOr<std::unique_ptr<DeviceBuffer>> AllocateBuffer(int64_t size);
   // Copies `src` into `dst` at byte `offset` (upload) / `dst.size()` bytes out of
@@ -180,10 +181,15 @@ class Backend {
   // or a buffer of another backend.
   virtual absl::Status WriteBuffer(DeviceBuffer& dst, int64_t offset, ByteSpan src);
   virtual absl::Status ReadBuffer(const DeviceBuffer& src, int64_t offset, std::span<uint8_t> dst);
-  // Runs a validated op on resident buffers. When the backend has device timers it
-  // sets *device_seconds (if not null) to the op's device time and otherwise to -1:
-  // the caller then times the call on the host. Errors as Run(); INVALID_ARGUMENT for
-  // wrong buffer sizes or buffers of another backend.
+  // Called after the host wrote a call's buffers and before RunResident on them, outside
+  // any timed region: a GPU backend moves the operands (and the output's current bytes)
+  // into device memory in its kernels' layout here. Buffers unchanged since the last
+  // call are not moved again. The default does nothing.
+  virtual absl::Status PrepareResident(const ResidentOpArgs& args);
+  // Runs a validated op on resident buffers (after PrepareResident). When the backend
+  // has device timers it sets *device_seconds (if not null) to the op's device time and
+  // otherwise to -1: the caller then times the call on the host. Errors as Run();
+  // INVALID_ARGUMENT for wrong buffer sizes or buffers of another backend.
   virtual absl::Status RunResident(const ResidentOpArgs& args, double* device_seconds);
 
   // Pattern test of `bytes` of the memory this backend computes in, as memory testers
