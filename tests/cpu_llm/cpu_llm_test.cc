@@ -396,7 +396,7 @@ TEST(CpuLlmTest, AttendRowsEqualsReference) {
     llm::AttentionShape shape;
     shape.n_kv_heads = 1 + static_cast<int>(rng() % 3);
     shape.n_heads = shape.n_kv_heads * (1 + static_cast<int>(rng() % 3));
-    const int dims[] = {32, 64, 64, 64, 96, 128};
+    const int dims[] = {32, 64, 64, 64, 96, 128, 256, 512};
     shape.head_dim = dims[rng() % std::size(dims)];
     int64_t first_pos = 0, rows = 2 + static_cast<int64_t>(rng() % 20);
     switch (rng() % 6) {
