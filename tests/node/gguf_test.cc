@@ -2,7 +2,8 @@
 //
 // GGUF metadata (gguf_metadata.h) and the GGUF parser's format limits: the real
 // SmolLM2 file (found through .ci/find-model.sh's package, path in
-// $DATANODE_SMOLLM2_GGUF; skipped when absent) and hand-made hostile files.
+// $DATANODE_SMOLLM2_GGUF; skipped when absent) and hand-made hostile files (written byte by
+// byte with tests/support/gguf_writer.h's GgufBytes).
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,48 +13,16 @@
 #include "gtest/gtest.h"
 #include "node/import/gguf_metadata.h"
 #include "node/import/model.h"
+#include "tests/support/gguf_writer.h"
 
 namespace datanode::node {
 namespace {
 
-struct GgufBuilder {
-  std::string b;
-  template <typename T>
-  GgufBuilder& Le(T v) {
-    b.append(reinterpret_cast<const char*>(&v), sizeof(T));
-    return *this;
-  }
-  GgufBuilder& Str(std::string_view s) {
-    Le<uint64_t>(s.size());
-    b.append(s);
-    return *this;
-  }
-  GgufBuilder& Header(uint64_t tensors, uint64_t kvs, uint32_t version = 3) {
-    b = "GGUF";
-    return Le<uint32_t>(version).Le<uint64_t>(tensors).Le<uint64_t>(kvs);
-  }
-  GgufBuilder& Key(std::string_view key, GgufType type) {
-    return Str(key).Le<uint32_t>(static_cast<uint32_t>(type));
-  }
-  GgufBuilder& ArrayOf(std::string_view key, GgufType elem, uint64_t n) {
-    return Key(key, GgufType::kArray).Le<uint32_t>(static_cast<uint32_t>(elem)).Le<uint64_t>(n);
-  }
-  GgufBuilder& Tensor(std::string_view name, std::vector<uint64_t> ne, uint32_t type,
-                      uint64_t offset) {
-    Str(name).Le<uint32_t>(static_cast<uint32_t>(ne.size()));
-    for (uint64_t d : ne) Le<uint64_t>(d);
-    return Le<uint32_t>(type).Le<uint64_t>(offset);
-  }
-  GgufBuilder& PadData(size_t data_bytes, size_t align = 32) {
-    while (b.size() % align) b.push_back('\0');
-    b.append(data_bytes, '\x01');
-    return *this;
-  }
-};
+using test_support::GgufBytes;
 
 // One file holding every kind of value the getters read.
 std::string AllTypesFile() {
-  GgufBuilder g;
+  GgufBytes g;
   g.Header(0, 11)
       .Key("u8", GgufType::kU8)
       .Le<uint8_t>(200)
@@ -140,7 +109,7 @@ void ExpectInvalid(const std::string& file, std::string_view needle) {
 }
 
 TEST(GgufMetadataTest, HostileHeadersAreRejectedWithReasons) {
-  GgufBuilder g;
+  GgufBytes g;
   ExpectInvalid("GGU", "truncated");
   ExpectInvalid("GGUG\x03\0\0\0", "bad magic \"GGUG\"");
   ExpectInvalid(g.Header(0, 0, 4).b, "unsupported GGUF version 4");
@@ -183,10 +152,10 @@ absl::Status ParseFile(const std::string& bytes) {
 // Issue 14: a tensor with more than GGUF's 4 dimensions is refused, even when the
 // caller's max_rank allows more.
 TEST(GgufParserTest, FiveDimensionsAreRejected) {
-  GgufBuilder g;
-  g.Header(1, 0).Tensor("w", {4, 1, 1, 1}, /*F32*/ 0, 0).PadData(16);
+  GgufBytes g;
+  g.Header(1, 0).TensorInfo("w", {4, 1, 1, 1}, /*F32*/ 0, 0).PadData(16);
   ASSERT_TRUE(ParseFile(g.b).ok()) << ParseFile(g.b);
-  g.Header(1, 0).Tensor("w", {4, 1, 1, 1, 1}, /*F32*/ 0, 0).PadData(16);
+  g.Header(1, 0).TensorInfo("w", {4, 1, 1, 1, 1}, /*F32*/ 0, 0).PadData(16);
   ExpectError(ParseFile(g.b), absl::StatusCode::kInvalidArgument,
               "tensor 'w': rank 5 too large: GGUF allows at most 4 dimensions");
   ParseLimits lax;
@@ -197,7 +166,7 @@ TEST(GgufParserTest, FiveDimensionsAreRejected) {
 
 // Issue 14: a bad magic is named as such, not read as a safetensors header length.
 TEST(GgufParserTest, BadMagicIsNamed) {
-  GgufBuilder g;
+  GgufBytes g;
   g.Header(0, 0).PadData(64);
   g.b[3] = 'G';  // "GGUG" + version 3: the issue's reproducer
   ExpectError(ParseFile(g.b), absl::StatusCode::kInvalidArgument, "bad magic \"GGUG\"");
