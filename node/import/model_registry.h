@@ -66,7 +66,8 @@ class ModelRegistry {
   // registers the model. Importing the same file twice returns the same digest.
   // The file is opened once, without blocking (O_NONBLOCK: a FIFO or device cannot
   // hold the thread), must be a regular file (fstat), and is read only through that
-  // descriptor. Codes: NOT_FOUND (missing), PERMISSION_DENIED (outside the root, a
+  // descriptor (the copy's direct reads use a second descriptor opened on the same open
+  // file through /proc/self/fd, never the path). Codes: NOT_FOUND (missing), PERMISSION_DENIED (outside the root, a
   // symlink, unreadable), INVALID_ARGUMENT (empty path, not a regular file, bad file),
   // FAILED_PRECONDITION (the file was written to, truncated or replaced while it was
   // read: its size, mtime, ctime or inode changed; nothing is registered),

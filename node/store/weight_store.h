@@ -84,6 +84,10 @@ struct FileCopyOptions {
   int readers = 2;
   int writers = 1;
   int buffers = 8;
+  // Read with O_DIRECT through a second descriptor on the same open file
+  // (/proc/self/fd/N): no copy out of the page cache (a file in the page cache is read
+  // from the disk instead). Falls back to pread on `fd` wherever that fails.
+  bool direct_reads = true;
   // Called on the calling thread before the first chunk and then about every 50 ms
   // until the copy ends, with the bytes copied so far (durable, chunk files renamed;
   // their directories are fsynced at the end). A non-OK return stops the copy with that
@@ -114,7 +118,7 @@ class ObjectWriter {
   // after an error the writer is dead (every later call fails the same way).
   absl::Status Append(ByteSpan data);
   // Appends `size` bytes read with pread from `fd` at offsets 0..size, pipelined as
-  // FileCopyOptions says: each byte is read once (through the page cache), hashed once
+  // FileCopyOptions says: each byte is read once, hashed once
   // and written once to a tmp chunk file; batches of chunk files are made durable
   // (syncfs) before they are renamed into place; the directories are made durable in
   // Finish, before the manifest. Only on a fresh writer

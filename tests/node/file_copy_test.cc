@@ -80,6 +80,7 @@ TEST_F(FileCopyTest, SameObjectAsAppendForEverySizeAndThreadCount) {
       options.readers = threads;
       options.writers = threads;
       options.buffers = threads == 1 ? 2 : 3 * threads;
+      options.direct_reads = threads != 3;  // both read paths
       ASSERT_TRUE(w->AppendFile(fd.get(), static_cast<int64_t>(n), options).ok());
       auto copied = w->Finish();
       ASSERT_TRUE(copied.ok()) << copied.status();
