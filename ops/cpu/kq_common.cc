@@ -1,11 +1,9 @@
 // Copyright 2026 The datanode Authors.
 #include "ops/cpu/kq_common.h"
 
-#include <algorithm>
-#include <climits>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
 
 namespace datanode::ops::cpu::kq {
 namespace {
@@ -31,11 +29,8 @@ int64_t SuperBytes(OpKind kind) {
 }  // namespace
 
 int MaxFastSpan(OpKind kind, int64_t num_blocks) {
-  const uint128 base = uint128(static_cast<uint64_t>(num_blocks)) * TermBound(kind);
-  const uint128 limit = (uint128{1} << 63) - 1;
-  int s = -1;
-  while (s < 62 && (base << (s + 1)) <= limit) ++s;
-  return s;
+  return q8::LargestFastSpan(uint128(static_cast<uint64_t>(num_blocks)) * TermBound(kind),
+                             (uint128{1} << 63) - 1);
 }
 
 PackedKqWeights::PackedKqWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, Isa isa)
@@ -69,22 +64,15 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
     const int64_t panel = j / kPanelCols;
     const int c = static_cast<int>(j % kPanelCols);
     const uint8_t* row = w.data() + j * ns * sb;
-    int e_min = INT_MAX;
-    int e_max = INT_MIN;
+    // The column's exponent range over nonzero mantissas of d (and dmin).
+    q8::ExponentRange range;
     for (int64_t s = 0; s < ns; ++s) {
       const uint8_t* blk = row + s * sb;
-      const uint16_t scales[2] = {LoadU16(blk + (q6 ? kQ6KD : 0)),
-                                  q6 ? uint16_t{0} : LoadU16(blk + 2)};
-      for (uint16_t bits : scales) {
-        const ExactValue v = DecodeF16Bits(bits);
-        if (v.mantissa == 0) continue;
-        e_min = std::min(e_min, v.exponent);
-        e_max = std::max(e_max, v.exponent);
-      }
+      range.Add(DecodeF16Bits(LoadU16(blk + (q6 ? kQ6KD : 0))));
+      if (!q6) range.Add(DecodeF16Bits(LoadU16(blk + 2)));
     }
-    if (e_min == INT_MAX) e_min = e_max = 0;  // all-zero column: every term is 0
-    const int span = e_max - e_min;
-    p->col_exp_[panel * kPanelCols + c] = e_min;
+    const int span = range.span();
+    p->col_exp_[panel * kPanelCols + c] = range.base();
     p->col_span_[panel * kPanelCols + c] = span <= MaxColSpan(kind) ? span : kWideSpan;
     for (int64_t s = 0; s < ns; ++s) {
       const uint8_t* blk = row + s * sb;
@@ -121,10 +109,7 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
 absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const {
   const int64_t sb = SuperBytes(kind());
   const int64_t ns = num_supers_;
-  if (row < 0 || row >= n() || static_cast<int64_t>(out.size()) != ns * sb) {
-    return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n(), " rows into ",
-                                                   out.size(), " bytes; a row has ", ns * sb));
-  }
+  RETURN_IF_ERROR(q8::CheckReadRow(row, n(), out.size(), ns * sb));
   // The inverse of Pack's per-column loop.
   const int64_t panel = row / kPanelCols;
   const int c = static_cast<int>(row % kPanelCols);
@@ -190,14 +175,8 @@ KqARows PrepareKqARows(const OpArgs& args) {
 }
 
 bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  int row_span = 0;
-  for (int64_t i = r0; i < r1; ++i) row_span = std::max(row_span, job.rows->base.row_span[i]);
-  int col_span = 0;
-  for (int64_t p = p0; p < p1; ++p) {
-    const int32_t* spans = job.w->col_span(p);
-    for (int c = 0; c < kPanelCols; ++c) col_span = std::max(col_span, spans[c]);
-  }
-  return col_span <= MaxColSpan(job.kind) && row_span + col_span <= job.max_fast_span;
+  return q8::SpansAreFast(job.rows->base, *job.w, MaxColSpan(job.kind), job.max_fast_span, r0, r1,
+                          p0, p1);
 }
 
 }  // namespace datanode::ops::cpu::kq

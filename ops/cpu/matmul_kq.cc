@@ -1,69 +1,30 @@
 // Copyright 2026 The datanode Authors.
 //
 // Driver of the CPU K-quant matmuls: weight packing (PrepareKqWeights, or on the fly for raw
-// args.w), per-call A metadata, and the parallel split. As in matmul_q8.cc, tasks own whole
-// output elements (a range of rows x a range of 16-column panels) and every element is
-// computed by the same sequence of integer operations whichever thread runs it.
+// args.w), per-call A metadata, and the parallel split. The weight resolution and checks and
+// the split over rows x 16-column panels are q8_common.h's, shared with matmul_q8.cc.
 #include "ops/cpu/matmul_kq.h"
 
-#include <algorithm>
-
-#include "absl/strings/str_cat.h"
 #include "datanode/ops/kquant.h"
 #include "datanode/ops/status_macros.h"
-#include "datanode/ops/validate.h"
 #include "ops/cpu/kq_common.h"
 
 namespace datanode::ops::cpu {
-namespace {
-
-// The same split as matmul_q8.cc: 4 panels (64 columns) x up to 64 rows per task, and no
-// hand-off to the pool below 1 MiB of prepared weight bytes x rows.
-constexpr int64_t kPanelsPerTask = 4;
-constexpr int64_t kRowsPerTask = 64;
-constexpr int64_t kMinParallelWork = int64_t{1} << 20;
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareKqWeights(const Backend* owner, OpKind kind,
                                                                   int64_t n, int64_t k, ByteSpan w,
                                                                   ByteSpan w_scale, Isa isa) {
-  if (!IsKQuantMatMul(kind)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PrepareKqWeights: ", OpKindName(kind), " is not a K-quant matmul"));
-  }
-  RETURN_IF_ERROR(ComputeOperandSizes(kind, 1, n, k).status());
-  RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+  RETURN_IF_ERROR(q8::CheckWeightsToPack("PrepareKqWeights", "K-quant matmul", IsKQuantMatMul(kind),
+                                         kind, n, k, w, w_scale));
   return std::unique_ptr<PreparedWeights>(
       kq::PackedKqWeights::Pack(owner, kind, n, k, w, q8::KernelIsa(isa)));
 }
 
 absl::Status MatMulKq(const Backend& owner, const OpArgs& args, Isa isa, ThreadPool& pool) {
   const Isa kernel_isa = q8::KernelIsa(isa);
-  const kq::PackedKqWeights* packed = nullptr;
   std::unique_ptr<kq::PackedKqWeights> local;
-  if (args.w_prepared != nullptr) {
-    packed = dynamic_cast<const kq::PackedKqWeights*>(args.w_prepared);
-  }
-  if (packed == nullptr) {
-    // Raw weights (args.w, or a RawPreparedWeights copy): pack for this call.
-    ByteSpan w;
-    ByteSpan w_scale;
-    RETURN_IF_ERROR(ResolveRawWeights(owner, args, &w, &w_scale));
-    local = kq::PackedKqWeights::Pack(&owner, args.kind, args.n, args.k, w, kernel_isa);
-    packed = local.get();
-  }
-  if (packed->owner() != &owner || packed->kind() != args.kind || packed->n() != args.n ||
-      packed->k() != args.k) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cpu ", OpKindName(args.kind),
-                     ": prepared weights belong to another backend, op or shape"));
-  }
-  if (packed->isa() != kernel_isa) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cpu ", OpKindName(args.kind), ": weights were packed for ",
-                     IsaName(packed->isa()), " kernels, this call runs ", IsaName(kernel_isa)));
-  }
+  ASSIGN_OR_RETURN(const kq::PackedKqWeights* packed,
+                   q8::ResolvePackedWeights(owner, args, kernel_isa, &local));
 
   const kq::KqARows rows = kq::PrepareKqARows(args);
   kq::Job job;
@@ -81,21 +42,9 @@ absl::Status MatMulKq(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   auto run = kq::RunTilesPortable;
   if (kernel_isa == Isa::kAvx2) run = kq::RunTilesAvx2;
   if (kernel_isa == Isa::kAvx512Vnni) run = kq::RunTilesAvx512;
-
-  const int64_t panels = packed->num_panels();
-  if (packed->SizeBytes() * args.m < kMinParallelWork) {
-    run(job, 0, args.m, 0, panels);
-    return absl::OkStatus();
-  }
-  const int64_t panel_tasks = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
-  const int64_t row_tasks = (args.m + kRowsPerTask - 1) / kRowsPerTask;
-  pool.ParallelFor(panel_tasks * row_tasks, [&](int64_t task) {
-    const int64_t pt = task % panel_tasks;
-    const int64_t rt = task / panel_tasks;
-    const int64_t p0 = pt * kPanelsPerTask;
-    const int64_t r0 = rt * kRowsPerTask;
-    run(job, r0, std::min(args.m, r0 + kRowsPerTask), p0, std::min(panels, p0 + kPanelsPerTask));
-  });
+  q8::RunPanelTasks(
+      args.m, packed->num_panels(), packed->SizeBytes(), pool,
+      [&](int64_t r0, int64_t r1, int64_t p0, int64_t p1) { run(job, r0, r1, p0, p1); });
   return absl::OkStatus();
 }
 

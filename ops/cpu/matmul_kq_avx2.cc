@@ -17,31 +17,13 @@
 #include <immintrin.h>
 
 #include "ops/cpu/kq_common.h"
+#include "ops/cpu/q8_tile_avx2.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2")
 
 namespace datanode::ops::cpu::kq {
 namespace {
-
-inline int32_t LoadI32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// md << (ed - e0) of 8 columns from their f16 bits; base = e0 + 25 per column (the same
-// integer decode as matmul_q8_avx2.cc's DecodeScales and q8::DecodeScale).
-inline __m256i DecodeScales(const uint16_t* raw, __m256i base) {
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i x = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(raw)));
-  const __m256i e = _mm256_and_si256(_mm256_srli_epi32(x, 10), _mm256_set1_epi32(0x1F));
-  __m256i mant = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0x3FF)),
-                                 _mm256_slli_epi32(_mm256_min_epi32(e, one), 10));
-  mant = _mm256_sllv_epi32(mant, _mm256_sub_epi32(_mm256_max_epi32(e, one), base));
-  // vpsignd negates where the f16 sign bit (moved to bit 31) is set; the | 1 keeps it nonzero.
-  return _mm256_sign_epi32(mant, _mm256_or_si256(_mm256_slli_epi32(x, 16), one));
-}
 
 inline __m256i LoadScales(const uint8_t* p, bool is_signed) {
   const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
@@ -71,12 +53,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const uint16_t* wd = w.raw_d(p);
   const uint16_t* wm = w.raw_m(p);
   __m256i base[2];
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    base[h] =
-        _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(w.col_exp(p) + 8 * h)),
-                         _mm256_set1_epi32(25));
-  }
+  q8::avx2::ColumnBases(w.col_exp(p), base);
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
@@ -188,8 +165,8 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
     if constexpr (kFast) {
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
-        dsh[h] = DecodeScales(wd + s * kPanelCols + 8 * h, base[h]);
-        if constexpr (!kQ6) msh[h] = DecodeScales(wm + s * kPanelCols + 8 * h, base[h]);
+        dsh[h] = q8::avx2::DecodeScales(wd + s * kPanelCols + 8 * h, base[h]);
+        if constexpr (!kQ6) msh[h] = q8::avx2::DecodeScales(wm + s * kPanelCols + 8 * h, base[h]);
       }
     }
     const uint8_t* wqs = wq + s * kPsb;
@@ -230,8 +207,8 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
           for (int i = 0; i < MR; ++i) {
             const uint8_t* ab = arow[i] + blk * kQ8_0BlockBytes + 8 * t;
-            const __m256i a0 = _mm256_set1_epi32(LoadI32(ab));
-            const __m256i a1 = _mm256_set1_epi32(LoadI32(ab + 4));
+            const __m256i a0 = _mm256_set1_epi32(q8::LoadI32(ab));
+            const __m256i a1 = _mm256_set1_epi32(q8::LoadI32(ab + 4));
 #pragma GCC unroll 2
             for (int h = 0; h < 2; ++h) {
               const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(wv[0][h], a0),
@@ -279,8 +256,8 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
           for (int i = 0; i < MR; ++i) {
             const uint8_t* ab = arow[i] + blk * kQ8_0BlockBytes + q * 4;
-            const __m256i ae = _mm256_set1_epi32(LoadI32(ab));
-            const __m256i ao = _mm256_set1_epi32(LoadI32(ab + kQ8_0BlockBytes));
+            const __m256i ae = _mm256_set1_epi32(q8::LoadI32(ab));
+            const __m256i ao = _mm256_set1_epi32(q8::LoadI32(ab + kQ8_0BlockBytes));
 #pragma GCC unroll 2
             for (int h = 0; h < 2; ++h) {
               s16e[i][h] = _mm256_add_epi16(s16e[i][h], _mm256_maddubs_epi16(wlo[h], ae));
@@ -310,23 +287,9 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   for (int i = 0; i < MR; ++i) {
     uint8_t* out = job.out + ((r0 + i) * job.n + p * kPanelCols) * 4;
     if constexpr (kFast) {
-      alignas(32) int64_t ev[2][4];
-      alignas(32) int64_t od[2][4];
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(ev[h]), acc_e[i][h]);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(od[h]), acc_o[i][h]);
-      }
-      for (int64_t c = 0; c < valid; ++c) {
-        const int h = static_cast<int>(c / 8);
-        const int lane = static_cast<int>(c % 8) / 2;
-        const int64_t v = (c % 2 == 0) ? ev[h][lane] : od[h][lane];
-        StoreU32(out + c * 4, q8::RoundI64ToF32Bits(v, ar.row_exp[r0 + i] + ce[c]));
-      }
+      q8::avx2::StoreFastRow(acc_e[i], acc_o[i], ar.row_exp[r0 + i], ce, valid, out);
     } else {
-      for (int64_t c = 0; c < valid; ++c) {
-        StoreU32(out + c * 4, RoundToF32Bits(acc128[i][c], -48));
-      }
+      q8::StoreExactRow(acc128[i], valid, out);
     }
   }
 }

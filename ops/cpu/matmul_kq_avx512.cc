@@ -14,11 +14,13 @@
 // (ma * asum) * g with g the dmin factor, shifted by A's exponent offset and added. Q6_K
 // instead sums ma' * (sc0 * isum0 + sc1 * isum1) over the super-block and multiplies by d's
 // integer once (vpmullq; bounds at usum below): half the per-slice vector work. The
-// output conversion and the f16 decode are matmul_q8_avx512.cc's: vcvtqq2ps under explicit
-// round-to-nearest-even (the one rounding), times 2^(ea0 + e0) exactly; MXCSR cannot matter.
+// output conversion and the f16 decode are q8_tile_avx512.h's (shared with
+// matmul_q8_avx512.cc): vcvtqq2ps under explicit round-to-nearest-even (the one rounding),
+// times 2^(ea0 + e0) exactly; MXCSR cannot matter.
 #include <immintrin.h>
 
 #include "ops/cpu/kq_common.h"
+#include "ops/cpu/q8_tile_avx512.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
@@ -29,19 +31,6 @@
 
 namespace datanode::ops::cpu::kq {
 namespace {
-
-inline int32_t LoadI32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// md << (ed - e0) of 16 columns from their f16 bits (see matmul_q8_avx512.cc: vcvtph2ps and
-// the power-of-two scaling are exact, the result an integer < 2^25).
-inline __m512i DecodeScales(const uint16_t* raw, __m512 inv) {
-  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
-  return _mm512_cvttps_epi32(_mm512_mul_ps(d, inv));
-}
 
 // 16 scale bytes (one row of a panel's scale block) as int32 lanes.
 inline __m512i LoadU8Scales(const uint8_t* p) {
@@ -78,9 +67,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     wsc[j] = w.scales(p + j);
     wd[j] = w.raw_d(p + j);
     wm[j] = w.raw_m(p + j);
-    // 2^-e0 per column (e0 in [-24, 5]: a normal f32).
-    inv[j] = _mm512_castsi512_ps(_mm512_slli_epi32(
-        _mm512_sub_epi32(_mm512_set1_epi32(127), _mm512_load_si512(w.col_exp(p + j))), 23));
+    inv[j] = q8::avx512::InverseColumnScales(w.col_exp(p + j));
   }
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
@@ -193,8 +180,8 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        dsh[j] = DecodeScales(wd[j] + s * kPanelCols, inv[j]);
-        if constexpr (!kQ6) msh[j] = DecodeScales(wm[j] + s * kPanelCols, inv[j]);
+        dsh[j] = q8::avx512::DecodeScales(wd[j] + s * kPanelCols, inv[j]);
+        if constexpr (!kQ6) msh[j] = q8::avx512::DecodeScales(wm[j] + s * kPanelCols, inv[j]);
       }
     }
     const uint8_t* wqs[NC];
@@ -229,7 +216,8 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
           for (int j = 0; j < NC; ++j) wv[j] = _mm512_load_si512(wqs[j] + (b * 8 + q) * 64);
 #pragma GCC unroll 16
           for (int i = 0; i < MR; ++i) {
-            const __m512i av = _mm512_set1_epi32(LoadI32(arow[i] + blk * kQ8_0BlockBytes + q * 4));
+            const __m512i av =
+                _mm512_set1_epi32(q8::LoadI32(arow[i] + blk * kQ8_0BlockBytes + q * 4));
 #pragma GCC unroll 16
             for (int j = 0; j < NC; ++j) {
               isum[q / 4][i][j] = _mm512_dpbusd_epi32(isum[q / 4][i][j], wv[j], av);
@@ -278,8 +266,8 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
           for (int i = 0; i < MR; ++i) {
             const uint8_t* ab = arow[i] + blk * kQ8_0BlockBytes + q * 4;
-            const __m512i ae = _mm512_set1_epi32(LoadI32(ab));
-            const __m512i ao = _mm512_set1_epi32(LoadI32(ab + kQ8_0BlockBytes));
+            const __m512i ae = _mm512_set1_epi32(q8::LoadI32(ab));
+            const __m512i ao = _mm512_set1_epi32(q8::LoadI32(ab + kQ8_0BlockBytes));
 #pragma GCC unroll 16
             for (int j = 0; j < NC; ++j) {
               ie[0][i][j] = _mm512_dpbusd_epi32(ie[0][i][j], wlo[j], ae);
@@ -299,41 +287,18 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     }
   }
 
-  // Lane l of the even / odd accumulators holds column 2l / 2l + 1.
-  const __m512i interleave =
-      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 #pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     const int64_t valid = std::min<int64_t>(kPanelCols, job.n - (p + j) * kPanelCols);
     if (valid <= 0) break;
-    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
-    const __m512i col_exp = _mm512_load_si512(w.col_exp(p + j));
-    const __m256i ce_even = _mm512_cvtepi64_epi32(col_exp);
-    const __m256i ce_odd = _mm512_cvtepi64_epi32(_mm512_srli_epi64(col_exp, 32));
+    const q8::avx512::PanelOut po = q8::avx512::PreparePanelOut(w.col_exp(p + j), valid);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       uint8_t* out = job.out + ((r0 + i) * job.n + (p + j) * kPanelCols) * 4;
       if constexpr (kFast) {
-        // 2^(ea0 + e0) as f32 bits; ea0 + e0 is in [-48, 10], a normal exponent, and
-        // |V| < 2^63, so the product is exact and normal.
-        const __m256i bias = _mm256_set1_epi32(ar.row_exp[r0 + i] + 127);
-        const __m256 pow_e =
-            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_even, bias), 23));
-        const __m256 pow_o =
-            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_odd, bias), 23));
-        const __m256 fe = _mm256_mul_ps(
-            _mm512_cvt_roundepi64_ps(acc[i][j].e, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-            pow_e);
-        const __m256 fo = _mm256_mul_ps(
-            _mm512_cvt_roundepi64_ps(acc[i][j].o, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-            pow_o);
-        const __m512 f = _mm512_permutex2var_ps(_mm512_castps256_ps512(fe), interleave,
-                                                _mm512_castps256_ps512(fo));
-        _mm512_mask_storeu_ps(out, mask, f);
+        q8::avx512::StoreFastRow(po, acc[i][j].e, acc[i][j].o, ar.row_exp[r0 + i], out);
       } else {
-        for (int64_t c = 0; c < valid; ++c) {
-          StoreU32(out + c * 4, RoundToF32Bits(acc128[i][j * kPanelCols + c], -48));
-        }
+        q8::StoreExactRow(acc128[i] + j * kPanelCols, valid, out);
       }
     }
   }

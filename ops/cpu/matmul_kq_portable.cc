@@ -65,10 +65,10 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
         }
       }
       uint8_t* out = job.out + (r * job.n + p * kPanelCols) * 4;
-      for (int64_t c = 0; c < valid; ++c) {
-        const uint32_t bits = fast ? q8::RoundI64ToF32Bits(acc64[c], ar.row_exp[r] + ce[c])
-                                   : RoundToF32Bits(acc128[c], -48);
-        StoreU32(out + c * 4, bits);
+      if (fast) {
+        q8::StoreFastRow(acc64, ar.row_exp[r], ce, valid, out);
+      } else {
+        q8::StoreExactRow(acc128, valid, out);
       }
     }
   }

@@ -9,34 +9,18 @@
 // Q4_0 / Q4_1 weights stay packed nibbles (two quads per 32-byte load, split by a mask and
 // a shift): vpmaddubsw takes them as u8 0..15 directly (pair sums <= 2 * 15 * 127), the
 // block's 8 quads add in int16 (<= 8 * 3810 = 30480, no saturation) before one vpmaddwd,
-// and Q4_0's -8 is the start -8 * asum_b. The f16 scales are decoded to mw' in registers.
+// and Q4_0's -8 is the start -8 * asum_b. The f16 scales are decoded to mw' in registers
+// (q8_tile_avx2.h, shared with matmul_kq_avx2.cc).
 #include <immintrin.h>
 
 #include "ops/cpu/q8_common.h"
+#include "ops/cpu/q8_tile_avx2.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2")
 
 namespace datanode::ops::cpu::q8 {
 namespace {
-
-inline int32_t LoadI32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// mw' of 8 columns from their f16 bits; base = e0 + 25 per column (see DecodeScale).
-inline __m256i DecodeScales(const uint16_t* raw, __m256i base) {
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i x = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(raw)));
-  const __m256i e = _mm256_and_si256(_mm256_srli_epi32(x, 10), _mm256_set1_epi32(0x1F));
-  __m256i mant = _mm256_or_si256(_mm256_and_si256(x, _mm256_set1_epi32(0x3FF)),
-                                 _mm256_slli_epi32(_mm256_min_epi32(e, one), 10));
-  mant = _mm256_sllv_epi32(mant, _mm256_sub_epi32(_mm256_max_epi32(e, one), base));
-  // vpsignd negates where the f16 sign bit (moved to bit 31) is set; the | 1 keeps it nonzero.
-  return _mm256_sign_epi32(mant, _mm256_or_si256(_mm256_slli_epi32(x, 16), one));
-}
 
 template <int MR, bool kMin, bool kFast, bool kQ4>
 void TileAvx2(const Job& job, int64_t r0, int64_t p) {
@@ -48,12 +32,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const uint16_t* wd = w.raw_d(p);
   const uint16_t* wmr = w.raw_m(p);
   __m256i base[2];
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    base[h] =
-        _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(w.col_exp(p) + 8 * h)),
-                         _mm256_set1_epi32(25));
-  }
+  avx2::ColumnBases(w.col_exp(p), base);
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = job.a + (r0 + i) * job.a_row_bytes + 2;
@@ -130,12 +109,12 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int h = 0; h < 2; ++h) {
-        const __m256i s = DecodeScales(wd + b * 16 + h * 8, base[h]);
+        const __m256i s = avx2::DecodeScales(wd + b * 16 + h * 8, base[h]);
         const __m256i s_odd = _mm256_srli_epi64(s, 32);
         __m256i mm = _mm256_setzero_si256();
         __m256i mm_odd = mm;
         if constexpr (kMin) {
-          mm = DecodeScales(wmr + b * 16 + h * 8, base[h]);
+          mm = avx2::DecodeScales(wmr + b * 16 + h * 8, base[h]);
           mm_odd = _mm256_srli_epi64(mm, 32);
         }
 #pragma GCC unroll 16
@@ -178,23 +157,9 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   for (int i = 0; i < MR; ++i) {
     uint8_t* out = job.out + ((r0 + i) * job.n + p * kPanelCols) * 4;
     if constexpr (kFast) {
-      alignas(32) int64_t ev[2][4];
-      alignas(32) int64_t od[2][4];
-#pragma GCC unroll 16
-      for (int h = 0; h < 2; ++h) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(ev[h]), acc_e[i][h]);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(od[h]), acc_o[i][h]);
-      }
-      for (int64_t c = 0; c < valid; ++c) {
-        const int h = static_cast<int>(c / 8);
-        const int lane = static_cast<int>(c % 8) / 2;
-        const int64_t v = (c % 2 == 0) ? ev[h][lane] : od[h][lane];
-        StoreU32(out + c * 4, RoundI64ToF32Bits(v, ar.row_exp[r0 + i] + ce[c]));
-      }
+      avx2::StoreFastRow(acc_e[i], acc_o[i], ar.row_exp[r0 + i], ce, valid, out);
     } else {
-      for (int64_t c = 0; c < valid; ++c) {
-        StoreU32(out + c * 4, RoundToF32Bits(acc128[i][c], -48));
-      }
+      StoreExactRow(acc128[i], valid, out);
     }
   }
 }

@@ -6,16 +6,16 @@
 // 128 * asum_b to every lane, removed by starting the block's accumulator at -128 * asum_b.
 // Q4_0 / Q4_1 weights stay packed nibbles: one 64-byte load holds two quads, split by a
 // mask and a shift into u8 0..15 operands; Q4_0's -8 is the start -8 * asum_b. The f16
-// scales are decoded to mw' in registers (DecodeScales, q8_common.h's DecodeScale).
+// scales are decoded to mw' in registers (q8_tile_avx512.h's DecodeScales).
 // Per block on the fast path (bounds in q8_common.h): vpmulld by ma (int32), vpmuldq by mw'
 // (even / odd lanes, int32 x int32 -> int64), shift by A's exponent offset, add to int64
-// lanes. The output converts each int64 with vcvtqq2ps under an
-// explicit round-to-nearest-even (the one rounding) and scales by 2^(ea0 + e0) exactly:
-// every nonzero result lies in [2^-48, 2^73), far inside the normal range, so the
-// power-of-two product is exact and MXCSR (rounding mode, FTZ/DAZ) cannot matter.
+// lanes. The f16 decode and the output conversion (vcvtqq2ps under an explicit
+// round-to-nearest-even, the one rounding, then an exact scaling by 2^(ea0 + e0)) are
+// q8_tile_avx512.h's, shared with matmul_kq_avx512.cc, which states why they are exact.
 #include <immintrin.h>
 
 #include "ops/cpu/q8_common.h"
+#include "ops/cpu/q8_tile_avx512.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
@@ -25,21 +25,6 @@
 
 namespace datanode::ops::cpu::q8 {
 namespace {
-
-inline int32_t LoadI32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// mw' of 16 columns from their f16 bits: vcvtph2ps is exact (every f16 is a normal f32),
-// the product by inv = 2^-e0 is an exact power-of-two scaling to the integer mw' < 2^31
-// (fast-path columns), and vcvttps2dq of an integer-valued f32 is exact. No result is
-// subnormal, so MXCSR's rounding mode and FTZ/DAZ cannot change it.
-inline __m512i DecodeScales(const uint16_t* raw, __m512 inv) {
-  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
-  return _mm512_cvttps_epi32(_mm512_mul_ps(d, inv));
-}
 
 template <int MR, int NC, bool kMin, bool kFast, bool kQ4>
 void TileAvx512(const Job& job, int64_t r0, int64_t p) {
@@ -56,9 +41,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     wq[j] = w.quants(p + j);
     wd[j] = w.raw_d(p + j);
     wmr[j] = w.raw_m(p + j);
-    // 2^-e0 per column (e0 in [-24, 5]: a normal f32).
-    inv[j] = _mm512_castsi512_ps(_mm512_slli_epi32(
-        _mm512_sub_epi32(_mm512_set1_epi32(127), _mm512_load_si512(w.col_exp(p + j))), 23));
+    inv[j] = avx512::InverseColumnScales(w.col_exp(p + j));
   }
   const uint8_t* arow[MR];
 #pragma GCC unroll 16
@@ -144,12 +127,12 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        const __m512i s = DecodeScales(wd[j] + b * kPanelCols, inv[j]);
+        const __m512i s = avx512::DecodeScales(wd[j] + b * kPanelCols, inv[j]);
         const __m512i s_odd = _mm512_srli_epi64(s, 32);
         __m512i mm = _mm512_setzero_si512();
         __m512i mm_odd = mm;
         if constexpr (kMin) {
-          mm = DecodeScales(wmr[j] + b * kPanelCols, inv[j]);
+          mm = avx512::DecodeScales(wmr[j] + b * kPanelCols, inv[j]);
           mm_odd = _mm512_srli_epi64(mm, 32);
         }
 #pragma GCC unroll 16
@@ -191,41 +174,18 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     }
   }
 
-  // Lane l of the even / odd accumulators holds column 2l / 2l + 1.
-  const __m512i interleave =
-      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 #pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     const int64_t valid = std::min<int64_t>(kPanelCols, job.n - (p + j) * kPanelCols);
     if (valid <= 0) break;
-    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
-    const int32_t* ce = w.col_exp(p + j);
-    const __m512i col_exp = _mm512_load_si512(ce);
-    const __m256i ce_even = _mm512_cvtepi64_epi32(col_exp);
-    const __m256i ce_odd = _mm512_cvtepi64_epi32(_mm512_srli_epi64(col_exp, 32));
+    const avx512::PanelOut po = avx512::PreparePanelOut(w.col_exp(p + j), valid);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       uint8_t* out = job.out + ((r0 + i) * job.n + (p + j) * kPanelCols) * 4;
       if constexpr (kFast) {
-        // 2^(ea0 + e0) as f32 bits; ea0 + e0 is in [-48, 10], a normal exponent.
-        const __m256i bias = _mm256_set1_epi32(ar.row_exp[r0 + i] + 127);
-        const __m256 pow_e =
-            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_even, bias), 23));
-        const __m256 pow_o =
-            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ce_odd, bias), 23));
-        const __m256 fe = _mm256_mul_ps(
-            _mm512_cvt_roundepi64_ps(acc_e[i][j], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-            pow_e);
-        const __m256 fo = _mm256_mul_ps(
-            _mm512_cvt_roundepi64_ps(acc_o[i][j], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-            pow_o);
-        const __m512 f = _mm512_permutex2var_ps(_mm512_castps256_ps512(fe), interleave,
-                                                _mm512_castps256_ps512(fo));
-        _mm512_mask_storeu_ps(out, mask, f);
+        avx512::StoreFastRow(po, acc_e[i][j], acc_o[i][j], ar.row_exp[r0 + i], out);
       } else {
-        for (int64_t c = 0; c < valid; ++c) {
-          StoreU32(out + c * 4, RoundToF32Bits(acc128[i][j * kPanelCols + c], -48));
-        }
+        StoreExactRow(acc128[i] + j * kPanelCols, valid, out);
       }
     }
   }

@@ -5,9 +5,21 @@
 #include <climits>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/validate.h"
 
 namespace datanode::ops::cpu::q8 {
 namespace {
+
+// RunPanelTasks' split. Panels (of 16 columns) and rows per task: 64 columns x all decode
+// rows keeps a task's weight panel (4 x 73 KB of Q8_0 at K = 4096) in L2 while it is reused
+// across rows, and still gives 64 tasks at N = 4096 for dynamic balancing.
+constexpr int64_t kPanelsPerTask = 4;
+constexpr int64_t kRowsPerTask = 64;
+// Below this much work (prepared weight bytes x rows) the call runs on the calling thread:
+// the pool's hand-off (waking the workers and waiting for every one of them) costs more than
+// splitting saves, and a decode step of a small model is many such calls. Which thread runs
+// a tile never changes a byte.
+constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 
 int64_t WeightBlockBytes(OpKind kind) {
   if (kind == OpKind::kMatMulQ8_0Q4_0) return kQ4_0BlockBytes;
@@ -53,11 +65,14 @@ Isa KernelIsa(Isa isa) {
 
 int MaxFastSpan(OpKind kind, int64_t num_blocks) {
   // Largest s with num_blocks * B * 2^(22 + s) <= 2^63 (|ma|, |mw| <= 2047 < 2^11).
-  const uint128 base =
-      uint128(static_cast<uint64_t>(num_blocks)) * static_cast<uint64_t>(IsumBound(kind)) << 22;
-  const uint128 limit = uint128{1} << 63;
+  return LargestFastSpan(
+      uint128(static_cast<uint64_t>(num_blocks)) * static_cast<uint64_t>(IsumBound(kind)) << 22,
+      uint128{1} << 63);
+}
+
+int LargestFastSpan(uint128 bound, uint128 limit) {
   int s = -1;
-  while (s < 62 && (base << (s + 1)) <= limit) ++s;
+  while (s < 62 && (bound << (s + 1)) <= limit) ++s;
   return s;
 }
 
@@ -93,20 +108,13 @@ std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpK
     const int c = static_cast<int>(j % kPanelCols);
     const uint8_t* row = w.data() + j * nb * block_bytes;
     // The column's exponent range over nonzero mantissas of d (and m).
-    int e_min = INT_MAX;
-    int e_max = INT_MIN;
+    ExponentRange range;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * block_bytes;
-      for (int s = 0; s < (has_min ? 2 : 1); ++s) {
-        const ExactValue v = DecodeF16Bits(LoadU16(blk + 2 * s));
-        if (v.mantissa == 0) continue;
-        e_min = std::min(e_min, v.exponent);
-        e_max = std::max(e_max, v.exponent);
-      }
+      for (int s = 0; s < (has_min ? 2 : 1); ++s) range.Add(DecodeF16Bits(LoadU16(blk + 2 * s)));
     }
-    if (e_min == INT_MAX) e_min = e_max = 0;  // all-zero column: every term is 0
-    const int span = e_max - e_min;
-    p->col_exp_[panel * kPanelCols + c] = e_min;
+    const int span = range.span();
+    p->col_exp_[panel * kPanelCols + c] = range.base();
     p->col_span_[panel * kPanelCols + c] = span <= kMaxColSpan ? span : kWideSpan;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * block_bytes;
@@ -132,11 +140,7 @@ std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpK
 absl::Status PackedQ8Weights::ReadRow(int64_t row, std::span<uint8_t> out) const {
   const int64_t block_bytes = WeightBlockBytes(kind());
   const int64_t nb = num_blocks_;
-  if (row < 0 || row >= n() || static_cast<int64_t>(out.size()) != nb * block_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n(), " rows into ",
-                                                   out.size(), " bytes; a row has ",
-                                                   nb * block_bytes));
-  }
+  RETURN_IF_ERROR(CheckReadRow(row, n(), out.size(), nb * block_bytes));
   // The inverse of Pack's per-column loop.
   const int64_t panel = row / kPanelCols;
   const int c = static_cast<int>(row % kPanelCols);
@@ -178,8 +182,7 @@ ARows PrepareARows(const OpArgs& args) {
   r.row_span.resize(r.m);
   for (int64_t i = 0; i < r.m; ++i) {
     const uint8_t* row = args.a.data() + i * r.num_blocks * kQ8_0BlockBytes;
-    int e_min = INT_MAX;
-    int e_max = INT_MIN;
+    ExponentRange range;
     for (int64_t b = 0; b < r.num_blocks; ++b) {
       const uint8_t* blk = row + b * kQ8_0BlockBytes;
       const ExactValue d = DecodeF16Bits(LoadU16(blk));
@@ -190,17 +193,13 @@ ARows PrepareARows(const OpArgs& args) {
       for (int t = 0; t < kQBlockSize; ++t) sum += static_cast<int8_t>(blk[2 + t]);
       r.asum[at] = sum;
       r.init[at] = init_mul * sum;
-      if (d.mantissa != 0) {
-        e_min = std::min(e_min, d.exponent);
-        e_max = std::max(e_max, d.exponent);
-      }
+      range.Add(d);
     }
-    if (e_min == INT_MAX) e_min = e_max = 0;
-    r.row_exp[i] = e_min;
-    r.row_span[i] = e_max - e_min;  // <= 29: ma << span < 2^40 always fits int64
+    r.row_exp[i] = range.base();
+    r.row_span[i] = range.span();  // <= 29: ma << span < 2^40 always fits int64
     for (int64_t b = 0; b < r.num_blocks; ++b) {
       const int64_t at = i * r.num_blocks + b;
-      const int sh = r.ma[at] == 0 ? 0 : r.ea[at] - e_min;
+      const int sh = r.ma[at] == 0 ? 0 : r.ea[at] - r.row_exp[i];
       r.shift[at] = sh;
       r.ma_shifted[at] = int64_t{r.ma[at]} << sh;
     }
@@ -209,14 +208,7 @@ ARows PrepareARows(const OpArgs& args) {
 }
 
 bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  int row_span = 0;
-  for (int64_t i = r0; i < r1; ++i) row_span = std::max(row_span, job.rows->row_span[i]);
-  int col_span = 0;
-  for (int64_t p = p0; p < p1; ++p) {
-    const int32_t* spans = job.w->col_span(p);
-    for (int c = 0; c < kPanelCols; ++c) col_span = std::max(col_span, spans[c]);
-  }
-  return col_span <= kMaxColSpan && row_span + col_span <= job.max_fast_span;
+  return SpansAreFast(*job.rows, *job.w, kMaxColSpan, job.max_fast_span, r0, r1, p0, p1);
 }
 
 uint32_t RoundI64ToF32Bits(int64_t v, int e) {
@@ -244,6 +236,56 @@ uint32_t RoundI64ToF32Bits(int64_t v, int e) {
     }
   }
   return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
+}
+
+absl::Status CheckWeightsToPack(absl::string_view caller, absl::string_view family, bool in_family,
+                                OpKind kind, int64_t n, int64_t k, ByteSpan w, ByteSpan w_scale) {
+  if (!in_family) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(caller, ": ", OpKindName(kind), " is not a ", family));
+  }
+  RETURN_IF_ERROR(ComputeOperandSizes(kind, 1, n, k).status());
+  return ValidateWeightValues(kind, n, k, w, w_scale);
+}
+
+absl::Status CheckPackedWeights(const Backend& owner, const OpArgs& args, const PreparedWeights& w,
+                                Isa packed_isa, Isa kernel_isa) {
+  if (w.owner() != &owner || w.kind() != args.kind || w.n() != args.n || w.k() != args.k) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cpu ", OpKindName(args.kind),
+                     ": prepared weights belong to another backend, op or shape"));
+  }
+  if (packed_isa != kernel_isa) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cpu ", OpKindName(args.kind), ": weights were packed for ",
+                     IsaName(packed_isa), " kernels, this call runs ", IsaName(kernel_isa)));
+  }
+  return absl::OkStatus();
+}
+
+void RunPanelTasks(int64_t m, int64_t num_panels, int64_t prepared_bytes, ThreadPool& pool,
+                   absl::FunctionRef<void(int64_t, int64_t, int64_t, int64_t)> tile) {
+  if (prepared_bytes * m < kMinParallelWork) {
+    tile(0, m, 0, num_panels);
+    return;
+  }
+  const int64_t panel_tasks = (num_panels + kPanelsPerTask - 1) / kPanelsPerTask;
+  const int64_t row_tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
+  pool.ParallelFor(panel_tasks * row_tasks, [&](int64_t task) {
+    const int64_t pt = task % panel_tasks;
+    const int64_t rt = task / panel_tasks;
+    const int64_t p0 = pt * kPanelsPerTask;
+    const int64_t r0 = rt * kRowsPerTask;
+    tile(r0, std::min(m, r0 + kRowsPerTask), p0, std::min(num_panels, p0 + kPanelsPerTask));
+  });
+}
+
+absl::Status CheckReadRow(int64_t row, int64_t n, size_t out_size, int64_t row_bytes) {
+  if (row < 0 || row >= n || static_cast<int64_t>(out_size) != row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("ReadRow(", row, ") of ", n, " rows into ",
+                                                   out_size, " bytes; a row has ", row_bytes));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace datanode::ops::cpu::q8

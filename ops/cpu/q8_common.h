@@ -2,7 +2,11 @@
 //
 // Shared pieces of the CPU Q8_0-family matmul (kMatMulQ8_0Q8_0 / Q4_0 / Q4_1): the packed
 // weight format, the per-call activation metadata, the exactness bound that selects the
-// fast int64 path, and the kernels' entry points (one file per instruction set).
+// fast int64 path, and the kernels' entry points (one file per instruction set). The
+// K-quant matmuls (kq_common.h) reuse the family-independent part: the driver (weight
+// resolution and checks, the parallel split over rows x panels), AlignedArray, ARows,
+// ExponentRange, the fast-path span test and the output rounding; the SIMD kernels of both
+// share q8_tile_avx2.h / q8_tile_avx512.h.
 //
 // Exactness argument (the whole design rests on it). The spec value of C[m, n] is
 //   V = sum_b ma_b * mw_b * isum_b * 2^(ea_b + ew_b)      (+ ma_b * mm_b * asum_b *
@@ -22,6 +26,7 @@
 #define DATANODE_OPS_CPU_Q8_COMMON_H_
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -29,11 +34,15 @@
 #include <span>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
+#include "datanode/ops/status_macros.h"
 #include "datanode/ops/types.h"
 #include "ops/cpu/cpu_features.h"
+#include "ops/cpu/thread_pool.h"
 
 namespace datanode::ops::cpu::q8 {
 
@@ -60,6 +69,34 @@ Isa KernelIsa(Isa isa);
 
 // Largest sa + sw for which nb blocks of `kind` are exact in int64 (see above); -1 if none.
 int MaxFastSpan(OpKind kind, int64_t num_blocks);
+
+// Largest s in [-1, 62] with bound << s <= limit (-1: none), bound being a family's bound on
+// the sum of all terms of a call at span 0: the MaxFastSpan of both families.
+int LargestFastSpan(uint128 bound, uint128 limit);
+
+// Running minimum / maximum of the exponents of the nonzero f16 values added (a zero
+// mantissa is skipped): an A row's ea0 and sa, a weight column's e0 and sw. With no nonzero
+// value, base and span are 0 (every term is then 0).
+class ExponentRange {
+ public:
+  void Add(const ExactValue& v) {
+    if (v.mantissa == 0) return;
+    min_ = std::min(min_, v.exponent);
+    max_ = std::max(max_, v.exponent);
+  }
+  int base() const { return min_ == INT_MAX ? 0 : min_; }
+  int span() const { return min_ == INT_MAX ? 0 : max_ - min_; }
+
+ private:
+  int min_ = INT_MAX;
+  int max_ = INT_MIN;
+};
+
+inline int32_t LoadI32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
 // 64-byte aligned array (full cache lines per zmm load). Zero-initialized.
 template <typename T>
@@ -190,8 +227,80 @@ struct Job {
 // Whether rows [r0, r1) x panels [p0, p1) may use the int64 fast path.
 bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 
+// TileIsFast of both families: whether every column span of panels [p0, p1) of `w` (any
+// packed type with col_span(panel)) is at most max_col_span and the largest row span of rows
+// [r0, r1) plus the largest column span at most max_fast_span.
+template <typename Packed>
+bool SpansAreFast(const ARows& rows, const Packed& w, int max_col_span, int max_fast_span,
+                  int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+  int row_span = 0;
+  for (int64_t i = r0; i < r1; ++i) row_span = std::max(row_span, rows.row_span[i]);
+  int col_span = 0;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int32_t* spans = w.col_span(p);
+    for (int c = 0; c < kPanelCols; ++c) col_span = std::max(col_span, spans[c]);
+  }
+  return col_span <= max_col_span && row_span + col_span <= max_fast_span;
+}
+
 // Rounds v * 2^e to f32 bits exactly like RoundToF32Bits (fast when the result is normal).
 uint32_t RoundI64ToF32Bits(int64_t v, int e);
+
+// Stores columns [0, valid) of one output row of a panel (f32 bits at out): the fast path's
+// int64 sums rounded at 2^(row_exp + col_exp[c]), or the slow path's int128 sums (LSB 2^-48).
+inline void StoreFastRow(const int64_t* acc, int32_t row_exp, const int32_t* col_exp, int64_t valid,
+                         uint8_t* out) {
+  for (int64_t c = 0; c < valid; ++c) {
+    StoreU32(out + c * 4, RoundI64ToF32Bits(acc[c], row_exp + col_exp[c]));
+  }
+}
+inline void StoreExactRow(const int128* acc, int64_t valid, uint8_t* out) {
+  for (int64_t c = 0; c < valid; ++c) StoreU32(out + c * 4, RoundToF32Bits(acc[c], -48));
+}
+
+// --- The driver of both families (matmul_q8.cc, matmul_kq.cc) ---
+
+// PrepareQ8Weights / PrepareKqWeights' checks, `caller` naming it in the message:
+// INVALID_ARGUMENT unless in_family (kind is one of the caller's `family`) and n, k, w and
+// w_scale are valid for kind.
+absl::Status CheckWeightsToPack(absl::string_view caller, absl::string_view family, bool in_family,
+                                OpKind kind, int64_t n, int64_t k, ByteSpan w, ByteSpan w_scale);
+
+// Whether packed weights `w` (packed for packed_isa kernels) serve this call:
+// INVALID_ARGUMENT if they belong to another backend, op or shape, FAILED_PRECONDITION if they
+// were packed for other kernels than kernel_isa.
+absl::Status CheckPackedWeights(const Backend& owner, const OpArgs& args, const PreparedWeights& w,
+                                Isa packed_isa, Isa kernel_isa);
+
+// The packed weights of one call: args.w_prepared when it is a Packed (PackedQ8Weights,
+// kq::PackedKqWeights), else the raw weights (args.w, or a RawPreparedWeights copy) packed for
+// this call into *local (which then owns them); checked by CheckPackedWeights either way.
+template <typename Packed>
+absl::StatusOr<const Packed*> ResolvePackedWeights(const Backend& owner, const OpArgs& args,
+                                                   Isa kernel_isa, std::unique_ptr<Packed>* local) {
+  const Packed* packed =
+      args.w_prepared == nullptr ? nullptr : dynamic_cast<const Packed*>(args.w_prepared);
+  if (packed == nullptr) {
+    ByteSpan w;
+    ByteSpan w_scale;
+    RETURN_IF_ERROR(ResolveRawWeights(owner, args, &w, &w_scale));
+    *local = Packed::Pack(&owner, args.kind, args.n, args.k, w, kernel_isa);
+    packed = local->get();
+  }
+  RETURN_IF_ERROR(CheckPackedWeights(owner, args, *packed, packed->isa(), kernel_isa));
+  return packed;
+}
+
+// Runs tile(r0, r1, p0, p1) over output rows [0, m) x panels [0, num_panels). Tasks own whole
+// output elements (a range of rows x a range of panels, q8_common.cc has the sizes), on
+// `pool`, or all on the calling thread when prepared_bytes * m is small (the pool's hand-off
+// would cost more than it saves). Every element is computed by the same integer operations
+// whichever task or thread runs it, so the split never changes a byte.
+void RunPanelTasks(int64_t m, int64_t num_panels, int64_t prepared_bytes, ThreadPool& pool,
+                   absl::FunctionRef<void(int64_t, int64_t, int64_t, int64_t)> tile);
+
+// ReadRow's argument check: INVALID_ARGUMENT unless 0 <= row < n and out_size == row_bytes.
+absl::Status CheckReadRow(int64_t row, int64_t n, size_t out_size, int64_t row_bytes);
 
 // The exact slow path's per-block contribution with LSB 2^-48 (the reference's term).
 inline int128 ExactBlockTerm(int32_t ma, int32_t ea, int32_t asum, uint16_t d_bits,

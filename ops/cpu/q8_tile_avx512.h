@@ -1,0 +1,85 @@
+// Copyright 2026 The datanode Authors.
+//
+// AVX-512 pieces of a panel tile that the Q8_0-family kernel (matmul_q8_avx512.cc) and the
+// K-quant kernel (matmul_kq_avx512.cc) share: the f16 scale decode and the fast path's output
+// conversion. 16 output columns per zmm. Each function carries the kernels' target attribute
+// (so it inlines into their tiles, compiled under the same `#pragma GCC target`) and lives in
+// q8::avx512 alone.
+//
+// Exactness: vcvtph2ps is exact (every f16 is a normal f32), the product by 2^-e0 is an exact
+// power-of-two scaling to the integer mw' < 2^31 (fast-path columns), and vcvttps2dq of an
+// integer-valued f32 is exact. The output converts each int64 with vcvtqq2ps under an explicit
+// round-to-nearest-even (the one rounding) and scales by 2^(ea0 + e0) exactly: every nonzero
+// result lies in [2^-48, 2^73), far inside the normal range, so the power-of-two product is
+// exact and MXCSR (rounding mode, FTZ/DAZ) cannot matter.
+#ifndef DATANODE_OPS_CPU_Q8_TILE_AVX512_H_
+#define DATANODE_OPS_CPU_Q8_TILE_AVX512_H_
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "ops/cpu/q8_common.h"
+
+// GCC 12's _mm512_undefined_epi32() (inside _mm512_srli_epi64 etc.) self-initializes on
+// purpose and trips -W(maybe-)uninitialized; no value of ours is uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace datanode::ops::cpu::q8::avx512 {
+
+// 2^-e0 per column of a panel (e0 in [-24, 5]: a normal f32), DecodeScales' `inv`.
+inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) __m512
+InverseColumnScales(const int32_t* col_exp) {
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_sub_epi32(_mm512_set1_epi32(127), _mm512_load_si512(col_exp)), 23));
+}
+
+// mw' = mantissa << (exponent - e0) of 16 columns from their f16 bits (exact, see above).
+inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) __m512i
+DecodeScales(const uint16_t* raw, __m512 inv) {
+  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
+  return _mm512_cvttps_epi32(_mm512_mul_ps(d, inv));
+}
+
+// What the output of one panel needs: the store mask of its `valid` (1..16) columns and its
+// column exponents split as the even / odd int64 accumulator lanes hold them.
+struct PanelOut {
+  __mmask16 mask;
+  __m256i ce_even;
+  __m256i ce_odd;
+};
+inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) PanelOut
+PreparePanelOut(const int32_t* col_exp, int64_t valid) {
+  const __m512i ce = _mm512_load_si512(col_exp);
+  return {static_cast<__mmask16>((1u << valid) - 1), _mm512_cvtepi64_epi32(ce),
+          _mm512_cvtepi64_epi32(_mm512_srli_epi64(ce, 32))};
+}
+
+// Stores one output row of a panel from the fast path's int64 sums (lane l of acc_e / acc_o:
+// column 2 l / 2 l + 1), each rounded once and scaled by 2^(row_exp + e0) (see above).
+inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) void StoreFastRow(
+    const PanelOut& po, __m512i acc_e, __m512i acc_o, int32_t row_exp, uint8_t* out) {
+  const __m512i interleave =
+      _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  // 2^(ea0 + e0) as f32 bits; ea0 + e0 is in [-48, 10], a normal exponent.
+  const __m256i bias = _mm256_set1_epi32(row_exp + 127);
+  const __m256 pow_e =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(po.ce_even, bias), 23));
+  const __m256 pow_o =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(po.ce_odd, bias), 23));
+  const __m256 fe = _mm256_mul_ps(
+      _mm512_cvt_roundepi64_ps(acc_e, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), pow_e);
+  const __m256 fo = _mm256_mul_ps(
+      _mm512_cvt_roundepi64_ps(acc_o, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), pow_o);
+  const __m512 f =
+      _mm512_permutex2var_ps(_mm512_castps256_ps512(fe), interleave, _mm512_castps256_ps512(fo));
+  _mm512_mask_storeu_ps(out, po.mask, f);
+}
+
+}  // namespace datanode::ops::cpu::q8::avx512
+
+#pragma GCC diagnostic pop
+
+#endif  // DATANODE_OPS_CPU_Q8_TILE_AVX512_H_
