@@ -149,6 +149,7 @@ KernelRunner::~KernelRunner() {
     if (k.module != VK_NULL_HANDLE) vkDestroyShaderModule(dev, k.module, nullptr);
   }
   if (pool_ != VK_NULL_HANDLE) vkDestroyDescriptorPool(dev, pool_, nullptr);  // frees the sets
+  if (timestamps_ != VK_NULL_HANDLE) vkDestroyQueryPool(dev, timestamps_, nullptr);
 }
 
 absl::Status KernelRunner::Grow(DeviceBuffer& buffer, uint64_t size, MemoryUse use) {
@@ -197,8 +198,17 @@ const uint8_t* KernelRunner::Output(int binding) const {
   return readback_.mapped() + staging_offset_[binding];
 }
 
-absl::Status KernelRunner::Run(const KernelCall& call) {
+absl::Status KernelRunner::Run(const KernelCall& call, double* device_seconds) {
   const Kernel& k = kernels_[static_cast<int>(call.kernel)];
+  if (device_seconds != nullptr) *device_seconds = -1;
+  const bool timed = device_seconds != nullptr && device_->limits().timestampComputeAndGraphics;
+  if (timed && timestamps_ == VK_NULL_HANDLE) {
+    VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    info.queryCount = 2;
+    VkResult r = vkCreateQueryPool(device_->device(), &info, nullptr, &timestamps_);
+    if (r != VK_SUCCESS) return VkError(r, "vkCreateQueryPool");
+  }
   if (static_cast<int>(specs_.size()) != k.bindings) {
     return absl::InternalError(absl::StrCat("vulkan: kernel ", kKernelDefs[int(call.kernel)].blob,
                                             " takes ", k.bindings, " buffers, got ",
@@ -239,6 +249,10 @@ absl::Status KernelRunner::Run(const KernelCall& call) {
     vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &to_compute, 0, nullptr, 0,
                          nullptr);
+    if (timed) {
+      vkCmdResetQueryPool(cb, timestamps_, 0, 2);
+      vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps_, 0);
+    }
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipeline);
     vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, k.layout, 0, 1, &k.set, 0, nullptr);
     // Split grids beyond the workgroup-count limits; each piece learns its offset.
@@ -253,6 +267,7 @@ absl::Status KernelRunner::Run(const KernelCall& call) {
                       1);
       }
     }
+    if (timed) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
     VkMemoryBarrier to_transfer{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     to_transfer.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
     to_transfer.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
@@ -269,7 +284,17 @@ absl::Status KernelRunner::Run(const KernelCall& call) {
     vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
                          &to_host, 0, nullptr, 0, nullptr);
   };
-  return device_->SubmitAndWait(record);
+  RETURN_IF_ERROR(device_->SubmitAndWait(record));
+  if (timed) {
+    uint64_t ticks[2] = {0, 0};
+    VkResult r =
+        vkGetQueryPoolResults(device_->device(), timestamps_, 0, 2, sizeof(ticks), ticks,
+                              sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (r != VK_SUCCESS) return VkError(r, "vkGetQueryPoolResults");
+    *device_seconds =
+        static_cast<double>(ticks[1] - ticks[0]) * device_->limits().timestampPeriod * 1e-9;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DeviceBuffer> KernelRunner::Upload(uint64_t size,

@@ -91,8 +91,10 @@ class KernelRunner {
   // Step 2: host pointer to input `binding` (bytes as declared, zero-filled: padding
   // the host does not write reads as zero).
   uint8_t* Input(int binding);
-  // Step 3: uploads the inputs, runs the kernel, reads back the outputs.
-  absl::Status Run(const KernelCall& call);
+  // Step 3: uploads the inputs, runs the kernel, reads back the outputs. With
+  // `device_seconds`, sets it to the dispatches' time from timestamp queries, or to -1
+  // when the device has none (VkPhysicalDeviceLimits::timestampComputeAndGraphics).
+  absl::Status Run(const KernelCall& call, double* device_seconds = nullptr);
   // Step 4: the bytes of output `binding`.
   const uint8_t* Output(int binding) const;
 
@@ -116,6 +118,7 @@ class KernelRunner {
 
   VulkanDevice* device_;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
+  VkQueryPool timestamps_ = VK_NULL_HANDLE;  // two queries, made at the first timed Run
   std::array<Kernel, static_cast<int>(KernelId::kCount)> kernels_{};
 
   std::vector<BufferSpec> specs_;

@@ -67,7 +67,8 @@ absl::Status PrepareResident(KernelRunner& runner, const ResidentOpArgs& args) {
   return Place(runner, *out, kRaw, args);
 }
 
-absl::Status RunResidentMatMulS8(KernelRunner& runner, const ResidentOpArgs& args) {
+absl::Status RunResidentMatMulS8(KernelRunner& runner, const ResidentOpArgs& args,
+                                 double* device_seconds) {
   auto* a = AsResident(args.out->owner(), args.a);
   auto* w = AsResident(args.out->owner(), args.w);
   auto* out = AsResident(args.out->owner(), args.out);
@@ -96,7 +97,7 @@ absl::Status RunResidentMatMulS8(KernelRunner& runner, const ResidentOpArgs& arg
   call.groups_y = static_cast<uint32_t>(m_pad / kS8Tile);
   call.y_base_word = 3;
   call.x_base_word = 4;
-  RETURN_IF_ERROR(runner.Run(call));
+  RETURN_IF_ERROR(runner.Run(call, device_seconds));
   out->device_newer = true;
   return absl::OkStatus();
 }

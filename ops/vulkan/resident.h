@@ -43,7 +43,9 @@ ResidentBuffer* AsResident(const Backend* owner, const ops::DeviceBuffer* b);
 
 absl::Status PrepareResident(KernelRunner& runner, const ResidentOpArgs& args);
 // matmul_s8_s32 only (the caller routes other kinds through Run()).
-absl::Status RunResidentMatMulS8(KernelRunner& runner, const ResidentOpArgs& args);
+// *device_seconds as KernelRunner::Run sets it (may be null).
+absl::Status RunResidentMatMulS8(KernelRunner& runner, const ResidentOpArgs& args,
+                                 double* device_seconds);
 // Copies the device copy back to the host copy if a kernel wrote it since.
 absl::Status SyncToHost(VulkanDevice& device, ResidentBuffer& b);
 

@@ -77,11 +77,11 @@ class VulkanBackend final : public Backend {
     return vulkan::PrepareResident(*runner_, args);
   }
   absl::Status RunResident(const ResidentOpArgs& args, double* device_seconds) override {
-    if (device_seconds != nullptr) *device_seconds = -1;  // the caller times the dispatch
+    if (device_seconds != nullptr) *device_seconds = -1;  // unless timestamps say otherwise
     RETURN_IF_ERROR(CheckResidentSizes(args));
     if (args.kind == OpKind::kMatMulS8S32) {
       std::lock_guard<std::mutex> lock(mu_);
-      return RunResidentMatMulS8(*runner_, args);
+      return RunResidentMatMulS8(*runner_, args, device_seconds);
     }
     // Other kinds: Run() on the host copies.
     OpArgs op;

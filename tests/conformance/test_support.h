@@ -68,8 +68,9 @@ inline constexpr char kTestClass[] = R"pb(
 )pb";
 
 // A Vulkan class CI can admit on Mesa lavapipe (a CPU Vulkan driver): small shapes,
-// floors far below what lavapipe measured on the 2-core build VM under load (0.92 GOP/s
-// at 256x512x512, memory pattern test 0.90 GB/s, 2026-12-07).
+// floors far below what lavapipe measured on the 2-core build VM under load (256x512x512:
+// 4.56 GOP/s resident and device-timed, 0.92 GOP/s through Run; device memory pattern
+// test 2.95 to 4.11 GB/s; 2026-12-07).
 inline constexpr char kVulkanTestClass[] = R"pb(
   name: "test_vulkan"
   spec_version: 2
