@@ -545,8 +545,9 @@ absl::StatusOr<AdmissionRequest> FromProto(const v1::RunAdmissionRequest& r) {
 
 // What an admission run of a class sent as text allocates at once, reserved from the
 // memory budget for the whole run (RESOURCE_EXHAUSTED at once when it does not fit):
-// the canonical shape's A, W and C three times (stability and performance each hold a
-// set and its repeat) and the profile's host memory test. Class files from the
+// the performance phase's A, W and C of the canonical shape for three inputs (fresh,
+// repeated, warm-up), each on the host and as resident buffers, plus three more C
+// (read-back, poison, first repeat), and the profile's memory test. Class files from the
 // operator's directories are trusted and not sized. INVALID_ARGUMENT for a class that
 // does not parse, as the run itself would say.
 absl::StatusOr<MemoryBudget::Reservation> ReserveForAdmission(MemoryBudget& budget,
@@ -560,7 +561,7 @@ absl::StatusOr<MemoryBudget::Reservation> ReserveForAdmission(MemoryBudget& budg
     const auto& s = c.compute().canonical_shape();
     ASSIGN_OR_RETURN(ops::OperandSizes sz,
                      ops::ComputeOperandSizes(ops::OpKind::kMatMulS8S32, s.m(), s.n(), s.k()));
-    bytes += 3 * (sz.a + sz.w + sz.out);
+    bytes += 6 * (sz.a + sz.w + sz.out) + 3 * sz.out;
   }
   const v1::ProfileSettings& p = r.profile == "full" ? c.full() : c.quick();
   // Capped at 2^40 MiB so the sum cannot overflow; anything near it is refused anyway.
