@@ -12,7 +12,7 @@
 // the other's writeback. The source file stays in the page cache for both (it was just
 // written), so both measure writing, the part an import shares with a copy.
 // usage: bench_import [--sizes-mb 512,4096] [--rounds 3] [--readers 2] [--writers 1]
-//                     [--buffers 8] [--dir DIR]
+//                     [--buffers 8] [--buffered-reads] [--dir DIR]
 //                     [--no-fsync (diagnosis: the import's cost without durability)]
 #include <fcntl.h>
 #include <unistd.h>
@@ -94,6 +94,10 @@ int Main(int argc, char** argv) {
       fsync = false;
       continue;
     }
+    if (flag == "--buffered-reads") {  // FileCopyOptions::direct_reads = false
+      copy.direct_reads = false;
+      continue;
+    }
     if (i + 1 >= argc) return Usage(("missing value for " + flag).c_str());
     std::string value = argv[++i];
     if (flag == "--sizes-mb") {
@@ -123,9 +127,10 @@ int Main(int argc, char** argv) {
   }
   fs::create_directories(dir);
   std::printf(
-      "# bench_import: %d rounds per size; %d readers, %d writers, %d buffers; dir %s (store "
-      "fsync %s)\n",
-      rounds, copy.readers, copy.writers, copy.buffers, dir.c_str(),
+      "# bench_import: %d rounds per size; %d readers (%s), %d writers, %d buffers; dir %s "
+      "(store fsync %s)\n",
+      rounds, copy.readers, copy.direct_reads ? "direct" : "buffered", copy.writers,
+      copy.buffers, dir.c_str(),
       fsync ? "on" : "OFF: not a valid result");
   for (int64_t mb : sizes_mb) {
     const int64_t bytes = mb << 20;
