@@ -468,6 +468,10 @@ int Admission(const Invocation& in) {
     std::printf("VERDICT: %s class %s\n", result.admitted() ? "ADMITTED to" : "REJECTED from",
                 result.report().class_name().c_str());
     for (const auto& r : result.reasons()) std::printf("  - %s\n", r.c_str());
+    if (result.custom_class()) {
+      std::printf("custom class: not the operator's class file of that name, so the node's "
+                  "admitted class is unchanged\n");
+    }
     std::printf("report_digest %s\nreport: %s\n", result.report_digest().c_str(),
                 Absolute(out).c_str());
   }
