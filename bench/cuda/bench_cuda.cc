@@ -369,7 +369,7 @@ int Main(int argc, char** argv) {
     if (r.lt_s8 > 0 && !r.match) all_match = false;
     if (r.m == 8192 && r.n == 8192 && r.k == 8192) acceptance = r;
   }
-  // Issue 5's speed target, in one line a reader (or a script) can find.
+  // The speed target (>= 0.8x cuBLASLt s8 at 8192^3), in one line a reader (or a script) can find.
   if (acceptance.lt_s8 > 0) {
     const double ratio = acceptance.ours / acceptance.lt_s8;
     std::printf(

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// Model import vs a durable copy (issue 17). For each file size, in rounds that
+// Model import vs a durable copy. For each file size, in rounds that
 // alternate on the same file:
 //   cp + sync:  `cp SRC DST && sync` (the anchor: the kernel's own copy, made durable);
 //   import:     ModelRegistry::ImportFile into a fresh store with fsync on (every chunk

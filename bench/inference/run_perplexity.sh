@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Perplexity acceptance run (issue 12): llama-perplexity and dn-perplexity on the same text,
+# Perplexity acceptance run: llama-perplexity and dn-perplexity on the same text,
 # context and thread count; then llama.cpp's own --kl-divergence scoring llama.cpp against
 # our log-probs (a cross-check of dn-perplexity's comparison, with llama.cpp's code).
 # Usage: run_perplexity.sh [THREADS=2] [CTX=512]     (from anywhere; needs dnbuild dn-perplexity)

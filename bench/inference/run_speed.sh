@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Speed acceptance run (issue 12): bench_inference (ours, then llama-bench right after each of
+# Speed acceptance run: bench_inference (ours, then llama-bench right after each of
 # our tests, same file / thread count / test) repeated RUNS times, then the median of each
 # test's ratio over the runs. On a shared machine a single run's ratio moves with the load of
 # the moment; the median of interleaved runs is the figure to quote, with the load printed.

@@ -2,7 +2,7 @@
 # Copyright 2026 The datanode Authors.
 #
 # Builds the peer, llama.cpp, from the sources vendored in the llama-cpp-python sdist on
-# PyPI (issue 12), OUTSIDE this repository: its code is never committed here. The tools
+# PyPI, OUTSIDE this repository: its code is never committed here. The tools
 # it builds are the references for the tokenizer golden file (llama-tokenize), the
 # perplexity and speed comparisons (llama-perplexity, llama-bench) and op checks
 # (test-backend-ops).

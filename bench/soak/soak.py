@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak and fault test of datanoded (issue 14). Bounded, loopback only: one real daemon
+"""Soak and fault test of datanoded. Bounded, loopback only: one real daemon
 on a temp Unix socket, driven by an independent Python client (grpcio-tools stubs).
 
 usage: soak.py --datanoded PATH --proto DIR [--seconds 60] [--clients 16]

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// Verified mode's cost (issue 16): the verifier's Verify() CPU time as a share of the
+// Verified mode's cost: the verifier's Verify() CPU time as a share of the
 // computing node's matmul CPU time (wall times printed too), side by side in one run, at K = N =
 // 4096 and M = 1..16. The anchor is the CPU backend's MatMul through the ops Backend interface
 // (CreateBackend("cpu"), PrepareWeights once, RunOp), on 1 thread, so both sides are one core's

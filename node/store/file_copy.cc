@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// ObjectWriter::AppendFile: a file copied into the store at disk speed (issue 17).
+// ObjectWriter::AppendFile: a file copied into the store at disk speed.
 //
 // Each copying thread takes the next chunk index, preads that 1 MiB, hashes it once
 // (the chunk's name; the object's name is derived from the chunk names) and writes it

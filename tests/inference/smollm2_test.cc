@@ -359,7 +359,7 @@ TEST_F(Smollm2Test, DISABLED_DecodeSpeed) {
   }
 }
 
-// Issue 12's memory acceptance: resident memory while serving one session at 256
+// The memory target: resident memory while serving one session at 256
 // positions (a full KV cache) is at most 1.3 x (GGUF bytes + that KV cache), on the cpu
 // backend at 1 thread. A measurement of this process (gtest and the test store
 // included), so run alone: --gtest_also_run_disabled_tests.

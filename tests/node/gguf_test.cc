@@ -149,7 +149,7 @@ absl::Status ParseFile(const std::string& bytes) {
   return ParseModelFile(MemorySource(bytes)).status();
 }
 
-// Issue 14: a tensor with more than GGUF's 4 dimensions is refused, even when the
+// A tensor with more than GGUF's 4 dimensions is refused, even when the
 // caller's max_rank allows more.
 TEST(GgufParserTest, FiveDimensionsAreRejected) {
   GgufBytes g;
@@ -164,7 +164,7 @@ TEST(GgufParserTest, FiveDimensionsAreRejected) {
               "at most 4 dimensions");
 }
 
-// Issue 14: a bad magic is named as such, not read as a safetensors header length.
+// A bad magic is named as such, not read as a safetensors header length.
 TEST(GgufParserTest, BadMagicIsNamed) {
   GgufBytes g;
   g.Header(0, 0).PadData(64);

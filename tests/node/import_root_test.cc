@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// ModelRegistry::ImportFile's way in (issue 14): the file is opened once beneath the
+// ModelRegistry::ImportFile's way in: the file is opened once beneath the
 // import root (openat2, and the component walk used where the kernel has no openat2),
 // never blocks, is read only through its descriptor, and an import can be cancelled or
 // run out of time. Real temp directories, FIFOs and symlinks.

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// Integration tests of every way into the node (issue 14): ImportModel paths (FIFOs,
+// Integration tests of every way into the node: ImportModel paths (FIFOs,
 // symlinks out of the import root, files changed or cancelled during import), the TCP
 // listener's token, the metrics socket under idle clients, and the CLIs on bad input.
 // The real datanoded (DATANODED_PATH), dnctl (DNCTL_PATH) and dn-conformance
@@ -189,7 +189,7 @@ grpc::Status SmallMatMul(DaemonProcess& d, int seconds) {
   return d.acc->MatMul(ctx.get(), req, &resp);
 }
 
-// Issue 14: a FIFO per executor thread used to block each thread in open(2) forever,
+// A FIFO per executor thread used to block each thread in open(2) forever,
 // so that info, list and matmul timed out.
 TEST_F(IngressTest, FifosInTheImportRootDoNotWedgeTheDaemon) {
   const fs::path f1 = models_ / "f1", f2 = models_ / "f2";

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 14: no request can exhaust the daemon. The real datanoded on a temp Unix
+"""No request can exhaust the daemon. The real datanoded on a temp Unix
 socket, driven by an independent Python client (grpcio-tools stubs generated here).
 
 usage: limits_py_test.py DATANODED PROTO_DIR [unittest args]

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// Issue 14, in process: the memory budget, the config fields that set it, the
+// In process: the memory budget, the config fields that set it, the
 // allocation-failure boundary, and NodeService's admission of a MatMul before anything
 // is allocated. (The same limits on the real daemon over its socket:
 // limits_py_test.py.)

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// The shim's limits and reject fee (issue 14): a reply over max_reply_bytes is refused
+// The shim's limits and reject fee: a reply over max_reply_bytes is refused
 // before the daemon is called, the reply size is known exactly from the shape, and a
 // rejected accel_matmul the caller got wrong pays RejectFee (never more than attached),
 // while node-side rejects and queries pay nothing. The daemon is a fake that counts calls.

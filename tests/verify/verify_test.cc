@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
 // The verifier at the ops level (docs/verification.md): honest answers (from the reference
-// and the CPU backend) are never rejected, and every fault kind of issue 16 is caught on
+// and the CPU backend) are never rejected, and every fault kind of docs/verification.md is caught on
 // every trial: one flipped output bit, one flipped exact-sum bit, wrong weights, and an
 // answer replayed from another input, >= 1000 trials each per matmul kind. Shapes are
 // small so that the trial counts stay cheap; the AVX-512 kernels are compared with the
