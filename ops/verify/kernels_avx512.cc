@@ -74,6 +74,10 @@ bool ScalarQ8Element(const uint8_t* e, const uint8_t* out, uint64_t r, int64_t i
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx512ifma,avx512vnni")
+#if defined(__clang__)
+// Clang ignores "#pragma GCC target"; this is its form of the same per-function target.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx512ifma,avx512vnni"))), apply_to = function)
+#endif
 
 // IFMA accumulators gain < 2 * 2^52 per step: 1024 steps stay below 2^63.
 constexpr int64_t kFlushSteps = 1024;
@@ -434,6 +438,9 @@ void DotQ8V(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks,
   }
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
 
