@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libspdlog-dev libabsl-dev libssl-dev libre2-dev zlib1g-dev
+  libspdlog-dev libabsl-dev libssl-dev libre2-dev zlib1g-dev libsimdjson-dev
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev

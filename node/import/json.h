@@ -1,43 +1,56 @@
 // Copyright 2026 The datanode Authors.
 //
-// A small strict JSON parser for hostile input (the safetensors header). Bounded:
-// nesting depth <= kMaxJsonDepth, input size is the caller's bound. Numbers are kept
-// as their text (only integers are ever needed and are parsed with overflow checks).
-// No exceptions; errors are INVALID_ARGUMENT with the byte offset.
+// JSON for hostile input (the safetensors header), parsed by simdjson's DOM parser
+// (Debian libsimdjson-dev). simdjson validates the whole document before anything is
+// read from it: grammar, UTF-8, escapes and surrogates, no trailing bytes. Integers are
+// exact (int64 / uint64; a larger literal is an error); only its error-code API is used
+// here (no exceptions).
+//
+// Bounds, both explicit:
+// - size: the caller bounds the input (ParseLimits::max_header_bytes for safetensors);
+//   the parser's memory is about 14 bytes per input byte, allocated once per document;
+// - depth: arrays and objects nested more than `max_depth` deep are rejected
+//   ("nesting too deep") before the rest is read.
+//
+// Errors are INVALID_ARGUMENT, "bad JSON: <simdjson's reason>". A JsonDocument is
+// immutable once parsed; its elements may be read from several threads.
 #ifndef DATANODE_NODE_IMPORT_JSON_H_
 #define DATANODE_NODE_IMPORT_JSON_H_
 
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "absl/status/statusor.h"
+#include "simdjson.h"
 
 namespace datanode::node {
 
+// The most arrays and objects nested inside one another (a safetensors header needs 3).
 inline constexpr int kMaxJsonDepth = 16;
 
-struct JsonValue {
-  enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
-  Type type = Type::kNull;
-  bool boolean = false;
-  std::string text;  // kString: decoded UTF-8; kNumber: the literal
-  std::vector<JsonValue> array;
-  // kObject: member names and values, in input order (two vectors because a
-  // std::pair of an incomplete type is ill-formed).
-  std::vector<std::string> keys;
-  std::vector<JsonValue> values;
+// A parsed document. It owns the parser whose buffers root() and every element
+// reached from it point into, so elements must not outlive it.
+class JsonDocument {
+ public:
+  // Parses `text` after copying it once into a padded buffer.
+  static absl::StatusOr<std::unique_ptr<JsonDocument>> Parse(std::string_view text,
+                                                             int max_depth = kMaxJsonDepth);
+  // Parses text already in simdjson's padded buffer (no copy); `text` may be freed after.
+  static absl::StatusOr<std::unique_ptr<JsonDocument>> ParsePadded(
+      const simdjson::padded_string& text, int max_depth = kMaxJsonDepth);
 
-  // The member named `key`, or nullptr.
-  const JsonValue* Find(std::string_view key) const;
-  // A non-negative integer that fits int64 (no sign, fraction or exponent).
-  absl::StatusOr<int64_t> AsNonNegativeInt() const;
+  simdjson::dom::element root() const { return root_; }
+
+ private:
+  JsonDocument() = default;
+  simdjson::dom::parser parser_;
+  simdjson::dom::element root_;
 };
 
-absl::StatusOr<JsonValue> ParseJson(std::string_view input);
+// `e` as an integer in [0, INT64_MAX]: INVALID_ARGUMENT for anything else (a negative,
+// fractional or exponent number, a uint64 above INT64_MAX, a non-number).
+absl::StatusOr<int64_t> JsonNonNegativeInt(simdjson::dom::element e);
 
 }  // namespace datanode::node
 

@@ -4,6 +4,10 @@
 //   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //    "__metadata__": {string: string}}
 // then the data section; offsets are relative to its start (8 + N).
+#include <memory>
+#include <string>
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
 #include "node/import/json.h"
@@ -31,53 +35,59 @@ absl::StatusOr<ParsedModel> ParseSafetensors(const ByteSource& source, const Par
                                                    " bytes runs past the end of the ",
                                                    source.size(), "-byte file"));
   }
-  std::string header(static_cast<size_t>(header_len), '\0');
+  // Read straight into simdjson's padded buffer: the header is copied once.
+  simdjson::padded_string header(static_cast<size_t>(header_len));
   RETURN_IF_ERROR(source.ReadAt(8, static_cast<int64_t>(header_len),
                                 reinterpret_cast<uint8_t*>(header.data())));
-  ASSIGN_OR_RETURN(JsonValue root, ParseJson(header));
-  if (root.type != JsonValue::Type::kObject)
+  ASSIGN_OR_RETURN(std::unique_ptr<JsonDocument> doc, JsonDocument::ParsePadded(header));
+  simdjson::dom::object root;
+  if (doc->root().get(root) != simdjson::SUCCESS)
     return absl::InvalidArgumentError("safetensors header is not a JSON object");
-  if (static_cast<int64_t>(root.keys.size()) > limits.max_tensors + 1) {
-    return absl::InvalidArgumentError(absl::StrCat("safetensors header lists ", root.keys.size(),
-                                                   " entries, limit ", limits.max_tensors));
+  int64_t entries = 0;
+  for ([[maybe_unused]] simdjson::dom::key_value_pair entry : root) ++entries;
+  if (entries > limits.max_tensors + 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("safetensors header lists ", entries, " entries, limit ", limits.max_tensors));
   }
   const int64_t data_begin = 8 + static_cast<int64_t>(header_len);
   ParsedModel model;
   model.format = ModelFormat::kSafetensors;
-  for (size_t i = 0; i < root.keys.size(); ++i) {
-    const std::string& name = root.keys[i];
-    const JsonValue& v = root.values[i];
+  // Members in input order; a repeated name is kept twice and refused by the layout check.
+  for (simdjson::dom::key_value_pair entry : root) {
+    const std::string name(entry.key);
     if (name == "__metadata__") continue;
     auto bad = [&name](std::string_view why) {
       return absl::InvalidArgumentError(
           absl::StrCat("safetensors tensor '", name.substr(0, 256), "': ", std::string(why)));
     };
-    if (v.type != JsonValue::Type::kObject) return bad("entry is not an object");
-    const JsonValue* dtype = v.Find("dtype");
-    const JsonValue* shape = v.Find("shape");
-    const JsonValue* offsets = v.Find("data_offsets");
-    if (!dtype || dtype->type != JsonValue::Type::kString) return bad("missing dtype");
-    if (!shape || shape->type != JsonValue::Type::kArray) return bad("missing shape");
-    if (!offsets || offsets->type != JsonValue::Type::kArray || offsets->array.size() != 2) {
+    simdjson::dom::object v;
+    if (entry.value.get(v) != simdjson::SUCCESS) return bad("entry is not an object");
+    // at_key finds the first member of that name, as the format's writers emit one.
+    std::string_view dtype_text;
+    simdjson::dom::array shape, offsets;
+    if (v.at_key("dtype").get(dtype_text) != simdjson::SUCCESS) return bad("missing dtype");
+    const std::string dtype(dtype_text);
+    if (v.at_key("shape").get(shape) != simdjson::SUCCESS) return bad("missing shape");
+    if (v.at_key("data_offsets").get(offsets) != simdjson::SUCCESS || offsets.size() != 2) {
       return bad("data_offsets must be [begin, end]");
     }
     TensorInfo t;
     t.name = name;
-    auto dt = TensorDtypeFromName(dtype->text);
+    auto dt = TensorDtypeFromName(dtype);
     // Block formats are GGUF-only; safetensors names only element types.
     if (!dt.ok() || *dt == TensorDtype::kQ8_0 || *dt == TensorDtype::kQ4_0 ||
         *dt == TensorDtype::kQ4_1 || *dt == TensorDtype::kQ4_K || *dt == TensorDtype::kQ6_K) {
-      return bad(absl::StrCat("unsupported dtype '", dtype->text.substr(0, 32), "'"));
+      return bad(absl::StrCat("unsupported dtype '", dtype.substr(0, 32), "'"));
     }
     t.dtype = *dt;
-    if (static_cast<int64_t>(shape->array.size()) > limits.max_rank) return bad("rank too large");
-    for (const JsonValue& d : shape->array) {
-      auto dim = d.AsNonNegativeInt();
+    if (static_cast<int64_t>(shape.size()) > limits.max_rank) return bad("rank too large");
+    for (simdjson::dom::element d : shape) {
+      auto dim = JsonNonNegativeInt(d);
       if (!dim.ok()) return bad(absl::StrCat("shape: ", dim.status().message()));
       t.shape.push_back(*dim);
     }
-    auto begin = offsets->array[0].AsNonNegativeInt();
-    auto end = offsets->array[1].AsNonNegativeInt();
+    auto begin = JsonNonNegativeInt(offsets.at(0).value_unsafe());
+    auto end = JsonNonNegativeInt(offsets.at(1).value_unsafe());
     if (!begin.ok() || !end.ok() || *end < *begin)
       return bad("data_offsets must be integers with begin <= end");
     auto want = TensorBytes(t.dtype, t.shape);

@@ -143,6 +143,28 @@ TEST(SafetensorsHostileTest, BadFilesAreRejectedWithReasons) {
                   1),
       "overflow");
   ExpectInvalid(Safetensors(std::string(100, '[') + std::string(100, ']'), 0), "nesting too deep");
+  // The depth limit is exact: kMaxJsonDepth nested arrays parse (and are not an object),
+  // one more does not.
+  ExpectInvalid(Safetensors(std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']'), 0),
+                "not a JSON object");
+  ExpectInvalid(
+      Safetensors(std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']'), 0),
+      "nesting too deep");
+  // Offsets are exact 64-bit integers: ~2^63 is read (and lies past the data), 2^63
+  // and a fraction are not integers of the format.
+  ExpectInvalid(Safetensors(R"({"w":{"dtype":"I8","shape":[1],)"
+                            R"("data_offsets":[9223372036854775000,9223372036854775001]}})",
+                            1),
+                "outside the data section");
+  ExpectInvalid(Safetensors(R"({"w":{"dtype":"I8","shape":[1],)"
+                            R"("data_offsets":[0,9223372036854775808]}})",
+                            1),
+                "data_offsets must be integers");
+  ExpectInvalid(Safetensors(R"({"w":{"dtype":"I8","shape":[1.0],"data_offsets":[0,1]}})", 1),
+                "shape: expected a non-negative integer");
+  // The header is UTF-8 (invalid bytes are refused) and is all JSON (nothing trailing).
+  ExpectInvalid(Safetensors("{\"w\xff\":{}}", 0), "bad JSON");
+  ExpectInvalid(Safetensors(ok + " x", 8), "bad JSON");
   ExpectInvalid(Safetensors(R"({"w":{"dtype":"I8","shape":[1],"data_offsets":[0,1]})", 1),
                 "bad JSON");
 }
@@ -182,26 +204,32 @@ class ImportTest : public ::testing::Test {
 };
 
 TEST_F(ImportTest, PyPiWrittenFilesImportWithExactTensorBytes) {
-  auto expected = ParseJson(ReadFile(models_ / "expected.json"));
+  auto expected = JsonDocument::Parse(ReadFile(models_ / "expected.json"));
   ASSERT_TRUE(expected.ok()) << expected.status();
-  for (size_t f = 0; f < expected->keys.size(); ++f) {
-    const std::string& file = expected->keys[f];
-    const JsonValue& tensors = expected->values[f];
+  simdjson::dom::object files;
+  ASSERT_EQ((*expected)->root().get(files), simdjson::SUCCESS);
+  for (simdjson::dom::key_value_pair file_entry : files) {
+    const std::string file(file_entry.key);
+    simdjson::dom::object tensors;
+    ASSERT_EQ(file_entry.value.get(tensors), simdjson::SUCCESS) << file;
     auto result = registry_->ImportFile(models_ / file);
     ASSERT_TRUE(result.ok()) << file << ": " << result.status();
-    EXPECT_EQ(result->manifest.tensors.size(), tensors.keys.size()) << file;
-    for (size_t t = 0; t < tensors.keys.size(); ++t) {
-      const std::string& name = tensors.keys[t];
-      const JsonValue& want = tensors.values[t];
+    EXPECT_EQ(result->manifest.tensors.size(), tensors.size()) << file;
+    for (simdjson::dom::key_value_pair tensor : tensors) {
+      const std::string name(tensor.key);
+      std::string_view dtype, sha256;
+      simdjson::dom::array dims;
+      ASSERT_EQ(tensor.value["dtype"].get(dtype), simdjson::SUCCESS) << name;
+      ASSERT_EQ(tensor.value["shape"].get(dims), simdjson::SUCCESS) << name;
+      ASSERT_EQ(tensor.value["sha256"].get(sha256), simdjson::SUCCESS) << name;
       TensorInfo info;
       auto bytes = registry_->ReadTensor(result->model, name, &info);
       ASSERT_TRUE(bytes.ok()) << file << "/" << name << ": " << bytes.status();
-      EXPECT_EQ(TensorDtypeName(info.dtype), want.Find("dtype")->text) << name;
+      EXPECT_EQ(TensorDtypeName(info.dtype), dtype) << name;
       std::vector<int64_t> shape;
-      for (const auto& d : want.Find("shape")->array) shape.push_back(*d.AsNonNegativeInt());
+      for (simdjson::dom::element d : dims) shape.push_back(*JsonNonNegativeInt(d));
       EXPECT_EQ(info.shape, shape) << name;
-      EXPECT_EQ(ops::ToHex(ops::Sha256Of({ops::ByteSpan(*bytes)})), want.Find("sha256")->text)
-          << name;
+      EXPECT_EQ(ops::ToHex(ops::Sha256Of({ops::ByteSpan(*bytes)})), sha256) << name;
     }
     // Same file again: same model, nothing new stored.
     int64_t used = store_->used_bytes();
