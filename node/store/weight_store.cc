@@ -2,7 +2,6 @@
 #include "node/store/weight_store.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,19 +29,6 @@ constexpr char kManifestMagicV1[] = "datanode-object v1";
 constexpr char kManifestMagic[] = "datanode-object v2";
 // 16 GiB of object per MiB of manifest (72 bytes per chunk): ~230 GB objects.
 constexpr int64_t kMaxManifestBytes = int64_t{16} << 20;
-
-EVP_MD_CTX* NewSha() {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  return ctx;
-}
-
-Sha256 FinishSha(EVP_MD_CTX* ctx) {
-  Sha256 out{};
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, out.data(), &len);
-  return out;
-}
 
 absl::Status FsyncDir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -203,18 +189,18 @@ absl::StatusOr<ObjectInfo> ObjectWriter::Finish(const Sha256* expected) {
 // --- ObjectReader -------------------------------------------------------------------
 
 ObjectReader::ObjectReader(const WeightStore* store, ObjectInfo info)
-    : store_(store), info_(std::move(info)), sha_ctx_(info_.v1 ? NewSha() : nullptr) {}
+    : store_(store), info_(std::move(info)) {
+  if (info_.v1) v1_hash_.emplace();
+}
 
-ObjectReader::~ObjectReader() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(sha_ctx_)); }
+ObjectReader::~ObjectReader() = default;
 
 absl::Status ObjectReader::Next(std::vector<uint8_t>* out) {
   out->clear();
   if (next_chunk_ >= info_.chunks.size()) {
-    if (sha_ctx_ == nullptr) return absl::OkStatus();
-    auto* ctx = static_cast<EVP_MD_CTX*>(sha_ctx_);
-    Sha256 whole = FinishSha(ctx);
-    EVP_MD_CTX_free(ctx);
-    sha_ctx_ = nullptr;
+    if (!v1_hash_) return absl::OkStatus();
+    Sha256 whole = v1_hash_->Finish();
+    v1_hash_.reset();
     if (whole != info_.digest) {
       return absl::DataLossError(absl::StrCat("object ", ops::ToHex(info_.digest),
                                               " content hashes to ", ops::ToHex(whole)));
@@ -227,9 +213,7 @@ absl::Status ObjectReader::Next(std::vector<uint8_t>* out) {
   RETURN_IF_ERROR(store_->ReadChunk(info_.chunks[i], expected, out));
   // A v2 name covers the chunk list, checked when the manifest was read; a v1 name is
   // the content's own hash.
-  if (sha_ctx_ != nullptr) {
-    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(sha_ctx_), out->data(), out->size());
-  }
+  if (v1_hash_) v1_hash_->Update(*out);
   ++next_chunk_;
   return absl::OkStatus();
 }

@@ -43,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/types.h"
+#include "datanode/util/sha256.h"
 
 namespace datanode::node {
 
@@ -164,7 +165,7 @@ class ObjectReader {
   const WeightStore* store_;
   ObjectInfo info_;
   size_t next_chunk_ = 0;
-  void* sha_ctx_ = nullptr;
+  std::optional<util::Sha256Hasher> v1_hash_;  // the whole content, for a v1 object
 };
 
 class WeightStore {

@@ -13,8 +13,6 @@
 //    integer comparison; at least one). Then u = rng.Next(), W = total kept weight,
 //    r = floor(u * W / 2^64), and the token is the first candidate whose cumulative
 //    weight exceeds r (zero-weight candidates are never drawn).
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
@@ -23,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/llm.h"
+#include "datanode/util/sha256.h"
 #include "ops/reference/fixed_point.h"
 
 namespace datanode::ops::llm {
@@ -33,14 +32,7 @@ uint64_t SpecRng::Next() {
   if (next_word_ == 4) {
     uint8_t counter[8];
     for (int i = 0; i < 8; ++i) counter[i] = static_cast<uint8_t>(block_ >> (8 * i));
-    uint8_t digest[32];
-    unsigned int len = 0;
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(ctx, seed_.data(), seed_.size());
-    EVP_DigestUpdate(ctx, counter, sizeof(counter));
-    EVP_DigestFinal_ex(ctx, digest, &len);
-    EVP_MD_CTX_free(ctx);
+    const util::Sha256 digest = util::Sha256Of({seed_, counter});
     for (int w = 0; w < 4; ++w) {
       uint64_t v = 0;
       for (int i = 7; i >= 0; --i) v = (v << 8) | digest[8 * w + i];

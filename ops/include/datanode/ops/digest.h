@@ -1,7 +1,9 @@
 // Copyright 2026 The datanode Authors.
 //
 // The output digest of the spec: SHA-256 over an op's canonical little-endian output
-// bytes (for kQuantizeS8Row: out followed by out_scale). Uses OpenSSL. Thread-safe.
+// bytes (for kQuantizeS8Row: out followed by out_scale). SHA-256 itself is the util
+// layer's (datanode/util/sha256.h); the op library names its type and one-shot function
+// here. Thread-safe.
 #ifndef DATANODE_OPS_DIGEST_H_
 #define DATANODE_OPS_DIGEST_H_
 
@@ -11,13 +13,12 @@
 #include <string>
 
 #include "datanode/ops/types.h"
+#include "datanode/util/sha256.h"
 
 namespace datanode::ops {
 
-using Sha256 = std::array<uint8_t, 32>;
-
-// SHA-256 of the concatenation of `parts`.
-Sha256 Sha256Of(std::initializer_list<ByteSpan> parts);
+using util::Sha256;
+using util::Sha256Of;  // SHA-256 of the concatenation of `parts`
 // Lower-case hex, 64 characters.
 std::string ToHex(const Sha256& digest);
 
