@@ -2,6 +2,7 @@
 #include "conformance/nonce.h"
 
 #include "absl/strings/str_cat.h"
+#include "datanode/util/hex.h"
 
 namespace datanode::conformance {
 
@@ -10,20 +11,8 @@ absl::StatusOr<std::vector<uint8_t>> ParseNonceHex(std::string_view hex) {
     return absl::InvalidArgumentError(
         absl::StrCat("nonce must be 16 to 128 hex digits (even count), got ", hex.size()));
   }
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int v = 0;
-    for (size_t j = i; j < i + 2; ++j) {
-      char c = hex[j];
-      int d = (c >= '0' && c <= '9')   ? c - '0'
-              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                       : -1;
-      if (d < 0) return absl::InvalidArgumentError("nonce is not hexadecimal");
-      v = v * 16 + d;
-    }
-    out.push_back(static_cast<uint8_t>(v));
-  }
+  absl::StatusOr<std::vector<uint8_t>> out = util::HexDecodeBytes(hex);
+  if (!out.ok()) return absl::InvalidArgumentError("nonce is not hexadecimal");
   return out;
 }
 

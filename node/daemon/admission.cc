@@ -19,6 +19,7 @@
 #include "conformance/report.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/hex.h"
 #include "device_classes/device_class_loader.h"
 #include "openssl/rand.h"
 #include "spdlog/spdlog.h"
@@ -281,8 +282,7 @@ absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<b
   AdmissionRequest request;
   request.class_name = admitted.class_name;
   request.profile = "quick";
-  request.nonce_hex = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(nonce), sizeof(nonce)));
+  request.nonce_hex = util::HexEncode(nonce);
   RecheckRecord record;
   record.time = absl::Now();
   record.class_name = admitted.class_name;

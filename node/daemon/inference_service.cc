@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/hex.h"
 #include "node/import/gguf_metadata.h"
 #include "node/import/model_registry.h"
 #include "node/inference/model_config.h"
@@ -27,9 +28,7 @@ inference::SessionManagerOptions ManagerOptions(const Config& c) {
 std::string RandomId() {
   uint8_t bytes[16];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";
-  std::string out;
-  for (uint8_t b : bytes) absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
-  return out;
+  return util::HexEncode(bytes);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/backend.h"
+#include "datanode/util/hex.h"
 #include "device_classes/device_class_loader.h"
 #include "node/cli/flags.h"
 #include "node/daemon/admission.h"
@@ -131,10 +132,8 @@ int Run(int argc, char** argv) {
     spdlog::critical("{}", public_key.status().ToString());
     return 1;
   }
-  std::string public_hex;
-  for (unsigned char c : *public_key) absl::StrAppend(&public_hex, absl::Hex(c, absl::kZeroPad2));
   spdlog::info("{} node key {} (Ed25519 public key {})", key_created ? "created" : "using",
-               key_path, public_hex);
+               key_path, util::HexEncode(*public_key));
 
   NodeService service(backend->get(), store->get(), models->get(), config.pin_budget_bytes,
                       MatMulLimits{config.max_reply_bytes, config.memory_budget_bytes});

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/hex.h"
 #include "node/import/parse_util.h"
 
 namespace datanode::node {
@@ -37,33 +38,6 @@ const DtypeDesc* Describe(TensorDtype d) {
 }
 
 constexpr char kManifestMagic[] = "datanode-model v1";
-
-std::string HexEncode(std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
-absl::StatusOr<std::string> HexDecode(std::string_view s) {
-  if (s.size() % 2 != 0) return absl::InvalidArgumentError("odd hex length");
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += 2) {
-    int v = 0;
-    for (size_t j = i; j < i + 2; ++j) {
-      char c = s[j];
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-      if (d < 0) return absl::InvalidArgumentError("bad hex");
-      v = v * 16 + d;
-    }
-    out.push_back(static_cast<char>(v));
-  }
-  return out;
-}
 
 absl::StatusOr<int64_t> ParseInt(std::string_view s) {
   int64_t v = 0;
@@ -209,7 +183,7 @@ std::string SerializeManifest(const ModelManifest& m) {
       absl::StrCat(kManifestMagic, "\nformat ", ModelFormatName(m.format), "\nsource ",
                    ops::ToHex(m.source), " ", m.source_size, "\ntensors ", m.tensors.size(), "\n");
   for (const TensorInfo& t : m.tensors) {
-    absl::StrAppend(&out, "tensor ", HexEncode(t.name), " ", TensorDtypeName(t.dtype), " ",
+    absl::StrAppend(&out, "tensor ", util::HexEncode(t.name), " ", TensorDtypeName(t.dtype), " ",
                     t.shape.size());
     for (int64_t d : t.shape) absl::StrAppend(&out, " ", d);
     absl::StrAppend(&out, " ", t.offset, " ", t.size, "\n");
@@ -241,7 +215,7 @@ absl::StatusOr<ModelManifest> ParseManifest(std::string_view text) {
   auto src = SplitWords(lines[2]);
   if (src.size() != 3 || src[0] != "source") return absl::InvalidArgumentError("bad source line");
   if (src[1].size() != 64) return absl::InvalidArgumentError("bad source digest");
-  ASSIGN_OR_RETURN(std::string raw, HexDecode(src[1]));
+  ASSIGN_OR_RETURN(std::string raw, util::HexDecode(src[1], util::HexCase::kLower));
   std::memcpy(m.source.data(), raw.data(), 32);
   ASSIGN_OR_RETURN(m.source_size, ParseInt(src[2]));
   auto cnt = SplitWords(lines[3]);
@@ -253,7 +227,7 @@ absl::StatusOr<ModelManifest> ParseManifest(std::string_view text) {
     auto w = SplitWords(lines[i]);
     if (w.size() < 6 || w[0] != "tensor") return absl::InvalidArgumentError("bad tensor line");
     TensorInfo t;
-    ASSIGN_OR_RETURN(t.name, HexDecode(w[1]));
+    ASSIGN_OR_RETURN(t.name, util::HexDecode(w[1], util::HexCase::kLower));
     ASSIGN_OR_RETURN(t.dtype, TensorDtypeFromName(w[2]));
     ASSIGN_OR_RETURN(int64_t rank, ParseInt(w[3]));
     if (rank < 0 || rank > 16 || static_cast<int64_t>(w.size()) != 6 + rank) {

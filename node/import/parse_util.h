@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "datanode/util/hex.h"
 #include "node/import/model.h"
 
 namespace datanode::node {
@@ -31,13 +32,7 @@ inline std::string DescribeMagic(std::string_view magic) {
   bool printable = !magic.empty();
   for (char ch : magic) printable = printable && ch >= 0x20 && ch < 0x7f;
   if (printable) return absl::StrCat("\"", std::string(magic), "\"");
-  std::string hex = "0x";
-  for (char ch : magic) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    hex.push_back(kDigits[static_cast<uint8_t>(ch) >> 4]);
-    hex.push_back(kDigits[static_cast<uint8_t>(ch) & 15]);
-  }
-  return hex;
+  return "0x" + util::HexEncode(magic);
 }
 
 // Sorts by name; INVALID_ARGUMENT for duplicate names, tensors outside

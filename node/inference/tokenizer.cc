@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/hex.h"
 
 namespace datanode::node {
 namespace {
@@ -414,25 +415,13 @@ std::string Tokenizer::TokenToPiece(int32_t id) const {
       }
       std::string utf8;
       AppendUtf8(cp, &utf8);
-      absl::StrAppend(&out, "[UNK_BYTE_0x");
-      for (char c : utf8) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-        out.push_back(kHex[static_cast<uint8_t>(c) & 15]);
-      }
-      absl::StrAppend(&out, text, "]");
+      absl::StrAppend(&out, "[UNK_BYTE_0x", util::HexEncode(utf8), text, "]");
     }
     return out;
   }
   if ((attr & kAttrByte) && text.size() >= 5) {  // "<0xAB>"
-    const auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int hi = hex(text[3]), lo = hex(text[4]);
-    if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
+    absl::StatusOr<std::string> byte = util::HexDecode(text.substr(3, 2));
+    if (byte.ok()) return *std::move(byte);
   }
   return "";
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/digest.h"
+#include "datanode/util/hex.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/inference.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
@@ -28,21 +29,8 @@ absl::Status FromGrpc(const grpc::Status& s, const std::string& address) {
 }
 
 std::string Hex(const std::vector<uint8_t>& b) {
-  ops::Sha256 d{};
-  if (b.size() == d.size()) {
-    std::copy(b.begin(), b.end(), d.begin());
-    return ops::ToHex(d);
-  }
-  return "";  // not a digest; ValidateMatMulArgs rejects this before any RPC
-}
-
-std::vector<uint8_t> Unhex(const std::string& s) {
-  std::vector<uint8_t> out;
-  auto nib = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-  for (size_t i = 0; i + 1 < s.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(nib(s[i]) * 16 + nib(s[i + 1])));
-  }
-  return out;
+  // Not a digest: ValidateMatMulArgs rejects this before any RPC.
+  return b.size() == ops::Sha256().size() ? util::HexEncode(b) : "";
 }
 
 // "TENSOR_DTYPE_Q8_0" -> "q8_0".
@@ -122,7 +110,12 @@ class GrpcDaemonClient : public DaemonClient {
       absl::Status s = FromGrpc(Store()->GetModel(&ctx, req, &info), address_);
       if (!s.ok()) return s;
       ModelInfo m;
-      m.digest = Unhex(info.digest());
+      absl::StatusOr<std::vector<uint8_t>> digest = util::HexDecodeBytes(info.digest());
+      if (!digest.ok()) {
+        return absl::InternalError(
+            absl::StrCat("the data node named a model \"", info.digest(), "\": not hex"));
+      }
+      m.digest = *std::move(digest);
       m.format = FormatName(info.format());
       for (const auto& t : info.tensors()) {
         TensorInfo ti;

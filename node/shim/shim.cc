@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/hex.h"
 #include "node/shim/pricing.h"
 
 namespace datanode::shim {
@@ -37,23 +38,6 @@ candid::DecodeLimits ArgLimits(const ShimConfig& c) {
   l.max_depth = 16;
   l.max_values = 4096;
   return l;
-}
-
-// Lower-case hex digits to bytes; false for anything else.
-bool FromHex(const std::string& hex, std::vector<uint8_t>* out) {
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  if (hex.size() % 2 != 0) return false;
-  out->clear();
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nib(hex[i]), lo = nib(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<uint8_t>(hi * 16 + lo));
-  }
-  return true;
 }
 
 std::string U128(absl::uint128 v) {
@@ -359,10 +343,12 @@ Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_availa
   const ops::Sha256 tokens_digest = ops::Sha256Of({le});
   absl::StatusOr<PriceTerms> node_terms =
       GeneratePriceTerms(1, cost, call.prompt.size(), r->ids.size(), 0, 0);
-  std::vector<uint8_t> logits_digest;
+  // Lower case only: the node sends the digest exactly as the spec spells it.
+  absl::StatusOr<std::vector<uint8_t>> logits_digest =
+      util::HexDecodeBytes(r->final_logits_digest_hex, util::HexCase::kLower);
   if (r->ids.size() > args->max_tokens || r->text.size() > r->ids.size() * max_piece ||
       ops::ToHex(tokens_digest) != r->tokens_digest_hex ||
-      !FromHex(r->final_logits_digest_hex, &logits_digest) || logits_digest.size() != 32 ||
+      !logits_digest.ok() || logits_digest->size() != 32 ||
       r->prompt_tokens != call.prompt.size() || !node_terms.ok() ||
       absl::uint128(r->cycles) != ComputeCycles(*node_terms)) {
     return Reject(RejectCode::kSysFatal,
@@ -384,7 +370,7 @@ Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_availa
   reply.stop_reason = r->stop_reason;
   reply.prompt_tokens = r->prompt_tokens;
   reply.tokens_digest.assign(tokens_digest.begin(), tokens_digest.end());
-  reply.final_logits_digest = std::move(logits_digest);
+  reply.final_logits_digest = *std::move(logits_digest);
   reply.spec_version = ops::kSpecVersion;
   reply.cycles_charged = shim::Price(*terms);
   Outcome o;

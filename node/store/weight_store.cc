@@ -82,29 +82,6 @@ Sha256 ObjectDigest(int64_t size, const std::vector<Sha256>& chunks) {
   return ops::Sha256Of({ByteSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size())});
 }
 
-absl::StatusOr<Sha256> ParseDigestHex(std::string_view hex) {
-  if (hex.size() != 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("digest must be 64 hex characters, got ", hex.size()));
-  }
-  Sha256 out{};
-  for (size_t i = 0; i < 64; ++i) {
-    char c = hex[i];
-    int v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      v = c - 'A' + 10;
-    } else {
-      return absl::InvalidArgumentError("digest has a non-hex character");
-    }
-    out[i / 2] = static_cast<uint8_t>(out[i / 2] | (i % 2 == 0 ? v << 4 : v));
-  }
-  return out;
-}
-
 // --- ObjectWriter -------------------------------------------------------------------
 
 ObjectWriter::ObjectWriter(WeightStore* store) : store_(store) {}

@@ -58,8 +58,11 @@ inline constexpr int64_t kChunkBytes = int64_t{1} << 20;
 // Buffers and lengths that are multiples of this may be written with O_DIRECT.
 inline constexpr size_t kDirectAlign = 4096;
 
-// Parses 64 lower- or upper-case hex characters. INVALID_ARGUMENT otherwise.
-absl::StatusOr<Sha256> ParseDigestHex(std::string_view hex);
+// Parses 64 lower- or upper-case hex characters. INVALID_ARGUMENT otherwise
+// (util::Sha256FromHex).
+inline absl::StatusOr<Sha256> ParseDigestHex(std::string_view hex) {
+  return util::Sha256FromHex(hex);
+}
 
 struct ObjectInfo {
   Sha256 digest{};

@@ -7,16 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "datanode/util/hex.h"
 #include "gtest/gtest.h"
 
 namespace datanode::shim {
 namespace {
 
-std::vector<uint8_t> FromHex(const std::string& h) {
-  std::vector<uint8_t> b;
-  for (size_t i = 0; i < h.size(); i += 2) b.push_back(std::stoi(h.substr(i, 2), nullptr, 16));
-  return b;
-}
+std::vector<uint8_t> FromHex(const std::string& h) { return *util::HexDecodeBytes(h); }
 
 TEST(Ed25519, Rfc8032TestVector1) {
   auto key = NodeKey::FromSeed(

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "datanode/util/hex.h"
 #include "node/shim/candid/candid.h"
 #include "node/shim/interface.h"
 
@@ -27,30 +28,7 @@ using datanode::shim::candid::TypeRef;
 using datanode::shim::candid::Value;
 namespace candid = datanode::shim::candid;
 
-std::string Hex(const std::vector<uint8_t>& b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s.push_back(d[c >> 4]);
-    s.push_back(d[c & 15]);
-  }
-  return s;
-}
-
-bool Unhex(const std::string& s, std::vector<uint8_t>* out) {
-  if (s.size() % 2) return false;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); i += 2) {
-    int hi = nib(s[i]), lo = nib(s[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<uint8_t>(hi * 16 + lo));
-  }
-  return true;
-}
+using datanode::util::HexEncode;
 
 std::string JsonString(const std::string& s) {
   std::string o = "\"";
@@ -96,7 +74,7 @@ std::string Json(const Type& t, const Value& v) {
     case Op::kOpt:
       return v.items.empty() ? "[]" : "[" + Json(*t.inner, v.items[0]) + "]";
     case Op::kVec: {
-      if (candid::IsBlob(t)) return "\"" + Hex(v.bytes) + "\"";
+      if (candid::IsBlob(t)) return "\"" + HexEncode(v.bytes) + "\"";
       std::string s = "[";
       for (size_t i = 0; i < v.items.size(); ++i) {
         if (i) s += ",";
@@ -234,14 +212,14 @@ int main() {
         std::cout << "err " << bytes.status().message() << std::endl;
         continue;
       }
-      std::cout << Hex(*bytes) << " " << Json(*t, v) << std::endl;
+      std::cout << HexEncode(*bytes) << " " << Json(*t, v) << std::endl;
     } else if (cmd == "decode") {
-      std::vector<uint8_t> bytes;
-      if (!Unhex(arg, &bytes)) {
+      auto bytes = datanode::util::HexDecodeBytes(arg, datanode::util::HexCase::kLower);
+      if (!bytes.ok()) {
         std::cout << "err bad hex" << std::endl;
         continue;
       }
-      auto values = candid::Decode(bytes, {&t, 1});
+      auto values = candid::Decode(*bytes, {&t, 1});
       if (!values.ok()) {
         std::cout << "err " << values.status().message() << std::endl;
       } else {

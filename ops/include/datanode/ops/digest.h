@@ -13,14 +13,15 @@
 #include <string>
 
 #include "datanode/ops/types.h"
+#include "datanode/util/hex.h"
 #include "datanode/util/sha256.h"
 
 namespace datanode::ops {
 
 using util::Sha256;
 using util::Sha256Of;  // SHA-256 of the concatenation of `parts`
-// Lower-case hex, 64 characters.
-std::string ToHex(const Sha256& digest);
+// Lower-case hex, 64 characters (util::HexEncode).
+inline std::string ToHex(const Sha256& digest) { return util::HexEncode(digest); }
 
 // The output digest of a completed op (hex).
 std::string OutputDigestHex(const OpArgs& args);
