@@ -32,10 +32,8 @@
 // --verified-trials calls (default 1,000): every one must be rejected by all 12 and the
 // computing node named. 0 skips a phase.
 //
-// usage: dn-subnet-sim --datanoded PATH [--backends reference,cpu,vulkan] [--keep]
-//                      [--gguf MODEL.gguf] [--gen-tokens N] [--verified-trials N]
-//                      [--verified-checks N]
-// Exit status 0 iff every scenario behaved as stated (ctest runs it).
+// Flags: `dn-subnet-sim --help`. Exit status 0 iff every scenario behaved as stated
+// (ctest runs it).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -54,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -62,9 +61,21 @@
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "ic0_accel.h"
+#include "node/cli/flags.h"
 #include "node/shim/agreement.h"
 #include "node/shim/interface.h"
 #include "tests/shim/subnet_sim_verified.h"
+
+ABSL_FLAG(std::string, datanoded, "", "path of the datanoded binary to start 13 times (required)");
+ABSL_FLAG(std::string, backends, "reference,cpu,vulkan",
+          "backends given to the nodes round robin, comma-separated");
+ABSL_FLAG(bool, keep, false, "keep the temporary directory (stores, sockets, logs)");
+ABSL_FLAG(std::string, gguf, "", "a GGUF model: first one generation on every node");
+ABSL_FLAG(int32_t, gen_tokens, 8, "tokens the generation produces, in [1, 4096]");
+ABSL_FLAG(int64_t, verified_trials, 1000,
+          "verified mode: calls each test fault must be the computing node's (0 skips)");
+ABSL_FLAG(int64_t, verified_checks, 10000,
+          "verified mode: verdicts on 13 honest daemons, none may reject (0 skips)");
 
 namespace datanode::shim {
 namespace {
@@ -390,37 +401,49 @@ struct Scenario {
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep] [--gguf MODEL.gguf]\n"
+    "                     [--gen-tokens N] [--verified-trials N] [--verified-checks N]\n"
+    "Runs a 13-node data-node subnet on this machine (see the top of subnet_sim.cc) and\n"
+    "checks every scenario. Exit codes: 0 every scenario behaved as stated, 1 one did not\n"
+    "(or the harness failed), 2 usage error.\n\nFlags:\n";
+
+const std::vector<std::string_view> kFlags = {
+    "datanoded", "backends", "keep", "gguf", "gen_tokens", "verified_trials", "verified_checks"};
+
 int Main(int argc, char** argv) {
-  std::string datanoded, backends_flag = "reference,cpu,vulkan", gguf;
-  uint32_t gen_tokens = 8;
-  int64_t verified_trials = 1000, verified_checks = 10000;
-  bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--datanoded" && i + 1 < argc)
-      datanoded = argv[++i];
-    else if (a == "--backends" && i + 1 < argc)
-      backends_flag = argv[++i];
-    else if (a == "--keep")
-      keep = true;
-    else if (a == "--gguf" && i + 1 < argc)
-      gguf = argv[++i];
-    else if (a == "--gen-tokens" && i + 1 < argc)
-      gen_tokens = static_cast<uint32_t>(std::max(1, std::atoi(argv[++i])));
-    else if (a == "--verified-trials" && i + 1 < argc)
-      verified_trials = std::max(0, std::atoi(argv[++i]));
-    else if (a == "--verified-checks" && i + 1 < argc)
-      verified_checks = std::max(0, std::atoi(argv[++i]));
-    else {
-      std::fprintf(stderr,
-                   "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep] "
-                   "[--gguf MODEL.gguf] [--gen-tokens N] [--verified-trials N] "
-                   "[--verified-checks N]\n");
+  auto line = cli::ParseCommandLine(argc, argv, 1, kFlags);
+  if (!line.ok()) {
+    std::fprintf(stderr, "dn-subnet-sim: %s (dn-subnet-sim --help)\n",
+                 std::string(line.status().message()).c_str());
+    return 2;
+  }
+  if (line->help) {
+    std::printf("%s%s", kUsage, cli::DescribeFlags(kFlags).c_str());
+    return 0;
+  }
+  if (!line->positional.empty()) {
+    std::fprintf(stderr, "dn-subnet-sim: unexpected argument '%s' (dn-subnet-sim --help)\n",
+                 line->positional[0].c_str());
+    return 2;
+  }
+  const std::string datanoded = absl::GetFlag(FLAGS_datanoded);
+  const std::string backends_flag = absl::GetFlag(FLAGS_backends);
+  const std::string gguf = absl::GetFlag(FLAGS_gguf);
+  const bool keep = absl::GetFlag(FLAGS_keep);
+  const int64_t verified_trials = absl::GetFlag(FLAGS_verified_trials);
+  const int64_t verified_checks = absl::GetFlag(FLAGS_verified_checks);
+  for (absl::Status s : {cli::CheckRange("gen_tokens", absl::GetFlag(FLAGS_gen_tokens), 1, 4096),
+                         cli::CheckRange("verified_trials", verified_trials, 0, 100'000'000),
+                         cli::CheckRange("verified_checks", verified_checks, 0, 100'000'000)}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "dn-subnet-sim: %s\n", std::string(s.message()).c_str());
       return 2;
     }
   }
+  const uint32_t gen_tokens = static_cast<uint32_t>(absl::GetFlag(FLAGS_gen_tokens));
   if (datanoded.empty()) {
-    std::fprintf(stderr, "dn-subnet-sim: --datanoded PATH is required\n");
+    std::fprintf(stderr, "dn-subnet-sim: --datanoded PATH is required (dn-subnet-sim --help)\n");
     return 2;
   }
   // Sockets must fit sun_path (108 bytes): a short temp root.
