@@ -2,19 +2,23 @@
 //
 // ObjectWriter::AppendFile: a file copied into the store at disk speed.
 //
-// Each copying thread takes the next chunk index, preads that 1 MiB, hashes it once
-// (the chunk's name; the object's name is derived from the chunk names) and writes it
-// to its chunk file (tmp + fsync + rename). While one thread waits for its fsync the
-// others read and hash, so reading, hashing and writing overlap; at most `threads`
-// chunks are in flight and memory is `threads` MiB whatever the file's size. The
-// directory fsyncs are done once per directory, in Finish, before the manifest.
+// Reader threads take the next chunk index, read that 1 MiB into one of a fixed set of
+// aligned buffers and hash it once (the chunk's name; the object's name is derived
+// from the chunk names); writer threads write it out, so reading, hashing and writing
+// overlap, and memory is the buffers whatever the file's size. A large file goes to
+// one pack file (written in place at chunk i * 1 MiB, fsynced once at the end); a
+// small one to chunk files, committed in batches by the calling thread (one syncfs,
+// then the renames). The directory fsyncs are done in Finish, before the manifest.
 //
-// Reads and writes use O_DIRECT where the filesystem allows it (no copy through the
-// page cache: on a busy 2-core VM the import is CPU-bound on hashing, and the two
-// memcpys were most of the rest; bench/import). Why not copy_file_range or reflinks:
-// every byte must pass through user space anyway to be hashed, and an in-kernel copy
-// after the hash could store bytes other than the hashed ones if the file changed.
+// Writes use O_DIRECT where the filesystem allows it (no copy into the page cache and
+// no writeback of it later). Chunks the page cache holds are copied from it (no disk
+// read, which would share the disk with the writes); the others are read with O_DIRECT
+// (no copy through the cache). Why not copy_file_range or reflinks: every byte must
+// pass through user space anyway to be hashed, and an in-kernel copy after the hash
+// could store bytes other than the hashed ones if the file changed meanwhile.
 #include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +34,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/status_macros.h"
 #include "node/store/weight_store.h"
 
 namespace datanode::node {
@@ -38,6 +43,28 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+int64_t RoundUpToDirect(int64_t n) {
+  return (n + static_cast<int64_t>(kDirectAlign) - 1) / static_cast<int64_t>(kDirectAlign) *
+         static_cast<int64_t>(kDirectAlign);
+}
+
+// Whether the page cache holds every page of [offset, offset + len) of `fd`:
+// cachestat(2) (Linux 6.5; the same number on every architecture). false where the
+// kernel lacks it, so the caller reads directly.
+bool InPageCache(int fd, int64_t offset, int64_t len) {
+  constexpr long kCachestat = 451;
+  struct {
+    uint64_t off, len;
+  } range{static_cast<uint64_t>(offset), static_cast<uint64_t>(len)};
+  struct {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+  } stat{};
+  if (::syscall(kCachestat, fd, &range, &stat, 0) != 0) return false;
+  constexpr int64_t kPage = 4096;  // pages counted; a larger page only makes this stricter
+  const int64_t pages = (offset + len + kPage - 1) / kPage - offset / kPage;
+  return static_cast<int64_t>(stat.nr_cache) >= pages;
+}
 
 absl::Status PreadFull(int fd, uint8_t* out, int64_t length, int64_t offset, int64_t size) {
   while (length > 0) {
@@ -74,6 +101,8 @@ struct ReadChunk {
 struct CopyState {
   int fd = -1;
   int direct_fd = -1;  // fd opened with O_DIRECT, or -1
+  int pack_fd = -1;    // the tmp pack being written, or -1 (chunk files)
+  std::filesystem::path pack_path;
   int64_t size = 0;
   int64_t chunk_count = 0;
   std::atomic<int64_t> next_chunk{0};
@@ -101,11 +130,12 @@ struct CopyState {
   }
 };
 
-// Reads [offset, offset + len) of the file into `buf` (kChunkBytes, aligned): with
-// O_DIRECT when it can (a whole aligned read, rounded up past the end of the file),
-// else, and after any short or refused direct read, through the page cache.
+// Reads [offset, offset + len) of the file into `buf` (kChunkBytes, aligned): from the
+// page cache when it holds the whole range, else with O_DIRECT when it can (a whole
+// aligned read, rounded up past the end of the file), else, and after any short or
+// refused direct read, through the page cache.
 absl::Status ReadChunkAt(const CopyState& st, uint8_t* buf, int64_t len, int64_t offset) {
-  if (st.direct_fd >= 0) {
+  if (st.direct_fd >= 0 && !InPageCache(st.fd, offset, len)) {
     const int64_t want = (len + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
     ssize_t n;
     do {
@@ -114,6 +144,29 @@ absl::Status ReadChunkAt(const CopyState& st, uint8_t* buf, int64_t len, int64_t
     if (n >= len) return absl::OkStatus();
   }
   return PreadFull(st.fd, buf, len, offset, st.size);
+}
+
+// Writes a chunk into the pack at its offset. A direct write covers whole blocks: the
+// last chunk is padded with zeros (the file is cut to its size at the end).
+absl::Status WritePackChunk(const CopyState& st, uint8_t* buf, int64_t len, int64_t offset) {
+  int64_t n = len;
+  if (::fcntl(st.pack_fd, F_GETFL) & O_DIRECT) {
+    n = RoundUpToDirect(len);
+    std::memset(buf + len, 0, static_cast<size_t>(n - len));
+  }
+  while (n > 0) {
+    ssize_t w = ::pwrite(st.pack_fd, buf, static_cast<size_t>(n), offset);
+    if (w < 0 && errno == EINVAL && (::fcntl(st.pack_fd, F_GETFL) & O_DIRECT)) {
+      // O_DIRECT refused at write time: write through the page cache.
+      if (::fcntl(st.pack_fd, F_SETFL, ::fcntl(st.pack_fd, F_GETFL) & ~O_DIRECT) == 0) continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return ErrnoStatus("write", st.pack_path);
+    buf += w;
+    offset += w;
+    n -= w;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -220,6 +273,14 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
                           O_RDONLY | O_DIRECT | O_NONBLOCK | O_CLOEXEC);
   }
 
+  struct CloseFds {
+    CopyState& st;
+    ~CloseFds() {
+      if (st.direct_fd >= 0) ::close(st.direct_fd);
+      if (st.pack_fd >= 0) ::close(st.pack_fd);
+    }
+  } close_fds{st};
+
   // Buffers aligned so that whole chunks can be written with O_DIRECT (WriteTmp).
   const int readers = std::clamp(options.readers, 1, 64);
   const int writers = std::clamp(options.writers, 1, 64);
@@ -230,6 +291,28 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
                       &std::free);
     if (pool.back() == nullptr) return absl::ResourceExhaustedError("no memory for buffers");
     st.free_buffers.push_back(pool.back().get());
+  }
+
+  if (size > 0 && size >= options.pack_min_bytes) {
+    // One pack file: its capacity reserved and its space allocated up front (ENOSPC
+    // now, not mid-copy; and direct writes into allocated blocks do not extend the file,
+    // which ext4 would serialize). Abort removes it and releases the reservation.
+    RETURN_IF_ERROR(store_->ReservePack(size));
+    pack_reserved_ = size;
+    pack_tmp_ = store_->TmpPath("pack");
+    st.pack_path = pack_tmp_;
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+    const bool direct = store_->options_.fsync;  // else left to the page cache
+    if (direct) st.pack_fd = ::open(pack_tmp_.c_str(), kFlags | O_DIRECT, 0644);
+    if (st.pack_fd < 0) st.pack_fd = ::open(pack_tmp_.c_str(), kFlags, 0644);
+    if (st.pack_fd < 0) {
+      absl::Status s = ErrnoStatus("create", pack_tmp_);
+      pack_tmp_.clear();
+      return s;
+    }
+    if (::fallocate(st.pack_fd, 0, 0, RoundUpToDirect(size)) != 0 && errno != EOPNOTSUPP) {
+      return ErrnoStatus("allocate", pack_tmp_);
+    }
   }
 
   // Readers: pread a chunk into a free buffer and hash it.
@@ -270,6 +353,19 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
       st.to_write.pop_front();
       lock.unlock();
       st.digests[static_cast<size_t>(c.index)] = c.digest;
+      if (st.pack_fd >= 0) {
+        absl::Status s = WritePackChunk(st, c.buf, c.len, c.index * kChunkBytes);
+        lock.lock();
+        st.free_buffers.push_back(c.buf);
+        st.cv.notify_all();
+        if (!s.ok()) {
+          st.Fail(s);
+          break;
+        }
+        st.stored[static_cast<size_t>(c.index)] = 1;
+        st.bytes_done += c.len;
+        continue;
+      }
       std::optional<fs::path> tmp;
       absl::Status s = store_->BeginChunk(&st, c.digest,
                                           ByteSpan(c.buf, static_cast<size_t>(c.len)), &tmp, &dirs);
@@ -350,7 +446,17 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
   }
   lock.unlock();
   for (std::thread& t : threads) t.join();
-  if (st.direct_fd >= 0) ::close(st.direct_fd);
+  if (st.pack_fd >= 0) {
+    if (!st.error.ok()) return st.error;
+    // Cut the padding of the last direct write; then data and size durable at once.
+    if (::ftruncate(st.pack_fd, static_cast<off_t>(size)) != 0) {
+      return ErrnoStatus("truncate", pack_tmp_);
+    }
+    if (store_->options_.fsync && ::fsync(st.pack_fd) != 0) return ErrnoStatus("fsync", pack_tmp_);
+    pack_chunks_ = std::move(st.digests);
+    size_ = size;
+    return absl::OkStatus();
+  }
   // Every stored chunk's reference now belongs to the writer (Abort releases them).
   for (size_t i = 0; i < st.stored.size(); ++i) {
     if (st.stored[i]) chunks_.push_back(st.digests[i]);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
@@ -95,6 +96,10 @@ void ObjectWriter::Abort() {
   // One reference per entry; a chunk that an object or another writer still uses stays.
   store_->ReleaseWriterChunks(chunks_, /*drop_unused=*/true);
   chunks_.clear();
+  if (!pack_tmp_.empty()) ::unlink(pack_tmp_.c_str());
+  pack_tmp_.clear();
+  store_->ReleasePack(pack_reserved_);
+  pack_reserved_ = 0;
 }
 
 absl::Status ObjectWriter::FlushChunk() {
@@ -143,23 +148,31 @@ absl::StatusOr<ObjectInfo> ObjectWriter::Finish(const Sha256* expected) {
     return s;
   }
   ObjectInfo info;
-  info.digest = ObjectDigest(size_, chunks_);
+  const bool packed = !pack_tmp_.empty();
+  info.chunks = packed ? pack_chunks_ : chunks_;
+  info.digest = ObjectDigest(size_, info.chunks);
   info.size = size_;
-  info.chunks = chunks_;
+  info.packed = packed;
   if (expected != nullptr && *expected != info.digest) {
     error_ = absl::InvalidArgumentError(absl::StrCat("content digest ", ops::ToHex(info.digest),
                                                      " != expected ", ops::ToHex(*expected)));
     Abort();
     return error_;
   }
-  if (absl::Status s = store_->PublishManifest(info); !s.ok()) {
+  // The store takes the pack and its reservation, whatever the outcome.
+  const fs::path pack_tmp = std::move(pack_tmp_);
+  pack_tmp_.clear();
+  const int64_t pack_bytes = std::exchange(pack_reserved_, 0);
+  if (absl::Status s = store_->PublishObject(&info, packed ? &pack_tmp : nullptr, pack_bytes);
+      !s.ok()) {
     error_ = s;
     Abort();
     return s;
   }
-  // The manifest now holds references; drop the writer's own.
+  // The manifest now holds references; drop the writer's own (and the chunk files it
+  // wrote if the object was already stored as a pack, so nothing else uses them).
   done_ = true;
-  store_->ReleaseWriterChunks(chunks_, /*drop_unused=*/false);
+  store_->ReleaseWriterChunks(chunks_, /*drop_unused=*/true);
   return info;
 }
 
@@ -185,9 +198,7 @@ absl::Status ObjectReader::Next(std::vector<uint8_t>* out) {
     return absl::OkStatus();
   }
   size_t i = next_chunk_;
-  int64_t expected =
-      std::min<int64_t>(kChunkBytes, info_.size - static_cast<int64_t>(i) * kChunkBytes);
-  RETURN_IF_ERROR(store_->ReadChunk(info_.chunks[i], expected, out));
+  RETURN_IF_ERROR(store_->ReadObjectChunk(info_, i, out));
   // A v2 name covers the chunk list, checked when the manifest was read; a v1 name is
   // the content's own hash.
   if (v1_hash_) v1_hash_->Update(*out);
@@ -215,9 +226,23 @@ fs::path WeightStore::ManifestPath(const Sha256& d) const {
   return options_.root / "objects" / hex.substr(0, 2) / hex;
 }
 
+fs::path WeightStore::PackPath(const Sha256& d) const {
+  std::string hex = ops::ToHex(d);
+  return options_.root / "packs" / hex.substr(0, 2) / hex;
+}
+
+fs::path WeightStore::TmpPath(const std::string& name) const {
+  uint64_t n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    n = const_cast<WeightStore*>(this)->tmp_counter_++;
+  }
+  return options_.root / "tmp" / absl::StrCat(name, ".", ::getpid(), ".", n);
+}
+
 absl::Status WeightStore::Load() {
   std::error_code ec;
-  for (const char* sub : {"chunks", "objects", "tmp"}) {
+  for (const char* sub : {"chunks", "objects", "packs", "tmp"}) {
     fs::create_directories(options_.root / sub, ec);
     if (ec)
       return absl::InternalError(
@@ -233,6 +258,12 @@ absl::Status WeightStore::Load() {
     chunk_bytes_[*d] = sz;
     used_bytes_ += sz;
   }
+  std::map<Sha256, int64_t> packs;
+  for (const auto& e : fs::recursive_directory_iterator(options_.root / "packs", ec)) {
+    if (!e.is_regular_file()) continue;
+    auto d = ParseDigestHex(e.path().filename().string());
+    if (d.ok()) packs[*d] = static_cast<int64_t>(e.file_size(ec));
+  }
   for (const auto& e : fs::recursive_directory_iterator(options_.root / "objects", ec)) {
     if (!e.is_regular_file()) continue;
     auto d = ParseDigestHex(e.path().filename().string());
@@ -240,21 +271,24 @@ absl::Status WeightStore::Load() {
     objects_.insert(*d);
     auto info = ReadManifest(*d);
     if (!info.ok()) continue;  // reported as DATA_LOSS when read
+    auto pack = packs.find(*d);
+    if (pack != packs.end() && !info->v1) {  // its bytes are the pack, not chunk files
+      packs_[*d] = pack->second;
+      used_bytes_ += pack->second;
+      packs.erase(pack);
+      continue;
+    }
     for (const Sha256& c : info->chunks) ++chunk_refs_[c];
   }
+  // A pack whose manifest was never written (a crash in between) or is corrupt.
+  for (const auto& [d, size] : packs) fs::remove(PackPath(d), ec);
   auto freed = CollectGarbage();
   return freed.status();
 }
 
 absl::StatusOr<fs::path> WeightStore::WriteTmp(const fs::path& path, ByteSpan data,
                                                bool sync) const {
-  uint64_t n;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    n = const_cast<WeightStore*>(this)->tmp_counter_++;
-  }
-  fs::path tmp =
-      options_.root / "tmp" / absl::StrCat(path.filename().string(), ".", ::getpid(), ".", n);
+  const fs::path tmp = TmpPath(path.filename().string());
   constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
   // A batched write of whole, aligned blocks goes straight to the disk (O_DIRECT): no
   // copy into the page cache and no writeback of it later, the larger part of the CPU
@@ -402,18 +436,74 @@ void WeightStore::ReleaseWriterChunks(const std::vector<Sha256>& chunks, bool dr
   for (const Sha256& c : drop) fs::remove(ChunkPath(c), ec);
 }
 
-absl::Status WeightStore::PublishManifest(const ObjectInfo& info) {
-  const std::string body = ObjectManifestText(info.size, info.chunks);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (objects_.count(info.digest)) return absl::OkStatus();  // already stored
-  }
-  RETURN_IF_ERROR(
-      WriteFileDurably(ManifestPath(info.digest),
-                       ByteSpan(reinterpret_cast<const uint8_t*>(body.data()), body.size())));
+absl::Status WeightStore::ReservePack(int64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (objects_.insert(info.digest).second) {
-    for (const Sha256& c : info.chunks) ++chunk_refs_[c];
+  if (options_.capacity_bytes > 0 && used_bytes_ + bytes > options_.capacity_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("store full: ", used_bytes_, " of ",
+                                                     options_.capacity_bytes,
+                                                     " bytes used, the file needs ", bytes));
+  }
+  used_bytes_ += bytes;
+  return absl::OkStatus();
+}
+
+void WeightStore::ReleasePack(int64_t bytes) {
+  if (bytes == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  used_bytes_ -= bytes;
+}
+
+absl::Status WeightStore::PublishObject(ObjectInfo* info, const fs::path* pack_tmp,
+                                        int64_t pack_bytes) {
+  const Sha256 digest = info->digest;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    // One writer at a time publishes a given object, so it is stored in one layout.
+    pending_cv_.wait(lock, [&] { return !publishing_.count(digest); });
+    if (objects_.count(digest)) {  // already stored
+      info->packed = packs_.count(digest) > 0;
+      used_bytes_ -= pack_bytes;
+      lock.unlock();
+      if (pack_tmp != nullptr) ::unlink(pack_tmp->c_str());
+      return absl::OkStatus();
+    }
+    publishing_.insert(digest);
+  }
+  absl::Status s;
+  const fs::path pack = PackPath(digest);
+  if (pack_tmp != nullptr) {
+    std::error_code ec;
+    const bool new_dir = fs::create_directories(pack.parent_path(), ec);
+    s = RenameIntoPlace(*pack_tmp, pack);
+    // The rename (and a new directory's own entry) durable before the manifest names it.
+    if (s.ok() && options_.fsync) {
+      s = FsyncDirs(new_dir
+                        ? std::set<fs::path>{pack.parent_path(), pack.parent_path().parent_path()}
+                        : std::set<fs::path>{pack.parent_path()});
+    }
+  }
+  if (s.ok()) {
+    const std::string body = ObjectManifestText(info->size, info->chunks);
+    s = WriteFileDurably(ManifestPath(digest),
+                         ByteSpan(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  publishing_.erase(digest);
+  pending_cv_.notify_all();
+  if (!s.ok()) {
+    used_bytes_ -= pack_bytes;
+    if (pack_tmp != nullptr) {
+      ::unlink(pack_tmp->c_str());
+      ::unlink(pack.c_str());
+    }
+    return s;
+  }
+  objects_.insert(digest);
+  info->packed = pack_tmp != nullptr;
+  if (info->packed) {
+    packs_[digest] = pack_bytes;
+  } else {
+    for (const Sha256& c : info->chunks) ++chunk_refs_[c];
   }
   return absl::OkStatus();
 }
@@ -477,6 +567,48 @@ absl::StatusOr<ObjectInfo> WeightStore::ReadManifest(const Sha256& digest) const
   return info;
 }
 
+absl::Status WeightStore::ReadObjectChunk(const ObjectInfo& info, size_t index,
+                                          std::vector<uint8_t>* out) const {
+  const int64_t offset = static_cast<int64_t>(index) * kChunkBytes;
+  const int64_t expected = std::min<int64_t>(kChunkBytes, info.size - offset);
+  const Sha256& digest = info.chunks[index];
+  if (!info.packed) return ReadChunk(digest, expected, out);
+  const fs::path path = PackPath(info.digest);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return absl::DataLossError(
+          absl::StrCat("pack of object ", ops::ToHex(info.digest), " is missing"));
+    }
+    return ErrnoStatus("open", path);
+  }
+  out->resize(static_cast<size_t>(expected));
+  int64_t done = 0;
+  ssize_t n = 0;
+  while (done < expected) {
+    n = ::pread(fd, out->data() + done, static_cast<size_t>(expected - done), offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += n;
+  }
+  absl::Status read_error = n < 0 ? ErrnoStatus("read", path) : absl::OkStatus();
+  ::close(fd);
+  if (!read_error.ok() || done < expected) {
+    out->clear();
+    if (!read_error.ok()) return read_error;
+    return absl::DataLossError(absl::StrCat("chunk ", ops::ToHex(digest), " (", index,
+                                            " of object ", ops::ToHex(info.digest),
+                                            ") is missing: its pack is too short"));
+  }
+  if (ops::Sha256Of({ByteSpan(*out)}) != digest) {
+    out->clear();
+    return absl::DataLossError(absl::StrCat("chunk ", ops::ToHex(digest), " (", index,
+                                            " of object ", ops::ToHex(info.digest),
+                                            ") is corrupt (hash mismatch)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WeightStore::ReadChunk(const Sha256& digest, int64_t expected_size,
                                     std::vector<uint8_t>* out) const {
   absl::Status s = ReadWholeFile(ChunkPath(digest), kChunkBytes, out);
@@ -512,7 +644,10 @@ absl::StatusOr<ObjectInfo> WeightStore::Stat(const Sha256& digest) const {
     if (!objects_.count(digest))
       return absl::NotFoundError(absl::StrCat("no object ", ops::ToHex(digest)));
   }
-  return ReadManifest(digest);
+  ASSIGN_OR_RETURN(ObjectInfo info, ReadManifest(digest));
+  std::lock_guard<std::mutex> lock(mu_);
+  info.packed = packs_.count(digest) > 0;
+  return info;
 }
 
 absl::StatusOr<std::unique_ptr<ObjectReader>> WeightStore::NewReader(const Sha256& digest) const {
@@ -535,7 +670,7 @@ absl::Status WeightStore::ReadRange(const Sha256& digest, int64_t offset, int64_
   while (pos < end) {
     int64_t ci = pos / kChunkBytes;
     int64_t csize = std::min<int64_t>(kChunkBytes, info.size - ci * kChunkBytes);
-    RETURN_IF_ERROR(ReadChunk(info.chunks[static_cast<size_t>(ci)], csize, &chunk));
+    RETURN_IF_ERROR(ReadObjectChunk(info, static_cast<size_t>(ci), &chunk));
     int64_t from = pos - ci * kChunkBytes;
     int64_t to = std::min<int64_t>(csize, end - ci * kChunkBytes);
     out->insert(out->end(), chunk.begin() + from, chunk.begin() + to);
@@ -573,10 +708,16 @@ absl::Status WeightStore::Delete(const Sha256& digest) {
   }
   if (options_.fsync) RETURN_IF_ERROR(FsyncDir(ManifestPath(digest).parent_path()));
   std::vector<Sha256> drop;
+  bool drop_pack = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     objects_.erase(digest);
-    if (info.ok()) {
+    if (auto pack = packs_.find(digest); pack != packs_.end()) {
+      // Its chunks are in the pack only: nothing else to release.
+      used_bytes_ -= pack->second;
+      packs_.erase(pack);
+      drop_pack = true;
+    } else if (info.ok()) {
       for (const Sha256& c : info->chunks) {
         auto it = chunk_refs_.find(c);
         if (it != chunk_refs_.end() && --it->second == 0) chunk_refs_.erase(it);
@@ -590,6 +731,7 @@ absl::Status WeightStore::Delete(const Sha256& digest) {
   }
   std::error_code ec;
   for (const Sha256& c : drop) fs::remove(ChunkPath(c), ec);
+  if (drop_pack) fs::remove(PackPath(digest), ec);
   if (!info.ok()) {
     // A corrupt manifest's chunks are unknown: reclaim what nothing else uses.
     RETURN_IF_ERROR(CollectGarbage().status());

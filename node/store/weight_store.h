@@ -9,10 +9,15 @@
 // before this rule hold "v1" objects named by the SHA-256 of their content; they stay
 // readable under those names (docs/store.md, migration). On disk, under `root`:
 //   chunks/ab/<sha256>   chunk bytes         objects/ab/<sha256>   object manifest
+//   packs/ab/<sha256>    the whole content of a large object copied from a file
+//                        (AppendFile), chunk i at offset i MiB, named by its object
 //   tmp/                 files being written (removed at Open)
+// A packed object's chunks live only in its pack (not shared with other objects);
+// every other object's chunks are chunk files, shared by all objects that hold them.
 // Durability: every file is written to tmp/, fsynced, renamed into place, and its
 // directory fsynced. An object becomes visible only when its manifest is renamed into
-// place, after all its chunks are durable, so a crash never exposes a partial object.
+// place, after all its chunks (or its pack) are durable, so a crash never exposes a
+// partial object.
 //
 // Integrity: every read re-hashes what it returns. A chunk whose bytes do not match
 // its name, or a manifest that does not hash to the object's name (v1: whose checksum
@@ -71,6 +76,8 @@ struct ObjectInfo {
   // A v1 object (written before the manifest-digest rule): its name is the SHA-256 of
   // its content, which sequential reads verify at the end.
   bool v1 = false;
+  // Its bytes are one pack file (packs/), not chunk files. Set by Stat and Finish.
+  bool packed = false;
 };
 
 // The canonical manifest of an object: "datanode-object v2\nsize <bytes>\n" and one
@@ -81,21 +88,26 @@ Sha256 ObjectDigest(int64_t size, const std::vector<Sha256>& chunks);
 
 // How ObjectWriter::AppendFile copies a file: `readers` threads pread and hash chunks,
 // `writers` threads write them (direct I/O, one write in flight each), the calling
-// thread commits them in batches; `buffers` 1 MiB buffers (at least readers + writers)
+// thread commits them; `buffers` 1 MiB buffers (at least readers + writers)
 // bound the chunks in flight and the memory. Each clamped to [1, 64] (buffers 256).
 // The defaults were the fastest measured on a 2-core VM (docs/store.md).
 struct FileCopyOptions {
   int readers = 2;
-  int writers = 1;
-  int buffers = 8;
-  // Read with O_DIRECT through a second descriptor on the same open file
-  // (/proc/self/fd/N): no copy out of the page cache (a file in the page cache is read
-  // from the disk instead). Falls back to pread on `fd` wherever that fails.
+  int writers = 2;
+  int buffers = 12;
+  // Chunks the page cache holds whole are copied from it (a file just downloaded or
+  // copied costs no disk read); the others are read with O_DIRECT through a second
+  // descriptor on the same open file (/proc/self/fd/N), not through the cache. Falls
+  // back to pread on `fd` wherever that fails. false: every chunk through pread.
   bool direct_reads = true;
+  // A file of at least this many bytes (and not empty) is stored as one pack file
+  // (one create, one fsync, one rename) instead of one chunk file per MiB; smaller
+  // files get chunk files, shared with equal chunks of other objects.
+  int64_t pack_min_bytes = int64_t{64} << 20;
   // Called on the calling thread before the first chunk and then about every 50 ms
-  // until the copy ends, with the bytes copied so far (durable, chunk files renamed;
-  // their directories are fsynced at the end). A non-OK return stops the copy with that
-  // status. May be empty.
+  // until the copy ends, with the bytes copied so far (chunk files: durable and
+  // renamed, their directories fsynced at the end; a pack: written, made durable at the
+  // end). A non-OK return stops the copy with that status. May be empty.
   std::function<absl::Status(int64_t bytes_done)> poll;
 };
 
@@ -122,10 +134,13 @@ class ObjectWriter {
   // after an error the writer is dead (every later call fails the same way).
   absl::Status Append(ByteSpan data);
   // Appends `size` bytes read with pread from `fd` at offsets 0..size, pipelined as
-  // FileCopyOptions says: each byte is read once, hashed once
-  // and written once to a tmp chunk file; batches of chunk files are made durable
-  // (syncfs) before they are renamed into place; the directories are made durable in
-  // Finish, before the manifest. Only on a fresh writer
+  // FileCopyOptions says: each byte is read once, hashed once and written once, to a
+  // tmp chunk file (batches made durable with syncfs before they are renamed into
+  // place; the directories are made durable in Finish, before the manifest) or, from
+  // FileCopyOptions::pack_min_bytes on, to one tmp pack file (its space reserved
+  // against the capacity up front; fsynced at the end, renamed into packs/ by Finish
+  // before the manifest; dropped by Finish if the object is already stored). Only on a
+  // fresh writer
   // (nothing appended yet: FAILED_PRECONDITION otherwise). FAILED_PRECONDITION if the
   // file ends before `size` ("became shorter"), INTERNAL on read errors, plus Append's
   // codes and whatever options.poll returns; every error kills the writer.
@@ -146,6 +161,11 @@ class ObjectWriter {
   std::vector<uint8_t> buffer_;
   std::vector<Sha256> chunks_;                  // each entry holds one writer reference (PutChunk)
   std::set<std::filesystem::path> dirty_dirs_;  // chunk directories to fsync at Finish
+  // A pack copied by AppendFile: its tmp file (durable), chunk names and the capacity
+  // reserved for it (released by Abort, handed to the store by Finish).
+  std::filesystem::path pack_tmp_;
+  std::vector<Sha256> pack_chunks_;
+  int64_t pack_reserved_ = 0;
   int64_t size_ = 0;
   absl::Status error_;
   bool done_ = false;
@@ -204,6 +224,8 @@ class WeightStore {
   int64_t capacity_bytes() const { return options_.capacity_bytes; }
   const std::filesystem::path& root() const { return options_.root; }
   std::filesystem::path ChunkPath(const Sha256& digest) const;
+  // Where a packed object's bytes are (ObjectInfo::packed).
+  std::filesystem::path PackPath(const Sha256& object) const;
 
   // A chunk written to tmp/ but not yet durable (BeginChunk / CommitChunks, private).
   struct PendingChunk {
@@ -218,6 +240,8 @@ class WeightStore {
   explicit WeightStore(StoreOptions options) : options_(std::move(options)) {}
   absl::Status Load();
   std::filesystem::path ManifestPath(const Sha256& digest) const;
+  // A new, unique path in tmp/ for a file that will become `name`.
+  std::filesystem::path TmpPath(const std::string& name) const;
   // Writes `data` to a new file in tmp/ named after `path`; fsynced when `sync`, else
   // left for a later SyncFs: written with O_DIRECT when `data` is kDirectAlign-aligned
   // in address and length (and the filesystem allows it), else its writeback is started
@@ -265,7 +289,21 @@ class WeightStore {
   void AbandonChunk(const Sha256& digest, int64_t size);
   absl::Status ReadChunk(const Sha256& digest, int64_t expected_size,
                          std::vector<uint8_t>* out) const;
-  absl::Status PublishManifest(const ObjectInfo& info);
+  // Chunk `index` of an object, from its pack or its chunk file, verified.
+  absl::Status ReadObjectChunk(const ObjectInfo& info, size_t index,
+                               std::vector<uint8_t>* out) const;
+  // Reserves `bytes` of capacity for a pack (RESOURCE_EXHAUSTED when full) / gives
+  // them back.
+  absl::Status ReservePack(int64_t bytes);
+  void ReleasePack(int64_t bytes);
+  // Publishes an object: with `pack_tmp`, renames that durable tmp file into packs/
+  // (the `pack_bytes` reserved become the pack's) and makes its directory durable; then
+  // writes the manifest durably. The store takes the tmp file and the reservation
+  // whatever happens. An object already stored (or being published by another writer,
+  // which is waited for) is left as it is: the tmp file is removed, OK. info->packed
+  // tells where the stored object's bytes are.
+  absl::Status PublishObject(ObjectInfo* info, const std::filesystem::path* pack_tmp,
+                             int64_t pack_bytes);
   void ReleaseWriterChunks(const std::vector<Sha256>& chunks, bool drop_unused);
   absl::StatusOr<ObjectInfo> ReadManifest(const Sha256& digest) const;
 
@@ -276,9 +314,11 @@ class WeightStore {
   std::map<Sha256, int> chunk_refs_;       // guarded by mu_: chunk -> #objects using it
   std::map<Sha256, int> writer_refs_;      // guarded by mu_: chunk -> #live writers
   std::set<Sha256> objects_;               // guarded by mu_
+  std::map<Sha256, int64_t> packs_;        // guarded by mu_: packed object -> pack bytes
+  std::set<Sha256> publishing_;            // guarded by mu_: objects being published
   // guarded by mu_: chunk files being written -> the copy writing them (nullptr: PutChunk)
   std::map<Sha256, const void*> pending_chunks_;
-  std::condition_variable pending_cv_;  // signalled when pending_chunks_ shrinks
+  std::condition_variable pending_cv_;  // signalled when pending_chunks_ or publishing_ shrinks
   uint64_t tmp_counter_ = 0;            // guarded by mu_
 };
 
