@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/llm_kernels.h"
 #include "datanode/ops/status_macros.h"
+#include "node/inference/forward_hooks.h"
 #include "node/inference/model.h"
 
 namespace datanode::node::inference {
@@ -82,18 +83,12 @@ absl::Status Quantize(ops::Backend& backend, int64_t m, int64_t k, Rows& x,
   return Annotate(ops::RunOp(backend, args), layer, step);
 }
 
-// out[m, w.n] = a_q8[m, w.k] x W^T.
+// out[m, w.n] = a_q8[m, w.k] x W^T, on the backend or (verified delegation) from the hooks.
 absl::Status MatMul(ops::Backend& backend, const Linear& w, int64_t m,
-                    const std::vector<uint8_t>& a_q8, Rows& out, int layer) {
-  ops::OpArgs args;
-  args.kind = w.kind;
-  args.m = m;
-  args.n = w.n;
-  args.k = w.k;
-  args.a = a_q8;
-  args.w_prepared = w.weights.get();
-  args.out = MutableBytes(out.First(m));
-  absl::Status s = ops::RunOp(backend, args);
+                    const std::vector<uint8_t>& a_q8, Rows& out, int layer, ForwardHooks* hooks,
+                    MatMulSite site) {
+  absl::Status s = hooks != nullptr ? hooks->MatMul(layer, site, w, m, a_q8, out.First(m))
+                                    : RunLinear(backend, w, m, a_q8, out.First(m));
   if (s.ok()) return s;
   return absl::Status(s.code(), absl::StrCat("forward pass, ", Where(layer, "matmul"), " ", w.name,
                                              ": ", s.message()));
@@ -101,7 +96,55 @@ absl::Status MatMul(ops::Backend& backend, const Linear& w, int64_t m,
 
 }  // namespace
 
-absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> logits) const {
+const char* MatMulSiteName(MatMulSite site) {
+  switch (site) {
+    case MatMulSite::kQ:
+      return "attn_q";
+    case MatMulSite::kK:
+      return "attn_k";
+    case MatMulSite::kV:
+      return "attn_v";
+    case MatMulSite::kO:
+      return "attn_output";
+    case MatMulSite::kGate:
+      return "ffn_gate";
+    case MatMulSite::kUp:
+      return "ffn_up";
+    case MatMulSite::kDown:
+      return "ffn_down";
+    case MatMulSite::kOutput:
+      return "output";
+  }
+  return "unknown";
+}
+
+absl::Status RunLinear(ops::Backend& backend, const Linear& w, int64_t m, ops::ByteSpan a_q8,
+                       std::span<float> out) {
+  ops::OpArgs args;
+  args.kind = w.kind;
+  args.m = m;
+  args.n = w.n;
+  args.k = w.k;
+  args.a = a_q8;
+  args.w_prepared = w.weights.get();
+  args.out = MutableBytes(out);
+  return ops::RunOp(backend, args);
+}
+
+std::vector<const Linear*> Model::linears() const {
+  std::vector<const Linear*> out;
+  for (const Layer& layer : layers_) {
+    for (const Linear* w :
+         {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down}) {
+      out.push_back(w);
+    }
+  }
+  out.push_back(&output_);
+  return out;
+}
+
+absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> logits,
+                            ForwardHooks* hooks) const {
   const int64_t m = static_cast<int64_t>(rows.size());
   const ModelConfig& c = config_;
   if (m == 0) return absl::InvalidArgumentError("forward pass with no rows");
@@ -180,6 +223,7 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
     RETURN_IF_ERROR(Annotate(kernels.DequantizeRow(embedding_format_, row_bytes, x[r]), -1,
                              "embedding lookup"));
   }
+  if (hooks != nullptr) RETURN_IF_ERROR(hooks->Residual(-1, m, x.First(m)));
 
   for (int l = 0; l < c.n_layers; ++l) {
     const Layer& layer = layers_[static_cast<size_t>(l)];
@@ -189,9 +233,9 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
                       "attention RMSNorm");
     }));
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "attention input quantization"));
-    RETURN_IF_ERROR(MatMul(backend, layer.q, m, aq, q, l));
-    RETURN_IF_ERROR(MatMul(backend, layer.k, m, aq, k, l));
-    RETURN_IF_ERROR(MatMul(backend, layer.v, m, aq, v, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.q, m, aq, q, l, hooks, MatMulSite::kQ));
+    RETURN_IF_ERROR(MatMul(backend, layer.k, m, aq, k, l, hooks, MatMulSite::kK));
+    RETURN_IF_ERROR(MatMul(backend, layer.v, m, aq, v, l, hooks, MatMulSite::kV));
     RETURN_IF_ERROR(kernels.ForEachRow(m, q_dim + 2 * kv_dim, [&](int64_t r) -> absl::Status {
       const ForwardRow& row = rows[r];
       RETURN_IF_ERROR(
@@ -230,7 +274,7 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
       }
     }
     RETURN_IF_ERROR(Quantize(backend, m, q_dim, att, &aq, l, "attention output quantization"));
-    RETURN_IF_ERROR(MatMul(backend, layer.o, m, aq, o, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.o, m, aq, o, l, hooks, MatMulSite::kO));
     RETURN_IF_ERROR(kernels.ForEachRow(m, d, [&](int64_t r) {
       return Annotate(kernels.Add(x[r], o[r], h[r]), l, "attention residual add");
     }));
@@ -241,17 +285,18 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
       return Annotate(kernels.RmsNorm(x[r], layer.ffn_norm, c.rms_eps, h[r]), l, "FFN RMSNorm");
     }));
     RETURN_IF_ERROR(Quantize(backend, m, d, h, &aq, l, "FFN input quantization"));
-    RETURN_IF_ERROR(MatMul(backend, layer.gate, m, aq, gate, l));
-    RETURN_IF_ERROR(MatMul(backend, layer.up, m, aq, up, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.gate, m, aq, gate, l, hooks, MatMulSite::kGate));
+    RETURN_IF_ERROR(MatMul(backend, layer.up, m, aq, up, l, hooks, MatMulSite::kUp));
     RETURN_IF_ERROR(kernels.ForEachRow(m, c.ffn_dim, [&](int64_t r) {
       return Annotate(kernels.SiluMul(gate[r], up[r], act[r]), l, "SiLU(gate) * up");
     }));
     RETURN_IF_ERROR(Quantize(backend, m, c.ffn_dim, act, &aq, l, "FFN down quantization"));
-    RETURN_IF_ERROR(MatMul(backend, layer.down, m, aq, o, l));
+    RETURN_IF_ERROR(MatMul(backend, layer.down, m, aq, o, l, hooks, MatMulSite::kDown));
     RETURN_IF_ERROR(kernels.ForEachRow(m, d, [&](int64_t r) {
       return Annotate(kernels.Add(x[r], o[r], h[r]), l, "FFN residual add");
     }));
     x.Swap(h);
+    if (hooks != nullptr) RETURN_IF_ERROR(hooks->Residual(l, m, x.First(m)));
   }
 
   if (n_logits == 0) return absl::OkStatus();
@@ -265,15 +310,9 @@ absl::Status Model::Forward(std::span<const ForwardRow> rows, std::span<float> l
     ++packed;
   }
   RETURN_IF_ERROR(Quantize(backend, n_logits, d, h, &aq, -1, "output head quantization"));
-  ops::OpArgs args;
-  args.kind = output_.kind;
-  args.m = n_logits;
-  args.n = output_.n;
-  args.k = output_.k;
-  args.a = aq;
-  args.w_prepared = output_.weights.get();
-  args.out = MutableBytes(logits);
-  absl::Status s = ops::RunOp(backend, args);
+  absl::Status s = hooks != nullptr
+                       ? hooks->MatMul(-1, MatMulSite::kOutput, output_, n_logits, aq, logits)
+                       : RunLinear(backend, output_, n_logits, aq, logits);
   if (!s.ok()) {
     return absl::Status(
         s.code(), absl::StrCat("forward pass, output matmul ", output_.name, ": ", s.message()));

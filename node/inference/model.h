@@ -23,6 +23,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/llm.h"
 #include "node/import/model.h"
+#include "node/inference/forward_hooks.h"
 #include "node/inference/model_config.h"
 
 namespace datanode::node {
@@ -142,7 +143,15 @@ class Model {
   // range the spec's Q8_0 quantization accepts (|x| >= 8321040) or becomes non-finite,
   // naming the layer and the step; backend errors pass through. On error the caches
   // may hold partial rows at the rows' positions, which later passes overwrite.
-  absl::Status Forward(std::span<const ForwardRow> rows, std::span<float> logits) const;
+  // `hooks` (verified delegation, forward_hooks.h): when set, every matmul's output comes
+  // from hooks->MatMul instead of the backend, and hooks->Residual sees the residual stream
+  // after the embedding and after each layer; hook errors end the pass.
+  absl::Status Forward(std::span<const ForwardRow> rows, std::span<float> logits,
+                       ForwardHooks* hooks = nullptr) const;
+
+  // Every matmul weight in pass order: per layer q, k, v, o, gate, up, down, then the
+  // output head (token_embd.weight when tied). For verified delegation.
+  std::vector<const Linear*> linears() const;
 
  private:
   struct Layer {
