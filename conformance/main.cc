@@ -19,6 +19,7 @@
 #include "conformance/golden.h"
 #include "conformance/report.h"
 #include "datanode/ops/backend.h"
+#include "datanode/util/ed25519.h"
 #include "device_classes/device_class_loader.h"
 #include "node/cli/flags.h"
 
@@ -191,7 +192,7 @@ int Run(const Args& a) {
   std::string key = Get(a, "key", "dn-node-key.pem");
   std::error_code ec;
   if (!std::filesystem::exists(key, ec)) {
-    if (auto st = conf::GenerateKeyPair(key, PubPathFor(key)); !st.ok()) {
+    if (auto st = dn::util::GenerateEd25519KeyFiles(key, PubPathFor(key)); !st.ok()) {
       return std::cerr << st.message() << "\n", 2;
     }
     std::cerr << "created node key " << key << " (public key " << PubPathFor(key) << ")\n";
@@ -260,7 +261,7 @@ int Verify(const Args& a) {
   if (!in) return std::cerr << "cannot read " << Get(a, "report") << "\n", 2;
   std::stringstream text;
   text << in.rdbuf();
-  auto pub = conf::LoadRawPublicKey(Get(a, "pubkey"));
+  auto pub = dn::util::ReadEd25519PublicKey(Get(a, "pubkey"));
   if (!pub.ok()) return std::cerr << pub.status().message() << "\n", 2;
   conf::Verdict verdict;
   auto report = conf::ReportFromJson(text.str());
@@ -269,7 +270,8 @@ int Verify(const Args& a) {
   } else {
     conf::VerifyOptions options;
     options.recompute = !a.flags.count("no-recompute");
-    verdict = conf::VerifyReport(*report, *cls, Get(a, "nonce"), *pub, options);
+    verdict = conf::VerifyReport(*report, *cls, Get(a, "nonce"),
+                                 std::string(pub->begin(), pub->end()), options);
   }
   std::cout << (verdict.admitted ? "ADMIT" : "REJECT") << " " << cls->device_class.name() << "\n";
   for (const auto& r : verdict.reasons) std::cout << "  - " << r << "\n";
@@ -280,7 +282,7 @@ int Keygen(const Args& a) {
   if (a.flags.count("help")) return std::cout << kKeygenHelp, 0;
   if (!Require(a, {"out"}, kKeygenHelp)) return 2;
   std::string pub = Get(a, "pub", PubPathFor(Get(a, "out")));
-  if (auto st = conf::GenerateKeyPair(Get(a, "out"), pub); !st.ok()) {
+  if (auto st = dn::util::GenerateEd25519KeyFiles(Get(a, "out"), pub); !st.ok()) {
     return std::cerr << st.message() << "\n", 2;
   }
   std::cout << "private key: " << Get(a, "out") << "\npublic key:  " << pub << "\n";

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// Report serialization and Ed25519 signing (OpenSSL 3).
+// Report serialization and Ed25519 signing (keys: datanode/util/ed25519.h).
 //
 // The signed bytes are the deterministic protobuf serialization of the report with
 // `signature` cleared (public_key set). JSON is only a view: verify parses the JSON
@@ -16,17 +16,11 @@
 
 namespace datanode::conformance {
 
-// Writes a new Ed25519 private key (PKCS#8 PEM, mode 0600) to `private_path` and its
-// public key (SubjectPublicKeyInfo PEM) to `public_path`.
-absl::Status GenerateKeyPair(const std::string& private_path, const std::string& public_path);
-
-// Raw 32-byte public key from a public-key PEM or a private-key PEM file.
-absl::StatusOr<std::string> LoadRawPublicKey(const std::string& pem_path);
-
 // Bytes that the signature covers.
 std::string CanonicalBytes(const v1::AdmissionReport& report);
 
-// Sets public_key and signature using the private key in `private_pem_path`.
+// Sets public_key and signature using the private key in `private_pem_path` (PEM, as
+// util::GenerateEd25519KeyFiles writes it).
 absl::Status SignReport(const std::string& private_pem_path, v1::AdmissionReport* report);
 
 // OK if `report.signature` is a valid signature by `raw_public_key` (32 bytes) over

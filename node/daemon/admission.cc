@@ -19,6 +19,7 @@
 #include "conformance/report.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/ed25519.h"
 #include "datanode/util/hex.h"
 #include "device_classes/device_class_loader.h"
 #include "openssl/rand.h"
@@ -71,7 +72,7 @@ absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* cre
   if (!std::filesystem::exists(key_path, ec)) {
     std::filesystem::path parent = std::filesystem::path(key_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    RETURN_IF_ERROR(conformance::GenerateKeyPair(key_path, PubPathFor(key_path)));
+    RETURN_IF_ERROR(util::GenerateEd25519KeyFiles(key_path, PubPathFor(key_path)));
     *created = true;
   }
   struct stat st {};
@@ -84,12 +85,12 @@ absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* cre
         absl::StrFormat("node key %s is accessible to group/others (mode %03o); chmod 600 it",
                         key_path, st.st_mode & 0777));
   }
-  auto raw = conformance::LoadRawPublicKey(key_path);
+  auto raw = util::ReadEd25519PublicKey(key_path);
   if (!raw.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("node key ", key_path, ": ", raw.status().message()));
   }
-  return raw;
+  return std::string(raw->begin(), raw->end());
 }
 
 AdmissionService::AdmissionService(ops::Backend* serving, ops::BackendOptions options,

@@ -1,12 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "node/shim/agreement.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -31,84 +26,7 @@ ops::ByteSpan Domain(const char* d) {
   return {reinterpret_cast<const uint8_t*>(d), std::strlen(d) + 1};
 }
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
 }  // namespace
-
-struct NodeKey::Impl {
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey;
-};
-
-absl::StatusOr<NodeKey> NodeKey::FromSeed(std::span<const uint8_t> seed) {
-  if (seed.size() != 32) {
-    return absl::InvalidArgumentError(absl::StrCat("Ed25519 seed of ", seed.size(), " bytes"));
-  }
-  auto impl = std::make_shared<Impl>();
-  impl->pkey.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), 32));
-  if (!impl->pkey) return absl::InternalError("EVP_PKEY_new_raw_private_key failed");
-  PublicKey pk{};
-  size_t len = pk.size();
-  if (EVP_PKEY_get_raw_public_key(impl->pkey.get(), pk.data(), &len) != 1 || len != 32) {
-    return absl::InternalError("EVP_PKEY_get_raw_public_key failed");
-  }
-  return NodeKey(std::move(impl), pk);
-}
-
-absl::StatusOr<NodeKey> NodeKey::Generate() {
-  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-  if (raw == nullptr) return absl::InternalError("Ed25519 key generation failed");
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey(raw);
-  uint8_t seed[32];
-  size_t len = sizeof seed;
-  if (EVP_PKEY_get_raw_private_key(pkey.get(), seed, &len) != 1 || len != 32) {
-    return absl::InternalError("EVP_PKEY_get_raw_private_key failed");
-  }
-  return FromSeed(seed);
-}
-
-absl::StatusOr<Signature> NodeKey::Sign(std::span<const uint8_t> message) const {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  Signature sig{};
-  size_t len = sig.size();
-  // Each call gets its own context, so concurrent Sign() calls share only the key.
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size()) != 1 ||
-      len != sig.size()) {
-    return absl::InternalError("Ed25519 signing failed");
-  }
-  return sig;
-}
-
-absl::StatusOr<NodeKey> NodeKey::FromPemFile(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "r"), &std::fclose);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot read node key ", path));
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey(
-      PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
-  uint8_t seed[32];
-  size_t len = sizeof seed;
-  if (!pkey || EVP_PKEY_get_raw_private_key(pkey.get(), seed, &len) != 1 || len != 32) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is not an Ed25519 private key"));
-  }
-  absl::StatusOr<NodeKey> key = FromSeed(seed);
-  OPENSSL_cleanse(seed, sizeof seed);
-  return key;
-}
-
-bool VerifySignature(const PublicKey& key, std::span<const uint8_t> message,
-                     const Signature& signature) {
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.data(), key.size()));
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  return pkey && ctx &&
-         EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) == 1 &&
-         EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
-                          message.size()) == 1;
-}
 
 Sha256 RequestDigest(std::string_view method, std::span<const uint8_t> arg, uint64_t call_id) {
   std::vector<uint8_t> header;
@@ -159,7 +77,8 @@ Agreement Combine(std::span<const PublicKey> keys, const Sha256& request_digest,
     if (excluded[s.node]) continue;
     const bool ok =
         s.request_digest == request_digest &&
-        VerifySignature(keys[s.node], ShareMessage(s.request_digest, s.result_digest), s.signature);
+        util::Ed25519Verify(keys[s.node], ShareMessage(s.request_digest, s.result_digest),
+                            s.signature);
     auto it = valid.find(s.node);
     if (!ok || (it != valid.end() && it->second != s.result_digest)) {
       excluded[s.node] = true;
@@ -242,9 +161,9 @@ VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256&
     const bool ok =
         s.node != computing_node && s.request_digest == request_digest &&
         s.output_digest == output_digest &&
-        VerifySignature(keys[s.node],
-                        VerifiedShareMessage(s.request_digest, s.output_digest, s.accepted),
-                        s.signature);
+        util::Ed25519Verify(keys[s.node],
+                            VerifiedShareMessage(s.request_digest, s.output_digest, s.accepted),
+                            s.signature);
     auto it = valid.find(s.node);
     if (!ok || (it != valid.end() && it->second != s.accepted)) {
       excluded[s.node] = true;

@@ -23,38 +23,17 @@
 
 #include "absl/status/statusor.h"
 #include "datanode/ops/digest.h"
+#include "datanode/util/ed25519.h"
 #include "node/shim/reject.h"
 
 namespace datanode::shim {
 
 using ops::Sha256;
-using PublicKey = std::array<uint8_t, 32>;
-using Signature = std::array<uint8_t, 64>;
-
-// A node's Ed25519 signing key (OpenSSL EVP_PKEY_ED25519). Thread-safe for Sign().
-class NodeKey {
- public:
-  // From the 32-byte private seed (RFC 8032). INVALID_ARGUMENT for a wrong size.
-  static absl::StatusOr<NodeKey> FromSeed(std::span<const uint8_t> seed);
-  // A fresh random key.
-  static absl::StatusOr<NodeKey> Generate();
-  // From a PEM private-key file (the daemon's node key, EnsureNodeKey). INVALID_ARGUMENT
-  // if it is not an Ed25519 key; NOT_FOUND if it cannot be read.
-  static absl::StatusOr<NodeKey> FromPemFile(const std::string& path);
-
-  const PublicKey& public_key() const { return public_key_; }
-  absl::StatusOr<Signature> Sign(std::span<const uint8_t> message) const;
-
- private:
-  struct Impl;
-  explicit NodeKey(std::shared_ptr<Impl> impl, PublicKey pk)
-      : impl_(std::move(impl)), public_key_(pk) {}
-  std::shared_ptr<Impl> impl_;
-  PublicKey public_key_{};
-};
-
-bool VerifySignature(const PublicKey& key, std::span<const uint8_t> message,
-                     const Signature& signature);
+// A node's Ed25519 key (datanode/util/ed25519.h: FromSeed, Generate, FromPemFile for the
+// daemon's node key, Sign; util::Ed25519Verify checks a signature).
+using NodeKey = util::Ed25519Key;
+using PublicKey = util::Ed25519PublicKey;
+using Signature = util::Ed25519Signature;
 
 // SHA-256 of the call: method name, Candid argument bytes and a caller-chosen call id
 // (the replica's callback id), length-prefixed so no two calls collide.

@@ -151,7 +151,7 @@ int ic0_accel_verify_share(const uint8_t public_key[32], const uint8_t request_d
   std::memcpy(req.data(), request_digest, 32);
   std::memcpy(res.data(), result_digest, 32);
   std::memcpy(sig.data(), signature, 64);
-  return datanode::shim::VerifySignature(pk, datanode::shim::ShareMessage(req, res), sig) ? 1 : 0;
+  return datanode::util::Ed25519Verify(pk, datanode::shim::ShareMessage(req, res), sig) ? 1 : 0;
 }
 
 }  // extern "C"

@@ -8,6 +8,7 @@
 #include "conformance/phases.h"
 #include "conformance/report.h"
 #include "datanode/ops/random_inputs.h"
+#include "datanode/util/ed25519.h"
 #include "test_support.h"
 
 namespace datanode::conformance {
@@ -21,7 +22,7 @@ class AdmissionTest : public ::testing::Test {
     cls_ = testing::WriteAndLoadClass(dir_.path(), testing::kTestClass, "test_pc");
     key_ = dir_.path() + "/node.pem";
     pub_ = dir_.path() + "/node.pub.pem";
-    ASSERT_TRUE(GenerateKeyPair(key_, pub_).ok());
+    ASSERT_TRUE(util::GenerateEd25519KeyFiles(key_, pub_).ok());
   }
 
   v1::AdmissionReport RunOn(ops::Backend& backend) {
@@ -78,14 +79,15 @@ TEST_F(AdmissionTest, HonestCpuIsAdmittedAndVerified) {
   }
   EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).challenges_size(), 3 * 7);
   ASSERT_TRUE(SignReport(key_, &r).ok());
-  auto raw = LoadRawPublicKey(pub_);
-  ASSERT_TRUE(raw.ok());
+  auto pk = util::ReadEd25519PublicKey(pub_);
+  ASSERT_TRUE(pk.ok());
+  const std::string raw(pk->begin(), pk->end());
   // Through JSON, as an admin receives it.
   auto json = ReportToJson(r);
   ASSERT_TRUE(json.ok());
   auto parsed = ReportFromJson(*json);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  Verdict v = VerifyReport(*parsed, cls_, testing::kNonce, *raw);
+  Verdict v = VerifyReport(*parsed, cls_, testing::kNonce, raw);
   EXPECT_TRUE(v.admitted) << (v.reasons.empty() ? "" : v.reasons[0]);
 
   // Refusals: tampered figure, another nonce, another key, a forged challenge answer.
@@ -93,21 +95,21 @@ TEST_F(AdmissionTest, HonestCpuIsAdmittedAndVerified) {
   for (auto& p : *tampered.mutable_phases()) {
     if (p.phase() == v1::PHASE_PERFORMANCE) (*p.mutable_figures())["s8_gops"] *= 2;
   }
-  Verdict vt = VerifyReport(tampered, cls_, testing::kNonce, *raw);
+  Verdict vt = VerifyReport(tampered, cls_, testing::kNonce, raw);
   EXPECT_FALSE(vt.admitted);
   ASSERT_FALSE(vt.reasons.empty());
   EXPECT_NE(vt.reasons[0].find("signature"), std::string::npos) << vt.reasons[0];
 
-  Verdict vn = VerifyReport(*parsed, cls_, "00000000000000000000000000000001", *raw);
+  Verdict vn = VerifyReport(*parsed, cls_, "00000000000000000000000000000001", raw);
   EXPECT_FALSE(vn.admitted);
   ASSERT_FALSE(vn.reasons.empty());
   EXPECT_NE(vn.reasons[0].find("nonce"), std::string::npos) << vn.reasons[0];
 
   std::string other_key = dir_.path() + "/other.pem", other_pub = dir_.path() + "/other.pub.pem";
-  ASSERT_TRUE(GenerateKeyPair(other_key, other_pub).ok());
+  ASSERT_TRUE(util::GenerateEd25519KeyFiles(other_key, other_pub).ok());
   v1::AdmissionReport resigned = *parsed;
   ASSERT_TRUE(SignReport(other_key, &resigned).ok());
-  Verdict vk = VerifyReport(resigned, cls_, testing::kNonce, *raw);
+  Verdict vk = VerifyReport(resigned, cls_, testing::kNonce, raw);
   EXPECT_FALSE(vk.admitted);
   ASSERT_FALSE(vk.reasons.empty());
   EXPECT_NE(vk.reasons[0].find("another key"), std::string::npos) << vk.reasons[0];
@@ -121,7 +123,7 @@ TEST_F(AdmissionTest, HonestCpuIsAdmittedAndVerified) {
     }
   }
   ASSERT_TRUE(SignReport(key_, &forged).ok());
-  Verdict vf = VerifyReport(forged, cls_, testing::kNonce, *raw);
+  Verdict vf = VerifyReport(forged, cls_, testing::kNonce, raw);
   EXPECT_FALSE(vf.admitted);
   ASSERT_FALSE(vf.reasons.empty());
   EXPECT_NE(vf.reasons[0].find("output digest is wrong"), std::string::npos) << vf.reasons[0];
@@ -261,9 +263,10 @@ TEST_F(AdmissionTest, VulkanDeviceIsAdmittedToTheVulkanTestClass) {
   ASSERT_TRUE(r->admitted()) << (r->reasons().empty() ? "" : r->reasons(0));
   EXPECT_EQ(r->device().backend(), "vulkan");
   ASSERT_TRUE(SignReport(key_, &*r).ok());
-  auto raw = LoadRawPublicKey(pub_);
-  ASSERT_TRUE(raw.ok());
-  Verdict v = VerifyReport(*r, cls, testing::kNonce, *raw);
+  auto pk = util::ReadEd25519PublicKey(pub_);
+  ASSERT_TRUE(pk.ok());
+  const std::string raw(pk->begin(), pk->end());
+  Verdict v = VerifyReport(*r, cls, testing::kNonce, raw);
   EXPECT_TRUE(v.admitted) << (v.reasons.empty() ? "" : v.reasons[0]);
   // The CPU backend is not a Vulkan device: rejected at inventory.
   auto cpu = testing::Cpu();

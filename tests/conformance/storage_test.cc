@@ -8,6 +8,7 @@
 #include "conformance/report.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
+#include "datanode/util/ed25519.h"
 #include "test_support.h"
 
 namespace datanode::conformance {
@@ -65,11 +66,12 @@ TEST_F(StorageTest, HealthyStoreIsAdmittedAndVerified) {
   EXPECT_TRUE(store.Get(weights_[0]).ok());
 
   std::string key = dir_.path() + "/k.pem", pub = dir_.path() + "/k.pub.pem";
-  ASSERT_TRUE(GenerateKeyPair(key, pub).ok());
+  ASSERT_TRUE(util::GenerateEd25519KeyFiles(key, pub).ok());
   ASSERT_TRUE(SignReport(key, &r).ok());
-  auto raw = LoadRawPublicKey(pub);
-  ASSERT_TRUE(raw.ok());
-  Verdict v = VerifyReport(r, cls_, testing::kNonce, *raw);
+  auto pk = util::ReadEd25519PublicKey(pub);
+  ASSERT_TRUE(pk.ok());
+  const std::string raw(pk->begin(), pk->end());
+  Verdict v = VerifyReport(r, cls_, testing::kNonce, raw);
   EXPECT_TRUE(v.admitted) << (v.reasons.empty() ? "" : v.reasons[0]);
 
   // A forged proof answer over nonce-derived data is caught by verify's recheck.
@@ -82,7 +84,7 @@ TEST_F(StorageTest, HealthyStoreIsAdmittedAndVerified) {
     }
   }
   ASSERT_TRUE(SignReport(key, &r).ok());
-  Verdict vf = VerifyReport(r, cls_, testing::kNonce, *raw);
+  Verdict vf = VerifyReport(r, cls_, testing::kNonce, raw);
   EXPECT_FALSE(vf.admitted);
 }
 

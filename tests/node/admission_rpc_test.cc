@@ -23,6 +23,7 @@
 #include "conformance/report.h"
 #include "daemon_process.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
+#include "datanode/util/ed25519.h"
 #include "device_classes/device_class_loader.h"
 #include "gtest/gtest.h"
 #include "node/daemon/admission.h"
@@ -163,9 +164,9 @@ class AdmissionRpcTest : public ::testing::Test {
   }
   // The key datanoded creates by default: node-key.pem beside store_root.
   std::string PublicKey() {
-    auto raw = conformance::LoadRawPublicKey((root_ / "node-key.pub.pem").string());
+    auto raw = util::ReadEd25519PublicKey(root_ / "node-key.pub.pem");
     EXPECT_TRUE(raw.ok()) << raw.status();
-    return raw.ok() ? *raw : "";
+    return raw.ok() ? std::string(raw->begin(), raw->end()) : "";
   }
 
   fs::path root_;

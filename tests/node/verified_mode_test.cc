@@ -106,7 +106,7 @@ TEST(VerifiedModeTest, HonestAnswersAreAcceptedAndSigned) {
       EXPECT_TRUE(v->out.empty());
       EXPECT_EQ(r.output_digest, ops::Sha256Of({answer->out}));
       EXPECT_EQ(r.public_key, verifier.key);
-      EXPECT_TRUE(shim::VerifySignature(
+      EXPECT_TRUE(util::Ed25519Verify(
           verifier.key, shim::VerifiedShareMessage(ops::Sha256Of({call.a}), r.output_digest, true),
           r.signature));
       EXPECT_GT(r.verifier_bytes, 0);
@@ -153,7 +153,7 @@ TEST(VerifiedModeTest, EveryTestFaultIsRejectedNamingTheComputingNode) {
                                  << seed;
         EXPECT_NE(r.reason.find("computing node 7 answered wrongly"), std::string::npos)
             << r.reason;
-        EXPECT_TRUE(shim::VerifySignature(
+        EXPECT_TRUE(util::Ed25519Verify(
             verifier.key,
             shim::VerifiedShareMessage(ops::Sha256Of({call.a}), r.output_digest, false),
             r.signature));

@@ -1,37 +1,16 @@
 // Copyright 2026 The datanode Authors.
 //
-// Shares and agreement: Ed25519 against RFC 8032's first test vector, then Combine on
-// a 13-node subnet with honest, wrong, forged, replayed, equivocating and missing shares.
+// Shares and agreement: Combine on a 13-node subnet with honest, wrong, forged, replayed,
+// equivocating and missing shares (Ed25519 itself is tested in tests/util).
 #include "node/shim/agreement.h"
 
 #include <string>
 #include <vector>
 
-#include "datanode/util/hex.h"
 #include "gtest/gtest.h"
 
 namespace datanode::shim {
 namespace {
-
-std::vector<uint8_t> FromHex(const std::string& h) { return *util::HexDecodeBytes(h); }
-
-TEST(Ed25519, Rfc8032TestVector1) {
-  auto key = NodeKey::FromSeed(
-      FromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
-  ASSERT_TRUE(key.ok()) << key.status();
-  const auto pk = FromHex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
-  EXPECT_EQ(std::vector<uint8_t>(key->public_key().begin(), key->public_key().end()), pk);
-  auto sig = key->Sign({});
-  ASSERT_TRUE(sig.ok());
-  EXPECT_EQ(
-      std::vector<uint8_t>(sig->begin(), sig->end()),
-      FromHex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bac"
-              "c61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"));
-  EXPECT_TRUE(VerifySignature(key->public_key(), {}, *sig));
-  Signature bad = *sig;
-  bad[10] ^= 1;
-  EXPECT_FALSE(VerifySignature(key->public_key(), {}, bad));
-}
 
 class CombineTest : public ::testing::Test {
  protected:
