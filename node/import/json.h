@@ -8,7 +8,9 @@
 //
 // Bounds, both explicit:
 // - size: the caller bounds the input (ParseLimits::max_header_bytes for safetensors);
-//   the parser's memory is about 14 bytes per input byte, allocated once per document;
+//   the parser allocates about 14 bytes per input byte once per document (structural
+//   indexes, tape, string copies; 11 measured resident for 64 MB of bare numbers, 4
+//   for a header of tensor entries);
 // - depth: arrays and objects nested more than `max_depth` deep are rejected
 //   ("nesting too deep") before the rest is read.
 //
