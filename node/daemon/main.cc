@@ -175,7 +175,7 @@ int Run(int argc, char** argv) {
       return 1;
     }
     if (!config.metrics_socket_path.empty()) {
-      absl::Status s = metrics_server.Start(config.metrics_socket_path, [&] {
+      absl::Status s = metrics_server.Start(config.metrics_socket_path, config.allowed_uids, [&] {
         Metrics::Gauges g;
         g.store_bytes = service.store().used_bytes();
         g.store_capacity_bytes = service.store().capacity_bytes();

@@ -1,10 +1,8 @@
 // Copyright 2026 The datanode Authors.
 #include "node/daemon/metrics.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,66 +83,38 @@ std::string Metrics::Render(const Gauges& g) const {
 }
 
 absl::Status MetricsHttpServer::Start(const std::string& socket_path,
+                                      std::vector<uint32_t> allowed_uids,
                                       std::function<std::string()> render) {
   render_ = std::move(render);
-  path_ = socket_path;
-  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
-  ::unlink(socket_path.c_str());
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(listen_fd_, 16) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics socket ", socket_path, ": ", std::strerror(errno)));
-  }
-  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) return absl::InternalError("pipe");
-  thread_ = std::thread([this] { Loop(); });
-  return absl::OkStatus();
+  UnixListener::Options options;
+  options.path = socket_path;
+  options.allowed_uids = std::move(allowed_uids);
+  options.backlog = 16;
+  options.name = "metrics";
+  return listener_.Start(std::move(options), [this](int fd, uint32_t) { Admit(fd); });
 }
 
 void MetricsHttpServer::Stop() {
-  if (thread_.joinable()) {
-    char c = 0;
-    (void)!::write(stop_pipe_[1], &c, 1);
-    thread_.join();
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_.wait(lock, [this] { return clients_ == 0; });
-  }
-  for (int* fd : {&listen_fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-  if (!path_.empty()) ::unlink(path_.c_str());
-  path_.clear();
+  listener_.Stop();
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_.wait(lock, [this] { return clients_ == 0; });
 }
 
-void MetricsHttpServer::Loop() {
-  while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
+void MetricsHttpServer::Admit(int fd) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (clients_ >= kMaxClients) {
+      ::close(fd);  // the scraper retries; the cap bounds threads and fds
       return;
     }
-    if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (clients_ >= kMaxClients) {
-        ::close(fd);  // the scraper retries; the cap bounds threads and fds
-        continue;
-      }
-      ++clients_;
-    }
-    std::thread([this, fd] {
-      Serve(fd);
-      ::close(fd);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--clients_ == 0) idle_.notify_all();
-    }).detach();
+    ++clients_;
   }
+  std::thread([this, fd] {
+    Serve(fd);
+    ::close(fd);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--clients_ == 0) idle_.notify_all();
+  }).detach();
 }
 
 void MetricsHttpServer::Serve(int fd) {
@@ -157,7 +127,7 @@ void MetricsHttpServer::Serve(int fd) {
                       deadline - std::chrono::steady_clock::now())
                       .count();
       if (left <= 0) return false;
-      pollfd fds[2] = {{fd, events, 0}, {stop_pipe_[0], POLLIN, 0}};
+      pollfd fds[2] = {{fd, events, 0}, {listener_.stop_fd(), POLLIN, 0}};
       int n = ::poll(fds, 2, static_cast<int>(left));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0 || fds[1].revents) return false;

@@ -2,7 +2,8 @@
 //
 // The daemon's metrics (one struct, as the IC adapters do) rendered in Prometheus
 // text format, and a tiny HTTP/1.0 server for them on a Unix socket (the second
-// socket beside the gRPC one). Thread-safe.
+// socket beside the gRPC one, accepted by the same UnixListener and so the same
+// peer-uid check). Thread-safe.
 #ifndef DATANODE_NODE_DAEMON_METRICS_H_
 #define DATANODE_NODE_DAEMON_METRICS_H_
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "node/daemon/unix_listener.h"
 
 namespace datanode::node {
 
@@ -49,10 +51,12 @@ class Metrics {
   std::atomic<uint64_t> peers_rejected_{0};
 };
 
-// Serves GET (any path) with `render()` as text/plain; version=0.0.4. Each connection
-// gets its own thread, at most kMaxClients at once (more are closed at once), and has
-// kRequestTimeoutMs to send its request head (at most kMaxRequestBytes), so an idle or
-// slow client holds only its own thread, never another scrape.
+// Serves GET (any path) with `render()` as text/plain; version=0.0.4, to peers whose
+// uid is in `allowed_uids` (empty = the daemon's own; others are refused by the
+// UnixListener). Each connection gets its own thread, at most kMaxClients at once (more
+// are closed at once), and has kRequestTimeoutMs to send its request head (at most
+// kMaxRequestBytes), so an idle or slow client holds only its own thread, never another
+// scrape.
 class MetricsHttpServer {
  public:
   static constexpr int kMaxClients = 16;
@@ -60,18 +64,17 @@ class MetricsHttpServer {
   static constexpr size_t kMaxRequestBytes = 8192;
 
   ~MetricsHttpServer() { Stop(); }
-  absl::Status Start(const std::string& socket_path, std::function<std::string()> render);
+  // UNAVAILABLE when the socket cannot be bound (UnixListener::Start).
+  absl::Status Start(const std::string& socket_path, std::vector<uint32_t> allowed_uids,
+                     std::function<std::string()> render);
   // Stops accepting and waits for the connection threads (they see the stop at once).
   void Stop();
 
  private:
-  void Loop();
+  void Admit(int fd);
   void Serve(int fd);
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  std::string path_;
   std::function<std::string()> render_;
-  std::thread thread_;
+  UnixListener listener_;  // declared after render_: its thread uses it
   std::mutex mu_;
   std::condition_variable idle_;
   int clients_ = 0;  // connection threads running; guarded by mu_

@@ -1,21 +1,11 @@
 // Copyright 2026 The datanode Authors.
 #include "node/daemon/rpc_server.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <filesystem>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -678,15 +668,6 @@ class AdmissionImpl final : public v1::Admission::CallbackService {
   RpcDeps d_;
 };
 
-// systemd socket activation: LISTEN_PID is us and LISTEN_FDS >= 1 -> fd 3.
-int SystemdListenFd() {
-  const char* pid = std::getenv("LISTEN_PID");
-  const char* fds = std::getenv("LISTEN_FDS");
-  if (pid == nullptr || fds == nullptr || std::atoi(pid) != ::getpid() || std::atoi(fds) < 1)
-    return -1;
-  return 3;
-}
-
 }  // namespace
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -761,66 +742,23 @@ absl::Status RpcServer::Start() {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.tcp_address));
   }
 
-  listen_fd_ = SystemdListenFd();
-  if (listen_fd_ >= 0) {
-    spdlog::info("using the socket passed by systemd (fd 3)");
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(config_.socket_path).parent_path(),
-                                        ec);
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, config_.socket_path.c_str(), sizeof(addr.sun_path) - 1);
-    ::unlink(config_.socket_path.c_str());
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::listen(listen_fd_, 128) != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", config_.socket_path, ": ", std::strerror(errno)));
-    }
-    ::chmod(config_.socket_path.c_str(), 0660);
-    owns_socket_file_ = true;
-  }
-  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) return absl::InternalError("pipe");
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
-  return absl::OkStatus();
-}
-
-void RpcServer::AcceptLoop() {
-  std::vector<uint32_t> allowed = config_.allowed_uids;
-  if (allowed.empty()) allowed.push_back(::geteuid());
-  while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents) return;
-    // gRPC's endpoints require non-blocking sockets.
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        std::find(allowed.begin(), allowed.end(), cred.uid) == allowed.end()) {
-      spdlog::warn("refused connection from uid {} pid {}: uid not in allowed_uids", cred.uid,
-                   cred.pid);
-      deps_.metrics->AddPeerRejected();
-      ::close(fd);
-      continue;
-    }
-    // gRPC names an fd channel's peer "fd:<n>"; remember whose it is.
-    deps_.peers->Set(absl::StrCat("fd:", fd), cred.uid);
-    grpc::AddInsecureChannelFromFd(server_.get(), fd);
-  }
+  UnixListener::Options listen;
+  listen.path = config_.socket_path;
+  listen.allowed_uids = config_.allowed_uids;
+  listen.adopt_systemd_socket = true;
+  listen.name = "gRPC";
+  return listener_.Start(
+      std::move(listen),
+      [this](int fd, uint32_t uid) {
+        // gRPC names an fd channel's peer "fd:<n>"; remember whose it is.
+        deps_.peers->Set(absl::StrCat("fd:", fd), uid);
+        grpc::AddInsecureChannelFromFd(server_.get(), fd);
+      },
+      [this] { deps_.metrics->AddPeerRejected(); });
 }
 
 void RpcServer::Shutdown() {
-  if (accept_thread_.joinable()) {
-    char c = 0;
-    (void)!::write(stop_pipe_[1], &c, 1);
-    accept_thread_.join();
-  }
+  listener_.Stop();
   if (server_ != nullptr) {
     // Refuses new calls at once; in-flight calls may finish until the deadline.
     server_->Shutdown(std::chrono::system_clock::now() +
@@ -828,12 +766,6 @@ void RpcServer::Shutdown() {
     server_->Wait();
   }
   server_.reset();
-  for (int* fd : {&listen_fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-  if (owns_socket_file_) ::unlink(config_.socket_path.c_str());
-  owns_socket_file_ = false;
 }
 
 }  // namespace datanode::node

@@ -6,10 +6,11 @@
 // limits, record metrics, and convert absl::Status to grpc::Status exactly once
 // (codes are identical; the message is kept).
 //
-// Listening: the Unix socket is accepted by our own loop so that every connection's
-// peer uid (SO_PEERCRED) is checked against the allowed uids before gRPC sees it; an
-// accepted connection is handed to gRPC with AddInsecureChannelFromFd. With systemd
-// socket activation (LISTEN_FDS=1) the inherited fd 3 is the listening socket. The
+// Listening: the Unix socket is accepted by the daemon's UnixListener, so every
+// connection's peer uid (SO_PEERCRED) is checked against allowed_uids before gRPC sees
+// it (refusals count in datanoded_peers_rejected_total); an admitted connection is
+// handed to gRPC with AddInsecureChannelFromFd. With systemd socket activation the
+// inherited fd 3 is the listening socket (unix_listener.h). The
 // optional loopback TCP listener has no uid to check: every call on it must carry the
 // configured bearer token (PeerTable::Authenticate), checked before anything else.
 #ifndef DATANODE_NODE_DAEMON_RPC_SERVER_H_
@@ -21,7 +22,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -32,6 +32,7 @@
 #include "node/daemon/executor.h"
 #include "node/daemon/metrics.h"
 #include "node/daemon/node_service.h"
+#include "node/daemon/unix_listener.h"
 
 namespace datanode::node {
 
@@ -97,16 +98,11 @@ class RpcServer {
   void Shutdown();
 
  private:
-  void AcceptLoop();
-
   Config config_;
   RpcDeps deps_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  bool owns_socket_file_ = false;
-  std::thread accept_thread_;
+  UnixListener listener_;  // after server_: its thread hands connections to it
 };
 
 }  // namespace datanode::node
