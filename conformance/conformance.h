@@ -7,8 +7,9 @@
 //
 // Phases: 1 inventory, 2 golden vectors, 3 nonce-seeded challenges (Freivalds +
 // sampled rows recomputed on the reference), 4 stability, 5 memory pattern test,
-// 6 performance (sustained GOP/s, cache detection), 7 storage (write/fsync/read,
-// proof of storage). Every phase gets a disposition and a reason.
+// 6 performance (sustained GOP/s, cache detection), 7 storage (write/fsync/read
+// through the node's weight store, proofs of storage over the class's expected
+// models). Every phase gets a disposition and a reason.
 #ifndef DATANODE_CONFORMANCE_CONFORMANCE_H_
 #define DATANODE_CONFORMANCE_CONFORMANCE_H_
 
@@ -25,20 +26,19 @@
 
 namespace datanode::conformance {
 
+class StoreView;  // store_view.h
+
 inline constexpr uint32_t kReportVersion = 1;
 
 struct RunOptions {
   std::string nonce_hex;               // from the verifier; required
   std::string profile_name = "quick";  // recorded in the report
   v1::ProfileSettings profile;         // the work each phase does
-  // Storage phase directory (a chunk store, see chunk_store.h). Empty: a fresh temp
-  // directory, removed afterwards. Admission chunks are removed after the phase;
-  // chunks listed in the store's MANIFEST stay and are challenged too.
-  std::string store_dir;
+  // The node's weight store, for the storage phase (store_view.h): its figures describe
+  // that store's filesystem and its proofs challenge the class's expected models in it.
+  // Must outlive the run. Null: a class with a storage section fails that phase.
+  const StoreView* store = nullptr;
   bool progress = true;  // progress lines on stderr for long phases
-  // Test hook: runs after the storage phase wrote its chunks, before read-back and
-  // proofs (fault injection: alter or delete a chunk).
-  std::function<void(const std::string& store_dir)> after_storage_write;
   // Embedding hooks (datanoded's RunAdmission RPC), both optional and called on the
   // running thread. on_progress receives the progress lines (phase name, text), with
   // the same rate limit as stderr, whether or not `progress` is set.
@@ -66,8 +66,13 @@ Verdict EvaluateReport(const v1::DeviceClass& device_class, const v1::AdmissionR
 
 struct VerifyOptions {
   // Recompute every challenge's output digest from the nonce on a local trusted
-  // backend, and recheck the proofs of storage over nonce-derived chunks.
+  // backend, and recheck the proofs of storage against `models` when given.
   bool recompute = true;
+  // The verifier's own copy of the expected models (a weight store holding them).
+  // With it, each proof's target (model, chunk, range) is re-derived from the nonce and
+  // its answer recomputed from these bytes; without it only the proofs' targets are
+  // checked against the class's model list. Must outlive the call.
+  const StoreView* models = nullptr;
 };
 
 // Everything `dn-conformance verify` checks: signature by `raw_public_key`, nonce,

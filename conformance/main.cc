@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "absl/flags/commandlineflag.h"
@@ -18,6 +19,7 @@
 #include "conformance/conformance.h"
 #include "conformance/golden.h"
 #include "conformance/report.h"
+#include "conformance/store_view.h"
 #include "datanode/ops/backend.h"
 #include "datanode/util/ed25519.h"
 #include "device_classes/device_class_loader.h"
@@ -30,7 +32,8 @@ ABSL_FLAG(std::string, backend, "", "backend under test");
 ABSL_FLAG(int32_t, threads, 0, "worker threads for CPU backends (0: all cores)");
 ABSL_FLAG(std::string, key, "dn-node-key.pem", "node Ed25519 private key");
 ABSL_FLAG(std::string, out, "", "output path");
-ABSL_FLAG(std::string, store_dir, "", "chunk store for the storage phase");
+ABSL_FLAG(std::string, store_dir, "",
+          "weight store directory (the node's; for verify: the admin's copy of the models)");
 ABSL_FLAG(bool, quiet, false, "no progress lines");
 ABSL_FLAG(std::string, report, "", "report JSON");
 ABSL_FLAG(std::string, pubkey, "", "the node's Ed25519 public key");
@@ -52,7 +55,7 @@ Usage:
                      [--backend <name>] [--threads <n>] [--key <pem>] [--out <report.json>]
                      [--store-dir <dir>] [--quiet]
   dn-conformance verify --report <report.json> --class <file|name> --nonce <hex>
-                        --pubkey <pem> [--no-recompute]
+                        --pubkey <pem> [--store-dir <dir>] [--no-recompute]
   dn-conformance keygen --out <key.pem> [--pub <key.pub.pem>]
   dn-conformance classes [dir]
   dn-conformance golden (--write <file> | --check)
@@ -74,7 +77,10 @@ constexpr char kRunHelp[] = R"(dn-conformance run: run the admission test and wr
   --key <pem>           node Ed25519 private key (default dn-node-key.pem; created with a
                         .pub.pem beside it when missing)
   --out <file>          report path (default admission-<class>-<nonce prefix>.json)
-  --store-dir <dir>     chunk store for the storage phase (default: a temp directory)
+  --store-dir <dir>     the node's weight store (datanoded's store_root), for classes
+                        with a storage section: the figures describe its filesystem and
+                        the proofs read the class's expected models from it. Not while
+                        datanoded runs on it (use `dnctl admission` then)
   --quiet               no progress lines on stderr
 Prints every phase's disposition, the verdict and the report path. Exit 0 if admitted.
 )";
@@ -85,6 +91,9 @@ constexpr char kVerifyHelp[] = R"(dn-conformance verify: check a report and deci
   --class <file|name>   the class file the admin publishes (its digest must match)
   --nonce <hex>         the nonce the admin issued for this run
   --pubkey <pem>        the node's registered Ed25519 public key
+  --store-dir <dir>     a weight store holding the admin's copy of the class's expected
+                        models: each proof's range and answer are recomputed from it
+                        (without it, only each proof's model is checked)
   --no-recompute        skip recomputing challenges and storage proofs from the nonce
 Prints ADMIT or REJECT with every reason. Exit 0 on ADMIT, 1 on REJECT.
 )";
@@ -117,7 +126,7 @@ std::vector<std::string_view> FlagsOf(const std::string& cmd) {
   if (cmd == "run") {
     return {"class", "nonce", "profile", "backend", "threads", "key", "out", "store_dir", "quiet"};
   }
-  if (cmd == "verify") return {"report", "class", "nonce", "pubkey", "no_recompute"};
+  if (cmd == "verify") return {"report", "class", "nonce", "pubkey", "store_dir", "no_recompute"};
   if (cmd == "keygen") return {"out", "pub"};
   if (cmd == "golden") return {"write", "check"};
   return {};
@@ -204,8 +213,14 @@ int Run(const Args& a) {
   options.nonce_hex = Get(a, "nonce");
   options.profile_name = profile;
   options.profile = *settings;
-  options.store_dir = Get(a, "store-dir");
   options.progress = !a.flags.count("quiet");
+  std::optional<conf::OpenedStore> store;
+  if (a.flags.count("store-dir")) {
+    auto opened = conf::OpenStoreDir(Get(a, "store-dir"));
+    if (!opened.ok()) return std::cerr << opened.status().message() << "\n", 2;
+    store = *std::move(opened);
+    options.store = store->view.get();
+  }
 
   dn::v1::AdmissionReport report;
   auto backend = dn::ops::CreateBackend(backend_name, backend_options);
@@ -270,6 +285,13 @@ int Verify(const Args& a) {
   } else {
     conf::VerifyOptions options;
     options.recompute = !a.flags.count("no-recompute");
+    std::optional<conf::OpenedStore> store;
+    if (a.flags.count("store-dir")) {
+      auto opened = conf::OpenStoreDir(Get(a, "store-dir"));
+      if (!opened.ok()) return std::cerr << opened.status().message() << "\n", 2;
+      store = *std::move(opened);
+      options.models = store->view.get();
+    }
     verdict = conf::VerifyReport(*report, *cls, Get(a, "nonce"),
                                  std::string(pub->begin(), pub->end()), options);
   }

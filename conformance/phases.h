@@ -59,10 +59,23 @@ v1::PhaseResult StoragePhase(PhaseContext& ctx);
 std::vector<std::string> ThresholdViolations(const v1::DeviceClass& device_class,
                                              const v1::PhaseResult& phase);
 
-// The nonce-derived content of admission chunk `index` (kChunkBytes bytes).
-std::vector<uint8_t> StorageChunkContent(const std::vector<uint8_t>& nonce, uint64_t index);
 // SHA-256 hex of nonce || index (u32 LE) || bytes: a proof-of-storage answer.
 std::string ProofAnswer(const std::vector<uint8_t>& nonce, uint32_t index, ops::ByteSpan bytes);
+
+// Which expected model proof `index` challenges: its position in the class's
+// expected_models, taken in a nonce-shuffled order ("proof/order") and repeated, so
+// with at least as many proofs as models every model is challenged. `models` > 0.
+size_t ProofModelIndex(const std::vector<uint8_t>& nonce, uint32_t index, size_t models);
+// The range proof `index` challenges in a model file object of `object_size` bytes
+// (> 0), from SHA-256(nonce || "proof/<index>"): a uniform chunk, 4..64 KiB (at most
+// the chunk), at a uniform offset inside the chunk.
+struct ProofTarget {
+  int64_t chunk_index = 0;
+  int64_t offset = 0;  // within the chunk
+  int64_t length = 0;
+};
+ProofTarget DeriveProofTarget(const std::vector<uint8_t>& nonce, uint32_t index,
+                              int64_t object_size);
 
 double SecondsSince(std::chrono::steady_clock::time_point t0);
 

@@ -208,14 +208,7 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
   auto nonce = ParseNonceHex(options.nonce_hex);
   if (!nonce.ok()) return nonce.status();
   const v1::DeviceClass& cls = loaded.device_class;
-  RunOptions opts = options;
-  std::string temp_store;
-  if (cls.has_storage() && opts.store_dir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "dn-admission-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("cannot create a temp store");
-    temp_store = opts.store_dir = tmpl;
-  }
-  if (!opts.store_dir.empty()) std::filesystem::create_directories(opts.store_dir);
+  const RunOptions& opts = options;
 
   v1::AdmissionReport report;
   report.set_report_version(kReportVersion);
@@ -229,11 +222,6 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
   report.set_nonce(opts.nonce_hex);
   report.set_started_at(NowRfc3339());
 
-  auto remove_temp_store = [&temp_store] {
-    if (temp_store.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(temp_store, ec);
-  };
   internal::Progress progress(opts.progress, opts.on_progress);
   PhaseContext ctx{backend, cls, opts.profile, *nonce, opts, progress, RequiredOps(cls)};
   auto start = std::chrono::steady_clock::now();
@@ -276,7 +264,6 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
       r = step.fn(ctx);
       // A phase cut short by cancellation has meaningless figures: no report at all.
       if (ctx.Cancelled()) {
-        remove_temp_store();
         return absl::CancelledError(
             absl::StrCat("admission cancelled during the ", PhaseName(step.phase), " phase"));
       }
@@ -290,7 +277,6 @@ absl::StatusOr<v1::AdmissionReport> RunAdmission(ops::Backend& backend,
   Verdict verdict = EvaluateReport(cls, report);
   report.set_admitted(verdict.admitted);
   for (auto& reason : verdict.reasons) report.add_reasons(reason);
-  remove_temp_store();
   return report;
 }
 

@@ -2,6 +2,7 @@
 //
 // Thresholds (shared by the runner and verify) and report verification.
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,6 +10,7 @@
 #include "conformance/nonce.h"
 #include "conformance/phases.h"
 #include "conformance/report.h"
+#include "conformance/store_view.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
@@ -170,34 +172,66 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
   return out;
 }
 
+// Rechecks the proofs of storage: each must challenge the model, chunk and range the
+// nonce chose (ProofModelIndex, DeriveProofTarget), every index once and, for a passed
+// phase, all `proof_challenges` of the profile. With `models` (the verifier's copy of
+// the expected models) the targets are re-derived from its objects and the answers
+// recomputed from its bytes; without it only the model of each proof is checked.
 std::vector<std::string> RecheckProofs(const v1::AdmissionReport& report,
-                                       const std::vector<uint8_t>& nonce) {
+                                       const v1::DeviceClass& cls,
+                                       const std::vector<uint8_t>& nonce, const StoreView* models) {
   std::vector<std::string> out;
-  std::map<std::string, uint64_t> admission_chunks;  // name -> index
-  uint64_t chunks = 0;
+  const auto& expected = cls.storage().expected_models();
   for (const auto& p : report.phases()) {
     if (p.phase() != v1::PHASE_STORAGE) continue;
-    if (auto it = p.figures().find("chunks_written"); it != p.figures().end()) {
-      chunks = static_cast<uint64_t>(it->second);
+    auto settings = device_classes::ProfileSettingsFor(cls, report.profile());
+    if (settings.ok() && p.disposition() == v1::DISPOSITION_PASSED &&
+        static_cast<uint32_t>(p.proofs_size()) != settings->proof_challenges()) {
+      out.push_back(absl::StrCat("storage: ", p.proofs_size(), " proofs, the profile asks for ",
+                                 settings->proof_challenges()));
     }
-    for (uint64_t i = 0; i < chunks && i < 1u << 16; ++i) {
-      auto data = internal::StorageChunkContent(nonce, i);
-      admission_chunks[ops::ToHex(ops::Sha256Of({ops::ByteSpan(data)}))] = i;
-    }
+    std::set<uint32_t> seen;
     for (const auto& proof : p.proofs()) {
-      if (!proof.nonce_derived()) continue;
-      auto it = admission_chunks.find(proof.chunk());
-      if (it == admission_chunks.end()) {
-        out.push_back(
-            absl::StrCat("proof ", proof.index(), " names a chunk the nonce does not derive"));
+      const std::string tag = absl::StrCat("proof ", proof.index());
+      if (!seen.insert(proof.index()).second) {
+        out.push_back(absl::StrCat(tag, " appears twice"));
         continue;
       }
-      auto data = internal::StorageChunkContent(nonce, it->second);
-      if (proof.offset() + proof.length() > data.size() ||
-          internal::ProofAnswer(nonce, proof.index(),
-                                ops::ByteSpan(data).subspan(proof.offset(), proof.length())) !=
-              proof.answer()) {
-        out.push_back(absl::StrCat("proof ", proof.index(), ": answer is wrong"));
+      if (expected.empty()) {
+        out.push_back(absl::StrCat(tag, ": the class expects no models"));
+        continue;
+      }
+      const std::string& model =
+          expected[internal::ProofModelIndex(nonce, proof.index(), expected.size())];
+      if (proof.model() != model) {
+        out.push_back(
+            absl::StrCat(tag, " challenges model ", proof.model(), ", the nonce chose ", model));
+        continue;
+      }
+      if (models == nullptr) continue;
+      auto digest = node::ParseDigestHex(model);
+      auto object = digest.ok() ? models->ModelObject(*digest) : digest.status();
+      if (!object.ok()) {
+        out.push_back(absl::StrCat(tag, ": the verifier's copy: ", object.status().message()));
+        continue;
+      }
+      const internal::ProofTarget t =
+          internal::DeriveProofTarget(nonce, proof.index(), object->size);
+      if (proof.chunk_index() != static_cast<uint64_t>(t.chunk_index) ||
+          proof.offset() != static_cast<uint64_t>(t.offset) ||
+          proof.length() != static_cast<uint64_t>(t.length) ||
+          proof.chunk() != ops::ToHex(object->chunks[t.chunk_index])) {
+        out.push_back(absl::StrCat(tag, " challenges another range than the nonce chose"));
+        continue;
+      }
+      std::vector<uint8_t> bytes;
+      absl::Status st = models->ReadRange(
+          object->digest, t.chunk_index * node::kChunkBytes + t.offset, t.length, &bytes);
+      if (!st.ok()) {
+        out.push_back(absl::StrCat(tag, ": the verifier's copy: ", st.message()));
+      } else if (internal::ProofAnswer(nonce, proof.index(), bytes) != proof.answer()) {
+        out.push_back(absl::StrCat(tag, ": answer is wrong (chunk ", proof.chunk(), " of model ",
+                                   model, ")"));
       }
     }
   }
@@ -244,7 +278,7 @@ Verdict VerifyReport(const v1::AdmissionReport& report, const device_classes::Lo
     v.reasons.insert(v.reasons.end(), r.begin(), r.end());
   }
   if (options.recompute && cls.has_storage()) {
-    auto r = RecheckProofs(report, *nonce);
+    auto r = RecheckProofs(report, cls, *nonce, options.models);
     v.reasons.insert(v.reasons.end(), r.begin(), r.end());
   }
   v.admitted = v.reasons.empty();

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -158,6 +159,18 @@ class Validator {
     if (!(r.max_fsync_latency_ms() > 0)) Error(ctx, r, "max_fsync_latency_ms", "must be > 0");
     if (!(r.max_proof_response_ms() > 0)) {
       Error(ctx, r, "max_proof_response_ms", "must be > 0");
+    }
+    // Model digests as the store names them (lower-case hex); an empty list is valid
+    // here, and the storage phase then fails: there is nothing to prove.
+    std::set<std::string> seen;
+    for (int i = 0; i < r.expected_models_size(); ++i) {
+      const std::string& m = r.expected_models(i);
+      if (m.size() != 64 || m.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        Error(ctx, r, "expected_models",
+              absl::StrCat("\"", m, "\" is not a model digest (64 lower-case hex digits)"), i);
+      } else if (!seen.insert(m).second) {
+        Error(ctx, r, "expected_models", absl::StrCat("model ", m, " is listed twice"), i);
+      }
     }
   }
 

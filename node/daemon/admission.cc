@@ -17,9 +17,11 @@
 #include "conformance/conformance.h"
 #include "conformance/nonce.h"
 #include "conformance/report.h"
+#include "conformance/store_view.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/util/ed25519.h"
+#include "datanode/util/file.h"
 #include "datanode/util/hex.h"
 #include "device_classes/device_class_loader.h"
 #include "openssl/rand.h"
@@ -94,9 +96,11 @@ absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* cre
 }
 
 AdmissionService::AdmissionService(ops::Backend* serving, ops::BackendOptions options,
-                                   std::string key_path, std::vector<std::string> class_dirs)
+                                   std::string key_path, std::vector<std::string> class_dirs,
+                                   WeightStore* store, const ModelRegistry* models)
     : serving_(serving),
       options_(options),
+      store_view_(std::make_unique<conformance::StoreView>(store, models)),
       key_path_(std::move(key_path)),
       class_dirs_(std::move(class_dirs)) {}
 
@@ -179,6 +183,7 @@ absl::StatusOr<AdmissionOutcome> AdmissionService::Run(const Slot& slot,
   options.progress = false;  // the daemon's stderr is its log; progress goes to the caller
   options.on_progress = progress;
   options.cancelled = cancelled;
+  options.store = store_view_.get();  // the store this daemon serves from
 
   v1::AdmissionReport report;
   if (backend_name == serving_->Name()) {
@@ -232,20 +237,10 @@ void AdmissionService::Save(const v1::AdmissionReport* report) {
     return;
   }
   auto json = conformance::ReportToJson(*report);
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool ok = json.ok() && fd >= 0;
-  for (size_t off = 0; ok && off < json->size();) {
-    ssize_t n = ::write(fd, json->data() + off, json->size() - off);
-    ok = n > 0;
-    off += ok ? static_cast<size_t>(n) : 0;
-  }
-  ok = ok && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::filesystem::remove(tmp, ec);
-    spdlog::warn("could not save the admission report to {}: it is lost at restart", path);
+  absl::Status s = json.ok() ? util::WriteFileAtomically(path, *json) : json.status();
+  if (!s.ok()) {
+    spdlog::warn("could not save the admission report to {} ({}): it is lost at restart", path,
+                 s.ToString());
   }
 }
 

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,7 +26,14 @@
 #include "datanode/ops/backend.h"
 #include "datanode/v1/admission.pb.h"
 
+namespace datanode::conformance {
+class StoreView;
+}  // namespace datanode::conformance
+
 namespace datanode::node {
+
+class WeightStore;
+class ModelRegistry;
 
 struct AdmissionRequest {
   std::string class_name;  // a bare name looked up in the class dirs, or
@@ -68,9 +76,12 @@ absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* cre
 class AdmissionService {
  public:
   // `serving` must outlive the service; `options` configure backends created for a
-  // run with another name. `class_dirs` are searched for class names.
+  // run with another name. `class_dirs` are searched for class names. `store` and
+  // `models` (the daemon's weight store and its registry; both must outlive the
+  // service) are what a storage class's phase measures and proves.
   AdmissionService(ops::Backend* serving, ops::BackendOptions options, std::string key_path,
-                   std::vector<std::string> class_dirs);
+                   std::vector<std::string> class_dirs, WeightStore* store,
+                   const ModelRegistry* models);
   ~AdmissionService();  // stops the re-checks
 
   // The single run slot; released when destroyed. Movable, not copyable.
@@ -143,6 +154,7 @@ class AdmissionService {
 
   ops::Backend* serving_;
   ops::BackendOptions options_;
+  std::unique_ptr<conformance::StoreView> store_view_;
   std::string key_path_;
   std::vector<std::string> class_dirs_;
   void RecheckLoop(absl::Duration period, absl::Duration offset);

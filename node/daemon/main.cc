@@ -154,7 +154,7 @@ int Run(int argc, char** argv) {
   CallerLimiter limiter(config.max_in_flight, config.max_ops_per_second);
   PeerTable peers;
   AdmissionService admission(backend->get(), backend_options, key_path,
-                             device_classes::DefaultClassDirs());
+                             device_classes::DefaultClassDirs(), store->get(), models->get());
   if (absl::Status s = admission.LoadSaved(*public_key); !s.ok()) {
     spdlog::warn("ignoring the saved admission report {}: {}", admission.saved_report_path(),
                  s.ToString());

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace datanode::device_classes {
@@ -52,6 +53,28 @@ TEST(DeviceClassLoader, ReportsEverySemanticErrorWithItsLine) {
     EXPECT_NE(msg.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << msg;
   }
   EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n') + 1, 7) << msg;
+}
+
+TEST(DeviceClassLoader, ExpectedModelsMustBeDistinctModelDigests) {
+  const std::string good(64, 'a');
+  const std::string text = absl::StrCat("name: \"s\"\nspec_version: 2\nstorage {\n",
+                                        "  min_seq_write_mbps: 1 min_seq_read_mbps: 1\n",
+                                        "  max_fsync_latency_ms: 1 max_proof_response_ms: 1\n",  //
+                                        "  expected_models: \"", good, "\"\n",  // line 6
+                                        "  expected_models: \"ABC\"\n",  // line 7: not a digest
+                                        "  expected_models: \"", good, "\"\n",  // line 8: twice
+                                        "}\nquick { storage_test_mib: 1 proof_challenges: 1 }\n",
+                                        "full { storage_test_mib: 1 proof_challenges: 1 }\n");
+  auto cls = ParseClassText(text, "s.textproto");
+  ASSERT_FALSE(cls.ok());
+  std::string msg(cls.status().message());
+  EXPECT_NE(msg.find("s.textproto:7:3: expected_models: \"ABC\" is not a model digest"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("s.textproto:8:3: expected_models: model " + good + " is listed twice"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n') + 1, 2) << msg;
 }
 
 TEST(DeviceClassLoader, SyntaxErrorHasLineAndColumn) {

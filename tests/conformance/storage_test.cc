@@ -1,11 +1,21 @@
 // Copyright 2026 The datanode Authors.
 //
-// Storage class: a healthy store is admitted; an altered or deleted chunk (of the
-// stored weights, or of the admission data itself) is rejected.
-#include <fstream>
+// The storage phase over the node's real weight store (node/store + node/import):
+// model files imported into a store on disk, a class expecting them. An honest store
+// is admitted and its proofs recheck against the verifier's own copy; a flipped byte in
+// a challenged chunk, a deleted chunk, a missing model and a store that answers from
+// elsewhere (the real store behind a delay) are each rejected with the phase and the
+// culprit named.
+#include <sys/statvfs.h>
 
-#include "conformance/chunk_store.h"
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "conformance/report.h"
+#include "conformance/store_view.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
 #include "datanode/util/ed25519.h"
@@ -16,120 +26,251 @@ namespace {
 
 using testing::PhaseOf;
 
-class StorageTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    cls_ = testing::WriteAndLoadClass(dir_.path(), testing::kTestStorageClass, "test_storage");
-    store_dir_ = dir_.path() + "/store";
-    ChunkStore store(store_dir_);
-    ops::SplitMix64 rng(5);
-    for (int i = 0; i < 3; ++i) {  // the "weights" this node claims to hold
-      std::vector<uint8_t> data(100000 + i * 1000);
-      for (auto& b : data) b = static_cast<uint8_t>(rng.Next());
-      auto name = store.Put(data);
-      ASSERT_TRUE(name.ok()) << name.status();
-      weights_.push_back(*name);
-    }
-    ASSERT_TRUE(store.AddToManifest(weights_).ok());
+// A safetensors file holding one U8 tensor of `bytes` seeded random bytes.
+void WriteSafetensors(const std::string& path, size_t bytes, uint64_t seed) {
+  std::string header = absl::StrCat(R"({"w":{"dtype":"U8","shape":[)", bytes,
+                                    R"(],"data_offsets":[0,)", bytes, "]}}");
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::ofstream f(path, std::ios::binary);
+  uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) f.put(static_cast<char>(n >> (8 * i)));
+  f << header;
+  ops::SplitMix64 rng(seed);
+  std::vector<char> data(bytes);
+  for (auto& b : data) b = static_cast<char>(rng.Next());
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// A storage class expecting `models`; `proofs` proofs must answer within `max_proof_ms`.
+std::string StorageClass(const std::vector<std::string>& models, int max_proof_ms, int proofs) {
+  std::string list;
+  for (const auto& m : models) absl::StrAppend(&list, "  expected_models: \"", m, "\"\n");
+  return absl::StrCat(
+      R"pb(name: "test_storage"
+           spec_version: 2
+           storage { min_capacity_gib: 0.01 min_seq_write_mbps: 0.5 min_seq_read_mbps: 0.5
+                     max_fsync_latency_ms: 5000
+                     max_proof_response_ms:)pb",
+      max_proof_ms, "\n", list, R"pb(}
+                                     quick { storage_test_mib: 2 proof_challenges: )pb",
+      proofs, R"pb(}
+                   full { storage_test_mib: 2 proof_challenges: )pb",
+      proofs, " }\n");
+}
+
+// The real store behind a fixed delay on every proof read: a node that keeps no copy
+// and fetches challenged bytes from elsewhere.
+class DelayedStoreView : public StoreView {
+ public:
+  DelayedStoreView(const OpenedStore& s, std::chrono::milliseconds delay)
+      : StoreView(s.store.get(), s.models.get()), delay_(delay) {}
+  absl::Status ReadRange(const ops::Sha256& object, int64_t offset, int64_t length,
+                         std::vector<uint8_t>* out) const override {
+    std::this_thread::sleep_for(delay_);
+    return StoreView::ReadRange(object, offset, length, out);
   }
 
-  v1::AdmissionReport Run(std::function<void(const std::string&)> hook = nullptr) {
+ private:
+  std::chrono::milliseconds delay_;
+};
+
+class StorageTest : public ::testing::Test {
+ protected:
+  // Two model files (3 chunks and 1 chunk) imported into the node's store.
+  void SetUp() override {
+    WriteSafetensors(dir_.path() + "/big.safetensors", 2 * node::kChunkBytes + 300000, 1);
+    WriteSafetensors(dir_.path() + "/small.safetensors", 100000, 2);
+    store_ = Import(dir_.path() + "/store");
+  }
+
+  OpenedStore Import(const std::string& root) {
+    std::filesystem::create_directories(root);
+    auto s = OpenStoreDir(root);
+    EXPECT_TRUE(s.ok()) << s.status();
+    models_.clear();
+    for (const char* f : {"big", "small"}) {
+      auto m = s->models->ImportFile(dir_.path() + "/" + f + ".safetensors");
+      EXPECT_TRUE(m.ok()) << m.status();
+      models_.push_back(ops::ToHex(m->model));
+    }
+    return *std::move(s);
+  }
+
+  // An honest read (a 1 MiB chunk read and hashed) takes milliseconds: 400 ms leaves a
+  // loaded 2-core machine a wide margin.
+  device_classes::LoadedClass Class(const std::vector<std::string>& models, int max_proof_ms = 400,
+                                    int proofs = 8) {
+    return testing::WriteAndLoadClass(
+        dir_.path(), StorageClass(models, max_proof_ms, proofs).c_str(), "test_storage");
+  }
+
+  v1::AdmissionReport Run(const device_classes::LoadedClass& cls, const StoreView* view) {
     auto backend = ops::reference::CreateReferenceBackend();
-    RunOptions o = testing::QuickOptions(cls_);
-    o.store_dir = store_dir_;
-    o.after_storage_write = std::move(hook);
-    auto r = RunAdmission(*backend, cls_, o);
+    RunOptions o = testing::QuickOptions(cls);
+    o.store = view;
+    auto r = RunAdmission(*backend, cls, o);
     EXPECT_TRUE(r.ok()) << r.status();
-    return *r;
+    return r.ok() ? *r : v1::AdmissionReport();
+  }
+
+  // Flips one byte inside the range proof `index` of `report` challenged.
+  void FlipChallengedByte(const v1::AdmissionReport& report, int index) {
+    const auto& proof = PhaseOf(report, v1::PHASE_STORAGE).proofs(index);
+    auto digest = node::ParseDigestHex(proof.chunk());
+    ASSERT_TRUE(digest.ok());
+    std::fstream f(store_.store->ChunkPath(*digest),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good());
+    const auto at = static_cast<std::streamoff>(proof.offset() + proof.length() / 2);
+    f.seekg(at);
+    const char c = static_cast<char>(f.get() ^ 0x20);
+    f.seekp(at);
+    f.put(c);
   }
 
   testing::TempDir dir_;
-  device_classes::LoadedClass cls_;
-  std::string store_dir_;
-  std::vector<std::string> weights_;
+  OpenedStore store_;
+  std::vector<std::string> models_;
 };
 
-TEST_F(StorageTest, HealthyStoreIsAdmittedAndVerified) {
-  v1::AdmissionReport r = Run();
+TEST_F(StorageTest, HonestStoreIsAdmittedAndItsProofsRecheckAgainstTheVerifiersCopy) {
+  const auto cls = Class(models_);
+  const auto objects_before = store_.store->List();
+  v1::AdmissionReport r = Run(cls, store_.view.get());
   const auto& p = PhaseOf(r, v1::PHASE_STORAGE);
   ASSERT_TRUE(r.admitted()) << p.reason();
-  EXPECT_EQ(p.proofs_size(), 24);
-  // Every weight chunk was challenged (24 proofs >= 4 admission + 3 weight chunks).
-  for (const auto& w : weights_) {
-    bool seen = false;
-    for (const auto& proof : p.proofs()) seen |= proof.chunk() == w;
-    EXPECT_TRUE(seen) << w;
+  ASSERT_EQ(p.proofs_size(), 8);
+  // Every expected model was challenged, inside a chunk, and no proof touched data
+  // derived from the nonce.
+  std::set<std::string> challenged;
+  for (const auto& proof : p.proofs()) {
+    challenged.insert(proof.model());
+    EXPECT_FALSE(proof.nonce_derived());
+    EXPECT_GE(proof.length(), 4096u);
+    EXPECT_LE(proof.offset() + proof.length(), static_cast<uint64_t>(node::kChunkBytes));
+    EXPECT_EQ(proof.answer().size(), 64u);
   }
+  EXPECT_EQ(challenged, std::set<std::string>(models_.begin(), models_.end()));
+  // The figures describe the store's filesystem, and the test object is gone again.
+  struct statvfs vfs;
+  ASSERT_EQ(::statvfs(store_.store->root().c_str(), &vfs), 0);
+  EXPECT_NEAR(p.figures().at("capacity_gib"),
+              static_cast<double>(vfs.f_blocks) * vfs.f_frsize / (1ull << 30), 1e-6);
+  EXPECT_EQ(p.figures().at("chunks_written"), 2);
   EXPECT_GT(p.figures().at("write_mbps"), 0);
-  // Admission chunks are cleaned up; weights stay.
-  ChunkStore store(store_dir_);
-  EXPECT_TRUE(store.Get(weights_[0]).ok());
+  EXPECT_GT(p.figures().at("read_mbps"), 0);
+  EXPECT_EQ(store_.store->List(), objects_before);
+  EXPECT_NE(p.reason().find(store_.store->root().string()), std::string::npos) << p.reason();
 
+  // The admin imports the same files into its own store and rechecks every answer.
+  OpenedStore admin = Import(dir_.path() + "/admin_store");
   std::string key = dir_.path() + "/k.pem", pub = dir_.path() + "/k.pub.pem";
   ASSERT_TRUE(util::GenerateEd25519KeyFiles(key, pub).ok());
   ASSERT_TRUE(SignReport(key, &r).ok());
   auto pk = util::ReadEd25519PublicKey(pub);
   ASSERT_TRUE(pk.ok());
   const std::string raw(pk->begin(), pk->end());
-  Verdict v = VerifyReport(r, cls_, testing::kNonce, raw);
+  VerifyOptions with_copy;
+  with_copy.models = admin.view.get();
+  Verdict v = VerifyReport(r, cls, testing::kNonce, raw, with_copy);
   EXPECT_TRUE(v.admitted) << (v.reasons.empty() ? "" : v.reasons[0]);
 
-  // A forged proof answer over nonce-derived data is caught by verify's recheck.
-  for (auto& ph : *r.mutable_phases()) {
-    for (auto& proof : *ph.mutable_proofs()) {
-      if (proof.nonce_derived()) {
-        proof.set_answer(std::string(64, 'a'));
-        break;
-      }
+  // A forged answer is caught by the recheck, and a proof moved to another range too.
+  v1::AdmissionReport forged = r;
+  for (auto& ph : *forged.mutable_phases()) {
+    if (ph.phase() == v1::PHASE_STORAGE) ph.mutable_proofs(3)->set_answer(std::string(64, 'a'));
+  }
+  ASSERT_TRUE(SignReport(key, &forged).ok());
+  Verdict vf = VerifyReport(forged, cls, testing::kNonce, raw, with_copy);
+  ASSERT_FALSE(vf.admitted);
+  EXPECT_NE(vf.reasons[0].find("proof 3: answer is wrong"), std::string::npos) << vf.reasons[0];
+  v1::AdmissionReport moved = r;
+  for (auto& ph : *moved.mutable_phases()) {
+    if (ph.phase() == v1::PHASE_STORAGE) {
+      ph.mutable_proofs(5)->set_offset(ph.proofs(5).offset() == 0 ? 1 : 0);
     }
   }
-  ASSERT_TRUE(SignReport(key, &r).ok());
-  Verdict vf = VerifyReport(r, cls_, testing::kNonce, raw);
-  EXPECT_FALSE(vf.admitted);
+  ASSERT_TRUE(SignReport(key, &moved).ok());
+  Verdict vm = VerifyReport(moved, cls, testing::kNonce, raw, with_copy);
+  ASSERT_FALSE(vm.admitted);
+  EXPECT_NE(vm.reasons[0].find("another range"), std::string::npos) << vm.reasons[0];
+  // Without a copy of the models, verify still checks which model each proof read.
+  Verdict v_nocopy = VerifyReport(r, cls, testing::kNonce, raw);
+  EXPECT_TRUE(v_nocopy.admitted) << (v_nocopy.reasons.empty() ? "" : v_nocopy.reasons[0]);
 }
 
-TEST_F(StorageTest, AlteredWeightChunkIsRejected) {
-  ChunkStore store(store_dir_);
-  {
-    std::fstream f(store.ChunkPath(weights_[1]), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(777);
-    char c = static_cast<char>(f.get() ^ 0x80);
-    f.seekp(777);
-    f.put(c);
-  }
-  v1::AdmissionReport r = Run();
+TEST_F(StorageTest, FlippedByteInAChallengedChunkIsIncorrectAndNamesTheChunk) {
+  const auto cls = Class(models_);
+  const v1::AdmissionReport honest = Run(cls, store_.view.get());
+  ASSERT_TRUE(honest.admitted());
+  FlipChallengedByte(honest, 2);
+  const std::string chunk = PhaseOf(honest, v1::PHASE_STORAGE).proofs(2).chunk();
+  v1::AdmissionReport r = Run(cls, store_.view.get());  // same nonce: same ranges
   EXPECT_FALSE(r.admitted());
   const auto& p = PhaseOf(r, v1::PHASE_STORAGE);
   EXPECT_EQ(p.disposition(), v1::DISPOSITION_INCORRECT) << p.reason();
-  EXPECT_NE(p.reason().find(weights_[1]), std::string::npos) << p.reason();
+  EXPECT_NE(p.reason().find(chunk), std::string::npos) << p.reason();
+  EXPECT_NE(p.reason().find("corrupt"), std::string::npos) << p.reason();
 }
 
-TEST_F(StorageTest, DeletedWeightChunkIsRejected) {
-  ChunkStore store(store_dir_);
-  ASSERT_TRUE(store.Remove(weights_[2]).ok());
-  v1::AdmissionReport r = Run();
+TEST_F(StorageTest, DeletedChunkFailsAndNamesTheChunk) {
+  const auto cls = Class(models_);
+  const v1::AdmissionReport honest = Run(cls, store_.view.get());
+  ASSERT_TRUE(honest.admitted());
+  const auto& proof = PhaseOf(honest, v1::PHASE_STORAGE).proofs(0);
+  auto digest = node::ParseDigestHex(proof.chunk());
+  ASSERT_TRUE(digest.ok());
+  ASSERT_TRUE(std::filesystem::remove(store_.store->ChunkPath(*digest)));
+  v1::AdmissionReport r = Run(cls, store_.view.get());
   EXPECT_FALSE(r.admitted());
   const auto& p = PhaseOf(r, v1::PHASE_STORAGE);
   EXPECT_EQ(p.disposition(), v1::DISPOSITION_FAILED) << p.reason();
-  EXPECT_NE(p.reason().find("missing"), std::string::npos) << p.reason();
+  EXPECT_NE(
+      p.reason().find(absl::StrCat("chunk ", proof.chunk(), " (chunk ", proof.chunk_index(),
+                                   " of model ", proof.model(), ") is missing from the store")),
+      std::string::npos)
+      << p.reason();
 }
 
-TEST_F(StorageTest, AdmissionChunkAlteredAfterWriteIsRejected) {
-  v1::AdmissionReport r = Run([](const std::string& root) {
-    // Corrupt one byte of the first admission chunk file found.
-    for (const auto& e : std::filesystem::recursive_directory_iterator(root + "/chunks")) {
-      if (!e.is_regular_file()) continue;
-      if (std::filesystem::file_size(e.path()) != static_cast<uintmax_t>(kChunkBytes)) continue;
-      std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
-      f.seekg(12345);
-      char c = static_cast<char>(f.get() ^ 0x01);
-      f.seekp(12345);
-      f.put(c);
-      return;
-    }
-  });
+TEST_F(StorageTest, MissingModelFailsNamingItsDigest) {
+  const std::string absent = ops::ToHex(ops::Sha256Of({}));
+  const auto cls = Class({models_[0], absent, models_[1]});
+  v1::AdmissionReport r = Run(cls, store_.view.get());
   EXPECT_FALSE(r.admitted());
-  EXPECT_EQ(PhaseOf(r, v1::PHASE_STORAGE).disposition(), v1::DISPOSITION_INCORRECT)
+  const auto& p = PhaseOf(r, v1::PHASE_STORAGE);
+  EXPECT_EQ(p.disposition(), v1::DISPOSITION_FAILED) << p.reason();
+  EXPECT_NE(p.reason().find(absl::StrCat("model ", absent, " is not in the store")),
+            std::string::npos)
+      << p.reason();
+  EXPECT_EQ(p.figures().at("missing_models"), 1);
+  // The models it holds were still challenged, and answered.
+  EXPECT_GT(p.proofs_size(), 0);
+  for (const auto& proof : p.proofs()) EXPECT_NE(proof.model(), absent);
+}
+
+TEST_F(StorageTest, StoreThatFetchesFromElsewhereMissesTheLatencyBound) {
+  const auto cls = Class(models_, /*max_proof_ms=*/250, /*proofs=*/4);
+  DelayedStoreView remote(store_, std::chrono::milliseconds(300));
+  v1::AdmissionReport r = Run(cls, &remote);
+  EXPECT_FALSE(r.admitted());
+  const auto& p = PhaseOf(r, v1::PHASE_STORAGE);
+  EXPECT_EQ(p.disposition(), v1::DISPOSITION_FAILED) << p.reason();
+  EXPECT_NE(p.reason().find("proof_max_ms"), std::string::npos) << p.reason();
+  EXPECT_GE(p.figures().at("proof_max_ms"), 300);
+  // The bytes were right: only the time gave it away.
+  EXPECT_EQ(p.figures().at("proofs_answered"), 4);
+}
+
+TEST_F(StorageTest, ClassWithoutAStoreOrWithoutModelsFailsClearly) {
+  v1::AdmissionReport r = Run(Class(models_), nullptr);
+  EXPECT_FALSE(r.admitted());
+  EXPECT_NE(PhaseOf(r, v1::PHASE_STORAGE).reason().find("no weight store to test"),
+            std::string::npos)
+      << PhaseOf(r, v1::PHASE_STORAGE).reason();
+  r = Run(Class({}), store_.view.get());
+  EXPECT_FALSE(r.admitted());
+  EXPECT_NE(PhaseOf(r, v1::PHASE_STORAGE).reason().find("lists no expected models"),
+            std::string::npos)
       << PhaseOf(r, v1::PHASE_STORAGE).reason();
 }
 

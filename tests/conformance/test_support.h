@@ -108,20 +108,6 @@ inline constexpr char kVulkanTestClass[] = R"pb(
   }
 )pb";
 
-inline constexpr char kTestStorageClass[] = R"pb(
-  name: "test_storage"
-  spec_version: 2
-  storage {
-    min_capacity_gib: 0.01
-    min_seq_write_mbps: 0.5
-    min_seq_read_mbps: 0.5
-    max_fsync_latency_ms: 5000
-    max_proof_response_ms: 5000
-  }
-  quick { storage_test_mib: 4 proof_challenges: 24 }
-  full { storage_test_mib: 4 proof_challenges: 24 }
-)pb";
-
 inline constexpr char kNonce[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 class TempDir {

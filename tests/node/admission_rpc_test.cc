@@ -6,6 +6,7 @@
 // state survives a restart only while its saved report's signature holds.
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #include "gtest/gtest.h"
 #include "node/daemon/admission.h"
 #include "node/daemon/config.h"
+#include "node/import/model_registry.h"
+#include "node/store/weight_store.h"
 
 namespace datanode {
 namespace {
@@ -293,6 +296,73 @@ TEST_F(AdmissionRpcTest, SecondRunIsRefusedWhileOneRunsAndCancelStopsIt) {
   EXPECT_EQ(Info(*daemon_).admitted_class(), "");
 }
 
+// A storage class runs on the daemon's own weight store: its figures describe the
+// store's filesystem, its proofs read the models imported into it, and a model the
+// class expects but the store lacks fails the phase, naming the model.
+TEST_F(AdmissionRpcTest, StorageClassProvesTheDaemonsOwnStoreAndNamesAMissingModel) {
+  // A safetensors file (one U8 tensor of 1.5 MiB) imported through the daemon.
+  const size_t bytes = 3 * (1 << 19);
+  std::string header = "{\"w\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(bytes) +
+                       "],\"data_offsets\":[0," + std::to_string(bytes) + "]}}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  {
+    std::ofstream f(root_ / "m.safetensors", std::ios::binary);
+    for (int i = 0; i < 8; ++i) f.put(static_cast<char>(uint64_t{header.size()} >> (8 * i)));
+    f << header;
+    for (size_t i = 0; i < bytes; ++i) f.put(static_cast<char>(i * 2654435761u >> 13));
+  }
+  v1::ModelInfo model;
+  {
+    grpc::ClientContext ctx;
+    v1::ImportModelRequest req;
+    req.set_path((root_ / "m.safetensors").string());
+    grpc::Status st = daemon_->store->ImportModel(&ctx, req, &model);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  const std::string absent(64, 'e');
+  auto storage_class = [](const std::vector<std::string>& models) {
+    std::string text =
+        "name: \"rpc_storage\"\nspec_version: 2\nstorage {\n"
+        "  min_capacity_gib: 0.01 min_seq_write_mbps: 0.1 min_seq_read_mbps: 0.1\n"
+        "  max_fsync_latency_ms: 5000 max_proof_response_ms: 5000\n";
+    for (const auto& m : models) text += "  expected_models: \"" + m + "\"\n";
+    return text +
+           "}\nquick { storage_test_mib: 2 proof_challenges: 4 }\n"
+           "full { storage_test_mib: 2 proof_challenges: 4 }\n";
+  };
+  auto storage_phase = [](const v1::AdmissionReport& r) {
+    for (const auto& p : r.phases()) {
+      if (p.phase() == v1::PHASE_STORAGE) return p;
+    }
+    return v1::PhaseResult();
+  };
+
+  v1::RunAdmissionRequest req;
+  req.set_nonce_hex(kNonce);
+  req.set_profile(v1::ADMISSION_PROFILE_QUICK);
+  req.set_class_text(storage_class({model.digest()}));
+  RunResult run = RunAdmission(*stub_, req);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  v1::PhaseResult p = storage_phase(run.result.report());
+  EXPECT_TRUE(run.result.admitted()) << p.reason();
+  EXPECT_NE(p.reason().find((root_ / "store").string()), std::string::npos) << p.reason();
+  ASSERT_EQ(p.proofs_size(), 4);
+  for (const auto& proof : p.proofs()) EXPECT_EQ(proof.model(), model.digest());
+  struct statvfs vfs;
+  ASSERT_EQ(::statvfs((root_ / "store").c_str(), &vfs), 0);
+  EXPECT_NEAR(p.figures().at("capacity_gib"),
+              static_cast<double>(vfs.f_blocks) * vfs.f_frsize / (1ull << 30), 1e-6);
+
+  req.set_class_text(storage_class({absent, model.digest()}));
+  run = RunAdmission(*stub_, req);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  p = storage_phase(run.result.report());
+  EXPECT_FALSE(run.result.admitted());
+  EXPECT_EQ(p.disposition(), v1::DISPOSITION_FAILED) << p.reason();
+  EXPECT_NE(p.reason().find("model " + absent + " is not in the store"), std::string::npos)
+      << p.reason();
+}
+
 TEST_F(AdmissionRpcTest, BadRequestsGetClearCodesAndNothingIsRecorded) {
   struct Case {
     std::string what;
@@ -472,7 +542,12 @@ TEST(AdmissionRecheckTest, BackendThatTurnsFaultyIsEvictedAndReadmittedWhenHealt
   auto pub = node::EnsureNodeKey(key, &created);
   ASSERT_TRUE(pub.ok()) << pub.status();
   FlakyBackend backend;
-  node::AdmissionService service(&backend, {}, key, {(dir / "classes").string()});
+  auto store = node::WeightStore::Open({.root = dir / "store"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto models = node::ModelRegistry::Open(store->get());
+  ASSERT_TRUE(models.ok()) << models.status();
+  node::AdmissionService service(&backend, {}, key, {(dir / "classes").string()}, store->get(),
+                                 models->get());
   auto admit = [&] {
     auto slot = service.Begin();
     EXPECT_TRUE(slot.ok()) << slot.status();
