@@ -12,9 +12,10 @@
 //   indexes, tape, string copies; 11 measured resident for 64 MB of bare numbers, 4
 //   for a header of tensor entries);
 // - depth: arrays and objects nested more than `max_depth` deep are rejected
-//   ("nesting too deep") before the rest is read.
+//   ("nesting too deep").
 //
-// Errors are INVALID_ARGUMENT, "bad JSON: <simdjson's reason>". A JsonDocument is
+// Errors: INVALID_ARGUMENT "bad JSON: <simdjson's reason>" for any invalid document;
+// RESOURCE_EXHAUSTED when the parser's memory cannot be allocated. A JsonDocument is
 // immutable once parsed; its elements may be read from several threads.
 #ifndef DATANODE_NODE_IMPORT_JSON_H_
 #define DATANODE_NODE_IMPORT_JSON_H_
