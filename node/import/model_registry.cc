@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
+#include "datanode/util/file.h"
 
 namespace datanode::node {
 namespace fs = std::filesystem;
@@ -198,31 +199,6 @@ absl::Status CheckUnchanged(const ModelFile& file, const struct stat& before,
   return absl::OkStatus();
 }
 
-// Writes `text` to `path`: a temp file beside it (a name that is no digest, so a
-// leftover is ignored), fsynced, renamed, and the directory fsynced.
-absl::Status WriteSmallFileDurably(const fs::path& path, std::string_view text) {
-  const fs::path tmp = path.string() + ".tmp";
-  auto fail = [&](const char* what) {
-    absl::Status s =
-        absl::InternalError(absl::StrCat(what, " ", path.string(), ": ", std::strerror(errno)));
-    ::unlink(tmp.c_str());
-    return s;
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail("create");
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return fail("write");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
-  int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return absl::OkStatus();
-}
-
 // Reads an object whole; every chunk and the object's name are verified.
 absl::StatusOr<std::vector<uint8_t>> ReadObject(const WeightStore& store, const Sha256& digest) {
   ASSIGN_OR_RETURN(auto reader, store.NewReader(digest));
@@ -353,8 +329,9 @@ absl::StatusOr<ImportResult> ModelRegistry::ImportFile(const fs::path& path,
   const ops::ByteSpan text_bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
   ASSIGN_OR_RETURN(ObjectInfo manifest_obj, store_->Put(text_bytes));
   result.model = ops::Sha256Of({text_bytes});
-  RETURN_IF_ERROR(WriteSmallFileDurably(RegistrationPath(result.model),
-                                        ops::ToHex(manifest_obj.digest) + "\n"));
+  // A leftover temporary file of a crash is named like no digest, so a scan ignores it.
+  RETURN_IF_ERROR(util::WriteFileAtomically(RegistrationPath(result.model),
+                                            ops::ToHex(manifest_obj.digest) + "\n"));
   std::lock_guard<std::mutex> lock(mu_);
   models_[result.model] = Entry{result.manifest, manifest_obj.digest};
   return result;

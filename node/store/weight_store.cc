@@ -16,13 +16,7 @@
 
 namespace datanode::node {
 namespace fs = std::filesystem;
-
-absl::Status ErrnoStatus(const std::string& what, const fs::path& path) {
-  int err = errno;
-  std::string msg = absl::StrCat(what, " ", path.string(), ": ", std::strerror(err));
-  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(msg);
-  return absl::InternalError(msg);
-}
+using util::FsyncDir;
 
 namespace {
 
@@ -30,15 +24,6 @@ constexpr char kManifestMagicV1[] = "datanode-object v1";
 constexpr char kManifestMagic[] = "datanode-object v2";
 // 16 GiB of object per MiB of manifest (72 bytes per chunk): ~230 GB objects.
 constexpr int64_t kMaxManifestBytes = int64_t{16} << 20;
-
-absl::Status FsyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open dir", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus("fsync dir", dir);
-  return absl::OkStatus();
-}
 
 absl::Status ReadWholeFile(const fs::path& path, int64_t max_bytes, std::vector<uint8_t>* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -48,6 +48,7 @@
 #include "absl/status/statusor.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/types.h"
+#include "datanode/util/file.h"
 #include "datanode/util/sha256.h"
 
 namespace datanode::node {
@@ -55,8 +56,8 @@ namespace datanode::node {
 using ops::ByteSpan;
 
 // INTERNAL naming `what` and `path` with errno's text; RESOURCE_EXHAUSTED for ENOSPC
-// and EDQUOT.
-absl::Status ErrnoStatus(const std::string& what, const std::filesystem::path& path);
+// and EDQUOT (datanode/util/file.h).
+using util::ErrnoStatus;
 using ops::Sha256;
 
 inline constexpr int64_t kChunkBytes = int64_t{1} << 20;
