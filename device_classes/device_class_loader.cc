@@ -13,6 +13,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/types.h"
+#include "datanode/util/hex.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -165,7 +166,7 @@ class Validator {
     std::set<std::string> seen;
     for (int i = 0; i < r.expected_models_size(); ++i) {
       const std::string& m = r.expected_models(i);
-      if (m.size() != 64 || m.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      if (m.size() != 64 || !util::IsHex(m, util::HexCase::kLower)) {
         Error(ctx, r, "expected_models",
               absl::StrCat("\"", m, "\" is not a model digest (64 lower-case hex digits)"), i);
       } else if (!seen.insert(m).second) {
