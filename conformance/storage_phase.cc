@@ -285,8 +285,13 @@ v1::PhaseResult StoragePhase(PhaseContext& ctx) {
     }
     const std::string where = absl::StrCat("proof ", i, ": chunk ", chunk, " (chunk ",
                                            t.chunk_index, " of model ", expected[m], ")");
+    // Where the bytes should be: the object's pack (a large imported file) or the
+    // chunk's own file. Gone is a missing chunk; present but unreadable is wrong bytes.
+    const std::filesystem::path file = object.packed
+                                           ? view->store().PackPath(object.digest)
+                                           : view->store().ChunkPath(object.chunks[t.chunk_index]);
     std::error_code ec;
-    if (!std::filesystem::exists(view->store().ChunkPath(object.chunks[t.chunk_index]), ec)) {
+    if (!std::filesystem::exists(file, ec)) {
       problems.Add(v1::DISPOSITION_FAILED, absl::StrCat(where, " is missing from the store"));
     } else {
       problems.Add(st.code() == absl::StatusCode::kDataLoss ? v1::DISPOSITION_INCORRECT

@@ -83,13 +83,17 @@ class StorageTest : public ::testing::Test {
     store_ = Import(dir_.path() + "/store");
   }
 
+  // With packed_, the big file is stored as one pack file (as imports of files from
+  // 64 MiB are), the small one as chunk files either way.
   OpenedStore Import(const std::string& root) {
     std::filesystem::create_directories(root);
     auto s = OpenStoreDir(root);
     EXPECT_TRUE(s.ok()) << s.status();
     models_.clear();
+    node::ImportOptions options;
+    if (packed_) options.copy.pack_min_bytes = node::kChunkBytes;
     for (const char* f : {"big", "small"}) {
-      auto m = s->models->ImportFile(dir_.path() + "/" + f + ".safetensors");
+      auto m = s->models->ImportFile(dir_.path() + "/" + f + ".safetensors", options);
       EXPECT_TRUE(m.ok()) << m.status();
       models_.push_back(ops::ToHex(m->model));
     }
@@ -113,27 +117,50 @@ class StorageTest : public ::testing::Test {
     return r.ok() ? *r : v1::AdmissionReport();
   }
 
+  // The file holding a proof's chunk and the chunk's offset in it.
+  std::pair<std::filesystem::path, int64_t> ChunkFile(const v1::ProofRecord& proof) {
+    auto model = node::ParseDigestHex(proof.model());
+    auto chunk = node::ParseDigestHex(proof.chunk());
+    EXPECT_TRUE(model.ok() && chunk.ok());
+    auto object = store_.view->ModelObject(*model);
+    EXPECT_TRUE(object.ok()) << object.status();
+    if (object->packed) {
+      return {store_.store->PackPath(object->digest),
+              static_cast<int64_t>(proof.chunk_index()) * node::kChunkBytes};
+    }
+    return {store_.store->ChunkPath(*chunk), 0};
+  }
+
   // Flips one byte inside the range proof `index` of `report` challenged.
   void FlipChallengedByte(const v1::AdmissionReport& report, int index) {
     const auto& proof = PhaseOf(report, v1::PHASE_STORAGE).proofs(index);
-    auto digest = node::ParseDigestHex(proof.chunk());
-    ASSERT_TRUE(digest.ok());
-    std::fstream f(store_.store->ChunkPath(*digest),
-                   std::ios::in | std::ios::out | std::ios::binary);
-    ASSERT_TRUE(f.good());
-    const auto at = static_cast<std::streamoff>(proof.offset() + proof.length() / 2);
+    const auto [path, base] = ChunkFile(proof);
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good()) << path;
+    const auto at = static_cast<std::streamoff>(base + proof.offset() + proof.length() / 2);
     f.seekg(at);
     const char c = static_cast<char>(f.get() ^ 0x20);
     f.seekp(at);
     f.put(c);
   }
 
+  bool packed_ = false;
   testing::TempDir dir_;
   OpenedStore store_;
   std::vector<std::string> models_;
 };
 
-TEST_F(StorageTest, HonestStoreIsAdmittedAndItsProofsRecheckAgainstTheVerifiersCopy) {
+// The same checks on chunk files (false) and on a pack file (true).
+class StorageLayoutTest : public StorageTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    packed_ = GetParam();
+    StorageTest::SetUp();
+  }
+};
+INSTANTIATE_TEST_SUITE_P(ChunkFilesAndPack, StorageLayoutTest, ::testing::Bool());
+
+TEST_P(StorageLayoutTest, HonestStoreIsAdmittedAndItsProofsRecheckAgainstTheVerifiersCopy) {
   const auto cls = Class(models_);
   const auto objects_before = store_.store->List();
   v1::AdmissionReport r = Run(cls, store_.view.get());
@@ -151,6 +178,9 @@ TEST_F(StorageTest, HonestStoreIsAdmittedAndItsProofsRecheckAgainstTheVerifiersC
     EXPECT_EQ(proof.answer().size(), 64u);
   }
   EXPECT_EQ(challenged, std::set<std::string>(models_.begin(), models_.end()));
+  auto big = store_.view->ModelObject(*node::ParseDigestHex(models_[0]));
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->packed, packed_);
   // The figures describe the store's filesystem, and the test object is gone again.
   struct statvfs vfs;
   ASSERT_EQ(::statvfs(store_.store->root().c_str(), &vfs), 0);
@@ -199,7 +229,7 @@ TEST_F(StorageTest, HonestStoreIsAdmittedAndItsProofsRecheckAgainstTheVerifiersC
   EXPECT_TRUE(v_nocopy.admitted) << (v_nocopy.reasons.empty() ? "" : v_nocopy.reasons[0]);
 }
 
-TEST_F(StorageTest, FlippedByteInAChallengedChunkIsIncorrectAndNamesTheChunk) {
+TEST_P(StorageLayoutTest, FlippedByteInAChallengedChunkIsIncorrectAndNamesTheChunk) {
   const auto cls = Class(models_);
   const v1::AdmissionReport honest = Run(cls, store_.view.get());
   ASSERT_TRUE(honest.admitted());
@@ -213,14 +243,12 @@ TEST_F(StorageTest, FlippedByteInAChallengedChunkIsIncorrectAndNamesTheChunk) {
   EXPECT_NE(p.reason().find("corrupt"), std::string::npos) << p.reason();
 }
 
-TEST_F(StorageTest, DeletedChunkFailsAndNamesTheChunk) {
+TEST_P(StorageLayoutTest, DeletedChunkFailsAndNamesTheChunk) {
   const auto cls = Class(models_);
   const v1::AdmissionReport honest = Run(cls, store_.view.get());
   ASSERT_TRUE(honest.admitted());
   const auto& proof = PhaseOf(honest, v1::PHASE_STORAGE).proofs(0);
-  auto digest = node::ParseDigestHex(proof.chunk());
-  ASSERT_TRUE(digest.ok());
-  ASSERT_TRUE(std::filesystem::remove(store_.store->ChunkPath(*digest)));
+  ASSERT_TRUE(std::filesystem::remove(ChunkFile(proof).first));
   v1::AdmissionReport r = Run(cls, store_.view.get());
   EXPECT_FALSE(r.admitted());
   const auto& p = PhaseOf(r, v1::PHASE_STORAGE);
