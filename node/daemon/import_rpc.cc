@@ -2,34 +2,26 @@
 #include "node/daemon/import_rpc.h"
 
 #include <atomic>
-#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "datanode/ops/digest.h"
+#include "node/daemon/node_service.h"
 #include "node/daemon/queued_write_reactor.h"
+#include "node/daemon/rpc_convert.h"
 #include "spdlog/spdlog.h"
 
 namespace datanode::node {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr char kMethod[] = "ImportModelStream";
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Deleted once gRPC is done with it (OnDone) and the work has returned.
 class ImportReactor final : public QueuedWriteReactor<v1::ImportModelUpdate> {
  public:
-  ImportReactor(RpcDeps d, std::string path, ModelInfoFn to_proto, CallerLimiter::Lease lease)
-      : d_(d),
-        path_(std::move(path)),
-        to_proto_(std::move(to_proto)),
-        lease_(std::move(lease)),
-        start_(Clock::now()) {
+  ImportReactor(RpcDeps d, std::string path, CallerLimiter::Lease lease)
+      : d_(d), path_(std::move(path)), lease_(std::move(lease)), start_(RpcClock::now()) {
     d_.executor->Submit([this] { Work(); });
   }
   void OnDone() override { Unref(); }
@@ -59,41 +51,33 @@ class ImportReactor final : public QueuedWriteReactor<v1::ImportModelUpdate> {
     if (s.ok()) {
       spdlog::info("imported model {} from {} ({} tensors, {:.1f} MB/s)", ops::ToHex(r->model),
                    path_, r->manifest.tensors.size(),
-                   static_cast<double>(r->manifest.source_size) / 1e6 / Since(start_));
+                   static_cast<double>(r->manifest.source_size) / 1e6 / SecondsSince(start_));
       last.emplace();
       last->set_bytes_done(r->manifest.source_size);
       last->set_bytes_total(r->manifest.source_size);
-      to_proto_(*r, last->mutable_model());
+      ToProto(r->model, r->manifest, true, last->mutable_model());
     }
-    d_.metrics->RecordCall(kMethod, s.code(), Since(start_));
+    d_.metrics->RecordCall(kMethod, s.code(), SecondsSince(start_));
     EndWith(ToGrpc(s), std::move(last));
     Unref();
   }
 
   RpcDeps d_;
   const std::string path_;
-  ModelInfoFn to_proto_;
   CallerLimiter::Lease lease_;
-  Clock::time_point start_;
+  RpcClock::time_point start_;
   std::atomic<int> refs_{2};  // gRPC (until OnDone) and the work
 };
 
 }  // namespace
 
 grpc::ServerWriteReactor<v1::ImportModelUpdate>* StartImportModelStream(
-    const RpcDeps& d, grpc::CallbackServerContext* ctx, const v1::ImportModelRequest& req,
-    ModelInfoFn to_proto) {
+    const RpcDeps& d, grpc::CallbackServerContext* ctx, const v1::ImportModelRequest& req) {
   auto lease = AdmitCaller(d, ctx, false);
   if (!lease.ok()) {
-    class Refuse final : public grpc::ServerWriteReactor<v1::ImportModelUpdate> {
-     public:
-      explicit Refuse(const absl::Status& s) { Finish(ToGrpc(s)); }
-      void OnDone() override { delete this; }
-    };
-    d.metrics->RecordCall(kMethod, lease.status().code(), 0);
-    return new Refuse(lease.status());
+    return RefuseCall<grpc::ServerWriteReactor<v1::ImportModelUpdate>>(d, kMethod, lease.status());
   }
-  return new ImportReactor(d, req.path(), std::move(to_proto), *std::move(lease));
+  return new ImportReactor(d, req.path(), *std::move(lease));
 }
 
 }  // namespace datanode::node

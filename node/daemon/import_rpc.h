@@ -9,22 +9,15 @@
 #ifndef DATANODE_NODE_DAEMON_IMPORT_RPC_H_
 #define DATANODE_NODE_DAEMON_IMPORT_RPC_H_
 
-#include <functional>
-#include <string>
-
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
-#include "node/daemon/rpc_server.h"
+#include "node/daemon/rpc_call.h"
 
 namespace datanode::node {
 
-// Fills a ModelInfo from an import's result (the Store service's own conversion).
-using ModelInfoFn = std::function<void(const ImportResult&, v1::ModelInfo*)>;
-
 // Admits the caller and starts the import; a refused caller's call ends at once.
 grpc::ServerWriteReactor<v1::ImportModelUpdate>* StartImportModelStream(
-    const RpcDeps& d, grpc::CallbackServerContext* ctx, const v1::ImportModelRequest& req,
-    ModelInfoFn to_proto);
+    const RpcDeps& d, grpc::CallbackServerContext* ctx, const v1::ImportModelRequest& req);
 
 }  // namespace datanode::node
 

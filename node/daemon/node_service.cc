@@ -294,6 +294,14 @@ absl::Status NodeService::DeleteModel(const Sha256& model) {
   return absl::OkStatus();
 }
 
+absl::Status NodeService::DeleteBlob(const Sha256& object) {
+  if (models_->References(object)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "blob ", ops::ToHex(object), " belongs to an imported model; delete the model instead"));
+  }
+  return store_->Delete(object);
+}
+
 absl::StatusOr<ImportResult> NodeService::ImportModel(
     const std::string& path, std::function<bool()> cancelled,
     std::function<void(int64_t bytes_done, int64_t bytes_total)> progress) {

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
 // The daemon's domain logic, free of RPC types: node info and MatMul with inline or
-// stored weights. The RPC layer (rpc_server.cc) converts protos to these structs and
+// stored weights. The RPC layer (rpc_convert.h, *_rpc.cc) converts protos to these structs and
 // back, and runs these methods on the daemon's executor.
 //
 // MatMulResult.cycles is one node's compute share of the published price
@@ -130,6 +130,10 @@ class NodeService {
   NodeInfo Info() const;
   // Deletes a model (ModelRegistry::Delete) and unpins its weights.
   absl::Status DeleteModel(const Sha256& model);
+  // Deletes a store object (WeightStore::Delete) unless it is the manifest or source of
+  // an imported model (ModelRegistry::References): FAILED_PRECONDITION then, since
+  // deleting it would break the model; DeleteModel removes those objects.
+  absl::Status DeleteBlob(const Sha256& object);
   // Imports a model file (ModelRegistry::ImportFile) under the import options set
   // with set_import_options; `cancelled` and `progress` as in ImportOptions.
   absl::StatusOr<ImportResult> ImportModel(
