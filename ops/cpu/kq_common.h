@@ -25,7 +25,7 @@
 //   V = 2^(ea0 + e0) * sum_b ma'_b * T_b,  T_b = f_b * isum_b - g_b * asum_b
 //                                          (Q6_K: f0_b * isum0_b + f1_b * isum1_b)
 // and each term is computed as ((isum * ma) [int32, |.| < 2^27] * f [int32] -> int64) <<
-// (ea - ea0) (the AVX-512 Q6_K kernel groups a super-block's terms before its one multiply by
+// (ea - ea0) (the AVX-512 kernels group a super-block's terms before one multiply by
 // d's integer; matmul_kq_avx512.cc states why that stays exact). |isum| + |asum| <= 32 * 127 * 16 =
 // 65024 (Q4_K; isum alone 60960), |isum0| + |isum1| <= 2 * 16 * 127 * 32 = 130048 (Q6_K), so |term|
 // <= 2047 * 2047 * 63 * 65024 * 2^s (Q4_K) / 2047 * 2047 * 128 * 130048 * 2^s (Q6_K), s = sa + sw.

@@ -8,12 +8,10 @@
 //   The high nibbles are masked in place (u8 16 * nibble), their sum divided by 16 exactly.
 // - Q6_K: quants stored as u8 q6 = quant + 32; each slice's halves (values 0..15, 16..31)
 //   accumulate separately, starting at -32 * (A's half sum), so they end at isum0 / isum1.
-// Per slice on the fast path: the weight factor f = (md << (ed - e0)) * sc (vpmulld of the
-// super-block's decoded d by the slice's integer scale, < 2^31 by the column-span limit),
-// isum * ma in int32 (< 2^27), vpmuldq by f (even / odd lanes) to int64, Q4_K minus
-// (ma * asum) * g with g the dmin factor, shifted by A's exponent offset and added. Q6_K
-// instead sums ma' * (sc0 * isum0 + sc1 * isum1) over the super-block and multiplies by d's
-// integer once (vpmullq; bounds at usum below): half the per-slice vector work. The
+// Fast path: per slice, v = sc * isum (Q6_K: sc0 * isum0 + sc1 * isum1) and, for Q4_K,
+// min * asum, each times A's shifted mantissa ma' in one vpmuldq pair (even / odd lanes) into
+// per-super-block int64 sums U and M; once per super-block, U times d's integer and M times
+// dmin's (vpmullq) go into the accumulators (bounds at usum below). The
 // output conversion and the f16 decode are q8_tile_avx512.h's (shared with
 // matmul_q8_avx512.cc): vcvtqq2ps under explicit round-to-nearest-even (the one rounding),
 // times 2^(ea0 + e0) exactly; MXCSR cannot matter.
@@ -40,7 +38,8 @@ inline __m512i LoadS8Scales(const uint8_t* p) {
   return _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// acc += ((prod * f) [even / odd int64 lanes]) << sh, prod and f int32 lanes.
+// (*pe, *po) += prod * f in int64 lanes (even / odd int32 lanes of prod; f, f_odd: the factor
+// in the low half of each int64 lane).
 struct Acc64 {
   __m512i e, o;
 };
@@ -85,64 +84,44 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   // Q6_K: isum[0] / isum[1] are the two halves.
   __m512i dsh[NC];
   __m512i msh[NC];
-  // Q6_K fast path: the super-block's sum U = sum_b ma'_b * (sc0 * isum0 + sc1 * isum1) per
-  // column (ma' = ma << (ea - ea0) < 2^25 on the fast path, the integer part < 2^24, so each
-  // vpmuldq is exact and |U| < 2^52), multiplied by md << (ed - e0) once per super-block with
-  // vpmullq: that product is a sum of terms, so |.| <= the fast-path bound <= 2^63 - 1 and the
-  // low 64 bits vpmullq keeps are the exact value.
-  Acc64 usum[kQ6 && kFast ? MR : 1][kQ6 && kFast ? NC : 1];
+  // Fast path, per super-block and column: U = sum_b ma'_b * v_b with v_b = sc_b * isum_b
+  // (Q6_K: sc0_b * isum0_b + sc1_b * isum1_b) and, for Q4_K, M = sum_b ma'_b * (min_b *
+  // asum_b); then acc += U * (md << (ed - e0)) - M * (mm << (em - e0)) once per super-block
+  // (vpmullq). Each per-slice product is one vpmuldq pair, with no per-slice weight factor
+  // or shift: ma' = ma << (ea - ea0) < 2^27 (the fast-path span is <= 16 for any K >= 256:
+  // MaxFastSpan at 8 slices), |v_b| < 2^22 (Q4_K: 63 * 60960) / 2^24 (Q6_K), |min_b * asum_b|
+  // < 2^18, so every vpmuldq is exact and |U|, |M| < 2^52. U * d' and M * m' are each a sum of the spec's
+  // terms, so |.| <= the fast-path bound <= 2^63 - 1 (kq_common.h), and the low 64 bits that
+  // vpmullq keeps are the exact values; every partial sum of acc is bounded the same way.
+  Acc64 usum[kFast ? MR : 1][kFast ? NC : 1];
+  Acc64 msum[kFast && !kQ6 ? MR : 1][kFast && !kQ6 ? NC : 1];
   auto scale_slice = [&](int64_t s, int b, __m512i(&isum)[2][MR][NC]) {
     const int64_t blk = s * kKQuantSlices + b;
-    if constexpr (kFast && kQ6) {
+    if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
-        const __m512i s0 = LoadS8Scales(sc + 2 * b * kPanelCols);
-        const __m512i s1 = LoadS8Scales(sc + (2 * b + 1) * kPanelCols);
+        __m512i s0;
+        __m512i s1;
+        __m512i mins;
+        if constexpr (kQ6) {
+          s0 = LoadS8Scales(sc + 2 * b * kPanelCols);
+          s1 = LoadS8Scales(sc + (2 * b + 1) * kPanelCols);
+        } else {
+          s0 = LoadU8Scales(sc + b * kPanelCols);
+          mins = LoadU8Scales(sc + (8 + b) * kPanelCols);
+        }
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           const int64_t at = (r0 + i) * nb + blk;
           const __m512i ma = _mm512_set1_epi32(static_cast<int32_t>(ar.ma_shifted[at]));
-          const __m512i v = _mm512_add_epi32(_mm512_mullo_epi32(isum[0][i][j], s0),
-                                             _mm512_mullo_epi32(isum[1][i][j], s1));
-          usum[i][j].e = _mm512_add_epi64(usum[i][j].e, _mm512_mul_epi32(v, ma));
-          usum[i][j].o =
-              _mm512_add_epi64(usum[i][j].o, _mm512_mul_epi32(_mm512_srli_epi64(v, 32), ma));
-        }
-      }
-    } else if constexpr (kFast) {
-#pragma GCC unroll 16
-      for (int j = 0; j < NC; ++j) {
-        const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
-        __m512i f0;
-        __m512i f1;
-        __m512i g;
-        if constexpr (kQ6) {
-          f0 = _mm512_mullo_epi32(LoadS8Scales(sc + 2 * b * kPanelCols), dsh[j]);
-          f1 = _mm512_mullo_epi32(LoadS8Scales(sc + (2 * b + 1) * kPanelCols), dsh[j]);
-        } else {
-          f0 = _mm512_mullo_epi32(LoadU8Scales(sc + b * kPanelCols), dsh[j]);
-          g = _mm512_mullo_epi32(LoadU8Scales(sc + (8 + b) * kPanelCols), msh[j]);
-        }
-        const __m512i f0_odd = _mm512_srli_epi64(f0, 32);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-          const int64_t at = (r0 + i) * nb + blk;
-          const __m512i ma = _mm512_set1_epi32(ar.ma[at]);
-          __m512i pe = _mm512_setzero_si512();
-          __m512i po = pe;
-          MulAdd(_mm512_mullo_epi32(isum[0][i][j], ma), f0, f0_odd, &pe, &po);
-          if constexpr (kQ6) {
-            MulAdd(_mm512_mullo_epi32(isum[1][i][j], ma), f1, _mm512_srli_epi64(f1, 32), &pe, &po);
-          } else {
-            // ma * asum: |.| <= 2047 * 4064 < 2^23.
-            const __m512i qa = _mm512_set1_epi32(ar.ma[at] * ar.asum[at]);
-            pe = _mm512_sub_epi64(pe, _mm512_mul_epi32(qa, g));
-            po = _mm512_sub_epi64(po, _mm512_mul_epi32(qa, _mm512_srli_epi64(g, 32)));
+          __m512i v = _mm512_mullo_epi32(isum[0][i][j], s0);
+          if constexpr (kQ6) v = _mm512_add_epi32(v, _mm512_mullo_epi32(isum[1][i][j], s1));
+          MulAdd(v, ma, ma, &usum[i][j].e, &usum[i][j].o);
+          if constexpr (!kQ6) {
+            const __m512i w = _mm512_mullo_epi32(mins, _mm512_set1_epi32(ar.asum[at]));
+            MulAdd(w, ma, ma, &msum[i][j].e, &msum[i][j].o);
           }
-          const __m128i sh = _mm_cvtsi32_si128(ar.shift[at]);
-          acc[i][j].e = _mm512_add_epi64(acc[i][j].e, _mm512_sll_epi64(pe, sh));
-          acc[i][j].o = _mm512_add_epi64(acc[i][j].o, _mm512_sll_epi64(po, sh));
         }
       }
     } else {
@@ -187,14 +166,17 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     const uint8_t* wqs[NC];
 #pragma GCC unroll 16
     for (int j = 0; j < NC; ++j) wqs[j] = wq[j] + s * kPsb;
-    if constexpr (kQ6) {
-      if constexpr (kFast) {
+    if constexpr (kFast) {
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 16
-          for (int j = 0; j < NC; ++j) usum[i][j].e = usum[i][j].o = _mm512_setzero_si512();
+        for (int j = 0; j < NC; ++j) {
+          usum[i][j].e = usum[i][j].o = _mm512_setzero_si512();
+          if constexpr (!kQ6) msum[i][j].e = msum[i][j].o = _mm512_setzero_si512();
         }
       }
+    }
+    if constexpr (kQ6) {
       for (int b = 0; b < kKQuantSlices; ++b) {
         const int64_t blk = s * kKQuantSlices + b;
         __m512i isum[2][MR][NC];
@@ -225,19 +207,6 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
           }
         }
         scale_slice(s, b, isum);
-      }
-      if constexpr (kFast) {
-#pragma GCC unroll 16
-        for (int j = 0; j < NC; ++j) {
-          // d's int32 lanes sign-extended to the even / odd int64 lanes.
-          const __m512i d_e = _mm512_srai_epi64(_mm512_slli_epi64(dsh[j], 32), 32);
-          const __m512i d_o = _mm512_srai_epi64(dsh[j], 32);
-#pragma GCC unroll 16
-          for (int i = 0; i < MR; ++i) {
-            acc[i][j].e = _mm512_add_epi64(acc[i][j].e, _mm512_mullo_epi64(usum[i][j].e, d_e));
-            acc[i][j].o = _mm512_add_epi64(acc[i][j].o, _mm512_mullo_epi64(usum[i][j].o, d_o));
-          }
-        }
       }
     } else {
       const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -283,6 +252,31 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
         }
         scale_slice(s, 2 * c, ie);
         scale_slice(s, 2 * c + 1, io);
+      }
+    }
+    if constexpr (kFast) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NC; ++j) {
+        // The int32 factor lanes sign-extended to the even / odd int64 lanes.
+        const __m512i d_e = _mm512_srai_epi64(_mm512_slli_epi64(dsh[j], 32), 32);
+        const __m512i d_o = _mm512_srai_epi64(dsh[j], 32);
+        __m512i m_e;
+        __m512i m_o;
+        if constexpr (!kQ6) {
+          m_e = _mm512_srai_epi64(_mm512_slli_epi64(msh[j], 32), 32);
+          m_o = _mm512_srai_epi64(msh[j], 32);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          __m512i te = _mm512_mullo_epi64(usum[i][j].e, d_e);
+          __m512i to = _mm512_mullo_epi64(usum[i][j].o, d_o);
+          if constexpr (!kQ6) {
+            te = _mm512_sub_epi64(te, _mm512_mullo_epi64(msum[i][j].e, m_e));
+            to = _mm512_sub_epi64(to, _mm512_mullo_epi64(msum[i][j].o, m_o));
+          }
+          acc[i][j].e = _mm512_add_epi64(acc[i][j].e, te);
+          acc[i][j].o = _mm512_add_epi64(acc[i][j].o, to);
+        }
       }
     }
   }

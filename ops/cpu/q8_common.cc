@@ -3,6 +3,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include <sys/mman.h>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/validate.h"
@@ -52,6 +56,36 @@ int64_t IsumBound(OpKind kind) {
 }
 
 }  // namespace
+
+void* AllocateWeightMemory(size_t num_bytes) {
+  if (num_bytes < kHugePageBytes) {
+    void* p = std::aligned_alloc(64, num_bytes);
+    if (p != nullptr) std::memset(p, 0, num_bytes);
+    return p;
+  }
+  // Map num_bytes + 2 MiB, keep the 2 MiB-aligned part, and give the slack back.
+  const size_t length = (num_bytes + 4095) & ~size_t{4095};
+  void* raw = mmap(nullptr, length + kHugePageBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t start = (base + kHugePageBytes - 1) & ~(uintptr_t{kHugePageBytes} - 1);
+  if (start > base) munmap(raw, start - base);
+  const uintptr_t end = base + length + kHugePageBytes;
+  if (end > start + length) munmap(reinterpret_cast<void*>(start + length), end - start - length);
+  // Advice only: without THP the memory is still valid (and zero, as mmap gives it).
+  madvise(reinterpret_cast<void*>(start), length, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(start);
+}
+
+void FreeWeightMemory(void* p, size_t num_bytes) {
+  if (p == nullptr) return;
+  if (num_bytes < kHugePageBytes) {
+    std::free(p);
+  } else {
+    munmap(p, (num_bytes + 4095) & ~size_t{4095});
+  }
+}
 
 Isa KernelIsa(Isa isa) {
 #if defined(__x86_64__)

@@ -98,16 +98,25 @@ inline int32_t LoadI32(const uint8_t* p) {
   return v;
 }
 
-// 64-byte aligned array (full cache lines per zmm load). Zero-initialized.
+// Zeroed, 64-byte-aligned memory for packed weights. Blocks of kHugePageBytes or more are
+// mapped on their own, 2 MiB-aligned, with transparent huge pages requested (MADV_HUGEPAGE;
+// the kernel may still use 4 KiB pages): a decode step streams every weight once, and with
+// 4 KiB pages each panel's stream leaves its page (a TLB miss, and the end of the hardware
+// prefetcher's run, which stops at page boundaries) every few super-blocks. The mapping is
+// not rounded up to 2 MiB, so its partial last huge page stays on 4 KiB pages and adds no
+// resident bytes. Returns nullptr if memory is exhausted.
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+void* AllocateWeightMemory(size_t bytes);
+void FreeWeightMemory(void* p, size_t bytes);
+
+// 64-byte aligned array (full cache lines per zmm load) on AllocateWeightMemory. Zeroed.
 template <typename T>
 class AlignedArray {
  public:
   AlignedArray() = default;
-  explicit AlignedArray(int64_t n) : size_(n) {
-    const size_t bytes = ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64;
-    data_.reset(static_cast<T*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
-    std::memset(static_cast<void*>(data_.get()), 0, bytes == 0 ? 64 : bytes);
-  }
+  explicit AlignedArray(int64_t n)
+      : data_(static_cast<T*>(AllocateWeightMemory(AllocBytes(n))), Free{AllocBytes(n)}),
+        size_(n) {}
   T* data() { return data_.get(); }
   const T* data() const { return data_.get(); }
   T& operator[](int64_t i) { return data_.get()[i]; }
@@ -116,8 +125,13 @@ class AlignedArray {
   int64_t bytes() const { return size_ * static_cast<int64_t>(sizeof(T)); }
 
  private:
+  static size_t AllocBytes(int64_t n) {
+    const size_t bytes = ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64;
+    return bytes == 0 ? 64 : bytes;
+  }
   struct Free {
-    void operator()(T* p) const { std::free(p); }
+    size_t bytes = 0;
+    void operator()(T* p) const { FreeWeightMemory(p, bytes); }
   };
   std::unique_ptr<T, Free> data_;
   int64_t size_ = 0;
