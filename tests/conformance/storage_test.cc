@@ -7,10 +7,12 @@
 // elsewhere (the real store behind a delay) are each rejected with the phase and the
 // culprit named.
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -300,6 +302,41 @@ TEST_F(StorageTest, ClassWithoutAStoreOrWithoutModelsFailsClearly) {
   EXPECT_NE(PhaseOf(r, v1::PHASE_STORAGE).reason().find("lists no expected models"),
             std::string::npos)
       << PhaseOf(r, v1::PHASE_STORAGE).reason();
+}
+
+// The standalone binary: `run --store-dir` on the node's store, `verify --store-dir`
+// against the admin's copy, and a store directory that does not exist.
+TEST_F(StorageTest, DnConformanceRunsOnTheStoreDirAndVerifiesAgainstACopy) {
+  std::ofstream(dir_.path() + "/cls.textproto") << StorageClass(models_, 400, 8);
+  OpenedStore admin = Import(dir_.path() + "/admin_store");
+  admin = OpenedStore();
+  store_ = OpenedStore();  // a standalone run opens the store itself
+  const std::string bin = DN_CONFORMANCE_PATH;
+  const std::string common =
+      absl::StrCat(" --class ", dir_.path(), "/cls.textproto --nonce ", testing::kNonce);
+  const std::string report = dir_.path() + "/report.json";
+  auto sh = [](const std::string& cmd) {
+    int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  EXPECT_EQ(sh(absl::StrCat(bin, " run", common, " --store-dir ", dir_.path(), "/store --key ",
+                            dir_.path(), "/k.pem --out ", report, " --quiet")),
+            0);
+  std::ifstream in(report);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = ReportFromJson(text.str());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const auto& p = PhaseOf(*parsed, v1::PHASE_STORAGE);
+  EXPECT_EQ(p.disposition(), v1::DISPOSITION_PASSED) << p.reason();
+  EXPECT_EQ(p.proofs_size(), 8);
+  const std::string verify = absl::StrCat(bin, " verify", common, " --report ", report,
+                                          " --pubkey ", dir_.path(), "/k.pub.pem");
+  EXPECT_EQ(sh(absl::StrCat(verify, " --store-dir ", dir_.path(), "/admin_store")), 0);
+  EXPECT_EQ(sh(verify), 0);
+  EXPECT_EQ(sh(absl::StrCat(bin, " run", common, " --store-dir ", dir_.path(), "/nowhere --key ",
+                            dir_.path(), "/k.pem --out ", report, " --quiet")),
+            2);
 }
 
 }  // namespace
