@@ -30,8 +30,8 @@ absl::Status SignReport(const std::string& private_pem_path, v1::AdmissionReport
   const util::Ed25519PublicKey& pub = key->public_key();
   report->set_public_key(std::string(pub.begin(), pub.end()));
   const std::string msg = CanonicalBytes(*report);
-  absl::StatusOr<util::Ed25519Signature> sig = key->Sign(
-      std::span(reinterpret_cast<const uint8_t*>(msg.data()), msg.size()));
+  absl::StatusOr<util::Ed25519Signature> sig =
+      key->Sign(std::span(reinterpret_cast<const uint8_t*>(msg.data()), msg.size()));
   if (!sig.ok()) return sig.status();
   report->set_signature(std::string(sig->begin(), sig->end()));
   return absl::OkStatus();

@@ -75,10 +75,9 @@ Agreement Combine(std::span<const PublicKey> keys, const Sha256& request_digest,
     if (s.node >= n) continue;  // not a member: cannot be named by index
     seen[s.node] = true;
     if (excluded[s.node]) continue;
-    const bool ok =
-        s.request_digest == request_digest &&
-        util::Ed25519Verify(keys[s.node], ShareMessage(s.request_digest, s.result_digest),
-                            s.signature);
+    const bool ok = s.request_digest == request_digest &&
+                    util::Ed25519Verify(
+                        keys[s.node], ShareMessage(s.request_digest, s.result_digest), s.signature);
     auto it = valid.find(s.node);
     if (!ok || (it != valid.end() && it->second != s.result_digest)) {
       excluded[s.node] = true;

@@ -347,9 +347,8 @@ Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_availa
   absl::StatusOr<std::vector<uint8_t>> logits_digest =
       util::HexDecodeBytes(r->final_logits_digest_hex, util::HexCase::kLower);
   if (r->ids.size() > args->max_tokens || r->text.size() > r->ids.size() * max_piece ||
-      ops::ToHex(tokens_digest) != r->tokens_digest_hex ||
-      !logits_digest.ok() || logits_digest->size() != 32 ||
-      r->prompt_tokens != call.prompt.size() || !node_terms.ok() ||
+      ops::ToHex(tokens_digest) != r->tokens_digest_hex || !logits_digest.ok() ||
+      logits_digest->size() != 32 || r->prompt_tokens != call.prompt.size() || !node_terms.ok() ||
       absl::uint128(r->cycles) != ComputeCycles(*node_terms)) {
     return Reject(RejectCode::kSysFatal,
                   "accel_generate: the data node's result is inconsistent (ids, digest, sizes or "

@@ -55,10 +55,10 @@ namespace datanode::node {
 
 using ops::ByteSpan;
 
+using ops::Sha256;
 // INTERNAL naming `what` and `path` with errno's text; RESOURCE_EXHAUSTED for ENOSPC
 // and EDQUOT (datanode/util/file.h).
 using util::ErrnoStatus;
-using ops::Sha256;
 
 inline constexpr int64_t kChunkBytes = int64_t{1} << 20;
 // Buffers and lengths that are multiples of this may be written with O_DIRECT.
