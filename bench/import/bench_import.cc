@@ -14,8 +14,8 @@
 // written: what an import of a file just downloaded or copied sees); --cold drops its
 // pages (posix_fadvise DONTNEED after a sync) before each phase, so both read it from
 // the disk.
-// usage: bench_import [--sizes-mb 512,4096] [--rounds 3] [--readers 2] [--writers 2]
-//                     [--buffers 8] [--pack-min-mb 64] [--buffered-reads] [--cold]
+// usage: bench_import [--sizes-mb 512,4096] [--rounds 3] [--readers 2] [--writers 4]
+//                     [--buffers 12] [--pack-min-mb 64] [--buffered-reads] [--cold]
 //                     [--dir DIR]
 //                     [--no-fsync (diagnosis: the import's cost without durability)]
 #include <fcntl.h>
@@ -99,7 +99,7 @@ void DropFromCache(const fs::path& path) {
 int Usage(const char* why) {
   std::fprintf(stderr,
                "%s\nusage: bench_import [--sizes-mb 512,4096] [--rounds 3] [--readers 2] "
-               "[--writers 2] [--buffers 8] [--pack-min-mb 64] [--buffered-reads] [--cold] "
+               "[--writers 4] [--buffers 12] [--pack-min-mb 64] [--buffered-reads] [--cold] "
                "[--dir DIR] [--no-fsync]\n",
                why);
   return 2;

@@ -111,12 +111,16 @@ struct CopyState {
   std::vector<Sha256> digests;
   std::vector<uint8_t> stored;  // 1 once the chunk is durable and renamed (or deduplicated)
   std::mutex mu;
-  std::condition_variable cv;                          // any change below
-  std::vector<uint8_t*> free_buffers;                  // guarded by mu
-  std::deque<ReadChunk> to_write;                      // guarded by mu
-  int readers = 0;                                     // guarded by mu: running
-  int writers = 0;                                     // guarded by mu: running
-  int64_t bytes_done = 0;                              // guarded by mu
+  // Each wakes only the threads that can act on the change (on 2 cores every needless
+  // wake-up of a thread per chunk costs CPU the hashing needs).
+  std::condition_variable free_cv;     // readers: a free buffer, the end, stop
+  std::condition_variable work_cv;     // writers: a chunk to write, readers done, queue room
+  std::condition_variable main_cv;     // the calling thread: a batch to commit, workers done
+  std::vector<uint8_t*> free_buffers;  // guarded by mu
+  std::deque<ReadChunk> to_write;      // guarded by mu
+  int readers = 0;                     // guarded by mu: running
+  int writers = 0;                     // guarded by mu: running
+  int64_t bytes_done = 0;              // guarded by mu
   std::vector<WeightStore::PendingChunk> queue;        // guarded by mu: written, not durable
   std::vector<int64_t> queue_index;                    // guarded by mu: their chunk indices
   std::chrono::steady_clock::time_point queued_since;  // guarded by mu: oldest in queue
@@ -126,7 +130,9 @@ struct CopyState {
   void Fail(const absl::Status& s) {  // with mu held
     if (error.ok()) error = s;
     stop = true;
-    cv.notify_all();
+    free_cv.notify_all();
+    work_cv.notify_all();
+    main_cv.notify_all();
   }
 };
 
@@ -319,10 +325,15 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
   auto read = [&st] {
     std::unique_lock<std::mutex> lock(st.mu);
     while (true) {
-      st.cv.wait(lock, [&] { return !st.free_buffers.empty() || st.stop; });
+      st.free_cv.wait(lock, [&] {
+        return !st.free_buffers.empty() || st.stop || st.next_chunk >= st.chunk_count;
+      });
       if (st.stop) break;
       const int64_t i = st.next_chunk.fetch_add(1);
-      if (i >= st.chunk_count) break;
+      if (i >= st.chunk_count) {
+        st.free_cv.notify_all();  // the other readers end too
+        break;
+      }
       ReadChunk c{
           i, std::min<int64_t>(kChunkBytes, st.size - i * kChunkBytes), {}, st.free_buffers.back()};
       st.free_buffers.pop_back();
@@ -336,10 +347,10 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
         break;
       }
       st.to_write.push_back(c);
-      st.cv.notify_all();
+      st.work_cv.notify_one();
     }
-    --st.readers;
-    st.cv.notify_all();
+    if (--st.readers == 0) st.work_cv.notify_all();
+    st.main_cv.notify_one();
   };
   // Writers: store a hashed chunk (a tmp file, or nothing when deduplicated) and queue
   // it for the calling thread's next commit.
@@ -347,7 +358,7 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
     std::set<fs::path> dirs;
     std::unique_lock<std::mutex> lock(st.mu);
     while (true) {
-      st.cv.wait(lock, [&] { return !st.to_write.empty() || st.readers == 0 || st.stop; });
+      st.work_cv.wait(lock, [&] { return !st.to_write.empty() || st.readers == 0 || st.stop; });
       if (st.stop || st.to_write.empty()) break;
       ReadChunk c = st.to_write.front();
       st.to_write.pop_front();
@@ -357,7 +368,7 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
         absl::Status s = WritePackChunk(st, c.buf, c.len, c.index * kChunkBytes);
         lock.lock();
         st.free_buffers.push_back(c.buf);
-        st.cv.notify_all();
+        st.free_cv.notify_one();
         if (!s.ok()) {
           st.Fail(s);
           break;
@@ -371,7 +382,7 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
                                           ByteSpan(c.buf, static_cast<size_t>(c.len)), &tmp, &dirs);
       lock.lock();
       st.free_buffers.push_back(c.buf);
-      st.cv.notify_all();
+      st.free_cv.notify_one();
       if (!s.ok()) {
         st.Fail(s);
         break;
@@ -382,15 +393,15 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
         continue;
       }
       // Pushed even when stopping, so that the calling thread abandons it.
-      st.cv.wait(lock, [&] { return st.queue.size() < kMaxQueued || st.stop; });
+      st.work_cv.wait(lock, [&] { return st.queue.size() < kMaxQueued || st.stop; });
       if (st.queue.empty()) st.queued_since = std::chrono::steady_clock::now();
       st.queue.push_back({c.digest, c.len, *std::move(tmp)});
       st.queue_index.push_back(c.index);
-      st.cv.notify_all();
+      if (st.queue.size() >= kCommitBatch) st.main_cv.notify_one();
     }
     st.dirty_dirs.merge(dirs);
     --st.writers;
-    st.cv.notify_all();
+    st.main_cv.notify_one();
   };
 
   std::vector<std::thread> threads;
@@ -417,7 +428,7 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
       st.queue.clear();
       st.queue_index.clear();
       const bool abandon = st.stop.load();
-      st.cv.notify_all();
+      st.work_cv.notify_all();  // room in the queue
       lock.unlock();
       std::vector<bool> committed;
       std::set<fs::path> dirs;
@@ -433,7 +444,7 @@ absl::Status ObjectWriter::CopyFile(int fd, int64_t size, const FileCopyOptions&
       continue;
     }
     if (!working) break;
-    st.cv.wait_for(lock, kPollInterval);
+    st.main_cv.wait_for(lock, kPollInterval);
     const auto now = std::chrono::steady_clock::now();
     if (options.poll && !st.stop && now - last_poll >= kPollInterval) {
       last_poll = now;

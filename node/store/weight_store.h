@@ -88,13 +88,14 @@ std::string ObjectManifestText(int64_t size, const std::vector<Sha256>& chunks);
 Sha256 ObjectDigest(int64_t size, const std::vector<Sha256>& chunks);
 
 // How ObjectWriter::AppendFile copies a file: `readers` threads pread and hash chunks,
-// `writers` threads write them (direct I/O, one write in flight each), the calling
+// `writers` threads write them (direct I/O, one write in flight each: several keep the
+// disk busy while a writer waits for a CPU to submit its next write), the calling
 // thread commits them; `buffers` 1 MiB buffers (at least readers + writers)
 // bound the chunks in flight and the memory. Each clamped to [1, 64] (buffers 256).
 // The defaults were the fastest measured on a 2-core VM (docs/store.md).
 struct FileCopyOptions {
   int readers = 2;
-  int writers = 2;
+  int writers = 4;
   int buffers = 12;
   // Chunks the page cache holds whole are copied from it (a file just downloaded or
   // copied costs no disk read); the others are read with O_DIRECT through a second
