@@ -20,10 +20,12 @@ namespace {
 constexpr int64_t kPanelsPerTask = 4;
 constexpr int64_t kRowsPerTask = 64;
 // Below this much work (prepared weight bytes x rows) the call runs on the calling thread:
-// the pool's hand-off (waking the workers and waiting for every one of them) costs more than
-// splitting saves, and a decode step of a small model is many such calls. Which thread runs
-// a tile never changes a byte.
-constexpr int64_t kMinParallelWork = int64_t{1} << 20;
+// the hand-off to the pool's spinning workers costs about a microsecond, which a 64 KiB
+// GEMV (about 3 us from memory) still repays. At 1 MiB, a SmolLM2 decode step (576-wide
+// layers, 69-350 KB per matmul) ran every matmul but the output on one thread, so a second
+// thread barely helped (bench_inference tg64: 2 threads 12-23 tok/s vs 65-70 with 64 KiB,
+// same loaded machine, alternating binaries). Which thread runs a tile never changes a byte.
+constexpr int64_t kMinParallelWork = int64_t{1} << 16;
 
 int64_t WeightBlockBytes(OpKind kind) {
   if (kind == OpKind::kMatMulQ8_0Q4_0) return kQ4_0BlockBytes;
