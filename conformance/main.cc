@@ -2,20 +2,19 @@
 //
 // dn-conformance: the admission test a node operator runs, and the verifier a subnet
 // admin runs. See docs/admission.md and `dn-conformance --help`.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <optional>
 #include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
 
-#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/reflection.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "conformance/conformance.h"
 #include "conformance/golden.h"
 #include "conformance/report.h"
@@ -116,57 +115,24 @@ constexpr char kGoldenHelp[] = R"(dn-conformance golden: maintain the golden vec
   --check          regenerate in memory and compare with the compiled-in file
 )";
 
-struct Args {
-  std::map<std::string, std::string> flags;
-  std::vector<std::string> positional;
-};
+using datanode::cli::CommandLine;
 
-// The flags, parsed by absl (node/cli/flags.h); each command accepts its own.
-std::vector<std::string_view> FlagsOf(const std::string& cmd) {
-  if (cmd == "run") {
-    return {"class", "nonce", "profile", "backend", "threads", "key", "out", "store_dir", "quiet"};
-  }
-  if (cmd == "verify") return {"report", "class", "nonce", "pubkey", "store_dir", "no_recompute"};
-  if (cmd == "keygen") return {"out", "pub"};
-  if (cmd == "golden") return {"write", "check"};
-  return {};
+// Flags are read with absl::GetFlag; `seen` says which were given (absl names).
+bool Given(const CommandLine& line, const char* flag) { return line.seen.count(flag) > 0; }
+
+// A usage error of `cmd`: one line naming the problem, exit status 2.
+int Usage(std::string_view cmd, std::string_view why) {
+  std::cerr << "dn-conformance " << cmd << ": " << why << " (dn-conformance " << cmd
+            << " --help)\n";
+  return 2;
 }
 
-// Fills `out` with the flags given (dashed names; booleans "1" when true) and the
-// positional arguments. A usage error is printed and false returned.
-bool ParseArgs(int argc, char** argv, int first, const std::string& cmd, Args* out) {
-  auto line = datanode::cli::ParseCommandLine(argc, argv, first, FlagsOf(cmd));
-  if (!line.ok()) {
-    std::cerr << "dn-conformance " << cmd << ": " << line.status().message() << "\n";
-    return false;
+// The first of `flags` (absl names) not given, as a usage error; 0 if all were.
+int Require(const CommandLine& line, std::string_view cmd, const std::vector<const char*>& flags) {
+  for (const char* flag : flags) {
+    if (!Given(line, flag)) return Usage(cmd, absl::StrCat("missing --", flag));
   }
-  if (line->help) out->flags["help"] = "1";
-  for (const std::string& name : line->seen) {
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::string value = flag->CurrentValue();
-    if (flag->IsOfType<bool>()) {
-      if (value != "true") continue;
-      value = "1";
-    }
-    out->flags[absl::StrReplaceAll(name, {{"_", "-"}})] = value;
-  }
-  out->positional = std::move(line->positional);
-  return true;
-}
-
-std::string Get(const Args& a, const std::string& name, const std::string& def = "") {
-  auto it = a.flags.find(name);
-  return it == a.flags.end() ? def : it->second;
-}
-
-bool Require(const Args& a, const std::vector<std::string>& names, const char* help) {
-  for (const auto& n : names) {
-    if (!a.flags.count(n)) {
-      std::cerr << "missing --" << n << "\n\n" << help;
-      return false;
-    }
-  }
-  return true;
+  return 0;
 }
 
 absl::StatusOr<dc::LoadedClass> LoadClass(const std::string& arg) {
@@ -181,24 +147,27 @@ std::string PubPathFor(const std::string& key_path) {
   return base + ".pub.pem";
 }
 
-int Run(const Args& a) {
-  if (a.flags.count("help")) return std::cout << kRunHelp, 0;
-  if (!Require(a, {"class", "nonce"}, kRunHelp)) return 2;
-  auto cls = LoadClass(Get(a, "class"));
+int Run(const CommandLine& line) {
+  if (int rc = Require(line, "run", {"class", "nonce"}); rc != 0) return rc;
+  const std::string nonce = absl::GetFlag(FLAGS_nonce);
+  auto cls = LoadClass(absl::GetFlag(FLAGS_class));
   if (!cls.ok()) return std::cerr << cls.status().message() << "\n", 2;
-  std::string profile = Get(a, "profile", "quick");
+  const std::string profile = absl::GetFlag(FLAGS_profile);
   auto settings = dc::ProfileSettingsFor(cls->device_class, profile);
   if (!settings.ok()) return std::cerr << settings.status().message() << "\n", 2;
   auto compiled = dn::ops::CompiledBackends();
-  std::string backend_name = Get(
-      a, "backend",
-      std::find(compiled.begin(), compiled.end(), "cpu") != compiled.end() ? "cpu" : "reference");
+  std::string backend_name = absl::GetFlag(FLAGS_backend);
+  if (backend_name.empty()) {
+    backend_name =
+        std::find(compiled.begin(), compiled.end(), "cpu") != compiled.end() ? "cpu" : "reference";
+  }
   dn::ops::BackendOptions backend_options;
   backend_options.num_threads = absl::GetFlag(FLAGS_threads);
-  if (backend_options.num_threads < 0 || backend_options.num_threads > 1024) {
-    return std::cerr << "--threads must be in [0, 1024]\n", 2;
+  if (absl::Status s = dn::cli::CheckRange("threads", backend_options.num_threads, 0, 1024);
+      !s.ok()) {
+    return Usage("run", std::string(s.message()));
   }
-  std::string key = Get(a, "key", "dn-node-key.pem");
+  const std::string key = absl::GetFlag(FLAGS_key);
   std::error_code ec;
   if (!std::filesystem::exists(key, ec)) {
     if (auto st = dn::util::GenerateEd25519KeyFiles(key, PubPathFor(key)); !st.ok()) {
@@ -206,17 +175,18 @@ int Run(const Args& a) {
     }
     std::cerr << "created node key " << key << " (public key " << PubPathFor(key) << ")\n";
   }
-  std::string out = Get(a, "out",
-                        absl::StrCat("admission-", cls->device_class.name(), "-",
-                                     Get(a, "nonce").substr(0, 8), ".json"));
+  std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) {
+    out = absl::StrCat("admission-", cls->device_class.name(), "-", nonce.substr(0, 8), ".json");
+  }
   conf::RunOptions options;
-  options.nonce_hex = Get(a, "nonce");
+  options.nonce_hex = nonce;
   options.profile_name = profile;
   options.profile = *settings;
-  options.progress = !a.flags.count("quiet");
+  options.progress = !absl::GetFlag(FLAGS_quiet);
   std::optional<conf::OpenedStore> store;
-  if (a.flags.count("store-dir")) {
-    auto opened = conf::OpenStoreDir(Get(a, "store-dir"));
+  if (Given(line, "store_dir")) {
+    auto opened = conf::OpenStoreDir(absl::GetFlag(FLAGS_store_dir));
     if (!opened.ok()) return std::cerr << opened.status().message() << "\n", 2;
     store = *std::move(opened);
     options.store = store->view.get();
@@ -267,16 +237,16 @@ int Run(const Args& a) {
   return report.admitted() ? 0 : 1;
 }
 
-int Verify(const Args& a) {
-  if (a.flags.count("help")) return std::cout << kVerifyHelp, 0;
-  if (!Require(a, {"report", "class", "nonce", "pubkey"}, kVerifyHelp)) return 2;
-  auto cls = LoadClass(Get(a, "class"));
+int Verify(const CommandLine& line) {
+  if (int rc = Require(line, "verify", {"report", "class", "nonce", "pubkey"}); rc != 0) return rc;
+  auto cls = LoadClass(absl::GetFlag(FLAGS_class));
   if (!cls.ok()) return std::cerr << cls.status().message() << "\n", 2;
-  std::ifstream in(Get(a, "report"));
-  if (!in) return std::cerr << "cannot read " << Get(a, "report") << "\n", 2;
+  const std::string report_path = absl::GetFlag(FLAGS_report);
+  std::ifstream in(report_path);
+  if (!in) return std::cerr << "cannot read " << report_path << "\n", 2;
   std::stringstream text;
   text << in.rdbuf();
-  auto pub = dn::util::ReadEd25519PublicKey(Get(a, "pubkey"));
+  auto pub = dn::util::ReadEd25519PublicKey(absl::GetFlag(FLAGS_pubkey));
   if (!pub.ok()) return std::cerr << pub.status().message() << "\n", 2;
   conf::Verdict verdict;
   auto report = conf::ReportFromJson(text.str());
@@ -284,15 +254,15 @@ int Verify(const Args& a) {
     verdict.reasons.push_back(std::string(report.status().message()));
   } else {
     conf::VerifyOptions options;
-    options.recompute = !a.flags.count("no-recompute");
+    options.recompute = !absl::GetFlag(FLAGS_no_recompute);
     std::optional<conf::OpenedStore> store;
-    if (a.flags.count("store-dir")) {
-      auto opened = conf::OpenStoreDir(Get(a, "store-dir"));
+    if (Given(line, "store_dir")) {
+      auto opened = conf::OpenStoreDir(absl::GetFlag(FLAGS_store_dir));
       if (!opened.ok()) return std::cerr << opened.status().message() << "\n", 2;
       store = *std::move(opened);
       options.models = store->view.get();
     }
-    verdict = conf::VerifyReport(*report, *cls, Get(a, "nonce"),
+    verdict = conf::VerifyReport(*report, *cls, absl::GetFlag(FLAGS_nonce),
                                  std::string(pub->begin(), pub->end()), options);
   }
   std::cout << (verdict.admitted ? "ADMIT" : "REJECT") << " " << cls->device_class.name() << "\n";
@@ -300,20 +270,21 @@ int Verify(const Args& a) {
   return verdict.admitted ? 0 : 1;
 }
 
-int Keygen(const Args& a) {
-  if (a.flags.count("help")) return std::cout << kKeygenHelp, 0;
-  if (!Require(a, {"out"}, kKeygenHelp)) return 2;
-  std::string pub = Get(a, "pub", PubPathFor(Get(a, "out")));
-  if (auto st = dn::util::GenerateEd25519KeyFiles(Get(a, "out"), pub); !st.ok()) {
+int Keygen(const CommandLine& line) {
+  if (int rc = Require(line, "keygen", {"out"}); rc != 0) return rc;
+  const std::string out = absl::GetFlag(FLAGS_out);
+  std::string pub = absl::GetFlag(FLAGS_pub);
+  if (pub.empty()) pub = PubPathFor(out);
+  if (auto st = dn::util::GenerateEd25519KeyFiles(out, pub); !st.ok()) {
     return std::cerr << st.message() << "\n", 2;
   }
-  std::cout << "private key: " << Get(a, "out") << "\npublic key:  " << pub << "\n";
+  std::cout << "private key: " << out << "\npublic key:  " << pub << "\n";
   return 0;
 }
 
-int Classes(const Args& a) {
-  if (a.flags.count("help")) return std::cout << kClassesHelp, 0;
-  std::vector<std::string> dirs = a.positional.empty() ? dc::DefaultClassDirs() : a.positional;
+int Classes(const CommandLine& line) {
+  std::vector<std::string> dirs =
+      line.positional.empty() ? dc::DefaultClassDirs() : line.positional;
   int files = 0, bad = 0;
   for (const auto& dir : dirs) {
     std::error_code ec;
@@ -346,15 +317,17 @@ int Classes(const Args& a) {
   return bad == 0 ? 0 : 1;
 }
 
-int Golden(const Args& a) {
-  if (a.flags.count("help") || (!a.flags.count("write") && !a.flags.count("check"))) {
-    return std::cout << kGoldenHelp, a.flags.count("help") ? 0 : 2;
+int Golden(const CommandLine& line) {
+  const std::string write = absl::GetFlag(FLAGS_write);
+  if (Given(line, "write") == absl::GetFlag(FLAGS_check)) {
+    return Usage("golden", "give one of --write FILE and --check");
   }
+  if (Given(line, "write") && write.empty()) return Usage("golden", "--write needs a file");
   auto text = conf::GenerateGoldenText();
   if (!text.ok()) return std::cerr << text.status().message() << "\n", 2;
-  if (a.flags.count("write")) {
-    std::ofstream(Get(a, "write")) << *text;
-    std::cout << "wrote " << Get(a, "write") << "\n";
+  if (!write.empty()) {
+    std::ofstream(write) << *text;
+    std::cout << "wrote " << write << "\n";
     return 0;
   }
   bool same = *text == conf::CompiledGoldenText();
@@ -363,21 +336,52 @@ int Golden(const Args& a) {
   return same ? 0 : 1;
 }
 
+// The commands. Each accepts only its own flags; only `classes` takes arguments.
+struct Command {
+  const char* name;
+  std::vector<std::string_view> flags;  // absl names
+  bool takes_arguments;
+  const char* help;
+  int (*run)(const CommandLine&);
+};
+
+const Command kCommands[] = {
+    {"run",
+     {"class", "nonce", "profile", "backend", "threads", "key", "out", "store_dir", "quiet"},
+     false,
+     kRunHelp,
+     Run},
+    {"verify",
+     {"report", "class", "nonce", "pubkey", "store_dir", "no_recompute"},
+     false,
+     kVerifyHelp,
+     Verify},
+    {"keygen", {"out", "pub"}, false, kKeygenHelp, Keygen},
+    {"classes", {}, true, kClassesHelp, Classes},
+    {"golden", {"write", "check"}, false, kGoldenHelp, Golden},
+};
+
+int Main(int argc, char** argv) {
+  if (argc < 2) return std::cerr << kUsage, 2;
+  const std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") return std::cout << kUsage, 0;
+  const Command* cmd = nullptr;
+  for (const Command& c : kCommands) {
+    if (name == c.name) cmd = &c;
+  }
+  if (cmd == nullptr) {
+    std::cerr << "dn-conformance: unknown command \"" << name << "\" (dn-conformance --help)\n";
+    return 2;
+  }
+  auto line = dn::cli::ParseCommandLine(argc, argv, 2, cmd->flags);
+  if (!line.ok()) return Usage(cmd->name, std::string(line.status().message()));
+  if (line->help) return std::cout << cmd->help, 0;
+  if (!cmd->takes_arguments && !line->positional.empty()) {
+    return Usage(cmd->name, absl::StrCat("unexpected argument '", line->positional[0], "'"));
+  }
+  return cmd->run(*line);
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
-    std::cout << kUsage;
-    return argc < 2 ? 2 : 0;
-  }
-  std::string cmd = argv[1];
-  Args args;
-  if (!ParseArgs(argc, argv, 2, cmd, &args)) return 2;
-  if (cmd == "run") return Run(args);
-  if (cmd == "verify") return Verify(args);
-  if (cmd == "keygen") return Keygen(args);
-  if (cmd == "classes") return Classes(args);
-  if (cmd == "golden") return Golden(args);
-  std::cerr << "unknown command \"" << cmd << "\"\n\n" << kUsage;
-  return 2;
-}
+int main(int argc, char** argv) { return Main(argc, argv); }

@@ -1,12 +1,15 @@
 // Copyright 2026 The datanode Authors.
 //
-// Command-line parsing for datanoded, dnctl and dn-conformance over absl flags.
+// Command-line parsing for datanoded, dnctl, dn-conformance and dn-subnet-sim over
+// absl flags: the programs an operator or a CI job runs (benchmarks and test tools keep
+// their own few arguments).
 //
 // Flags are defined with ABSL_FLAG and their values parsed by absl (numbers are
 // range-checked for the flag's type; nothing throws). The argv loop is ours because
 // absl::ParseCommandLine exits with status 1 on a bad flag and on --help, where these
 // tools promise 2 for usage errors and 0 for --help, and because it knows no
-// subcommands: each subcommand accepts only the flags it names.
+// subcommands: its --help describes the binary, not one subcommand, and every flag is
+// accepted everywhere, where here each subcommand accepts only the flags it names.
 //
 // Accepted forms: --name=value, --name value, --bool, --nobool, --bool=false; "-" in a
 // name stands for "_" (--metrics-socket sets metrics_socket); --help and -h ask for
