@@ -7,6 +7,8 @@
 #   run_speed.sh 3 --threads 1,2 --pp 512 --tg 128 --reps 3
 #   run_speed.sh 2 --model /tmp/l3.gguf --threads 1,2 --pp 0 --tg 16 --reps 2
 # Env: LOG (default /tmp/dn_speed): each run's full output goes to $LOG/run_N.txt.
+#      BENCH_BIN (default build/bench/inference/bench_inference): the binary to time, e.g. a copy
+#      that a rebuild of the shared tree cannot replace mid-run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${1:?usage: run_speed.sh RUNS [bench_inference flags]}
@@ -17,7 +19,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), nproc $(np
 echo "command: bench_inference $*"
 for ((i = 1; i <= runs; ++i)); do
   echo "== run $i (start $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$root/build/bench/inference/bench_inference" "$@" > "$log/run_$i.txt" 2>&1
+  "${BENCH_BIN:-$root/build/bench/inference/bench_inference}" "$@" > "$log/run_$i.txt" 2>&1
   # The ratio table: the lines after the header "test threads ...".
   sed -n '/^test  *threads/,/^$/p' "$log/run_$i.txt" | sed '/^$/d'
 done
