@@ -23,8 +23,9 @@
 #include "conformance/conformance.h"
 #include "conformance/report.h"
 #include "daemon_process.h"
-#include "datanode/v1/admission_service.grpc.pb.h"
 #include "datanode/util/ed25519.h"
+#include "datanode/util/hex.h"
+#include "datanode/v1/admission_service.grpc.pb.h"
 #include "device_classes/device_class_loader.h"
 #include "gtest/gtest.h"
 #include "node/daemon/admission.h"
@@ -258,11 +259,10 @@ TEST_F(AdmissionRpcTest, SecondRunIsRefusedWhileOneRunsAndCancelStopsIt) {
 
   v1::RunAdmissionRequest second;
   second.set_class_text(TestClass("0.2"));
-  std::string nonce_bytes;  // kNonce as bytes: the report must record it as hex
-  for (size_t i = 0; i < sizeof(kNonce) - 1; i += 2) {
-    nonce_bytes.push_back(static_cast<char>(std::stoi(std::string(kNonce + i, 2), nullptr, 16)));
-  }
-  second.set_nonce_bytes(nonce_bytes);
+  // kNonce as bytes: the report must record it as hex.
+  absl::StatusOr<std::string> nonce_bytes = util::HexDecode(kNonce);
+  ASSERT_TRUE(nonce_bytes.ok());
+  second.set_nonce_bytes(*nonce_bytes);
   RunResult refused = RunAdmission(*stub_, second);
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(refused.status.error_message().find("already running"), std::string::npos)

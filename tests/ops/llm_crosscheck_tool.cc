@@ -16,6 +16,7 @@
 // (also used by python/crosscheck_kquant.py for the K-quant weights of §3.4)
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -24,6 +25,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/llm.h"
+#include "datanode/util/hex.h"
 
 namespace llm = datanode::ops::llm;
 using datanode::ops::BitsToF32;
@@ -50,12 +52,14 @@ void Print(const absl::Status& s, const std::vector<float>& out) {
   std::printf("\n");
 }
 
+// The cross-check script writes well-formed hex; anything else stops the tool.
 std::vector<uint8_t> FromHex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  absl::StatusOr<std::vector<uint8_t>> bytes = datanode::util::HexDecodeBytes(hex);
+  if (!bytes.ok()) {
+    std::fprintf(stderr, "bad hex '%s'\n", hex.c_str());
+    std::exit(2);
   }
-  return out;
+  return *std::move(bytes);
 }
 
 }  // namespace
@@ -116,10 +120,8 @@ int main() {
       int draws;
       int64_t vocab;
       in >> seed_hex >> draws >> vocab;
-      std::vector<uint8_t> seed;
-      for (size_t i = 0; i + 1 < seed_hex.size(); i += 2) {
-        seed.push_back(static_cast<uint8_t>(std::stoi(seed_hex.substr(i, 2), nullptr, 16)));
-      }
+      // "-" is the script's spelling of an empty seed.
+      const std::vector<uint8_t> seed = FromHex(seed_hex == "-" ? "" : seed_hex);
       const auto logits = ReadFs(in, vocab);
       llm::SpecRng rng(seed);
       std::string out;
@@ -137,10 +139,7 @@ int main() {
       int64_t d;
       std::string hex;
       in >> format >> d >> hex;
-      std::vector<uint8_t> row;
-      for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-        row.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-      }
+      const std::vector<uint8_t> row = FromHex(hex);
       std::vector<float> out(d);
       Print(llm::DequantizeRow(static_cast<llm::RowFormat>(format), row, out), out);
     } else if (op == "matmul") {

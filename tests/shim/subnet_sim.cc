@@ -58,6 +58,7 @@
 #include "absl/strings/str_split.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/digest.h"
+#include "datanode/util/hex.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "ic0_accel.h"
@@ -198,11 +199,9 @@ std::string Import(const Node& n, const std::string& path) {
   return info.digest();
 }
 
+// A digest a daemon returned; empty (never a valid digest) when it is not hex.
 std::vector<uint8_t> Unhex(const std::string& s) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < s.size(); i += 2)
-    out.push_back(std::stoi(s.substr(i, 2), nullptr, 16));
-  return out;
+  return util::HexDecodeBytes(s).value_or(std::vector<uint8_t>{});
 }
 
 // Imports `path` on every node at once; the digests (empty on failure).
