@@ -24,6 +24,7 @@
 #include "datanode/util/file.h"
 #include "datanode/util/hex.h"
 #include "device_classes/device_class_loader.h"
+#include "google/protobuf/util/json_util.h"
 #include "openssl/rand.h"
 #include "spdlog/spdlog.h"
 
@@ -67,6 +68,30 @@ v1::AdmissionReport BackendFailureReport(const device_classes::LoadedClass& cls,
 }
 
 }  // namespace
+
+v1::AdmissionRecheck RecheckToProto(const RecheckRecord& r) {
+  v1::AdmissionRecheck p;
+  p.set_time_unix_ms(absl::ToUnixMillis(r.time));
+  p.set_class_name(r.class_name);
+  p.set_passed(r.passed);
+  p.set_detail(r.detail);
+  p.set_nonce_hex(r.nonce_hex);
+  p.set_trigger(r.trigger == RecheckTrigger::kRequest ? v1::RECHECK_TRIGGER_REQUEST
+                                                      : v1::RECHECK_TRIGGER_SCHEDULE);
+  return p;
+}
+
+RecheckRecord RecheckFromProto(const v1::AdmissionRecheck& p) {
+  RecheckRecord r;
+  r.time = absl::FromUnixMillis(p.time_unix_ms());
+  r.class_name = p.class_name();
+  r.passed = p.passed();
+  r.detail = p.detail();
+  r.nonce_hex = p.nonce_hex();
+  r.trigger = p.trigger() == v1::RECHECK_TRIGGER_REQUEST ? RecheckTrigger::kRequest
+                                                         : RecheckTrigger::kSchedule;
+  return r;
+}
 
 absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* created) {
   *created = false;
@@ -225,8 +250,25 @@ absl::StatusOr<AdmissionOutcome> AdmissionService::Run(const Slot& slot,
   return out;
 }
 
-std::string AdmissionService::saved_report_path() const {
-  return (std::filesystem::path(key_path_).parent_path() / kLastAdmissionFile).string();
+std::string AdmissionService::KeyDirFile(const char* name) const {
+  return (std::filesystem::path(key_path_).parent_path() / name).string();
+}
+
+std::string AdmissionService::saved_report_path() const { return KeyDirFile(kLastAdmissionFile); }
+
+void AdmissionService::SaveHistory(const std::vector<RecheckRecord>& history) {
+  v1::AdmissionHistory file;
+  for (const RecheckRecord& r : history) *file.add_rechecks() = RecheckToProto(r);
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  auto st = google::protobuf::util::MessageToJsonString(file, &json, options);
+  absl::Status s = st.ok() ? util::WriteFileAtomically(KeyDirFile(kRecheckHistoryFile), json)
+                           : absl::InternalError(std::string(st.message()));
+  if (!s.ok()) {
+    spdlog::warn("could not save the admission re-check history ({}): it is lost at restart",
+                 s.ToString());
+  }
 }
 
 void AdmissionService::Save(const v1::AdmissionReport* report) {
@@ -245,6 +287,21 @@ void AdmissionService::Save(const v1::AdmissionReport* report) {
 }
 
 absl::Status AdmissionService::LoadSaved(const std::string& raw_public_key) {
+  if (std::ifstream hin(KeyDirFile(kRecheckHistoryFile), std::ios::binary); hin) {
+    std::string text((std::istreambuf_iterator<char>(hin)), std::istreambuf_iterator<char>());
+    v1::AdmissionHistory file;
+    if (auto st = google::protobuf::util::JsonStringToMessage(text, &file); st.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      history_.clear();
+      for (const v1::AdmissionRecheck& p : file.rechecks()) history_.push_back(RecheckFromProto(p));
+      if (history_.size() > kMaxRecheckHistory) {
+        history_.erase(history_.begin(), history_.end() - kMaxRecheckHistory);
+      }
+    } else {
+      spdlog::warn("ignoring the admission re-check history {}: {}",
+                   KeyDirFile(kRecheckHistoryFile), std::string(st.message()));
+    }
+  }
   const std::string path = saved_report_path();
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::OkStatus();  // never admitted (or the last run of its class failed)
@@ -267,7 +324,8 @@ AdmittedState AdmissionService::Admitted() const {
 
 AdmissionService::~AdmissionService() { StopRechecks(); }
 
-absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<bool()>& cancelled) {
+absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<bool()>& cancelled,
+                                                           RecheckTrigger trigger) {
   const AdmittedState admitted = Admitted();
   if (admitted.class_name.empty()) {
     return absl::FailedPreconditionError("the node holds no admitted class to re-check");
@@ -282,6 +340,8 @@ absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<b
   RecheckRecord record;
   record.time = absl::Now();
   record.class_name = admitted.class_name;
+  record.nonce_hex = request.nonce_hex;
+  record.trigger = trigger;
   absl::StatusOr<AdmissionOutcome> outcome = Run(slot, request, nullptr, cancelled);
   if (!outcome.ok() && absl::IsCancelled(outcome.status())) return outcome.status();
   if (outcome.ok() && outcome->admitted) {
@@ -303,12 +363,16 @@ absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<b
     }
     if (clear) Save(nullptr);
   }
+  std::vector<RecheckRecord> history;
   {
     std::lock_guard<std::mutex> lock(mu_);
     (record.passed ? rechecks_passed_ : rechecks_failed_) += 1;
     history_.push_back(record);
     if (history_.size() > kMaxRecheckHistory) history_.erase(history_.begin());
+    history = history_;
   }
+  // Still holding the slot: no other re-check can save an older copy after this one.
+  SaveHistory(history);
   if (record.passed) {
     spdlog::info("admission re-check of class {} passed (report {})", record.class_name,
                  record.detail);
@@ -363,7 +427,7 @@ void AdmissionService::RecheckLoop(absl::Duration period, absl::Duration offset)
       if (stop_) return;
       if (absl::Now() < next) continue;  // spurious wake-up
     }
-    absl::StatusOr<RecheckRecord> r = RecheckNow(stopped);
+    absl::StatusOr<RecheckRecord> r = RecheckNow(stopped, RecheckTrigger::kSchedule);
     if (stopped()) return;
     if (!r.ok() && absl::IsResourceExhausted(r.status())) {
       next = absl::Now() + busy_retry;

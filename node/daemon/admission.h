@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "datanode/ops/backend.h"
 #include "datanode/v1/admission.pb.h"
+#include "datanode/v1/admission_service.pb.h"
 
 namespace datanode::conformance {
 class StoreView;
@@ -59,13 +60,21 @@ struct AdmittedState {
   std::string report_digest;
 };
 
-// One scheduled re-check of the admitted class.
+enum class RecheckTrigger { kSchedule, kRequest };
+
+// One re-check of the admitted class (scheduled or requested).
 struct RecheckRecord {
   absl::Time time;
   std::string class_name;
   bool passed = false;
-  std::string detail;  // the report digest when passed; the first reason or error when not
+  std::string detail;     // the report digest when passed; the first reason or error when not
+  std::string nonce_hex;  // the fresh nonce it ran with
+  RecheckTrigger trigger = RecheckTrigger::kSchedule;
 };
+
+// The wire and history-file form of a re-check (v1.AdmissionRecheck), and back.
+v1::AdmissionRecheck RecheckToProto(const RecheckRecord& r);
+RecheckRecord RecheckFromProto(const v1::AdmissionRecheck& p);
 
 // Creates the node key (and <name>.pub.pem) when `key_path` does not exist, then
 // checks that it holds an Ed25519 key. Returns the raw 32-byte public key; sets
@@ -114,9 +123,11 @@ class AdmissionService {
                                        const ProgressFn& progress,
                                        const std::function<bool()>& cancelled);
 
-  // Restores the admitted state from the saved report, if there is one signed by
-  // `raw_public_key`. OK with nothing restored when there is no file; an error (the
-  // caller logs it and starts unadmitted) for an unreadable, unsigned or foreign one.
+  // Restores the re-check history (kRecheckHistoryFile; an unreadable one is logged
+  // and ignored), then the admitted state from the saved report, if there is one
+  // signed by `raw_public_key`. OK with nothing restored when there is no report; an
+  // error (the caller logs it and starts unadmitted) for an unreadable, unsigned or
+  // foreign one.
   absl::Status LoadSaved(const std::string& raw_public_key);
 
   AdmittedState Admitted() const;
@@ -133,12 +144,17 @@ class AdmissionService {
   // in progress and joins the thread.
   void StartRechecks(absl::Duration interval, const std::string& raw_public_key);
   void StopRechecks();
-  // The scheduled re-check's body, run now on the calling thread (tests; the
-  // schedule). FAILED_PRECONDITION when not admitted, RESOURCE_EXHAUSTED when busy.
-  absl::StatusOr<RecheckRecord> RecheckNow(const std::function<bool()>& cancelled);
-  // The last kMaxRecheckHistory re-checks, oldest first.
+  // The re-check's body, run now on the calling thread (the schedule; the
+  // RecheckAdmission RPC). FAILED_PRECONDITION when not admitted, RESOURCE_EXHAUSTED
+  // when busy, CANCELLED (nothing recorded) when `cancelled` turned true. Appends the
+  // record to the history and saves the history file.
+  absl::StatusOr<RecheckRecord> RecheckNow(const std::function<bool()>& cancelled,
+                                           RecheckTrigger trigger = RecheckTrigger::kRequest);
+  // The last kMaxRecheckHistory re-checks, oldest first (kept across restarts in
+  // kRecheckHistoryFile beside the key).
   std::vector<RecheckRecord> RecheckHistory() const;
   static constexpr size_t kMaxRecheckHistory = 64;
+  static constexpr const char* kRecheckHistoryFile = "admission-history.json";
   // Prometheus text: datanode_admission_admitted{class}, datanode_admission_rechecks_total
   // {result="passed"|"failed"}, datanode_admission_last_recheck_timestamp_seconds.
   std::string RenderMetrics() const;
@@ -151,6 +167,9 @@ class AdmissionService {
   // Makes `report` the saved one (temp file, fsync, rename), or removes the saved one
   // when `report` is null. Failures are logged: the verdict still stands in memory.
   void Save(const v1::AdmissionReport* report);
+  // Writes history_ (copied under mu_) to kRecheckHistoryFile; failures are logged.
+  void SaveHistory(const std::vector<RecheckRecord>& history);
+  std::string KeyDirFile(const char* name) const;
 
   ops::Backend* serving_;
   ops::BackendOptions options_;

@@ -103,6 +103,30 @@ class AdmissionImpl final : public v1::Admission::CallbackService {
     return new RunAdmissionReactor(d_, *std::move(request), *std::move(slot), *std::move(lease));
   }
 
+  grpc::ServerUnaryReactor* RecheckAdmission(grpc::CallbackServerContext* ctx,
+                                             const v1::RecheckAdmissionRequest*,
+                                             v1::RecheckAdmissionResponse* resp) override {
+    return RunUnary(d_, ctx, "RecheckAdmission", false, [this, ctx, resp]() -> absl::Status {
+      ASSIGN_OR_RETURN(
+          RecheckRecord record,
+          d_.admission->RecheckNow([ctx] { return ctx->IsCancelled(); }, RecheckTrigger::kRequest));
+      *resp->mutable_recheck() = RecheckToProto(record);
+      resp->set_admitted_class(d_.admission->Admitted().class_name);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetAdmissionHistory(grpc::CallbackServerContext* ctx,
+                                                const v1::GetAdmissionHistoryRequest*,
+                                                v1::AdmissionHistory* resp) override {
+    return RunUnary(d_, ctx, "GetAdmissionHistory", false, [this, resp] {
+      for (const RecheckRecord& r : d_.admission->RecheckHistory()) {
+        *resp->add_rechecks() = RecheckToProto(r);
+      }
+      return absl::OkStatus();
+    });
+  }
+
  private:
   RpcDeps d_;
 };

@@ -148,6 +148,15 @@ class GrpcDaemonClient : public DaemonClient {
   }
 
   // The deadline is the per-RPC timeout plus one second per requested token.
+  absl::StatusOr<std::string> AdmittedClass() override {
+    v1::GetNodeInfoResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    absl::Status s = FromGrpc(Accelerator()->GetNodeInfo(&ctx, {}, &resp), address_);
+    if (!s.ok()) return s;
+    return resp.admitted_class();
+  }
+
   absl::StatusOr<DaemonGenerateResult> Generate(const DaemonGenerateCall& c) override {
     v1::GenerateRequest req;
     req.set_model_digest(Hex(c.model));

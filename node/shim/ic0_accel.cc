@@ -64,6 +64,7 @@ int ic0_accel_create(const ic0_accel_config* config, ic0_accel** out, char* erro
   c.subnet_size = config->subnet_size;
   if (config->max_arg_bytes != 0) c.max_arg_bytes = config->max_arg_bytes;
   if (config->max_reply_bytes != 0) c.max_reply_bytes = config->max_reply_bytes;
+  if (config->required_class != nullptr) c.required_class = config->required_class;
   const std::chrono::milliseconds timeout(config->timeout_ms == 0 ? 10000 : config->timeout_ms);
   std::unique_ptr<datanode::shim::DaemonClient> daemon;
   if (config->daemon_address != nullptr && config->daemon_address[0] != '\0') {

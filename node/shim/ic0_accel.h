@@ -18,7 +18,8 @@
  * 4 CANISTER_REJECT, 5 CANISTER_ERROR. Which failure gives which code is listed in
  * datanode.did; in short: bad Candid / too large -> 5; bad values, unknown model or
  * tensor, too few cycles -> 4; unknown method or no data node configured -> 3; daemon
- * absent, busy or slow -> 2; node-side corruption or internal error -> 1. An
+ * absent, busy or slow, or the node not admitted to required_class -> 2; node-side
+ * corruption or internal error -> 1. An
  * accel_matmul rejected with 4 or 5 charges the reject fee of docs/canister-api.md
  * (node/shim/pricing.h, RejectFee), at most the cycles attached; other rejects charge
  * nothing.
@@ -54,7 +55,8 @@
 extern "C" {
 #endif
 
-#define IC0_ACCEL_ABI_VERSION 1
+/* 2: ic0_accel_config.required_class. */
+#define IC0_ACCEL_ABI_VERSION 2
 
 /* The library is built with hidden visibility; only these functions are exported. */
 #if defined(IC0_ACCEL_BUILDING)
@@ -88,6 +90,12 @@ typedef struct ic0_accel_config {
   uint64_t max_arg_bytes;
   /* Largest Candid reply produced; 0 = 2 MiB. */
   uint64_t max_reply_bytes;
+  /* The device class this subnet's data nodes must hold (docs/admission.md), e.g.
+   * "gpu"; copied. NULL or "" = none required. When set, every accel_matmul and
+   * accel_generate first asks the daemon which class the node holds (GetNodeInfo) and
+   * is rejected with SYS_TRANSIENT, naming the class, unless it is this one: a node
+   * that failed an admission re-check is out of its class until it passes again. */
+  const char* required_class;
 } ic0_accel_config;
 
 /* The outcome of one call. Zero-initialise it before the first use. */

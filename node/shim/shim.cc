@@ -131,6 +131,28 @@ absl::StatusOr<DaemonGenerateResult> DaemonClient::Generate(const DaemonGenerate
   return absl::UnimplementedError("this data node client has no Generate");
 }
 
+absl::StatusOr<std::string> DaemonClient::AdmittedClass() {
+  return absl::UnimplementedError("this data node client cannot tell its admitted class");
+}
+
+std::optional<Outcome> Shim::RefuseUnlessAdmitted(std::string_view method) const {
+  if (config_.required_class.empty()) return std::nullopt;
+  absl::StatusOr<std::string> held = daemon_->AdmittedClass();
+  if (!held.ok()) {
+    return FromStatus(held.status(),
+                      absl::StrCat(std::string(method), ": data node (admitted class)"));
+  }
+  if (*held == config_.required_class) return std::nullopt;
+  // Not the caller's doing, and it passes once the node does: transient, no fee.
+  return Reject(
+      RejectCode::kSysTransient,
+      absl::StrCat(std::string(method), ": this data node is not admitted to device class '",
+                   config_.required_class, "' (it holds ",
+                   held->empty() ? "no class" : absl::StrCat("'", *held, "'"),
+                   "): it failed, or has not yet passed, its admission test or a re-check "
+                   "of it, and serves again once it passes"));
+}
+
 Shim::Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon)
     : config_(config), daemon_(std::move(daemon)) {}
 
@@ -197,6 +219,7 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
   if (!daemon_) {
     return Reject(RejectCode::kDestinationInvalid, "accel_matmul: this subnet has no data node");
   }
+  if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodMatMul)) return *refused;
   absl::StatusOr<DaemonMatMulResult> r = daemon_->MatMul(*args);
   if (!r.ok()) return FromStatus(r.status(), "accel_matmul: data node");
   // Never sign what the daemon did not get right: size, digest and spec version are
@@ -273,6 +296,7 @@ Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_availa
   if (!daemon_) {
     return Reject(RejectCode::kDestinationInvalid, "accel_generate: this subnet has no data node");
   }
+  if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodGenerate)) return *refused;
   // The price terms come from the model's tensor list (ModelCostFromTensors), the prompt's
   // length from the node's tokenizer.
   absl::StatusOr<std::vector<ModelInfo>> models = daemon_->ListModels(args->model);

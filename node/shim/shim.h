@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -69,6 +70,10 @@ class DaemonClient {
   virtual absl::StatusOr<DaemonTokens> Tokenize(const std::vector<uint8_t>& model,
                                                 const std::string& text, bool chat);
   virtual absl::StatusOr<DaemonGenerateResult> Generate(const DaemonGenerateCall& call);
+  // The device class the node holds now (GetNodeInfo's admitted_class; empty when none:
+  // never admitted, or taken out of its class by a failed admission re-check).
+  // UNIMPLEMENTED unless overridden.
+  virtual absl::StatusOr<std::string> AdmittedClass();
 };
 
 struct ShimConfig {
@@ -78,6 +83,12 @@ struct ShimConfig {
   size_t max_arg_bytes = size_t{2} << 20;
   // Largest Candid reply produced; larger results are a CANISTER_REJECT.
   size_t max_reply_bytes = size_t{2} << 20;
+  // The device class this subnet's data nodes must hold (the registry's, e.g. "gpu").
+  // When set, accel_matmul and accel_generate first ask the node which class it holds
+  // (one GetNodeInfo per call) and, unless it is this one, are rejected with
+  // SYS_TRANSIENT naming the class: a node that failed an admission re-check serves
+  // again once it passes. Empty: no requirement (development nodes, tests).
+  std::string required_class;
 };
 
 struct Outcome {
@@ -109,6 +120,9 @@ class Shim {
   Outcome ListModels(std::span<const uint8_t> arg) const;
   Outcome Price(std::span<const uint8_t> arg) const;
   Outcome Generate(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;
+  // Empty when the node may serve `method` (config_.required_class unset, or the node
+  // holds it); else the reject.
+  std::optional<Outcome> RefuseUnlessAdmitted(std::string_view method) const;
 
   ShimConfig config_;
   std::unique_ptr<DaemonClient> daemon_;
