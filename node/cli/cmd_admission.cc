@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "conformance/conformance.h"
 #include "conformance/report.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
@@ -143,6 +144,47 @@ int Admission(const Invocation& in) {
   return result.admitted() ? 0 : 1;
 }
 
+// One history line: time (UTC), class, verdict, trigger, nonce, detail.
+void PrintRecheck(const v1::AdmissionRecheck& r) {
+  std::printf("%s  %-12s %-7s %-8s nonce %s  %s\n",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(r.time_unix_ms()),
+                               absl::UTCTimeZone())
+                  .c_str(),
+              r.class_name().c_str(), r.passed() ? "passed" : "FAILED",
+              r.trigger() == v1::RECHECK_TRIGGER_REQUEST ? "request" : "schedule",
+              r.nonce_hex().c_str(), r.detail().c_str());
+}
+
+int Recheck(const Invocation& in) {
+  v1::Admission::Stub stub(in.channel);
+  grpc::ClientContext ctx;  // no deadline: the quick profile of the admitted class
+  v1::RecheckAdmissionResponse resp;
+  grpc::Status st = stub.RecheckAdmission(&ctx, {}, &resp);
+  if (!st.ok()) return FailRpc(st), 2;
+  if (in.json) {
+    PrintJson(resp);
+  } else {
+    PrintRecheck(resp.recheck());
+    std::printf("admitted_class %s\n",
+                resp.admitted_class().empty() ? "(none)" : resp.admitted_class().c_str());
+  }
+  return resp.recheck().passed() ? 0 : 1;
+}
+
+int History(const Invocation& in) {
+  v1::Admission::Stub stub(in.channel);
+  grpc::ClientContext ctx;
+  v1::AdmissionHistory history;
+  grpc::Status st = stub.GetAdmissionHistory(&ctx, {}, &history);
+  if (!st.ok()) return FailRpc(st), 2;
+  if (in.json) {
+    PrintJson(history);
+  } else {
+    for (const auto& r : history.rechecks()) PrintRecheck(r);
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> AdmissionCommands() {
@@ -155,6 +197,21 @@ std::vector<Command> AdmissionCommands() {
        true,
        Admission,
        kAdmissionHelp},
+      {"admission-recheck",
+       "",
+       0,
+       "re-check the admitted class now (fresh nonce; a failure evicts the node); exit 0 "
+       "passed, 1 failed",
+       {},
+       true,
+       Recheck},
+      {"admission-history",
+       "",
+       0,
+       "the kept re-checks of the admitted class, oldest first",
+       {},
+       true,
+       History},
   };
 }
 
