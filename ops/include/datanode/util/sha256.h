@@ -25,7 +25,8 @@ namespace datanode::util {
 
 using Sha256 = std::array<uint8_t, 32>;
 
-// A streaming SHA-256: Update any number of times, then Finish.
+// A streaming SHA-256: Update any number of times, then Finish. A moved-from hasher may
+// only be destroyed or assigned to.
 class Sha256Hasher {
  public:
   Sha256Hasher();
