@@ -20,6 +20,7 @@
 #include "conformance/report.h"
 #include "conformance/store_view.h"
 #include "datanode/ops/backend.h"
+#include "datanode/ops/golden.h"
 #include "datanode/util/ed25519.h"
 #include "device_classes/device_class_loader.h"
 #include "node/cli/flags.h"
@@ -111,7 +112,8 @@ each class or every error with its file:line:column. Exit 1 if any file is inval
 
 constexpr char kGoldenHelp[] = R"(dn-conformance golden: maintain the golden vectors.
 
-  --write <file>   regenerate the golden file on the reference backend (spec changes only)
+  --write <file>   regenerate ops/golden/golden_vectors.txt on the reference backend
+                   (spec changes only: refuses to change a digest at the same spec version)
   --check          regenerate in memory and compare with the compiled-in file
 )";
 
@@ -323,13 +325,21 @@ int Golden(const CommandLine& line) {
     return Usage("golden", "give one of --write FILE and --check");
   }
   if (Given(line, "write") && write.empty()) return Usage("golden", "--write needs a file");
-  auto text = conf::GenerateGoldenText();
-  if (!text.ok()) return std::cerr << text.status().message() << "\n", 2;
   if (!write.empty()) {
-    std::ofstream(write) << *text;
+    // Guarded like ops_golden_regen: a changed digest needs a spec version bump.
+    std::stringstream old_text;
+    if (std::ifstream old(write); old) old_text << old.rdbuf();
+    auto text = dn::ops::RegenerateGoldenText(old_text.str(), /*force_same_version=*/false);
+    if (!text.ok()) return std::cerr << text.status().message() << "\n", 2;
+    std::ofstream out(write, std::ios::trunc);
+    out << *text;
+    out.close();
+    if (!out) return std::cerr << "cannot write " << write << "\n", 2;
     std::cout << "wrote " << write << "\n";
     return 0;
   }
+  auto text = dn::ops::GenerateGoldenText();
+  if (!text.ok()) return std::cerr << text.status().message() << "\n", 2;
   bool same = *text == conf::CompiledGoldenText();
   std::cout << (same ? "golden vectors match the reference\n"
                      : "golden vectors DIFFER from the reference\n");

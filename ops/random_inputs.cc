@@ -1,6 +1,7 @@
 // Copyright 2026 The datanode Authors.
 #include "datanode/ops/random_inputs.h"
 
+#include "absl/strings/str_cat.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/status_macros.h"
 
@@ -105,6 +106,26 @@ void FillQ8_0Blocks(SplitMix64& rng, InputProfile profile, std::vector<uint8_t>&
 }
 
 }  // namespace
+
+const char* InputProfileName(InputProfile profile) {
+  switch (profile) {
+    case InputProfile::kWide:
+      return "wide";
+    case InputProfile::kExtreme:
+      return "extreme";
+    case InputProfile::kRealistic:
+      return "realistic";
+  }
+  return "unknown_profile";
+}
+
+absl::StatusOr<InputProfile> InputProfileFromName(std::string_view name) {
+  for (InputProfile profile : kAllInputProfiles) {
+    if (name == InputProfileName(profile)) return profile;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown input profile '", std::string(name), "'"));
+}
 
 OpArgs OpInputs::Args() {
   OpArgs args;

@@ -1,37 +1,40 @@
 // Copyright 2026 The datanode Authors.
 //
-// Checked-in output digests of fixed cases (tests/ops/golden_digests.txt, written
-// by the reference with ops_golden_regen; see golden_regen.cc) so that a change to
-// an op's bytes or to the input generator cannot slip through: the reference and
-// every other backend that can be created here must reproduce every digest.
+// The golden vectors (ops/golden/golden_vectors.txt, datanode/ops/golden.h) so that a
+// change to an op's bytes or to the input generator cannot slip through: the reference
+// and every other backend that can be created here must reproduce every digest.
+#include "datanode/ops/golden.h"
+
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/types.h"
-#include "tests/ops/golden_cases.h"
 #include "tests/ops/test_util.h"
 
 namespace datanode::ops {
 namespace {
 
-using testing::GoldenCase;
-using testing::GoldenFile;
-
 constexpr char kGoldenPath[] = DATANODE_GOLDEN_FILE;
 constexpr char kRegenHint[] =
     "(if the spec changed on purpose: bump kSpecVersion, then run "
-    "ops_golden_regen tests/ops/golden_digests.txt; see tests/ops/golden_regen.cc)";
+    "ops_golden_regen ops/golden/golden_vectors.txt; see datanode/ops/golden.h)";
 
 GoldenFile LoadOrDie() {
-  absl::StatusOr<GoldenFile> file = testing::ReadGoldenFile(kGoldenPath);
-  EXPECT_TRUE(file.ok()) << file.status();
+  std::ifstream in(kGoldenPath);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(in.is_open()) << "cannot read " << kGoldenPath;
+  absl::StatusOr<GoldenFile> file = ParseGoldenFile(text.str());
+  EXPECT_TRUE(file.ok()) << kGoldenPath << ": " << file.status();
   return file.ok() ? *std::move(file) : GoldenFile{};
 }
 
@@ -39,7 +42,7 @@ TEST(GoldenFile, HasEveryCaseForThisSpecVersion) {
   const GoldenFile file = LoadOrDie();
   EXPECT_EQ(file.spec_version, kSpecVersion)
       << kGoldenPath << " was produced for another spec version " << kRegenHint;
-  const std::vector<GoldenCase> want = testing::GoldenCaseList();
+  const std::vector<GoldenCase> want = GoldenCaseList();
   ASSERT_EQ(file.cases.size(), want.size())
       << "the file and GoldenCaseList() disagree on the number of cases " << kRegenHint;
   std::map<OpKind, int> per_op;
@@ -50,6 +53,16 @@ TEST(GoldenFile, HasEveryCaseForThisSpecVersion) {
   for (OpKind kind : kAllOpKinds) {
     EXPECT_GE(per_op[kind], 12) << OpKindName(kind) << " has few golden cases";
   }
+}
+
+// The file is exactly what the regenerator writes for its cases: no hand edit, header
+// included, can hide in it.
+TEST(GoldenFile, IsInTheRegeneratorsFormat) {
+  std::ifstream in(kGoldenPath);
+  std::stringstream text;
+  text << in.rdbuf();
+  const GoldenFile file = LoadOrDie();
+  EXPECT_EQ(FormatGoldenFile(file.cases), text.str()) << kRegenHint;
 }
 
 // Checks every case of the file on `backend`; `label` names it in messages.
@@ -66,7 +79,7 @@ void CheckBackend(Backend& backend, const std::string& label) {
       continue;
     }
     GoldenCase got = want;
-    const absl::Status st = testing::ComputeDigests(backend, got);
+    const absl::Status st = ComputeGoldenDigests(backend, got);
     ASSERT_TRUE(st.ok()) << label << " " << want.Key() << ": " << st;
     if (got.input_sha256 != want.input_sha256) {
       ADD_FAILURE() << want.Key() << ": the INPUT digest changed (MakeRandomInputs changed): "

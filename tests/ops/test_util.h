@@ -22,20 +22,9 @@
 
 namespace datanode::ops::testing {
 
-inline const char* ProfileName(InputProfile profile) {
-  switch (profile) {
-    case InputProfile::kWide:
-      return "wide";
-    case InputProfile::kExtreme:
-      return "extreme";
-    case InputProfile::kRealistic:
-      return "realistic";
-  }
-  return "unknown_profile";
-}
+inline const char* ProfileName(InputProfile profile) { return InputProfileName(profile); }
 
-inline constexpr InputProfile kAllProfiles[] = {InputProfile::kWide, InputProfile::kExtreme,
-                                                InputProfile::kRealistic};
+inline constexpr const auto& kAllProfiles = kAllInputProfiles;
 
 // The CPU backend's kernel families, in the names DATANODE_CPU_ISA accepts.
 inline constexpr const char* kCpuIsas[] = {"portable", "avx2", "avx512vnni"};

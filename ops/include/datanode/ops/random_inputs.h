@@ -3,11 +3,12 @@
 // Deterministic generation of valid op inputs from a 64-bit seed. Used by tests,
 // benchmarks, the start-up self-test and the admission test's nonce-seeded
 // challenges, so the generator is part of the spec's test vectors: changing it
-// changes golden digests (tests/ops/golden_test.cc catches that).
+// changes golden digests (datanode/ops/golden.h; tests/ops/golden_test.cc catches that).
 #ifndef DATANODE_OPS_RANDOM_INPUTS_H_
 #define DATANODE_OPS_RANDOM_INPUTS_H_
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -47,6 +48,14 @@ enum class InputProfile : uint8_t {
   // [2^-9, 2^-5), f32 scales in [2^-10, 2^-4)). What benchmarks use.
   kRealistic = 2,
 };
+
+inline constexpr InputProfile kAllInputProfiles[] = {InputProfile::kWide, InputProfile::kExtreme,
+                                                     InputProfile::kRealistic};
+
+// "wide", "extreme", "realistic": the names golden files and test messages use.
+const char* InputProfileName(InputProfile profile);
+// INVALID_ARGUMENT for any other name.
+absl::StatusOr<InputProfile> InputProfileFromName(std::string_view name);
 
 // Owned buffers for one op invocation, sized by ComputeOperandSizes.
 struct OpInputs {
