@@ -1,9 +1,20 @@
 // Copyright 2026 The datanode Authors.
 #include "device_classes/device_class_loader.h"
 
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/message.h"
 #include "gtest/gtest.h"
 
 namespace datanode::device_classes {
@@ -97,6 +108,90 @@ TEST(DeviceClassLoader, ResolvesNamesAndRejectsUnknown) {
   EXPECT_EQ(
       ResolveClassPath("no_such_class", {DATANODE_SOURCE_DIR "/device_classes"}).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  EXPECT_TRUE(f.good()) << path;
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A date written YYYY-MM-DD somewhere in `text`.
+bool HasIsoDate(const std::string& text) {
+  auto digits = [&](size_t at, size_t n) {
+    for (size_t i = at; i < at + n; ++i) {
+      if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i]))) return false;
+    }
+    return true;
+  };
+  for (size_t i = 0; i + 10 <= text.size(); ++i) {
+    if (digits(i, 4) && text[i + 4] == '-' && digits(i + 5, 2) && text[i + 7] == '-' &&
+        digits(i + 8, 2)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Every threshold (a min_* or max_* field) of every shipped class has, in the comment
+// right above it, the figure it rests on with a date ("Measured ... YYYY-MM-DD") or
+// says it is a target not measured yet; and docs/admission.md has its row, with the
+// file's value, in the table of threshold sources.
+TEST(DeviceClassLoader, EveryShippedThresholdNamesItsSourceHereAndInTheDocs) {
+  const std::string docs = ReadFile(DATANODE_SOURCE_DIR "/docs/admission.md");
+  int thresholds = 0, classes = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(DATANODE_SOURCE_DIR "/device_classes")) {
+    if (entry.path().extension() != ".textproto") continue;
+    ++classes;
+    const std::string file = entry.path().filename().string();
+    auto cls = LoadClassFile(entry.path().string());
+    ASSERT_TRUE(cls.ok()) << cls.status();
+    const std::string& name = cls->device_class.name();
+    std::set<std::string> seen;
+    std::vector<std::string> comment;  // the '#' lines right above the current line
+    int line_no = 0;
+    for (absl::string_view raw : absl::StrSplit(ReadFile(entry.path()), '\n')) {
+      ++line_no;
+      const std::string line(absl::StripAsciiWhitespace(raw));
+      if (line.starts_with("#")) {
+        comment.push_back(line);
+        continue;
+      }
+      const size_t colon = line.find(':');
+      const std::string field = line.substr(0, colon);
+      if (colon != std::string::npos && (field.starts_with("min_") || field.starts_with("max_"))) {
+        ++thresholds;
+        seen.insert(field);
+        const std::string where = absl::StrCat(file, ":", line_no, ": ", field);
+        const std::string block = absl::StrJoin(comment, " ");
+        const bool measured = absl::StrContains(block, "Measured") && HasIsoDate(block);
+        const bool target = absl::StrContains(block, "Target, not measured");
+        EXPECT_TRUE(measured || target)
+            << where << ": the comment above it must give the measured figure, device and date "
+            << "(\"Measured ... YYYY-MM-DD\") or say \"Target, not measured\"";
+        const std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+        const std::string row = absl::StrCat("| `", name, "` | `", field, "` | ", value, " |");
+        EXPECT_TRUE(absl::StrContains(docs, row))
+            << where << ": docs/admission.md has no row starting " << row;
+      }
+      comment.clear();
+    }
+    // Every threshold the loaded class sets is one of the lines checked above.
+    for (const google::protobuf::Message* section :
+         {static_cast<const google::protobuf::Message*>(&cls->device_class.compute()),
+          static_cast<const google::protobuf::Message*>(&cls->device_class.storage())}) {
+      std::vector<const google::protobuf::FieldDescriptor*> fields;
+      section->GetReflection()->ListFields(*section, &fields);
+      for (const auto* f : fields) {
+        if (f->name().starts_with("min_") || f->name().starts_with("max_")) {
+          EXPECT_EQ(seen.count(std::string(f->name())), 1u) << file << ": " << f->name();
+        }
+      }
+    }
+  }
+  EXPECT_EQ(classes, 4);
+  EXPECT_EQ(thresholds, 20);
 }
 
 }  // namespace
