@@ -30,6 +30,10 @@ enum class S8TileConfig : int {
   k128x128 = 0,  // 8 warps as 2 (M) x 4 (N), warp tile 64 x 32: large M
   k64x128 = 1,   // 8 warps as 2 x 4, warp tile 32 x 32: small M (decode)
 };
+// Every configuration PlanS8Gemm may choose (a new one is added here too: the host
+// tests check that the start-up check reaches each of them).
+inline constexpr S8TileConfig kS8TileConfigs[] = {S8TileConfig::k128x128,
+                                                  S8TileConfig::k64x128};
 
 struct S8TileShape {
   int bm;

@@ -25,6 +25,9 @@
 namespace datanode::ops::cuda {
 
 enum class S8Kernel : int { kMma = 0, kWgmma = 1 };
+// Every kernel ChooseS8Kernel may pick (a new one is added here too: the host tests
+// check that the start-up check runs each on every plan variant it may serve).
+inline constexpr S8Kernel kS8Kernels[] = {S8Kernel::kMma, S8Kernel::kWgmma};
 
 // "mma.sync" or "wgmma": the names Description(), logs and bench_cuda print.
 const char* S8KernelName(S8Kernel kernel);

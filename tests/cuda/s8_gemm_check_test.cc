@@ -9,6 +9,7 @@
 // device's part (cuda_backend_test, bench/gpu-check.sh).
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "ops/cuda/matmul_s8_plan.h"
@@ -103,6 +104,66 @@ TEST(CudaS8Gemm, CheckReachesTheWgmmaKernelsEdges) {
   EXPECT_TRUE(ring_wraps);
   EXPECT_TRUE(grid);
   EXPECT_TRUE(rows_past_m);
+}
+
+// A plan variant as far as the kernels' code paths go: which kernel, which tile
+// configuration, split-K or not.
+struct Variant {
+  S8Kernel kernel;
+  S8TileConfig config;
+  bool split;
+  auto operator<=>(const Variant&) const = default;
+};
+
+std::string Describe(const Variant& v) {
+  return std::string(S8KernelName(v.kernel)) + " " + std::to_string(TileShapeOf(v.config).bm) +
+         "x128" + (v.split ? " split-K" : " whole-K");
+}
+
+// From the planner's own tables and rule: every variant PlanS8Gemm + ChooseS8Kernel
+// produce for calls of any shape (a sweep of M, N, K around every tile and split
+// boundary, with wgmma on and off), on each GPU size, is a variant the start-up check
+// runs on that GPU. The sweep must itself reach every entry of kS8TileConfigs and
+// kS8Kernels, so a configuration or kernel added to the tables without a check shape
+// fails here.
+TEST(CudaS8Gemm, CheckCoversEveryVariantThePlannerAndChoiceRuleServe) {
+  const int64_t ms[] = {1,   2,   16,  33,  63,   64,   65,   100, 128,
+                        129, 200, 256, 512, 1000, 2048, 4096, 8192};
+  const int64_t ns[] = {1, 100, 128, 129, 256, 300, 1024, 4096, 8192, 16384};
+  const int64_t ks[] = {32, 64, 256, 520, 1024, 2100, 4096, 14336};
+  std::set<S8TileConfig> configs_served;
+  std::set<S8Kernel> kernels_served;
+  for (int sms : kSmCounts) {
+    SCOPED_TRACE("SMs " + std::to_string(sms));
+    std::set<Variant> served, checked;
+    for (int64_t m : ms) {
+      for (int64_t n : ns) {
+        for (int64_t k : ks) {
+          const S8GemmPlan p = PlanS8Gemm(m, n, k, sms);
+          for (bool wgmma_enabled : {false, true}) {
+            const S8Kernel kernel = ChooseS8Kernel(p, sms, wgmma_enabled);
+            served.insert({kernel, p.config, p.splits > 1});
+            configs_served.insert(p.config);
+            kernels_served.insert(kernel);
+          }
+        }
+      }
+    }
+    for (const S8CheckShape& s : S8CheckShapes()) {
+      const S8GemmPlan p = S8CheckPlan(s, sms);
+      checked.insert({s.kernel, p.config, p.splits > 1});
+    }
+    for (const Variant& v : served) {
+      EXPECT_TRUE(checked.count(v)) << Describe(v) << " serves calls but the check never runs it";
+    }
+  }
+  for (S8TileConfig c : kS8TileConfigs) {
+    EXPECT_TRUE(configs_served.count(c))
+        << "tile config " << static_cast<int>(c) << " is in the table but the sweep never plans it";
+  }
+  for (S8Kernel k : kS8Kernels) {
+    EXPECT_TRUE(kernels_served.count(k)) << S8KernelName(k) << " never chosen by the sweep";
+  }
 }
 
 TEST(CudaS8Gemm, ChoiceRuleIsWgmmaOnlyWhenEnabledAndPaying) {
