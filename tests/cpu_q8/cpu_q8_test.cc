@@ -21,6 +21,7 @@
 #include "datanode/ops/types.h"
 #include "gtest/gtest.h"
 #include "ops/cpu/q8_common.h"
+#include "tests/cpu_q8/matmul_check.h"
 #include "tests/ops/test_util.h"
 
 namespace datanode::ops {
@@ -29,62 +30,7 @@ namespace {
 constexpr OpKind kQ8Kinds[] = {OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
                                OpKind::kMatMulQ8_0Q4_1};
 using testing::kCpuIsas;
-using testing::ProfileName;
-
-bool MachineHas(const std::string& isa) {
-  std::string why;
-  return testing::MachineHasIsa(isa, &why);
-}
-
-std::unique_ptr<Backend> MakeCpu(const std::string& isa, int threads) {
-  auto backend = testing::CreateCpuWithIsa(isa, threads);
-  EXPECT_TRUE(backend.ok()) << backend.status();
-  if (!backend.ok()) return nullptr;
-  const std::string desc = (*backend)->Description();
-  EXPECT_NE(desc.find(isa), std::string::npos) << desc;
-  return std::move(backend).value();
-}
-
-std::vector<uint8_t> ReferenceOutput(OpInputs& in) {
-  auto ref = CreateBackend("reference");
-  EXPECT_TRUE(ref.ok());
-  OpArgs args = in.Args();
-  std::vector<uint8_t> out(args.out.size(), 0xAB);
-  args.out = out;
-  EXPECT_TRUE(RunOp(**ref, args).ok());
-  return out;
-}
-
-// Runs `in` on `backend` with raw and with prepared weights and compares both with `want`.
-void ExpectMatchesReference(Backend& backend, OpInputs& in, const std::vector<uint8_t>& want,
-                            const std::string& what) {
-  for (bool prepared : {false, true}) {
-    OpArgs args = in.Args();
-    std::vector<uint8_t> got(want.size(), 0xCD);  // poison: every byte must be written
-    args.out = got;
-    std::unique_ptr<PreparedWeights> pw;
-    if (prepared) {
-      auto p = backend.PrepareWeights(in.kind, in.n, in.k, in.w, in.w_scale);
-      ASSERT_TRUE(p.ok()) << p.status() << " " << what;
-      pw = std::move(p).value();
-      EXPECT_GE(pw->SizeBytes(), static_cast<int64_t>(in.w.size())) << what;
-      args.w_prepared = pw.get();
-      args.w = {};
-    }
-    const absl::Status st = RunOp(backend, args);
-    ASSERT_TRUE(st.ok()) << st << " " << what;
-    size_t diff = 0;
-    while (diff < want.size() && want[diff] == got[diff]) ++diff;
-    ASSERT_EQ(diff, want.size()) << what << (prepared ? " prepared" : " raw")
-                                 << ": first differing output byte " << diff << " (element "
-                                 << diff / 4 << ", row " << diff / 4 / in.n << ", col "
-                                 << diff / 4 % in.n << ")";
-  }
-}
-
-struct Shape {
-  int64_t m, n, k;
-};
+using testing::Shape;
 
 // M: 1, the 4-row tile +-1, 9 (two tiles + 1), 16. N: 1, odd, 15/16/17 (one panel),
 // 31/32/33 (the two-panel tile), 47/49, 64. K: one block, block boundaries, 4096.
@@ -94,56 +40,16 @@ constexpr Shape kShapes[] = {
 };
 
 TEST(CpuQ8Test, MatchesReferenceEveryIsaShapeProfileAndThreadCount) {
-  uint64_t seed = 1000;
-  for (const char* isa : kCpuIsas) {
-    if (!MachineHas(isa)) {
-      std::cout << "skipping ISA " << isa << ": not on this CPU\n";
-      continue;
-    }
-    for (int threads : {1, 2, 3}) {
-      std::unique_ptr<Backend> cpu = MakeCpu(isa, threads);
-      ASSERT_NE(cpu, nullptr);
-      for (OpKind kind : kQ8Kinds) {
-        for (InputProfile profile :
-             {InputProfile::kRealistic, InputProfile::kWide, InputProfile::kExtreme}) {
-          for (const Shape& s : kShapes) {
-            // The full grid at 1 thread; a subset (every third shape) at 2 and 3.
-            ++seed;
-            if (threads > 1 && seed % 3 != 0) continue;
-            auto in = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
-            ASSERT_TRUE(in.ok()) << in.status();
-            const std::vector<uint8_t> want = ReferenceOutput(*in);
-            ExpectMatchesReference(
-                *cpu, *in, want,
-                absl::StrCat(OpKindName(kind), " isa=", isa, " threads=", threads,
-                             " profile=", ProfileName(profile), " m=", s.m, " n=", s.n, " k=", s.k,
-                             " seed=", seed));
-          }
-        }
-      }
-    }
-  }
+  // The full grid at 1 thread; a subset (every third seed) at 2 and 3.
+  const auto keep = [](int threads, uint64_t seed) { return threads == 1 || seed % 3 == 0; };
+  const testing::GridCount count = testing::ExpectGridMatches(kQ8Kinds, kShapes, 1000, keep);
+  EXPECT_GE(count.cases, 3 * 3 * 12);  // portable at 1 thread, at least
 }
 
 TEST(CpuQ8Test, LargestKMatchesReference) {
   // K = 131040 = 4095 blocks: the longest int64 accumulation (fast path needs
   // sa + sw <= MaxFastSpan, 10 for Q8_0 here) and the longest slow path.
-  uint64_t seed = 77;
-  for (const char* isa : kCpuIsas) {
-    if (!MachineHas(isa)) continue;
-    std::unique_ptr<Backend> cpu = MakeCpu(isa, 2);
-    ASSERT_NE(cpu, nullptr);
-    for (OpKind kind : kQ8Kinds) {
-      for (InputProfile profile : {InputProfile::kRealistic, InputProfile::kWide}) {
-        auto in = MakeRandomInputs(kind, 5, 17, 131040, ++seed, profile);
-        ASSERT_TRUE(in.ok());
-        const std::vector<uint8_t> want = ReferenceOutput(*in);
-        ExpectMatchesReference(*cpu, *in, want,
-                               absl::StrCat(OpKindName(kind), " isa=", isa, " profile=",
-                                            ProfileName(profile), " k=131040 seed=", seed));
-      }
-    }
-  }
+  testing::ExpectLongestKMatches(kQ8Kinds, 5, 131040, 77);
 }
 
 // Whether the inputs take the int64 fast path (true) or the int128 slow path, per
@@ -184,9 +90,6 @@ TEST(CpuQ8Test, ProfilesExerciseBothPaths) {
   }
 }
 
-// f16 bits with the largest mantissa (2047) and integer-form exponent e (-24 < e <= 5).
-uint16_t MaxMantissaF16(int e) { return static_cast<uint16_t>(((e + 25) << 10) | 0x3FF); }
-
 TEST(CpuQ8Test, FastPathBoundIsTightAndExact) {
   // Every quant +127 (so isum = 32 * 127 * 127, the bound) and every scale mantissa 2047;
   // block 0 sits at the low exponent, the rest at low + span, for span = MaxFastSpan
@@ -202,24 +105,14 @@ TEST(CpuQ8Test, FastPathBoundIsTightAndExact) {
     const int sw = span - sa;
     auto in = MakeRandomInputs(OpKind::kMatMulQ8_0Q8_0, 5, 18, k, 1, InputProfile::kRealistic);
     ASSERT_TRUE(in.ok());
-    for (int64_t b = 0; b < static_cast<int64_t>(in->a.size()) / kQ8_0BlockBytes; ++b) {
-      uint8_t* blk = &in->a[b * kQ8_0BlockBytes];
-      StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sa));
-      for (int t = 0; t < 32; ++t) blk[2 + t] = 127;
-    }
+    testing::SetAMax(*in, sa, 127);
     for (int64_t b = 0; b < static_cast<int64_t>(in->w.size()) / kQ8_0BlockBytes; ++b) {
       uint8_t* blk = &in->w[b * kQ8_0BlockBytes];
-      StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
+      StoreU16(blk, testing::MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
       for (int t = 0; t < 32; ++t) blk[2 + t] = 127;
     }
     for (bool f : FastTiles(*in)) EXPECT_EQ(f, extra == 0) << "span " << span;
-    const std::vector<uint8_t> want = ReferenceOutput(*in);
-    for (const char* isa : kCpuIsas) {
-      if (!MachineHas(isa)) continue;
-      std::unique_ptr<Backend> cpu = MakeCpu(isa, 1);
-      ASSERT_NE(cpu, nullptr);
-      ExpectMatchesReference(*cpu, *in, want, absl::StrCat("bound span=", span, " isa=", isa));
-    }
+    testing::ExpectEveryIsaMatches(*in, {1}, absl::StrCat("bound span=", span));
   }
 }
 
@@ -270,39 +163,10 @@ constexpr Shape kQ4Shapes[] = {
 };
 
 TEST(CpuQ8Test, PackedQ4LayoutMatchesReferenceEveryIsaAndThreadCount) {
-  uint64_t seed = 5000;
-  int cases = 0;
-  int decode_cases = 0;
-  for (const char* isa : kCpuIsas) {
-    if (!MachineHas(isa)) {
-      std::cout << "skipping ISA " << isa << ": not on this CPU\n";
-      continue;
-    }
-    for (int threads : {1, 2, 3}) {
-      std::unique_ptr<Backend> cpu = MakeCpu(isa, threads);
-      ASSERT_NE(cpu, nullptr);
-      for (OpKind kind : kQ8Kinds) {
-        for (InputProfile profile :
-             {InputProfile::kRealistic, InputProfile::kWide, InputProfile::kExtreme}) {
-          for (const Shape& s : kQ4Shapes) {
-            ++seed;
-            auto in = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
-            ASSERT_TRUE(in.ok()) << in.status();
-            const std::vector<uint8_t> want = ReferenceOutput(*in);
-            ExpectMatchesReference(
-                *cpu, *in, want,
-                absl::StrCat(OpKindName(kind), " isa=", isa, " threads=", threads,
-                             " profile=", ProfileName(profile), " m=", s.m, " n=", s.n, " k=", s.k,
-                             " seed=", seed));
-            ++cases;
-            if (s.m == 1) ++decode_cases;
-          }
-        }
-      }
-    }
-  }
-  std::cout << cases << " cases (" << decode_cases << " with M = 1), each raw and prepared\n";
-  EXPECT_GE(cases, 3 * 3 * 3 * 15);  // portable, at least: 3 threads x 3 kinds x 3 profiles
+  const testing::GridCount count = testing::ExpectGridMatches(kQ8Kinds, kQ4Shapes, 5000);
+  std::cout << count.cases << " cases (" << count.decode_cases
+            << " with M = 1), each raw and prepared\n";
+  EXPECT_GE(count.cases, 3 * 3 * 3 * 15);  // portable, at least: 3 threads x 3 kinds x 3 profiles
 }
 
 // Scales that the fast path must decode in registers: random signs, f16 subnormals (biased
@@ -329,17 +193,8 @@ TEST(CpuQ8Test, DecodedScalesSubnormalSignedAndZeroMatchReference) {
         }
       }
       for (bool f : FastTiles(*in)) EXPECT_TRUE(f) << OpKindName(kind);
-      const std::vector<uint8_t> want = ReferenceOutput(*in);
-      for (const char* isa : kCpuIsas) {
-        if (!MachineHas(isa)) continue;
-        for (int threads : {1, 3}) {
-          std::unique_ptr<Backend> cpu = MakeCpu(isa, threads);
-          ASSERT_NE(cpu, nullptr);
-          ExpectMatchesReference(*cpu, *in, want,
-                                 absl::StrCat(OpKindName(kind), " isa=", isa, " threads=", threads,
-                                              " m=", s.m, " n=", s.n, " k=", s.k));
-        }
-      }
+      testing::ExpectEveryIsaMatches(
+          *in, {1, 3}, absl::StrCat(OpKindName(kind), " m=", s.m, " n=", s.n, " k=", s.k));
       ++cases;
     }
   }
@@ -367,20 +222,9 @@ TEST(CpuQ8Test, DecodedScalesIgnoreMxcsr) {
             static_cast<uint16_t>(((r >> 8) & 0x3FF) | (((r >> 20) % 6) << 10) | ((r & 1) << 15)));
       }
     }
-    const std::vector<uint8_t> want = ReferenceOutput(*in);
+    const std::vector<uint8_t> want = testing::ReferenceOutput(*in);
     for (const char* isa : kCpuIsas) {
-      if (!MachineHas(isa)) continue;
-      std::unique_ptr<Backend> cpu = MakeCpu(isa, 1);
-      ASSERT_NE(cpu, nullptr);
-      const unsigned saved = __builtin_ia32_stmxcsr();
-      __builtin_ia32_ldmxcsr(saved | 0x0040 /* DAZ */ | 0x8000 /* FTZ */ | 0x6000 /* RZ */);
-      OpArgs args = in->Args();
-      std::vector<uint8_t> got(want.size(), 0xCD);
-      args.out = got;
-      const absl::Status st = RunOp(*cpu, args);
-      __builtin_ia32_ldmxcsr(saved);
-      ASSERT_TRUE(st.ok()) << st;
-      EXPECT_TRUE(got == want) << OpKindName(kind) << " isa=" << isa;
+      if (testing::MachineHas(isa)) testing::ExpectIgnoresMxcsr(isa, *in, want);
     }
   }
 #endif
@@ -403,26 +247,16 @@ TEST(CpuQ8Test, Q4FastPathBoundIsTightAndExact) {
       const int sa = span - sw;
       auto in = MakeRandomInputs(kind, 3, 40, k, 11, InputProfile::kRealistic);
       ASSERT_TRUE(in.ok());
-      for (int64_t b = 0; b < static_cast<int64_t>(in->a.size()) / kQ8_0BlockBytes; ++b) {
-        uint8_t* blk = &in->a[b * kQ8_0BlockBytes];
-        StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sa));
-        for (int t = 0; t < 32; ++t) blk[2 + t] = 127;
-      }
+      testing::SetAMax(*in, sa, 127);
       for (int64_t b = 0; b < static_cast<int64_t>(in->w.size()) / wbytes; ++b) {
         uint8_t* blk = &in->w[b * wbytes];
-        StoreU16(blk, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
-        if (q41) StoreU16(blk + 2, MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
+        StoreU16(blk, testing::MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
+        if (q41) StoreU16(blk + 2, testing::MaxMantissaF16(b % nb == 0 ? -20 : -20 + sw));
         for (int t = 0; t < 16; ++t) blk[(q41 ? 4 : 2) + t] = q41 ? 0xFF : 0x00;
       }
       for (bool f : FastTiles(*in)) EXPECT_EQ(f, extra == 0) << "span " << span;
-      const std::vector<uint8_t> want = ReferenceOutput(*in);
-      for (const char* isa : kCpuIsas) {
-        if (!MachineHas(isa)) continue;
-        std::unique_ptr<Backend> cpu = MakeCpu(isa, 2);
-        ASSERT_NE(cpu, nullptr);
-        ExpectMatchesReference(*cpu, *in, want,
-                               absl::StrCat(OpKindName(kind), " bound span=", span, " isa=", isa));
-      }
+      testing::ExpectEveryIsaMatches(*in, {2},
+                                     absl::StrCat(OpKindName(kind), " bound span=", span));
     }
   }
 }
@@ -430,37 +264,15 @@ TEST(CpuQ8Test, Q4FastPathBoundIsTightAndExact) {
 TEST(CpuQ8Test, PreparedQ4StaysAtAbout4BitsPerWeight) {
   // Llama-3-8B's ffn_down: N = 4096, K = 14336. GGUF bytes: 18 (Q4_0) / 20 (Q4_1) / 34 (Q8_0)
   // per 32 weights. The prepared tensor keeps the nibbles packed and the f16 scale bits.
-  const int64_t n = 4096;
-  const int64_t k = 14336;
-  std::unique_ptr<Backend> cpu = MakeCpu(testing::BestIsa(), 1);
-  ASSERT_NE(cpu, nullptr);
   for (OpKind kind : kQ8Kinds) {
-    auto in = MakeRandomInputs(kind, 1, n, k, 3, InputProfile::kRealistic);
-    ASSERT_TRUE(in.ok());
-    auto pw = cpu->PrepareWeights(kind, n, k, in->w, in->w_scale);
-    ASSERT_TRUE(pw.ok()) << pw.status();
-    const double ratio =
-        static_cast<double>((*pw)->SizeBytes()) / static_cast<double>(in->w.size());
-    std::cout << OpKindName(kind) << " " << n << " x " << k << ": prepared " << (*pw)->SizeBytes()
-              << " B for " << in->w.size() << " GGUF bytes (" << ratio << "x)\n";
-    EXPECT_LE(ratio, 1.15) << OpKindName(kind);
-    if (kind == OpKind::kMatMulQ8_0Q4_0) {
-      EXPECT_LE((*pw)->SizeBytes(), 115 * static_cast<int64_t>(in->w.size()) / 100);
-    }
-    // One decode row still equals the reference on this shape.
-    const std::vector<uint8_t> want = ReferenceOutput(*in);
-    OpArgs args = in->Args();
-    std::vector<uint8_t> got(want.size(), 0xCD);
-    args.out = got;
-    args.w_prepared = pw->get();
-    args.w = {};
-    ASSERT_TRUE(RunOp(*cpu, args).ok());
-    EXPECT_TRUE(got == want) << OpKindName(kind);
+    const testing::PreparedSize size = testing::PrepareFfnDown(kind);
+    ASSERT_GT(size.prepared_bytes, 0);
+    EXPECT_LE(size.prepared_bytes, 115 * size.gguf_bytes / 100) << OpKindName(kind);
   }
 }
 
 TEST(CpuQ8Test, PrepareRejectsInvalidWeights) {
-  std::unique_ptr<Backend> cpu = MakeCpu("portable", 1);
+  std::unique_ptr<Backend> cpu = testing::MakeCpu("portable", 1);
   ASSERT_NE(cpu, nullptr);
   auto in = MakeRandomInputs(OpKind::kMatMulQ8_0Q8_0, 1, 2, 64, 3, InputProfile::kRealistic);
   ASSERT_TRUE(in.ok());

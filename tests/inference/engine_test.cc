@@ -19,6 +19,7 @@
 #include "node/inference/session.h"
 #include "node/inference/session_manager.h"
 #include "tests/inference/engine_test_util.h"
+#include "tests/inference/prefill_check.h"
 #include "tests/ops/test_util.h"
 
 namespace datanode::node::inference {
@@ -291,32 +292,11 @@ TEST_F(TinyModelTest, ForwardRejectsBadRows) {
 TEST_F(TinyModelTest, PrefillEqualsTokenByToken) {
   std::shared_ptr<const Model> model = LoadOk();
   ASSERT_NE(model, nullptr);
-  // Whole prompt in one pass, in chunks of 4, and one token at a time.
-  std::vector<std::vector<float>> logits;
-  std::vector<std::unique_ptr<Session>> sessions;
-  for (int chunk : {64, 4, 1}) {
-    SessionOptions options;
-    options.prefill_chunk = chunk;
-    auto s = Session::Create(model, options);
-    ASSERT_TRUE(s.ok()) << s.status();
-    // All but the last prompt token: Generate evaluates that one and continues.
-    const std::span<const int32_t> head(kPrompt.data(), kPrompt.size() - 1);
-    absl::StatusOr<std::vector<float>> l;
-    if (chunk == 1) {
-      for (int32_t t : head) l = (*s)->Evaluate({&t, 1});
-    } else {
-      l = (*s)->Evaluate(head);
-    }
-    ASSERT_TRUE(l.ok()) << l.status();
-    logits.push_back(*l);
-    sessions.push_back(std::move(*s));
-  }
-  for (size_t i = 1; i < sessions.size(); ++i) {
-    EXPECT_EQ(logits[i], logits[0]) << "variant " << i;
-    for (int layer = 0; layer < 2; ++layer) {
-      EXPECT_EQ(sessions[i]->KvBytes(layer), sessions[0]->KvBytes(layer)) << "layer " << layer;
-    }
-  }
+  // Whole prompt in one pass, in chunks of 4, and one token at a time; all but the last
+  // prompt token: Generate evaluates that one and continues.
+  std::vector<std::unique_ptr<Session>> sessions = testing::ExpectPrefillChunkingInvariant(
+      model, std::span<const int32_t>(kPrompt.data(), kPrompt.size() - 1), 2);
+  ASSERT_EQ(sessions.size(), 3u);
   // And the generations continuing from each are the same.
   std::vector<int32_t> first;
   for (auto& s : sessions) {

@@ -16,6 +16,7 @@
 #include "node/inference/model.h"
 #include "node/inference/session.h"
 #include "tests/inference/engine_test_util.h"
+#include "tests/inference/prefill_check.h"
 #include "tests/ops/test_util.h"
 
 namespace datanode::node::inference {
@@ -99,29 +100,7 @@ TEST_F(KQuantModelTest, Q4KMLayoutLoadsAndGenerates) {
 TEST_F(KQuantModelTest, PrefillEqualsTokenByToken) {
   absl::StatusOr<std::shared_ptr<const Model>> model = Load(KQuantSpec());
   ASSERT_TRUE(model.ok()) << model.status();
-  std::vector<std::vector<float>> logits;
-  std::vector<std::unique_ptr<Session>> sessions;
-  for (int chunk : {64, 4, 1}) {
-    SessionOptions options;
-    options.prefill_chunk = chunk;
-    auto s = Session::Create(*model, options);
-    ASSERT_TRUE(s.ok()) << s.status();
-    absl::StatusOr<std::vector<float>> l;
-    if (chunk == 1) {
-      for (int32_t t : kPrompt) l = (*s)->Evaluate({&t, 1});
-    } else {
-      l = (*s)->Evaluate(kPrompt);
-    }
-    ASSERT_TRUE(l.ok()) << l.status();
-    logits.push_back(*l);
-    sessions.push_back(std::move(*s));
-  }
-  for (size_t i = 1; i < sessions.size(); ++i) {
-    EXPECT_EQ(logits[i], logits[0]) << "variant " << i;
-    for (int layer = 0; layer < 2; ++layer) {
-      EXPECT_EQ(sessions[i]->KvBytes(layer), sessions[0]->KvBytes(layer)) << "layer " << layer;
-    }
-  }
+  EXPECT_EQ(testing::ExpectPrefillChunkingInvariant(*model, kPrompt, 2).size(), 3u);
 }
 
 // A tied K-quant embedding is also the output projection (matmul_q8_0_q4_k / q6_k); the

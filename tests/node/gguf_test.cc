@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "node/import/gguf_metadata.h"
 #include "node/import/model.h"
+#include "tests/support/file_source.h"
 #include "tests/support/gguf_writer.h"
 
 namespace datanode::node {
@@ -188,25 +189,7 @@ std::string ModelPath() {
   return p != nullptr ? p : "";
 }
 
-class FileSource : public ByteSource {
- public:
-  explicit FileSource(const std::string& path) : f_(path, std::ios::binary) {
-    f_.seekg(0, std::ios::end);
-    size_ = f_ ? static_cast<int64_t>(f_.tellg()) : 0;
-  }
-  int64_t size() const override { return size_; }
-  absl::Status ReadAt(int64_t offset, int64_t length, uint8_t* out) const override {
-    if (offset < 0 || length < 0 || offset > size_ - length)
-      return absl::OutOfRangeError("read past end");
-    f_.seekg(offset);
-    f_.read(reinterpret_cast<char*>(out), length);
-    return f_ ? absl::OkStatus() : absl::DataLossError("read failed");
-  }
-
- private:
-  mutable std::ifstream f_;
-  int64_t size_ = 0;
-};
+using test_support::FileSource;
 
 TEST(GgufRealFileTest, SmolLM2MetadataAndTensors) {
   const std::string path = ModelPath();

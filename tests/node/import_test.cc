@@ -14,6 +14,7 @@
 #include "node/import/json.h"
 #include "node/import/model.h"
 #include "node/import/model_registry.h"
+#include "tests/support/gguf_writer.h"
 
 namespace datanode::node {
 namespace {
@@ -28,35 +29,7 @@ std::string ReadFile(const fs::path& p) {
 
 // --- Hand-made files ---------------------------------------------------------------
 
-struct GgufBuilder {
-  std::string b;
-  template <typename T>
-  GgufBuilder& Le(T v) {
-    b.append(reinterpret_cast<const char*>(&v), sizeof(T));
-    return *this;
-  }
-  GgufBuilder& Str(std::string_view s) {
-    Le<uint64_t>(s.size());
-    b.append(s);
-    return *this;
-  }
-  GgufBuilder& Header(uint64_t tensors, uint64_t kvs, uint32_t version = 3) {
-    b = "GGUF";
-    return Le<uint32_t>(version).Le<uint64_t>(tensors).Le<uint64_t>(kvs);
-  }
-  // One tensor info: ne innermost first.
-  GgufBuilder& Tensor(std::string_view name, std::vector<uint64_t> ne, uint32_t type,
-                      uint64_t offset) {
-    Str(name).Le<uint32_t>(static_cast<uint32_t>(ne.size()));
-    for (uint64_t d : ne) Le<uint64_t>(d);
-    return Le<uint32_t>(type).Le<uint64_t>(offset);
-  }
-  GgufBuilder& PadData(size_t data_bytes, size_t align = 32) {
-    while (b.size() % align) b.push_back('\0');
-    b.append(data_bytes, '\x01');
-    return *this;
-  }
-};
+using test_support::GgufBytes;
 
 std::string Safetensors(std::string_view json, size_t data_bytes, int64_t claimed_len = -1) {
   std::string out;
@@ -78,8 +51,8 @@ void ExpectInvalid(const std::string& bytes, std::string_view needle) {
 }
 
 TEST(GgufHostileTest, ValidMinimalFileParses) {
-  GgufBuilder g;
-  g.Header(1, 0).Tensor("w", {64, 2}, /*Q8_0*/ 8, 0).PadData(2 * 2 * 34);
+  GgufBytes g;
+  g.Header(1, 0).TensorInfo("w", {64, 2}, /*Q8_0*/ 8, 0).PadData(2 * 2 * 34);
   auto m = ParseModelFile(MemorySource(g.b));
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_EQ(m->tensors.size(), 1u);
@@ -89,7 +62,7 @@ TEST(GgufHostileTest, ValidMinimalFileParses) {
 }
 
 TEST(GgufHostileTest, BadFilesAreRejectedWithReasons) {
-  GgufBuilder g;
+  GgufBytes g;
   ExpectInvalid(g.Header(0, 0, 1).b, "unsupported GGUF version 1");
   ExpectInvalid(g.Header(uint64_t{1} << 60, 0).b, "tensor count");
   ExpectInvalid(g.Header(0, uint64_t{1} << 62).b, "key-value count");
@@ -101,22 +74,24 @@ TEST(GgufHostileTest, BadFilesAreRejectedWithReasons) {
       "array of");
   ExpectInvalid(g.Header(0, 1).Str("general.alignment").Le<uint32_t>(4).Le<uint32_t>(24).b,
                 "power of two");
-  ExpectInvalid(g.Header(1, 0).Tensor("w", {64, 2}, 8, 0).b, "past the end");  // no data
-  ExpectInvalid(g.Header(1, 0).Tensor("w", {64, 2}, 8, 8).PadData(200).b,
+  ExpectInvalid(g.Header(1, 0).TensorInfo("w", {64, 2}, 8, 0).b, "past the end");  // no data
+  ExpectInvalid(g.Header(1, 0).TensorInfo("w", {64, 2}, 8, 8).PadData(200).b,
                 "not a multiple of the alignment");
-  ExpectInvalid(g.Header(1, 0).Tensor("w", {33, 2}, 8, 0).PadData(200).b, "block size");
-  ExpectInvalid(g.Header(1, 0).Tensor("w", {64}, 77, 0).PadData(200).b,
+  ExpectInvalid(g.Header(1, 0).TensorInfo("w", {33, 2}, 8, 0).PadData(200).b, "block size");
+  ExpectInvalid(g.Header(1, 0).TensorInfo("w", {64}, 77, 0).PadData(200).b,
                 "unsupported ggml tensor type 77");
-  ExpectInvalid(g.Header(1, 0).Tensor("w", std::vector<uint64_t>(50, 1), 0, 0).PadData(64).b,
+  ExpectInvalid(g.Header(1, 0).TensorInfo("w", std::vector<uint64_t>(50, 1), 0, 0).PadData(64).b,
                 "rank");
   ExpectInvalid(
-      g.Header(1, 0).Tensor("w", {uint64_t{1} << 40, uint64_t{1} << 40}, 0, 0).PadData(64).b,
+      g.Header(1, 0).TensorInfo("w", {uint64_t{1} << 40, uint64_t{1} << 40}, 0, 0).PadData(64).b,
       "too large");
-  ExpectInvalid(g.Header(2, 0).Tensor("a", {64}, 0, 0).Tensor("b", {64}, 0, 128).PadData(600).b,
-                "overlap");
-  ExpectInvalid(g.Header(2, 0).Tensor("a", {8}, 0, 0).Tensor("a", {8}, 0, 32).PadData(64).b,
+  ExpectInvalid(
+      g.Header(2, 0).TensorInfo("a", {64}, 0, 0).TensorInfo("b", {64}, 0, 128).PadData(600).b,
+      "overlap");
+  ExpectInvalid(g.Header(2, 0).TensorInfo("a", {8}, 0, 0).TensorInfo("a", {8}, 0, 32).PadData(64).b,
                 "duplicate");
-  ExpectInvalid(g.Header(1, 0).Tensor("w", {64}, 0, uint64_t{1} << 63).PadData(256).b, "past end");
+  ExpectInvalid(g.Header(1, 0).TensorInfo("w", {64}, 0, uint64_t{1} << 63).PadData(256).b,
+                "past end");
 }
 
 TEST(SafetensorsHostileTest, BadFilesAreRejectedWithReasons) {

@@ -1,8 +1,8 @@
 // Copyright 2026 The datanode Authors.
 //
 // Test support, not product code: writes GGUF v3 files in memory for the tests that need one
-// (tests/node/gguf_test.cc, tests/inference/tokenizer_test.cc, the synthetic models of
-// tests/inference/engine_test_util.h). Two levels:
+// (tests/node/gguf_test.cc and import_test.cc, tests/inference/tokenizer_test.cc, the
+// synthetic models of tests/inference/engine_test_util.h). Two levels:
 // - GgufBytes appends GGUF's little-endian pieces exactly as told (counts, types, lengths and
 //   offsets included), so a test can write a malformed or hostile file byte by byte;
 // - GgufWriter makes a well-formed file: typed key-values (counted for the header), tensors
