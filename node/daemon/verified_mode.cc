@@ -171,8 +171,85 @@ absl::Status VerifyingNode::RotateLocked(uint64_t epoch) {
   epoch_ = epoch;
   ++generation_;
   verifiers_.clear();  // releases their memory
+  pass_verifiers_.clear();
   memory_ = 0;
   return absl::OkStatus();
+}
+
+absl::Status VerifyingNode::EpochLocked(uint64_t epoch) {
+  if (!secret_.has_value() || epoch > epoch_) return RotateLocked(epoch);
+  if (epoch < epoch_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("epoch ", epoch, " is older than this node's current epoch ", epoch_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PassVerification> VerifyingNode::VerifyPass(
+    const inference::Model& model, const std::string& model_id, const PassLoadFn& load,
+    std::span<const inference::ForwardRow> rows, const verify::PassAnswer& answer,
+    std::span<float> logits, uint64_t epoch, const ops::Sha256& request_digest,
+    uint32_t computing_node) {
+  std::shared_ptr<const inference::PassVerifier> verifier;
+  uint64_t generation = 0, used_epoch = 0;
+  // As in Verify: a rotation while preparing makes the prepared state stale.
+  for (int attempt = 0; verifier == nullptr; ++attempt) {
+    if (attempt == 3) return absl::UnavailableError("verifier secret rotating; retry");
+    verify::EpochSecret secret;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      RETURN_IF_ERROR(EpochLocked(epoch));
+      generation = generation_;
+      used_epoch = epoch_;
+      if (auto it = pass_verifiers_.find(model_id); it != pass_verifiers_.end()) {
+        verifier = it->second.verifier;
+        break;
+      }
+      secret = *secret_;
+    }
+    ASSIGN_OR_RETURN(const inference::LinearWeights weights, load());
+    absl::StatusOr<inference::PassVerifier> prepared =
+        inference::PassVerifier::Prepare(model, weights, secret, model_id);
+    secret = {};
+    if (!prepared.ok()) return prepared.status();
+    auto made = std::make_shared<const inference::PassVerifier>(*std::move(prepared));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation != generation_) continue;
+    ASSIGN_OR_RETURN(MemoryBudget::Reservation held,
+                     budget_->Reserve(made->MemoryBytes(), "verifier state of a model"));
+    memory_ += made->MemoryBytes();
+    pass_verifiers_[model_id] = PassEntry{made, std::move(held)};
+    verifier = std::move(made);
+  }
+
+  ASSIGN_OR_RETURN(const verify::PassVerdict verdict,
+                   verifier->Verify(model, rows, answer, logits));
+  PassVerification v;
+  v.accepted = verdict.accepted;
+  v.check = verdict.failed;
+  v.matmul_check = verdict.matmul_check;
+  v.layer = verdict.layer;
+  v.site = verdict.site;
+  const verify::MatMulAnswer* head = nullptr;
+  for (const verify::MatMulAnswer& a : answer.matmuls) {
+    if (a.layer == -1) head = &a;
+  }
+  v.output_digest = head != nullptr ? ops::Sha256Of({head->out}) : ops::Sha256Of({});
+  v.public_key = key_.public_key();
+  v.epoch = used_epoch;
+  v.verifier_bytes = verifier->MemoryBytes();
+  if (!verdict.accepted) {
+    v.reason = absl::StrCat("computing node ", computing_node,
+                            " answered wrongly: ", verify::PassCheckName(verdict.failed),
+                            " check failed: ", verdict.reason);
+    spdlog::warn("verified mode: request {}: {}; output digest {}; drawing a new epoch secret",
+                 ops::ToHex(request_digest), v.reason, ops::ToHex(v.output_digest));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation == generation_) RETURN_IF_ERROR(RotateLocked(epoch_));
+  }
+  ASSIGN_OR_RETURN(v.signature, key_.Sign(shim::VerifiedShareMessage(request_digest,
+                                                                     v.output_digest, v.accepted)));
+  return v;
 }
 
 absl::StatusOr<Verification> VerifyingNode::Verify(const ops::OpArgs& args,
@@ -196,12 +273,7 @@ absl::StatusOr<Verification> VerifyingNode::Verify(const ops::OpArgs& args,
     verify::EpochSecret secret;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!secret_.has_value() || epoch > epoch_) {
-        RETURN_IF_ERROR(RotateLocked(epoch));
-      } else if (epoch < epoch_) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("epoch ", epoch, " is older than this node's current epoch ", epoch_));
-      }
+      RETURN_IF_ERROR(EpochLocked(epoch));
       generation = generation_;
       used_epoch = epoch_;
       if (auto it = verifiers_.find(key); it != verifiers_.end()) {

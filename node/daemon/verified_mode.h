@@ -30,7 +30,9 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/verify.h"
+#include "datanode/ops/verify_pass.h"
 #include "node/daemon/caller_limits.h"
+#include "node/inference/verified_forward.h"
 #include "node/shim/agreement.h"
 
 namespace datanode::node {
@@ -86,6 +88,22 @@ struct Verification {
   int64_t verifier_bytes = 0;  // this tensor's verifier state
 };
 
+// What a verifying node says about one forward-pass answer (docs/verification.md §9).
+struct PassVerification {
+  bool accepted = false;
+  ops::verify::PassCheck check = ops::verify::PassCheck::kNone;
+  ops::verify::Check matmul_check = ops::verify::Check::kNone;
+  int32_t layer = -2, site = -1;
+  std::string reason;
+  // D = SHA-256 of the answer's output-head C (the logits the step claims; f32 little-endian
+  // rows of the rows that want logits), or of nothing when the pass has no output head.
+  ops::Sha256 output_digest{};
+  shim::Signature signature{};  // over shim::VerifiedShareMessage(request, D, accepted)
+  shim::PublicKey public_key{};
+  uint64_t epoch = 0;
+  int64_t verifier_bytes = 0;  // this model's verifier state
+};
+
 class VerifyingNode {
  public:
   // `budget` must outlive this object.
@@ -109,6 +127,24 @@ class VerifyingNode {
                                       uint64_t epoch, const ops::Sha256& request_digest,
                                       uint32_t computing_node);
 
+  // Loads the stored bytes of every matmul weight of a model (only called on a miss).
+  using PassLoadFn = std::function<absl::StatusOr<inference::LinearWeights>()>;
+
+  // Checks a computing node's answer for one forward pass of `model` (this node's own
+  // loaded copy; `model_id` its digest) over `rows` (this node's KV caches) with
+  // inference::PassVerifier, preparing it with `load` on a miss (once per model and epoch,
+  // its state held from the memory budget beside the matmul verifiers), and signs the
+  // verdict over D for `request_digest`. On acceptance `logits` holds the spec's logits and
+  // the caches the spec's K/V. Epochs, rotation after a rejection, the log line naming
+  // `computing_node` and RESOURCE_EXHAUSTED are as for Verify; Forward's errors for bad rows.
+  absl::StatusOr<PassVerification> VerifyPass(const inference::Model& model,
+                                              const std::string& model_id, const PassLoadFn& load,
+                                              std::span<const inference::ForwardRow> rows,
+                                              const ops::verify::PassAnswer& answer,
+                                              std::span<float> logits, uint64_t epoch,
+                                              const ops::Sha256& request_digest,
+                                              uint32_t computing_node);
+
   uint64_t epoch() const;
   int64_t memory_bytes() const;  // verifier state held now
   int64_t rotations() const;     // secrets drawn after the first
@@ -119,18 +155,26 @@ class VerifyingNode {
     std::shared_ptr<const ops::verify::Verifier> verifier;
     MemoryBudget::Reservation held;
   };
+  struct PassEntry {
+    std::shared_ptr<const inference::PassVerifier> verifier;
+    MemoryBudget::Reservation held;
+  };
   // Draws a new secret and drops the verifiers. Caller holds mu_.
   absl::Status RotateLocked(uint64_t epoch);
+  // Makes `epoch` current: draws the first secret, rotates when `epoch` is newer,
+  // FAILED_PRECONDITION when it is older. Caller holds mu_.
+  absl::Status EpochLocked(uint64_t epoch);
 
   const shim::NodeKey key_;
   MemoryBudget* budget_;
   mutable std::mutex mu_;
-  std::optional<ops::verify::EpochSecret> secret_;  // guarded by mu_
-  uint64_t epoch_ = 0;                              // guarded by mu_
-  uint64_t generation_ = 0;                         // guarded by mu_: bumps per rotation
-  int64_t rotations_ = 0;                           // guarded by mu_
-  std::map<std::string, Entry> verifiers_;          // guarded by mu_
-  int64_t memory_ = 0;                              // guarded by mu_
+  std::optional<ops::verify::EpochSecret> secret_;   // guarded by mu_
+  uint64_t epoch_ = 0;                               // guarded by mu_
+  uint64_t generation_ = 0;                          // guarded by mu_: bumps per rotation
+  int64_t rotations_ = 0;                            // guarded by mu_
+  std::map<std::string, Entry> verifiers_;           // guarded by mu_
+  std::map<std::string, PassEntry> pass_verifiers_;  // guarded by mu_; key: model id
+  int64_t memory_ = 0;                               // guarded by mu_
 };
 
 }  // namespace datanode::node
