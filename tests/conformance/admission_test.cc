@@ -240,6 +240,31 @@ TEST_F(AdmissionTest, RepeatCheckPassesHonestCpuAndCatchesMemoizingUnderParallel
       << cheat.reason();
 }
 
+// Whole admission runs with a result cache, alone and while two other threads load
+// both CPUs: the verdict is a rejection naming the performance phase, on the repeat
+// speedup, while every answer the cache gives is right (challenges pass). Two caches:
+// one keyed by operand bytes (through Run), one on resident buffers the host has not
+// rewritten (RunResident), as a GPU could keep one.
+TEST_F(AdmissionTest, CachingBackendsAreRejectedAtPerformanceAloneAndUnderParallelLoad) {
+  for (bool loaded : {false, true}) {
+    SCOPED_TRACE(loaded ? "under load" : "alone");
+    std::unique_ptr<LoadThreads> load;
+    if (loaded) load = std::make_unique<LoadThreads>(2);
+    testing::MemoizingBackend memo(testing::Cpu());
+    testing::ResidentCachingBackend resident(testing::Cpu());
+    for (ops::Backend* b : std::initializer_list<ops::Backend*>{&memo, &resident}) {
+      v1::AdmissionReport r = RunOn(*b);
+      EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).disposition(), v1::DISPOSITION_PASSED);
+      ExpectRejectedAt(r, v1::PHASE_PERFORMANCE, v1::DISPOSITION_FAILED);
+      const v1::PhaseResult& perf = PhaseOf(r, v1::PHASE_PERFORMANCE);
+      EXPECT_NE(perf.reason().find("repeat_speedup"), std::string::npos) << perf.reason();
+      EXPECT_GT(perf.figures().at("repeat_speedup"),
+                cls_.device_class.compute().max_repeat_speedup());
+    }
+    EXPECT_GT(resident.skipped(), 0) << "the resident cache never answered from memory";
+  }
+}
+
 TEST_F(AdmissionTest, DISABLED_RepeatSpeedupDistribution) {
   for (bool loaded : {false, true}) {
     std::unique_ptr<LoadThreads> load;

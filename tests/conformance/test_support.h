@@ -243,6 +243,49 @@ class MemoizingBackend : public WrappingBackend {
   std::vector<Entry> entries_;
 };
 
+// A device-side result cache on resident buffers: it computes correctly, but when it
+// runs a matmul on the same operand buffers as its last run on them, and the host has
+// not written those buffers since, it copies its saved result instead of computing (a
+// GPU could do this without looking at the bytes). Correct answers, fast repeats.
+class ResidentCachingBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status WriteBuffer(ops::DeviceBuffer& dst, int64_t offset, ops::ByteSpan src) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    written_.insert(&dst);
+    return ops::Backend::WriteBuffer(dst, offset, src);
+  }
+  absl::Status RunResident(const ops::ResidentOpArgs& args, double* device_seconds) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto key = std::make_pair(args.a, args.w);
+    auto it = saved_.find(key);
+    const bool clean = !written_.count(args.a) && !written_.count(args.w);
+    if (it != saved_.end() && clean && args.kind == ops::OpKind::kMatMulS8S32) {
+      skipped_.fetch_add(1);
+      if (device_seconds != nullptr) *device_seconds = -1;
+      return ops::Backend::WriteBuffer(*args.out, 0, it->second);
+    }
+    lock.unlock();
+    absl::Status st = ops::Backend::RunResident(args, device_seconds);
+    if (!st.ok() || args.kind != ops::OpKind::kMatMulS8S32) return st;
+    std::vector<uint8_t> out(static_cast<size_t>(args.out->size()));
+    if (absl::Status r = ops::Backend::ReadBuffer(*args.out, 0, out); !r.ok()) return r;
+    lock.lock();
+    written_.erase(args.a);
+    written_.erase(args.w);
+    saved_[key] = std::move(out);
+    return st;
+  }
+  int64_t skipped() const { return skipped_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::set<const ops::DeviceBuffer*> written_;  // written by the host since their last run
+  std::map<std::pair<const ops::DeviceBuffer*, const ops::DeviceBuffer*>, std::vector<uint8_t>>
+      saved_;
+  std::atomic<int64_t> skipped_{0};
+};
+
 // Computes correctly, but on an input it has seen before (matmul_s8_s32, by content)
 // returns OK without writing the output: a device that "knows" the answer is already
 // in the caller's buffer.
