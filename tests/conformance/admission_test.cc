@@ -323,6 +323,23 @@ TEST_F(AdmissionTest, CorruptOrSlowDeviceMemoryIsRejectedAtMemory) {
       << PhaseOf(s, v1::PHASE_MEMORY).reason();
 }
 
+// A device whose memory has a stuck bit where only large buffers reach: every earlier
+// phase passes, and the memory phase's patterns through the backend's own kernels find
+// it (Incorrect, the phase and the element named).
+TEST_F(AdmissionTest, StuckBitHighInDeviceMemoryIsIncorrectAtMemory) {
+  testing::StuckBitBackend backend(testing::Cpu());
+  v1::AdmissionReport r = RunOn(backend);
+  EXPECT_GT(backend.hits(), 0);
+  for (v1::Phase earlier : {v1::PHASE_INVENTORY, v1::PHASE_GOLDEN, v1::PHASE_CHALLENGE,
+                            v1::PHASE_STABILITY}) {
+    EXPECT_EQ(PhaseOf(r, earlier).disposition(), v1::DISPOSITION_PASSED)
+        << PhaseOf(r, earlier).name() << ": " << PhaseOf(r, earlier).reason();
+  }
+  ExpectRejectedAt(r, v1::PHASE_MEMORY, v1::DISPOSITION_INCORRECT);
+  EXPECT_NE(PhaseOf(r, v1::PHASE_MEMORY).reason().find("came back changed"), std::string::npos)
+      << PhaseOf(r, v1::PHASE_MEMORY).reason();
+}
+
 // The default memory test on host RAM, and the Vulkan one on the device, both find
 // the patterns intact on a healthy machine and report what they measured.
 TEST(DeviceMemoryTest, HostAndVulkanPatternTestsPassOnHealthyMemory) {

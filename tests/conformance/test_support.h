@@ -329,6 +329,30 @@ class BadMemoryBackend : public WrappingBackend {
   bool corrupt_;
 };
 
+// Device memory with one stuck-at-1 bit at a high address: every output buffer that
+// reaches byte kStuckByte comes back with bit 4 of that byte set. The small outputs of
+// golden vectors, challenges and timing runs never reach it; the memory phase's
+// patterns run through the backend's kernels (4 MiB of output for the test class) do.
+class StuckBitBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  absl::Status Run(const ops::OpArgs& args) override {
+    absl::Status st = inner_->Run(args);
+    if (st.ok() && args.out.size() > kStuckByte) {
+      args.out[kStuckByte] |= 0x10;
+      hits_.fetch_add(1);
+    }
+    return st;
+  }
+  int64_t hits() const { return hits_.load(); }
+  // Byte 1 of an element whose int8 pattern value is positive in pattern 0 (element
+  // index 786433, not a multiple of 3), so the stuck bit shows.
+  static constexpr size_t kStuckByte = (size_t{3} << 20) + 5;
+
+ private:
+  std::atomic<int64_t> hits_{0};
+};
+
 // Correct but slow: sleeps before every call.
 class SlowBackend : public WrappingBackend {
  public:
