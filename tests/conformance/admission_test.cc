@@ -330,8 +330,8 @@ TEST_F(AdmissionTest, StuckBitHighInDeviceMemoryIsIncorrectAtMemory) {
   testing::StuckBitBackend backend(testing::Cpu());
   v1::AdmissionReport r = RunOn(backend);
   EXPECT_GT(backend.hits(), 0);
-  for (v1::Phase earlier : {v1::PHASE_INVENTORY, v1::PHASE_GOLDEN, v1::PHASE_CHALLENGE,
-                            v1::PHASE_STABILITY}) {
+  for (v1::Phase earlier :
+       {v1::PHASE_INVENTORY, v1::PHASE_GOLDEN, v1::PHASE_CHALLENGE, v1::PHASE_STABILITY}) {
     EXPECT_EQ(PhaseOf(r, earlier).disposition(), v1::DISPOSITION_PASSED)
         << PhaseOf(r, earlier).name() << ": " << PhaseOf(r, earlier).reason();
   }
