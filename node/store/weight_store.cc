@@ -100,6 +100,9 @@ absl::Status ObjectWriter::FlushChunk() {
 
 absl::Status ObjectWriter::Append(ByteSpan data) {
   if (done_) return error_.ok() ? absl::FailedPreconditionError("writer finished") : error_;
+  if (!pack_tmp_.empty()) {
+    return absl::FailedPreconditionError("a file copied into a pack cannot be appended to");
+  }
   if (buffer_.capacity() == 0 && !data.empty()) buffer_.reserve(kChunkBytes);
   size_ += static_cast<int64_t>(data.size());
   while (!data.empty()) {

@@ -134,6 +134,7 @@ class ObjectWriter {
 
   // Appends bytes. RESOURCE_EXHAUSTED when the store is full, INTERNAL on I/O errors;
   // after an error the writer is dead (every later call fails the same way).
+  // FAILED_PRECONDITION after an AppendFile that made a pack (the writer stays usable).
   absl::Status Append(ByteSpan data);
   // Appends `size` bytes read with pread from `fd` at offsets 0..size, pipelined as
   // FileCopyOptions says: each byte is read once, hashed once and written once, to a

@@ -265,6 +265,21 @@ TEST_F(FileCopyTest, PackedCopyIsTheSameObjectAndReadsBackAfterReopen) {
   }
 }
 
+// Nothing can be appended after a packed copy (it would not be part of the pack).
+TEST_F(FileCopyTest, AppendAfterAPackedCopyIsFailedPrecondition) {
+  auto store = OpenStore();
+  const fs::path path = root_ / "f.bin";
+  auto data = WriteFile(path, 2 * kChunkBytes + 3, 18);
+  Fd fd(path);
+  auto w = store->NewWriter();
+  ASSERT_TRUE(w->AppendFile(fd.get(), static_cast<int64_t>(data.size()), PackAlways()).ok());
+  EXPECT_EQ(w->Append(ByteSpan(data.data(), 1)).code(), absl::StatusCode::kFailedPrecondition);
+  auto info = w->Finish();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->size, static_cast<int64_t>(data.size()));
+  EXPECT_TRUE(store->Verify(info->digest).ok());
+}
+
 // An object already stored as chunk files stays so: the pack is dropped.
 TEST_F(FileCopyTest, PackOfAnObjectStoredAsChunksIsDropped) {
   auto store = OpenStore();
