@@ -290,6 +290,15 @@ TEST(CpuLlmTest, WeightsMatchTheSpec) {
   }
 }
 
+// 1 to 3 KV heads, each shared by 1 to 3 query heads (GQA), head_dim drawn from `dims`.
+llm::AttentionShape RandomAttentionShape(std::mt19937_64& rng, std::span<const int> dims) {
+  llm::AttentionShape shape;
+  shape.n_kv_heads = 1 + static_cast<int>(rng() % 3);
+  shape.n_heads = shape.n_kv_heads * (1 + static_cast<int>(rng() % 3));
+  shape.head_dim = dims[rng() % dims.size()];
+  return shape;
+}
+
 // Attention: random shapes (GQA groups, head_dim 32..256), positions 1..2048, K/V rows
 // from every value profile (encoded like the engine does, or raw random f16 bits).
 TEST(CpuLlmTest, AttendEqualsReference) {
@@ -298,11 +307,8 @@ TEST(CpuLlmTest, AttendEqualsReference) {
   std::mt19937_64 rng(12);
   int cases = 0, long_cases = 0;
   for (int it = 0; it < 1100; ++it) {
-    llm::AttentionShape shape;
-    shape.n_kv_heads = 1 + static_cast<int>(rng() % 3);
-    shape.n_heads = shape.n_kv_heads * (1 + static_cast<int>(rng() % 3));
     const int dims[] = {32, 64, 64, 96, 128, 256};
-    shape.head_dim = dims[rng() % std::size(dims)];
+    const llm::AttentionShape shape = RandomAttentionShape(rng, dims);
     int64_t n;
     switch (rng() % 8) {
       case 0: n = 1; break;
@@ -393,11 +399,8 @@ TEST(CpuLlmTest, AttendRowsEqualsReference) {
   std::mt19937_64 rng(21);
   int cases = 0, long_cases = 0;
   for (int it = 0; it < 160; ++it) {
-    llm::AttentionShape shape;
-    shape.n_kv_heads = 1 + static_cast<int>(rng() % 3);
-    shape.n_heads = shape.n_kv_heads * (1 + static_cast<int>(rng() % 3));
     const int dims[] = {32, 64, 64, 64, 96, 128, 256, 512};
-    shape.head_dim = dims[rng() % std::size(dims)];
+    const llm::AttentionShape shape = RandomAttentionShape(rng, dims);
     int64_t first_pos = 0, rows = 2 + static_cast<int64_t>(rng() % 20);
     switch (rng() % 6) {
       case 0: first_pos = static_cast<int64_t>(rng() % 200); break;

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace datanode::node {
 namespace {
@@ -33,12 +34,7 @@ void WriteModel(const fs::path& path, int64_t n, int64_t k) {
 class ImportRootTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("dn_import_root_" + std::to_string(getpid()) + "_" +
-             std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())
-                 .substr(0, 40));
-    fs::remove_all(root_);
+    root_ = test_support::FreshTestDir("dn_import_root");
     fs::create_directories(root_ / "models" / "sub");
     fs::create_directories(root_ / "outside");
     models_ = root_ / "models";
@@ -88,10 +84,7 @@ INSTANTIATE_TEST_SUITE_P(Openat2AndWalk, ImportRootTest, ::testing::Bool(),
 class ImportOptionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("dn_import_opts_" + std::to_string(getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = test_support::FreshTestDir("dn_import_opts");
     fs::create_directories(root_ / "models");
     auto store = WeightStore::Open({(root_ / "store").string(), 0, false});
     ASSERT_TRUE(store.ok()) << store.status();

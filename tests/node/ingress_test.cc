@@ -46,6 +46,7 @@ constexpr const char* kBuiltDatanoded = DATANODED_PATH;
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace datanode {
 namespace {
@@ -145,10 +146,7 @@ void WaitReady(DaemonProcess& d) {
 class IngressTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("dn_ingress_" + std::to_string(getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = test_support::FreshTestDir("dn_ingress");
     fs::create_directories(root_ / "models");
     models_ = root_ / "models";
   }

@@ -110,29 +110,9 @@ TEST(Golden, Reference) {
 
 TEST(Golden, EveryOtherBackend) {
   int checked = 0;
-  for (const std::string& name : CompiledBackends()) {
-    if (name == "reference") continue;
-    if (name == "cpu") {
-      for (const char* isa : testing::kCpuIsas) {
-        std::string why;
-        if (!testing::MachineHasIsa(isa, &why)) {
-          std::printf("cpu/%s skipped: %s\n", isa, why.c_str());
-          continue;
-        }
-        absl::StatusOr<std::unique_ptr<Backend>> cpu = testing::CreateCpuWithIsa(isa, 2);
-        ASSERT_TRUE(cpu.ok()) << cpu.status();
-        CheckBackend(**cpu, std::string("cpu/") + isa);
-        ++checked;
-      }
-      continue;
-    }
-    absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend(name);
-    if (!b.ok()) {
-      std::printf("backend %s not available here: %s\n", name.c_str(),
-                  b.status().ToString().c_str());
-      continue;
-    }
-    CheckBackend(**b, name);
+  for (testing::BackendUnderTest& b : testing::AllBackendsUnderTest(2)) {
+    if (b.label == "reference") continue;
+    CheckBackend(*b.backend, b.label);
     ++checked;
   }
   if (checked == 0) GTEST_SKIP() << "only the reference is available in this build";

@@ -55,43 +55,8 @@ Shape ShapeFor(OpKind kind, int variant) {
   }
 }
 
-// A backend under test: a name for messages and the instance.
-struct Subject {
-  std::string label;
-  std::unique_ptr<Backend> backend;
-};
-
-// Every compiled backend that can be created, plus the CPU backend once per
-// available ISA, all with `threads` worker threads.
-std::vector<Subject> AllSubjects(int threads) {
-  std::vector<Subject> subjects;
-  BackendOptions options;
-  options.num_threads = threads;
-  for (const std::string& name : CompiledBackends()) {
-    if (name == "cpu") {
-      for (const char* isa : testing::kCpuIsas) {
-        std::string why;
-        if (!testing::MachineHasIsa(isa, &why)) {
-          std::printf("cpu/%s skipped: %s\n", isa, why.c_str());
-          continue;
-        }
-        absl::StatusOr<std::unique_ptr<Backend>> b = CreateCpuWithIsa(isa, threads);
-        EXPECT_TRUE(b.ok()) << "cpu/" << isa << ": " << b.status();
-        if (b.ok()) subjects.push_back({std::string("cpu/") + isa, *std::move(b)});
-      }
-      continue;
-    }
-    absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend(name, options);
-    if (!b.ok()) {
-      // A GPU backend without a device is UNAVAILABLE: not this test's concern.
-      std::printf("backend %s not available here: %s\n", name.c_str(),
-                  b.status().ToString().c_str());
-      continue;
-    }
-    subjects.push_back({name, *std::move(b)});
-  }
-  return subjects;
-}
+using Subject = testing::BackendUnderTest;
+using testing::AllBackendsUnderTest;
 
 // Runs `in` on `backend`, optionally with prepared weights; ADD_FAILUREs on error.
 bool RunOn(Backend& backend, OpInputs& in, const PreparedWeights* prepared,
@@ -109,7 +74,7 @@ bool RunOn(Backend& backend, OpInputs& in, const PreparedWeights* prepared,
 
 TEST(BatchInvariance, RowAloneAndSubBatchesEqualTheFullBatch) {
   int checked = 0;
-  for (Subject& subject : AllSubjects(2)) {
+  for (Subject& subject : AllBackendsUnderTest(2)) {
     for (OpKind kind : kAllOpKinds) {
       if (!subject.backend->Supports(kind)) continue;  // not this test's concern
       for (int variant = 0; variant < 3; ++variant) {
@@ -172,7 +137,7 @@ TEST(ThreadCountInvariance, OneTwoThreeSevenThreadsGiveIdenticalBytes) {
   std::unique_ptr<Backend> reference = *CreateBackend("reference");
   std::vector<std::vector<Subject>> by_threads;
   const int kThreadCounts[] = {1, 2, 3, 7};
-  for (int t : kThreadCounts) by_threads.push_back(AllSubjects(t));
+  for (int t : kThreadCounts) by_threads.push_back(AllBackendsUnderTest(t));
   int checked = 0;
   for (OpKind kind : kAllOpKinds) {
     for (int variant = 0; variant < 3; ++variant) {
@@ -202,7 +167,7 @@ TEST(ThreadCountInvariance, OneTwoThreeSevenThreadsGiveIdenticalBytes) {
 }
 
 TEST(ConcurrentRuns, ManyCallersOnOneBackendGetSerialBytes) {
-  for (Subject& subject : AllSubjects(2)) {
+  for (Subject& subject : AllBackendsUnderTest(2)) {
     SCOPED_TRACE("backend " + subject.label);
     // One input set per op (two for the matmuls: raw and prepared weights), computed
     // serially first.

@@ -8,6 +8,7 @@
 #define DATANODE_TESTS_OPS_TEST_UTIL_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
+#include "gtest/gtest.h"
 
 namespace datanode::ops::testing {
 
@@ -82,6 +84,45 @@ inline absl::StatusOr<std::unique_ptr<Backend>> CreateCpuWithIsa(const std::stri
     unsetenv("DATANODE_CPU_ISA");
   }
   return backend;
+}
+
+// A backend under test: a name for messages ("cpu/<isa>" for the CPU) and the instance.
+struct BackendUnderTest {
+  std::string label;
+  std::unique_ptr<Backend> backend;
+};
+
+// Every compiled backend that can be created here (the reference included), the CPU
+// backend once per kernel family this machine has, all with `threads` worker threads. What
+// is left out, and why, is printed: a GPU backend without a device is UNAVAILABLE, which
+// is not the caller's concern; a CPU backend that fails is a test failure.
+inline std::vector<BackendUnderTest> AllBackendsUnderTest(int threads) {
+  std::vector<BackendUnderTest> backends;
+  BackendOptions options;
+  options.num_threads = threads;
+  for (const std::string& name : CompiledBackends()) {
+    if (name == "cpu") {
+      for (const char* isa : kCpuIsas) {
+        std::string why;
+        if (!MachineHasIsa(isa, &why)) {
+          std::printf("cpu/%s skipped: %s\n", isa, why.c_str());
+          continue;
+        }
+        absl::StatusOr<std::unique_ptr<Backend>> b = CreateCpuWithIsa(isa, threads);
+        EXPECT_TRUE(b.ok()) << "cpu/" << isa << ": " << b.status();
+        if (b.ok()) backends.push_back({std::string("cpu/") + isa, *std::move(b)});
+      }
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend(name, options);
+    if (!b.ok()) {
+      std::printf("backend %s not available here: %s\n", name.c_str(),
+                  b.status().ToString().c_str());
+      continue;
+    }
+    backends.push_back({name, *std::move(b)});
+  }
+  return backends;
 }
 
 inline bool CpuCompiledIn() {

@@ -66,6 +66,28 @@ class VulkanBackendTest : public ::testing::Test {
 
   static Backend& vk() { return *backend_; }
 
+  // Runs `in` on `reference` into *expected and on the Vulkan backend (its weights
+  // prepared first if `prepared`) into *actual; a failed run is a fatal failure naming
+  // `name`.
+  static void RunOnBoth(Backend& reference, const OpInputs& in, bool prepared,
+                        const std::string& name, OpInputs* expected, OpInputs* actual) {
+    *expected = in;
+    *actual = in;
+    ASSERT_TRUE(RunOp(reference, expected->Args()).ok()) << name;
+    OpArgs args = actual->Args();
+    std::unique_ptr<PreparedWeights> w;
+    if (prepared) {
+      auto p = vk().PrepareWeights(in.kind, in.n, in.k, actual->w, actual->w_scale);
+      ASSERT_TRUE(p.ok()) << name << ": " << p.status();
+      w = std::move(*p);
+      args.w = {};
+      args.w_scale = {};
+      args.w_prepared = w.get();
+    }
+    const absl::Status st = RunOp(vk(), args);
+    ASSERT_TRUE(st.ok()) << name << ": " << st;
+  }
+
   static std::string* skip_reason_;
   static absl::Status* create_status_;
   static Backend* backend_;
@@ -127,21 +149,8 @@ TEST_P(RandomCases, ByteEqualToReference) {
     const std::string name = CaseName(kind, s, seed, profile, prepared);
     auto inputs = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
     ASSERT_TRUE(inputs.ok()) << name << ": " << inputs.status();
-    OpInputs expected = *inputs;
-    OpInputs actual = *inputs;
-    ASSERT_TRUE(RunOp(*reference, expected.Args()).ok()) << name;
-    OpArgs args = actual.Args();
-    std::unique_ptr<PreparedWeights> w;
-    if (prepared) {
-      auto p = vk().PrepareWeights(kind, s.n, s.k, actual.w, actual.w_scale);
-      ASSERT_TRUE(p.ok()) << name << ": " << p.status();
-      w = std::move(*p);
-      args.w = {};
-      args.w_scale = {};
-      args.w_prepared = w.get();
-    }
-    const absl::Status st = RunOp(vk(), args);
-    ASSERT_TRUE(st.ok()) << name << ": " << st;
+    OpInputs expected, actual;
+    ASSERT_NO_FATAL_FAILURE(RunOnBoth(*reference, *inputs, prepared, name, &expected, &actual));
     if (actual.out != expected.out || actual.out_scale != expected.out_scale) {
       ++mismatches;
       size_t first = 0;
@@ -227,21 +236,8 @@ TEST_F(VulkanBackendTest, SmallMGemvByteEqualToReference) {
         const std::string name = CaseName(kind, s, seed, profile, prepared);
         auto inputs = MakeRandomInputs(kind, s.m, s.n, s.k, seed, profile);
         ASSERT_TRUE(inputs.ok()) << name << ": " << inputs.status();
-        OpInputs expected = *inputs;
-        OpInputs actual = *inputs;
-        ASSERT_TRUE(RunOp(*reference, expected.Args()).ok()) << name;
-        OpArgs args = actual.Args();
-        std::unique_ptr<PreparedWeights> w;
-        if (prepared) {
-          auto p = vk().PrepareWeights(kind, s.n, s.k, actual.w, actual.w_scale);
-          ASSERT_TRUE(p.ok()) << name << ": " << p.status();
-          w = std::move(*p);
-          args.w = {};
-          args.w_scale = {};
-          args.w_prepared = w.get();
-        }
-        const absl::Status st = RunOp(vk(), args);
-        ASSERT_TRUE(st.ok()) << name << ": " << st;
+        OpInputs expected, actual;
+        ASSERT_NO_FATAL_FAILURE(RunOnBoth(*reference, *inputs, prepared, name, &expected, &actual));
         ++cases;
         if (actual.out != expected.out) {
           ++mismatches;
