@@ -12,7 +12,7 @@
 //   elementwise the verifier's pass with its matmul outputs copied, unchecked (so verify -
 //              elementwise is the Freivalds checks and residual digests)
 //   +exact     the computing node's pass with its answer (ComputeVerifiedPass: the
-//              reference's scalar exact sums; a backend exact-output path is owed)
+//              scalar exact sums of ComputeExactSums; a backend exact-output path is owed)
 // Each position runs the answer, plain, verify, plain again and elementwise, so verify and
 // elementwise both start right after a plain pass (caches as cold as on a node) and load
 // from other processes hits all alike; the summary takes medians over the decode steps.

@@ -66,7 +66,7 @@ struct ComputeFault {
 
 // The computing node: runs model.Forward(rows, logits) on its backend and returns the
 // pass's answer. Exact sums come from ops::verify::ComputeExactSums over `weights`
-// (the reference's scalar sums: O(M * N * K) on top of the pass; a backend exact-output
+// (scalar sums, O(M * N * K) on top of the pass; a backend exact-output
 // path is owed). Errors of Forward pass through.
 absl::StatusOr<ops::verify::PassAnswer> ComputeVerifiedPass(const Model& model,
                                                             const LinearWeights& weights,

@@ -2,7 +2,7 @@
 //
 // The computing node's verified-mode answer ("exact output", verify.h): the op's output as
 // any backend writes it, plus the exact values before its single rounding. The default
-// producer here runs the op on the backend and then ComputeExactSums (the reference, so
+// producer here runs the op on the backend and then ComputeExactSums (scalar code, so
 // O(M * N * K) scalar work on top of the op). A backend whose kernels already hold these
 // sums before rounding (the CPU Q8 / s8 kernels, CUDA) could return them at almost no
 // extra cost; that needs a Backend hook next to Run, owed (docs/verification.md §8).

@@ -1,10 +1,13 @@
 // Copyright 2026 The datanode Authors.
 //
 // The computing node's extra answer in verified mode: the exact values before the single
-// rounding (verify.h). Both producers call the reference (the spec in code) rather than
-// restating it: reference::MatMulS8S32 for the isum of kMatMulS8F32 and
-// reference::Q8_0DotFixedPoint for the fixed-point sums of the Q8_0 family.
+// rounding (verify.h). kMatMulS8F32's isum is reference::MatMulS8S32. The Q8_0 family's
+// fixed-point sums are the reference's terms (reference::Q8_0DotFixedPoint, docs/
+// determinism.md §3.3) formed from blocks decoded once per row instead of once per output
+// element, several times faster; tests/verify compares the two element by element.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/exact_float.h"
@@ -14,6 +17,69 @@
 #include "datanode/ops/verify.h"
 
 namespace datanode::ops::verify {
+namespace {
+
+// A Q8_0 block of A decoded once for all columns: its scale as exact mantissa and exponent
+// (DecodeF16Bits) and the sum of its quants (for Q4_1's m term).
+struct ABlock {
+  const int8_t* q;
+  int64_t d_mant;
+  int d_exp;
+  int32_t q_sum;
+};
+
+// Sum of a's 32 quants times the weight block's, unpacked from `wq` in `kind`'s layout
+// (types.h: nibble j is qs[j] & 0x0F, nibble j + 16 is qs[j] >> 4; Q4_0's minus 8).
+int32_t BlockIsum(OpKind kind, const int8_t* a, const uint8_t* wq) {
+  int32_t isum = 0;
+  switch (kind) {
+    case OpKind::kMatMulQ8_0Q4_0:
+      for (int j = 0; j < 16; ++j) {
+        isum += int32_t{a[j]} * ((wq[j] & 0x0F) - 8) + int32_t{a[j + 16]} * ((wq[j] >> 4) - 8);
+      }
+      break;
+    case OpKind::kMatMulQ8_0Q4_1:
+      for (int j = 0; j < 16; ++j) {
+        isum += int32_t{a[j]} * (wq[j] & 0x0F) + int32_t{a[j + 16]} * (wq[j] >> 4);
+      }
+      break;
+    default:
+      for (int j = 0; j < kQBlockSize; ++j) {
+        isum += int32_t{a[j]} * int32_t{static_cast<int8_t>(wq[j])};
+      }
+      break;
+  }
+  return isum;
+}
+
+// The exact sum of docs/determinism.md §3.3 in units of 2^-48, term by term as
+// reference::Q8_0DotFixedPoint forms it (tests/verify compares the two): per block
+// d_a d_w isum (+ d_a m_w asum for Q4_1), each an exact product of mantissas shifted by the
+// exponents. |mantissa product x isum| < 2^11 * 2^11 * 2^19, so it is formed in int64 and
+// only the shift and the sum are int128. Adds row j of W's terms to acc[i] for every row
+// i of A, decoding each weight block once.
+void AccumulateColumn(OpKind kind, const ABlock* a, int64_t m, int64_t blocks, const uint8_t* w_row,
+                      int64_t w_block_bytes, int128* acc) {
+  const int quant_offset = kind == OpKind::kMatMulQ8_0Q4_1 ? 4 : 2;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* wb = w_row + b * w_block_bytes;
+    const ExactValue d = DecodeF16Bits(LoadU16(wb));
+    ExactValue min{};
+    if (kind == OpKind::kMatMulQ8_0Q4_1) min = DecodeF16Bits(LoadU16(wb + 2));
+    for (int64_t i = 0; i < m; ++i) {
+      const ABlock& ab = a[i * blocks + b];
+      const int32_t isum = BlockIsum(kind, ab.q, wb + quant_offset);
+      acc[i] += static_cast<int128>(ab.d_mant * d.mantissa * isum)
+                << (ab.d_exp + d.exponent - reference::kQ8FixedPointExponent);
+      if (kind == OpKind::kMatMulQ8_0Q4_1) {
+        acc[i] += static_cast<int128>(ab.d_mant * min.mantissa * ab.q_sum)
+                  << (ab.d_exp + min.exponent - reference::kQ8FixedPointExponent);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 bool IsVerifiable(OpKind kind) {
   // Not IsMatMul(): the K-quant matmuls (Q4_K, Q6_K) have no verifier yet.
@@ -77,11 +143,26 @@ absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, Byte
   }
   const int64_t blocks = k / kQBlockSize;
   const int64_t w_row_bytes = sizes.w / n;
-  for (int64_t i = 0; i < m; ++i) {
-    const uint8_t* a_row = &a[i * blocks * kQ8_0BlockBytes];
-    for (int64_t j = 0; j < n; ++j) {
-      const int128 e = reference::Q8_0DotFixedPoint(kind, a_row, &w[j * w_row_bytes], blocks);
-      const uint128 u = static_cast<uint128>(e);
+  // A's blocks once for all columns, each weight block once for all rows of A.
+  std::vector<ABlock> a_blocks(static_cast<size_t>(m * blocks));
+  for (int64_t i = 0; i < m * blocks; ++i) {
+    const uint8_t* block = &a[i * kQ8_0BlockBytes];
+    const ExactValue d = DecodeF16Bits(LoadU16(block));
+    ABlock& ab = a_blocks[static_cast<size_t>(i)];
+    ab.q = reinterpret_cast<const int8_t*>(block + 2);
+    ab.d_mant = d.mantissa;
+    ab.d_exp = d.exponent;
+    ab.q_sum = 0;
+    for (int j = 0; j < kQBlockSize; ++j) ab.q_sum += ab.q[j];
+  }
+  const int64_t w_block_bytes = w_row_bytes / blocks;
+  std::vector<int128> acc(static_cast<size_t>(m));
+  for (int64_t j = 0; j < n; ++j) {
+    std::fill(acc.begin(), acc.end(), int128{0});
+    AccumulateColumn(kind, a_blocks.data(), m, blocks, &w[j * w_row_bytes], w_block_bytes,
+                     acc.data());
+    for (int64_t i = 0; i < m; ++i) {
+      const uint128 u = static_cast<uint128>(acc[static_cast<size_t>(i)]);
       uint8_t* dst = &exact[(i * n + j) * 16];
       for (int byte = 0; byte < 16; ++byte) dst[byte] = static_cast<uint8_t>(u >> (8 * byte));
     }

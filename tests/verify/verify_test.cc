@@ -142,6 +142,36 @@ TEST(VerifyTest, ExactSumsAreTheValuesTheOutputRounds) {
   }
 }
 
+// ComputeExactSums forms the Q8_0 family's sums from blocks decoded once per row; every
+// value must be reference::Q8_0DotFixedPoint's, on every input profile (the extreme one
+// has subnormal and huge scales) and shape.
+TEST(VerifyTest, Q8ExactSumsEqualTheReferenceElementByElement) {
+  SplitMix64 rng(77);
+  for (OpKind kind : kKinds) {
+    if (!IsQ8Family(kind)) continue;
+    for (InputProfile profile : kProfiles) {
+      for (int trial = 0; trial < 40; ++trial) {
+        const int64_t m = rng.Uniform(1, 4), n = rng.Uniform(1, 9), k = 32 * rng.Uniform(1, 6);
+        OpInputs in = Inputs(kind, m, n, k, rng.Next(), profile);
+        std::vector<uint8_t> exact(ExactSumsBytes(kind, m, n));
+        ASSERT_TRUE(ComputeExactSums(kind, m, n, k, in.a, in.w, exact).ok());
+        const int64_t blocks = k / 32;
+        const int64_t w_row = static_cast<int64_t>(in.w.size()) / n;
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            const int128 want = reference::Q8_0DotFixedPoint(
+                kind, &in.a[i * blocks * kQ8_0BlockBytes], &in.w[j * w_row], blocks);
+            uint128 got = 0;
+            for (int b = 15; b >= 0; --b) got = (got << 8) | exact[(i * n + j) * 16 + b];
+            ASSERT_EQ(static_cast<int128>(got), want)
+                << OpKindName(kind) << " [" << i << ", " << j << "] k " << k;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(VerifyTest, HonestAnswersAreNeverRejected) {
   const EpochSecret secret = Secret();
   SplitMix64 rng(16);
