@@ -46,6 +46,7 @@ constexpr const char* kBuiltDatanoded = DATANODED_PATH;
 #include "datanode/v1/store.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace datanode {
@@ -104,10 +105,7 @@ Outcome RunProgram(const std::vector<std::string>& args, const fs::path& out_fil
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::ifstream f(out_file);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  o.output = ss.str();
+  o.output = test_support::ReadWholeFile(out_file);
   return o;
 }
 
@@ -152,10 +150,8 @@ class IngressTest : public ::testing::Test {
   }
   void TearDown() override {
     if (HasFailure()) {
-      std::ifstream log(root_ / "d.log");
-      std::stringstream ss;
-      ss << log.rdbuf();
-      std::fprintf(stderr, "--- daemon log ---\n%s", ss.str().c_str());
+      std::fprintf(stderr, "--- daemon log ---\n%s",
+                   test_support::ReadWholeFile(root_ / "d.log").c_str());
     }
     fs::remove_all(root_);
   }
@@ -337,7 +333,9 @@ TEST_F(IngressTest, FileChangedDuringImportIsFailedPrecondition) {
 // The path is renamed over by another file while the import reads the first one.
 TEST_F(IngressTest, FileReplacedDuringImportIsFailedPrecondition) {
   const fs::path big = models_ / "big.safetensors", other = root_ / "other.safetensors";
-  WriteModel(big, 4096, 8192, '\7');
+  // 128 MiB (a pack): long enough that the replacement 20 ms in always lands mid-import;
+  // at 32 MiB a fast import sometimes finished first (1 run in 13 under load).
+  WriteModel(big, 8192, 16384, '\7');
   WriteModel(other, 4, 32, '\1');
   DaemonProcess d(root_, ImportRootConfig() + "store_fsync: false\n");
   WaitReady(d);
