@@ -15,17 +15,11 @@
 #include "node/import/model.h"
 #include "node/import/model_registry.h"
 #include "tests/support/gguf_writer.h"
+#include "tests/support/read_file.h"
 
 namespace datanode::node {
 namespace {
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // --- Hand-made files ---------------------------------------------------------------
 
@@ -179,7 +173,7 @@ class ImportTest : public ::testing::Test {
 };
 
 TEST_F(ImportTest, PyPiWrittenFilesImportWithExactTensorBytes) {
-  auto expected = JsonDocument::Parse(ReadFile(models_ / "expected.json"));
+  auto expected = JsonDocument::Parse(test_support::ReadWholeFile(models_ / "expected.json"));
   ASSERT_TRUE(expected.ok()) << expected.status();
   simdjson::dom::object files;
   ASSERT_EQ((*expected)->root().get(files), simdjson::SUCCESS);

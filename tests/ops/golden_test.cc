@@ -19,6 +19,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/ops/types.h"
 #include "tests/ops/test_util.h"
+#include "tests/support/read_file.h"
 
 namespace datanode::ops {
 namespace {
@@ -29,11 +30,7 @@ constexpr char kRegenHint[] =
     "ops_golden_regen ops/golden/golden_vectors.txt; see datanode/ops/golden.h)";
 
 GoldenFile LoadOrDie() {
-  std::ifstream in(kGoldenPath);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_TRUE(in.is_open()) << "cannot read " << kGoldenPath;
-  absl::StatusOr<GoldenFile> file = ParseGoldenFile(text.str());
+  absl::StatusOr<GoldenFile> file = ParseGoldenFile(test_support::ReadWholeFile(kGoldenPath));
   EXPECT_TRUE(file.ok()) << kGoldenPath << ": " << file.status();
   return file.ok() ? *std::move(file) : GoldenFile{};
 }
@@ -58,11 +55,8 @@ TEST(GoldenFile, HasEveryCaseForThisSpecVersion) {
 // The file is exactly what the regenerator writes for its cases: no hand edit, header
 // included, can hide in it.
 TEST(GoldenFile, IsInTheRegeneratorsFormat) {
-  std::ifstream in(kGoldenPath);
-  std::stringstream text;
-  text << in.rdbuf();
   const GoldenFile file = LoadOrDie();
-  EXPECT_EQ(FormatGoldenFile(file.cases), text.str()) << kRegenHint;
+  EXPECT_EQ(FormatGoldenFile(file.cases), test_support::ReadWholeFile(kGoldenPath)) << kRegenHint;
 }
 
 // Checks every case of the file on `backend`; `label` names it in messages.

@@ -20,18 +20,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/read_file.h"
 
 namespace datanode::util {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test_support::ReadWholeFile;
 
 class UtilFileTest : public ::testing::Test {
  protected:
@@ -68,12 +64,12 @@ class UtilFileTest : public ::testing::Test {
 TEST_F(UtilFileTest, WritesAndReplaces) {
   const fs::path p = dir_ / "f";
   ASSERT_TRUE(WriteFileAtomically(p, "first").ok());
-  EXPECT_EQ(Read(p), "first");
+  EXPECT_EQ(ReadWholeFile(p), "first");
   const std::vector<uint8_t> bytes(100000, 0x5a);
   ASSERT_TRUE(WriteFileAtomically(p, bytes).ok());
-  EXPECT_EQ(Read(p), std::string(100000, 'Z'));
+  EXPECT_EQ(ReadWholeFile(p), std::string(100000, 'Z'));
   ASSERT_TRUE(WriteFileAtomically(p, "", {.sync = false}).ok());
-  EXPECT_EQ(Read(p), "");
+  EXPECT_EQ(ReadWholeFile(p), "");
   EXPECT_EQ(Names(), std::vector<std::string>{"f"});
 }
 
@@ -85,7 +81,7 @@ TEST_F(UtilFileTest, ModeAndNoReplace) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   absl::Status again = WriteFileAtomically(p, "two", {.replace = false});
   EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
-  EXPECT_EQ(Read(p), "one");
+  EXPECT_EQ(ReadWholeFile(p), "one");
   EXPECT_EQ(Names(), std::vector<std::string>{"secret"});
 }
 
@@ -104,7 +100,7 @@ TEST_F(UtilFileTest, UnwritableDirectoryLeavesNothing) {
   });
   if (code == 77) GTEST_SKIP() << "cannot drop root privileges here";
   EXPECT_EQ(code, 0);
-  EXPECT_EQ(Read(p), "old");
+  EXPECT_EQ(ReadWholeFile(p), "old");
   EXPECT_EQ(Names(), std::vector<std::string>{"f"});
 }
 
@@ -125,7 +121,7 @@ TEST_F(UtilFileTest, WriteCutShortLeavesNothing) {
   });
   ASSERT_NE(code, 77);
   EXPECT_EQ(code, 0);
-  EXPECT_EQ(Read(p), "old");
+  EXPECT_EQ(ReadWholeFile(p), "old");
   EXPECT_EQ(Names(), std::vector<std::string>{"f"});
 }
 
