@@ -10,6 +10,7 @@
 #include "conformance/challenge_inputs.h"
 #include "conformance/freivalds.h"
 #include "conformance/golden.h"
+#include "conformance/llm_challenges.h"
 #include "conformance/nonce.h"
 #include "conformance/phases.h"
 #include "datanode/ops/digest.h"
@@ -176,6 +177,41 @@ v1::PhaseResult ChallengePhase(PhaseContext& ctx) {
       bad = v1::DISPOSITION_INCORRECT;
     }
   }
+  // The LLM ops the backend serves inference with, against the reference's kernels.
+  const ops::llm::Kernels& kernels = ctx.backend.LlmKernels();
+  for (const LlmChallenge& c : LlmChallengeCases(ctx.profile.challenge_count(), ctx.nonce)) {
+    if (ctx.Cancelled()) return r;  // RunAdmission discards the phase
+    ctx.progress.Update("challenge", absl::StrCat(done, "/", cases.size(), " + ", c.label));
+    auto t0 = Clock::now();
+    absl::StatusOr<std::string> got = RunLlmChallenge(kernels, c);
+    const double seconds = SecondsSince(t0);
+    max_seconds = std::max(max_seconds, seconds);
+    ++done;
+    v1::ChallengeRecord* rec = r.add_challenges();
+    rec->set_label(c.label);
+    rec->set_op(c.op);
+    rec->set_m(c.m);
+    rec->set_n(c.n);
+    rec->set_k(c.k);
+    rec->set_seconds(seconds);
+    absl::StatusOr<std::string> want = RunLlmChallenge(ops::llm::ReferenceKernels(), c);
+    if (!got.ok() || !want.ok()) {
+      if (failure.empty()) {
+        failure = absl::StrCat(c.label, ": ", (got.ok() ? want : got).status().ToString());
+      }
+      if (bad == v1::DISPOSITION_PASSED) bad = v1::DISPOSITION_FAILED;
+      continue;
+    }
+    rec->set_output_digest(LlmChallengeDigest(*got));
+    if (*got != *want) {
+      if (bad != v1::DISPOSITION_INCORRECT) {
+        failure = absl::StrCat(c.label, " (", c.m, "x", c.n, "x", c.k, ", ",
+                               ChallengeProfileName(c.profile),
+                               " inputs): differs from the reference's bytes");
+      }
+      bad = v1::DISPOSITION_INCORRECT;
+    }
+  }
   (*r.mutable_figures())["challenges"] = done;
   (*r.mutable_figures())["max_challenge_seconds"] = max_seconds;
   if (bad != v1::DISPOSITION_PASSED) {
@@ -185,7 +221,8 @@ v1::PhaseResult ChallengePhase(PhaseContext& ctx) {
         absl::StrCat(done,
                      " nonce-seeded challenges (wide, realistic and edge inputs) verified "
                      "exactly (Freivalds x2 on s8->s32, ",
-                     ctx.profile.sampled_rows(), " rows each recomputed on the reference)"));
+                     ctx.profile.sampled_rows(),
+                     " rows each recomputed on the reference; LLM ops recomputed whole)"));
   }
   return r;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "conformance/golden.h"
+#include "conformance/llm_challenges.h"
 #include "conformance/nonce.h"
 #include "conformance/phases.h"
 #include "conformance/report.h"
@@ -166,6 +167,25 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
     ops::OpArgs args = in->Args();
     ops::Backend& backend = cpu != nullptr && cpu->Supports(c.kind) ? *cpu : *reference;
     if (!ops::RunOp(backend, args).ok() || ops::OutputDigestHex(args) != rec.output_digest()) {
+      out.push_back(absl::StrCat("challenge ", c.label, ": reported output digest is wrong"));
+    }
+  }
+  const ops::llm::Kernels& kernels =
+      cpu != nullptr ? cpu->LlmKernels() : ops::llm::ReferenceKernels();
+  for (const LlmChallenge& c : LlmChallengeCases(count, nonce)) {
+    auto it = records.find(c.label);
+    if (it == records.end()) {
+      out.push_back(absl::StrCat("challenge ", c.label, " is missing from the report"));
+      continue;
+    }
+    const v1::ChallengeRecord& rec = *it->second;
+    if (rec.m() != c.m || rec.n() != c.n || rec.k() != c.k) {
+      out.push_back(
+          absl::StrCat("challenge ", c.label, " ran at another shape than the nonce demands"));
+      continue;
+    }
+    absl::StatusOr<std::string> want = RunLlmChallenge(kernels, c);
+    if (!want.ok() || LlmChallengeDigest(*want) != rec.output_digest()) {
       out.push_back(absl::StrCat("challenge ", c.label, ": reported output digest is wrong"));
     }
   }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "conformance/golden.h"
+#include "conformance/llm_challenges.h"
 #include "conformance/nonce.h"
 #include "conformance/phases.h"
 #include "conformance/report.h"
@@ -86,7 +87,8 @@ TEST_F(AdmissionTest, HonestCpuIsAdmittedAndVerified) {
       EXPECT_EQ(p.disposition(), v1::DISPOSITION_PASSED) << p.name() << ": " << p.reason();
     }
   }
-  EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).challenges_size(), 3 * 7);
+  EXPECT_EQ(PhaseOf(r, v1::PHASE_CHALLENGE).challenges_size(),
+            3 * 7 + 3 * static_cast<int>(LlmChallengeOps().size()));
   ASSERT_TRUE(SignReport(key_, &r).ok());
   auto pk = util::ReadEd25519PublicKey(pub_);
   ASSERT_TRUE(pk.ok());
@@ -155,6 +157,40 @@ TEST_F(AdmissionTest, BitFlipEveryMillionOutputsIsRejected) {
     }
   }
   EXPECT_GE(incorrect, 1);
+}
+
+// The inference ops are challenged too: one wrong bit in SwiGLU's output is Incorrect
+// at the challenge phase, naming the op; and a report whose LLM challenge digest was
+// forged (validly signed) is refused by the verifier's recomputation.
+TEST_F(AdmissionTest, WrongLlmKernelIsCaughtByChallengesAndAForgedLlmDigestByVerify) {
+  testing::FaultyLlmKernelsBackend backend(testing::Cpu());
+  v1::AdmissionReport r = RunOn(backend);
+  ExpectRejectedAt(r, v1::PHASE_CHALLENGE, v1::DISPOSITION_INCORRECT);
+  EXPECT_NE(PhaseOf(r, v1::PHASE_CHALLENGE).reason().find("challenge/llm_silu_mul/"),
+            std::string::npos)
+      << PhaseOf(r, v1::PHASE_CHALLENGE).reason();
+
+  auto cpu = testing::Cpu();
+  v1::AdmissionReport honest = RunOn(*cpu);
+  ASSERT_TRUE(honest.admitted());
+  bool forged = false;
+  for (auto& p : *honest.mutable_phases()) {
+    for (auto& c : *p.mutable_challenges()) {
+      if (!forged && c.label().starts_with("challenge/llm_attend/")) {
+        c.set_output_digest(std::string(64, '0'));
+        forged = true;
+      }
+    }
+  }
+  ASSERT_TRUE(forged);
+  ASSERT_TRUE(SignReport(key_, &honest).ok());
+  auto pk = util::ReadEd25519PublicKey(pub_);
+  ASSERT_TRUE(pk.ok());
+  Verdict v = VerifyReport(honest, cls_, testing::kNonce, std::string(pk->begin(), pk->end()));
+  EXPECT_FALSE(v.admitted);
+  ASSERT_FALSE(v.reasons.empty());
+  EXPECT_NE(v.reasons[0].find("challenge/llm_attend/"), std::string::npos) << v.reasons[0];
+  EXPECT_NE(v.reasons[0].find("output digest is wrong"), std::string::npos) << v.reasons[0];
 }
 
 TEST_F(AdmissionTest, ShapeCachingBackendIsCaughtByChallenges) {

@@ -9,6 +9,7 @@
 
 #include "conformance/challenge_inputs.h"
 #include "conformance/conformance.h"
+#include "conformance/llm_challenges.h"
 #include "conformance/nonce.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/reference.h"
@@ -50,6 +51,42 @@ TEST(ChallengeCasesTest, EveryOpMeetsEveryProfile) {
     }
     EXPECT_EQ(one.size(), std::size(kAllChallengeProfiles)) << hex;
   }
+}
+
+// The LLM ops: every op of the kernel set meets every profile, and in every profile
+// each op computes (an input the spec refused would come out as its status code), on
+// the reference and, byte for byte, on the CPU backend's kernels; a second run gives
+// the same bytes (the poison is overwritten).
+TEST(ChallengeCasesTest, LlmChallengesMeetEveryProfileAndComputeOnTheCpuAsOnTheReference) {
+  auto cpu = testing::Cpu();
+  const ops::llm::Kernels& reference = ops::llm::ReferenceKernels();
+  std::map<std::string, std::set<ChallengeProfile>> seen, computed;
+  int refused = 0, total = 0;
+  for (const char* hex : kNonces) {
+    auto nonce = ParseNonceHex(hex);
+    ASSERT_TRUE(nonce.ok());
+    for (const LlmChallenge& c : LlmChallengeCases(3, *nonce)) {
+      seen[c.op].insert(c.profile);
+      auto want = RunLlmChallenge(reference, c);
+      ASSERT_TRUE(want.ok()) << c.label << ": " << want.status();
+      auto got = RunLlmChallenge(cpu->LlmKernels(), c);
+      ASSERT_TRUE(got.ok()) << c.label << ": " << got.status();
+      EXPECT_EQ(*got == *want, true) << c.label << " under nonce " << hex;
+      EXPECT_EQ(*RunLlmChallenge(reference, c), *want) << c.label;
+      ++total;
+      if (want->starts_with("ok:")) {
+        computed[c.op].insert(c.profile);
+      } else {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), LlmChallengeOps().size());
+  for (const std::string& op : LlmChallengeOps()) {
+    EXPECT_EQ(seen[op].size(), std::size(kAllChallengeProfiles)) << op;
+    EXPECT_EQ(computed[op].size(), std::size(kAllChallengeProfiles)) << op;
+  }
+  std::printf("LLM challenges: %d of %d refused by the spec (edge inputs)\n", refused, total);
 }
 
 // Whether the exact value mantissa * 2^exponent lies exactly halfway between two

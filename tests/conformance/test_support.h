@@ -21,6 +21,7 @@
 
 #include "conformance/conformance.h"
 #include "datanode/ops/backend.h"
+#include "datanode/ops/llm_kernels.h"
 #include "device_classes/device_class_loader.h"
 #include "gtest/gtest.h"
 
@@ -351,6 +352,31 @@ class StuckBitBackend : public WrappingBackend {
 
  private:
   std::atomic<int64_t> hits_{0};
+};
+
+// Matmuls and quantization right, but its LLM kernels' SwiGLU (SiluMul, what a fused
+// GPU kernel might get wrong) flips one bit of its last output element.
+class FaultyLlmKernelsBackend : public WrappingBackend {
+ public:
+  using WrappingBackend::WrappingBackend;
+  const ops::llm::Kernels& LlmKernels() const override { return kernels_; }
+
+ private:
+  class Kernels : public ops::llm::Kernels {
+   public:
+    absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+                         std::span<float> out) const override {
+      absl::Status st = ops::llm::Kernels::SiluMul(gate, up, out);
+      if (st.ok() && !out.empty()) {
+        uint32_t bits;
+        std::memcpy(&bits, &out.back(), 4);
+        bits ^= 1;
+        std::memcpy(&out.back(), &bits, 4);
+      }
+      return st;
+    }
+  };
+  Kernels kernels_;
 };
 
 // Correct but slow: sleeps before every call.
