@@ -15,21 +15,14 @@
 #include "gtest/gtest.h"
 #include "node/import/model_registry.h"
 #include "node/store/weight_store.h"
+#include "tests/support/safetensors_writer.h"
 #include "tests/support/temp_dir.h"
 
 namespace datanode::node {
 namespace {
 namespace fs = std::filesystem;
 
-void WriteModel(const fs::path& path, int64_t n, int64_t k) {
-  std::string header = "{\"w\":{\"dtype\":\"I8\",\"shape\":[" + std::to_string(n) + "," +
-                       std::to_string(k) + "],\"data_offsets\":[0," + std::to_string(n * k) + "]}}";
-  while (header.size() % 8) header.push_back(' ');
-  uint64_t len = header.size();
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(&len), 8);
-  f << header << std::string(static_cast<size_t>(n * k), '\1');
-}
+using test_support::WriteI8Safetensors;
 
 class ImportRootTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -38,8 +31,8 @@ class ImportRootTest : public ::testing::TestWithParam<bool> {
     fs::create_directories(root_ / "models" / "sub");
     fs::create_directories(root_ / "outside");
     models_ = root_ / "models";
-    WriteModel(models_ / "sub" / "m.safetensors", 4, 32);
-    WriteModel(root_ / "outside" / "x.safetensors", 4, 32);
+    WriteI8Safetensors(models_ / "sub" / "m.safetensors", 4, 32);
+    WriteI8Safetensors(root_ / "outside" / "x.safetensors", 4, 32);
     root_fd_ = ::open(models_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     ASSERT_GE(root_fd_, 0);
   }
@@ -92,7 +85,7 @@ class ImportOptionsTest : public ::testing::Test {
     auto registry = ModelRegistry::Open(store_.get());
     ASSERT_TRUE(registry.ok()) << registry.status();
     registry_ = *std::move(registry);
-    WriteModel(root_ / "models" / "big.safetensors", 1024, 4096);  // 4 MiB: 4 chunks
+    WriteI8Safetensors(root_ / "models" / "big.safetensors", 1024, 4096);  // 4 MiB: 4 chunks
     options_.root = (root_ / "models").string();
   }
   void TearDown() override { fs::remove_all(root_); }

@@ -47,6 +47,7 @@ constexpr const char* kBuiltDatanoded = DATANODED_PATH;
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/support/read_file.h"
+#include "tests/support/safetensors_writer.h"
 #include "tests/support/temp_dir.h"
 
 namespace datanode {
@@ -60,19 +61,7 @@ std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
   return c;
 }
 
-// A safetensors file with one I8 tensor "w" [n, k] whose bytes are all `fill`.
-void WriteModel(const fs::path& path, int64_t n, int64_t k, char fill) {
-  std::string header = "{\"w\":{\"dtype\":\"I8\",\"shape\":[" + std::to_string(n) + "," +
-                       std::to_string(k) + "],\"data_offsets\":[0," + std::to_string(n * k) + "]}}";
-  while (header.size() % 8) header.push_back(' ');
-  uint64_t len = header.size();
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(&len), 8);
-  f << header;
-  std::string row(static_cast<size_t>(k), fill);
-  for (int64_t i = 0; i < n; ++i) f << row;
-  ASSERT_TRUE(f.good()) << path;
-}
+using test_support::WriteI8Safetensors;
 
 struct Outcome {
   int exit_code = -1;  // 128 + signal when killed
@@ -233,8 +222,8 @@ TEST_F(IngressTest, FifosInTheImportRootDoNotWedgeTheDaemon) {
 
 TEST_F(IngressTest, PathsOutsideTheImportRootAreRejected) {
   fs::create_directories(root_ / "outside");
-  WriteModel(root_ / "outside" / "m.safetensors", 4, 32, '\3');
-  WriteModel(models_ / "in.safetensors", 4, 32, '\4');
+  WriteI8Safetensors(root_ / "outside" / "m.safetensors", 4, 32, '\3');
+  WriteI8Safetensors(models_ / "in.safetensors", 4, 32, '\4');
   fs::create_symlink(root_ / "outside" / "m.safetensors", models_ / "link.safetensors");
   fs::create_directory_symlink(root_ / "outside", models_ / "dirlink");
   DaemonProcess d(root_, ImportRootConfig());
@@ -257,8 +246,8 @@ TEST_F(IngressTest, PathsOutsideTheImportRootAreRejected) {
 TEST_F(IngressTest, SymlinkSwapRaceNeverImportsAFileOutsideTheRoot) {
   fs::create_directories(root_ / "outside");
   fs::create_directories(models_ / "real");
-  WriteModel(root_ / "outside" / "m.safetensors", 4, 32, '\5');
-  WriteModel(models_ / "real" / "m.safetensors", 4, 32, '\6');
+  WriteI8Safetensors(root_ / "outside" / "m.safetensors", 4, 32, '\5');
+  WriteI8Safetensors(models_ / "real" / "m.safetensors", 4, 32, '\6');
   fs::create_directory_symlink("real", models_ / "d");
   DaemonProcess d(root_, ImportRootConfig());
   WaitReady(d);
@@ -302,7 +291,7 @@ TEST_F(IngressTest, SymlinkSwapRaceNeverImportsAFileOutsideTheRoot) {
 // bytes are a mix of two versions of the file.
 TEST_F(IngressTest, FileChangedDuringImportIsFailedPrecondition) {
   const fs::path big = models_ / "big.safetensors";
-  WriteModel(big, 4096, 8192, '\7');  // 32 MiB
+  WriteI8Safetensors(big, 4096, 8192, '\7');  // 32 MiB
   DaemonProcess d(root_, ImportRootConfig() + "store_fsync: false\n");
   WaitReady(d);
   std::atomic<bool> stop{false};
@@ -335,8 +324,8 @@ TEST_F(IngressTest, FileReplacedDuringImportIsFailedPrecondition) {
   const fs::path big = models_ / "big.safetensors", other = root_ / "other.safetensors";
   // 128 MiB (a pack): long enough that the replacement 20 ms in always lands mid-import;
   // at 32 MiB a fast import sometimes finished first (1 run in 13 under load).
-  WriteModel(big, 8192, 16384, '\7');
-  WriteModel(other, 4, 32, '\1');
+  WriteI8Safetensors(big, 8192, 16384, '\7');
+  WriteI8Safetensors(other, 4, 32, '\1');
   DaemonProcess d(root_, ImportRootConfig() + "store_fsync: false\n");
   WaitReady(d);
   std::atomic<bool> started{false}, stop{false};
@@ -361,7 +350,7 @@ TEST_F(IngressTest, FileReplacedDuringImportIsFailedPrecondition) {
 // A client that gives up on an import stops it: nothing is registered.
 TEST_F(IngressTest, CancelledImportStopsAndRegistersNothing) {
   const fs::path big = models_ / "big.safetensors";
-  WriteModel(big, 8192, 8192, '\7');  // 64 MiB
+  WriteI8Safetensors(big, 8192, 8192, '\7');  // 64 MiB
   DaemonProcess d(root_, ImportRootConfig());
   WaitReady(d);
   {
@@ -400,7 +389,7 @@ TEST_F(IngressTest, CancelledImportStopsAndRegistersNothing) {
 // the model, equal to the unary ImportModel's; a cancelled call ends CANCELLED.
 TEST_F(IngressTest, ImportModelStreamReportsProgressThenTheModel) {
   const fs::path big = models_ / "big.safetensors";
-  WriteModel(big, 8192, 8192, '\7');  // 64 MiB
+  WriteI8Safetensors(big, 8192, 8192, '\7');  // 64 MiB
   const int64_t size = static_cast<int64_t>(fs::file_size(big));
   DaemonProcess d(root_, ImportRootConfig());
   WaitReady(d);
