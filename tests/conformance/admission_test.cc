@@ -301,6 +301,20 @@ TEST_F(AdmissionTest, CachingBackendsAreRejectedAtPerformanceAloneAndUnderParall
   }
 }
 
+// The test class catches caches with the limit a shipped class uses, not a looser one
+// (it was once raised to 4.0 to let an honest CPU pass under load).
+TEST_F(AdmissionTest, TestClassesUseTheShippedRepeatLimit) {
+  auto mini_pc =
+      device_classes::LoadClassFile(DATANODE_SOURCE_DIR "/device_classes/mini_pc.textproto");
+  ASSERT_TRUE(mini_pc.ok()) << mini_pc.status();
+  const double shipped = mini_pc->device_class.compute().max_repeat_speedup();
+  EXPECT_EQ(shipped, 1.5);
+  EXPECT_EQ(cls_.device_class.compute().max_repeat_speedup(), shipped);
+  auto vulkan = device_classes::ParseClassText(testing::kVulkanTestClass, "test_vulkan");
+  ASSERT_TRUE(vulkan.ok()) << vulkan.status();
+  EXPECT_LE(vulkan->device_class.compute().max_repeat_speedup(), shipped);
+}
+
 TEST_F(AdmissionTest, DISABLED_RepeatSpeedupDistribution) {
   for (bool loaded : {false, true}) {
     std::unique_ptr<LoadThreads> load;
