@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libspdlog-dev libabsl-dev libssl-dev libre2-dev zlib1g-dev libsimdjson-dev
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-tools
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgmp-dev  # tests/verify: GMP, the field arithmetic's oracle (verify_field_test)
   libdnnl-dev libopenblas-dev
   ocl-icd-opencl-dev opencl-headers  # dnnl-config.cmake requires OpenCL (a Recommends)
   python3 python3-venv python3-pip
