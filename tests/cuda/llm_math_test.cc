@@ -52,39 +52,48 @@ void ExpectSameBits(const char* op, const std::vector<float>& a, const std::vect
   *elements += static_cast<int64_t>(want.size());
 }
 
-TEST(LlmMath, AddMatchesReference) {
-  SplitMix64 rng(0xADD0001);
+// Rows of 1 to 300 random values x and y = partner(rng, x): the device element routine
+// `element` (on the host) against the reference op `ref` (llm.h), bit for bit.
+template <typename Partner, typename Ref, typename Element>
+void ExpectElementwiseMatches(const char* op, uint64_t seed, Partner partner, Ref ref,
+                              Element element) {
+  SplitMix64 rng(seed);
   int64_t elements = 0;
   for (int row = 0; row < kRows; ++row) {
     const int64_t n = rng.Uniform(1, 300);
     const std::vector<float> x = RandomRow(rng, n);
-    const std::vector<float> y = AddPartner(rng, x);
+    const std::vector<float> y = partner(rng, x);
     std::vector<float> want(x.size());
-    ASSERT_TRUE(llm::Add(x, y, want).ok());
+    ASSERT_TRUE(ref(x, y, want).ok());
     const std::vector<uint32_t> xb = Bits(x), yb = Bits(y);
     std::vector<uint32_t> got(x.size());
-    for (size_t i = 0; i < x.size(); ++i) got[i] = llm_math::AddElement(xb[i], yb[i]);
-    ExpectSameBits("Add", x, y, want, got, row, &elements);
+    for (size_t i = 0; i < x.size(); ++i) got[i] = element(xb[i], yb[i]);
+    ExpectSameBits(op, x, y, want, got, row, &elements);
   }
-  RecordProperty("elements", static_cast<int>(elements));
+  ::testing::Test::RecordProperty("elements", static_cast<int>(elements));
   EXPECT_GT(elements, 100000);
 }
 
+TEST(LlmMath, AddMatchesReference) {
+  ExpectElementwiseMatches(
+      "Add", 0xADD0001,
+      [](SplitMix64& rng, const std::vector<float>& x) { return AddPartner(rng, x); },
+      [](std::span<const float> x, std::span<const float> y, std::span<float> out) {
+        return llm::Add(x, y, out);
+      },
+      [](uint32_t a, uint32_t b) { return llm_math::AddElement(a, b); });
+}
+
 TEST(LlmMath, SiluMulMatchesReference) {
-  SplitMix64 rng(0x5110001);
-  int64_t elements = 0;
-  for (int row = 0; row < kRows; ++row) {
-    const int64_t n = rng.Uniform(1, 300);
-    const std::vector<float> gate = RandomRow(rng, n);
-    const std::vector<float> up = RandomRow(rng, n);
-    std::vector<float> want(gate.size());
-    ASSERT_TRUE(llm::SiluMul(gate, up, want).ok());
-    const std::vector<uint32_t> gb = Bits(gate), ub = Bits(up);
-    std::vector<uint32_t> got(gate.size());
-    for (size_t i = 0; i < gate.size(); ++i) got[i] = llm_math::SiluMulElement(gb[i], ub[i]);
-    ExpectSameBits("SiluMul", gate, up, want, got, row, &elements);
-  }
-  EXPECT_GT(elements, 100000);
+  ExpectElementwiseMatches(
+      "SiluMul", 0x5110001,
+      [](SplitMix64& rng, const std::vector<float>& gate) {
+        return RandomRow(rng, static_cast<int64_t>(gate.size()));
+      },
+      [](std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+        return llm::SiluMul(gate, up, out);
+      },
+      [](uint32_t g, uint32_t u) { return llm_math::SiluMulElement(g, u); });
 }
 
 // Every gate exponent from subnormal to FLT_MAX, both signs, against a few ups: the

@@ -88,6 +88,18 @@ class VulkanBackendTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << name << ": " << st;
   }
 
+  // Mean wall time of 5 runs of `args` on the Vulkan backend after one warm-up run, in
+  // milliseconds (informational: lavapipe figures, not a claim about GPUs).
+  static double MeanRunMs(OpArgs& args) {
+    EXPECT_TRUE(RunOp(vk(), args).ok());
+    constexpr int kReps = 5;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kReps; ++i) EXPECT_TRUE(RunOp(vk(), args).ok());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+               .count() /
+           kReps;
+  }
+
   static std::string* skip_reason_;
   static absl::Status* create_status_;
   static Backend* backend_;
@@ -360,13 +372,7 @@ TEST_F(VulkanBackendTest, SmallMGemvTiming) {
     OpArgs args = in.Args();
     args.w = {};
     args.w_prepared = prepared->get();
-    ASSERT_TRUE(RunOp(vk(), args).ok());
-    const auto t0 = std::chrono::steady_clock::now();
-    constexpr int kReps = 5;
-    for (int i = 0; i < kReps; ++i) ASSERT_TRUE(RunOp(vk(), args).ok());
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
-        kReps;
+    const double ms = MeanRunMs(args);
     std::printf("[ info     ] q8_0 matmul m=%lld n=1536 k=576 (%s): %.2f ms\n",
                 static_cast<long long>(m), m <= 16 ? "gemv" : "64-row tile", ms);
   }
@@ -380,13 +386,7 @@ TEST_F(VulkanBackendTest, SmallMGemvTiming) {
     OpArgs args = in->Args();
     args.w = {};
     args.w_prepared = w->get();
-    ASSERT_TRUE(RunOp(vk(), args).ok());
-    const auto t0 = std::chrono::steady_clock::now();
-    constexpr int kReps = 5;
-    for (int i = 0; i < kReps; ++i) ASSERT_TRUE(RunOp(vk(), args).ok());
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
-        kReps;
+    const double ms = MeanRunMs(args);
     std::printf("[ info     ] %s m=1 n=1536 k=1536 (gemv, prepared %lld bytes): %.2f ms\n",
                 OpKindName(q), static_cast<long long>((*w)->SizeBytes()), ms);
   }
