@@ -19,6 +19,8 @@
 #include "datanode/ops/validate.h"
 #include "ops/cuda/cuda_status.h"
 #include "ops/cuda/device_memory.h"
+#include "ops/cuda/device_memory_test.h"
+#include "ops/cuda/resident.h"
 #include "ops/cuda/llm_kernels.cuh"
 #include "ops/cuda/llm_math.cuh"
 #include "ops/cuda/matmul_kquant.cuh"
@@ -378,6 +380,28 @@ class CudaBackend final : public Backend {
   // Every op of the table has a kernel here.
   bool Supports(OpKind) const override { return true; }
   int64_t DeviceMemoryBytes() const override { return memory_bytes_; }
+  // The admission test's memory phase: global memory, on the GPU (device_memory_test.h).
+  absl::StatusOr<MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed) override {
+    CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
+    return TestCudaDeviceMemory(bytes, seed);
+  }
+  // Resident buffers (resident.h): the performance phase times the GEMM alone.
+  absl::StatusOr<std::unique_ptr<ops::DeviceBuffer>> AllocateBuffer(int64_t size) override {
+    return resident_.Allocate(size);
+  }
+  absl::Status WriteBuffer(ops::DeviceBuffer& dst, int64_t offset, ByteSpan src) override {
+    return resident_.Write(dst, offset, src);
+  }
+  absl::Status ReadBuffer(const ops::DeviceBuffer& src, int64_t offset,
+                          std::span<uint8_t> dst) override {
+    return resident_.Read(src, offset, dst);
+  }
+  absl::Status PrepareResident(const ResidentOpArgs& args) override {
+    return resident_.Prepare(args);
+  }
+  absl::Status RunResident(const ResidentOpArgs& args, double* device_seconds) override {
+    return resident_.Run(*this, args, device_seconds);
+  }
   const llm::Kernels& LlmKernels() const override { return llm_; }
 
   absl::Status Run(const OpArgs& args) override {
@@ -444,6 +468,7 @@ class CudaBackend final : public Backend {
   CudaLlmKernels llm_;            // shares pool_ and streams_
   bool wgmma_enabled_ = false;    // set once by CheckS8Kernels, before any call
   std::string wgmma_off_reason_;  // why not, for Description()
+  CudaResident resident_{this, device_, sm_count_, &wgmma_enabled_, pool_, streams_};
 };
 
 absl::Status CudaBackend::RunS8(const OpArgs& args, const CudaPreparedWeights* prepared,

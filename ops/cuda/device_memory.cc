@@ -150,4 +150,21 @@ absl::Status OwnedStream::Create() {
   return CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
 }
 
+EventPair::~EventPair() {
+  if (start_ != nullptr) (void)cudaEventDestroy(start_);
+  if (stop_ != nullptr) (void)cudaEventDestroy(stop_);
+}
+
+absl::Status EventPair::Create() {
+  CUDA_RETURN_IF_ERROR(cudaEventCreate(&start_), "cudaEventCreate");
+  CUDA_RETURN_IF_ERROR(cudaEventCreate(&stop_), "cudaEventCreate");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> EventPair::Seconds() const {
+  float ms = 0;
+  CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
+  return static_cast<double>(ms) * 1e-3;
+}
+
 }  // namespace datanode::ops::cuda

@@ -122,6 +122,25 @@ struct StreamSlot {
   PinnedBuffer staging;
 };
 
+// Two CUDA events bracketing timed work on one stream; destroyed on every path out.
+// Not thread-safe.
+class EventPair {
+ public:
+  EventPair() = default;
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  ~EventPair();
+  absl::Status Create();
+  cudaEvent_t start() const { return start_; }
+  cudaEvent_t stop() const { return stop_; }
+  // Seconds between the two, once the stop event has completed.
+  absl::StatusOr<double> Seconds() const;
+
+ private:
+  cudaEvent_t start_ = nullptr;
+  cudaEvent_t stop_ = nullptr;
+};
+
 // Thread-safe pool of StreamSlots; creates a new stream when all are leased.
 class StreamPool {
  public:

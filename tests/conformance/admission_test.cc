@@ -415,9 +415,10 @@ TEST(DeviceMemoryTest, HostAndVulkanPatternTestsPassOnHealthyMemory) {
               dev->bytes_moved / dev->seconds / 1e9, dev->device_timed ? "device" : "host");
 }
 
-// Resident buffers: on the CPU (host defaults) and on Vulkan (device-local, packed at
-// PrepareResident) a poisoned output is overwritten with the reference's bytes, and
-// Vulkan refuses to run operands it was not given to prepare.
+// Resident buffers: on the CPU (host defaults), on Vulkan and on CUDA (device memory,
+// packed at PrepareResident; each where present) a poisoned output is overwritten with
+// the reference's bytes, and the GPU backends refuse to run operands they were not
+// given to prepare.
 TEST(ResidentBufferTest, ResidentMatMulEqualsTheReferenceOnEveryBackend) {
   auto in = ops::MakeRandomInputs(ops::OpKind::kMatMulS8S32, 70, 90, 200, 5);
   ASSERT_TRUE(in.ok());
@@ -426,9 +427,9 @@ TEST(ResidentBufferTest, ResidentMatMulEqualsTheReferenceOnEveryBackend) {
   ASSERT_TRUE(reference.ok());
   ops::OpArgs want_args = want.Args();
   ASSERT_TRUE(ops::RunOp(**reference, want_args).ok());
-  for (const char* name : {"cpu", "vulkan"}) {
+  for (const char* name : {"cpu", "vulkan", "cuda"}) {
     auto b = ops::CreateBackend(name);
-    if (!b.ok()) continue;  // vulkan absent
+    if (!b.ok()) continue;  // vulkan or cuda absent
     auto a = (*b)->AllocateBuffer(in->a.size());
     auto w = (*b)->AllocateBuffer(in->w.size());
     auto out = (*b)->AllocateBuffer(in->out.size());
@@ -439,7 +440,7 @@ TEST(ResidentBufferTest, ResidentMatMulEqualsTheReferenceOnEveryBackend) {
     ASSERT_TRUE((*b)->WriteBuffer(**out, 0, got).ok());
     ops::ResidentOpArgs args{ops::OpKind::kMatMulS8S32, 70, 90, 200, a->get(), nullptr,
                              w->get(), nullptr, out->get(), nullptr};
-    if (std::string(name) == "vulkan") {
+    if (std::string(name) != "cpu") {  // the device copies are made by PrepareResident
       EXPECT_EQ((*b)->RunResident(args, nullptr).code(), absl::StatusCode::kFailedPrecondition);
     }
     ASSERT_TRUE((*b)->PrepareResident(args).ok()) << name;

@@ -138,6 +138,20 @@ std::string Describe(OpKind kind, int64_t m, int64_t n, int64_t k, uint64_t seed
 // M, N, K from 1 and odd sizes up to a few hundred (K a multiple of the op's block:
 // 32, or 256 for the K-quants), all input profiles (wide, extreme, realistic); every
 // 10th case uses prepared weights.
+// The admission test's memory phase on the GPU: every pattern reads back intact from
+// global memory (2.5 MiB + 8: a partial block), timed by CUDA events.
+TEST_F(CudaDeviceTest, DeviceMemoryPatternTestRunsOnTheGpu) {
+  auto r = cuda_->TestDeviceMemory((5 << 19) + 8, 42);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->errors, 0) << r->method;
+  EXPECT_GT(r->bytes_tested, 0);
+  EXPECT_TRUE(r->device_timed);
+  EXPECT_GT(r->seconds, 0);
+  EXPECT_NE(r->method.find("CUDA device memory"), std::string::npos) << r->method;
+  std::printf("cuda memory test: %s, %.2f GB/s\n", r->method.c_str(),
+              r->bytes_moved / r->seconds / 1e9);
+}
+
 TEST_F(CudaDeviceTest, RandomCasesMatchReferenceByteForByte) {
   constexpr int kCasesPerOp = 1000;
   for (OpKind kind : kAllOpKinds) {
