@@ -256,9 +256,15 @@ std::string AdmissionService::KeyDirFile(const char* name) const {
 
 std::string AdmissionService::saved_report_path() const { return KeyDirFile(kLastAdmissionFile); }
 
-void AdmissionService::SaveHistory(const std::vector<RecheckRecord>& history) {
+void AdmissionService::SaveHistory() {
+  // One writer at a time, each writing the latest history: an older copy never lands
+  // after a newer one.
+  std::lock_guard<std::mutex> save_lock(save_mu_);
   v1::AdmissionHistory file;
-  for (const RecheckRecord& r : history) *file.add_rechecks() = RecheckToProto(r);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const RecheckRecord& r : history_) *file.add_rechecks() = RecheckToProto(r);
+  }
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
@@ -351,28 +357,27 @@ absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<b
     record.detail = !outcome.ok()              ? outcome.status().ToString()
                     : outcome->reasons.empty() ? "rejected"
                                                : outcome->reasons.front();
-    // Run() already dropped the class on a rejection; a class that no longer loads
-    // is a lapse too: the node cannot show it still qualifies.
-    bool clear = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (admitted_.class_name == admitted.class_name) {
-        admitted_ = {};
-        clear = true;
-      }
-    }
-    if (clear) Save(nullptr);
   }
-  std::vector<RecheckRecord> history;
+  // Run() already dropped the class on a rejection; a class that no longer loads is a
+  // failure too: the node cannot show it still qualifies.
+  Record(record);
+  return record;
+}
+
+void AdmissionService::Record(const RecheckRecord& record) {
+  bool clear = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!record.passed && admitted_.class_name == record.class_name) {
+      admitted_ = {};
+      clear = true;
+    }
     (record.passed ? rechecks_passed_ : rechecks_failed_) += 1;
     history_.push_back(record);
     if (history_.size() > kMaxRecheckHistory) history_.erase(history_.begin());
-    history = history_;
   }
-  // Still holding the slot: no other re-check can save an older copy after this one.
-  SaveHistory(history);
+  if (clear) Save(nullptr);
+  SaveHistory();
   if (record.passed) {
     spdlog::info("admission re-check of class {} passed (report {})", record.class_name,
                  record.detail);
@@ -380,7 +385,19 @@ absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<b
     spdlog::warn("admission re-check of class {} FAILED, the node is out of the class: {}",
                  record.class_name, record.detail);
   }
-  return record;
+}
+
+void AdmissionService::Lapse(absl::Time due, absl::Duration period) {
+  const AdmittedState admitted = Admitted();
+  if (admitted.class_name.empty()) return;
+  RecheckRecord record;
+  record.time = absl::Now();
+  record.class_name = admitted.class_name;
+  record.trigger = RecheckTrigger::kSchedule;
+  record.detail =
+      absl::StrCat("lapsed: the re-check due at ", absl::FormatTime(due), " could not run for ",
+                   absl::FormatDuration(period), " (another admission test held the node)");
+  Record(record);
 }
 
 void AdmissionService::StartRechecks(absl::Duration interval, const std::string& raw_public_key) {
@@ -411,9 +428,12 @@ void AdmissionService::StopRechecks() {
 }
 
 void AdmissionService::RecheckLoop(absl::Duration period, absl::Duration offset) {
-  // While another run holds the slot, try again after this long.
+  // While another run holds the slot, try again after this long; a re-check that could
+  // not run for a whole period after it was due has lapsed, which takes the node out of
+  // its class as a failure does.
   const absl::Duration busy_retry = std::min(period, absl::Seconds(10));
-  absl::Time next = absl::Now() + offset + period;
+  absl::Time due = absl::Now() + offset + period;
+  absl::Time next = due;
   auto stopped = [this] {
     std::lock_guard<std::mutex> lock(mu_);
     return stop_;
@@ -430,11 +450,15 @@ void AdmissionService::RecheckLoop(absl::Duration period, absl::Duration offset)
     absl::StatusOr<RecheckRecord> r = RecheckNow(stopped, RecheckTrigger::kSchedule);
     if (stopped()) return;
     if (!r.ok() && absl::IsResourceExhausted(r.status())) {
-      next = absl::Now() + busy_retry;
-      continue;
+      if (absl::Now() - due < period) {
+        next = absl::Now() + busy_retry;
+        continue;
+      }
+      Lapse(due, period);
     }
-    next += period;
-    if (next < absl::Now()) next = absl::Now() + period;  // a run longer than the period
+    due += period;
+    if (due < absl::Now()) due = absl::Now() + period;  // a run longer than the period
+    next = due;
   }
 }
 

@@ -139,7 +139,8 @@ class AdmissionService {
   // serving backend with a fresh random nonce (in production the subnet's random
   // beacon would supply it). A failed run, or a class that no longer loads, clears the
   // admitted class and the saved report; a pass replaces the saved report. Skipped
-  // while not admitted; postponed while another run holds the slot. interval <= 0:
+  // while not admitted; postponed while another run holds the slot, and lapsed (a
+  // failure, "lapsed: ...") when it could not run for a whole interval. interval <= 0:
   // nothing runs. Call at most once; StopRechecks() (or the destructor) cancels a run
   // in progress and joins the thread.
   void StartRechecks(absl::Duration interval, const std::string& raw_public_key);
@@ -167,8 +168,14 @@ class AdmissionService {
   // Makes `report` the saved one (temp file, fsync, rename), or removes the saved one
   // when `report` is null. Failures are logged: the verdict still stands in memory.
   void Save(const v1::AdmissionReport* report);
-  // Writes history_ (copied under mu_) to kRecheckHistoryFile; failures are logged.
-  void SaveHistory(const std::vector<RecheckRecord>& history);
+  // Writes history_ to kRecheckHistoryFile; failures are logged.
+  void SaveHistory();
+  // Appends a re-check to the history (saved) and the metrics; a failed one takes the
+  // node out of record.class_name if it still holds it (and removes the saved report).
+  void Record(const RecheckRecord& record);
+  // The scheduled re-check due at `due` could not run for `period`: recorded as a
+  // failure ("lapsed: ...") that takes the node out of its class.
+  void Lapse(absl::Time due, absl::Duration period);
   std::string KeyDirFile(const char* name) const;
 
   ops::Backend* serving_;
@@ -178,6 +185,7 @@ class AdmissionService {
   std::vector<std::string> class_dirs_;
   void RecheckLoop(absl::Duration period, absl::Duration offset);
 
+  std::mutex save_mu_;  // serializes SaveHistory
   mutable std::mutex mu_;
   bool running_ = false;                                // guarded by mu_
   AdmittedState admitted_;                              // guarded by mu_

@@ -588,6 +588,52 @@ TEST(AdmissionRecheckTest, BackendThatTurnsFaultyIsEvictedAndReadmittedWhenHealt
   fs::remove_all(dir);
 }
 
+// A re-check that cannot run for a whole interval (another admission holds the node)
+// has lapsed: the node leaves its class as on a failure, and the history says why.
+TEST(AdmissionRecheckTest, RecheckThatCannotRunForAWholeIntervalLapses) {
+  const fs::path dir = fs::temp_directory_path() / ("dn_lapse_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "classes");
+  std::ofstream(dir / "classes" / "rpc_test_pc.textproto") << TestClass("0.2");
+  const std::string key = (dir / "node-key.pem").string();
+  bool created = false;
+  auto pub = node::EnsureNodeKey(key, &created);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  auto cpu = ops::CreateBackend("cpu");
+  ASSERT_TRUE(cpu.ok());
+  auto store = node::WeightStore::Open({.root = dir / "store"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto models = node::ModelRegistry::Open(store->get());
+  ASSERT_TRUE(models.ok()) << models.status();
+  node::AdmissionService service(cpu->get(), {}, key, {(dir / "classes").string()}, store->get(),
+                                 models->get());
+  {
+    auto slot = service.Begin();
+    ASSERT_TRUE(slot.ok()) << slot.status();
+    node::AdmissionRequest req;
+    req.class_name = "rpc_test_pc";
+    req.nonce_hex = kNonce;
+    auto out = service.Run(*slot, req, nullptr, nullptr);
+    ASSERT_TRUE(out.ok() && out->admitted) << out.status();
+  }
+  ASSERT_EQ(service.Admitted().class_name, "rpc_test_pc");
+  {
+    auto busy = service.Begin();  // held for longer than an interval and its offset
+    ASSERT_TRUE(busy.ok());
+    service.StartRechecks(absl::Milliseconds(300), *pub);
+    EXPECT_TRUE(WaitFor([&] { return service.Admitted().class_name.empty(); }, 10))
+        << "the class outlived a re-check that never ran";
+  }
+  service.StopRechecks();
+  ASSERT_FALSE(service.RecheckHistory().empty());
+  const node::RecheckRecord last = service.RecheckHistory().back();
+  EXPECT_FALSE(last.passed);
+  EXPECT_EQ(last.detail.rfind("lapsed:", 0), 0u) << last.detail;
+  EXPECT_FALSE(fs::exists(dir / node::AdmissionService::kLastAdmissionFile));
+  EXPECT_TRUE(fs::exists(dir / node::AdmissionService::kRecheckHistoryFile));
+  fs::remove_all(dir);
+}
+
 TEST(AdmissionRecheckTest, ConfigDefaultsToHourlyAndZeroDisables) {
   auto def = node::ConfigFromText("");
   ASSERT_TRUE(def.ok());
