@@ -2,7 +2,9 @@
 #include "node/cli/flags.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
+#include <utility>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
@@ -74,6 +76,30 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv, int first,
     out.seen.insert(name);
   }
   return out;
+}
+
+std::optional<int> ParseFlagsOnlyCommandLine(std::string_view program, std::string_view usage,
+                                             int argc, char** argv,
+                                             const std::vector<std::string_view>& allowed,
+                                             CommandLine* parsed) {
+  const std::string name(program);
+  auto line = ParseCommandLine(argc, argv, 1, allowed);
+  if (!line.ok()) {
+    std::fprintf(stderr, "%s: %s (%s --help)\n", name.c_str(),
+                 std::string(line.status().message()).c_str(), name.c_str());
+    return 2;
+  }
+  if (line->help) {
+    std::printf("%s%s", std::string(usage).c_str(), DescribeFlags(allowed).c_str());
+    return 0;
+  }
+  if (!line->positional.empty()) {
+    std::fprintf(stderr, "%s: unexpected argument '%s' (%s --help)\n", name.c_str(),
+                 line->positional[0].c_str(), name.c_str());
+    return 2;
+  }
+  if (parsed != nullptr) *parsed = *std::move(line);
+  return std::nullopt;
 }
 
 std::string DescribeFlags(const std::vector<std::string_view>& names) {

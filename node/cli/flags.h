@@ -18,6 +18,7 @@
 #define DATANODE_NODE_CLI_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,6 +41,15 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv, int first,
 
 // One "  --name=<default>  help" block per flag in `names`, for --help texts.
 std::string DescribeFlags(const std::vector<std::string_view>& names);
+
+// The whole command line of a program that takes flags and no positional arguments
+// (datanoded, dn-subnet-sim): returns the exit code to leave with now, after printing the
+// usage for --help (0) or a one-line error ending "(PROGRAM --help)" (2), or nullopt when
+// the program should go on and read its flags (then *line, if given, holds the parse).
+std::optional<int> ParseFlagsOnlyCommandLine(std::string_view program, std::string_view usage,
+                                             int argc, char** argv,
+                                             const std::vector<std::string_view>& allowed,
+                                             CommandLine* line = nullptr);
 
 // Range checks for numeric flags after parsing: INVALID_ARGUMENT naming --flag.
 absl::Status CheckRange(std::string_view flag, int64_t value, int64_t lo, int64_t hi);

@@ -54,20 +54,10 @@ const std::vector<std::string_view> kFlags = {"config",  "socket", "metrics_sock
                                               "backend", "tcp",    "log_level"};
 
 int Run(int argc, char** argv) {
-  auto line = cli::ParseCommandLine(argc, argv, 1, kFlags);
-  if (!line.ok()) {
-    std::fprintf(stderr, "datanoded: %s (datanoded --help)\n",
-                 std::string(line.status().message()).c_str());
-    return 2;
-  }
-  if (line->help) {
-    std::printf("%s%s", kUsage, cli::DescribeFlags(kFlags).c_str());
-    return 0;
-  }
-  if (!line->positional.empty()) {
-    std::fprintf(stderr, "datanoded: unexpected argument '%s' (datanoded --help)\n",
-                 line->positional[0].c_str());
-    return 2;
+  cli::CommandLine line;
+  if (std::optional<int> exit_code =
+          cli::ParseFlagsOnlyCommandLine("datanoded", kUsage, argc, argv, kFlags, &line)) {
+    return *exit_code;
   }
   const std::string config_path = absl::GetFlag(FLAGS_config);
   absl::StatusOr<Config> loaded =
@@ -78,7 +68,7 @@ int Run(int argc, char** argv) {
   }
   Config config = *loaded;
   // Only flags given override the file ("--metrics-socket ''" disables metrics).
-  auto given = [&](const char* name) { return line->seen.count(name) > 0; };
+  auto given = [&](const char* name) { return line.seen.count(name) > 0; };
   if (given("socket")) config.socket_path = absl::GetFlag(FLAGS_socket);
   if (given("metrics_socket")) config.metrics_socket_path = absl::GetFlag(FLAGS_metrics_socket);
   if (given("store")) config.store_root = absl::GetFlag(FLAGS_store);

@@ -411,20 +411,9 @@ const std::vector<std::string_view> kFlags = {
     "datanoded", "backends", "keep", "gguf", "gen_tokens", "verified_trials", "verified_checks"};
 
 int Main(int argc, char** argv) {
-  auto line = cli::ParseCommandLine(argc, argv, 1, kFlags);
-  if (!line.ok()) {
-    std::fprintf(stderr, "dn-subnet-sim: %s (dn-subnet-sim --help)\n",
-                 std::string(line.status().message()).c_str());
-    return 2;
-  }
-  if (line->help) {
-    std::printf("%s%s", kUsage, cli::DescribeFlags(kFlags).c_str());
-    return 0;
-  }
-  if (!line->positional.empty()) {
-    std::fprintf(stderr, "dn-subnet-sim: unexpected argument '%s' (dn-subnet-sim --help)\n",
-                 line->positional[0].c_str());
-    return 2;
+  if (std::optional<int> exit_code =
+          cli::ParseFlagsOnlyCommandLine("dn-subnet-sim", kUsage, argc, argv, kFlags)) {
+    return *exit_code;
   }
   const std::string datanoded = absl::GetFlag(FLAGS_datanoded);
   const std::string backends_flag = absl::GetFlag(FLAGS_backends);
