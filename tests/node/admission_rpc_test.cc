@@ -505,6 +505,15 @@ TEST_F(OperatorClassTest, RecheckKeepsTheClassWhilePassingAndRevokesItOnFailure)
   WriteClass(ClassText("rpc_test_pc", "1e9"));
   ASSERT_TRUE(WaitFor([&] { return Info(*daemon_).admitted_class().empty(); }, 60))
       << "a failing re-check did not take the node out of its class";
+  // The failing run drops the class as soon as it rejects; the re-check's record (history,
+  // counters) follows when the run returns, so the counters are awaited, not read at once.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string now = Metrics();
+        return MetricValue(now, failed) >= 1 &&
+               MetricValue(now, "datanode_admission_last_recheck_passed") == 0;
+      },
+      60));
   const std::string m = Metrics();
   EXPECT_GE(MetricValue(m, failed), 1) << m;
   EXPECT_EQ(MetricValue(m, "datanode_admission_admitted"), 0) << m;
