@@ -37,6 +37,25 @@ CudaBuffer* Own(const Backend* owner, const ops::DeviceBuffer* b) {
   return c != nullptr && c->owner() == owner ? c : nullptr;
 }
 
+// The s8 GEMM's three operands as this backend's buffers, each the size the shape needs.
+struct S8Buffers {
+  CudaBuffer* a;
+  CudaBuffer* w;
+  CudaBuffer* out;
+};
+absl::StatusOr<S8Buffers> ResolveS8Buffers(const Backend* owner, const ResidentOpArgs& args) {
+  ASSIGN_OR_RETURN(const OperandSizes sizes,
+                   ComputeOperandSizes(args.kind, args.m, args.n, args.k));
+  S8Buffers b{Own(owner, args.a), Own(owner, args.w), Own(owner, args.out)};
+  if (b.a == nullptr || b.w == nullptr || b.out == nullptr) {
+    return absl::InvalidArgumentError("cuda: a buffer of another backend");
+  }
+  if (b.a->size() != sizes.a || b.w->size() != sizes.w || b.out->size() != sizes.out) {
+    return absl::InvalidArgumentError("cuda: resident buffer sizes do not match the shape");
+  }
+  return b;
+}
+
 absl::Status CheckRange(const ops::DeviceBuffer& b, int64_t offset, size_t bytes) {
   if (offset < 0 || offset > b.size() || static_cast<int64_t>(bytes) > b.size() - offset) {
     return absl::InvalidArgumentError(
@@ -121,17 +140,10 @@ absl::Status CudaResident::Read(const ops::DeviceBuffer& src, int64_t offset,
 
 absl::Status CudaResident::Prepare(const ResidentOpArgs& args) {
   if (args.kind != OpKind::kMatMulS8S32) return absl::OkStatus();  // Run() on host copies
-  ASSIGN_OR_RETURN(const OperandSizes sizes,
-                   ComputeOperandSizes(args.kind, args.m, args.n, args.k));
-  CudaBuffer* a = Own(owner_, args.a);
-  CudaBuffer* w = Own(owner_, args.w);
-  CudaBuffer* out = Own(owner_, args.out);
-  if (a == nullptr || w == nullptr || out == nullptr) {
-    return absl::InvalidArgumentError("cuda: a buffer of another backend");
-  }
-  if (a->size() != sizes.a || w->size() != sizes.w || out->size() != sizes.out) {
-    return absl::InvalidArgumentError("cuda: resident buffer sizes do not match the shape");
-  }
+  ASSIGN_OR_RETURN(const S8Buffers buffers, ResolveS8Buffers(owner_, args));
+  CudaBuffer* a = buffers.a;
+  CudaBuffer* w = buffers.w;
+  CudaBuffer* out = buffers.out;
   const S8GemmPlan plan = PlanS8Gemm(args.m, args.n, args.k, sm_count_);
   CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
   StreamLease stream(streams_);
@@ -208,17 +220,10 @@ absl::Status CudaResident::Run(Backend& backend, const ResidentOpArgs& args,
     RETURN_IF_ERROR(mutable_view(args.out_scale, &host.out_scale));
     return RunOp(backend, host);
   }
-  ASSIGN_OR_RETURN(const OperandSizes sizes,
-                   ComputeOperandSizes(args.kind, args.m, args.n, args.k));
-  CudaBuffer* a = Own(owner_, args.a);
-  CudaBuffer* w = Own(owner_, args.w);
-  CudaBuffer* out = Own(owner_, args.out);
-  if (a == nullptr || w == nullptr || out == nullptr) {
-    return absl::InvalidArgumentError("cuda: a buffer of another backend");
-  }
-  if (a->size() != sizes.a || w->size() != sizes.w || out->size() != sizes.out) {
-    return absl::InvalidArgumentError("cuda: resident buffer sizes do not match the shape");
-  }
+  ASSIGN_OR_RETURN(const S8Buffers buffers, ResolveS8Buffers(owner_, args));
+  CudaBuffer* a = buffers.a;
+  CudaBuffer* w = buffers.w;
+  CudaBuffer* out = buffers.out;
   const S8GemmPlan plan = PlanS8Gemm(args.m, args.n, args.k, sm_count_);
   const bool prepared =
       a->device_version == a->version && a->rows == args.m && a->rows_p == plan.mp &&
