@@ -138,6 +138,23 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
   if (phase == nullptr) return {"no challenge phase to recompute"};
   std::map<std::string, const v1::ChallengeRecord*> records;
   for (const auto& c : phase->challenges()) records[c.label()] = &c;
+  // The report's record of a challenge the nonce demands, at the demanded shape; nullptr
+  // (with the reason in `out`) when it is missing or ran at another shape.
+  auto record_of = [&](const std::string& label, int64_t m, int64_t n,
+                       int64_t k) -> const v1::ChallengeRecord* {
+    auto it = records.find(label);
+    if (it == records.end()) {
+      out.push_back(absl::StrCat("challenge ", label, " is missing from the report"));
+      return nullptr;
+    }
+    const v1::ChallengeRecord& rec = *it->second;
+    if (rec.m() != m || rec.n() != n || rec.k() != k) {
+      out.push_back(
+          absl::StrCat("challenge ", label, " ran at another shape than the nonce demands"));
+      return nullptr;
+    }
+    return &rec;
+  };
   // The verifier's own trusted backends: the CPU backend where it supports the op (it
   // passed its golden self-test on creation), else the reference.
   std::unique_ptr<ops::Backend> reference = ops::reference::CreateReferenceBackend();
@@ -148,17 +165,9 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
   uint32_t count = cls.quick().challenge_count();
   if (report.profile() == "full") count = cls.full().challenge_count();
   for (const ChallengeCase& c : ChallengeCases(cls.compute(), RequiredOps(cls), count, nonce)) {
-    auto it = records.find(c.label);
-    if (it == records.end()) {
-      out.push_back(absl::StrCat("challenge ", c.label, " is missing from the report"));
-      continue;
-    }
-    const v1::ChallengeRecord& rec = *it->second;
-    if (rec.m() != c.m || rec.n() != c.n || rec.k() != c.k) {
-      out.push_back(
-          absl::StrCat("challenge ", c.label, " ran at another shape than the nonce demands"));
-      continue;
-    }
+    const v1::ChallengeRecord* found = record_of(c.label, c.m, c.n, c.k);
+    if (found == nullptr) continue;
+    const v1::ChallengeRecord& rec = *found;
     auto in = MakeChallengeInputs(c.kind, c.m, c.n, c.k, c.seed, c.profile);
     if (!in.ok()) {
       out.push_back(std::string(in.status().message()));
@@ -173,17 +182,9 @@ std::vector<std::string> RecomputeChallenges(const v1::AdmissionReport& report,
   const ops::llm::Kernels& kernels =
       cpu != nullptr ? cpu->LlmKernels() : ops::llm::ReferenceKernels();
   for (const LlmChallenge& c : LlmChallengeCases(count, nonce)) {
-    auto it = records.find(c.label);
-    if (it == records.end()) {
-      out.push_back(absl::StrCat("challenge ", c.label, " is missing from the report"));
-      continue;
-    }
-    const v1::ChallengeRecord& rec = *it->second;
-    if (rec.m() != c.m || rec.n() != c.n || rec.k() != c.k) {
-      out.push_back(
-          absl::StrCat("challenge ", c.label, " ran at another shape than the nonce demands"));
-      continue;
-    }
+    const v1::ChallengeRecord* found = record_of(c.label, c.m, c.n, c.k);
+    if (found == nullptr) continue;
+    const v1::ChallengeRecord& rec = *found;
     absl::StatusOr<std::string> want = RunLlmChallenge(kernels, c);
     if (!want.ok() || LlmChallengeDigest(*want) != rec.output_digest()) {
       out.push_back(absl::StrCat("challenge ", c.label, ": reported output digest is wrong"));
