@@ -27,17 +27,9 @@ class CpuLlmKernels final : public llm::Kernels {
     return llm_kernels::AttendRows(isa_, pool_, *this, shape, q, k_cache, v_cache, first_pos, rows,
                                    out);
   }
-  absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
-                       std::span<float> out) const override {
-    return llm_kernels::SiluMul(isa_, gate, up, out);
-  }
   absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
                        std::span<float> out) const override {
     return llm_kernels::RmsNorm(isa_, x, gain, eps, out);
-  }
-  absl::Status Add(std::span<const float> x, std::span<const float> y,
-                   std::span<float> out) const override {
-    return llm_kernels::Add(isa_, x, y, out);
   }
   absl::Status RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads, int head_dim,
                          std::span<float> x) const override {
@@ -46,6 +38,13 @@ class CpuLlmKernels final : public llm::Kernels {
   absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
                            std::span<uint8_t> out) const override {
     return llm_kernels::EncodeKvRow(shape, row, out);
+  }
+  absl::Status RunElementwise(llm::ElementwiseOp op, std::span<const std::span<const float>> in,
+                              std::span<float> out) const override {
+    const float* inputs[llm::kMaxElementwiseArity] = {};
+    for (size_t i = 0; i < in.size(); ++i) inputs[i] = in[i].data();
+    llm_kernels::ElementwiseCpuKernel(op)(isa_, inputs, out.data(), out.size());
+    return absl::OkStatus();
   }
   absl::Status ForEachRow(int64_t n, int64_t row_work,
                           const std::function<absl::Status(int64_t)>& fn) const override {
@@ -83,7 +82,18 @@ class CpuLlmKernels final : public llm::Kernels {
   const std::string name_;
 };
 
+constexpr llm_kernels::ElementwiseCpuFn kElementwiseCpuKernels[] = {
+#define DATANODE_ELEMENTWISE_OP(Name, snake, arity, inputs) &llm_kernels::Name##Cpu,
+#include "datanode/ops/elementwise_ops.inc"
+#undef DATANODE_ELEMENTWISE_OP
+};
+static_assert(std::size(kElementwiseCpuKernels) == llm::kNumElementwiseOps);
+
 }  // namespace
+
+llm_kernels::ElementwiseCpuFn llm_kernels::ElementwiseCpuKernel(llm::ElementwiseOp op) {
+  return kElementwiseCpuKernels[static_cast<int>(op)];
+}
 
 std::unique_ptr<llm::Kernels> CreateCpuLlmKernels(Isa isa, ThreadPool* pool) {
   return std::make_unique<CpuLlmKernels>(isa, pool);

@@ -99,11 +99,18 @@ absl::Status AttendRows(Isa isa, ThreadPool* pool, const llm::Kernels& self,
                         ByteSpan k_cache, ByteSpan v_cache, int64_t first_pos, int64_t rows,
                         std::span<float> out);
 
-absl::Status SiluMul(Isa isa, std::span<const float> gate, std::span<const float> up,
-                     std::span<float> out);
 absl::Status RmsNorm(Isa isa, std::span<const float> x, std::span<const float> gain, float eps,
                      std::span<float> out);
-absl::Status Add(Isa isa, std::span<const float> x, std::span<const float> y, std::span<float> out);
+
+// The CPU kernel of each row of elementwise_ops.inc, in ops/cpu/elementwise_<snake>.cc:
+// out[i] for i < n from in[0..arity-1] (n >= 1 values each, all finite: checked by
+// llm::Kernels::Elementwise), byte-equal to the reference for every `isa`.
+#define DATANODE_ELEMENTWISE_OP(Name, snake, arity, inputs) \
+  void Name##Cpu(Isa isa, const float* const* in, float* out, size_t n);
+#include "datanode/ops/elementwise_ops.inc"
+#undef DATANODE_ELEMENTWISE_OP
+using ElementwiseCpuFn = void (*)(Isa isa, const float* const* in, float* out, size_t n);
+ElementwiseCpuFn ElementwiseCpuKernel(llm::ElementwiseOp op);
 
 // Vector parts of the elementwise ops (llm_elementwise_avx512.cc / _avx2.cc): each needs
 // DefaultFloatEnv(). RmsNormScale: out = round_f32(x * g * r * 2^exp); SiluRound: out =

@@ -20,7 +20,6 @@
 #include "ops/cuda/cuda_status.h"
 #include "ops/cuda/device_memory.h"
 #include "ops/cuda/device_memory_test.h"
-#include "ops/cuda/resident.h"
 #include "ops/cuda/llm_kernels.cuh"
 #include "ops/cuda/llm_math.cuh"
 #include "ops/cuda/matmul_kquant.cuh"
@@ -29,6 +28,7 @@
 #include "ops/cuda/matmul_s8_wgmma.cuh"
 #include "ops/cuda/quantize_q8_0.cuh"
 #include "ops/cuda/quantize_s8_row.cuh"
+#include "ops/cuda/resident.h"
 #include "ops/cuda/s8_gemm.h"
 #include "ops/cuda/s8_scale_epilogue.cuh"
 
@@ -146,10 +146,12 @@ bool AllFinite(std::span<const float> v) {
   return true;
 }
 
-// The backend's llm::Kernels: RmsNorm, Add, SiluMul and Attend run llm_kernels.cu on
+// The backend's llm::Kernels: the elementwise ops, RmsNorm and Attend run llm_kernels.cu on
 // the backend's device (upload the row (and the KV cache), one kernel, download); the
 // other ops are the reference's (the base class). Inputs the reference rejects go to the reference,
 // so the status is exactly its status. Thread-safe: each call leases its own stream.
+static_assert(kMaxElementwiseInputs == llm::kMaxElementwiseArity);
+
 class CudaLlmKernels final : public llm::Kernels {
  public:
   CudaLlmKernels(int device, DevicePool& pool, StreamPool& streams)
@@ -157,22 +159,6 @@ class CudaLlmKernels final : public llm::Kernels {
 
   const char* Name() const override { return "cuda"; }
 
-  absl::Status Add(std::span<const float> x, std::span<const float> y,
-                   std::span<float> out) const override {
-    if (x.empty() || x.size() != y.size() || x.size() != out.size() || !AllFinite(x) ||
-        !AllFinite(y)) {
-      return llm::Add(x, y, out);
-    }
-    return RunRow(Op::kAdd, x, y, 0, out);
-  }
-  absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
-                       std::span<float> out) const override {
-    if (gate.empty() || gate.size() != up.size() || gate.size() != out.size() || !AllFinite(gate) ||
-        !AllFinite(up)) {
-      return llm::SiluMul(gate, up, out);
-    }
-    return RunRow(Op::kSiluMul, gate, up, 0, out);
-  }
   absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
                        std::span<float> out) const override {
     const uint32_t eps_bits = F32ToBits(eps);
@@ -181,7 +167,12 @@ class CudaLlmKernels final : public llm::Kernels {
         (eps_bits >> 31) != 0 || eps_bits == 0) {
       return llm::RmsNorm(x, gain, eps, out);
     }
-    return RunRow(Op::kRmsNorm, x, gain, eps_bits, out);
+    const std::span<const float> in[] = {x, gain};
+    return RunRow(
+        in, out, "LaunchLlmRmsNorm",
+        [&](const uint32_t* const* in_dev, int64_t n, uint32_t* out_dev, cudaStream_t stream) {
+          return LaunchLlmRmsNorm(in_dev[0], in_dev[1], 1, n, eps_bits, out_dev, stream);
+        });
   }
   absl::Status Attend(const llm::AttentionShape& shape, std::span<const float> q, ByteSpan k_cache,
                       ByteSpan v_cache, int64_t n_positions, std::span<float> out) const override {
@@ -229,7 +220,15 @@ class CudaLlmKernels final : public llm::Kernels {
   }
 
  private:
-  enum class Op { kAdd, kSiluMul, kRmsNorm };
+  // Every elementwise op: llm_kernels.cu's kernel of the op over the whole row.
+  absl::Status RunElementwise(llm::ElementwiseOp op, std::span<const std::span<const float>> in,
+                              std::span<float> out) const override {
+    return RunRow(
+        in, out, "LaunchLlmElementwise",
+        [&](const uint32_t* const* in_dev, int64_t n, uint32_t* out_dev, cudaStream_t stream) {
+          return LaunchLlmElementwise(static_cast<int>(op), in_dev, n, out_dev, stream);
+        });
+  }
 
   // Whether llm::Attend accepts these inputs (otherwise it gives the status).
   static bool ValidAttendInput(const llm::AttentionShape& shape, std::span<const float> q,
@@ -253,43 +252,35 @@ class CudaLlmKernels final : public llm::Kernels {
     return true;
   }
 
-  absl::Status RunRow(Op op, std::span<const float> a, std::span<const float> b, uint32_t eps_bits,
-                      std::span<float> out) const {
-    const size_t bytes = a.size() * sizeof(float);
-    const auto n = static_cast<int64_t>(a.size());
+  // Uploads the input rows (each out.size() values), runs `launch` on their device copies
+  // and downloads out. `launch` returns the launch's cudaError_t; `what` names it in errors.
+  template <typename Launch>
+  absl::Status RunRow(std::span<const std::span<const float>> in, std::span<float> out,
+                      const char* what, const Launch& launch) const {
+    const size_t bytes = out.size() * sizeof(float);
+    const auto n = static_cast<int64_t>(out.size());
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
     ASSIGN_OR_RETURN(std::unique_ptr<StreamSlot> slot, streams_->Acquire());
     CallScope scope(*streams_, std::move(slot));
     StagingLayout layout;
-    const size_t a_off = layout.Add(bytes);
-    const size_t b_off = layout.Add(bytes);
+    size_t in_off[llm::kMaxElementwiseArity];
+    for (size_t i = 0; i < in.size(); ++i) in_off[i] = layout.Add(bytes);
     const size_t in_bytes = layout.total();
     const size_t out_off = layout.Add(bytes);
     RETURN_IF_ERROR(scope.staging().Reserve(layout.total()));
     uint8_t* staging = scope.staging().data();
     const cudaStream_t stream = scope.stream();
-    std::memcpy(staging + a_off, a.data(), bytes);
-    std::memcpy(staging + b_off, b.data(), bytes);
+    for (size_t i = 0; i < in.size(); ++i) std::memcpy(staging + in_off[i], in[i].data(), bytes);
     ASSIGN_OR_RETURN(void* dev, scope.Device(*pool_, layout.total()));
     auto* base = static_cast<uint8_t*>(dev);
     CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(base, staging, in_bytes, cudaMemcpyHostToDevice, stream),
                          "cudaMemcpyAsync(llm inputs)");
-    const auto* a_dev = reinterpret_cast<const uint32_t*>(base + a_off);
-    const auto* b_dev = reinterpret_cast<const uint32_t*>(base + b_off);
-    auto* out_dev = reinterpret_cast<uint32_t*>(base + out_off);
-    switch (op) {
-      case Op::kAdd:
-        CUDA_RETURN_IF_ERROR(LaunchLlmAdd(a_dev, b_dev, n, out_dev, stream), "LaunchLlmAdd");
-        break;
-      case Op::kSiluMul:
-        CUDA_RETURN_IF_ERROR(LaunchLlmSiluMul(a_dev, b_dev, n, out_dev, stream),
-                             "LaunchLlmSiluMul");
-        break;
-      case Op::kRmsNorm:
-        CUDA_RETURN_IF_ERROR(LaunchLlmRmsNorm(a_dev, b_dev, 1, n, eps_bits, out_dev, stream),
-                             "LaunchLlmRmsNorm");
-        break;
+    const uint32_t* in_dev[llm::kMaxElementwiseArity] = {};
+    for (size_t i = 0; i < in.size(); ++i) {
+      in_dev[i] = reinterpret_cast<const uint32_t*>(base + in_off[i]);
     }
+    auto* out_dev = reinterpret_cast<uint32_t*>(base + out_off);
+    CUDA_RETURN_IF_ERROR(launch(in_dev, n, out_dev, stream), what);
     CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(staging + out_off, out_dev, bytes, cudaMemcpyDeviceToHost, stream),
         "cudaMemcpyAsync(llm out)");

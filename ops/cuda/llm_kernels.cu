@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// One simple kernel per LLM op over llm_math.cuh. Add and SiluMul are elementwise (a
-// grid-stride loop). RmsNorm runs one block per row: a max over the element exponents,
+// One simple kernel per LLM op over llm_math.cuh. The elementwise ops share one
+// grid-stride kernel, instantiated per row of elementwise_ops.inc. RmsNorm runs one block per row: a max over the element exponents,
 // an exact uint64 sum of squares (per-thread partial sums added by thread 0 in thread
 // order; integer sums give the same value in any order anyway), the row's scale on
 // thread 0, then every thread writes its strided share of the outputs. Attend runs one
@@ -19,21 +19,36 @@ unsigned GridFor(int64_t n) {
   return static_cast<unsigned>(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536);
 }
 
-__global__ void __launch_bounds__(kThreads)
-    LlmAddKernel(const uint32_t* __restrict__ x, const uint32_t* __restrict__ y, int64_t n,
-                 uint32_t* __restrict__ out) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    out[i] = llm_math::AddElement(x[i], y[i]);
-  }
+// The rows of elementwise_ops.inc, numbered in table order (ElementwiseOp's values).
+enum ElementwiseIndex : int {
+#define DATANODE_ELEMENTWISE_OP(Name, snake, arity, inputs) kElementwise##Name,
+#include "datanode/ops/elementwise_ops.inc"
+#undef DATANODE_ELEMENTWISE_OP
+  kElementwiseCount,
+};
+
+struct ElementwiseInputs {
+  const uint32_t* in[kMaxElementwiseInputs];
+};
+
+template <int kOp>
+__device__ uint32_t Element(const uint32_t* v) {
+#define DATANODE_ELEMENTWISE_OP(Name, snake, arity, inputs) \
+  if constexpr (kOp == kElementwise##Name) return llm_math::Name##Element(v);
+#include "datanode/ops/elementwise_ops.inc"
+#undef DATANODE_ELEMENTWISE_OP
+  return 0;
 }
 
+template <int kOp, int kArity>
 __global__ void __launch_bounds__(kThreads)
-    LlmSiluMulKernel(const uint32_t* __restrict__ gate, const uint32_t* __restrict__ up, int64_t n,
-                     uint32_t* __restrict__ out) {
+    LlmElementwiseKernel(ElementwiseInputs in, int64_t n, uint32_t* __restrict__ out) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-    out[i] = llm_math::SiluMulElement(gate[i], up[i]);
+    uint32_t v[kArity];
+#pragma unroll
+    for (int j = 0; j < kArity; ++j) v[j] = in.in[j][i];
+    out[i] = Element<kOp>(v);
   }
 }
 
@@ -167,16 +182,22 @@ cudaError_t LaunchLlmAttend(const uint32_t* q, const uint16_t* k_cache, const ui
   return cudaGetLastError();
 }
 
-cudaError_t LaunchLlmAdd(const uint32_t* x, const uint32_t* y, int64_t n, uint32_t* out,
-                         cudaStream_t stream) {
-  LlmAddKernel<<<GridFor(n), kThreads, 0, stream>>>(x, y, n, out);
-  return cudaGetLastError();
-}
-
-cudaError_t LaunchLlmSiluMul(const uint32_t* gate, const uint32_t* up, int64_t n, uint32_t* out,
-                             cudaStream_t stream) {
-  LlmSiluMulKernel<<<GridFor(n), kThreads, 0, stream>>>(gate, up, n, out);
-  return cudaGetLastError();
+cudaError_t LaunchLlmElementwise(int op, const uint32_t* const* in, int64_t n, uint32_t* out,
+                                 cudaStream_t stream) {
+  ElementwiseInputs inputs{};
+  switch (op) {
+#define DATANODE_ELEMENTWISE_OP(Name, snake, arity, names)                                     \
+  case kElementwise##Name:                                                                     \
+    static_assert(arity <= kMaxElementwiseInputs);                                            \
+    for (int j = 0; j < arity; ++j) inputs.in[j] = in[j];                                      \
+    LlmElementwiseKernel<kElementwise##Name, arity><<<GridFor(n), kThreads, 0, stream>>>(      \
+        inputs, n, out);                                                                       \
+    return cudaGetLastError();
+#include "datanode/ops/elementwise_ops.inc"
+#undef DATANODE_ELEMENTWISE_OP
+    default:
+      return cudaErrorInvalidValue;
+  }
 }
 
 cudaError_t LaunchLlmRmsNorm(const uint32_t* x, const uint32_t* gain, int64_t rows, int64_t n,

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// The CUDA kernels of the spec-v2 LLM ops RmsNorm, Add, SiluMul and Attend (llm_kernels.cu),
+// The CUDA kernels of the spec-v2 LLM ops RmsNorm, the elementwise ops and Attend (llm_kernels.cu),
 // each a plain loop over llm_math.cuh, whose functions tests/cuda/llm_math_test.cc
 // checks on the host against the reference. Every pointer is device memory holding f32
 // bits; the caller has validated the inputs (sizes, finiteness, eps) as llm.h does.
@@ -13,13 +13,15 @@
 
 namespace datanode::ops::cuda {
 
-// out[i] = Add(x[i], y[i]) for i < n (spec §8.6).
-cudaError_t LaunchLlmAdd(const uint32_t* x, const uint32_t* y, int64_t n, uint32_t* out,
-                         cudaStream_t stream);
+// The most inputs an elementwise op has (llm::kMaxElementwiseArity; checked in
+// cuda_backend.cc, which sees both).
+inline constexpr int kMaxElementwiseInputs = 3;
 
-// out[i] = SiluMul(gate[i], up[i]) for i < n (spec §8.8).
-cudaError_t LaunchLlmSiluMul(const uint32_t* gate, const uint32_t* up, int64_t n, uint32_t* out,
-                             cudaStream_t stream);
+// out[i] = the elementwise op number `op` (the row of elementwise_ops.inc, llm::ElementwiseOp's
+// value) of in[0][i], ..., in[arity - 1][i] for i < n. `in` is a host array of device
+// pointers. cudaErrorInvalidValue for an op outside the table.
+cudaError_t LaunchLlmElementwise(int op, const uint32_t* const* in, int64_t n, uint32_t* out,
+                                 cudaStream_t stream);
 
 // RmsNorm (spec §8.7) of `rows` rows x[rows, n] with one gain[n]; n in [1, 2^15]. One
 // thread block per row.

@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// The per-element and per-row integer math of the spec-v2 LLM ops RmsNorm (§8.7), Add
-// (§8.6), SiluMul (§8.8) and Attend (§8.10) as DN_HD functions: the CUDA kernels
+// The per-element and per-row integer math of the spec-v2 LLM ops RmsNorm (§8.7), the
+// elementwise ops (elementwise_ops.inc) and Attend (§8.10) as DN_HD functions: the CUDA kernels
 // (llm_kernels.cu) run them on the device, and tests/cuda/llm_math_test.cc compiles the
 // very same source for the host and compares it with ops/reference/llm_*.cc byte for
 // byte.
@@ -115,17 +115,20 @@ DN_HD uint32_t RoundSum2F32(int64_t a, int ae, int64_t b, int be) {
   return RoundF32((i128(a) << 2) + (b < 0 ? -1 : 1), ae - 2);
 }
 
-// --- Add (§8.6): one element ----------------------------------------------------------
-DN_HD uint32_t AddElement(uint32_t x_bits, uint32_t y_bits) {
-  const ExactParts a = DecodeF32(x_bits);
-  const ExactParts b = DecodeF32(y_bits);
+// --- Elementwise ops: one element each, `<Name>Element(in)` for each row of
+// elementwise_ops.inc (in: the inputs' f32 bits, in table order). llm_kernels.cu runs them.
+
+// --- Add (§8.6) -------------------------------------------------------------------------
+DN_HD uint32_t AddElement(const uint32_t* in) {
+  const ExactParts a = DecodeF32(in[0]);
+  const ExactParts b = DecodeF32(in[1]);
   return RoundSum2F32(a.mantissa, a.exponent, b.mantissa, b.exponent);
 }
 
-// --- SiluMul (§8.8): one element ------------------------------------------------------
-DN_HD uint32_t SiluMulElement(uint32_t gate_bits, uint32_t up_bits) {
-  const ExactParts g = DecodeF32(gate_bits);
-  const ExactParts u = DecodeF32(up_bits);
+// --- SiluMul (§8.8) ---------------------------------------------------------------------
+DN_HD uint32_t SiluMulElement(const uint32_t* in) {
+  const ExactParts g = DecodeF32(in[0]);
+  const ExactParts u = DecodeF32(in[1]);
   const ExactParts abs_g{g.mantissa < 0 ? -g.mantissa : g.mantissa, g.exponent};
   const ExpResult t = ExpNeg(abs_g);
   const int64_t den = (int64_t{1} << 30) + (t.k >= -30 ? t.e >> -t.k : 0);

@@ -9,39 +9,28 @@
 // The second form keeps sigma's relative precision for very negative g, where silu
 // itself is tiny, instead of flushing it to a fixed-point zero.
 #include "datanode/ops/exact_float.h"
-#include "datanode/ops/llm.h"
+#include "ops/reference/elementwise_elements.h"
 #include "ops/reference/fixed_point.h"
 
-namespace datanode::ops::llm {
+namespace datanode::ops::llm::elements {
 
-absl::Status SiluMul(std::span<const float> gate, std::span<const float> up, std::span<float> out) {
-  if (auto s = fixed::CheckSameSize("SiluMul", "gate", gate.size(), "up", up.size()); !s.ok()) {
-    return s;
+uint32_t SiluMulElement(const uint32_t* in) {
+  const ExactValue g = DecodeF32Bits(in[0]);
+  const ExactValue u = DecodeF32Bits(in[1]);
+  const ExactValue abs_g{g.mantissa < 0 ? -g.mantissa : g.mantissa, g.exponent};
+  const fixed::ExpResult t = fixed::ExpNeg(abs_g);
+  const int64_t den = (int64_t{1} << 30) + (t.k >= -30 ? t.e >> -t.k : 0);
+  int64_t sigma;
+  int sigma_exp;
+  if (g.mantissa >= 0) {
+    sigma = (int64_t{1} << 61) / den;
+    sigma_exp = -31;
+  } else {
+    sigma = (t.e << 31) / den;
+    sigma_exp = t.k - 31;
   }
-  if (auto s = fixed::CheckSameSize("SiluMul", "gate", gate.size(), "out", out.size()); !s.ok()) {
-    return s;
-  }
-  if (auto s = fixed::CheckFiniteF32("SiluMul", "gate", gate); !s.ok()) return s;
-  if (auto s = fixed::CheckFiniteF32("SiluMul", "up", up); !s.ok()) return s;
-  for (size_t i = 0; i < gate.size(); ++i) {
-    const ExactValue g = DecodeF32Bits(F32ToBits(gate[i]));
-    const ExactValue u = DecodeF32Bits(F32ToBits(up[i]));
-    const ExactValue abs_g{g.mantissa < 0 ? -g.mantissa : g.mantissa, g.exponent};
-    const fixed::ExpResult t = fixed::ExpNeg(abs_g);
-    const int64_t den = (int64_t{1} << 30) + (t.k >= -30 ? t.e >> -t.k : 0);
-    int64_t sigma;
-    int sigma_exp;
-    if (g.mantissa >= 0) {
-      sigma = (int64_t{1} << 61) / den;
-      sigma_exp = -31;
-    } else {
-      sigma = (t.e << 31) / den;
-      sigma_exp = t.k - 31;
-    }
-    const int128 prod = int128{g.mantissa * u.mantissa} * sigma;
-    out[i] = BitsToF32(RoundToF32Bits(prod, g.exponent + u.exponent + sigma_exp));
-  }
-  return absl::OkStatus();
+  const int128 prod = int128{g.mantissa * u.mantissa} * sigma;
+  return RoundToF32Bits(prod, g.exponent + u.exponent + sigma_exp);
 }
 
-}  // namespace datanode::ops::llm
+}  // namespace datanode::ops::llm::elements

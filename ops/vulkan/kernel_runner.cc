@@ -2,7 +2,9 @@
 #include "ops/vulkan/kernel_runner.h"
 
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
@@ -12,34 +14,25 @@ namespace datanode::ops::vulkan {
 namespace {
 
 struct KernelDef {
-  const char* blob;  // shader name
+  std::string blob;  // shader name
   int bindings;      // storage buffers 0 .. bindings - 1
 };
 
-// Indexed by KernelId.
-constexpr KernelDef kKernelDefs[] = {
-    {"matmul_s8_s32", 3},
-    {"matmul_s8_f32", 5},
-    {"matmul_q8_0_q8_0", 5},
-    {"matmul_q8_0_q4_0", 5},
-    {"matmul_q8_0_q4_1", 5},
-    {"quantize_s8_row", 3},
-    {"quantize_q8_0", 3},
-    {"matmul_q8_0_q8_0_gemv", 5},
-    {"matmul_q8_0_q4_0_gemv", 5},
-    {"matmul_q8_0_q4_1_gemv", 5},
-    {"llm_add", 3},
-    {"llm_silu_mul", 3},
-    {"llm_rms_norm", 3},
-    {"llm_attend", 5},
-    {"matmul_q8_0_q4_k", 5},
-    {"matmul_q8_0_q6_k", 5},
-    {"matmul_q8_0_q4_k_gemv", 5},
-    {"matmul_q8_0_q6_k_gemv", 5},
-    {"llm_rope", 3},
-    {"llm_encode_kv_row", 2},
-};
-static_assert(std::size(kKernelDefs) == static_cast<size_t>(KernelId::kCount));
+// Indexed by KernelId: kernel_runner.h's list, then one per elementwise op.
+const std::vector<KernelDef>& KernelDefs() {
+  static const std::vector<KernelDef>* const defs = [] {
+    auto* d = new std::vector<KernelDef>{
+#define DATANODE_VK_KERNEL_DEF(Name, blob, bindings) {blob, bindings},
+        DATANODE_VK_KERNELS(DATANODE_VK_KERNEL_DEF)
+#undef DATANODE_VK_KERNEL_DEF
+    };
+    for (const llm::ElementwiseOpInfo& op : llm::kElementwiseOps) {
+      d->push_back({absl::StrCat("llm_", op.snake), op.arity + 1});
+    }
+    return d;
+  }();
+  return *defs;
+}
 
 constexpr uint64_t kStagingAlign = 64;
 constexpr uint64_t kMinBufferBytes = 64 * 1024;
@@ -64,7 +57,9 @@ absl::StatusOr<std::unique_ptr<KernelRunner>> KernelRunner::Create(VulkanDevice*
 absl::Status KernelRunner::Init() {
   VkDevice dev = device_->device();
   int total_bindings = 0;
-  for (const KernelDef& d : kKernelDefs) total_bindings += d.bindings;
+  const std::vector<KernelDef>& defs = KernelDefs();
+  if (defs.size() != kernels_.size()) return absl::InternalError("vulkan: kernel table size");
+  for (const KernelDef& d : defs) total_bindings += d.bindings;
   VkDescriptorPoolSize pool_size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                  static_cast<uint32_t>(total_bindings)};
   VkDescriptorPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
@@ -76,12 +71,15 @@ absl::Status KernelRunner::Init() {
   }
 
   for (size_t i = 0; i < kernels_.size(); ++i) {
-    const KernelDef& def = kKernelDefs[i];
+    const KernelDef& def = defs[i];
     Kernel& k = kernels_[i];
     k.bindings = def.bindings;
     const SpirvBlob* blob = FindBlob(def.blob);
     if (blob == nullptr) {
-      return absl::InternalError(absl::StrCat("vulkan: shader ", def.blob, " is not embedded"));
+      return absl::InternalError(absl::StrCat(
+          "vulkan: shader ", def.blob,
+          " is not embedded (each shader of kernel_runner.h's list "
+          "and each elementwise op's llm_<snake>.comp must be in ops/vulkan/shaders)"));
     }
     VkShaderModuleCreateInfo module_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     module_info.codeSize = blob->size_bytes;
@@ -210,7 +208,7 @@ absl::Status KernelRunner::Run(const KernelCall& call, double* device_seconds) {
     if (r != VK_SUCCESS) return VkError(r, "vkCreateQueryPool");
   }
   if (static_cast<int>(specs_.size()) != k.bindings) {
-    return absl::InternalError(absl::StrCat("vulkan: kernel ", kKernelDefs[int(call.kernel)].blob,
+    return absl::InternalError(absl::StrCat("vulkan: kernel ", KernelDefs()[int(call.kernel)].blob,
                                             " takes ", k.bindings, " buffers, got ",
                                             specs_.size()));
   }

@@ -21,37 +21,54 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "datanode/ops/elementwise.h"
 #include "ops/vulkan/vulkan_device.h"
 
 namespace datanode::ops::vulkan {
 
-// One value per shader in ops/vulkan/shaders (the blob of the same name).
+// The shaders that have a host driver of their own: (KernelId name, shader in
+// ops/vulkan/shaders, storage-buffer bindings). The elementwise ops follow them, derived
+// from elementwise_ops.inc: shader llm_<snake>.comp, bindings 0 .. arity - 1 the inputs and
+// `arity` the output, push constants (n, workgroup base), 64 invocations per workgroup.
+#define DATANODE_VK_KERNELS(X)                      \
+  X(MatMulS8S32, "matmul_s8_s32", 3)                \
+  X(MatMulS8F32, "matmul_s8_f32", 5)                \
+  X(MatMulQ8_0Q8_0, "matmul_q8_0_q8_0", 5)          \
+  X(MatMulQ8_0Q4_0, "matmul_q8_0_q4_0", 5)          \
+  X(MatMulQ8_0Q4_1, "matmul_q8_0_q4_1", 5)          \
+  X(MatMulQ8_0Q4_K, "matmul_q8_0_q4_k", 5)          \
+  X(MatMulQ8_0Q6_K, "matmul_q8_0_q6_k", 5)          \
+  X(MatMulQ8_0Q8_0Gemv, "matmul_q8_0_q8_0_gemv", 5) \
+  X(MatMulQ8_0Q4_0Gemv, "matmul_q8_0_q4_0_gemv", 5) \
+  X(MatMulQ8_0Q4_1Gemv, "matmul_q8_0_q4_1_gemv", 5) \
+  X(MatMulQ8_0Q4_KGemv, "matmul_q8_0_q4_k_gemv", 5) \
+  X(MatMulQ8_0Q6_KGemv, "matmul_q8_0_q6_k_gemv", 5) \
+  X(QuantizeS8Row, "quantize_s8_row", 3)            \
+  X(QuantizeQ8_0, "quantize_q8_0", 3)               \
+  X(LlmRmsNorm, "llm_rms_norm", 3)                  \
+  X(LlmAttend, "llm_attend", 5)                     \
+  X(LlmRope, "llm_rope", 3)                         \
+  X(LlmEncodeKvRow, "llm_encode_kv_row", 2)
+
 enum class KernelId : int {
-  kMatMulS8S32 = 0,
-  kMatMulS8F32,
-  kMatMulQ8_0Q8_0,
-  kMatMulQ8_0Q4_0,
-  kMatMulQ8_0Q4_1,
-  kQuantizeS8Row,
-  kQuantizeQ8_0,
-  kMatMulQ8_0Q8_0Gemv,  // small M (decode): matmul_q8_0_*_gemv.comp
-  kMatMulQ8_0Q4_0Gemv,
-  kMatMulQ8_0Q4_1Gemv,
-  kLlmAdd,  // spec-v2 LLM ops (llm_*.comp, host side llm_kernels.cc)
-  kLlmSiluMul,
-  kLlmRmsNorm,
-  kLlmAttend,
-  kMatMulQ8_0Q4_K,  // K-quant weights (spec v2): tile and small-M kernels
-  kMatMulQ8_0Q6_K,
-  kMatMulQ8_0Q4_KGemv,
-  kMatMulQ8_0Q6_KGemv,
-  kLlmRope,
-  kLlmEncodeKvRow,
-  kCount,
+#define DATANODE_VK_KERNEL_ID(Name, blob, bindings) k##Name,
+  DATANODE_VK_KERNELS(DATANODE_VK_KERNEL_ID)
+#undef DATANODE_VK_KERNEL_ID
+      kElementwiseFirst,
+  kCount = kElementwiseFirst + llm::kNumElementwiseOps,
 };
+
+// The kernel of an elementwise op.
+constexpr KernelId ElementwiseKernelId(llm::ElementwiseOp op) {
+  return static_cast<KernelId>(static_cast<int>(KernelId::kElementwiseFirst) +
+                               static_cast<int>(op));
+}
+// Workgroup size (local_size_x) of every elementwise shader.
+inline constexpr uint32_t kElementwiseWorkgroup = 64;
 
 inline constexpr int kMaxBindings = 5;
 inline constexpr int kMaxPushWords = 8;
+static_assert(llm::kMaxElementwiseArity + 1 <= kMaxBindings);
 
 // A storage buffer of one call, in binding order.
 struct BufferSpec {

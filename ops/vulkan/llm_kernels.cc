@@ -19,45 +19,27 @@ bool AllFinite(std::span<const float> v) {
 
 }  // namespace
 
-absl::Status VulkanLlmKernels::RunBinary(KernelId kernel, std::span<const float> a,
-                                         std::span<const float> b, std::span<float> out) const {
-  const uint64_t bytes = a.size() * sizeof(float);
-  const BufferSpec specs[] = {
-      {BufferSpec::Role::kInput, bytes},
-      {BufferSpec::Role::kInput, bytes},
-      {BufferSpec::Role::kOutput, bytes},
-  };
+absl::Status VulkanLlmKernels::RunElementwise(llm::ElementwiseOp op,
+                                              std::span<const std::span<const float>> in,
+                                              std::span<float> out) const {
+  if (out.size() > 0xFFFFFFFFu) return llm::Elementwise(op, in, out);
+  const uint64_t bytes = out.size() * sizeof(float);
+  const int arity = static_cast<int>(in.size());
+  BufferSpec specs[llm::kMaxElementwiseArity + 1];
+  for (int i = 0; i < arity; ++i) specs[i] = {BufferSpec::Role::kInput, bytes};
+  specs[arity] = {BufferSpec::Role::kOutput, bytes};
   std::lock_guard<std::mutex> lock(*mu_);
-  RETURN_IF_ERROR(runner_->Prepare(specs));
-  std::memcpy(runner_->Input(0), a.data(), bytes);
-  std::memcpy(runner_->Input(1), b.data(), bytes);
-  constexpr uint64_t kWorkgroup = 64;  // local_size_x of llm_add / llm_silu_mul
+  RETURN_IF_ERROR(runner_->Prepare(std::span<const BufferSpec>(specs, arity + 1)));
+  for (int i = 0; i < arity; ++i) std::memcpy(runner_->Input(i), in[i].data(), bytes);
   KernelCall call;
-  call.kernel = kernel;
-  call.push = {static_cast<uint32_t>(a.size()), 0};
-  call.groups_x = static_cast<uint32_t>((a.size() + kWorkgroup - 1) / kWorkgroup);
+  call.kernel = ElementwiseKernelId(op);
+  call.push = {static_cast<uint32_t>(out.size()), 0};
+  call.groups_x =
+      static_cast<uint32_t>((out.size() + kElementwiseWorkgroup - 1) / kElementwiseWorkgroup);
   call.x_base_word = 1;
   RETURN_IF_ERROR(runner_->Run(call));
-  std::memcpy(out.data(), runner_->Output(2), bytes);
+  std::memcpy(out.data(), runner_->Output(arity), bytes);
   return absl::OkStatus();
-}
-
-absl::Status VulkanLlmKernels::Add(std::span<const float> x, std::span<const float> y,
-                                   std::span<float> out) const {
-  if (x.empty() || x.size() != y.size() || x.size() != out.size() || x.size() > 0xFFFFFFFFu ||
-      !AllFinite(x) || !AllFinite(y)) {
-    return llm::Add(x, y, out);
-  }
-  return RunBinary(KernelId::kLlmAdd, x, y, out);
-}
-
-absl::Status VulkanLlmKernels::SiluMul(std::span<const float> gate, std::span<const float> up,
-                                       std::span<float> out) const {
-  if (gate.empty() || gate.size() != up.size() || gate.size() != out.size() ||
-      gate.size() > 0xFFFFFFFFu || !AllFinite(gate) || !AllFinite(up)) {
-    return llm::SiluMul(gate, up, out);
-  }
-  return RunBinary(KernelId::kLlmSiluMul, gate, up, out);
 }
 
 absl::Status VulkanLlmKernels::RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads,

@@ -1,6 +1,6 @@
 // Copyright 2026 The datanode Authors.
 //
-// The Vulkan backend's llm::Kernels (Backend::LlmKernels): Add, SiluMul, RmsNorm, RoPE
+// The Vulkan backend's llm::Kernels (Backend::LlmKernels): the elementwise ops, RmsNorm, RoPE
 // (RopeApply; the table is RopeTable's, built on the host), EncodeKvRow and Attend run as
 // integer compute shaders (shaders/llm_*.comp) returning the reference's bytes;
 // DequantizeRow (the embedding lookup) is the reference's (host). An input the reference rejects
@@ -27,10 +27,6 @@ class VulkanLlmKernels final : public llm::Kernels {
 
   absl::Status RmsNorm(std::span<const float> x, std::span<const float> gain, float eps,
                        std::span<float> out) const override;
-  absl::Status Add(std::span<const float> x, std::span<const float> y,
-                   std::span<float> out) const override;
-  absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
-                       std::span<float> out) const override;
   absl::Status RopeApply(const llm::RopeTable& table, int64_t pos, int n_heads, int head_dim,
                          std::span<float> x) const override;
   absl::Status EncodeKvRow(const llm::AttentionShape& shape, std::span<const float> row,
@@ -42,11 +38,13 @@ class VulkanLlmKernels final : public llm::Kernels {
 
   static constexpr uint64_t kMaxAttendScratchBytes = uint64_t{64} << 20;
 
- private:
-  // Runs an elementwise kernel (bindings: a, b, out; push: n, group base).
-  absl::Status RunBinary(KernelId kernel, std::span<const float> a, std::span<const float> b,
-                         std::span<float> out) const;
+ protected:
+  // Every elementwise op: its shader (kernel_runner.h) over the whole row; rows of more
+  // than 2^32 - 1 values go to the reference.
+  absl::Status RunElementwise(llm::ElementwiseOp op, std::span<const std::span<const float>> in,
+                              std::span<float> out) const override;
 
+ private:
   KernelRunner* runner_;
   std::mutex* mu_;
 };

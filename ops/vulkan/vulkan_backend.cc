@@ -132,7 +132,7 @@ class VulkanBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mu_);
     return vulkan::TestDeviceMemory(*device_, bytes, seed);
   }
-  // Add, SiluMul, RmsNorm, RoPE, EncodeKvRow, Attend as shaders; DequantizeRow the reference's.
+  // The elementwise ops, RmsNorm, RoPE, EncodeKvRow, Attend as shaders; DequantizeRow the reference's.
   const llm::Kernels& LlmKernels() const override { return llm_; }
 
   absl::Status Run(const OpArgs& args) override {

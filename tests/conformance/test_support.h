@@ -363,11 +363,12 @@ class FaultyLlmKernelsBackend : public WrappingBackend {
 
  private:
   class Kernels : public ops::llm::Kernels {
-   public:
-    absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
-                         std::span<float> out) const override {
-      absl::Status st = ops::llm::Kernels::SiluMul(gate, up, out);
-      if (st.ok() && !out.empty()) {
+   protected:
+    absl::Status RunElementwise(ops::llm::ElementwiseOp op,
+                                std::span<const std::span<const float>> in,
+                                std::span<float> out) const override {
+      absl::Status st = ops::llm::Kernels::RunElementwise(op, in, out);
+      if (st.ok() && op == ops::llm::ElementwiseOp::kSiluMul) {
         uint32_t bits;
         std::memcpy(&bits, &out.back(), 4);
         bits ^= 1;

@@ -81,7 +81,10 @@ TEST(LlmMath, AddMatchesReference) {
       [](std::span<const float> x, std::span<const float> y, std::span<float> out) {
         return llm::Add(x, y, out);
       },
-      [](uint32_t a, uint32_t b) { return llm_math::AddElement(a, b); });
+      [](uint32_t a, uint32_t b) {
+        const uint32_t in[] = {a, b};
+        return llm_math::AddElement(in);
+      });
 }
 
 TEST(LlmMath, SiluMulMatchesReference) {
@@ -93,7 +96,10 @@ TEST(LlmMath, SiluMulMatchesReference) {
       [](std::span<const float> gate, std::span<const float> up, std::span<float> out) {
         return llm::SiluMul(gate, up, out);
       },
-      [](uint32_t g, uint32_t u) { return llm_math::SiluMulElement(g, u); });
+      [](uint32_t g, uint32_t u) {
+        const uint32_t in[] = {g, u};
+        return llm_math::SiluMulElement(in);
+      });
 }
 
 // Every gate exponent from subnormal to FLT_MAX, both signs, against a few ups: the
@@ -111,7 +117,10 @@ TEST(LlmMath, SiluMulSweepsGateExponents) {
   ASSERT_TRUE(llm::SiluMul(gate, up, want).ok());
   const std::vector<uint32_t> gb = Bits(gate), ub = Bits(up);
   std::vector<uint32_t> got(gate.size());
-  for (size_t i = 0; i < gate.size(); ++i) got[i] = llm_math::SiluMulElement(gb[i], ub[i]);
+  for (size_t i = 0; i < gate.size(); ++i) {
+    const uint32_t in[] = {gb[i], ub[i]};
+    got[i] = llm_math::SiluMulElement(in);
+  }
   int64_t elements = 0;
   ExpectSameBits("SiluMul sweep", gate, up, want, got, 0, &elements);
 }

@@ -16,6 +16,7 @@
 #include <span>
 
 #include "absl/status/status.h"
+#include "datanode/ops/elementwise.h"
 #include "datanode/ops/llm.h"
 #include "datanode/ops/types.h"
 
@@ -35,13 +36,23 @@ class Kernels {
                                std::span<float> out) const {
     return llm::RmsNorm(x, gain, eps, out);
   }
-  virtual absl::Status Add(std::span<const float> x, std::span<const float> y,
+  // The elementwise ops of elementwise_ops.inc. Non-virtual: the arguments are checked
+  // here once (CheckElementwiseArgs, so every backend returns the same status), then a
+  // valid call goes to RunElementwise. Add and SiluMul are named shorthands.
+  absl::Status Elementwise(ElementwiseOp op, std::span<const std::span<const float>> in,
                            std::span<float> out) const {
-    return llm::Add(x, y, out);
+    if (absl::Status s = CheckElementwiseArgs(op, in, out); !s.ok()) return s;
+    if (out.empty()) return absl::OkStatus();
+    return RunElementwise(op, in, out);
   }
-  virtual absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
-                               std::span<float> out) const {
-    return llm::SiluMul(gate, up, out);
+  absl::Status Add(std::span<const float> x, std::span<const float> y, std::span<float> out) const {
+    const std::span<const float> in[] = {x, y};
+    return Elementwise(ElementwiseOp::kAdd, in, out);
+  }
+  absl::Status SiluMul(std::span<const float> gate, std::span<const float> up,
+                       std::span<float> out) const {
+    const std::span<const float> in[] = {gate, up};
+    return Elementwise(ElementwiseOp::kSiluMul, in, out);
   }
   virtual absl::Status RopeApply(const RopeTable& table, int64_t pos, int n_heads, int head_dim,
                                  std::span<float> x) const {
@@ -64,8 +75,7 @@ class Kernels {
   virtual absl::Status AttendRows(const AttentionShape& shape, std::span<const float> q,
                                   ByteSpan k_cache, ByteSpan v_cache, int64_t first_pos,
                                   int64_t rows, std::span<float> out) const {
-    const size_t width =
-        static_cast<size_t>(shape.n_heads) * static_cast<size_t>(shape.head_dim);
+    const size_t width = static_cast<size_t>(shape.n_heads) * static_cast<size_t>(shape.head_dim);
     if (rows < 0 || q.size() != width * static_cast<size_t>(rows) || out.size() != q.size()) {
       return absl::InvalidArgumentError(
           "AttendRows: q and out must hold rows x n_heads x head_dim values");
@@ -94,6 +104,14 @@ class Kernels {
       if (!s.ok()) return s;
     }
     return absl::OkStatus();
+  }
+
+ protected:
+  // One checked call of Elementwise: in.size() == arity, every span out.size() >= 1
+  // values, all finite. The default is the reference loop.
+  virtual absl::Status RunElementwise(ElementwiseOp op, std::span<const std::span<const float>> in,
+                                      std::span<float> out) const {
+    return llm::Elementwise(op, in, out);
   }
 };
 
