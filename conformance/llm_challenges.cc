@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "conformance/nonce.h"
 #include "datanode/ops/digest.h"
+#include "datanode/ops/elementwise.h"
 #include "datanode/ops/status_macros.h"
 
 namespace datanode::conformance {
@@ -124,8 +125,11 @@ const std::vector<std::string>& LlmChallengeOps() {
       v->push_back(
           absl::StrCat("llm_dequantize_row_", absl::AsciiStrToLower(ops::llm::RowFormatName(f))));
     }
-    for (const char* op : {"llm_rms_norm", "llm_add", "llm_silu_mul", "llm_rope",
-                           "llm_encode_kv_row", "llm_attend", "llm_attend_rows"}) {
+    v->push_back("llm_rms_norm");
+    for (const ops::llm::ElementwiseOpInfo& op : ops::llm::kElementwiseOps) {
+      v->push_back(absl::StrCat("llm_", op.snake));
+    }
+    for (const char* op : {"llm_rope", "llm_encode_kv_row", "llm_attend", "llm_attend_rows"}) {
       v->push_back(op);
     }
     return v;
@@ -202,13 +206,20 @@ absl::StatusOr<std::string> RunLlmChallenge(const ops::llm::Kernels& kernels,
     }
     return absl::InternalError(absl::StrCat("unknown LLM challenge op ", c.op));
   }
-  if (c.op == "llm_rms_norm" || c.op == "llm_add" || c.op == "llm_silu_mul") {
+  if (c.op == "llm_rms_norm") {
     std::vector<float> x = DrawRow(rng, c.profile, d), y = DrawRow(rng, c.profile, d), out(d);
     PoisonFloats(out, poison);
-    absl::Status st = c.op == "llm_rms_norm" ? kernels.RmsNorm(x, y, 1e-5f, out)
-                      : c.op == "llm_add"    ? kernels.Add(x, y, out)
-                                             : kernels.SiluMul(x, y, out);
-    return Outcome(st, std::span<const float>(out));
+    return Outcome(kernels.RmsNorm(x, y, 1e-5f, out), std::span<const float>(out));
+  }
+  for (int i = 0; i < ops::llm::kNumElementwiseOps; ++i) {
+    const ops::llm::ElementwiseOp op = ops::llm::ElementwiseOpAt(i);
+    if (c.op != absl::StrCat("llm_", ops::llm::InfoOf(op).snake)) continue;
+    std::vector<std::vector<float>> rows;
+    for (int j = 0; j < ops::llm::InfoOf(op).arity; ++j) rows.push_back(DrawRow(rng, c.profile, d));
+    std::vector<float> out(d);
+    PoisonFloats(out, poison);
+    const std::vector<std::span<const float>> in(rows.begin(), rows.end());
+    return Outcome(kernels.Elementwise(op, in, out), std::span<const float>(out));
   }
   if (c.op == "llm_rope") {
     ASSIGN_OR_RETURN(ops::llm::RopeTable table,

@@ -30,8 +30,9 @@ struct LlmChallenge {
   ChallengeProfile profile = ChallengeProfile::kWide;
 };
 
-// "llm_dequantize_row_<format>" for every row format, "llm_rms_norm", "llm_add",
-// "llm_silu_mul", "llm_rope", "llm_encode_kv_row", "llm_attend", "llm_attend_rows".
+// "llm_dequantize_row_<format>" for every row format, "llm_rms_norm", "llm_<snake>" for
+// every elementwise op (elementwise_ops.inc), "llm_rope", "llm_encode_kv_row", "llm_attend",
+// "llm_attend_rows".
 const std::vector<std::string>& LlmChallengeOps();
 
 // `count` challenges of every op, shapes and profiles chosen by the nonce (profiles

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "datanode/ops/elementwise.h"
 #include "datanode/ops/llm.h"
 #include "datanode/ops/random_inputs.h"
 #include "ops/reference/fixed_point.h"
@@ -72,6 +73,46 @@ void ExpectElementwiseMatches(const char* op, uint64_t seed, Partner partner, Re
   }
   ::testing::Test::RecordProperty("elements", static_cast<int>(elements));
   EXPECT_GT(elements, 100000);
+}
+
+// The device element function of table row `index` (llm_math.cuh's <Name>Element), on the
+// host: the same dispatch llm_kernels.cu instantiates.
+uint32_t DeviceElement(int index, const uint32_t* in) {
+  int row = 0;
+#define DATANODE_ELEMENTWISE_OP(Name, snake, arity, inputs) \
+  if (index == row++) return llm_math::Name##Element(in);
+#include "datanode/ops/elementwise_ops.inc"
+#undef DATANODE_ELEMENTWISE_OP
+  ADD_FAILURE() << "no elementwise op " << index;
+  return 0;
+}
+
+// Every row of elementwise_ops.inc: the CUDA element function against the reference's, on
+// random rows with extreme values (and equal / opposite partners), bit for bit.
+TEST(LlmMath, EveryElementwiseOpMatchesTheReference) {
+  for (int index = 0; index < llm::kNumElementwiseOps; ++index) {
+    const llm::ElementwiseOp op = llm::ElementwiseOpAt(index);
+    const int arity = llm::InfoOf(op).arity;
+    const llm::ElementFn reference = llm::ReferenceElement(op);
+    SplitMix64 rng(0xE1E0 + static_cast<uint64_t>(index));
+    int64_t elements = 0;
+    for (int row = 0; row < kRows; ++row) {
+      const int64_t n = rng.Uniform(1, 100);
+      std::vector<std::vector<float>> in;
+      in.push_back(RandomRow(rng, n));
+      for (int j = 1; j < arity; ++j) in.push_back(AddPartner(rng, in[0]));
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t bits[llm::kMaxElementwiseArity];
+        for (int j = 0; j < arity; ++j) bits[j] = ToBits(in[static_cast<size_t>(j)][i]);
+        const uint32_t want = reference(bits), got = DeviceElement(index, bits);
+        ASSERT_EQ(got, want) << llm::InfoOf(op).name << " row " << row << " element " << i
+                             << std::hex << ": in0 0x" << bits[0] << " want 0x" << want << " got 0x"
+                             << got;
+      }
+      elements += n;
+    }
+    EXPECT_GT(elements, 50000) << llm::InfoOf(op).name;
+  }
 }
 
 TEST(LlmMath, AddMatchesReference) {
