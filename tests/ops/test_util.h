@@ -95,7 +95,8 @@ struct BackendUnderTest {
 // Every compiled backend that can be created here (the reference included), the CPU
 // backend once per kernel family this machine has, all with `threads` worker threads. What
 // is left out, and why, is printed: a GPU backend without a device is UNAVAILABLE, which
-// is not the caller's concern; a CPU backend that fails is a test failure.
+// is not the caller's concern; any other failure to start (a CPU backend, a shader missing
+// from the build) is a test failure.
 inline std::vector<BackendUnderTest> AllBackendsUnderTest(int threads) {
   std::vector<BackendUnderTest> backends;
   BackendOptions options;
@@ -116,6 +117,10 @@ inline std::vector<BackendUnderTest> AllBackendsUnderTest(int threads) {
     }
     absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend(name, options);
     if (!b.ok()) {
+      // UNAVAILABLE: no device here. Anything else (a missing shader, a failed self-test)
+      // is the backend's fault and fails the test.
+      EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable)
+          << "backend " << name << " fails to start: " << b.status();
       std::printf("backend %s not available here: %s\n", name.c_str(),
                   b.status().ToString().c_str());
       continue;
