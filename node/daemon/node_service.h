@@ -148,6 +148,11 @@ class NodeService {
   absl::Status EnableVerifiedMode(const std::string& key_path, std::string_view test_fault);
   // Verifier state held now (0 without verified mode).
   int64_t verifier_memory_bytes() const;
+  // For verified inference (verified_inference.h): the verifying node (null without
+  // verified mode), the computing side's test fault and the serving backend.
+  VerifyingNode* verifying_node() { return verifying_.get(); }
+  TestFault test_fault() const { return fault_; }
+  ops::Backend& serving_backend() { return *backend_; }
 
   WeightStore& store() { return *store_; }
   ModelRegistry& models() { return *models_; }

@@ -11,6 +11,7 @@
 #include "node/daemon/admission_rpc.h"
 #include "node/daemon/inference_rpc.h"
 #include "node/daemon/store_rpc.h"
+#include "node/daemon/verified_rpc.h"
 
 namespace datanode::node {
 
@@ -28,6 +29,8 @@ absl::Status RpcServer::Start() {
   services_.push_back(NewStoreRpc(deps_));
   services_.push_back(NewAdmissionRpc(deps_));
   if (deps_.inference != nullptr) services_.push_back(NewInferenceRpc(deps_));
+  // Verified inference (verified sessions of their own) is served with inference.
+  if (deps_.inference != nullptr) services_.push_back(NewVerifiedInferenceRpc(deps_, config_));
   for (auto& s : services_) builder.RegisterService(s.get());
   deps_.peers->set_tcp_auth_token(config_.tcp_auth_token);
   int tcp_port = 0;

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -75,10 +76,12 @@ absl::StatusOr<TestFault> ParseTestFault(std::string_view name) {
     fault = TestFault::kWrongWeights;
   } else if (name == "replay") {
     fault = TestFault::kReplay;
+  } else if (name == "skip_layer") {
+    fault = TestFault::kSkipLayer;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("test_fault '", std::string(name),
-                     "' is not one of flip_output_bit, flip_exact_bit, wrong_weights, replay"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "test_fault '", std::string(name),
+        "' is not one of flip_output_bit, flip_exact_bit, wrong_weights, replay, skip_layer"));
   }
   const char* allowed = std::getenv(kAllowTestFaultsEnv);
   if (allowed == nullptr || std::string_view(allowed) != "1") {
@@ -100,6 +103,8 @@ const char* TestFaultName(TestFault fault) {
       return "wrong_weights";
     case TestFault::kReplay:
       return "replay";
+    case TestFault::kSkipLayer:
+      return "skip_layer";
     default:
       return "none";
   }
@@ -159,6 +164,10 @@ absl::StatusOr<ExactAnswer> ComputingNode::Answer(ops::Backend& backend, const o
       other.a = a;
       return run(other, w_raw);
     }
+    case TestFault::kSkipLayer:  // no work: zero output and zero exact sums
+      std::fill(honest.out.begin(), honest.out.end(), 0);
+      std::fill(honest.exact.begin(), honest.exact.end(), 0);
+      return honest;
     default:
       return honest;
   }
@@ -183,6 +192,14 @@ absl::Status VerifyingNode::EpochLocked(uint64_t epoch) {
         absl::StrCat("epoch ", epoch, " is older than this node's current epoch ", epoch_));
   }
   return absl::OkStatus();
+}
+
+ops::Sha256 PassOutputDigest(const verify::PassAnswer& answer) {
+  const verify::MatMulAnswer* head = nullptr;
+  for (const verify::MatMulAnswer& a : answer.matmuls) {
+    if (a.layer == -1) head = &a;
+  }
+  return head != nullptr ? ops::Sha256Of({head->out}) : ops::Sha256Of({});
 }
 
 absl::StatusOr<PassVerification> VerifyingNode::VerifyPass(
@@ -230,11 +247,7 @@ absl::StatusOr<PassVerification> VerifyingNode::VerifyPass(
   v.matmul_check = verdict.matmul_check;
   v.layer = verdict.layer;
   v.site = verdict.site;
-  const verify::MatMulAnswer* head = nullptr;
-  for (const verify::MatMulAnswer& a : answer.matmuls) {
-    if (a.layer == -1) head = &a;
-  }
-  v.output_digest = head != nullptr ? ops::Sha256Of({head->out}) : ops::Sha256Of({});
+  v.output_digest = PassOutputDigest(answer);
   v.public_key = key_.public_key();
   v.epoch = used_epoch;
   v.verifier_bytes = verifier->MemoryBytes();

@@ -45,7 +45,11 @@ namespace datanode::node {
 //                    changed
 //   replay           the answer to this node's previous verified-mode call of the same
 //                    shape (another input), or to A with one value changed if none
-enum class TestFault { kNone, kFlipOutputBit, kFlipExactBit, kWrongWeights, kReplay };
+//   skip_layer       work left out: a forward pass skips one layer (its matmuls answered
+//                    from its input, or as zeros); a MatMul answers zeros
+// A forward pass's faults (which matmul, bit, weight or layer) are VerifiedInference's
+// (verified_inference.h).
+enum class TestFault { kNone, kFlipOutputBit, kFlipExactBit, kWrongWeights, kReplay, kSkipLayer };
 // The environment variable that must be "1" for a daemon to accept a test fault.
 inline constexpr const char kAllowTestFaultsEnv[] = "DATANODE_ALLOW_TEST_FAULTS";
 // "" -> kNone. INVALID_ARGUMENT for an unknown name, and FAILED_PRECONDITION for any fault
@@ -87,6 +91,11 @@ struct Verification {
   uint64_t epoch = 0;
   int64_t verifier_bytes = 0;  // this tensor's verifier state
 };
+
+// D of a forward-pass answer: SHA-256 of its output-head C (the logits the step claims;
+// f32 little-endian rows of the rows that want logits), of nothing when it has none. The
+// computing node reports it and a verifier signs it.
+ops::Sha256 PassOutputDigest(const ops::verify::PassAnswer& answer);
 
 // What a verifying node says about one forward-pass answer (docs/verification.md §9).
 struct PassVerification {

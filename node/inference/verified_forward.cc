@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/status_macros.h"
+#include "node/import/model_registry.h"
 
 namespace datanode::node::inference {
 namespace {
@@ -199,6 +200,25 @@ absl::StatusOr<LinearWeights> LinearWeights::FromModel(const Model& model) {
       RETURN_IF_ERROR(w->weights->ReadRow(
           n, std::span<uint8_t>(bytes).subspan(static_cast<size_t>(n * row_bytes),
                                                static_cast<size_t>(row_bytes))));
+    }
+    out.bytes_.emplace(w->name, std::move(bytes));
+  }
+  return out;
+}
+
+absl::StatusOr<LinearWeights> LinearWeights::FromStore(const Model& model,
+                                                       const ModelRegistry& registry,
+                                                       const ops::Sha256& digest) {
+  LinearWeights out;
+  for (const Linear* w : model.linears()) {
+    if (out.bytes_.contains(w->name)) continue;
+    ASSIGN_OR_RETURN(const ops::OperandSizes sizes,
+                     ops::ComputeOperandSizes(w->kind, 1, w->n, w->k));
+    TensorInfo info;
+    ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, registry.ReadTensor(digest, w->name, &info));
+    if (static_cast<int64_t>(bytes.size()) != sizes.w) {
+      return absl::InternalError(absl::StrCat("tensor '", w->name, "' holds ", bytes.size(),
+                                              " bytes; its matmul needs ", sizes.w));
     }
     out.bytes_.emplace(w->name, std::move(bytes));
   }

@@ -39,6 +39,12 @@ namespace datanode::node::inference {
 class LinearWeights {
  public:
   static absl::StatusOr<LinearWeights> FromModel(const Model& model);
+  // The same bytes read from the weight store (verified), for backends that cannot read
+  // rows back (Vulkan): each matmul weight's tensor of model `digest` as stored, which is
+  // what LoadModel prepared. NOT_FOUND for an unknown model or tensor, DATA_LOSS for
+  // corrupt bytes, INTERNAL if a tensor's size is not its matmul's weight size.
+  static absl::StatusOr<LinearWeights> FromStore(const Model& model, const ModelRegistry& registry,
+                                                 const ops::Sha256& digest);
   // Empty when the model has no matmul weight of that name.
   ops::ByteSpan Get(std::string_view name) const;
   int64_t SizeBytes() const;
