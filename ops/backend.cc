@@ -21,9 +21,9 @@ RawPreparedWeights::RawPreparedWeights(const Backend* owner, OpKind kind, int64_
       w_scale_(w_scale.begin(), w_scale.end()) {}
 
 absl::Status PreparedWeights::ReadRow(int64_t /*row*/, std::span<uint8_t> /*out*/) const {
-  return absl::UnimplementedError(
-      absl::StrCat("the ", owner_->Name(), " backend's prepared ", OpKindName(kind_),
-                   " weights cannot read a row back"));
+  return absl::UnimplementedError(absl::StrCat("the ", owner_->Name(), " backend's prepared ",
+                                               OpKindName(kind_),
+                                               " weights cannot read a row back"));
 }
 
 absl::Status RawPreparedWeights::ReadRow(int64_t row, std::span<uint8_t> out) const {
@@ -40,13 +40,19 @@ absl::Status RawPreparedWeights::ReadRow(int64_t row, std::span<uint8_t> out) co
 }
 
 absl::StatusOr<std::unique_ptr<PreparedWeights>> Backend::PrepareWeights(OpKind kind, int64_t n,
-                                                                          int64_t k, ByteSpan w,
-                                                                          ByteSpan w_scale) {
+                                                                         int64_t k, ByteSpan w,
+                                                                         ByteSpan w_scale) {
   if (!Supports(kind)) {
     return absl::UnimplementedError(
         absl::StrCat("backend ", Name(), " does not support ", OpKindName(kind)));
   }
   RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+  return DoPrepareWeights(kind, n, k, w, w_scale);
+}
+
+absl::StatusOr<std::unique_ptr<PreparedWeights>> Backend::DoPrepareWeights(OpKind kind, int64_t n,
+                                                                           int64_t k, ByteSpan w,
+                                                                           ByteSpan w_scale) {
   return std::make_unique<RawPreparedWeights>(this, kind, n, k, w, w_scale);
 }
 

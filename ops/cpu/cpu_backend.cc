@@ -51,9 +51,10 @@ class CpuBackend final : public Backend {
 
   const llm::Kernels& LlmKernels() const override { return *llm_kernels_; }
 
-  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
-                                                                  int64_t k, ByteSpan w,
-                                                                  ByteSpan w_scale) override {
+  // Weights checked by Backend::PrepareWeights; packed in the kernels' layout here.
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> DoPrepareWeights(OpKind kind, int64_t n,
+                                                                    int64_t k, ByteSpan w,
+                                                                    ByteSpan w_scale) override {
     switch (kind) {
       case OpKind::kMatMulS8S32:
       case OpKind::kMatMulS8F32:
@@ -66,8 +67,7 @@ class CpuBackend final : public Backend {
       case OpKind::kMatMulQ8_0Q6_K:
         return PrepareKqWeights(this, kind, n, k, w, w_scale, isa_);
       default:
-        return absl::InvalidArgumentError(
-            absl::StrCat(OpKindName(kind), " takes no weights"));
+        return absl::InternalError(absl::StrCat("cpu: no weight packing for ", OpKindName(kind)));
     }
   }
 

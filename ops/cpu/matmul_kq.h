@@ -15,8 +15,8 @@
 
 namespace datanode::ops::cpu {
 
-// Validated, packed weights (w) for `isa`. INVALID_ARGUMENT unless kind is a K-quant matmul
-// and w is valid for it.
+// Packed weights (w) for `isa` of a K-quant matmul, already checked by
+// Backend::PrepareWeights (ValidateWeightValues).
 absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareKqWeights(const Backend* owner, OpKind kind,
                                                                   int64_t n, int64_t k, ByteSpan w,
                                                                   ByteSpan w_scale, Isa isa);

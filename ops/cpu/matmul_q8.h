@@ -14,7 +14,8 @@
 
 namespace datanode::ops::cpu {
 
-// Validated, packed weights (w) for `isa`. Requires kind to be a Q8_0-family matmul.
+// Packed weights (w) for `isa` of a Q8_0-family matmul, already checked by
+// Backend::PrepareWeights (ValidateWeightValues).
 absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareQ8Weights(const Backend* owner,
                                                                   OpKind kind, int64_t n,
                                                                   int64_t k, ByteSpan w,

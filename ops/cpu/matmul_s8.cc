@@ -127,11 +127,6 @@ void RoundTileToF32(uint8_t* c, int64_t n, int rows, int first_col, int cols,
 absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareS8Weights(const Backend* owner, OpKind kind,
                                                                   int64_t n, int64_t k, ByteSpan w,
                                                                   ByteSpan w_scale, Isa isa) {
-  if (kind != OpKind::kMatMulS8S32 && kind != OpKind::kMatMulS8F32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PrepareS8Weights: ", OpKindName(kind), " is not an s8 matmul"));
-  }
-  RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
   // The packed layout is the same for every Isa, so `isa` needs no special case.
   return std::unique_ptr<PreparedWeights>(
       PackS8Weights(owner, kind, n, k, w, w_scale, /*pool=*/nullptr));

@@ -4,7 +4,7 @@
 // weight format. Bit-identical to ops/reference for every valid input, for every Isa
 // and thread count (each task owns whole output elements; integer sums are exact).
 //
-// Weights: PrepareS8Weights validates W (and w_scale) once and packs them into
+// Weights: PrepareS8Weights packs W (and w_scale), validated once by the caller, into
 // 64-column panels with per-column compensation terms (s8_pack.h); MatMulS8 also
 // accepts raw args.w, which it packs on every call (slower: use prepared weights on
 // the decode path). The packed form is the same for every Isa.
@@ -20,8 +20,8 @@
 
 namespace datanode::ops::cpu {
 
-// Validated, packed weights (w, w_scale). INVALID_ARGUMENT if kind is not an s8
-// matmul or W / w_scale are invalid (ValidateWeightValues). Thread-safe.
+// Packed weights (w, w_scale) of an s8 matmul, already checked by Backend::PrepareWeights
+// (ValidateWeightValues). Thread-safe.
 absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareS8Weights(const Backend* owner, OpKind kind,
                                                                   int64_t n, int64_t k, ByteSpan w,
                                                                   ByteSpan w_scale, Isa isa);

@@ -274,16 +274,6 @@ uint32_t RoundI64ToF32Bits(int64_t v, int e) {
   return sign | (static_cast<uint32_t>(biased) << 23) | (static_cast<uint32_t>(sig) & 0x7FFFFFu);
 }
 
-absl::Status CheckWeightsToPack(absl::string_view caller, absl::string_view family, bool in_family,
-                                OpKind kind, int64_t n, int64_t k, ByteSpan w, ByteSpan w_scale) {
-  if (!in_family) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(caller, ": ", OpKindName(kind), " is not a ", family));
-  }
-  RETURN_IF_ERROR(ComputeOperandSizes(kind, 1, n, k).status());
-  return ValidateWeightValues(kind, n, k, w, w_scale);
-}
-
 absl::Status CheckPackedWeights(const Backend& owner, const OpArgs& args, const PreparedWeights& w,
                                 Isa packed_isa, Isa kernel_isa) {
   if (w.owner() != &owner || w.kind() != args.kind || w.n() != args.n || w.k() != args.k) {

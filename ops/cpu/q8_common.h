@@ -274,12 +274,6 @@ inline void StoreExactRow(const int128* acc, int64_t valid, uint8_t* out) {
 
 // --- The driver of both families (matmul_q8.cc, matmul_kq.cc) ---
 
-// PrepareQ8Weights / PrepareKqWeights' checks, `caller` naming it in the message:
-// INVALID_ARGUMENT unless in_family (kind is one of the caller's `family`) and n, k, w and
-// w_scale are valid for kind.
-absl::Status CheckWeightsToPack(absl::string_view caller, absl::string_view family, bool in_family,
-                                OpKind kind, int64_t n, int64_t k, ByteSpan w, ByteSpan w_scale);
-
 // Whether packed weights `w` (packed for packed_isa kernels) serve this call:
 // INVALID_ARGUMENT if they belong to another backend, op or shape, FAILED_PRECONDITION if they
 // were packed for other kernels than kernel_isa.

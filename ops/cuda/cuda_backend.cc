@@ -423,20 +423,10 @@ class CudaBackend final : public Backend {
     return absl::UnimplementedError("cuda: unknown op kind");
   }
 
-  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n, int64_t k,
-                                                                  ByteSpan w,
-                                                                  ByteSpan w_scale) override {
-    if (!IsMatMul(kind)) {
-      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), " takes no weights"));
-    }
-    ASSIGN_OR_RETURN(const OperandSizes sizes, ComputeOperandSizes(kind, n > 0 ? 1 : 0, n, k));
-    if (static_cast<int64_t>(w.size()) != sizes.w ||
-        static_cast<int64_t>(w_scale.size()) != sizes.w_scale) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cuda: ", OpKindName(kind), " weights for n=", n, ", k=", k, " must be ", sizes.w, " + ",
-          sizes.w_scale, " bytes, got ", w.size(), " + ", w_scale.size()));
-    }
-    RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+  // Weights checked by Backend::PrepareWeights; uploaded to the device here.
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> DoPrepareWeights(OpKind kind, int64_t n,
+                                                                    int64_t k, ByteSpan w,
+                                                                    ByteSpan w_scale) override {
     CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "cudaSetDevice");
     auto prepared = std::make_unique<CudaPreparedWeights>(this, kind, n, k, device_);
     RETURN_IF_ERROR(prepared->Upload(w, w_scale));

@@ -132,7 +132,8 @@ class VulkanBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mu_);
     return vulkan::TestDeviceMemory(*device_, bytes, seed);
   }
-  // The elementwise ops, RmsNorm, RoPE, EncodeKvRow, Attend as shaders; DequantizeRow the reference's.
+  // The elementwise ops, RmsNorm, RoPE, EncodeKvRow, Attend as shaders; DequantizeRow the
+  // reference's.
   const llm::Kernels& LlmKernels() const override { return llm_; }
 
   absl::Status Run(const OpArgs& args) override {
@@ -164,13 +165,10 @@ class VulkanBackend final : public Backend {
     return absl::UnimplementedError("vulkan: unknown op kind");
   }
 
-  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n, int64_t k,
-                                                                  ByteSpan w,
-                                                                  ByteSpan w_scale) override {
-    if (!IsMatMul(kind)) {
-      return absl::InvalidArgumentError(absl::StrCat(OpKindName(kind), " takes no weights"));
-    }
-    RETURN_IF_ERROR(ValidateWeightValues(kind, n, k, w, w_scale));
+  // Weights checked by Backend::PrepareWeights; packed and uploaded here.
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> DoPrepareWeights(OpKind kind, int64_t n,
+                                                                    int64_t k, ByteSpan w,
+                                                                    ByteSpan w_scale) override {
     const PackedWeightSizes sizes = PackedWeightBytes(kind, n, k);
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(DeviceBuffer data, runner_->Upload(sizes.data, [&](uint8_t* dst) {

@@ -167,11 +167,13 @@ class NoReadRowBackend : public ops::Backend {
     }
     return ops::RunOp(*inner_, a);
   }
-  absl::StatusOr<std::unique_ptr<ops::PreparedWeights>> PrepareWeights(
+  const ops::llm::Kernels& LlmKernels() const override { return inner_->LlmKernels(); }
+
+ protected:
+  absl::StatusOr<std::unique_ptr<ops::PreparedWeights>> DoPrepareWeights(
       ops::OpKind kind, int64_t n, int64_t k, ops::ByteSpan w, ops::ByteSpan w_scale) override {
     return std::make_unique<Weights>(this, kind, n, k, w, w_scale);
   }
-  const ops::llm::Kernels& LlmKernels() const override { return inner_->LlmKernels(); }
 
  private:
   class Weights : public ops::RawPreparedWeights {

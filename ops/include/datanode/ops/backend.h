@@ -63,9 +63,7 @@ class RawPreparedWeights : public PreparedWeights {
  public:
   RawPreparedWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, ByteSpan w,
                      ByteSpan w_scale);
-  int64_t SizeBytes() const override {
-    return static_cast<int64_t>(w_.size() + w_scale_.size());
-  }
+  int64_t SizeBytes() const override { return static_cast<int64_t>(w_.size() + w_scale_.size()); }
   ByteSpan w() const { return w_; }
   ByteSpan w_scale() const { return w_scale_; }
   // The Q8_0-family kinds only (their rows are whole blocks); UNIMPLEMENTED otherwise.
@@ -160,10 +158,11 @@ class Backend {
   virtual int64_t DeviceMemoryBytes() const;
 
   // Validates W (and w_scale) once and returns them in this backend's preferred form.
-  // The default keeps a validated copy (RawPreparedWeights).
-  virtual absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n,
-                                                                          int64_t k, ByteSpan w,
-                                                                          ByteSpan w_scale);
+  // Non-virtual: the checks run here, the same for every backend (UNIMPLEMENTED unless
+  // Supports(kind); INVALID_ARGUMENT from ValidateWeightValues: not a matmul, wrong sizes,
+  // bad values), then DoPrepareWeights.
+  absl::StatusOr<std::unique_ptr<PreparedWeights>> PrepareWeights(OpKind kind, int64_t n, int64_t k,
+                                                                  ByteSpan w, ByteSpan w_scale);
 
   // The LLM ops (spec v2, llm.h) of this backend: byte-equal to the reference for any
   // thread count. The default is the reference itself. Lives as long as the backend.
@@ -199,6 +198,13 @@ class Backend {
   // and parallelism of the reference / CPU backends); a GPU backend tests device
   // memory on the device. RESOURCE_EXHAUSTED when `bytes` cannot be allocated.
   virtual absl::StatusOr<MemoryTestResult> TestDeviceMemory(int64_t bytes, uint64_t seed);
+
+ protected:
+  // PrepareWeights after its checks: kind is a supported matmul and W / w_scale are valid
+  // for [n, k]. The default keeps a copy (RawPreparedWeights).
+  virtual absl::StatusOr<std::unique_ptr<PreparedWeights>> DoPrepareWeights(OpKind kind, int64_t n,
+                                                                            int64_t k, ByteSpan w,
+                                                                            ByteSpan w_scale);
 };
 
 // Validates `args` (ValidateOp) and runs them on `backend`. The only entry point the
