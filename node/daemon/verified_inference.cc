@@ -118,6 +118,7 @@ absl::StatusOr<std::shared_ptr<VerifiedInference::Loaded>> VerifiedInference::Lo
   ASSIGN_OR_RETURN(loaded->held,
                    node_->memory_budget().Reserve(loaded->model->memory().total(), what));
   std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(models_, [](const auto& entry) { return entry.second.expired(); });
   models_[digest] = loaded;
   return loaded;
 }

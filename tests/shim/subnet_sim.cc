@@ -32,6 +32,18 @@
 // --verified-trials calls (default 1,000): every one must be rejected by all 12 and the
 // computing node named. 0 skips a phase.
 //
+// Then verified generation (docs/verification.md §9.6, subnet_sim_generation.h): the
+// daemons restarted with nodes 0-4 committing flip_output_bit, flip_exact_bit,
+// wrong_weights, replay, skip_layer when they compute (honest as verifiers), 5-12 honest;
+// greedy generations through the VerifiedInference service, every node on its own
+// verified session: per step attempt the beacon picks the computing node (ComputeStep),
+// the other 12 check its pass answer (VerifyStep) and sign, CombineVerified needs 9. A
+// rejected attempt must be rejected by all 12 naming the computing node, and the step is
+// redone at the same position; every accepted step's logits must be the plain pass's
+// (computed here). On a tiny 3-layer model written here until each fault was the
+// computing node's in --verified-gen-trials attempts (default 50), and with --gguf
+// --verified-gen-gguf-generations generations (default 1) of that model.
+//
 // Flags: `dn-subnet-sim --help`. Exit status 0 iff every scenario behaved as stated
 // (ctest runs it).
 #include <grpcpp/grpcpp.h>
@@ -46,6 +58,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <random>
 #include <set>
 #include <string>
@@ -60,11 +74,14 @@
 #include "datanode/ops/digest.h"
 #include "datanode/util/hex.h"
 #include "datanode/v1/accelerator.grpc.pb.h"
+#include "datanode/v1/inference.grpc.pb.h"
 #include "datanode/v1/store.grpc.pb.h"
 #include "ic0_accel.h"
 #include "node/cli/flags.h"
 #include "node/shim/agreement.h"
 #include "node/shim/interface.h"
+#include "tests/inference/engine_test_util.h"
+#include "tests/shim/subnet_sim_generation.h"
 #include "tests/shim/subnet_sim_verified.h"
 
 ABSL_FLAG(std::string, datanoded, "", "path of the datanoded binary to start 13 times (required)");
@@ -77,11 +94,21 @@ ABSL_FLAG(int64_t, verified_trials, 1000,
           "verified mode: calls each test fault must be the computing node's (0 skips)");
 ABSL_FLAG(int64_t, verified_checks, 10000,
           "verified mode: verdicts on 13 honest daemons, none may reject (0 skips)");
+ABSL_FLAG(int64_t, verified_gen_trials, 50,
+          "verified generation, tiny model: step attempts each test fault must be the computing "
+          "node's (0 skips)");
+ABSL_FLAG(int64_t, verified_gen_gguf_generations, 1,
+          "verified generation with --gguf: generations of that model (faults caught as they "
+          "come; 0 skips)");
+ABSL_FLAG(int32_t, verified_gen_tokens, 4, "verified generation: greedy tokens per generation");
 
 namespace datanode::shim {
 namespace {
 
 constexpr int kNodes = 13;
+// The verified generation phase's faults: node i < 5 commits kGenFaults[i] when it computes.
+constexpr const char* kGenFaults[] = {"flip_output_bit", "flip_exact_bit", "wrong_weights",
+                                      "replay", "skip_layer"};
 constexpr uint32_t kM = 4, kN = 48, kK = 256;
 
 struct Node {
@@ -339,27 +366,35 @@ void PrintVerifiedStats(const char* phase, const VerifiedSimStats& st) {
   std::printf("  unexpected: %lld\n\n", static_cast<long long>(st.unexpected));
 }
 
+// Restarts every daemon, node i with test_fault fault_of(i) ("" = honest), and waits for
+// them; empty when one does not serve.
+std::vector<VerifiedSimNode> RestartAll(const std::string& datanoded, std::vector<Node>& nodes,
+                                        const std::function<std::string(int)>& fault_of) {
+  for (Node& n : nodes) Restart(datanoded, n, fault_of(n.index));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::vector<VerifiedSimNode> out;
+  for (Node& n : nodes) {
+    std::string serving;
+    WaitReady(n, deadline, &serving);
+    auto key = NodeKey::FromPemFile(n.dir + "/node-key.pem");
+    if (serving.empty() || !key.ok()) {
+      std::printf("node %d: not serving after restart (see %s/datanoded.log)\n", n.index,
+                  n.dir.c_str());
+      return std::vector<VerifiedSimNode>{};
+    }
+    out.push_back({n.index, n.socket, key->public_key(), fault_of(n.index)});
+  }
+  return out;
+}
+
 // The verified-mode phase (file comment). Returns the number of failures.
 int VerifiedMode(const std::string& datanoded, std::vector<Node>& nodes,
                  const std::string& model_digest, const std::vector<int8_t>& w, int64_t trials,
                  int64_t checks) {
   static const char* kFaults[] = {"flip_output_bit", "flip_exact_bit", "wrong_weights", "replay"};
   auto start_all = [&](bool faulty) {
-    for (Node& n : nodes) Restart(datanoded, n, faulty ? kFaults[n.index % 4] : "");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    std::vector<VerifiedSimNode> out;
-    for (Node& n : nodes) {
-      std::string serving;
-      WaitReady(n, deadline, &serving);
-      auto key = NodeKey::FromPemFile(n.dir + "/node-key.pem");
-      if (serving.empty() || !key.ok()) {
-        std::printf("node %d: not serving after restart (see %s/datanoded.log)\n", n.index,
-                    n.dir.c_str());
-        return std::vector<VerifiedSimNode>{};
-      }
-      out.push_back({n.index, n.socket, key->public_key(), faulty ? kFaults[n.index % 4] : ""});
-    }
-    return out;
+    return RestartAll(datanoded, nodes,
+                      [faulty](int i) -> std::string { return faulty ? kFaults[i % 4] : ""; });
   };
   int failures = 0;
   // Honest: every node restarted without a fault (the crash scenario killed one).
@@ -391,6 +426,133 @@ int VerifiedMode(const std::string& datanoded, std::vector<Node>& nodes,
   return failures;
 }
 
+void PrintGenerationStats(const std::string& phase, const GenerationSimStats& st) {
+  std::printf(
+      "verified generation, %s: %lld generations, %lld tokens, %lld steps accepted of %lld "
+      "attempts in %.1f s (%.1f ms per attempt of 1 compute + 12 checks; answers up to %lld "
+      "bytes)\n",
+      phase.c_str(), static_cast<long long>(st.generations), static_cast<long long>(st.tokens),
+      static_cast<long long>(st.steps), static_cast<long long>(st.attempts), st.seconds,
+      st.attempts ? 1000 * st.seconds / static_cast<double>(st.attempts) : 0.0,
+      static_cast<long long>(st.max_answer_bytes));
+  std::printf("  honest answers: %lld attempts, %lld checks, %lld rejected; last tokens [%s]\n",
+              static_cast<long long>(st.honest_attempts), static_cast<long long>(st.honest_checks),
+              static_cast<long long>(st.honest_rejected), st.text.c_str());
+  for (const auto& [fault, trials] : st.trials) {
+    std::printf(
+        "  fault %-16s %5lld trials, caught (no agreement, 12 of 12 rejected) %5lld, "
+        "computing node named %5lld\n",
+        fault.c_str(), static_cast<long long>(trials),
+        static_cast<long long>(st.caught.count(fault) ? st.caught.at(fault) : 0),
+        static_cast<long long>(st.named.count(fault) ? st.named.at(fault) : 0));
+  }
+  std::string by_check;
+  for (const auto& [key, count] : st.caught_by_check)
+    absl::StrAppend(&by_check, " ", key, "=", count);
+  if (!by_check.empty()) std::printf("  first failed check per trial:%s\n", by_check.c_str());
+  std::printf("  unexpected: %lld\n\n", static_cast<long long>(st.unexpected));
+}
+
+bool GenerationAsExpected(const GenerationSimStats& st, int64_t trials) {
+  auto get = [](const std::map<std::string, int64_t>& m, const char* k) -> int64_t {
+    auto it = m.find(k);
+    return it == m.end() ? 0 : it->second;
+  };
+  bool ok = st.unexpected == 0 && st.honest_rejected == 0 && st.honest_attempts > 0;
+  for (const char* f : kGenFaults) {
+    const int64_t t = get(st.trials, f);
+    ok = ok && t >= trials && get(st.caught, f) == t && get(st.named, f) == t;
+  }
+  return ok;
+}
+
+// The verified generation phase (file comment): the daemons restarted with nodes 0-4
+// committing one test fault each when they compute (as verifiers they are honest), then
+// greedy generations on a tiny model written here until each fault had `trials` attempts
+// and, with --gguf, `gguf_generations` generations of that model (its faults caught as
+// they come). Returns the number of failures.
+int VerifiedGeneration(const std::string& datanoded, std::vector<Node>& nodes,
+                       const std::string& root, const std::string& gguf, int64_t trials,
+                       int64_t gguf_generations, int32_t tokens) {
+  auto fault_of = [](int i) -> std::string {
+    return i < static_cast<int>(std::size(kGenFaults)) ? kGenFaults[i] : "";
+  };
+  const std::vector<VerifiedSimNode> subnet = RestartAll(datanoded, nodes, fault_of);
+  if (subnet.empty()) return 1;
+  int failures = 0;
+  auto run = [&](const std::string& name, const std::string& path, int64_t min_trials,
+                 int64_t generations, const std::function<std::vector<int32_t>(int64_t)>& prompt,
+                 uint64_t epoch) {
+    const std::vector<std::string> digests = ImportAll(nodes, path);
+    node::inference::testing::TempStore local;
+    auto digest = local.Import(path);
+    auto cpu = ops::CreateBackend("cpu");
+    if (!digest.ok() || !cpu.ok() || digests[0].empty() || ops::ToHex(*digest) != digests[0] ||
+        std::count(digests.begin(), digests.end(), digests[0]) != kNodes) {
+      std::printf("verified generation, %s: the model did not import to one digest\n",
+                  name.c_str());
+      return 1;
+    }
+    auto model = node::inference::LoadModel(local.registry(), local.store(), *digest, **cpu);
+    if (!model.ok()) {
+      std::printf("verified generation, %s: %s\n", name.c_str(), model.status().ToString().c_str());
+      return 1;
+    }
+    GenerationSimOptions o;
+    o.model_digest_hex = digests[0];
+    o.local = *model;
+    o.prompt = prompt;
+    o.tokens = tokens;
+    o.min_trials = min_trials;
+    o.min_generations = generations;
+    o.beacon_seed = 2028 + epoch;
+    o.epoch = epoch;
+    o.deadline_seconds = 300;  // a lavapipe node computing a SmolLM2 step is slow
+    const GenerationSimStats st = RunVerifiedGenerations(subnet, o);
+    PrintGenerationStats(name, st);
+    return GenerationAsExpected(st, min_trials) ? 0 : 1;
+  };
+  if (trials > 0) {
+    node::inference::testing::TinyLlama spec;
+    spec.layers = 3;
+    const std::string path = root + "/tiny.gguf";
+    std::ofstream(path, std::ios::binary) << node::inference::testing::TinyLlamaGguf(spec);
+    failures += run(
+        "tiny 3-layer model", path, trials, 1,
+        [&](int64_t g) {
+          std::mt19937_64 rng(static_cast<uint64_t>(g) + 1);
+          std::vector<int32_t> prompt(1 + g % 4);
+          for (int32_t& t : prompt)
+            t = static_cast<int32_t>(rng() % static_cast<uint64_t>(spec.vocab));
+          return prompt;
+        },
+        3);
+  }
+  if (!gguf.empty() && gguf_generations > 0) {
+    // The chat prompt, tokenized by a daemon.
+    auto stub = v1::Inference::NewStub(
+        grpc::CreateChannel("unix:" + nodes[5].socket, grpc::InsecureChannelCredentials()));
+    const std::vector<std::string> digests = ImportAll(nodes, gguf);
+    grpc::ClientContext ctx;
+    v1::TokenizeRequest req;
+    req.set_model_digest(digests[5]);
+    req.set_text("What is the capital of France?");
+    req.set_add_special(true);
+    req.set_chat(true);
+    v1::TokenizeResponse ids;
+    if (grpc::Status s = stub->Tokenize(&ctx, req, &ids); !s.ok()) {
+      std::printf("verified generation: Tokenize: %s\n", s.error_message().c_str());
+      return failures + 1;
+    }
+    const std::vector<int32_t> prompt(ids.token_ids().begin(), ids.token_ids().end());
+    failures += run(
+        gguf.substr(gguf.rfind('/') + 1), gguf, 0, gguf_generations,
+        [&](int64_t) { return prompt; }, 4);
+  }
+  std::printf("verified generation: %s\n\n", failures == 0 ? "as expected" : "UNEXPECTED");
+  return failures;
+}
+
 struct Scenario {
   std::string name;
   std::set<int> flip, wrong_weights, crash;
@@ -403,14 +565,28 @@ struct Scenario {
 constexpr char kUsage[] =
     "usage: dn-subnet-sim --datanoded PATH [--backends LIST] [--keep] [--gguf MODEL.gguf]\n"
     "                     [--gen-tokens N] [--verified-trials N] [--verified-checks N]\n"
+    "                     [--verified-gen-trials N] [--verified-gen-gguf-generations N]\n"
+    "                     [--verified-gen-tokens N]\n"
     "Runs a 13-node data-node subnet on this machine (see the top of subnet_sim.cc) and\n"
     "checks every scenario. Exit codes: 0 every scenario behaved as stated, 1 one did not\n"
     "(or the harness failed), 2 usage error.\n\nFlags:\n";
 
-const std::vector<std::string_view> kFlags = {
-    "datanoded", "backends", "keep", "gguf", "gen_tokens", "verified_trials", "verified_checks"};
+const std::vector<std::string_view> kFlags = {"datanoded",
+                                              "backends",
+                                              "keep",
+                                              "gguf",
+                                              "gen_tokens",
+                                              "verified_trials",
+                                              "verified_checks",
+                                              "verified_gen_trials",
+                                              "verified_gen_gguf_generations",
+                                              "verified_gen_tokens"};
 
 int Main(int argc, char** argv) {
+  // An idle C++ client channel reads a stopping daemon's GOAWAY only at gRPC's backup
+  // poll (5 s by default), and the daemon's drain waits for it: every restart of the
+  // subnet would wait that long per connected daemon. Set before gRPC initializes.
+  setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1);
   if (std::optional<int> exit_code =
           cli::ParseFlagsOnlyCommandLine("dn-subnet-sim", kUsage, argc, argv, kFlags)) {
     return *exit_code;
@@ -421,9 +597,16 @@ int Main(int argc, char** argv) {
   const bool keep = absl::GetFlag(FLAGS_keep);
   const int64_t verified_trials = absl::GetFlag(FLAGS_verified_trials);
   const int64_t verified_checks = absl::GetFlag(FLAGS_verified_checks);
-  for (absl::Status s : {cli::CheckRange("gen_tokens", absl::GetFlag(FLAGS_gen_tokens), 1, 4096),
-                         cli::CheckRange("verified_trials", verified_trials, 0, 100'000'000),
-                         cli::CheckRange("verified_checks", verified_checks, 0, 100'000'000)}) {
+  const int64_t gen_trials = absl::GetFlag(FLAGS_verified_gen_trials);
+  const int64_t gen_gguf_generations = absl::GetFlag(FLAGS_verified_gen_gguf_generations);
+  const int32_t verified_gen_tokens = absl::GetFlag(FLAGS_verified_gen_tokens);
+  for (absl::Status s :
+       {cli::CheckRange("gen_tokens", absl::GetFlag(FLAGS_gen_tokens), 1, 4096),
+        cli::CheckRange("verified_trials", verified_trials, 0, 100'000'000),
+        cli::CheckRange("verified_checks", verified_checks, 0, 100'000'000),
+        cli::CheckRange("verified_gen_trials", gen_trials, 0, 1'000'000),
+        cli::CheckRange("verified_gen_gguf_generations", gen_gguf_generations, 0, 1000),
+        cli::CheckRange("verified_gen_tokens", verified_gen_tokens, 1, 32)}) {
     if (!s.ok()) {
       std::fprintf(stderr, "dn-subnet-sim: %s\n", std::string(s.message()).c_str());
       return 2;
@@ -621,6 +804,10 @@ int Main(int argc, char** argv) {
 
   if (verified_trials > 0 || verified_checks > 0) {
     failures += VerifiedMode(datanoded, nodes, model_digest, w, verified_trials, verified_checks);
+  }
+  if (gen_trials > 0 || (!gguf.empty() && gen_gguf_generations > 0)) {
+    failures += VerifiedGeneration(datanoded, nodes, root, gguf, gen_trials, gen_gguf_generations,
+                                   verified_gen_tokens);
   }
 
   for (Node& n : nodes) {
