@@ -289,6 +289,50 @@ TEST_F(VerifiedInferenceRpcTest, EveryFaultIsRejectedAndNamedAndTheRetryAccepted
   }
 }
 
+// skip_layer also applies to a verified MatMul (no work: zero output and sums): rejected
+// naming the computing node, while an honest node's answer is accepted.
+TEST_F(VerifiedInferenceRpcTest, SkipLayerFaultOfAMatMulIsRejected) {
+  constexpr int kN = 16, kK = 64;
+  auto blocks = [](int rows, uint32_t seed) {
+    std::string b;
+    for (int i = 0; i < rows * (kK / 32); ++i) {
+      b += '\x00';
+      b += '\x3C';  // f16 1.0
+      for (int j = 0; j < 32; ++j) b += static_cast<char>(1 + (seed + i * 32 + j) % 100);
+    }
+    return b;
+  };
+  v1::MatMulRequest req;
+  req.set_op(v1::OP_KIND_MATMUL_Q8_0_Q8_0);
+  req.set_m(1);
+  req.set_n(kN);
+  req.set_k(kK);
+  req.set_a(blocks(1, 3));
+  req.mutable_inline_weights()->set_w(blocks(kN, 7));
+  req.set_exact_output(true);
+  for (int computing : {1, 7}) {
+    SCOPED_TRACE(computing);
+    v1::MatMulResponse answer;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(nodes_[computing].daemon->acc->MatMul(&ctx, req, &answer).ok());
+    v1::MatMulRequest vreq = req;
+    vreq.set_exact_output(false);
+    vreq.mutable_verify()->set_out(answer.out());
+    vreq.mutable_verify()->set_exact_sums(answer.exact_sums());
+    vreq.mutable_verify()->set_epoch(1);
+    vreq.mutable_verify()->set_request_digest(std::string(32, 'm'));
+    vreq.mutable_verify()->set_computing_node(static_cast<uint32_t>(computing));
+    v1::MatMulResponse verdict;
+    grpc::ClientContext vctx;
+    ASSERT_TRUE(nodes_[0].daemon->acc->MatMul(&vctx, vreq, &verdict).ok());
+    EXPECT_EQ(verdict.verification().accepted(), computing == 1) << verdict.verification().reason();
+    if (computing == 7) {
+      EXPECT_EQ(answer.out(), std::string(answer.out().size(), '\0'));
+      EXPECT_NE(verdict.verification().reason().find("computing node 7 "), std::string::npos);
+    }
+  }
+}
+
 TEST_F(VerifiedInferenceRpcTest, ErrorsMapToGrpcStatuses) {
   auto code = [&](auto call) { return call().error_code(); };
   auto compute = [&](const v1::GenerationStep& step) {
