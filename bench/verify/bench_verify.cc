@@ -10,8 +10,8 @@
 // data where a real call would, not hot in cache from its previous call; each cell is the
 // fastest call (the median CPU times are printed too). Also printed: the verifier state's memory
 // next to the prepared weights, and Prepare's one-off time per epoch. Usage: bench_verify
-// [--min_time=SECONDS] (default 0.2 per cell) [--kinds=all] DATANODE_VERIFY_ISA=portable selects
-// the portable verifier kernels.
+// [--min_time=SECONDS] (default 0.2 per cell) [--kinds=all|kquant] (default: s8_s32 and q8_0;
+// kquant: Q4_K and Q6_K only) DATANODE_VERIFY_ISA=portable selects the portable verifier kernels.
 #include <time.h>
 
 #include <algorithm>
@@ -137,7 +137,7 @@ void KernelTable() {
   if (sink == 42) std::printf(" ");
 }
 
-int Run(double min_time, bool all_kinds) {
+int Run(double min_time, bool all_kinds, bool kquant_kinds) {
   BackendOptions options;
   options.num_threads = 1;
   auto cpu_or = CreateBackend("cpu", options);
@@ -157,6 +157,11 @@ int Run(double min_time, bool all_kinds) {
     kinds.insert(kinds.begin() + 1, OpKind::kMatMulS8F32);
     kinds.push_back(OpKind::kMatMulQ8_0Q4_0);
     kinds.push_back(OpKind::kMatMulQ8_0Q4_1);
+  }
+  if (all_kinds || kquant_kinds) {
+    if (kquant_kinds) kinds.clear();
+    kinds.push_back(OpKind::kMatMulQ8_0Q4_K);
+    kinds.push_back(OpKind::kMatMulQ8_0Q6_K);
   }
   KernelTable();
   bool all_accepted = true;
@@ -271,9 +276,11 @@ int Run(double min_time, bool all_kinds) {
 int main(int argc, char** argv) {
   double min_time = 0.2;
   bool all_kinds = false;
+  bool kquant_kinds = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--min_time=", 11) == 0) min_time = std::atof(argv[i] + 11);
     if (std::strcmp(argv[i], "--kinds=all") == 0) all_kinds = true;
+    if (std::strcmp(argv[i], "--kinds=kquant") == 0) kquant_kinds = true;
   }
-  return datanode::ops::Run(min_time, all_kinds);
+  return datanode::ops::Run(min_time, all_kinds, kquant_kinds);
 }

@@ -11,10 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "datanode/ops/exact_float.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/reference.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
 #include "datanode/ops/verify.h"
+#include "ops/verify/kquant_weights.h"
 
 namespace datanode::ops::verify {
 namespace {
@@ -79,16 +81,49 @@ void AccumulateColumn(OpKind kind, const ABlock* a, int64_t m, int64_t blocks, c
   }
 }
 
+// The K-quant matmuls' exact sums (docs/determinism.md §3.4: the exact sum of a_k * w_k, in
+// units of 2^-48): A's values as a24 = q * d * 2^24 (|a24| < 2^47) once, each W row as w24
+// (kquant_weights.h, |w24| < 2^52) once, then int128 dot products: a term is < 2^99 and
+// K < 2^27 keeps the sum below 2^126. It equals reference::Q8_0DotFixedPoint's grouping of
+// the same exact value (tests/verify compares them element by element).
+void ComputeKQuantExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, ByteSpan a, ByteSpan w,
+                            MutableByteSpan exact) {
+  const int64_t blocks = k / kQBlockSize;
+  std::vector<int64_t> a24(static_cast<size_t>(m * k));
+  for (int64_t i = 0; i < m * blocks; ++i) {
+    const uint8_t* block = &a[i * kQ8_0BlockBytes];
+    const ExactValue d = DecodeF16Bits(LoadU16(block));
+    const int64_t d24 = d.mantissa * (int64_t{1} << (d.exponent + 24));
+    for (int j = 0; j < kQBlockSize; ++j) {
+      a24[static_cast<size_t>(i * kQBlockSize + j)] = d24 * static_cast<int8_t>(block[2 + j]);
+    }
+  }
+  const int64_t w_row_bytes = blocks / kKQuantSlices * FindOpInfo(kind)->w_block_bytes;
+  std::vector<int64_t> w24(static_cast<size_t>(k));
+  for (int64_t j = 0; j < n; ++j) {
+    DecodeKQuantRow24(kind, &w[j * w_row_bytes], k, w24.data());
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t* ar = &a24[static_cast<size_t>(i * k)];
+      int128 acc = 0;
+      for (int64_t c = 0; c < k; ++c) acc += int128{ar[c]} * w24[static_cast<size_t>(c)];
+      const uint128 u = static_cast<uint128>(acc);
+      uint8_t* dst = &exact[(i * n + j) * 16];
+      for (int byte = 0; byte < 16; ++byte) dst[byte] = static_cast<uint8_t>(u >> (8 * byte));
+    }
+  }
+}
+
 }  // namespace
 
 bool IsVerifiable(OpKind kind) {
-  // Not IsMatMul(): the K-quant matmuls (Q4_K, Q6_K) have no verifier yet.
   switch (kind) {
     case OpKind::kMatMulS8S32:
     case OpKind::kMatMulS8F32:
     case OpKind::kMatMulQ8_0Q8_0:
     case OpKind::kMatMulQ8_0Q4_0:
     case OpKind::kMatMulQ8_0Q4_1:
+    case OpKind::kMatMulQ8_0Q4_K:
+    case OpKind::kMatMulQ8_0Q6_K:
       return true;
     default:
       return false;
@@ -102,6 +137,8 @@ int64_t ExactSumsBytes(OpKind kind, int64_t m, int64_t n) {
     case OpKind::kMatMulQ8_0Q8_0:
     case OpKind::kMatMulQ8_0Q4_0:
     case OpKind::kMatMulQ8_0Q4_1:
+    case OpKind::kMatMulQ8_0Q4_K:
+    case OpKind::kMatMulQ8_0Q6_K:
       return 16 * m * n;
     default:
       return 0;
@@ -140,6 +177,10 @@ absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, Byte
       return absl::OkStatus();
     default:
       break;
+  }
+  if (IsKQuantMatMul(kind)) {
+    ComputeKQuantExactSums(kind, m, n, k, a, w, exact);
+    return absl::OkStatus();
   }
   const int64_t blocks = k / kQBlockSize;
   const int64_t w_row_bytes = sizes.w / n;

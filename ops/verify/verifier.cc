@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -12,19 +13,33 @@
 #include "absl/strings/str_format.h"
 #include "datanode/ops/digest.h"
 #include "datanode/ops/exact_float.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/llm.h"
 #include "datanode/ops/status_macros.h"
 #include "datanode/ops/validate.h"
 #include "datanode/ops/verify.h"
 #include "ops/verify/field.h"
 #include "ops/verify/kernels.h"
+#include "ops/verify/kquant_weights.h"
 
 namespace datanode::ops::verify {
 namespace {
 
+// The kinds checked over F_q with exact sums in units of 2^-48: A in Q8_0, W in the Q8_0
+// family or a K-quant (whose weights are per-value integers in units of 2^-24 too).
 bool IsQ8Family(OpKind kind) {
   return kind == OpKind::kMatMulQ8_0Q8_0 || kind == OpKind::kMatMulQ8_0Q4_0 ||
-         kind == OpKind::kMatMulQ8_0Q4_1;
+         kind == OpKind::kMatMulQ8_0Q4_1 || IsKQuantMatMul(kind);
+}
+
+// Bit length of a positive magnitude.
+int BitLength(uint128 x) {
+  int bits = 0;
+  while (x != 0) {
+    ++bits;
+    x >>= 1;
+  }
+  return bits;
 }
 
 void AppendLe64(std::vector<uint8_t>* out, uint64_t x) {
@@ -169,8 +184,27 @@ absl::StatusOr<Verifier> Verifier::Prepare(const EpochSecret& secret, std::strin
     return ver;
   }
   const int64_t blocks = k / kQBlockSize;
+  if (IsKQuantMatMul(kind)) {
+    // Each value w24 < 2^52 (kquant_weights.h) times r < 2^52: < 2^104 per term, so
+    // N < 2^22 rows keep the int128 column sums exact.
+    if (n >= (int64_t{1} << 22)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(OpKindName(kind), " verify: N = ", n, " is beyond 2^22 rows"));
+    }
+    const int64_t row_bytes = blocks / kKQuantSlices * FindOpInfo(kind)->w_block_bytes;
+    std::vector<int64_t> w24(static_cast<size_t>(k));
+    for (int64_t row = 0; row < n; ++row) {
+      DecodeKQuantRow24(kind, &w[row * row_bytes], k, w24.data());
+      const int64_t r = static_cast<int64_t>(ver.r_[row]);
+      for (int64_t col = 0; col < k; ++col) {
+        const int64_t x = w24[static_cast<size_t>(col)];
+        acc[col] += static_cast<int128>(x) * r;
+        ver.w24_max_ = std::max<int64_t>(ver.w24_max_, x < 0 ? -x : x);
+      }
+    }
+  }
   const int64_t block_bytes = WeightBlockBytes(kind);
-  for (int64_t row = 0; row < n; ++row) {
+  for (int64_t row = 0; !IsKQuantMatMul(kind) && row < n; ++row) {
     const int64_t r = static_cast<int64_t>(ver.r_[row]);
     for (int64_t b = 0; b < blocks; ++b) {
       const WeightBlock wb = DecodeWeightBlock(kind, &w[(row * blocks + b) * block_bytes]);
@@ -195,6 +229,36 @@ absl::StatusOr<Verifier> Verifier::Prepare(const EpochSecret& secret, std::strin
   ver.q8_offset_lo_ = static_cast<uint64_t>(offset);
   ver.q8_offset_hi_ = static_cast<uint64_t>(offset >> 64);
   return ver;
+}
+
+absl::Status Verifier::CheckKQuantRange(int64_t m, ByteSpan a, int64_t blocks) const {
+  // The check kernels hold exact sums in (-2^112, 2^112), the Q8_0 family's range by its
+  // spec. A K-quant sum is |sum_k a_k w_k| <= max|w| * sum_k |a_k|: if that bound is below
+  // 2^112 for every row, an honest sum is in range. The bound for any A (|a24| < 2^47) is
+  // tried first; only weights with extreme scales need the per-row sum. A row beyond it is
+  // outside verified mode: the caller gets an error, and no node is blamed.
+  if (!IsKQuantMatMul(kind_) || w24_max_ == 0) return absl::OkStatus();
+  if (BitLength(static_cast<uint128>(w24_max_)) + BitLength(static_cast<uint128>(k_)) + 47 <= 112) {
+    return absl::OkStatus();
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    uint128 abs_sum = 0;  // sum_k |a24_k| < 2^47 * K
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = &a[(i * blocks + b) * kQ8_0BlockBytes];
+      const ExactValue d = DecodeF16Bits(LoadU16(block));
+      int64_t q_abs = 0;
+      for (int j = 0; j < kQBlockSize; ++j)
+        q_abs += std::abs(int{static_cast<int8_t>(block[2 + j])});
+      const int64_t d24 = d.mantissa < 0 ? -d.mantissa : d.mantissa;
+      abs_sum += static_cast<uint128>(d24 * q_abs) << (d.exponent + 24);
+    }
+    if (BitLength(abs_sum) + BitLength(static_cast<uint128>(w24_max_)) > 112) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          OpKindName(kind_), " verify: row ", i,
+          " of A with these weights may have exact sums beyond 2^112, outside verified mode"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int64_t Verifier::MemoryBytes() const {
@@ -286,6 +350,7 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
         return absl::InternalError("verify kernel flagged a row of A that validates");
       }
     }
+    RETURN_IF_ERROR(CheckKQuantRange(m, a, blocks));  // A is valid now
     for (int64_t i = 0; i < m; ++i) {
       int64_t j = -1;
       bool out_of_range = false;

@@ -1,11 +1,11 @@
 // Copyright 2026 The datanode Authors.
 //
 // The verifier at the ops level (docs/verification.md): honest answers (from the reference
-// and the CPU backend) are never rejected, and every fault kind of docs/verification.md is caught on
-// every trial: one flipped output bit, one flipped exact-sum bit, wrong weights, and an
-// answer replayed from another input, >= 1000 trials each per matmul kind. Shapes are
-// small so that the trial counts stay cheap; the AVX-512 kernels are compared with the
-// portable ones on large random rows.
+// and the CPU backend) are never rejected, and every fault kind of docs/verification.md is caught
+// on every trial: one flipped output bit, one flipped exact-sum bit, wrong weights, and an answer
+// replayed from another input, >= 1000 trials each per matmul kind. Shapes are small so that the
+// trial counts stay cheap; the AVX-512 kernels are compared with the portable ones on large random
+// rows.
 #include "datanode/ops/verify.h"
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 
 #include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/reference.h"
 #include "datanode/ops/types.h"
@@ -30,8 +31,10 @@
 namespace datanode::ops::verify {
 namespace {
 
-constexpr OpKind kKinds[] = {OpKind::kMatMulS8S32, OpKind::kMatMulS8F32, OpKind::kMatMulQ8_0Q8_0,
-                             OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1};
+constexpr OpKind kKinds[] = {OpKind::kMatMulS8S32,    OpKind::kMatMulS8F32,
+                             OpKind::kMatMulQ8_0Q8_0, OpKind::kMatMulQ8_0Q4_0,
+                             OpKind::kMatMulQ8_0Q4_1, OpKind::kMatMulQ8_0Q4_K,
+                             OpKind::kMatMulQ8_0Q6_K};
 constexpr InputProfile kProfiles[] = {InputProfile::kWide, InputProfile::kExtreme,
                                       InputProfile::kRealistic};
 
@@ -102,7 +105,9 @@ struct Shape {
 };
 Shape RandomShape(OpKind kind, SplitMix64& rng) {
   Shape s{rng.Uniform(1, 3), rng.Uniform(1, 9), 0};
-  s.k = IsQ8Family(kind) ? 32 * rng.Uniform(1, 3) : rng.Uniform(1, 80);
+  s.k = IsKQuantMatMul(kind) ? 256 * rng.Uniform(1, 2)
+        : IsQ8Family(kind)   ? 32 * rng.Uniform(1, 3)
+                             : rng.Uniform(1, 80);
   return s;
 }
 
@@ -114,7 +119,7 @@ std::string Describe(OpKind kind, const OpInputs& in, uint64_t seed) {
 TEST(VerifyTest, ExactSumsAreTheValuesTheOutputRounds) {
   for (OpKind kind : kKinds) {
     for (InputProfile profile : kProfiles) {
-      OpInputs in = Inputs(kind, 3, 17, 96, 11, profile);
+      OpInputs in = Inputs(kind, 3, 17, IsKQuantMatMul(kind) ? 256 : 96, 11, profile);
       const Answer ans = Honest(Reference(), in);
       for (int64_t i = 0; i < in.m * in.n; ++i) {
         if (kind == OpKind::kMatMulS8S32) {
@@ -151,7 +156,8 @@ TEST(VerifyTest, Q8ExactSumsEqualTheReferenceElementByElement) {
     if (!IsQ8Family(kind)) continue;
     for (InputProfile profile : kProfiles) {
       for (int trial = 0; trial < 40; ++trial) {
-        const int64_t m = rng.Uniform(1, 4), n = rng.Uniform(1, 9), k = 32 * rng.Uniform(1, 6);
+        const int64_t m = rng.Uniform(1, 4), n = rng.Uniform(1, 9);
+        const int64_t k = IsKQuantMatMul(kind) ? 256 * rng.Uniform(1, 3) : 32 * rng.Uniform(1, 6);
         OpInputs in = Inputs(kind, m, n, k, rng.Next(), profile);
         std::vector<uint8_t> exact(ExactSumsBytes(kind, m, n));
         ASSERT_TRUE(ComputeExactSums(kind, m, n, k, in.a, in.w, exact).ok());
@@ -228,6 +234,20 @@ const char* FaultName(Fault f) {
 // byte of two nibbles, or (1 time in 4, Q8_0 family) a block scale's low mantissa bit.
 std::vector<uint8_t> PerturbWeights(OpKind kind, const OpInputs& in, SplitMix64& rng) {
   std::vector<uint8_t> w = in.w;
+  if (IsKQuantMatMul(kind)) {
+    // One byte of a super-block: a quant / scale / min byte (every value is valid), or
+    // (1 time in 4) the low mantissa bit of d (stays finite).
+    const int64_t super_bytes = kind == OpKind::kMatMulQ8_0Q4_K ? 144 : 210;
+    const int64_t d_at = kind == OpKind::kMatMulQ8_0Q4_K ? 0 : 208;
+    uint8_t* p = &w[rng.Uniform(0, static_cast<int64_t>(w.size()) / super_bytes - 1) * super_bytes];
+    if (rng.Uniform(0, 3) == 0) {
+      p[d_at] ^= 1;
+      return w;
+    }
+    const int64_t i = kind == OpKind::kMatMulQ8_0Q4_K ? rng.Uniform(4, 143) : rng.Uniform(0, 207);
+    p[i] = static_cast<uint8_t>(p[i] + rng.Uniform(1, 255));
+    return w;
+  }
   if (!IsQ8Family(kind)) {
     const int64_t i = rng.Uniform(0, static_cast<int64_t>(w.size()) - 1);
     int8_t nv;
@@ -408,9 +428,38 @@ TEST(VerifyTest, BadRequestsAreErrorsAndBadAnswerSizesAreRejections) {
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->accepted);
   EXPECT_EQ(v->failed, Check::kAnswerSize);
-  EXPECT_FALSE(IsVerifiable(OpKind::kMatMulQ8_0Q4_K));
+  EXPECT_TRUE(IsVerifiable(OpKind::kMatMulQ8_0Q4_K));
+  EXPECT_TRUE(IsVerifiable(OpKind::kMatMulQ8_0Q6_K));
   EXPECT_EQ(Verifier::Prepare(secret, "x", OpKind::kQuantizeQ8_0, 4, 64, in.w, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// K-quant exact sums can exceed the check's range (2^112) only with extreme scales on both
+// sides and a long K: then Verify refuses the call (FAILED_PRECONDITION, no node blamed)
+// instead of rejecting an honest answer, and the same weights with ordinary activations
+// are checked as usual.
+TEST(VerifyTest, KQuantCallsBeyondTheCheckedRangeAreRefusedNotRejected) {
+  const EpochSecret secret = Secret();
+  const int64_t k = 8448;  // 33 super-blocks: 2^47 * K > 2^60, and max |w24| ~ 2^52
+  OpInputs in = Inputs(OpKind::kMatMulQ8_0Q6_K, 1, 2, k, 9, InputProfile::kRealistic);
+  for (int64_t s = 0; s < static_cast<int64_t>(in.w.size()) / 210; ++s) {
+    uint8_t* sb = &in.w[s * 210];
+    for (int i = 192; i < 208; ++i) sb[i] = 0x80;  // scales -128
+    sb[208] = 0xFF;                                // d = 65504 (0x7BFF)
+    sb[209] = 0x7B;
+  }
+  const Verifier ver = Prepare(secret, in);
+  Answer ordinary = Honest(Reference(), in);
+  EXPECT_TRUE(RunCheck(ver, in, ordinary).accepted);
+  for (int64_t b = 0; b < k / 32; ++b) {  // A: d = 65504, every quant 127
+    uint8_t* ab = &in.a[b * kQ8_0BlockBytes];
+    ab[0] = 0xFF;
+    ab[1] = 0x7B;
+    for (int j = 0; j < 32; ++j) ab[2 + j] = 127;
+  }
+  Answer extreme = Honest(Reference(), in);
+  auto v = ver.Verify(in.m, in.a, in.a_scale, extreme.exact, extreme.out);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition) << v.status();
 }
 
 TEST(VerifyTest, VerifierStateIsSmall) {

@@ -369,3 +369,64 @@ TEST(VerifiedForwardTest, AnotherModelsAnswerIsRejected) {
 
 }  // namespace
 }  // namespace datanode::node::inference
+
+namespace datanode::node::inference {
+namespace {
+
+// A model in llama.cpp's Q4_K_M layout (Q4_K matmuls, Q6_K output / attn_v / ffn_down in
+// the layers Q4_K_M gives them, a Q4_K embedding): every pass of an honest generation is
+// accepted with the plain pass's bytes, and flipped output or exact-sum bits in any of its
+// K-quant matmuls are caught on every trial.
+TEST(VerifiedForwardTest, Q4KMModelPassesAreVerifiedAndFlippedBitsCaught) {
+  TinyLlama spec;
+  spec.layers = 3;
+  spec.d = 256;  // every matmul's K (d, ffn, heads * head_dim) a multiple of 256
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.ffn = 512;
+  spec.embedding_type = GgufWriter::kQ4_K;
+  spec.linear_type = GgufWriter::kQ4_K;
+  spec.untied = true;
+  spec.tensor_types = testing::Q4KMTypes(spec.layers);
+  Nodes nodes(spec, "cpu");
+  std::mt19937_64 rng(4242);
+  int passes = 0;
+  for (int session = 0; session < 4; ++session) {
+    KvCache cc = nodes.Cache(nodes.compute()), vc = nodes.Cache(nodes.verify());
+    KvCache plain_cache = nodes.Cache(nodes.compute());
+    std::vector<int32_t> tokens = RandomTokens(3 + session, nodes.vocab(), rng);
+    int64_t pos = 0;
+    for (int step = 0; step < 6; ++step) {
+      std::vector<float> computed, verified, plain(static_cast<size_t>(nodes.vocab()));
+      const PassAnswer honest = nodes.Answer(tokens, pos, cc, &computed);
+      ASSERT_TRUE(nodes.Check(tokens, pos, vc, honest, &verified).accepted) << "step " << step;
+      ASSERT_TRUE(nodes.compute().Forward(StepRows(tokens, pos, &plain_cache), plain).ok());
+      ASSERT_EQ(verified, plain);
+      ++passes;
+      if (session == 0 && step == 1) {
+        std::string where;
+        for (int t = 0; t < 200; ++t) {
+          for (bool exact : {false, true}) {
+            PassAnswer a = honest;
+            ASSERT_TRUE(testing::FlipRandomBit(a, exact, rng, &where));
+            // The verifier's cache is rewritten at pos by each check, so probing on it is
+            // fine: the honest answer below rewrites it again.
+            ASSERT_FALSE(nodes.Check(tokens, pos, vc, a, &verified).accepted)
+                << (exact ? "flipped exact-sum bit" : "flipped output bit")
+                << " accepted: " << where;
+          }
+        }
+        ASSERT_TRUE(nodes.Check(tokens, pos, vc, honest, &verified).accepted);
+      }
+      pos += static_cast<int64_t>(tokens.size());
+      tokens = {testing::Argmax(verified)};
+    }
+    EXPECT_TRUE(CachesEqual(cc, vc, spec.layers, pos));
+  }
+  std::printf(
+      "[ info     ] Q4_K_M tiny model: %d honest passes accepted, 400 flipped bits caught\n",
+      passes);
+}
+
+}  // namespace
+}  // namespace datanode::node::inference

@@ -6,12 +6,13 @@
 // against a secret random vector in O(M * (N + K)), where recomputing costs O(M * N * K),
 // and re-derives the rounding itself, so an accepted output is the spec's bytes.
 //
-// The five matmul kinds are verifiable:
+// Every matmul kind is verifiable:
 //   kind                 exact values E[m, n] (the computing node's extra answer)
 //   kMatMulS8S32         none: the s32 output is exact (ExactSumsBytes = 0)
 //   kMatMulS8F32         s32 isum = sum_k A * W                        (4 bytes each)
 //   kMatMulQ8_0Q8_0/     int128 little-endian two's complement, the exact sum of
-//   Q4_0 / Q4_1          docs/determinism.md 3.3 in units of 2^-48      (16 bytes each)
+//   Q4_0 / Q4_1 /        docs/determinism.md 3.3 (3.4 for the K-quants) in units of
+//   Q4_K / Q6_K          2^-48                                          (16 bytes each)
 //                        or, when every value of the answer fits, the same as int64
 //                        ("compact", 8 bytes each); the byte count says which
 // row-major [M, N] like the output.
@@ -37,7 +38,7 @@ class Backend;
 
 namespace datanode::ops::verify {
 
-// Whether `kind` has a verified mode (the five matmuls above; not yet the K-quant ones).
+// Whether `kind` has a verified mode (every matmul above).
 bool IsVerifiable(OpKind kind);
 
 // Bytes of the exact values for an [m, n] output of `kind`: 0, 4 * m * n or 16 * m * n
@@ -152,6 +153,11 @@ class Verifier {
   uint64_t q8_offset_hi_ = 0;
   std::vector<int32_t> ws_mant_;  // [N], kMatMulS8F32: w_scale = ws_mant * 2^ws_exp
   std::vector<int16_t> ws_exp_;   // [N]
+  int64_t w24_max_ = 0;           // K-quants: max |W| in units of 2^-24
+
+  // K-quants: FAILED_PRECONDITION when a row of A could give exact sums beyond the check's
+  // range (|E| < 2^112) with these weights; OK for every other kind.
+  absl::Status CheckKQuantRange(int64_t m, ByteSpan a, int64_t blocks) const;
 };
 
 }  // namespace datanode::ops::verify
