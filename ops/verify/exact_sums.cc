@@ -92,8 +92,7 @@ void ComputeKQuantExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, ByteSp
   std::vector<int64_t> a24(static_cast<size_t>(m * k));
   for (int64_t i = 0; i < m * blocks; ++i) {
     const uint8_t* block = &a[i * kQ8_0BlockBytes];
-    const ExactValue d = DecodeF16Bits(LoadU16(block));
-    const int64_t d24 = d.mantissa * (int64_t{1} << (d.exponent + 24));
+    const int64_t d24 = F16Times2To24(LoadU16(block));
     for (int j = 0; j < kQBlockSize; ++j) {
       a24[static_cast<size_t>(i * kQBlockSize + j)] = d24 * static_cast<int8_t>(block[2 + j]);
     }

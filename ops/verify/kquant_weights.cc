@@ -5,15 +5,10 @@
 #include "datanode/ops/kquant.h"
 
 namespace datanode::ops::verify {
-namespace {
-
-// d * 2^24 for an f16 d: mantissa * 2^(exponent + 24), an integer below 2^40 in magnitude.
 int64_t F16Times2To24(uint16_t bits) {
   const ExactValue d = DecodeF16Bits(bits);
   return d.mantissa * (int64_t{1} << (d.exponent + 24));
 }
-
-}  // namespace
 
 void DecodeKQuantRow24(OpKind kind, const uint8_t* w_row, int64_t k, int64_t* w24) {
   const int64_t super_bytes = FindOpInfo(kind)->w_block_bytes;

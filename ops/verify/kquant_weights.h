@@ -14,6 +14,10 @@
 
 namespace datanode::ops::verify {
 
+// d * 2^24 for an f16 d: mantissa * 2^(exponent + 24), an integer below 2^40 in magnitude
+// (exponent >= -24). The block scales of A and of every weight format in units of 2^-24.
+int64_t F16Times2To24(uint16_t bits);
+
 // The largest |w24| a K-quant weight can have (Q6_K's bound; Q4_K's is smaller).
 inline constexpr int kKQuantWeight24Bits = 52;
 

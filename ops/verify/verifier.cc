@@ -61,12 +61,6 @@ Sha256 RSeed(const EpochSecret& secret, std::string_view tensor_id, OpKind kind,
                    ByteSpan(reinterpret_cast<const uint8_t*>(tensor_id.data()), tensor_id.size())});
 }
 
-// d * 2^24 for an f16 d: mantissa * 2^(exponent + 24), an integer below 2^40 in magnitude.
-int64_t F16TimesTwo24(uint16_t bits) {
-  const ExactValue d = DecodeF16Bits(bits);
-  return d.mantissa * (int64_t{1} << (d.exponent + 24));
-}
-
 // Weight quant j (0..31) of one block of the Q8_0-family weight formats, as an integer,
 // and the block's scale and (Q4_1) min times 2^24.
 struct WeightBlock {
@@ -76,7 +70,7 @@ struct WeightBlock {
 };
 WeightBlock DecodeWeightBlock(OpKind kind, const uint8_t* block) {
   WeightBlock wb;
-  wb.d24 = F16TimesTwo24(LoadU16(block));
+  wb.d24 = F16Times2To24(LoadU16(block));
   switch (kind) {
     case OpKind::kMatMulQ8_0Q4_0:
       for (int j = 0; j < 16; ++j) {
@@ -85,7 +79,7 @@ WeightBlock DecodeWeightBlock(OpKind kind, const uint8_t* block) {
       }
       break;
     case OpKind::kMatMulQ8_0Q4_1:
-      wb.m24 = F16TimesTwo24(LoadU16(block + 2));
+      wb.m24 = F16Times2To24(LoadU16(block + 2));
       for (int j = 0; j < 16; ++j) {
         wb.q[j] = block[4 + j] & 0x0F;
         wb.q[j + 16] = block[4 + j] >> 4;
@@ -245,12 +239,12 @@ absl::Status Verifier::CheckKQuantRange(int64_t m, ByteSpan a, int64_t blocks) c
     uint128 abs_sum = 0;  // sum_k |a24_k| < 2^47 * K
     for (int64_t b = 0; b < blocks; ++b) {
       const uint8_t* block = &a[(i * blocks + b) * kQ8_0BlockBytes];
-      const ExactValue d = DecodeF16Bits(LoadU16(block));
-      int64_t q_abs = 0;
-      for (int j = 0; j < kQBlockSize; ++j)
+      int64_t q_abs = 0;  // <= 32 * 127
+      for (int j = 0; j < kQBlockSize; ++j) {
         q_abs += std::abs(int{static_cast<int8_t>(block[2 + j])});
-      const int64_t d24 = d.mantissa < 0 ? -d.mantissa : d.mantissa;
-      abs_sum += static_cast<uint128>(d24 * q_abs) << (d.exponent + 24);
+      }
+      const int64_t d24 = std::abs(F16Times2To24(LoadU16(block)));  // < 2^40
+      abs_sum += static_cast<uint128>(d24 * q_abs);
     }
     if (BitLength(abs_sum) + BitLength(static_cast<uint128>(w24_max_)) > 112) {
       return absl::FailedPreconditionError(absl::StrCat(
