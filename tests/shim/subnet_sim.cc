@@ -505,6 +505,7 @@ int VerifiedGeneration(const std::string& datanoded, std::vector<Node>& nodes,
     o.tokens = tokens;
     o.min_trials = min_trials;
     o.min_generations = generations;
+    o.max_generations = 1'000'000;  // ends on the trials (or on an unexpected outcome)
     o.beacon_seed = 2028 + epoch;
     o.epoch = epoch;
     o.deadline_seconds = 300;  // a lavapipe node computing a SmolLM2 step is slow
