@@ -29,8 +29,8 @@
 // empty steps or token ids outside the vocabulary; RESOURCE_EXHAUSTED for too many
 // sessions, memory over the budget or an answer over max_reply_bytes; FAILED_PRECONDITION
 // for a second concurrent call on one session, an epoch older than the node's, or a node
-// without verified mode; UNIMPLEMENTED for a model the engine cannot run or verify (the
-// K-quants); OUT_OF_RANGE when the computing node's pass leaves the spec's range. A wrong
+// without verified mode; UNIMPLEMENTED for a model the engine cannot run (not a GGUF);
+// OUT_OF_RANGE when the computing node's pass leaves the spec's range. A wrong
 // answer is not an error: it is a signed rejection naming the computing node.
 //
 // Thread-safe; different sessions run concurrently.
