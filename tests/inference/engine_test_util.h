@@ -133,6 +133,23 @@ inline std::map<std::string, uint32_t> Q4KMTypes(int layers) {
   return types;
 }
 
+// A tiny model in llama.cpp's Q4_K_M layout with `layers` layers: d = 256 and ffn = 512,
+// so every matmul's K (d, ffn, heads * head_dim) is a multiple of 256; a Q4_K embedding and
+// an untied head.
+inline TinyLlama Q4KMSpec(int layers = 2) {
+  TinyLlama spec;
+  spec.layers = layers;
+  spec.d = 256;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.ffn = 512;
+  spec.embedding_type = GgufWriter::kQ4_K;
+  spec.linear_type = GgufWriter::kQ4_K;
+  spec.untied = true;
+  spec.tensor_types = Q4KMTypes(layers);
+  return spec;
+}
+
 // Q8_0 bytes of a [rows, cols] weight with seeded quants in [-127, 127] and scales that
 // keep activations in a sane range.
 inline std::string RandomQ8_0(int64_t rows, int64_t cols, std::mt19937& rng, uint16_t d_bits) {

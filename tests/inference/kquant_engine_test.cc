@@ -27,19 +27,7 @@ using testing::TinyLlama;
 
 const std::vector<int32_t> kPrompt = {5, 17, 42, 3, 77, 8, 60, 11, 90};
 
-// d = 256 and ffn = 512: every matmul's K (d, ffn, heads * head_dim) a multiple of 256.
-TinyLlama KQuantSpec() {
-  TinyLlama spec;
-  spec.d = 256;
-  spec.heads = 4;
-  spec.kv_heads = 2;
-  spec.ffn = 512;
-  spec.embedding_type = GgufWriter::kQ4_K;
-  spec.linear_type = GgufWriter::kQ4_K;
-  spec.untied = true;
-  spec.tensor_types = testing::Q4KMTypes(spec.layers);
-  return spec;
-}
+TinyLlama KQuantSpec() { return testing::Q4KMSpec(); }
 
 GenerateParams Greedy(int max_tokens) {
   GenerateParams p;

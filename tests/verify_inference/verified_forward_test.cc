@@ -378,16 +378,7 @@ namespace {
 // accepted with the plain pass's bytes, and flipped output or exact-sum bits in any of its
 // K-quant matmuls are caught on every trial.
 TEST(VerifiedForwardTest, Q4KMModelPassesAreVerifiedAndFlippedBitsCaught) {
-  TinyLlama spec;
-  spec.layers = 3;
-  spec.d = 256;  // every matmul's K (d, ffn, heads * head_dim) a multiple of 256
-  spec.heads = 4;
-  spec.kv_heads = 2;
-  spec.ffn = 512;
-  spec.embedding_type = GgufWriter::kQ4_K;
-  spec.linear_type = GgufWriter::kQ4_K;
-  spec.untied = true;
-  spec.tensor_types = testing::Q4KMTypes(spec.layers);
+  const TinyLlama spec = testing::Q4KMSpec(3);
   Nodes nodes(spec, "cpu");
   std::mt19937_64 rng(4242);
   int passes = 0;
