@@ -64,34 +64,14 @@ std::vector<uint32_t> Bits(std::span<const float> v) {
   return b;
 }
 
-// A random finite f32 of a profile: LLM-like (normal-ish, 1% outliers 20x), any finite
-// bits, tiny (subnormal / near the f16 subnormal range), exact zeros, around f16 limits.
+// A random finite f32 of a profile: 0 LLM-like (normal-ish, 1% outliers 20x), 1 any
+// finite bits, 2 tiny (near and below the f16 subnormal range), 3 exact zeros, any other
+// around f16 limits.
 float RandomF32(std::mt19937_64& rng, int profile) {
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  switch (profile) {
-    case 0: {
-      float v = uni(rng) + uni(rng) + uni(rng);
-      if (rng() % 100 == 0) v *= 20.0f;
-      return v;
-    }
-    case 1: {
-      uint32_t b;
-      do {
-        b = static_cast<uint32_t>(rng());
-      } while ((b & 0x7F800000u) == 0x7F800000u);
-      return BitsToF32(b);
-    }
-    case 2:
-      return uni(rng) * 0x1p-20f * static_cast<float>(std::ldexp(1.0, -static_cast<int>(rng() % 120)));
-    case 3:
-      return rng() % 2 ? 0.0f : -0.0f;
-    default: {
-      const float edges[] = {65504.0f, 65519.0f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
-                             0x1p-14f, 0x1.ffcp-15f, 1e6f, 1.0f, 0.5f, 3.0f};
-      const float v = edges[rng() % std::size(edges)];
-      return rng() % 2 ? v : -v;
-    }
-  }
+  constexpr testing::F32Kind kKinds[] = {
+      testing::F32Kind::kActivation, testing::F32Kind::kAnyFinite, testing::F32Kind::kTinyF16,
+      testing::F32Kind::kSignedZero, testing::F32Kind::kF16Edges};
+  return testing::RandomF32(rng, kKinds[profile >= 0 && profile < 4 ? profile : 4]);
 }
 
 std::vector<float> RandomRow(std::mt19937_64& rng, size_t n, int profile) {

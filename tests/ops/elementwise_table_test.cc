@@ -73,29 +73,14 @@ TEST(ElementwiseTable, SpecExamplesHoldOnTheReference) {
   }
 }
 
-// A random finite f32 of a profile: activation-like, any finite bits, tiny (subnormal),
-// signed zeros, huge, or a mix.
+// A random finite f32 of a profile: 0 activation-like, 1 any finite bits, 2 tiny
+// (subnormal), 3 signed zeros, 4 huge; any other profile mixes them per value.
 float RandomF32(std::mt19937_64& rng, int profile) {
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  switch (profile) {
-    case 0:
-      return (uni(rng) + uni(rng) + uni(rng)) * (rng() % 100 == 0 ? 20.0f : 1.0f);
-    case 1: {
-      uint32_t b;
-      do {
-        b = static_cast<uint32_t>(rng());
-      } while ((b & 0x7F800000u) == 0x7F800000u);
-      return BitsToF32(b);
-    }
-    case 2:
-      return uni(rng) * std::ldexp(1.0f, -120 - static_cast<int>(rng() % 30));
-    case 3:
-      return rng() % 2 ? 0.0f : -0.0f;
-    case 4:
-      return uni(rng) * std::ldexp(1.0f, 100 + static_cast<int>(rng() % 27));
-    default:
-      return RandomF32(rng, static_cast<int>(rng() % 5));
-  }
+  constexpr testing::F32Kind kKinds[] = {testing::F32Kind::kActivation,
+                                         testing::F32Kind::kAnyFinite, testing::F32Kind::kSubnormal,
+                                         testing::F32Kind::kSignedZero, testing::F32Kind::kHuge};
+  if (profile < 0 || profile >= 5) profile = static_cast<int>(rng() % 5);
+  return testing::RandomF32(rng, kKinds[profile]);
 }
 
 std::vector<uint32_t> Bits(std::span<const float> v) {

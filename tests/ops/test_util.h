@@ -3,21 +3,25 @@
 // Helpers shared by the ops tests: creating the CPU backend with a capped ISA,
 // running an op on the reference, comparing outputs byte for byte and describing a
 // case so that a failure can be reproduced (op, shape, seed, profile, threads, ISA,
-// first differing index).
+// first differing index), and random f32 values of the hard kinds.
 #ifndef DATANODE_TESTS_OPS_TEST_UTIL_H_
 #define DATANODE_TESTS_OPS_TEST_UTIL_H_
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "datanode/ops/backend.h"
+#include "datanode/ops/exact_float.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
 #include "gtest/gtest.h"
@@ -151,6 +155,54 @@ inline int64_t OutElementBytes(OpKind kind) {
   if (kind == OpKind::kQuantizeS8Row) return 1;
   if (kind == OpKind::kQuantizeQ8_0) return kQ8_0BlockBytes;
   return 4;
+}
+
+// Kinds of random finite f32 values for the LLM ops' tests; each test picks the kinds it
+// sweeps (its own profile numbers map onto these).
+enum class F32Kind {
+  kActivation,  // the sum of three U(-1, 1), 1 in 100 of them times 20 (outliers)
+  kAnyFinite,   // any bit pattern but Inf and NaN
+  kSubnormal,   // U(-1, 1) * 2^-120..-149: f32 subnormals and the smallest normals
+  kTinyF16,     // U(-1, 1) * 2^-20..-139: near and below the f16 subnormal range
+  kSignedZero,  // +0 or -0
+  kHuge,        // U(-1, 1) * 2^100..126
+  kF16Edges,    // +-: f16 max and its rounding edges, f16 subnormal edges, 1e6, 1, 0.5, 3
+};
+
+// One value of `kind` drawn from `rng` (the draws are part of each test's reproducible
+// sequence: keep their order).
+inline float RandomF32(std::mt19937_64& rng, F32Kind kind) {
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  switch (kind) {
+    case F32Kind::kActivation: {
+      float v = uni(rng) + uni(rng) + uni(rng);
+      if (rng() % 100 == 0) v *= 20.0f;
+      return v;
+    }
+    case F32Kind::kAnyFinite: {
+      uint32_t b;
+      do {
+        b = static_cast<uint32_t>(rng());
+      } while ((b & 0x7F800000u) == 0x7F800000u);
+      return BitsToF32(b);
+    }
+    case F32Kind::kSubnormal:
+      return uni(rng) * std::ldexp(1.0f, -120 - static_cast<int>(rng() % 30));
+    case F32Kind::kTinyF16:
+      return uni(rng) * 0x1p-20f *
+             static_cast<float>(std::ldexp(1.0, -static_cast<int>(rng() % 120)));
+    case F32Kind::kSignedZero:
+      return rng() % 2 ? 0.0f : -0.0f;
+    case F32Kind::kHuge:
+      return uni(rng) * std::ldexp(1.0f, 100 + static_cast<int>(rng() % 27));
+    case F32Kind::kF16Edges: {
+      const float edges[] = {65504.0f, 65519.0f,     65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+                             0x1p-14f, 0x1.ffcp-15f, 1e6f,     1.0f,     0.5f,     3.0f};
+      const float v = edges[rng() % std::size(edges)];
+      return rng() % 2 ? v : -v;
+    }
+  }
+  return 0.0f;
 }
 
 struct CaseInfo {
