@@ -341,31 +341,6 @@ void Restart(const std::string& datanoded, Node& n, const std::string& fault) {
   n.pid = StartDaemon(datanoded, n, fault);
 }
 
-void PrintVerifiedStats(const char* phase, const VerifiedSimStats& st) {
-  std::printf(
-      "verified mode, %s: %lld calls in %.1f s (%.2f ms per call of 1 compute + 12 checks)\n",
-      phase, static_cast<long long>(st.calls), st.seconds,
-      st.calls ? 1000 * st.seconds / static_cast<double>(st.calls) : 0.0);
-  if (st.honest_calls > 0) {
-    std::printf("  honest answers: %lld calls, %lld checks, %lld rejected\n",
-                static_cast<long long>(st.honest_calls), static_cast<long long>(st.honest_checks),
-                static_cast<long long>(st.honest_rejected));
-  }
-  for (const auto& [fault, trials] : st.trials) {
-    std::printf(
-        "  fault %-16s %5lld trials, caught (no agreement, 12 of 12 rejected) %5lld, "
-        "computing node named %5lld\n",
-        fault.c_str(), static_cast<long long>(trials),
-        static_cast<long long>(st.caught.count(fault) ? st.caught.at(fault) : 0),
-        static_cast<long long>(st.named.count(fault) ? st.named.at(fault) : 0));
-  }
-  std::string by_check;
-  for (const auto& [key, count] : st.caught_by_check)
-    absl::StrAppend(&by_check, " ", key, "=", count);
-  if (!by_check.empty()) std::printf("  first failed check per trial:%s\n", by_check.c_str());
-  std::printf("  unexpected: %lld\n\n", static_cast<long long>(st.unexpected));
-}
-
 // Restarts every daemon, node i with test_fault fault_of(i) ("" = honest), and waits for
 // them; empty when one does not serve.
 std::vector<VerifiedSimNode> RestartAll(const std::string& datanoded, std::vector<Node>& nodes,
@@ -387,83 +362,9 @@ std::vector<VerifiedSimNode> RestartAll(const std::string& datanoded, std::vecto
   return out;
 }
 
-// The verified-mode phase (file comment). Returns the number of failures.
-int VerifiedMode(const std::string& datanoded, std::vector<Node>& nodes,
-                 const std::string& model_digest, const std::vector<int8_t>& w, int64_t trials,
-                 int64_t checks) {
-  static const char* kFaults[] = {"flip_output_bit", "flip_exact_bit", "wrong_weights", "replay"};
-  auto start_all = [&](bool faulty) {
-    return RestartAll(datanoded, nodes,
-                      [faulty](int i) -> std::string { return faulty ? kFaults[i % 4] : ""; });
-  };
-  int failures = 0;
-  // Honest: every node restarted without a fault (the crash scenario killed one).
-  std::vector<VerifiedSimNode> honest = start_all(false);
-  if (honest.empty()) return 1;
-  const VerifiedSimStats a =
-      RunVerifiedCalls(honest, model_digest, kN, kK, w, Scales(),
-                       /*min_trials=*/0, checks, /*max_calls=*/1'000'000,
-                       /*beacon_seed=*/2026, /*first_call=*/1000, /*epoch=*/1);
-  PrintVerifiedStats("13 honest daemons", a);
-  failures += (a.unexpected > 0 || a.honest_rejected > 0 || a.honest_checks < checks) ? 1 : 0;
-  if (trials > 0) {
-    // Faulty: node i commits kFaults[i % 4] whenever the beacon makes it compute; as a
-    // verifier it is honest.
-    std::vector<VerifiedSimNode> faulty = start_all(true);
-    if (faulty.empty()) return failures + 1;
-    const VerifiedSimStats b = RunVerifiedCalls(faulty, model_digest, kN, kK, w, Scales(), trials,
-                                                0, 1'000'000, 2027, 1'000'000, /*epoch=*/2);
-    PrintVerifiedStats("13 daemons with faults on the computing node", b);
-    bool ok = b.unexpected == 0;
-    for (const char* f : kFaults) {
-      const int64_t t = b.trials.count(f) ? b.trials.at(f) : 0;
-      ok = ok && t >= trials && b.caught.count(f) && b.caught.at(f) == t && b.named.at(f) == t;
-    }
-    failures += ok ? 0 : 1;
-    for (Node& n : nodes) Restart(datanoded, n, "");  // leave honest daemons behind
-  }
-  std::printf("verified mode: %s\n\n", failures == 0 ? "as expected" : "UNEXPECTED");
-  return failures;
-}
-
-void PrintGenerationStats(const std::string& phase, const GenerationSimStats& st) {
-  std::printf(
-      "verified generation, %s: %lld generations, %lld tokens, %lld steps accepted of %lld "
-      "attempts in %.1f s (%.1f ms per attempt of 1 compute + 12 checks; answers up to %lld "
-      "bytes)\n",
-      phase.c_str(), static_cast<long long>(st.generations), static_cast<long long>(st.tokens),
-      static_cast<long long>(st.steps), static_cast<long long>(st.attempts), st.seconds,
-      st.attempts ? 1000 * st.seconds / static_cast<double>(st.attempts) : 0.0,
-      static_cast<long long>(st.max_answer_bytes));
-  std::printf("  honest answers: %lld attempts, %lld checks, %lld rejected; last tokens [%s]\n",
-              static_cast<long long>(st.honest_attempts), static_cast<long long>(st.honest_checks),
-              static_cast<long long>(st.honest_rejected), st.text.c_str());
-  for (const auto& [fault, trials] : st.trials) {
-    std::printf(
-        "  fault %-16s %5lld trials, caught (no agreement, 12 of 12 rejected) %5lld, "
-        "computing node named %5lld\n",
-        fault.c_str(), static_cast<long long>(trials),
-        static_cast<long long>(st.caught.count(fault) ? st.caught.at(fault) : 0),
-        static_cast<long long>(st.named.count(fault) ? st.named.at(fault) : 0));
-  }
-  std::string by_check;
-  for (const auto& [key, count] : st.caught_by_check)
-    absl::StrAppend(&by_check, " ", key, "=", count);
-  if (!by_check.empty()) std::printf("  first failed check per trial:%s\n", by_check.c_str());
-  std::printf("  unexpected: %lld\n\n", static_cast<long long>(st.unexpected));
-}
-
 bool GenerationAsExpected(const GenerationSimStats& st, int64_t trials) {
-  auto get = [](const std::map<std::string, int64_t>& m, const char* k) -> int64_t {
-    auto it = m.find(k);
-    return it == m.end() ? 0 : it->second;
-  };
-  bool ok = st.unexpected == 0 && st.honest_rejected == 0 && st.honest_attempts > 0;
-  for (const char* f : kGenFaults) {
-    const int64_t t = get(st.trials, f);
-    ok = ok && t >= trials && get(st.caught, f) == t && get(st.named, f) == t;
-  }
-  return ok;
+  return st.unexpected == 0 && st.honest_rejected == 0 && st.honest_attempts > 0 &&
+         st.faults.AllCaught({std::begin(kGenFaults), std::end(kGenFaults)}, trials);
 }
 
 // The verified generation phase (file comment): the daemons restarted with nodes 0-4
@@ -804,7 +705,14 @@ int Main(int argc, char** argv) {
   }
 
   if (verified_trials > 0 || verified_checks > 0) {
-    failures += VerifiedMode(datanoded, nodes, model_digest, w, verified_trials, verified_checks);
+    failures += RunVerifiedMode(
+        [&](const std::function<std::string(int)>& fault_of) {
+          return RestartAll(datanoded, nodes, fault_of);
+        },
+        model_digest, kN, kK, w, Scales(), verified_trials, verified_checks);
+    if (verified_trials > 0) {
+      for (Node& n : nodes) Restart(datanoded, n, "");  // leave honest daemons behind
+    }
   }
   if (gen_trials > 0 || (!gguf.empty() && gen_gguf_generations > 0)) {
     failures += VerifiedGeneration(datanoded, nodes, root, gguf, gen_trials, gen_gguf_generations,

@@ -22,16 +22,6 @@ namespace {
 
 using Stub = v1::VerifiedInference::Stub;
 
-uint32_t Beacon(uint64_t seed, uint64_t draw, uint32_t n) {
-  uint8_t in[16];
-  std::memcpy(in, &seed, 8);
-  std::memcpy(in + 8, &draw, 8);
-  const ops::Sha256 d = ops::Sha256Of({ops::ByteSpan(in, 16)});
-  uint64_t x;
-  std::memcpy(&x, d.data(), 8);
-  return static_cast<uint32_t>(x % n);
-}
-
 Sha256 Digest32(const std::string& bytes) {
   Sha256 d{};
   if (bytes.size() == d.size()) std::memcpy(d.data(), bytes.data(), d.size());
@@ -71,7 +61,7 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
   auto done = [&] {
     if (st.generations < o.min_generations) return false;
     for (const auto& [fault, count] : fault_nodes) {
-      if (st.trials[fault] < o.min_trials) return false;
+      if (st.faults.trials[fault] < o.min_trials) return false;
     }
     return true;
   };
@@ -204,14 +194,12 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
                              " not accepted as the plain pass's: ", ag.message));
           }
         } else {
-          ++st.trials[fault];
           const bool named =
               ag.message.find(absl::StrCat("computing node ", computing, " answered wrongly")) !=
               std::string::npos;
-          if (!ag.agreed && ag.computing_node_faulty && ag.rejecting.size() == n - 1)
-            ++st.caught[fault];
-          if (named) ++st.named[fault];
-          ++st.caught_by_check[absl::StrCat(fault, "/", check)];
+          st.faults.Add(fault,
+                        !ag.agreed && ag.computing_node_faulty && ag.rejecting.size() == n - 1,
+                        named, check);
           if (ag.agreed || !named || ag.reject != RejectCode::kSysTransient) {
             bad(absl::StrCat("fault ", fault, " of node ", computing, ": ", ag.message));
           }
@@ -238,6 +226,21 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
   }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return st;
+}
+
+void PrintGenerationStats(const std::string& phase, const GenerationSimStats& st) {
+  std::printf(
+      "verified generation, %s: %lld generations, %lld tokens, %lld steps accepted of %lld "
+      "attempts in %.1f s (%.1f ms per attempt of 1 compute + 12 checks; answers up to %lld "
+      "bytes)\n",
+      phase.c_str(), static_cast<long long>(st.generations), static_cast<long long>(st.tokens),
+      static_cast<long long>(st.steps), static_cast<long long>(st.attempts), st.seconds,
+      st.attempts ? 1000 * st.seconds / static_cast<double>(st.attempts) : 0.0,
+      static_cast<long long>(st.max_answer_bytes));
+  std::printf("  honest answers: %lld attempts, %lld checks, %lld rejected; last tokens [%s]\n",
+              static_cast<long long>(st.honest_attempts), static_cast<long long>(st.honest_checks),
+              static_cast<long long>(st.honest_rejected), st.text.c_str());
+  PrintFaultTallies(st.faults, st.unexpected);
 }
 
 }  // namespace datanode::shim

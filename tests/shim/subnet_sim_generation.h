@@ -25,8 +25,7 @@ namespace datanode::shim {
 struct GenerationSimStats {
   int64_t generations = 0, steps = 0, attempts = 0, tokens = 0;
   int64_t honest_attempts = 0, honest_checks = 0, honest_rejected = 0;
-  std::map<std::string, int64_t> trials, caught, named;  // per fault kind
-  std::map<std::string, int64_t> caught_by_check;        // "fault/check" -> count
+  FaultTallies faults;
   int64_t max_answer_bytes = 0;
   int64_t unexpected = 0;  // anything that did not behave as stated (printed)
   double seconds = 0;
@@ -54,6 +53,9 @@ struct GenerationSimOptions {
 // next token everywhere; faulty ones rejected by all n - 1 with the computing node named.
 GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& nodes,
                                           const GenerationSimOptions& options);
+
+// Prints the figures of a run of RunVerifiedGenerations, `phase` naming it.
+void PrintGenerationStats(const std::string& phase, const GenerationSimStats& st);
 
 }  // namespace datanode::shim
 

@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -50,17 +53,67 @@ struct Call {
   std::vector<uint8_t> a, a_scale, w, w_scale;
 };
 
-uint32_t Beacon(uint64_t seed, uint64_t call, uint32_t n) {
+void PrintVerifiedStats(const char* phase, const VerifiedSimStats& st) {
+  std::printf(
+      "verified mode, %s: %lld calls in %.1f s (%.2f ms per call of 1 compute + 12 checks)\n",
+      phase, static_cast<long long>(st.calls), st.seconds,
+      st.calls ? 1000 * st.seconds / static_cast<double>(st.calls) : 0.0);
+  if (st.honest_calls > 0) {
+    std::printf("  honest answers: %lld calls, %lld checks, %lld rejected\n",
+                static_cast<long long>(st.honest_calls), static_cast<long long>(st.honest_checks),
+                static_cast<long long>(st.honest_rejected));
+  }
+  PrintFaultTallies(st.faults, st.unexpected);
+}
+
+int64_t Get(const std::map<std::string, int64_t>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+uint32_t Beacon(uint64_t seed, uint64_t draw, uint32_t n) {
   uint8_t in[16];
   std::memcpy(in, &seed, 8);
-  std::memcpy(in + 8, &call, 8);
+  std::memcpy(in + 8, &draw, 8);
   const ops::Sha256 d = ops::Sha256Of({ops::ByteSpan(in, 16)});
   uint64_t x;
   std::memcpy(&x, d.data(), 8);
   return static_cast<uint32_t>(x % n);
 }
 
-}  // namespace
+void FaultTallies::Add(const std::string& fault, bool caught_by_all, bool node_named,
+                       const std::string& check) {
+  ++trials[fault];
+  if (caught_by_all) ++caught[fault];
+  if (node_named) ++named[fault];
+  ++caught_by_check[absl::StrCat(fault, "/", check)];
+}
+
+bool FaultTallies::AllCaught(const std::vector<std::string>& faults, int64_t min_trials) const {
+  for (const std::string& f : faults) {
+    const int64_t t = Get(trials, f);
+    if (t < min_trials || Get(caught, f) != t || Get(named, f) != t) return false;
+  }
+  return true;
+}
+
+void PrintFaultTallies(const FaultTallies& tallies, int64_t unexpected) {
+  for (const auto& [fault, trials] : tallies.trials) {
+    std::printf(
+        "  fault %-16s %5lld trials, caught (no agreement, 12 of 12 rejected) %5lld, "
+        "computing node named %5lld\n",
+        fault.c_str(), static_cast<long long>(trials),
+        static_cast<long long>(Get(tallies.caught, fault)),
+        static_cast<long long>(Get(tallies.named, fault)));
+  }
+  std::string by_check;
+  for (const auto& [key, count] : tallies.caught_by_check)
+    absl::StrAppend(&by_check, " ", key, "=", count);
+  if (!by_check.empty()) std::printf("  first failed check per trial:%s\n", by_check.c_str());
+  std::printf("  unexpected: %lld\n\n", static_cast<long long>(unexpected));
+}
 
 VerifiedSimStats RunVerifiedCalls(const std::vector<VerifiedSimNode>& nodes,
                                   const std::string& model_digest_hex, uint32_t n_w, uint32_t k_w,
@@ -96,7 +149,7 @@ VerifiedSimStats RunVerifiedCalls(const std::vector<VerifiedSimNode>& nodes,
   auto done = [&] {
     if (any_honest && st.honest_checks < min_honest_checks) return false;
     for (const auto& [fault, count] : fault_nodes) {
-      if (st.trials[fault] < min_trials) return false;
+      if (st.faults.trials[fault] < min_trials) return false;
     }
     return true;
   };
@@ -243,13 +296,10 @@ VerifiedSimStats RunVerifiedCalls(const std::vector<VerifiedSimNode>& nodes,
                             " not accepted as the reference's: ", ag.message));
       }
     } else {
-      ++st.trials[fault];
       const bool named = ag.message.find(absl::StrCat("computing node ", computing,
                                                       " answered wrongly")) != std::string::npos;
-      if (!ag.agreed && ag.computing_node_faulty && ag.rejecting.size() == n - 1)
-        ++st.caught[fault];
-      if (named) ++st.named[fault];
-      ++st.caught_by_check[absl::StrCat(fault, "/", check_name)];
+      st.faults.Add(fault, !ag.agreed && ag.computing_node_faulty && ag.rejecting.size() == n - 1,
+                    named, check_name);
       if (ag.agreed || !named || ag.reject != RejectCode::kSysTransient) {
         bad(c, absl::StrCat("fault ", fault, " of node ", computing, ": ", ag.message));
       }
@@ -258,6 +308,39 @@ VerifiedSimStats RunVerifiedCalls(const std::vector<VerifiedSimNode>& nodes,
   }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return st;
+}
+
+int RunVerifiedMode(const RestartSubnet& restart, const std::string& model_digest_hex, uint32_t n_w,
+                    uint32_t k_w, const std::vector<int8_t>& w, const std::vector<float>& w_scale,
+                    int64_t trials, int64_t checks) {
+  static const char* kFaults[] = {"flip_output_bit", "flip_exact_bit", "wrong_weights", "replay"};
+  auto start_all = [&](bool faulty) {
+    return restart([faulty](int i) -> std::string { return faulty ? kFaults[i % 4] : ""; });
+  };
+  int failures = 0;
+  // Honest: every node restarted without a fault (the crash scenario killed one).
+  std::vector<VerifiedSimNode> honest = start_all(false);
+  if (honest.empty()) return 1;
+  const VerifiedSimStats a =
+      RunVerifiedCalls(honest, model_digest_hex, n_w, k_w, w, w_scale,
+                       /*min_trials=*/0, checks, /*max_calls=*/1'000'000,
+                       /*beacon_seed=*/2026, /*first_call=*/1000, /*epoch=*/1);
+  PrintVerifiedStats("13 honest daemons", a);
+  failures += (a.unexpected > 0 || a.honest_rejected > 0 || a.honest_checks < checks) ? 1 : 0;
+  if (trials > 0) {
+    // Faulty: node i commits kFaults[i % 4] whenever the beacon makes it compute; as a
+    // verifier it is honest.
+    std::vector<VerifiedSimNode> faulty = start_all(true);
+    if (faulty.empty()) return failures + 1;
+    const VerifiedSimStats b = RunVerifiedCalls(faulty, model_digest_hex, n_w, k_w, w, w_scale,
+                                                trials, 0, 1'000'000, 2027, 1'000'000, /*epoch=*/2);
+    PrintVerifiedStats("13 daemons with faults on the computing node", b);
+    const bool ok =
+        b.unexpected == 0 && b.faults.AllCaught({std::begin(kFaults), std::end(kFaults)}, trials);
+    failures += ok ? 0 : 1;
+  }
+  std::printf("verified mode: %s\n\n", failures == 0 ? "as expected" : "UNEXPECTED");
+  return failures;
 }
 
 }  // namespace datanode::shim
