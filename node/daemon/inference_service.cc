@@ -70,28 +70,38 @@ void InferenceService::EvictIdleLocked(size_t keep) {
   }
 }
 
-absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Model(const Sha256& digest) {
-  auto find = [&]() -> std::shared_ptr<LoadedModel> {
+absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::SharedModel(const Sha256& digest) {
+  return Model(digest, /*need_tokenizer=*/false);
+}
+
+absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Model(const Sha256& digest,
+                                                                     bool need_tokenizer) {
+  auto find = [&]() -> absl::StatusOr<std::shared_ptr<LoadedModel>> {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = models_.begin(); it != models_.end(); ++it) {
       if ((*it)->digest == digest) {
         models_.splice(models_.begin(), models_, it);
+        if (need_tokenizer && !models_.front()->tokenizer.ok()) {
+          return models_.front()->tokenizer.status();
+        }
         return models_.front();
       }
     }
     return nullptr;
   };
-  if (auto m = find()) return m;
+  if (auto m = find(); !m.ok() || *m != nullptr) return m;
   std::lock_guard<std::mutex> load_lock(load_mu_);
-  if (auto m = find()) return m;  // loaded by the call we waited for
-  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Load(digest));
+  // Loaded by the call we waited for?
+  if (auto m = find(); !m.ok() || *m != nullptr) return m;
+  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Load(digest, need_tokenizer));
   std::lock_guard<std::mutex> lock(mu_);
   models_.push_front(m);
   EvictIdleLocked(static_cast<size_t>(config_.max_loaded_models));
   return m;
 }
 
-absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256& digest) {
+absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256& digest,
+                                                                    bool need_tokenizer) {
   const ModelRegistry& registry = node_->models();
   const WeightStore& store = node_->store();
   ASSIGN_OR_RETURN(ModelManifest manifest, registry.Get(digest));
@@ -106,7 +116,8 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256
     ASSIGN_OR_RETURN(metadata, ReadGgufMetadata(source));
   }
   ASSIGN_OR_RETURN(inference::ModelConfig model_config, inference::ModelConfigFromGguf(metadata));
-  ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromGguf(metadata));
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::FromGguf(metadata);
+  if (need_tokenizer && !tokenizer.ok()) return tokenizer.status();
 
   // While loading, the file's size stands for the model's memory; the measured figure
   // (ModelMemory::total, 2.2x the file for SmolLM2 Q4_1 on cpu) replaces it once loaded,
@@ -130,9 +141,9 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256
                    inference::LoadModel(registry, store, digest, *backend_, options));
   auto loaded = std::make_shared<LoadedModel>(
       LoadedModel{digest, std::move(model), std::move(tokenizer), ModelCostOf(manifest), 0, {}});
-  for (int32_t id = 0; id < loaded->tokenizer.vocab_size(); ++id) {
+  for (int32_t id = 0; loaded->tokenizer.ok() && id < loaded->tokenizer->vocab_size(); ++id) {
     loaded->max_piece_bytes = std::max<int32_t>(
-        loaded->max_piece_bytes, static_cast<int32_t>(loaded->tokenizer.TokenToPiece(id).size()));
+        loaded->max_piece_bytes, static_cast<int32_t>(loaded->tokenizer->TokenToPiece(id).size()));
   }
   loading = {};
   ASSIGN_OR_RETURN(loaded->held, reserve(loaded->model->memory().total()));
@@ -143,13 +154,9 @@ absl::StatusOr<std::shared_ptr<LoadedModel>> InferenceService::Load(const Sha256
   return loaded;
 }
 
-absl::StatusOr<OpenedSession> InferenceService::CreateSession(const Sha256& digest,
-                                                              int64_t context_length) {
-  if (context_length < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("context_length ", context_length, " < 0"));
-  }
-  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
-  const int64_t max = m->model->max_context();
+absl::StatusOr<int64_t> InferenceService::SessionContext(const LoadedModel& m,
+                                                         int64_t context_length) const {
+  const int64_t max = m.model->max_context();
   const int64_t context =
       context_length == 0 ? std::min(config_.default_context_length, max) : context_length;
   if (context > max) {
@@ -157,6 +164,16 @@ absl::StatusOr<OpenedSession> InferenceService::CreateSession(const Sha256& dige
         absl::StrCat("context_length ", context, " is above this node's limit for the model (", max,
                      ": inference.max_context_length and the model's own)"));
   }
+  return context;
+}
+
+absl::StatusOr<OpenedSession> InferenceService::CreateSession(const Sha256& digest,
+                                                              int64_t context_length) {
+  if (context_length < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("context_length ", context_length, " < 0"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
+  ASSIGN_OR_RETURN(const int64_t context, SessionContext(*m, context_length));
   Open open;
   open.model = m;
   ASSIGN_OR_RETURN(open.kv, node_->memory_budget().Reserve(context * m->model->KvBytesPerPosition(),
@@ -194,7 +211,7 @@ absl::StatusOr<InferenceService::Tokens> InferenceService::Tokenize(const Sha256
                                                                     const std::string& text,
                                                                     bool add_special, bool chat) {
   ASSIGN_OR_RETURN(std::shared_ptr<LoadedModel> m, Model(digest));
-  return Tokens{m->tokenizer.Encode(chat ? ChatPrompt(text) : text, add_special),
+  return Tokens{m->tokenizer->Encode(chat ? ChatPrompt(text) : text, add_special),
                 m->max_piece_bytes};
 }
 
@@ -231,7 +248,7 @@ absl::StatusOr<GenerateOutcome> InferenceService::Generate(
           "the prompt's ", full.size(), " bytes are more than this node's ",
           m->model->max_context(), "-position context can hold (inference.max_context_length)"));
     }
-    prompt = m->tokenizer.Encode(full, /*add_special=*/true);
+    prompt = m->tokenizer->Encode(full, /*add_special=*/true);
   } else {
     if (call.chat) return absl::InvalidArgumentError("chat applies to a text prompt only");
     prompt = std::get<std::vector<int32_t>>(std::move(call.prompt));
@@ -256,7 +273,7 @@ absl::StatusOr<GenerateOutcome> InferenceService::Generate(
     ~Slot() { running->fetch_sub(1); }
   } slot{&running_};
   auto callback = [&](int32_t token) {
-    return on_token(token, m->tokenizer.TokenToPiece(token), m->tokenizer.IsControl(token));
+    return on_token(token, m->tokenizer->TokenToPiece(token), m->tokenizer->IsControl(token));
   };
 
   absl::StatusOr<inference::GenerateResult> result;

@@ -50,11 +50,15 @@
 namespace datanode::node {
 
 // A model loaded for inference: the engine's Model, its tokenizer, its price terms and
-// the memory it holds of the budget (released when the last user drops it).
+// the memory it holds of the budget (released when the last user drops it). One instance
+// per digest, shared read-only by the Inference service's sessions and the verified
+// sessions (VerifiedInference), each with its own KV cache.
 struct LoadedModel {
   Sha256 digest{};
   std::shared_ptr<const inference::Model> model;
-  Tokenizer tokenizer;
+  // An error for a GGUF without a usable tokenizer: the Inference service refuses such a
+  // model; verified inference, which takes token ids, runs it.
+  absl::StatusOr<Tokenizer> tokenizer;
   shim::ModelCost cost;
   int32_t max_piece_bytes = 0;  // the longest Tokenizer::TokenToPiece
   MemoryBudget::Reservation held;
@@ -108,6 +112,18 @@ class InferenceService {
   absl::StatusOr<GenerateOutcome> Generate(
       GenerateCall call, const std::function<bool(int32_t, const std::string&, bool)>& on_token);
 
+  // The loaded model of `digest` (memory held from the budget, counted in
+  // loaded_models() and max_loaded_models), loading it on first use: the same instance
+  // for every caller, so verified sessions share it with this service's. Unlike this
+  // service's own calls it does not need the model's tokenizer. Errors as the class
+  // comment's (NOT_FOUND, UNIMPLEMENTED, RESOURCE_EXHAUSTED).
+  absl::StatusOr<std::shared_ptr<LoadedModel>> SharedModel(const Sha256& digest);
+
+  // The context length a new session of `m` gets for a requested context_length >= 0
+  // (0 = default_context_length): at most the model's max_context (itself at most
+  // max_context_length), INVALID_ARGUMENT above it.
+  absl::StatusOr<int64_t> SessionContext(const LoadedModel& m, int64_t context_length) const;
+
   int open_sessions() const { return sessions_.open_sessions(); }
   int loaded_models() const;
   const Config& config() const { return config_; }
@@ -120,16 +136,18 @@ class InferenceService {
   };
 
   // The cached model, loading it (and evicting idle models beyond max_loaded_models or
-  // to make room in the budget) on first use.
-  absl::StatusOr<std::shared_ptr<LoadedModel>> Model(const Sha256& digest);
-  absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const Sha256& digest);
+  // to make room in the budget) on first use. With `need_tokenizer`, the tokenizer's
+  // error for a model without one (before loading it).
+  absl::StatusOr<std::shared_ptr<LoadedModel>> Model(const Sha256& digest,
+                                                     bool need_tokenizer = true);
+  absl::StatusOr<std::shared_ptr<LoadedModel>> Load(const Sha256& digest, bool need_tokenizer);
   // Drops cached models nobody uses (oldest first) until `keep` remain.
   void EvictIdleLocked(size_t keep);
 
   NodeService* const node_;
   ops::Backend* const backend_;
   const Config config_;
-  const int max_running_;           // concurrent Generate calls
+  const int max_running_;  // concurrent Generate calls
   std::atomic<int> running_{0};
   inference::SessionManager sessions_;
   std::mutex load_mu_;  // one model load at a time

@@ -48,9 +48,9 @@ bool SameOutputs(const verify::PassAnswer& a, const verify::PassAnswer& b) {
 struct VerifiedInference::Loaded {
   ops::Sha256 digest{};
   std::string id;  // hex digest: the verifier state's key
-  std::shared_ptr<const inference::Model> model;
-  shim::ModelCost cost;
-  MemoryBudget::Reservation held;
+  // The Inference service's loaded model (its Model, price terms and memory), shared
+  // read-only with that service's sessions.
+  std::shared_ptr<LoadedModel> shared;
   std::mutex weights_mu;
   std::shared_ptr<const inference::LinearWeights> weights;  // guarded; computing side only
   MemoryBudget::Reservation weights_held;                   // guarded by weights_mu
@@ -81,8 +81,9 @@ class VerifiedInference::Use {
   std::shared_ptr<Session> s_;
 };
 
-VerifiedInference::VerifiedInference(NodeService* node, const Config& config)
-    : node_(node), config_(config), fault_(node->test_fault()) {}
+VerifiedInference::VerifiedInference(NodeService* node, InferenceService* inference,
+                                     const Config& config)
+    : node_(node), inference_(inference), config_(config), fault_(node->test_fault()) {}
 
 VerifiedInference::~VerifiedInference() = default;
 
@@ -100,23 +101,10 @@ absl::StatusOr<std::shared_ptr<VerifiedInference::Loaded>> VerifiedInference::Lo
       if (std::shared_ptr<Loaded> m = it->second.lock()) return m;
     }
   }
-  ASSIGN_OR_RETURN(ModelManifest manifest, node_->models().Get(digest));
-  if (manifest.format != ModelFormat::kGguf) {
-    return absl::UnimplementedError(
-        absl::StrCat("model ", ops::ToHex(digest), " is not a GGUF file; inference needs one"));
-  }
-  const std::string what = absl::StrCat("model ", ops::ToHex(digest), " (verified inference)");
-  ASSIGN_OR_RETURN(MemoryBudget::Reservation loading,
-                   node_->memory_budget().Reserve(manifest.source_size, what));
   auto loaded = std::make_shared<Loaded>();
   loaded->digest = digest;
   loaded->id = ops::ToHex(digest);
-  loaded->cost = ModelCostOf(manifest);
-  ASSIGN_OR_RETURN(loaded->model, inference::LoadModel(node_->models(), node_->store(), digest,
-                                                       node_->serving_backend()));
-  loading = {};
-  ASSIGN_OR_RETURN(loaded->held,
-                   node_->memory_budget().Reserve(loaded->model->memory().total(), what));
+  ASSIGN_OR_RETURN(loaded->shared, inference_->SharedModel(digest));
   std::lock_guard<std::mutex> lock(mu_);
   std::erase_if(models_, [](const auto& entry) { return entry.second.expired(); });
   models_[digest] = loaded;
@@ -136,18 +124,14 @@ absl::StatusOr<OpenedSession> VerifiedInference::OpenSession(const ops::Sha256& 
     }
   }
   ASSIGN_OR_RETURN(std::shared_ptr<Loaded> loaded, Load(digest));
-  const int64_t max = std::min(config_.max_context_length, loaded->model->max_context());
-  const int64_t context =
-      context_length == 0 ? std::min(config_.default_context_length, max) : context_length;
-  if (context > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("context_length ", context, " is above this node's limit for the model (", max,
-                     ": inference.max_context_length and the model's own)"));
-  }
-  ASSIGN_OR_RETURN(MemoryBudget::Reservation kv,
-                   node_->memory_budget().Reserve(context * loaded->model->KvBytesPerPosition(),
-                                                  "a verified session's KV cache"));
-  ASSIGN_OR_RETURN(inference::KvCache cache, inference::KvCache::Create(*loaded->model, context));
+  ASSIGN_OR_RETURN(const int64_t context,
+                   inference_->SessionContext(*loaded->shared, context_length));
+  ASSIGN_OR_RETURN(
+      MemoryBudget::Reservation kv,
+      node_->memory_budget().Reserve(context * loaded->shared->model->KvBytesPerPosition(),
+                                     "a verified session's KV cache"));
+  ASSIGN_OR_RETURN(inference::KvCache cache,
+                   inference::KvCache::Create(*loaded->shared->model, context));
   auto session =
       std::make_shared<Session>(Session{loaded, std::move(cache), std::move(kv), 0, false});
   uint8_t bytes[16];
@@ -191,7 +175,7 @@ absl::StatusOr<VerifiedInference::Use> VerifiedInference::Acquire(const Verified
     s->busy = true;
   }
   Use use(this, s);
-  const inference::Model& model = *s->loaded->model;
+  const inference::Model& model = *s->loaded->shared->model;
   const int64_t n = static_cast<int64_t>(step.tokens.size());
   if (n == 0) return absl::InvalidArgumentError("a step needs at least one token");
   if (step.position < 0 || step.position > s->filled) {
@@ -254,8 +238,9 @@ absl::StatusOr<std::shared_ptr<const inference::LinearWeights>> VerifiedInferenc
     Loaded& loaded) {
   std::lock_guard<std::mutex> lock(loaded.weights_mu);
   if (loaded.weights != nullptr) return loaded.weights;
-  ASSIGN_OR_RETURN(inference::LinearWeights w, inference::LinearWeights::FromStore(
-                                                   *loaded.model, node_->models(), loaded.digest));
+  ASSIGN_OR_RETURN(
+      inference::LinearWeights w,
+      inference::LinearWeights::FromStore(*loaded.shared->model, node_->models(), loaded.digest));
   ASSIGN_OR_RETURN(loaded.weights_held,
                    node_->memory_budget().Reserve(w.SizeBytes(), "stored weights for exact sums"));
   loaded.weights = std::make_shared<const inference::LinearWeights>(std::move(w));
@@ -266,7 +251,7 @@ absl::StatusOr<ComputedStep> VerifiedInference::Compute(const VerifiedStep& step
   ASSIGN_OR_RETURN(Use use, Acquire(step));
   Session& s = *use;
   Loaded& loaded = *s.loaded;
-  const inference::Model& model = *loaded.model;
+  const inference::Model& model = *loaded.shared->model;
   const int64_t n = static_cast<int64_t>(step.tokens.size());
   if (const int64_t bound = AnswerBound(model, n); bound > config_.max_reply_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -288,8 +273,9 @@ absl::StatusOr<ComputedStep> VerifiedInference::Compute(const VerifiedStep& step
   out.next_token = Argmax(logits);
   out.answer = verify::EncodePassAnswer(answer);
   out.answer_bytes = static_cast<int64_t>(out.answer.size());
-  ASSIGN_OR_RETURN(const shim::PriceTerms terms,
-                   shim::GeneratePriceTerms(1, loaded.cost, static_cast<uint64_t>(n - 1), 1, 0, 0));
+  ASSIGN_OR_RETURN(
+      const shim::PriceTerms terms,
+      shim::GeneratePriceTerms(1, loaded.shared->cost, static_cast<uint64_t>(n - 1), 1, 0, 0));
   out.cycles = Saturate(shim::ComputeCycles(terms));
   out.backend = node_->serving_backend().Name();
   return out;
@@ -298,7 +284,7 @@ absl::StatusOr<ComputedStep> VerifiedInference::Compute(const VerifiedStep& step
 absl::Status VerifiedInference::ApplyFault(Loaded& loaded, const inference::LinearWeights& weights,
                                            const VerifiedStep& step, Session& s,
                                            std::span<float> logits, verify::PassAnswer& answer) {
-  const inference::Model& model = *loaded.model;
+  const inference::Model& model = *loaded.shared->model;
   const uint64_t which = ++faults_;
   auto recompute = [&](const VerifiedStep& st, const inference::ComputeFault& f) {
     return inference::ComputeVerifiedPass(model, weights, StepRows(st, &s.cache), logits, f);
@@ -386,7 +372,7 @@ absl::StatusOr<VerifiedStepResult> VerifiedInference::Verify(const VerifiedStep&
   ASSIGN_OR_RETURN(Use use, Acquire(step));
   Session& s = *use;
   const Loaded& loaded = *s.loaded;
-  const inference::Model& model = *loaded.model;
+  const inference::Model& model = *loaded.shared->model;
   // A malformed answer is the computing node's fault: an empty answer fails the
   // structure check, and the rejection is signed like any other.
   absl::StatusOr<verify::PassAnswer> decoded = verify::DecodePassAnswer(in.answer);

@@ -23,7 +23,10 @@
 // max_context_length positions (default_context_length for 0), each session's KV cache
 // and each loaded model (and the computing side's stored weights) held from the daemon's
 // MemoryBudget; a step's answer at most max_reply_bytes (bounded before computing).
-// Models are loaded on the first session and unloaded with the last.
+// The model is the Inference service's loaded one (InferenceService::SharedModel), one
+// instance shared read-only with that service's sessions: loaded on first use by either,
+// kept while a session uses it, then cached with that service's idle models (evicted
+// beyond max_loaded_models or when the budget needs room).
 //
 // Errors: NOT_FOUND for an unknown model or session; INVALID_ARGUMENT for bad positions,
 // empty steps or token ids outside the vocabulary; RESOURCE_EXHAUSTED for too many
@@ -91,9 +94,10 @@ struct VerifiedStepResult {
 
 class VerifiedInference {
  public:
-  // `node` must outlive this object; its verifying node signs the verdicts and its test
-  // fault (test only) applies to every step this node computes.
-  VerifiedInference(NodeService* node, const Config& config);
+  // `node` and `inference` (the daemon's Inference service, whose loaded models the
+  // verified sessions share) must outlive this object; the node's verifying node signs
+  // the verdicts and its test fault (test only) applies to every step this node computes.
+  VerifiedInference(NodeService* node, InferenceService* inference, const Config& config);
   ~VerifiedInference();
 
   absl::StatusOr<OpenedSession> OpenSession(const ops::Sha256& model, int64_t context_length);
@@ -120,12 +124,14 @@ class VerifiedInference {
                           ops::verify::PassAnswer& answer);
 
   NodeService* const node_;
+  InferenceService* const inference_;
   const Config config_;
   const TestFault fault_;
   std::atomic<uint64_t> faults_{0};  // varies which matmul, bit, weight or layer a fault hits
   std::mutex load_mu_;               // one model load at a time
   mutable std::mutex mu_;
-  std::map<ops::Sha256, std::weak_ptr<Loaded>> models_;   // guarded by mu_
+  // guarded by mu_; per model, what its verified sessions add to the shared LoadedModel
+  std::map<ops::Sha256, std::weak_ptr<Loaded>> models_;
   std::map<std::string, std::shared_ptr<Session>> open_;  // guarded by mu_
   struct Previous {
     std::vector<int32_t> tokens;

@@ -44,7 +44,8 @@ void ToProto(const VerifiedStepResult& r, v1::VerifyStepResponse* out) {
 
 class VerifiedInferenceImpl final : public v1::VerifiedInference::CallbackService {
  public:
-  VerifiedInferenceImpl(RpcDeps d, const Config& config) : d_(d), domain_(d.service, config) {}
+  VerifiedInferenceImpl(RpcDeps d, const Config& config)
+      : d_(d), domain_(d.service, d.inference, config) {}
 
   grpc::ServerUnaryReactor* OpenSession(grpc::CallbackServerContext* ctx,
                                         const v1::OpenVerifiedSessionRequest* req,

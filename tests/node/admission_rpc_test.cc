@@ -79,31 +79,6 @@ std::string ClassText(const std::string& name, const std::string& gops = "0.1") 
   return text;
 }
 
-// GET on the daemon's metrics socket; the whole response.
-std::string ScrapeMetrics(const fs::path& socket_path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path.c_str());
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-    if (::write(fd, req, sizeof(req) - 1) == sizeof(req) - 1) {
-      char buf[4096];
-      for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, n);
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-// The value of the metric line that starts with `series` (name and labels), or -1.
-double MetricValue(const std::string& text, const std::string& series) {
-  size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
 // Polls `done` every 100 ms for up to `seconds`.
 bool WaitFor(const std::function<bool()>& done, double seconds) {
   for (auto t0 = Clock::now(); std::chrono::duration<double>(Clock::now() - t0).count() < seconds;

@@ -2,12 +2,15 @@
 //
 // Test helper: the real datanoded binary (DATANODED_PATH) started on a temp Unix
 // socket under `root` with a generated config, and stopped with SIGTERM. Its log is
-// root/d.log; its state (store, node key) lives under root.
+// root/d.log; its state (store, node key) lives under root; its metrics socket is
+// root/m.sock (ScrapeMetrics, MetricValue).
 #ifndef DATANODE_TESTS_NODE_DAEMON_PROCESS_H_
 #define DATANODE_TESTS_NODE_DAEMON_PROCESS_H_
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +27,31 @@
 #include "grpcpp/grpcpp.h"
 
 namespace datanode {
+
+// GET on a daemon's metrics socket; the whole response ("" when it does not answer).
+inline std::string ScrapeMetrics(const std::filesystem::path& socket_path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path.c_str());
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (::write(fd, req, sizeof(req) - 1) == sizeof(req) - 1) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The value of the metric line that starts with `series` (name and labels), or -1.
+inline double MetricValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
 
 class DaemonProcess {
  public:
@@ -70,6 +98,8 @@ class DaemonProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   pid_t pid() const { return pid_; }
+  // The daemon's metrics (ScrapeMetrics of root/m.sock).
+  std::string Metrics() const { return ScrapeMetrics(root_ / "m.sock"); }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   std::unique_ptr<v1::Accelerator::Stub> acc;

@@ -333,6 +333,17 @@ TEST_F(VerifiedInferenceRpcTest, SkipLayerFaultOfAMatMulIsRejected) {
   }
 }
 
+// A verified session runs on the Inference service's loaded model (one copy per daemon):
+// with sessions open on every node, each daemon counts the model as loaded for inference.
+TEST_F(VerifiedInferenceRpcTest, VerifiedSessionsShareTheInferenceServicesModel) {
+  for (int i = 0; i < kNodes; ++i) {
+    const std::string metrics = nodes_[i].daemon->Metrics();
+    EXPECT_EQ(MetricValue(metrics, "datanoded_inference_models_loaded"), 1)
+        << "node " << i << ":\n"
+        << metrics;
+  }
+}
+
 TEST_F(VerifiedInferenceRpcTest, ErrorsMapToGrpcStatuses) {
   auto code = [&](auto call) { return call().error_code(); };
   auto compute = [&](const v1::GenerationStep& step) {
