@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "datanode/ops/backend.h"
+#include "datanode/ops/kquant.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
 
@@ -298,6 +299,7 @@ bool RunKQuant(Backend& ref, double min_time, bool warm) {
               "q8_0 us", "q4_k us", "q6_k us", "q8 GB/s", "q4k GB/s", "q6k GB/s", "q4k xq8",
               "q6k xq8", "q8_0 MiB", "q4_k MiB", "q6_k MiB");
   bool all_equal = true;
+  std::map<OpKind, double> prepared_bits;  // of the last (largest) N
   for (int64_t n : {int64_t{4096}, int64_t{14336}}) {
     std::map<OpKind, OpInputs> in;
     for (OpKind kind : kKinds) {
@@ -322,6 +324,7 @@ bool RunKQuant(Backend& ref, double min_time, bool warm) {
           pw[kind].push_back(std::move(p).value());
         }
         bytes[kind] = static_cast<double>(pw[kind][0]->SizeBytes());
+        prepared_bits[kind] = bytes[kind] * 8 / static_cast<double>(n * kK);
         // All 16 rows, byte for byte, before timing.
         const bool eq = RunRows(**cpu, x, 16, pw[kind][0].get()) == RunRows(ref, x, 16, nullptr);
         if (!eq) {
@@ -370,9 +373,12 @@ bool RunKQuant(Backend& ref, double min_time, bool warm) {
       }
     }
   }
-  std::printf(
-      "GGUF bytes per 256 weights: q8_0 272, q4_k 144, q6_k 210; prepared: q8_0 272, q4_k 148, "
-      "q6_k 274 (+ 8 B per column)\n");
+  std::printf("GGUF bits per weight: q8_0 %.2f, q4_k %.2f, q6_k %.2f; prepared: q8_0 %.2f, q4_k %.2f, "
+              "q6_k %.2f (N = 14336, K = %lld, per-column metadata included)\n",
+              kQ8_0BlockBytes * 8.0 / kQBlockSize, kQ4_KBlockBytes * 8.0 / kQKSuperBlockSize,
+              kQ6_KBlockBytes * 8.0 / kQKSuperBlockSize, prepared_bits[OpKind::kMatMulQ8_0Q8_0],
+              prepared_bits[OpKind::kMatMulQ8_0Q4_K], prepared_bits[OpKind::kMatMulQ8_0Q6_K],
+              static_cast<long long>(kK));
   return all_equal;
 }
 

@@ -78,17 +78,21 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
       const uint8_t* blk = row + s * sb;
       const int64_t meta = (panel * ns + s) * kPanelCols + c;
       uint8_t* sc = p->scales_.data() + (panel * ns + s) * kPanelSuperScaleBytes + c;
-      uint8_t* dst = p->quants_.data() + (panel * ns + s) * psb + c * 4;
+      uint8_t* super = p->quants_.data() + (panel * ns + s) * psb;
       if (q6) {
         p->raw_d_[meta] = LoadU16(blk + kQ6KD);
         for (int r = 0; r < 16; ++r) sc[r * kPanelCols] = blk[kQ6KScales + r];
+        // The planes start zeroed (AllocateWeightMemory); each field is OR-ed in once.
         for (int b = 0; b < kKQuantSlices; ++b) {
           DecodeQ6_KSlice(blk, b, &slice);
           for (int t = 0; t < kQBlockSize; ++t) {
-            dst[(b * 8 + t / 4) * (kPanelCols * 4) + t % 4] = static_cast<uint8_t>(slice.q[t] + 32);
+            const int q6 = slice.q[t] + 32;
+            super[Q6KLowByte(b, t, c)] |= static_cast<uint8_t>((q6 & 15) << (4 * (b % 2)));
+            super[Q6KHighByte(b, t, c)] |= static_cast<uint8_t>((q6 >> 4) << (2 * (b % 4)));
           }
         }
       } else {
+        uint8_t* dst = super + c * 4;
         p->raw_d_[meta] = LoadU16(blk);
         p->raw_m_[meta] = LoadU16(blk + 2);
         for (int b = 0; b < kKQuantSlices; ++b) {
@@ -98,7 +102,7 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
         }
         // GGUF byte 32 c + 4 q + j -> [pair c][quad q][column][j].
         for (int cq = 0; cq < 32; ++cq) {
-          std::memcpy(dst + cq * (kPanelCols * 4), blk + kQ4KQuants + 4 * cq, 4);
+          std::memcpy(dst + cq * kPanelVecBytes, blk + kQ4KQuants + 4 * cq, 4);
         }
       }
     }
@@ -117,7 +121,7 @@ absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const
     uint8_t* blk = out.data() + s * sb;
     const int64_t meta = (panel * ns + s) * kPanelCols + c;
     const uint8_t* sc = scales_.data() + (panel * ns + s) * kPanelSuperScaleBytes + c;
-    const uint8_t* src = quants_.data() + (panel * ns + s) * panel_super_bytes_ + c * 4;
+    const uint8_t* super = quants_.data() + (panel * ns + s) * panel_super_bytes_;
     if (is_q6()) {
       // Value v = 128 h + 32 p + l: low nibble in ql[64 h + l + 32 (p % 2)] (bits 4 (p / 2)),
       // top 2 bits in qh[32 h + l] (bits 2 p); kquant.cc's DecodeQ6_KSlice read backwards.
@@ -125,7 +129,7 @@ absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const
       for (int v = 0; v < kQKSuperBlockSize; ++v) {
         const int b = v / 32;
         const int t = v % 32;
-        const int q6 = src[(b * 8 + t / 4) * (kPanelCols * 4) + t % 4];
+        const int q6 = Q6KAt(super, b, t, c);
         const int h = v / 128;
         const int part = (v / 32) % 4;
         blk[64 * h + t + 32 * (part % 2)] |= static_cast<uint8_t>((q6 & 15) << (4 * (part / 2)));
@@ -150,7 +154,7 @@ absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const
         s12[j + 8] = static_cast<uint8_t>((sc_hi & 15) | ((mn_hi & 15) << 4));
       }
       for (int cq = 0; cq < 32; ++cq) {
-        std::memcpy(blk + kQ4KQuants + 4 * cq, src + cq * (kPanelCols * 4), 4);
+        std::memcpy(blk + kQ4KQuants + 4 * cq, super + c * 4 + cq * kPanelVecBytes, 4);
       }
     }
   }

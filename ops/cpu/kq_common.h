@@ -60,10 +60,36 @@ using q8::kWideSpan;
 // pair c (4)][quad q (8)][column (16)][4 bytes], byte j of (c, q, column) being the
 // column's GGUF qs byte 32 c + 4 q + j: its low nibble is value 4 q + j of slice 2 c, its
 // high nibble the same value of slice 2 c + 1, so one 64-byte load gives quad q of two
-// slices after a mask / a shift. Q6_K: one byte per weight, q6 = quant + 32 in 0..63 (the
-// u8 operand of vpdpbusd / vpmaddubsw), [slice (8)][quad (8)][column][4 bytes].
+// slices after a mask / a shift. Q6_K: 6 bits per weight, q6 = quant + 32 in 0..63 (the u8
+// operand of vpdpbusd / vpmaddubsw), split into two planes and stored in the order the
+// kernels read them: per quad q (8), kQ6KQuadBytes = [high plane g (2)][column][4 bytes]
+// then [low plane c (4)][column][4 bytes]. Byte j of (low plane c, column) holds the low 4
+// bits of q6 of value 4 q + j of slice 2 c in its low nibble and of slice 2 c + 1 in its
+// high nibble; byte j of (high plane g, column) holds in bits 2 k, 2 k + 1 the top 2 bits of
+// q6 of value 4 q + j of slice 4 g + k. Reading a super-block front to back keeps the
+// hardware prefetcher streaming (a plane-major order ran 3x slower streamed in a stand-alone
+// test).
+inline constexpr int64_t kPanelVecBytes = 4 * kPanelCols;  // one quad of a panel: 64 B
 inline constexpr int64_t kQ4KPanelSuperBytes = kPanelCols * kQKSuperBlockSize / 2;
-inline constexpr int64_t kQ6KPanelSuperBytes = kPanelCols * kQKSuperBlockSize;
+inline constexpr int64_t kQ6KLowPlane = 2 * kPanelVecBytes;       // after the 2 high planes
+inline constexpr int64_t kQ6KQuadBytes = 6 * kPanelVecBytes;      // 2 high + 4 low planes
+inline constexpr int64_t kQ6KPanelSuperBytes = 8 * kQ6KQuadBytes;
+static_assert(kQ6KPanelSuperBytes * 8 == kPanelCols * kQKSuperBlockSize * 6);
+// Offsets, within a panel's super-block, of the high / low plane bytes of value t (0..31)
+// of slice b (0..7) in column c; Q6KAt rebuilds q6 (0..63) from them. These three are the
+// layout's one statement for Pack, ReadRow and the portable kernel; the SIMD kernels read
+// the same planes a vector at a time.
+inline int64_t Q6KHighByte(int b, int t, int c) {
+  return (t / 4) * kQ6KQuadBytes + (b / 4) * kPanelVecBytes + c * 4 + t % 4;
+}
+inline int64_t Q6KLowByte(int b, int t, int c) {
+  return (t / 4) * kQ6KQuadBytes + kQ6KLowPlane + (b / 2) * kPanelVecBytes + c * 4 + t % 4;
+}
+inline int Q6KAt(const uint8_t* super, int b, int t, int c) {
+  const int low = (super[Q6KLowByte(b, t, c)] >> (4 * (b % 2))) & 15;
+  const int high = (super[Q6KHighByte(b, t, c)] >> (2 * (b % 4))) & 3;
+  return low | high << 4;
+}
 // Integer scale bytes of one panel's super-block: [row (16)][column (16)]. Q4_K: rows 0..7
 // the slices' 6-bit scales, rows 8..15 their mins (u8); Q6_K: row 2 b + h the int8 scale of
 // half h of slice b.
@@ -79,9 +105,8 @@ int MaxFastSpan(OpKind kind, int64_t num_blocks);
 // Packed K-quant weights. Columns are padded to a multiple of 16 with zero quants, scales
 // and d (their terms are 0). Arrays are [panel][super-block][...]. A prepared tensor takes,
 // per column and super-block, Q4_K: 128 B nibbles + 16 B scale / min bytes + 4 B d / dmin =
-// 148 B for the GGUF's 144 (4.63 bits per weight); Q6_K: 256 B quants + 16 B scales + 2 B d
-// = 274 B for 210 (8.56 bits per weight: the quants are widened to bytes, which the SIMD
-// dot products take without unpacking), plus 8 B per column for e0 and the span.
+// 148 B for the GGUF's 144 (4.63 bits per weight); Q6_K: 192 B quants + 16 B scales + 2 B d
+// = 210 B for 210 (6.56 bits per weight), plus 8 B per column for e0 and the span.
 class PackedKqWeights final : public PreparedWeights {
  public:
   // Packs validated weights (no checks here). `isa` is a q8::KernelIsa() result.
@@ -176,6 +201,8 @@ inline int128 ExactSliceTerm(int32_t ma, int32_t ea, uint16_t d_bits, uint16_t d
 void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 void RunTilesAvx2(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 void RunTilesAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
+// RunTilesAvx512's Q6_K half (matmul_kq_q6_avx512.cc).
+void RunTilesQ6Avx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1);
 
 }  // namespace datanode::ops::cpu::kq
 

@@ -1,17 +1,15 @@
 // Copyright 2026 The datanode Authors.
 //
-// AVX-512 VNNI kernel of the K-quant matmuls (kq_common.h has the packed layout and the
-// exactness bounds). 16 output columns per zmm, A's 4 k-bytes broadcast as s8, vpdpbusd
-// (non-saturating) accumulating u8 weight quants per column:
-// - Q4_K: one 64-byte load holds quad q of two slices (low / high nibbles), so a slice pair
-//   runs as two independent vpdpbusd chains; the nibbles are the spec's quants (no offset).
-//   The high nibbles are masked in place (u8 16 * nibble), their sum divided by 16 exactly.
-// - Q6_K: quants stored as u8 q6 = quant + 32; each slice's halves (values 0..15, 16..31)
-//   accumulate separately, starting at -32 * (A's half sum), so they end at isum0 / isum1.
-// Fast path: per slice, v = sc * isum (Q6_K: sc0 * isum0 + sc1 * isum1) and, for Q4_K,
-// min * asum, each times A's shifted mantissa ma' in one vpmuldq pair (even / odd lanes) into
-// per-super-block int64 sums U and M; once per super-block, U times d's integer and M times
-// dmin's (vpmullq) go into the accumulators (bounds at usum below). The
+// AVX-512 VNNI kernel of kMatMulQ8_0Q4_K (kq_common.h has the packed layout and the
+// exactness bounds; Q6_K's is matmul_kq_q6_avx512.cc). 16 output columns per zmm, A's 4
+// k-bytes broadcast as s8, vpdpbusd (non-saturating) accumulating u8 weight quants per
+// column: one 64-byte load holds quad q of two slices (low / high nibbles), so a slice pair
+// runs as two independent vpdpbusd chains; the nibbles are the spec's quants (no offset).
+// The high nibbles are masked in place (u8 16 * nibble), their sum divided by 16 exactly.
+// Fast path: per slice, v = sc * isum and min * asum, each times A's shifted mantissa ma' in
+// one vpmuldq pair (even / odd lanes) into per-super-block int64 sums U and M; once per
+// super-block, U times d's integer and M times dmin's (vpmullq) go into the accumulators
+// (bounds at usum below). The
 // output conversion and the f16 decode are q8_tile_avx512.h's (shared with
 // matmul_q8_avx512.cc): vcvtqq2ps under explicit round-to-nearest-even (the one rounding),
 // times 2^(ea0 + e0) exactly; MXCSR cannot matter.
@@ -30,31 +28,21 @@
 namespace datanode::ops::cpu::kq {
 namespace {
 
+using q8::avx512::Acc64;
+using q8::avx512::MulAdd;
+
 // 16 scale bytes (one row of a panel's scale block) as int32 lanes.
 inline __m512i LoadU8Scales(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
 }
-inline __m512i LoadS8Scales(const uint8_t* p) {
-  return _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
-}
 
-// (*pe, *po) += prod * f in int64 lanes (even / odd int32 lanes of prod; f, f_odd: the factor
-// in the low half of each int64 lane).
-struct Acc64 {
-  __m512i e, o;
-};
-inline void MulAdd(__m512i prod, __m512i f, __m512i f_odd, __m512i* pe, __m512i* po) {
-  *pe = _mm512_add_epi64(*pe, _mm512_mul_epi32(prod, f));
-  *po = _mm512_add_epi64(*po, _mm512_mul_epi32(_mm512_srli_epi64(prod, 32), f_odd));
-}
-
-template <int MR, int NC, bool kFast, bool kQ6>
+template <int MR, int NC, bool kFast>
 void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   const PackedKqWeights& w = *job.w;
   const q8::ARows& ar = job.rows->base;
   const int64_t ns = job.num_supers;
   const int64_t nb = ns * kKQuantSlices;
-  constexpr int64_t kPsb = kQ6 ? kQ6KPanelSuperBytes : kQ4KPanelSuperBytes;
+  constexpr int64_t kPsb = kQ4KPanelSuperBytes;
   const uint8_t* wq[NC];
   const uint8_t* wsc[NC];
   const uint16_t* wd[NC];
@@ -80,48 +68,33 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   }
   int128 acc128[kFast ? 1 : MR][kFast ? 1 : NC * kPanelCols] = {};
 
-  // One slice's integer sums -> the accumulators. Q4_K: isum[0] is the whole slice's sum;
-  // Q6_K: isum[0] / isum[1] are the two halves.
+  // One slice's integer sums (isum[0]) -> the accumulators.
   __m512i dsh[NC];
   __m512i msh[NC];
-  // Fast path, per super-block and column: U = sum_b ma'_b * v_b with v_b = sc_b * isum_b
-  // (Q6_K: sc0_b * isum0_b + sc1_b * isum1_b) and, for Q4_K, M = sum_b ma'_b * (min_b *
-  // asum_b); then acc += U * (md << (ed - e0)) - M * (mm << (em - e0)) once per super-block
+  // Fast path, per super-block and column: U = sum_b ma'_b * v_b with v_b = sc_b * isum_b and
+  // M = sum_b ma'_b * (min_b * asum_b); then acc += U * (md << (ed - e0)) - M * (mm << (em - e0)) once per super-block
   // (vpmullq). Each per-slice product is one vpmuldq pair, with no per-slice weight factor
   // or shift: ma' = ma << (ea - ea0) < 2^27 (the fast-path span is <= 16 for any K >= 256:
-  // MaxFastSpan at 8 slices), |v_b| < 2^22 (Q4_K: 63 * 60960) / 2^24 (Q6_K), |min_b * asum_b|
+  // MaxFastSpan at 8 slices), |v_b| < 2^22 (63 * 60960), |min_b * asum_b|
   // < 2^18, so every vpmuldq is exact and |U|, |M| < 2^52. U * d' and M * m' are each a sum of the spec's
   // terms, so |.| <= the fast-path bound <= 2^63 - 1 (kq_common.h), and the low 64 bits that
   // vpmullq keeps are the exact values; every partial sum of acc is bounded the same way.
   Acc64 usum[kFast ? MR : 1][kFast ? NC : 1];
-  Acc64 msum[kFast && !kQ6 ? MR : 1][kFast && !kQ6 ? NC : 1];
+  Acc64 msum[kFast ? MR : 1][kFast ? NC : 1];
   auto scale_slice = [&](int64_t s, int b, __m512i(&isum)[2][MR][NC]) {
     const int64_t blk = s * kKQuantSlices + b;
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
-        __m512i s0;
-        __m512i s1;
-        __m512i mins;
-        if constexpr (kQ6) {
-          s0 = LoadS8Scales(sc + 2 * b * kPanelCols);
-          s1 = LoadS8Scales(sc + (2 * b + 1) * kPanelCols);
-        } else {
-          s0 = LoadU8Scales(sc + b * kPanelCols);
-          mins = LoadU8Scales(sc + (8 + b) * kPanelCols);
-        }
+        const __m512i s0 = LoadU8Scales(sc + b * kPanelCols);
+        const __m512i mins = LoadU8Scales(sc + (8 + b) * kPanelCols);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           const int64_t at = (r0 + i) * nb + blk;
           const __m512i ma = _mm512_set1_epi32(static_cast<int32_t>(ar.ma_shifted[at]));
-          __m512i v = _mm512_mullo_epi32(isum[0][i][j], s0);
-          if constexpr (kQ6) v = _mm512_add_epi32(v, _mm512_mullo_epi32(isum[1][i][j], s1));
-          MulAdd(v, ma, ma, &usum[i][j].e, &usum[i][j].o);
-          if constexpr (!kQ6) {
-            const __m512i w = _mm512_mullo_epi32(mins, _mm512_set1_epi32(ar.asum[at]));
-            MulAdd(w, ma, ma, &msum[i][j].e, &msum[i][j].o);
-          }
+          MulAdd(_mm512_mullo_epi32(isum[0][i][j], s0), ma, &usum[i][j]);
+          MulAdd(_mm512_mullo_epi32(mins, _mm512_set1_epi32(ar.asum[at])), ma, &msum[i][j]);
         }
       }
     } else {
@@ -129,26 +102,16 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
       for (int j = 0; j < NC; ++j) {
         const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
         const uint16_t* rd = wd[j] + s * kPanelCols;
-        const uint16_t* rm = kQ6 ? nullptr : wm[j] + s * kPanelCols;
+        const uint16_t* rm = wm[j] + s * kPanelCols;
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           alignas(64) int32_t i0[kPanelCols];
-          alignas(64) int32_t i1[kPanelCols];
           _mm512_store_si512(i0, isum[0][i][j]);
-          if constexpr (kQ6) _mm512_store_si512(i1, isum[1][i][j]);
           const int64_t at = (r0 + i) * nb + blk;
           for (int c = 0; c < kPanelCols; ++c) {
-            int32_t sc_isum;
-            int32_t min_asum = 0;
-            if constexpr (kQ6) {
-              sc_isum = static_cast<int8_t>(sc[2 * b * kPanelCols + c]) * i0[c] +
-                        static_cast<int8_t>(sc[(2 * b + 1) * kPanelCols + c]) * i1[c];
-            } else {
-              sc_isum = sc[b * kPanelCols + c] * i0[c];
-              min_asum = sc[(8 + b) * kPanelCols + c] * ar.asum[at];
-            }
             acc128[i][j * kPanelCols + c] +=
-                ExactSliceTerm(ar.ma[at], ar.ea[at], rd[c], kQ6 ? 0 : rm[c], sc_isum, min_asum);
+                ExactSliceTerm(ar.ma[at], ar.ea[at], rd[c], rm[c], sc[b * kPanelCols + c] * i0[c],
+                               sc[(8 + b) * kPanelCols + c] * ar.asum[at]);
           }
         }
       }
@@ -160,7 +123,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
         dsh[j] = q8::avx512::DecodeScales(wd[j] + s * kPanelCols, inv[j]);
-        if constexpr (!kQ6) msh[j] = q8::avx512::DecodeScales(wm[j] + s * kPanelCols, inv[j]);
+        msh[j] = q8::avx512::DecodeScales(wm[j] + s * kPanelCols, inv[j]);
       }
     }
     const uint8_t* wqs[NC];
@@ -172,43 +135,11 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
         for (int j = 0; j < NC; ++j) {
           usum[i][j].e = usum[i][j].o = _mm512_setzero_si512();
-          if constexpr (!kQ6) msum[i][j].e = msum[i][j].o = _mm512_setzero_si512();
+          msum[i][j].e = msum[i][j].o = _mm512_setzero_si512();
         }
       }
     }
-    if constexpr (kQ6) {
-      for (int b = 0; b < kKQuantSlices; ++b) {
-        const int64_t blk = s * kKQuantSlices + b;
-        __m512i isum[2][MR][NC];
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-          const int64_t at = (r0 + i) * nb + blk;
-          const __m512i lo = _mm512_set1_epi32(job.rows->init_lo[at]);
-          const __m512i hi = _mm512_set1_epi32(job.rows->init_hi[at]);
-#pragma GCC unroll 16
-          for (int j = 0; j < NC; ++j) {
-            isum[0][i][j] = lo;
-            isum[1][i][j] = hi;
-          }
-        }
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q) {
-          __m512i wv[NC];
-#pragma GCC unroll 16
-          for (int j = 0; j < NC; ++j) wv[j] = _mm512_load_si512(wqs[j] + (b * 8 + q) * 64);
-#pragma GCC unroll 16
-          for (int i = 0; i < MR; ++i) {
-            const __m512i av =
-                _mm512_set1_epi32(q8::LoadI32(arow[i] + blk * kQ8_0BlockBytes + q * 4));
-#pragma GCC unroll 16
-            for (int j = 0; j < NC; ++j) {
-              isum[q / 4][i][j] = _mm512_dpbusd_epi32(isum[q / 4][i][j], wv[j], av);
-            }
-          }
-        }
-        scale_slice(s, b, isum);
-      }
-    } else {
+    {
       const __m512i low4 = _mm512_set1_epi8(0x0F);
       const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
       for (int c = 0; c < kKQuantSlices / 2; ++c) {
@@ -260,20 +191,14 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
         // The int32 factor lanes sign-extended to the even / odd int64 lanes.
         const __m512i d_e = _mm512_srai_epi64(_mm512_slli_epi64(dsh[j], 32), 32);
         const __m512i d_o = _mm512_srai_epi64(dsh[j], 32);
-        __m512i m_e;
-        __m512i m_o;
-        if constexpr (!kQ6) {
-          m_e = _mm512_srai_epi64(_mm512_slli_epi64(msh[j], 32), 32);
-          m_o = _mm512_srai_epi64(msh[j], 32);
-        }
+        const __m512i m_e = _mm512_srai_epi64(_mm512_slli_epi64(msh[j], 32), 32);
+        const __m512i m_o = _mm512_srai_epi64(msh[j], 32);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-          __m512i te = _mm512_mullo_epi64(usum[i][j].e, d_e);
-          __m512i to = _mm512_mullo_epi64(usum[i][j].o, d_o);
-          if constexpr (!kQ6) {
-            te = _mm512_sub_epi64(te, _mm512_mullo_epi64(msum[i][j].e, m_e));
-            to = _mm512_sub_epi64(to, _mm512_mullo_epi64(msum[i][j].o, m_o));
-          }
+          const __m512i te = _mm512_sub_epi64(_mm512_mullo_epi64(usum[i][j].e, d_e),
+                                              _mm512_mullo_epi64(msum[i][j].e, m_e));
+          const __m512i to = _mm512_sub_epi64(_mm512_mullo_epi64(usum[i][j].o, d_o),
+                                              _mm512_mullo_epi64(msum[i][j].o, m_o));
           acc[i][j].e = _mm512_add_epi64(acc[i][j].e, te);
           acc[i][j].o = _mm512_add_epi64(acc[i][j].o, to);
         }
@@ -298,43 +223,12 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   }
 }
 
-template <int MR, int NC, bool kQ6>
+template <int MR, int NC>
 void Tile(const Job& job, int64_t r0, int64_t p) {
   if (TileIsFast(job, r0, r0 + MR, p, p + NC)) {
-    TileAvx512<MR, NC, true, kQ6>(job, r0, p);
+    TileAvx512<MR, NC, true>(job, r0, p);
   } else {
-    TileAvx512<MR, NC, false, kQ6>(job, r0, p);
-  }
-}
-
-template <bool kQ6>
-void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  int64_t p = p0;
-  if (r1 - r0 == 1) {
-    // Decode: one row, two panels per tile: 4 independent vpdpbusd chains (two slices or two
-    // halves per panel). At four panels the accumulators, factors and weight vectors need
-    // more than 32 zmm and GCC spills the int64 accumulators.
-    constexpr int kNcDecode = 2;
-    for (; p + kNcDecode <= p1; p += kNcDecode) Tile<1, kNcDecode, kQ6>(job, r0, p);
-  }
-  // Four rows x one panel: 8 int64 + 8 int32 accumulators stay in registers.
-  constexpr int kMr = 4;
-  for (; p < p1; ++p) {
-    int64_t r = r0;
-    for (; r + kMr <= r1; r += kMr) Tile<kMr, 1, kQ6>(job, r, p);
-    switch (r1 - r) {
-      case 3:
-        Tile<3, 1, kQ6>(job, r, p);
-        break;
-      case 2:
-        Tile<2, 1, kQ6>(job, r, p);
-        break;
-      case 1:
-        Tile<1, 1, kQ6>(job, r, p);
-        break;
-      default:
-        break;
-    }
+    TileAvx512<MR, NC, false>(job, r0, p);
   }
 }
 
@@ -342,9 +236,35 @@ void RunAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
 
 void RunTilesAvx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
   if (job.w->is_q6()) {
-    RunAvx512<true>(job, r0, r1, p0, p1);
-  } else {
-    RunAvx512<false>(job, r0, r1, p0, p1);
+    RunTilesQ6Avx512(job, r0, r1, p0, p1);
+    return;
+  }
+  int64_t p = p0;
+  if (r1 - r0 == 1) {
+    // Decode: one row, two panels per tile: 4 independent vpdpbusd chains (two slices per
+    // panel). At four panels the accumulators, factors and weight vectors need
+    // more than 32 zmm and GCC spills the int64 accumulators.
+    constexpr int kNcDecode = 2;
+    for (; p + kNcDecode <= p1; p += kNcDecode) Tile<1, kNcDecode>(job, r0, p);
+  }
+  // Four rows x one panel: 8 int64 + 8 int32 accumulators stay in registers.
+  constexpr int kMr = 4;
+  for (; p < p1; ++p) {
+    int64_t r = r0;
+    for (; r + kMr <= r1; r += kMr) Tile<kMr, 1>(job, r, p);
+    switch (r1 - r) {
+      case 3:
+        Tile<3, 1>(job, r, p);
+        break;
+      case 2:
+        Tile<2, 1>(job, r, p);
+        break;
+      case 1:
+        Tile<1, 1>(job, r, p);
+        break;
+      default:
+        break;
+    }
   }
 }
 

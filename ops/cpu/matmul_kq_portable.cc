@@ -38,9 +38,9 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
             for (int c = 0; c < kPanelCols; ++c) {
               int qw;
               if (q6) {
-                qw = wq[(b * 8 + t / 4) * (kPanelCols * 4) + c * 4 + t % 4] - 32;
+                qw = Q6KAt(wq, b, t, c) - 32;
               } else {
-                const uint8_t byte = wq[((b / 2) * 8 + t / 4) * (kPanelCols * 4) + c * 4 + t % 4];
+                const uint8_t byte = wq[((b / 2) * 8 + t / 4) * kPanelVecBytes + c * 4 + t % 4];
                 qw = (byte >> (4 * (b % 2))) & 0x0F;
               }
               isum[t / 16][c] += qa[t] * qw;

@@ -1,8 +1,8 @@
 // Copyright 2026 The datanode Authors.
 //
 // AVX-512 pieces of a panel tile that the Q8_0-family kernel (matmul_q8_avx512.cc) and the
-// K-quant kernel (matmul_kq_avx512.cc) share: the f16 scale decode and the fast path's output
-// conversion. 16 output columns per zmm. Each function carries the kernels' target attribute
+// K-quant kernels (matmul_kq_avx512.cc, matmul_kq_q6_avx512.cc) share: the f16 scale decode,
+// the int64 multiply-accumulate and the fast path's output conversion. 16 output columns per zmm. Each function carries the kernels' target attribute
 // (so it inlines into their tiles, compiled under the same `#pragma GCC target`) and lives in
 // q8::avx512 alone.
 //
@@ -41,6 +41,19 @@ inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) 
 DecodeScales(const uint16_t* raw, __m512 inv) {
   const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(raw)));
   return _mm512_cvttps_epi32(_mm512_mul_ps(d, inv));
+}
+
+// Even / odd int64 lanes of 16 int64 sums (lane l: column 2 l / 2 l + 1).
+struct Acc64 {
+  __m512i e, o;
+};
+
+// acc += prod * f per column in int64 lanes: prod's even / odd int32 lanes times the factor
+// in the low half of each int64 lane of f (vpmuldq: exact, 32 x 32 -> 64 bits signed).
+inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) void MulAdd(
+    __m512i prod, __m512i f, Acc64* acc) {
+  acc->e = _mm512_add_epi64(acc->e, _mm512_mul_epi32(prod, f));
+  acc->o = _mm512_add_epi64(acc->o, _mm512_mul_epi32(_mm512_srli_epi64(prod, 32), f));
 }
 
 // What the output of one panel needs: the store mask of its `valid` (1..16) columns and its
