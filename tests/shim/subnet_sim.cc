@@ -242,6 +242,15 @@ std::vector<std::string> ImportAll(const std::vector<Node>& nodes, const std::st
   return digests;
 }
 
+// The share node n's replica signs for `request`: the digest of its outcome `r`.
+Share ShareOf(const Node& n, const Sha256& request, const ic0_accel_result& r) {
+  uint8_t digest[32];
+  ic0_accel_result_digest(&r, digest);
+  Sha256 result;
+  std::memcpy(result.data(), digest, 32);
+  return *MakeShare(n.key, n.index, request, result);
+}
+
 // The generation scenario (see the file comment). Returns the number of failures.
 int GenerateOnEveryNode(const std::vector<Node>& nodes, const std::vector<PublicKey>& keys,
                         const std::string& gguf, uint32_t tokens) {
@@ -318,11 +327,7 @@ int GenerateOnEveryNode(const std::vector<Node>& nodes, const std::vector<Public
                 hex(reply->tokens_digest).substr(0, 16).c_str(),
                 hex(reply->final_logits_digest).substr(0, 16).c_str(),
                 absl::StrCat(absl::Uint128Low64(reply->cycles_charged)).c_str());
-    uint8_t digest[32];
-    ic0_accel_result_digest(&r, digest);
-    Sha256 result;
-    std::memcpy(result.data(), digest, 32);
-    shares.push_back(*MakeShare(n.key, n.index, request, result));
+    shares.push_back(ShareOf(n, request, r));
   }
   const Agreement ag = Combine(keys, request, shares);
   const bool ok = failures == 0 && ag.agreed && ag.agreeing.size() == kNodes;
@@ -663,11 +668,7 @@ int Main(int argc, char** argv) {
         r.data[r.data_len / 2] ^= 0x10;
       }
       if (r.reject_code == IC0_ACCEL_SYS_TRANSIENT) continue;  // it would retry, not sign
-      uint8_t digest[32];
-      ic0_accel_result_digest(&r, digest);
-      Sha256 result;
-      std::memcpy(result.data(), digest, 32);
-      shares.push_back(*MakeShare(n.key, n.index, request, result));
+      shares.push_back(ShareOf(n, request, r));
     }
     const Agreement ag = Combine(keys, request, shares);
     std::set<int> named(ag.disagreeing.begin(), ag.disagreeing.end());
