@@ -2,6 +2,7 @@
 #include "ops/cpu/kq_common.h"
 
 #include <cstring>
+#include <vector>
 
 #include "datanode/ops/status_macros.h"
 
@@ -38,8 +39,9 @@ PackedKqWeights::PackedKqWeights(const Backend* owner, OpKind kind, int64_t n, i
       isa_(isa),
       num_supers_(k / kQKSuperBlockSize),
       num_panels_((n + kPanelCols - 1) / kPanelCols),
-      panel_super_bytes_(kind == OpKind::kMatMulQ8_0Q6_K ? kQ6KPanelSuperBytes
-                                                         : kQ4KPanelSuperBytes),
+      panel_super_bytes_(kind != OpKind::kMatMulQ8_0Q6_K ? kQ4KPanelSuperBytes
+                         : isa == Isa::kAvx512Vnni       ? kQ6KPanelSuperBytes
+                                                         : kQ6KWideSuperBytes),
       quants_(num_panels_ * num_supers_ * panel_super_bytes_),
       scales_(num_panels_ * num_supers_ * kPanelSuperScaleBytes),
       raw_d_(num_panels_ * num_supers_ * kPanelCols),
@@ -87,8 +89,12 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
           DecodeQ6_KSlice(blk, b, &slice);
           for (int t = 0; t < kQBlockSize; ++t) {
             const int q6 = slice.q[t] + 32;
-            super[Q6KLowByte(b, t, c)] |= static_cast<uint8_t>((q6 & 15) << (4 * (b % 2)));
-            super[Q6KHighByte(b, t, c)] |= static_cast<uint8_t>((q6 >> 4) << (2 * (b % 4)));
+            if (p->q6_planes()) {
+              super[Q6KLowByte(b, t, c)] |= static_cast<uint8_t>((q6 & 15) << (4 * (b % 2)));
+              super[Q6KHighByte(b, t, c)] |= static_cast<uint8_t>((q6 >> 4) << (2 * (b % 4)));
+            } else {
+              super[Q6KWideByte(b, t, c)] = static_cast<uint8_t>(q6);
+            }
           }
         }
       } else {
@@ -129,7 +135,7 @@ absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const
       for (int v = 0; v < kQKSuperBlockSize; ++v) {
         const int b = v / 32;
         const int t = v % 32;
-        const int q6 = Q6KAt(super, b, t, c);
+        const int q6 = Q6At(super, b, t, c);
         const int h = v / 128;
         const int part = (v / 32) % 4;
         blk[64 * h + t + 32 * (part % 2)] |= static_cast<uint8_t>((q6 & 15) << (4 * (part / 2)));
@@ -176,6 +182,17 @@ KqARows PrepareKqARows(const OpArgs& args) {
     r.init_hi[at] = -32 * (r.base.asum[at] - lo);
   }
   return r;
+}
+
+uint8_t* WidenScratch(int64_t num_supers) {
+  // A struct, not __m512i: a vector<__m512i> drops the type's alignment attribute.
+  struct alignas(64) Line {
+    uint8_t bytes[64];
+  };
+  thread_local std::vector<Line> lines;  // aligned new: 64-byte aligned
+  const int64_t need = num_supers * kQ6KWideSuperBytes / 64;
+  if (static_cast<int64_t>(lines.size()) < need) lines.resize(static_cast<size_t>(need));
+  return lines.data()->bytes;
 }
 
 bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {

@@ -60,19 +60,22 @@ using q8::kWideSpan;
 // pair c (4)][quad q (8)][column (16)][4 bytes], byte j of (c, q, column) being the
 // column's GGUF qs byte 32 c + 4 q + j: its low nibble is value 4 q + j of slice 2 c, its
 // high nibble the same value of slice 2 c + 1, so one 64-byte load gives quad q of two
-// slices after a mask / a shift. Q6_K: 6 bits per weight, q6 = quant + 32 in 0..63 (the u8
-// operand of vpdpbusd / vpmaddubsw), split into two planes and stored in the order the
-// kernels read them: per quad q (8), kQ6KQuadBytes = [high plane g (2)][column][4 bytes]
-// then [low plane c (4)][column][4 bytes]. Byte j of (low plane c, column) holds the low 4
-// bits of q6 of value 4 q + j of slice 2 c in its low nibble and of slice 2 c + 1 in its
-// high nibble; byte j of (high plane g, column) holds in bits 2 k, 2 k + 1 the top 2 bits of
+// slices after a mask / a shift. Q6_K, q6 = quant + 32 in 0..63 (the u8 operand of
+// vpdpbusd / vpmaddubsw), is packed for the AVX-512 kernel at 6 bits per weight ("planes")
+// and for AVX2 / portable at one byte per weight ("wide", kQ6KWideSuperBytes below): the
+// AVX-512 kernel rebuilds the planes in registers at streaming speed, while AVX2's rebuild
+// halved its decode speed (bench_matmul_q8 --kquant_only, 2026-12-07). The planes are
+// stored in the order the kernel reads them: per quad q (8), kQ6KQuadBytes = [high plane g
+// (2)][column][4 bytes] then [low plane c (4)][column][4 bytes]. Byte j of (low plane c, column)
+// holds the low 4 bits of q6 of value 4 q + j of slice 2 c in its low nibble and of slice 2 c + 1
+// in its high nibble; byte j of (high plane g, column) holds in bits 2 k, 2 k + 1 the top 2 bits of
 // q6 of value 4 q + j of slice 4 g + k. Reading a super-block front to back keeps the
 // hardware prefetcher streaming (a plane-major order ran 3x slower streamed in a stand-alone
 // test).
 inline constexpr int64_t kPanelVecBytes = 4 * kPanelCols;  // one quad of a panel: 64 B
 inline constexpr int64_t kQ4KPanelSuperBytes = kPanelCols * kQKSuperBlockSize / 2;
-inline constexpr int64_t kQ6KLowPlane = 2 * kPanelVecBytes;       // after the 2 high planes
-inline constexpr int64_t kQ6KQuadBytes = 6 * kPanelVecBytes;      // 2 high + 4 low planes
+inline constexpr int64_t kQ6KLowPlane = 2 * kPanelVecBytes;   // after the 2 high planes
+inline constexpr int64_t kQ6KQuadBytes = 6 * kPanelVecBytes;  // 2 high + 4 low planes
 inline constexpr int64_t kQ6KPanelSuperBytes = 8 * kQ6KQuadBytes;
 static_assert(kQ6KPanelSuperBytes * 8 == kPanelCols * kQKSuperBlockSize * 6);
 // Offsets, within a panel's super-block, of the high / low plane bytes of value t (0..31)
@@ -90,6 +93,14 @@ inline int Q6KAt(const uint8_t* super, int b, int t, int c) {
   const int high = (super[Q6KHighByte(b, t, c)] >> (2 * (b % 4))) & 3;
   return low | high << 4;
 }
+// Q6_K one byte (q6) per weight: per super-block [slice (8)][quad (8)][column (16)][4
+// bytes]. The AVX2 / portable packing, and the AVX-512 multi-row tiles' per-call copy of a
+// panel (WidenScratch).
+inline constexpr int64_t kQ6KWideSuperBytes = kKQuantSlices * 8 * kPanelVecBytes;
+static_assert(kQ6KWideSuperBytes == kPanelCols * kQKSuperBlockSize);
+inline int64_t Q6KWideByte(int b, int t, int c) {
+  return (b * 8 + t / 4) * kPanelVecBytes + c * 4 + t % 4;
+}
 // Integer scale bytes of one panel's super-block: [row (16)][column (16)]. Q4_K: rows 0..7
 // the slices' 6-bit scales, rows 8..15 their mins (u8); Q6_K: row 2 b + h the int8 scale of
 // half h of slice b.
@@ -105,8 +116,9 @@ int MaxFastSpan(OpKind kind, int64_t num_blocks);
 // Packed K-quant weights. Columns are padded to a multiple of 16 with zero quants, scales
 // and d (their terms are 0). Arrays are [panel][super-block][...]. A prepared tensor takes,
 // per column and super-block, Q4_K: 128 B nibbles + 16 B scale / min bytes + 4 B d / dmin =
-// 148 B for the GGUF's 144 (4.63 bits per weight); Q6_K: 192 B quants + 16 B scales + 2 B d
-// = 210 B for 210 (6.56 bits per weight), plus 8 B per column for e0 and the span.
+// 148 B for the GGUF's 144 (4.63 bits per weight); Q6_K planes (AVX-512): 192 B quants + 16 B
+// scales + 2 B d = 210 B for 210 (6.56 bits per weight), Q6_K wide (AVX2, portable): 256 B
+// quants, 274 B (8.56); plus 8 B per column for e0 and the span.
 class PackedKqWeights final : public PreparedWeights {
  public:
   // Packs validated weights (no checks here). `isa` is a q8::KernelIsa() result.
@@ -119,6 +131,12 @@ class PackedKqWeights final : public PreparedWeights {
 
   Isa isa() const { return isa_; }
   bool is_q6() const { return kind() == OpKind::kMatMulQ8_0Q6_K; }
+  // Q6_K in 6-bit planes (the AVX-512 packing) rather than one byte per weight.
+  bool q6_planes() const { return is_q6() && isa_ == Isa::kAvx512Vnni; }
+  // q6 (0..63) of value t of slice b in column c of the panel super-block at `super`.
+  int Q6At(const uint8_t* super, int b, int t, int c) const {
+    return q6_planes() ? Q6KAt(super, b, t, c) : super[Q6KWideByte(b, t, c)];
+  }
   int64_t num_supers() const { return num_supers_; }
   int64_t num_panels() const { return num_panels_; }
   int64_t panel_super_bytes() const { return panel_super_bytes_; }
@@ -195,6 +213,10 @@ inline int128 ExactSliceTerm(int32_t ma, int32_t ea, uint16_t d_bits, uint16_t d
   }
   return t;
 }
+
+// This thread's 64-byte-aligned buffer for one widened panel of `num_supers` super-blocks
+// (kQ6KWideSuperBytes each), reused by later calls on the thread.
+uint8_t* WidenScratch(int64_t num_supers);
 
 // Kernels: output rows [r0, r1) x panels [p0, p1) (columns past n are not stored), the
 // fast or the slow path per tile.

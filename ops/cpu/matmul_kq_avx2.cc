@@ -6,7 +6,7 @@
 // - Q4_K nibbles (0..15): pair sums <= 2 * 15 * 127 = 3810, a slice's 8 quads add in int16
 //   (<= 30480, no wrap) before one vpmaddwd to int32; one 32-byte load gives a quad of two
 //   slices (low / high nibbles).
-// - Q6_K q6 = quant + 32 (0..63), rebuilt from its 6-bit planes: pair sums <= 2 * 63 * 127 = 16002, two quads add in int16
+// - Q6_K q6 = quant + 32 (0..63), packed one byte per weight for this kernel: pair sums <= 2 * 63 * 127 = 16002, two quads add in int16
 //   (<= 32004), so each half (4 quads) takes two vpmaddwd; the halves start at -32 * (A's
 //   half sum) and end at isum0 / isum1.
 // Per slice on the fast path, as in the AVX-512 kernel: Q4_K: f = (md << (ed - e0)) * sc by
@@ -47,7 +47,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const q8::ARows& ar = job.rows->base;
   const int64_t ns = job.num_supers;
   const int64_t nb = ns * kKQuantSlices;
-  constexpr int64_t kPsb = kQ6 ? kQ6KPanelSuperBytes : kQ4KPanelSuperBytes;
+  constexpr int64_t kPsb = kQ6 ? kQ6KWideSuperBytes : kQ4KPanelSuperBytes;
   const uint8_t* wq = w.quants(p);
   const uint8_t* wsc = w.scales(p);
   const uint16_t* wd = w.raw_d(p);
@@ -178,8 +178,6 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
           for (int h = 0; h < 2; ++h) usum_e[i][h] = usum_o[i][h] = _mm256_setzero_si256();
         }
       }
-      const __m256i low4 = _mm256_set1_epi8(0x0F);
-      const __m256i top2 = _mm256_set1_epi8(0x30);
       for (int b = 0; b < kKQuantSlices; ++b) {
         const int64_t blk = s * kKQuantSlices + b;
         __m256i isum[2][MR][2];
@@ -194,18 +192,6 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
             for (int h = 0; h < 2; ++h) isum[half][i][h] = init[half];
           }
         }
-        // Slice b's q6 per quad (kq_common.h's planes): the low 4 bits from low plane b / 2
-        // shifted down by 4 (b % 2), the top 2 bits from high plane b / 4 moved from bits
-        // 2 k (k = b % 4) to bits 4..5: left by 4 - 2 k, or right by 2 for k = 3 (one of the
-        // two counts is 0). The 16-bit shifts move bits across bytes only into bits the masks
-        // drop. The planes are re-read per slice from L1: AVX2's 16 ymm cannot hold all 8
-        // slices' sums at once as the AVX-512 kernel does.
-        const int k = b % 4;
-        const __m128i low_shift = _mm_cvtsi32_si128(4 * (b % 2));
-        const __m128i high_left = _mm_cvtsi32_si128(k < 2 ? 4 - 2 * k : 0);
-        const __m128i high_right = _mm_cvtsi32_si128(k == 3 ? 2 : 0);
-        const uint8_t* low_plane = wqs + kQ6KLowPlane + (b / 2) * kPanelVecBytes;
-        const uint8_t* high_plane = wqs + (b / 4) * kPanelVecBytes;
         // Quads 2 t and 2 t + 1 add in int16, then one vpmaddwd into half t / 2.
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
@@ -214,14 +200,8 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
           for (int u = 0; u < 2; ++u) {
 #pragma GCC unroll 2
             for (int h = 0; h < 2; ++h) {
-              const int64_t at = (2 * t + u) * kQ6KQuadBytes + 32 * h;
-              const __m256i n =
-                  _mm256_load_si256(reinterpret_cast<const __m256i*>(low_plane + at));
-              const __m256i hi =
-                  _mm256_load_si256(reinterpret_cast<const __m256i*>(high_plane + at));
-              wv[u][h] = _mm256_or_si256(
-                  _mm256_and_si256(_mm256_srl_epi16(n, low_shift), low4),
-                  _mm256_and_si256(_mm256_srl_epi16(_mm256_sll_epi16(hi, high_left), high_right), top2));
+              wv[u][h] = _mm256_load_si256(
+                  reinterpret_cast<const __m256i*>(wqs + (b * 8 + 2 * t + u) * 64 + 32 * h));
             }
           }
 #pragma GCC unroll 16

@@ -38,7 +38,7 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
             for (int c = 0; c < kPanelCols; ++c) {
               int qw;
               if (q6) {
-                qw = Q6KAt(wq, b, t, c) - 32;
+                qw = w.Q6At(wq, b, t, c) - 32;
               } else {
                 const uint8_t byte = wq[((b / 2) * 8 + t / 4) * kPanelVecBytes + c * 4 + t % 4];
                 qw = (byte >> (4 * (b % 2))) & 0x0F;

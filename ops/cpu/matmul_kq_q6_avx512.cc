@@ -28,8 +28,6 @@
 // term (ExactSliceTerm is linear in sc * isum) in int128 with the reference's LSB.
 #include <immintrin.h>
 
-#include <vector>
-
 #include "ops/cpu/kq_common.h"
 #include "ops/cpu/q8_tile_avx512.h"
 
@@ -124,7 +122,7 @@ void TileQ6(const Job& job, int64_t r0, int64_t p, const uint8_t* wide) {
                        sc + (2 * b + half) * kPanelCols, rd, &usum[i], kFast ? nullptr : acc128[i]);
     };
     if constexpr (kWide) {
-      const uint8_t* super = wide + s * kKQuantSlices * 8 * kPanelVecBytes;
+      const uint8_t* super = wide + s * kQ6KWideSuperBytes;
       for (int b = 0; b < kKQuantSlices; ++b) {
         const int64_t blk = s * kKQuantSlices + b;
         __m512i isum[2][MR];
@@ -216,11 +214,11 @@ void Tile(const Job& job, int64_t r0, int64_t p, const uint8_t* wide) {
   }
 }
 
-// Panel p's quants as one byte per weight, [super-block][slice][quad][64 B].
+// Panel p's quants as one byte per weight (kQ6KWideSuperBytes' layout).
 void WidenPanel(const PackedKqWeights& w, int64_t p, int64_t ns, uint8_t* wide) {
   const uint8_t* planes = w.quants(p);
   for (int64_t s = 0; s < ns; ++s) {
-    uint8_t* super = wide + s * kKQuantSlices * 8 * kPanelVecBytes;
+    uint8_t* super = wide + s * kQ6KWideSuperBytes;
     for (int q = 0; q < 8; ++q) {
       __m512i wv[kKQuantSlices];
       const uint8_t* quad = planes + s * kQ6KPanelSuperBytes + q * kQ6KQuadBytes;
@@ -244,28 +242,21 @@ void RunTilesQ6Avx512(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
   }
   // Several rows: widen each panel once, then tiles of four rows (8 int32 sums, 8 int64
   // accumulators in registers).
-  // A struct, not __m512i: vector<__m512i> drops the type's alignment attribute.
-  struct alignas(64) Line {
-    uint8_t bytes[64];
-  };
-  thread_local std::vector<Line> wide;  // aligned new: 64-byte aligned
-  const int64_t lines = job.num_supers * kKQuantSlices * 8;
-  if (static_cast<int64_t>(wide.size()) < lines) wide.resize(static_cast<size_t>(lines));
-  const uint8_t* wide_bytes = wide.data()->bytes;
+  uint8_t* wide = WidenScratch(job.num_supers);
   constexpr int kMr = 4;
   for (int64_t p = p0; p < p1; ++p) {
-    WidenPanel(*job.w, p, job.num_supers, wide.data()->bytes);
+    WidenPanel(*job.w, p, job.num_supers, wide);
     int64_t r = r0;
-    for (; r + kMr <= r1; r += kMr) Tile<kMr, true>(job, r, p, wide_bytes);
+    for (; r + kMr <= r1; r += kMr) Tile<kMr, true>(job, r, p, wide);
     switch (r1 - r) {
       case 3:
-        Tile<3, true>(job, r, p, wide_bytes);
+        Tile<3, true>(job, r, p, wide);
         break;
       case 2:
-        Tile<2, true>(job, r, p, wide_bytes);
+        Tile<2, true>(job, r, p, wide);
         break;
       case 1:
-        Tile<1, true>(job, r, p, wide_bytes);
+        Tile<1, true>(job, r, p, wide);
         break;
       default:
         break;
