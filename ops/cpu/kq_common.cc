@@ -42,8 +42,10 @@ PackedKqWeights::PackedKqWeights(const Backend* owner, OpKind kind, int64_t n, i
       panel_super_bytes_(kind != OpKind::kMatMulQ8_0Q6_K ? kQ4KPanelSuperBytes
                          : isa == Isa::kAvx512Vnni       ? kQ6KPanelSuperBytes
                                                          : kQ6KWideSuperBytes),
+      scale_super_bytes_(kind == OpKind::kMatMulQ8_0Q6_K ? kPanelSuperScaleBytes
+                                                         : kQ4KPanelPackedScaleBytes),
       quants_(num_panels_ * num_supers_ * panel_super_bytes_),
-      scales_(num_panels_ * num_supers_ * kPanelSuperScaleBytes),
+      scales_(num_panels_ * num_supers_ * scale_super_bytes_),
       raw_d_(num_panels_ * num_supers_ * kPanelCols),
       raw_m_(kind == OpKind::kMatMulQ8_0Q6_K ? 0 : num_panels_ * num_supers_ * kPanelCols),
       col_exp_(num_panels_ * kPanelCols),
@@ -79,7 +81,7 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
     for (int64_t s = 0; s < ns; ++s) {
       const uint8_t* blk = row + s * sb;
       const int64_t meta = (panel * ns + s) * kPanelCols + c;
-      uint8_t* sc = p->scales_.data() + (panel * ns + s) * kPanelSuperScaleBytes + c;
+      uint8_t* sc = p->scales_.data() + (panel * ns + s) * p->scale_super_bytes_ + c;
       uint8_t* super = p->quants_.data() + (panel * ns + s) * psb;
       if (q6) {
         p->raw_d_[meta] = LoadU16(blk + kQ6KD);
@@ -101,11 +103,7 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
         uint8_t* dst = super + c * 4;
         p->raw_d_[meta] = LoadU16(blk);
         p->raw_m_[meta] = LoadU16(blk + 2);
-        for (int b = 0; b < kKQuantSlices; ++b) {
-          DecodeQ4_KSlice(blk, b, &slice);
-          sc[b * kPanelCols] = static_cast<uint8_t>(slice.scale[0]);
-          sc[(8 + b) * kPanelCols] = static_cast<uint8_t>(slice.min);
-        }
+        for (int j = 0; j < 12; ++j) sc[j * kPanelCols] = blk[kQ4KScales + j];
         // GGUF byte 32 c + 4 q + j -> [pair c][quad q][column][j].
         for (int cq = 0; cq < 32; ++cq) {
           std::memcpy(dst + cq * kPanelVecBytes, blk + kQ4KQuants + 4 * cq, 4);
@@ -126,7 +124,7 @@ absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const
   for (int64_t s = 0; s < ns; ++s) {
     uint8_t* blk = out.data() + s * sb;
     const int64_t meta = (panel * ns + s) * kPanelCols + c;
-    const uint8_t* sc = scales_.data() + (panel * ns + s) * kPanelSuperScaleBytes + c;
+    const uint8_t* sc = scales_.data() + (panel * ns + s) * scale_super_bytes_ + c;
     const uint8_t* super = quants_.data() + (panel * ns + s) * panel_super_bytes_;
     if (is_q6()) {
       // Value v = 128 h + 32 p + l: low nibble in ql[64 h + l + 32 (p % 2)] (bits 4 (p / 2)),
@@ -146,19 +144,7 @@ absl::Status PackedKqWeights::ReadRow(int64_t row, std::span<uint8_t> out) const
     } else {
       StoreU16(blk, raw_d_[meta]);
       StoreU16(blk + 2, raw_m_[meta]);
-      // 8 (scale, min) pairs of 6 bits into 12 bytes (kquant.cc's DecodeQ4_KSlice read
-      // backwards): pairs 0..3 in the low 6 bits of bytes 0..3 / 4..7, pairs 4..7 split
-      // into a low nibble (bytes 8..11) and the top 2 bits of bytes 0..3 / 4..7.
-      uint8_t* s12 = blk + kQ4KScales;
-      for (int j = 0; j < 4; ++j) {
-        const int sc_lo = sc[j * kPanelCols];
-        const int mn_lo = sc[(8 + j) * kPanelCols];
-        const int sc_hi = sc[(4 + j) * kPanelCols];
-        const int mn_hi = sc[(12 + j) * kPanelCols];
-        s12[j] = static_cast<uint8_t>(sc_lo | ((sc_hi >> 4) << 6));
-        s12[j + 4] = static_cast<uint8_t>(mn_lo | ((mn_hi >> 4) << 6));
-        s12[j + 8] = static_cast<uint8_t>((sc_hi & 15) | ((mn_hi & 15) << 4));
-      }
+      for (int j = 0; j < 12; ++j) blk[kQ4KScales + j] = sc[j * kPanelCols];
       for (int cq = 0; cq < 32; ++cq) {
         std::memcpy(blk + kQ4KQuants + 4 * cq, super + c * 4 + cq * kPanelVecBytes, 4);
       }

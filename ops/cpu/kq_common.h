@@ -101,10 +101,32 @@ static_assert(kQ6KWideSuperBytes == kPanelCols * kQKSuperBlockSize);
 inline int64_t Q6KWideByte(int b, int t, int c) {
   return (b * 8 + t / 4) * kPanelVecBytes + c * 4 + t % 4;
 }
-// Integer scale bytes of one panel's super-block: [row (16)][column (16)]. Q4_K: rows 0..7
-// the slices' 6-bit scales, rows 8..15 their mins (u8); Q6_K: row 2 b + h the int8 scale of
-// half h of slice b.
+// Integer scale bytes of one panel's super-block as the kernels read them: [row (16)][column
+// (16)]. Q4_K: rows 0..7 the slices' 6-bit scales, rows 8..15 their mins (u8); Q6_K: row
+// 2 b + h the int8 scale of half h of slice b. Q6_K is stored so; Q4_K is stored as the
+// GGUF's 12 packed bytes, [byte j (12)][column (16)] (kQ4KPanelPackedScaleBytes), and each
+// kernel unpacks a super-block's rows before use (DecodeQ4KScales and its SIMD twins): 16
+// bytes of every 148 per column were the unpacked form's, 2.7% of the streamed Q4_K bytes.
 inline constexpr int64_t kPanelSuperScaleBytes = 16 * kPanelCols;
+inline constexpr int64_t kQ4KPanelPackedScaleBytes = 12 * kPanelCols;
+
+// A Q4_K panel super-block's packed scale bytes -> the 16 rows above (kquant.cc's
+// DecodeQ4_KSlice, per column): scale b < 4 = byte b & 63, min b < 4 = byte b + 4 & 63;
+// scale b >= 4 = (byte b + 4 & 15) | (byte b - 4 >> 6) << 4, min b >= 4 = (byte b + 4 >> 4) |
+// (byte b >> 6) << 4.
+inline void DecodeQ4KScales(const uint8_t* packed, uint8_t* rows) {
+  for (int c = 0; c < kPanelCols; ++c) {
+    const auto byte = [&](int j) { return packed[j * kPanelCols + c]; };
+    for (int b = 0; b < 4; ++b) {
+      rows[b * kPanelCols + c] = byte(b) & 63;
+      rows[(8 + b) * kPanelCols + c] = byte(b + 4) & 63;
+      rows[(4 + b) * kPanelCols + c] =
+          static_cast<uint8_t>((byte(b + 8) & 15) | ((byte(b) >> 6) << 4));
+      rows[(12 + b) * kPanelCols + c] =
+          static_cast<uint8_t>((byte(b + 8) >> 4) | ((byte(b + 4) >> 6) << 4));
+    }
+  }
+}
 static_assert(kQ4KPanelSuperBytes == 2048);
 
 // The largest column span whose weight factor fits an int32 lane (see above).
@@ -115,8 +137,8 @@ int MaxFastSpan(OpKind kind, int64_t num_blocks);
 
 // Packed K-quant weights. Columns are padded to a multiple of 16 with zero quants, scales
 // and d (their terms are 0). Arrays are [panel][super-block][...]. A prepared tensor takes,
-// per column and super-block, Q4_K: 128 B nibbles + 16 B scale / min bytes + 4 B d / dmin =
-// 148 B for the GGUF's 144 (4.63 bits per weight); Q6_K planes (AVX-512): 192 B quants + 16 B
+// per column and super-block, Q4_K: 128 B nibbles + 12 B packed scales / mins + 4 B d / dmin =
+// 144 B, the GGUF's (4.5 bits per weight); Q6_K planes (AVX-512): 192 B quants + 16 B
 // scales + 2 B d = 210 B for 210 (6.56 bits per weight), Q6_K wide (AVX2, portable): 256 B
 // quants, 274 B (8.56); plus 8 B per column for e0 and the span.
 class PackedKqWeights final : public PreparedWeights {
@@ -144,8 +166,9 @@ class PackedKqWeights final : public PreparedWeights {
   const uint8_t* quants(int64_t panel) const {
     return quants_.data() + panel * num_supers_ * panel_super_bytes_;
   }
-  const uint8_t* scales(int64_t panel) const {
-    return scales_.data() + panel * num_supers_ * kPanelSuperScaleBytes;
+  // The scale bytes of the panel's super-block s: Q6_K the 16 rows above, Q4_K packed.
+  const uint8_t* scales(int64_t panel, int64_t s) const {
+    return scales_.data() + (panel * num_supers_ + s) * scale_super_bytes_;
   }
   // The f16 bits of d (and dmin for Q4_K) per super-block and column.
   const uint16_t* raw_d(int64_t panel) const {
@@ -165,6 +188,7 @@ class PackedKqWeights final : public PreparedWeights {
   int64_t num_supers_;
   int64_t num_panels_;
   int64_t panel_super_bytes_;
+  int64_t scale_super_bytes_;
   AlignedArray<uint8_t> quants_;
   AlignedArray<uint8_t> scales_;
   AlignedArray<uint16_t> raw_d_;

@@ -41,6 +41,34 @@ inline __m256i MulI64ByI32(__m256i u, __m256i d) {
   return _mm256_add_epi64(_mm256_slli_epi64(_mm256_mul_epi32(uh, d), 26), _mm256_mul_epi32(ul, d));
 }
 
+// kq_common.h's DecodeQ4KScales for one panel super-block, 32 bytes (2 rows) per ymm. The
+// 16-bit shifts carry bits across bytes only into bits the masks drop.
+inline void DecodeQ4KScalesAvx2(const uint8_t* packed, uint8_t* rows) {
+  const __m256i low6 = _mm256_set1_epi8(63);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i top2 = _mm256_set1_epi8(0x30);
+  auto load = [](const uint8_t* at) {
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(at));
+  };
+  auto store = [](uint8_t* at, __m256i v) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(at), v);
+  };
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256i v0 = load(packed + 32 * h);  // bytes 0..3 of each column
+    const __m256i v1 = load(packed + 4 * kPanelCols + 32 * h);
+    const __m256i v2 = load(packed + 8 * kPanelCols + 32 * h);
+    store(rows + 32 * h, _mm256_and_si256(v0, low6));                   // scales 0..3
+    store(rows + 8 * kPanelCols + 32 * h, _mm256_and_si256(v1, low6));  // mins 0..3
+    store(rows + 4 * kPanelCols + 32 * h,                               // scales 4..7
+          _mm256_or_si256(_mm256_and_si256(v2, low4),
+                          _mm256_and_si256(_mm256_srli_epi16(v0, 2), top2)));
+    store(rows + 12 * kPanelCols + 32 * h,  // mins 4..7
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v2, 4), low4),
+                          _mm256_and_si256(_mm256_srli_epi16(v1, 2), top2)));
+  }
+}
+
 template <int MR, bool kFast, bool kQ6>
 void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const PackedKqWeights& w = *job.w;
@@ -49,7 +77,8 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   const int64_t nb = ns * kKQuantSlices;
   constexpr int64_t kPsb = kQ6 ? kQ6KWideSuperBytes : kQ4KPanelSuperBytes;
   const uint8_t* wq = w.quants(p);
-  const uint8_t* wsc = w.scales(p);
+  // This super-block's Q4_K scale / min rows (DecodeQ4KScalesAvx2).
+  alignas(32) uint8_t q4k_rows[kPanelSuperScaleBytes];
   const uint16_t* wd = w.raw_d(p);
   const uint16_t* wm = w.raw_m(p);
   __m256i base[2];
@@ -77,7 +106,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   // One slice's int32 sums (Q4_K: isum[0]; Q6_K: the two halves) -> the accumulators.
   auto scale_slice = [&](int64_t s, int b, __m256i(&isum)[2][MR][2]) {
     const int64_t blk = s * kKQuantSlices + b;
-    const uint8_t* sc = wsc + s * kPanelSuperScaleBytes;
+    const uint8_t* sc = kQ6 ? w.scales(p, s) : q4k_rows;
     if constexpr (kFast && kQ6) {
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
@@ -162,6 +191,7 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
   };
 
   for (int64_t s = 0; s < ns; ++s) {
+    if constexpr (!kQ6) DecodeQ4KScalesAvx2(w.scales(p, s), q4k_rows);
     if constexpr (kFast) {
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {

@@ -36,6 +36,26 @@ inline __m512i LoadU8Scales(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+// kq_common.h's DecodeQ4KScales for one panel super-block, 4 rows (64 bytes) per zmm. The
+// 16-bit shifts carry bits across bytes only into bits the masks drop.
+inline void DecodeQ4KScalesAvx512(const uint8_t* packed, uint8_t* rows) {
+  const __m512i v0 = _mm512_load_si512(packed);  // bytes 0..3 of each column
+  const __m512i v1 = _mm512_load_si512(packed + 4 * kPanelCols);
+  const __m512i v2 = _mm512_load_si512(packed + 8 * kPanelCols);
+  const __m512i low6 = _mm512_set1_epi8(63);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i top2 = _mm512_set1_epi8(0x30);
+  constexpr int kOrMasked = 0xF8;  // ternarylogic a | (b & c)
+  _mm512_store_si512(rows, _mm512_and_si512(v0, low6));                   // scales 0..3
+  _mm512_store_si512(rows + 8 * kPanelCols, _mm512_and_si512(v1, low6));  // mins 0..3
+  _mm512_store_si512(rows + 4 * kPanelCols,                               // scales 4..7
+                     _mm512_ternarylogic_epi32(_mm512_and_si512(v2, low4),
+                                               _mm512_srli_epi16(v0, 2), top2, kOrMasked));
+  _mm512_store_si512(rows + 12 * kPanelCols,  // mins 4..7
+                     _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v2, 4), low4),
+                                               _mm512_srli_epi16(v1, 2), top2, kOrMasked));
+}
+
 template <int MR, int NC, bool kFast>
 void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   const PackedKqWeights& w = *job.w;
@@ -44,14 +64,14 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   const int64_t nb = ns * kKQuantSlices;
   constexpr int64_t kPsb = kQ4KPanelSuperBytes;
   const uint8_t* wq[NC];
-  const uint8_t* wsc[NC];
+  // This super-block's scale / min rows per panel (DecodeQ4KScalesAvx512).
+  alignas(64) uint8_t wsc[NC][kPanelSuperScaleBytes];
   const uint16_t* wd[NC];
   const uint16_t* wm[NC];
   __m512 inv[NC];
 #pragma GCC unroll 16
   for (int j = 0; j < NC; ++j) {
     wq[j] = w.quants(p + j);
-    wsc[j] = w.scales(p + j);
     wd[j] = w.raw_d(p + j);
     wm[j] = w.raw_m(p + j);
     inv[j] = q8::avx512::InverseColumnScales(w.col_exp(p + j));
@@ -86,7 +106,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
+        const uint8_t* sc = wsc[j];
         const __m512i s0 = LoadU8Scales(sc + b * kPanelCols);
         const __m512i mins = LoadU8Scales(sc + (8 + b) * kPanelCols);
 #pragma GCC unroll 16
@@ -100,7 +120,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
     } else {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        const uint8_t* sc = wsc[j] + s * kPanelSuperScaleBytes;
+        const uint8_t* sc = wsc[j];
         const uint16_t* rd = wd[j] + s * kPanelCols;
         const uint16_t* rm = wm[j] + s * kPanelCols;
 #pragma GCC unroll 16
@@ -119,6 +139,8 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   };
 
   for (int64_t s = 0; s < ns; ++s) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NC; ++j) DecodeQ4KScalesAvx512(w.scales(p + j, s), wsc[j]);
     if constexpr (kFast) {
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {

@@ -25,7 +25,9 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
       int128 acc128[kPanelCols] = {};
       for (int64_t s = 0; s < ns; ++s) {
         const uint8_t* wq = w.quants(p) + s * psb;
-        const uint8_t* sc = w.scales(p) + s * kPanelSuperScaleBytes;
+        uint8_t q4k_rows[kPanelSuperScaleBytes];
+        if (!q6) DecodeQ4KScales(w.scales(p, s), q4k_rows);
+        const uint8_t* sc = q6 ? w.scales(p, s) : q4k_rows;
         const uint16_t* rd = w.raw_d(p) + s * kPanelCols;
         const uint16_t* rm = q6 ? nullptr : w.raw_m(p) + s * kPanelCols;
         for (int b = 0; b < kKQuantSlices; ++b) {

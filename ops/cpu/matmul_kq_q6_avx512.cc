@@ -96,7 +96,6 @@ void TileQ6(const Job& job, int64_t r0, int64_t p, const uint8_t* wide) {
   const int64_t ns = job.num_supers;
   const int64_t nb = ns * kKQuantSlices;
   const uint8_t* wq = w.quants(p);
-  const uint8_t* wsc = w.scales(p);
   const uint16_t* wd = w.raw_d(p);
   const __m512 inv = q8::avx512::InverseColumnScales(w.col_exp(p));
   const uint8_t* arow[MR];
@@ -112,7 +111,7 @@ void TileQ6(const Job& job, int64_t r0, int64_t p, const uint8_t* wide) {
   int128 acc128[kFast ? 1 : MR][kFast ? 1 : kPanelCols] = {};
 
   for (int64_t s = 0; s < ns; ++s) {
-    const uint8_t* sc = wsc + s * kPanelSuperScaleBytes;
+    const uint8_t* sc = w.scales(p, s);
     const uint16_t* rd = wd + s * kPanelCols;
     Acc64 usum[MR];
 #pragma GCC unroll 4
