@@ -40,7 +40,7 @@ PackedKqWeights::PackedKqWeights(const Backend* owner, OpKind kind, int64_t n, i
       num_supers_(k / kQKSuperBlockSize),
       num_panels_((n + kPanelCols - 1) / kPanelCols),
       panel_super_bytes_(kind != OpKind::kMatMulQ8_0Q6_K ? kQ4KPanelSuperBytes
-                         : isa == Isa::kAvx512Vnni       ? kQ6KPanelSuperBytes
+                         : UsesQ6Planes(kind, isa)       ? kQ6KPanelSuperBytes
                                                          : kQ6KWideSuperBytes),
       scale_super_bytes_(kind == OpKind::kMatMulQ8_0Q6_K ? kPanelSuperScaleBytes
                                                          : kQ4KPanelPackedScaleBytes),

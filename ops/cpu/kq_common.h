@@ -141,6 +141,12 @@ int MaxFastSpan(OpKind kind, int64_t num_blocks);
 // 144 B, the GGUF's (4.5 bits per weight); Q6_K planes (AVX-512): 192 B quants + 16 B
 // scales + 2 B d = 210 B for 210 (6.56 bits per weight), Q6_K wide (AVX2, portable): 256 B
 // quants, 274 B (8.56); plus 8 B per column for e0 and the span.
+// Whether `kind` packed for the kernels of `isa` (a q8::KernelIsa() result) keeps Q6_K in
+// the 6-bit planes (the AVX-512 packing) rather than one byte per weight.
+constexpr bool UsesQ6Planes(OpKind kind, Isa isa) {
+  return kind == OpKind::kMatMulQ8_0Q6_K && isa == Isa::kAvx512Vnni;
+}
+
 class PackedKqWeights final : public PreparedWeights {
  public:
   // Packs validated weights (no checks here). `isa` is a q8::KernelIsa() result.
@@ -154,7 +160,7 @@ class PackedKqWeights final : public PreparedWeights {
   Isa isa() const { return isa_; }
   bool is_q6() const { return kind() == OpKind::kMatMulQ8_0Q6_K; }
   // Q6_K in 6-bit planes (the AVX-512 packing) rather than one byte per weight.
-  bool q6_planes() const { return is_q6() && isa_ == Isa::kAvx512Vnni; }
+  bool q6_planes() const { return UsesQ6Planes(kind(), isa_); }
   // q6 (0..63) of value t of slice b in column c of the panel super-block at `super`.
   int Q6At(const uint8_t* super, int b, int t, int c) const {
     return q6_planes() ? Q6KAt(super, b, t, c) : super[Q6KWideByte(b, t, c)];

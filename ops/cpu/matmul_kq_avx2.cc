@@ -6,9 +6,9 @@
 // - Q4_K nibbles (0..15): pair sums <= 2 * 15 * 127 = 3810, a slice's 8 quads add in int16
 //   (<= 30480, no wrap) before one vpmaddwd to int32; one 32-byte load gives a quad of two
 //   slices (low / high nibbles).
-// - Q6_K q6 = quant + 32 (0..63), packed one byte per weight for this kernel: pair sums <= 2 * 63 * 127 = 16002, two quads add in int16
-//   (<= 32004), so each half (4 quads) takes two vpmaddwd; the halves start at -32 * (A's
-//   half sum) and end at isum0 / isum1.
+// - Q6_K q6 = quant + 32 (0..63), packed one byte per weight for this kernel: pair sums
+//   <= 2 * 63 * 127 = 16002, two quads add in int16 (<= 32004), so each half (4 quads) takes
+//   two vpmaddwd; the halves start at -32 * (A's half sum) and end at isum0 / isum1.
 // Per slice on the fast path, as in the AVX-512 kernel: Q4_K: f = (md << (ed - e0)) * sc by
 // vpmulld, isum * ma in int32, vpmuldq to int64 (even / odd lanes), minus (ma * asum) * g,
 // shifted by A's exponent offset, added; Q6_K: a super-block's ma' * (sc0 * isum0 + sc1 *
@@ -41,31 +41,32 @@ inline __m256i MulI64ByI32(__m256i u, __m256i d) {
   return _mm256_add_epi64(_mm256_slli_epi64(_mm256_mul_epi32(uh, d), 26), _mm256_mul_epi32(ul, d));
 }
 
+inline __m256i LoadRows(const uint8_t* at) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(at));
+}
+inline void StoreRows(uint8_t* at, __m256i v) {
+  _mm256_store_si256(reinterpret_cast<__m256i*>(at), v);
+}
+
 // kq_common.h's DecodeQ4KScales for one panel super-block, 32 bytes (2 rows) per ymm. The
 // 16-bit shifts carry bits across bytes only into bits the masks drop.
 inline void DecodeQ4KScalesAvx2(const uint8_t* packed, uint8_t* rows) {
   const __m256i low6 = _mm256_set1_epi8(63);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i top2 = _mm256_set1_epi8(0x30);
-  auto load = [](const uint8_t* at) {
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(at));
-  };
-  auto store = [](uint8_t* at, __m256i v) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(at), v);
-  };
 #pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
-    const __m256i v0 = load(packed + 32 * h);  // bytes 0..3 of each column
-    const __m256i v1 = load(packed + 4 * kPanelCols + 32 * h);
-    const __m256i v2 = load(packed + 8 * kPanelCols + 32 * h);
-    store(rows + 32 * h, _mm256_and_si256(v0, low6));                   // scales 0..3
-    store(rows + 8 * kPanelCols + 32 * h, _mm256_and_si256(v1, low6));  // mins 0..3
-    store(rows + 4 * kPanelCols + 32 * h,                               // scales 4..7
-          _mm256_or_si256(_mm256_and_si256(v2, low4),
-                          _mm256_and_si256(_mm256_srli_epi16(v0, 2), top2)));
-    store(rows + 12 * kPanelCols + 32 * h,  // mins 4..7
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v2, 4), low4),
-                          _mm256_and_si256(_mm256_srli_epi16(v1, 2), top2)));
+    const __m256i v0 = LoadRows(packed + 32 * h);  // bytes 0..3 of each column
+    const __m256i v1 = LoadRows(packed + 4 * kPanelCols + 32 * h);
+    const __m256i v2 = LoadRows(packed + 8 * kPanelCols + 32 * h);
+    StoreRows(rows + 32 * h, _mm256_and_si256(v0, low6));                   // scales 0..3
+    StoreRows(rows + 8 * kPanelCols + 32 * h, _mm256_and_si256(v1, low6));  // mins 0..3
+    StoreRows(rows + 4 * kPanelCols + 32 * h,                               // scales 4..7
+              _mm256_or_si256(_mm256_and_si256(v2, low4),
+                              _mm256_and_si256(_mm256_srli_epi16(v0, 2), top2)));
+    StoreRows(rows + 12 * kPanelCols + 32 * h,  // mins 4..7
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v2, 4), low4),
+                              _mm256_and_si256(_mm256_srli_epi16(v1, 2), top2)));
   }
 }
 

@@ -45,12 +45,12 @@ inline void DecodeQ4KScalesAvx512(const uint8_t* packed, uint8_t* rows) {
   const __m512i low6 = _mm512_set1_epi8(63);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i top2 = _mm512_set1_epi8(0x30);
-  constexpr int kOrMasked = 0xF8;  // ternarylogic a | (b & c)
-  _mm512_store_si512(rows, _mm512_and_si512(v0, low6));                   // scales 0..3
+  constexpr int kOrMasked = 0xF8;                        // ternarylogic a | (b & c)
+  _mm512_store_si512(rows, _mm512_and_si512(v0, low6));  // scales 0..3
   _mm512_store_si512(rows + 8 * kPanelCols, _mm512_and_si512(v1, low6));  // mins 0..3
   _mm512_store_si512(rows + 4 * kPanelCols,                               // scales 4..7
-                     _mm512_ternarylogic_epi32(_mm512_and_si512(v2, low4),
-                                               _mm512_srli_epi16(v0, 2), top2, kOrMasked));
+                     _mm512_ternarylogic_epi32(_mm512_and_si512(v2, low4), _mm512_srli_epi16(v0, 2),
+                                               top2, kOrMasked));
   _mm512_store_si512(rows + 12 * kPanelCols,  // mins 4..7
                      _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v2, 4), low4),
                                                _mm512_srli_epi16(v1, 2), top2, kOrMasked));
@@ -88,20 +88,20 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
   }
   int128 acc128[kFast ? 1 : MR][kFast ? 1 : NC * kPanelCols] = {};
 
-  // One slice's integer sums (isum[0]) -> the accumulators.
+  // One slice's integer sums -> the accumulators.
   __m512i dsh[NC];
   __m512i msh[NC];
   // Fast path, per super-block and column: U = sum_b ma'_b * v_b with v_b = sc_b * isum_b and
-  // M = sum_b ma'_b * (min_b * asum_b); then acc += U * (md << (ed - e0)) - M * (mm << (em - e0)) once per super-block
-  // (vpmullq). Each per-slice product is one vpmuldq pair, with no per-slice weight factor
-  // or shift: ma' = ma << (ea - ea0) < 2^27 (the fast-path span is <= 16 for any K >= 256:
-  // MaxFastSpan at 8 slices), |v_b| < 2^22 (63 * 60960), |min_b * asum_b|
-  // < 2^18, so every vpmuldq is exact and |U|, |M| < 2^52. U * d' and M * m' are each a sum of the spec's
-  // terms, so |.| <= the fast-path bound <= 2^63 - 1 (kq_common.h), and the low 64 bits that
-  // vpmullq keeps are the exact values; every partial sum of acc is bounded the same way.
+  // M = sum_b ma'_b * (min_b * asum_b); then acc += U * (md << (ed - e0)) - M * (mm << (em - e0))
+  // once per super-block (vpmullq). Each per-slice product is one vpmuldq pair, with no per-slice
+  // weight factor or shift: ma' = ma << (ea - ea0) < 2^27 (the fast-path span is <= 16 for any K >=
+  // 256: MaxFastSpan at 8 slices), |v_b| < 2^22 (63 * 60960), |min_b * asum_b| < 2^18, so every
+  // vpmuldq is exact and |U|, |M| < 2^52. U * d' and M * m' are each a sum of the spec's terms, so
+  // |.| <= the fast-path bound <= 2^63 - 1 (kq_common.h), and the low 64 bits that vpmullq keeps
+  // are the exact values; every partial sum of acc is bounded the same way.
   Acc64 usum[kFast ? MR : 1][kFast ? NC : 1];
   Acc64 msum[kFast ? MR : 1][kFast ? NC : 1];
-  auto scale_slice = [&](int64_t s, int b, __m512i(&isum)[2][MR][NC]) {
+  auto scale_slice = [&](int64_t s, int b, __m512i(&isum)[MR][NC]) {
     const int64_t blk = s * kKQuantSlices + b;
     if constexpr (kFast) {
 #pragma GCC unroll 16
@@ -113,7 +113,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
         for (int i = 0; i < MR; ++i) {
           const int64_t at = (r0 + i) * nb + blk;
           const __m512i ma = _mm512_set1_epi32(static_cast<int32_t>(ar.ma_shifted[at]));
-          MulAdd(_mm512_mullo_epi32(isum[0][i][j], s0), ma, &usum[i][j]);
+          MulAdd(_mm512_mullo_epi32(isum[i][j], s0), ma, &usum[i][j]);
           MulAdd(_mm512_mullo_epi32(mins, _mm512_set1_epi32(ar.asum[at])), ma, &msum[i][j]);
         }
       }
@@ -126,7 +126,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
           alignas(64) int32_t i0[kPanelCols];
-          _mm512_store_si512(i0, isum[0][i][j]);
+          _mm512_store_si512(i0, isum[i][j]);
           const int64_t at = (r0 + i) * nb + blk;
           for (int c = 0; c < kPanelCols; ++c) {
             acc128[i][j * kPanelCols + c] +=
@@ -166,12 +166,12 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
       const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
       for (int c = 0; c < kKQuantSlices / 2; ++c) {
         const int64_t blk = s * kKQuantSlices + 2 * c;
-        __m512i ie[2][MR][NC];  // slice 2 c (only [0] is used by scale_slice)
-        __m512i io[2][MR][NC];  // slice 2 c + 1
+        __m512i ie[MR][NC];  // slice 2 c
+        __m512i io[MR][NC];  // slice 2 c + 1
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 16
-          for (int j = 0; j < NC; ++j) ie[0][i][j] = io[0][i][j] = _mm512_setzero_si512();
+          for (int j = 0; j < NC; ++j) ie[i][j] = io[i][j] = _mm512_setzero_si512();
         }
 #pragma GCC unroll 8
         for (int q = 0; q < 8; ++q) {
@@ -192,8 +192,8 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
             const __m512i ao = _mm512_set1_epi32(q8::LoadI32(ab + kQ8_0BlockBytes));
 #pragma GCC unroll 16
             for (int j = 0; j < NC; ++j) {
-              ie[0][i][j] = _mm512_dpbusd_epi32(ie[0][i][j], wlo[j], ae);
-              io[0][i][j] = _mm512_dpbusd_epi32(io[0][i][j], whi[j], ao);
+              ie[i][j] = _mm512_dpbusd_epi32(ie[i][j], wlo[j], ae);
+              io[i][j] = _mm512_dpbusd_epi32(io[i][j], whi[j], ao);
             }
           }
         }
@@ -201,7 +201,7 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 16
-          for (int j = 0; j < NC; ++j) io[0][i][j] = _mm512_srai_epi32(io[0][i][j], 4);
+          for (int j = 0; j < NC; ++j) io[i][j] = _mm512_srai_epi32(io[i][j], 4);
         }
         scale_slice(s, 2 * c, ie);
         scale_slice(s, 2 * c + 1, io);

@@ -2,9 +2,9 @@
 //
 // AVX-512 pieces of a panel tile that the Q8_0-family kernel (matmul_q8_avx512.cc) and the
 // K-quant kernels (matmul_kq_avx512.cc, matmul_kq_q6_avx512.cc) share: the f16 scale decode,
-// the int64 multiply-accumulate and the fast path's output conversion. 16 output columns per zmm. Each function carries the kernels' target attribute
-// (so it inlines into their tiles, compiled under the same `#pragma GCC target`) and lives in
-// q8::avx512 alone.
+// the int64 multiply-accumulate and the fast path's output conversion. 16 output columns per
+// zmm. Each function carries the kernels' target attribute (so it inlines into their tiles,
+// compiled under the same `#pragma GCC target`) and lives in q8::avx512 alone.
 //
 // Exactness: vcvtph2ps is exact (every f16 is a normal f32), the product by 2^-e0 is an exact
 // power-of-two scaling to the integer mw' < 2^31 (fast-path columns), and vcvttps2dq of an
