@@ -78,6 +78,7 @@ std::unique_ptr<PackedKqWeights> PackedKqWeights::Pack(const Backend* owner, OpK
     const int span = range.span();
     p->col_exp_[panel * kPanelCols + c] = range.base();
     p->col_span_[panel * kPanelCols + c] = span <= MaxColSpan(kind) ? span : kWideSpan;
+    p->max_col_span_ = std::max(p->max_col_span_, p->col_span_[panel * kPanelCols + c]);
     for (int64_t s = 0; s < ns; ++s) {
       const uint8_t* blk = row + s * sb;
       const int64_t meta = (panel * ns + s) * kPanelCols + c;
@@ -182,8 +183,8 @@ uint8_t* WidenScratch(int64_t num_supers) {
 }
 
 bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  return q8::SpansAreFast(job.rows->base, *job.w, MaxColSpan(job.kind), job.max_fast_span, r0, r1,
-                          p0, p1);
+  return job.all_fast || q8::SpansAreFast(job.rows->base, *job.w, MaxColSpan(job.kind),
+                                          job.max_fast_span, r0, r1, p0, p1);
 }
 
 }  // namespace datanode::ops::cpu::kq

@@ -186,6 +186,8 @@ class PackedKqWeights final : public PreparedWeights {
   // Per (padded) column: e0 and the span (kWideSpan when above MaxColSpan).
   const int32_t* col_exp(int64_t panel) const { return col_exp_.data() + panel * kPanelCols; }
   const int32_t* col_span(int64_t panel) const { return col_span_.data() + panel * kPanelCols; }
+  // The largest col_span over all columns (recorded by Pack; q8::CallIsFast).
+  int32_t max_col_span() const { return max_col_span_; }
 
  private:
   PackedKqWeights(const Backend* owner, OpKind kind, int64_t n, int64_t k, Isa isa);
@@ -201,6 +203,7 @@ class PackedKqWeights final : public PreparedWeights {
   AlignedArray<uint16_t> raw_m_;
   AlignedArray<int32_t> col_exp_;
   AlignedArray<int32_t> col_span_;
+  int32_t max_col_span_ = 0;
 };
 
 // Per-call A metadata: q8::ARows (ma, ea, shift, asum, row exponent and span) plus, for
@@ -221,6 +224,7 @@ struct Job {
   const KqARows* rows;
   const PackedKqWeights* w;
   int max_fast_span;  // MaxFastSpan(kind, num_supers * 8)
+  bool all_fast;      // q8::CallIsFast: every tile of the call may use the fast path
   uint8_t* out;       // f32 [m, n]
 };
 

@@ -36,6 +36,8 @@ absl::Status MatMulKq(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   job.rows = &rows;
   job.w = packed;
   job.max_fast_span = kq::MaxFastSpan(args.kind, job.num_supers * kKQuantSlices);
+  job.all_fast = q8::CallIsFast(rows.base, packed->max_col_span(), kq::MaxColSpan(args.kind),
+                                job.max_fast_span);
   job.out = args.out.data();
 
   auto run = kq::RunTilesPortable;

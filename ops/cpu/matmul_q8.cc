@@ -36,6 +36,8 @@ absl::Status MatMulQ8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   job.rows = &rows;
   job.w = packed;
   job.max_fast_span = q8::MaxFastSpan(args.kind, job.num_blocks);
+  job.all_fast =
+      q8::CallIsFast(rows, packed->max_col_span(), q8::kMaxColSpan, job.max_fast_span);
   job.out = args.out.data();
 
   auto run = q8::RunTilesPortable;

@@ -152,6 +152,7 @@ std::unique_ptr<PackedQ8Weights> PackedQ8Weights::Pack(const Backend* owner, OpK
     const int span = range.span();
     p->col_exp_[panel * kPanelCols + c] = range.base();
     p->col_span_[panel * kPanelCols + c] = span <= kMaxColSpan ? span : kWideSpan;
+    p->max_col_span_ = std::max(p->max_col_span_, p->col_span_[panel * kPanelCols + c]);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * block_bytes;
       const int64_t meta = (panel * nb + b) * kPanelCols + c;
@@ -244,7 +245,8 @@ ARows PrepareARows(const OpArgs& args) {
 }
 
 bool TileIsFast(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
-  return SpansAreFast(*job.rows, *job.w, kMaxColSpan, job.max_fast_span, r0, r1, p0, p1);
+  return job.all_fast ||
+         SpansAreFast(*job.rows, *job.w, kMaxColSpan, job.max_fast_span, r0, r1, p0, p1);
 }
 
 uint32_t RoundI64ToF32Bits(int64_t v, int e) {

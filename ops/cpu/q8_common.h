@@ -180,6 +180,8 @@ class PackedQ8Weights final : public PreparedWeights {
   // Per (padded) column: e0 and the span (kWideSpan when too wide).
   const int32_t* col_exp(int64_t panel) const { return col_exp_.data() + panel * kPanelCols; }
   const int32_t* col_span(int64_t panel) const { return col_span_.data() + panel * kPanelCols; }
+  // The largest col_span over all columns (recorded by Pack; CallIsFast).
+  int32_t max_col_span() const { return max_col_span_; }
 
  private:
   PackedQ8Weights(const Backend* owner, OpKind kind, int64_t n, int64_t k, Isa isa);
@@ -194,6 +196,7 @@ class PackedQ8Weights final : public PreparedWeights {
   AlignedArray<uint16_t> raw_m_;
   AlignedArray<int32_t> col_exp_;
   AlignedArray<int32_t> col_span_;
+  int32_t max_col_span_ = 0;
 };
 
 // mw' of one f16 scale (d or m) in a column with base exponent e0, as the kernels decode it:
@@ -235,6 +238,7 @@ struct Job {
   const ARows* rows;
   const PackedQ8Weights* w;
   int max_fast_span;  // MaxFastSpan(kind, num_blocks)
+  bool all_fast;      // CallIsFast: every tile of the call may use the fast path
   uint8_t* out;       // f32 [m, n]
 };
 
@@ -255,6 +259,16 @@ bool SpansAreFast(const ARows& rows, const Packed& w, int max_col_span, int max_
     for (int c = 0; c < kPanelCols; ++c) col_span = std::max(col_span, spans[c]);
   }
   return col_span <= max_col_span && row_span + col_span <= max_fast_span;
+}
+
+// SpansAreFast for the whole call (every row, every panel), from the largest column span
+// Pack recorded: one check per call. Per-tile checks read each panel's spans, a cache miss
+// per tile in a GEMV that streams the weights (about 1% of an 8B decode step).
+inline bool CallIsFast(const ARows& rows, int32_t w_max_col_span, int max_col_span,
+                       int max_fast_span) {
+  int row_span = 0;
+  for (int32_t s : rows.row_span) row_span = std::max(row_span, s);
+  return w_max_col_span <= max_col_span && row_span + w_max_col_span <= max_fast_span;
 }
 
 // Rounds v * 2^e to f32 bits exactly like RoundToF32Bits (fast when the result is normal).

@@ -73,6 +73,11 @@ std::vector<bool> FastTiles(OpInputs& in) {
       fast.push_back(cpu::q8::TileIsFast(job, r, r + 1, p, p + 1));
     }
   }
+  // The kernels' per-call shortcut (Job::all_fast) holds exactly when every tile is fast.
+  EXPECT_EQ(cpu::q8::CallIsFast(rows, packed->max_col_span(), cpu::q8::kMaxColSpan,
+                                job.max_fast_span),
+            std::find(fast.begin(), fast.end(), false) == fast.end())
+      << OpKindName(in.kind);
   return fast;
 }
 
