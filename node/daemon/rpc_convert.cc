@@ -205,6 +205,20 @@ v1::Phase PhaseFromName(const std::string& phase_name) {
   return phase;
 }
 
+absl::Status SamplingFromProto(const v1::SamplingParams& s, ops::llm::SamplingParams* params,
+                               std::vector<uint8_t>* seed) {
+  params->temperature = s.temperature();
+  params->top_k = s.top_k();
+  params->top_p = s.top_p() == 0 ? 1.0f : s.top_p();
+  RETURN_IF_ERROR(ops::llm::ValidateSamplingParams(*params));
+  if (static_cast<int64_t>(s.seed().size()) > inference::kMaxSeedBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seed has ", s.seed().size(), " bytes; at most ", inference::kMaxSeedBytes));
+  }
+  seed->assign(s.seed().begin(), s.seed().end());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r) {
   GenerateCall c;
   switch (r.target_case()) {
@@ -232,15 +246,7 @@ absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r) {
   c.chat = r.chat();
   inference::GenerateParams& p = c.params;
   p.max_tokens = r.max_tokens();
-  p.sampling.temperature = r.sampling().temperature();
-  p.sampling.top_k = r.sampling().top_k();
-  p.sampling.top_p = r.sampling().top_p() == 0 ? 1.0f : r.sampling().top_p();
-  RETURN_IF_ERROR(ops::llm::ValidateSamplingParams(p.sampling));
-  if (static_cast<int64_t>(r.sampling().seed().size()) > inference::kMaxSeedBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("seed has ", r.sampling().seed().size(),
-                                                   " bytes; at most ", inference::kMaxSeedBytes));
-  }
-  p.seed.assign(r.sampling().seed().begin(), r.sampling().seed().end());
+  RETURN_IF_ERROR(SamplingFromProto(r.sampling(), &p.sampling, &p.seed));
   p.stop_tokens.assign(r.stop_token_ids().begin(), r.stop_token_ids().end());
   return c;
 }

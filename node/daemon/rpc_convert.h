@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "datanode/ops/llm.h"
 #include "datanode/v1/accelerator.pb.h"
 #include "datanode/v1/admission_service.pb.h"
 #include "datanode/v1/inference.pb.h"
@@ -51,6 +52,11 @@ v1::Phase PhaseFromName(const std::string& phase_name);
 // Sampling parameters are checked here (ValidateSamplingParams, seed length) since the
 // domain takes them as given.
 absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r);
+// The sampling parameters and seed of a request (Generate's, a verified step's): top_p 0
+// is read as 1; INVALID_ARGUMENT for values ValidateSamplingParams refuses or a seed over
+// inference::kMaxSeedBytes.
+absl::Status SamplingFromProto(const v1::SamplingParams& s, ops::llm::SamplingParams* params,
+                               std::vector<uint8_t>* seed);
 void ToProto(const GenerateOutcome& o, v1::GenerateDone* out);
 
 }  // namespace datanode::node

@@ -24,8 +24,11 @@ uint64_t Saturate(absl::uint128 v) {
   return v > absl::uint128(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(v);
 }
 
-int32_t Argmax(std::span<const float> logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+// The step's next token (VerifiedStep::sampling).
+absl::StatusOr<int32_t> NextToken(const VerifiedStep& step, std::span<const float> logits) {
+  ops::llm::SpecRng rng(step.seed);
+  rng.Seek(step.draw);
+  return ops::llm::SampleToken(logits, step.sampling, rng);
 }
 
 void FlipBit(std::vector<uint8_t>& bytes, uint64_t which) {
@@ -178,6 +181,11 @@ absl::StatusOr<VerifiedInference::Use> VerifiedInference::Acquire(const Verified
   const inference::Model& model = *s->loaded->shared->model;
   const int64_t n = static_cast<int64_t>(step.tokens.size());
   if (n == 0) return absl::InvalidArgumentError("a step needs at least one token");
+  RETURN_IF_ERROR(ops::llm::ValidateSamplingParams(step.sampling));
+  if (static_cast<int64_t>(step.seed.size()) > inference::kMaxSeedBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("seed has ", step.seed.size(),
+                                                   " bytes; at most ", inference::kMaxSeedBytes));
+  }
   if (step.position < 0 || step.position > s->filled) {
     return absl::InvalidArgumentError(absl::StrCat("position ", step.position, " is outside [0, ",
                                                    s->filled,
@@ -270,7 +278,7 @@ absl::StatusOr<ComputedStep> VerifiedInference::Compute(const VerifiedStep& step
   s.filled = step.position + n;
   ComputedStep out;
   out.output_digest = PassOutputDigest(answer);
-  out.next_token = Argmax(logits);
+  ASSIGN_OR_RETURN(out.next_token, NextToken(step, logits));
   out.answer = verify::EncodePassAnswer(answer);
   out.answer_bytes = static_cast<int64_t>(out.answer.size());
   ASSIGN_OR_RETURN(
@@ -395,7 +403,7 @@ absl::StatusOr<VerifiedStepResult> VerifiedInference::Verify(const VerifiedStep&
   }
   if (out.verification.accepted) {
     s.filled = step.position + static_cast<int64_t>(step.tokens.size());
-    out.next_token = Argmax(logits);
+    ASSIGN_OR_RETURN(out.next_token, NextToken(step, logits));
   }
   absl::uint128 cycles = 0;
   const std::vector<const Linear*> linears = model.linears();

@@ -15,8 +15,9 @@
 // holds p + tokens positions after a step it computed or accepted, and p after one it
 // rejected or that failed (its rows from p on are then not the spec's).
 //
-// Generation is greedy here: next_token is the argmax of the step's logits (the lowest
-// id on ties), equal on every node that computed or accepted them.
+// next_token is chosen from the step's logits by the step's sampling (greedy: the argmax,
+// the lowest id on ties; else the spec's seeded sampler at the step's draw), so it is equal
+// on every node that computed or accepted those logits.
 //
 // Limits (Config, docs/daemon.md "Inference"): at most max_sessions verified sessions
 // open (counted apart from the Inference service's), contexts of at most
@@ -29,7 +30,7 @@
 // beyond max_loaded_models or when the budget needs room).
 //
 // Errors: NOT_FOUND for an unknown model or session; INVALID_ARGUMENT for bad positions,
-// empty steps or token ids outside the vocabulary; RESOURCE_EXHAUSTED for too many
+// empty steps, token ids outside the vocabulary or bad sampling parameters; RESOURCE_EXHAUSTED for too many
 // sessions, memory over the budget or an answer over max_reply_bytes; FAILED_PRECONDITION
 // for a second concurrent call on one session, an epoch older than the node's, or a node
 // without verified mode; UNIMPLEMENTED for a model the engine cannot run (not a GGUF);
@@ -50,6 +51,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "datanode/ops/llm.h"
 #include "datanode/ops/verify_pass.h"
 #include "node/daemon/caller_limits.h"
 #include "node/daemon/config.h"
@@ -57,6 +59,7 @@
 #include "node/daemon/node_service.h"
 #include "node/daemon/verified_mode.h"
 #include "node/inference/model.h"
+#include "node/inference/session.h"
 #include "node/inference/verified_forward.h"
 #include "node/shim/pricing.h"
 
@@ -67,12 +70,20 @@ struct VerifiedStep {
   std::string session_id;
   int64_t position = 0;
   std::vector<int32_t> tokens;
+  // How the next token is chosen from the step's logits (the default: greedy): the
+  // spec's sampler (ops::llm::SampleToken) drawing word `draw` of SpecRng(seed), i.e. the
+  // draw-th token the generation samples (0 for the first after the prompt), as
+  // inference::Session::Generate draws them; so a verified generation gives the tokens a
+  // plain one gives for the same prompt, sampling and seed.
+  ops::llm::SamplingParams sampling;
+  std::vector<uint8_t> seed;  // at most inference::kMaxSeedBytes
+  uint64_t draw = 0;
 };
 
 struct ComputedStep {
   std::vector<uint8_t> answer;  // ops::verify::EncodePassAnswer of the pass
   ops::Sha256 output_digest{};  // D = PassOutputDigest (the step's logits)
-  int32_t next_token = 0;       // greedy choice from the logits
+  int32_t next_token = 0;       // chosen from the logits as step.sampling says
   uint64_t cycles = 0;          // one pass: docs/canister-api.md "Verified inference"
   int64_t answer_bytes = 0;
   std::string backend;
@@ -88,7 +99,7 @@ struct StepAnswer {
 
 struct VerifiedStepResult {
   PassVerification verification;
-  int32_t next_token = -1;  // on acceptance: the greedy choice from the checked logits
+  int32_t next_token = -1;  // on acceptance: chosen from the checked logits (step.sampling)
   uint64_t cycles = 0;      // the checks: sum of shim::CheckCycles over the pass's matmuls
 };
 

@@ -13,8 +13,11 @@
 namespace datanode::node {
 namespace {
 
-VerifiedStep FromProto(const v1::GenerationStep& p) {
-  return VerifiedStep{p.session_id(), p.position(), {p.token_ids().begin(), p.token_ids().end()}};
+absl::StatusOr<VerifiedStep> FromProto(const v1::GenerationStep& p) {
+  VerifiedStep step{p.session_id(), p.position(), {p.token_ids().begin(), p.token_ids().end()}};
+  RETURN_IF_ERROR(SamplingFromProto(p.sampling(), &step.sampling, &step.seed));
+  step.draw = p.draw();
+  return step;
 }
 
 ops::ByteSpan Bytes(const std::string& s) {
@@ -71,7 +74,8 @@ class VerifiedInferenceImpl final : public v1::VerifiedInference::CallbackServic
                                         const v1::ComputeStepRequest* req,
                                         v1::ComputeStepResponse* resp) override {
     return RunUnary(d_, ctx, "ComputeStep", true, [this, req, resp]() -> absl::Status {
-      ASSIGN_OR_RETURN(ComputedStep c, domain_.Compute(FromProto(req->step())));
+      ASSIGN_OR_RETURN(const VerifiedStep step, FromProto(req->step()));
+      ASSIGN_OR_RETURN(ComputedStep c, domain_.Compute(step));
       SetBytes(resp->mutable_pass_answer(), c.answer);
       SetBytes(resp->mutable_output_digest(), c.output_digest);
       resp->set_next_token(c.next_token);
@@ -95,7 +99,8 @@ class VerifiedInferenceImpl final : public v1::VerifiedInference::CallbackServic
       std::copy(req->request_digest().begin(), req->request_digest().end(),
                 answer.request_digest.begin());
       answer.computing_node = req->computing_node();
-      ASSIGN_OR_RETURN(VerifiedStepResult r, domain_.Verify(FromProto(req->step()), answer));
+      ASSIGN_OR_RETURN(const VerifiedStep step, FromProto(req->step()));
+      ASSIGN_OR_RETURN(VerifiedStepResult r, domain_.Verify(step, answer));
       ToProto(r, resp);
       d_.metrics->AddCycles(r.cycles);
       return absl::OkStatus();

@@ -44,6 +44,16 @@ uint64_t SpecRng::Next() {
   return words_[next_word_++];
 }
 
+void SpecRng::Seek(uint64_t word) {
+  block_ = word / 4;
+  next_word_ = 4;
+  const int skip = static_cast<int>(word % 4);
+  if (skip != 0) {
+    Next();  // computes the block's four words (and moves block_ past it)
+    next_word_ = skip;
+  }
+}
+
 namespace {
 
 using fixed::RoundU64ToF32Bits;

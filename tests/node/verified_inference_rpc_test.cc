@@ -145,11 +145,14 @@ class VerifiedInferenceRpcTest : public ::testing::Test {
     return nodes_[i].stub->CloseSession(&ctx, req, &resp);
   }
 
-  v1::GenerationStep Step(int i, int position, const std::vector<int32_t>& tokens) {
+  v1::GenerationStep Step(int i, int position, const std::vector<int32_t>& tokens,
+                          const v1::SamplingParams* sampling = nullptr, uint64_t draw = 0) {
     v1::GenerationStep step;
     step.set_session_id(nodes_[i].session);
     step.set_position(position);
     for (int32_t t : tokens) step.add_token_ids(t);
+    if (sampling != nullptr) *step.mutable_sampling() = *sampling;
+    step.set_draw(draw);
     return step;
   }
 
@@ -161,12 +164,13 @@ class VerifiedInferenceRpcTest : public ::testing::Test {
   };
 
   // One verified step: node `computing` computes, every other node verifies.
-  Outcome RunStep(int computing, int position, const std::vector<int32_t>& tokens, uint64_t call) {
+  Outcome RunStep(int computing, int position, const std::vector<int32_t>& tokens, uint64_t call,
+                  const v1::SamplingParams* sampling = nullptr, uint64_t draw = 0) {
     Outcome out;
     {
       grpc::ClientContext ctx;
       v1::ComputeStepRequest req;
-      *req.mutable_step() = Step(computing, position, tokens);
+      *req.mutable_step() = Step(computing, position, tokens, sampling, draw);
       out.compute_status = nodes_[computing].stub->ComputeStep(&ctx, req, &out.computed);
       if (!out.compute_status.ok()) return out;
     }
@@ -179,7 +183,7 @@ class VerifiedInferenceRpcTest : public ::testing::Test {
       if (v == computing) continue;
       grpc::ClientContext ctx;
       v1::VerifyStepRequest req;
-      *req.mutable_step() = Step(v, position, tokens);
+      *req.mutable_step() = Step(v, position, tokens, sampling, draw);
       req.set_pass_answer(out.computed.pass_answer());
       req.set_epoch(1);
       req.set_request_digest(request.data(), request.size());
@@ -252,6 +256,68 @@ TEST_F(VerifiedInferenceRpcTest, HonestGenerationIsAcceptedWithThePlainPassLogit
     position += static_cast<int>(tokens.size());
     tokens = {next};
   }
+}
+
+// Seeded sampling (temperature, top-k, top-p): step i draws word i of the seed's stream,
+// so the verified generation's tokens, chosen by the computing node and by every verifier
+// from the logits it checked, are the tokens a plain Generate gives for the same prompt,
+// sampling and seed. Bad sampling parameters are INVALID_ARGUMENT before any work.
+TEST_F(VerifiedInferenceRpcTest, SampledGenerationGivesThePlainGeneratesTokens) {
+  const std::vector<int32_t> prompt = {3, 14, 15, 9, 26};
+  constexpr int kTokens = 8;
+  v1::SamplingParams sampling;
+  sampling.set_temperature(1.5f);
+  sampling.set_top_k(40);
+  sampling.set_top_p(0.95f);
+  sampling.set_seed("beacon round 7");
+  inference::GenerateParams params;
+  params.max_tokens = kTokens;
+  params.stop_at_eog = false;
+  params.sampling = {1.5f, 40, 0.95f};
+  params.seed.assign(sampling.seed().begin(), sampling.seed().end());
+  auto plain = *inference::Session::Create(model_, {32});
+  const absl::StatusOr<inference::GenerateResult> expected = plain->Generate(prompt, params);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_EQ(expected->tokens.size(), static_cast<size_t>(kTokens));
+  // The same generation greedy, to show that sampling chose differently somewhere (a
+  // sampled run equal to the greedy one would not test the draws).
+  auto greedy_session = *inference::Session::Create(model_, {32});
+  inference::GenerateParams greedy = params;
+  greedy.sampling = {};
+  EXPECT_NE(greedy_session->Generate(prompt, greedy)->tokens, expected->tokens);
+
+  std::vector<int32_t> tokens = prompt;
+  int position = 0;
+  for (int i = 0; i < kTokens; ++i) {
+    const Outcome o = RunStep(i % 3, position, tokens, 300 + i, &sampling, i);
+    ASSERT_TRUE(o.compute_status.ok()) << o.compute_status.error_message();
+    EXPECT_EQ(o.computed.next_token(), expected->tokens[i]) << "token " << i;
+    EXPECT_TRUE(o.agreement.agreed) << o.agreement.message;
+    for (const auto& r : o.verdicts) {
+      EXPECT_TRUE(r.accepted()) << r.reason();
+      EXPECT_EQ(r.next_token(), expected->tokens[i]) << "token " << i;
+    }
+    position += static_cast<int>(tokens.size());
+    tokens = {o.computed.next_token()};
+  }
+
+  v1::SamplingParams bad = sampling;
+  bad.set_temperature(-1.0f);
+  grpc::ClientContext ctx;
+  v1::ComputeStepRequest req;
+  *req.mutable_step() = Step(0, position, tokens, &bad, kTokens);
+  v1::ComputeStepResponse resp;
+  const grpc::Status s = nodes_[0].stub->ComputeStep(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  bad = sampling;
+  bad.set_seed(std::string(inference::kMaxSeedBytes + 1, 'x'));
+  grpc::ClientContext ctx2;
+  v1::VerifyStepRequest vreq;
+  *vreq.mutable_step() = Step(1, position, tokens, &bad, kTokens);
+  vreq.set_request_digest(std::string(32, '\0'));
+  v1::VerifyStepResponse vresp;
+  const grpc::Status s2 = nodes_[1].stub->VerifyStep(&ctx2, vreq, &vresp);
+  EXPECT_EQ(s2.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s2.error_message();
 }
 
 // Each test fault on the computing node: all three verifiers reject, naming it; the step

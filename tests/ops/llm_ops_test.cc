@@ -539,6 +539,19 @@ TEST(LlmSpecRng, KnownAnswer) {
   for (uint64_t w : want) EXPECT_EQ(rng.Next(), w);
 }
 
+// Seek(w) then Next() is the (w + 1)-th Next() of a fresh stream, across block edges.
+TEST(LlmSpecRng, SeekLandsOnTheWordAFreshStreamWouldDraw) {
+  SpecRng fresh(Seed("beacon"));
+  std::vector<uint64_t> words;
+  for (int i = 0; i < 13; ++i) words.push_back(fresh.Next());
+  for (uint64_t w = 0; w < words.size(); ++w) {
+    SpecRng rng(Seed("beacon"));
+    rng.Next();  // a used stream seeks as well as a fresh one
+    rng.Seek(w);
+    for (uint64_t i = w; i < words.size(); ++i) EXPECT_EQ(rng.Next(), words[i]) << w << " " << i;
+  }
+}
+
 TEST(LlmSampling, GreedyIsArgmaxLowestIdOnTies) {
   SpecRng rng(Seed("x"));
   SamplingParams greedy;

@@ -142,6 +142,10 @@ class SpecRng {
  public:
   explicit SpecRng(ByteSpan seed);
   uint64_t Next();
+  // Positions the stream so that the next Next() returns word `word` (0-based) of the
+  // stream: what a fresh SpecRng returns on its (word + 1)-th call. Lets a step of a
+  // verified generation draw its token's word without replaying the steps before it.
+  void Seek(uint64_t word);
 
  private:
   std::vector<uint8_t> seed_;
