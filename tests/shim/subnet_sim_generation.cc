@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "datanode/ops/digest.h"
+#include "datanode/ops/llm.h"
 #include "datanode/v1/verified_inference.grpc.pb.h"
 #include "node/inference/session.h"
 #include "node/shim/interface.h"
@@ -68,6 +69,20 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
   uint64_t draw = 0;
   for (int64_t g = 0; !done() && g < o.max_generations && st.unexpected == 0; ++g) {
     ++st.generations;
+    // Every other generation samples (temperature, top-k, top-p) with a seed of its own:
+    // step t draws word t of that seed's stream (GenerationStep.draw).
+    const bool sampled = g % 2 == 1;
+    v1::SamplingParams sampling;
+    ops::llm::SamplingParams sampling_params;  // greedy unless sampled
+    if (sampled) {
+      ++st.sampled_generations;
+      sampling_params = {0.8f, 40, 0.95f};
+      sampling.set_temperature(sampling_params.temperature);
+      sampling.set_top_k(sampling_params.top_k);
+      sampling.set_top_p(sampling_params.top_p);
+      sampling.set_seed(absl::StrCat("beacon ", o.beacon_seed, " generation ", g));
+    }
+    const std::vector<uint8_t> seed(sampling.seed().begin(), sampling.seed().end());
     std::vector<int32_t> tokens = o.prompt(g);
     const int64_t context = static_cast<int64_t>(tokens.size()) + o.tokens;
     // A verified session on every node, and the plain pass here.
@@ -96,8 +111,15 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
       }
       const Sha256 expected = ops::Sha256Of({ops::ByteSpan(
           reinterpret_cast<const uint8_t*>(logits->data()), logits->size() * sizeof(float))});
-      const int32_t expected_next =
-          static_cast<int32_t>(std::max_element(logits->begin(), logits->end()) - logits->begin());
+      ops::llm::SpecRng rng(seed);
+      rng.Seek(static_cast<uint64_t>(t));
+      const absl::StatusOr<int32_t> sampled_next =
+          ops::llm::SampleToken(*logits, sampling_params, rng);
+      if (!sampled_next.ok()) {
+        bad(absl::StrCat("local sampling: ", sampled_next.status().ToString()));
+        break;
+      }
+      const int32_t expected_next = *sampled_next;
       bool accepted = false;
       for (int attempt = 0; !accepted && attempt < 64 && st.unexpected == 0; ++attempt) {
         ++st.attempts;
@@ -108,6 +130,8 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
           s.set_session_id(sessions[i]);
           s.set_position(static_cast<int32_t>(position));
           for (int32_t id : tokens) s.add_token_ids(id);
+          if (sampled) *s.mutable_sampling() = sampling;
+          s.set_draw(static_cast<uint64_t>(t));
           return s;
         };
         v1::ComputeStepRequest creq;
@@ -121,10 +145,11 @@ GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& no
         }
         st.max_answer_bytes = std::max<int64_t>(st.max_answer_bytes,
                                                 static_cast<int64_t>(answer.pass_answer().size()));
-        // The step's request digest: what the call is (model, position, tokens) and which
-        // attempt, so no share of one attempt counts for another.
-        const std::string what =
-            absl::StrCat(o.model_digest_hex, "/", position, "/", absl::StrJoin(tokens, ","));
+        // The step's request digest: what the call is (model, position, tokens, sampling
+        // and draw) and which attempt, so no share of one attempt counts for another.
+        const std::string what = absl::StrCat(
+            o.model_digest_hex, "/", position, "/", absl::StrJoin(tokens, ","), "/",
+            sampling.SerializeAsString(), "/", t);
         const Sha256 request =
             RequestDigest("verified_generation_step",
                           {reinterpret_cast<const uint8_t*>(what.data()), what.size()}, draw);
@@ -240,6 +265,9 @@ void PrintGenerationStats(const std::string& phase, const GenerationSimStats& st
   std::printf("  honest answers: %lld attempts, %lld checks, %lld rejected; last tokens [%s]\n",
               static_cast<long long>(st.honest_attempts), static_cast<long long>(st.honest_checks),
               static_cast<long long>(st.honest_rejected), st.text.c_str());
+  std::printf("  %lld of the generations sampled (temperature 0.8, top-k 40, top-p 0.95, a seed "
+              "each; every accepted token equal to the plain pass's sampler)\n",
+              static_cast<long long>(st.sampled_generations));
   PrintFaultTallies(st.faults, st.unexpected);
 }
 

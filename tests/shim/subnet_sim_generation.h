@@ -1,7 +1,7 @@
 // Copyright 2026 The datanode Authors.
 //
-// dn-subnet-sim's verified generation phase (docs/verification.md §9.6): greedy LLM
-// generations on n real daemons through the VerifiedInference service. Every node opens
+// dn-subnet-sim's verified generation phase (docs/verification.md §9.6): LLM generations
+// (greedy, and every other one with seeded sampling) on n real daemons through the VerifiedInference service. Every node opens
 // a verified session per generation; per step attempt a seeded beacon picks one node to
 // compute (ComputeStep) and the other n - 1 check its pass answer on their own sessions
 // (VerifyStep) and sign; shim::CombineVerified accepts only with n - f "verified digest D"
@@ -24,6 +24,7 @@ namespace datanode::shim {
 
 struct GenerationSimStats {
   int64_t generations = 0, steps = 0, attempts = 0, tokens = 0;
+  int64_t sampled_generations = 0;  // the odd ones: seeded sampling, the others greedy
   int64_t honest_attempts = 0, honest_checks = 0, honest_rejected = 0;
   FaultTallies faults;
   int64_t max_answer_bytes = 0;
@@ -37,7 +38,7 @@ struct GenerationSimOptions {
   // The plain pass, in process: every accepted D must be the digest of its logits.
   std::shared_ptr<const node::inference::Model> local;
   std::function<std::vector<int32_t>(int64_t generation)> prompt;
-  int32_t tokens = 4;      // greedy tokens per generation
+  int32_t tokens = 4;      // tokens per generation
   int64_t min_trials = 1;  // per fault kind present among the nodes
   int64_t min_generations = 1;
   int64_t max_generations = 1000;
@@ -50,7 +51,7 @@ struct GenerationSimOptions {
 // node's fault in >= min_trials attempts and min_generations ran (at most
 // max_generations). Honest attempts must
 // be accepted by all n - 1 with D equal to the plain pass's logits digest and the same
-// next token everywhere; faulty ones rejected by all n - 1 with the computing node named.
+// next token everywhere, the one the spec's sampler picks from the plain pass's logits; faulty ones rejected by all n - 1 with the computing node named.
 GenerationSimStats RunVerifiedGenerations(const std::vector<VerifiedSimNode>& nodes,
                                           const GenerationSimOptions& options);
 
