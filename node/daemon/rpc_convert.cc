@@ -210,13 +210,8 @@ absl::Status SamplingFromProto(const v1::SamplingParams& s, ops::llm::SamplingPa
   params->temperature = s.temperature();
   params->top_k = s.top_k();
   params->top_p = s.top_p() == 0 ? 1.0f : s.top_p();
-  RETURN_IF_ERROR(ops::llm::ValidateSamplingParams(*params));
-  if (static_cast<int64_t>(s.seed().size()) > inference::kMaxSeedBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("seed has ", s.seed().size(), " bytes; at most ", inference::kMaxSeedBytes));
-  }
   seed->assign(s.seed().begin(), s.seed().end());
-  return absl::OkStatus();
+  return inference::CheckSampling(*params, *seed);
 }
 
 absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r) {

@@ -53,8 +53,7 @@ v1::Phase PhaseFromName(const std::string& phase_name);
 // domain takes them as given.
 absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r);
 // The sampling parameters and seed of a request (Generate's, a verified step's): top_p 0
-// is read as 1; INVALID_ARGUMENT for values ValidateSamplingParams refuses or a seed over
-// inference::kMaxSeedBytes.
+// is read as 1; INVALID_ARGUMENT where inference::CheckSampling refuses them.
 absl::Status SamplingFromProto(const v1::SamplingParams& s, ops::llm::SamplingParams* params,
                                std::vector<uint8_t>* seed);
 void ToProto(const GenerateOutcome& o, v1::GenerateDone* out);

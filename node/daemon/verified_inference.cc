@@ -181,11 +181,7 @@ absl::StatusOr<VerifiedInference::Use> VerifiedInference::Acquire(const Verified
   const inference::Model& model = *s->loaded->shared->model;
   const int64_t n = static_cast<int64_t>(step.tokens.size());
   if (n == 0) return absl::InvalidArgumentError("a step needs at least one token");
-  RETURN_IF_ERROR(ops::llm::ValidateSamplingParams(step.sampling));
-  if (static_cast<int64_t>(step.seed.size()) > inference::kMaxSeedBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("seed has ", step.seed.size(),
-                                                   " bytes; at most ", inference::kMaxSeedBytes));
-  }
+  RETURN_IF_ERROR(inference::CheckSampling(step.sampling, step.seed));
   if (step.position < 0 || step.position > s->filled) {
     return absl::InvalidArgumentError(absl::StrCat("position ", step.position, " is outside [0, ",
                                                    s->filled,

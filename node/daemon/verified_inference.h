@@ -30,12 +30,12 @@
 // beyond max_loaded_models or when the budget needs room).
 //
 // Errors: NOT_FOUND for an unknown model or session; INVALID_ARGUMENT for bad positions,
-// empty steps, token ids outside the vocabulary or bad sampling parameters; RESOURCE_EXHAUSTED for too many
-// sessions, memory over the budget or an answer over max_reply_bytes; FAILED_PRECONDITION
-// for a second concurrent call on one session, an epoch older than the node's, or a node
-// without verified mode; UNIMPLEMENTED for a model the engine cannot run (not a GGUF);
-// OUT_OF_RANGE when the computing node's pass leaves the spec's range. A wrong
-// answer is not an error: it is a signed rejection naming the computing node.
+// empty steps, token ids outside the vocabulary or sampling inference::CheckSampling
+// refuses; RESOURCE_EXHAUSTED for too many sessions, memory over the budget or an answer over
+// max_reply_bytes; FAILED_PRECONDITION for a second concurrent call on one session, an epoch older
+// than the node's, or a node without verified mode; UNIMPLEMENTED for a model the engine cannot run
+// (not a GGUF); OUT_OF_RANGE when the computing node's pass leaves the spec's range. A wrong answer
+// is not an error: it is a signed rejection naming the computing node.
 //
 // Thread-safe; different sessions run concurrently.
 #ifndef DATANODE_NODE_DAEMON_VERIFIED_INFERENCE_H_

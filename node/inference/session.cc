@@ -46,16 +46,25 @@ absl::Status CheckTokens(std::span<const int32_t> tokens, int64_t vocab, const c
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status CheckSampling(const ops::llm::SamplingParams& sampling,
+                           std::span<const uint8_t> seed) {
+  if (static_cast<int64_t>(seed.size()) > kMaxSeedBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seed of ", seed.size(), " bytes exceeds ", kMaxSeedBytes));
+  }
+  return llm::ValidateSamplingParams(sampling);
+}
+
+namespace {
+
 absl::Status CheckParams(const GenerateParams& p, const SessionOptions& options, int64_t vocab) {
   if (p.max_tokens < 1 || p.max_tokens > options.max_tokens_per_call) {
     return absl::InvalidArgumentError(absl::StrCat("max_tokens ", p.max_tokens, " is outside [1, ",
                                                    options.max_tokens_per_call, "]"));
   }
-  if (static_cast<int64_t>(p.seed.size()) > kMaxSeedBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("seed of ", p.seed.size(), " bytes exceeds ", kMaxSeedBytes));
-  }
-  RETURN_IF_ERROR(llm::ValidateSamplingParams(p.sampling));
+  RETURN_IF_ERROR(CheckSampling(p.sampling, p.seed));
   return CheckTokens(p.stop_tokens, vocab, "stop_tokens");
 }
 

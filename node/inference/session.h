@@ -29,6 +29,10 @@ namespace datanode::node::inference {
 
 inline constexpr int64_t kMaxSeedBytes = 64;
 
+// The checks every caller of the sampler makes (Generate, a verified generation step):
+// ValidateSamplingParams and a seed of at most kMaxSeedBytes. INVALID_ARGUMENT otherwise.
+absl::Status CheckSampling(const ops::llm::SamplingParams& sampling, std::span<const uint8_t> seed);
+
 struct SessionOptions {
   // Positions of the KV cache (prompt + generated tokens over the session's life);
   // 0 = the model's max_context. At most the model's max_context.
