@@ -210,8 +210,11 @@ absl::Status SamplingFromProto(const v1::SamplingParams& s, ops::llm::SamplingPa
   params->temperature = s.temperature();
   params->top_k = s.top_k();
   params->top_p = s.top_p() == 0 ? 1.0f : s.top_p();
+  // Checked before the seed is copied: its length comes from the request.
+  RETURN_IF_ERROR(inference::CheckSampling(
+      *params, {reinterpret_cast<const uint8_t*>(s.seed().data()), s.seed().size()}));
   seed->assign(s.seed().begin(), s.seed().end());
-  return inference::CheckSampling(*params, *seed);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GenerateCall> FromProto(const v1::GenerateRequest& r) {

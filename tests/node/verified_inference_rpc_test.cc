@@ -284,7 +284,10 @@ TEST_F(VerifiedInferenceRpcTest, SampledGenerationGivesThePlainGeneratesTokens) 
   auto greedy_session = *inference::Session::Create(model_, {32});
   inference::GenerateParams greedy = params;
   greedy.sampling = {};
-  EXPECT_NE(greedy_session->Generate(prompt, greedy)->tokens, expected->tokens);
+  const absl::StatusOr<inference::GenerateResult> greedy_result =
+      greedy_session->Generate(prompt, greedy);
+  ASSERT_TRUE(greedy_result.ok()) << greedy_result.status();
+  EXPECT_NE(greedy_result->tokens, expected->tokens);
 
   std::vector<int32_t> tokens = prompt;
   int position = 0;
@@ -404,9 +407,8 @@ TEST_F(VerifiedInferenceRpcTest, SkipLayerFaultOfAMatMulIsRejected) {
 TEST_F(VerifiedInferenceRpcTest, VerifiedSessionsShareTheInferenceServicesModel) {
   for (int i = 0; i < kNodes; ++i) {
     const std::string metrics = nodes_[i].daemon->Metrics();
-    EXPECT_EQ(MetricValue(metrics, "datanoded_inference_models_loaded"), 1)
-        << "node " << i << ":\n"
-        << metrics;
+    EXPECT_EQ(MetricValue(metrics, "datanoded_inference_models_loaded"), 1) << "node " << i << ":\n"
+                                                                            << metrics;
   }
 }
 
