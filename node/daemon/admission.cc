@@ -14,6 +14,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "conformance/conformance.h"
 #include "conformance/nonce.h"
 #include "conformance/report.h"
@@ -76,8 +78,9 @@ v1::AdmissionRecheck RecheckToProto(const RecheckRecord& r) {
   p.set_passed(r.passed);
   p.set_detail(r.detail);
   p.set_nonce_hex(r.nonce_hex);
-  p.set_trigger(r.trigger == RecheckTrigger::kRequest ? v1::RECHECK_TRIGGER_REQUEST
-                                                      : v1::RECHECK_TRIGGER_SCHEDULE);
+  p.set_trigger(r.trigger == RecheckTrigger::kRequest         ? v1::RECHECK_TRIGGER_REQUEST
+                : r.trigger == RecheckTrigger::kVerifiedFault ? v1::RECHECK_TRIGGER_VERIFIED_FAULT
+                                                              : v1::RECHECK_TRIGGER_SCHEDULE);
   return p;
 }
 
@@ -89,7 +92,8 @@ RecheckRecord RecheckFromProto(const v1::AdmissionRecheck& p) {
   r.detail = p.detail();
   r.nonce_hex = p.nonce_hex();
   r.trigger = p.trigger() == v1::RECHECK_TRIGGER_REQUEST ? RecheckTrigger::kRequest
-                                                         : RecheckTrigger::kSchedule;
+              : p.trigger() == v1::RECHECK_TRIGGER_VERIFIED_FAULT ? RecheckTrigger::kVerifiedFault
+                                                                  : RecheckTrigger::kSchedule;
   return r;
 }
 
@@ -364,6 +368,79 @@ absl::StatusOr<RecheckRecord> AdmissionService::RecheckNow(const std::function<b
   return record;
 }
 
+absl::StatusOr<std::vector<shim::PublicKey>> LoadSubnetKeys(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the subnet key list ", path));
+  std::vector<shim::PublicKey> keys;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const absl::string_view stripped = absl::StripAsciiWhitespace(line);
+    const std::string_view text(stripped.data(), stripped.size());
+    if (text.empty() || text.front() == '#') continue;
+    absl::StatusOr<std::vector<uint8_t>> bytes = util::HexDecodeBytes(text);
+    if (!bytes.ok() || bytes->size() != 32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", number, ": not a 64-hex-digit Ed25519 public key"));
+    }
+    shim::PublicKey key;
+    std::copy(bytes->begin(), bytes->end(), key.begin());
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": the key of node ",
+                       std::find(keys.begin(), keys.end(), key) - keys.begin(), " again"));
+    }
+    keys.push_back(key);
+  }
+  return keys;
+}
+
+void AdmissionService::SetSubnetKeys(std::string path, std::string raw_public_key) {
+  subnet_keys_path_ = std::move(path);
+  raw_public_key_ = std::move(raw_public_key);
+}
+
+absl::StatusOr<RecheckRecord> AdmissionService::ReportFault(const shim::FaultEvidence& evidence) {
+  if (subnet_keys_path_.empty()) {
+    return absl::FailedPreconditionError(
+        "no subnet_keys_path is configured: the daemon cannot check fault evidence without "
+        "the subnet's public keys");
+  }
+  absl::StatusOr<std::vector<shim::PublicKey>> keys = LoadSubnetKeys(subnet_keys_path_);
+  if (!keys.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("subnet keys: ", keys.status().message()));
+  }
+  uint32_t self = 0;
+  while (self < keys->size() &&
+         std::string_view(reinterpret_cast<const char*>((*keys)[self].data()), 32) !=
+             raw_public_key_) {
+    ++self;
+  }
+  if (self == keys->size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this node's key ", util::HexEncode(raw_public_key_), " is not in ", subnet_keys_path_));
+  }
+  RETURN_IF_ERROR(shim::CheckFaultEvidence(*keys, evidence));
+  if (evidence.computing_node != self) {
+    return absl::InvalidArgumentError(absl::StrCat("the evidence names node ",
+                                                   evidence.computing_node, "; this node is ",
+                                                   self, " in ", subnet_keys_path_));
+  }
+  const AdmittedState admitted = Admitted();
+  if (admitted.class_name.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the evidence against this node (", shim::FaultSummary(evidence),
+        ") checks, but the node holds no admitted class to take"));
+  }
+  RecheckRecord record;
+  record.time = absl::Now();
+  record.class_name = admitted.class_name;
+  record.trigger = RecheckTrigger::kVerifiedFault;
+  record.detail = shim::FaultSummary(evidence);
+  Record(record);
+  return record;
+}
+
 void AdmissionService::Record(const RecheckRecord& record) {
   bool clear = false;
   {
@@ -382,7 +459,9 @@ void AdmissionService::Record(const RecheckRecord& record) {
     spdlog::info("admission re-check of class {} passed (report {})", record.class_name,
                  record.detail);
   } else {
-    spdlog::warn("admission re-check of class {} FAILED, the node is out of the class: {}",
+    spdlog::warn("{} of class {} FAILED, the node is out of the class: {}",
+                 record.trigger == RecheckTrigger::kVerifiedFault ? "fault evidence against node"
+                                                                  : "admission re-check",
                  record.class_name, record.detail);
   }
 }

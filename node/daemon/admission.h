@@ -26,6 +26,7 @@
 #include "datanode/ops/backend.h"
 #include "datanode/v1/admission.pb.h"
 #include "datanode/v1/admission_service.pb.h"
+#include "node/shim/agreement.h"
 
 namespace datanode::conformance {
 class StoreView;
@@ -60,7 +61,8 @@ struct AdmittedState {
   std::string report_digest;
 };
 
-enum class RecheckTrigger { kSchedule, kRequest };
+// kVerifiedFault: not a test run but fault evidence (ReportFault) that took the node out.
+enum class RecheckTrigger { kSchedule, kRequest, kVerifiedFault };
 
 // One re-check of the admitted class (scheduled or requested).
 struct RecheckRecord {
@@ -81,6 +83,12 @@ RecheckRecord RecheckFromProto(const v1::AdmissionRecheck& p);
 // *created when it made a new one. A key readable by group or others is an error:
 // whoever reads it can sign reports as this node.
 absl::StatusOr<std::string> EnsureNodeKey(const std::string& key_path, bool* created);
+
+// The subnet's key list (DaemonConfig.subnet_keys_path): one 64-hex-digit Ed25519 public
+// key per line, blank and '#' lines skipped, the k-th key being node k's. NOT_FOUND for a
+// missing file, INVALID_ARGUMENT naming the line for anything else, and for a key that
+// appears twice (two indices for one node).
+absl::StatusOr<std::vector<shim::PublicKey>> LoadSubnetKeys(const std::string& path);
 
 class AdmissionService {
  public:
@@ -151,6 +159,19 @@ class AdmissionService {
   // record to the history and saves the history file.
   absl::StatusOr<RecheckRecord> RecheckNow(const std::function<bool()>& cancelled,
                                            RecheckTrigger trigger = RecheckTrigger::kRequest);
+  // --- Fault evidence: a verified-mode fault takes the node out ---------------------
+  // Where the subnet's key list is (LoadSubnetKeys; "" = none) and this node's raw
+  // public key, whose line there is its index. Call before serving.
+  void SetSubnetKeys(std::string path, std::string raw_public_key);
+  // Checks `evidence` (shim::CheckFaultEvidence) against the key list, read now, and when
+  // it names this node takes the node out of its admitted class through the re-check's
+  // path (Record: a failed history entry with trigger kVerifiedFault and detail
+  // shim::FaultSummary; admitted class and saved report cleared). FAILED_PRECONDITION
+  // when no key list is set or readable or this node's key is not in it; INVALID_ARGUMENT
+  // for evidence that does not check or names another node; FAILED_PRECONDITION when the
+  // node holds no admitted class (nothing recorded). On any error nothing changes.
+  absl::StatusOr<RecheckRecord> ReportFault(const shim::FaultEvidence& evidence);
+
   // The last kMaxRecheckHistory re-checks, oldest first (kept across restarts in
   // kRecheckHistoryFile beside the key).
   std::vector<RecheckRecord> RecheckHistory() const;
@@ -183,6 +204,8 @@ class AdmissionService {
   std::unique_ptr<conformance::StoreView> store_view_;
   std::string key_path_;
   std::vector<std::string> class_dirs_;
+  std::string subnet_keys_path_;  // set before serving
+  std::string raw_public_key_;
   void RecheckLoop(absl::Duration period, absl::Duration offset);
 
   std::mutex save_mu_;  // serializes SaveHistory

@@ -116,6 +116,22 @@ class AdmissionImpl final : public v1::Admission::CallbackService {
     });
   }
 
+  grpc::ServerUnaryReactor* ReportFault(grpc::CallbackServerContext* ctx,
+                                        const v1::ReportFaultRequest* req,
+                                        v1::ReportFaultResponse* resp) override {
+    return RunUnary(d_, ctx, "ReportFault", false, [this, req, resp]() -> absl::Status {
+      ASSIGN_OR_RETURN(shim::FaultEvidence evidence, FromProto(req->evidence()));
+      absl::StatusOr<RecheckRecord> record = d_.admission->ReportFault(evidence);
+      if (!record.ok()) {
+        spdlog::warn("ReportFault refused: {}", record.status().ToString());
+        return record.status();
+      }
+      *resp->mutable_recheck() = RecheckToProto(*record);
+      resp->set_admitted_class(d_.admission->Admitted().class_name);
+      return absl::OkStatus();
+    });
+  }
+
   grpc::ServerUnaryReactor* GetAdmissionHistory(grpc::CallbackServerContext* ctx,
                                                 const v1::GetAdmissionHistoryRequest*,
                                                 v1::AdmissionHistory* resp) override {

@@ -72,6 +72,7 @@ absl::StatusOr<Config> ConfigFromText(std::string_view text) {
   if (pb.has_test_fault()) c.test_fault = pb.test_fault();
   if (pb.has_admission_recheck_seconds())
     c.admission_recheck_seconds = pb.admission_recheck_seconds();
+  if (pb.has_subnet_keys_path()) c.subnet_keys_path = pb.subnet_keys_path();
   RETURN_IF_ERROR(ValidateConfig(c));
   return c;
 }
@@ -126,6 +127,8 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (!c.node_key_path.empty() && c.node_key_path.back() == '/')
     return bad("node_key_path", "must name a file, not a directory");
+  if (!c.subnet_keys_path.empty() && c.subnet_keys_path.back() == '/')
+    return bad("subnet_keys_path", "must name a file, not a directory");
   if (!c.tcp_address.empty()) {
     // TCP peers have no uid to check: the token is their only credential, and a path
     // they send must not reach beyond the files meant for import.
@@ -196,7 +199,8 @@ std::string ConfigToString(const Config& c) {
       " inference.max_context_length=", c.max_context_length,
       " inference.max_tokens_per_call=", c.max_tokens_per_call,
       " inference.max_loaded_models=", c.max_loaded_models,
-      " admission_recheck_seconds=", c.admission_recheck_seconds);
+      " admission_recheck_seconds=", c.admission_recheck_seconds,
+      " subnet_keys_path=", c.subnet_keys_path.empty() ? "(none)" : c.subnet_keys_path);
 }
 
 }  // namespace datanode::node

@@ -83,6 +83,9 @@ struct Config {
   // empty = none. Refused unless DATANODE_ALLOW_TEST_FAULTS=1.
   std::string test_fault;
   int64_t admission_recheck_seconds = kDefaultAdmissionRecheckSeconds;  // 0 = never
+  // The subnet's node public keys, one hex key per line (node i = line i), for checking
+  // the fault evidence of Admission.ReportFault; empty = that RPC is FAILED_PRECONDITION.
+  std::string subnet_keys_path;
 };
 
 // The admission key's path: node_key_path, or kDefaultNodeKeyFile beside store_root.

@@ -152,6 +152,17 @@ int Run(int argc, char** argv) {
     spdlog::info("admitted class {} (report {}, from {})", admission.Admitted().class_name,
                  admission.Admitted().report_digest, admission.saved_report_path());
   }
+  // Fault evidence (ReportFault) is checked against the subnet's key list, never keys a
+  // request brings; a bad list is reported at start-up and refused per call.
+  admission.SetSubnetKeys(config.subnet_keys_path, *public_key);
+  if (!config.subnet_keys_path.empty()) {
+    if (auto keys = LoadSubnetKeys(config.subnet_keys_path); !keys.ok()) {
+      spdlog::warn("subnet keys: {} (ReportFault is refused until it reads)",
+                   keys.status().ToString());
+    } else {
+      spdlog::info("subnet keys {}: {} nodes", config.subnet_keys_path, keys->size());
+    }
+  }
   admission.StartRechecks(absl::Seconds(config.admission_recheck_seconds), *public_key);
   InferenceService inference(&service, backend->get(), config);
   int exit_code = 0;

@@ -197,6 +197,39 @@ void ToProto(const AdmissionOutcome& o, v1::AdmissionResult* out) {
   out->set_custom_class(o.custom_class);
 }
 
+absl::StatusOr<shim::FaultEvidence> FromProto(const v1::FaultEvidence& e) {
+  // More shares than any subnet has nodes is not evidence, only work for the checker.
+  constexpr int kMaxRejections = 1024;
+  shim::FaultEvidence out;
+  if (e.request_digest().size() != 32 || e.output_digest().size() != 32) {
+    return absl::InvalidArgumentError(
+        "fault evidence: request_digest and output_digest must be 32 bytes each");
+  }
+  if (e.rejections().empty() || e.rejections_size() > kMaxRejections) {
+    return absl::InvalidArgumentError(absl::StrCat("fault evidence: ", e.rejections_size(),
+                                                   " rejections (1 to ", kMaxRejections, ")"));
+  }
+  std::memcpy(out.request_digest.data(), e.request_digest().data(), 32);
+  std::memcpy(out.output_digest.data(), e.output_digest().data(), 32);
+  out.computing_node = e.computing_node();
+  for (int i = 0; i < e.rejections_size(); ++i) {
+    const v1::FaultRejection& r = e.rejections(i);
+    if (r.signature().size() != 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("fault evidence: rejection ", i, "'s signature is not 64 bytes"));
+    }
+    shim::VerifiedShare share;
+    share.node = r.node();
+    share.request_digest = out.request_digest;
+    share.output_digest = out.output_digest;
+    share.accepted = false;
+    std::memcpy(share.signature.data(), r.signature().data(), 64);
+    share.reason = r.reason();
+    out.rejections.push_back(std::move(share));
+  }
+  return out;
+}
+
 v1::Phase PhaseFromName(const std::string& phase_name) {
   std::string upper = "PHASE_";
   for (char c : phase_name) upper.push_back(static_cast<char>(std::toupper(c)));

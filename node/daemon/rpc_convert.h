@@ -44,6 +44,10 @@ void ToProto(const Sha256& digest, const ModelManifest& m, bool with_tensors, v1
 // AdmissionService::Validate.
 absl::StatusOr<AdmissionRequest> FromProto(const v1::RunAdmissionRequest& r);
 void ToProto(const AdmissionOutcome& o, v1::AdmissionResult* out);
+// The evidence's shape only: 32-byte digests, 64-byte signatures, at least one rejection
+// and at most 1024 (INVALID_ARGUMENT). Every rejection gets the evidence's request and
+// output digests and accepted = false; shim::CheckFaultEvidence checks the rest.
+absl::StatusOr<shim::FaultEvidence> FromProto(const v1::FaultEvidence& e);
 // The runner's phase name ("memory", "compute", ...) as the wire's enum;
 // PHASE_UNSPECIFIED for a name the enum lacks.
 v1::Phase PhaseFromName(const std::string& phase_name);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -139,9 +140,35 @@ std::vector<uint8_t> VerifiedShareMessage(const Sha256& request_digest, const Sh
   return m;
 }
 
+std::string VerifiedShareProblem(std::span<const PublicKey> keys, const Sha256& request_digest,
+                                 uint32_t computing_node, const Sha256& output_digest,
+                                 const VerifiedShare& share) {
+  if (share.node >= keys.size()) {
+    return absl::StrCat("node ", share.node, " is not in the subnet's ", keys.size(), " keys");
+  }
+  if (share.node == computing_node) {
+    return absl::StrCat("node ", share.node, " is the computing node: its own verdict never counts");
+  }
+  if (share.request_digest != request_digest) {
+    return absl::StrCat("node ", share.node, "'s verdict is for another call");
+  }
+  if (share.output_digest != output_digest) {
+    return absl::StrCat("node ", share.node, "'s verdict is on another output digest");
+  }
+  if (!util::Ed25519Verify(
+          keys[share.node],
+          VerifiedShareMessage(share.request_digest, share.output_digest, share.accepted),
+          share.signature)) {
+    return absl::StrCat("node ", share.node, "'s signature does not verify under its key (as a",
+                        share.accepted ? "n acceptance" : " rejection", ")");
+  }
+  return "";
+}
+
 VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256& request_digest,
                                   uint32_t computing_node, const Sha256& output_digest,
-                                  std::span<const VerifiedShare> shares) {
+                                  std::span<const VerifiedShare> shares,
+                                  const EvictedNodes* evicted) {
   const uint32_t n = static_cast<uint32_t>(keys.size());
   const uint32_t f = FaultTolerance(n);
   VerifiedAgreement a;
@@ -153,16 +180,17 @@ VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256&
   std::map<uint32_t, bool> valid;
   std::map<uint32_t, std::string> reasons;
   std::vector<bool> excluded(n, false), seen(n, false);
+  std::set<uint32_t> out_of_class;
   for (const VerifiedShare& s : shares) {
     if (s.node >= n) continue;
     seen[s.node] = true;
     if (excluded[s.node]) continue;
+    if (evicted != nullptr && evicted->IsEvicted(s.node)) {
+      if (s.node != computing_node) out_of_class.insert(s.node);
+      continue;
+    }
     const bool ok =
-        s.node != computing_node && s.request_digest == request_digest &&
-        s.output_digest == output_digest &&
-        util::Ed25519Verify(keys[s.node],
-                            VerifiedShareMessage(s.request_digest, s.output_digest, s.accepted),
-                            s.signature);
+        VerifiedShareProblem(keys, request_digest, computing_node, output_digest, s).empty();
     auto it = valid.find(s.node);
     if (!ok || (it != valid.end() && it->second != s.accepted)) {
       excluded[s.node] = true;
@@ -176,13 +204,17 @@ VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256&
     if (excluded[i]) a.invalid.push_back(i);
     if (!seen[i] && i != computing_node) a.missing.push_back(i);
   }
+  a.out_of_class.assign(out_of_class.begin(), out_of_class.end());
   for (const auto& [node, accepted] : valid) (accepted ? a.accepting : a.rejecting).push_back(node);
   a.agreed = a.accepting.size() >= a.threshold;
   a.computing_node_faulty = a.rejecting.size() > f;
   const std::string names =
       absl::StrCat("accepting [", absl::StrJoin(a.accepting, ","), "] rejecting [",
                    absl::StrJoin(a.rejecting, ","), "] invalid [", absl::StrJoin(a.invalid, ","),
-                   "] missing [", absl::StrJoin(a.missing, ","), "]");
+                   "] missing [", absl::StrJoin(a.missing, ","), "]",
+                   a.out_of_class.empty()
+                       ? ""
+                       : absl::StrCat(" out of class [", absl::StrJoin(a.out_of_class, ","), "]"));
   const std::string first_reason =
       reasons.empty()
           ? ""
@@ -200,6 +232,97 @@ VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256&
       " rejections (more than f = ", f, " name it faulty), ", a.accepting.size(), " of ",
       a.threshold, " acceptances needed; ", names, first_reason);
   return a;
+}
+
+absl::StatusOr<FaultEvidence> FaultEvidenceFrom(const VerifiedAgreement& agreement,
+                                                const Sha256& request_digest,
+                                                std::span<const VerifiedShare> shares) {
+  if (!agreement.computing_node_faulty) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the combine did not name computing node ", agreement.computing_node, " faulty"));
+  }
+  FaultEvidence e;
+  e.request_digest = request_digest;
+  e.output_digest = agreement.output_digest;
+  e.computing_node = agreement.computing_node;
+  // agreement.rejecting holds exactly the verifiers with one valid rejection (and no
+  // conflicting share); take that share of each.
+  for (uint32_t node : agreement.rejecting) {
+    for (const VerifiedShare& s : shares) {
+      if (s.node == node && !s.accepted && s.request_digest == request_digest &&
+          s.output_digest == agreement.output_digest) {
+        e.rejections.push_back(s);
+        break;
+      }
+    }
+  }
+  return e;
+}
+
+absl::Status CheckFaultEvidence(std::span<const PublicKey> keys, const FaultEvidence& evidence) {
+  const uint32_t n = static_cast<uint32_t>(keys.size());
+  const uint32_t f = FaultTolerance(n);
+  if (evidence.computing_node >= n) {
+    return absl::InvalidArgumentError(absl::StrCat("fault evidence names node ",
+                                                   evidence.computing_node, ", not in the subnet's ",
+                                                   n, " keys"));
+  }
+  std::set<uint32_t> verifiers;
+  for (size_t i = 0; i < evidence.rejections.size(); ++i) {
+    const VerifiedShare& s = evidence.rejections[i];
+    if (s.accepted) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("fault evidence share ", i, " (node ", s.node, ") is an acceptance"));
+    }
+    if (!verifiers.insert(s.node).second) {
+      return absl::InvalidArgumentError(absl::StrCat("fault evidence share ", i, ": node ", s.node,
+                                                     " appears more than once"));
+    }
+    const std::string problem = VerifiedShareProblem(keys, evidence.request_digest,
+                                                     evidence.computing_node,
+                                                     evidence.output_digest, s);
+    if (!problem.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("fault evidence share ", i, ": ", problem));
+    }
+  }
+  if (verifiers.size() <= f) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fault evidence holds ", verifiers.size(), " valid rejections of computing node ",
+        evidence.computing_node, "; more than f = ", f, " (of n = ", n, ") are needed"));
+  }
+  return absl::OkStatus();
+}
+
+std::string FaultSummary(const FaultEvidence& evidence) {
+  std::vector<uint32_t> nodes;
+  for (const VerifiedShare& s : evidence.rejections) nodes.push_back(s.node);
+  std::sort(nodes.begin(), nodes.end());
+  return absl::StrCat("verified-mode fault on call ", ops::ToHex(evidence.request_digest).substr(0, 16),
+                      ": rejected by verifiers [", absl::StrJoin(nodes, ","), "]");
+}
+
+std::vector<uint32_t> EvictedNodes::Evicted() const {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < evicted_.size(); ++i) {
+    if (evicted_[i]) out.push_back(i);
+  }
+  return out;
+}
+
+absl::StatusOr<uint32_t> EvictedNodes::Pick(uint64_t beacon) const {
+  const uint64_t remaining =
+      static_cast<uint64_t>(std::count(evicted_.begin(), evicted_.end(), false));
+  if (remaining == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("all ", evicted_.size(), " nodes are evicted: none can compute"));
+  }
+  uint64_t k = beacon % remaining;
+  for (uint32_t i = 0; i < evicted_.size(); ++i) {
+    if (evicted_[i]) continue;
+    if (k == 0) return i;
+    --k;
+  }
+  return absl::InternalError("unreachable");
 }
 
 }  // namespace datanode::shim

@@ -109,9 +109,11 @@ struct VerifiedAgreement {
   // index, the computing node itself, or a node with two different shares.
   std::vector<uint32_t> invalid;
   std::vector<uint32_t> missing;  // verifiers with no share
+  // Verifiers out of their class (CombineVerified's `evicted`) whose shares were set aside.
+  std::vector<uint32_t> out_of_class;
   // More than f valid rejections: at least one honest verifier caught the computing node,
-  // which is then named as faulty (the subnet evicts it; the call can be retried with
-  // another computing node).
+  // which is then named as faulty (FaultEvidenceFrom makes the record that evicts it;
+  // the call can be retried with another computing node).
   bool computing_node_faulty = false;
   // When !agreed: SYS_TRANSIENT (another computing node, or more shares, can still
   // answer the call).
@@ -123,9 +125,84 @@ struct VerifiedAgreement {
 // to one call. n = keys.size(); the computing node's own share never counts. Accepted
 // only with n - f valid "verified digest D" shares from other nodes (9 of the 12
 // verifiers of a 13-node subnet).
+//
+// `evicted` (optional): nodes the subnet has taken out of their class (a fault record,
+// below). Their shares never count, valid or not, toward n - f or toward the > f
+// rejections, and they are listed in `out_of_class`; n (the key list) and so n - f stay
+// the subnet's, so an eviction never lowers the acceptances a result needs.
+class EvictedNodes;
 VerifiedAgreement CombineVerified(std::span<const PublicKey> keys, const Sha256& request_digest,
                                   uint32_t computing_node, const Sha256& output_digest,
-                                  std::span<const VerifiedShare> shares);
+                                  std::span<const VerifiedShare> shares,
+                                  const EvictedNodes* evicted = nullptr);
+
+// Why one verdict does not count for the call (request digest, computing node, D), or ""
+// when it does: an index outside the key list, the computing node's own share, another
+// request or digest, or a signature that is not the node's over
+// VerifiedShareMessage(request digest, D, accepted). The rules of CombineVerified and
+// CheckFaultEvidence, in one place.
+std::string VerifiedShareProblem(std::span<const PublicKey> keys, const Sha256& request_digest,
+                                 uint32_t computing_node, const Sha256& output_digest,
+                                 const VerifiedShare& share);
+
+// --- Fault records: a failed verified check takes the computing node out ------------
+//
+// The evidence that a computing node answered wrongly, which anyone holding the
+// subnet's public keys can check: the call's request digest, the computing node's output
+// digest D, its index, and more than f valid signed "rejected digest D" verdicts from
+// distinct other nodes (f = FaultTolerance(n), n = the key list's size). Since at most f
+// nodes are faulty, at least one rejection is an honest verifier's. The named node's
+// daemon takes itself out of its admitted class on it (Admission.ReportFault,
+// docs/admission.md), exactly as after a failed re-check.
+struct FaultEvidence {
+  Sha256 request_digest{};
+  Sha256 output_digest{};
+  uint32_t computing_node = 0;
+  std::vector<VerifiedShare> rejections;  // every one must be valid, a rejection, distinct
+};
+
+// The evidence of a combine that named its computing node faulty
+// (agreement.computing_node_faulty): the valid rejections among `shares`, one per
+// rejecting verifier. FAILED_PRECONDITION when the agreement did not name it faulty.
+absl::StatusOr<FaultEvidence> FaultEvidenceFrom(const VerifiedAgreement& agreement,
+                                                const Sha256& request_digest,
+                                                std::span<const VerifiedShare> shares);
+
+// OK when `evidence` proves its computing node faulty under `keys`: the node is in the
+// key list, and more than f of the rejections are there, every one passing
+// VerifiedShareProblem for (request digest, computing node, D), signed as a rejection,
+// from a node that appears once. INVALID_ARGUMENT naming the first problem otherwise
+// (an acceptance, a bad or foreign share, a repeated verifier, too few rejections): a
+// record must hold only what proves the fault, so nothing in it is taken on trust.
+absl::Status CheckFaultEvidence(std::span<const PublicKey> keys, const FaultEvidence& evidence);
+
+// "verified-mode fault on call <first 16 hex digits of the request digest>: rejected by
+// verifiers [i,j,...]" (the fault record's one-line summary, the history's detail).
+std::string FaultSummary(const FaultEvidence& evidence);
+
+// The subnet's record of nodes taken out of the computing-node draw: a node named faulty
+// by a combine is evicted until it is admitted again. The pick stays a deterministic
+// function of the beacon: the (beacon mod m)-th of the m nodes not evicted, in index
+// order, so every replica that holds the same record picks the same node. Not
+// thread-safe (one per subnet view, updated between calls).
+class EvictedNodes {
+ public:
+  explicit EvictedNodes(uint32_t n) : evicted_(n, false) {}
+  uint32_t size() const { return static_cast<uint32_t>(evicted_.size()); }
+  void Evict(uint32_t node) {
+    if (node < evicted_.size()) evicted_[node] = true;
+  }
+  void Readmit(uint32_t node) {
+    if (node < evicted_.size()) evicted_[node] = false;
+  }
+  bool IsEvicted(uint32_t node) const { return node < evicted_.size() && evicted_[node]; }
+  std::vector<uint32_t> Evicted() const;
+  // The computing node for a beacon value; FAILED_PRECONDITION when every node is out.
+  absl::StatusOr<uint32_t> Pick(uint64_t beacon) const;
+
+ private:
+  std::vector<bool> evicted_;
+};
 
 }  // namespace datanode::shim
 

@@ -1,7 +1,9 @@
 // Copyright 2026 The datanode Authors.
 //
 // Shares and agreement: Combine on a 13-node subnet with honest, wrong, forged, replayed,
-// equivocating and missing shares (Ed25519 itself is tested in tests/util).
+// equivocating and missing shares (Ed25519 itself is tested in tests/util); verified
+// mode's CombineVerified, the fault evidence it yields (CheckFaultEvidence) and the
+// record of evicted nodes the computing-node draw skips.
 #include "node/shim/agreement.h"
 
 #include <string>
@@ -203,6 +205,150 @@ TEST_F(CombineVerifiedTest, ForgedOrForeignVerdictsDoNotCount) {
   VerifiedAgreement b = CombineVerified(pubs_, request_, kComputing, good_, eq);
   EXPECT_FALSE(b.agreed);
   EXPECT_EQ(b.invalid, std::vector<uint32_t>{eq[0].node});
+}
+
+// Fault evidence: node 4 computed, 12 verifiers rejected; > f = 4 valid rejections prove it.
+class FaultEvidenceTest : public CombineVerifiedTest {
+ protected:
+  FaultEvidence Evidence(uint32_t rejecting) {
+    std::vector<VerifiedShare> shares = Verdicts(0, rejecting);
+    VerifiedAgreement a = CombineVerified(pubs_, request_, kComputing, good_, shares);
+    auto e = FaultEvidenceFrom(a, request_, shares);
+    EXPECT_TRUE(e.ok()) << e.status() << " " << a.message;
+    return e.ok() ? *e : FaultEvidence{};
+  }
+  static void ExpectRefused(const absl::Status& s, const std::string& why) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s;
+  }
+};
+
+TEST_F(FaultEvidenceTest, ValidEvidenceFromACombineChecks) {
+  FaultEvidence all = Evidence(12);
+  EXPECT_EQ(all.computing_node, kComputing);
+  EXPECT_EQ(all.rejections.size(), 12u);
+  EXPECT_TRUE(CheckFaultEvidence(pubs_, all).ok()) << CheckFaultEvidence(pubs_, all);
+  // Five of them (f + 1) are enough.
+  FaultEvidence five = Evidence(5);
+  EXPECT_TRUE(CheckFaultEvidence(pubs_, five).ok()) << CheckFaultEvidence(pubs_, five);
+  EXPECT_EQ(FaultSummary(five), "verified-mode fault on call " + ops::ToHex(request_).substr(0, 16) +
+                                    ": rejected by verifiers [0,1,2,3,5]");
+  // A combine that named nobody gives no evidence.
+  std::vector<VerifiedShare> shares = Verdicts(8, 4);
+  VerifiedAgreement four = CombineVerified(pubs_, request_, kComputing, good_, shares);
+  EXPECT_EQ(FaultEvidenceFrom(four, request_, shares).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(FaultEvidenceTest, ForgedSignatureIsRefused) {
+  FaultEvidence e = Evidence(12);
+  e.rejections[3].signature[0] ^= 1;
+  ExpectRefused(CheckFaultEvidence(pubs_, e), "signature does not verify");
+  // An acceptance relabelled as a rejection does not verify either.
+  FaultEvidence relabelled = Evidence(12);
+  relabelled.rejections[0] = VerdictOf(relabelled.rejections[0].node, true, good_);
+  relabelled.rejections[0].accepted = false;
+  ExpectRefused(CheckFaultEvidence(pubs_, relabelled), "signature does not verify");
+  // A genuine acceptance is no rejection.
+  FaultEvidence acceptance = Evidence(12);
+  acceptance.rejections[0] = VerdictOf(acceptance.rejections[0].node, true, good_);
+  ExpectRefused(CheckFaultEvidence(pubs_, acceptance), "is an acceptance");
+  // Keys the evidence was not signed under (another subnet's) do not check it.
+  std::vector<PublicKey> other = pubs_;
+  std::swap(other[0], other[1]);
+  ExpectRefused(CheckFaultEvidence(other, Evidence(12)), "signature does not verify");
+}
+
+TEST_F(FaultEvidenceTest, TooFewRejectionsAreRefused) {
+  FaultEvidence four = Evidence(12);
+  four.rejections.resize(4);  // f = 4 could all be byzantine verifiers
+  ExpectRefused(CheckFaultEvidence(pubs_, four), "4 valid rejections");
+  ExpectRefused(CheckFaultEvidence(pubs_, four), "more than f = 4");
+  FaultEvidence none = Evidence(12);
+  none.rejections.clear();
+  ExpectRefused(CheckFaultEvidence(pubs_, none), "0 valid rejections");
+}
+
+TEST_F(FaultEvidenceTest, DuplicateVerifierIsRefused) {
+  // Five shares but only four verifiers: node 0's rejection twice.
+  FaultEvidence e = Evidence(12);
+  e.rejections.resize(4);
+  e.rejections.push_back(e.rejections[0]);
+  ExpectRefused(CheckFaultEvidence(pubs_, e), "node 0 appears more than once");
+}
+
+TEST_F(FaultEvidenceTest, TheComputingNodesOwnShareIsRefused) {
+  FaultEvidence e = Evidence(12);
+  e.rejections.push_back(VerdictOf(kComputing, false, good_));
+  ExpectRefused(CheckFaultEvidence(pubs_, e), "is the computing node");
+  // Evidence naming a node outside the key list.
+  FaultEvidence outside = Evidence(12);
+  outside.computing_node = kN;
+  ExpectRefused(CheckFaultEvidence(pubs_, outside), "not in the subnet's 13 keys");
+  // Evidence re-pointed at another node: node 0's share now is "the computing node's".
+  FaultEvidence moved = Evidence(12);
+  moved.computing_node = 0;
+  ExpectRefused(CheckFaultEvidence(pubs_, moved), "node 0 is the computing node");
+}
+
+TEST_F(FaultEvidenceTest, AnotherRequestOrDigestIsRefused) {
+  FaultEvidence call = Evidence(12);
+  call.request_digest = bad_;  // the record claims another call than its shares signed
+  ExpectRefused(CheckFaultEvidence(pubs_, call), "for another call");
+  FaultEvidence share = Evidence(12);
+  share.rejections[2].request_digest = bad_;  // one share from another call
+  ExpectRefused(CheckFaultEvidence(pubs_, share), "for another call");
+  FaultEvidence digest = Evidence(12);
+  digest.output_digest = bad_;
+  ExpectRefused(CheckFaultEvidence(pubs_, digest), "another output digest");
+  // Shares signed for another call, carried under this one's digests: bad signatures.
+  FaultEvidence resigned = Evidence(12);
+  for (VerifiedShare& s : resigned.rejections) {
+    s.signature = *keys_[s.node].Sign(VerifiedShareMessage(bad_, good_, false));
+  }
+  ExpectRefused(CheckFaultEvidence(pubs_, resigned), "signature does not verify");
+}
+
+// Evicted nodes: skipped by the draw, their verdicts set aside, n - f unchanged.
+TEST_F(CombineVerifiedTest, EvictedNodesAreSkippedByTheDrawAndTheirSharesDoNotCount) {
+  EvictedNodes out(kN);
+  for (uint64_t b = 0; b < 100; ++b) EXPECT_EQ(*out.Pick(b), b % kN);
+  out.Evict(4);
+  out.Evict(7);
+  EXPECT_EQ(out.Evicted(), (std::vector<uint32_t>{4, 7}));
+  std::vector<int> picked(kN, 0);
+  for (uint64_t b = 0; b < 1100; ++b) {
+    auto p = out.Pick(b);
+    ASSERT_TRUE(p.ok());
+    ++picked[*p];
+    EXPECT_EQ(*p, *out.Pick(b)) << "deterministic";
+  }
+  for (uint32_t i = 0; i < kN; ++i) EXPECT_EQ(picked[i], i == 4 || i == 7 ? 0 : 100) << i;
+  EXPECT_EQ(*out.Pick(4), 5u);  // the 5th of [0,1,2,3,5,6,8,...]
+  // Node 4 computes here only to test the combine; verifiers 0..2 are evicted too: 9
+  // acceptances of which 3 are theirs do not reach n - f = 9.
+  EvictedNodes three(kN);
+  for (uint32_t i : {0u, 1u, 2u}) three.Evict(i);
+  VerifiedAgreement a =
+      CombineVerified(pubs_, request_, kComputing, good_, Verdicts(9, 0), &three);
+  EXPECT_FALSE(a.agreed) << a.message;
+  EXPECT_EQ(a.threshold, 9u);
+  EXPECT_EQ(a.accepting.size(), 6u);
+  EXPECT_EQ(a.out_of_class, (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_TRUE(a.missing.size() == 3u) << a.message;  // 10..12 sent nothing; 0..2 did
+  EXPECT_NE(a.message.find("out of class [0,1,2]"), std::string::npos) << a.message;
+  VerifiedAgreement b = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(12, 0), &three);
+  EXPECT_TRUE(b.agreed) << b.message;
+  // Nor do evicted verifiers' rejections convict: 5 rejections, 3 of them out of class.
+  VerifiedAgreement c = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(0, 5), &three);
+  EXPECT_FALSE(c.computing_node_faulty) << c.message;
+  // Readmitted, they count again; with every node out the draw refuses.
+  three.Readmit(0);
+  EXPECT_FALSE(three.IsEvicted(0));
+  EvictedNodes all(2);
+  all.Evict(0);
+  all.Evict(1);
+  EXPECT_EQ(all.Pick(0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
