@@ -196,11 +196,28 @@ absl::StatusOr<MemoryTestResult> Backend::TestDeviceMemory(int64_t bytes, uint64
   return r;
 }
 
+int64_t ExactOutputBytes(OpKind kind, int64_t m, int64_t n) {
+  if (kind == OpKind::kMatMulS8F32) return 4 * m * n;
+  if (IsQ8_0MatMul(kind)) return 16 * m * n;
+  return 0;
+}
+
 absl::Status RunOp(Backend& backend, const OpArgs& args) {
   RETURN_IF_ERROR(ValidateOp(args));
   if (!backend.Supports(args.kind)) {
     return absl::UnimplementedError(
         absl::StrCat("backend ", backend.Name(), " does not support ", OpKindName(args.kind)));
+  }
+  if (!args.exact.empty()) {
+    if (!backend.WritesExactSums(args.kind)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "backend ", backend.Name(), " does not write exact sums for ", OpKindName(args.kind)));
+    }
+    const int64_t want = ExactOutputBytes(args.kind, args.m, args.n);
+    if (static_cast<int64_t>(args.exact.size()) != want) {
+      return absl::InvalidArgumentError(absl::StrCat(OpKindName(args.kind), ": exact has ",
+                                                     args.exact.size(), " bytes, want ", want));
+    }
   }
   if (args.w_prepared != nullptr && args.w_prepared->owner() != &backend) {
     return absl::InvalidArgumentError(absl::StrCat(

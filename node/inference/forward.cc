@@ -119,7 +119,7 @@ const char* MatMulSiteName(MatMulSite site) {
 }
 
 absl::Status RunLinear(ops::Backend& backend, const Linear& w, int64_t m, ops::ByteSpan a_q8,
-                       std::span<float> out) {
+                       std::span<float> out, ops::MutableByteSpan exact) {
   ops::OpArgs args;
   args.kind = w.kind;
   args.m = m;
@@ -128,6 +128,7 @@ absl::Status RunLinear(ops::Backend& backend, const Linear& w, int64_t m, ops::B
   args.a = a_q8;
   args.w_prepared = w.weights.get();
   args.out = MutableBytes(out);
+  args.exact = exact;
   return ops::RunOp(backend, args);
 }
 

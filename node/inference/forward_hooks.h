@@ -58,9 +58,10 @@ class ForwardHooks {
 };
 
 // The matmul as Forward runs it without hooks: ops::RunOp on the model's backend with the
-// prepared weights.
+// prepared weights. A non-empty `exact` asks the backend for the exact sums too
+// (OpArgs::exact; requires backend.WritesExactSums(w.kind)).
 absl::Status RunLinear(ops::Backend& backend, const Linear& w, int64_t m, ops::ByteSpan a_q8,
-                       std::span<float> out);
+                       std::span<float> out, ops::MutableByteSpan exact = {});
 
 }  // namespace datanode::node::inference
 

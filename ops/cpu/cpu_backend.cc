@@ -29,6 +29,12 @@ class CpuBackend final : public Backend {
                         " thread(s)");
   }
   bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
+  // The Q8_0 family and K-quant kernels store E from their fast or slow sums as they store
+  // C (q8_common.h's StoreFastExactSums); the s8 kernel copies a tile's isums before its
+  // rounding (matmul_s8.cc).
+  bool WritesExactSums(OpKind kind) const override {
+    return kind == OpKind::kMatMulS8F32 || IsQ8_0MatMul(kind);
+  }
 
   absl::Status Run(const OpArgs& args) override {
     switch (args.kind) {

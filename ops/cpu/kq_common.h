@@ -226,6 +226,7 @@ struct Job {
   int max_fast_span;  // MaxFastSpan(kind, num_supers * 8)
   bool all_fast;      // q8::CallIsFast: every tile of the call may use the fast path
   uint8_t* out;       // f32 [m, n]
+  uint8_t* exact;     // int128 [m, n] (OpArgs::exact), or nullptr: E is not asked for
 };
 
 // Whether rows [r0, r1) x panels [p0, p1) may use the int64 fast path.

@@ -39,6 +39,7 @@ absl::Status MatMulKq(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   job.all_fast = q8::CallIsFast(rows.base, packed->max_col_span(), kq::MaxColSpan(args.kind),
                                 job.max_fast_span);
   job.out = args.out.data();
+  job.exact = args.exact.empty() ? nullptr : args.exact.data();
 
   auto run = kq::RunTilesPortable;
   if (kernel_isa == Isa::kAvx2) run = kq::RunTilesAvx2;

@@ -322,6 +322,14 @@ void TileAvx2(const Job& job, int64_t r0, int64_t p) {
     } else {
       q8::StoreExactRow(acc128[i], valid, out);
     }
+    if (job.exact != nullptr) {
+      uint8_t* exact = job.exact + ((r0 + i) * job.n + p * kPanelCols) * 16;
+      if constexpr (kFast) {
+        q8::avx2::StoreFastExactSums(acc_e[i], acc_o[i], ar.row_exp[r0 + i], ce, valid, exact);
+      } else {
+        q8::StoreSlowExactSums(acc128[i], valid, exact);
+      }
+    }
   }
 }
 

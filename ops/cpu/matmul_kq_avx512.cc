@@ -241,6 +241,15 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
       } else {
         q8::StoreExactRow(acc128[i] + j * kPanelCols, valid, out);
       }
+      if (job.exact != nullptr) {
+        uint8_t* exact = job.exact + ((r0 + i) * job.n + (p + j) * kPanelCols) * 16;
+        if constexpr (kFast) {
+          q8::avx512::StoreFastExactSums(acc[i][j].e, acc[i][j].o, ar.row_exp[r0 + i],
+                                         w.col_exp(p + j), valid, exact);
+        } else {
+          q8::StoreSlowExactSums(acc128[i] + j * kPanelCols, valid, exact);
+        }
+      }
     }
   }
 }

@@ -39,6 +39,7 @@ absl::Status MatMulQ8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   job.all_fast =
       q8::CallIsFast(rows, packed->max_col_span(), q8::kMaxColSpan, job.max_fast_span);
   job.out = args.out.data();
+  job.exact = args.exact.empty() ? nullptr : args.exact.data();
 
   auto run = q8::RunTilesPortable;
   if (kernel_isa == Isa::kAvx2) run = q8::RunTilesAvx2;

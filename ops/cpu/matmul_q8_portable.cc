@@ -71,6 +71,14 @@ void RunTilesPortable(const Job& job, int64_t r0, int64_t r1, int64_t p0, int64_
       } else {
         StoreExactRow(acc128, valid, out);
       }
+      if (job.exact != nullptr) {
+        uint8_t* exact = job.exact + (r * job.n + p * kPanelCols) * 16;
+        if (fast) {
+          StoreFastExactSums(acc64, ar.row_exp[r], ce, valid, exact);
+        } else {
+          StoreSlowExactSums(acc128, valid, exact);
+        }
+      }
     }
   }
 }

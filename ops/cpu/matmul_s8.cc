@@ -19,6 +19,7 @@
 #include "ops/cpu/matmul_s8.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -178,6 +179,8 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
   const int64_t m_blocks = (m_panels + plan.mc_panels - 1) / plan.mc_panels;
   const int64_t n_blocks = (n_panels + plan.nc_panels - 1) / plan.nc_panels;
   uint8_t* out = args.out.data();
+  // kMatMulS8F32's isums before rounding (s32 [m, n]), when the caller asked for them.
+  uint8_t* exact = to_f32 && !args.exact.empty() ? args.exact.data() : nullptr;
   // Decode plan: every W panel is streamed from memory exactly once.
   const bool stream = small_m;
 
@@ -210,6 +213,14 @@ absl::Status MatMulS8(const Backend& owner, const OpArgs& args, Isa isa, ThreadP
           tile.c = out + (p * ks.mr * n + q * kS8PanelCols) * 4;
           (stream ? ks.stream_kernel : ks.kernel)[rows](tile);
           if (to_f32 && last) {
+            if (exact != nullptr) {
+              // The finished tile's int32 sums are the exact isums (see above): copied out
+              // before the rounding overwrites them (Backend::WritesExactSums).
+              for (int r = 0; r < rows; ++r) {
+                std::memcpy(exact + ((p * ks.mr + r) * n + q * kS8PanelCols) * 4,
+                            tile.c + r * n * 4, static_cast<size_t>(cols) * 4);
+              }
+            }
             const S8Scale* tile_row_scales = row_scales.data() + p * ks.mr;
             const S8Scale* tile_col_scales = pw->scales() + q * kS8PanelCols;
             int done = 0;

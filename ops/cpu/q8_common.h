@@ -26,6 +26,7 @@
 #define DATANODE_OPS_CPU_Q8_COMMON_H_
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -240,6 +241,7 @@ struct Job {
   int max_fast_span;  // MaxFastSpan(kind, num_blocks)
   bool all_fast;      // CallIsFast: every tile of the call may use the fast path
   uint8_t* out;       // f32 [m, n]
+  uint8_t* exact;     // int128 [m, n] (OpArgs::exact), or nullptr: E is not asked for
 };
 
 // Whether rows [r0, r1) x panels [p0, p1) may use the int64 fast path.
@@ -284,6 +286,27 @@ inline void StoreFastRow(const int64_t* acc, int32_t row_exp, const int32_t* col
 }
 inline void StoreExactRow(const int128* acc, int64_t valid, uint8_t* out) {
   for (int64_t c = 0; c < valid; ++c) StoreU32(out + c * 4, RoundToF32Bits(acc[c], -48));
+}
+
+// The exact values E (Backend::WritesExactSums: int128 little-endian, LSB 2^-48) of columns
+// [0, valid) of one output row, at `exact` (16 bytes per column). Both families, every ISA:
+// - the fast path's int64 sum is E / 2^(48 + row_exp + col_exp[c]) exactly (the argument
+//   above), and row_exp + col_exp[c] >= -48 (f16 exponents are >= -24), so E is the sum
+//   shifted left by 48 + row_exp + col_exp[c] <= 58 (|sum| < 2^63: E fits 121 bits);
+// - the slow path's int128 sums are E as they are.
+// Called once per stored row of a tile, only when the caller asked for E (Job::exact).
+inline void StoreExactSum(uint8_t* exact, int128 e) {
+  static_assert(std::endian::native == std::endian::little);
+  std::memcpy(exact, &e, sizeof(e));
+}
+inline void StoreFastExactSums(const int64_t* acc, int32_t row_exp, const int32_t* col_exp,
+                               int64_t valid, uint8_t* exact) {
+  for (int64_t c = 0; c < valid; ++c) {
+    StoreExactSum(exact + c * 16, int128{acc[c]} << (48 + row_exp + col_exp[c]));
+  }
+}
+inline void StoreSlowExactSums(const int128* acc, int64_t valid, uint8_t* exact) {
+  for (int64_t c = 0; c < valid; ++c) StoreExactSum(exact + c * 16, acc[c]);
 }
 
 // --- The driver of both families (matmul_q8.cc, matmul_kq.cc) ---

@@ -61,6 +61,27 @@ inline __attribute__((target("avx2"))) void StoreFastRow(const __m256i (&acc_e)[
   }
 }
 
+// The exact values of columns [0, valid) of one output row from the fast path's int64 sums
+// (lanes as in StoreFastRow), at `exact`: q8::StoreFastExactSums.
+inline __attribute__((target("avx2"))) void StoreFastExactSums(const __m256i (&acc_e)[2],
+                                                               const __m256i (&acc_o)[2],
+                                                               int32_t row_exp,
+                                                               const int32_t* col_exp,
+                                                               int64_t valid, uint8_t* exact) {
+  alignas(32) int64_t ev[2][4];
+  alignas(32) int64_t od[2][4];
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(ev[h]), acc_e[h]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(od[h]), acc_o[h]);
+  }
+  int64_t acc[kPanelCols];
+  for (int c = 0; c < kPanelCols; ++c) {
+    acc[c] = (c % 2 == 0) ? ev[c / 8][(c % 8) / 2] : od[c / 8][(c % 8) / 2];
+  }
+  q8::StoreFastExactSums(acc, row_exp, col_exp, valid, exact);
+}
+
 }  // namespace datanode::ops::cpu::q8::avx2
 
 #endif  // DATANODE_OPS_CPU_Q8_TILE_AVX2_H_

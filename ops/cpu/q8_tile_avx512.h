@@ -91,6 +91,20 @@ inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) 
   _mm512_mask_storeu_ps(out, po.mask, f);
 }
 
+// The exact values of columns [0, valid) of one output row from the fast path's int64 sums
+// (lanes as in StoreFastRow), at `exact`: q8::StoreFastExactSums.
+inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) void
+StoreFastExactSums(__m512i acc_e, __m512i acc_o, int32_t row_exp, const int32_t* col_exp,
+                   int64_t valid, uint8_t* exact) {
+  alignas(64) int64_t ev[8];
+  alignas(64) int64_t od[8];
+  _mm512_store_si512(ev, acc_e);
+  _mm512_store_si512(od, acc_o);
+  int64_t acc[kPanelCols];
+  for (int c = 0; c < kPanelCols; ++c) acc[c] = (c % 2 == 0) ? ev[c / 2] : od[c / 2];
+  q8::StoreFastExactSums(acc, row_exp, col_exp, valid, exact);
+}
+
 }  // namespace datanode::ops::cpu::q8::avx512
 
 #pragma GCC diagnostic pop

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/kquant.h"
 #include "datanode/ops/reference.h"
@@ -130,18 +131,8 @@ bool IsVerifiable(OpKind kind) {
 }
 
 int64_t ExactSumsBytes(OpKind kind, int64_t m, int64_t n) {
-  switch (kind) {
-    case OpKind::kMatMulS8F32:
-      return 4 * m * n;
-    case OpKind::kMatMulQ8_0Q8_0:
-    case OpKind::kMatMulQ8_0Q4_0:
-    case OpKind::kMatMulQ8_0Q4_1:
-    case OpKind::kMatMulQ8_0Q4_K:
-    case OpKind::kMatMulQ8_0Q6_K:
-      return 16 * m * n;
-    default:
-      return 0;
-  }
+  // One statement of the layout: the backend hook's (backend.h).
+  return IsVerifiable(kind) ? ExactOutputBytes(kind, m, n) : 0;
 }
 
 absl::Status ComputeExactSums(OpKind kind, int64_t m, int64_t n, int64_t k, ByteSpan a, ByteSpan w,

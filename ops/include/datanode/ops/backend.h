@@ -147,10 +147,32 @@ class Backend {
   virtual bool Supports(OpKind kind) const = 0;
 
   // Runs a validated op (see RunOp for the validating entry point). Writes args.out
-  // (and args.out_scale). Thread-safe: concurrent calls are allowed and must not
-  // change any output byte. Errors: UNIMPLEMENTED when !Supports(kind),
-  // RESOURCE_EXHAUSTED / UNAVAILABLE for device failures; never a wrong result.
+  // (and args.out_scale, and args.exact when it is not empty). Thread-safe: concurrent
+  // calls are allowed and must not change any output byte. Errors: UNIMPLEMENTED when
+  // !Supports(kind), RESOURCE_EXHAUSTED / UNAVAILABLE for device failures; never a wrong
+  // result.
   virtual absl::Status Run(const OpArgs& args) = 0;
+
+  // --- Exact output (verified mode, docs/verification.md §1, ops/verify.h) ---------
+  // Whether Run() also writes args.exact for `kind` when it is not empty: the exact values
+  // E[m, n] before the op's single rounding, which a kernel forms anyway, so a verified
+  // answer costs about one matmul instead of a matmul plus verify::ComputeExactSums.
+  // Layout (row-major [M, N] like the output, ExactOutputBytes bytes), exactly what
+  // verify::ComputeExactSums writes:
+  //   kMatMulS8F32                  s32 isum = sum_k A * W, little-endian (4 bytes each)
+  //   kMatMulQ8_0Q8_0 / Q4_0 / Q4_1 int128 little-endian two's complement, the exact sum of
+  //   / Q4_K / Q6_K                 docs/determinism.md §3.3 / §3.4 in units of 2^-48 (16
+  //                                 bytes each; never the compact int64 form)
+  // kMatMulS8S32 and the quantize ops have no exact values (their outputs are exact / not
+  // matmuls): a backend returns false for them. E is written by the same tasks that write
+  // `out`, with the same thread safety. RunOp refuses a non-empty args.exact with
+  // FAILED_PRECONDITION when this is false and INVALID_ARGUMENT when its size is wrong, so
+  // Run() sees only the right size. The default: false (reference, Vulkan, CUDA), and
+  // callers fall back to ComputeExactSums (verify::RunOpWithExactSums does this).
+  virtual bool WritesExactSums(OpKind kind) const {
+    (void)kind;
+    return false;
+  }
 
   // Memory of the device this backend computes in, in bytes: device-local memory for a
   // GPU, physical RAM for CPU backends. 0 if unknown. What a device says about itself
@@ -207,8 +229,12 @@ class Backend {
                                                                             ByteSpan w_scale);
 };
 
-// Validates `args` (ValidateOp) and runs them on `backend`. The only entry point the
-// daemon and tests use.
+// Bytes of the exact values (Backend::WritesExactSums) of an [m, n] output of `kind`:
+// 4 * m * n for kMatMulS8F32, 16 * m * n for the Q8_0 family and the K-quants, 0 otherwise.
+int64_t ExactOutputBytes(OpKind kind, int64_t m, int64_t n);
+
+// Validates `args` (ValidateOp; a non-empty args.exact as WritesExactSums states) and runs
+// them on `backend`. The only entry point the daemon and tests use.
 absl::Status RunOp(Backend& backend, const OpArgs& args);
 
 // Returns (w, w_scale) for a call: from args, or from RawPreparedWeights.

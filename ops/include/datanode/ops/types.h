@@ -190,6 +190,10 @@ struct OpArgs {
   const PreparedWeights* w_prepared = nullptr;
   MutableByteSpan out;        // C, or the quantized tensor
   MutableByteSpan out_scale;  // kQuantizeS8Row only: f32[M]
+  // Optional, matmuls only: the exact values before the single rounding, written beside
+  // `out` by a backend whose WritesExactSums(kind) is true (backend.h states the layout).
+  // Empty (the default): nothing but `out` is written.
+  MutableByteSpan exact;
 };
 
 }  // namespace datanode::ops

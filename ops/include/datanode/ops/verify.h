@@ -66,13 +66,13 @@ int64_t CompactExactSums(OpKind kind, MutableByteSpan exact);
 // The computing node's whole verified-mode answer ("exact output"): runs `args` on
 // `backend` (RunOp: validation, then the backend's kernels write args.out) and returns the
 // exact values for that output, in the compact encoding when it applies (CompactExactSums).
-// `w_raw` is W in the op's weight format as the request gave it (args.w for inline weights;
-// for prepared weights the caller passes the tensor's stored bytes): the producer needs the
-// weights, not the backend's packed form. Today this is RunOp followed by ComputeExactSums
-// (O(M * N * K) scalar sums); a backend exact-output hook, where its kernels
-// hand over the sums they form before rounding, is the fast path owed. INVALID_ARGUMENT for a
-// kind without verified mode, plus RunOp's and ComputeExactSums' errors. Thread-safe like
-// RunOp.
+// Where backend.WritesExactSums(kind) (the CPU backend: s8_f32, the Q8_0 family, the
+// K-quants) the same Run writes them (OpArgs::exact, backend.h): a few percent on top of the
+// matmul (docs/verification.md §8). Otherwise RunOp is followed by ComputeExactSums
+// (O(M * N * K) scalar sums) on `w_raw`, W in the op's weight format as the request gave it
+// (args.w for inline weights; for prepared weights the caller passes the tensor's stored
+// bytes), which the hook path does not read. INVALID_ARGUMENT for a kind without verified
+// mode, plus RunOp's and ComputeExactSums' errors. Thread-safe like RunOp.
 absl::StatusOr<std::vector<uint8_t>> RunOpWithExactSums(Backend& backend, const OpArgs& args,
                                                         ByteSpan w_raw);
 
@@ -146,11 +146,10 @@ class Verifier {
   std::vector<uint64_t> r_;          // [N], each < 2^52
   std::vector<uint64_t> v61_;        // [K], s8 kinds: residues mod 2^61 - 1
   std::vector<uint8_t> v61_planes_;  // [8][K], the same as byte planes (for VNNI)
-  // [3][K], Q8_0 family: residues mod 2^127 - 1 as 52-bit limbs (for IFMA), and
-  // 2^47 * sum_k v[k] mod q as two 64-bit words.
-  std::vector<uint64_t> v127_limbs_;
-  uint64_t q8_offset_lo_ = 0;
-  uint64_t q8_offset_hi_ = 0;
+  // [16 K], Q8_0 family: residues mod 2^127 - 1 as 16 interleaved byte planes (for VNNI;
+  // layout: ops/verify/kernels.h Q8Tables).
+  std::vector<uint8_t> v127_planes_;
+  unsigned __int128 r_bias_ = 0;  // Q8_0 family: internal::RBias(r_)
   std::vector<int32_t> ws_mant_;  // [N], kMatMulS8F32: w_scale = ws_mant * 2^ws_exp
   std::vector<int16_t> ws_exp_;   // [N]
   int64_t w24_max_ = 0;           // K-quants: max |W| in units of 2^-24
