@@ -137,6 +137,35 @@ TEST(NodeKeyTest, CreatedOnceWithMode0600AndRefusedWhenExposedOrInvalid) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SubnetKeysTest, OneHexKeyPerLineInNodeOrderAndBadListsNamed) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("dn_subnet_keys_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string a(64, 'a'), b(64, 'B');
+  std::ofstream(dir / "keys") << "# subnet 1\n" << a << "\n\n  " << b << "  \n";
+  auto keys = LoadSubnetKeys((dir / "keys").string());
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0][0], 0xaa);
+  EXPECT_EQ((*keys)[1][31], 0xbb);
+  std::ofstream(dir / "short") << a << "\n" << a.substr(2) << "\n";
+  auto short_key = LoadSubnetKeys((dir / "short").string());
+  EXPECT_EQ(short_key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(short_key.status().message().find("short:2:"), std::string::npos) << short_key.status();
+  std::ofstream(dir / "twice") << a << "\n" << b << "\n" << a << "\n";
+  auto twice = LoadSubnetKeys((dir / "twice").string());
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(twice.status().message().find("twice:3: the key of node 0 again"), std::string::npos)
+      << twice.status();
+  EXPECT_EQ(LoadSubnetKeys((dir / "missing").string()).status().code(),
+            absl::StatusCode::kNotFound);
+  auto c = ConfigFromText("subnet_keys_path: \"/etc/datanode/subnet-keys.txt\"");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->subnet_keys_path, "/etc/datanode/subnet-keys.txt");
+  EXPECT_FALSE(ConfigFromText("subnet_keys_path: \"/etc/\"").ok());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(WeightCacheTest, EvictsLeastRecentlyUsedWithinBudget) {
   auto backend = ops::CreateBackend("reference");
   ASSERT_TRUE(backend.ok());
