@@ -92,17 +92,30 @@ inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) 
 }
 
 // The exact values of columns [0, valid) of one output row from the fast path's int64 sums
-// (lanes as in StoreFastRow), at `exact`: q8::StoreFastExactSums.
+// (lanes as in StoreFastRow), at `exact`: q8::StoreFastExactSums in registers. With
+// s = 48 + row_exp + e0 in [0, 58] per column, E's low word is sum << s (vpsllvq) and its high
+// word sum >> (64 - s) arithmetic (vpsravq; a count of 64 gives the sign fill, right for s = 0).
 inline __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))) void
 StoreFastExactSums(__m512i acc_e, __m512i acc_o, int32_t row_exp, const int32_t* col_exp,
                    int64_t valid, uint8_t* exact) {
-  alignas(64) int64_t ev[8];
-  alignas(64) int64_t od[8];
-  _mm512_store_si512(ev, acc_e);
-  _mm512_store_si512(od, acc_o);
-  int64_t acc[kPanelCols];
-  for (int c = 0; c < kPanelCols; ++c) acc[c] = (c % 2 == 0) ? ev[c / 2] : od[c / 2];
-  q8::StoreFastExactSums(acc, row_exp, col_exp, valid, exact);
+  const __m512i ce = _mm512_load_si512(col_exp);
+  const __m512i base = _mm512_set1_epi64(48 + int64_t{row_exp});
+  const __m512i s_e = _mm512_add_epi64(base, _mm512_srai_epi64(_mm512_slli_epi64(ce, 32), 32));
+  const __m512i s_o = _mm512_add_epi64(base, _mm512_srai_epi64(ce, 32));
+  const __m512i sixty_four = _mm512_set1_epi64(64);
+  const __m512i lo_e = _mm512_sllv_epi64(acc_e, s_e);
+  const __m512i hi_e = _mm512_srav_epi64(acc_e, _mm512_sub_epi64(sixty_four, s_e));
+  const __m512i lo_o = _mm512_sllv_epi64(acc_o, s_o);
+  const __m512i hi_o = _mm512_srav_epi64(acc_o, _mm512_sub_epi64(sixty_four, s_o));
+  // 128-bit lane j of each: column 4 j (e0), 4 j + 2 (e1), 4 j + 1 (o0), 4 j + 3 (o1).
+  alignas(64) __m128i parts[4][4];
+  _mm512_store_si512(parts[0], _mm512_unpacklo_epi64(lo_e, hi_e));
+  _mm512_store_si512(parts[1], _mm512_unpacklo_epi64(lo_o, hi_o));
+  _mm512_store_si512(parts[2], _mm512_unpackhi_epi64(lo_e, hi_e));
+  _mm512_store_si512(parts[3], _mm512_unpackhi_epi64(lo_o, hi_o));
+  for (int64_t c = 0; c < valid; ++c) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(exact + c * 16), parts[c % 4][c / 4]);
+  }
 }
 
 }  // namespace datanode::ops::cpu::q8::avx512
