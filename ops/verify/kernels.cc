@@ -92,7 +92,7 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   return M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(sum_r), 112)));
 }
 
-uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n, uint128 /*r_bias*/,
                      int64_t* first_bad) {
   // sum E r with |E r| < 2^115: int128 partial sums over 2^11 elements, reduced mod q.
   *first_bad = -1;
@@ -135,8 +135,7 @@ uint128 DotQ8VRow(const uint8_t* a_row, const Q8Tables& t, int64_t blocks, bool*
     int64_t t_hi_hi = 0;
     for (int j = 0; j < 32; ++j) {
       const int64_t k = b * 32 + j;
-      const uint128 v = t.limb0[k] + (static_cast<uint128>(t.limb1[k]) << 52) +
-                        (static_cast<uint128>(t.limb2[k]) << 104);
+      const uint128 v = LoadQ8V(t.v16, k);
       const uint64_t vl = static_cast<uint64_t>(v);
       const uint64_t vh = static_cast<uint64_t>(v >> 64);
       t_lo_lo += q[j] * static_cast<int64_t>(vl & 0xFFFFFFFFu);

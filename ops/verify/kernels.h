@@ -23,15 +23,34 @@ struct S8Tables {
   const uint8_t* planes = nullptr;
 };
 
-// v = W^T r of a Q8_0-family tensor, residues mod 2^127 - 1 as three 52-bit limbs
-// (v[k] = limb0[k] + limb1[k] * 2^52 + limb2[k] * 2^104), and offset = 2^47 * sum_k v[k]
-// mod q (the AVX-512 kernel multiplies a24 + 2^47 >= 0 and takes this back off).
+// v = W^T r of a Q8_0-family tensor: canonical residues mod 2^127 - 1 (< 2^127, 16 bytes
+// each), stored as 16 byte planes interleaved for VNNI. For each group of 4 consecutive
+// columns k = 4g .. 4g + 3 there are 64 bytes, [plane p][k % 4]: byte 4p + (k % 4) of group g
+// is byte p of v[k]. One 64-byte load is then the 16 planes of 4 columns, so vpdpbusd
+// against a broadcast of 4 quants of A gives, in int32 lane p, sum over those 4 columns of
+// q * (byte p of v). K is a multiple of 32 (Q8_0 blocks). StoreQ8V / LoadQ8V are the
+// layout's one definition.
 struct Q8Tables {
-  const uint64_t* limb0 = nullptr;
-  const uint64_t* limb1 = nullptr;
-  const uint64_t* limb2 = nullptr;
-  uint128 offset = 0;
+  const uint8_t* v16 = nullptr;  // 16 * K bytes
 };
+inline constexpr int64_t kQ8VBytesPerColumn = 16;
+inline int64_t Q8VByteOffset(int64_t k, int plane) { return 64 * (k / 4) + 4 * plane + k % 4; }
+inline void StoreQ8V(uint8_t* v16, int64_t k, uint128 v) {
+  for (int p = 0; p < 16; ++p) v16[Q8VByteOffset(k, p)] = static_cast<uint8_t>(v >> (8 * p));
+}
+inline uint128 LoadQ8V(const uint8_t* v16, int64_t k) {
+  uint128 v = 0;
+  for (int p = 0; p < 16; ++p) v |= static_cast<uint128>(v16[Q8VByteOffset(k, p)]) << (8 * p);
+  return v;
+}
+
+// 2^63 * sum_{i < n} r[i] mod q: what the AVX-512 check_q8_row64 takes back off after
+// multiplying E + 2^63 >= 0; a property of r, so the verifier computes it once.
+inline uint128 RBias(const uint64_t* r, int64_t n) {
+  uint128 sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += r[i];  // < 2^52 * 2^64: no wrap for any real n
+  return M127::MulPow2(M127::Reduce(sum), 63);
+}
 
 // Kernels that read a table of the verifier state (r, v) take up to kMaxRows rows of the
 // answer or of A at once, so that the table is read once per group of rows: the verifier is
@@ -61,8 +80,9 @@ struct Kernels {
                           int64_t* first_bad, bool* out_of_range);
   // The same for the compact encoding: E = n little-endian int64 (always in range). Sets
   // *first_bad to the first i with out[i] != RoundToF32Bits(E[i], -48), else -1.
+  // r_bias = RBias(r, n) (the AVX-512 kernel's offset; the portable one ignores it).
   uint128 (*check_q8_row64)(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
-                            int64_t* first_bad);
+                            uint128 r_bias, int64_t* first_bad);
   // out[j] = sum_k a24_j[k] * v[k] mod q for the Q8_0 rows at a + j * stride (`blocks`
   // blocks each): a24 = d * q * 2^24 (an integer: every f16 is a multiple of 2^-24). Also
   // validates the rows (the checks of ValidateInputValues, done here so that A is read

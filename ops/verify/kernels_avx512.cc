@@ -310,118 +310,179 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   return M127::Add(fast, wide);
 }
 
-uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
-                     int64_t* first_bad) {
-  // As CheckQ8Row's vector path, without the deinterleave and the range check: every value
-  // is an int64.
+// One step of CheckQ8Row64: 8 elements (mask m) of the row at i. False on a bad output.
+inline bool Q8Row64Step(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t i,
+                        __mmask8 m, __m512i acc[4], int64_t* first_bad) {
   const __m512i mask52 = _mm512_set1_epi64((int64_t{1} << 52) - 1);
   const __m512i bias = _mm512_set1_epi64(INT64_MIN);
   const __m256i scale48 = _mm256_set1_epi32(48 << 23);
+  const __m512i x = _mm512_maskz_loadu_epi64(m, e + 8 * i);
+  // round_f32(E * 2^-48) is the correctly rounded conversion with 48 off its exponent, so
+  // C + (48 << 23) must equal the conversion's bits (mod 2^32 that is the same test). An
+  // exact 0 converts to +0, which this form flags: such lanes are checked again below.
+  const __m256i bits = _mm256_castps_si256(
+      _mm512_cvt_roundepi64_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  const __m256i c = _mm256_maskz_loadu_epi32(m, out + 4 * i);
+  __mmask8 bad = _mm256_mask_cmpneq_epi32_mask(m, bits, _mm256_add_epi32(c, scale48));
+  if (bad != 0) {
+    bad &= ~_mm256_mask_cmpeq_epi32_mask(_mm512_testn_epi64_mask(x, x), c,
+                                         _mm256_setzero_si256());
+    if (bad != 0) {
+      *first_bad = i + __builtin_ctz(bad);
+      return false;
+    }
+  }
+  // E + 2^63 in [0, 2^64) = e1 * 2^52 + e0; masked-off lanes have r = 0.
+  const __m512i ep = _mm512_xor_si512(x, bias);
+  const __m512i e0 = _mm512_and_si512(ep, mask52);
+  const __m512i e1 = _mm512_srli_epi64(ep, 52);
+  const __m512i rv = _mm512_maskz_loadu_epi64(m, r + i);
+  acc[0] = _mm512_madd52lo_epu64(acc[0], e0, rv);
+  acc[1] = _mm512_madd52hi_epu64(acc[1], e0, rv);
+  acc[2] = _mm512_madd52lo_epu64(acc[2], e1, rv);
+  acc[3] = _mm512_madd52hi_epu64(acc[3], e1, rv);
+  return true;
+}
+
+// How far ahead the row loop prefetches E (C at half): the answer was written by the RPC layer or
+// evicted by other work; the hardware prefetcher stops at 4 KiB pages. 1 KiB measured best of
+// 0.5, 1, 2 and 4 KiB (bench_verify, cold answers).
+constexpr int64_t kPrefetchBytes = 1024;
+
+uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                     uint128 r_bias, int64_t* first_bad) {
+  // As CheckQ8Row's vector path, without the deinterleave and the range check: every value
+  // is an int64. Two sets of accumulators (even and odd steps) halve the IFMA dependency
+  // chains; the 2^63 offset's share, 2^63 * sum r, is the verifier's precomputed r_bias.
   *first_bad = -1;
   uint128 total = 0;
   int64_t i = 0;
   while (i < n) {
     const int64_t end = std::min(n, i + 8 * kFlushSteps);
-    __m512i acc0 = _mm512_setzero_si512();
-    __m512i acc1 = _mm512_setzero_si512();
-    __m512i acc2 = _mm512_setzero_si512();
-    __m512i acc3 = _mm512_setzero_si512();
-    __m512i sr = _mm512_setzero_si512();
-    for (; i < end; i += 8) {
-      const __mmask8 m = end - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (end - i)) - 1);
-      const __m512i x = _mm512_maskz_loadu_epi64(m, e + 8 * i);
-      __m256i bits = _mm256_castps_si256(
-          _mm512_cvt_roundepi64_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      bits = _mm256_mask_sub_epi32(bits, _mm512_test_epi64_mask(x, x), bits, scale48);
-      const __mmask8 bad =
-          _mm256_mask_cmpneq_epi32_mask(m, bits, _mm256_maskz_loadu_epi32(m, out + 4 * i));
-      if (bad != 0) {
-        *first_bad = i + __builtin_ctz(bad);
+    __m512i even[4];
+    __m512i odd[4];
+    for (int j = 0; j < 4; ++j) even[j] = odd[j] = _mm512_setzero_si512();
+    for (; i + 16 <= end; i += 16) {
+      _mm_prefetch(reinterpret_cast<const char*>(e + 8 * i + kPrefetchBytes), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(e + 8 * i + kPrefetchBytes + 64), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(out + 4 * i + kPrefetchBytes / 2), _MM_HINT_T0);
+      if (!Q8Row64Step(e, out, r, i, 0xFF, even, first_bad) ||
+          !Q8Row64Step(e, out, r, i + 8, 0xFF, odd, first_bad)) {
         return 0;
       }
-      // E + 2^63 in [0, 2^64) = e1 * 2^52 + e0; masked-off lanes have r = 0.
-      const __m512i ep = _mm512_xor_si512(x, bias);
-      const __m512i e0 = _mm512_and_si512(ep, mask52);
-      const __m512i e1 = _mm512_srli_epi64(ep, 52);
-      const __m512i rv = _mm512_maskz_loadu_epi64(m, r + i);
-      acc0 = _mm512_madd52lo_epu64(acc0, e0, rv);
-      acc1 = _mm512_madd52hi_epu64(acc1, e0, rv);
-      acc2 = _mm512_madd52lo_epu64(acc2, e1, rv);
-      acc3 = _mm512_madd52hi_epu64(acc3, e1, rv);
-      sr = _mm512_add_epi64(sr, rv);
     }
-    const uint128 limbs[3] = {LaneSum(acc0), LaneSum(acc1) + LaneSum(acc2), LaneSum(acc3)};
+    for (; i < end; i += 8) {
+      const __mmask8 m = end - i >= 8 ? 0xFF : static_cast<__mmask8>((1u << (end - i)) - 1);
+      if (!Q8Row64Step(e, out, r, i, m, even, first_bad)) return 0;
+    }
+    // sum (E + 2^63) r = sum lo(e0 r) + (hi(e0 r) + lo(e1 r)) 2^52 + hi(e1 r) 2^104.
+    const uint128 limbs[3] = {LaneSum(even[0]) + LaneSum(odd[0]),
+                              LaneSum(even[1]) + LaneSum(odd[1]) + LaneSum(even[2]) +
+                                  LaneSum(odd[2]),
+                              LaneSum(even[3]) + LaneSum(odd[3])};
     total = M127::Add(total, CombineLimbs(limbs, 3));
-    total = M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(LaneSum(sr)), 63)));
   }
-  return total;
+  return M127::Add(total, M127::Neg(r_bias));
 }
 
-// R rows of A against v's limbs: per 8 columns the three limbs are loaded once for the R
-// rows. a24 = q * mantissa(d) << (exponent(d) + 24), |a24| < 2^47, and a24 + 2^47 in
-// [0, 2^48) is what IFMA multiplies. Each row keeps four accumulators, one per weight 2^0,
-// 2^52 (hi v0, lo v1), 2^104 (hi v1, lo v2), 2^156 (hi v2).
+// R rows of A against v's 16 interleaved byte planes (kernels.h), one block at a time:
+//  - per group of 4 columns, one 64-byte load of v's planes serves the R rows, and
+//    vpdpbusd with a broadcast of the row's 4 quants adds, to int32 lane p,
+//    sum q * (byte p of v): after the block's 8 groups, lane p holds the block's plane sum
+//    S_p, |S_p| <= 32 * 127 * 255 < 2^20;
+//  - S_p times the scale's signed mantissa (|.| <= 2047) is below 2^31 (vpmulld is exact),
+//    shifted by the scale's exponent + 24 (0..29: d * 2^24 = mantissa << shift, an integer)
+//    it is below 2^60 and goes into an int64 accumulator per plane;
+//  - every 4 blocks the accumulators (< 2^62) carry their bits 32.. into a second int64
+//    accumulator per plane, so no lane wraps for any K <= kMaxK.
+// The row's sum is sum_p 2^(8p) (carry_p * 2^32 + low_p), reduced mod q once per row.
+// Two VNNI instructions per 8 products where the limb form took six IFMA.
 template <int R>
 void DotQ8VRows(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks, uint128* out,
                 bool* valid) {
-  const __m512i offset = _mm512_set1_epi64(int64_t{1} << 47);
-  const __m128i minus128 = _mm_set1_epi8(-128);
-  __m128i seen_minus128 = _mm_setzero_si128();
+  const __m256i minus128 = _mm256_set1_epi8(-128);
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFFll);
+  __m256i seen_minus128 = _mm256_setzero_si256();
   int nonfinite = 0;
-  uint128 total[R] = {};
-  int64_t b = 0;
-  while (b < blocks) {
-    // 4 steps of 8 columns per block, two IFMA per step into the middle accumulators.
-    const int64_t end = std::min(blocks, b + kFlushSteps / 4);
-    __m512i acc[R][4];
+  __m512i low[R][2];    // planes 0..7 and 8..15, in [0, 2^32) after a carry
+  __m512i carry[R][2];  // the same planes' bits 32 and up
+#pragma GCC unroll 4
+  for (int j = 0; j < R; ++j) {
+    low[j][0] = low[j][1] = carry[j][0] = carry[j][1] = _mm512_setzero_si512();
+  }
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i mant[R];
+    __m128i shift[R];
+    __m512i sums[R];
+    const uint8_t* block[R];
 #pragma GCC unroll 4
     for (int j = 0; j < R; ++j) {
-      acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = _mm512_setzero_si512();
+      block[j] = a + j * stride + 34 * b;
+      const uint16_t dbits = LoadU16(block[j]);
+      const int exp_field = (dbits >> 10) & 0x1F;
+      nonfinite |= exp_field == 0x1F;
+      int32_t m = exp_field == 0 ? (dbits & 0x3FF) : ((dbits & 0x3FF) | 0x400);
+      if (dbits & 0x8000) m = -m;
+      mant[j] = _mm512_set1_epi32(m);
+      shift[j] = _mm_cvtsi32_si128(exp_field == 0 ? 0 : exp_field - 1);  // exponent + 24
+      seen_minus128 = _mm256_or_si256(
+          seen_minus128,
+          _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block[j] + 2)),
+                            minus128));
+      sums[j] = _mm512_setzero_si512();
     }
-    for (; b < end; ++b) {
-      __m512i ma[R];
-      __m128i sh[R];
+    const uint8_t* planes = t.v16 + 16 * 32 * b;
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+      const __m512i pv = _mm512_loadu_si512(planes + 64 * g);
 #pragma GCC unroll 4
       for (int j = 0; j < R; ++j) {
-        const uint16_t dbits = LoadU16(a + j * stride + 34 * b);
-        const int exp_field = (dbits >> 10) & 0x1F;
-        nonfinite |= exp_field == 0x1F;
-        int64_t mant = exp_field == 0 ? (dbits & 0x3FF) : ((dbits & 0x3FF) | 0x400);
-        if (dbits & 0x8000) mant = -mant;
-        ma[j] = _mm512_set1_epi64(mant);
-        sh[j] = _mm_cvtsi32_si128(exp_field == 0 ? 0 : exp_field - 1);  // exponent + 24
+        int32_t quads;
+        std::memcpy(&quads, block[j] + 2 + 4 * g, 4);
+        sums[j] = _mm512_dpbusd_epi32(sums[j], pv, _mm512_set1_epi32(quads));
       }
+    }
 #pragma GCC unroll 4
-      for (int g = 0; g < 4; ++g) {
-        const int64_t k = 32 * b + 8 * g;
-        const __m512i v0 = _mm512_loadu_si512(t.limb0 + k);
-        const __m512i v1 = _mm512_loadu_si512(t.limb1 + k);
-        const __m512i v2 = _mm512_loadu_si512(t.limb2 + k);
+    for (int j = 0; j < R; ++j) {
+      const __m512i p = _mm512_mullo_epi32(sums[j], mant[j]);
+      low[j][0] = _mm512_add_epi64(
+          low[j][0], _mm512_sll_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(p)), shift[j]));
+      low[j][1] = _mm512_add_epi64(
+          low[j][1],
+          _mm512_sll_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p, 1)), shift[j]));
+    }
+    if ((b & 3) == 3 || b + 1 == blocks) {
 #pragma GCC unroll 4
-        for (int j = 0; j < R; ++j) {
-          const __m128i q8 = _mm_loadl_epi64(
-              reinterpret_cast<const __m128i*>(a + j * stride + 34 * b + 2 + 8 * g));
-          seen_minus128 = _mm_or_si128(seen_minus128, _mm_cmpeq_epi8(q8, minus128));
-          const __m512i a24 = _mm512_add_epi64(
-              _mm512_sll_epi64(_mm512_mul_epi32(_mm512_cvtepi8_epi64(q8), ma[j]), sh[j]), offset);
-          acc[j][0] = _mm512_madd52lo_epu64(acc[j][0], a24, v0);
-          acc[j][1] = _mm512_madd52hi_epu64(acc[j][1], a24, v0);
-          acc[j][2] = _mm512_madd52hi_epu64(acc[j][2], a24, v1);
-          acc[j][3] = _mm512_madd52hi_epu64(acc[j][3], a24, v2);
-          acc[j][1] = _mm512_madd52lo_epu64(acc[j][1], a24, v1);
-          acc[j][2] = _mm512_madd52lo_epu64(acc[j][2], a24, v2);
+      for (int j = 0; j < R; ++j) {
+        for (int h = 0; h < 2; ++h) {
+          carry[j][h] = _mm512_add_epi64(carry[j][h], _mm512_srai_epi64(low[j][h], 32));
+          low[j][h] = _mm512_and_si512(low[j][h], low32);
         }
       }
     }
-#pragma GCC unroll 4
-    for (int j = 0; j < R; ++j) {
-      const uint128 limbs[4] = {LaneSum(acc[j][0]), LaneSum(acc[j][1]), LaneSum(acc[j][2]),
-                                LaneSum(acc[j][3])};
-      total[j] = M127::Add(total[j], CombineLimbs(limbs, 4));
-    }
   }
-  *valid = nonfinite == 0 && _mm_testz_si128(seen_minus128, seen_minus128);
-  for (int j = 0; j < R; ++j) out[j] = M127::Add(total[j], M127::Neg(t.offset));
+  *valid = nonfinite == 0 && _mm256_testz_si256(seen_minus128, seen_minus128);
+#pragma GCC unroll 4
+  for (int j = 0; j < R; ++j) {
+    alignas(64) int64_t lo[16];
+    alignas(64) int64_t hi[16];
+    _mm512_store_si512(lo, low[j][0]);
+    _mm512_store_si512(lo + 8, low[j][1]);
+    _mm512_store_si512(hi, carry[j][0]);
+    _mm512_store_si512(hi + 8, carry[j][1]);
+    // Four planes at a time in an int128: |carry| < 2^30 * (kMaxK / 128 + 1) < 2^41, so
+    // each plane's value is below 2^74 and four of them, shifted by up to 24, below 2^100.
+    uint128 total = 0;
+    for (int g = 0; g < 4; ++g) {
+      int128 part = 0;
+      for (int i = 0; i < 4; ++i) {
+        const int p = 4 * g + i;
+        part += ((static_cast<int128>(hi[p]) << 32) + lo[p]) << (8 * i);
+      }
+      total = M127::Add(total, M127::MulPow2(M127::FromInt128(part), 32 * g));
+    }
+    out[j] = total;
+  }
 }
 
 void DotQ8V(const uint8_t* a, int64_t stride, const Q8Tables& t, int64_t blocks, int rows,
@@ -486,7 +547,8 @@ bool RoundingSelfCheckPasses(const Kernels& k) {
   // The compact encoding's kernel on the same values.
   std::vector<uint8_t> e64(8 * xs.size());
   for (size_t i = 0; i < xs.size(); ++i) std::memcpy(&e64[8 * i], &xs[i], 8);
-  const uint128 got64 = k.check_q8_row64(e64.data(), out.data(), r.data(), xs.size(), &bad);
+  const uint128 got64 =
+      k.check_q8_row64(e64.data(), out.data(), r.data(), xs.size(), RBias(r.data(), xs.size()), &bad);
   return bad == -1 && got64 == want;
 }
 

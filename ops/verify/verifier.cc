@@ -209,19 +209,11 @@ absl::StatusOr<Verifier> Verifier::Prepare(const EpochSecret& secret, std::strin
       }
     }
   }
-  constexpr uint64_t kMask52 = (uint64_t{1} << 52) - 1;
-  ver.v127_limbs_.resize(3 * k);
-  uint128 sum_v = 0;
+  ver.r_bias_ = internal::RBias(ver.r_.data(), n);
+  ver.v127_planes_.resize(static_cast<size_t>(internal::kQ8VBytesPerColumn * k));
   for (int64_t col = 0; col < k; ++col) {
-    const uint128 v = M127::FromInt128(acc[col]);
-    sum_v = M127::Add(sum_v, v);
-    ver.v127_limbs_[col] = static_cast<uint64_t>(v) & kMask52;
-    ver.v127_limbs_[k + col] = static_cast<uint64_t>(v >> 52) & kMask52;
-    ver.v127_limbs_[2 * k + col] = static_cast<uint64_t>(v >> 104);
+    internal::StoreQ8V(ver.v127_planes_.data(), col, M127::FromInt128(acc[col]));
   }
-  const uint128 offset = M127::MulPow2(sum_v, 47);
-  ver.q8_offset_lo_ = static_cast<uint64_t>(offset);
-  ver.q8_offset_hi_ = static_cast<uint64_t>(offset >> 64);
   return ver;
 }
 
@@ -257,7 +249,7 @@ absl::Status Verifier::CheckKQuantRange(int64_t m, ByteSpan a, int64_t blocks) c
 
 int64_t Verifier::MemoryBytes() const {
   return static_cast<int64_t>(sizeof(Verifier) + r_.size() * 8 + v61_.size() * 8 +
-                              v61_planes_.size() + v127_limbs_.size() * 8 + ws_mant_.size() * 4 +
+                              v61_planes_.size() + v127_planes_.size() + ws_mant_.size() * 4 +
                               ws_exp_.size() * 2);
 }
 
@@ -327,11 +319,7 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
     // Q8_0 family over F_q: exact sums with LSB 2^-48 (int128, or int64 when compact). A's
     // side first for all rows (it also validates A), then row by row: range and rounding of
     // every element, and the row's Freivalds identity.
-    internal::Q8Tables q8_tables;
-    q8_tables.limb0 = v127_limbs_.data();
-    q8_tables.limb1 = v127_limbs_.data() + k_;
-    q8_tables.limb2 = v127_limbs_.data() + 2 * k_;
-    q8_tables.offset = (static_cast<uint128>(q8_offset_hi_) << 64) | q8_offset_lo_;
+    const internal::Q8Tables q8_tables{v127_planes_.data()};
     const int64_t blocks = k_ / kQBlockSize;
     std::vector<uint128> rhs(m);
     const int64_t a_row_bytes = blocks * kQ8_0BlockBytes;
@@ -349,7 +337,8 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
       int64_t j = -1;
       bool out_of_range = false;
       const uint128 lhs =
-          compact ? kern.check_q8_row64(&exact[8 * i * n_], &out[4 * i * n_], r_.data(), n_, &j)
+          compact ? kern.check_q8_row64(&exact[8 * i * n_], &out[4 * i * n_], r_.data(), n_,
+                                         r_bias_, &j)
                   : kern.check_q8_row(&exact[16 * i * n_], &out[4 * i * n_], r_.data(), n_, &j,
                                       &out_of_range);
       if (j >= 0) {

@@ -467,7 +467,7 @@ TEST(VerifyTest, VerifierStateIsSmall) {
   for (OpKind kind : kKinds) {
     OpInputs in = Inputs(kind, 1, 256, 512, 3, InputProfile::kRealistic);
     const Verifier ver = Prepare(secret, in);
-    const int64_t per_k = IsQ8Family(kind) ? 24 : 16;  // 3 limbs; residue + 8 planes
+    const int64_t per_k = 16;  // Q8_0: 16 byte planes; s8: residue + 8 planes
     const int64_t per_n = kind == OpKind::kMatMulS8F32 ? 14 : 8;
     EXPECT_GE(ver.MemoryBytes(), per_k * in.k + per_n * in.n);
     EXPECT_LE(ver.MemoryBytes(), per_k * in.k + per_n * in.n + 1024);
@@ -483,26 +483,18 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
   SplitMix64 rng(512);
   for (int t = 0; t < 400; ++t) {
     const int64_t len = t < 100 ? rng.Uniform(1, 200) : 32 * rng.Uniform(1, 300);
-    std::vector<uint64_t> r(len), v61(len), limbs(3 * len);
-    std::vector<uint8_t> planes(8 * len);
-    uint128 sum_v = 0;
+    std::vector<uint64_t> r(len), v61(len);
+    std::vector<uint8_t> planes(8 * len), v16(16 * ((len + 3) / 4 * 4));
     for (int64_t i = 0; i < len; ++i) {
       r[i] = t % 7 == 0 ? (uint64_t{1} << 52) - 1 : rng.Next() >> 12;
       v61[i] = t % 7 == 1 ? M61::kP - 1 : rng.Next() % M61::kP;
       for (int p = 0; p < 8; ++p) planes[p * len + i] = static_cast<uint8_t>(v61[i] >> (8 * p));
       uint128 v = M127::Reduce((static_cast<uint128>(rng.Next()) << 64) | rng.Next());
       if (t % 7 == 2) v = M127::kQ - 1;
-      sum_v = M127::Add(sum_v, v);
-      limbs[i] = static_cast<uint64_t>(v) & ((uint64_t{1} << 52) - 1);
-      limbs[len + i] = static_cast<uint64_t>(v >> 52) & ((uint64_t{1} << 52) - 1);
-      limbs[2 * len + i] = static_cast<uint64_t>(v >> 104);
+      internal::StoreQ8V(v16.data(), i, v);
     }
     const internal::S8Tables s8{v61.data(), planes.data()};
-    internal::Q8Tables q8;
-    q8.limb0 = limbs.data();
-    q8.limb1 = limbs.data() + len;
-    q8.limb2 = limbs.data() + 2 * len;
-    q8.offset = M127::MulPow2(sum_v, 47);
+    const internal::Q8Tables q8{v16.data()};
     const int rows = 1 + t % internal::kMaxRows;
     std::vector<uint8_t> c(4 * len * rows), a(len * rows), e(16 * len), out(4 * len);
     for (int64_t i = 0; i < len * rows; ++i) {
@@ -541,18 +533,33 @@ TEST(VerifyKernelsTest, Avx512MatchesPortable) {
     ASSERT_EQ(bad_port, -1);
     // The compact encoding's kernel on the int64-sized rows.
     if (t % 4 != 3 && t % 5 != 0) {
+      const uint128 rb = internal::RBias(r.data(), len);
       std::vector<uint8_t> e64(8 * len);
       for (int64_t i = 0; i < len; ++i) std::memcpy(&e64[8 * i], &e[16 * i], 8);
-      ASSERT_EQ(fast->check_q8_row64(e64.data(), out.data(), r.data(), len, &bad_fast),
+      ASSERT_EQ(fast->check_q8_row64(e64.data(), out.data(), r.data(), len, rb, &bad_fast),
                 port.check_q8_row(e.data(), out.data(), r.data(), len, &bad_port, &range_port));
       ASSERT_EQ(bad_fast, -1);
-      ASSERT_EQ(port.check_q8_row64(e64.data(), out.data(), r.data(), len, &bad_port),
-                fast->check_q8_row64(e64.data(), out.data(), r.data(), len, &bad_fast));
+      ASSERT_EQ(port.check_q8_row64(e64.data(), out.data(), r.data(), len, rb, &bad_port),
+                fast->check_q8_row64(e64.data(), out.data(), r.data(), len, rb, &bad_fast));
       const int64_t at = rng.Uniform(0, len - 1);
       std::vector<uint8_t> out2 = out;
       out2[4 * at + 1] ^= 0x10;
-      fast->check_q8_row64(e64.data(), out2.data(), r.data(), len, &bad_fast);
-      port.check_q8_row64(e64.data(), out2.data(), r.data(), len, &bad_port);
+      fast->check_q8_row64(e64.data(), out2.data(), r.data(), len, rb, &bad_fast);
+      port.check_q8_row64(e64.data(), out2.data(), r.data(), len, rb, &bad_port);
+      ASSERT_EQ(bad_fast, at);
+      ASSERT_EQ(bad_port, at);
+      // An exact 0 rounds to +0 only (the vector kernel re-checks its zero lanes).
+      std::vector<uint8_t> e_zero = e64;
+      std::vector<uint8_t> out_zero = out;
+      std::memset(&e_zero[8 * at], 0, 8);
+      StoreU32(&out_zero[4 * at], 0);
+      ASSERT_EQ(fast->check_q8_row64(e_zero.data(), out_zero.data(), r.data(), len, rb, &bad_fast),
+                port.check_q8_row64(e_zero.data(), out_zero.data(), r.data(), len, rb, &bad_port));
+      ASSERT_EQ(bad_fast, -1);
+      ASSERT_EQ(bad_port, -1);
+      StoreU32(&out_zero[4 * at], 0x80000000u);  // -0
+      fast->check_q8_row64(e_zero.data(), out_zero.data(), r.data(), len, rb, &bad_fast);
+      port.check_q8_row64(e_zero.data(), out_zero.data(), r.data(), len, rb, &bad_port);
       ASSERT_EQ(bad_fast, at);
       ASSERT_EQ(bad_port, at);
     }
