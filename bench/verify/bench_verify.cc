@@ -67,15 +67,16 @@ void KernelTable() {
   constexpr int64_t n = kDim;
   SplitMix64 rng(7);
   std::vector<uint64_t> r(n), v(n);
-  std::vector<uint8_t> planes(8 * n), v16(16 * n), c(4 * n * vi::kMaxRows), a(n * vi::kMaxRows), e(16 * n),
-      e64(8 * n), out(4 * n), q8(34 * (n / 32) * vi::kMaxRows), s8f_out(4 * n);
+  std::vector<uint8_t> planes(8 * n), v16(16 * n), c(4 * n * vi::kMaxRows), a(n * vi::kMaxRows),
+      e(16 * n), e64(8 * n), out(4 * n), q8(34 * (n / 32) * vi::kMaxRows), s8f_out(4 * n);
   std::vector<int32_t> w_mant(n);
   std::vector<int16_t> w_exp(n);
   for (int64_t i = 0; i < n; ++i) {
     r[i] = rng.Next() >> 12;
     v[i] = rng.Next() >> 3;
     for (int p = 0; p < 8; ++p) planes[p * n + i] = static_cast<uint8_t>(v[i] >> (8 * p));
-    vi::StoreQ8V(v16.data(), i, ((static_cast<unsigned __int128>(rng.Next()) << 64) | rng.Next()) >> 1);
+    vi::StoreQ8V(v16.data(), i,
+                 ((static_cast<unsigned __int128>(rng.Next()) << 64) | rng.Next()) >> 1);
     const int64_t x = static_cast<int64_t>(rng.Next()) >> 6;  // ~2^58, like real sums
     std::memcpy(&e64[8 * i], &x, 8);
     const __int128 wide = x;
@@ -129,7 +130,8 @@ void KernelTable() {
             static_cast<int64_t>(k.check_q8_row(e.data(), out.data(), r.data(), n, &bad, &flag));
       }),
       best_us([&] {
-        sink += static_cast<int64_t>(k.check_q8_row64(e64.data(), out.data(), r.data(), n, rb, &bad));
+        sink +=
+            static_cast<int64_t>(k.check_q8_row64(e64.data(), out.data(), r.data(), n, rb, &bad));
       }),
       best_us([&] { k.dot_q8_v(q8.data(), 34 * (n / 32), qt, n / 32, rows, oq, &flag); }) / rows);
   std::printf("\n");
@@ -276,8 +278,8 @@ int Run(double min_time, bool all_kinds, bool kquant_kinds) {
       std::printf(
           "%-18s %3lld %10.1f %10.2f %8.2f %10.1f %10.2f %8.2f %10.1f %10.2f %10.2f %8.2f %s\n",
           OpKindName(kind), static_cast<long long>(m), 1e6 * mc.best, 1e6 * vc.best, ratio,
-          1e6 * mw.best, 1e6 * vw.best, 100.0 * vw.best / mw.best, 1e6 * mc.median,
-          1e6 * vc.median, 1e6 * vr.best, 100.0 * vr.best / mc.best,
+          1e6 * mw.best, 1e6 * vw.best, 100.0 * vw.best / mw.best, 1e6 * mc.median, 1e6 * vc.median,
+          1e6 * vr.best, 100.0 * vr.best / mc.best,
           verdict->accepted ? "accepted" : verdict->reason.c_str());
     }
     std::printf("\n");

@@ -92,8 +92,8 @@ uint128 CheckQ8Row(const uint8_t* e, const uint8_t* out, const uint64_t* r, int6
   return M127::Add(total, M127::Neg(M127::MulPow2(M127::Reduce(sum_r), 112)));
 }
 
-uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n, uint128 /*r_bias*/,
-                     int64_t* first_bad) {
+uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
+                     uint128 /*r_bias*/, int64_t* first_bad) {
   // sum E r with |E r| < 2^115: int128 partial sums over 2^11 elements, reduced mod q.
   *first_bad = -1;
   uint128 acc = 0;

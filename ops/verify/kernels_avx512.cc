@@ -325,8 +325,7 @@ inline bool Q8Row64Step(const uint8_t* e, const uint8_t* out, const uint64_t* r,
   const __m256i c = _mm256_maskz_loadu_epi32(m, out + 4 * i);
   __mmask8 bad = _mm256_mask_cmpneq_epi32_mask(m, bits, _mm256_add_epi32(c, scale48));
   if (bad != 0) {
-    bad &= ~_mm256_mask_cmpeq_epi32_mask(_mm512_testn_epi64_mask(x, x), c,
-                                         _mm256_setzero_si256());
+    bad &= ~_mm256_mask_cmpeq_epi32_mask(_mm512_testn_epi64_mask(x, x), c, _mm256_setzero_si256());
     if (bad != 0) {
       *first_bad = i + __builtin_ctz(bad);
       return false;
@@ -376,10 +375,10 @@ uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, in
       if (!Q8Row64Step(e, out, r, i, m, even, first_bad)) return 0;
     }
     // sum (E + 2^63) r = sum lo(e0 r) + (hi(e0 r) + lo(e1 r)) 2^52 + hi(e1 r) 2^104.
-    const uint128 limbs[3] = {LaneSum(even[0]) + LaneSum(odd[0]),
-                              LaneSum(even[1]) + LaneSum(odd[1]) + LaneSum(even[2]) +
-                                  LaneSum(odd[2]),
-                              LaneSum(even[3]) + LaneSum(odd[3])};
+    const uint128 limbs[3] = {
+        LaneSum(even[0]) + LaneSum(odd[0]),
+        LaneSum(even[1]) + LaneSum(odd[1]) + LaneSum(even[2]) + LaneSum(odd[2]),
+        LaneSum(even[3]) + LaneSum(odd[3])};
     total = M127::Add(total, CombineLimbs(limbs, 3));
   }
   return M127::Add(total, M127::Neg(r_bias));
@@ -547,8 +546,8 @@ bool RoundingSelfCheckPasses(const Kernels& k) {
   // The compact encoding's kernel on the same values.
   std::vector<uint8_t> e64(8 * xs.size());
   for (size_t i = 0; i < xs.size(); ++i) std::memcpy(&e64[8 * i], &xs[i], 8);
-  const uint128 got64 =
-      k.check_q8_row64(e64.data(), out.data(), r.data(), xs.size(), RBias(r.data(), xs.size()), &bad);
+  const uint128 got64 = k.check_q8_row64(e64.data(), out.data(), r.data(), xs.size(),
+                                         RBias(r.data(), xs.size()), &bad);
   return bad == -1 && got64 == want;
 }
 

@@ -336,11 +336,10 @@ absl::StatusOr<Verdict> Verifier::Verify(int64_t m, ByteSpan a, ByteSpan a_scale
     for (int64_t i = 0; i < m; ++i) {
       int64_t j = -1;
       bool out_of_range = false;
-      const uint128 lhs =
-          compact ? kern.check_q8_row64(&exact[8 * i * n_], &out[4 * i * n_], r_.data(), n_,
-                                         r_bias_, &j)
-                  : kern.check_q8_row(&exact[16 * i * n_], &out[4 * i * n_], r_.data(), n_, &j,
-                                      &out_of_range);
+      const uint128 lhs = compact ? kern.check_q8_row64(&exact[8 * i * n_], &out[4 * i * n_],
+                                                        r_.data(), n_, r_bias_, &j)
+                                  : kern.check_q8_row(&exact[16 * i * n_], &out[4 * i * n_],
+                                                      r_.data(), n_, &j, &out_of_range);
       if (j >= 0) {
         return out_of_range
                    ? Reject(Check::kExactRange, i, j,
