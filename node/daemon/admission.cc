@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -432,11 +433,23 @@ absl::StatusOr<RecheckRecord> AdmissionService::ReportFault(const shim::FaultEvi
         "the evidence against this node (", shim::FaultSummary(evidence),
         ") checks, but the node holds no admitted class to take"));
   }
+  // The same evidence again (a replay, e.g. after the node was re-admitted) is refused: a
+  // record acts once. Its call is recognized by the summary's "... on call <16 hex>" prefix
+  // in the kept history (the last kMaxRecheckHistory entries).
+  const std::string summary = shim::FaultSummary(evidence);
+  const std::string call = summary.substr(0, summary.find(':'));
+  for (const RecheckRecord& past : RecheckHistory()) {
+    if (past.trigger == RecheckTrigger::kVerifiedFault && absl::StartsWith(past.detail, call)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this fault evidence (", call, ") was already acted on at ",
+          absl::FormatTime(past.time, absl::UTCTimeZone()), "; a record evicts once"));
+    }
+  }
   RecheckRecord record;
   record.time = absl::Now();
   record.class_name = admitted.class_name;
   record.trigger = RecheckTrigger::kVerifiedFault;
-  record.detail = shim::FaultSummary(evidence);
+  record.detail = summary;
   Record(record);
   return record;
 }

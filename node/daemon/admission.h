@@ -169,7 +169,8 @@ class AdmissionService {
   // shim::FaultSummary; admitted class and saved report cleared). FAILED_PRECONDITION
   // when no key list is set or readable or this node's key is not in it; INVALID_ARGUMENT
   // for evidence that does not check or names another node; FAILED_PRECONDITION when the
-  // node holds no admitted class (nothing recorded). On any error nothing changes.
+  // node holds no admitted class (nothing recorded), or when the history already holds
+  // this call's record (a replay: a record evicts once). On any error nothing changes.
   absl::StatusOr<RecheckRecord> ReportFault(const shim::FaultEvidence& evidence);
 
   // The last kMaxRecheckHistory re-checks, oldest first (kept across restarts in

@@ -333,6 +333,13 @@ TEST_F(FaultEvictionTest, EvidenceEvictsTheNamedNodeTheDrawSkipsItAndReadmission
   EXPECT_EQ(served.code, IC0_ACCEL_REPLY) << served.message;
   evicted.Readmit(kFaulty);
   EXPECT_EQ(*evicted.Pick(BeaconValue(kSeed, draw)), kFaulty);
+  // The old record replayed against the re-admitted node acts no more.
+  v1::ReportFaultResponse replayed;
+  st = ReportFault(kFaulty, record, &replayed);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_NE(st.error_message().find("already acted on"), std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(AdmittedClass(kFaulty), kClass);
 }
 
 TEST_F(FaultEvictionTest, BadEvidenceOrAnotherNodesIsRefusedAndChangesNothing) {
