@@ -62,17 +62,7 @@ class GrpcDaemonClient : public DaemonClient {
         max_reply_(max_reply) {}
 
   absl::StatusOr<DaemonMatMulResult> MatMul(const MatMulArgs& a) override {
-    v1::MatMulRequest req;
-    req.set_op(static_cast<v1::OpKind>(static_cast<int>(a.op)));
-    req.set_m(a.m);
-    req.set_n(a.n);
-    req.set_k(a.k);
-    req.set_a(a.a.data(), a.a.size());
-    if (a.a_scale) req.set_a_scale(a.a_scale->data(), a.a_scale->size());
-    v1::WeightRef* ref = req.mutable_weight_ref();
-    ref->set_model_digest(Hex(a.weights.model));
-    ref->set_tensor(a.weights.tensor);
-    if (a.w_scale) ref->set_scale_tensor(*a.w_scale);
+    v1::MatMulRequest req = Request(a);
     v1::MatMulResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
@@ -82,6 +72,49 @@ class GrpcDaemonClient : public DaemonClient {
     r.out.assign(resp.out().begin(), resp.out().end());
     r.output_digest_hex = resp.output_digest();
     r.spec_version = resp.spec_version();
+    return r;
+  }
+
+  absl::StatusOr<DaemonExactResult> MatMulExact(const MatMulArgs& a) override {
+    v1::MatMulRequest req = Request(a);
+    req.set_exact_output(true);
+    v1::MatMulResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    absl::Status s = FromGrpc(Accelerator()->MatMul(&ctx, req, &resp), address_);
+    if (!s.ok()) return s;
+    DaemonExactResult r;
+    r.out.assign(resp.out().begin(), resp.out().end());
+    r.exact_sums.assign(resp.exact_sums().begin(), resp.exact_sums().end());
+    r.output_digest_hex = resp.output_digest();
+    r.spec_version = resp.spec_version();
+    return r;
+  }
+
+  absl::StatusOr<DaemonVerdict> MatMulVerify(const MatMulArgs& a,
+                                             const DaemonVerifyCall& c) override {
+    v1::MatMulRequest req = Request(a);
+    v1::VerifyAnswer* va = req.mutable_verify();
+    va->set_out(c.out.data(), c.out.size());
+    va->set_exact_sums(c.exact_sums.data(), c.exact_sums.size());
+    va->set_epoch(c.epoch);
+    va->set_request_digest(c.request_digest.data(), c.request_digest.size());
+    va->set_computing_node(c.computing_node);
+    v1::MatMulResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    absl::Status s = FromGrpc(Accelerator()->MatMul(&ctx, req, &resp), address_);
+    if (!s.ok()) return s;
+    if (!resp.has_verification()) {
+      return absl::InternalError("the data node answered a verify call without a verdict");
+    }
+    const v1::VerifyResult& v = resp.verification();
+    DaemonVerdict r;
+    r.accepted = v.accepted();
+    r.check = v.check();
+    r.reason = v.reason();
+    r.output_digest.assign(v.output_digest().begin(), v.output_digest().end());
+    r.signature.assign(v.signature().begin(), v.signature().end());
     return r;
   }
 
@@ -204,6 +237,22 @@ class GrpcDaemonClient : public DaemonClient {
   }
 
  private:
+  // The call by reference (the Candid interface never sends weights inline).
+  static v1::MatMulRequest Request(const MatMulArgs& a) {
+    v1::MatMulRequest req;
+    req.set_op(static_cast<v1::OpKind>(static_cast<int>(a.op)));
+    req.set_m(a.m);
+    req.set_n(a.n);
+    req.set_k(a.k);
+    req.set_a(a.a.data(), a.a.size());
+    if (a.a_scale) req.set_a_scale(a.a_scale->data(), a.a_scale->size());
+    v1::WeightRef* ref = req.mutable_weight_ref();
+    ref->set_model_digest(Hex(a.weights.model));
+    ref->set_tensor(a.weights.tensor);
+    if (a.w_scale) ref->set_scale_tensor(*a.w_scale);
+    return req;
+  }
+
   void SetDeadline(grpc::ClientContext* ctx,
                    std::chrono::milliseconds extra = std::chrono::milliseconds(0)) const {
     ctx->set_deadline(std::chrono::system_clock::now() + timeout_ + extra);
@@ -216,8 +265,10 @@ class GrpcDaemonClient : public DaemonClient {
     std::lock_guard<std::mutex> lock(mu_);
     if (!channel_) {
       grpc::ChannelArguments args;
+      // A verified computing node's reply carries the exact sums beside C: at most 16
+      // bytes per 4-byte output element (ops::verify::ExactSumsBytes).
       args.SetMaxReceiveMessageSize(
-          static_cast<int>(std::min<size_t>(max_reply_ + 4096, INT32_MAX)));
+          static_cast<int>(std::min<size_t>(5 * max_reply_ + 4096, INT32_MAX)));
       args.SetMaxSendMessageSize(-1);
       channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
       accel_ = v1::Accelerator::NewStub(channel_);

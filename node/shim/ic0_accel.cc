@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "node/shim/agreement.h"
 #include "node/shim/daemon_client.h"
@@ -38,6 +40,35 @@ bool Fill(ic0_accel_result* r, const void* bytes, size_t len) {
   return true;
 }
 
+// Hands an Outcome to the C caller: the reply or the message, and the charge.
+uint32_t Deliver(const datanode::shim::Outcome& o, ic0_accel_result* result) {
+  result->reject_code = static_cast<uint32_t>(o.code);
+  const bool ok = o.code == RejectCode::kNone ? Fill(result, o.reply.data(), o.reply.size())
+                                              : Fill(result, o.message.data(), o.message.size());
+  if (!ok) {  // out of memory: nothing to hand back, nothing charged
+    *result = ic0_accel_result{};
+    result->reject_code = IC0_ACCEL_SYS_TRANSIENT;
+    return result->reject_code;
+  }
+  // The price of a reply, or the reject fee of a reject (Shim::Call).
+  result->cycles_charged_low = absl::Uint128Low64(o.cycles_charged);
+  result->cycles_charged_high = absl::Uint128High64(o.cycles_charged);
+  return result->reject_code;
+}
+
+uint32_t NullArgument(const char* what, ic0_accel_result* result) {
+  const std::string msg = std::string(what) + ": NULL handle or pointer argument";
+  result->reject_code = IC0_ACCEL_SYS_FATAL;
+  Fill(result, msg.data(), msg.size());
+  return result->reject_code;
+}
+
+datanode::shim::Sha256 Digest(const uint8_t d[32]) {
+  datanode::shim::Sha256 out;
+  std::memcpy(out.data(), d, 32);
+  return out;
+}
+
 }  // namespace
 
 extern "C" {
@@ -50,7 +81,8 @@ int ic0_accel_create(const ic0_accel_config* config, ic0_accel** out, char* erro
     WriteError(error, error_len, "config is NULL");
     return -1;
   }
-  if (config->abi_version != IC0_ACCEL_ABI_VERSION) {
+  // Version 3 added functions only: a version-2 config has the same layout.
+  if (config->abi_version != IC0_ACCEL_ABI_VERSION && config->abi_version != 2) {
     WriteError(error, error_len,
                "abi_version " + std::to_string(config->abi_version) + ", library implements " +
                    std::to_string(IC0_ACCEL_ABI_VERSION));
@@ -92,21 +124,121 @@ uint32_t ic0_accel_call(const ic0_accel* accel, const char* method, size_t metho
     Fill(result, kMsg, sizeof kMsg - 1);
     return result->reject_code;
   }
-  const datanode::shim::Outcome o =
-      accel->shim.Call(std::string_view(method, method_len), {arg, arg_len},
-                       absl::MakeUint128(cycles_high, cycles_low));
-  result->reject_code = static_cast<uint32_t>(o.code);
-  const bool ok = o.code == RejectCode::kNone ? Fill(result, o.reply.data(), o.reply.size())
-                                              : Fill(result, o.message.data(), o.message.size());
-  if (!ok) {  // out of memory: nothing to hand back, nothing charged
-    *result = ic0_accel_result{};
-    result->reject_code = IC0_ACCEL_SYS_TRANSIENT;
-    return result->reject_code;
+  return Deliver(accel->shim.Call(std::string_view(method, method_len), {arg, arg_len},
+                                  absl::MakeUint128(cycles_high, cycles_low)),
+                 result);
+}
+
+uint32_t ic0_accel_call_mode(const ic0_accel* accel, const char* method, size_t method_len,
+                             const uint8_t* arg, size_t arg_len) {
+  if (accel == nullptr || method == nullptr || (arg == nullptr && arg_len != 0)) {
+    return IC0_ACCEL_MODE_REPLICATED;
   }
-  // The price of a reply, or the reject fee of a reject (Shim::Call).
-  result->cycles_charged_low = absl::Uint128Low64(o.cycles_charged);
-  result->cycles_charged_high = absl::Uint128High64(o.cycles_charged);
-  return result->reject_code;
+  return accel->shim.ModeOf(std::string_view(method, method_len), {arg, arg_len}) ==
+                 datanode::shim::CallMode::kVerified
+             ? IC0_ACCEL_MODE_VERIFIED
+             : IC0_ACCEL_MODE_REPLICATED;
+}
+
+int ic0_accel_verified_pick(uint64_t beacon, const uint8_t* evicted, uint32_t n,
+                            uint32_t* computing_node) {
+  if (computing_node == nullptr || n == 0) return -1;
+  datanode::shim::EvictedNodes record(n);
+  for (uint32_t i = 0; evicted != nullptr && i < n; ++i) {
+    if (evicted[i] != 0) record.Evict(i);
+  }
+  absl::StatusOr<uint32_t> pick = record.Pick(beacon);
+  if (!pick.ok()) return -1;
+  *computing_node = *pick;
+  return 0;
+}
+
+uint32_t ic0_accel_verified_compute(const ic0_accel* accel, const uint8_t* arg, size_t arg_len,
+                                    uint64_t cycles_low, uint64_t cycles_high,
+                                    ic0_accel_result* result) {
+  if (result == nullptr) return IC0_ACCEL_SYS_FATAL;
+  *result = ic0_accel_result{};
+  if (accel == nullptr || (arg == nullptr && arg_len != 0)) {
+    return NullArgument("ic0_accel_verified_compute", result);
+  }
+  return Deliver(
+      accel->shim.VerifiedCompute({arg, arg_len}, absl::MakeUint128(cycles_high, cycles_low)),
+      result);
+}
+
+uint32_t ic0_accel_verified_check(const ic0_accel* accel, const uint8_t* arg, size_t arg_len,
+                                  uint64_t cycles_low, uint64_t cycles_high,
+                                  const uint8_t request_digest[32], uint32_t node,
+                                  uint32_t computing_node, uint64_t epoch, const uint8_t* answer,
+                                  size_t answer_len, ic0_accel_verdict* verdict,
+                                  ic0_accel_result* result) {
+  if (result == nullptr) return IC0_ACCEL_SYS_FATAL;
+  *result = ic0_accel_result{};
+  if (accel == nullptr || (arg == nullptr && arg_len != 0) || request_digest == nullptr ||
+      (answer == nullptr && answer_len != 0) || verdict == nullptr) {
+    return NullArgument("ic0_accel_verified_check", result);
+  }
+  datanode::shim::VerifierRole role;
+  role.request_digest = Digest(request_digest);
+  role.node = node;
+  role.computing_node = computing_node;
+  role.epoch = epoch;
+  datanode::shim::VerifiedShare share;
+  const datanode::shim::Outcome o =
+      accel->shim.VerifiedCheck({arg, arg_len}, absl::MakeUint128(cycles_high, cycles_low), role,
+                                {answer, answer_len}, &share);
+  if (o.code == RejectCode::kNone) {
+    // The reason travels as the "reply" (for logs); the verdict is the result.
+    datanode::shim::Outcome reason;
+    reason.reply.assign(o.message.begin(), o.message.end());
+    const uint32_t code = Deliver(reason, result);
+    if (code != IC0_ACCEL_REPLY) return code;
+    verdict->node = share.node;
+    verdict->accepted = share.accepted ? 1 : 0;
+    std::memcpy(verdict->output_digest, share.output_digest.data(), 32);
+    std::memcpy(verdict->signature, share.signature.data(), 64);
+    return code;
+  }
+  return Deliver(o, result);
+}
+
+uint32_t ic0_accel_verified_combine(const ic0_accel* accel, const uint8_t* arg, size_t arg_len,
+                                    uint64_t cycles_low, uint64_t cycles_high,
+                                    const uint8_t request_digest[32], const uint8_t* public_keys,
+                                    uint32_t n, const uint8_t* evicted, uint32_t computing_node,
+                                    const uint8_t* answer, size_t answer_len,
+                                    const ic0_accel_verdict* verdicts, size_t verdict_count,
+                                    ic0_accel_result* result) {
+  if (result == nullptr) return IC0_ACCEL_SYS_FATAL;
+  *result = ic0_accel_result{};
+  if (accel == nullptr || (arg == nullptr && arg_len != 0) || request_digest == nullptr ||
+      (public_keys == nullptr && n != 0) || (answer == nullptr && answer_len != 0) ||
+      (verdicts == nullptr && verdict_count != 0)) {
+    return NullArgument("ic0_accel_verified_combine", result);
+  }
+  std::vector<datanode::shim::PublicKey> keys(n);
+  for (uint32_t i = 0; i < n; ++i) std::memcpy(keys[i].data(), public_keys + 32 * size_t{i}, 32);
+  std::optional<datanode::shim::EvictedNodes> record;
+  if (evicted != nullptr) {
+    record.emplace(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (evicted[i] != 0) record->Evict(i);
+    }
+  }
+  const datanode::shim::Sha256 request = Digest(request_digest);
+  std::vector<datanode::shim::VerifiedShare> shares(verdict_count);
+  for (size_t i = 0; i < verdict_count; ++i) {
+    shares[i].node = verdicts[i].node;
+    shares[i].request_digest = request;
+    shares[i].accepted = verdicts[i].accepted != 0;
+    std::memcpy(shares[i].output_digest.data(), verdicts[i].output_digest, 32);
+    std::memcpy(shares[i].signature.data(), verdicts[i].signature, 64);
+  }
+  return Deliver(accel->shim.VerifiedCombine(
+                     {arg, arg_len}, absl::MakeUint128(cycles_high, cycles_low), keys,
+                     record ? &*record : nullptr, request, computing_node,
+                     {answer, answer_len}, shares),
+                 result);
 }
 
 void ic0_accel_result_free(ic0_accel_result* result) {

@@ -14,6 +14,27 @@
  * (ic0_accel_sign_share), and accepts it once n - f replicas signed the same digest
  * (C++: node/shim/agreement.h, Combine).
  *
+ * VERIFIED MODE (ABI 3; docs/canister-api.md "Verified mode"). An accel_matmul whose
+ * MatMulArgs.mode is `verified` is not run by ic0_accel_call (which rejects it with
+ * DESTINATION_INVALID); the replica asks ic0_accel_call_mode() first and, for
+ * IC0_ACCEL_MODE_VERIFIED, runs the call in one of two roles on every replica:
+ *   1. ic0_accel_verified_pick(): the computing node, from the random beacon and the
+ *      subnet's eviction record (the same on every replica).
+ *   2. The computing node's replica: ic0_accel_verified_compute() -> the answer (opaque
+ *      bytes: the output and its exact sums), gossiped to the other replicas.
+ *   3. Every other replica: ic0_accel_verified_check() on that answer -> its daemon's
+ *      signed verdict ("verified/rejected digest D", D = SHA-256 of the output),
+ *      gossiped.
+ *   4. Every replica: ic0_accel_verified_combine() on the answer and the verdicts that
+ *      consensus agreed on -> the canister's reply (charged the verified price) or a
+ *      reject: SYS_TRANSIENT naming the computing node when more than f verifiers caught
+ *      it, when its answer is missing or malformed, or with too few verdicts.
+ * The request digest that binds the verdicts is ic0_accel_request_digest() of the call.
+ * All three make the same checks as ic0_accel_call first (Candid, values, price, reply
+ * size, cycles), so a call its caller got wrong gives the same reject, with the reject
+ * fee, in every role on every replica, whatever the daemons do; the replica agrees on it
+ * like on any other outcome.
+ *
  * REJECT CODES (the IC's): 0 = reply, 1 SYS_FATAL, 2 SYS_TRANSIENT, 3 DESTINATION_INVALID,
  * 4 CANISTER_REJECT, 5 CANISTER_ERROR. Which failure gives which code is listed in
  * datanode.did; in short: bad Candid / too large -> 5; bad values, unknown model or
@@ -25,7 +46,7 @@
  * nothing.
  *
  * THREADING. An ic0_accel handle is thread-safe: any number of threads may call
- * ic0_accel_call() on one handle concurrently (each call is independent; the daemon
+ * ic0_accel_call() and the ic0_accel_verified_* functions on one handle concurrently (each call is independent; the daemon
  * connection is shared). ic0_accel_destroy() must not race with any other call on the
  * same handle. The digest, share and free functions are reentrant.
  *
@@ -33,7 +54,9 @@
  * timeout per daemon RPC (accel_list_models makes one RPC per model; accel_generate
  * makes three, its streaming Generate allowed one more second per requested token).
  * Call it from a
- * thread that may block, never from a latency-critical one.
+ * thread that may block, never from a latency-critical one. ic0_accel_verified_compute
+ * and _check make one RPC (two with required_class) and block alike; ic0_accel_call_mode,
+ * _verified_combine and _verified_pick never call the daemon.
  *
  * LIFETIMES AND OWNERSHIP. Every input pointer is borrowed for the duration of the call
  * only; nothing is retained (the config's strings are copied). Every output buffer in
@@ -55,8 +78,10 @@
 extern "C" {
 #endif
 
-/* 2: ic0_accel_config.required_class. */
-#define IC0_ACCEL_ABI_VERSION 2
+/* 2: ic0_accel_config.required_class. 3: verified mode (ic0_accel_call_mode,
+ * ic0_accel_verified_*); the config's layout is version 2's, and ic0_accel_create accepts
+ * both 2 and 3, so a replica built against version 2 keeps working unchanged. */
+#define IC0_ACCEL_ABI_VERSION 3
 
 /* The library is built with hidden visibility; only these functions are exported. */
 #if defined(IC0_ACCEL_BUILDING)
@@ -75,7 +100,7 @@ extern "C" {
 typedef struct ic0_accel ic0_accel; /* opaque */
 
 typedef struct ic0_accel_config {
-  /* Must be IC0_ACCEL_ABI_VERSION: a library built for another layout refuses it. */
+  /* IC0_ACCEL_ABI_VERSION (or 2, the same layout): other versions are refused. */
   uint32_t abi_version;
   /* gRPC target of the node's daemon, e.g. "unix:/run/ic-node/datanode/socket" (a
    * bare path means a Unix socket). NULL or "" = this subnet has no data node: calls
@@ -150,6 +175,85 @@ IC0_ACCEL_API int ic0_accel_verify_share(const uint8_t public_key[32],
                                          const uint8_t request_digest[32],
                                          const uint8_t result_digest[32],
                                          const uint8_t signature[64]);
+
+/* --- Verified mode (ABI 3) ------------------------------------------------------- */
+
+#define IC0_ACCEL_MODE_REPLICATED 0
+#define IC0_ACCEL_MODE_VERIFIED 1
+
+/* IC0_ACCEL_MODE_VERIFIED for an accel_matmul whose argument decodes (within the
+ * handle's max_arg_bytes) with mode = verified; IC0_ACCEL_MODE_REPLICATED for every other
+ * call, malformed ones included (ic0_accel_call rejects those as documented). Pure: no
+ * daemon. A NULL accel or method is REPLICATED. */
+IC0_ACCEL_API uint32_t ic0_accel_call_mode(const ic0_accel* accel, const char* method,
+                                           size_t method_len, const uint8_t* arg,
+                                           size_t arg_len);
+
+/* The computing node of a verified call: the (beacon mod m)-th of the m nodes not
+ * evicted, in index order. evicted: n bytes, nonzero = taken out of the draw by a fault
+ * record (NULL = none). Returns 0 and sets *computing_node, or -1 when n is 0, every node
+ * is evicted, or computing_node is NULL. */
+IC0_ACCEL_API int ic0_accel_verified_pick(uint64_t beacon, const uint8_t* evicted, uint32_t n,
+                                          uint32_t* computing_node);
+
+/* One verifier's verdict on the computing node's answer, as signed by its daemon's node
+ * key over (domain, request digest, D, accepted). Plain data: copy it to gossip it. */
+typedef struct ic0_accel_verdict {
+  uint32_t node;             /* the verifier's index in the subnet's key list */
+  uint32_t accepted;         /* 1: "verified digest D", 0: "rejected digest D" */
+  uint8_t output_digest[32]; /* D */
+  uint8_t signature[64];     /* Ed25519 */
+} ic0_accel_verdict;
+
+/* The computing replica's part: runs accel_matmul's argument on its daemon with exact
+ * sums. Returns IC0_ACCEL_REPLY with result->data = the answer to gossip (opaque bytes,
+ * owned by the result) and nothing charged, or a reject as ic0_accel_call would give
+ * (with the reject fee for the caller's faults); a call not in verified mode is
+ * SYS_FATAL. The reject's message names what failed; the other replicas then see no
+ * answer. */
+IC0_ACCEL_API uint32_t ic0_accel_verified_compute(const ic0_accel* accel, const uint8_t* arg,
+                                                  size_t arg_len, uint64_t cycles_low,
+                                                  uint64_t cycles_high, ic0_accel_result* result);
+
+/* A verifying replica's part: node `node` checks the answer (answer[0..answer_len), from
+ * the computing replica) of computing node `computing_node` on its daemon, for the call
+ * whose ic0_accel_request_digest is request_digest, in the subnet's epoch `epoch`.
+ * Returns IC0_ACCEL_REPLY and fills *verdict (to gossip), with result->data = the
+ * verifier's reason (UTF-8, NUL-terminated; empty when it accepted; for logs, not
+ * signed). Otherwise a reject and *verdict is untouched: the caller's faults as
+ * ic0_accel_call (with the fee), a malformed answer SYS_TRANSIENT naming the computing
+ * node, node == computing_node or a verdict that is not for this answer SYS_FATAL, the
+ * daemon's errors as for ic0_accel_call. NULL pointers (but answer with answer_len 0):
+ * SYS_FATAL; a NULL result returns SYS_FATAL without touching anything. */
+IC0_ACCEL_API uint32_t ic0_accel_verified_check(const ic0_accel* accel, const uint8_t* arg,
+                                                size_t arg_len, uint64_t cycles_low,
+                                                uint64_t cycles_high,
+                                                const uint8_t request_digest[32], uint32_t node,
+                                                uint32_t computing_node, uint64_t epoch,
+                                                const uint8_t* answer, size_t answer_len,
+                                                ic0_accel_verdict* verdict,
+                                                ic0_accel_result* result);
+
+/* Every replica: the canister's outcome. public_keys: the subnet's n node keys (32 bytes
+ * each, node i at i * 32), n must be the config's subnet_size; evicted: n bytes or NULL,
+ * as for ic0_accel_verified_pick (their verdicts never count; n - f stays the subnet's);
+ * answer: the computing node's (answer_len 0: none arrived); verdicts: those consensus
+ * agreed on. Returns IC0_ACCEL_REPLY with the Candid MatMulReply (the answer's output,
+ * bit for bit the replicated call's) and cycles_charged = the verified price, once n - f
+ * verifiers other than the computing node signed "verified digest D". Otherwise a
+ * reject, nothing charged: SYS_TRANSIENT with a message naming the computing node
+ * ("computing node i answered wrongly" when more than f verifiers rejected it; also when
+ * its answer is missing or malformed) and the verifiers that accepted, rejected, were
+ * invalid or missing; SYS_FATAL for n != subnet_size or computing_node >= n; the
+ * caller's faults as ic0_accel_call (with the fee). Never calls the daemon.
+ * NULL pointers (but answer, verdicts or evicted with a zero length / when optional):
+ * SYS_FATAL; a NULL result returns SYS_FATAL without touching anything. */
+IC0_ACCEL_API uint32_t ic0_accel_verified_combine(
+    const ic0_accel* accel, const uint8_t* arg, size_t arg_len, uint64_t cycles_low,
+    uint64_t cycles_high, const uint8_t request_digest[32], const uint8_t* public_keys,
+    uint32_t n, const uint8_t* evicted, uint32_t computing_node, const uint8_t* answer,
+    size_t answer_len, const ic0_accel_verdict* verdicts, size_t verdict_count,
+    ic0_accel_result* result);
 
 #ifdef __cplusplus
 } /* extern "C" */

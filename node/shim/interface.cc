@@ -25,6 +25,8 @@ struct Types {
     std::vector<std::pair<std::string, TypeRef>> tags;
     for (ops::OpKind k : kMatMulKinds) tags.emplace_back(ops::OpKindName(k), nullptr);
     TypeRef op_kind = candid::Variant(tags);
+    TypeRef call_mode =
+        candid::Variant({{"replicated", candid::Null()}, {"verified", candid::Null()}});
     TypeRef tensor_ref = candid::Record({{"model", candid::Blob()}, {"tensor", Prim(Op::kText)}});
     TypeRef nat32 = Prim(Op::kNat32);
     TypeRef matmul_args = candid::Record({{"op", op_kind},
@@ -34,7 +36,8 @@ struct Types {
                                           {"weights", tensor_ref},
                                           {"w_scale", candid::Opt(Prim(Op::kText))},
                                           {"a", candid::Blob()},
-                                          {"a_scale", candid::Opt(candid::Blob())}});
+                                          {"a_scale", candid::Opt(candid::Blob())},
+                                          {"mode", candid::Opt(call_mode)}});
     TypeRef matmul_reply = candid::Record({{"out", candid::Blob()},
                                            {"out_digest", candid::Blob()},
                                            {"spec_version", nat32},
@@ -52,7 +55,8 @@ struct Types {
                                          {"m", nat32},
                                          {"n", nat32},
                                          {"k", nat32},
-                                         {"arg_bytes", Prim(Op::kNat64)}});
+                                         {"arg_bytes", Prim(Op::kNat64)},
+                                         {"mode", candid::Opt(call_mode)}});
     TypeRef price_reply = candid::Record({{"cycles", Prim(Op::kNat)}});
     TypeRef sampling = candid::Record({{"temperature_milli", nat32},
                                        {"top_k", nat32},
@@ -77,6 +81,7 @@ struct Types {
                                              {"spec_version", nat32},
                                              {"cycles_charged", Prim(Op::kNat)}});
     by_name = {{"OpKind", op_kind},
+               {"CallMode", call_mode},
                {"TensorRef", tensor_ref},
                {"MatMulArgs", matmul_args},
                {"MatMulReply", matmul_reply},
@@ -129,6 +134,18 @@ absl::StatusOr<ops::OpKind> OpKindOf(const Value& v) {
     if (candid::IdlHash(ops::OpKindName(k)) == v.fields[0].first) return k;
   }
   return absl::InvalidArgumentError("unknown op kind");  // unreachable after Decode
+}
+
+Value ModeValue(const std::optional<CallMode>& mode) {
+  if (!mode) return candid::MakeOpt(std::nullopt);
+  return candid::MakeOpt(
+      candid::MakeVariant(*mode == CallMode::kVerified ? "verified" : "replicated"));
+}
+
+// Decode has already refused any tag but these two.
+std::optional<CallMode> CallModeOf(const Value& opt) {
+  if (opt.items.empty()) return std::nullopt;
+  return opt.items[0].Get("verified") != nullptr ? CallMode::kVerified : CallMode::kReplicated;
 }
 
 Value TensorRefValue(const TensorRef& r) {
@@ -187,7 +204,8 @@ std::vector<uint8_t> EncodeMatMulArgs(const MatMulArgs& v) {
                                        {"weights", TensorRefValue(v.weights)},
                                        {"w_scale", candid::MakeOpt(std::move(w_scale))},
                                        {"a", candid::MakeBlob(v.a)},
-                                       {"a_scale", candid::MakeOpt(std::move(a_scale))}}));
+                                       {"a_scale", candid::MakeOpt(std::move(a_scale))},
+                                       {"mode", ModeValue(v.mode)}}));
 }
 
 std::vector<uint8_t> EncodeMatMulReply(const MatMulReply& v) {
@@ -244,7 +262,8 @@ std::vector<uint8_t> EncodePriceArgs(const PriceArgs& v) {
                                        {"m", candid::MakeNat(Op::kNat32, v.m)},
                                        {"n", candid::MakeNat(Op::kNat32, v.n)},
                                        {"k", candid::MakeNat(Op::kNat32, v.k)},
-                                       {"arg_bytes", candid::MakeNat(Op::kNat64, v.arg_bytes)}}));
+                                       {"arg_bytes", candid::MakeNat(Op::kNat64, v.arg_bytes)},
+                                       {"mode", ModeValue(v.mode)}}));
 }
 
 std::vector<uint8_t> EncodePriceReply(const PriceReply& v) {
@@ -264,6 +283,7 @@ absl::StatusOr<MatMulArgs> DecodeMatMulArgs(std::span<const uint8_t> bytes,
   if (const Value& ws = F(v, "w_scale"); !ws.items.empty()) out.w_scale = ws.items[0].text;
   out.a = F(v, "a").bytes;
   if (const Value& as = F(v, "a_scale"); !as.items.empty()) out.a_scale = as.items[0].bytes;
+  out.mode = CallModeOf(F(v, "mode"));
   return out;
 }
 
@@ -314,6 +334,7 @@ absl::StatusOr<PriceArgs> DecodePriceArgs(std::span<const uint8_t> bytes,
   out.n = U32(F(v, "n"));
   out.k = U32(F(v, "k"));
   out.arg_bytes = U64(F(v, "arg_bytes"));
+  out.mode = CallModeOf(F(v, "mode"));
   return out;
 }
 

@@ -28,6 +28,11 @@ inline constexpr std::string_view kMethodListModels = "accel_list_models";
 inline constexpr std::string_view kMethodPrice = "accel_price";
 inline constexpr std::string_view kMethodGenerate = "accel_generate";
 
+// How a call is run (datanode.did CallMode; absent = kReplicated): every replica computes
+// it, or one computing node answers and the others check it (docs/canister-api.md
+// "Verified mode").
+enum class CallMode : uint8_t { kReplicated, kVerified };
+
 struct TensorRef {
   std::vector<uint8_t> model;  // 32-byte manifest digest
   std::string tensor;
@@ -42,7 +47,13 @@ struct MatMulArgs {
   std::optional<std::string> w_scale;  // scale tensor of the same model
   std::vector<uint8_t> a;
   std::optional<std::vector<uint8_t>> a_scale;
+  std::optional<CallMode> mode;  // absent = replicated
 };
+
+// The mode a call asks for (absent = replicated).
+inline CallMode ModeOf(const std::optional<CallMode>& mode) {
+  return mode.value_or(CallMode::kReplicated);
+}
 
 struct MatMulReply {
   std::vector<uint8_t> out;
@@ -78,6 +89,7 @@ struct PriceArgs {
   uint32_t n = 0;
   uint32_t k = 0;
   uint64_t arg_bytes = 0;
+  std::optional<CallMode> mode;  // absent = replicated; verified: VerifiedPrice
 };
 
 struct PriceReply {
@@ -119,7 +131,7 @@ struct GenerateReply {
   absl::uint128 cycles_charged = 0;
 };
 
-// The declared Candid types, by their .did name ("OpKind", "TensorRef", "MatMulArgs",
+// The declared Candid types, by their .did name ("OpKind", "CallMode", "TensorRef", "MatMulArgs",
 // "MatMulReply", "ListModelsArgs", "TensorInfo", "ModelInfo", "ListModelsReply",
 // "PriceArgs", "PriceReply", "Sampling", "Prompt", "GenerateArgs", "StopReason",
 // "GenerateReply"); nullptr for other names.

@@ -135,6 +135,44 @@ absl::StatusOr<std::string> DaemonClient::AdmittedClass() {
   return absl::UnimplementedError("this data node client cannot tell its admitted class");
 }
 
+absl::StatusOr<DaemonExactResult> DaemonClient::MatMulExact(const MatMulArgs&) {
+  return absl::UnimplementedError("this data node client has no verified mode");
+}
+
+absl::StatusOr<DaemonVerdict> DaemonClient::MatMulVerify(const MatMulArgs&,
+                                                         const DaemonVerifyCall&) {
+  return absl::UnimplementedError("this data node client has no verified mode");
+}
+
+namespace {
+constexpr uint8_t kAnswerMagic[8] = {'D', 'N', 'V', 'A', 'N', 'S', '1', 0};
+}  // namespace
+
+std::vector<uint8_t> EncodeVerifiedAnswer(std::span<const uint8_t> out,
+                                          std::span<const uint8_t> exact_sums) {
+  std::vector<uint8_t> a(std::begin(kAnswerMagic), std::end(kAnswerMagic));
+  a.reserve(a.size() + out.size() + exact_sums.size());
+  a.insert(a.end(), out.begin(), out.end());
+  a.insert(a.end(), exact_sums.begin(), exact_sums.end());
+  return a;
+}
+
+absl::StatusOr<VerifiedAnswerView> ParseVerifiedAnswer(std::span<const uint8_t> answer,
+                                                       uint64_t out_bytes) {
+  if (answer.size() < sizeof kAnswerMagic ||
+      std::memcmp(answer.data(), kAnswerMagic, sizeof kAnswerMagic) != 0) {
+    return absl::InvalidArgumentError("the answer does not start with \"DNVANS1\\0\"");
+  }
+  const std::span<const uint8_t> rest = answer.subspan(sizeof kAnswerMagic);
+  if (rest.size() < out_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the answer holds ", rest.size(),
+                                                   " bytes after its magic; the output alone is ",
+                                                   out_bytes));
+  }
+  return VerifiedAnswerView{rest.first(static_cast<size_t>(out_bytes)),
+                            rest.subspan(static_cast<size_t>(out_bytes))};
+}
+
 std::optional<Outcome> Shim::RefuseUnlessAdmitted(std::string_view method) const {
   if (config_.required_class.empty()) return std::nullopt;
   absl::StatusOr<std::string> held = daemon_->AdmittedClass();
@@ -156,6 +194,15 @@ std::optional<Outcome> Shim::RefuseUnlessAdmitted(std::string_view method) const
 Shim::Shim(ShimConfig config, std::unique_ptr<DaemonClient> daemon)
     : config_(config), daemon_(std::move(daemon)) {}
 
+Outcome Shim::ChargeRejectFee(Outcome o, size_t arg_bytes, absl::uint128 cycles_available) const {
+  if (o.code == RejectCode::kCanisterReject || o.code == RejectCode::kCanisterError) {
+    const absl::uint128 fee = RejectFee(config_.subnet_size, arg_bytes);
+    o.cycles_charged = cycles_available < fee ? cycles_available : fee;
+    absl::StrAppend(&o.message, " (reject fee: ", U128(o.cycles_charged), " cycles charged)");
+  }
+  return o;
+}
+
 Outcome Shim::Call(std::string_view method, std::span<const uint8_t> arg,
                    absl::uint128 cycles_available) const {
   Outcome o = Dispatch(method, arg, cycles_available);
@@ -163,11 +210,8 @@ Outcome Shim::Call(std::string_view method, std::span<const uint8_t> arg,
   // through consensus and checked on every replica, so it pays the reject fee (pricing.h), never
   // more than was attached. Queries are free; SYS_* and DESTINATION_INVALID are not the
   // caller's doing.
-  if ((method == kMethodMatMul || method == kMethodGenerate) &&
-      (o.code == RejectCode::kCanisterReject || o.code == RejectCode::kCanisterError)) {
-    const absl::uint128 fee = RejectFee(config_.subnet_size, arg.size());
-    o.cycles_charged = cycles_available < fee ? cycles_available : fee;
-    absl::StrAppend(&o.message, " (reject fee: ", U128(o.cycles_charged), " cycles charged)");
+  if (method == kMethodMatMul || method == kMethodGenerate) {
+    return ChargeRejectFee(std::move(o), arg.size(), cycles_available);
   }
   return o;
 }
@@ -187,17 +231,26 @@ Outcome Shim::Dispatch(std::string_view method, std::span<const uint8_t> arg,
                 absl::StrCat("no method '", std::string(method), "' on the data node interface"));
 }
 
-Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available) const {
+std::optional<Outcome> Shim::PrepareMatMul(std::span<const uint8_t> arg,
+                                           absl::uint128 cycles_available, const char* what,
+                                           PreparedMatMul* p) const {
+  if (arg.size() > config_.max_arg_bytes) {
+    return Reject(RejectCode::kCanisterError,
+                  absl::StrCat(what, ": argument of ", arg.size(), " bytes exceeds the limit of ",
+                               config_.max_arg_bytes));
+  }
   absl::StatusOr<MatMulArgs> args = DecodeMatMulArgs(arg, ArgLimits(config_));
   if (!args.ok()) {
     return Reject(RejectCode::kCanisterError,
-                  absl::StrCat("accel_matmul: ", std::string(args.status().message())));
+                  absl::StrCat(what, ": ", std::string(args.status().message())));
   }
-  if (absl::Status s = ValidateMatMulArgs(*args); !s.ok()) return FromStatus(s, "accel_matmul");
+  if (absl::Status s = ValidateMatMulArgs(*args); !s.ok()) return FromStatus(s, what);
   absl::StatusOr<PriceTerms> terms =
       MatMulPriceTerms(config_.subnet_size, args->op, args->m, args->n, args->k, arg.size());
-  if (!terms.ok()) return FromStatus(terms.status(), "accel_matmul");
-  const absl::uint128 price = shim::Price(*terms);
+  if (!terms.ok()) return FromStatus(terms.status(), what);
+  const bool verified = shim::ModeOf(args->mode) == CallMode::kVerified;
+  const absl::uint128 price = verified ? VerifiedPrice(*terms, args->m, args->n, args->k)
+                                       : shim::Price(*terms);
   // The reply's size follows from the shape, so a reply over the limit is refused here,
   // before the daemon computes anything.
   MatMulReply sized;
@@ -206,26 +259,45 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
   sized.cycles_charged = price;
   const uint64_t reply_bytes = MatMulReplyBytes(sized, terms->out_bytes);
   if (reply_bytes > config_.max_reply_bytes) {
-    return Reject(
-        RejectCode::kCanisterReject,
-        absl::StrCat("accel_matmul: reply of ", reply_bytes, " bytes would exceed the limit of ",
-                     config_.max_reply_bytes, "; split the call by rows of A"));
+    return Reject(RejectCode::kCanisterReject,
+                  absl::StrCat(what, ": reply of ", reply_bytes, " bytes would exceed the limit of ",
+                               config_.max_reply_bytes, "; split the call by rows of A"));
   }
   if (cycles_available < price) {
     return Reject(RejectCode::kCanisterReject,
-                  absl::StrCat("accel_matmul sent with ", U128(cycles_available), " cycles, but ",
-                               U128(price), " cycles are required"));
+                  absl::StrCat(what, " sent with ", U128(cycles_available), " cycles, but ",
+                               U128(price), " cycles are required",
+                               verified ? " (verified mode)" : ""));
   }
   if (!daemon_) {
-    return Reject(RejectCode::kDestinationInvalid, "accel_matmul: this subnet has no data node");
+    return Reject(RejectCode::kDestinationInvalid,
+                  absl::StrCat(what, ": this subnet has no data node"));
+  }
+  p->args = *std::move(args);
+  p->terms = *terms;
+  p->price = price;
+  return std::nullopt;
+}
+
+Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available) const {
+  PreparedMatMul p;
+  if (std::optional<Outcome> refused = PrepareMatMul(arg, cycles_available, "accel_matmul", &p)) {
+    return *refused;
+  }
+  if (shim::ModeOf(p.args.mode) == CallMode::kVerified) {
+    // Only the replica can run the verified protocol (ic0_accel_verified_*): this one
+    // called the replicated entry point, so the mode is not offered here. Nothing ran.
+    return Reject(RejectCode::kDestinationInvalid,
+                  "accel_matmul: verified mode is not offered by this replica (it ran the call "
+                  "as a replicated one); send mode = null or replicated");
   }
   if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodMatMul)) return *refused;
-  absl::StatusOr<DaemonMatMulResult> r = daemon_->MatMul(*args);
+  absl::StatusOr<DaemonMatMulResult> r = daemon_->MatMul(p.args);
   if (!r.ok()) return FromStatus(r.status(), "accel_matmul: data node");
   // Never sign what the daemon did not get right: size, digest and spec version are
   // checked here, and a mismatch is this node's fault (SYS_FATAL), not the caller's.
   const ops::Sha256 digest = ops::Sha256Of({r->out});
-  if (static_cast<uint64_t>(r->out.size()) != terms->out_bytes ||
+  if (static_cast<uint64_t>(r->out.size()) != p.terms.out_bytes ||
       ops::ToHex(digest) != r->output_digest_hex) {
     return Reject(RejectCode::kSysFatal,
                   "accel_matmul: the data node returned an output whose size or digest is wrong");
@@ -239,10 +311,10 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
   reply.out = std::move(r->out);
   reply.out_digest.assign(digest.begin(), digest.end());
   reply.spec_version = ops::kSpecVersion;
-  reply.cycles_charged = price;
+  reply.cycles_charged = p.price;
   Outcome o;
   o.reply = EncodeMatMulReply(reply);
-  o.cycles_charged = price;
+  o.cycles_charged = p.price;
   return o;
 }
 
@@ -281,7 +353,9 @@ Outcome Shim::Price(std::span<const uint8_t> arg) const {
       MatMulPriceTerms(config_.subnet_size, args->op, args->m, args->n, args->k, args->arg_bytes);
   if (!terms.ok()) return FromStatus(terms.status(), "accel_price");
   Outcome o;
-  o.reply = EncodePriceReply(PriceReply{shim::Price(*terms)});
+  o.reply = EncodePriceReply(PriceReply{shim::ModeOf(args->mode) == CallMode::kVerified
+                                            ? VerifiedPrice(*terms, args->m, args->n, args->k)
+                                            : shim::Price(*terms)});
   return o;
 }
 
@@ -399,6 +473,154 @@ Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_availa
   Outcome o;
   o.reply = EncodeGenerateReply(reply);
   o.cycles_charged = reply.cycles_charged;
+  return o;
+}
+
+CallMode Shim::ModeOf(std::string_view method, std::span<const uint8_t> arg) const {
+  if (method != kMethodMatMul || arg.size() > config_.max_arg_bytes) return CallMode::kReplicated;
+  absl::StatusOr<MatMulArgs> args = DecodeMatMulArgs(arg, ArgLimits(config_));
+  return args.ok() ? shim::ModeOf(args->mode) : CallMode::kReplicated;
+}
+
+namespace {
+constexpr const char* kVerifiedWhat = "accel_matmul (verified)";
+
+Outcome NotVerified() {
+  return Reject(RejectCode::kSysFatal,
+                "accel_matmul: the call is in replicated mode; the replica runs it with "
+                "ic0_accel_call, not the verified entry points");
+}
+}  // namespace
+
+Outcome Shim::VerifiedCompute(std::span<const uint8_t> arg,
+                              absl::uint128 cycles_available) const {
+  PreparedMatMul p;
+  if (std::optional<Outcome> refused = PrepareMatMul(arg, cycles_available, kVerifiedWhat, &p)) {
+    return ChargeRejectFee(*std::move(refused), arg.size(), cycles_available);
+  }
+  if (shim::ModeOf(p.args.mode) != CallMode::kVerified) return NotVerified();
+  if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodMatMul)) return *refused;
+  absl::StatusOr<DaemonExactResult> r = daemon_->MatMulExact(p.args);
+  if (!r.ok()) {
+    return ChargeRejectFee(FromStatus(r.status(), "accel_matmul (verified): data node"),
+                           arg.size(), cycles_available);
+  }
+  // As for a replicated call, never hand on what the daemon did not get right: the
+  // answer's size, digest and spec version are this node's to check (SYS_FATAL).
+  const ops::Sha256 digest = ops::Sha256Of({r->out});
+  if (static_cast<uint64_t>(r->out.size()) != p.terms.out_bytes ||
+      ops::ToHex(digest) != r->output_digest_hex) {
+    return Reject(RejectCode::kSysFatal,
+                  "accel_matmul (verified): the data node returned an output whose size or digest "
+                  "is wrong");
+  }
+  if (r->spec_version != ops::kSpecVersion) {
+    return Reject(RejectCode::kSysFatal,
+                  absl::StrCat("accel_matmul (verified): data node follows spec version ",
+                               r->spec_version, ", the shim ", ops::kSpecVersion));
+  }
+  Outcome o;
+  o.reply = EncodeVerifiedAnswer(r->out, r->exact_sums);
+  return o;
+}
+
+Outcome Shim::VerifiedCheck(std::span<const uint8_t> arg, absl::uint128 cycles_available,
+                            const VerifierRole& role, std::span<const uint8_t> answer,
+                            VerifiedShare* share) const {
+  PreparedMatMul p;
+  if (std::optional<Outcome> refused = PrepareMatMul(arg, cycles_available, kVerifiedWhat, &p)) {
+    return ChargeRejectFee(*std::move(refused), arg.size(), cycles_available);
+  }
+  if (shim::ModeOf(p.args.mode) != CallMode::kVerified) return NotVerified();
+  if (role.node == role.computing_node) {
+    return Reject(RejectCode::kSysFatal,
+                  absl::StrCat("accel_matmul (verified): node ", role.node,
+                               " is the computing node and cannot check its own answer"));
+  }
+  absl::StatusOr<VerifiedAnswerView> view = ParseVerifiedAnswer(answer, p.terms.out_bytes);
+  if (!view.ok()) {
+    return Reject(RejectCode::kSysTransient,
+                  absl::StrCat("accel_matmul (verified): the answer of computing node ",
+                               role.computing_node,
+                               " is malformed: ", std::string(view.status().message())));
+  }
+  if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodMatMul)) return *refused;
+  DaemonVerifyCall call;
+  call.out = view->out;
+  call.exact_sums = view->exact_sums;
+  call.epoch = role.epoch;
+  call.request_digest = role.request_digest;
+  call.computing_node = role.computing_node;
+  absl::StatusOr<DaemonVerdict> v = daemon_->MatMulVerify(p.args, call);
+  if (!v.ok()) {
+    return ChargeRejectFee(FromStatus(v.status(), "accel_matmul (verified): data node"),
+                           arg.size(), cycles_available);
+  }
+  const ops::Sha256 d = ops::Sha256Of({view->out});
+  if (v->output_digest.size() != d.size() ||
+      !std::equal(d.begin(), d.end(), v->output_digest.begin()) || v->signature.size() != 64) {
+    return Reject(RejectCode::kSysFatal,
+                  "accel_matmul (verified): the data node's verdict names another output digest "
+                  "or is not signed");
+  }
+  share->node = role.node;
+  share->request_digest = role.request_digest;
+  share->output_digest = d;
+  share->accepted = v->accepted;
+  std::memcpy(share->signature.data(), v->signature.data(), 64);
+  share->reason = v->reason;
+  Outcome o;
+  o.message = v->reason;
+  return o;
+}
+
+Outcome Shim::VerifiedCombine(std::span<const uint8_t> arg, absl::uint128 cycles_available,
+                              std::span<const PublicKey> keys, const EvictedNodes* evicted,
+                              const Sha256& request_digest, uint32_t computing_node,
+                              std::span<const uint8_t> answer,
+                              std::span<const VerifiedShare> shares) const {
+  PreparedMatMul p;
+  if (std::optional<Outcome> refused = PrepareMatMul(arg, cycles_available, kVerifiedWhat, &p)) {
+    return ChargeRejectFee(*std::move(refused), arg.size(), cycles_available);
+  }
+  if (shim::ModeOf(p.args.mode) != CallMode::kVerified) return NotVerified();
+  if (keys.size() != config_.subnet_size || computing_node >= keys.size() ||
+      (evicted != nullptr && evicted->size() != keys.size())) {
+    return Reject(RejectCode::kSysFatal,
+                  absl::StrCat("accel_matmul (verified): ", keys.size(),
+                               " keys for a subnet of ", config_.subnet_size,
+                               ", computing node ", computing_node,
+                               evicted != nullptr && evicted->size() != keys.size()
+                                   ? ", and an eviction record of another size"
+                                   : ""));
+  }
+  if (answer.empty()) {
+    return Reject(RejectCode::kSysTransient,
+                  absl::StrCat("accel_matmul (verified): computing node ", computing_node,
+                               " gave no answer; retry (the next call draws again)"));
+  }
+  absl::StatusOr<VerifiedAnswerView> view = ParseVerifiedAnswer(answer, p.terms.out_bytes);
+  if (!view.ok()) {
+    return Reject(RejectCode::kSysTransient,
+                  absl::StrCat("accel_matmul (verified): the answer of computing node ",
+                               computing_node,
+                               " is malformed: ", std::string(view.status().message())));
+  }
+  const ops::Sha256 d = ops::Sha256Of({view->out});
+  const VerifiedAgreement ag =
+      CombineVerified(keys, request_digest, computing_node, d, shares, evicted);
+  if (!ag.agreed) {
+    return Reject(ag.reject == RejectCode::kNone ? RejectCode::kSysTransient : ag.reject,
+                  absl::StrCat("accel_matmul (verified): ", ag.message));
+  }
+  MatMulReply reply;
+  reply.out.assign(view->out.begin(), view->out.end());
+  reply.out_digest.assign(d.begin(), d.end());
+  reply.spec_version = ops::kSpecVersion;
+  reply.cycles_charged = p.price;
+  Outcome o;
+  o.reply = EncodeMatMulReply(reply);
+  o.cycles_charged = p.price;
   return o;
 }
 

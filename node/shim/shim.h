@@ -16,7 +16,9 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/status/statusor.h"
+#include "node/shim/agreement.h"
 #include "node/shim/interface.h"
+#include "node/shim/pricing.h"
 #include "node/shim/reject.h"
 
 namespace datanode::shim {
@@ -26,6 +28,33 @@ struct DaemonMatMulResult {
   std::vector<uint8_t> out;
   std::string output_digest_hex;
   int spec_version = 0;
+};
+
+// What a computing daemon returned for a verified-mode matmul (MatMul with exact_output).
+struct DaemonExactResult {
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> exact_sums;
+  std::string output_digest_hex;
+  int spec_version = 0;
+};
+
+// What a verifying daemon is asked to check (MatMul with verify): the computing node's
+// answer and the call it belongs to.
+struct DaemonVerifyCall {
+  std::span<const uint8_t> out;
+  std::span<const uint8_t> exact_sums;
+  uint64_t epoch = 0;
+  Sha256 request_digest{};
+  uint32_t computing_node = 0;
+};
+
+// A verifying daemon's signed verdict (VerifyResult), before the shim checks it.
+struct DaemonVerdict {
+  bool accepted = false;
+  std::string check;   // the failed check, or "none"
+  std::string reason;  // names the computing node when rejected
+  std::vector<uint8_t> output_digest;  // D as the daemon computed it (32 bytes)
+  std::vector<uint8_t> signature;      // 64 bytes, over VerifiedShareMessage
 };
 
 // What the daemon's Tokenize returned.
@@ -74,6 +103,11 @@ class DaemonClient {
   // never admitted, or taken out of its class by a failed admission re-check).
   // UNIMPLEMENTED unless overridden.
   virtual absl::StatusOr<std::string> AdmittedClass();
+  // Verified mode (UNIMPLEMENTED unless overridden): the computing node's MatMul with
+  // exact_output, and a verifying node's MatMul with verify.
+  virtual absl::StatusOr<DaemonExactResult> MatMulExact(const MatMulArgs& args);
+  virtual absl::StatusOr<DaemonVerdict> MatMulVerify(const MatMulArgs& args,
+                                                     const DaemonVerifyCall& call);
 };
 
 struct ShimConfig {
@@ -98,6 +132,36 @@ struct Outcome {
   absl::uint128 cycles_charged = 0;  // the price, or the reject fee (Shim::Call)
 };
 
+// --- Verified mode through the shim (docs/canister-api.md "Verified mode") -----------
+//
+// Consensus delivers the call to every replica. The beacon picks the computing node
+// (EvictedNodes::Pick); its replica runs VerifiedCompute and gossips the answer, every
+// other replica runs VerifiedCheck on it and gossips its signed verdict, and each replica
+// turns the answer and the verdicts into the canister's outcome with VerifiedCombine.
+// The three first make the same checks as Call (Candid, values, price, reply size,
+// cycles), so a call its caller got wrong is the same reject, with the reject fee, on
+// every replica and in every role, whatever the daemons do.
+
+// The computing node's answer as gossiped to the others: "DNVANS1\0", C (exactly the
+// bytes the call's shape implies), then the exact sums (the rest). Opaque to replicas.
+std::vector<uint8_t> EncodeVerifiedAnswer(std::span<const uint8_t> out,
+                                          std::span<const uint8_t> exact_sums);
+struct VerifiedAnswerView {
+  std::span<const uint8_t> out;
+  std::span<const uint8_t> exact_sums;
+};
+// INVALID_ARGUMENT naming what is wrong (magic, or shorter than out_bytes of output).
+absl::StatusOr<VerifiedAnswerView> ParseVerifiedAnswer(std::span<const uint8_t> answer,
+                                                       uint64_t out_bytes);
+
+// A verifying replica's part of one verified call.
+struct VerifierRole {
+  Sha256 request_digest{};   // RequestDigest(method, arg, call id), as every replica has it
+  uint32_t node = 0;         // this replica's index in the subnet's key list
+  uint32_t computing_node = 0;
+  uint64_t epoch = 0;        // the subnet's epoch number (the verifier's secret rotates)
+};
+
 class Shim {
  public:
   // `daemon` may be null: the subnet has no data node, so calls that need one are
@@ -111,9 +175,53 @@ class Shim {
   Outcome Call(std::string_view method, std::span<const uint8_t> arg,
                absl::uint128 cycles_available) const;
 
+  // kVerified only for an accel_matmul whose argument decodes (within max_arg_bytes) with
+  // mode = verified; every other call, undecodable ones included, is kReplicated and goes
+  // to Call (which rejects them as documented). Pure: no daemon.
+  CallMode ModeOf(std::string_view method, std::span<const uint8_t> arg) const;
+
+  // The computing replica: MatMul with exact_output on its daemon. On success `reply`
+  // holds the answer (EncodeVerifiedAnswer) and nothing is charged (VerifiedCombine
+  // charges). Rejects as Call does, with the reject fee for the caller's faults; a call in
+  // replicated mode is SYS_FATAL (the replica should have used Call).
+  Outcome VerifiedCompute(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;
+
+  // A verifying replica: checks `answer` on its daemon (MatMul with verify) and returns
+  // its signed verdict in *share (node = role.node) with the verifier's reason in
+  // `message` ("" when accepted); code kNone. Rejects as VerifiedCompute does before the
+  // daemon; a malformed answer is SYS_TRANSIENT naming the computing node (no verdict);
+  // a verdict whose D is not SHA-256 of the answer's output, or unsigned, SYS_FATAL.
+  Outcome VerifiedCheck(std::span<const uint8_t> arg, absl::uint128 cycles_available,
+                        const VerifierRole& role, std::span<const uint8_t> answer,
+                        VerifiedShare* share) const;
+
+  // Every replica: the canister's outcome from the computing node's answer (empty: none
+  // arrived) and the verdicts. `keys` must hold config().subnet_size keys (else
+  // SYS_FATAL). Accepted (CombineVerified, `evicted` set aside): a MatMulReply with the
+  // answer's output, charged VerifiedPrice. Otherwise SYS_TRANSIENT with CombineVerified's
+  // message (the computing node named when caught), or naming the computing node when
+  // its answer is missing or malformed; nothing charged. The caller's faults: as Call.
+  Outcome VerifiedCombine(std::span<const uint8_t> arg, absl::uint128 cycles_available,
+                          std::span<const PublicKey> keys, const EvictedNodes* evicted,
+                          const Sha256& request_digest, uint32_t computing_node,
+                          std::span<const uint8_t> answer,
+                          std::span<const VerifiedShare> shares) const;
+
   const ShimConfig& config() const { return config_; }
 
  private:
+  struct PreparedMatMul {
+    MatMulArgs args;
+    PriceTerms terms;
+    absl::uint128 price = 0;  // Price or VerifiedPrice, by the call's mode
+  };
+  // Decode, validate, price, reply size, cycles: everything before the daemon. A reject
+  // is returned without the reject fee (ChargeRejectFee adds it).
+  std::optional<Outcome> PrepareMatMul(std::span<const uint8_t> arg,
+                                       absl::uint128 cycles_available, const char* what,
+                                       PreparedMatMul* out) const;
+  // The reject fee on a CANISTER_REJECT / CANISTER_ERROR of an update call.
+  Outcome ChargeRejectFee(Outcome o, size_t arg_bytes, absl::uint128 cycles_available) const;
   Outcome Dispatch(std::string_view method, std::span<const uint8_t> arg,
                    absl::uint128 cycles_available) const;
   Outcome MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available) const;

@@ -6,6 +6,7 @@
 // implementation is candid_crosscheck.py.
 #include "node/shim/candid/candid.h"
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -133,11 +134,76 @@ TEST(Interface, StructsRoundTrip) {
   EXPECT_EQ(l2->models[0].tensors[0].shape, (std::vector<uint64_t>{4, 64}));
   EXPECT_EQ(l2->models[0].tensors[0].bytes, 272u);
 
-  PriceArgs p{ops::OpKind::kMatMulQ8_0Q4_1, 1, 2, 32, 999};
+  PriceArgs p{ops::OpKind::kMatMulQ8_0Q4_1, 1, 2, 32, 999, {}};
   auto p2 = DecodePriceArgs(EncodePriceArgs(p));
   ASSERT_TRUE(p2.ok()) << p2.status();
   EXPECT_EQ(p2->op, p.op);
   EXPECT_EQ(p2->arg_bytes, 999u);
+  EXPECT_FALSE(p2->mode.has_value());
+}
+
+// MatMulArgs / PriceArgs `mode : opt CallMode`: absent, replicated and verified round
+// trip as sent; an argument of the type before the field existed reads as absent
+// (replicated); a tag CallMode does not have is INVALID_ARGUMENT naming the variant.
+TEST(Interface, CallModeRoundTripsAndOldArgumentsReadAsReplicated) {
+  for (std::optional<CallMode> mode :
+       {std::optional<CallMode>(), std::optional(CallMode::kReplicated),
+        std::optional(CallMode::kVerified)}) {
+    MatMulArgs a = SampleArgs();
+    a.mode = mode;
+    auto back = DecodeMatMulArgs(EncodeMatMulArgs(a));
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->mode, mode);
+    PriceArgs p{ops::OpKind::kMatMulS8S32, 1, 2, 8, 100, mode};
+    auto p2 = DecodePriceArgs(EncodePriceArgs(p));
+    ASSERT_TRUE(p2.ok()) << p2.status();
+    EXPECT_EQ(p2->mode, mode);
+  }
+  EXPECT_EQ(ModeOf(std::nullopt), CallMode::kReplicated);
+
+  // The same record with `mode` left out of the type (an older caller) or with a third
+  // tag (a caller that knows more modes than this node).
+  const TypeRef declared = InterfaceType("MatMulArgs");
+  MatMulArgs a = SampleArgs();
+  a.mode = CallMode::kVerified;
+  auto decoded = candid::Decode(EncodeMatMulArgs(a), {&declared, 1});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  std::vector<std::pair<std::string, TypeRef>> old_fields, wide_fields;
+  std::vector<std::pair<std::string, candid::Value>> old_values, wide_values;
+  for (size_t i = 0; i < declared->fields.size(); ++i) {
+    const candid::Field& f = declared->fields[i];
+    const candid::Value& v = (*decoded)[0].fields[i].second;
+    if (f.name == "mode") {
+      wide_fields.emplace_back(
+          f.name, candid::Opt(candid::Variant({{"replicated", candid::Null()},
+                                               {"verified", candid::Null()},
+                                               {"fast", candid::Null()}})));
+      wide_values.emplace_back(f.name, candid::MakeOpt(candid::MakeVariant("fast")));
+      continue;
+    }
+    old_fields.emplace_back(f.name, f.type);
+    old_values.emplace_back(f.name, v);
+    wide_fields.emplace_back(f.name, f.type);
+    wide_values.emplace_back(f.name, v);
+  }
+  const TypeRef old_type = candid::Record(old_fields);
+  const candid::Value old_value = candid::MakeRecord(old_values);
+  auto old_bytes = candid::Encode({&old_type, 1}, {&old_value, 1});
+  ASSERT_TRUE(old_bytes.ok()) << old_bytes.status();
+  auto old = DecodeMatMulArgs(*old_bytes);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->mode.has_value());
+  EXPECT_EQ(old->a, a.a);
+
+  const TypeRef wide_type = candid::Record(wide_fields);
+  const candid::Value wide_value = candid::MakeRecord(wide_values);
+  auto wide_bytes = candid::Encode({&wide_type, 1}, {&wide_value, 1});
+  ASSERT_TRUE(wide_bytes.ok()) << wide_bytes.status();
+  auto wide = DecodeMatMulArgs(*wide_bytes);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(wide.status().message().find("is not one of variant {"), std::string::npos)
+      << wide.status();
 }
 
 TEST(Hostile, HeaderAndTypeTable) {

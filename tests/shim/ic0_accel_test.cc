@@ -74,7 +74,7 @@ TEST(Ic0Accel, CreateRejectsBadConfig) {
 
 TEST(Ic0Accel, PriceNeedsNoDaemonAndMatchesTheFormula) {
   Handle h(nullptr);
-  PriceArgs p{ops::OpKind::kMatMulQ8_0Q4_0, 16, 576, 1536, 30000};
+  PriceArgs p{ops::OpKind::kMatMulQ8_0Q4_0, 16, 576, 1536, 30000, {}};
   Result r;
   ASSERT_EQ(Call(h, "accel_price", EncodePriceArgs(p), 0, &r), IC0_ACCEL_REPLY) << r.text();
   auto reply = DecodePriceReply({r.r.data, r.r.data_len});
@@ -184,12 +184,89 @@ TEST(Ic0Accel, SharesThroughTheAbi) {
   ic0_accel_request_digest("accel_matmul", 12, arg.data(), arg.size(), 42, req);
   Result r;
   Handle none(nullptr);
-  Call(none, "accel_price", EncodePriceArgs({ops::OpKind::kMatMulS8S32, 1, 1, 1, 1}), 0, &r);
+  Call(none, "accel_price", EncodePriceArgs({ops::OpKind::kMatMulS8S32, 1, 1, 1, 1, {}}), 0, &r);
   ic0_accel_result_digest(&r.r, res);
   ASSERT_EQ(ic0_accel_sign_share(seed, req, res, pk, sig), 0);
   EXPECT_EQ(ic0_accel_verify_share(pk, req, res, sig), 1);
   res[0] ^= 1;
   EXPECT_EQ(ic0_accel_verify_share(pk, req, res, sig), 0);
+}
+
+// Verified mode's entry points without a daemon (with real daemons: verified_call_test).
+TEST(Ic0Accel, VerifiedModeWithoutADaemon) {
+  // A replica built against ABI 2 (same config layout) still creates handles.
+  ic0_accel_config c{};
+  c.abi_version = 2;
+  c.subnet_size = 13;
+  ic0_accel* old = nullptr;
+  ASSERT_EQ(ic0_accel_create(&c, &old, nullptr, 0), 0);
+  ic0_accel_destroy(old);
+
+  Handle none(nullptr);
+  MatMulArgs v = Valid();
+  v.mode = CallMode::kVerified;
+  const std::vector<uint8_t> arg = EncodeMatMulArgs(v);
+  EXPECT_EQ(ic0_accel_call_mode(none.h, "accel_matmul", 12, arg.data(), arg.size()),
+            static_cast<uint32_t>(IC0_ACCEL_MODE_VERIFIED));
+  const std::vector<uint8_t> plain = EncodeMatMulArgs(Valid());
+  EXPECT_EQ(ic0_accel_call_mode(none.h, "accel_matmul", 12, plain.data(), plain.size()),
+            static_cast<uint32_t>(IC0_ACCEL_MODE_REPLICATED));
+  EXPECT_EQ(ic0_accel_call_mode(none.h, "accel_price", 11, arg.data(), arg.size()),
+            static_cast<uint32_t>(IC0_ACCEL_MODE_REPLICATED));
+  EXPECT_EQ(ic0_accel_call_mode(nullptr, "accel_matmul", 12, arg.data(), arg.size()),
+            static_cast<uint32_t>(IC0_ACCEL_MODE_REPLICATED));
+
+  // The price query in verified mode answers VerifiedPrice.
+  PriceArgs p{ops::OpKind::kMatMulQ8_0Q4_0, 16, 576, 1536, 30000, CallMode::kVerified};
+  Result r;
+  ASSERT_EQ(Call(none, "accel_price", EncodePriceArgs(p), 0, &r), IC0_ACCEL_REPLY) << r.text();
+  auto terms = MatMulPriceTerms(13, p.op, p.m, p.n, p.k, p.arg_bytes);
+  EXPECT_EQ(DecodePriceReply({r.r.data, r.r.data_len})->cycles,
+            VerifiedPrice(*terms, p.m, p.n, p.k));
+
+  // The caller's faults are the same rejects, with the fee, in every role.
+  MatMulArgs bad = v;
+  bad.k = 9;
+  const std::vector<uint8_t> bad_arg = EncodeMatMulArgs(bad);
+  const uint64_t fee = absl::Uint128Low64(RejectFee(13, bad_arg.size()));
+  uint8_t req[32] = {};
+  std::vector<uint8_t> keys(13 * 32, 1);
+  Result compute, check, combine;
+  ic0_accel_verdict verdict{};
+  EXPECT_EQ(ic0_accel_verified_compute(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0,
+                                       &compute.r),
+            static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
+  EXPECT_EQ(ic0_accel_verified_check(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, req, 1,
+                                     0, 1, nullptr, 0, &verdict, &check.r),
+            static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
+  EXPECT_EQ(ic0_accel_verified_combine(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, req,
+                                       keys.data(), 13, nullptr, 0, nullptr, 0, nullptr, 0,
+                                       &combine.r),
+            static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
+  for (const Result* x : {&compute, &check, &combine}) {
+    EXPECT_NE(x->text().find("needs 18"), std::string::npos) << x->text();
+    EXPECT_EQ(x->r.cycles_charged_low, fee);
+  }
+
+  // The draw: deterministic, skips evicted nodes, refuses when none is left.
+  uint32_t node = 99;
+  std::vector<uint8_t> evicted(4, 0);
+  ASSERT_EQ(ic0_accel_verified_pick(6, evicted.data(), 4, &node), 0);
+  EXPECT_EQ(node, 2u);
+  evicted[2] = 1;
+  ASSERT_EQ(ic0_accel_verified_pick(6, evicted.data(), 4, &node), 0);
+  EXPECT_EQ(node, 0u);  // the (6 mod 3)-th of nodes 0, 1, 3
+  EXPECT_EQ(ic0_accel_verified_pick(6, nullptr, 0, &node), -1);
+  std::fill(evicted.begin(), evicted.end(), 1);
+  EXPECT_EQ(ic0_accel_verified_pick(6, evicted.data(), 4, &node), -1);
+
+  // NULL pointers are SYS_FATAL, never a crash.
+  Result null_check;
+  EXPECT_EQ(ic0_accel_verified_check(none.h, arg.data(), arg.size(), kPlenty, 0, nullptr, 1, 0, 1,
+                                     nullptr, 0, &verdict, &null_check.r),
+            static_cast<uint32_t>(IC0_ACCEL_SYS_FATAL));
+  EXPECT_EQ(ic0_accel_verified_compute(none.h, arg.data(), arg.size(), 0, 0, nullptr),
+            static_cast<uint32_t>(IC0_ACCEL_SYS_FATAL));
 }
 
 }  // namespace
