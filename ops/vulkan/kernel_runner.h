@@ -27,27 +27,41 @@
 namespace datanode::ops::vulkan {
 
 // The shaders that have a host driver of their own: (KernelId name, shader in
-// ops/vulkan/shaders, storage-buffer bindings). The elementwise ops follow them, derived
-// from elementwise_ops.inc: shader llm_<snake>.comp, bindings 0 .. arity - 1 the inputs and
-// `arity` the output, push constants (n, workgroup base), 64 invocations per workgroup.
-#define DATANODE_VK_KERNELS(X)                      \
-  X(MatMulS8S32, "matmul_s8_s32", 3)                \
-  X(MatMulS8F32, "matmul_s8_f32", 5)                \
-  X(MatMulQ8_0Q8_0, "matmul_q8_0_q8_0", 5)          \
-  X(MatMulQ8_0Q4_0, "matmul_q8_0_q4_0", 5)          \
-  X(MatMulQ8_0Q4_1, "matmul_q8_0_q4_1", 5)          \
-  X(MatMulQ8_0Q4_K, "matmul_q8_0_q4_k", 5)          \
-  X(MatMulQ8_0Q6_K, "matmul_q8_0_q6_k", 5)          \
-  X(MatMulQ8_0Q8_0Gemv, "matmul_q8_0_q8_0_gemv", 5) \
-  X(MatMulQ8_0Q4_0Gemv, "matmul_q8_0_q4_0_gemv", 5) \
-  X(MatMulQ8_0Q4_1Gemv, "matmul_q8_0_q4_1_gemv", 5) \
-  X(MatMulQ8_0Q4_KGemv, "matmul_q8_0_q4_k_gemv", 5) \
-  X(MatMulQ8_0Q6_KGemv, "matmul_q8_0_q6_k_gemv", 5) \
-  X(QuantizeS8Row, "quantize_s8_row", 3)            \
-  X(QuantizeQ8_0, "quantize_q8_0", 3)               \
-  X(LlmRmsNorm, "llm_rms_norm", 3)                  \
-  X(LlmAttend, "llm_attend", 5)                     \
-  X(LlmRope, "llm_rope", 3)                         \
+// ops/vulkan/shaders, storage-buffer bindings). Each *Exact kernel is its plain kernel's
+// source compiled with EXACT_OUT: one more output, binding 5, for the exact sums before the
+// rounding (Backend::WritesExactSums); the plain kernels are unchanged. The elementwise ops
+// follow them, derived from elementwise_ops.inc: shader llm_<snake>.comp, bindings
+// 0 .. arity - 1 the inputs and `arity` the output, push constants (n, workgroup base), 64
+// invocations per workgroup.
+#define DATANODE_VK_KERNELS(X)                                 \
+  X(MatMulS8S32, "matmul_s8_s32", 3)                           \
+  X(MatMulS8F32, "matmul_s8_f32", 5)                           \
+  X(MatMulQ8_0Q8_0, "matmul_q8_0_q8_0", 5)                     \
+  X(MatMulQ8_0Q4_0, "matmul_q8_0_q4_0", 5)                     \
+  X(MatMulQ8_0Q4_1, "matmul_q8_0_q4_1", 5)                     \
+  X(MatMulQ8_0Q4_K, "matmul_q8_0_q4_k", 5)                     \
+  X(MatMulQ8_0Q6_K, "matmul_q8_0_q6_k", 5)                     \
+  X(MatMulQ8_0Q8_0Gemv, "matmul_q8_0_q8_0_gemv", 5)            \
+  X(MatMulQ8_0Q4_0Gemv, "matmul_q8_0_q4_0_gemv", 5)            \
+  X(MatMulQ8_0Q4_1Gemv, "matmul_q8_0_q4_1_gemv", 5)            \
+  X(MatMulQ8_0Q4_KGemv, "matmul_q8_0_q4_k_gemv", 5)            \
+  X(MatMulQ8_0Q6_KGemv, "matmul_q8_0_q6_k_gemv", 5)            \
+  X(MatMulS8F32Exact, "matmul_s8_f32_exact", 6)                \
+  X(MatMulQ8_0Q8_0Exact, "matmul_q8_0_q8_0_exact", 6)          \
+  X(MatMulQ8_0Q4_0Exact, "matmul_q8_0_q4_0_exact", 6)          \
+  X(MatMulQ8_0Q4_1Exact, "matmul_q8_0_q4_1_exact", 6)          \
+  X(MatMulQ8_0Q4_KExact, "matmul_q8_0_q4_k_exact", 6)          \
+  X(MatMulQ8_0Q6_KExact, "matmul_q8_0_q6_k_exact", 6)          \
+  X(MatMulQ8_0Q8_0GemvExact, "matmul_q8_0_q8_0_gemv_exact", 6) \
+  X(MatMulQ8_0Q4_0GemvExact, "matmul_q8_0_q4_0_gemv_exact", 6) \
+  X(MatMulQ8_0Q4_1GemvExact, "matmul_q8_0_q4_1_gemv_exact", 6) \
+  X(MatMulQ8_0Q4_KGemvExact, "matmul_q8_0_q4_k_gemv_exact", 6) \
+  X(MatMulQ8_0Q6_KGemvExact, "matmul_q8_0_q6_k_gemv_exact", 6) \
+  X(QuantizeS8Row, "quantize_s8_row", 3)                       \
+  X(QuantizeQ8_0, "quantize_q8_0", 3)                          \
+  X(LlmRmsNorm, "llm_rms_norm", 3)                             \
+  X(LlmAttend, "llm_attend", 5)                                \
+  X(LlmRope, "llm_rope", 3)                                    \
   X(LlmEncodeKvRow, "llm_encode_kv_row", 2)
 
 enum class KernelId : int {
@@ -66,7 +80,7 @@ constexpr KernelId ElementwiseKernelId(llm::ElementwiseOp op) {
 // Workgroup size (local_size_x) of every elementwise shader.
 inline constexpr uint32_t kElementwiseWorkgroup = 64;
 
-inline constexpr int kMaxBindings = 5;
+inline constexpr int kMaxBindings = 6;
 inline constexpr int kMaxPushWords = 8;
 static_assert(llm::kMaxElementwiseArity + 1 <= kMaxBindings);
 

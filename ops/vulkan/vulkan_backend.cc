@@ -48,6 +48,11 @@ class VulkanBackend final : public Backend {
   }
 
   bool Supports(OpKind kind) const override { return FindOpInfo(kind) != nullptr; }
+  // The exact sums come from the *_exact kernels (matmul_q8.cc, matmul_s8.cc): the Q8_0
+  // family's and K-quants' 128-bit accumulators and s8_f32's isums, before the rounding.
+  bool WritesExactSums(OpKind kind) const override {
+    return kind == OpKind::kMatMulS8F32 || IsQ8_0MatMul(kind);
+  }
   int64_t DeviceMemoryBytes() const override { return device_->DeviceLocalBytes(); }
   // Resident buffers (resident.h): matmul_s8_s32 runs on device-local operands.
   absl::StatusOr<std::unique_ptr<ops::DeviceBuffer>> AllocateBuffer(int64_t size) override {

@@ -50,6 +50,14 @@ layout(std430, binding = 1) readonly buffer ADBuf { uint a_d[]; };
 layout(std430, binding = 2) readonly buffer WQsBuf { uvec4 w_qs[]; };
 layout(std430, binding = 3) readonly buffer WDBuf { uint w_d[]; };
 layout(std430, binding = 4) writeonly buffer CBuf { uint c[]; };
+#ifdef EXACT_OUT
+// The exact-output variants only (matmul_q8_0_*_exact.comp, Backend::WritesExactSums):
+// E[row * n + col] = the element's 128-bit accumulator before its one rounding, i.e. the
+// exact sum in units of 2^-48 (every add_term shift is exponent sum + 48) as two's
+// complement; a uvec4 with .x the least significant limb is exactly the int128
+// little-endian bytes verify::ComputeExactSums writes. The plain kernels have no binding 5.
+layout(std430, binding = 5) writeonly buffer EBuf { uvec4 e[]; };
+#endif
 
 ivec4 s8x4(uint word) {
   int w = int(word);

@@ -125,7 +125,12 @@ void main() {
     if (s == 0u) {
       uvec4 sum = partial[t];
       for (uint i = 1u; i < GEMV_SLICES; ++i) sum = u128_add(sum, partial[t + i]);
-      if (col < params.n) c[(row0 + uint(r)) * params.n + col] = round_s128_to_f32_bits(sum, -48);
+      if (col < params.n) {
+        c[(row0 + uint(r)) * params.n + col] = round_s128_to_f32_bits(sum, -48);
+#ifdef EXACT_OUT
+        e[(row0 + uint(r)) * params.n + col] = sum;  // the unrounded sum (common.glsl)
+#endif
+      }
     }
     barrier();
   }

@@ -218,6 +218,9 @@ void main() {
       uint col = col0 + tx + 16u * uint(j);
       if (row < params.m && col < params.n) {
         c[row * params.n + col] = round_s128_to_f32_bits(acc[i][j], -48);
+#ifdef EXACT_OUT
+        e[row * params.n + col] = acc[i][j];  // the unrounded sum (matmul_q8_0_common.glsl)
+#endif
       }
     }
   }

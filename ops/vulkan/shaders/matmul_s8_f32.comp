@@ -1,50 +1,8 @@
 // Copyright 2026 The datanode Authors.
 //
-// kMatMulS8F32: C f32[m, n] = round_f32(a_scale[m] * w_scale[n] * isum[m, n]), one
-// rounding. The integer sum comes from matmul_s8_tile.glsl; the scales are decoded
-// exactly, |a_mant * w_mant * isum| < 2^24 * 2^24 * 2^31 = 2^79 is formed in 32-bit
-// limbs, and round_ieee_bits applies the single rounding (as ops/reference/
-// matmul_s8_f32.cc does with int128).
+// kMatMulS8F32: A s8 x W s8 -> C f32 with per-row / per-column f32 scales, one rounding
+// (the kernel body is matmul_s8_f32.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 
-#include "exact_int.glsl"
-#include "matmul_s8_tile.glsl"
-
-layout(std430, binding = 2) writeonly buffer CBuf { uint c[]; };
-layout(std430, binding = 3) readonly buffer AScaleBuf { uint a_scale[]; };
-layout(std430, binding = 4) readonly buffer WScaleBuf { uint w_scale[]; };
-
-uint scaled_to_f32_bits(int isum, int am, int ae, int wm, int we) {
-  bool negative = (isum < 0) != ((am < 0) != (wm < 0));
-  uint mhi, mlo;
-  umulExtended(uint(abs(am)), uint(abs(wm)), mhi, mlo);  // < 2^48
-  uint s = uint(abs(isum));                             // < 2^31
-  uint h1, l1, h2, l2;
-  umulExtended(mlo, s, h1, l1);
-  umulExtended(mhi, s, h2, l2);
-  uint carry;
-  uint y = uaddCarry(h1, l2, carry);
-  uvec4 magnitude = uvec4(l1, y, h2 + carry, 0u);
-  return round_ieee_bits(magnitude, negative, ae + we, 23, 8);
-}
-
-void main() {
-  uint row0 = (gl_WorkGroupID.y + params.tile_m_base) * TILE;
-  uint col0 = (gl_WorkGroupID.x + params.tile_n_base) * TILE;
-  int acc[PER_THREAD][PER_THREAD];
-  s8_tile_sums(row0, col0, acc);
-  for (int i = 0; i < PER_THREAD; ++i) {
-    uint row = row0 + gl_LocalInvocationID.y + 16u * uint(i);
-    if (row >= params.m) continue;
-    int am, ae;
-    decode_f32(a_scale[row], am, ae);
-    for (int j = 0; j < PER_THREAD; ++j) {
-      uint col = col0 + gl_LocalInvocationID.x + 16u * uint(j);
-      if (col >= params.n) continue;
-      int wm, we;
-      decode_f32(w_scale[col], wm, we);
-      c[row * params.n + col] = scaled_to_f32_bits(acc[i][j], am, ae, wm, we);
-    }
-  }
-}
+#include "matmul_s8_f32.glsl"

@@ -167,7 +167,7 @@ class Backend {
   // matmuls): a backend returns false for them. E is written by the same tasks that write
   // `out`, with the same thread safety. RunOp refuses a non-empty args.exact with
   // FAILED_PRECONDITION when this is false and INVALID_ARGUMENT when its size is wrong, so
-  // Run() sees only the right size. The default: false (reference, Vulkan, CUDA), and
+  // Run() sees only the right size. The default: false (reference, CUDA), and
   // callers fall back to ComputeExactSums (verify::RunOpWithExactSums does this).
   virtual bool WritesExactSums(OpKind kind) const {
     (void)kind;
