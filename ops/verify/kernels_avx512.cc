@@ -186,52 +186,46 @@ void DotS8V(const uint8_t* a, int64_t stride, const S8Tables& t, int64_t k, int 
 
 int64_t FirstBadS8F32Row(const uint8_t* isum, const uint8_t* out, int64_t a_mant, int a_exp,
                          const int32_t* w_mant, const int16_t* w_exp, int64_t n) {
-  // |X| = P * 2^(a_exp + w_exp) with P = |a_mant * w_mant| * |isum| < 2^48 * 2^31: IFMA gives
-  // P's bits 0..51 (lo) and 52..103 (hi). V = P >> sh with a sticky bit for what the shift
-  // drops (sh makes V < 2^63, so V keeps >= 39 bits below f32's rounding position and
-  // round(V) = round(P >> sh exactly)); vcvtqq2ps {rn-sae} rounds V, and adding sh + a_exp +
-  // w_exp to the exponent field is exact while the result stays normal. Vectors whose
-  // result would be subnormal or overflow take the scalar definition.
+  // X = a_mant * w_mant * isum * 2^(a_exp + w_exp) in double precision, then to f32:
+  //  - s = a_mant * w_mant (|s| < 2^48) and isum (< 2^31) are exact doubles, and so is
+  //    s * 2^(a_exp + w_exp) (exponents in [-298, 208]: far inside double's range);
+  //  - x = that times isum, rounded once to 53 bits (round to nearest even);
+  //  - x to f32 under {rn-sae}. Rounding twice equals rounding once unless x is a midpoint
+  //    of two neighbouring f32 values: x is the double nearest to X, and every f32 midpoint
+  //    (25 significant bits) is a double, so x is on the same side of each midpoint as X or
+  //    on it. A midpoint shows as fraction bits 0..28 == 1 << 28 and takes the scalar
+  //    definition, as do results below 2^-126 (f32 subnormals and zero: their grid is not
+  //    24 bits, and the spec's zero is +0). Overflow to infinity converts correctly.
   const PortableRow portable = PortableKernels().first_bad_s8f32_row;
-  const __m512i abs_a = _mm512_set1_epi64(a_mant < 0 ? -a_mant : a_mant);
-  const __m256i sign_a = _mm256_set1_epi32(a_mant < 0 ? INT32_MIN : 0);
-  const __m256i exp_a = _mm256_set1_epi32(a_exp);
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i am = _mm512_set1_epi64(a_mant);
+  const __m512d ae = _mm512_set1_pd(static_cast<double>(a_exp));
+  const __m512i low29 = _mm512_set1_epi64((int64_t{1} << 29) - 1);
+  const __m512i half = _mm512_set1_epi64(int64_t{1} << 28);
+  // Biased double exponent of 2^-126; |x| below it is not an f32 normal.
+  const __m512i min_normal = _mm512_set1_epi64(1023 - 126);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(isum + 4 * i));
-    const __m256i mw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_mant + i));
-    const __m256i ew =
-        _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w_exp + i)));
-    const __m256i sign = _mm256_and_si256(_mm256_xor_si256(_mm256_xor_si256(s, mw), sign_a),
-                                          _mm256_set1_epi32(INT32_MIN));
-    // abs of INT32_MIN is 2^31 read unsigned: right.
-    const __m512i as = _mm512_cvtepu32_epi64(_mm256_abs_epi32(s));
-    const __m512i p1 = _mm512_mul_epu32(_mm512_cvtepu32_epi64(_mm256_abs_epi32(mw)), abs_a);
-    const __m512i lo = _mm512_madd52lo_epu64(zero, p1, as);
-    const __m512i hi = _mm512_madd52hi_epu64(zero, p1, as);
-    const __m512i bitlen = _mm512_sub_epi64(_mm512_set1_epi64(64), _mm512_lzcnt_epi64(hi));
-    const __m512i sh = _mm512_max_epi64(_mm512_sub_epi64(bitlen, _mm512_set1_epi64(11)), zero);
-    const __m512i dropped = _mm512_and_si512(lo, _mm512_sub_epi64(_mm512_sllv_epi64(one, sh), one));
-    __m512i v = _mm512_or_si512(_mm512_sllv_epi64(hi, _mm512_sub_epi64(_mm512_set1_epi64(52), sh)),
-                                _mm512_srlv_epi64(lo, sh));
-    v = _mm512_mask_or_epi64(v, _mm512_test_epi64_mask(dropped, dropped), v, one);
-    const __mmask8 nonzero = _mm512_test_epi64_mask(v, v);
-    __m256i bits = _mm256_castps_si256(
-        _mm512_cvt_roundepi64_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    const __m256i k = _mm256_add_epi32(_mm256_add_epi32(_mm512_cvtepi64_epi32(sh), exp_a), ew);
-    const __m256i biased = _mm256_add_epi32(_mm256_srli_epi32(bits, 23), k);
-    const __mmask8 normal = _mm256_cmpgt_epi32_mask(biased, _mm256_setzero_si256()) &
-                            _mm256_cmpgt_epi32_mask(_mm256_set1_epi32(255), biased);
-    if ((nonzero & ~normal) != 0) {
+    const __m512d s =
+        _mm512_cvtepi32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(isum + 4 * i)));
+    const __m512i mw =
+        _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_mant + i)));
+    const __m512d ew = _mm512_cvtepi32_pd(
+        _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w_exp + i))));
+    const __m512d scale =
+        _mm512_scalef_pd(_mm512_cvtepi64_pd(_mm512_mul_epi32(mw, am)), _mm512_add_pd(ew, ae));
+    const __m512d x = _mm512_mul_round_pd(scale, s, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i xb = _mm512_castpd_si512(x);
+    const __mmask8 midpoint = _mm512_cmpeq_epi64_mask(_mm512_and_si512(xb, low29), half);
+    const __mmask8 tiny = _mm512_cmplt_epi64_mask(
+        _mm512_and_si512(_mm512_srli_epi64(xb, 52), _mm512_set1_epi64(0x7FF)), min_normal);
+    if ((midpoint | tiny) != 0) {
       const int64_t j =
           portable(isum + 4 * i, out + 4 * i, a_mant, a_exp, w_mant + i, w_exp + i, 8);
       if (j >= 0) return i + j;
       continue;
     }
-    bits = _mm256_or_si256(_mm256_add_epi32(bits, _mm256_slli_epi32(k, 23)), sign);
-    bits = _mm256_maskz_mov_epi32(nonzero, bits);  // an exact zero is +0
+    const __m256i bits = _mm256_castps_si256(
+        _mm512_cvt_roundpd_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     const __mmask8 bad = _mm256_cmpneq_epi32_mask(
         bits, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out + 4 * i)));
     if (bad != 0) return i + __builtin_ctz(bad);

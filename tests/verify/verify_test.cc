@@ -628,7 +628,8 @@ TEST(VerifyKernelsTest, Avx512S8F32RoundingMatchesPortable) {
     };
     // Mostly normal results; t % 4 == 3 spans the whole f32 exponent range.
     const bool wide = t % 4 == 3;
-    const auto [a_mant, a_exp] = wide ? random_scale(-149, 104) : random_scale(-40, -20);
+    auto [a_mant, a_exp] = wide ? random_scale(-149, 104) : random_scale(-40, -20);
+    if (t % 13 == 5) a_mant = 1;
     std::vector<int32_t> w_mant(n);
     std::vector<int16_t> w_exp(n);
     std::vector<uint8_t> isum(4 * n), out(4 * n);
@@ -639,8 +640,28 @@ TEST(VerifyKernelsTest, Avx512S8F32RoundingMatchesPortable) {
       int32_t s = static_cast<int32_t>(rng.Next() >> rng.Uniform(33, 63));
       if (rng.Uniform(0, 1)) s = -s;
       if (t % 11 == 0) s = j % 3 == 0 ? INT32_MIN : (j % 3 == 1 ? INT32_MAX : 0);
+      if (t % 13 == 5) {
+        // Products 1 off an f32 midpoint that a rounding to double lands on: P = w * s in
+        // [2^54, 2^55) with P mod 2^31 = 2^30 +- 1 (f32 keeps 24 bits, so the midpoint is
+        // at 2^30 in units of 2^31; double keeps 53, dropping P's 2 low bits). The AVX-512
+        // kernel's double rounding must not decide these (it takes the scalar definition).
+        // s = (2^30 +- 1) / w mod 2^31 for an odd w (Newton's iteration for the inverse).
+        for (;;) {
+          const uint64_t w = rng.Uniform(int64_t{1} << 23, (int64_t{1} << 24) - 1) | 1;
+          uint64_t inv = w;  // w * w = 1 mod 8: 3 bits; each step doubles them
+          for (int it = 0; it < 5; ++it) inv *= 2 - w * inv;
+          const uint64_t target = (uint64_t{1} << 30) + (j % 2 ? 1 : -1);
+          const uint64_t sv = (target * inv) & ((uint64_t{1} << 31) - 1);
+          const uint64_t p = w * sv;
+          if (p >= (uint64_t{1} << 54) && p < (uint64_t{1} << 55)) {
+            w_mant[j] = static_cast<int32_t>(w);
+            s = static_cast<int32_t>(sv) * (j % 4 < 2 ? 1 : -1);
+            break;
+          }
+        }
+      }
       StoreU32(&isum[4 * j], static_cast<uint32_t>(s));
-      StoreU32(&out[4 * j], RoundToF32Bits(static_cast<int128>(a_mant * m) * s, a_exp + e));
+      StoreU32(&out[4 * j], RoundToF32Bits(static_cast<int128>(a_mant * w_mant[j]) * s, a_exp + e));
     }
     vector_cases += n >= 8;
     ASSERT_EQ(fast->first_bad_s8f32_row(isum.data(), out.data(), a_mant, a_exp, w_mant.data(),
