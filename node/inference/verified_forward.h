@@ -72,7 +72,7 @@ struct ComputeFault {
 
 // The computing node: runs model.Forward(rows, logits) on its backend and returns the
 // pass's answer. Exact sums come from the backend's matmuls themselves where it writes them
-// (Backend::WritesExactSums: the CPU backend), else from ops::verify::ComputeExactSums over
+// (Backend::WritesExactSums: the CPU and Vulkan backends), else from ComputeExactSums over
 // `weights` (scalar sums, O(M * N * K) on top of the pass). Errors of Forward pass through.
 absl::StatusOr<ops::verify::PassAnswer> ComputeVerifiedPass(const Model& model,
                                                             const LinearWeights& weights,

@@ -66,9 +66,9 @@ int64_t CompactExactSums(OpKind kind, MutableByteSpan exact);
 // The computing node's whole verified-mode answer ("exact output"): runs `args` on
 // `backend` (RunOp: validation, then the backend's kernels write args.out) and returns the
 // exact values for that output, in the compact encoding when it applies (CompactExactSums).
-// Where backend.WritesExactSums(kind) (the CPU backend: s8_f32, the Q8_0 family, the
-// K-quants) the same Run writes them (OpArgs::exact, backend.h): a few percent on top of the
-// matmul (docs/verification.md §8). Otherwise RunOp is followed by ComputeExactSums
+// Where backend.WritesExactSums(kind) (the CPU and Vulkan backends: s8_f32, the Q8_0
+// family, the K-quants) the same Run writes them (OpArgs::exact, backend.h): a few percent
+// on top of the matmul (docs/verification.md §8). Otherwise RunOp is followed by ComputeExactSums
 // (O(M * N * K) scalar sums) on `w_raw`, W in the op's weight format as the request gave it
 // (args.w for inline weights; for prepared weights the caller passes the tensor's stored
 // bytes), which the hook path does not read. INVALID_ARGUMENT for a kind without verified
