@@ -2,9 +2,9 @@
 //
 // The computing node's verified-mode answer ("exact output", verify.h): the op's output as
 // any backend writes it, plus the exact values before its single rounding. Where the backend
-// writes them itself (Backend::WritesExactSums: the CPU backend's Q8_0-family, K-quant and
-// s8 -> f32 kernels, which hold them before rounding anyway) they come from the same Run as
-// the output, at about the cost of the matmul (docs/verification.md §8 has the figures);
+// writes them itself (Backend::WritesExactSums: the CPU and Vulkan backends' Q8_0-family,
+// K-quant and s8 -> f32 kernels, which hold them before rounding anyway) they come from the same
+// Run as the output, at about the cost of the matmul (docs/verification.md §8 has the figures);
 // otherwise the op runs on the backend and ComputeExactSums (scalar, O(M * N * K)) follows.
 #include <vector>
 
