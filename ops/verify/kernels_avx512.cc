@@ -338,8 +338,9 @@ inline bool Q8Row64Step(const uint8_t* e, const uint8_t* out, const uint64_t* r,
 }
 
 // How far ahead the row loop prefetches E (C at half): the answer was written by the RPC layer or
-// evicted by other work; the hardware prefetcher stops at 4 KiB pages. 1 KiB measured best of
-// 0.5, 1, 2 and 4 KiB (bench_verify, cold answers).
+// evicted by other work; the hardware prefetcher stops at 4 KiB pages. With a prefetch the
+// evicted-answer case of bench_verify improved clearly; between 0.5, 1, 2 and 4 KiB the
+// differences were within the shared machine's noise.
 constexpr int64_t kPrefetchBytes = 1024;
 
 uint128 CheckQ8Row64(const uint8_t* e, const uint8_t* out, const uint64_t* r, int64_t n,
