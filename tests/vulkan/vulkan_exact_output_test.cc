@@ -31,47 +31,23 @@
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
 #include "datanode/ops/verify.h"
+#include "tests/verify/exact_output_check.h"
 #include "ops/vulkan/vulkan_backend.h"
 
 namespace datanode::ops {
 namespace {
 
-constexpr OpKind kKinds[] = {OpKind::kMatMulS8F32,    OpKind::kMatMulQ8_0Q8_0,
-                             OpKind::kMatMulQ8_0Q4_0, OpKind::kMatMulQ8_0Q4_1,
-                             OpKind::kMatMulQ8_0Q4_K, OpKind::kMatMulQ8_0Q6_K};
+using testing::ExactShape;
+using testing::FirstDiff;
+using testing::kExactKinds;
+using testing::ScalarExact;
+using testing::ShapeK;
 
-// K as a count of the kind's K multiple (a Q8_0 block, a K-quant super-block, one s8
-// value); 0: K = 4096.
-struct ExactShape {
-  int64_t m, n, blocks;
-};
 constexpr ExactShape kShapes[] = {
     {1, 1, 1},  {1, 65, 0}, {1, 17, 3},  {2, 33, 3},  {3, 15, 1},  {5, 47, 3},   {7, 16, 1},
     {8, 80, 1}, {9, 17, 0}, {12, 31, 3}, {16, 33, 3}, {17, 47, 0}, {17, 100, 3}, {70, 40, 1},
 };
 
-int64_t ShapeK(OpKind kind, const ExactShape& s) {
-  return s.blocks == 0 ? 4096 : s.blocks * FindOpInfo(kind)->k_multiple;
-}
-
-std::string FirstDiff(const std::vector<uint8_t>& want, const std::vector<uint8_t>& got,
-                      int64_t elem_bytes, int64_t n) {
-  size_t d = 0;
-  while (d < want.size() && d < got.size() && want[d] == got[d]) ++d;
-  if (d == want.size() && want.size() == got.size()) return "";
-  const int64_t e = static_cast<int64_t>(d) / elem_bytes;
-  return absl::StrCat("first differing byte ", d, " (element ", e, ", row ", e / n, ", col ", e % n,
-                      ") of ", want.size(), " vs ", got.size());
-}
-
-// The scalar producer's E (int128 / s32 layout, not compacted).
-std::vector<uint8_t> ScalarExact(const OpInputs& in) {
-  std::vector<uint8_t> exact(static_cast<size_t>(verify::ExactSumsBytes(in.kind, in.m, in.n)));
-  const absl::Status st =
-      verify::ComputeExactSums(in.kind, in.m, in.n, in.k, in.a, in.w, MutableByteSpan(exact));
-  EXPECT_TRUE(st.ok()) << st;
-  return exact;
-}
 
 class VulkanExactOutputTest : public ::testing::Test {
  protected:
@@ -159,7 +135,7 @@ TEST_F(VulkanExactOutputTest, ExactSumsEqualScalarProducerEveryKindProfileShapeA
   int tile_cases = 0;
   int64_t negative = 0;  // E elements < 0
   int64_t wide = 0;      // int128 E elements outside the int64 range
-  for (OpKind kind : kKinds) {
+  for (OpKind kind : kExactKinds) {
     const int64_t elem = verify::ExactSumsBytes(kind, 1, 1);
     for (InputProfile profile : kAllInputProfiles) {
       for (const ExactShape& s : kShapes) {
