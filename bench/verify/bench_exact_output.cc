@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/verify/bench_timing.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
@@ -28,23 +29,10 @@ namespace {
 
 constexpr int64_t kDim = 4096;
 
-[[noreturn]] void Die(const absl::Status& st, const char* what) {
-  std::fprintf(stderr, "%s: %s\n", what, st.ToString().c_str());
-  std::exit(1);
-}
-
-double Seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-struct Timing {
-  double best = 0;
-  double median = 0;
-};
-Timing Summarize(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return {samples.front(), samples[samples.size() / 2]};
-}
+using bench::Die;
+using bench::Seconds;
+using bench::Summarize;
+using bench::Timing;
 
 template <typename F>
 double TimeCall(F&& f) {

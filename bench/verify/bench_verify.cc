@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/verify/bench_timing.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/exact_float.h"
 #include "datanode/ops/random_inputs.h"
@@ -35,29 +36,11 @@ namespace {
 
 constexpr int64_t kDim = 4096;
 
-[[noreturn]] void Die(const absl::Status& st, const char* what) {
-  std::fprintf(stderr, "%s: %s\n", what, st.ToString().c_str());
-  std::exit(1);
-}
-
-double CpuSeconds(clockid_t clock) {
-  timespec ts;
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double Seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
-
-struct Timing {
-  double best = 1e30;
-  double median = 0;
-};
-Timing Summarize(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return {samples.front(), samples[samples.size() / 2]};
-}
+using bench::CpuSeconds;
+using bench::Die;
+using bench::Seconds;
+using bench::Summarize;
+using bench::Timing;
 
 // The verifier's row kernels alone, data hot in cache (the same row again and again), per
 // row of K = N = 4096: where Verify's time goes, without the memory traffic of a real call.

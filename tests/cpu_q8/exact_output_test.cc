@@ -26,10 +26,10 @@
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
 #include "datanode/ops/verify.h"
-#include "tests/verify/exact_output_check.h"
 #include "gtest/gtest.h"
 #include "tests/cpu_q8/matmul_check.h"
 #include "tests/ops/test_util.h"
+#include "tests/verify/exact_output_check.h"
 
 namespace datanode::ops {
 namespace {
@@ -46,7 +46,6 @@ constexpr ExactShape kShapes[] = {
     {1, 1, 1},  {1, 65, 0}, {1, 17, 3}, {2, 17, 3}, {3, 15, 1},  {4, 33, 0},
     {5, 47, 3}, {7, 16, 1}, {8, 80, 1}, {9, 17, 0}, {16, 33, 3}, {17, 47, 0},
 };
-
 
 TEST(CpuExactOutputTest, HookWritesExactSumsOnlyForKindsWithExactValues) {
   std::unique_ptr<Backend> cpu = testing::MakeCpu(testing::BestIsa(), 1);

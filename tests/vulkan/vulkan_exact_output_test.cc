@@ -31,8 +31,8 @@
 #include "datanode/ops/random_inputs.h"
 #include "datanode/ops/types.h"
 #include "datanode/ops/verify.h"
-#include "tests/verify/exact_output_check.h"
 #include "ops/vulkan/vulkan_backend.h"
+#include "tests/verify/exact_output_check.h"
 
 namespace datanode::ops {
 namespace {
@@ -47,7 +47,6 @@ constexpr ExactShape kShapes[] = {
     {1, 1, 1},  {1, 65, 0}, {1, 17, 3},  {2, 33, 3},  {3, 15, 1},  {5, 47, 3},   {7, 16, 1},
     {8, 80, 1}, {9, 17, 0}, {12, 31, 3}, {16, 33, 3}, {17, 47, 0}, {17, 100, 3}, {70, 40, 1},
 };
-
 
 class VulkanExactOutputTest : public ::testing::Test {
  protected:
