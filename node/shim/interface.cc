@@ -68,7 +68,8 @@ struct Types {
                                             {"prompt", prompt},
                                             {"max_tokens", nat32},
                                             {"sampling", sampling},
-                                            {"stop_token_ids", candid::Vec(nat32)}});
+                                            {"stop_token_ids", candid::Vec(nat32)},
+                                            {"mode", candid::Opt(call_mode)}});
     TypeRef stop_reason = candid::Variant({{"end_of_generation", candid::Null()},
                                            {"max_tokens", candid::Null()},
                                            {"context_full", candid::Null()}});
@@ -369,7 +370,8 @@ std::vector<uint8_t> EncodeGenerateArgs(const GenerateArgs& v) {
                  {"top_k", candid::MakeNat(Op::kNat32, sp.top_k)},
                  {"top_p_milli", candid::MakeNat(Op::kNat32, sp.top_p_milli)},
                  {"seed", candid::MakeBlob(sp.seed)}})},
-           {"stop_token_ids", Nat32Vec(v.stop_token_ids)}}));
+           {"stop_token_ids", Nat32Vec(v.stop_token_ids)},
+           {"mode", ModeValue(v.mode)}}));
 }
 
 std::vector<uint8_t> EncodeGenerateReply(const GenerateReply& v) {
@@ -430,6 +432,7 @@ absl::StatusOr<GenerateArgs> DecodeGenerateArgs(std::span<const uint8_t> bytes,
   out.sampling.top_p_milli = U32(F(sp, "top_p_milli"));
   out.sampling.seed = F(sp, "seed").bytes;
   out.stop_token_ids = Nat32s(F(v, "stop_token_ids"));
+  out.mode = CallModeOf(F(v, "mode"));
   return out;
 }
 

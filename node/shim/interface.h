@@ -116,6 +116,9 @@ struct GenerateArgs {
   uint32_t max_tokens = 0;
   Sampling sampling;
   std::vector<uint32_t> stop_token_ids;
+  // Absent = replicated. Verified is read and refused (DESTINATION_INVALID, nothing
+  // charged): verified generation is not offered through the shim yet.
+  std::optional<CallMode> mode;
 };
 
 enum class StopReason : uint8_t { kEndOfGeneration, kMaxTokens, kContextFull };

@@ -2,6 +2,8 @@
 #include "node/shim/pricing.h"
 
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -51,7 +53,11 @@ absl::uint128 VerifiedPrice(const PriceTerms& t, uint32_t m, uint32_t n, uint32_
   return per_call + bytes * nodes + ComputeCycles(t) + (nodes - 1) * CheckCycles(m, n, k);
 }
 
-ModelCost ModelCostFromTensors(std::span<const PricedTensor> tensors) {
+namespace {
+
+// The matmul weights of a llama-architecture model, the output head last (output.weight,
+// or token_embd.weight when the head is tied; none when neither is there).
+std::vector<const PricedTensor*> MatMulWeights(std::span<const PricedTensor> tensors) {
   static constexpr std::string_view kLinear[] = {
       ".attn_q.weight",   ".attn_k.weight", ".attn_v.weight",  ".attn_output.weight",
       ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"};
@@ -67,26 +73,68 @@ ModelCost ModelCostFromTensors(std::span<const PricedTensor> tensors) {
     }
     return false;
   };
-  ModelCost cost;
+  std::vector<const PricedTensor*> weights;
   const PricedTensor* output = nullptr;
   const PricedTensor* embedding = nullptr;
-  auto add = [&cost](const PricedTensor& t) {
-    cost.macs_per_token +=
-        absl::uint128(static_cast<uint64_t>(t.shape[0])) * static_cast<uint64_t>(t.shape[1]);
-    cost.weight_bytes += t.bytes;
-  };
   for (const PricedTensor& t : tensors) {
     if (t.shape.size() != 2 || t.shape[0] < 0 || t.shape[1] < 0) continue;
     if (t.name == "output.weight") output = &t;
     if (t.name == "token_embd.weight") embedding = &t;
-    if (is_layer_weight(t.name)) add(t);
+    if (is_layer_weight(t.name)) weights.push_back(&t);
   }
   if (output != nullptr) {
-    add(*output);
+    weights.push_back(output);
   } else if (embedding != nullptr) {
-    add(*embedding);
+    weights.push_back(embedding);
+  }
+  return weights;
+}
+
+uint32_t Dim(int64_t d) {
+  return d > int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<uint32_t>(d);
+}
+
+}  // namespace
+
+ModelCost ModelCostFromTensors(std::span<const PricedTensor> tensors) {
+  ModelCost cost;
+  for (const PricedTensor* t : MatMulWeights(tensors)) {
+    cost.macs_per_token +=
+        absl::uint128(static_cast<uint64_t>(t->shape[0])) * static_cast<uint64_t>(t->shape[1]);
+    cost.weight_bytes += t->bytes;
   }
   return cost;
+}
+
+absl::StatusOr<absl::uint128> VerifiedGeneratePrice(uint64_t subnet_size,
+                                                    std::span<const PricedTensor> tensors,
+                                                    uint64_t prompt_tokens,
+                                                    uint64_t generated_tokens, uint64_t arg_bytes,
+                                                    uint64_t out_bytes) {
+  if (generated_tokens > 0 && prompt_tokens == 0) {
+    return absl::InvalidArgumentError("generated tokens after an empty prompt");
+  }
+  // The consensus and byte terms: Price of a call that computed nothing.
+  ASSIGN_OR_RETURN(const PriceTerms call,
+                   GeneratePriceTerms(subnet_size, ModelCost{}, prompt_tokens, generated_tokens,
+                                      arg_bytes, out_bytes));
+  const ModelCost cost = ModelCostFromTensors(tensors);
+  const std::vector<const PricedTensor*> weights = MatMulWeights(tensors);
+  // One step of t tokens: the computing node's pass and the n - 1 verifiers' checks.
+  auto step = [&](uint64_t t) -> absl::StatusOr<absl::uint128> {
+    ASSIGN_OR_RETURN(const PriceTerms pass, GeneratePriceTerms(1, cost, t - 1, 1, 0, 0));
+    absl::uint128 checks = 0;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const uint32_t m = i + 1 == weights.size() ? 1 : static_cast<uint32_t>(t);
+      checks += CheckCycles(m, Dim(weights[i]->shape[0]), Dim(weights[i]->shape[1]));
+    }
+    return ComputeCycles(pass) + absl::uint128(subnet_size - 1) * checks;
+  };
+  absl::uint128 price = Price(call);
+  if (generated_tokens == 0) return price;
+  ASSIGN_OR_RETURN(const absl::uint128 prefill, step(prompt_tokens));
+  ASSIGN_OR_RETURN(const absl::uint128 decode, step(1));
+  return price + prefill + absl::uint128(generated_tokens - 1) * decode;
 }
 
 absl::StatusOr<PriceTerms> GeneratePriceTerms(uint64_t subnet_size, const ModelCost& model,

@@ -112,6 +112,25 @@ absl::StatusOr<PriceTerms> GeneratePriceTerms(uint64_t subnet_size, const ModelC
                                               uint64_t prompt_tokens, uint64_t generated_tokens,
                                               uint64_t arg_bytes, uint64_t out_bytes);
 
+// A verified generation (docs/canister-api.md "Verified inference"): one step per
+// generated token, the prompt's prefill (t = prompt_tokens) and then one decode step
+// (t = 1) per further token. Each step is charged as the daemons charge it: the computing
+// node one pass, ComputeCycles(GeneratePriceTerms(1, cost, t - 1, 1, 0, 0)), and each of
+// the n - 1 verifiers the Freivalds checks of that pass, the sum of CheckCycles(m, N, K)
+// over its matmul weights W[N, K] (m = t for the layers', 1 for the output head):
+//
+//   verified_generate_price = (3_000_000 + 60_000 * n) * n
+//                           + (400 * arg_bytes + 800 * out_bytes) * n
+//                           + sum over steps (pass(t) + (n - 1) * checks(t))
+//
+// The matmul weights are ModelCostFromTensors' (tensors: the model's manifest).
+// INVALID_ARGUMENT as GeneratePriceTerms, and for generated tokens after an empty prompt.
+absl::StatusOr<absl::uint128> VerifiedGeneratePrice(uint64_t subnet_size,
+                                                    std::span<const PricedTensor> tensors,
+                                                    uint64_t prompt_tokens,
+                                                    uint64_t generated_tokens, uint64_t arg_bytes,
+                                                    uint64_t out_bytes);
+
 // The fee for an accel_matmul rejected because of its caller (CANISTER_REJECT or
 // CANISTER_ERROR: bad Candid, bad values, unknown weights, too few cycles, a reply over
 // the limit), as the IC charges for the work of failed calls. It is the price above

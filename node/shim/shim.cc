@@ -367,6 +367,13 @@ Outcome Shim::Generate(std::span<const uint8_t> arg, absl::uint128 cycles_availa
                   absl::StrCat(kWhat, ": ", std::string(args.status().message())));
   }
   if (absl::Status s = ValidateGenerateArgs(*args); !s.ok()) return FromStatus(s, kWhat);
+  if (shim::ModeOf(args->mode) == CallMode::kVerified) {
+    // Verified generation runs between data nodes (the VerifiedInference service) but is
+    // not offered through the shim yet; refused rather than run replicated. Nothing ran.
+    return Reject(RejectCode::kDestinationInvalid,
+                  "accel_generate: verified mode is not offered for generations yet; send "
+                  "mode = null or replicated");
+  }
   if (!daemon_) {
     return Reject(RejectCode::kDestinationInvalid, "accel_generate: this subnet has no data node");
   }

@@ -70,6 +70,48 @@ TEST(GeneratePrice, ModelCostCountsTheMatmulWeights) {
   EXPECT_FALSE(GeneratePriceTerms(0, c, 1, 1, 0, 0).ok());
 }
 
+// A verified generation's price (pricing.h VerifiedGeneratePrice), re-derived here per
+// step: the computing daemon's pass (ComputeStep.cycles) once and the n - 1 verifiers'
+// Freivalds checks (VerifyStep.cycles: CheckCycles per matmul, m = t for the layers', 1
+// for the tied output head) per step; a 4-token prompt's prefill, then 4 decode steps.
+TEST(GeneratePrice, VerifiedGenerationIsOnePassPlusChecksPerStep) {
+  std::vector<TensorInfo> tensors = Tensors();
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<PricedTensor> priced;
+  shapes.reserve(tensors.size());
+  for (const TensorInfo& t : tensors) {
+    shapes.emplace_back(t.shape.begin(), t.shape.end());
+    priced.push_back({t.name, shapes.back(), t.bytes});
+  }
+  const ModelCost c = Cost();
+  auto checks = [&](uint32_t t) {
+    absl::uint128 sum = 0;
+    for (int l = 0; l < kLayers; ++l) {
+      sum += 2 * CheckCycles(t, kD, kD) + 2 * CheckCycles(t, kKv, kD) +
+             2 * CheckCycles(t, kFf, kD) + CheckCycles(t, kD, kFf);
+    }
+    return sum + CheckCycles(1, kVocab, kD);  // the tied head: logits of the last token
+  };
+  auto pass = [&](uint64_t t) { return ComputeCycles(*GeneratePriceTerms(1, c, t - 1, 1, 0, 0)); };
+  const uint64_t arg_bytes = 150, out_bytes = 5 * 4 + 5;
+  const absl::uint128 expected = (3'000'000 + 60'000 * absl::uint128(kSubnet)) * kSubnet +
+                                 (400 * absl::uint128(arg_bytes) + 800 * out_bytes) * kSubnet +
+                                 pass(4) + (kSubnet - 1) * checks(4) +
+                                 4 * (pass(1) + (kSubnet - 1) * checks(1));
+  auto price = VerifiedGeneratePrice(kSubnet, priced, 4, 5, arg_bytes, out_bytes);
+  ASSERT_TRUE(price.ok()) << price.status();
+  EXPECT_EQ(*price, expected);
+  // Cheaper than the replicated price at this shape (n compute shares), and nothing
+  // generated costs the consensus and byte terms only.
+  auto replicated = GeneratePriceTerms(kSubnet, c, 4, 5, arg_bytes, out_bytes);
+  EXPECT_LT(*price, Price(*replicated));
+  auto none = VerifiedGeneratePrice(kSubnet, priced, 4, 0, arg_bytes, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, RejectFee(kSubnet, arg_bytes));
+  EXPECT_FALSE(VerifiedGeneratePrice(0, priced, 4, 5, 0, 0).ok());
+  EXPECT_FALSE(VerifiedGeneratePrice(kSubnet, priced, 0, 5, 0, 0).ok());
+}
+
 // Generates `ids` (or fails with `status`); counts calls.
 class FakeDaemon final : public DaemonClient {
  public:
@@ -244,6 +286,36 @@ TEST(ShimGenerate, ReplyOverTheLimitIsRefusedBeforeGenerating) {
   EXPECT_EQ(f.daemon->generate_calls, 0);
   EXPECT_EQ(f.shim->Call(kMethodGenerate, EncodeGenerateArgs(Args(8)), kPlenty).code,
             RejectCode::kNone);
+}
+
+// GenerateArgs.mode: absent and replicated round trip and run as before; verified round
+// trips and is refused (DESTINATION_INVALID, nothing charged, the daemon not called):
+// verified generation is not offered through the shim yet, and must not run replicated.
+TEST(ShimGenerate, VerifiedModeIsReadAndRefused) {
+  Fixture f;
+  for (std::optional<CallMode> mode :
+       {std::optional<CallMode>(), std::optional(CallMode::kReplicated),
+        std::optional(CallMode::kVerified)}) {
+    GenerateArgs a = Args(3);
+    a.mode = mode;
+    const std::vector<uint8_t> arg = EncodeGenerateArgs(a);
+    auto back = DecodeGenerateArgs(arg);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->mode, mode);
+    const int calls = f.daemon->generate_calls;
+    Outcome o = f.shim->Call(kMethodGenerate, arg, kPlenty);
+    if (mode == CallMode::kVerified) {
+      EXPECT_EQ(o.code, RejectCode::kDestinationInvalid) << o.message;
+      EXPECT_NE(o.message.find("verified mode is not offered"), std::string::npos) << o.message;
+      EXPECT_EQ(o.cycles_charged, 0u);
+      EXPECT_EQ(f.daemon->generate_calls, calls);
+      // The replica's mode query keeps it on ic0_accel_call (no verified roles yet).
+      EXPECT_EQ(f.shim->ModeOf(kMethodGenerate, arg), CallMode::kReplicated);
+    } else {
+      EXPECT_EQ(o.code, RejectCode::kNone) << o.message;
+      EXPECT_EQ(f.daemon->generate_calls, calls + 1);
+    }
+  }
 }
 
 TEST(ShimGenerate, BadArgumentsAndNodeFaults) {
