@@ -34,6 +34,9 @@
  * size, cycles), so a call its caller got wrong gives the same reject, with the reject
  * fee, in every role on every replica, whatever the daemons do; the replica agrees on it
  * like on any other outcome.
+ * An accel_generate with GenerateArgs.mode = verified has no verified roles yet:
+ * ic0_accel_call_mode() answers REPLICATED for it and ic0_accel_call() refuses it with
+ * DESTINATION_INVALID, nothing charged (it is never run replicated instead).
  *
  * REJECT CODES (the IC's): 0 = reply, 1 SYS_FATAL, 2 SYS_TRANSIENT, 3 DESTINATION_INVALID,
  * 4 CANISTER_REJECT, 5 CANISTER_ERROR. Which failure gives which code is listed in
@@ -183,8 +186,8 @@ IC0_ACCEL_API int ic0_accel_verify_share(const uint8_t public_key[32],
 
 /* IC0_ACCEL_MODE_VERIFIED for an accel_matmul whose argument decodes (within the
  * handle's max_arg_bytes) with mode = verified; IC0_ACCEL_MODE_REPLICATED for every other
- * call, malformed ones included (ic0_accel_call rejects those as documented). Pure: no
- * daemon. A NULL accel or method is REPLICATED. */
+ * call, malformed ones and a verified accel_generate included (ic0_accel_call rejects
+ * those as documented). Pure: no daemon. A NULL accel or method is REPLICATED. */
 IC0_ACCEL_API uint32_t ic0_accel_call_mode(const ic0_accel* accel, const char* method,
                                            size_t method_len, const uint8_t* arg,
                                            size_t arg_len);

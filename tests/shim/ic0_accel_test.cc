@@ -269,5 +269,27 @@ TEST(Ic0Accel, VerifiedModeWithoutADaemon) {
             static_cast<uint32_t>(IC0_ACCEL_SYS_FATAL));
 }
 
+// A verified accel_generate is not offered yet: ic0_accel_call_mode keeps it on
+// ic0_accel_call, which refuses it (DESTINATION_INVALID, nothing charged) rather than run
+// it replicated, daemon or not.
+TEST(Ic0Accel, VerifiedGenerationIsRefused) {
+  Handle none(nullptr);
+  GenerateArgs g;
+  g.model.assign(32, 7);
+  g.prompt.token_ids = {1, 2, 3};
+  g.max_tokens = 4;
+  g.mode = CallMode::kVerified;
+  const std::vector<uint8_t> arg = EncodeGenerateArgs(g);
+  EXPECT_EQ(ic0_accel_call_mode(none.h, "accel_generate", 14, arg.data(), arg.size()),
+            static_cast<uint32_t>(IC0_ACCEL_MODE_REPLICATED));
+  Result r;
+  EXPECT_EQ(Call(none, "accel_generate", arg, kPlenty, &r),
+            static_cast<uint32_t>(IC0_ACCEL_DESTINATION_INVALID));
+  EXPECT_NE(r.text().find("verified mode is not offered for generations"), std::string::npos)
+      << r.text();
+  EXPECT_EQ(r.r.cycles_charged_low, 0u);
+  EXPECT_EQ(r.r.cycles_charged_high, 0u);
+}
+
 }  // namespace
 }  // namespace datanode::shim
