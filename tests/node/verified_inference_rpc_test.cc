@@ -23,6 +23,7 @@
 #include "node/daemon/verified_mode.h"
 #include "node/inference/session.h"
 #include "node/shim/agreement.h"
+#include "node/shim/pricing.h"
 #include "tests/inference/engine_test_util.h"
 #include "tests/node/daemon_process.h"
 
@@ -50,6 +51,7 @@ struct Subnet {
   std::unique_ptr<ops::Backend> cpu;
   std::shared_ptr<const inference::Model> model;
   std::vector<Node> nodes;
+  v1::ModelInfo manifest;  // as ImportModel listed it (the tensors' names, shapes, bytes)
   std::string error;
 };
 Subnet* g_subnet = nullptr;
@@ -104,6 +106,7 @@ class VerifiedInferenceRpcTest : public ::testing::Test {
         return;
       }
       n.key = key->public_key();
+      if (i == 0) s.manifest = info;
     }
   }
   static void TearDownTestSuite() {
@@ -232,6 +235,7 @@ TEST_F(VerifiedInferenceRpcTest, HonestGenerationIsAcceptedWithThePlainPassLogit
   auto local = *inference::Session::Create(model_, {32});
   std::vector<int32_t> tokens = {3, 14, 15, 9, 26};
   int position = 0;
+  absl::uint128 charged = 0;  // what the daemons charged: one pass and n - 1 checks a step
   for (int step = 0; step < 6; ++step) {
     const std::vector<float> logits = *local->Evaluate(tokens);
     const std::string expected = ops::ToHex(ops::Sha256Of({ops::ByteSpan(
@@ -253,9 +257,24 @@ TEST_F(VerifiedInferenceRpcTest, HonestGenerationIsAcceptedWithThePlainPassLogit
       EXPECT_GT(r.cycles(), 0u);
       EXPECT_LT(r.cycles(), o.computed.cycles());
     }
+    charged += o.computed.cycles();
+    if (!o.verdicts.empty()) charged += absl::uint128(kNodes - 1) * o.verdicts[0].cycles();
     position += static_cast<int>(tokens.size());
     tokens = {next};
   }
+  // The price a canister is charged for this generation (5 prompt tokens, 6 generated) is
+  // the daemons' figures plus the consensus term: shim::VerifiedGeneratePrice from the
+  // manifest alone (docs/canister-api.md "Verified inference").
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<shim::PricedTensor> priced;
+  shapes.reserve(g_subnet->manifest.tensors_size());
+  for (const v1::TensorEntry& t : g_subnet->manifest.tensors()) {
+    shapes.emplace_back(t.shape().begin(), t.shape().end());
+    priced.push_back({t.name(), shapes.back(), static_cast<uint64_t>(t.size())});
+  }
+  auto price = shim::VerifiedGeneratePrice(kNodes, priced, 5, 6, 0, 0);
+  ASSERT_TRUE(price.ok()) << price.status();
+  EXPECT_EQ(*price, shim::RejectFee(kNodes, 0) + charged);
 }
 
 // Seeded sampling (temperature, top-k, top-p): step i draws word i of the seed's stream,
