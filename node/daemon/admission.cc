@@ -11,12 +11,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "conformance/conformance.h"
 #include "conformance/nonce.h"
 #include "conformance/report.h"
@@ -92,7 +92,7 @@ RecheckRecord RecheckFromProto(const v1::AdmissionRecheck& p) {
   r.passed = p.passed();
   r.detail = p.detail();
   r.nonce_hex = p.nonce_hex();
-  r.trigger = p.trigger() == v1::RECHECK_TRIGGER_REQUEST ? RecheckTrigger::kRequest
+  r.trigger = p.trigger() == v1::RECHECK_TRIGGER_REQUEST          ? RecheckTrigger::kRequest
               : p.trigger() == v1::RECHECK_TRIGGER_VERIFIED_FAULT ? RecheckTrigger::kVerifiedFault
                                                                   : RecheckTrigger::kSchedule;
   return r;
@@ -380,8 +380,8 @@ absl::StatusOr<std::vector<shim::PublicKey>> LoadSubnetKeys(const std::string& p
     if (text.empty() || text.front() == '#') continue;
     absl::StatusOr<std::vector<uint8_t>> bytes = util::HexDecodeBytes(text);
     if (!bytes.ok() || bytes->size() != 32) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", number, ": not a 64-hex-digit Ed25519 public key"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": not a 64-hex-digit Ed25519 public key"));
     }
     shim::PublicKey key;
     std::copy(bytes->begin(), bytes->end(), key.begin());
@@ -408,8 +408,7 @@ absl::StatusOr<RecheckRecord> AdmissionService::ReportFault(const shim::FaultEvi
   }
   absl::StatusOr<std::vector<shim::PublicKey>> keys = LoadSubnetKeys(subnet_keys_path_);
   if (!keys.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("subnet keys: ", keys.status().message()));
+    return absl::FailedPreconditionError(absl::StrCat("subnet keys: ", keys.status().message()));
   }
   uint32_t self = 0;
   while (self < keys->size() &&
@@ -424,14 +423,14 @@ absl::StatusOr<RecheckRecord> AdmissionService::ReportFault(const shim::FaultEvi
   RETURN_IF_ERROR(shim::CheckFaultEvidence(*keys, evidence));
   if (evidence.computing_node != self) {
     return absl::InvalidArgumentError(absl::StrCat("the evidence names node ",
-                                                   evidence.computing_node, "; this node is ",
-                                                   self, " in ", subnet_keys_path_));
+                                                   evidence.computing_node, "; this node is ", self,
+                                                   " in ", subnet_keys_path_));
   }
   const AdmittedState admitted = Admitted();
   if (admitted.class_name.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the evidence against this node (", shim::FaultSummary(evidence),
-        ") checks, but the node holds no admitted class to take"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the evidence against this node (", shim::FaultSummary(evidence),
+                     ") checks, but the node holds no admitted class to take"));
   }
   // The same evidence again (a replay, e.g. after the node was re-admitted) is refused: a
   // record acts once. Its call is recognized by the summary's "... on call <16 hex>" prefix
@@ -440,9 +439,9 @@ absl::StatusOr<RecheckRecord> AdmissionService::ReportFault(const shim::FaultEvi
   const std::string call = summary.substr(0, summary.find(':'));
   for (const RecheckRecord& past : RecheckHistory()) {
     if (past.trigger == RecheckTrigger::kVerifiedFault && absl::StartsWith(past.detail, call)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "this fault evidence (", call, ") was already acted on at ",
-          absl::FormatTime(past.time, absl::UTCTimeZone()), "; a record evicts once"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("this fault evidence (", call, ") was already acted on at ",
+                       absl::FormatTime(past.time, absl::UTCTimeZone()), "; a record evicts once"));
     }
   }
   RecheckRecord record;

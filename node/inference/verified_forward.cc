@@ -62,8 +62,8 @@ class ComputingHooks : public ForwardHooks {
       // output, backend.h); else ComputeExactSums after the matmul.
       ops::Backend& backend = model_.backend();
       const bool hook = !answer.exact.empty() && backend.WritesExactSums(w.kind);
-      const ops::MutableByteSpan exact = hook ? ops::MutableByteSpan(answer.exact)
-                                              : ops::MutableByteSpan();
+      const ops::MutableByteSpan exact =
+          hook ? ops::MutableByteSpan(answer.exact) : ops::MutableByteSpan();
       if (layer == fault_.wrong_weights_layer && site == fault_.wrong_weights_site) {
         wrong.assign(raw.begin(), raw.end());
         ChangeWeightByte(wrong, fault_.wrong_weights_byte);

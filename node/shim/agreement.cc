@@ -147,7 +147,8 @@ std::string VerifiedShareProblem(std::span<const PublicKey> keys, const Sha256& 
     return absl::StrCat("node ", share.node, " is not in the subnet's ", keys.size(), " keys");
   }
   if (share.node == computing_node) {
-    return absl::StrCat("node ", share.node, " is the computing node: its own verdict never counts");
+    return absl::StrCat("node ", share.node,
+                        " is the computing node: its own verdict never counts");
   }
   if (share.request_digest != request_digest) {
     return absl::StrCat("node ", share.node, "'s verdict is for another call");
@@ -238,8 +239,8 @@ absl::StatusOr<FaultEvidence> FaultEvidenceFrom(const VerifiedAgreement& agreeme
                                                 const Sha256& request_digest,
                                                 std::span<const VerifiedShare> shares) {
   if (!agreement.computing_node_faulty) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the combine did not name computing node ", agreement.computing_node, " faulty"));
+    return absl::FailedPreconditionError(absl::StrCat("the combine did not name computing node ",
+                                                      agreement.computing_node, " faulty"));
   }
   FaultEvidence e;
   e.request_digest = request_digest;
@@ -264,8 +265,8 @@ absl::Status CheckFaultEvidence(std::span<const PublicKey> keys, const FaultEvid
   const uint32_t f = FaultTolerance(n);
   if (evidence.computing_node >= n) {
     return absl::InvalidArgumentError(absl::StrCat("fault evidence names node ",
-                                                   evidence.computing_node, ", not in the subnet's ",
-                                                   n, " keys"));
+                                                   evidence.computing_node,
+                                                   ", not in the subnet's ", n, " keys"));
   }
   std::set<uint32_t> verifiers;
   for (size_t i = 0; i < evidence.rejections.size(); ++i) {
@@ -275,12 +276,11 @@ absl::Status CheckFaultEvidence(std::span<const PublicKey> keys, const FaultEvid
           absl::StrCat("fault evidence share ", i, " (node ", s.node, ") is an acceptance"));
     }
     if (!verifiers.insert(s.node).second) {
-      return absl::InvalidArgumentError(absl::StrCat("fault evidence share ", i, ": node ", s.node,
-                                                     " appears more than once"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("fault evidence share ", i, ": node ", s.node, " appears more than once"));
     }
-    const std::string problem = VerifiedShareProblem(keys, evidence.request_digest,
-                                                     evidence.computing_node,
-                                                     evidence.output_digest, s);
+    const std::string problem = VerifiedShareProblem(
+        keys, evidence.request_digest, evidence.computing_node, evidence.output_digest, s);
     if (!problem.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("fault evidence share ", i, ": ", problem));
     }
@@ -297,7 +297,8 @@ std::string FaultSummary(const FaultEvidence& evidence) {
   std::vector<uint32_t> nodes;
   for (const VerifiedShare& s : evidence.rejections) nodes.push_back(s.node);
   std::sort(nodes.begin(), nodes.end());
-  return absl::StrCat("verified-mode fault on call ", ops::ToHex(evidence.request_digest).substr(0, 16),
+  return absl::StrCat("verified-mode fault on call ",
+                      ops::ToHex(evidence.request_digest).substr(0, 16),
                       ": rejected by verifiers [", absl::StrJoin(nodes, ","), "]");
 }
 

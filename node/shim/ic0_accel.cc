@@ -234,11 +234,11 @@ uint32_t ic0_accel_verified_combine(const ic0_accel* accel, const uint8_t* arg, 
     std::memcpy(shares[i].output_digest.data(), verdicts[i].output_digest, 32);
     std::memcpy(shares[i].signature.data(), verdicts[i].signature, 64);
   }
-  return Deliver(accel->shim.VerifiedCombine(
-                     {arg, arg_len}, absl::MakeUint128(cycles_high, cycles_low), keys,
-                     record ? &*record : nullptr, request, computing_node,
-                     {answer, answer_len}, shares),
-                 result);
+  return Deliver(
+      accel->shim.VerifiedCombine({arg, arg_len}, absl::MakeUint128(cycles_high, cycles_low), keys,
+                                  record ? &*record : nullptr, request, computing_node,
+                                  {answer, answer_len}, shares),
+      result);
 }
 
 void ic0_accel_result_free(ic0_accel_result* result) {

@@ -49,9 +49,9 @@
  * nothing.
  *
  * THREADING. An ic0_accel handle is thread-safe: any number of threads may call
- * ic0_accel_call() and the ic0_accel_verified_* functions on one handle concurrently (each call is independent; the daemon
- * connection is shared). ic0_accel_destroy() must not race with any other call on the
- * same handle. The digest, share and free functions are reentrant.
+ * ic0_accel_call() and the ic0_accel_verified_* functions on one handle concurrently (each call is
+ * independent; the daemon connection is shared). ic0_accel_destroy() must not race with any other
+ * call on the same handle. The digest, share and free functions are reentrant.
  *
  * BLOCKING. ic0_accel_call() blocks the calling thread for at most the configured
  * timeout per daemon RPC (accel_list_models makes one RPC per model; accel_generate
@@ -189,8 +189,7 @@ IC0_ACCEL_API int ic0_accel_verify_share(const uint8_t public_key[32],
  * call, malformed ones and a verified accel_generate included (ic0_accel_call rejects
  * those as documented). Pure: no daemon. A NULL accel or method is REPLICATED. */
 IC0_ACCEL_API uint32_t ic0_accel_call_mode(const ic0_accel* accel, const char* method,
-                                           size_t method_len, const uint8_t* arg,
-                                           size_t arg_len);
+                                           size_t method_len, const uint8_t* arg, size_t arg_len);
 
 /* The computing node of a verified call: the (beacon mod m)-th of the m nodes not
  * evicted, in index order. evicted: n bytes, nonzero = taken out of the draw by a fault
@@ -228,14 +227,11 @@ IC0_ACCEL_API uint32_t ic0_accel_verified_compute(const ic0_accel* accel, const 
  * node, node == computing_node or a verdict that is not for this answer SYS_FATAL, the
  * daemon's errors as for ic0_accel_call. NULL pointers (but answer with answer_len 0):
  * SYS_FATAL; a NULL result returns SYS_FATAL without touching anything. */
-IC0_ACCEL_API uint32_t ic0_accel_verified_check(const ic0_accel* accel, const uint8_t* arg,
-                                                size_t arg_len, uint64_t cycles_low,
-                                                uint64_t cycles_high,
-                                                const uint8_t request_digest[32], uint32_t node,
-                                                uint32_t computing_node, uint64_t epoch,
-                                                const uint8_t* answer, size_t answer_len,
-                                                ic0_accel_verdict* verdict,
-                                                ic0_accel_result* result);
+IC0_ACCEL_API uint32_t ic0_accel_verified_check(
+    const ic0_accel* accel, const uint8_t* arg, size_t arg_len, uint64_t cycles_low,
+    uint64_t cycles_high, const uint8_t request_digest[32], uint32_t node, uint32_t computing_node,
+    uint64_t epoch, const uint8_t* answer, size_t answer_len, ic0_accel_verdict* verdict,
+    ic0_accel_result* result);
 
 /* Every replica: the canister's outcome. public_keys: the subnet's n node keys (32 bytes
  * each, node i at i * 32), n must be the config's subnet_size; evicted: n bytes or NULL,
@@ -253,10 +249,9 @@ IC0_ACCEL_API uint32_t ic0_accel_verified_check(const ic0_accel* accel, const ui
  * SYS_FATAL; a NULL result returns SYS_FATAL without touching anything. */
 IC0_ACCEL_API uint32_t ic0_accel_verified_combine(
     const ic0_accel* accel, const uint8_t* arg, size_t arg_len, uint64_t cycles_low,
-    uint64_t cycles_high, const uint8_t request_digest[32], const uint8_t* public_keys,
-    uint32_t n, const uint8_t* evicted, uint32_t computing_node, const uint8_t* answer,
-    size_t answer_len, const ic0_accel_verdict* verdicts, size_t verdict_count,
-    ic0_accel_result* result);
+    uint64_t cycles_high, const uint8_t request_digest[32], const uint8_t* public_keys, uint32_t n,
+    const uint8_t* evicted, uint32_t computing_node, const uint8_t* answer, size_t answer_len,
+    const ic0_accel_verdict* verdicts, size_t verdict_count, ic0_accel_result* result);
 
 #ifdef __cplusplus
 } /* extern "C" */

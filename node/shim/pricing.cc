@@ -90,9 +90,7 @@ std::vector<const PricedTensor*> MatMulWeights(std::span<const PricedTensor> ten
   return weights;
 }
 
-uint32_t Dim(int64_t d) {
-  return d > int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<uint32_t>(d);
-}
+uint32_t Dim(int64_t d) { return d > int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<uint32_t>(d); }
 
 }  // namespace
 

@@ -28,6 +28,19 @@ Outcome FromStatus(const absl::Status& s, std::string_view context) {
                 absl::StrCat(std::string(context), ": ", std::string(s.message())));
 }
 
+// accel_matmul's reply (replicated or verified): the output C, its digest and the charge.
+Outcome MatMulOutcome(std::vector<uint8_t> out, const ops::Sha256& digest, absl::uint128 price) {
+  MatMulReply reply;
+  reply.out = std::move(out);
+  reply.out_digest.assign(digest.begin(), digest.end());
+  reply.spec_version = ops::kSpecVersion;
+  reply.cycles_charged = price;
+  Outcome o;
+  o.reply = EncodeMatMulReply(reply);
+  o.cycles_charged = price;
+  return o;
+}
+
 // The shim's Candid limits: arguments are small records with blobs, so a modest value
 // budget and depth suffice; a larger message is rejected before decoding.
 candid::DecodeLimits ArgLimits(const ShimConfig& c) {
@@ -249,8 +262,8 @@ std::optional<Outcome> Shim::PrepareMatMul(std::span<const uint8_t> arg,
       MatMulPriceTerms(config_.subnet_size, args->op, args->m, args->n, args->k, arg.size());
   if (!terms.ok()) return FromStatus(terms.status(), what);
   const bool verified = shim::ModeOf(args->mode) == CallMode::kVerified;
-  const absl::uint128 price = verified ? VerifiedPrice(*terms, args->m, args->n, args->k)
-                                       : shim::Price(*terms);
+  const absl::uint128 price =
+      verified ? VerifiedPrice(*terms, args->m, args->n, args->k) : shim::Price(*terms);
   // The reply's size follows from the shape, so a reply over the limit is refused here,
   // before the daemon computes anything.
   MatMulReply sized;
@@ -259,15 +272,16 @@ std::optional<Outcome> Shim::PrepareMatMul(std::span<const uint8_t> arg,
   sized.cycles_charged = price;
   const uint64_t reply_bytes = MatMulReplyBytes(sized, terms->out_bytes);
   if (reply_bytes > config_.max_reply_bytes) {
-    return Reject(RejectCode::kCanisterReject,
-                  absl::StrCat(what, ": reply of ", reply_bytes, " bytes would exceed the limit of ",
-                               config_.max_reply_bytes, "; split the call by rows of A"));
+    return Reject(
+        RejectCode::kCanisterReject,
+        absl::StrCat(what, ": reply of ", reply_bytes, " bytes would exceed the limit of ",
+                     config_.max_reply_bytes, "; split the call by rows of A"));
   }
   if (cycles_available < price) {
-    return Reject(RejectCode::kCanisterReject,
-                  absl::StrCat(what, " sent with ", U128(cycles_available), " cycles, but ",
-                               U128(price), " cycles are required",
-                               verified ? " (verified mode)" : ""));
+    return Reject(
+        RejectCode::kCanisterReject,
+        absl::StrCat(what, " sent with ", U128(cycles_available), " cycles, but ", U128(price),
+                     " cycles are required", verified ? " (verified mode)" : ""));
   }
   if (!daemon_) {
     return Reject(RejectCode::kDestinationInvalid,
@@ -307,15 +321,7 @@ Outcome Shim::MatMul(std::span<const uint8_t> arg, absl::uint128 cycles_availabl
                   absl::StrCat("accel_matmul: data node follows spec version ", r->spec_version,
                                ", the shim ", ops::kSpecVersion));
   }
-  MatMulReply reply;
-  reply.out = std::move(r->out);
-  reply.out_digest.assign(digest.begin(), digest.end());
-  reply.spec_version = ops::kSpecVersion;
-  reply.cycles_charged = p.price;
-  Outcome o;
-  o.reply = EncodeMatMulReply(reply);
-  o.cycles_charged = p.price;
-  return o;
+  return MatMulOutcome(std::move(r->out), digest, p.price);
 }
 
 Outcome Shim::ListModels(std::span<const uint8_t> arg) const {
@@ -499,8 +505,7 @@ Outcome NotVerified() {
 }
 }  // namespace
 
-Outcome Shim::VerifiedCompute(std::span<const uint8_t> arg,
-                              absl::uint128 cycles_available) const {
+Outcome Shim::VerifiedCompute(std::span<const uint8_t> arg, absl::uint128 cycles_available) const {
   PreparedMatMul p;
   if (std::optional<Outcome> refused = PrepareMatMul(arg, cycles_available, kVerifiedWhat, &p)) {
     return ChargeRejectFee(*std::move(refused), arg.size(), cycles_available);
@@ -509,8 +514,8 @@ Outcome Shim::VerifiedCompute(std::span<const uint8_t> arg,
   if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodMatMul)) return *refused;
   absl::StatusOr<DaemonExactResult> r = daemon_->MatMulExact(p.args);
   if (!r.ok()) {
-    return ChargeRejectFee(FromStatus(r.status(), "accel_matmul (verified): data node"),
-                           arg.size(), cycles_available);
+    return ChargeRejectFee(FromStatus(r.status(), "accel_matmul (verified): data node"), arg.size(),
+                           cycles_available);
   }
   // As for a replicated call, never hand on what the daemon did not get right: the
   // answer's size, digest and spec version are this node's to check (SYS_FATAL).
@@ -546,10 +551,10 @@ Outcome Shim::VerifiedCheck(std::span<const uint8_t> arg, absl::uint128 cycles_a
   }
   absl::StatusOr<VerifiedAnswerView> view = ParseVerifiedAnswer(answer, p.terms.out_bytes);
   if (!view.ok()) {
-    return Reject(RejectCode::kSysTransient,
-                  absl::StrCat("accel_matmul (verified): the answer of computing node ",
-                               role.computing_node,
-                               " is malformed: ", std::string(view.status().message())));
+    return Reject(
+        RejectCode::kSysTransient,
+        absl::StrCat("accel_matmul (verified): the answer of computing node ", role.computing_node,
+                     " is malformed: ", std::string(view.status().message())));
   }
   if (std::optional<Outcome> refused = RefuseUnlessAdmitted(kMethodMatMul)) return *refused;
   DaemonVerifyCall call;
@@ -560,8 +565,8 @@ Outcome Shim::VerifiedCheck(std::span<const uint8_t> arg, absl::uint128 cycles_a
   call.computing_node = role.computing_node;
   absl::StatusOr<DaemonVerdict> v = daemon_->MatMulVerify(p.args, call);
   if (!v.ok()) {
-    return ChargeRejectFee(FromStatus(v.status(), "accel_matmul (verified): data node"),
-                           arg.size(), cycles_available);
+    return ChargeRejectFee(FromStatus(v.status(), "accel_matmul (verified): data node"), arg.size(),
+                           cycles_available);
   }
   const ops::Sha256 d = ops::Sha256Of({view->out});
   if (v->output_digest.size() != d.size() ||
@@ -594,9 +599,8 @@ Outcome Shim::VerifiedCombine(std::span<const uint8_t> arg, absl::uint128 cycles
   if (keys.size() != config_.subnet_size || computing_node >= keys.size() ||
       (evicted != nullptr && evicted->size() != keys.size())) {
     return Reject(RejectCode::kSysFatal,
-                  absl::StrCat("accel_matmul (verified): ", keys.size(),
-                               " keys for a subnet of ", config_.subnet_size,
-                               ", computing node ", computing_node,
+                  absl::StrCat("accel_matmul (verified): ", keys.size(), " keys for a subnet of ",
+                               config_.subnet_size, ", computing node ", computing_node,
                                evicted != nullptr && evicted->size() != keys.size()
                                    ? ", and an eviction record of another size"
                                    : ""));
@@ -608,10 +612,10 @@ Outcome Shim::VerifiedCombine(std::span<const uint8_t> arg, absl::uint128 cycles
   }
   absl::StatusOr<VerifiedAnswerView> view = ParseVerifiedAnswer(answer, p.terms.out_bytes);
   if (!view.ok()) {
-    return Reject(RejectCode::kSysTransient,
-                  absl::StrCat("accel_matmul (verified): the answer of computing node ",
-                               computing_node,
-                               " is malformed: ", std::string(view.status().message())));
+    return Reject(
+        RejectCode::kSysTransient,
+        absl::StrCat("accel_matmul (verified): the answer of computing node ", computing_node,
+                     " is malformed: ", std::string(view.status().message())));
   }
   const ops::Sha256 d = ops::Sha256Of({view->out});
   const VerifiedAgreement ag =
@@ -620,15 +624,7 @@ Outcome Shim::VerifiedCombine(std::span<const uint8_t> arg, absl::uint128 cycles
     return Reject(ag.reject == RejectCode::kNone ? RejectCode::kSysTransient : ag.reject,
                   absl::StrCat("accel_matmul (verified): ", ag.message));
   }
-  MatMulReply reply;
-  reply.out.assign(view->out.begin(), view->out.end());
-  reply.out_digest.assign(d.begin(), d.end());
-  reply.spec_version = ops::kSpecVersion;
-  reply.cycles_charged = p.price;
-  Outcome o;
-  o.reply = EncodeMatMulReply(reply);
-  o.cycles_charged = p.price;
-  return o;
+  return MatMulOutcome(std::vector<uint8_t>(view->out.begin(), view->out.end()), d, p.price);
 }
 
 }  // namespace datanode::shim

@@ -51,8 +51,8 @@ struct DaemonVerifyCall {
 // A verifying daemon's signed verdict (VerifyResult), before the shim checks it.
 struct DaemonVerdict {
   bool accepted = false;
-  std::string check;   // the failed check, or "none"
-  std::string reason;  // names the computing node when rejected
+  std::string check;                   // the failed check, or "none"
+  std::string reason;                  // names the computing node when rejected
   std::vector<uint8_t> output_digest;  // D as the daemon computed it (32 bytes)
   std::vector<uint8_t> signature;      // 64 bytes, over VerifiedShareMessage
 };
@@ -156,10 +156,10 @@ absl::StatusOr<VerifiedAnswerView> ParseVerifiedAnswer(std::span<const uint8_t> 
 
 // A verifying replica's part of one verified call.
 struct VerifierRole {
-  Sha256 request_digest{};   // RequestDigest(method, arg, call id), as every replica has it
-  uint32_t node = 0;         // this replica's index in the subnet's key list
+  Sha256 request_digest{};  // RequestDigest(method, arg, call id), as every replica has it
+  uint32_t node = 0;        // this replica's index in the subnet's key list
   uint32_t computing_node = 0;
-  uint64_t epoch = 0;        // the subnet's epoch number (the verifier's secret rotates)
+  uint64_t epoch = 0;  // the subnet's epoch number (the verifier's secret rotates)
 };
 
 class Shim {
@@ -217,9 +217,8 @@ class Shim {
   };
   // Decode, validate, price, reply size, cycles: everything before the daemon. A reject
   // is returned without the reject fee (ChargeRejectFee adds it).
-  std::optional<Outcome> PrepareMatMul(std::span<const uint8_t> arg,
-                                       absl::uint128 cycles_available, const char* what,
-                                       PreparedMatMul* out) const;
+  std::optional<Outcome> PrepareMatMul(std::span<const uint8_t> arg, absl::uint128 cycles_available,
+                                       const char* what, PreparedMatMul* out) const;
   // The reject fee on a CANISTER_REJECT / CANISTER_ERROR of an update call.
   Outcome ChargeRejectFee(Outcome o, size_t arg_bytes, absl::uint128 cycles_available) const;
   Outcome Dispatch(std::string_view method, std::span<const uint8_t> arg,

@@ -204,8 +204,8 @@ void TileQ6(const Job& job, int64_t r0, int64_t p, const uint8_t* wide) {
     if (job.exact != nullptr) {
       uint8_t* exact = job.exact + ((r0 + i) * job.n + p * kPanelCols) * 16;
       if constexpr (kFast) {
-        q8::avx512::StoreFastExactSums(acc[i].e, acc[i].o, ar.row_exp[r0 + i], w.col_exp(p),
-                                       valid, exact);
+        q8::avx512::StoreFastExactSums(acc[i].e, acc[i].o, ar.row_exp[r0 + i], w.col_exp(p), valid,
+                                       exact);
       } else {
         q8::StoreSlowExactSums(acc128[i], valid, exact);
       }

@@ -190,8 +190,8 @@ void TileAvx512(const Job& job, int64_t r0, int64_t p) {
       if (job.exact != nullptr) {
         uint8_t* exact = job.exact + ((r0 + i) * job.n + (p + j) * kPanelCols) * 16;
         if constexpr (kFast) {
-          avx512::StoreFastExactSums(acc_e[i][j], acc_o[i][j], ar.row_exp[r0 + i],
-                                     w.col_exp(p + j), valid, exact);
+          avx512::StoreFastExactSums(acc_e[i][j], acc_o[i][j], ar.row_exp[r0 + i], w.col_exp(p + j),
+                                     valid, exact);
         } else {
           StoreSlowExactSums(acc128[i] + j * kPanelCols, valid, exact);
         }

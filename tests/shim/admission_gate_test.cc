@@ -17,11 +17,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon_process.h"
-#include "gate_test_util.h"
 #include "datanode/ops/backend.h"
 #include "datanode/ops/random_inputs.h"
 #include "datanode/util/hex.h"
 #include "datanode/v1/admission_service.grpc.pb.h"
+#include "gate_test_util.h"
 #include "gtest/gtest.h"
 #include "ic0_accel.h"
 #include "node/shim/interface.h"

@@ -231,7 +231,8 @@ TEST_F(FaultEvidenceTest, ValidEvidenceFromACombineChecks) {
   // Five of them (f + 1) are enough.
   FaultEvidence five = Evidence(5);
   EXPECT_TRUE(CheckFaultEvidence(pubs_, five).ok()) << CheckFaultEvidence(pubs_, five);
-  EXPECT_EQ(FaultSummary(five), "verified-mode fault on call " + ops::ToHex(request_).substr(0, 16) +
+  EXPECT_EQ(FaultSummary(five), "verified-mode fault on call " +
+                                    ops::ToHex(request_).substr(0, 16) +
                                     ": rejected by verifiers [0,1,2,3,5]");
   // A combine that named nobody gives no evidence.
   std::vector<VerifiedShare> shares = Verdicts(8, 4);
@@ -329,15 +330,15 @@ TEST_F(CombineVerifiedTest, EvictedNodesAreSkippedByTheDrawAndTheirSharesDoNotCo
   // acceptances of which 3 are theirs do not reach n - f = 9.
   EvictedNodes three(kN);
   for (uint32_t i : {0u, 1u, 2u}) three.Evict(i);
-  VerifiedAgreement a =
-      CombineVerified(pubs_, request_, kComputing, good_, Verdicts(9, 0), &three);
+  VerifiedAgreement a = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(9, 0), &three);
   EXPECT_FALSE(a.agreed) << a.message;
   EXPECT_EQ(a.threshold, 9u);
   EXPECT_EQ(a.accepting.size(), 6u);
   EXPECT_EQ(a.out_of_class, (std::vector<uint32_t>{0, 1, 2}));
   EXPECT_TRUE(a.missing.size() == 3u) << a.message;  // 10..12 sent nothing; 0..2 did
   EXPECT_NE(a.message.find("out of class [0,1,2]"), std::string::npos) << a.message;
-  VerifiedAgreement b = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(12, 0), &three);
+  VerifiedAgreement b =
+      CombineVerified(pubs_, request_, kComputing, good_, Verdicts(12, 0), &three);
   EXPECT_TRUE(b.agreed) << b.message;
   // Nor do evicted verifiers' rejections convict: 5 rejections, 3 of them out of class.
   VerifiedAgreement c = CombineVerified(pubs_, request_, kComputing, good_, Verdicts(0, 5), &three);

@@ -174,10 +174,9 @@ TEST(Interface, CallModeRoundTripsAndOldArgumentsReadAsReplicated) {
     const candid::Field& f = declared->fields[i];
     const candid::Value& v = (*decoded)[0].fields[i].second;
     if (f.name == "mode") {
-      wide_fields.emplace_back(
-          f.name, candid::Opt(candid::Variant({{"replicated", candid::Null()},
-                                               {"verified", candid::Null()},
-                                               {"fast", candid::Null()}})));
+      wide_fields.emplace_back(f.name, candid::Opt(candid::Variant({{"replicated", candid::Null()},
+                                                                    {"verified", candid::Null()},
+                                                                    {"fast", candid::Null()}})));
       wide_values.emplace_back(f.name, candid::MakeOpt(candid::MakeVariant("fast")));
       continue;
     }

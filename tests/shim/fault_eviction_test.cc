@@ -81,9 +81,8 @@ class FaultEvictionTest : public ::testing::Test {
     list << "# the subnet's node keys, node i on line i\n";
     for (uint32_t i = 0; i < kNodes; ++i) {
       fs::create_directories(Dir(i));
-      ASSERT_TRUE(util::GenerateEd25519KeyFiles(Dir(i) / "node-key.pem",
-                                                Dir(i) / "node-key.pub.pem")
-                      .ok());
+      ASSERT_TRUE(
+          util::GenerateEd25519KeyFiles(Dir(i) / "node-key.pem", Dir(i) / "node-key.pub.pem").ok());
       auto pub = util::ReadEd25519PublicKey(Dir(i) / "node-key.pub.pem");
       ASSERT_TRUE(pub.ok()) << pub.status();
       keys_.push_back(*pub);
@@ -164,17 +163,17 @@ class FaultEvictionTest : public ::testing::Test {
     req.set_exact_output(true);
     Call c;
     const std::string bytes = req.SerializeAsString();
-    c.request = shim::RequestDigest(
-        shim::kMethodMatMul, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
-        call_id);
+    c.request = shim::RequestDigest(shim::kMethodMatMul,
+                                    {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                                    call_id);
     v1::MatMulResponse answer;
     {
       grpc::ClientContext ctx;
       grpc::Status s = daemons_[computing]->acc->MatMul(&ctx, req, &answer);
       EXPECT_TRUE(s.ok()) << s.error_message();
     }
-    c.output = ops::Sha256Of({ops::ByteSpan(
-        reinterpret_cast<const uint8_t*>(answer.out().data()), answer.out().size())});
+    c.output = ops::Sha256Of({ops::ByteSpan(reinterpret_cast<const uint8_t*>(answer.out().data()),
+                                            answer.out().size())});
     v1::MatMulRequest vreq = req;
     vreq.set_exact_output(false);
     v1::VerifyAnswer* va = vreq.mutable_verify();
@@ -205,8 +204,7 @@ class FaultEvictionTest : public ::testing::Test {
       share.reason = r.reason();
       if (r.output_digest().size() == 32)
         std::memcpy(share.output_digest.data(), r.output_digest().data(), 32);
-      if (r.signature().size() == 64)
-        std::memcpy(share.signature.data(), r.signature().data(), 64);
+      if (r.signature().size() == 64) std::memcpy(share.signature.data(), r.signature().data(), 64);
       c.shares.push_back(share);
     }
     c.agreement = shim::CombineVerified(keys_, c.request, computing, c.output, c.shares, evicted);
@@ -337,8 +335,7 @@ TEST_F(FaultEvictionTest, EvidenceEvictsTheNamedNodeTheDrawSkipsItAndReadmission
   v1::ReportFaultResponse replayed;
   st = ReportFault(kFaulty, record, &replayed);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
-  EXPECT_NE(st.error_message().find("already acted on"), std::string::npos)
-      << st.error_message();
+  EXPECT_NE(st.error_message().find("already acted on"), std::string::npos) << st.error_message();
   EXPECT_EQ(AdmittedClass(kFaulty), kClass);
 }
 
@@ -355,7 +352,8 @@ TEST_F(FaultEvictionTest, BadEvidenceOrAnotherNodesIsRefusedAndChangesNothing) {
   };
 
   // Valid evidence, sent to another node.
-  expect(1, record, grpc::StatusCode::INVALID_ARGUMENT, "the evidence names node 0; this node is 1");
+  expect(1, record, grpc::StatusCode::INVALID_ARGUMENT,
+         "the evidence names node 0; this node is 1");
   // A forged signature.
   v1::FaultEvidence forged = record;
   std::string sig = forged.rejections(2).signature();

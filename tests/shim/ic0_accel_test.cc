@@ -233,16 +233,16 @@ TEST(Ic0Accel, VerifiedModeWithoutADaemon) {
   std::vector<uint8_t> keys(13 * 32, 1);
   Result compute, check, combine;
   ic0_accel_verdict verdict{};
-  EXPECT_EQ(ic0_accel_verified_compute(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0,
-                                       &compute.r),
+  EXPECT_EQ(
+      ic0_accel_verified_compute(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, &compute.r),
+      static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
+  EXPECT_EQ(ic0_accel_verified_check(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, req, 1, 0,
+                                     1, nullptr, 0, &verdict, &check.r),
             static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
-  EXPECT_EQ(ic0_accel_verified_check(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, req, 1,
-                                     0, 1, nullptr, 0, &verdict, &check.r),
-            static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
-  EXPECT_EQ(ic0_accel_verified_combine(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, req,
-                                       keys.data(), 13, nullptr, 0, nullptr, 0, nullptr, 0,
-                                       &combine.r),
-            static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
+  EXPECT_EQ(
+      ic0_accel_verified_combine(none.h, bad_arg.data(), bad_arg.size(), kPlenty, 0, req,
+                                 keys.data(), 13, nullptr, 0, nullptr, 0, nullptr, 0, &combine.r),
+      static_cast<uint32_t>(IC0_ACCEL_CANISTER_REJECT));
   for (const Result* x : {&compute, &check, &combine}) {
     EXPECT_NE(x->text().find("needs 18"), std::string::npos) << x->text();
     EXPECT_EQ(x->r.cycles_charged_low, fee);

@@ -152,8 +152,8 @@ class VerifiedCallTest : public ::testing::Test {
       Result out;
       run.combine_codes.push_back(ic0_accel_verified_combine(
           handles_[i], arg.data(), arg.size(), cycles, 0, request, keys_.data(), kNodes, nullptr,
-          computing, run.answer.data(), run.answer.size(), run.verdicts.data(),
-          run.verdicts.size(), &out.r));
+          computing, run.answer.data(), run.answer.size(), run.verdicts.data(), run.verdicts.size(),
+          &out.r));
       run.combined.push_back(out.text());
       run.charged.push_back(out.r.cycles_charged_low);
     }
@@ -194,8 +194,8 @@ TEST_F(VerifiedCallTest, HonestCallsEqualTheReplicatedOutputAndChargeTheVerified
   shim::PriceArgs p{args_.op, args_.m, args_.n, args_.k, arg.size(), shim::CallMode::kVerified};
   const std::vector<uint8_t> price_arg = shim::EncodePriceArgs(p);
   Result quoted;
-  ASSERT_EQ(ic0_accel_call(handles_[2], "accel_price", 11, price_arg.data(), price_arg.size(), 0,
-                           0, &quoted.r),
+  ASSERT_EQ(ic0_accel_call(handles_[2], "accel_price", 11, price_arg.data(), price_arg.size(), 0, 0,
+                           &quoted.r),
             IC0_ACCEL_REPLY);
   EXPECT_EQ(shim::DecodePriceReply(quoted.bytes())->cycles, price);
 
@@ -215,8 +215,8 @@ TEST_F(VerifiedCallTest, HonestCallsEqualTheReplicatedOutputAndChargeTheVerified
       EXPECT_EQ(run.reasons[i], "");
     }
     for (uint32_t i = 0; i < kNodes; ++i) {
-      ASSERT_EQ(run.combine_codes[i], IC0_ACCEL_REPLY) << "replica " << i << ": "
-                                                       << run.combined[i];
+      ASSERT_EQ(run.combine_codes[i], IC0_ACCEL_REPLY)
+          << "replica " << i << ": " << run.combined[i];
       EXPECT_EQ(run.combined[i], run.combined[0]) << "every replica gives the same reply";
       EXPECT_EQ(run.charged[i], absl::Uint128Low64(price));
     }
@@ -271,8 +271,8 @@ TEST_F(VerifiedCallTest, MalformedAnswersAndMisroutedModesAreClearRejects) {
   ASSERT_GE(good.size(), 8 + out_bytes);
 
   auto check = [&](const std::vector<uint8_t>& a, ic0_accel_verdict* verdict, Result* r) {
-    return ic0_accel_verified_check(handles_[1], arg.data(), arg.size(), kPlenty, 0, request, 1,
-                                    0, 1, a.data(), a.size(), verdict, &r->r);
+    return ic0_accel_verified_check(handles_[1], arg.data(), arg.size(), kPlenty, 0, request, 1, 0,
+                                    1, a.data(), a.size(), verdict, &r->r);
   };
   // Not an answer at all, or cut inside the output: SYS_TRANSIENT naming node 0, no verdict.
   std::vector<uint8_t> bad_magic = good;
@@ -296,8 +296,10 @@ TEST_F(VerifiedCallTest, MalformedAnswersAndMisroutedModesAreClearRejects) {
   // A well-formed envelope whose exact sums were changed: the verifier's daemon signs a
   // rejection naming node 0, and the combine names node 0 once more than f reject.
   std::vector<uint8_t> flipped = good;
-  if (flipped.size() > 8 + out_bytes) flipped.back() ^= 0x10;
-  else flipped[8] ^= 1;  // s8_s32 has no exact sums: change the output instead
+  if (flipped.size() > 8 + out_bytes)
+    flipped.back() ^= 0x10;
+  else
+    flipped[8] ^= 1;  // s8_s32 has no exact sums: change the output instead
   std::vector<ic0_accel_verdict> verdicts;
   for (uint32_t v = 1; v < kNodes; ++v) {
     ic0_accel_verdict verdict{};
@@ -313,8 +315,7 @@ TEST_F(VerifiedCallTest, MalformedAnswersAndMisroutedModesAreClearRejects) {
   Result caught;
   EXPECT_EQ(ic0_accel_verified_combine(handles_[3], arg.data(), arg.size(), kPlenty, 0, request,
                                        keys_.data(), kNodes, nullptr, 0, flipped.data(),
-                                       flipped.size(), verdicts.data(), verdicts.size(),
-                                       &caught.r),
+                                       flipped.size(), verdicts.data(), verdicts.size(), &caught.r),
             static_cast<uint32_t>(IC0_ACCEL_SYS_TRANSIENT));
   EXPECT_NE(caught.text().find("computing node 0 answered wrongly"), std::string::npos)
       << caught.text();
