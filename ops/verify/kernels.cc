@@ -127,24 +127,22 @@ uint128 DotQ8VRow(const uint8_t* a_row, const Q8Tables& t, int64_t blocks, bool*
     const ExactValue d = DecodeF16Bits(LoadU16(block));
     if (d.mantissa == 0) continue;
     const int8_t* q = reinterpret_cast<const int8_t*>(block + 2);
-    // T = sum_j q_j v_j with v = v_hi * 2^64 + v_lo, each half split again at 2^32 so that
-    // the four int64 partial sums stay below 2^44.
-    int64_t t_lo_lo = 0;
-    int64_t t_lo_hi = 0;
-    int64_t t_hi_lo = 0;
-    int64_t t_hi_hi = 0;
-    for (int j = 0; j < 32; ++j) {
-      const int64_t k = b * 32 + j;
-      const uint128 v = LoadQ8V(t.v16, k);
-      const uint64_t vl = static_cast<uint64_t>(v);
-      const uint64_t vh = static_cast<uint64_t>(v >> 64);
-      t_lo_lo += q[j] * static_cast<int64_t>(vl & 0xFFFFFFFFu);
-      t_lo_hi += q[j] * static_cast<int64_t>(vl >> 32);
-      t_hi_lo += q[j] * static_cast<int64_t>(vh & 0xFFFFFFFFu);
-      t_hi_hi += q[j] * static_cast<int64_t>(vh >> 32);
+    // T = sum_j q_j v_j = sum_p 2^(8p) S_p with S_p = sum_j q_j * (byte p of v_j), read
+    // group by group from v's planes (4 columns of one plane are 4 consecutive bytes):
+    // |S_p| <= 32 * 127 * 255 < 2^20, so the planes' halves below stay under 2^77.
+    int32_t plane_sums[16] = {};
+    for (int g = 0; g < 8; ++g) {
+      for (int p = 0; p < 16; ++p) {
+        const uint8_t* bytes = t.v16 + Q8VByteOffset(b * 32 + 4 * g, p);
+        for (int j = 0; j < 4; ++j) plane_sums[p] += q[4 * g + j] * bytes[j];
+      }
     }
-    const int128 t_lo = (static_cast<int128>(t_lo_hi) << 32) + t_lo_lo;
-    const int128 t_hi = (static_cast<int128>(t_hi_hi) << 32) + t_hi_lo;
+    int128 t_lo = 0;  // planes 0..7: bits 0..63 of v
+    int128 t_hi = 0;  // planes 8..15: bits 64..127
+    for (int p = 0; p < 8; ++p) {
+      t_lo += static_cast<int128>(plane_sums[p]) * (int128{1} << (8 * p));
+      t_hi += static_cast<int128>(plane_sums[8 + p]) * (int128{1} << (8 * p));
+    }
     const uint128 sum =
         M127::Add(M127::MulPow2(M127::FromInt128(t_hi), 64), M127::FromInt128(t_lo));
     // d * 2^24 = mantissa * 2^(exponent + 24), exponent >= -24.
